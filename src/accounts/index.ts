@@ -1,0 +1,1 @@
+export { openAccountDirectory, type AccountDirectory, type AccountEntry } from './directory.ts';

@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import type { ConfigInput, InstanceContext, Peers } from '../config/index.ts';
+import { errorMessage } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { PlatformSpec } from '../spec/index.ts';
+import { DAEMONS } from './daemons.ts';
+import { ensureDir } from './fs.ts';
+import { startHealth } from './health.ts';
+import { readinessCheck } from './readiness.ts';
+import { reapOrphans, spawnDaemon, waitGone, type LogFormat } from './supervise.ts';
+
+/** How long the daemon gets to stop after SIGTERM before it is killed. */
+export const STOP_TIMEOUT_MS = 20_000;
+
+export interface AgentOptions {
+  spec: PlatformSpec;
+  instance: InstanceContext;
+  peersFile: string;
+  logFormat: LogFormat;
+  log: Logger;
+  /** Where /livez, /readyz and /metrics listen. */
+  healthHost: string;
+  healthPort: number;
+}
+
+function readPeers(file: string): Peers {
+  return JSON.parse(readFileSync(file, 'utf8')) as Peers;
+}
+
+/**
+ * Runs one instance: init, the daemon in the foreground, health endpoints, reload on SIGHUP.
+ * Resolves with the daemon's exit status once it has stopped (after `signal` aborts, or on its own).
+ */
+export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise<number> {
+  const { spec, instance, log } = opts;
+  const daemon = DAEMONS[instance.role];
+  const input = (): ConfigInput => ({ spec, instance, peers: readPeers(opts.peersFile) });
+
+  const argv = daemon.command(input());
+  await reapOrphans(daemon.pidFiles(input()), argv[0] ?? '', log);
+  await daemon.init(input());
+  log.info({ argv }, 'starting daemon');
+  ensureDir(instance.runDir, 0o755);
+  const proc = spawnDaemon(argv, { format: opts.logFormat, role: instance.role, instance: instance.name, runDir: instance.runDir });
+  let running = true;
+  let draining = false;
+  void proc.exited.then(() => {
+    running = false;
+  });
+
+  const health = startHealth({
+    host: opts.healthHost,
+    port: opts.healthPort,
+    role: instance.role,
+    instance: instance.name,
+    check: readinessCheck(instance.role, spec, instance.listen, 2000),
+    state: { daemonRunning: () => running, draining: () => draining },
+    log,
+  });
+
+  const onHup = () => {
+    daemon.reload(input(), proc.pid).then(
+      () => log.info('daemon reloaded'),
+      (err: unknown) => log.error({ err: errorMessage(err) }, 'reload failed'),
+    );
+  };
+  process.on('SIGHUP', onHup);
+
+  const stop = async () => {
+    draining = true;
+    log.info('stopping daemon');
+    proc.child.kill('SIGTERM');
+    if (!(await waitGone(proc.pid, STOP_TIMEOUT_MS))) {
+      log.warn({ timeoutMs: STOP_TIMEOUT_MS }, 'daemon did not stop in time; killing it');
+      proc.child.kill('SIGKILL');
+    }
+  };
+  if (signal.aborted) void stop();
+  else signal.addEventListener('abort', () => void stop(), { once: true });
+
+  const code = await proc.exited;
+  process.off('SIGHUP', onHup);
+  await health.close();
+  log[draining ? 'info' : 'error']({ code }, draining ? 'daemon stopped' : 'daemon exited');
+  return code;
+}

@@ -1,0 +1,145 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import {
+  accountLdif, ldapTreeLdif, roleConfigFiles, ssha, ssha512, slapdConfigLdif, VMAIL_USER,
+  type ConfigInput,
+} from '../config/index.ts';
+import { MailfleetError } from '../errors.ts';
+import { demoAccounts, type Role } from '../spec/index.ts';
+import { chownTree, ensureDir, freshDir, writeConfigFiles } from './fs.ts';
+
+const run = promisify(execFile);
+
+export const POSTFIX_MASTER = '/usr/lib/postfix/sbin/master';
+export const DOVECOT = '/usr/sbin/dovecot';
+export const SLAPD = '/usr/sbin/slapd';
+export const REDIS = '/usr/bin/redis-server';
+
+/** How the agent prepares, runs and reloads the daemon of one role. */
+export interface Daemon {
+  /** Directories, config files, stale state: everything before the daemon may start. */
+  init(input: ConfigInput): Promise<void>;
+  /** argv of the foreground daemon. */
+  command(input: ConfigInput): string[];
+  /** Re-render configs after peers moved and make the daemon pick them up. */
+  reload(input: ConfigInput, pid: number): Promise<void>;
+  /** Pid files a previous incarnation may have left behind, checked for live orphans at start. */
+  pidFiles(input: ConfigInput): string[];
+}
+
+function writeRoleConfig(input: ConfigInput, group?: string): void {
+  writeConfigFiles(input.instance.configDir, roleConfigFiles(input.instance.role, input), group);
+}
+
+/** Postfix tells why `check` failed only on a terminal or /dev/log: give it a pseudo-terminal. */
+async function postfixCheck(configDir: string): Promise<void> {
+  try {
+    await run('script', ['-qec', `postfix -c ${configDir} check`, '/dev/null']);
+  } catch (err) {
+    const out = String((err as { stdout?: string }).stdout ?? '').trim();
+    throw new MailfleetError('INSTANCE_START_FAILED', `postfix check failed for ${configDir}: ${out}`, { cause: err });
+  }
+}
+
+const postfix: Daemon = {
+  async init(input) {
+    const { dataDir, configDir } = input.instance;
+    ensureDir(dataDir, 0o755);
+    ensureDir(join(dataDir, 'queue'), 0o755);
+    ensureDir(join(dataDir, 'lib'), 0o700, 'postfix');
+    writeRoleConfig(input, 'postfix');
+    await postfixCheck(configDir);
+  },
+  command: (input) => [POSTFIX_MASTER, '-c', input.instance.configDir, '-s'],
+  async reload(input) {
+    writeRoleConfig(input, 'postfix');
+    await run('postfix', ['-c', input.instance.configDir, 'reload']);
+  },
+  pidFiles: (input) => [join(input.instance.dataDir, 'queue', 'pid', 'master.pid')],
+};
+
+const dovecot: Daemon = {
+  async init(input) {
+    const { dataDir, runDir, mailDir, role } = input.instance;
+    ensureDir(dataDir, 0o755);
+    ensureDir(join(dataDir, 'state'), 0o750);
+    freshDir(runDir, 0o755);
+    if (role === 'mailbox') ensureDir(mailDir, 0o770, VMAIL_USER);
+    writeRoleConfig(input);
+  },
+  command: (input) => [DOVECOT, '-F', '-c', join(input.instance.configDir, 'dovecot.conf')],
+  async reload(input, pid) {
+    writeRoleConfig(input);
+    process.kill(pid, 'SIGHUP');
+  },
+  pidFiles: (input) => [join(input.instance.runDir, 'master.pid')],
+};
+
+function slapdDirs(input: ConfigInput): { configDb: string; db: string } {
+  return { configDb: join(input.instance.dataDir, 'slapd.d'), db: join(input.instance.dataDir, 'db') };
+}
+
+const slapd: Daemon = {
+  async init(input) {
+    const { spec, instance } = input;
+    const { configDb, db } = slapdDirs(input);
+    ensureDir(instance.dataDir, 0o750);
+    freshDir(instance.runDir, 0o755);
+    ensureDir(db, 0o700);
+    // cn=config is rebuilt from the spec at every start; the directory data is kept.
+    freshDir(configDb, 0o700);
+    const configLdif = join(instance.configDir, 'slapd-config.ldif');
+    writeConfigFiles(instance.configDir, { 'slapd-config.ldif': slapdConfigLdif(input, ssha(spec.ldap.adminPassword)) });
+    await run('slapadd', ['-n', '0', '-F', configDb, '-l', configLdif]);
+    if (!existsSync(join(db, 'data.mdb'))) {
+      const seed = join(instance.runDir, 'seed.ldif');
+      const accounts = demoAccounts(spec).map((a) => accountLdif(spec, a, ssha512(a.password)));
+      writeFileSync(seed, [ldapTreeLdif(spec, ssha(spec.ldap.readerPassword)), ...accounts].join('\n'), { mode: 0o600 });
+      await run('slapadd', ['-q', '-n', '1', '-F', configDb, '-l', seed]);
+      rmSync(seed);
+    }
+    chownTree(instance.dataDir, 'openldap');
+    chownTree(instance.runDir, 'openldap');
+  },
+  command: (input) => [
+    SLAPD, '-d', 'stats', '-h', `ldap://${input.instance.listen}:${input.spec.ports.ldap}/`,
+    '-F', slapdDirs(input).configDb, '-u', 'openldap', '-g', 'openldap',
+  ],
+  async reload() {
+    // slapd's config does not depend on peers.
+  },
+  pidFiles: (input) => [join(input.instance.runDir, 'slapd.pid')],
+};
+
+const redis: Daemon = {
+  async init(input) {
+    ensureDir(input.instance.dataDir, 0o750);
+    freshDir(input.instance.runDir, 0o755);
+    writeRoleConfig(input);
+  },
+  command: (input) => [REDIS, join(input.instance.configDir, 'redis.conf')],
+  async reload() {
+    // Redis's config does not depend on peers.
+  },
+  pidFiles: (input) => [join(input.instance.runDir, 'redis.pid')],
+};
+
+export const DAEMONS: Record<Role, Daemon> = { mta: postfix, msa: postfix, mailbox: dovecot, proxy: dovecot, ldap: slapd, kvs: redis };
+
+/** Pid recorded in a pid file if that process still runs `exe` (pids get reused), else undefined. */
+export function livePid(pidFile: string, exe: string): number | undefined {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidFile, 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(pid) || pid <= 1) return undefined;
+  try {
+    return readlinkSync(`/proc/${pid}/exe`) === exe ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,41 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ConfigFiles } from '../config/index.ts';
+
+/** uid/gid of a system account, from the passwd database. */
+export function account(name: string): { uid: number; gid: number } {
+  const out = execFileSync('getent', ['passwd', name], { encoding: 'utf8' }).trim().split(':');
+  return { uid: Number(out[2]), gid: Number(out[3]) };
+}
+
+export function ensureDir(path: string, mode: number, owner?: string): void {
+  mkdirSync(path, { recursive: true });
+  chmodSync(path, mode);
+  if (owner !== undefined) {
+    const { uid, gid } = account(owner);
+    chownSync(path, uid, gid);
+  }
+}
+
+/** A fresh, empty directory: stale sockets and pid files from an earlier run never survive a start. */
+export function freshDir(path: string, mode: number): void {
+  rmSync(path, { recursive: true, force: true });
+  ensureDir(path, mode);
+}
+
+/** Config files may carry secrets (LDAP bind password, doveadm API key): root and `group` may read them. */
+export function writeConfigFiles(dir: string, files: ConfigFiles, group?: string): void {
+  ensureDir(dir, 0o755);
+  const gid = group === undefined ? 0 : account(group).gid;
+  for (const [name, body] of Object.entries(files)) {
+    const path = join(dir, name);
+    writeFileSync(path, body, { mode: 0o640 });
+    chmodSync(path, 0o640);
+    chownSync(path, 0, gid);
+  }
+}
+
+export function chownTree(path: string, owner: string): void {
+  execFileSync('chown', ['-R', `${owner}:${owner}`, path]);
+}

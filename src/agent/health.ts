@@ -1,0 +1,137 @@
+import { createServer, type Server } from 'node:http';
+import { errorMessage } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { ReadinessCheck } from './readiness.ts';
+
+/** How long a readiness result is reused, so probes never hammer the daemon. */
+export const READINESS_CACHE_MS = 1000;
+export const READINESS_TIMEOUT_MS = 2000;
+/** A daemon whose readiness has failed this long while its process lives counts as hung: /livez fails. */
+export const LIVENESS_HUNG_MS = 30_000;
+
+export interface HealthState {
+  daemonRunning(): boolean;
+  draining(): boolean;
+}
+
+interface CheckResult {
+  ok: boolean;
+  at: number;
+  detail: string;
+  durationMs: number;
+}
+
+export interface Health {
+  server: Server;
+  ready(): Promise<CheckResult>;
+  close(): Promise<void>;
+}
+
+/**
+ * `/livez`, `/readyz` and `/metrics` of one agent. Liveness depends on nothing outside the pod; readiness
+ * runs the role's protocol dialogue, at most once per READINESS_CACHE_MS.
+ */
+export function startHealth(opts: {
+  host: string;
+  port: number;
+  role: string;
+  instance: string;
+  check: ReadinessCheck;
+  state: HealthState;
+  log: Logger;
+  hungAfterMs?: number;
+}): Health {
+  const hungAfterMs = opts.hungAfterMs ?? LIVENESS_HUNG_MS;
+  let last: CheckResult | undefined;
+  let inflight: Promise<CheckResult> | undefined;
+  let lastOkAt = Date.now();
+  const counts = { ok: 0, fail: 0 };
+
+  async function runCheck(): Promise<CheckResult> {
+    const started = Date.now();
+    const signal = AbortSignal.timeout(READINESS_TIMEOUT_MS);
+    try {
+      await opts.check(signal);
+      lastOkAt = Date.now();
+      counts.ok++;
+      return { ok: true, at: Date.now(), detail: 'ok', durationMs: Date.now() - started };
+    } catch (err) {
+      counts.fail++;
+      return { ok: false, at: Date.now(), detail: errorMessage(err), durationMs: Date.now() - started };
+    }
+  }
+
+  async function ready(): Promise<CheckResult> {
+    if (!opts.state.daemonRunning()) return { ok: false, at: Date.now(), detail: 'daemon not running', durationMs: 0 };
+    if (opts.state.draining()) return { ok: false, at: Date.now(), detail: 'draining', durationMs: 0 };
+    if (last && Date.now() - last.at < READINESS_CACHE_MS) return last;
+    inflight ??= runCheck().then((r) => {
+      last = r;
+      inflight = undefined;
+      return r;
+    });
+    return inflight;
+  }
+
+  function live(): { ok: boolean; detail: string } {
+    if (!opts.state.daemonRunning()) return { ok: false, detail: 'daemon not running' };
+    if (!opts.state.draining() && Date.now() - lastOkAt > hungAfterMs) return { ok: false, detail: `daemon unresponsive for ${Date.now() - lastOkAt} ms` };
+    return { ok: true, detail: 'ok' };
+  }
+
+  function metrics(readyNow: boolean): string {
+    const labels = `role="${opts.role}",instance="${opts.instance}"`;
+    return [
+      '# HELP mailfleet_agent_daemon_up Whether the supervised daemon process is running.',
+      '# TYPE mailfleet_agent_daemon_up gauge',
+      `mailfleet_agent_daemon_up{${labels}} ${opts.state.daemonRunning() ? 1 : 0}`,
+      '# HELP mailfleet_agent_ready Whether the daemon answered its protocol dialogue (cached).',
+      '# TYPE mailfleet_agent_ready gauge',
+      `mailfleet_agent_ready{${labels}} ${readyNow ? 1 : 0}`,
+      '# HELP mailfleet_agent_draining Whether the agent is draining.',
+      '# TYPE mailfleet_agent_draining gauge',
+      `mailfleet_agent_draining{${labels}} ${opts.state.draining() ? 1 : 0}`,
+      '# HELP mailfleet_agent_readiness_checks_total Protocol readiness dialogues run, by result.',
+      '# TYPE mailfleet_agent_readiness_checks_total counter',
+      `mailfleet_agent_readiness_checks_total{${labels},result="ok"} ${counts.ok}`,
+      `mailfleet_agent_readiness_checks_total{${labels},result="fail"} ${counts.fail}`,
+      '# HELP mailfleet_agent_readiness_check_duration_seconds Duration of the last readiness dialogue.',
+      '# TYPE mailfleet_agent_readiness_check_duration_seconds gauge',
+      `mailfleet_agent_readiness_check_duration_seconds{${labels}} ${((last?.durationMs ?? 0) / 1000).toFixed(3)}`,
+      '',
+    ].join('\n');
+  }
+
+  const server = createServer((req, res) => {
+    const reply = (status: number, body: string, type = 'text/plain; charset=utf-8') => {
+      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+      res.end(body);
+    };
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'method not allowed\n');
+    if (path === '/livez') {
+      const l = live();
+      return reply(l.ok ? 200 : 503, `${l.detail}\n`);
+    }
+    if (path === '/readyz') {
+      ready().then(
+        (r) => reply(r.ok ? 200 : 503, `${r.detail}\n`),
+        (err: unknown) => reply(503, `${errorMessage(err)}\n`),
+      );
+      return;
+    }
+    if (path === '/metrics') return reply(200, metrics(last?.ok === true && opts.state.daemonRunning() && !opts.state.draining()), 'text/plain; version=0.0.4');
+    return reply(404, 'not found\n');
+  });
+  server.on('error', (err) => opts.log.error({ err }, 'health server error'));
+  server.listen(opts.port, opts.host);
+
+  return {
+    server,
+    ready,
+    close: () => new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}

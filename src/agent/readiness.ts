@@ -1,0 +1,42 @@
+import { Client } from 'ldapts';
+import { readerDn } from '../config/index.ts';
+import { imapCapability, lmtpLhlo, pop3Capa, redisPing, smtpEhlo } from '../protocol/index.ts';
+import type { PlatformSpec, Role } from '../spec/index.ts';
+
+/** One protocol dialogue against the instance's own daemon; throws when it does not succeed. */
+export type ReadinessCheck = (signal: AbortSignal) => Promise<void>;
+
+async function ldapSearch(spec: PlatformSpec, host: string, timeoutMs: number): Promise<void> {
+  const client = new Client({ url: `ldap://${host}:${spec.ports.ldap}`, timeout: timeoutMs, connectTimeout: timeoutMs });
+  try {
+    await client.bind(readerDn(spec), spec.ldap.readerPassword);
+    await client.search(`ou=domains,${spec.ldap.baseDn}`, { scope: 'one', sizeLimit: 1, attributes: ['associatedDomain'] });
+  } finally {
+    await client.unbind().catch(() => undefined);
+  }
+}
+
+/** The readiness dialogue of each role (DESIGN: readiness = the protocol dialogue succeeds). */
+export function readinessCheck(role: Role, spec: PlatformSpec, host: string, timeoutMs: number): ReadinessCheck {
+  const { ports } = spec;
+  const base = { host, timeoutMs };
+  switch (role) {
+    case 'mta':
+      return async (signal) => void (await smtpEhlo({ ...base, port: ports.smtp, heloName: 'readiness.mailfleet', signal }));
+    case 'msa':
+      return async (signal) => void (await smtpEhlo({ ...base, port: ports.submission, heloName: 'readiness.mailfleet', signal }));
+    case 'mailbox':
+    case 'proxy':
+      return async (signal) => {
+        await Promise.all([
+          lmtpLhlo({ ...base, port: ports.lmtp, heloName: 'readiness.mailfleet', signal }),
+          imapCapability({ ...base, port: ports.imap, signal }),
+          pop3Capa({ ...base, port: ports.pop3, signal }),
+        ]);
+      };
+    case 'ldap':
+      return async () => ldapSearch(spec, host, timeoutMs);
+    case 'kvs':
+      return async (signal) => void (await redisPing({ ...base, port: ports.redis, signal }));
+  }
+}

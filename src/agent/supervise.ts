@@ -1,0 +1,97 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, constants, openSync, rmSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Logger } from '../log.ts';
+import { livePid } from './daemons.ts';
+
+export type LogFormat = 'raw' | 'json';
+
+export interface DaemonProcess {
+  child: ChildProcess;
+  pid: number;
+  /** Resolves with the exit status (128 + signal number when killed by a signal). */
+  exited: Promise<number>;
+}
+
+const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15, SIGQUIT: 3, SIGABRT: 6, SIGSEGV: 11 };
+
+/** Each daemon output line goes to stdout verbatim, or wrapped as a JSON line with role and instance. */
+function relay(stream: NodeJS.ReadableStream, format: LogFormat, fields: { role: string; instance: string; stream: string }): void {
+  const lines = createInterface({ input: stream, crlfDelay: Infinity });
+  lines.on('line', (line) => {
+    if (format === 'raw') process.stdout.write(line + '\n');
+    else process.stdout.write(JSON.stringify({ time: new Date().toISOString(), ...fields, msg: line }) + '\n');
+  });
+}
+
+/**
+ * A named pipe for one output stream. Node's own stdio pipes are socketpairs, and daemons that open
+ * `/dev/stdout` by name (Postfix's `maillog_file`) cannot open a socket; a FIFO they can.
+ */
+function fifo(path: string): { reader: Socket; writeFd: number } {
+  rmSync(path, { force: true });
+  execFileSync('mkfifo', ['-m', '0600', path]);
+  const readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  const writeFd = openSync(path, constants.O_WRONLY);
+  return { reader: new Socket({ fd: readFd, readable: true, writable: false }), writeFd };
+}
+
+export function spawnDaemon(argv: string[], options: { format: LogFormat; role: string; instance: string; runDir: string }): DaemonProcess {
+  const [file, ...args] = argv;
+  if (file === undefined) throw new TypeError('empty daemon command');
+  const out = fifo(join(options.runDir, 'agent-stdout.fifo'));
+  const err = fifo(join(options.runDir, 'agent-stderr.fifo'));
+  let child: ChildProcess;
+  try {
+    child = spawn(file, args, { stdio: ['ignore', out.writeFd, err.writeFd] });
+  } finally {
+    closeSync(out.writeFd);
+    closeSync(err.writeFd);
+  }
+  const exited = new Promise<number>((resolve) => {
+    child.once('error', () => resolve(127));
+    child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? SIGNAL_NUMBERS[signal] ?? 1 : 1)));
+  });
+  relay(out.reader, options.format, { role: options.role, instance: options.instance, stream: 'stdout' });
+  relay(err.reader, options.format, { role: options.role, instance: options.instance, stream: 'stderr' });
+  return { child, pid: child.pid ?? -1, exited };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Waits until `pid` is gone or `timeoutMs` passed; true when gone. */
+export async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (alive(pid)) {
+    if (Date.now() > deadline) return false;
+    await delay(50);
+  }
+  return true;
+}
+
+/**
+ * A daemon left running by an earlier incarnation (agent killed with -9) would hold the queue lock or the
+ * listening socket: stop it before starting a new one.
+ */
+export async function reapOrphans(pidFiles: string[], exe: string, log: Logger): Promise<void> {
+  for (const file of pidFiles) {
+    const pid = livePid(file, exe);
+    if (pid === undefined || pid === process.pid) continue;
+    log.warn({ pid, pidFile: file }, 'stopping orphaned daemon');
+    process.kill(pid, 'SIGTERM');
+    if (!(await waitGone(pid, 5000))) {
+      process.kill(pid, 'SIGKILL');
+      await waitGone(pid, 2000);
+    }
+  }
+}

@@ -1,0 +1,55 @@
+import { errorMessage, isMailfleetError } from '../errors.ts';
+import { accountsCommand } from './accounts.ts';
+import { agentCommand } from './agent.ts';
+import { downCommand } from './down.ts';
+import { scaleCommand } from './scale.ts';
+import { statusCommand } from './status.ts';
+import { upCommand } from './up.ts';
+import { validateCommand } from './validate.ts';
+
+const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
+  up: { run: upCommand, help: 'up -f SPEC [--state-dir DIR]        run the platform on this host (foreground)' },
+  down: { run: downCommand, help: 'down [--state-dir DIR]               stop a running platform gracefully' },
+  status: { run: statusCommand, help: 'status [--json] [--state-dir DIR]    list every instance' },
+  scale: { run: scaleCommand, help: 'scale ROLE N [--state-dir DIR]       add or remove instances of a role' },
+  accounts: { run: accountsCommand, help: 'accounts add|list|remove ...         manage mail accounts in LDAP' },
+  validate: { run: validateCommand, help: 'validate -f SPEC                     check a spec and print it with defaults' },
+  agent: { run: agentCommand, help: 'agent --role ROLE --name NAME ...    run one instance (container entrypoint)' },
+};
+
+function usage(): string {
+  return ['usage: mailfleet COMMAND [options]', '', ...Object.values(COMMANDS).map((c) => `  mailfleet ${c.help}`), ''].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`mailfleet: unknown command ${name}\n${usage()}`);
+    return 2;
+  }
+  try {
+    return await command.run(rest);
+  } catch (err) {
+    if (isMailfleetError(err)) {
+      process.stderr.write(`mailfleet: ${err.message}\n`);
+      for (const line of err.details) process.stderr.write(`  ${line}\n`);
+      return err.code === 'SPEC_INVALID' || err.code === 'SPEC_UNREADABLE' || err.code === 'USAGE' ? 2 : 1;
+    }
+    process.stderr.write(`mailfleet: ${errorMessage(err)}\n`);
+    if (err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+    return 1;
+  }
+}
+
+// A closed pipe on stdout (`mailfleet accounts list | head`) ends the command quietly.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+const code = await main(process.argv.slice(2));
+process.exit(code);

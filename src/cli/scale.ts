@@ -1,0 +1,22 @@
+import { MailfleetError } from '../errors.ts';
+import { controlRequest, controlSocket } from '../runtime/local/index.ts';
+import { parse, usageError } from './args.ts';
+import { printStatus } from './status.ts';
+import { resolveStateDir } from './state.ts';
+
+const USAGE = 'mailfleet scale ROLE N [--state-dir DIR | -f SPEC]';
+
+export async function scaleCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, { 'state-dir': { type: 'string', short: 's' }, file: { type: 'string', short: 'f' } }, USAGE);
+  const [role, count] = positionals;
+  if (role === undefined || count === undefined || !/^\d+$/.test(count)) throw usageError(USAGE, 'expected a role and a replica count');
+  const socket = controlSocket(resolveStateDir(values));
+  process.stderr.write(`mailfleet: scaling ${role} to ${count}…\n`);
+  const { status, body } = await controlRequest(socket, 'POST', '/v1/scale', { role, replicas: Number(count) });
+  if (status !== 200) {
+    const err = body as { code?: string; message?: string };
+    throw new MailfleetError(err.code === 'ROLE_UNKNOWN' || err.code === 'ROLE_NOT_SCALABLE' ? err.code : 'CONTROL_REQUEST_INVALID', err.message ?? `scale failed (${status})`);
+  }
+  await printStatus(socket, false);
+  return 0;
+}

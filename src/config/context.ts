@@ -1,0 +1,45 @@
+import type { PlatformSpec, Role } from '../spec/index.ts';
+
+/** One reachable instance of a role: a pod's DNS name in Kubernetes, a loopback address on the single host. */
+export interface Peer {
+  name: string;
+  /** What configs use to reach it: an IP address or a DNS name. */
+  host: string;
+}
+
+/** Where the other roles are. Filled from DNS names (Kubernetes) or observed addresses (single host). */
+export type Peers = Record<Role, Peer[]>;
+
+/** Everything a config generator needs about the instance it renders for. */
+export interface InstanceContext {
+  role: Role;
+  name: string;
+  /** The address the daemon listens on (`0.0.0.0` in a pod, a 127.x.y.z on the single host). */
+  listen: string;
+  /** Directory holding the generated config files. */
+  configDir: string;
+  /** Persistent per-instance data (a PVC in Kubernetes): queue, LDAP database, Redis data. */
+  dataDir: string;
+  /** Runtime directory for sockets and pid files (emptied at start). Kept short: unix socket paths are limited. */
+  runDir: string;
+  /** Mail storage shared by every mailbox backend (an RWX volume in Kubernetes). */
+  mailDir: string;
+}
+
+export interface ConfigInput {
+  spec: PlatformSpec;
+  instance: InstanceContext;
+  peers: Peers;
+}
+
+/** File name (relative to the config dir) → contents. */
+export type ConfigFiles = Record<string, string>;
+
+/** The LDAP DN Postfix and Dovecot bind as (read-only). */
+export function readerDn(spec: PlatformSpec): string {
+  return `cn=mailreader,${spec.ldap.baseDn}`;
+}
+
+export function ldapUris(peers: Peers, port: number): string {
+  return peers.ldap.map((p) => `ldap://${p.host}:${port}`).join(' ');
+}

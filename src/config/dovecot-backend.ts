@@ -1,0 +1,57 @@
+import { dovecotBase, dovecotLdapConf, serviceBlock, VMAIL_USER } from './dovecot-common.ts';
+import type { ConfigFiles, ConfigInput } from './context.ts';
+
+/**
+ * A `mailbox` backend: IMAP, POP3 and LMTP over mail storage shared by every backend.
+ * Logins arrive through the `proxy` layer, which is trusted to pass the client's address.
+ */
+export function dovecotBackendFiles(input: ConfigInput): ConfigFiles {
+  const { spec, instance } = input;
+  const addr = instance.listen;
+  const conf = [
+    ...dovecotBase(input, 'imap pop3 lmtp'),
+    // Proxied logins arrive from the proxies' addresses: loopback here, the pod network in Kubernetes.
+    'login_trusted_networks = 127.0.0.0/8 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16',
+    `mail_uid = ${VMAIL_USER}`,
+    `mail_gid = ${VMAIL_USER}`,
+    'first_valid_uid = 100',
+    'mail_location = maildir:~/Maildir',
+    'mail_fsync = always',
+    'mmap_disable = yes',
+    'mail_plugins = $mail_plugins quota',
+    'pop3_uidl_format = %08Xu%08Xv',
+    'lmtp_save_to_detail_mailbox = no',
+    'recipient_delimiter = +',
+    `postmaster_address = postmaster@${spec.domains[0]}`,
+    `hostname = ${instance.name}`,
+    'passdb {',
+    '  driver = ldap',
+    `  args = ${instance.configDir}/dovecot-ldap.conf.ext`,
+    '}',
+    'userdb {',
+    '  driver = ldap',
+    `  args = ${instance.configDir}/dovecot-ldap.conf.ext`,
+    '}',
+    'namespace inbox {',
+    '  inbox = yes',
+    '  separator = /',
+    '}',
+    'plugin {',
+    '  quota = maildir:User quota',
+    '}',
+    ...serviceBlock('imap-login', [{ name: 'imap', address: addr, port: spec.ports.imap }, { name: 'imaps', address: addr, port: 0 }]),
+    ...serviceBlock('pop3-login', [{ name: 'pop3', address: addr, port: spec.ports.pop3 }, { name: 'pop3s', address: addr, port: 0 }]),
+    ...serviceBlock('lmtp', [{ name: 'lmtp', address: addr, port: spec.ports.lmtp }]),
+    'protocol lmtp {',
+    '  mail_plugins = $mail_plugins quota',
+    '}',
+    'protocol imap {',
+    '  mail_plugins = $mail_plugins imap_quota',
+    '}',
+    '',
+  ];
+  return {
+    'dovecot.conf': conf.join('\n'),
+    'dovecot-ldap.conf.ext': dovecotLdapConf(input, { proxy: false }),
+  };
+}

@@ -1,0 +1,59 @@
+import { dovecotBase, dovecotLdapConf, serviceBlock } from './dovecot-common.ts';
+import type { ConfigFiles, ConfigInput } from './context.ts';
+
+/**
+ * A `proxy` instance: Dovecot director ring member proxying IMAP, POP3 and LMTP to the backend the
+ * director assigns each user. The backend list here only bootstraps the ring; the backend-sync
+ * controller keeps it current through the doveadm HTTP API.
+ */
+export function dovecotProxyFiles(input: ConfigInput): ConfigFiles {
+  const { spec, instance, peers } = input;
+  const addr = instance.listen;
+  const ring = peers.proxy.map((p) => `${p.host}:${spec.ports.director}`).join(' ');
+  const backends = peers.mailbox.map((p) => p.host).join(' ');
+  const conf = [
+    ...dovecotBase(input, 'imap pop3 lmtp'),
+    `director_servers = ${ring}`,
+    `director_mail_servers = ${backends}`,
+    'director_user_expire = 15 min',
+    'lmtp_proxy = yes',
+    `doveadm_api_key = ${spec.director.apiKey}`,
+    'passdb {',
+    '  driver = ldap',
+    `  args = ${instance.configDir}/dovecot-ldap.conf.ext`,
+    '}',
+    // The proxy keeps no mail; a userdb is still needed for `director map` to list user names.
+    'userdb {',
+    '  driver = ldap',
+    `  args = ${instance.configDir}/dovecot-ldap.conf.ext`,
+    '}',
+    ...serviceBlock('director', [{ name: 'ring', address: addr, port: spec.ports.director }], [
+      'unix_listener login/director {',
+      '  mode = 0666',
+      '}',
+      'fifo_listener login/proxy-notify {',
+      '  mode = 0666',
+      '}',
+      'unix_listener director-userdb {',
+      '  mode = 0600',
+      '}',
+    ]),
+    ...serviceBlock('imap-login', [{ name: 'imap', address: addr, port: spec.ports.imap }, { name: 'imaps', address: addr, port: 0 }], [
+      'executable = imap-login director',
+    ]),
+    ...serviceBlock('pop3-login', [{ name: 'pop3', address: addr, port: spec.ports.pop3 }, { name: 'pop3s', address: addr, port: 0 }], [
+      'executable = pop3-login director',
+    ]),
+    ...serviceBlock('lmtp', [{ name: 'lmtp', address: addr, port: spec.ports.lmtp }]),
+    ...serviceBlock('doveadm', [{ name: 'http', address: addr, port: spec.ports.doveadm }]),
+    ...serviceBlock('auth', [{ name: 'auth-client', address: addr, port: spec.ports.auth }]),
+    'protocol lmtp {',
+    '  auth_socket_path = director-userdb',
+    '}',
+    '',
+  ];
+  return {
+    'dovecot.conf': conf.join('\n'),
+    'dovecot-ldap.conf.ext': dovecotLdapConf(input, { proxy: true }),
+  };
+}

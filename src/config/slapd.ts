@@ -1,0 +1,127 @@
+import { quotaBytes, type Account, type PlatformSpec } from '../spec/index.ts';
+import { readerDn, type ConfigFiles, type ConfigInput } from './context.ts';
+
+/**
+ * A small schema for what the standard ones lack: the account's quota.
+ * OID arc 1.3.6.1.4.1.99999.77 is a placeholder private arc; an operator with a PEN replaces it.
+ */
+const MAILFLEET_SCHEMA = `dn: cn=mailfleet,cn=schema,cn=config
+objectClass: olcSchemaConfig
+cn: mailfleet
+olcAttributeTypes: ( 1.3.6.1.4.1.99999.77.1.1 NAME 'mailQuotaBytes'
+  DESC 'mailbox quota in bytes, 0 = unlimited'
+  EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+olcObjectClasses: ( 1.3.6.1.4.1.99999.77.2.1 NAME 'mailfleetAccount'
+  DESC 'a mailbox served by mailfleet' SUP top AUXILIARY
+  MUST ( mail $ userPassword ) MAY ( mailQuotaBytes ) )
+`;
+
+/** cn=config for one slapd instance, loaded offline with `slapadd -n 0`. */
+export function slapdConfigLdif(input: ConfigInput, rootPasswordHash: string): string {
+  const { spec, instance } = input;
+  const base = spec.ldap.baseDn;
+  const schemaDir = '/etc/ldap/schema';
+  return `dn: cn=config
+objectClass: olcGlobal
+cn: config
+olcPidFile: ${instance.runDir}/slapd.pid
+olcArgsFile: ${instance.runDir}/slapd.args
+olcLogLevel: stats
+
+dn: cn=module{0},cn=config
+objectClass: olcModuleList
+cn: module{0}
+olcModulePath: /usr/lib/ldap
+olcModuleLoad: back_mdb
+
+dn: cn=schema,cn=config
+objectClass: olcSchemaConfig
+cn: schema
+
+include: file://${schemaDir}/core.ldif
+include: file://${schemaDir}/cosine.ldif
+include: file://${schemaDir}/inetorgperson.ldif
+
+${MAILFLEET_SCHEMA}
+dn: olcDatabase={-1}frontend,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcFrontendConfig
+olcDatabase: {-1}frontend
+olcSizeLimit: unlimited
+
+dn: olcDatabase={0}config,cn=config
+objectClass: olcDatabaseConfig
+olcDatabase: {0}config
+olcAccess: {0}to * by dn.exact=gidNumber=0+uidNumber=0,cn=peercred,cn=external,cn=auth manage by * none
+
+dn: olcDatabase={1}mdb,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcMdbConfig
+olcDatabase: {1}mdb
+olcDbDirectory: ${instance.dataDir}/db
+olcDbMaxSize: 1073741824
+olcSuffix: ${base}
+olcRootDN: cn=admin,${base}
+olcRootPW: ${rootPasswordHash}
+olcSizeLimit: unlimited
+olcDbIndex: objectClass eq
+olcDbIndex: mail eq
+olcDbIndex: associatedDomain eq
+olcAccess: {0}to attrs=userPassword by dn.exact="${readerDn(spec)}" read by anonymous auth by * none
+olcAccess: {1}to * by dn.exact="${readerDn(spec)}" read by * none
+`;
+}
+
+function rdnValue(base: string): string {
+  return base.split(',')[0]?.split('=')[1] ?? 'mailfleet';
+}
+
+/** The directory tree: base, domains, the read-only service account. Loaded offline with `slapadd -n 1`. */
+export function ldapTreeLdif(spec: PlatformSpec, readerPasswordHash: string): string {
+  const base = spec.ldap.baseDn;
+  const parts = [
+    `dn: ${base}\nobjectClass: top\nobjectClass: dcObject\nobjectClass: organization\no: mailfleet\ndc: ${rdnValue(base)}\n`,
+    `dn: ou=domains,${base}\nobjectClass: organizationalUnit\nou: domains\n`,
+    `dn: ou=accounts,${base}\nobjectClass: organizationalUnit\nou: accounts\n`,
+    `dn: ${readerDn(spec)}\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\ncn: mailreader\nuserPassword: ${readerPasswordHash}\n`,
+    ...spec.domains.map((d) => domainLdif(spec, d)),
+  ];
+  return parts.join('\n');
+}
+
+export function domainDn(spec: PlatformSpec, domain: string): string {
+  return `associatedDomain=${domain},ou=domains,${spec.ldap.baseDn}`;
+}
+
+function domainLdif(spec: PlatformSpec, domain: string): string {
+  return `dn: ${domainDn(spec, domain)}\nobjectClass: organizationalUnit\nobjectClass: domainRelatedObject\nou: ${domain}\nassociatedDomain: ${domain}\n`;
+}
+
+export function accountDn(spec: PlatformSpec, address: string): string {
+  return `mail=${address},ou=accounts,${spec.ldap.baseDn}`;
+}
+
+/** LDAP attributes of an account entry; `passwordHash` is a `{SSHA512}` value. */
+export function accountAttributes(account: Account, passwordHash: string): Record<string, string | string[]> {
+  const local = account.address.split('@')[0] ?? account.address;
+  return {
+    objectClass: ['inetOrgPerson', 'mailfleetAccount'],
+    cn: account.address,
+    sn: local,
+    mail: account.address,
+    userPassword: passwordHash,
+    mailQuotaBytes: String(quotaBytes(account.quota)),
+  };
+}
+
+export function accountLdif(spec: PlatformSpec, account: Account, passwordHash: string): string {
+  const lines = [`dn: ${accountDn(spec, account.address)}`];
+  for (const [k, v] of Object.entries(accountAttributes(account, passwordHash))) {
+    for (const one of Array.isArray(v) ? v : [v]) lines.push(`${k}: ${one}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+export function slapdFiles(input: ConfigInput, rootPasswordHash: string): ConfigFiles {
+  return { 'slapd-config.ldif': slapdConfigLdif(input, rootPasswordHash) };
+}

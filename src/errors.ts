@@ -1,0 +1,46 @@
+/**
+ * The one catalogue of mailfleet errors. Every error carries a stable `code`;
+ * tests assert the code, never the message.
+ */
+export const ERROR_CODES = {
+  SPEC_INVALID: 'a spec file failed validation',
+  SPEC_UNREADABLE: 'a spec file could not be read or parsed',
+  PREREQUISITE_MISSING: 'a program or system account the platform needs is missing',
+  NOT_ROOT: 'mail daemons need root on the single host',
+  STATE_LOCKED: 'another mailfleet runtime already owns the state directory',
+  RUNTIME_NOT_RUNNING: 'no mailfleet runtime answers on the control socket',
+  INSTANCE_START_FAILED: 'an instance failed to start',
+  INSTANCE_NOT_READY: 'an instance did not become ready in time',
+  ROLE_UNKNOWN: 'a role name is not one the platform knows',
+  ROLE_NOT_SCALABLE: 'a role cannot be scaled on this runtime',
+  ADDRESS_POOL_EXHAUSTED: 'no loopback address is left in the pool',
+  ACCOUNT_EXISTS: 'an account with that address already exists',
+  ACCOUNT_NOT_FOUND: 'no account has that address',
+  ACCOUNT_INVALID: 'an account address or password is not acceptable',
+  DOMAIN_UNKNOWN: 'the address belongs to a domain the platform does not serve',
+  LDAP_FAILED: 'an LDAP operation failed',
+  CONTROL_REQUEST_INVALID: 'a control request was malformed',
+  USAGE: 'a command line was not understood',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class MailfleetError extends Error {
+  readonly code: ErrorCode;
+  readonly details: readonly string[];
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: readonly string[] } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'MailfleetError';
+    this.code = code;
+    this.details = options.details ?? [];
+  }
+}
+
+export function isMailfleetError(err: unknown, code?: ErrorCode): err is MailfleetError {
+  return err instanceof MailfleetError && (code === undefined || err.code === code);
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

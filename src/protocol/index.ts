@@ -1,0 +1,48 @@
+/**
+ * Mail protocol codecs (pure: lines in, typed values out) and the small dialog clients that
+ * health checks and tests use. Only `client/connection.ts` opens sockets.
+ */
+export {
+  PROTOCOL_ERROR_CODES,
+  isProtocolError,
+  type ParseErrorCode,
+  type ProtocolError,
+  type ProtocolErrorCode,
+} from './errors.ts';
+export { parseComplete, type ParseError, type ParseResult } from './result.ts';
+export { DEFAULT_MAX_LINE_BYTES, createLineSplitter, type LineSplitter, type LineSplitterOptions } from './lines.ts';
+export {
+  DEFAULT_MAX_REPLY_LINES,
+  createSmtpReplyParser,
+  helloCapabilities,
+  parseSmtpReply,
+  parseSmtpReplyLine,
+  type SmtpReply,
+  type SmtpReplyLine,
+  type SmtpReplyParser,
+  type SmtpReplyParserOptions,
+} from './smtp-reply.ts';
+export {
+  parseImapResponse,
+  type ImapCapabilityResponse,
+  type ImapContinuation,
+  type ImapResponse,
+  type ImapStatus,
+  type ImapStatusResponse,
+  type ImapUntaggedData,
+} from './imap-response.ts';
+export {
+  DEFAULT_MAX_MULTILINE_LINES,
+  createPop3MultilineParser,
+  parsePop3Multiline,
+  parsePop3Status,
+  type Pop3MultilineOptions,
+  type Pop3MultilineParser,
+  type Pop3Status,
+} from './pop3-response.ts';
+export { DEFAULT_STEP_TIMEOUT_MS, type DialogOptions, type DialogResult } from './client/dialog.ts';
+export { lmtpLhlo, smtpEhlo, type HelloDetail, type HelloOptions } from './client/smtp.ts';
+export { imapCapability, type ImapCapabilityDetail } from './client/imap.ts';
+export { pop3Capa, type Pop3CapaDetail } from './client/pop3.ts';
+export { redisPing, type RedisPingDetail } from './client/redis.ts';
+export { tcpConnect, type TcpConnectDetail } from './client/tcp.ts';

@@ -1,0 +1,105 @@
+import { request, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { existsSync, rmSync } from 'node:fs';
+import { errorMessage, isMailfleetError, MailfleetError } from '../../errors.ts';
+import type { Logger } from '../../log.ts';
+import { ROLES, type Role } from '../../spec/index.ts';
+import type { LocalRuntime } from './runtime.ts';
+import { statusReport } from './status.ts';
+import type { PlatformSpec } from '../../spec/index.ts';
+
+/**
+ * The runtime's control API: HTTP/1.1 with JSON bodies on a unix socket in the state directory (root only).
+ *   GET  /v1/status                 every instance
+ *   GET  /v1/endpoints?watch=1      NDJSON: the current endpoints as ADDED, a SYNCED marker, then changes
+ *   POST /v1/scale {role,replicas}  answers when the role has that many ready instances
+ *   POST /v1/down                   answers at once; the runtime then stops everything and exits
+ */
+export function startControlServer(opts: { socketPath: string; runtime: LocalRuntime; spec: PlatformSpec; log: Logger; onDown: () => void }): Promise<Server> {
+  const { runtime, log } = opts;
+
+  async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > 65536) throw new MailfleetError('CONTROL_REQUEST_INVALID', 'request body too large');
+      chunks.push(chunk as Buffer);
+    }
+    try {
+      const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+      return parsed as Record<string, unknown>;
+    } catch (err) {
+      throw new MailfleetError('CONTROL_REQUEST_INVALID', 'request body is not a JSON object', { cause: err });
+    }
+  }
+
+  const json = (res: ServerResponse, status: number, value: unknown) => {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(value) + '\n');
+  };
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://control');
+    if (req.method === 'GET' && url.pathname === '/v1/status') return json(res, 200, statusReport(opts.spec, runtime.pods()));
+    if (req.method === 'GET' && url.pathname === '/v1/endpoints') {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      for (const endpoint of runtime.endpoints.list()) res.write(JSON.stringify({ type: 'ADDED', endpoint }) + '\n');
+      res.write(JSON.stringify({ type: 'SYNCED' }) + '\n');
+      if (url.searchParams.get('watch') !== '1') return void res.end();
+      const unsubscribe = runtime.endpoints.subscribe((event) => res.write(JSON.stringify(event) + '\n'));
+      req.socket.once('close', unsubscribe);
+      return;
+    }
+    if (req.method === 'POST' && url.pathname === '/v1/scale') {
+      const { role, replicas } = await body(req);
+      if (typeof role !== 'string' || !ROLES.includes(role as Role)) throw new MailfleetError('ROLE_UNKNOWN', `unknown role ${String(role)}; roles: ${ROLES.join(', ')}`);
+      if (role === 'ldap' || role === 'kvs') throw new MailfleetError('ROLE_NOT_SCALABLE', `${role} runs as a single instance here`);
+      if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0 || replicas > 64) {
+        throw new MailfleetError('CONTROL_REQUEST_INVALID', 'replicas must be an integer from 0 to 64');
+      }
+      await runtime.scale(role as Role, replicas);
+      return json(res, 200, statusReport(opts.spec, runtime.pods()));
+    }
+    if (req.method === 'POST' && url.pathname === '/v1/down') {
+      json(res, 202, { stopping: true });
+      opts.onDown();
+      return;
+    }
+    json(res, 404, { code: 'CONTROL_REQUEST_INVALID', message: `no route ${req.method} ${url.pathname}` });
+  }
+
+  const server = createServer((req, res) => {
+    route(req, res).catch((err: unknown) => {
+      const code = isMailfleetError(err) ? err.code : 'INTERNAL';
+      log.warn({ err: errorMessage(err), code }, 'control request failed');
+      if (!res.headersSent) json(res, code === 'INTERNAL' ? 500 : 400, { code, message: errorMessage(err) });
+      else res.end();
+    });
+  });
+  if (existsSync(opts.socketPath)) rmSync(opts.socketPath);
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.socketPath, () => resolve(server));
+  });
+}
+
+/** One request to a running runtime; throws RUNTIME_NOT_RUNNING when nobody answers. */
+export function controlRequest(socketPath: string, method: 'GET' | 'POST', path: string, payload?: unknown): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, method, path, headers: { 'content-type': 'application/json' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        try {
+          resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
+        } catch (err) {
+          reject(err);
+        }
+      });
+    });
+    req.on('error', (err) => reject(new MailfleetError('RUNTIME_NOT_RUNNING', `no mailfleet runtime answers on ${socketPath}; start one with 'mailfleet up'`, { cause: err })));
+    req.end(payload === undefined ? undefined : JSON.stringify(payload));
+  });
+}

@@ -1,0 +1,111 @@
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { peersFile, runPrefix } from '../../agent/index.ts';
+import { MailfleetError } from '../../errors.ts';
+import type { Logger } from '../../log.ts';
+import type { MailPlatform } from '../../spec/index.ts';
+import { createAddressPool } from './addresses.ts';
+import { startControlServer } from './control.ts';
+import { checkPrerequisites, ensureMailUser } from './prerequisites.ts';
+import { createLocalRuntime, type LocalRuntime, type Progress } from './runtime.ts';
+
+export { controlRequest } from './control.ts';
+export { rolePorts, type InstanceStatus, type StatusReport } from './status.ts';
+export { missingPrerequisites } from './prerequisites.ts';
+export type { Endpoint, EndpointEvent } from './endpoints.ts';
+export type { Pod } from './pod.ts';
+export type { LocalRuntime, Progress } from './runtime.ts';
+
+export function controlSocket(stateDir: string): string {
+  return join(resolve(stateDir), 'control.sock');
+}
+
+function lockStateDir(stateDir: string): void {
+  const pidFile = join(stateDir, 'runtime.pid');
+  try {
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (pid !== process.pid && cmdline.includes('main.ts')) {
+      throw new MailfleetError('STATE_LOCKED', `a mailfleet runtime (pid ${pid}) already runs on ${stateDir}; stop it with 'mailfleet down'`);
+    }
+  } catch (err) {
+    if (err instanceof MailfleetError) throw err;
+  }
+  writeFileSync(pidFile, `${process.pid}\n`);
+}
+
+export interface LocalPlatform {
+  runtime: LocalRuntime;
+  /** Resolves when every instance has stopped (after `down`, SIGTERM or SIGINT). */
+  stopped: Promise<void>;
+  stop(): void;
+}
+
+/**
+ * `mailfleet up`: prepares the state directory, starts every instance in dependency order and serves the
+ * control socket. Resolves once everything is ready.
+ */
+export async function startLocalPlatform(opts: {
+  platform: MailPlatform;
+  stateDir: string;
+  agentCommand: string[];
+  log: Logger;
+  progress: Progress;
+  note: (line: string) => void;
+}): Promise<LocalPlatform> {
+  const { platform, log } = opts;
+  const stateDir = resolve(opts.stateDir);
+  checkPrerequisites();
+  if (ensureMailUser()) opts.note('created system user vmail (owner of mail storage)');
+  mkdirSync(stateDir, { recursive: true });
+  // Daemons running as vmail, postfix and openldap must reach their directories below it.
+  chmodSync(stateDir, 0o755);
+  lockStateDir(stateDir);
+  const logDir = join(stateDir, 'logs');
+  for (const dir of [logDir, join(stateDir, 'instances'), join(stateDir, 'data')]) mkdirSync(dir, { recursive: true });
+  mkdirSync(runPrefix(stateDir), { recursive: true });
+  const specFile = join(stateDir, 'spec.json');
+  writeFileSync(specFile, JSON.stringify(platform, null, 2) + '\n', { mode: 0o600 });
+  chmodSync(specFile, 0o600);
+
+  const runtime = createLocalRuntime({
+    spec: platform.spec,
+    launch: { cli: opts.agentCommand, specFile, stateDir, logDir },
+    peersFile: peersFile(stateDir),
+    addresses: createAddressPool(platform.spec.local.addressPool, join(stateDir, 'addresses.json')),
+    log,
+    progress: opts.progress,
+  });
+
+  let stopRequested: () => void = () => undefined;
+  const stopSignal = new Promise<void>((r) => {
+    stopRequested = r;
+  });
+  const server = await startControlServer({ socketPath: controlSocket(stateDir), runtime, spec: platform.spec, log, onDown: () => stopRequested() });
+  const onSignal = () => stopRequested();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const stopped = stopSignal.then(async () => {
+    log.info('stopping platform');
+    await runtime.down();
+    await new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    });
+    rmSync(join(stateDir, 'runtime.pid'), { force: true });
+    rmSync(runPrefix(stateDir), { recursive: true, force: true });
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    log.info('platform stopped');
+  });
+
+  try {
+    await Promise.race([runtime.up(), stopSignal.then(() => { throw new MailfleetError('INSTANCE_START_FAILED', 'stopped while starting'); })]);
+  } catch (err) {
+    stopRequested();
+    await stopped;
+    throw err;
+  }
+  return { runtime, stopped, stop: () => stopRequested() };
+}

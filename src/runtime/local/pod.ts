@@ -1,0 +1,57 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { DAEMONS, instanceContext } from '../../agent/index.ts';
+import type { PlatformSpec, Role } from '../../spec/index.ts';
+
+export type PodState = 'starting' | 'running' | 'terminating' | 'backoff' | 'stopped';
+
+/** What the runtime knows about one instance: its name is stable, its address and process are not. */
+export interface Pod {
+  role: Role;
+  name: string;
+  ordinal: number;
+  address: string;
+  state: PodState;
+  ready: boolean;
+  restarts: number;
+  startedAt: number;
+  pid?: number;
+  child?: ChildProcess;
+  exited?: Promise<number>;
+  lastExitCode?: number;
+}
+
+export interface PodLaunch {
+  cli: string[];
+  specFile: string;
+  stateDir: string;
+  logDir: string;
+}
+
+/** Starts the instance's agent (its own process group, output appended to its log file). */
+export function launchAgent(pod: Pod, launch: PodLaunch): void {
+  const [node, ...prefix] = launch.cli;
+  if (node === undefined) throw new TypeError('empty agent command');
+  const logFd = openSync(join(launch.logDir, `${pod.name}.log`), 'a');
+  const child = spawn(node, [
+    ...prefix, 'agent', '--role', pod.role, '--name', pod.name, '--listen', pod.address,
+    '-f', launch.specFile, '--state-dir', launch.stateDir, '--log-format', 'json',
+  ], { stdio: ['ignore', logFd, logFd], detached: true });
+  closeSync(logFd);
+  pod.child = child;
+  pod.pid = child.pid;
+  pod.startedAt = Date.now();
+  pod.exited = new Promise((resolve) => {
+    child.once('error', () => resolve(127));
+    child.once('exit', (code, signal) => resolve(code ?? (signal === 'SIGKILL' ? 137 : 143)));
+  });
+}
+
+/** Pid files of the daemon behind an instance, for clean-up after its agent was killed. */
+export function daemonPidFiles(spec: PlatformSpec, stateDir: string, pod: Pod): { files: string[]; exe: string } {
+  const instance = instanceContext(stateDir, pod.role, pod.name, pod.address);
+  const daemon = DAEMONS[pod.role];
+  const input = { spec, instance, peers: { ldap: [], kvs: [], mailbox: [], proxy: [], mta: [], msa: [] } };
+  return { files: daemon.pidFiles(input), exe: daemon.command(input)[0] ?? '' };
+}

@@ -1,0 +1,63 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { MailfleetError } from '../../errors.ts';
+
+const INSTALL_HINT = 'install with: sudo scripts/install-debian-packages.sh';
+
+/** Files the single host needs, with the Debian package that ships each. */
+const PROGRAMS: { path: string; pkg: string }[] = [
+  { path: '/usr/sbin/postfix', pkg: 'postfix' },
+  { path: '/usr/lib/postfix/sbin/master', pkg: 'postfix' },
+  { path: '/usr/lib/postfix/postfix-ldap.so', pkg: 'postfix-ldap' },
+  { path: '/usr/sbin/dovecot', pkg: 'dovecot-core' },
+  { path: '/usr/lib/dovecot/director', pkg: 'dovecot-core' },
+  { path: '/usr/lib/dovecot/imap', pkg: 'dovecot-imapd' },
+  { path: '/usr/lib/dovecot/pop3', pkg: 'dovecot-pop3d' },
+  { path: '/usr/lib/dovecot/lmtp', pkg: 'dovecot-lmtpd' },
+  { path: '/usr/lib/dovecot/modules/auth/libauthdb_ldap.so', pkg: 'dovecot-ldap' },
+  { path: '/usr/sbin/slapd', pkg: 'slapd' },
+  { path: '/usr/sbin/slapadd', pkg: 'slapd' },
+  { path: '/usr/bin/redis-server', pkg: 'redis-server' },
+  { path: '/usr/bin/script', pkg: 'bsdutils' },
+];
+
+/** System accounts the daemons run as; all but `vmail` come with the packages. */
+const ACCOUNTS: { name: string; pkg: string }[] = [
+  { name: 'postfix', pkg: 'postfix' },
+  { name: 'dovecot', pkg: 'dovecot-core' },
+  { name: 'dovenull', pkg: 'dovecot-core' },
+  { name: 'openldap', pkg: 'slapd' },
+];
+
+function accountExists(name: string): boolean {
+  try {
+    execFileSync('getent', ['passwd', name], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Everything missing, each with how to get it. Empty when the host is ready. */
+export function missingPrerequisites(): string[] {
+  const problems: string[] = [];
+  if (process.getuid?.() !== 0) problems.push('not running as root: mail daemons bind privileged ports and switch users; run with sudo');
+  for (const p of PROGRAMS) if (!existsSync(p.path)) problems.push(`${p.path} is missing (Debian package ${p.pkg}); ${INSTALL_HINT}`);
+  for (const a of ACCOUNTS) if (!accountExists(a.name)) problems.push(`system user ${a.name} is missing (created by package ${a.pkg}); ${INSTALL_HINT}`);
+  return problems;
+}
+
+export function checkPrerequisites(): void {
+  const problems = missingPrerequisites();
+  if (problems.length > 0) {
+    const code = problems[0]?.startsWith('not running as root') && problems.length === 1 ? 'NOT_ROOT' : 'PREREQUISITE_MISSING';
+    throw new MailfleetError(code, `this host cannot run the platform yet (${problems.length} problem(s))`, { details: problems });
+  }
+}
+
+/** The owner of mail storage: created on first start like a package would, since no package ships it. */
+export function ensureMailUser(): boolean {
+  if (accountExists('vmail')) return false;
+  execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', 'vmail']);
+  return true;
+}

@@ -1,0 +1,261 @@
+import { renameSync, writeFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
+import { STOP_TIMEOUT_MS } from '../../agent/index.ts';
+import { waitGone, reapOrphans } from '../../agent/supervise.ts';
+import type { Peers } from '../../config/index.ts';
+import { errorMessage, MailfleetError } from '../../errors.ts';
+import type { Logger } from '../../log.ts';
+import { ROLES, type PlatformSpec, type Role } from '../../spec/index.ts';
+import type { AddressPool } from './addresses.ts';
+import { createEndpointFeed, type EndpointFeed } from './endpoints.ts';
+import { daemonPidFiles, launchAgent, type Pod, type PodLaunch } from './pod.ts';
+
+export const READY_TIMEOUT_MS = 90_000;
+export const PROBE_INTERVAL_MS = 500;
+export const BACKOFF_BASE_MS = 1000;
+export const BACKOFF_MAX_MS = 30_000;
+/** A pod that ran this long before crashing restarts without accumulated backoff. */
+export const BACKOFF_RESET_MS = 60_000;
+
+/** Which roles must re-read their config when a role's addresses change (the single-host stand-in for DNS). */
+const DEPENDENTS: Partial<Record<Role, Role[]>> = {
+  ldap: ['mta', 'msa', 'mailbox', 'proxy'],
+  proxy: ['mta', 'msa'],
+};
+
+export type Progress = (event: { pod: Pod; phase: 'starting' | 'ready' | 'stopping' | 'stopped' | 'crashed' | 'restarting'; elapsedMs?: number; detail?: string }) => void;
+
+export interface RuntimeOptions {
+  spec: PlatformSpec;
+  launch: PodLaunch;
+  peersFile: string;
+  addresses: AddressPool;
+  log: Logger;
+  progress: Progress;
+}
+
+export interface LocalRuntime {
+  readonly endpoints: EndpointFeed;
+  pods(): Pod[];
+  /** Starts every role in dependency order; resolves once all are ready. */
+  up(): Promise<void>;
+  scale(role: Role, replicas: number): Promise<void>;
+  /** Stops every instance, reverse dependency order. */
+  down(): Promise<void>;
+}
+
+export function createLocalRuntime(opts: RuntimeOptions): LocalRuntime {
+  const { spec, log } = opts;
+  const pods = new Map<string, Pod>();
+  const endpoints = createEndpointFeed();
+  const crashStreak = new Map<string, number>();
+  let stopping = false;
+  let lastPeers = '';
+
+  const byRole = (role: Role) => [...pods.values()].filter((p) => p.role === role).sort((a, b) => a.ordinal - b.ordinal);
+
+  function peers(): Peers {
+    const out = Object.fromEntries(ROLES.map((r) => [r, [] as { name: string; host: string }[]])) as Peers;
+    for (const role of ROLES) {
+      for (const p of byRole(role)) if (p.state === 'starting' || p.state === 'running') out[role].push({ name: p.name, host: p.address });
+    }
+    return out;
+  }
+
+  /** Rewrites peers.json; agents of roles that depend on a changed role get SIGHUP to re-render and reload. */
+  function publishPeers(): void {
+    const next = peers();
+    const text = JSON.stringify(next, null, 2) + '\n';
+    if (text === lastPeers) return;
+    const before = lastPeers === '' ? undefined : (JSON.parse(lastPeers) as Peers);
+    writeFileSync(`${opts.peersFile}.tmp`, text, { mode: 0o644 });
+    renameSync(`${opts.peersFile}.tmp`, opts.peersFile);
+    lastPeers = text;
+    if (!before) return;
+    const notify = new Set<Role>();
+    for (const role of ROLES) {
+      if (JSON.stringify(before[role]) !== JSON.stringify(next[role])) for (const d of DEPENDENTS[role] ?? []) notify.add(d);
+    }
+    for (const role of notify) {
+      for (const p of byRole(role)) {
+        if (p.state === 'running' && p.pid) {
+          log.info({ instance: p.name }, 'peers changed; reloading');
+          signalPod(p, 'SIGHUP');
+        }
+      }
+    }
+  }
+
+  function signalPod(pod: Pod, signal: NodeJS.Signals): void {
+    try {
+      if (pod.pid) process.kill(pod.pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+
+  function publishEndpoint(pod: Pod): void {
+    endpoints.upsert({
+      role: pod.role,
+      name: pod.name,
+      address: pod.address,
+      ready: pod.ready && pod.state === 'running',
+      serving: pod.ready,
+      terminating: pod.state === 'terminating',
+    });
+  }
+
+  function nextOrdinal(role: Role): number {
+    const used = new Set(byRole(role).map((p) => p.ordinal));
+    let n = 0;
+    while (used.has(n)) n++;
+    return n;
+  }
+
+  function launch(pod: Pod): void {
+    pod.address = opts.addresses.allocate();
+    pod.state = 'starting';
+    pod.ready = false;
+    publishPeers();
+    launchAgent(pod, opts.launch);
+    log.info({ instance: pod.name, address: pod.address, pid: pod.pid }, 'instance starting');
+    opts.progress({ pod, phase: pod.restarts > 0 ? 'restarting' : 'starting' });
+    const exited = pod.exited;
+    void exited?.then((code) => onExit(pod, code, exited));
+  }
+
+  async function onExit(pod: Pod, code: number, incarnation: Promise<number>): Promise<void> {
+    if (pod.exited !== incarnation) return;
+    pod.lastExitCode = code;
+    if (pod.state === 'terminating' || stopping) return;
+    // A crash: the pod is gone; the next incarnation gets a new address, as a rescheduled pod does.
+    const ranMs = Date.now() - pod.startedAt;
+    const streak = ranMs > BACKOFF_RESET_MS ? 1 : (crashStreak.get(pod.name) ?? 0) + 1;
+    crashStreak.set(pod.name, streak);
+    const backoffMs = Math.min(BACKOFF_BASE_MS * 2 ** (streak - 1), BACKOFF_MAX_MS);
+    log.warn({ instance: pod.name, code, backoffMs }, 'instance exited; restarting after backoff');
+    opts.progress({ pod, phase: 'crashed', detail: `exit ${code}, restarting in ${backoffMs} ms` });
+    await cleanUp(pod);
+    pod.state = 'backoff';
+    pod.restarts++;
+    publishPeers();
+    await delay(backoffMs);
+    if (stopping || !pods.has(pod.name) || pod.state !== 'backoff') return;
+    launch(pod);
+  }
+
+  /** After an agent is gone: its endpoint and address go, and any daemon it left behind is stopped. */
+  async function cleanUp(pod: Pod): Promise<void> {
+    pod.ready = false;
+    endpoints.remove(pod.name, pod.address);
+    const { files, exe } = daemonPidFiles(spec, opts.launch.stateDir, pod);
+    await reapOrphans(files, exe, log);
+    opts.addresses.release(pod.address);
+  }
+
+  async function probe(pod: Pod): Promise<void> {
+    let ready: boolean;
+    try {
+      const res = await fetch(`http://${pod.address}:${spec.ports.http}/readyz`, { signal: AbortSignal.timeout(2500) });
+      ready = res.ok;
+      await res.body?.cancel();
+    } catch {
+      ready = false;
+    }
+    if (pod.state !== 'starting' && pod.state !== 'running' && pod.state !== 'terminating') return;
+    if (ready && pod.state === 'starting') {
+      pod.state = 'running';
+      crashStreak.set(pod.name, crashStreak.get(pod.name) ?? 0);
+      opts.progress({ pod, phase: 'ready', elapsedMs: Date.now() - pod.startedAt });
+    }
+    if (pod.state === 'terminating') ready = false;
+    pod.ready = ready;
+    publishEndpoint(pod);
+  }
+
+  async function probeLoop(): Promise<void> {
+    while (!stopping) {
+      await Promise.all([...pods.values()].filter((p) => p.state === 'starting' || p.state === 'running').map(probe));
+      await delay(PROBE_INTERVAL_MS);
+    }
+  }
+
+  async function waitReady(list: Pod[]): Promise<void> {
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    while (list.some((p) => p.state !== 'running')) {
+      if (stopping) throw new MailfleetError('INSTANCE_START_FAILED', 'stopped while starting');
+      if (Date.now() > deadline) {
+        const late = list.filter((p) => p.state !== 'running').map((p) => p.name);
+        throw new MailfleetError('INSTANCE_NOT_READY', `not ready after ${READY_TIMEOUT_MS / 1000} s: ${late.join(', ')} (see ${opts.launch.logDir})`);
+      }
+      await delay(100);
+    }
+  }
+
+  function create(role: Role): Pod {
+    const ordinal = nextOrdinal(role);
+    const pod: Pod = { role, name: `${role}-${ordinal}`, ordinal, address: '', state: 'stopped', ready: false, restarts: 0, startedAt: 0 };
+    pods.set(pod.name, pod);
+    launch(pod);
+    return pod;
+  }
+
+  async function terminate(pod: Pod): Promise<void> {
+    if (pod.state === 'backoff' || pod.state === 'stopped') {
+      pod.state = 'stopped';
+      pods.delete(pod.name);
+      return;
+    }
+    pod.state = 'terminating';
+    publishEndpoint(pod);
+    opts.progress({ pod, phase: 'stopping' });
+    const started = Date.now();
+    signalPod(pod, 'SIGTERM');
+    const exited = pod.exited ?? Promise.resolve(0);
+    const finished = await Promise.race([exited.then(() => true), delay(STOP_TIMEOUT_MS + 5000).then(() => false)]);
+    if (!finished && pod.pid) {
+      log.warn({ instance: pod.name }, 'agent did not stop in time; killing its process group');
+      try {
+        process.kill(-pod.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      await waitGone(pod.pid, 2000);
+    }
+    await cleanUp(pod);
+    pod.state = 'stopped';
+    pods.delete(pod.name);
+    publishPeers();
+    opts.progress({ pod, phase: 'stopped', elapsedMs: Date.now() - started });
+  }
+
+  let loop: Promise<void> | undefined;
+
+  return {
+    endpoints,
+    pods: () => ROLES.flatMap((r) => byRole(r)),
+    async up() {
+      publishPeers();
+      loop = probeLoop().catch((err: unknown) => log.error({ err: errorMessage(err) }, 'probe loop failed'));
+      for (const role of ROLES) {
+        const started = Array.from({ length: spec.roles[role].replicas }, () => create(role));
+        await waitReady(started);
+      }
+    },
+    async scale(role, replicas) {
+      const current = byRole(role);
+      if (replicas > current.length) {
+        const started = Array.from({ length: replicas - current.length }, () => create(role));
+        await waitReady(started);
+      } else {
+        const victims = current.slice(replicas).reverse();
+        for (const pod of victims) await terminate(pod);
+      }
+    },
+    async down() {
+      stopping = true;
+      for (const role of [...ROLES].reverse()) await Promise.all(byRole(role).map(terminate));
+      await loop;
+    },
+  };
+}

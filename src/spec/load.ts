@@ -1,0 +1,104 @@
+import { readFileSync } from 'node:fs';
+import { Ajv, type ErrorObject } from 'ajv';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { MailfleetError } from '../errors.ts';
+import { PLATFORM_SCHEMA } from './schema.ts';
+import type { MailPlatform } from './types.ts';
+
+const ajv = new Ajv({ useDefaults: 'empty', allErrors: true, strict: true, allowUnionTypes: true });
+const validateSchema = ajv.compile(PLATFORM_SCHEMA);
+
+/** `/spec/roles/mta/replicas` → `spec.roles.mta.replicas`; array indexes as `[3]`. */
+function fieldPath(instancePath: string, extra?: string): string {
+  const parts = instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (extra !== undefined) parts.push(extra);
+  let out = '';
+  for (const part of parts) out += /^\d+$/.test(part) ? `[${part}]` : out === '' ? part : `.${part}`;
+  return out === '' ? '(root)' : out;
+}
+
+function describe(err: ErrorObject): string {
+  const p = err.params as Record<string, unknown>;
+  switch (err.keyword) {
+    case 'additionalProperties':
+      return `${fieldPath(err.instancePath, String(p.additionalProperty))}: unknown field`;
+    case 'required':
+      return `${fieldPath(err.instancePath, String(p.missingProperty))}: required field is missing`;
+    case 'const':
+      return `${fieldPath(err.instancePath)}: expected ${JSON.stringify(p.allowedValue)}`;
+    case 'pattern':
+      return `${fieldPath(err.instancePath)}: expected a value matching ${String(p.pattern)}`;
+    case 'type':
+      return `${fieldPath(err.instancePath)}: expected ${String(p.type)}`;
+    default:
+      return `${fieldPath(err.instancePath)}: ${err.message ?? 'is invalid'}`;
+  }
+}
+
+function semanticProblems(doc: MailPlatform): string[] {
+  const problems: string[] = [];
+  const { spec } = doc;
+  const domains = new Set(spec.domains);
+  spec.accounts.seed.forEach((a, i) => {
+    const domain = a.address.split('@')[1] ?? '';
+    if (!domains.has(domain)) problems.push(`spec.accounts.seed[${i}].address: domain ${domain} is not in spec.domains`);
+  });
+  spec.accounts.generate.forEach((g, i) => {
+    if (!domains.has(g.domain)) problems.push(`spec.accounts.generate[${i}].domain: ${g.domain} is not in spec.domains`);
+  });
+  const { roles } = spec;
+  if ((roles.mta.replicas > 0 || roles.msa.replicas > 0) && roles.proxy.replicas === 0) {
+    problems.push('spec.roles.proxy.replicas: expected at least 1 when mta or msa run (they deliver and authenticate through the proxy)');
+  }
+  if (roles.proxy.replicas > 0 && roles.mailbox.replicas === 0) {
+    problems.push('spec.roles.mailbox.replicas: expected at least 1 when proxy runs');
+  }
+  if (roles.proxy.replicas > 0 && roles.ldap.replicas === 0) {
+    problems.push('spec.roles.ldap.replicas: expected 1 (accounts live in LDAP)');
+  }
+  return problems;
+}
+
+/** Validates a parsed document, fills defaults and freezes it. Throws SPEC_INVALID listing every problem. */
+export function validateSpec(input: unknown, source = 'spec'): MailPlatform {
+  const doc = structuredClone(input);
+  if (!validateSchema(doc)) {
+    const problems = [...new Set((validateSchema.errors ?? []).map(describe))];
+    throw new MailfleetError('SPEC_INVALID', `${source}: ${problems.length} problem(s)`, { details: problems });
+  }
+  const platform = doc as unknown as MailPlatform;
+  const problems = semanticProblems(platform);
+  if (problems.length > 0) {
+    throw new MailfleetError('SPEC_INVALID', `${source}: ${problems.length} problem(s)`, { details: problems });
+  }
+  return deepFreeze(platform);
+}
+
+export function parseSpec(text: string, source = 'spec'): MailPlatform {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
+  } catch (err) {
+    const where = err instanceof YAMLParseError && err.linePos ? ` line ${err.linePos[0].line}` : '';
+    throw new MailfleetError('SPEC_UNREADABLE', `${source}:${where} not valid YAML`, { cause: err });
+  }
+  return validateSpec(doc ?? {}, source);
+}
+
+export function loadSpecFile(path: string): MailPlatform {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new MailfleetError('SPEC_UNREADABLE', `${path}: cannot read spec file`, { cause: err });
+  }
+  return parseSpec(text, path);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
