@@ -8,10 +8,11 @@ import { resolveStateDir } from './state.ts';
 const USAGE = 'mailfleet down [--state-dir DIR | -f SPEC]';
 const DOWN_TIMEOUT_MS = 120_000;
 
+/** A runtime that has exited but not been reaped by its parent (a zombie) counts as gone. */
 function runtimeAlive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }

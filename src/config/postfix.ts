@@ -15,6 +15,7 @@ const MASTER_SERVICES = [
   'proxymap  unix  -       -       n       -       -       proxymap',
   'proxywrite unix -       -       n       -       1       proxymap',
   'smtp      unix  -       -       n       -       -       smtp',
+  'mailout   unix  -       -       n       -       -       smtp',
   'relay     unix  -       -       n       -       -       smtp',
   'showq     unix  n       -       n       -       -       showq',
   'error     unix  -       -       n       -       -       error',
@@ -73,9 +74,13 @@ function mainCf(input: ConfigInput, extra: string[]): string {
     ...(lmtp.length > 1 ? [`lmtp_fallback_relay = ${lmtp.slice(1).join(' ')}`] : []),
     'lmtp_destination_recipient_limit = 50',
     'lmtp_connect_timeout = 5s',
-    // Outbound delivery belongs to the mailout pool; until one is deployed, foreign mail waits in the queue.
-    'default_transport = retry:4.4.1 no outbound pool deployed',
-    'relay_transport = retry:4.4.1 no outbound pool deployed',
+    // Foreign mail leaves through the outbound pool (`mailout`). None is deployed here: such mail is
+    // accepted and kept in the queue (deferred), and a forced flush finds only a closed loopback port,
+    // so nothing ever reaches the Internet from this host.
+    'default_transport = mailout',
+    'relay_transport = mailout',
+    'defer_transports = mailout',
+    'relayhost = [127.0.0.1]:9',
     'smtpd_banner = $myhostname ESMTP',
     'smtpd_helo_required = yes',
     'disable_vrfy_command = yes',

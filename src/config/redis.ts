@@ -16,6 +16,8 @@ export function redisFiles({ spec, instance }: ConfigInput): ConfigFiles {
       'appendonly yes',
       'appendfsync everysec',
       'tcp-keepalive 60',
+      // Keep the config path in the process title so the instance's processes can be told apart.
+      'proc-title-template "{title} {listen-addr} {server-mode} {config-file}"',
       'maxclients 10000',
       '',
     ].join('\n'),

@@ -46,3 +46,5 @@ export { imapCapability, type ImapCapabilityDetail } from './client/imap.ts';
 export { pop3Capa, type Pop3CapaDetail } from './client/pop3.ts';
 export { redisPing, type RedisPingDetail } from './client/redis.ts';
 export { tcpConnect, type TcpConnectDetail } from './client/tcp.ts';
+export { openSmtpSession, type Envelope, type SendResult, type SmtpSession, type SmtpSessionOptions } from './client/smtp-session.ts';
+export { openPop3Session, type Pop3Session, type Pop3SessionOptions } from './client/pop3-session.ts';

@@ -1,0 +1,187 @@
+/**
+ * The anchor: one Postfix delivering over LMTP straight into one Dovecot, no LDAP, no director, no policy.
+ *
+ * Both configs are rendered by mailfleet's own generators (the `mta` main.cf/master.cf and the `mailbox`
+ * dovecot.conf) and then only the lookups are swapped: Postfix gets a hash map of mailboxes instead of LDAP and
+ * an LMTP next hop that is the Dovecot itself; Dovecot gets a passwd-file passdb/userdb instead of LDAP. Every
+ * tuning setting is therefore the same on both paths, and stays the same when the generators change.
+ */
+import { execFile } from 'node:child_process';
+import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { roleConfigFiles, type ConfigInput, type InstanceContext, type Peers } from '../../src/config/index.ts';
+import { quotaBytes, type PlatformSpec } from '../../src/spec/index.ts';
+import { startDaemon, stopDaemon, waitGreeting } from './processes.ts';
+import type { BenchSpec } from './spec.ts';
+import type { Defer, DeliveryTarget } from './target.ts';
+
+const run = promisify(execFile);
+
+/** Loopback addresses of the bare pair, outside the full platform's pool (127.90.0.0/16). */
+export const BARE_POSTFIX_ADDRESS = '127.91.0.1';
+export const BARE_DOVECOT_ADDRESS = '127.91.0.2';
+const POSTFIX_MASTER = '/usr/lib/postfix/sbin/master';
+const DOVECOT = '/usr/sbin/dovecot';
+const VMAIL = 'vmail';
+const READY_TIMEOUT_MS = 30_000;
+
+function account(name: string): Promise<{ uid: number; gid: number }> {
+  return run('getent', ['passwd', name]).then(
+    ({ stdout }) => {
+      const f = stdout.trim().split(':');
+      return { uid: Number(f[2]), gid: Number(f[3]) };
+    },
+    (err: unknown) => {
+      throw new Error(`system user ${name} is missing (bin/mailfleet up creates it once)`, { cause: err });
+    },
+  );
+}
+
+function dir(path: string, mode = 0o755, owner?: { uid: number; gid: number }): string {
+  mkdirSync(path, { recursive: true });
+  chmodSync(path, mode);
+  if (owner) chownSync(path, owner.uid, owner.gid);
+  return path;
+}
+
+function noPeers(): Peers {
+  return { ldap: [], kvs: [], mailbox: [], proxy: [], mta: [], msa: [] };
+}
+
+/** Sets `key = value` lines of a main.cf; every key must already be there, so generator changes surface here. */
+function overrideMainCf(text: string, overrides: Record<string, string>): string {
+  let out = text;
+  for (const [key, value] of Object.entries(overrides)) {
+    const line = new RegExp(`^${key} = .*$`, 'm');
+    if (!line.test(out)) throw new Error(`generated main.cf has no ${key}; update bench/delivery/bare.ts`);
+    out = out.replace(line, `${key} = ${value}`);
+  }
+  return out;
+}
+
+/** Replaces the generated LDAP `passdb { }` and `userdb { }` blocks of a dovecot.conf with `blocks`. */
+function replaceAuthBlocks(text: string, blocks: string): string {
+  const pattern = /^(passdb|userdb) \{\n(?: {2}.*\n)*?\}\n/gm;
+  const found = text.match(pattern) ?? [];
+  if (found.length !== 2 || !found.every((b) => b.includes('driver = ldap'))) {
+    throw new Error('generated dovecot.conf does not have one LDAP passdb and one LDAP userdb; update bench/delivery/bare.ts');
+  }
+  let first = true;
+  return text.replace(pattern, () => {
+    const keep = first ? blocks : '';
+    first = false;
+    return keep;
+  });
+}
+
+function postfixFiles(spec: PlatformSpec, instance: InstanceContext, recipients: string[]): Record<string, string> {
+  const peers = { ...noPeers(), proxy: [{ name: 'bare-dovecot', host: BARE_DOVECOT_ADDRESS }] };
+  const generated = roleConfigFiles('mta', { spec, instance, peers });
+  const mainCf = generated['main.cf'];
+  const masterCf = generated['master.cf'];
+  if (mainCf === undefined || masterCf === undefined) throw new Error('mta generator returned no main.cf/master.cf');
+  const nextHop = `lmtp:inet:[${BARE_DOVECOT_ADDRESS}]:${spec.ports.lmtp}`;
+  if (!mainCf.includes(`virtual_transport = ${nextHop}\n`)) throw new Error(`generated main.cf does not deliver to ${nextHop}`);
+  return {
+    'main.cf': overrideMainCf(mainCf, {
+      virtual_mailbox_domains: spec.domains.join(' '),
+      virtual_mailbox_maps: `hash:${instance.configDir}/mailboxes`,
+    }),
+    'master.cf': masterCf,
+    mailboxes: recipients.map((r) => `${r} ok\n`).join(''),
+  };
+}
+
+function dovecotFiles(spec: PlatformSpec, instance: InstanceContext, recipients: string[]): Record<string, string> {
+  const input: ConfigInput = { spec, instance, peers: noPeers() };
+  const conf = roleConfigFiles('mailbox', input)['dovecot.conf'];
+  if (conf === undefined) throw new Error('mailbox generator returned no dovecot.conf');
+  const users = join(instance.configDir, 'users');
+  const quota = quotaBytes(spec.accounts.generate[0]?.quota ?? '1G');
+  const blocks = [
+    'passdb {',
+    '  driver = passwd-file',
+    `  args = scheme=PLAIN username_format=%u ${users}`,
+    '}',
+    'userdb {',
+    '  driver = passwd-file',
+    `  args = username_format=%u ${users}`,
+    '}',
+    '',
+  ].join('\n');
+  // user:password:uid:gid:gecos:home:shell:extra — uid/gid come from mail_uid/mail_gid as on the backends.
+  const lines = recipients.map((r) => {
+    const [local, domain] = r.split('@');
+    return `${r}:{PLAIN}bench-pw::::${instance.mailDir}/${domain}/${local}::userdb_quota_rule=*:bytes=${quota}\n`;
+  });
+  return { 'dovecot.conf': replaceAuthBlocks(conf, blocks), users: lines.join('') };
+}
+
+function writeFiles(configDir: string, files: Record<string, string>): void {
+  for (const [name, body] of Object.entries(files)) writeFileSync(join(configDir, name), body, { mode: 0o644 });
+}
+
+/** Postfix reports why `check` failed only on a terminal: give it a pseudo-terminal, as the agent does. */
+async function postfixCheck(configDir: string): Promise<void> {
+  try {
+    await run('script', ['-qec', `postfix -c ${configDir} check`, '/dev/null']);
+  } catch (err) {
+    const out = String((err as { stdout?: string }).stdout ?? '').trim();
+    throw new Error(`postfix check failed for ${configDir}: ${out}`, { cause: err });
+  }
+}
+
+/** Renders, starts and waits for the bare Postfix → Dovecot pair under `root`; `defer` receives its stop steps. */
+export async function startBare(root: string, bench: BenchSpec, defer: Defer, signal: AbortSignal): Promise<DeliveryTarget> {
+  const { spec } = bench.platform;
+  const vmail = await account(VMAIL);
+  const postfixUser = await account('postfix');
+  const logs = dir(join(root, 'logs'));
+  const mailDir = dir(join(root, 'mail'), 0o770, vmail);
+
+  const dovecot: InstanceContext = {
+    role: 'mailbox',
+    name: 'bare-dovecot',
+    listen: BARE_DOVECOT_ADDRESS,
+    configDir: dir(join(root, 'dovecot', 'config')),
+    dataDir: dir(join(root, 'dovecot', 'data')),
+    runDir: dir(join(root, 'dovecot', 'run')),
+    mailDir,
+  };
+  dir(join(dovecot.dataDir, 'state'), 0o750);
+  writeFiles(dovecot.configDir, dovecotFiles(spec, dovecot, bench.recipients));
+
+  const postfix: InstanceContext = {
+    role: 'mta',
+    name: 'bare-postfix',
+    listen: BARE_POSTFIX_ADDRESS,
+    configDir: dir(join(root, 'postfix', 'config')),
+    dataDir: dir(join(root, 'postfix', 'data')),
+    runDir: dir(join(root, 'postfix', 'run')),
+    mailDir,
+  };
+  dir(join(postfix.dataDir, 'queue'));
+  dir(join(postfix.dataDir, 'lib'), 0o700, postfixUser);
+  writeFiles(postfix.configDir, postfixFiles(spec, postfix, bench.recipients));
+  await run('postmap', ['-c', postfix.configDir, `hash:${postfix.configDir}/mailboxes`]);
+  await postfixCheck(postfix.configDir);
+
+  const dovecotProc = startDaemon('bare dovecot', [DOVECOT, '-F', '-c', join(dovecot.configDir, 'dovecot.conf')], join(logs, 'dovecot.log'));
+  defer('bare dovecot', () => stopDaemon(dovecotProc));
+  await waitGreeting(BARE_DOVECOT_ADDRESS, spec.ports.lmtp, dovecotProc, READY_TIMEOUT_MS, signal);
+
+  // `-s` keeps stdout open so `maillog_file = /dev/stdout` lands in the log file.
+  const postfixProc = startDaemon('bare postfix', [POSTFIX_MASTER, '-c', postfix.configDir, '-s'], join(logs, 'postfix.log'));
+  defer('bare postfix', () => stopDaemon(postfixProc));
+  await waitGreeting(BARE_POSTFIX_ADDRESS, spec.ports.smtp, postfixProc, READY_TIMEOUT_MS, signal);
+
+  return {
+    name: 'bare',
+    smtpHost: BARE_POSTFIX_ADDRESS,
+    smtpPort: spec.ports.smtp,
+    mailRoot: mailDir,
+    logs,
+    cpuRoots: () => new Map([[dovecotProc.child.pid ?? 0, 'mailbox'], [postfixProc.child.pid ?? 0, 'mta']]),
+  };
+}

@@ -1,0 +1,105 @@
+/**
+ * Where the CPU goes: cumulative CPU time of everything below the bench process, grouped by component, plus
+ * the host's busy time, so a run can show which part of a path costs what and how much load came from outside.
+ */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+
+const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+/** Label of the bench process itself and of the children it reaps (the smtp-source load generators). */
+const BENCH = 'bench (node)';
+const LOAD = 'smtp-source';
+
+export interface CpuSample {
+  /** Component → CPU milliseconds used so far (own time plus reaped children). */
+  byComponent: Map<string, number>;
+  /** Host-wide busy CPU milliseconds (all CPUs, everything on the machine). */
+  hostBusyMs: number;
+}
+
+interface Proc {
+  pid: number;
+  ppid: number;
+  cmd: string;
+  selfMs: number;
+  childrenMs: number;
+}
+
+function readProcs(): Proc[] {
+  const out: Proc[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+      const ms = (ticks: number) => (ticks * 1000) / TICKS_PER_SECOND;
+      // Fields after the command: state ppid … utime(11) stime(12) cutime(13) cstime(14).
+      out.push({
+        pid: Number(d),
+        ppid: f[1] ?? 0,
+        cmd: readFileSync(`/proc/${d}/cmdline`, 'utf8').replaceAll('\0', ' '),
+        selfMs: ms((f[11] ?? 0) + (f[12] ?? 0)),
+        childrenMs: ms((f[13] ?? 0) + (f[14] ?? 0)),
+      });
+    } catch {
+      // exited while reading
+    }
+  }
+  return out;
+}
+
+function hostBusyMs(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const [, ...fields] = line.trim().split(/\s+/);
+  const n = fields.map(Number);
+  const total = n.slice(0, 8).reduce((a, b) => a + b, 0);
+  const idle = (n[3] ?? 0) + (n[4] ?? 0);
+  return ((total - idle) * 1000) / TICKS_PER_SECOND;
+}
+
+/**
+ * The label of a process and of the children it reaps. `roots` names daemons the bench started itself; a
+ * mailfleet agent (`agent --role R`) is "agents (node)" and its daemon's tree is R; `mailfleet up` is the runtime.
+ */
+function labels(p: Proc, inherited: string, roots: Map<number, string>): { self: string; children: string } {
+  const root = roots.get(p.pid);
+  if (root) return { self: root, children: root };
+  const role = / agent --role ([a-z]+) /.exec(p.cmd)?.[1];
+  if (role) return { self: 'agents (node)', children: role };
+  if (/main\.ts up /.test(p.cmd)) return { self: 'runtime (node)', children: 'agents (node)' };
+  return { self: inherited, children: inherited };
+}
+
+/** CPU used so far by the bench's process tree, by component. */
+export function sampleCpu(roots: Map<number, string>): CpuSample {
+  const procs = readProcs();
+  const children = new Map<number, Proc[]>();
+  for (const p of procs) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p]);
+  const byComponent = new Map<string, number>();
+  const add = (label: string, ms: number) => byComponent.set(label, (byComponent.get(label) ?? 0) + ms);
+  const self = procs.find((p) => p.pid === process.pid);
+  const queue: { p: Proc; inherited: string }[] = [];
+  if (self) {
+    add(BENCH, self.selfMs);
+    add(LOAD, self.childrenMs);
+    for (const c of children.get(self.pid) ?? []) queue.push({ p: c, inherited: LOAD });
+  }
+  for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
+    const l = labels(item.p, item.inherited, roots);
+    add(l.self, item.p.selfMs);
+    add(l.children, item.p.childrenMs);
+    for (const c of children.get(item.p.pid) ?? []) queue.push({ p: c, inherited: l.children });
+  }
+  return { byComponent, hostBusyMs: hostBusyMs() };
+}
+
+/** CPU milliseconds per component between two samples; `outside` is host busy time not used by the bench's tree. */
+export function cpuDelta(before: CpuSample, after: CpuSample): { byComponent: Map<string, number>; oursMs: number; outsideMs: number } {
+  const byComponent = new Map<string, number>();
+  for (const [label, ms] of after.byComponent) {
+    const d = ms - (before.byComponent.get(label) ?? 0);
+    if (d > 0) byComponent.set(label, d);
+  }
+  const oursMs = [...byComponent.values()].reduce((a, b) => a + b, 0);
+  return { byComponent, oursMs, outsideMs: Math.max(0, after.hostBusyMs - before.hostBusyMs - oursMs) };
+}

@@ -1,0 +1,146 @@
+/**
+ * The load: `smtp-source` sessions against a target's MTA, timed from the first connection until the last
+ * message sits in a recipient's maildir.
+ */
+import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { DeliveryTarget } from './target.ts';
+
+const SMTP_SOURCE = '/usr/sbin/smtp-source';
+const CLIENT_HELO = 'client.bench.test';
+const DELIVERY_POLL_MS = 50;
+/** Delivery is declared stuck when the delivered count has not moved for this long. */
+const STALL_TIMEOUT_MS = 60_000;
+
+export interface Load {
+  messages: number;
+  sizeBytes: number;
+  /** Parallel SMTP sessions. */
+  concurrency: number;
+  sender: string;
+  recipients: string[];
+}
+
+export interface LoadResult {
+  messages: number;
+  /** First connection → last message accepted by the MTA. */
+  acceptedSeconds: number;
+  /** First connection → last message delivered into a maildir. */
+  deliveredSeconds: number;
+}
+
+/** Every delivered message file (`new/` and `cur/`) of the recipients' maildirs. */
+function deliveredFiles(mailRoot: string, recipients: string[]): string[] {
+  const out: string[] = [];
+  for (const r of recipients) {
+    const [local, domain] = r.split('@');
+    const maildir = join(mailRoot, domain ?? '', local ?? '', 'Maildir');
+    for (const sub of ['new', 'cur']) {
+      const d = join(maildir, sub);
+      try {
+        for (const name of readdirSync(d)) out.push(join(d, name));
+      } catch {
+        // mailbox not created yet
+      }
+    }
+  }
+  return out;
+}
+
+function countDelivered(mailRoot: string, recipients: string[]): number {
+  return deliveredFiles(mailRoot, recipients).length;
+}
+
+/** One smtp-source run: `count` messages to `rcpt`, one session at a time, a new connection per message. */
+function smtpSource(target: DeliveryTarget, load: Load, rcpt: string, count: number, signal: AbortSignal): Promise<void> {
+  const args = ['-l', String(load.sizeBytes), '-m', String(count), '-s', '1', '-M', CLIENT_HELO, '-f', load.sender, '-t', rcpt, `${target.smtpHost}:${target.smtpPort}`];
+  return new Promise((resolve, reject) => {
+    const child = spawn(SMTP_SOURCE, args, { stdio: ['ignore', 'ignore', 'pipe'], signal });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      if (stderr.length < 4000) stderr += chunk.toString('utf8');
+    });
+    child.once('error', reject);
+    child.once('exit', (code, sig) => {
+      if (code === 0) resolve();
+      else reject(new Error(`smtp-source to ${rcpt} failed (${code ?? sig}): ${stderr.trim() || 'no output'} (logs: ${target.logs})`));
+    });
+  });
+}
+
+/** `messages` spread over the recipients as evenly as they go: one job per recipient. */
+function jobs(messages: number, recipients: string[]): { rcpt: string; count: number }[] {
+  const per = Math.floor(messages / recipients.length);
+  const extra = messages % recipients.length;
+  return recipients.map((rcpt, i) => ({ rcpt, count: per + (i < extra ? 1 : 0) })).filter((j) => j.count > 0);
+}
+
+/** Runs the jobs on `concurrency` workers; the first failure aborts the others. */
+async function send(target: DeliveryTarget, load: Load, signal: AbortSignal): Promise<void> {
+  const queue = jobs(load.messages, load.recipients);
+  const failed = new AbortController();
+  const both = AbortSignal.any([signal, failed.signal]);
+  const worker = async () => {
+    for (let job = queue.shift(); job !== undefined; job = queue.shift()) {
+      both.throwIfAborted();
+      await smtpSource(target, load, job.rcpt, job.count, both);
+    }
+  };
+  const workers = Array.from({ length: Math.min(load.concurrency, queue.length) }, () =>
+    worker().catch((err: unknown) => {
+      failed.abort(err);
+      throw err;
+    }),
+  );
+  const results = await Promise.allSettled(workers);
+  signal.throwIfAborted();
+  const first = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (first) throw failed.signal.reason ?? first.reason;
+}
+
+/** Polls the maildirs until `expected` messages are there; throws when the count stops moving. */
+async function waitDelivered(target: DeliveryTarget, recipients: string[], expected: number, signal: AbortSignal): Promise<void> {
+  let last = -1;
+  let movedAt = Date.now();
+  for (;;) {
+    signal.throwIfAborted();
+    const n = countDelivered(target.mailRoot, recipients);
+    if (n >= expected) return;
+    if (n !== last) {
+      last = n;
+      movedAt = Date.now();
+    } else if (Date.now() - movedAt > STALL_TIMEOUT_MS) {
+      throw new Error(`${target.name}: ${n} of ${expected} messages delivered, no progress for ${STALL_TIMEOUT_MS / 1000} s (logs: ${target.logs})`);
+    }
+    await delay(DELIVERY_POLL_MS);
+  }
+}
+
+/**
+ * Sends the load and waits until every message is delivered. The end time is the newest ctime among the new
+ * maildir files (set when Dovecot moves a message into `new/`), so the poll interval adds no error.
+ */
+export async function deliver(target: DeliveryTarget, load: Load, signal: AbortSignal): Promise<LoadResult> {
+  const before = new Set(deliveredFiles(target.mailRoot, load.recipients));
+  const startMs = Date.now();
+  await send(target, load, signal);
+  const acceptedMs = Date.now();
+  await waitDelivered(target, load.recipients, before.size + load.messages, signal);
+  const observedMs = Date.now();
+  let lastMs = 0;
+  let delivered = 0;
+  for (const file of deliveredFiles(target.mailRoot, load.recipients)) {
+    if (before.has(file)) continue;
+    delivered++;
+    try {
+      lastMs = Math.max(lastMs, statSync(file).ctimeMs);
+    } catch {
+      // moved from new/ to cur/ meanwhile; the poll time bounds it
+    }
+  }
+  if (delivered !== load.messages) throw new Error(`${target.name}: ${delivered} messages delivered for ${load.messages} sent (logs: ${target.logs})`);
+  const endMs = lastMs > startMs && lastMs <= observedMs ? lastMs : observedMs;
+  return { messages: load.messages, acceptedSeconds: (acceptedMs - startMs) / 1000, deliveredSeconds: (endMs - startMs) / 1000 };
+}

@@ -1,0 +1,42 @@
+/** The one platform spec both paths of the delivery bench are built from. */
+import { demoAccounts, parseSpec, type MailPlatform } from '../../src/spec/index.ts';
+
+export const BENCH_DOMAIN = 'bench.test';
+/** The full platform allocates from this pool; the bare path uses the next /16 (see bare.ts). */
+export const BENCH_ADDRESS_POOL = '127.90.0.0/16';
+
+export interface BenchSpec {
+  /** YAML handed to `mailfleet up -f`. */
+  text: string;
+  platform: MailPlatform;
+  /** Recipient addresses, `user1@bench.test` … */
+  recipients: string[];
+}
+
+/** A platform of 3 mailbox backends, 1 proxy, 1 mta (plus ldap, kvs, msa) with `recipients` generated accounts. */
+export function benchSpec(recipients: number): BenchSpec {
+  const text = [
+    'apiVersion: mailfleet.io/v1alpha1',
+    'kind: MailPlatform',
+    'metadata:',
+    '  name: bench',
+    'spec:',
+    `  domains: [${BENCH_DOMAIN}]`,
+    `  hostname: mail.${BENCH_DOMAIN}`,
+    '  roles:',
+    '    ldap: { replicas: 1 }',
+    '    kvs: { replicas: 1 }',
+    '    mailbox: { replicas: 3 }',
+    '    proxy: { replicas: 1 }',
+    '    mta: { replicas: 1 }',
+    '    msa: { replicas: 1 }',
+    '  local:',
+    `    addressPool: ${BENCH_ADDRESS_POOL}`,
+    '  accounts:',
+    '    generate:',
+    `      - { count: ${recipients}, prefix: user, domain: ${BENCH_DOMAIN}, password: bench-pw }`,
+    '',
+  ].join('\n');
+  const platform = parseSpec(text, 'bench spec');
+  return { text, platform, recipients: demoAccounts(platform.spec).map((a) => a.address) };
+}

@@ -1,0 +1,16 @@
+/** What the load driver needs from a path under test, whichever way it was brought up. */
+export interface DeliveryTarget {
+  name: string;
+  /** Where smtp-source connects: the MTA's SMTP listener. */
+  smtpHost: string;
+  smtpPort: number;
+  /** Mail storage root: `<mailRoot>/<domain>/<local part>/Maildir`. */
+  mailRoot: string;
+  /** Where to look when something goes wrong. */
+  logs: string;
+  /** Daemons the bench started itself, pid → component label for the CPU breakdown (see cpu.ts). */
+  cpuRoots(): Map<number, string>;
+}
+
+/** Registers a clean-up step; steps run in reverse order at the end, on error and on Ctrl-C. */
+export type Defer = (name: string, step: () => Promise<void>) => void;

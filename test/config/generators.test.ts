@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { roleConfigFiles, type ConfigInput, type Peers } from '../../src/config/index.ts';
+import { parseSpec, type Role } from '../../src/spec/index.ts';
+
+const spec = parseSpec(`apiVersion: mailfleet.io/v1alpha1
+kind: MailPlatform
+metadata: { name: demo }
+spec:
+  domains: [example.com, example.net]
+  hostname: mx.example.com
+`).spec;
+
+const peers: Peers = {
+  ldap: [{ name: 'ldap-0', host: 'ldap-0.ldap' }],
+  kvs: [{ name: 'kvs-0', host: 'kvs-0.kvs' }],
+  mailbox: [{ name: 'mailbox-0', host: 'mailbox-0.mailbox' }, { name: 'mailbox-1', host: 'mailbox-1.mailbox' }],
+  proxy: [{ name: 'proxy-0', host: 'proxy-0.proxy' }, { name: 'proxy-1', host: 'proxy-1.proxy' }],
+  mta: [],
+  msa: [],
+};
+
+function input(role: Role, listen = '0.0.0.0'): ConfigInput {
+  return {
+    spec,
+    peers,
+    instance: { role, name: `${role}-0`, listen, configDir: '/etc/mailfleet', dataDir: '/var/lib/mailfleet', runDir: '/run/mailfleet', mailDir: '/srv/mail' },
+  };
+}
+
+/** `key = value` lines of a Postfix or Dovecot-style file. */
+function settings(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^([a-z_]+) = ?(.*)$/.exec(line);
+    if (m) out.set(m[1] as string, m[2] as string);
+  }
+  return out;
+}
+
+test('GIVEN the mta role WHEN rendered THEN recipients come from LDAP, unknown ones are refused and delivery is LMTP to the proxies', () => {
+  const files = roleConfigFiles('mta', input('mta'));
+  const main = settings(files['main.cf'] ?? '');
+  assert.equal(main.get('virtual_mailbox_maps'), 'ldap:/etc/mailfleet/ldap-mailboxes.cf');
+  assert.equal(main.get('virtual_transport'), 'lmtp:inet:[proxy-0.proxy]:24');
+  assert.equal(main.get('lmtp_fallback_relay'), 'inet:[proxy-1.proxy]:24');
+  assert.equal(main.get('maillog_file'), '/dev/stdout');
+  assert.match(main.get('smtpd_recipient_restrictions') ?? '', /reject_unlisted_recipient/);
+  assert.equal(main.get('unknown_virtual_mailbox_reject_code'), '550');
+  assert.match(files['master.cf'] ?? '', /^0\.0\.0\.0:25 inet n - n - - smtpd$/m);
+  assert.match(files['ldap-mailboxes.cf'] ?? '', /^server_host = ldap:\/\/ldap-0\.ldap:389$/m);
+});
+
+test('GIVEN the msa role WHEN rendered THEN SASL goes to Dovecot auth on the proxy and only authenticated clients relay', () => {
+  const main = settings(roleConfigFiles('msa', input('msa'))['main.cf'] ?? '');
+  assert.equal(main.get('smtpd_sasl_type'), 'dovecot');
+  assert.equal(main.get('smtpd_sasl_path'), 'inet:proxy-0.proxy:12345');
+  assert.equal(main.get('smtpd_relay_restrictions'), 'permit_sasl_authenticated, reject_unauth_destination');
+});
+
+test('GIVEN any Postfix role WHEN rendered THEN foreign mail is held for the outbound pool and never routed to the Internet', () => {
+  const main = settings(roleConfigFiles('mta', input('mta'))['main.cf'] ?? '');
+  assert.equal(main.get('default_transport'), 'mailout');
+  assert.equal(main.get('defer_transports'), 'mailout');
+  assert.equal(main.get('relayhost'), '[127.0.0.1]:9');
+});
+
+test('GIVEN the proxy role WHEN rendered THEN it is a director ring member with the doveadm HTTP API and an API key', () => {
+  const files = roleConfigFiles('proxy', input('proxy'));
+  const conf = files['dovecot.conf'] ?? '';
+  const s = settings(conf);
+  assert.equal(s.get('director_servers'), 'proxy-0.proxy:9090 proxy-1.proxy:9090');
+  assert.equal(s.get('director_mail_servers'), 'mailbox-0.mailbox mailbox-1.mailbox');
+  assert.equal(s.get('doveadm_api_key'), spec.director.apiKey);
+  assert.match(conf, /executable = imap-login director/);
+  assert.match(conf, /executable = pop3-login director/);
+  assert.match(files['dovecot-ldap.conf.ext'] ?? '', /=proxy=y/);
+  for (const line of conf.split('\n')) if (line.includes('{')) assert.match(line, /\{$/, `Dovecot needs '{' at the end of the line: ${line}`);
+});
+
+test('GIVEN the mailbox role WHEN rendered THEN mail lives under the shared storage and quota comes from LDAP', () => {
+  const files = roleConfigFiles('mailbox', input('mailbox'));
+  assert.match(files['dovecot-ldap.conf.ext'] ?? '', /=home=\/srv\/mail\/%d\/%n/);
+  assert.match(files['dovecot-ldap.conf.ext'] ?? '', /mailQuotaBytes=quota_rule=\*:bytes=%\$/);
+  assert.equal(settings(files['dovecot.conf'] ?? '').get('mail_location'), 'maildir:~/Maildir');
+});
+
+test('GIVEN the same spec WHEN rendered for a pod and for a loopback instance THEN only addresses differ', () => {
+  const pod = roleConfigFiles('mailbox', input('mailbox', '0.0.0.0'));
+  const local = roleConfigFiles('mailbox', input('mailbox', '127.77.0.9'));
+  assert.equal((local['dovecot.conf'] ?? '').replaceAll('127.77.0.9', '0.0.0.0'), pod['dovecot.conf']);
+});
+
+test('GIVEN the same input twice WHEN rendered THEN the output is byte-identical', () => {
+  for (const role of ['mta', 'msa', 'proxy', 'mailbox', 'kvs'] as const) {
+    assert.deepEqual(roleConfigFiles(role, input(role)), roleConfigFiles(role, input(role)));
+  }
+});

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { isMailfleetError } from '../../src/errors.ts';
+import { demoAccounts, parseSpec, quotaBytes } from '../../src/spec/index.ts';
+
+const MINIMAL = `apiVersion: mailfleet.io/v1alpha1
+kind: MailPlatform
+metadata: { name: demo }
+spec:
+  domains: [example.com]
+`;
+
+function problems(text: string): string[] {
+  try {
+    parseSpec(text, 'test.yaml');
+  } catch (err) {
+    if (isMailfleetError(err, 'SPEC_INVALID')) return [...err.details];
+    throw err;
+  }
+  return [];
+}
+
+test('GIVEN a minimal spec WHEN parsed THEN every default is filled in and the result is frozen', () => {
+  const p = parseSpec(MINIMAL);
+  assert.equal(p.spec.roles.mailbox.replicas, 3);
+  assert.equal(p.spec.ports.smtp, 25);
+  assert.equal(p.spec.local.addressPool, '127.77.0.0/16');
+  assert.ok(Object.isFrozen(p.spec.roles));
+});
+
+test('GIVEN an unknown field WHEN parsed THEN the problem names its path', () => {
+  assert.deepEqual(problems(MINIMAL + '  colour: blue\n'), ['spec.colour: unknown field']);
+});
+
+test('GIVEN several problems WHEN parsed THEN each is reported on its own line with its field path', () => {
+  const text = MINIMAL.replace('[example.com]', '[example.com, "not a domain"]') + '  roles:\n    mta: { replicas: -1 }\n  ports: { smtp: 70000 }\n';
+  const got = problems(text);
+  assert.ok(got.some((l) => l.startsWith('spec.domains[1]: expected a value matching')), got.join('\n'));
+  assert.ok(got.includes('spec.roles.mta.replicas: must be >= 0'), got.join('\n'));
+  assert.ok(got.includes('spec.ports.smtp: must be <= 65535'), got.join('\n'));
+});
+
+test('GIVEN a missing required field WHEN parsed THEN the field is named', () => {
+  assert.deepEqual(problems(MINIMAL.replace('  domains: [example.com]\n', '  hostname: mx.example.com\n')), ['spec.domains: required field is missing']);
+});
+
+test('GIVEN an account in a domain that is not served WHEN parsed THEN the account field is named', () => {
+  const got = problems(MINIMAL + '  accounts:\n    seed: [{ address: a@other.org, password: pw1234 }]\n');
+  assert.deepEqual(got, ['spec.accounts.seed[0].address: domain other.org is not in spec.domains']);
+});
+
+test('GIVEN mta without proxy WHEN parsed THEN the dependency is explained', () => {
+  const got = problems(MINIMAL + '  roles:\n    proxy: { replicas: 0 }\n');
+  assert.ok(got[0]?.startsWith('spec.roles.proxy.replicas: expected at least 1'), got.join('\n'));
+});
+
+test('GIVEN YAML that does not parse WHEN loaded THEN SPEC_UNREADABLE names the line', () => {
+  assert.throws(() => parseSpec('spec: [unclosed\n', 'x.yaml'), (err: unknown) => isMailfleetError(err, 'SPEC_UNREADABLE') && /x\.yaml: line \d+/.test(err.message));
+});
+
+test('GIVEN generated accounts WHEN expanded THEN they follow prefix and count after the seeded ones', () => {
+  const p = parseSpec(MINIMAL + '  accounts:\n    seed: [{ address: a@example.com, password: pw1234 }]\n    generate: [{ count: 2, domain: example.com, password: pw1234 }]\n');
+  assert.deepEqual(demoAccounts(p.spec).map((a) => a.address), ['a@example.com', 'user1@example.com', 'user2@example.com']);
+});
+
+test('GIVEN quotas WHEN converted THEN units are binary and 0 means unlimited', () => {
+  assert.equal(quotaBytes('1G'), 1024 ** 3);
+  assert.equal(quotaBytes('500M'), 500 * 1024 ** 2);
+  assert.equal(quotaBytes('0'), 0);
+  assert.throws(() => quotaBytes('1.5G'));
+});

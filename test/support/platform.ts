@@ -1,0 +1,173 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import type { TestContext } from 'node:test';
+import { stringify } from 'yaml';
+
+export const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const MAIN = join(REPO, 'src', 'cli', 'main.ts');
+const UP_TIMEOUT_MS = 180_000;
+
+export interface InstanceStatus {
+  role: string;
+  name: string;
+  address: string;
+  ports: Record<string, number>;
+  state: string;
+  ready: boolean;
+  restarts: number;
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Platform {
+  stateDir: string;
+  specFile: string;
+  runtime: ChildProcess;
+  /** Everything the runtime printed on stderr so far. */
+  output(): string;
+  cli(args: string[]): CliResult;
+  status(): InstanceStatus[];
+  instance(name: string): InstanceStatus;
+  down(): Promise<void>;
+  /** Pids of processes still running for this platform (any command line mentioning the state dir). */
+  leftovers(): number[];
+}
+
+export interface PlatformOptions {
+  /** A /16 of 127.0.0.0/8 no other test file uses, e.g. `127.81.0.0/16`. */
+  addressPool: string;
+  roles?: Partial<Record<'mta' | 'msa' | 'proxy' | 'mailbox' | 'ldap' | 'kvs', number>>;
+  accounts?: number;
+  password?: string;
+}
+
+export const DOMAIN = 'example.com';
+export const API_KEY = 'test-doveadm-api-key-0123456789';
+
+/** Runs the mailfleet CLI with the project's Node. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = process.env): CliResult {
+  const r = spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', MAIN, ...args], { encoding: 'utf8', env, timeout: 180_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function processesMentioning(needle: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(needle)) pids.push(Number(entry));
+    } catch {
+      // gone while we looked
+    }
+  }
+  return pids;
+}
+
+function killAll(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/**
+ * Brings a platform up with `mailfleet up` in a fresh state directory and registers its teardown first,
+ * so that it is stopped (and anything left killed) even when the test fails.
+ */
+export async function startPlatform(t: TestContext, options: PlatformOptions): Promise<Platform> {
+  const stateDir = mkdtempSync('/tmp/mailfleet-test-');
+  const specFile = join(stateDir, 'mailfleet.yaml');
+  const roles = { ldap: 1, kvs: 1, mailbox: 3, proxy: 1, mta: 1, msa: 1, ...options.roles };
+  writeFileSync(specFile, stringify({
+    apiVersion: 'mailfleet.io/v1alpha1',
+    kind: 'MailPlatform',
+    metadata: { name: 'test' },
+    spec: {
+      domains: [DOMAIN, 'example.net'],
+      hostname: 'mx.example.com',
+      roles: Object.fromEntries(Object.entries(roles).map(([k, v]) => [k, { replicas: v }])),
+      director: { apiKey: API_KEY },
+      local: { stateDir, addressPool: options.addressPool },
+      accounts: { generate: [{ count: options.accounts ?? 10, prefix: 'user', domain: DOMAIN, password: options.password ?? 'secret-pw' }] },
+    },
+  }));
+
+  let stderr = '';
+  const runtime = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', MAIN, 'up', '-f', specFile, '--state-dir', stateDir], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
+  });
+  runtime.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<number>((resolve) => runtime.once('exit', (code) => resolve(code ?? -1)));
+  let stopped = false;
+
+  const platform: Platform = {
+    stateDir,
+    specFile,
+    runtime,
+    output: () => stderr,
+    cli: (args) => runCli([...args, '--state-dir', stateDir]),
+    status() {
+      const r = runCli(['status', '--json', '--state-dir', stateDir]);
+      if (r.code !== 0) throw new Error(`status failed: ${r.stderr}`);
+      return (JSON.parse(r.stdout) as { instances: InstanceStatus[] }).instances;
+    },
+    instance(name) {
+      const found = platform.status().find((i) => i.name === name);
+      if (!found) throw new Error(`no instance ${name}`);
+      return found;
+    },
+    async down() {
+      if (stopped) return;
+      stopped = true;
+      if (runtime.exitCode === null) runtime.kill('SIGTERM');
+      await Promise.race([exited, delay(120_000)]);
+    },
+    leftovers: () => processesMentioning(stateDir),
+  };
+
+  t.after(async () => {
+    await platform.down();
+    const left = platform.leftovers();
+    if (left.length > 0) {
+      killAll(left);
+      await delay(200);
+    }
+    // MAILFLEET_TEST_KEEP=1 keeps the state directory (configs, logs) for a look after a failure.
+    if (process.env.MAILFLEET_TEST_KEEP !== '1') rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  const deadline = Date.now() + UP_TIMEOUT_MS;
+  while (!stderr.includes('platform is up')) {
+    if (runtime.exitCode !== null) throw new Error(`mailfleet up exited with ${runtime.exitCode}:\n${stderr}`);
+    if (Date.now() > deadline) throw new Error(`mailfleet up not ready after ${UP_TIMEOUT_MS} ms:\n${stderr}`);
+    await delay(100);
+  }
+  return platform;
+}
+
+/** POSTs one doveadm HTTP API command to a proxy and returns its response rows. */
+export async function doveadm(host: string, port: number, command: string, params: Record<string, string> = {}): Promise<Record<string, string>[]> {
+  const res = await fetch(`http://${host}:${port}/doveadm/v1`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `X-Dovecot-API ${Buffer.from(API_KEY).toString('base64')}` },
+    body: JSON.stringify([[command, params, 't1']]),
+  });
+  if (!res.ok) throw new Error(`doveadm ${command}: HTTP ${res.status}`);
+  const body = (await res.json()) as [string, unknown, string][];
+  const [kind, rows] = body[0] ?? [];
+  if (kind !== 'doveadmResponse') throw new Error(`doveadm ${command}: ${JSON.stringify(body)}`);
+  return rows as Record<string, string>[];
+}
