@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { test } from 'node:test';
+import { openSmtpSession } from '../../src/protocol/index.ts';
+import { watchEndpoints } from '../support/endpoints.ts';
+import { imapMessageIds, message, waitQueueEmpty } from '../support/mail.ts';
+import { DOMAIN, startPlatform } from '../support/platform.ts';
+
+const POOL = '127.82.0.0/16';
+const PASSWORD = 'runtime-pw';
+
+async function waitUntil<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await delay(100);
+  }
+}
+
+async function rcptCode(host: string, port: number, to: string): Promise<number | undefined> {
+  const session = await openSmtpSession({ host, port, heloName: 'client.test', timeoutMs: 15_000 });
+  try {
+    const r = await session.send(message(`probe-${Date.now()}@client.test`, 'sender@remote.test', to));
+    return r.data?.code ?? r.rcpt[0]?.code;
+  } finally {
+    await session.quit();
+  }
+}
+
+test('the single-host runtime: status, endpoints, scaling, self-healing, accounts', { timeout: 600_000 }, async (t) => {
+  const platform = await startPlatform(t, { addressPool: POOL, accounts: 5, password: PASSWORD, roles: { mailbox: 2, proxy: 1, mta: 1, msa: 0 } });
+  const watch = watchEndpoints(t, join(platform.stateDir, 'control.sock'));
+  await watch.waitFor((e) => e.type === 'SYNCED', 10_000);
+
+  await t.test('GIVEN a running platform WHEN status --json is asked THEN every instance shows role, address, ports by protocol, state and readiness', () => {
+    const all = platform.status();
+    assert.deepEqual(all.map((i) => i.name), ['ldap-0', 'kvs-0', 'mailbox-0', 'mailbox-1', 'proxy-0', 'mta-0']);
+    for (const i of all) {
+      assert.match(i.address, /^127\.82\.\d+\.\d+$/);
+      assert.equal(i.state, 'running');
+      assert.equal(i.ready, true);
+      assert.equal(i.restarts, 0);
+    }
+    assert.deepEqual(Object.keys(platform.instance('proxy-0').ports).sort(), ['auth', 'director', 'doveadm', 'http', 'imap', 'lmtp', 'pop3']);
+    assert.equal(platform.instance('mta-0').ports.smtp, 25);
+  });
+
+  await t.test('WHEN the endpoint stream is opened THEN it lists every instance as ready before SYNCED', () => {
+    const synced = watch.events.findIndex((e) => e.type === 'SYNCED');
+    const listed = watch.events.slice(0, synced).map((e) => `${e.endpoint?.name}:${e.endpoint?.ready}`).sort();
+    assert.deepEqual(listed, ['kvs-0:true', 'ldap-0:true', 'mailbox-0:true', 'mailbox-1:true', 'mta-0:true', 'proxy-0:true']);
+  });
+
+  await t.test('WHEN mailbox is scaled to 3 THEN mailbox-2 appears, becomes ready and is published', async () => {
+    const from = watch.events.length;
+    const r = platform.cli(['scale', 'mailbox', '3']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(platform.instance('mailbox-2').ready, true);
+    await watch.waitFor((e) => e.endpoint?.name === 'mailbox-2' && e.endpoint.ready, 10_000, from);
+  });
+
+  await t.test('WHEN mailbox is scaled back to 2 THEN mailbox-2 is published terminating, then deleted, and shared mail storage stays', async () => {
+    const from = watch.events.length;
+    const r = platform.cli(['scale', 'mailbox', '2']);
+    assert.equal(r.code, 0, r.stderr);
+    await watch.waitFor((e) => e.endpoint?.name === 'mailbox-2' && e.endpoint.terminating, 10_000, from);
+    await watch.waitFor((e) => e.type === 'DELETED' && e.endpoint?.name === 'mailbox-2', 10_000, from);
+    assert.deepEqual(platform.status().filter((i) => i.role === 'mailbox').map((i) => i.name), ['mailbox-0', 'mailbox-1']);
+    assert.ok(existsSync(join(platform.stateDir, 'data', 'mail-storage')));
+  });
+
+  await t.test('WHEN a role that cannot scale is scaled THEN the CLI says why and exits non-zero', () => {
+    const r = platform.cli(['scale', 'ldap', '2']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /ldap runs as a single instance/);
+  });
+
+  await t.test('WHEN a mailbox daemon is killed with -9 THEN it comes back on a new address with a restart counted', async () => {
+    const before = platform.instance('mailbox-1');
+    const from = watch.events.length;
+    const pid = Number(readFileSync(`/run/mailfleet/${readdirRun(platform.stateDir)}/mailbox-1/master.pid`, 'utf8'));
+    process.kill(pid, 'SIGKILL');
+    await watch.waitFor((e) => e.type === 'DELETED' && e.endpoint?.address === before.address, 20_000, from);
+    const back = await watch.waitFor((e) => e.endpoint?.name === 'mailbox-1' && e.endpoint.ready && e.endpoint.address !== before.address, 60_000, from);
+    const now = platform.instance('mailbox-1');
+    assert.equal(now.address, back.endpoint?.address);
+    assert.equal(now.restarts, 1);
+  });
+
+  await t.test('WHEN slapd is killed with -9 THEN ldap returns on a new address and the mta follows it for recipient lookups', async () => {
+    const before = platform.instance('ldap-0');
+    const from = watch.events.length;
+    const pid = Number(readFileSync(`/run/mailfleet/${readdirRun(platform.stateDir)}/ldap-0/slapd.pid`, 'utf8'));
+    process.kill(pid, 'SIGKILL');
+    await watch.waitFor((e) => e.endpoint?.name === 'ldap-0' && e.endpoint.ready && e.endpoint.address !== before.address, 60_000, from);
+    const mta = platform.instance('mta-0');
+    const code = await waitUntil('mta accepting a known recipient', async () => {
+      const c = await rcptCode(mta.address, mta.ports.smtp as number, `user1@${DOMAIN}`);
+      return c === 250 ? c : undefined;
+    }, 30_000);
+    assert.equal(code, 250);
+    assert.equal(await rcptCode(mta.address, mta.ports.smtp as number, `nobody@${DOMAIN}`), 550);
+  });
+
+  await t.test('WHEN an account is added, listed and removed with the CLI THEN LDAP, delivery and rejection follow', async () => {
+    const address = `carol@${DOMAIN}`;
+    const added = platform.cli(['accounts', 'add', address, '--password', 'carol-pw-1']);
+    assert.equal(added.code, 0, added.stderr);
+    const dup = platform.cli(['accounts', 'add', address, '--password', 'carol-pw-1']);
+    assert.equal(dup.code, 1);
+    assert.match(dup.stderr, /already exists/);
+    const list = JSON.parse(platform.cli(['accounts', 'list', '--json']).stdout) as { address: string }[];
+    assert.ok(list.some((a) => a.address === address));
+
+    const mta = platform.instance('mta-0');
+    const proxy = platform.instance('proxy-0');
+    const id = `carol-${Date.now()}@client.test`;
+    const session = await openSmtpSession({ host: mta.address, port: mta.ports.smtp as number });
+    try {
+      assert.equal((await session.send(message(id, 'sender@remote.test', address))).data?.code, 250);
+    } finally {
+      await session.quit();
+    }
+    await waitQueueEmpty(join(platform.stateDir, 'instances', 'mta-0', 'config'));
+    assert.deepEqual(await imapMessageIds(proxy.address, proxy.ports.imap as number, address, 'carol-pw-1'), [id]);
+
+    const removed = platform.cli(['accounts', 'remove', address]);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.equal(await rcptCode(mta.address, mta.ports.smtp as number, address), 550);
+  });
+});
+
+function readdirRun(stateDir: string): string {
+  // The runtime keeps sockets and pid files under /run/mailfleet/<hash of the state dir>.
+  const runtimeRun = readFileSync(join(stateDir, 'instances', 'mailbox-0', 'config', 'dovecot.conf'), 'utf8');
+  const m = /^base_dir = \/run\/mailfleet\/([0-9a-f]{8})\//m.exec(runtimeRun);
+  if (!m?.[1]) throw new Error('no base_dir in dovecot.conf');
+  return m[1];
+}
