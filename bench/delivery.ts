@@ -179,6 +179,12 @@ function report(opts: Options, results: PathResult[]): void {
   };
   const ratio = rate('full') / rate('bare');
   console.log(`full/bare  ${ratio.toFixed(3)}`);
+  // On a CPU-bound host throughput is CPUs / CPU per message; this ratio barely moves with outside load.
+  const cpuPerMsg = (path: string) => {
+    const x = results.find((y) => y.path === path);
+    return x ? x.cpu.oursMs / x.r.messages : NaN;
+  };
+  console.log(`full/bare by CPU per message (bare ms/msg ÷ full ms/msg)  ${(cpuPerMsg('bare') / cpuPerMsg('full')).toFixed(3)}`);
   for (const x of results) {
     const share = x.cpu.outsideMs / (x.cpu.oursMs + x.cpu.outsideMs);
     if (share > NOISE_WARN_SHARE) console.log(`warning: other processes used ${(share * 100).toFixed(0)}% of the CPU during the ${x.path} run; rerun on a quiet host`);

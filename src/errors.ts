@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   DOMAIN_UNKNOWN: 'the address belongs to a domain the platform does not serve',
   LDAP_FAILED: 'an LDAP operation failed',
   CONTROL_REQUEST_INVALID: 'a control request was malformed',
+  DIRECTOR_FAILED: 'a Dovecot director command failed',
+  KUBE_FAILED: 'a Kubernetes API request failed',
   USAGE: 'a command line was not understood',
 } as const;
 

@@ -17,10 +17,11 @@ export async function printStatus(socket: string, asJson: boolean): Promise<void
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     return;
   }
-  const rows = [['ROLE', 'NAME', 'ADDRESS', 'PORTS', 'STATE', 'READY', 'RESTARTS', 'AGE']];
+  const rows = [['ROLE', 'NAME', 'ADDRESS', 'PORTS', 'STATE', 'READY', 'RESTARTS', 'AGE', 'DIRECTOR']];
   for (const i of report.instances) {
     const ports = Object.entries(i.ports).map(([k, v]) => `${k}:${v}`).join(',');
-    rows.push([i.role, i.name, i.address || '-', ports, i.state, i.ready ? 'yes' : 'no', String(i.restarts), `${i.ageSeconds}s`]);
+    const director = i.role !== 'mailbox' ? '' : i.director ? `${i.director.state} users=${i.director.users}` : 'not registered';
+    rows.push([i.role, i.name, i.address || '-', ports, i.state, i.ready ? 'yes' : 'no', String(i.restarts), `${i.ageSeconds}s`, director]);
   }
   process.stdout.write(table(rows) + '\n');
 }

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { createLogger } from '../log.ts';
+import { createRootLogger } from '../log.ts';
 import { controlSocket, startLocalPlatform, type Pod } from '../runtime/local/index.ts';
 import { demoAccounts, loadSpecFile } from '../spec/index.ts';
 import { parse, usageError } from './args.ts';
@@ -33,8 +33,8 @@ export async function upCommand(argv: string[]): Promise<number> {
     const timing = elapsedMs === undefined ? '' : ` (${(elapsedMs / 1000).toFixed(1)} s)`;
     say(`${counter} ${pod.name.padEnd(12)} ${pod.address.padEnd(15)} ${phase}${timing}${detail ? ` — ${detail}` : ''}`);
   };
-  const log = createLogger('runtime', values['log-stdout'] ? {} : { destination: join(stateDir, 'logs', 'runtime.log') });
-  const local = await startLocalPlatform({ platform, stateDir, agentCommand: agentCommand(), log, progress, note: (l) => say(`mailfleet: ${l}`) });
+  const root = createRootLogger(values['log-stdout'] ? {} : { destination: join(stateDir, 'logs', 'runtime.log') });
+  const local = await startLocalPlatform({ platform, stateDir, agentCommand: agentCommand(), logFor: (component) => root.child({ component }), progress, note: (l) => say(`mailfleet: ${l}`) });
 
   say('');
   await printStatus(controlSocket(stateDir), false);

@@ -80,6 +80,8 @@ export const PLATFORM_SCHEMA = {
           properties: {
             vhostCount: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
             apiKey: { type: 'string', minLength: 16, default: 'change-me-doveadm-api-key' },
+            resyncSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 30 },
+            drainTimeoutSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 60 },
           },
         },
         local: {

@@ -50,7 +50,11 @@ export interface PlatformSpec {
   ports: Ports;
   /** LDAP tree root, the admin password and the read-only password Postfix and Dovecot bind with. */
   ldap: { baseDn: string; adminPassword: string; readerPassword: string };
-  director: { vhostCount: number; apiKey: string };
+  /**
+   * Director ring: backend weight, the doveadm API key, how often the backend-sync controller re-reads
+   * everything (safety net; events drive it), and how long a leaving backend may keep users.
+   */
+  director: { vhostCount: number; apiKey: string; resyncSeconds: number; drainTimeoutSeconds: number };
   local: { stateDir: string; addressPool: string };
   accounts: { seed: Account[]; generate: GeneratedAccounts[] };
 }

@@ -46,6 +46,8 @@ export interface PlatformOptions {
   roles?: Partial<Record<'mta' | 'msa' | 'proxy' | 'mailbox' | 'ldap' | 'kvs', number>>;
   accounts?: number;
   password?: string;
+  /** Extra `spec.director` settings (resyncSeconds, drainTimeoutSeconds, …). */
+  director?: Record<string, number>;
 }
 
 export const DOMAIN = 'example.com';
@@ -96,7 +98,7 @@ export async function startPlatform(t: TestContext, options: PlatformOptions): P
       domains: [DOMAIN, 'example.net'],
       hostname: 'mx.example.com',
       roles: Object.fromEntries(Object.entries(roles).map(([k, v]) => [k, { replicas: v }])),
-      director: { apiKey: API_KEY },
+      director: { apiKey: API_KEY, ...options.director },
       local: { stateDir, addressPool: options.addressPool },
       accounts: { generate: [{ count: options.accounts ?? 10, prefix: 'user', domain: DOMAIN, password: options.password ?? 'secret-pw' }] },
     },
@@ -139,6 +141,10 @@ export async function startPlatform(t: TestContext, options: PlatformOptions): P
   };
 
   t.after(async () => {
+    if (!stopped && runtime.exitCode !== null) {
+      // The runtime died under the test: show what it said.
+      t.diagnostic(`mailfleet up exited early with ${runtime.exitCode}:\n${stderr.slice(-4000)}`);
+    }
     await platform.down();
     const left = platform.leftovers();
     if (left.length > 0) {

@@ -6,6 +6,7 @@ import { ROLES, type Role } from '../../spec/index.ts';
 import type { LocalRuntime } from './runtime.ts';
 import { statusReport } from './status.ts';
 import type { PlatformSpec } from '../../spec/index.ts';
+import type { DirectorHost } from '../../backends/index.ts';
 
 /**
  * The runtime's control API: HTTP/1.1 with JSON bodies on a unix socket in the state directory (root only).
@@ -13,8 +14,17 @@ import type { PlatformSpec } from '../../spec/index.ts';
  *   GET  /v1/endpoints?watch=1      NDJSON: the current endpoints as ADDED, a SYNCED marker, then changes
  *   POST /v1/scale {role,replicas}  answers when the role has that many ready instances
  *   POST /v1/down                   answers at once; the runtime then stops everything and exits
+ *   GET  /metrics                   the backend-sync controller's metrics (Prometheus text)
  */
-export function startControlServer(opts: { socketPath: string; runtime: LocalRuntime; spec: PlatformSpec; log: Logger; onDown: () => void }): Promise<Server> {
+export function startControlServer(opts: {
+  socketPath: string;
+  runtime: LocalRuntime;
+  spec: PlatformSpec;
+  log: Logger;
+  onDown: () => void;
+  directorHosts: () => DirectorHost[];
+  metrics: () => Promise<string>;
+}): Promise<Server> {
   const { runtime, log } = opts;
 
   async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
@@ -41,7 +51,12 @@ export function startControlServer(opts: { socketPath: string; runtime: LocalRun
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://control');
-    if (req.method === 'GET' && url.pathname === '/v1/status') return json(res, 200, statusReport(opts.spec, runtime.pods()));
+    if (req.method === 'GET' && url.pathname === '/v1/status') return json(res, 200, statusReport(opts.spec, runtime.pods(), opts.directorHosts()));
+    if (req.method === 'GET' && url.pathname === '/metrics') {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      res.end(await opts.metrics());
+      return;
+    }
     if (req.method === 'GET' && url.pathname === '/v1/endpoints') {
       res.writeHead(200, { 'content-type': 'application/x-ndjson' });
       for (const endpoint of runtime.endpoints.list()) res.write(JSON.stringify({ type: 'ADDED', endpoint }) + '\n');
@@ -59,7 +74,7 @@ export function startControlServer(opts: { socketPath: string; runtime: LocalRun
         throw new MailfleetError('CONTROL_REQUEST_INVALID', 'replicas must be an integer from 0 to 64');
       }
       await runtime.scale(role as Role, replicas);
-      return json(res, 200, statusReport(opts.spec, runtime.pods()));
+      return json(res, 200, statusReport(opts.spec, runtime.pods(), opts.directorHosts()));
     }
     if (req.method === 'POST' && url.pathname === '/v1/down') {
       json(res, 202, { stopping: true });

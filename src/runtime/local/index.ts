@@ -1,6 +1,7 @@
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { peersFile, runPrefix } from '../../agent/index.ts';
+import { createBackendController, createBackendMetrics, createDirectorSink, createFeedSource, type BackendController } from '../../backends/index.ts';
 import { MailfleetError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { MailPlatform } from '../../spec/index.ts';
@@ -49,11 +50,13 @@ export async function startLocalPlatform(opts: {
   platform: MailPlatform;
   stateDir: string;
   agentCommand: string[];
-  log: Logger;
+  /** A logger for a component: `runtime`, `backend-sync`. */
+  logFor: (component: string) => Logger;
   progress: Progress;
   note: (line: string) => void;
 }): Promise<LocalPlatform> {
-  const { platform, log } = opts;
+  const { platform } = opts;
+  const log = opts.logFor('runtime');
   const stateDir = resolve(opts.stateDir);
   checkPrerequisites();
   if (ensureMailUser()) opts.note('created system user vmail (owner of mail storage)');
@@ -68,20 +71,53 @@ export async function startLocalPlatform(opts: {
   writeFileSync(specFile, JSON.stringify(platform, null, 2) + '\n', { mode: 0o600 });
   chmodSync(specFile, 0o600);
 
-  const runtime = createLocalRuntime({
+  const controllerAbort = new AbortController();
+  let controller: BackendController | undefined;
+  const runtime: LocalRuntime = createLocalRuntime({
     spec: platform.spec,
     launch: { cli: opts.agentCommand, specFile, stateDir, logDir },
     peersFile: peersFile(stateDir),
     addresses: createAddressPool(platform.spec.local.addressPool, join(stateDir, 'addresses.json')),
     log,
     progress: opts.progress,
+    // preStop of a mailbox backend: wait until the controller has drained it out of the director.
+    beforeStop: async (pod) => {
+      if (pod.role !== 'mailbox' || !controller) return;
+      const removed = await controller.waitRemoved(pod.address, platform.spec.director.drainTimeoutSeconds * 1000 + 5000);
+      if (!removed) log.warn({ instance: pod.name }, 'backend still in the director after the drain budget; stopping it anyway');
+    },
   });
+  const metrics = createBackendMetrics();
+  if (platform.spec.roles.proxy.replicas > 0) {
+    const { spec } = platform;
+    controller = createBackendController({
+      source: createFeedSource(runtime.endpoints),
+      sink: createDirectorSink({
+        apiKey: spec.director.apiKey,
+        endpoints: () => runtime.endpoints.list().filter((e) => e.role === 'proxy' && e.ready).map((e) => ({ url: `http://${e.address}:${spec.ports.doveadm}` })),
+      }),
+      vhostCount: spec.director.vhostCount,
+      resyncMs: spec.director.resyncSeconds * 1000,
+      drainTimeoutMs: spec.director.drainTimeoutSeconds * 1000,
+      log: opts.logFor('backend-sync'),
+      metrics,
+    });
+    void controller.start(controllerAbort.signal);
+  }
 
   let stopRequested: () => void = () => undefined;
   const stopSignal = new Promise<void>((r) => {
     stopRequested = r;
   });
-  const server = await startControlServer({ socketPath: controlSocket(stateDir), runtime, spec: platform.spec, log, onDown: () => stopRequested() });
+  const server = await startControlServer({
+    socketPath: controlSocket(stateDir),
+    runtime,
+    spec: platform.spec,
+    log,
+    onDown: () => stopRequested(),
+    directorHosts: () => controller?.hosts() ?? [],
+    metrics: () => metrics.registry.metrics(),
+  });
   const onSignal = () => stopRequested();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -89,6 +125,7 @@ export async function startLocalPlatform(opts: {
   const stopped = stopSignal.then(async () => {
     log.info('stopping platform');
     await runtime.down();
+    controllerAbort.abort();
     await new Promise<void>((r) => {
       server.closeAllConnections();
       server.close(() => r());

@@ -32,6 +32,8 @@ export interface RuntimeOptions {
   addresses: AddressPool;
   log: Logger;
   progress: Progress;
+  /** Runs after an instance is published terminating and before it is signalled (a preStop hook). */
+  beforeStop?: (pod: Pod) => Promise<void>;
 }
 
 export interface LocalRuntime {
@@ -210,6 +212,8 @@ export function createLocalRuntime(opts: RuntimeOptions): LocalRuntime {
     publishEndpoint(pod);
     opts.progress({ pod, phase: 'stopping' });
     const started = Date.now();
+    // On a full stop nothing is left to drain towards.
+    if (!stopping && opts.beforeStop) await opts.beforeStop(pod);
     signalPod(pod, 'SIGTERM');
     const exited = pod.exited ?? Promise.resolve(0);
     const finished = await Promise.race([exited.then(() => true), delay(STOP_TIMEOUT_MS + 5000).then(() => false)]);

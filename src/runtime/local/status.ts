@@ -1,5 +1,13 @@
 import type { PlatformSpec, Ports, Role } from '../../spec/index.ts';
+import type { DirectorHost } from '../../backends/index.ts';
 import type { Pod } from './pod.ts';
+
+function directorEntry(pod: Pod, hosts: DirectorHost[]): Pick<InstanceStatus, 'director'> {
+  if (pod.role !== 'mailbox') return {};
+  const h = hosts.find((x) => x.address === pod.address);
+  if (!h) return {};
+  return { director: { state: h.vhosts === 0 ? 'draining' : h.up ? 'up' : 'down', vhosts: h.vhosts, users: h.users } };
+}
 
 /** Protocol name → port, per role: what `mailfleet status` shows and clients connect to. */
 export function rolePorts(role: Role, ports: Ports): Record<string, number> {
@@ -30,13 +38,15 @@ export interface InstanceStatus {
   restarts: number;
   pid: number | null;
   ageSeconds: number;
+  /** For mailbox backends: their entry in the director (absent when the director does not list them). */
+  director?: { state: 'up' | 'down' | 'draining'; vhosts: number; users: number };
 }
 
 export interface StatusReport {
   instances: InstanceStatus[];
 }
 
-export function statusReport(spec: PlatformSpec, pods: Pod[]): StatusReport {
+export function statusReport(spec: PlatformSpec, pods: Pod[], directorHosts: DirectorHost[] = []): StatusReport {
   const now = Date.now();
   return {
     instances: pods.map((p) => ({
@@ -49,6 +59,7 @@ export function statusReport(spec: PlatformSpec, pods: Pod[]): StatusReport {
       restarts: p.restarts,
       pid: p.pid ?? null,
       ageSeconds: p.startedAt ? Math.round((now - p.startedAt) / 1000) : 0,
+      ...directorEntry(p, directorHosts),
     })),
   };
 }
