@@ -1,6 +1,7 @@
 import { errorMessage, isMailfleetError } from '../errors.ts';
 import { accountsCommand } from './accounts.ts';
 import { agentCommand } from './agent.ts';
+import { controllerCommand } from './controller.ts';
 import { downCommand } from './down.ts';
 import { scaleCommand } from './scale.ts';
 import { statusCommand } from './status.ts';
@@ -14,6 +15,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   scale: { run: scaleCommand, help: 'scale ROLE N [--state-dir DIR]       add or remove instances of a role' },
   accounts: { run: accountsCommand, help: 'accounts add|list|remove ...         manage mail accounts in LDAP' },
   validate: { run: validateCommand, help: 'validate -f SPEC                     check a spec and print it with defaults' },
+  controller: { run: controllerCommand, help: 'controller --source kube|local ...    run the backend-sync controller' },
   agent: { run: agentCommand, help: 'agent --role ROLE --name NAME ...    run one instance (container entrypoint)' },
 };
 
