@@ -4,6 +4,7 @@ import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { PlatformSpec } from '../spec/index.ts';
 import { DAEMONS } from './daemons.ts';
+import { drainRole, type DrainReport } from './drain.ts';
 import { ensureDir } from './fs.ts';
 import { startHealth } from './health.ts';
 import { readinessCheck } from './readiness.ts';
@@ -48,6 +49,16 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     running = false;
   });
 
+  let drained: Promise<DrainReport> | undefined;
+  const drain = (): Promise<DrainReport> => {
+    draining = true;
+    drained ??= drainRole(input(), spec.drainSeconds * 1000, log).then((report) => {
+      log[report.completed ? 'info' : 'warn'](report, 'drain finished');
+      return report;
+    });
+    return drained;
+  };
+
   const health = startHealth({
     host: opts.healthHost,
     port: opts.healthPort,
@@ -56,6 +67,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     check: readinessCheck(instance.role, spec, instance.listen, 2000),
     state: { daemonRunning: () => running, draining: () => draining },
     log,
+    drain,
   });
 
   const onHup = () => {
@@ -68,6 +80,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
 
   const stop = async () => {
     draining = true;
+    if (running) await drain();
     log.info('stopping daemon');
     proc.child.kill('SIGTERM');
     if (!(await waitGone(proc.pid, STOP_TIMEOUT_MS))) {

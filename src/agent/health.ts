@@ -40,6 +40,8 @@ export function startHealth(opts: {
   state: HealthState;
   log: Logger;
   hungAfterMs?: number;
+  /** `POST /drain` (the preStop hook): drains and answers with the report once done. */
+  drain: () => Promise<unknown>;
 }): Health {
   const hungAfterMs = opts.hungAfterMs ?? LIVENESS_HUNG_MS;
   let last: CheckResult | undefined;
@@ -108,6 +110,13 @@ export function startHealth(opts: {
       res.end(body);
     };
     const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'POST' && path === '/drain') {
+      opts.drain().then(
+        (report) => reply(200, JSON.stringify(report) + '\n', 'application/json'),
+        (err: unknown) => reply(500, `${errorMessage(err)}\n`),
+      );
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'method not allowed\n');
     if (path === '/livez') {
       const l = live();

@@ -1,4 +1,4 @@
-import { DiscoveryV1Api, makeInformer, type KubeConfig, type V1EndpointSlice } from '@kubernetes/client-node';
+import { DiscoveryV1Api, makeInformer, type Informer, type KubeConfig, type ObjectCache, type V1EndpointSlice } from '@kubernetes/client-node';
 import { setTimeout as delay } from 'node:timers/promises';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -52,7 +52,6 @@ export function createEndpointSliceSource(opts: EndpointSliceSourceOptions): Bac
   const labelSelector = `kubernetes.io/service-name=${service}`;
   const api = opts.kubeConfig.makeApiClient(DiscoveryV1Api);
   const listFn = () => api.listNamespacedEndpointSlice({ namespace, labelSelector });
-  const informer = makeInformer<V1EndpointSlice>(opts.kubeConfig, `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`, listFn, labelSelector);
   const listeners: (() => void)[] = [];
   const readySince = new Map<string, number>();
   let snapshot: Omit<Backend, 'readySince'>[] | undefined;
@@ -74,13 +73,36 @@ export function createEndpointSliceSource(opts: EndpointSliceSourceOptions): Bac
     if (changed) for (const l of listeners) l();
   }
 
+  /**
+   * A fresh informer: client-node's `start()` after `stop()` resumes from the last resourceVersion without
+   * relisting, so repairing a stale cache takes a new informer. Events of a replaced informer (its `stop()`
+   * itself fires `error` with an AbortError) are ignored.
+   */
+  function newInformer(): Informer<V1EndpointSlice> & ObjectCache<V1EndpointSlice> {
+    const inf = makeInformer<V1EndpointSlice>(opts.kubeConfig, `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`, listFn, labelSelector);
+    const fromCache = () => {
+      if (inf === current && synced) publish(backendsFromSlices(inf.list(namespace)));
+    };
+    inf.on('add', fromCache);
+    inf.on('update', fromCache);
+    inf.on('delete', fromCache);
+    inf.on('error', (err: unknown) => {
+      if (inf !== current || stopped) return;
+      log.warn({ err: errorMessage(err) }, 'endpointslice watch failed; restarting');
+      void restart('watch error');
+    });
+    return inf;
+  }
+
   let synced = false;
-  const fromCache = () => {
-    if (synced) publish(backendsFromSlices(informer.list(namespace)));
-  };
-  informer.on('add', fromCache);
-  informer.on('update', fromCache);
-  informer.on('delete', fromCache);
+  let current = newInformer();
+
+  async function startCurrent(): Promise<void> {
+    synced = false;
+    await current.start();
+    synced = true;
+    publish(backendsFromSlices(current.list(namespace)));
+  }
 
   async function restart(reason: string): Promise<void> {
     if (restartPending || stopped) return;
@@ -88,13 +110,13 @@ export function createEndpointSliceSource(opts: EndpointSliceSourceOptions): Bac
     for (let attempt = 1; !stopped; attempt++) {
       await delay(Math.min(RESTART_MIN_MS * 2 ** (attempt - 1), RESTART_MAX_MS));
       if (stopped) break;
+      const old = current;
+      current = newInformer();
+      await old.stop().catch(() => undefined);
       try {
-        await informer.stop();
-        await informer.start();
-        synced = true;
+        await startCurrent();
         restarts++;
         log.info({ reason, attempt }, 'endpointslice informer restarted');
-        fromCache();
         break;
       } catch (err) {
         log.warn({ err: errorMessage(err), attempt }, 'endpointslice informer restart failed');
@@ -103,18 +125,13 @@ export function createEndpointSliceSource(opts: EndpointSliceSourceOptions): Bac
     restartPending = false;
   }
 
-  informer.on('error', (err: unknown) => {
-    log.warn({ err: errorMessage(err) }, 'endpointslice watch failed; restarting');
-    void restart('watch error');
-  });
-
   async function watchdog(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       await delay(relistMs, undefined, { signal }).catch(() => undefined);
       if (signal.aborted) return;
       try {
         const listed = backendsFromSlices((await listFn()).items);
-        const cached = backendsFromSlices(informer.list(namespace));
+        const cached = backendsFromSlices(current.list(namespace));
         if (JSON.stringify(listed) !== JSON.stringify(cached)) {
           log.warn({ listed: listed.length, cached: cached.length }, 'watch out of date; relisting');
           publish(listed);
@@ -132,16 +149,14 @@ export function createEndpointSliceSource(opts: EndpointSliceSourceOptions): Bac
     restarts: () => restarts,
     async start(signal) {
       try {
-        await informer.start();
-        synced = true;
-        fromCache();
+        await startCurrent();
       } catch (err) {
         log.warn({ err: errorMessage(err) }, 'endpointslice informer failed to start');
         void restart('start failed');
       }
       await watchdog(signal);
       stopped = true;
-      await informer.stop();
+      await current.stop().catch(() => undefined);
     },
   };
 }

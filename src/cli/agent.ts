@@ -7,6 +7,9 @@ const USAGE = 'mailfleet agent --role ROLE --name NAME --listen ADDR -f SPEC --s
 
 /** `mailfleet agent`: the container entrypoint, and the process the single-host runtime starts per instance. */
 export async function agentCommand(argv: string[]): Promise<number> {
+  if (argv[0] === 'drain') return drainCommand(argv.slice(1));
+  // A SIGHUP before the reload handler is installed must not end the agent.
+  process.on('SIGHUP', () => undefined);
   const { values } = parse(argv, {
     role: { type: 'string' },
     name: { type: 'string' },
@@ -39,4 +42,16 @@ export async function agentCommand(argv: string[]): Promise<number> {
     healthHost: values.listen,
     healthPort: spec.ports.http,
   }, controller.signal);
+}
+
+const DRAIN_USAGE = 'mailfleet agent drain [--url http://127.0.0.1:8081]';
+
+/** `mailfleet agent drain`: the preStop hook. Asks the agent to drain and waits until it has. */
+async function drainCommand(argv: string[]): Promise<number> {
+  const { values } = parse(argv, { url: { type: 'string', default: 'http://127.0.0.1:8081' } }, DRAIN_USAGE);
+  const res = await fetch(`${values.url}/drain`, { method: 'POST' });
+  const text = await res.text();
+  process.stdout.write(text);
+  if (!res.ok) return 1;
+  return (JSON.parse(text) as { completed?: boolean }).completed ? 0 : 1;
 }

@@ -3,6 +3,7 @@ import { accountsCommand } from './accounts.ts';
 import { agentCommand } from './agent.ts';
 import { controllerCommand } from './controller.ts';
 import { downCommand } from './down.ts';
+import { restartCommand } from './restart.ts';
 import { scaleCommand } from './scale.ts';
 import { statusCommand } from './status.ts';
 import { upCommand } from './up.ts';
@@ -13,6 +14,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   down: { run: downCommand, help: 'down [--state-dir DIR]               stop a running platform gracefully' },
   status: { run: statusCommand, help: 'status [--json] [--state-dir DIR]    list every instance' },
   scale: { run: scaleCommand, help: 'scale ROLE N [--state-dir DIR]       add or remove instances of a role' },
+  restart: { run: restartCommand, help: 'restart ROLE [--state-dir DIR]       rolling restart, one instance at a time' },
   accounts: { run: accountsCommand, help: 'accounts add|list|remove ...         manage mail accounts in LDAP' },
   validate: { run: validateCommand, help: 'validate -f SPEC                     check a spec and print it with defaults' },
   controller: { run: controllerCommand, help: 'controller --source kube|local ...    run the backend-sync controller' },

@@ -1,4 +1,4 @@
-import { dovecotBase, dovecotLdapConf, serviceBlock, VMAIL_USER } from './dovecot-common.ts';
+import { dovecotBase, dovecotLdapConf, LMTP_SERVICE_SETTINGS, LOGIN_SERVICE_SETTINGS, serviceBlock, VMAIL_USER } from './dovecot-common.ts';
 import type { ConfigFiles, ConfigInput } from './context.ts';
 
 /**
@@ -39,9 +39,9 @@ export function dovecotBackendFiles(input: ConfigInput): ConfigFiles {
     'plugin {',
     '  quota = maildir:User quota',
     '}',
-    ...serviceBlock('imap-login', [{ name: 'imap', address: addr, port: spec.ports.imap }, { name: 'imaps', address: addr, port: 0 }]),
-    ...serviceBlock('pop3-login', [{ name: 'pop3', address: addr, port: spec.ports.pop3 }, { name: 'pop3s', address: addr, port: 0 }]),
-    ...serviceBlock('lmtp', [{ name: 'lmtp', address: addr, port: spec.ports.lmtp }]),
+    ...serviceBlock('imap-login', [{ name: 'imap', address: addr, port: spec.ports.imap }, { name: 'imaps', address: addr, port: 0 }], LOGIN_SERVICE_SETTINGS),
+    ...serviceBlock('pop3-login', [{ name: 'pop3', address: addr, port: spec.ports.pop3 }, { name: 'pop3s', address: addr, port: 0 }], LOGIN_SERVICE_SETTINGS),
+    ...serviceBlock('lmtp', [{ name: 'lmtp', address: addr, port: spec.ports.lmtp }], LMTP_SERVICE_SETTINGS),
     'protocol lmtp {',
     '  mail_plugins = $mail_plugins quota',
     '}',

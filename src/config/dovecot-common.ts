@@ -46,9 +46,21 @@ export function dovecotBase({ instance }: ConfigInput, protocols: string): strin
     `default_internal_user = dovecot`,
     `default_login_user = dovenull`,
     'mail_max_userip_connections = 100',
+    // Cache passdb/userdb answers briefly: a delivery or login otherwise costs an LDAP search per hop.
+    'auth_cache_size = 10M',
+    'auth_cache_ttl = 60 s',
+    'auth_cache_negative_ttl = 10 s',
     'verbose_proctitle = yes',
   ];
 }
+
+/**
+ * Login processes in high-performance mode: each serves many connections (`service_count = 0`) and a few
+ * are kept ready, instead of a fork per connection.
+ */
+export const LOGIN_SERVICE_SETTINGS = ['service_count = 0', 'process_min_avail = 2', 'client_limit = 1000'];
+/** LMTP keeps workers ready for bursts of deliveries. */
+export const LMTP_SERVICE_SETTINGS = ['process_min_avail = 2'];
 
 /** A Dovecot `service` block with TCP listeners; `{` always ends its line (the parser requires it). */
 export function serviceBlock(service: string, listeners: { name: string; address: string; port: number }[], extra: string[] = []): string[] {

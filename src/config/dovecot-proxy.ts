@@ -1,4 +1,4 @@
-import { dovecotBase, dovecotLdapConf, serviceBlock } from './dovecot-common.ts';
+import { dovecotBase, dovecotLdapConf, LMTP_SERVICE_SETTINGS, LOGIN_SERVICE_SETTINGS, serviceBlock } from './dovecot-common.ts';
 import type { ConfigFiles, ConfigInput } from './context.ts';
 
 /**
@@ -40,11 +40,13 @@ export function dovecotProxyFiles(input: ConfigInput): ConfigFiles {
     ]),
     ...serviceBlock('imap-login', [{ name: 'imap', address: addr, port: spec.ports.imap }, { name: 'imaps', address: addr, port: 0 }], [
       'executable = imap-login director',
+      ...LOGIN_SERVICE_SETTINGS,
     ]),
     ...serviceBlock('pop3-login', [{ name: 'pop3', address: addr, port: spec.ports.pop3 }, { name: 'pop3s', address: addr, port: 0 }], [
       'executable = pop3-login director',
+      ...LOGIN_SERVICE_SETTINGS,
     ]),
-    ...serviceBlock('lmtp', [{ name: 'lmtp', address: addr, port: spec.ports.lmtp }]),
+    ...serviceBlock('lmtp', [{ name: 'lmtp', address: addr, port: spec.ports.lmtp }], LMTP_SERVICE_SETTINGS),
     ...serviceBlock('doveadm', [{ name: 'http', address: addr, port: spec.ports.doveadm }]),
     ...serviceBlock('auth', [{ name: 'auth-client', address: addr, port: spec.ports.auth }]),
     'protocol lmtp {',

@@ -68,8 +68,10 @@ function mainCf(input: ConfigInput, extra: string[]): string {
     'local_recipient_maps =',
     'local_transport = error:5.1.1 no local delivery on this host',
     // Mail for served domains goes over LMTP to the proxy layer; the director picks the backend.
-    `virtual_mailbox_domains = ldap:${instance.configDir}/ldap-domains.cf`,
-    `virtual_mailbox_maps = ldap:${instance.configDir}/ldap-mailboxes.cf`,
+    // proxymap shares one LDAP connection per map across all smtpd/cleanup processes.
+    `virtual_mailbox_domains = proxy:ldap:${instance.configDir}/ldap-domains.cf`,
+    `virtual_mailbox_maps = proxy:ldap:${instance.configDir}/ldap-mailboxes.cf`,
+    `proxy_read_maps = $virtual_mailbox_domains $virtual_mailbox_maps`,
     `virtual_transport = lmtp:${lmtp[0] ?? 'inet:[127.0.0.1]:24'}`,
     ...(lmtp.length > 1 ? [`lmtp_fallback_relay = ${lmtp.slice(1).join(' ')}`] : []),
     'lmtp_destination_recipient_limit = 50',

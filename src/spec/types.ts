@@ -46,6 +46,8 @@ export interface PlatformSpec {
   domains: string[];
   /** Hostname announced in SMTP banners and HELO. */
   hostname: string;
+  /** Drain budget of every instance on stop (terminationGracePeriodSeconds is rendered larger). Default 30. */
+  drainSeconds: number;
   roles: Record<Role, RoleSpec>;
   ports: Ports;
   /** LDAP tree root, the admin password and the read-only password Postfix and Dovecot bind with. */

@@ -41,7 +41,7 @@ function settings(text: string): Map<string, string> {
 test('GIVEN the mta role WHEN rendered THEN recipients come from LDAP, unknown ones are refused and delivery is LMTP to the proxies', () => {
   const files = roleConfigFiles('mta', input('mta'));
   const main = settings(files['main.cf'] ?? '');
-  assert.equal(main.get('virtual_mailbox_maps'), 'ldap:/etc/mailfleet/ldap-mailboxes.cf');
+  assert.equal(main.get('virtual_mailbox_maps'), 'proxy:ldap:/etc/mailfleet/ldap-mailboxes.cf');
   assert.equal(main.get('virtual_transport'), 'lmtp:inet:[proxy-0.proxy]:24');
   assert.equal(main.get('lmtp_fallback_relay'), 'inet:[proxy-1.proxy]:24');
   assert.equal(main.get('maillog_file'), '/dev/stdout');

@@ -13,6 +13,7 @@ import type { DirectorHost } from '../../backends/index.ts';
  *   GET  /v1/status                 every instance
  *   GET  /v1/endpoints?watch=1      NDJSON: the current endpoints as ADDED, a SYNCED marker, then changes
  *   POST /v1/scale {role,replicas}  answers when the role has that many ready instances
+ *   POST /v1/restart {role}         rolling restart; answers when the last instance is ready again
  *   POST /v1/down                   answers at once; the runtime then stops everything and exits
  *   GET  /metrics                   the backend-sync controller's metrics (Prometheus text)
  */
@@ -75,6 +76,11 @@ export function startControlServer(opts: {
       }
       await runtime.scale(role as Role, replicas);
       return json(res, 200, statusReport(opts.spec, runtime.pods(), opts.directorHosts()));
+    }
+    if (req.method === 'POST' && url.pathname === '/v1/restart') {
+      const { role } = await body(req);
+      if (typeof role !== 'string' || !ROLES.includes(role as Role)) throw new MailfleetError('ROLE_UNKNOWN', `unknown role ${String(role)}; roles: ${ROLES.join(', ')}`);
+      return json(res, 200, { restarted: await runtime.restart(role as Role) });
     }
     if (req.method === 'POST' && url.pathname === '/v1/down') {
       json(res, 202, { stopping: true });

@@ -11,7 +11,9 @@ import { createEndpointFeed, type EndpointFeed } from './endpoints.ts';
 import { daemonPidFiles, launchAgent, type Pod, type PodLaunch } from './pod.ts';
 
 export const READY_TIMEOUT_MS = 90_000;
-export const PROBE_INTERVAL_MS = 500;
+/** Readiness probing: often while an instance starts, then at the pace of a Kubernetes readiness probe. */
+export const PROBE_STARTING_MS = 250;
+export const PROBE_RUNNING_MS = 5000;
 export const BACKOFF_BASE_MS = 1000;
 export const BACKOFF_MAX_MS = 30_000;
 /** A pod that ran this long before crashing restarts without accumulated backoff. */
@@ -42,6 +44,8 @@ export interface LocalRuntime {
   /** Starts every role in dependency order; resolves once all are ready. */
   up(): Promise<void>;
   scale(role: Role, replicas: number): Promise<void>;
+  /** Rolling restart: one instance at a time, each next one only after the previous is ready again. */
+  restart(role: Role): Promise<{ name: string; address: string; durationMs: number }[]>;
   /** Stops every instance, reverse dependency order. */
   down(): Promise<void>;
 }
@@ -175,10 +179,17 @@ export function createLocalRuntime(opts: RuntimeOptions): LocalRuntime {
     publishEndpoint(pod);
   }
 
+  const lastProbe = new Map<Pod, number>();
   async function probeLoop(): Promise<void> {
     while (!stopping) {
-      await Promise.all([...pods.values()].filter((p) => p.state === 'starting' || p.state === 'running').map(probe));
-      await delay(PROBE_INTERVAL_MS);
+      const now = Date.now();
+      const due = [...pods.values()].filter((p) => {
+        if (p.state === 'starting') return true;
+        return p.state === 'running' && now - (lastProbe.get(p) ?? 0) >= PROBE_RUNNING_MS;
+      });
+      for (const p of due) lastProbe.set(p, now);
+      await Promise.all(due.map(probe));
+      await delay(PROBE_STARTING_MS);
     }
   }
 
@@ -255,6 +266,17 @@ export function createLocalRuntime(opts: RuntimeOptions): LocalRuntime {
         const victims = current.slice(replicas).reverse();
         for (const pod of victims) await terminate(pod);
       }
+    },
+    async restart(role) {
+      const report: { name: string; address: string; durationMs: number }[] = [];
+      for (const pod of byRole(role)) {
+        const started = Date.now();
+        await terminate(pod);
+        const fresh = create(role);
+        await waitReady([fresh]);
+        report.push({ name: fresh.name, address: fresh.address, durationMs: Date.now() - started });
+      }
+      return report;
     },
     async down() {
       stopping = true;

@@ -1,0 +1,124 @@
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import type { ConfigInput } from '../config/index.ts';
+import { errorMessage } from '../errors.ts';
+import type { Logger } from '../log.ts';
+
+const run = promisify(execFile);
+const POLL_MS = 250;
+
+/** What a drain did, for the log and the agent's metrics. */
+export interface DrainReport {
+  role: string;
+  completed: boolean;
+  detail: string;
+  durationMs: number;
+}
+
+type Drainer = (input: ConfigInput, deadline: number, log: Logger) => Promise<{ completed: boolean; detail: string }>;
+
+async function until(deadline: number, done: () => Promise<boolean>): Promise<boolean> {
+  for (;;) {
+    if (await done().catch(() => false)) return true;
+    if (Date.now() >= deadline) return false;
+    await delay(POLL_MS);
+  }
+}
+
+/** Messages in a Postfix instance's queue, by queue name. */
+async function queueCounts(configDir: string): Promise<Record<string, number>> {
+  const { stdout } = await run('postqueue', ['-c', configDir, '-j']);
+  const counts: Record<string, number> = {};
+  for (const line of stdout.split('\n')) {
+    if (!line.trim()) continue;
+    const q = (JSON.parse(line) as { queue_name: string }).queue_name;
+    counts[q] = (counts[q] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/**
+ * mta/msa: new SMTP connections get 421 (smtpd re-reads main.cf on reload; sessions in progress finish),
+ * the queue is flushed, and we wait until the active and incoming queues are empty. Whatever remains stays
+ * in the persistent queue for the next start: nothing is deleted.
+ */
+const drainPostfix: Drainer = async (input, deadline, log) => {
+  const { configDir } = input.instance;
+  const mainCf = join(configDir, 'main.cf');
+  writeFileSync(mainCf, readFileSync(mainCf, 'utf8') + [
+    '# draining: refuse new sessions politely',
+    'smtpd_delay_reject = no',
+    'smtpd_client_restrictions = static:{421 4.3.2 Service shutting down, try again later}',
+    '',
+  ].join('\n'));
+  await run('postfix', ['-c', configDir, 'reload']);
+  await run('postqueue', ['-c', configDir, '-f']).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'queue flush failed'));
+  let counts: Record<string, number> = {};
+  const empty = await until(deadline, async () => {
+    counts = await queueCounts(configDir);
+    return (counts.active ?? 0) === 0 && (counts.incoming ?? 0) === 0 && (counts.maildrop ?? 0) === 0;
+  });
+  const left = Object.entries(counts).map(([q, n]) => `${q}=${n}`).join(' ') || 'empty';
+  return { completed: empty, detail: empty ? `queue drained (${left})` : `budget spent; kept in the queue: ${left}` };
+};
+
+async function doveadmLines(conf: string, args: string[]): Promise<string[]> {
+  const { stdout } = await run('doveadm', ['-c', conf, ...args]);
+  return stdout.split('\n').slice(1).filter((l) => l.trim() !== '');
+}
+
+/** proxy: readiness is already false; sessions get until the budget's end to finish, then the rest are kicked. */
+const drainProxy: Drainer = async (input, deadline) => {
+  const conf = join(input.instance.configDir, 'dovecot.conf');
+  const kickAt = deadline - 1000;
+  const idle = await until(kickAt, async () => (await doveadmLines(conf, ['proxy', 'list'])).length === 0);
+  if (idle) return { completed: true, detail: 'no proxied sessions left' };
+  const users = [...new Set((await doveadmLines(conf, ['proxy', 'list']).catch(() => [])).map((l) => l.split(/\s+/)[0] ?? '').filter(Boolean))];
+  if (users.length > 0) await run('doveadm', ['-c', conf, 'proxy', 'kick', ...users]).catch(() => undefined);
+  return { completed: false, detail: `kicked the sessions of ${users.length} user(s)` };
+};
+
+/** mailbox: wait until the director no longer routes users here (the backend-sync controller moved them). */
+const drainMailbox: Drainer = async (input, deadline) => {
+  const { spec, peers, instance } = input;
+  const auth = `X-Dovecot-API ${Buffer.from(spec.director.apiKey).toString('base64')}`;
+  const stillRouted = async (): Promise<boolean> => {
+    for (const p of peers.proxy) {
+      try {
+        const res = await fetch(`http://${p.host}:${spec.ports.doveadm}/doveadm/v1`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: auth },
+          body: JSON.stringify([['directorStatus', {}, 'drain']]),
+          signal: AbortSignal.timeout(2000),
+        });
+        const [[kind, rows]] = (await res.json()) as [[string, Record<string, string>[]]];
+        if (kind !== 'doveadmResponse') continue;
+        const me = rows.find((r) => r['mail server ip'] === instance.listen);
+        return me !== undefined && Number(me.users ?? 0) > 0;
+      } catch {
+        // try the next proxy
+      }
+    }
+    return false;
+  };
+  const moved = await until(deadline, async () => !(await stillRouted()));
+  return { completed: moved, detail: moved ? 'no users routed here' : 'budget spent with users still routed here' };
+};
+
+const DRAINERS: Record<string, Drainer | undefined> = { mta: drainPostfix, msa: drainPostfix, proxy: drainProxy, mailbox: drainMailbox };
+
+/** The role's drain, bounded by `budgetMs`. ldap and kvs need none: they stop cleanly on SIGTERM. */
+export async function drainRole(input: ConfigInput, budgetMs: number, log: Logger): Promise<DrainReport> {
+  const started = Date.now();
+  const drainer = DRAINERS[input.instance.role];
+  if (!drainer) return { role: input.instance.role, completed: true, detail: 'nothing to drain', durationMs: 0 };
+  try {
+    const r = await drainer(input, started + budgetMs, log);
+    return { role: input.instance.role, ...r, durationMs: Date.now() - started };
+  } catch (err) {
+    return { role: input.instance.role, completed: false, detail: `drain failed: ${errorMessage(err)}`, durationMs: Date.now() - started };
+  }
+}
