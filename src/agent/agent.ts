@@ -68,6 +68,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     state: { daemonRunning: () => running, draining: () => draining },
     log,
     drain,
+    hungAfterMs: spec.hungSeconds * 1000,
   });
 
   const onHup = () => {

@@ -56,6 +56,8 @@ const postfix: Daemon = {
   async reload(input) {
     writeRoleConfig(input, 'postfix');
     await run('postfix', ['-c', input.instance.configDir, 'reload']);
+    // Peers moved (a proxy came back elsewhere): retry deferred mail now rather than at the next queue run.
+    await run('postqueue', ['-c', input.instance.configDir, '-f']);
   },
   pidFiles: (input) => [join(input.instance.dataDir, 'queue', 'pid', 'master.pid')],
 };

@@ -119,8 +119,13 @@ export function startHealth(opts: {
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'method not allowed\n');
     if (path === '/livez') {
-      const l = live();
-      return reply(l.ok ? 200 : 503, `${l.detail}\n`);
+      // Liveness needs a fresh-enough protocol answer to tell a hung daemon from a live one.
+      const answer = () => {
+        const l = live();
+        reply(l.ok ? 200 : 503, `${l.detail}\n`);
+      };
+      ready().then(answer, answer);
+      return;
     }
     if (path === '/readyz') {
       ready().then(

@@ -94,6 +94,10 @@ function mainCf(input: ConfigInput, extra: string[]): string {
     'unknown_virtual_mailbox_reject_code = 550',
     'default_process_limit = 200',
     'maximal_queue_lifetime = 5d',
+    // Deliveries go to our own proxy layer: a deferral is a restart or a drain, so retry soon.
+    'minimal_backoff_time = 10s',
+    'maximal_backoff_time = 120s',
+    'queue_run_delay = 10s',
     'bounce_queue_lifetime = 5d',
     ...extra,
     '',

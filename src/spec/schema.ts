@@ -33,6 +33,7 @@ export const PLATFORM_SCHEMA = {
         domains: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', pattern: DOMAIN_PATTERN } },
         hostname: { type: 'string', pattern: DOMAIN_PATTERN, default: 'mail.mailfleet.test' },
         drainSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 30 },
+        hungSeconds: { type: 'integer', minimum: 2, maximum: 3600, default: 30 },
         roles: {
           type: 'object',
           additionalProperties: false,

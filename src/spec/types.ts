@@ -48,6 +48,8 @@ export interface PlatformSpec {
   hostname: string;
   /** Drain budget of every instance on stop (terminationGracePeriodSeconds is rendered larger). Default 30. */
   drainSeconds: number;
+  /** A daemon whose readiness has failed this long while its process lives is hung: /livez fails. Default 30. */
+  hungSeconds: number;
   roles: Record<Role, RoleSpec>;
   ports: Ports;
   /** LDAP tree root, the admin password and the read-only password Postfix and Dovecot bind with. */

@@ -48,6 +48,8 @@ export interface PlatformOptions {
   password?: string;
   /** Extra `spec.director` settings (resyncSeconds, drainTimeoutSeconds, …). */
   director?: Record<string, number>;
+  /** Extra top-level `spec` settings (drainSeconds, hungSeconds, …). */
+  extra?: Record<string, unknown>;
 }
 
 export const DOMAIN = 'example.com';
@@ -101,6 +103,7 @@ export async function startPlatform(t: TestContext, options: PlatformOptions): P
       director: { apiKey: API_KEY, ...options.director },
       local: { stateDir, addressPool: options.addressPool },
       accounts: { generate: [{ count: options.accounts ?? 10, prefix: 'user', domain: DOMAIN, password: options.password ?? 'secret-pw' }] },
+      ...options.extra,
     },
   }));
 
