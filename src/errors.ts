@@ -23,6 +23,8 @@ export const ERROR_CODES = {
   DIRECTOR_FAILED: 'a Dovecot director command failed',
   KUBE_FAILED: 'a Kubernetes API request failed',
   USAGE: 'a command line was not understood',
+  DNS_NAME_INVALID: 'a host name to audit is not a valid DNS name',
+  DNS_AUDIT_FAILED: 'the DNS resolver audit could not run or observe the resolver',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -53,7 +53,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   const drain = (): Promise<DrainReport> => {
     draining = true;
     drained ??= drainRole(input(), spec.drainSeconds * 1000, log).then((report) => {
-      log[report.completed ? 'info' : 'warn'](report, 'drain finished');
+      log[report.completed ? 'info' : 'warn']({ completed: report.completed, detail: report.detail, durationMs: report.durationMs }, 'drain finished');
       return report;
     });
     return drained;
@@ -78,6 +78,10 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     );
   };
   process.on('SIGHUP', onHup);
+  // Signals with a meaning of their own to the daemon (Dovecot: SIGUSR1 reopens logs) pass straight through.
+  const forward = (sig: NodeJS.Signals) => () => proc.child.kill(sig);
+  const forwarded = (['SIGUSR1', 'SIGUSR2'] as const).map((sig) => [sig, forward(sig)] as const);
+  for (const [sig, handler] of forwarded) process.on(sig, handler);
 
   const stop = async () => {
     draining = true;
@@ -94,6 +98,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
 
   const code = await proc.exited;
   process.off('SIGHUP', onHup);
+  for (const [sig, handler] of forwarded) process.off(sig, handler);
   await health.close();
   log[draining ? 'info' : 'error']({ code }, draining ? 'daemon stopped' : 'daemon exited');
   return code;

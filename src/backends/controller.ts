@@ -85,7 +85,7 @@ export function createBackendController(opts: BackendControllerOptions): Backend
     for (const w of removedWaiters) w();
   }
 
-  /** One reconcile; returns true when a follow-up soon is needed (a drain in progress). */
+  /** One reconcile; returns true when a follow-up soon is needed (changes to confirm, a drain in progress). */
   async function reconcile(): Promise<boolean> {
     const desired = source.list();
     if (desired === undefined) return false;
@@ -102,11 +102,16 @@ export function createBackendController(opts: BackendControllerOptions): Backend
         if (b?.readySince !== undefined) metrics.syncLatency.observe(Math.max(0, now() - b.readySince) / 1000);
       }
     }
-    const after = steps.length > 0 ? await sink.list() : actual;
-    for (const address of [...drains.keys()]) if (!after.some((h) => h.address === address)) drains.delete(address);
-    publish(after);
     stop();
     metrics.reconciles.inc({ result: steps.length > 0 ? 'applied' : 'noop' });
+    if (steps.length > 0) {
+      // Confirm the outcome in a follow-up run rather than here, so a change that arrived meanwhile
+      // is planned in the same read.
+      pending = true;
+      return true;
+    }
+    for (const address of [...drains.keys()]) if (!actual.some((h) => h.address === address)) drains.delete(address);
+    publish(actual);
     return drains.size > 0;
   }
 

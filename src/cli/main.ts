@@ -2,6 +2,7 @@ import { errorMessage, isMailfleetError } from '../errors.ts';
 import { accountsCommand } from './accounts.ts';
 import { agentCommand } from './agent.ts';
 import { controllerCommand } from './controller.ts';
+import { dnsCommand } from './dns.ts';
 import { downCommand } from './down.ts';
 import { restartCommand } from './restart.ts';
 import { scaleCommand } from './scale.ts';
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   accounts: { run: accountsCommand, help: 'accounts add|list|remove ...         manage mail accounts in LDAP' },
   validate: { run: validateCommand, help: 'validate -f SPEC                     check a spec and print it with defaults' },
   controller: { run: controllerCommand, help: 'controller --source kube|local ...    run the backend-sync controller' },
+  dns: { run: dnsCommand, help: 'dns audit NAME [--resolv-conf FILE] [--observe] [--json]  DNS queries one lookup costs' },
   agent: { run: agentCommand, help: 'agent --role ROLE --name NAME ...    run one instance (container entrypoint)' },
 };
 

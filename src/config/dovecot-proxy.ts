@@ -47,7 +47,8 @@ export function dovecotProxyFiles(input: ConfigInput): ConfigFiles {
       ...LOGIN_SERVICE_SETTINGS,
     ]),
     ...serviceBlock('lmtp', [{ name: 'lmtp', address: addr, port: spec.ports.lmtp }], LMTP_SERVICE_SETTINGS),
-    ...serviceBlock('doveadm', [{ name: 'http', address: addr, port: spec.ports.doveadm }]),
+    // The backend-sync controller's calls should not wait for a doveadm-server process to start.
+    ...serviceBlock('doveadm', [{ name: 'http', address: addr, port: spec.ports.doveadm }], ['process_min_avail = 2']),
     ...serviceBlock('auth', [{ name: 'auth-client', address: addr, port: spec.ports.auth }]),
     'protocol lmtp {',
     '  auth_socket_path = director-userdb',

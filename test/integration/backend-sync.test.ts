@@ -25,35 +25,41 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
   }
 }
 
-function proxyOf(p: Platform) {
-  const proxy = p.instance('proxy-0');
-  return { host: proxy.address, doveadm: proxy.ports.doveadm as number, imap: proxy.ports.imap as number };
+/** proxy-0's address, asked again only after it moved. */
+const proxyCache = new WeakMap<Platform, { host: string; doveadm: number; imap: number }>();
+async function proxyOf(p: Platform, refresh = false) {
+  const cached = proxyCache.get(p);
+  if (cached && !refresh) return cached;
+  const proxy = (await p.instance('proxy-0'));
+  const found = { host: proxy.address, doveadm: proxy.ports.doveadm as number, imap: proxy.ports.imap as number };
+  proxyCache.set(p, found);
+  return found;
 }
 
 async function directorHosts(p: Platform): Promise<string[]> {
-  const { host, doveadm: port } = proxyOf(p);
+  const { host, doveadm: port } = await proxyOf(p);
   return (await doveadm(host, port, 'directorStatus')).map((r) => r['mail server ip'] as string).sort();
 }
 
-function liveBackends(p: Platform): string[] {
-  return p.status().filter((i) => i.role === 'mailbox' && i.ready).map((i) => i.address).sort();
+async function liveBackends(p: Platform): Promise<string[]> {
+  return (await p.status()).filter((i) => i.role === 'mailbox' && i.ready).map((i) => i.address).sort();
 }
 
 async function currentHost(p: Platform, user: string): Promise<string> {
-  const { host, doveadm: port } = proxyOf(p);
+  const { host, doveadm: port } = await proxyOf(p);
   const [row] = await doveadm(host, port, 'directorStatus', { user });
   return row?.status ?? 'n/a';
 }
 
 async function login(p: Platform, user: string): Promise<string[]> {
-  const { host, imap } = proxyOf(p);
+  const { host, imap } = await proxyOf(p);
   return imapMessageIds(host, imap, user, PASSWORD);
 }
 
 /** Users with a session on each backend, from `doveadm who` against the backend's own anvil. */
 async function sessionsByBackend(p: Platform): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
-  for (const i of p.status().filter((x) => x.role === 'mailbox' && x.state === 'running')) {
+  for (const i of (await p.status()).filter((x) => x.role === 'mailbox' && x.state === 'running')) {
     const conf = join(p.stateDir, 'instances', i.name, 'config', 'dovecot.conf');
     const { stdout } = await run('doveadm', ['-c', conf, 'who', '-1']).catch(() => ({ stdout: '' }));
     out.set(i.name, stdout.split('\n').slice(1).map((l) => l.split(/\s+/)[0] ?? '').filter((u) => u.includes('@')));
@@ -80,7 +86,7 @@ test('backend sync with the real director and backends', { timeout: 900_000 }, a
   });
   const users = Array.from({ length: ACCOUNTS }, (_, i) => `user${i + 1}@${DOMAIN}`);
   const ids = new Map(users.map((u) => [u, `sync-${u}-${Date.now()}@client.test`]));
-  const mta = platform.instance('mta-0');
+  const mta = (await platform.instance('mta-0'));
   const mtaConfig = join(platform.stateDir, 'instances', 'mta-0', 'config');
   const deliver = async (to: string[]) => {
     await sendAll(mta.address, mta.ports.smtp as number, to.map((u) => message(ids.get(u) as string, 'sender@remote.test', u)), 4);
@@ -91,15 +97,15 @@ test('backend sync with the real director and backends', { timeout: 900_000 }, a
   await deliver(users.slice(0, ACCOUNTS / 2));
 
   await t.test('GIVEN a started platform THEN the director holds exactly the live backends and status shows them up', async () => {
-    await until('director = live backends', async () => ((await directorHosts(platform)).join() === liveBackends(platform).join() ? true : undefined), 10_000);
-    for (const i of platform.status().filter((x) => x.role === 'mailbox')) assert.equal((i as { director?: { state: string } }).director?.state, 'up', i.name);
+    await until('director = live backends', async () => ((await directorHosts(platform)).join() === (await liveBackends(platform)).join() ? true : undefined), 10_000);
+    for (const i of (await platform.status()).filter((x) => x.role === 'mailbox')) assert.equal((i as { director?: { state: string } }).director?.state, 'up', i.name);
   });
 
   let fourth = '';
   await t.test('WHEN mailbox scales 3 → 4 THEN new logins of fresh accounts land on the fourth backend', async () => {
     const r = platform.cli(['scale', 'mailbox', '4']);
     assert.equal(r.code, 0, r.stderr);
-    fourth = platform.instance('mailbox-3').address;
+    fourth = (await platform.instance('mailbox-3')).address;
     await until('mailbox-3 in the director', async () => ((await directorHosts(platform)).includes(fourth) ? true : undefined), 5_000);
     await eachLimited(fresh, 6, (u) => login(platform, u));
     const hosts = await eachLimited(fresh, 6, (u) => currentHost(platform, u));
@@ -111,7 +117,7 @@ test('backend sync with the real director and backends', { timeout: 900_000 }, a
   await t.test('WHEN mailbox scales 4 → 3 THEN its users move, log in and read their mail, and nobody is on two backends at once', async () => {
     const moved = (await eachLimited(fresh, 6, async (u) => ((await currentHost(platform, u)) === fourth ? u : undefined))).filter((u): u is string => !!u);
     assert.ok(moved.length > 0);
-    const { host, imap } = proxyOf(platform);
+    const { host, imap } = await proxyOf(platform);
     const sessions = await Promise.all(moved.map(async (u) => {
       const c = new ImapFlow({ host, port: imap, secure: false, auth: { user: u, pass: PASSWORD }, logger: false, doSTARTTLS: false });
       c.on('error', () => undefined);
@@ -146,7 +152,7 @@ test('backend sync with the real director and backends', { timeout: 900_000 }, a
   });
 
   await t.test('WHEN a backend is killed with -9 THEN its users are served elsewhere within seconds and the director then holds exactly the live addresses', async () => {
-    const victim = platform.instance('mailbox-1');
+    const victim = (await platform.instance('mailbox-1'));
     const loggedIn = (await eachLimited(users, 6, async (u) => ((await currentHost(platform, u)) === victim.address ? u : undefined))).filter((u): u is string => !!u);
     const user = loggedIn[0] ?? users.find((u) => u) as string;
     const pid = await run('pgrep', ['-f', `dovecot -F -c ${join(platform.stateDir, 'instances', 'mailbox-1', 'config')}/dovecot.conf`]);
@@ -157,29 +163,30 @@ test('backend sync with the real director and backends', { timeout: 900_000 }, a
     t.diagnostic(`${user} served again ${servedAfterMs} ms after the kill`);
     assert.ok(servedAfterMs < 15_000, `took ${servedAfterMs} ms`);
     await until('mailbox-1 back on a new address', async () => {
-      const now = platform.instance('mailbox-1');
+      const now = (await platform.instance('mailbox-1'));
       return now.ready && now.address !== victim.address ? true : undefined;
     }, 60_000);
-    await until('director = live backends', async () => ((await directorHosts(platform)).join() === liveBackends(platform).join() ? true : undefined), 10_000);
+    await until('director = live backends', async () => ((await directorHosts(platform)).join() === (await liveBackends(platform)).join() ? true : undefined), 10_000);
   });
 
   await t.test('WHEN a backend is removed behind the controller\'s back THEN the periodic resync repairs it', async () => {
-    const { host, doveadm: port } = proxyOf(platform);
-    const target = platform.instance('mailbox-0').address;
+    const { host, doveadm: port } = await proxyOf(platform);
+    const target = (await platform.instance('mailbox-0')).address;
     await doveadm(host, port, 'directorRemove', { host: target });
     assert.ok(!(await directorHosts(platform)).includes(target));
     await until('resync re-adds the backend', async () => ((await directorHosts(platform)).includes(target) ? true : undefined), (RESYNC_SECONDS + 3) * 1000);
   });
 
   await t.test('WHEN the whole proxy layer restarts THEN the correct backend set is back within one resync', async () => {
-    const before = platform.instance('proxy-0');
+    const before = (await platform.instance('proxy-0'));
     const pid = await run('pgrep', ['-f', `dovecot -F -c ${join(platform.stateDir, 'instances', 'proxy-0', 'config')}/dovecot.conf`]);
     process.kill(Number(pid.stdout.trim().split('\n')[0]), 'SIGKILL');
     await until('proxy-0 back', async () => {
-      const now = platform.instance('proxy-0');
+      const now = (await platform.instance('proxy-0'));
       return now.ready && now.address !== before.address ? true : undefined;
     }, 60_000);
-    await until('director = live backends', async () => ((await directorHosts(platform)).join() === liveBackends(platform).join() ? true : undefined), (RESYNC_SECONDS + 3) * 1000);
+    await proxyOf(platform, true);
+    await until('director = live backends', async () => ((await directorHosts(platform)).join() === (await liveBackends(platform)).join() ? true : undefined), (RESYNC_SECONDS + 3) * 1000);
   });
 
   await t.test('THEN the controller metrics show backends by state, reconciles and sync latency', async () => {

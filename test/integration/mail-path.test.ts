@@ -14,9 +14,9 @@ const PASSWORD = 'census-pw';
 
 test('the mail path on one host, with real daemons', { timeout: 600_000 }, async (t) => {
   const platform = await startPlatform(t, { addressPool: POOL, accounts: ACCOUNTS, password: PASSWORD, roles: { mailbox: 3, proxy: 1, mta: 1, msa: 1 } });
-  const mta = platform.instance('mta-0');
-  const msa = platform.instance('msa-0');
-  const proxy = platform.instance('proxy-0');
+  const mta = (await platform.instance('mta-0'));
+  const msa = (await platform.instance('msa-0'));
+  const proxy = (await platform.instance('proxy-0'));
   const users = Array.from({ length: ACCOUNTS }, (_, i) => `user${i + 1}@${DOMAIN}`);
   const run = Date.now().toString(36);
   const expected = new Map<string, string>();
@@ -46,7 +46,7 @@ test('the mail path on one host, with real daemons', { timeout: 600_000 }, async
 
   await t.test('THEN the director has spread the users over all three backends', async () => {
     const hosts = await doveadm(proxy.address, proxy.ports.doveadm as number, 'directorStatus');
-    const backends = platform.status().filter((i) => i.role === 'mailbox').map((i) => i.address).sort();
+    const backends = (await platform.status()).filter((i) => i.role === 'mailbox').map((i) => i.address).sort();
     assert.deepEqual(hosts.map((h) => h['mail server ip']).sort(), backends);
     const map = await doveadm(proxy.address, proxy.ports.doveadm as number, 'directorMap');
     const usedBackends = new Set(map.map((row) => row['mail server ip']));

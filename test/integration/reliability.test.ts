@@ -28,12 +28,12 @@ async function load(p: Platform, count: number, parallel: number, run: string): 
   let refused = 0;
   let failedSessions = 0;
   let next = 0;
-  const mtas = () => p.status().filter((i) => i.role === 'mta' && i.ready);
+  const mtas = async () => (await p.status()).filter((i) => i.role === 'mta' && i.ready);
   await Promise.all(Array.from({ length: parallel }, async (_, worker) => {
     let session: SmtpSession | undefined;
     while (next < count) {
       if (!session) {
-        const list = mtas();
+        const list = await mtas();
         const target = list[worker % Math.max(1, list.length)];
         if (!target) {
           await delay(200);
@@ -69,7 +69,7 @@ async function load(p: Platform, count: number, parallel: number, run: string): 
 }
 
 async function settle(p: Platform): Promise<void> {
-  for (const i of p.status().filter((x) => x.role === 'mta')) {
+  for (const i of (await p.status()).filter((x) => x.role === 'mta')) {
     const conf = join(p.stateDir, 'instances', i.name, 'config');
     execFileSync('postqueue', ['-c', conf, '-f']);
     await waitQueueEmpty(conf, 240_000);
@@ -77,7 +77,7 @@ async function settle(p: Platform): Promise<void> {
 }
 
 async function census(p: Platform, expected: Map<string, string>) {
-  const proxy = p.instance('proxy-0');
+  const proxy = (await p.instance('proxy-0'));
   const users = Array.from({ length: ACCOUNTS }, (_, i) => `user${i + 1}@${DOMAIN}`);
   const seen = await eachLimited(users, 6, async (u) => ({ user: u, ids: await imapMessageIds(proxy.address, proxy.ports.imap as number, u, PASSWORD) }));
   const count = new Map<string, number>();
@@ -122,7 +122,7 @@ test('reliability: rolling restarts, kill -9, hung daemons, stale pid files', { 
 
   await t.test('WHEN an mta is killed with -9 mid-load THEN after self-healing its queue is delivered and nothing accepted is lost', async () => {
     const run = `kill${Date.now().toString(36)}`;
-    const victim = platform.instance('mta-0');
+    const victim = (await platform.instance('mta-0'));
     const sending = load(platform, 600, 4, run);
     await delay(2000);
     const agentPid = Number(execFileSync('pgrep', ['-f', `agent --role mta --name mta-0 `], { encoding: 'utf8' }).trim().split('\n')[0]);
@@ -130,7 +130,7 @@ test('reliability: rolling restarts, kill -9, hung daemons, stale pid files', { 
     process.kill(agentPid, 'SIGKILL');
     process.kill(masterPid, 'SIGKILL');
     const result = await sending;
-    const back = platform.instance('mta-0');
+    const back = (await platform.instance('mta-0'));
     assert.notEqual(back.address, victim.address);
     assert.ok(back.restarts >= 1);
     await settle(platform);
@@ -140,7 +140,7 @@ test('reliability: rolling restarts, kill -9, hung daemons, stale pid files', { 
   });
 
   await t.test('WHEN a daemon is stopped with SIGSTOP THEN /readyz fails within seconds and /livez after its threshold, and both recover on SIGCONT', async () => {
-    const box = platform.instance('mailbox-2');
+    const box = (await platform.instance('mailbox-2'));
     const base = `http://${box.address}:${box.ports.http}`;
     const status = async (path: string) => (await fetch(base + path, { signal: AbortSignal.timeout(10_000) })).status;
     assert.equal(await status('/readyz'), 200);
@@ -175,16 +175,27 @@ test('reliability: rolling restarts, kill -9, hung daemons, stale pid files', { 
   await t.test('GIVEN a stale master.pid from a killed Postfix WHEN the mta starts again THEN it comes up', async () => {
     const pidFile = join(platform.stateDir, 'data', 'mta-1', 'queue', 'pid', 'master.pid');
     const masterPid = Number(readFileSync(pidFile, 'utf8').trim());
-    const before = platform.instance('mta-1');
+    const before = (await platform.instance('mta-1'));
     process.kill(masterPid, 'SIGKILL');
     const deadline = Date.now() + 60_000;
     for (;;) {
-      const now = platform.instance('mta-1');
+      const now = (await platform.instance('mta-1'));
       if (now.ready && now.address !== before.address) break;
       assert.ok(Date.now() < deadline, 'mta-1 did not come back');
       await delay(200);
     }
     assert.ok(existsSync(pidFile));
     assert.notEqual(Number(readFileSync(pidFile, 'utf8').trim()), masterPid);
+  });
+
+  await t.test('WHEN an mta agent is asked to drain (the preStop hook) THEN it goes unready, answers new SMTP sessions with 421 and reports an empty queue', async () => {
+    const mta = (await platform.instance('mta-1'));
+    const base = `http://${mta.address}:${mta.ports.http}`;
+    const res = await fetch(`${base}/drain`, { method: 'POST', signal: AbortSignal.timeout(60_000) });
+    assert.equal(res.status, 200);
+    const report = (await res.json()) as { completed: boolean; detail: string };
+    assert.equal(report.completed, true, report.detail);
+    assert.equal((await fetch(`${base}/readyz`)).status, 503);
+    await assert.rejects(openSmtpSession({ host: mta.address, port: mta.ports.smtp as number, heloName: 'late.test' }), (err: { replyCode?: number }) => err.replyCode === 421);
   });
 });

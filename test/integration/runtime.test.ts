@@ -36,8 +36,10 @@ test('the single-host runtime: status, endpoints, scaling, self-healing, account
   const watch = watchEndpoints(t, join(platform.stateDir, 'control.sock'));
   await watch.waitFor((e) => e.type === 'SYNCED', 10_000);
 
-  await t.test('GIVEN a running platform WHEN status --json is asked THEN every instance shows role, address, ports by protocol, state and readiness', () => {
-    const all = platform.status();
+  await t.test('GIVEN a running platform WHEN status --json is asked THEN every instance shows role, address, ports by protocol, state and readiness', async () => {
+    const r = platform.cli(['status', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const all = (JSON.parse(r.stdout) as { instances: Awaited<ReturnType<typeof platform.status>> }).instances;
     assert.deepEqual(all.map((i) => i.name), ['ldap-0', 'kvs-0', 'mailbox-0', 'mailbox-1', 'proxy-0', 'mta-0']);
     for (const i of all) {
       assert.match(i.address, /^127\.82\.\d+\.\d+$/);
@@ -45,8 +47,8 @@ test('the single-host runtime: status, endpoints, scaling, self-healing, account
       assert.equal(i.ready, true);
       assert.equal(i.restarts, 0);
     }
-    assert.deepEqual(Object.keys(platform.instance('proxy-0').ports).sort(), ['auth', 'director', 'doveadm', 'http', 'imap', 'lmtp', 'pop3']);
-    assert.equal(platform.instance('mta-0').ports.smtp, 25);
+    assert.deepEqual(Object.keys((await platform.instance('proxy-0')).ports).sort(), ['auth', 'director', 'doveadm', 'http', 'imap', 'lmtp', 'pop3']);
+    assert.equal((await platform.instance('mta-0')).ports.smtp, 25);
   });
 
   await t.test('WHEN the endpoint stream is opened THEN it lists every instance as ready before SYNCED', () => {
@@ -59,7 +61,7 @@ test('the single-host runtime: status, endpoints, scaling, self-healing, account
     const from = watch.events.length;
     const r = platform.cli(['scale', 'mailbox', '3']);
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(platform.instance('mailbox-2').ready, true);
+    assert.equal((await platform.instance('mailbox-2')).ready, true);
     await watch.waitFor((e) => e.endpoint?.name === 'mailbox-2' && e.endpoint.ready, 10_000, from);
   });
 
@@ -69,7 +71,7 @@ test('the single-host runtime: status, endpoints, scaling, self-healing, account
     assert.equal(r.code, 0, r.stderr);
     await watch.waitFor((e) => e.endpoint?.name === 'mailbox-2' && e.endpoint.terminating, 10_000, from);
     await watch.waitFor((e) => e.type === 'DELETED' && e.endpoint?.name === 'mailbox-2', 10_000, from);
-    assert.deepEqual(platform.status().filter((i) => i.role === 'mailbox').map((i) => i.name), ['mailbox-0', 'mailbox-1']);
+    assert.deepEqual((await platform.status()).filter((i) => i.role === 'mailbox').map((i) => i.name), ['mailbox-0', 'mailbox-1']);
     assert.ok(existsSync(join(platform.stateDir, 'data', 'mail-storage')));
   });
 
@@ -80,24 +82,24 @@ test('the single-host runtime: status, endpoints, scaling, self-healing, account
   });
 
   await t.test('WHEN a mailbox daemon is killed with -9 THEN it comes back on a new address with a restart counted', async () => {
-    const before = platform.instance('mailbox-1');
+    const before = (await platform.instance('mailbox-1'));
     const from = watch.events.length;
     const pid = Number(readFileSync(`/run/mailfleet/${readdirRun(platform.stateDir)}/mailbox-1/master.pid`, 'utf8'));
     process.kill(pid, 'SIGKILL');
     await watch.waitFor((e) => e.type === 'DELETED' && e.endpoint?.address === before.address, 20_000, from);
     const back = await watch.waitFor((e) => e.endpoint?.name === 'mailbox-1' && e.endpoint.ready && e.endpoint.address !== before.address, 60_000, from);
-    const now = platform.instance('mailbox-1');
+    const now = (await platform.instance('mailbox-1'));
     assert.equal(now.address, back.endpoint?.address);
     assert.equal(now.restarts, 1);
   });
 
   await t.test('WHEN slapd is killed with -9 THEN ldap returns on a new address and the mta follows it for recipient lookups', async () => {
-    const before = platform.instance('ldap-0');
+    const before = (await platform.instance('ldap-0'));
     const from = watch.events.length;
     const pid = Number(readFileSync(`/run/mailfleet/${readdirRun(platform.stateDir)}/ldap-0/slapd.pid`, 'utf8'));
     process.kill(pid, 'SIGKILL');
     await watch.waitFor((e) => e.endpoint?.name === 'ldap-0' && e.endpoint.ready && e.endpoint.address !== before.address, 60_000, from);
-    const mta = platform.instance('mta-0');
+    const mta = (await platform.instance('mta-0'));
     const code = await waitUntil('mta accepting a known recipient', async () => {
       const c = await rcptCode(mta.address, mta.ports.smtp as number, `user1@${DOMAIN}`);
       return c === 250 ? c : undefined;
@@ -116,8 +118,8 @@ test('the single-host runtime: status, endpoints, scaling, self-healing, account
     const list = JSON.parse(platform.cli(['accounts', 'list', '--json']).stdout) as { address: string }[];
     assert.ok(list.some((a) => a.address === address));
 
-    const mta = platform.instance('mta-0');
-    const proxy = platform.instance('proxy-0');
+    const mta = (await platform.instance('mta-0'));
+    const proxy = (await platform.instance('proxy-0'));
     const id = `carol-${Date.now()}@client.test`;
     const session = await openSmtpSession({ host: mta.address, port: mta.ports.smtp as number });
     try {

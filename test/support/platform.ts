@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
+import { controlRequest } from '../../src/runtime/local/index.ts';
 import { stringify } from 'yaml';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -33,8 +34,9 @@ export interface Platform {
   /** Everything the runtime printed on stderr so far. */
   output(): string;
   cli(args: string[]): CliResult;
-  status(): InstanceStatus[];
-  instance(name: string): InstanceStatus;
+  /** Every instance, from the runtime's control socket (no CLI process per call). */
+  status(): Promise<InstanceStatus[]>;
+  instance(name: string): Promise<InstanceStatus>;
   down(): Promise<void>;
   /** Pids of processes still running for this platform (any command line mentioning the state dir). */
   leftovers(): number[];
@@ -124,13 +126,13 @@ export async function startPlatform(t: TestContext, options: PlatformOptions): P
     runtime,
     output: () => stderr,
     cli: (args) => runCli([...args, '--state-dir', stateDir]),
-    status() {
-      const r = runCli(['status', '--json', '--state-dir', stateDir]);
-      if (r.code !== 0) throw new Error(`status failed: ${r.stderr}`);
-      return (JSON.parse(r.stdout) as { instances: InstanceStatus[] }).instances;
+    async status() {
+      const { status, body } = await controlRequest(join(stateDir, 'control.sock'), 'GET', '/v1/status');
+      if (status !== 200) throw new Error(`status failed: HTTP ${status}`);
+      return (body as { instances: InstanceStatus[] }).instances;
     },
-    instance(name) {
-      const found = platform.status().find((i) => i.name === name);
+    async instance(name) {
+      const found = (await platform.status()).find((i) => i.name === name);
       if (!found) throw new Error(`no instance ${name}`);
       return found;
     },
@@ -138,7 +140,7 @@ export async function startPlatform(t: TestContext, options: PlatformOptions): P
       if (stopped) return;
       stopped = true;
       if (runtime.exitCode === null) runtime.kill('SIGTERM');
-      await Promise.race([exited, delay(120_000)]);
+      await Promise.race([exited, delay(120_000, undefined, { ref: false })]);
     },
     leftovers: () => processesMentioning(stateDir),
   };

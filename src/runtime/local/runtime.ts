@@ -227,7 +227,7 @@ export function createLocalRuntime(opts: RuntimeOptions): LocalRuntime {
     if (!stopping && opts.beforeStop) await opts.beforeStop(pod);
     signalPod(pod, 'SIGTERM');
     const exited = pod.exited ?? Promise.resolve(0);
-    const finished = await Promise.race([exited.then(() => true), delay(STOP_TIMEOUT_MS + 5000).then(() => false)]);
+    const finished = await Promise.race([exited.then(() => true), delay(STOP_TIMEOUT_MS + 5000, undefined, { ref: false }).then(() => false)]);
     if (!finished && pod.pid) {
       log.warn({ instance: pod.name }, 'agent did not stop in time; killing its process group');
       try {
