@@ -4,22 +4,14 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
-import { controlRequest } from '../../src/runtime/local/index.ts';
+import { controlRequest, type InstanceStatus } from '../../src/runtime/local/index.ts';
 import { stringify } from 'yaml';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = join(REPO, 'src', 'cli', 'main.ts');
 const UP_TIMEOUT_MS = 180_000;
 
-export interface InstanceStatus {
-  role: string;
-  name: string;
-  address: string;
-  ports: Record<string, number>;
-  state: string;
-  ready: boolean;
-  restarts: number;
-}
+export type { InstanceStatus };
 
 export interface CliResult {
   code: number;
