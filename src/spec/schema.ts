@@ -91,7 +91,7 @@ export const PLATFORM_SCHEMA = {
           additionalProperties: false,
           default: {},
           properties: {
-            stateDir: { type: 'string', minLength: 1, default: '.state' },
+            stateDir: { type: 'string', minLength: 1, default: '/var/lib/mailfleet' },
             addressPool: {
               type: 'string',
               pattern: '^127\\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\\.0\\.0/16$',

@@ -7,7 +7,7 @@ import type { Logger } from '../../log.ts';
 import type { MailPlatform } from '../../spec/index.ts';
 import { createAddressPool } from './addresses.ts';
 import { startControlServer } from './control.ts';
-import { checkPrerequisites, ensureMailUser } from './prerequisites.ts';
+import { checkPrerequisites, checkStateDirReachable, ensureMailUser } from './prerequisites.ts';
 import { createLocalRuntime, type LocalRuntime, type Progress } from './runtime.ts';
 
 export { controlRequest } from './control.ts';
@@ -59,6 +59,7 @@ export async function startLocalPlatform(opts: {
   const log = opts.logFor('runtime');
   const stateDir = resolve(opts.stateDir);
   checkPrerequisites();
+  checkStateDirReachable(stateDir);
   if (ensureMailUser()) opts.note('created system user vmail (owner of mail storage)');
   mkdirSync(stateDir, { recursive: true });
   // Daemons running as vmail, postfix and openldap must reach their directories below it.

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { MailfleetError } from '../../errors.ts';
 
 const INSTALL_HINT = 'install with: sudo scripts/install-debian-packages.sh';
@@ -60,4 +61,24 @@ export function ensureMailUser(): boolean {
   if (accountExists('vmail')) return false;
   execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', 'vmail']);
   return true;
+}
+
+/**
+ * Mail daemons drop root (vmail, postfix, openldap): every directory above the state directory must be
+ * searchable by others, or Dovecot cannot reach mail storage (a checkout under /root, mode 0700, is the usual case).
+ */
+export function checkStateDirReachable(stateDir: string): void {
+  const problems: string[] = [];
+  let dir = dirname(stateDir);
+  for (;;) {
+    try {
+      if ((statSync(dir).mode & 0o001) === 0) problems.push(`${dir} is not searchable by other users (mode ${(statSync(dir).mode & 0o777).toString(8)}); choose a state directory elsewhere (--state-dir /var/lib/mailfleet) or chmod o+x ${dir}`);
+    } catch {
+      // a parent that does not exist yet is created with mode 0755
+    }
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  if (problems.length > 0) throw new MailfleetError('PREREQUISITE_MISSING', `the mail daemons could not reach ${stateDir}`, { details: problems });
 }
