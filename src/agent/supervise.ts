@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, constants, openSync, rmSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, rmSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -39,9 +39,22 @@ function fifo(path: string): { reader: Socket; writeFd: number } {
   return { reader: new Socket({ fd: readFd, readable: true, writable: false }), writeFd };
 }
 
+function exitOf(child: ChildProcess): Promise<number> {
+  return new Promise<number>((resolve) => {
+    child.once('error', () => resolve(127));
+    child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? SIGNAL_NUMBERS[signal] ?? 1 : 1)));
+  });
+}
+
 export function spawnDaemon(argv: string[], options: { format: LogFormat; role: string; instance: string; runDir: string }): DaemonProcess {
   const [file, ...args] = argv;
   if (file === undefined) throw new TypeError('empty daemon command');
+  if (options.format === 'raw' && !fstatSync(1).isSocket() && !fstatSync(2).isSocket()) {
+    // Verbatim lines need no relay: the daemon writes to our stdout itself (a file or a pipe can be
+    // opened as /dev/stdout; only a socket cannot).
+    const child = spawn(file, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+    return { child, pid: child.pid ?? -1, exited: exitOf(child) };
+  }
   const out = fifo(join(options.runDir, 'agent-stdout.fifo'));
   const err = fifo(join(options.runDir, 'agent-stderr.fifo'));
   let child: ChildProcess;
@@ -51,10 +64,7 @@ export function spawnDaemon(argv: string[], options: { format: LogFormat; role: 
     closeSync(out.writeFd);
     closeSync(err.writeFd);
   }
-  const exited = new Promise<number>((resolve) => {
-    child.once('error', () => resolve(127));
-    child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? SIGNAL_NUMBERS[signal] ?? 1 : 1)));
-  });
+  const exited = exitOf(child);
   relay(out.reader, options.format, { role: options.role, instance: options.instance, stream: 'stdout' });
   relay(err.reader, options.format, { role: options.role, instance: options.instance, stream: 'stderr' });
   return { child, pid: child.pid ?? -1, exited };

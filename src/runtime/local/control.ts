@@ -108,7 +108,8 @@ export function startControlServer(opts: {
 /** One request to a running runtime; throws RUNTIME_NOT_RUNNING when nobody answers. */
 export function controlRequest(socketPath: string, method: 'GET' | 'POST', path: string, payload?: unknown): Promise<{ status: number; body: unknown }> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath, method, path, headers: { 'content-type': 'application/json' } }, (res) => {
+    // A fresh connection per request: a kept-alive one can be closed by the server just as we reuse it.
+    const req = request({ socketPath, method, path, agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {

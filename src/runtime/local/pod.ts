@@ -36,7 +36,7 @@ export function launchAgent(pod: Pod, launch: PodLaunch): void {
   const logFd = openSync(join(launch.logDir, `${pod.name}.log`), 'a');
   const child = spawn(node, [
     ...prefix, 'agent', '--role', pod.role, '--name', pod.name, '--listen', pod.address,
-    '-f', launch.specFile, '--state-dir', launch.stateDir, '--log-format', 'json',
+    '-f', launch.specFile, '--state-dir', launch.stateDir, '--log-format', 'raw',
   ], { stdio: ['ignore', logFd, logFd], detached: true });
   closeSync(logFd);
   pod.child = child;
