@@ -3,6 +3,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
+// The director client alone: the backends index also loads the Kubernetes client, which no agent needs.
+import { createDirectorSink } from '../backends/director.ts';
 import type { ConfigInput } from '../config/index.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -84,25 +86,15 @@ const drainProxy: Drainer = async (input, deadline) => {
 /** mailbox: wait until the director no longer routes users here (the backend-sync controller moved them). */
 const drainMailbox: Drainer = async (input, deadline) => {
   const { spec, peers, instance } = input;
-  const auth = `X-Dovecot-API ${Buffer.from(spec.director.apiKey).toString('base64')}`;
+  const director = createDirectorSink({
+    apiKey: spec.director.apiKey,
+    endpoints: () => peers.proxy.map((p) => ({ url: `http://${p.host}:${spec.ports.doveadm}` })),
+    timeoutMs: 2000,
+  });
+  // No director answering means nobody can be routed here any more.
   const stillRouted = async (): Promise<boolean> => {
-    for (const p of peers.proxy) {
-      try {
-        const res = await fetch(`http://${p.host}:${spec.ports.doveadm}/doveadm/v1`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: auth },
-          body: JSON.stringify([['directorStatus', {}, 'drain']]),
-          signal: AbortSignal.timeout(2000),
-        });
-        const [[kind, rows]] = (await res.json()) as [[string, Record<string, string>[]]];
-        if (kind !== 'doveadmResponse') continue;
-        const me = rows.find((r) => r['mail server ip'] === instance.listen);
-        return me !== undefined && Number(me.users ?? 0) > 0;
-      } catch {
-        // try the next proxy
-      }
-    }
-    return false;
+    const me = (await director.list().catch(() => [])).find((h) => h.address === instance.listen);
+    return me !== undefined && me.users > 0;
   };
   const moved = await until(deadline, async () => !(await stillRouted()));
   return { completed: moved, detail: moved ? 'no users routed here' : 'budget spent with users still routed here' };

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
+import { createDirectorSink } from '../../src/backends/index.ts';
 import { controlRequest, type InstanceStatus } from '../../src/runtime/local/index.ts';
 import { stringify } from 'yaml';
 
@@ -161,16 +162,8 @@ export async function startPlatform(t: TestContext, options: PlatformOptions): P
   return platform;
 }
 
-/** POSTs one doveadm HTTP API command to a proxy and returns its response rows. */
+/** One doveadm HTTP API command to a proxy, through the controller's director client; returns the response rows. */
 export async function doveadm(host: string, port: number, command: string, params: Record<string, string> = {}): Promise<Record<string, string>[]> {
-  const res = await fetch(`http://${host}:${port}/doveadm/v1`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `X-Dovecot-API ${Buffer.from(API_KEY).toString('base64')}` },
-    body: JSON.stringify([[command, params, 't1']]),
-  });
-  if (!res.ok) throw new Error(`doveadm ${command}: HTTP ${res.status}`);
-  const body = (await res.json()) as [string, unknown, string][];
-  const [kind, rows] = body[0] ?? [];
-  if (kind !== 'doveadmResponse') throw new Error(`doveadm ${command}: ${JSON.stringify(body)}`);
-  return rows as Record<string, string>[];
+  const director = createDirectorSink({ apiKey: API_KEY, endpoints: () => [{ url: `http://${host}:${port}` }] });
+  return (await director.call(command, params)) as Record<string, string>[];
 }
