@@ -27,3 +27,39 @@ export function instanceContext(stateDir: string, role: Role, name: string, list
 export function peersFile(stateDir: string): string {
   return join(resolve(stateDir), 'peers.json');
 }
+
+/**
+ * Where things are inside a Kubernetes pod. The renderer mounts volumes at these paths and the agent
+ * (`mailfleet agent --pod`) reads them; both import them from here.
+ */
+export const POD_PATHS = {
+  /** ConfigMap `<platform>-<role>-config`: generated files, placeholders not yet resolved. */
+  configMap: '/etc/mailfleet/config',
+  /** ConfigMap `<platform>-spec`: the spec with secrets as placeholders, and peers by DNS name. */
+  specDir: '/etc/mailfleet/spec',
+  specFile: '/etc/mailfleet/spec/mailfleet.yaml',
+  peersFile: '/etc/mailfleet/spec/peers.json',
+  /** The platform Secret, one file per key. */
+  secrets: '/etc/mailfleet/secrets',
+  /** emptyDir: the installed config, placeholders resolved. */
+  config: '/run/mailfleet/config',
+  /** emptyDir: sockets and pid files. */
+  run: '/run/mailfleet/run',
+  /** The pod's PVC (queue, LDAP database, Redis data). */
+  data: '/var/lib/mailfleet',
+  /** The ReadWriteMany volume every mailbox backend shares. */
+  mail: '/srv/mail',
+} as const;
+
+/** The instance context of a pod: it listens on every address of its own network namespace. */
+export function podInstanceContext(role: Role, name: string): InstanceContext {
+  return {
+    role,
+    name,
+    listen: '0.0.0.0',
+    configDir: POD_PATHS.config,
+    dataDir: POD_PATHS.data,
+    runDir: POD_PATHS.run,
+    mailDir: POD_PATHS.mail,
+  };
+}

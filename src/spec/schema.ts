@@ -8,8 +8,124 @@ const role = (replicas: number, max: number) => ({
   properties: { replicas: { type: 'integer', minimum: 0, maximum: max, default: replicas } },
 });
 const DOMAIN_PATTERN = '^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$';
+const DOMAIN_PATTERN_LOOSE = '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$';
 const QUOTA_PATTERN = '^(0|[1-9][0-9]*[KMGT]?)$';
+const CIDR_PATTERN = '^(([0-9]{1,3}\\.){3}[0-9]{1,3}/[0-9]{1,2}|[0-9a-fA-F:]+/[0-9]{1,3})$';
+const QUANTITY_PATTERN = '^[0-9]+(\\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$';
+const NAME_PATTERN = '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$';
 const ADDRESS_PATTERN = '^[a-z0-9._+-]{1,64}@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$';
+
+const outboundPool = (ipv4Cidr: string) => ({
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    replicas: { type: 'integer', minimum: 0, maximum: 16, default: 2 },
+    ipv4Cidr: { type: 'string', pattern: CIDR_PATTERN, default: ipv4Cidr },
+    ipv6Cidr: { type: 'string', pattern: CIDR_PATTERN },
+  },
+});
+
+const quantity = (value: string) => ({ type: 'string', pattern: QUANTITY_PATTERN, default: value });
+const resources = (cpu: string, memory: string, cpuLimit: string, memoryLimit: string) => ({
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    requests: { type: 'object', additionalProperties: false, default: {}, properties: { cpu: quantity(cpu), memory: quantity(memory) } },
+    limits: { type: 'object', additionalProperties: false, default: {}, properties: { cpu: quantity(cpuLimit), memory: quantity(memoryLimit) } },
+  },
+});
+const storageClass = (name: string) => ({ type: 'string', pattern: NAME_PATTERN, default: name });
+
+/** Kubernetes-only settings; the single host ignores them. */
+const KUBERNETES_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    namespace: { type: 'string', pattern: NAME_PATTERN, default: 'mailfleet' },
+    clusterDomain: { type: 'string', pattern: DOMAIN_PATTERN_LOOSE, default: 'cluster.local' },
+    images: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        registry: { type: 'string', pattern: '^[a-z0-9.:/_-]+$', default: 'registry.mailfleet.test/mailfleet' },
+        tag: { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$', default: '0.1.0' },
+        pullPolicy: { enum: ['Always', 'IfNotPresent', 'Never'], default: 'IfNotPresent' },
+      },
+    },
+    rackLabel: { type: 'string', pattern: '^([a-z0-9.-]+/)?[A-Za-z0-9_.-]+$', default: 'topology.kubernetes.io/zone' },
+    storageClasses: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        mta: storageClass('mail-queue'),
+        msa: storageClass('mail-queue'),
+        mailout: storageClass('mail-queue'),
+        fallback: storageClass('mail-queue'),
+        mailbox: storageClass('mail-storage-rwx'),
+        ldap: storageClass('mail-ldap'),
+        kvs: storageClass('mail-kvs'),
+        metrics: storageClass('mail-metrics'),
+        logs: storageClass('mail-logs'),
+      },
+    },
+    storageSizes: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        queue: quantity('10Gi'),
+        mail: quantity('1Ti'),
+        ldap: quantity('5Gi'),
+        kvs: quantity('5Gi'),
+        metrics: quantity('50Gi'),
+        logs: quantity('50Gi'),
+      },
+    },
+    resources: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        mta: resources('500m', '512Mi', '2', '1Gi'),
+        msa: resources('250m', '256Mi', '1', '512Mi'),
+        mailout: resources('250m', '256Mi', '1', '512Mi'),
+        fallback: resources('100m', '128Mi', '500m', '256Mi'),
+        proxy: resources('500m', '256Mi', '2', '1Gi'),
+        mailbox: resources('1', '1Gi', '4', '4Gi'),
+        ldap: resources('250m', '512Mi', '1', '1Gi'),
+        kvs: resources('100m', '256Mi', '500m', '512Mi'),
+        controller: resources('50m', '64Mi', '500m', '256Mi'),
+        victoriametrics: resources('250m', '1Gi', '2', '4Gi'),
+        vmalert: resources('50m', '64Mi', '500m', '256Mi'),
+        alertmanager: resources('50m', '64Mi', '250m', '256Mi'),
+        loki: resources('250m', '512Mi', '2', '2Gi'),
+        promtail: resources('50m', '64Mi', '250m', '256Mi'),
+        nodelocaldns: resources('25m', '32Mi', '250m', '128Mi'),
+      },
+    },
+    networkPolicies: { type: 'boolean', default: true },
+    scrape: { enum: ['annotations', 'VMPodScrape', 'ServiceMonitor'], default: 'VMPodScrape' },
+    alertWebhookUrl: { type: 'string', pattern: '^https?://', default: 'http://alert-receiver.monitoring.svc:8080/alerts' },
+    logs: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        s3Endpoint: { type: 'string', pattern: '^https?://', default: 'http://s3.storage.svc:9000' },
+        bucket: { type: 'string', pattern: '^[a-z0-9.-]{3,63}$', default: 'mailfleet-logs' },
+        region: { type: 'string', minLength: 1, default: 'us-east-1' },
+        credentialsSecret: { type: 'string', pattern: NAME_PATTERN, default: 'mailfleet-logs-s3' },
+      },
+    },
+    nodeLocalDnsAddress: { type: 'string', pattern: '^([0-9]{1,3}\\.){3}[0-9]{1,3}$', default: '169.254.20.10' },
+    existingSecret: { type: 'string', default: '', pattern: '^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)?$' },
+  },
+} as const;
 
 /** JSON Schema (draft 2020-12 subset understood by ajv) of a mailfleet spec, with defaults. */
 export const PLATFORM_SCHEMA = {
@@ -99,6 +215,27 @@ export const PLATFORM_SCHEMA = {
             },
           },
         },
+        loadBalancer: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            sourceRanges: { type: 'array', default: [], uniqueItems: true, items: { type: 'string', pattern: CIDR_PATTERN } },
+            ports: {
+              type: 'object',
+              additionalProperties: false,
+              default: {},
+              properties: { smtp: port(10025), submission: port(10587), imap: port(10143), pop3: port(10110) },
+            },
+          },
+        },
+        outbound: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: { mailout: outboundPool('198.51.100.0/28'), fallback: outboundPool('198.51.100.16/28') },
+        },
+        kubernetes: KUBERNETES_SCHEMA,
         accounts: {
           type: 'object',
           additionalProperties: false,

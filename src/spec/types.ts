@@ -60,7 +60,63 @@ export interface PlatformSpec {
    */
   director: { vhostCount: number; apiKey: string; resyncSeconds: number; drainTimeoutSeconds: number };
   local: { stateDir: string; addressPool: string };
+  /** Listeners that expect the PROXY protocol from the load balancer (client IP), trusted only from its ranges. */
+  loadBalancer: LoadBalancerSpec;
+  /** Outbound relay pools, each with its own egress IP pool (Kubernetes only). */
+  outbound: { mailout: OutboundPool; fallback: OutboundPool };
+  kubernetes: KubernetesSpec;
   accounts: { seed: Account[]; generate: GeneratedAccounts[] };
+}
+
+export interface LoadBalancerSpec {
+  /** CIDRs the load balancer sends from; empty: no PROXY-protocol listeners. */
+  sourceRanges: string[];
+  /** PROXY-protocol listener ports by protocol. */
+  ports: { smtp: number; submission: number; imap: number; pop3: number };
+}
+
+export interface OutboundPool {
+  replicas: number;
+  /** The Calico IP pool the pods take their addresses from (NAT off: egress NAT happens outside the node). */
+  ipv4Cidr: string;
+  /** Optional IPv6 pool. */
+  ipv6Cidr?: string;
+}
+
+export interface ContainerResources {
+  requests: { cpu: string; memory: string };
+  limits: { cpu: string; memory: string };
+}
+
+export type KubeWorkload = Role | 'mailout' | 'fallback' | 'controller' | 'victoriametrics' | 'vmalert' | 'alertmanager' | 'loki' | 'promtail' | 'nodelocaldns';
+
+export interface KubernetesSpec {
+  /** Namespace every namespaced object goes to. Default `mailfleet`. */
+  namespace: string;
+  /** Cluster DNS domain used in peer names. Default `cluster.local`. */
+  clusterDomain: string;
+  /** Images: `<registry>/<image>:<tag>`; mailfleet-postfix, mailfleet-dovecot, mailfleet-openldap, mailfleet-redis, mailfleet. */
+  images: { registry: string; tag: string; pullPolicy: 'Always' | 'IfNotPresent' | 'Never' };
+  /** Node label naming the rack for topology spread. Default `topology.kubernetes.io/zone`. */
+  rackLabel: string;
+  /** StorageClass per stateful role (mailbox is ReadWriteMany). */
+  storageClasses: Record<'mta' | 'msa' | 'mailout' | 'fallback' | 'mailbox' | 'ldap' | 'kvs' | 'metrics' | 'logs', string>;
+  /** Volume sizes. */
+  storageSizes: Record<'queue' | 'mail' | 'ldap' | 'kvs' | 'metrics' | 'logs', string>;
+  /** Requests and limits per workload; defaults are sized for a small node. */
+  resources: Record<KubeWorkload, ContainerResources>;
+  /** Default-deny NetworkPolicies with per-role allowlists. Default true. */
+  networkPolicies: boolean;
+  /** How VictoriaMetrics finds targets: pod annotations, VMPodScrape (VictoriaMetrics operator) or ServiceMonitor (Prometheus operator). */
+  scrape: 'annotations' | 'VMPodScrape' | 'ServiceMonitor';
+  /** Where Alertmanager posts alerts. */
+  alertWebhookUrl: string;
+  /** Loki's S3-compatible object store; credentials come from the Secret named here (keys access-key-id, secret-access-key). */
+  logs: { s3Endpoint: string; bucket: string; region: string; credentialsSecret: string };
+  /** node-local-dns listen address on every node. */
+  nodeLocalDnsAddress: string;
+  /** Name of an existing Secret with the platform's keys; empty: render one from the spec. */
+  existingSecret: string;
 }
 
 export interface MailPlatform {

@@ -1,0 +1,81 @@
+/**
+ * Values a Kubernetes ConfigMap must not hold: secrets (they live in a Secret) and facts only the pod
+ * knows (its own name). The renderer writes a placeholder in their place; the agent replaces every
+ * placeholder when it installs the files in the pod. The single host passes real values and never
+ * sees a placeholder.
+ *
+ * Syntax: `{{mailfleet.secret.KEY}}` (KEY is a file name in the mounted Secret) and
+ * `{{mailfleet.pod.name}}`. Neither Postfix, Dovecot, slapd nor Redis gives `{{` a meaning.
+ */
+import { MailfleetError } from '../errors.ts';
+import type { PlatformSpec } from '../spec/index.ts';
+
+const PLACEHOLDER = /\{\{mailfleet\.(secret|pod)\.([a-z0-9-]+)\}\}/g;
+
+export function secretPlaceholder(key: string): string {
+  return `{{mailfleet.secret.${key}}}`;
+}
+
+export const POD_NAME_PLACEHOLDER = '{{mailfleet.pod.name}}';
+
+/** Keys of the platform Secret, one file each when mounted. */
+export const SECRET_KEYS = {
+  ldapAdminPassword: 'ldap-admin-password',
+  ldapReaderPassword: 'ldap-reader-password',
+  doveadmApiKey: 'doveadm-api-key',
+} as const;
+
+export const seedPasswordKey = (i: number): string => `account-seed-${i}-password`;
+export const generatedPasswordKey = (i: number): string => `account-generate-${i}-password`;
+
+/**
+ * Splits the secret values out of a spec: the spec keeps placeholders, the secrets come back by key.
+ * Everything else is untouched, so generators fed the redacted spec write placeholders where the
+ * secrets go.
+ */
+export function redactSpec(spec: PlatformSpec): { spec: PlatformSpec; secrets: Record<string, string> } {
+  const secrets: Record<string, string> = {
+    [SECRET_KEYS.ldapAdminPassword]: spec.ldap.adminPassword,
+    [SECRET_KEYS.ldapReaderPassword]: spec.ldap.readerPassword,
+    [SECRET_KEYS.doveadmApiKey]: spec.director.apiKey,
+  };
+  spec.accounts.seed.forEach((a, i) => (secrets[seedPasswordKey(i)] = a.password));
+  spec.accounts.generate.forEach((g, i) => (secrets[generatedPasswordKey(i)] = g.password));
+  const redacted: PlatformSpec = {
+    ...spec,
+    ldap: { ...spec.ldap, adminPassword: secretPlaceholder(SECRET_KEYS.ldapAdminPassword), readerPassword: secretPlaceholder(SECRET_KEYS.ldapReaderPassword) },
+    director: { ...spec.director, apiKey: secretPlaceholder(SECRET_KEYS.doveadmApiKey) },
+    accounts: {
+      seed: spec.accounts.seed.map((a, i) => ({ ...a, password: secretPlaceholder(seedPasswordKey(i)) })),
+      generate: spec.accounts.generate.map((g, i) => ({ ...g, password: secretPlaceholder(generatedPasswordKey(i)) })),
+    },
+  };
+  return { spec: redacted, secrets };
+}
+
+export interface PlaceholderValues {
+  /** Secret value by key; undefined when the Secret has no such key. */
+  secret(key: string): string | undefined;
+  podName: string;
+}
+
+/** Replaces every placeholder in `text`. A placeholder with no value is an error naming it and `where`. */
+export function resolvePlaceholders(text: string, values: PlaceholderValues, where: string): string {
+  return text.replace(PLACEHOLDER, (whole, kind: string, key: string) => {
+    const value = kind === 'secret' ? values.secret(key) : key === 'name' ? values.podName : undefined;
+    if (value === undefined) {
+      throw new MailfleetError('PLACEHOLDER_UNRESOLVED', `${where}: no value for ${whole}${kind === 'secret' ? ` (key ${key} missing from the mounted Secret)` : ''}`);
+    }
+    return value;
+  });
+}
+
+/** `resolvePlaceholders` over every string of a JSON-like value (a spec read from a ConfigMap). */
+export function resolveInValue<T>(value: T, values: PlaceholderValues, where: string): T {
+  if (typeof value === 'string') return resolvePlaceholders(value, values, where) as T;
+  if (Array.isArray(value)) return value.map((v, i) => resolveInValue(v, values, `${where}[${i}]`)) as T;
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveInValue(v, values, `${where}.${k}`)])) as T;
+  }
+  return value;
+}
