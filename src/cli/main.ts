@@ -4,6 +4,7 @@ import { agentCommand } from './agent.ts';
 import { controllerCommand } from './controller.ts';
 import { dnsCommand } from './dns.ts';
 import { downCommand } from './down.ts';
+import { renderCommand } from './render.ts';
 import { restartCommand } from './restart.ts';
 import { scaleCommand } from './scale.ts';
 import { statusCommand } from './status.ts';
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   restart: { run: restartCommand, help: 'restart ROLE [--state-dir DIR]       rolling restart, one instance at a time' },
   accounts: { run: accountsCommand, help: 'accounts add|list|remove ...         manage mail accounts in LDAP' },
   validate: { run: validateCommand, help: 'validate -f SPEC                     check a spec and print it with defaults' },
+  render: { run: renderCommand, help: 'render -f SPEC [-o DIR] | render crd   Kubernetes YAML for kubectl/GitOps' },
   controller: { run: controllerCommand, help: 'controller --source kube|local ...    run the backend-sync controller' },
   dns: { run: dnsCommand, help: 'dns audit NAME [--resolv-conf FILE] [--observe] [--json]  DNS queries one lookup costs' },
   agent: { run: agentCommand, help: 'agent --role ROLE --name NAME ...    run one instance (container entrypoint)' },

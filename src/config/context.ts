@@ -30,6 +30,11 @@ export interface ConfigInput {
   spec: PlatformSpec;
   instance: InstanceContext;
   peers: Peers;
+  /**
+   * Where mail for foreign domains goes: the outbound pool's Service (Kubernetes). Absent on the single
+   * host, which runs no outbound pool: such mail is held in the queue.
+   */
+  relay?: { mailout: string; fallback?: string };
 }
 
 /** File name (relative to the config dir) → contents. */

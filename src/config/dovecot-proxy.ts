@@ -11,6 +11,11 @@ export function dovecotProxyFiles(input: ConfigInput): ConfigFiles {
   const addr = instance.listen;
   const ring = peers.proxy.map((p) => `${p.host}:${spec.ports.director}`).join(' ');
   const backends = peers.mailbox.map((p) => p.host).join(' ');
+  // PROXY protocol from the load balancer carries the client's address; trusted from its ranges only.
+  const lbRanges = spec.loadBalancer.sourceRanges;
+  const haproxyTrust = lbRanges.length > 0 ? [`haproxy_trusted_networks = ${lbRanges.join(' ')}`] : [];
+  const haproxyListener = (name: string, port: number): string[] =>
+    lbRanges.length > 0 ? [`inet_listener ${name} {`, `  address = ${addr}`, `  port = ${port}`, '  haproxy = yes', '}'] : [];
   const conf = [
     ...dovecotBase(input, 'imap pop3 lmtp'),
     `director_servers = ${ring}`,
@@ -38,11 +43,14 @@ export function dovecotProxyFiles(input: ConfigInput): ConfigFiles {
       '  mode = 0600',
       '}',
     ]),
+    ...haproxyTrust,
     ...serviceBlock('imap-login', [{ name: 'imap', address: addr, port: spec.ports.imap }, { name: 'imaps', address: addr, port: 0 }], [
+      ...haproxyListener('imap_lb', spec.loadBalancer.ports.imap),
       'executable = imap-login director',
       ...LOGIN_SERVICE_SETTINGS,
     ]),
     ...serviceBlock('pop3-login', [{ name: 'pop3', address: addr, port: spec.ports.pop3 }, { name: 'pop3s', address: addr, port: 0 }], [
+      ...haproxyListener('pop3_lb', spec.loadBalancer.ports.pop3),
       'executable = pop3-login director',
       ...LOGIN_SERVICE_SETTINGS,
     ]),

@@ -123,6 +123,20 @@ const KUBERNETES_SCHEMA = {
       },
     },
     nodeLocalDnsAddress: { type: 'string', pattern: '^([0-9]{1,3}\\.){3}[0-9]{1,3}$', default: '169.254.20.10' },
+    podNetworks: { type: 'array', minItems: 1, uniqueItems: true, default: ['10.0.0.0/8'], items: { type: 'string', pattern: CIDR_PATTERN } },
+    thirdPartyImages: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        victoriametrics: { type: 'string', minLength: 1, default: 'victoriametrics/victoria-metrics:v1.102.1' },
+        vmalert: { type: 'string', minLength: 1, default: 'victoriametrics/vmalert:v1.102.1' },
+        alertmanager: { type: 'string', minLength: 1, default: 'prom/alertmanager:v0.27.0' },
+        loki: { type: 'string', minLength: 1, default: 'grafana/loki:3.1.1' },
+        promtail: { type: 'string', minLength: 1, default: 'grafana/promtail:3.1.1' },
+        nodelocaldns: { type: 'string', minLength: 1, default: 'registry.k8s.io/dns/k8s-dns-node-cache:1.23.1' },
+      },
+    },
     existingSecret: { type: 'string', default: '', pattern: '^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)?$' },
   },
 } as const;

@@ -115,6 +115,10 @@ export interface KubernetesSpec {
   logs: { s3Endpoint: string; bucket: string; region: string; credentialsSecret: string };
   /** node-local-dns listen address on every node. */
   nodeLocalDnsAddress: string;
+  /** Pod network ranges: the only clients the outbound relay pools relay for. */
+  podNetworks: string[];
+  /** Images of the third-party parts (monitoring, logs, node-local-dns). */
+  thirdPartyImages: Record<'victoriametrics' | 'vmalert' | 'alertmanager' | 'loki' | 'promtail' | 'nodelocaldns', string>;
   /** Name of an existing Secret with the platform's keys; empty: render one from the spec. */
   existingSecret: string;
 }

@@ -1,0 +1,69 @@
+/**
+ * ConfigMaps holding the output of the same generators the single host runs, and the platform Secret.
+ * Secrets and the pod's own name are placeholders here; the agent resolves them in the pod.
+ */
+import { stringify } from 'yaml';
+import { podInstanceContext } from '../../agent/index.ts';
+import { roleConfigFiles, type ConfigFiles, type ConfigInput } from '../../config/index.ts';
+import { postfixOutboundFiles } from '../../config/postfix.ts';
+import { POD_NAME_PLACEHOLDER, redactSpec } from '../../config/placeholders.ts';
+import { ROLES } from '../../spec/index.ts';
+import { kubePeers, meta, OUTBOUND_POOLS, replicasOf, serviceHost, type MailWorkload, type RenderContext } from './context.ts';
+import type { KubeObject, Rendered } from './objects.ts';
+
+export const specConfigMapName = (ctx: RenderContext): string => `${ctx.platform}-spec`;
+export const roleConfigMapName = (ctx: RenderContext, w: MailWorkload): string => `${ctx.platform}-${w}-config`;
+export const secretName = (ctx: RenderContext): string => ctx.spec.kubernetes.existingSecret || `${ctx.platform}-secrets`;
+
+/** Where foreign mail goes: the outbound pools' Services, when they run. */
+export function relayOf(ctx: RenderContext): ConfigInput['relay'] {
+  const { outbound } = ctx.spec;
+  if (outbound.mailout.replicas === 0) return undefined;
+  return { mailout: serviceHost(ctx, 'mailout'), ...(outbound.fallback.replicas > 0 ? { fallback: serviceHost(ctx, 'fallback') } : {}) };
+}
+
+/** The config input of a workload's pods: redacted spec, pod paths, the pod name as a placeholder. */
+export function podConfigInput(ctx: RenderContext, w: MailWorkload): ConfigInput {
+  const role = w === 'mailout' || w === 'fallback' ? 'mta' : w;
+  const relay = relayOf(ctx);
+  return {
+    spec: redactSpec(ctx.spec).spec,
+    instance: podInstanceContext(role, POD_NAME_PLACEHOLDER),
+    peers: kubePeers(ctx),
+    ...(relay ? { relay } : {}),
+  };
+}
+
+export function workloadConfigFiles(ctx: RenderContext, w: MailWorkload): ConfigFiles {
+  const input = podConfigInput(ctx, w);
+  if (w === 'mailout' || w === 'fallback') return postfixOutboundFiles(input, w, ctx.spec.kubernetes.podNetworks);
+  return roleConfigFiles(w, input);
+}
+
+function configMap(ctx: RenderContext, name: string, component: string, data: Record<string, string>): KubeObject {
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(ctx, name, component), ...(Object.keys(data).length > 0 ? { data } : {}) };
+}
+
+export function renderConfigs(ctx: RenderContext): Rendered[] {
+  const out: Rendered[] = [];
+  const { spec: redacted, secrets } = redactSpec(ctx.spec);
+  const document = { apiVersion: ctx.doc.apiVersion, kind: ctx.doc.kind, metadata: { name: ctx.platform }, spec: redacted };
+  out.push({
+    object: configMap(ctx, specConfigMapName(ctx), 'config', {
+      'mailfleet.yaml': stringify(document, { lineWidth: 0, sortMapEntries: true }),
+      'peers.json': `${JSON.stringify(kubePeers(ctx), null, 2)}\n`,
+    }),
+  });
+  const workloads: MailWorkload[] = [...ROLES, ...OUTBOUND_POOLS];
+  for (const w of workloads) {
+    if (replicasOf(ctx.spec, w) === 0) continue;
+    out.push({ object: configMap(ctx, roleConfigMapName(ctx, w), w, workloadConfigFiles(ctx, w)) });
+  }
+  if (!ctx.spec.kubernetes.existingSecret) {
+    out.push({
+      comment: 'Secrets of the platform, from the spec. For GitOps, keep them out of the repository:\nset spec.kubernetes.existingSecret and create the Secret with these keys yourself.',
+      object: { apiVersion: 'v1', kind: 'Secret', metadata: meta(ctx, secretName(ctx), 'config'), type: 'Opaque', stringData: secrets },
+    });
+  }
+  return out;
+}

@@ -1,0 +1,76 @@
+/** What every part of the renderer shares: the spec, names, labels, images and where peers are by name. */
+import type { Peers } from '../../config/index.ts';
+import { ROLES, type MailPlatform, type PlatformSpec, type Role } from '../../spec/index.ts';
+
+/** Mail roles plus the outbound pools: every one runs Postfix or Dovecot or slapd or Redis under the agent. */
+export const OUTBOUND_POOLS = ['mailout', 'fallback'] as const;
+export type OutboundPool = (typeof OUTBOUND_POOLS)[number];
+export type MailWorkload = Role | OutboundPool;
+
+export const PLATFORM_LABEL = 'mailfleet.io/platform';
+export const COMPONENT_LABEL = 'app.kubernetes.io/component';
+
+export interface RenderContext {
+  doc: MailPlatform;
+  spec: PlatformSpec;
+  platform: string;
+  namespace: string;
+}
+
+export function renderContext(doc: MailPlatform): RenderContext {
+  return { doc, spec: doc.spec, platform: doc.metadata.name, namespace: doc.spec.kubernetes.namespace };
+}
+
+/** Labels on every object: recommended labels plus the platform label the operator prunes by. */
+export function labels(ctx: RenderContext, component: string): Record<string, string> {
+  return {
+    'app.kubernetes.io/name': 'mailfleet',
+    'app.kubernetes.io/instance': ctx.platform,
+    [COMPONENT_LABEL]: component,
+    'app.kubernetes.io/part-of': 'mailfleet',
+    'app.kubernetes.io/managed-by': 'mailfleet',
+    [PLATFORM_LABEL]: ctx.platform,
+  };
+}
+
+/** The labels a workload's selector matches (stable: a selector cannot change after creation). */
+export function selector(ctx: RenderContext, component: string): Record<string, string> {
+  return { 'app.kubernetes.io/instance': ctx.platform, [COMPONENT_LABEL]: component };
+}
+
+export function meta(ctx: RenderContext, name: string, component: string, extra: { annotations?: Record<string, string>; namespaced?: boolean } = {}) {
+  return {
+    name,
+    ...(extra.namespaced === false ? {} : { namespace: ctx.namespace }),
+    labels: labels(ctx, component),
+    ...(extra.annotations && Object.keys(extra.annotations).length > 0 ? { annotations: extra.annotations } : {}),
+  };
+}
+
+export type MailfleetImage = 'mailfleet' | 'mailfleet-postfix' | 'mailfleet-dovecot' | 'mailfleet-openldap' | 'mailfleet-redis' | 'mailfleet-unbound';
+
+export function image(ctx: RenderContext, name: MailfleetImage): string {
+  const { registry, tag } = ctx.spec.kubernetes.images;
+  return `${registry}/${name}:${tag}`;
+}
+
+export function replicasOf(spec: PlatformSpec, w: MailWorkload): number {
+  return w === 'mailout' || w === 'fallback' ? spec.outbound[w].replicas : spec.roles[w].replicas;
+}
+
+/** `<service>.<namespace>.svc.<cluster domain>`: a Service's name as every pod resolves it with ndots:1. */
+export function serviceHost(ctx: RenderContext, service: string): string {
+  return `${service}.${ctx.namespace}.svc.${ctx.spec.kubernetes.clusterDomain}`;
+}
+
+/** Each StatefulSet pod by its stable DNS name through the headless Service of its role. */
+export function kubePeers(ctx: RenderContext): Peers {
+  const out = {} as Peers;
+  for (const role of ROLES) {
+    out[role] = Array.from({ length: ctx.spec.roles[role].replicas }, (_, i) => ({
+      name: `${role}-${i}`,
+      host: `${role}-${i}.${serviceHost(ctx, role)}`,
+    }));
+  }
+  return out;
+}

@@ -1,0 +1,115 @@
+/**
+ * The backend-sync controller: a Deployment (2 replicas, one leader by Lease) that watches the
+ * EndpointSlices of the `mailbox` Service and keeps the director ring's backend list current,
+ * with the least RBAC that needs.
+ */
+import { POD_PATHS } from '../../agent/index.ts';
+import { SECRET_KEYS } from '../../config/placeholders.ts';
+import { secretName } from './configs.ts';
+import { image, meta, selector, type RenderContext } from './context.ts';
+import { KUBE_API, networkPolicy, type Flow } from './network.ts';
+import type { Rendered } from './objects.ts';
+import { dnsConfig, nonRootSecurity, placement, POD_ENV, resources } from './pods.ts';
+import { scrapeAnnotations } from './scrape.ts';
+
+export const CONTROLLER = 'controller';
+export const LEASE_NAME = 'mailfleet-backend-sync';
+/** The user the mailfleet image runs as. */
+export const MAILFLEET_UID = 65532;
+
+export function controllerName(ctx: RenderContext): string {
+  return `${ctx.platform}-${CONTROLLER}`;
+}
+
+/** Least privilege: read EndpointSlices, hold one named Lease, write Events; nothing cluster-wide. */
+export const CONTROLLER_RULES = [
+  { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+  { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [LEASE_NAME], verbs: ['get', 'update'] },
+  { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+];
+
+export function renderController(ctx: RenderContext): Rendered[] {
+  if (ctx.spec.roles.proxy.replicas === 0 || ctx.spec.roles.mailbox.replicas === 0) return [];
+  const name = controllerName(ctx);
+  const { ports } = ctx.spec;
+  const directors = Array.from({ length: ctx.spec.roles.proxy.replicas }, (_, i) =>
+    `http://proxy-${i}.proxy.${ctx.namespace}.svc.${ctx.spec.kubernetes.clusterDomain}:${ports.doveadm}`);
+  const podAnnotations = scrapeAnnotations(ctx);
+  const out: Rendered[] = [
+    { object: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(ctx, name, CONTROLLER), automountServiceAccountToken: true } },
+    { object: { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: meta(ctx, name, CONTROLLER), rules: CONTROLLER_RULES } },
+    {
+      object: {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: meta(ctx, name, CONTROLLER),
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+        subjects: [{ kind: 'ServiceAccount', name, namespace: ctx.namespace }],
+      },
+    },
+    {
+      object: {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: meta(ctx, name, CONTROLLER),
+        spec: {
+          replicas: 2,
+          selector: { matchLabels: selector(ctx, CONTROLLER) },
+          strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+          template: {
+            metadata: { labels: meta(ctx, name, CONTROLLER).labels, ...(Object.keys(podAnnotations).length > 0 ? { annotations: podAnnotations } : {}) },
+            spec: {
+              serviceAccountName: name,
+              terminationGracePeriodSeconds: 30,
+              dnsPolicy: 'ClusterFirst',
+              dnsConfig: dnsConfig(),
+              enableServiceLinks: false,
+              securityContext: { runAsNonRoot: true, runAsUser: MAILFLEET_UID, runAsGroup: MAILFLEET_UID, fsGroup: MAILFLEET_UID, seccompProfile: { type: 'RuntimeDefault' } },
+              ...placement(ctx, CONTROLLER),
+              containers: [{
+                name: CONTROLLER,
+                image: image(ctx, 'mailfleet'),
+                imagePullPolicy: ctx.spec.kubernetes.images.pullPolicy,
+                command: ['mailfleet', 'controller'],
+                args: [
+                  '--source', 'kube',
+                  '--namespace', ctx.namespace,
+                  '--service', 'mailbox',
+                  '--lease', LEASE_NAME,
+                  '--identity', '$(POD_NAME)',
+                  '--director', directors.join(','),
+                  '--api-key-file', `${POD_PATHS.secrets}/${SECRET_KEYS.doveadmApiKey}`,
+                  '--vhost-count', String(ctx.spec.director.vhostCount),
+                  '--resync', String(ctx.spec.director.resyncSeconds),
+                  '--listen', `0.0.0.0:${ports.http}`,
+                ],
+                env: POD_ENV,
+                ports: [{ name: 'http', containerPort: ports.http, protocol: 'TCP' }],
+                livenessProbe: { httpGet: { path: '/livez', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
+                readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5, failureThreshold: 2 },
+                resources: resources(ctx.spec.kubernetes.resources.controller),
+                securityContext: nonRootSecurity(true),
+                volumeMounts: [{ name: 'secrets', mountPath: POD_PATHS.secrets, readOnly: true }],
+              }],
+              volumes: [{ name: 'secrets', secret: { secretName: secretName(ctx), items: [{ key: SECRET_KEYS.doveadmApiKey, path: SECRET_KEYS.doveadmApiKey }], defaultMode: 0o440 } }],
+            },
+          },
+        },
+      },
+    },
+    {
+      object: {
+        apiVersion: 'policy/v1',
+        kind: 'PodDisruptionBudget',
+        metadata: meta(ctx, name, CONTROLLER),
+        spec: { maxUnavailable: 1, selector: { matchLabels: selector(ctx, CONTROLLER) } },
+      },
+    },
+  ];
+  if (ctx.spec.kubernetes.networkPolicies) {
+    const scrape: Flow = { peers: [{ component: 'victoriametrics' }, { monitoring: true }], ports: ['http'] };
+    out.push(networkPolicy(ctx, CONTROLLER, [scrape], [KUBE_API, { peers: [{ component: 'proxy' }], ports: ['doveadm'] }]));
+  }
+  return out;
+}

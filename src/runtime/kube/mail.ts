@@ -1,0 +1,242 @@
+/**
+ * The mail workloads: StatefulSets (every mail role keeps identity or a queue), their headless
+ * Services, the load balancer Services with PROXY-protocol listeners, PVCs and disruption budgets.
+ */
+import { POD_PATHS } from '../../agent/index.ts';
+import { ROLES } from '../../spec/index.ts';
+import { roleConfigMapName, secretName, specConfigMapName } from './configs.ts';
+import { image, meta, OUTBOUND_POOLS, replicasOf, selector, type MailfleetImage, type MailWorkload, type RenderContext } from './context.ts';
+import { ipPoolAnnotations } from './egress.ts';
+import type { KubeObject, Rendered } from './objects.ts';
+import {
+  agentProbes, dnsConfig, drainHook, gracePeriodSeconds, placement, POD_ENV, resources, rootDaemonSecurity,
+  sysctlsOf, UNSAFE_SYSCTLS_ANNOTATION, unsafeSysctlsOf,
+} from './pods.ts';
+import { scrapeAnnotations } from './scrape.ts';
+
+interface Port {
+  name: string;
+  port: number;
+  /** Exposed through the load balancer. */
+  public?: boolean;
+}
+
+const IMAGE: Record<MailWorkload, MailfleetImage> = {
+  mta: 'mailfleet-postfix',
+  msa: 'mailfleet-postfix',
+  mailout: 'mailfleet-postfix',
+  fallback: 'mailfleet-postfix',
+  proxy: 'mailfleet-dovecot',
+  mailbox: 'mailfleet-dovecot',
+  ldap: 'mailfleet-openldap',
+  kvs: 'mailfleet-redis',
+};
+
+/** Roles that must not share a node: an inbound flood must not starve the mailbox backends. */
+const KEEP_APART: Partial<Record<MailWorkload, MailWorkload[]>> = { mta: ['mailbox'], mailbox: ['mta'] };
+
+export const STORAGE_NOTE = 'iSCSI-backed volumes must not mount with online discard (no "discard" mount option): trim with a scheduled fstrim instead.';
+
+export function portsOf(ctx: RenderContext, w: MailWorkload): Port[] {
+  const p = ctx.spec.ports;
+  const lb = ctx.spec.loadBalancer;
+  const behindLb = lb.sourceRanges.length > 0;
+  const http = { name: 'http', port: p.http };
+  switch (w) {
+    case 'mta':
+      return [{ name: 'smtp', port: p.smtp, public: true }, ...(behindLb ? [{ name: 'smtp-lb', port: lb.ports.smtp, public: true }] : []), http];
+    case 'msa':
+      return [{ name: 'submission', port: p.submission, public: true }, ...(behindLb ? [{ name: 'submission-lb', port: lb.ports.submission, public: true }] : []), http];
+    case 'mailout':
+    case 'fallback':
+      return [{ name: 'smtp', port: p.smtp }, http];
+    case 'proxy':
+      return [
+        { name: 'imap', port: p.imap, public: true },
+        { name: 'pop3', port: p.pop3, public: true },
+        ...(behindLb ? [{ name: 'imap-lb', port: lb.ports.imap, public: true }, { name: 'pop3-lb', port: lb.ports.pop3, public: true }] : []),
+        { name: 'lmtp', port: p.lmtp },
+        { name: 'auth', port: p.auth },
+        { name: 'doveadm', port: p.doveadm },
+        { name: 'director', port: p.director },
+        http,
+      ];
+    case 'mailbox':
+      return [{ name: 'imap', port: p.imap }, { name: 'pop3', port: p.pop3 }, { name: 'lmtp', port: p.lmtp }, http];
+    case 'ldap':
+      return [{ name: 'ldap', port: p.ldap }, http];
+    case 'kvs':
+      return [{ name: 'redis', port: p.redis }, http];
+  }
+}
+
+/** The per-pod volume: the queue of Postfix roles, the database of ldap and kvs; none for the proxy. */
+function dataClaim(ctx: RenderContext, w: MailWorkload): { storageClass: string; size: string } | undefined {
+  const k = ctx.spec.kubernetes;
+  switch (w) {
+    case 'mta':
+    case 'msa':
+    case 'mailout':
+    case 'fallback':
+      return { storageClass: k.storageClasses[w], size: k.storageSizes.queue };
+    case 'ldap':
+      return { storageClass: k.storageClasses.ldap, size: k.storageSizes.ldap };
+    case 'kvs':
+      return { storageClass: k.storageClasses.kvs, size: k.storageSizes.kvs };
+    default:
+      return undefined;
+  }
+}
+
+export const mailStorageClaim = (ctx: RenderContext): string => `${ctx.platform}-mail-storage`;
+
+function statefulSet(ctx: RenderContext, w: MailWorkload): Rendered {
+  const http = ctx.spec.ports.http;
+  const claim = dataClaim(ctx, w);
+  const unsafe = unsafeSysctlsOf(w);
+  const volumes: object[] = [
+    { name: 'config-source', configMap: { name: roleConfigMapName(ctx, w) } },
+    { name: 'spec', configMap: { name: specConfigMapName(ctx) } },
+    { name: 'secrets', secret: { secretName: secretName(ctx), defaultMode: 0o400 } },
+    { name: 'config', emptyDir: {} },
+    { name: 'run', emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } },
+    ...(claim ? [] : [{ name: 'data', emptyDir: {} }]),
+    ...(w === 'mailbox' ? [{ name: 'mail', persistentVolumeClaim: { claimName: mailStorageClaim(ctx) } }] : []),
+  ];
+  const mounts = [
+    { name: 'config-source', mountPath: POD_PATHS.configMap, readOnly: true },
+    { name: 'spec', mountPath: POD_PATHS.specDir, readOnly: true },
+    { name: 'secrets', mountPath: POD_PATHS.secrets, readOnly: true },
+    { name: 'config', mountPath: POD_PATHS.config },
+    { name: 'run', mountPath: POD_PATHS.run },
+    { name: 'data', mountPath: POD_PATHS.data },
+    ...(w === 'mailbox' ? [{ name: 'mail', mountPath: POD_PATHS.mail }] : []),
+  ];
+  const podAnnotations = {
+    ...scrapeAnnotations(ctx),
+    ...(w === 'mailout' || w === 'fallback' ? ipPoolAnnotations(ctx, w) : {}),
+    ...(unsafe.length > 0 ? { [UNSAFE_SYSCTLS_ANNOTATION]: unsafe.join(',') } : {}),
+  };
+  const object: KubeObject = {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: meta(ctx, w, w),
+    spec: {
+      serviceName: w,
+      replicas: replicasOf(ctx.spec, w),
+      podManagementPolicy: w === 'mailbox' || w === 'proxy' ? 'Parallel' : 'OrderedReady',
+      updateStrategy: { type: 'RollingUpdate' },
+      selector: { matchLabels: selector(ctx, w) },
+      template: {
+        metadata: { labels: meta(ctx, w, w).labels, ...(Object.keys(podAnnotations).length > 0 ? { annotations: podAnnotations } : {}) },
+        spec: {
+          terminationGracePeriodSeconds: gracePeriodSeconds(ctx),
+          dnsPolicy: 'ClusterFirst',
+          dnsConfig: dnsConfig(),
+          enableServiceLinks: false,
+          automountServiceAccountToken: false,
+          securityContext: { sysctls: sysctlsOf(w) },
+          ...placement(ctx, w, KEEP_APART[w] ?? []),
+          containers: [
+            {
+              name: w,
+              image: image(ctx, IMAGE[w]),
+              imagePullPolicy: ctx.spec.kubernetes.images.pullPolicy,
+              args: ['--pod', '--role', w, '--name', '$(POD_NAME)', '--log-format', 'json'],
+              env: POD_ENV,
+              ports: portsOf(ctx, w).map((p) => ({ name: p.name, containerPort: p.port, protocol: 'TCP' })),
+              ...agentProbes(),
+              lifecycle: drainHook(http),
+              resources: resources(ctx.spec.kubernetes.resources[w]),
+              securityContext: rootDaemonSecurity(),
+              volumeMounts: mounts,
+            },
+          ],
+          volumes,
+        },
+      },
+      ...(claim
+        ? {
+            volumeClaimTemplates: [{
+              metadata: { name: 'data', labels: meta(ctx, w, w).labels, annotations: { 'mailfleet.io/storage-note': STORAGE_NOTE } },
+              spec: { accessModes: ['ReadWriteOnce'], storageClassName: claim.storageClass, resources: { requests: { storage: claim.size } } },
+            }],
+            persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
+          }
+        : {}),
+    },
+  };
+  return {
+    object,
+    ...(unsafe.length > 0 ? { comment: `Pod sysctls ${unsafe.join(', ')} are unsafe to kubelet: every node running ${w} needs\nkubelet --allowed-unsafe-sysctls=${unsafe.join(',')} (or allowedUnsafeSysctls in its config).` } : {}),
+  };
+}
+
+function headlessService(ctx: RenderContext, w: MailWorkload): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta(ctx, w, w),
+    spec: {
+      clusterIP: 'None',
+      // The director ring and LDAP clients resolve peers at start: proxies are listed before they are ready.
+      publishNotReadyAddresses: w === 'proxy',
+      selector: selector(ctx, w),
+      ports: portsOf(ctx, w).map((p) => ({ name: p.name, port: p.port, targetPort: p.name, protocol: 'TCP' })),
+    },
+  };
+}
+
+function loadBalancerService(ctx: RenderContext, name: string, w: MailWorkload): KubeObject {
+  const ports = portsOf(ctx, w).filter((p) => p.public);
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta(ctx, name, w, { annotations: ctx.spec.loadBalancer.sourceRanges.length > 0 ? { 'mailfleet.io/proxy-protocol-ports': ports.filter((p) => p.name.endsWith('-lb')).map((p) => p.name).join(',') } : {} }),
+    spec: {
+      type: 'LoadBalancer',
+      // Keeps the client's source address on the direct path; the -lb ports carry it in PROXY protocol.
+      externalTrafficPolicy: 'Local',
+      selector: selector(ctx, w),
+      ports: ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.name, protocol: 'TCP' })),
+    },
+  };
+}
+
+function disruptionBudget(ctx: RenderContext, w: MailWorkload): KubeObject {
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: meta(ctx, w, w),
+    spec: { maxUnavailable: 1, selector: { matchLabels: selector(ctx, w) } },
+  };
+}
+
+export function renderMail(ctx: RenderContext): Rendered[] {
+  const out: Rendered[] = [];
+  const workloads: MailWorkload[] = [...ROLES, ...OUTBOUND_POOLS];
+  for (const w of workloads) {
+    if (replicasOf(ctx.spec, w) === 0) continue;
+    out.push(statefulSet(ctx, w), { object: headlessService(ctx, w) }, { object: disruptionBudget(ctx, w) });
+  }
+  const { roles } = ctx.spec;
+  if (roles.mta.replicas > 0) out.push({ object: loadBalancerService(ctx, `${ctx.platform}-mx`, 'mta') });
+  if (roles.msa.replicas > 0) out.push({ object: loadBalancerService(ctx, `${ctx.platform}-submission`, 'msa') });
+  if (roles.proxy.replicas > 0) out.push({ object: loadBalancerService(ctx, `${ctx.platform}-access`, 'proxy') });
+  if (roles.mailbox.replicas > 0) {
+    out.push({
+      comment: `Mail storage shared by every mailbox backend. ${STORAGE_NOTE}`,
+      object: {
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
+        metadata: meta(ctx, mailStorageClaim(ctx), 'mailbox', { annotations: { 'mailfleet.io/storage-note': STORAGE_NOTE } }),
+        spec: {
+          accessModes: ['ReadWriteMany'],
+          storageClassName: ctx.spec.kubernetes.storageClasses.mailbox,
+          resources: { requests: { storage: ctx.spec.kubernetes.storageSizes.mail } },
+        },
+      },
+    });
+  }
+  return out;
+}

@@ -1,0 +1,143 @@
+/**
+ * NetworkPolicies: everything in the namespace is denied by default (in and out), then each
+ * component gets exactly the flows the mail path needs. Ports are named as on the containers.
+ */
+import { meta, PLATFORM_LABEL, replicasOf, selector, type MailWorkload, type RenderContext } from './context.ts';
+import type { KubeObject, Rendered } from './objects.ts';
+
+/** Who may talk: another component of this platform, anybody, the load balancer ranges, or CIDRs. */
+export type Peer = { component: string } | { world: true } | { cidrs: readonly string[] } | { monitoring: true };
+
+export interface Flow {
+  peers: readonly Peer[];
+  ports: readonly (string | number)[];
+}
+
+/** Namespaces whose scrapers (vmagent, Prometheus) may read `/metrics`: label them with this. */
+export const MONITORING_NAMESPACE_LABEL = 'mailfleet.io/monitoring';
+
+const WORLD = [{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }];
+
+function peersOf(ctx: RenderContext, peers: readonly Peer[]): object[] {
+  return peers.flatMap((p): object[] => {
+    if ('component' in p) return [{ podSelector: { matchLabels: selector(ctx, p.component) } }];
+    if ('world' in p) return WORLD;
+    if ('monitoring' in p) return [{ namespaceSelector: { matchLabels: { [MONITORING_NAMESPACE_LABEL]: 'true' } } }];
+    return p.cidrs.map((cidr) => ({ ipBlock: { cidr } }));
+  });
+}
+
+function portsOf(ports: readonly (string | number)[], protocol = 'TCP') {
+  return ports.map((port) => ({ port, protocol }));
+}
+
+export function networkPolicy(ctx: RenderContext, component: string, ingress: readonly Flow[], egress: readonly Flow[]): Rendered {
+  const rule = (key: 'from' | 'to') => (f: Flow) => ({ [key]: peersOf(ctx, f.peers), ports: portsOf(f.ports) });
+  return {
+    object: {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: meta(ctx, `${ctx.platform}-${component}`, component),
+      spec: {
+        podSelector: { matchLabels: selector(ctx, component) },
+        policyTypes: ['Ingress', 'Egress'],
+        ingress: ingress.map(rule('from')),
+        egress: egress.map(rule('to')),
+      },
+    },
+  };
+}
+
+function denyAll(ctx: RenderContext): KubeObject {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: meta(ctx, `${ctx.platform}-default-deny`, 'network'),
+    spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
+  };
+}
+
+/** Every pod resolves names: cluster DNS and the node-local cache. */
+function allowDns(ctx: RenderContext): KubeObject {
+  const dnsPorts = [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }];
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: meta(ctx, `${ctx.platform}-allow-dns`, 'network'),
+    spec: {
+      podSelector: { matchLabels: { [PLATFORM_LABEL]: ctx.platform } },
+      policyTypes: ['Egress'],
+      egress: [
+        {
+          to: [
+            { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } },
+            { ipBlock: { cidr: `${ctx.spec.kubernetes.nodeLocalDnsAddress}/32` } },
+          ],
+          ports: dnsPorts,
+        },
+      ],
+    },
+  };
+}
+
+/** `/metrics` and health on the agent port: from the platform's VictoriaMetrics and from monitoring namespaces. */
+const SCRAPE: Flow = { peers: [{ component: 'victoriametrics' }, { monitoring: true }], ports: ['http'] };
+
+function mailFlows(ctx: RenderContext, w: MailWorkload): { ingress: Flow[]; egress: Flow[] } {
+  const lb: Peer[] = [{ cidrs: ctx.spec.loadBalancer.sourceRanges }];
+  const behindLb = ctx.spec.loadBalancer.sourceRanges.length > 0;
+  const relay: Flow[] = ctx.spec.outbound.mailout.replicas > 0 ? [{ peers: [{ component: 'mailout' }], ports: ['smtp'] }] : [];
+  const ldap: Flow = { peers: [{ component: 'ldap' }], ports: ['ldap'] };
+  switch (w) {
+    case 'mta':
+      return {
+        ingress: [{ peers: [{ world: true }], ports: ['smtp'] }, ...(behindLb ? [{ peers: lb, ports: ['smtp-lb'] }] : []), SCRAPE],
+        egress: [{ peers: [{ component: 'proxy' }], ports: ['lmtp'] }, ldap, ...relay],
+      };
+    case 'msa':
+      return {
+        ingress: [{ peers: [{ world: true }], ports: ['submission'] }, ...(behindLb ? [{ peers: lb, ports: ['submission-lb'] }] : []), SCRAPE],
+        egress: [{ peers: [{ component: 'proxy' }], ports: ['auth'] }, ldap, ...relay],
+      };
+    case 'proxy':
+      return {
+        ingress: [
+          { peers: [{ world: true }], ports: ['imap', 'pop3'] },
+          ...(behindLb ? [{ peers: lb, ports: ['imap-lb', 'pop3-lb'] }] : []),
+          { peers: [{ component: 'mta' }], ports: ['lmtp'] },
+          { peers: [{ component: 'msa' }], ports: ['auth'] },
+          { peers: [{ component: 'controller' }], ports: ['doveadm'] },
+          { peers: [{ component: 'proxy' }], ports: ['director'] },
+          SCRAPE,
+        ],
+        egress: [{ peers: [{ component: 'mailbox' }], ports: ['imap', 'pop3', 'lmtp'] }, { peers: [{ component: 'proxy' }], ports: ['director'] }, ldap],
+      };
+    case 'mailbox':
+      return { ingress: [{ peers: [{ component: 'proxy' }], ports: ['imap', 'pop3', 'lmtp'] }, SCRAPE], egress: [ldap] };
+    case 'ldap':
+      return { ingress: [{ peers: ['mta', 'msa', 'proxy', 'mailbox'].map((component) => ({ component })), ports: ['ldap'] }, SCRAPE], egress: [] };
+    case 'kvs':
+      return { ingress: [{ peers: [{ component: 'mta' }, { component: 'msa' }], ports: ['redis'] }, SCRAPE], egress: [] };
+    case 'mailout':
+      return {
+        ingress: [{ peers: [{ component: 'mta' }, { component: 'msa' }], ports: ['smtp'] }, SCRAPE],
+        egress: [{ peers: [{ world: true }], ports: [25] }, ...(ctx.spec.outbound.fallback.replicas > 0 ? [{ peers: [{ component: 'fallback' }], ports: ['smtp'] }] : [])],
+      };
+    case 'fallback':
+      return { ingress: [{ peers: [{ component: 'mailout' }], ports: ['smtp'] }, SCRAPE], egress: [{ peers: [{ world: true }], ports: [25] }] };
+  }
+}
+
+/** The API server's address is the cluster's own: allow its usual ports to any address. */
+export const KUBE_API: Flow = { peers: [{ world: true }], ports: [443, 6443] };
+
+export function renderMailNetworkPolicies(ctx: RenderContext, workloads: readonly MailWorkload[]): Rendered[] {
+  if (!ctx.spec.kubernetes.networkPolicies) return [];
+  const out: Rendered[] = [{ object: denyAll(ctx) }, { object: allowDns(ctx) }];
+  for (const w of workloads) {
+    if (replicasOf(ctx.spec, w) === 0) continue;
+    const { ingress, egress } = mailFlows(ctx, w);
+    out.push(networkPolicy(ctx, w, ingress, egress));
+  }
+  return out;
+}

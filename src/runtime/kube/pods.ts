@@ -1,0 +1,101 @@
+/**
+ * Pod-level practices shared by every workload: DNS, sysctls, spreading, probes on the agent's
+ * endpoints, graceful stop, security context.
+ */
+import { STOP_TIMEOUT_MS } from '../../agent/index.ts';
+import { MAILFLEET_DNS_CONFIG } from '../../dns/index.ts';
+import type { ContainerResources } from '../../spec/types.ts';
+import { selector, type RenderContext } from './context.ts';
+
+/** kubelet must list these in `--allowed-unsafe-sysctls` (or `allowedUnsafeSysctls` in its config). */
+export const UNSAFE_SYSCTLS = ['kernel.msgmax', 'kernel.msgmnb', 'net.core.somaxconn', 'net.ipv4.tcp_tw_reuse'] as const;
+export const UNSAFE_SYSCTLS_ANNOTATION = 'mailfleet.io/kubelet-allowed-unsafe-sysctls';
+
+const NETWORK_SYSCTLS = { 'net.core.somaxconn': '4096', 'net.ipv4.ip_local_port_range': '1024 65000', 'net.ipv4.tcp_tw_reuse': '1' };
+const IPC_SYSCTLS = { 'kernel.msgmax': '65536', 'kernel.msgmnb': '65536' };
+
+/** Kernel parameters per workload: connection-heavy daemons get backlog and port range; Dovecot and slapd IPC limits. */
+export const SYSCTLS: Record<string, Record<string, string>> = {
+  mta: NETWORK_SYSCTLS,
+  msa: NETWORK_SYSCTLS,
+  mailout: NETWORK_SYSCTLS,
+  fallback: NETWORK_SYSCTLS,
+  proxy: NETWORK_SYSCTLS,
+  mailbox: { 'net.core.somaxconn': '4096', ...IPC_SYSCTLS },
+  ldap: { 'net.core.somaxconn': '4096', ...IPC_SYSCTLS },
+  kvs: { 'net.core.somaxconn': '4096' },
+};
+
+export function sysctlsOf(workload: string): { name: string; value: string }[] {
+  return Object.entries(SYSCTLS[workload] ?? {}).sort(([a], [b]) => a.localeCompare(b)).map(([name, value]) => ({ name, value }));
+}
+
+export function unsafeSysctlsOf(workload: string): string[] {
+  return sysctlsOf(workload).map((s) => s.name).filter((n) => (UNSAFE_SYSCTLS as readonly string[]).includes(n));
+}
+
+/** `ndots:1` on every pod: a mail host name with dots is tried as-is first (2 queries, not 12). */
+export function dnsConfig(): { options: { name: string; value?: string }[] } {
+  return { options: (MAILFLEET_DNS_CONFIG.options ?? []).map((o) => ({ ...o })) };
+}
+
+/** Same role spread over nodes and racks; `avoid` roles never share a node with this one. */
+export function placement(ctx: RenderContext, component: string, avoid: readonly string[] = []) {
+  const own = { matchLabels: selector(ctx, component) };
+  const apart = avoid.map((other) => ({
+    labelSelector: { matchLabels: selector(ctx, other) },
+    topologyKey: 'kubernetes.io/hostname',
+  }));
+  return {
+    affinity: {
+      podAntiAffinity: {
+        preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { labelSelector: own, topologyKey: 'kubernetes.io/hostname' } }],
+        ...(apart.length > 0 ? { requiredDuringSchedulingIgnoredDuringExecution: apart } : {}),
+      },
+    },
+    topologySpreadConstraints: [
+      { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: own },
+      { maxSkew: 1, topologyKey: ctx.spec.kubernetes.rackLabel, whenUnsatisfiable: 'ScheduleAnyway', labelSelector: own },
+    ],
+  };
+}
+
+/** Longer than the agent's whole stop: drain budget, then the daemon's own stop, then a margin. */
+export function gracePeriodSeconds(ctx: RenderContext): number {
+  return ctx.spec.drainSeconds + Math.ceil(STOP_TIMEOUT_MS / 1000) + 10;
+}
+
+/** Agent endpoints: liveness = agent alive and daemon running; readiness = the protocol dialogue succeeds. */
+export function agentProbes() {
+  const get = (path: string) => ({ httpGet: { path, port: 'http' } });
+  return {
+    startupProbe: { ...get('/readyz'), periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 60 },
+    livenessProbe: { ...get('/livez'), periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 3 },
+    readinessProbe: { ...get('/readyz'), periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 2 },
+  };
+}
+
+/** preStop: drain through the agent (unready, stop accepting, flush, wait for sessions, leave the director). */
+export function drainHook(httpPort: number) {
+  return { preStop: { exec: { command: ['mailfleet', 'agent', 'drain', '--url', `http://127.0.0.1:${httpPort}`] } } };
+}
+
+export function resources(r: ContainerResources) {
+  return { requests: { ...r.requests }, limits: { ...r.limits } };
+}
+
+/** Daemons that start as root and drop privileges themselves keep only the capabilities for that. */
+export const ROOT_DAEMON_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'KILL', 'NET_BIND_SERVICE', 'SETGID', 'SETUID'];
+
+export function rootDaemonSecurity() {
+  return { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'], add: ROOT_DAEMON_CAPABILITIES } };
+}
+
+export function nonRootSecurity(readOnlyRoot: boolean) {
+  return { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: readOnlyRoot, runAsNonRoot: true };
+}
+
+export const POD_ENV = [
+  { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+  { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+];

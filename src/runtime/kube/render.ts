@@ -1,0 +1,40 @@
+/** spec → every Kubernetes object of the platform, in apply order. */
+import { ROLES, type MailPlatform } from '../../spec/index.ts';
+import { renderConfigs } from './configs.ts';
+import { meta, OUTBOUND_POOLS, renderContext, type MailWorkload, type RenderContext } from './context.ts';
+import { renderController } from './controller.ts';
+import { renderEgress } from './egress.ts';
+import { renderMail } from './mail.ts';
+import { renderMailNetworkPolicies } from './network.ts';
+import { sortObjects, type KubeObject, type Rendered } from './objects.ts';
+import { renderScrape } from './scrape.ts';
+
+function namespace(ctx: RenderContext): Rendered {
+  const m = meta(ctx, ctx.namespace, 'namespace', { namespaced: false });
+  return {
+    object: {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { ...m, labels: { ...m.labels, 'pod-security.kubernetes.io/enforce': 'baseline', 'pod-security.kubernetes.io/warn': 'restricted' } },
+    },
+  };
+}
+
+/** Every object the spec enables, with comments, sorted for apply. */
+export function renderPlatformDocuments(doc: MailPlatform): Rendered[] {
+  const ctx = renderContext(doc);
+  const workloads: MailWorkload[] = [...ROLES, ...OUTBOUND_POOLS];
+  return sortObjects([
+    namespace(ctx),
+    ...renderConfigs(ctx),
+    ...renderMail(ctx),
+    ...renderEgress(ctx),
+    ...renderController(ctx),
+    ...renderScrape(ctx),
+    ...renderMailNetworkPolicies(ctx, workloads),
+  ]);
+}
+
+export function renderPlatform(doc: MailPlatform): KubeObject[] {
+  return renderPlatformDocuments(doc).map((r) => r.object);
+}
