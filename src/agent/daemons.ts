@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
   accountLdif, ldapTreeLdif, roleConfigFiles, ssha, ssha512, slapdConfigLdif, VMAIL_USER,
-  type ConfigInput,
+  type ConfigFiles, type ConfigInput,
 } from '../config/index.ts';
 import { MailfleetError } from '../errors.ts';
 import { demoAccounts, type Role } from '../spec/index.ts';
@@ -17,20 +17,35 @@ export const DOVECOT = '/usr/sbin/dovecot';
 export const SLAPD = '/usr/sbin/slapd';
 export const REDIS = '/usr/bin/redis-server';
 
+/**
+ * Where the daemon's config files come from. The single host generates them from the spec; a pod installs
+ * them from its ConfigMap mount (see `mountedConfigSource`).
+ */
+export type ConfigSource = (input: ConfigInput) => ConfigFiles;
+
+/** The single host's source: the pure generators. */
+export const generatedConfig: ConfigSource = (input) => roleConfigFiles(input.instance.role, input);
+
+/** What init and reload work from: the generators' input, and where the config files come from (default: generated). */
+export interface DaemonInput extends ConfigInput {
+  configSource?: ConfigSource;
+}
+
 /** How the agent prepares, runs and reloads the daemon of one role. */
 export interface Daemon {
   /** Directories, config files, stale state: everything before the daemon may start. */
-  init(input: ConfigInput): Promise<void>;
+  init(input: DaemonInput): Promise<void>;
   /** argv of the foreground daemon. */
   command(input: ConfigInput): string[];
-  /** Re-render configs after peers moved and make the daemon pick them up. */
-  reload(input: ConfigInput, pid: number): Promise<void>;
+  /** Re-install configs (peers moved, or a pod's ConfigMap changed) and make the daemon pick them up. */
+  reload(input: DaemonInput, pid: number): Promise<void>;
   /** Pid files a previous incarnation may have left behind, checked for live orphans at start. */
   pidFiles(input: ConfigInput): string[];
 }
 
-function writeRoleConfig(input: ConfigInput, group?: string): void {
-  writeConfigFiles(input.instance.configDir, roleConfigFiles(input.instance.role, input), group);
+/** Installs the role's config files (from `input.configSource`) in the config dir: root-owned, mode 0640, `group` may read. */
+export function writeRoleConfig(input: DaemonInput, group?: string): void {
+  writeConfigFiles(input.instance.configDir, (input.configSource ?? generatedConfig)(input), group);
 }
 
 /** Postfix tells why `check` failed only on a terminal or /dev/log: give it a pseudo-terminal. */
