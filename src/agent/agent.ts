@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
-import type { ConfigInput, InstanceContext, Peers } from '../config/index.ts';
+import type { InstanceContext, Peers } from '../config/index.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { PlatformSpec } from '../spec/index.ts';
-import { DAEMONS } from './daemons.ts';
+import { DAEMONS, type ConfigSource, type DaemonInput } from './daemons.ts';
 import { drainRole, type DrainReport } from './drain.ts';
 import { ensureDir } from './fs.ts';
 import { startHealth } from './health.ts';
 import { readinessCheck } from './readiness.ts';
+import { effectiveSettings, type AgentOrigin } from './settings.ts';
 import { reapOrphans, spawnDaemon, waitGone, type LogFormat } from './supervise.ts';
 
 /** How long the daemon gets to stop after SIGTERM before it is killed. */
@@ -22,6 +23,10 @@ export interface AgentOptions {
   /** Where /livez, /readyz and /metrics listen. */
   healthHost: string;
   healthPort: number;
+  /** Where the inputs came from, for the effective-settings log line. */
+  origin: AgentOrigin;
+  /** Where the daemon's config files come from at start and on reload. Default: generated from the spec. */
+  configSource?: ConfigSource;
 }
 
 function readPeers(file: string): Peers {
@@ -35,7 +40,8 @@ function readPeers(file: string): Peers {
 export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise<number> {
   const { spec, instance, log } = opts;
   const daemon = DAEMONS[instance.role];
-  const input = (): ConfigInput => ({ spec, instance, peers: readPeers(opts.peersFile) });
+  const input = (): DaemonInput => ({ spec, instance, peers: readPeers(opts.peersFile), configSource: opts.configSource });
+  log.info({ settings: effectiveSettings(opts) }, 'effective settings');
 
   const argv = daemon.command(input());
   await reapOrphans(daemon.pidFiles(input()), argv[0] ?? '', log);

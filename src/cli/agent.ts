@@ -1,9 +1,87 @@
-import { instanceContext, peersFile, runAgent, type LogFormat } from '../agent/index.ts';
+import { join } from 'node:path';
+import {
+  instanceContext, loadPodSpec, mountedConfigSource, peersFile, PEERS_FILE_NAME, POD_PATHS, podInstanceContext,
+  runAgent, SPEC_FILE_NAME, type AgentOrigin, type ConfigSource, type LogFormat, type PodMounts,
+} from '../agent/index.ts';
+import type { InstanceContext } from '../config/index.ts';
 import { createLogger } from '../log.ts';
-import { loadSpecFile, ROLES, type Role } from '../spec/index.ts';
+import { loadSpecFile, ROLES, type PlatformSpec, type Role } from '../spec/index.ts';
 import { parse, usageError } from './args.ts';
 
-const USAGE = 'mailfleet agent --role ROLE --name NAME --listen ADDR -f SPEC --state-dir DIR [--log-format raw|json]';
+const USAGE = [
+  'mailfleet agent --role ROLE --name NAME --listen ADDR -f SPEC --state-dir DIR [--peers FILE] [--log-format raw|json]',
+  '       mailfleet agent --pod --role ROLE --name NAME [--listen ADDR] [--config-from DIR] [--secrets DIR] [--spec-dir DIR]',
+  '                       [--config-dir DIR] [--data-dir DIR] [--run-dir DIR] [--mail-dir DIR] [--log-format raw|json]',
+].join('\n');
+
+/** Options only pod mode takes, each defaulting to where the renderer mounts it (POD_PATHS). */
+const POD_OPTIONS = {
+  'config-from': POD_PATHS.configMap,
+  secrets: POD_PATHS.secrets,
+  'spec-dir': POD_PATHS.specDir,
+  'config-dir': POD_PATHS.config,
+  'data-dir': POD_PATHS.data,
+  'run-dir': POD_PATHS.run,
+  'mail-dir': POD_PATHS.mail,
+} as const;
+type PodOption = keyof typeof POD_OPTIONS;
+const POD_OPTION_NAMES = Object.keys(POD_OPTIONS) as PodOption[];
+
+/** What differs between the two modes; everything after it is the same agent. */
+interface Wiring {
+  spec: PlatformSpec;
+  instance: InstanceContext;
+  peersFile: string;
+  healthHost: string;
+  origin: AgentOrigin;
+  configSource?: ConfigSource;
+}
+
+type Values = Partial<Record<PodOption | 'listen' | 'file' | 'state-dir' | 'peers', string>>;
+
+/** Single host: the spec file, peers.json in the state dir, configs generated from the spec. */
+function hostWiring(role: Role, name: string, values: Values): Wiring {
+  const used = POD_OPTION_NAMES.filter((o) => values[o] !== undefined);
+  if (used.length > 0) throw usageError(USAGE, `--${used.join(', --')} only with --pod`);
+  if (!values.listen || !values.file || !values['state-dir']) throw usageError(USAGE, 'missing --name, --listen, -f or --state-dir');
+  const stateDir = values['state-dir'];
+  return {
+    spec: loadSpecFile(values.file).spec,
+    instance: instanceContext(stateDir, role, name, values.listen),
+    peersFile: values.peers ?? peersFile(stateDir),
+    healthHost: values.listen,
+    origin: { mode: 'host', specFile: values.file },
+  };
+}
+
+/**
+ * Kubernetes: the spec and peers from the spec ConfigMap, secrets from the Secret mount, config files
+ * installed from the role's ConfigMap with placeholders resolved. Listens on every address of the pod.
+ */
+function podWiring(role: Role, name: string, values: Values): Wiring {
+  if (values.file !== undefined || values['state-dir'] !== undefined || values.peers !== undefined) {
+    throw usageError(USAGE, '-f, --state-dir and --peers are not taken with --pod (the spec and peers come from --spec-dir)');
+  }
+  const path = (o: PodOption): string => values[o] ?? POD_OPTIONS[o];
+  const mounts: PodMounts = { configFrom: path('config-from'), secretsDir: path('secrets'), specDir: path('spec-dir') };
+  const pod = podInstanceContext(role, name);
+  const instance: InstanceContext = {
+    ...pod,
+    listen: values.listen ?? pod.listen,
+    configDir: path('config-dir'),
+    dataDir: path('data-dir'),
+    runDir: path('run-dir'),
+    mailDir: path('mail-dir'),
+  };
+  return {
+    spec: loadPodSpec(mounts, name).spec,
+    instance,
+    peersFile: join(mounts.specDir, PEERS_FILE_NAME),
+    healthHost: instance.listen,
+    origin: { mode: 'pod', specFile: join(mounts.specDir, SPEC_FILE_NAME), configFrom: mounts.configFrom, secretsDir: mounts.secretsDir },
+    configSource: mountedConfigSource(mounts, name),
+  };
+}
 
 /** `mailfleet agent`: the container entrypoint, and the process the single-host runtime starts per instance. */
 export async function agentCommand(argv: string[]): Promise<number> {
@@ -11,36 +89,39 @@ export async function agentCommand(argv: string[]): Promise<number> {
   // A SIGHUP before the reload handler is installed must not end the agent.
   process.on('SIGHUP', () => undefined);
   const { values } = parse(argv, {
+    pod: { type: 'boolean', default: false },
     role: { type: 'string' },
     name: { type: 'string' },
     listen: { type: 'string' },
     file: { type: 'string', short: 'f' },
     'state-dir': { type: 'string' },
     peers: { type: 'string' },
+    'config-from': { type: 'string' },
+    secrets: { type: 'string' },
+    'spec-dir': { type: 'string' },
+    'config-dir': { type: 'string' },
+    'data-dir': { type: 'string' },
+    'run-dir': { type: 'string' },
+    'mail-dir': { type: 'string' },
     'log-format': { type: 'string', default: 'raw' },
   }, USAGE);
   const role = values.role as Role;
   if (!ROLES.includes(role)) throw usageError(USAGE, `--role must be one of ${ROLES.join(', ')}`);
-  if (!values.name || !values.listen || !values.file || !values['state-dir']) throw usageError(USAGE, 'missing --name, --listen, -f or --state-dir');
+  if (!values.name) throw usageError(USAGE, 'missing --name');
   const format = values['log-format'] as LogFormat;
   if (format !== 'raw' && format !== 'json') throw usageError(USAGE, '--log-format must be raw or json');
 
-  const spec = loadSpecFile(values.file).spec;
-  const stateDir = values['state-dir'];
-  const instance = instanceContext(stateDir, role, values.name, values.listen);
-  const log = createLogger('agent').child({ role, instance: instance.name });
+  const wiring = values.pod ? podWiring(role, values.name, values) : hostWiring(role, values.name, values);
+  const log = createLogger('agent').child({ role, instance: wiring.instance.name });
   const controller = new AbortController();
   const onSignal = () => controller.abort();
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
   return runAgent({
-    spec,
-    instance,
-    peersFile: values.peers ?? peersFile(stateDir),
+    ...wiring,
     logFormat: format,
     log,
-    healthHost: values.listen,
-    healthPort: spec.ports.http,
+    healthPort: wiring.spec.ports.http,
   }, controller.signal);
 }
 
