@@ -1,0 +1,187 @@
+/**
+ * `mailfleet agent --pod` as a Kubernetes pod runs it, outside a container: the mounts the renderer
+ * gives the pod are temporary directories, produced here the way the renderer produces them (the real
+ * generator fed a redacted spec), and the agent is the real binary running a real Redis.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { test } from 'node:test';
+import { stringify } from 'yaml';
+import { roleConfigFiles, type InstanceContext, type Peers } from '../../src/config/index.ts';
+import { POD_NAME_PLACEHOLDER, redactSpec } from '../../src/config/placeholders.ts';
+import { redisPing } from '../../src/protocol/index.ts';
+import { parseSpec } from '../../src/spec/index.ts';
+import { processesMentioning, REPO } from '../support/platform.ts';
+
+const ADDRESS = '127.85.0.10';
+const POD_NAME = 'kvs-0';
+const MAILFLEET = join(REPO, 'bin', 'mailfleet');
+const READY_TIMEOUT_MS = 30_000;
+const EXIT_TIMEOUT_MS = 30_000;
+
+const platform = parseSpec(stringify({
+  apiVersion: 'mailfleet.io/v1alpha1',
+  kind: 'MailPlatform',
+  metadata: { name: 'podtest' },
+  spec: {
+    domains: ['example.com'],
+    hostname: 'mx.example.com',
+    roles: { mta: { replicas: 0 }, msa: { replicas: 0 }, proxy: { replicas: 0 }, mailbox: { replicas: 0 }, ldap: { replicas: 1 }, kvs: { replicas: 1 } },
+    ldap: { adminPassword: 'pod-admin-secret-41', readerPassword: 'pod-reader-secret-42' },
+    director: { apiKey: 'pod-doveadm-key-0123456789' },
+    accounts: { generate: [{ count: 2, prefix: 'user', domain: 'example.com', password: 'pod-user-secret-43' }] },
+  },
+}));
+
+interface PodDirs {
+  root: string;
+  configFrom: string;
+  secrets: string;
+  specDir: string;
+  instance: InstanceContext;
+}
+
+/** The pod's mounts as the renderer would fill them, under `root`. */
+function podMounts(root: string): { dirs: PodDirs; secrets: Record<string, string>; files: Record<string, string> } {
+  const instance: InstanceContext = {
+    role: 'kvs',
+    name: POD_NAME_PLACEHOLDER,
+    listen: ADDRESS,
+    configDir: join(root, 'config'),
+    dataDir: join(root, 'data'),
+    runDir: join(root, 'run'),
+    mailDir: join(root, 'mail'),
+  };
+  const dirs: PodDirs = { root, configFrom: join(root, 'configmap'), secrets: join(root, 'secrets'), specDir: join(root, 'spec'), instance };
+  const redacted = redactSpec(platform.spec);
+  const peers: Peers = { ldap: [{ name: 'ldap-0', host: 'ldap-0.ldap' }], kvs: [{ name: POD_NAME, host: ADDRESS }], mailbox: [], proxy: [], mta: [], msa: [] };
+  const files = roleConfigFiles('kvs', { spec: redacted.spec, instance, peers });
+
+  // The kubelet's ConfigMap layout: each key a symlink through `..data` into a timestamped directory.
+  const stamp = '..2024_05_01_12_00_00.000000001';
+  mkdirSync(join(dirs.configFrom, stamp), { recursive: true });
+  for (const [name, body] of Object.entries(files)) {
+    writeFileSync(join(dirs.configFrom, stamp, name), body);
+    symlinkSync(join('..data', name), join(dirs.configFrom, name));
+  }
+  symlinkSync(stamp, join(dirs.configFrom, '..data'));
+
+  mkdirSync(dirs.specDir);
+  writeFileSync(join(dirs.specDir, 'mailfleet.yaml'), stringify({ ...platform, spec: redacted.spec }));
+  writeFileSync(join(dirs.specDir, 'peers.json'), JSON.stringify(peers));
+  mkdirSync(dirs.secrets);
+  for (const [key, value] of Object.entries(redacted.secrets)) writeFileSync(join(dirs.secrets, key), value);
+  return { dirs, secrets: redacted.secrets, files };
+}
+
+function podArgs(dirs: PodDirs): string[] {
+  return [
+    'agent', '--pod', '--role', 'kvs', '--name', POD_NAME, '--listen', ADDRESS,
+    '--config-from', dirs.configFrom, '--secrets', dirs.secrets, '--spec-dir', dirs.specDir,
+    '--config-dir', dirs.instance.configDir, '--data-dir', dirs.instance.dataDir,
+    '--run-dir', dirs.instance.runDir, '--mail-dir', dirs.instance.mailDir,
+  ];
+}
+
+async function readyz(): Promise<number | undefined> {
+  try {
+    const res = await fetch(`http://${ADDRESS}:${platform.spec.ports.http}/readyz`, { signal: AbortSignal.timeout(3000) });
+    await res.text();
+    return res.status;
+  } catch {
+    return undefined;
+  }
+}
+
+function killAll(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+test('mailfleet agent --pod runs Redis from mounted config, spec and secrets', { timeout: 120_000 }, async (t) => {
+  // The `mailfleet-test-` prefix is the marker the test script's leftover check looks for.
+  const root = mkdtempSync('/tmp/mailfleet-test-agent-pod-');
+  t.after(async () => {
+    const left = processesMentioning(root);
+    if (left.length > 0) {
+      killAll(left);
+      await delay(200);
+    }
+    if (process.env.MAILFLEET_TEST_KEEP !== '1') rmSync(root, { recursive: true, force: true });
+  });
+  const { dirs, secrets, files } = podMounts(root);
+
+  await t.test('GIVEN a Secret without a key the spec names WHEN the agent starts THEN it exits 1 naming the key and the directory', () => {
+    const partial = join(root, 'secrets-partial');
+    mkdirSync(partial);
+    for (const [key, value] of Object.entries(secrets)) if (key !== 'ldap-reader-password') writeFileSync(join(partial, key), value);
+
+    const r = spawnSync(MAILFLEET, podArgs({ ...dirs, secrets: partial }), { encoding: 'utf8', timeout: 60_000 });
+
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /ldap-reader-password/);
+    assert.ok(r.stderr.includes(partial), r.stderr);
+  });
+
+  const logFile = join(root, 'agent.log');
+  const logFd = openSync(logFile, 'a');
+  const agent = spawn(MAILFLEET, podArgs(dirs), { stdio: ['ignore', logFd, logFd], detached: true });
+  closeSync(logFd);
+  const exited = new Promise<number>((resolve) => agent.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : -1))));
+  t.after(() => {
+    // Even when an assertion failed: the agent's whole process group goes.
+    if (agent.exitCode === null && agent.signalCode === null && agent.pid !== undefined) {
+      try {
+        process.kill(-agent.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
+
+  await t.test('WHEN the agent starts THEN /readyz answers 200 on the health port', async () => {
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    while ((await readyz()) !== 200) {
+      assert.equal(agent.exitCode, null, `agent exited early:\n${readFileSync(logFile, 'utf8')}`);
+      assert.ok(Date.now() < deadline, `not ready after ${READY_TIMEOUT_MS} ms:\n${readFileSync(logFile, 'utf8')}`);
+      await delay(100);
+    }
+  });
+
+  await t.test('THEN Redis answers PING on its port', async () => {
+    const r = await redisPing({ host: ADDRESS, port: platform.spec.ports.redis, timeoutMs: 3000 });
+    assert.equal(r.detail.reply, '+PONG');
+  });
+
+  await t.test('THEN the mounted config is installed in the config dir, not world-readable', () => {
+    const installed = join(dirs.instance.configDir, 'redis.conf');
+    assert.equal(readFileSync(installed, 'utf8'), files['redis.conf']);
+    assert.equal(statSync(installed).mode & 0o007, 0);
+  });
+
+  await t.test('THEN one log line gives the effective settings and no secret value is logged', () => {
+    const log = readFileSync(logFile, 'utf8');
+    const lines = log.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg?: string; settings?: Record<string, unknown> });
+    const settings = lines.filter((l) => l.msg === 'effective settings');
+    assert.equal(settings.length, 1);
+    assert.equal(settings[0]?.settings?.mode, 'pod');
+    assert.equal(settings[0]?.settings?.configFrom, dirs.configFrom);
+    for (const value of Object.values(secrets)) assert.ok(!log.includes(value), `secret ${value} appears in the agent's log`);
+  });
+
+  await t.test('WHEN the agent gets SIGTERM THEN it exits and leaves no process behind', async () => {
+    agent.kill('SIGTERM');
+    const code = await Promise.race([exited, delay(EXIT_TIMEOUT_MS, 'timeout' as const, { ref: false })]);
+    assert.notEqual(code, 'timeout', 'agent did not exit after SIGTERM');
+    assert.equal(code, 0);
+    assert.deepEqual(processesMentioning(root), []);
+  });
+});
