@@ -1,0 +1,191 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { parse } from 'yaml';
+import { renderPlatform, toYaml, renderPlatformDocuments, type KubeObject } from '../../../src/runtime/kube/index.ts';
+import { parseSpec, validateSpec, type MailPlatform } from '../../../src/spec/index.ts';
+
+const EXAMPLE = readFileSync(new URL('../../../examples/mailfleet.yaml', import.meta.url), 'utf8');
+const example = parseSpec(EXAMPLE);
+
+/** The example with some fields changed (the spec is frozen: change a parsed copy and validate again). */
+function variant(change: (doc: { spec: Record<string, unknown> & { kubernetes: Record<string, unknown>; loadBalancer: Record<string, unknown> } }) => void): MailPlatform {
+  const doc = parse(EXAMPLE) as { spec: Record<string, unknown> & { kubernetes: Record<string, unknown>; loadBalancer: Record<string, unknown> } };
+  doc.spec.kubernetes ??= {};
+  doc.spec.loadBalancer ??= {};
+  change(doc);
+  return validateSpec(doc);
+}
+
+type Pod = { metadata?: { annotations?: Record<string, string> }; spec: Record<string, unknown> & { containers: Record<string, unknown>[] } };
+
+function podTemplates(objects: KubeObject[]): { owner: KubeObject; pod: Pod }[] {
+  return objects
+    .filter((o) => ['StatefulSet', 'Deployment', 'DaemonSet'].includes(o.kind))
+    .map((o) => ({ owner: o, pod: (o.spec as { template: Pod }).template }));
+}
+
+const byKind = (objects: KubeObject[], kind: string) => objects.filter((o) => o.kind === kind);
+const find = (objects: KubeObject[], kind: string, name: string) => {
+  const o = objects.find((x) => x.kind === kind && x.metadata.name === name);
+  assert.ok(o, `${kind}/${name} is rendered`);
+  return o;
+};
+
+test('GIVEN the example spec WHEN rendered twice THEN the bytes are identical and every document starts apiVersion, kind, metadata', () => {
+  const a = toYaml(renderPlatformDocuments(example));
+  const b = toYaml(renderPlatformDocuments(parseSpec(EXAMPLE)));
+  assert.equal(a, b);
+  for (const doc of a.split(/^---\n/m).slice(1)) {
+    const keys = doc.split('\n').filter((l) => /^[a-zA-Z]/.test(l)).map((l) => l.split(':')[0]);
+    assert.deepEqual(keys.slice(0, 3), ['apiVersion', 'kind', 'metadata'], doc.slice(0, 200));
+    const rest = keys.slice(3);
+    assert.deepEqual(rest, [...rest].sort(), 'the other top-level keys are sorted');
+  }
+});
+
+test('GIVEN the example WHEN rendered THEN stateful roles are StatefulSets with headless Services and the mailbox storage is one ReadWriteMany claim', () => {
+  const objects = renderPlatform(example);
+  for (const role of ['mta', 'msa', 'mailout', 'fallback', 'proxy', 'mailbox', 'ldap', 'kvs']) {
+    const sts = find(objects, 'StatefulSet', role);
+    assert.equal((sts.spec as { serviceName: string }).serviceName, role);
+    assert.equal((find(objects, 'Service', role).spec as { clusterIP: string }).clusterIP, 'None');
+  }
+  const claim = find(objects, 'PersistentVolumeClaim', 'demo-mail-storage');
+  assert.deepEqual((claim.spec as { accessModes: string[] }).accessModes, ['ReadWriteMany']);
+  const mailbox = find(objects, 'StatefulSet', 'mailbox').spec as { template: Pod };
+  const volumes = mailbox.template.spec.volumes as { name: string; persistentVolumeClaim?: { claimName: string } }[];
+  assert.equal(volumes.find((v) => v.name === 'mail')?.persistentVolumeClaim?.claimName, 'demo-mail-storage');
+  const mta = find(objects, 'StatefulSet', 'mta').spec as { volumeClaimTemplates: { spec: { accessModes: string[]; storageClassName: string } }[] };
+  assert.deepEqual(mta.volumeClaimTemplates[0]?.spec.accessModes, ['ReadWriteOnce'], 'each mta pod has its own queue');
+  assert.equal(mta.volumeClaimTemplates[0]?.spec.storageClassName, example.spec.kubernetes.storageClasses.mta);
+  assert.equal(byKind(objects, 'Deployment').length, 1, 'only the stateless controller is a Deployment');
+});
+
+test('GIVEN every pod template WHEN inspected THEN it has ndots:1, requests and limits, agent probes and a drain hook within its grace period', () => {
+  const objects = renderPlatform(example);
+  const templates = podTemplates(objects);
+  assert.ok(templates.length >= 9);
+  for (const { owner, pod } of templates) {
+    const where = `${owner.kind}/${owner.metadata.name}`;
+    assert.deepEqual(pod.spec.dnsConfig, { options: [{ name: 'ndots', value: '1' }] }, where);
+    for (const c of pod.spec.containers) {
+      const r = c.resources as { requests?: Record<string, string>; limits?: Record<string, string> };
+      assert.ok(r.requests?.cpu && r.requests.memory && r.limits?.cpu && r.limits.memory, `${where}: requests and limits`);
+      assert.equal((c.livenessProbe as { httpGet: { path: string } }).httpGet.path, '/livez', where);
+      assert.equal((c.readinessProbe as { httpGet: { path: string } }).httpGet.path, '/readyz', where);
+    }
+  }
+  for (const sts of byKind(objects, 'StatefulSet')) {
+    const pod = (sts.spec as { template: Pod }).template;
+    const [c] = pod.spec.containers;
+    assert.deepEqual((c?.lifecycle as { preStop: { exec: { command: string[] } } }).preStop.exec.command.slice(0, 3), ['mailfleet', 'agent', 'drain']);
+    assert.ok((pod.spec.terminationGracePeriodSeconds as number) > example.spec.drainSeconds, 'grace period exceeds the drain budget');
+    assert.deepEqual((c?.args as string[]).slice(0, 3), ['--pod', '--role', sts.metadata.name]);
+  }
+});
+
+test('GIVEN the example WHEN rendered THEN mta and mailbox never share a node and every role spreads over nodes and the rack label', () => {
+  const objects = renderPlatform(parseSpec(EXAMPLE));
+  const spec = (name: string) => ((find(objects, 'StatefulSet', name).spec as { template: Pod }).template.spec);
+  const apart = (name: string) => (spec(name).affinity as { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { labelSelector: { matchLabels: Record<string, string> } }[] } })
+    .podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution.map((t) => t.labelSelector.matchLabels['app.kubernetes.io/component']);
+  assert.deepEqual(apart('mta'), ['mailbox']);
+  assert.deepEqual(apart('mailbox'), ['mta']);
+  const racked = variant((d) => (d.spec.kubernetes.rackLabel = 'example.net/rack'));
+  const keys = ((find(renderPlatform(racked), 'StatefulSet', 'proxy').spec as { template: Pod }).template.spec.topologySpreadConstraints as { topologyKey: string }[]).map((t) => t.topologyKey);
+  assert.deepEqual(keys, ['kubernetes.io/hostname', 'example.net/rack']);
+});
+
+test('GIVEN unsafe sysctls on a pod WHEN rendered THEN the pod names them for kubelet and the document says so', () => {
+  const docs = renderPlatformDocuments(example);
+  const mta = docs.find((d) => d.object.kind === 'StatefulSet' && d.object.metadata.name === 'mta');
+  assert.ok(mta);
+  const pod = (mta.object.spec as { template: Pod }).template;
+  const sysctls = (pod.spec.securityContext as { sysctls: { name: string }[] }).sysctls.map((s) => s.name);
+  assert.ok(sysctls.includes('net.core.somaxconn') && sysctls.includes('net.ipv4.ip_local_port_range'));
+  assert.equal(pod.metadata?.annotations?.['mailfleet.io/kubelet-allowed-unsafe-sysctls'], 'net.core.somaxconn,net.ipv4.tcp_tw_reuse');
+  assert.match(mta.comment ?? '', /--allowed-unsafe-sysctls=net\.core\.somaxconn,net\.ipv4\.tcp_tw_reuse/);
+});
+
+test('GIVEN outbound pools WHEN rendered THEN each has its own IPPool with NAT off and its pods ask for it', () => {
+  const objects = renderPlatform(variant((d) => (d.spec.outbound = { mailout: { ipv6Cidr: '2001:db8:25::/120' } })));
+  for (const pool of ['mailout', 'fallback']) {
+    const v4 = find(objects, 'IPPool', `demo-${pool}-v4`);
+    assert.equal((v4.spec as { natOutgoing: boolean }).natOutgoing, false);
+    assert.equal(v4.metadata.namespace, undefined, 'IPPool is cluster-scoped');
+    const ann = (find(objects, 'StatefulSet', pool).spec as { template: Pod }).template.metadata?.annotations ?? {};
+    assert.deepEqual(JSON.parse(ann['cni.projectcalico.org/ipv4pools'] ?? '[]'), [`demo-${pool}-v4`]);
+  }
+  assert.equal((find(objects, 'IPPool', 'demo-mailout-v6').spec as { cidr: string }).cidr, '2001:db8:25::/120');
+  const mailoutMain = (find(objects, 'ConfigMap', 'demo-mailout-config').data as Record<string, string>)['main.cf'] ?? '';
+  assert.match(mailoutMain, /^smtp_fallback_relay = \[fallback\.mailfleet\.svc\.cluster\.local\]:25$/m);
+  const msaMain = (find(objects, 'ConfigMap', 'demo-msa-config').data as Record<string, string>)['main.cf'] ?? '';
+  assert.match(msaMain, /^relayhost = \[mailout\.mailfleet\.svc\.cluster\.local\]:25$/m);
+  assert.doesNotMatch(msaMain, /^defer_transports/m, 'with a mailout pool, foreign mail is relayed, not held');
+});
+
+test('GIVEN a load balancer range WHEN rendered THEN PROXY-protocol listeners exist and only that range may reach them', () => {
+  const objects = renderPlatform(variant((d) => (d.spec.loadBalancer.sourceRanges = ['192.0.2.0/28'])));
+  const mtaMaster = (find(objects, 'ConfigMap', 'demo-mta-config').data as Record<string, string>)['master.cf'] ?? '';
+  assert.match(mtaMaster, /^0\.0\.0\.0:10025 inet .* -o smtpd_upstream_proxy_protocol=haproxy$/m);
+  const proxyConf = (find(objects, 'ConfigMap', 'demo-proxy-config').data as Record<string, string>)['dovecot.conf'] ?? '';
+  assert.match(proxyConf, /^haproxy_trusted_networks = 192\.0\.2\.0\/28$/m);
+  const policy = find(objects, 'NetworkPolicy', 'demo-mta').spec as { ingress: { from: { ipBlock?: { cidr: string } }[]; ports: { port: string }[] }[] };
+  const lbRule = policy.ingress.find((r) => r.ports.some((p) => p.port === 'smtp-lb'));
+  assert.deepEqual(lbRule?.from, [{ ipBlock: { cidr: '192.0.2.0/28' } }]);
+  const mx = find(objects, 'Service', 'demo-mx').spec as { type: string; externalTrafficPolicy: string; ports: { name: string }[] };
+  assert.equal(mx.type, 'LoadBalancer');
+  assert.equal(mx.externalTrafficPolicy, 'Local');
+  assert.deepEqual(mx.ports.map((p) => p.name), ['smtp', 'smtp-lb']);
+});
+
+test('GIVEN the example WHEN rendered THEN no ConfigMap holds a secret, the Secret holds them all, and existingSecret renders none', () => {
+  const objects = renderPlatform(example);
+  const secretValues = [example.spec.ldap.adminPassword, example.spec.ldap.readerPassword, example.spec.director.apiKey, ...example.spec.accounts.seed.map((a) => a.password)];
+  for (const cm of byKind(objects, 'ConfigMap')) {
+    const text = JSON.stringify(cm);
+    for (const s of secretValues) assert.ok(!text.includes(s), `ConfigMap ${cm.metadata.name} must not contain a secret`);
+  }
+  const secret = find(objects, 'Secret', 'demo-secrets') as KubeObject & { stringData: Record<string, string> };
+  assert.deepEqual(Object.values(secret.stringData).filter((v) => secretValues.includes(v)).length, secretValues.length);
+  const external = renderPlatform(variant((d) => (d.spec.kubernetes.existingSecret = 'mail-secrets')));
+  assert.equal(byKind(external, 'Secret').length, 0);
+  const volumes = (find(external, 'StatefulSet', 'proxy').spec as { template: Pod }).template.spec.volumes as { secret?: { secretName: string } }[];
+  assert.ok(volumes.some((v) => v.secret?.secretName === 'mail-secrets'));
+});
+
+test('GIVEN network policies on (default) WHEN rendered THEN everything is denied by default and each role has an allowlist; off renders none', () => {
+  const objects = renderPlatform(example);
+  const deny = find(objects, 'NetworkPolicy', 'demo-default-deny').spec as { podSelector: object; policyTypes: string[]; ingress?: unknown };
+  assert.deepEqual(deny.podSelector, {});
+  assert.deepEqual(deny.policyTypes, ['Ingress', 'Egress']);
+  assert.equal(deny.ingress, undefined);
+  const mailbox = find(objects, 'NetworkPolicy', 'demo-mailbox').spec as { ingress: { from: { podSelector?: { matchLabels: Record<string, string> } }[]; ports: { port: string }[] }[] };
+  const lmtp = mailbox.ingress.find((r) => r.ports.some((p) => p.port === 'lmtp'));
+  assert.deepEqual(lmtp?.from.map((f) => f.podSelector?.matchLabels['app.kubernetes.io/component']), ['proxy'], 'only the proxy delivers to a backend');
+  const off = renderPlatform(variant((d) => (d.spec.kubernetes.networkPolicies = false)));
+  assert.equal(byKind(off, 'NetworkPolicy').length, 0);
+});
+
+test('GIVEN the controller WHEN rendered THEN its RBAC is namespaced and limited to EndpointSlices, its Lease and Events', () => {
+  const objects = renderPlatform(example);
+  assert.equal(byKind(objects, 'ClusterRole').length, 0);
+  const role = find(objects, 'Role', 'demo-controller') as KubeObject & { rules: { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] }[] };
+  const writes = role.rules.filter((r) => r.verbs.some((v) => ['update', 'patch', 'delete', 'create'].includes(v)));
+  assert.deepEqual(writes.map((r) => r.resources[0]).sort(), ['events', 'leases', 'leases']);
+  assert.ok(role.rules.every((r) => !r.verbs.includes('*') && !r.resources.includes('*')));
+  const leaseUpdate = role.rules.find((r) => r.resources.includes('leases') && r.verbs.includes('update'));
+  assert.deepEqual(leaseUpdate?.resourceNames, ['mailfleet-backend-sync']);
+});
+
+test('GIVEN each scrape mode WHEN rendered THEN exactly that discovery is used', () => {
+  const annotations = renderPlatform(variant((d) => (d.spec.kubernetes.scrape = 'annotations')));
+  assert.equal(((find(annotations, 'StatefulSet', 'mta').spec as { template: Pod }).template.metadata?.annotations ?? {})['prometheus.io/scrape'], 'true');
+  assert.equal(byKind(annotations, 'VMPodScrape').length + byKind(annotations, 'ServiceMonitor').length, 0);
+  const vm = renderPlatform(variant((d) => (d.spec.kubernetes.scrape = 'VMPodScrape')));
+  assert.equal(byKind(vm, 'VMPodScrape').length, 1);
+  assert.equal(((find(vm, 'StatefulSet', 'mta').spec as { template: Pod }).template.metadata?.annotations ?? {})['prometheus.io/scrape'], undefined);
+  const sm = renderPlatform(variant((d) => (d.spec.kubernetes.scrape = 'ServiceMonitor')));
+  assert.equal(byKind(sm, 'ServiceMonitor').length, 1);
+});

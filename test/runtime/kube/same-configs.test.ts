@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { instanceContext, podInstanceContext } from '../../../src/agent/index.ts';
+import { roleConfigFiles, type Peers } from '../../../src/config/index.ts';
+import { POD_NAME_PLACEHOLDER, redactSpec } from '../../../src/config/placeholders.ts';
+import { kubePeers, renderContext, renderPlatform } from '../../../src/runtime/kube/index.ts';
+import { loadSpecFile, ROLES, validateSpec, type Role } from '../../../src/spec/index.ts';
+
+const example = loadSpecFile(new URL('../../../examples/mailfleet.yaml', import.meta.url).pathname);
+/**
+ * The single host runs no outbound pool (it holds foreign mail in the queue); compare with a spec whose
+ * pools are off too. With pools on, only the relay lines change (render-practices.test.ts covers them).
+ */
+const doc = validateSpec({
+  ...example,
+  spec: { ...example.spec, outbound: { mailout: { ...example.spec.outbound.mailout, replicas: 0 }, fallback: { ...example.spec.outbound.fallback, replicas: 0 } } },
+});
+const STATE_DIR = '/var/lib/mailfleet-same-configs';
+/** The instance's own listen address; its entry in the peer list is a separate fact (as for a pod). */
+const OWN_ADDRESS = '127.77.99.99';
+
+/** Single-host peers: every instance on its own loopback address, as `mailfleet up` assigns them. */
+function localPeers(): Peers {
+  const out = {} as Peers;
+  ROLES.forEach((role, r) => {
+    out[role] = Array.from({ length: doc.spec.roles[role].replicas }, (_, i) => ({ name: `${role}-${i}`, host: `127.77.${r + 1}.${i + 10}` }));
+  });
+  return out;
+}
+
+/**
+ * Maps what is allowed to differ: peer addresses → peer DNS names, the instance's own name and
+ * address, directories, and secret values → the placeholders the Secret fills in.
+ */
+function normalise(text: string, role: Role, local: Peers): string {
+  const kube = kubePeers(renderContext(doc));
+  const localInstance = instanceContext(STATE_DIR, role, `${role}-0`, OWN_ADDRESS);
+  const pod = podInstanceContext(role, POD_NAME_PLACEHOLDER);
+  const { secrets } = redactSpec(doc.spec);
+  const replaceAll = (s: string, pairs: [string, string][]) =>
+    // Longest first, so a prefix never replaces part of a longer match.
+    [...pairs].sort((a, b) => b[0].length - a[0].length).reduce((acc, [from, to]) => acc.split(from).join(to), s);
+  let out = replaceAll(text, [
+    [localInstance.configDir, pod.configDir], [localInstance.dataDir, pod.dataDir], [localInstance.runDir, pod.runDir], [localInstance.mailDir, pod.mailDir],
+    ...Object.entries(secrets).map(([key, value]): [string, string] => [value, `{{mailfleet.secret.${key}}}`]),
+    [OWN_ADDRESS, pod.listen],
+  ]);
+  out = out.replace(new RegExp(`\\b${role}-0\\b`, 'g'), POD_NAME_PLACEHOLDER);
+  const peerPairs: [string, string][] = [];
+  for (const r of ROLES) local[r].forEach((p, i) => peerPairs.push([p.host, kube[r][i]?.host ?? '?']));
+  return replaceAll(out, peerPairs);
+}
+
+for (const role of ROLES) {
+  test(`GIVEN the ${role} config of the single host and of the Kubernetes ConfigMap THEN they differ only in addresses, names, paths and secrets`, () => {
+    const local = localPeers();
+    const localFiles = roleConfigFiles(role, { spec: doc.spec, instance: instanceContext(STATE_DIR, role, `${role}-0`, OWN_ADDRESS), peers: local });
+    const configMap = renderPlatform(doc).find((o) => o.kind === 'ConfigMap' && o.metadata.name === `demo-${role}-config`);
+    assert.ok(configMap, `ConfigMap demo-${role}-config is rendered`);
+    const kubeFiles = (configMap.data ?? {}) as Record<string, string>;
+    assert.deepEqual(Object.keys(kubeFiles).sort(), Object.keys(localFiles).sort(), 'the same files');
+    for (const [name, text] of Object.entries(localFiles)) {
+      const expected = kubeFiles[name] ?? '';
+      const actual = normalise(text, role, local);
+      const a = actual.split('\n');
+      const e = expected.split('\n');
+      const i = a.findIndex((line, n) => line !== e[n]);
+      assert.equal(i, -1, `${role}/${name} line ${i + 1}: single host ${JSON.stringify(a[i])} vs ConfigMap ${JSON.stringify(e[i])}`);
+      assert.equal(a.length, e.length, `${role}/${name}: same number of lines`);
+    }
+  });
+}
