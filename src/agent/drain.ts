@@ -93,7 +93,7 @@ const drainMailbox: Drainer = async (input, deadline) => {
   });
   // No director answering means nobody can be routed here any more.
   const stillRouted = async (): Promise<boolean> => {
-    const me = (await director.list().catch(() => [])).find((h) => h.address === instance.listen);
+    const me = (await director.list().catch(() => [])).find((h) => h.address === (instance.address ?? instance.listen));
     return me !== undefined && me.users > 0;
   };
   const moved = await until(deadline, async () => !(await stillRouted()));

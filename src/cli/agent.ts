@@ -10,7 +10,7 @@ import { parse, usageError } from './args.ts';
 
 const USAGE = [
   'mailfleet agent --role ROLE --name NAME --listen ADDR -f SPEC --state-dir DIR [--peers FILE] [--log-format raw|json]',
-  '       mailfleet agent --pod --role ROLE --name NAME [--listen ADDR] [--config-from DIR] [--secrets DIR] [--spec-dir DIR]',
+  '       mailfleet agent --pod --role ROLE --name NAME [--address POD_IP] [--listen ADDR] [--config-from DIR] [--secrets DIR] [--spec-dir DIR]',
   '                       [--config-dir DIR] [--data-dir DIR] [--run-dir DIR] [--mail-dir DIR] [--log-format raw|json]',
 ].join('\n');
 
@@ -37,11 +37,11 @@ interface Wiring {
   configSource?: ConfigSource;
 }
 
-type Values = Partial<Record<PodOption | 'listen' | 'file' | 'state-dir' | 'peers', string>>;
+type Values = Partial<Record<PodOption | 'listen' | 'address' | 'file' | 'state-dir' | 'peers', string>>;
 
 /** Single host: the spec file, peers.json in the state dir, configs generated from the spec. */
 function hostWiring(role: Role, name: string, values: Values): Wiring {
-  const used = POD_OPTION_NAMES.filter((o) => values[o] !== undefined);
+  const used = [...POD_OPTION_NAMES, 'address' as const].filter((o) => values[o] !== undefined);
   if (used.length > 0) throw usageError(USAGE, `--${used.join(', --')} only with --pod`);
   if (!values.listen || !values.file || !values['state-dir']) throw usageError(USAGE, 'missing --name, --listen, -f or --state-dir');
   const stateDir = values['state-dir'];
@@ -68,6 +68,7 @@ function podWiring(role: Role, name: string, values: Values): Wiring {
   const instance: InstanceContext = {
     ...pod,
     listen: values.listen ?? pod.listen,
+    ...(values.address ? { address: values.address } : {}),
     configDir: path('config-dir'),
     dataDir: path('data-dir'),
     runDir: path('run-dir'),
@@ -93,6 +94,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
     role: { type: 'string' },
     name: { type: 'string' },
     listen: { type: 'string' },
+    address: { type: 'string' },
     file: { type: 'string', short: 'f' },
     'state-dir': { type: 'string' },
     peers: { type: 'string' },
@@ -105,8 +107,10 @@ export async function agentCommand(argv: string[]): Promise<number> {
     'mail-dir': { type: 'string' },
     'log-format': { type: 'string', default: 'raw' },
   }, USAGE);
-  const role = values.role as Role;
-  if (!ROLES.includes(role)) throw usageError(USAGE, `--role must be one of ${ROLES.join(', ')}`);
+  // The outbound pools run Postfix exactly as an mta instance does; their config comes from their ConfigMap.
+  const pool = values.pod && (values.role === 'mailout' || values.role === 'fallback');
+  const role = (pool ? 'mta' : values.role) as Role;
+  if (!ROLES.includes(role)) throw usageError(USAGE, `--role must be one of ${ROLES.join(', ')} (with --pod also mailout, fallback)`);
   if (!values.name) throw usageError(USAGE, 'missing --name');
   const format = values['log-format'] as LogFormat;
   if (format !== 'raw' && format !== 'json') throw usageError(USAGE, '--log-format must be raw or json');

@@ -22,7 +22,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   render: { run: renderCommand, help: 'render -f SPEC [-o DIR] | render crd   Kubernetes YAML for kubectl/GitOps' },
   controller: { run: controllerCommand, help: 'controller --source kube|local ...    run the backend-sync controller' },
   dns: { run: dnsCommand, help: 'dns audit NAME [--resolv-conf FILE] [--observe] [--json]  DNS queries one lookup costs' },
-  agent: { run: agentCommand, help: 'agent --role ROLE --name NAME ...    run one instance (container entrypoint)' },
+  agent: { run: agentCommand, help: 'agent [--pod] --role ROLE --name NAME ...  run one instance (container entrypoint)' },
 };
 
 function usage(): string {

@@ -16,6 +16,8 @@ export interface InstanceContext {
   name: string;
   /** The address the daemon listens on (`0.0.0.0` in a pod, a 127.x.y.z on the single host). */
   listen: string;
+  /** The address others reach it by, when that is not `listen` (a pod's IP). */
+  address?: string;
   /** Directory holding the generated config files. */
   configDir: string;
   /** Persistent per-instance data (a PVC in Kubernetes): queue, LDAP database, Redis data. */

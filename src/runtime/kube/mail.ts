@@ -142,7 +142,7 @@ function statefulSet(ctx: RenderContext, w: MailWorkload): Rendered {
               name: w,
               image: image(ctx, IMAGE[w]),
               imagePullPolicy: ctx.spec.kubernetes.images.pullPolicy,
-              args: ['--pod', '--role', w, '--name', '$(POD_NAME)', '--log-format', 'json'],
+              args: ['--pod', '--role', w, '--name', '$(POD_NAME)', '--address', '$(POD_IP)', '--log-format', 'json'],
               env: POD_ENV,
               ports: portsOf(ctx, w).map((p) => ({ name: p.name, containerPort: p.port, protocol: 'TCP' })),
               ...agentProbes(),
