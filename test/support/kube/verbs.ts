@@ -4,7 +4,7 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { serverSideApply } from './apply.ts';
-import { cloneJson, isJsonObject, stringField, type JsonObject, type JsonValue, type KubeObject } from './json-value.ts';
+import { cloneJson, isJsonObject, jsonEqual, stringField, type JsonObject, type JsonValue, type KubeObject } from './json-value.ts';
 import { recordUpdate, pruneMissing, writeManaged, type WriteContext } from './managed-fields.ts';
 import {
   carryOver,
@@ -83,9 +83,30 @@ function writeContext(ctx: VerbContext, at: ObjectTarget, opts: WriteOptions): W
   return { t: at.rt, scope: at.scope, manager: opts.manager, apiVersion: apiVersionOf(at.rt), now: ctx.now() };
 }
 
+/** The real server stores a Secret's write-only `stringData` as base64 `data`, the later winning (core/v1 conversion). */
+function foldStringData(t: ResourceType, obj: KubeObject): void {
+  if (t.group !== '' || t.resource !== 'secrets' || !isJsonObject(obj.stringData)) return;
+  const data = isJsonObject(obj.data) ? obj.data : {};
+  for (const [k, v] of Object.entries(obj.stringData)) data[k] = Buffer.from(String(v), 'utf8').toString('base64');
+  obj.data = data;
+  delete obj.stringData;
+}
+
+/** Equal but for managedFields timestamps: the real server then neither writes nor bumps resourceVersion nor notifies watchers. */
+function isNoOp(before: KubeObject, next: KubeObject): boolean {
+  const untimed = (o: KubeObject): KubeObject => {
+    const copy = cloneJson(o);
+    if (Array.isArray(copy.metadata.managedFields)) for (const e of copy.metadata.managedFields) if (isJsonObject(e)) delete e.time;
+    return copy;
+  };
+  return jsonEqual(untimed(before), untimed(next));
+}
+
 /** Persists a validated next version (unless dry-run); a terminating object whose last finalizer went is deleted. */
 function commit(ctx: VerbContext, at: ObjectTarget, before: KubeObject | undefined, next: KubeObject, opts: WriteOptions, code: number): Reply {
   if (before) checkTerminatingFinalizers(at.rt, before, next);
+  foldStringData(at.rt, next);
+  if (before && isNoOp(before, next)) return { code, body: present(at.rt, before) };
   if (opts.dryRun) return { code, body: present(at.rt, next) };
   const key = storageKey(at.rt);
   const written = ctx.store.write(key, next).object;
