@@ -1,0 +1,71 @@
+import { hostname } from 'node:os';
+import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import { runWithLease } from '../backends/index.ts';
+import { createLogger } from '../log.ts';
+import { createOperator, createOperatorMetrics, exposition, OPERATOR_LEASE_NAME, startOperatorHttp } from '../runtime/kube/operator/index.ts';
+import { parse, usageError } from './args.ts';
+
+const USAGE = `mailfleet operator [--namespace NS | --all-namespaces] [--kubeconfig FILE] [--listen HOST:PORT] [--resync SECONDS]
+                   [--identity ID] [--lease-namespace NS]`;
+
+/**
+ * `mailfleet operator`: reconciles MailPlatform resources (and runs each platform's backend sync) while
+ * this replica holds the `mailfleet-operator` Lease. Without --namespace or --all-namespaces it watches
+ * the kubeconfig context's namespace.
+ */
+export async function operatorCommand(argv: string[]): Promise<number> {
+  const { values } = parse(argv, {
+    namespace: { type: 'string', short: 'n' },
+    'all-namespaces': { type: 'boolean', short: 'A' },
+    kubeconfig: { type: 'string' },
+    listen: { type: 'string', default: '0.0.0.0:8081' },
+    resync: { type: 'string', default: '60' },
+    identity: { type: 'string' },
+    'lease-namespace': { type: 'string' },
+  }, USAGE);
+  if (values.namespace && values['all-namespaces']) throw usageError(USAGE, '--namespace and --all-namespaces exclude each other');
+  const resyncSeconds = Number(values.resync);
+  if (!Number.isFinite(resyncSeconds) || resyncSeconds < 1) throw usageError(USAGE, '--resync must be a number of seconds, at least 1');
+  const listen = /^(.*):(\d+)$/.exec(values.listen ?? '');
+  if (!listen) throw usageError(USAGE, '--listen must be HOST:PORT');
+
+  const kc = new KubeConfig();
+  if (values.kubeconfig) kc.loadFromFile(values.kubeconfig);
+  else kc.loadFromDefault();
+  const contextNamespace = kc.getContextObject(kc.getCurrentContext())?.namespace;
+  const namespace = values['all-namespaces'] ? undefined : (values.namespace ?? contextNamespace ?? 'default');
+  const leaseNamespace = values['lease-namespace'] ?? namespace ?? process.env.POD_NAMESPACE ?? contextNamespace ?? 'default';
+  const identity = values.identity ?? process.env.POD_NAME ?? hostname();
+
+  const log = createLogger('operator');
+  const metrics = createOperatorMetrics();
+  const operator = createOperator({ kubeConfig: kc, namespace, identity, log, metrics, resyncMs: resyncSeconds * 1000 });
+  let leading = false;
+  const abort = new AbortController();
+  process.once('SIGTERM', () => abort.abort());
+  process.once('SIGINT', () => abort.abort());
+
+  const server = await startOperatorHttp({
+    host: listen[1] ?? '0.0.0.0',
+    port: Number(listen[2]),
+    metrics: () => exposition(operator.registries()),
+    // A standby replica is ready: it is waiting for the Lease, as it should.
+    ready: () => !leading || operator.synced(),
+    log,
+  });
+  log.info({ namespace: namespace ?? '(all)', lease: `${leaseNamespace}/${OPERATOR_LEASE_NAME}`, identity, listen: (server.address() as AddressInfo).port, resyncSeconds }, 'operator starting');
+  try {
+    await runWithLease({ kubeConfig: kc, namespace: leaseNamespace, name: OPERATOR_LEASE_NAME, identity, log }, abort.signal, async (signal) => {
+      leading = true;
+      try {
+        await operator.start(signal);
+      } finally {
+        leading = false;
+      }
+    });
+  } finally {
+    server.close();
+  }
+  return 0;
+}

@@ -1,0 +1,10 @@
+export { createKubeApi, KubeApiError, type KubeApi } from './api.ts';
+export { FORCE_ANNOTATION } from './apply.ts';
+export { directorEndpoints } from './backend-sync.ts';
+export { OWNED_KINDS, RETAINED_KINDS } from './kinds.ts';
+export { createOperator, RESYNC_MS, type Operator, type OperatorOptions } from './loop.ts';
+export { createOperatorMetrics, exposition, EXPOSITION_CONTENT_TYPE, type OperatorMetrics } from './metrics.ts';
+export { FIELD_MANAGER, OWNER_ANNOTATION, planDeletion, planReconcile, type ReconcilePlan } from './plan.ts';
+export { DELETE_POLL_MS, FINALIZER } from './reconcile.ts';
+export { OPERATOR_LEASE_NAME, operatorRules, renderOperatorInstall } from './install.ts';
+export { startOperatorHttp } from './http.ts';
