@@ -5,11 +5,16 @@
  * kube-controller-manager would.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
-import { parse } from 'yaml';
+import { fileURLToPath } from 'node:url';
+import { parse, stringify } from 'yaml';
 import { runWithLease } from '../../../src/backends/index.ts';
 import { createLogger } from '../../../src/log.ts';
 import { mailPlatformCrd, PLATFORM_LABEL, renderPlatform, type KubeObject } from '../../../src/runtime/kube/index.ts';
@@ -311,6 +316,63 @@ test('GIVEN a ready mailbox endpoint WHEN the operator runs the platform THEN it
   assert.ok(calls.every((c) => c.auth === `X-Dovecot-API ${Buffer.from('key-from-the-secret-0123').toString('base64')}`));
   assert.equal(get(cluster, 'v1', 'Secret', NS, 'demo-secrets'), undefined, 'no Secret is rendered when an existing one is named');
   assert.equal(get(cluster, 'coordination.k8s.io/v1', 'Lease', NS, 'mailfleet-backend-sync')?.spec && (get(cluster, 'coordination.k8s.io/v1', 'Lease', NS, 'mailfleet-backend-sync')!.spec as { holderIdentity: string }).holderIdentity, 'operator-0');
+});
+
+test('GIVEN a platform WHEN a MailPlatform of the same name in another namespace renders the same objects THEN it reports OwnerConflict and touches nothing', async (t) => {
+  const { cluster, api } = await createReadyPlatform(t);
+  const before = get(cluster, 'apps/v1', 'StatefulSet', NS, 'mailbox')!.metadata.resourceVersion;
+
+  await api.apply({ ...platform(), metadata: { name: 'demo', namespace: 'intruders' } }, { manager: 'kubectl', force: false });
+
+  const degraded = await waitFor('the second platform to report the clash', () => {
+    const c = conditionOf(get(cluster, MP.apiVersion, MP.kind, 'intruders', 'demo') as Platform | undefined, 'Degraded');
+    return c?.reason === 'OwnerConflict' && c;
+  }, DEADLINE_MS);
+  assert.match(degraded.message, /Namespace mailfleet belongs to MailPlatform tenants\/demo/);
+  assert.equal(get(cluster, 'apps/v1', 'StatefulSet', NS, 'mailbox')!.metadata.resourceVersion, before);
+  assert.equal(conditionOf(readPlatform(cluster), 'Ready')?.status, 'True');
+});
+
+test('GIVEN the mailfleet operator command WHEN a MailPlatform appears THEN it reconciles it, serves /metrics /livez /readyz, and exits 0 on SIGTERM', async (t) => {
+  const { cluster, api } = await startCluster(t);
+  const dir = mkdtempSync(join(tmpdir(), 'mailfleet-operator-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const kubeconfig = join(dir, 'kubeconfig');
+  writeFileSync(kubeconfig, stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    // Plain HTTP on loopback: client-node allows it only with TLS verification off.
+    clusters: [{ name: 'test', cluster: { server: cluster.server.url, 'insecure-skip-tls-verify': true } }],
+    users: [{ name: 'test', user: { token: cluster.server.token } }],
+    contexts: [{ name: 'test', context: { cluster: 'test', user: 'test', namespace: CR_NS } }],
+    'current-context': 'test',
+  }));
+  const main = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url));
+  const child = spawn(process.execPath, [main, 'operator', '--kubeconfig', kubeconfig, '--listen', '127.0.0.1:0', '--identity', 'cli-0', '--lease-namespace', 'default'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  const lines: string[] = [];
+  t.after(() => { if (process.env.MAILFLEET_TEST_LOG) console.log(lines.join('\n')); });
+  createInterface({ input: child.stdout! }).on('line', (l) => lines.push(l));
+  const started = await waitFor('the operator to log its port', () => lines.map((l) => JSON.parse(l) as { msg?: string; listen?: number }).find((l) => l.msg === 'operator starting'), DEADLINE_MS);
+  const base = `http://127.0.0.1:${started.listen}`;
+
+  await api.apply(platform(), { manager: 'kubectl', force: false });
+
+  await waitCondition(cluster, 'Progressing', 'True', 'WorkloadsNotReady');
+  const metrics = await waitFor('the reconcile counted', async () => {
+    const body = await (await fetch(`${base}/metrics`)).text();
+    return /mailfleet_operator_reconcile_total\{result="applied"\} [1-9]/.test(body) && body;
+  }, DEADLINE_MS);
+  assert.match(metrics, /mailfleet_operator_objects\{platform="tenants\/demo"\} \d+/);
+  assert.match(metrics, /mailfleet_operator_reconcile_duration_seconds_count \d+/);
+  assert.equal((await fetch(`${base}/livez`)).status, 200);
+  assert.equal((await fetch(`${base}/readyz`)).status, 200);
+
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0);
 });
 
 test('GIVEN an object applied twice with the same content WHEN the second apply lands THEN the test API server keeps its resourceVersion, as the real one does', async (t) => {
