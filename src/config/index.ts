@@ -31,3 +31,14 @@ export function roleConfigFiles(role: Role, input: ConfigInput): ConfigFiles {
       return {};
   }
 }
+
+export { UNBOUND_CONF, UNBOUND_INCOMING_TCP_PER_THREAD, UNBOUND_OUTGOING_TCP_PER_THREAD, UNBOUND_SERVE_EXPIRED_TTL_S, UNBOUND_TCP_IDLE_TIMEOUT_MS, unboundFiles, type UnboundOptions } from './unbound.ts';
+export {
+  CLUSTER_DNS_PILLAR,
+  NODE_LOCAL_DNS_COREFILE,
+  NODE_LOCAL_DNS_HEALTH_PORT,
+  NODE_LOCAL_DNS_METRICS_PORT,
+  NODE_LOCAL_DNS_TCP_EXPIRE_S,
+  nodeLocalDnsCorefile,
+  type NodeLocalDnsOptions,
+} from './node-local-dns.ts';
