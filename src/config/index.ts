@@ -42,3 +42,5 @@ export {
   nodeLocalDnsCorefile,
   type NodeLocalDnsOptions,
 } from './node-local-dns.ts';
+export { DEFAULT_SCRAPE_INTERVAL_S, KUBERNETES_SCRAPE_JOB, SCRAPE_CONFIG_FILE, scrapeConfig, type ScrapeMode, type ScrapeOptions, type StaticScrapeJob } from './victoriametrics.ts';
+export { ALERT_GROUP_BY, ALERT_WEBHOOK_RECEIVER, ALERTMANAGER_CONFIG_FILE, alertmanagerConfig, type AlertTimings } from './alertmanager.ts';

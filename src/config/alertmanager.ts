@@ -1,0 +1,46 @@
+/**
+ * Alertmanager's config: every alert goes to one webhook (`spec.kubernetes.alertWebhookUrl`), the
+ * ISP's own paging or ticketing bridge, grouped by alert and role so that ten MTAs with a full queue
+ * page once, not ten times. A critical alert silences the warning of the same name and role.
+ */
+import type { PlatformSpec } from '../spec/index.ts';
+import { configYaml } from './config-yaml.ts';
+import type { ConfigFiles } from './context.ts';
+
+export const ALERTMANAGER_CONFIG_FILE = 'alertmanager.yml';
+export const ALERT_WEBHOOK_RECEIVER = 'mailfleet-webhook';
+/** Labels alerts are grouped by: the rule and the role it fired for. */
+export const ALERT_GROUP_BY = ['alertname', 'role'] as const;
+
+export interface AlertTimings {
+  /** Wait this long for more alerts of a new group before the first notification. Default 30. */
+  groupWaitSeconds?: number;
+  /** Wait this long before notifying about changes in a group already notified. Default 300. */
+  groupIntervalSeconds?: number;
+  /** Repeat a notification still firing after this long. Default 14 400 (4 h). */
+  repeatIntervalSeconds?: number;
+}
+
+/** `90` → `90s`, `300` → `5m`, `14400` → `4h`: the largest whole unit. */
+function duration(name: string, seconds: number): string {
+  if (!Number.isInteger(seconds) || seconds < 1) throw new RangeError(`alertmanager ${name} must be a whole number of seconds ≥ 1, not ${seconds}`);
+  if (seconds % 3600 === 0) return `${seconds / 3600}h`;
+  if (seconds % 60 === 0) return `${seconds / 60}m`;
+  return `${seconds}s`;
+}
+
+/** `alertmanager.yml`. */
+export function alertmanagerConfig(spec: PlatformSpec, timings: AlertTimings = {}): ConfigFiles {
+  const config = {
+    route: {
+      receiver: ALERT_WEBHOOK_RECEIVER,
+      group_by: [...ALERT_GROUP_BY],
+      group_wait: duration('groupWaitSeconds', timings.groupWaitSeconds ?? 30),
+      group_interval: duration('groupIntervalSeconds', timings.groupIntervalSeconds ?? 300),
+      repeat_interval: duration('repeatIntervalSeconds', timings.repeatIntervalSeconds ?? 4 * 3600),
+    },
+    inhibit_rules: [{ source_matchers: ['severity="critical"'], target_matchers: ['severity="warning"'], equal: [...ALERT_GROUP_BY] }],
+    receivers: [{ name: ALERT_WEBHOOK_RECEIVER, webhook_configs: [{ url: spec.kubernetes.alertWebhookUrl, send_resolved: true }] }],
+  };
+  return { [ALERTMANAGER_CONFIG_FILE]: configYaml(config) };
+}

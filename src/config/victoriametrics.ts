@@ -1,0 +1,92 @@
+/**
+ * The scrape config VictoriaMetrics loads with `-promscrape.config` (Prometheus format, so promtool
+ * reads it too). In Kubernetes it finds the platform's pods by their `prometheus.io/*` annotations
+ * (the `annotations` scrape mode); on the single host it lists the instances' addresses.
+ */
+import type { PlatformSpec } from '../spec/index.ts';
+import { configYaml, sortedMap } from './config-yaml.ts';
+import type { ConfigFiles } from './context.ts';
+
+export const SCRAPE_CONFIG_FILE = 'scrape.yml';
+/** The job of every pod found in Kubernetes. */
+export const KUBERNETES_SCRAPE_JOB = 'mailfleet-pods';
+export const DEFAULT_SCRAPE_INTERVAL_S = 30;
+const MAX_SCRAPE_TIMEOUT_S = 10;
+
+export interface StaticScrapeJob {
+  /** `job` label of its targets; unique. */
+  job: string;
+  /** `host:port` of each `/metrics`. */
+  targets: string[];
+  /** Extra labels on every target of the job (e.g. `role`). */
+  labels?: Record<string, string>;
+}
+
+export type ScrapeMode = 'kubernetes' | { static: StaticScrapeJob[] };
+
+export interface ScrapeOptions {
+  /** Seconds between scrapes. Default {@link DEFAULT_SCRAPE_INTERVAL_S}; the timeout is the smaller of 10 s and this. */
+  intervalSeconds?: number;
+}
+
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const TARGET = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):[0-9]{1,5}$/;
+
+const annotation = (name: string) => `__meta_kubernetes_pod_annotation_prometheus_io_${name}`;
+
+/** Pod discovery in the platform's namespace, keeping only pods that ask to be scraped. */
+function kubernetesJob(spec: PlatformSpec): Record<string, unknown> {
+  return {
+    job_name: KUBERNETES_SCRAPE_JOB,
+    kubernetes_sd_configs: [{ role: 'pod', namespaces: { names: [spec.kubernetes.namespace] } }],
+    relabel_configs: [
+      { source_labels: [annotation('scrape')], action: 'keep', regex: 'true' },
+      { source_labels: ['__meta_kubernetes_pod_phase'], action: 'drop', regex: 'Pending|Succeeded|Failed|Completed' },
+      { source_labels: [annotation('path')], action: 'replace', regex: '(.+)', target_label: '__metrics_path__' },
+      // The pod IP with the annotated port, bracketed when it is IPv6.
+      {
+        source_labels: [annotation('port'), '__meta_kubernetes_pod_ip'],
+        action: 'replace',
+        regex: '(\\d+);(([A-Fa-f0-9]{1,4}::?){1,7}[A-Fa-f0-9]{1,4})',
+        replacement: '[$2]:$1',
+        target_label: '__address__',
+      },
+      {
+        source_labels: [annotation('port'), '__meta_kubernetes_pod_ip'],
+        action: 'replace',
+        regex: '(\\d+);((([0-9]+?)(\\.|$)){4})',
+        replacement: '$2:$1',
+        target_label: '__address__',
+      },
+      { source_labels: ['__meta_kubernetes_namespace'], target_label: 'namespace' },
+      { source_labels: ['__meta_kubernetes_pod_name'], target_label: 'pod' },
+      { source_labels: ['__meta_kubernetes_pod_name'], target_label: 'instance' },
+      { source_labels: ['__meta_kubernetes_pod_label_app_kubernetes_io_component'], target_label: 'role' },
+      { source_labels: ['__meta_kubernetes_pod_node_name'], target_label: 'node' },
+    ],
+  };
+}
+
+function staticJobs(jobs: readonly StaticScrapeJob[]): Record<string, unknown>[] {
+  const seen = new Set<string>();
+  return jobs.map(({ job, targets, labels = {} }) => {
+    if (job === '' || /[\n\r]/.test(job) || seen.has(job)) throw new RangeError(`scrape job name ${JSON.stringify(job)} is empty, multi-line or repeated`);
+    seen.add(job);
+    for (const t of targets) if (!TARGET.test(t)) throw new RangeError(`scrape target ${JSON.stringify(t)} of job ${job} is not host:port`);
+    for (const name of Object.keys(labels)) if (!LABEL_NAME.test(name) || name.startsWith('__')) throw new RangeError(`label name ${JSON.stringify(name)} of job ${job} is not allowed`);
+    const group = Object.keys(labels).length > 0 ? { targets: [...targets], labels: sortedMap(labels) } : { targets: [...targets] };
+    return { job_name: job, static_configs: [group] };
+  });
+}
+
+/** `scrape.yml`: the global intervals and the scrape jobs of `mode`. */
+export function scrapeConfig(spec: PlatformSpec, mode: ScrapeMode, opts: ScrapeOptions = {}): ConfigFiles {
+  const interval = opts.intervalSeconds ?? DEFAULT_SCRAPE_INTERVAL_S;
+  if (!Number.isInteger(interval) || interval < 1) throw new RangeError(`scrape interval must be a whole number of seconds ≥ 1, not ${interval}`);
+  const jobs = mode === 'kubernetes' ? [kubernetesJob(spec)] : staticJobs(mode.static);
+  const config = {
+    global: { scrape_interval: `${interval}s`, scrape_timeout: `${Math.min(interval, MAX_SCRAPE_TIMEOUT_S)}s` },
+    scrape_configs: jobs,
+  };
+  return { [SCRAPE_CONFIG_FILE]: configYaml(config) };
+}

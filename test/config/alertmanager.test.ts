@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parse } from 'yaml';
+import { ALERT_WEBHOOK_RECEIVER, ALERTMANAGER_CONFIG_FILE, alertmanagerConfig, type AlertTimings } from '../../src/config/index.ts';
+import { parseSpec } from '../../src/spec/index.ts';
+
+const spec = parseSpec(`apiVersion: mailfleet.io/v1alpha1
+kind: MailPlatform
+metadata: { name: demo }
+spec:
+  domains: [example.com]
+  hostname: mx.example.com
+  kubernetes: { alertWebhookUrl: "https://pager.example.net/hooks/mail" }
+`).spec;
+
+interface Config {
+  route: { receiver: string; group_by: string[]; group_wait: string; group_interval: string; repeat_interval: string };
+  inhibit_rules: { source_matchers: string[]; target_matchers: string[]; equal: string[] }[];
+  receivers: { name: string; webhook_configs: { url: string; send_resolved: boolean }[] }[];
+}
+
+function render(timings?: AlertTimings): Config {
+  return parse(alertmanagerConfig(spec, timings)[ALERTMANAGER_CONFIG_FILE] ?? '') as Config;
+}
+
+test('GIVEN a spec WHEN rendered THEN every alert goes to the spec webhook, resolved ones included', () => {
+  const config = render();
+  assert.equal(config.route.receiver, ALERT_WEBHOOK_RECEIVER);
+  assert.deepEqual(config.receivers, [{ name: ALERT_WEBHOOK_RECEIVER, webhook_configs: [{ url: 'https://pager.example.net/hooks/mail', send_resolved: true }] }]);
+});
+
+test('GIVEN the defaults WHEN rendered THEN alerts are grouped by alert and role with sensible timings', () => {
+  const { route } = render();
+  assert.deepEqual(route.group_by, ['alertname', 'role']);
+  assert.deepEqual([route.group_wait, route.group_interval, route.repeat_interval], ['30s', '5m', '4h']);
+});
+
+test('GIVEN timings WHEN rendered THEN each is written in its largest whole unit', () => {
+  const { route } = render({ groupWaitSeconds: 90, groupIntervalSeconds: 1, repeatIntervalSeconds: 86400 });
+  assert.deepEqual([route.group_wait, route.group_interval, route.repeat_interval], ['90s', '1s', '24h']);
+  assert.throws(() => alertmanagerConfig(spec, { groupWaitSeconds: 0 }), RangeError);
+  assert.throws(() => alertmanagerConfig(spec, { repeatIntervalSeconds: 0.5 }), RangeError);
+});
+
+test('GIVEN a critical alert WHEN it fires THEN the warning of the same alert and role is inhibited', () => {
+  assert.deepEqual(render().inhibit_rules, [{ source_matchers: ['severity="critical"'], target_matchers: ['severity="warning"'], equal: ['alertname', 'role'] }]);
+});
+
+test('GIVEN the same input WHEN rendered twice THEN the bytes are the same', () => {
+  assert.equal(alertmanagerConfig(spec)[ALERTMANAGER_CONFIG_FILE], alertmanagerConfig(spec)[ALERTMANAGER_CONFIG_FILE]);
+});

@@ -1,0 +1,106 @@
+/**
+ * The Alertmanager config against Debian's prometheus-alertmanager: amtool accepts it and routes every
+ * alert to the webhook, and a real Alertmanager started from it (clustering off, loopback only) posts
+ * one grouped notification to a webhook in the test, then the resolved one.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { ALERT_WEBHOOK_RECEIVER, ALERTMANAGER_CONFIG_FILE, alertmanagerConfig, type AlertTimings } from '../../../src/config/index.ts';
+import { parseSpec, type PlatformSpec } from '../../../src/spec/index.ts';
+import { findProgram, freePort, pollUntil, run, startProcess, tempDir } from './tools.ts';
+
+const AMTOOL = findProgram('amtool');
+const ALERTMANAGER = findProgram('prometheus-alertmanager');
+const ALERTMANAGER_HOST = '127.86.0.20';
+const WEBHOOK_HOST = '127.86.0.21';
+const NOTIFY_DEADLINE_MS = 30_000;
+
+function specWith(webhookUrl: string): PlatformSpec {
+  return parseSpec(`apiVersion: mailfleet.io/v1alpha1
+kind: MailPlatform
+metadata: { name: demo }
+spec:
+  domains: [example.com]
+  hostname: mx.example.com
+  kubernetes: { alertWebhookUrl: "${webhookUrl}" }
+`).spec;
+}
+
+function configFile(t: TestContext, spec: PlatformSpec, timings?: AlertTimings, append = ''): string {
+  const file = join(tempDir(t, 'alertmanager'), ALERTMANAGER_CONFIG_FILE);
+  writeFileSync(file, (alertmanagerConfig(spec, timings)[ALERTMANAGER_CONFIG_FILE] ?? '') + append);
+  return file;
+}
+
+interface Notification {
+  receiver: string;
+  status: 'firing' | 'resolved';
+  groupLabels: Record<string, string>;
+  alerts: { status: string; labels: Record<string, string> }[];
+}
+
+/** A webhook on loopback collecting every notification Alertmanager posts. */
+async function webhook(t: TestContext): Promise<{ url: string; received: Notification[] }> {
+  const received: Notification[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (req.method === 'POST' && req.url === '/alerts') received.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Notification);
+      res.writeHead(200).end();
+    });
+  });
+  server.listen(0, WEBHOOK_HOST);
+  await once(server, 'listening');
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return { url: `http://${WEBHOOK_HOST}:${(server.address() as AddressInfo).port}/alerts`, received };
+}
+
+test('GIVEN the default config WHEN checked THEN amtool accepts it and routes any alert to the webhook', { skip: !AMTOOL }, (t) => {
+  const file = configFile(t, specWith('http://alert-receiver.monitoring.svc:8080/alerts'));
+  const check = run(AMTOOL as string, ['check-config', file]);
+  assert.equal(check.code, 0, check.stdout + check.stderr);
+  const route = run(AMTOOL as string, ['config', 'routes', 'test', `--config.file=${file}`, 'alertname=MailQueueGrowing', 'role=mta', 'severity=warning']);
+  assert.equal(route.code, 0, route.stdout + route.stderr);
+  assert.equal(route.stdout.trim(), ALERT_WEBHOOK_RECEIVER);
+});
+
+test('GIVEN a config with a field Alertmanager does not know WHEN checked THEN amtool refuses it (the check can fail)', { skip: !AMTOOL }, (t) => {
+  const file = configFile(t, specWith('http://alert-receiver.monitoring.svc:8080/alerts'), {}, 'grouping_by: [x]\n');
+  assert.notEqual(run(AMTOOL as string, ['check-config', file]).code, 0);
+});
+
+test('GIVEN Alertmanager running the config WHEN two instances of a role fire the same alert and then resolve THEN the webhook gets one grouped firing notification, then a resolved one', { skip: !ALERTMANAGER }, async (t) => {
+  const hook = await webhook(t);
+  const file = configFile(t, specWith(hook.url), { groupWaitSeconds: 1, groupIntervalSeconds: 1, repeatIntervalSeconds: 3600 });
+  const port = await freePort(ALERTMANAGER_HOST);
+  const args = [`--config.file=${file}`, `--storage.path=${tempDir(t, 'amdata')}`, `--web.listen-address=${ALERTMANAGER_HOST}:${port}`, '--cluster.listen-address='];
+  await startProcess(t, ALERTMANAGER as string, args, /Listening on/);
+
+  const api = `http://${ALERTMANAGER_HOST}:${port}/api/v2/alerts`;
+  const alert = (instance: string, endsAt?: Date) => ({
+    labels: { alertname: 'MailQueueGrowing', role: 'mta', severity: 'warning', instance },
+    annotations: { summary: 'the active queue keeps growing' },
+    ...(endsAt ? { endsAt: endsAt.toISOString() } : {}),
+  });
+  const post = async (alerts: unknown[]) => assert.equal((await fetch(api, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(alerts) })).status, 200);
+
+  await post([alert('mta-0'), alert('mta-1')]);
+  const firing = await pollUntil('a firing notification', NOTIFY_DEADLINE_MS, async () => hook.received.find((n) => n.status === 'firing'));
+  assert.equal(firing.receiver, ALERT_WEBHOOK_RECEIVER);
+  assert.deepEqual(firing.groupLabels, { alertname: 'MailQueueGrowing', role: 'mta' });
+  assert.deepEqual(firing.alerts.map((a) => a.labels.instance).sort(), ['mta-0', 'mta-1']);
+
+  await post([alert('mta-0', new Date()), alert('mta-1', new Date())]);
+  const resolved = await pollUntil('a resolved notification', NOTIFY_DEADLINE_MS, async () => hook.received.find((n) => n.status === 'resolved'));
+  assert.deepEqual(resolved.alerts.map((a) => a.status), ['resolved', 'resolved']);
+  assert.equal(hook.received.filter((n) => n.status === 'firing').length, 1);
+});
