@@ -44,3 +44,27 @@ export {
 } from './node-local-dns.ts';
 export { DEFAULT_SCRAPE_INTERVAL_S, KUBERNETES_SCRAPE_JOB, SCRAPE_CONFIG_FILE, scrapeConfig, type ScrapeMode, type ScrapeOptions, type StaticScrapeJob } from './victoriametrics.ts';
 export { ALERT_GROUP_BY, ALERT_WEBHOOK_RECEIVER, ALERTMANAGER_CONFIG_FILE, alertmanagerConfig, type AlertTimings } from './alertmanager.ts';
+export {
+  DEFAULT_LOG_RETENTION_DAYS,
+  LOKI_CONFIG_FILE,
+  LOKI_DATA_DIR,
+  LOKI_EXPAND_ENV_FLAG,
+  LOKI_GRPC_PORT,
+  LOKI_HTTP_PORT,
+  LOKI_S3_ENV,
+  LOKI_S3_SECRET_KEYS,
+  LOKI_SCHEMA_FROM,
+  lokiConfig,
+  type LokiOptions,
+} from './loki.ts';
+export {
+  DEFAULT_LOKI_SERVICE,
+  POD_LOG_DIR,
+  PROMTAIL_CONFIG_FILE,
+  PROMTAIL_HTTP_PORT,
+  PROMTAIL_JOB,
+  PROMTAIL_NODE_ENV,
+  PROMTAIL_POSITIONS_FILE,
+  promtailConfig,
+  type PromtailOptions,
+} from './promtail.ts';
