@@ -12,7 +12,7 @@ import type { Logger } from '../../../log.ts';
 import type { MailPlatform } from '../../../spec/index.ts';
 import { PLATFORM_LABEL } from '../context.ts';
 import type { KubeObject } from '../objects.ts';
-import { createKubeApi, type KubeApi } from './api.ts';
+import { createKubeApi, KubeApiError, type KubeApi } from './api.ts';
 import { isRetryable } from './apply.ts';
 import { createBackendSyncs } from './backend-sync.ts';
 import { watchResource, type ResourceWatch } from './informers.ts';
@@ -50,6 +50,21 @@ export interface Operator {
 }
 
 /** Watched for readiness; other owned kinds are repaired by the resync. */
+/** The API as a leader may use it: once leadership is lost, the next request fails instead of writing. */
+function whileLeading(api: KubeApi, signal: AbortSignal): KubeApi {
+  const leading = () => {
+    if (signal.aborted) throw new KubeApiError(0, 'NotLeading', 'no longer leading: stopped before the next request');
+  };
+  return {
+    kindOf: (apiVersion, kind) => api.kindOf(apiVersion, kind),
+    get: async (ref) => (leading(), api.get(ref)),
+    list: async (apiVersion, kind, o) => (leading(), api.list(apiVersion, kind, o)),
+    apply: async (obj, o) => (leading(), api.apply(obj, o)),
+    mergePatch: async (ref, patch, o) => (leading(), api.mergePatch(ref, patch, o)),
+    remove: async (ref) => (leading(), api.remove(ref)),
+  };
+}
+
 const WATCHED_WORKLOADS = [
   { path: '/apis/apps/v1/statefulsets', kind: 'StatefulSet' },
   { path: '/apis/apps/v1/deployments', kind: 'Deployment' },
@@ -60,7 +75,7 @@ export function createOperator(opts: OperatorOptions): Operator {
   const resyncMs = opts.resyncMs ?? RESYNC_MS;
   const api: KubeApi = createKubeApi(kubeConfig);
   const syncs = createBackendSyncs({ kubeConfig, identity: opts.identity, log, ...opts.backendLease });
-  const deps: ReconcileDeps = { api, log, metrics, syncs, ...(opts.directorEndpoints ? { directorEndpoints: opts.directorEndpoints } : {}) };
+  const baseDeps: ReconcileDeps = { api, log, metrics, syncs, ...(opts.directorEndpoints ? { directorEndpoints: opts.directorEndpoints } : {}) };
   const inScope = (key: string) => namespace === undefined || key.startsWith(`${namespace}/`);
   const listPlatforms = () => api.list(MAILPLATFORM_KIND.apiVersion, MAILPLATFORM_KIND.kind, namespace === undefined ? {} : { namespace });
   let watches: ResourceWatch[] = [];
@@ -85,6 +100,7 @@ export function createOperator(opts: OperatorOptions): Operator {
   }
 
   async function work(queue: ReturnType<typeof createWorkQueue>, signal: AbortSignal): Promise<void> {
+    const deps: ReconcileDeps = { ...baseDeps, api: whileLeading(api, signal) };
     for (let key = await queue.next(signal); key !== undefined; key = await queue.next(signal)) {
       const stop = metrics.reconcileDuration.startTimer();
       try {
