@@ -13,6 +13,8 @@ import { reapOrphans, spawnDaemon, waitGone, type LogFormat } from './supervise.
 
 /** How long the daemon gets to stop after SIGTERM before it is killed. */
 export const STOP_TIMEOUT_MS = 20_000;
+/** Exit status of a process killed by SIGTERM, as the supervisor reports it. */
+const SIGTERM_EXIT = 128 + 15;
 
 export interface AgentOptions {
   spec: PlatformSpec;
@@ -107,5 +109,6 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   for (const [sig, handler] of forwarded) process.off(sig, handler);
   await health.close();
   log[draining ? 'info' : 'error']({ code }, draining ? 'daemon stopped' : 'daemon exited');
-  return code;
+  // A daemon that ends on the SIGTERM we sent it (Postfix's master does) stopped as asked: exit 0.
+  return draining && code === SIGTERM_EXIT ? 0 : code;
 }

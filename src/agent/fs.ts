@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConfigFiles } from '../config/index.ts';
 
@@ -20,8 +20,9 @@ export function ensureDir(path: string, mode: number, owner?: string): void {
 
 /** A fresh, empty directory: stale sockets and pid files from an earlier run never survive a start. */
 export function freshDir(path: string, mode: number): void {
-  rmSync(path, { recursive: true, force: true });
+  // Empty it rather than remove it: in a pod the directory is an emptyDir mount point, which cannot be removed.
   ensureDir(path, mode);
+  for (const entry of readdirSync(path)) rmSync(join(path, entry), { recursive: true, force: true });
 }
 
 /** Config files may carry secrets (LDAP bind password, doveadm API key): root and `group` may read them. */

@@ -106,6 +106,7 @@ const KUBERNETES_SCHEMA = {
         loki: resources('250m', '512Mi', '2', '2Gi'),
         promtail: resources('50m', '64Mi', '250m', '256Mi'),
         nodelocaldns: resources('25m', '32Mi', '250m', '128Mi'),
+        unbound: resources('100m', '256Mi', '1', '512Mi'),
       },
     },
     networkPolicies: { type: 'boolean', default: true },
@@ -124,6 +125,7 @@ const KUBERNETES_SCHEMA = {
     },
     nodeLocalDnsAddress: { type: 'string', pattern: '^([0-9]{1,3}\\.){3}[0-9]{1,3}$', default: '169.254.20.10' },
     podNetworks: { type: 'array', minItems: 1, uniqueItems: true, default: ['10.0.0.0/8'], items: { type: 'string', pattern: CIDR_PATTERN } },
+    nodeNetworks: { type: 'array', minItems: 1, uniqueItems: true, default: ['10.0.0.0/8'], items: { type: 'string', pattern: CIDR_PATTERN } },
     thirdPartyImages: {
       type: 'object',
       additionalProperties: false,

@@ -88,7 +88,7 @@ export interface ContainerResources {
   limits: { cpu: string; memory: string };
 }
 
-export type KubeWorkload = Role | 'mailout' | 'fallback' | 'controller' | 'victoriametrics' | 'vmalert' | 'alertmanager' | 'loki' | 'promtail' | 'nodelocaldns';
+export type KubeWorkload = Role | 'mailout' | 'fallback' | 'controller' | 'victoriametrics' | 'vmalert' | 'alertmanager' | 'loki' | 'promtail' | 'nodelocaldns' | 'unbound';
 
 export interface KubernetesSpec {
   /** Namespace every namespaced object goes to. Default `mailfleet`. */
@@ -115,8 +115,10 @@ export interface KubernetesSpec {
   logs: { s3Endpoint: string; bucket: string; region: string; credentialsSecret: string };
   /** node-local-dns listen address on every node. */
   nodeLocalDnsAddress: string;
-  /** Pod network ranges: the only clients the outbound relay pools relay for. */
+  /** Pod network ranges: the only clients the outbound relay pools relay for, and unbound answers. */
   podNetworks: string[];
+  /** Node network ranges: node-local-dns (host network) asks unbound from there. */
+  nodeNetworks: string[];
   /** Images of the third-party parts (monitoring, logs, node-local-dns). */
   thirdPartyImages: Record<'victoriametrics' | 'vmalert' | 'alertmanager' | 'loki' | 'promtail' | 'nodelocaldns', string>;
   /** Name of an existing Secret with the platform's keys; empty: render one from the spec. */

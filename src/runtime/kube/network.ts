@@ -6,7 +6,7 @@ import { meta, PLATFORM_LABEL, replicasOf, selector, type MailWorkload, type Ren
 import type { KubeObject, Rendered } from './objects.ts';
 
 /** Who may talk: another component of this platform, anybody, the load balancer ranges, or CIDRs. */
-export type Peer = { component: string } | { world: true } | { cidrs: readonly string[] } | { monitoring: true };
+export type Peer = { component: string } | { platform: true } | { world: true } | { cidrs: readonly string[] } | { monitoring: true };
 
 export interface Flow {
   peers: readonly Peer[];
@@ -21,6 +21,7 @@ const WORLD = [{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }
 function peersOf(ctx: RenderContext, peers: readonly Peer[]): object[] {
   return peers.flatMap((p): object[] => {
     if ('component' in p) return [{ podSelector: { matchLabels: selector(ctx, p.component) } }];
+    if ('platform' in p) return [{ podSelector: { matchLabels: { [PLATFORM_LABEL]: ctx.platform } } }];
     if ('world' in p) return WORLD;
     if ('monitoring' in p) return [{ namespaceSelector: { matchLabels: { [MONITORING_NAMESPACE_LABEL]: 'true' } } }];
     return p.cidrs.map((cidr) => ({ ipBlock: { cidr } }));

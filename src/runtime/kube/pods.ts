@@ -85,7 +85,8 @@ export function resources(r: ContainerResources) {
 }
 
 /** Daemons that start as root and drop privileges themselves keep only the capabilities for that. */
-export const ROOT_DAEMON_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'KILL', 'NET_BIND_SERVICE', 'SETGID', 'SETUID'];
+// SYS_CHROOT: Dovecot's login processes chroot (login_chroot), as Postfix services may.
+export const ROOT_DAEMON_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'KILL', 'NET_BIND_SERVICE', 'SETGID', 'SETUID', 'SYS_CHROOT'];
 
 export function rootDaemonSecurity() {
   return { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'], add: ROOT_DAEMON_CAPABILITIES } };

@@ -3,10 +3,12 @@ import { ROLES, type MailPlatform } from '../../spec/index.ts';
 import { renderConfigs } from './configs.ts';
 import { meta, OUTBOUND_POOLS, renderContext, type MailWorkload, type RenderContext } from './context.ts';
 import { renderController } from './controller.ts';
+import { renderDns } from './dns.ts';
 import { renderEgress } from './egress.ts';
 import { renderMail } from './mail.ts';
 import { renderMailNetworkPolicies } from './network.ts';
 import { sortObjects, type KubeObject, type Rendered } from './objects.ts';
+import { renderObservability } from './observability.ts';
 import { renderScrape } from './scrape.ts';
 
 function namespace(ctx: RenderContext): Rendered {
@@ -31,6 +33,8 @@ export function renderPlatformDocuments(doc: MailPlatform): Rendered[] {
     ...renderEgress(ctx),
     ...renderController(ctx),
     ...renderScrape(ctx),
+    ...renderObservability(ctx),
+    ...renderDns(ctx),
     ...renderMailNetworkPolicies(ctx, workloads),
   ]);
 }

@@ -25,7 +25,7 @@ for (const file of SPECS) {
 test('GIVEN the MailPlatform CRD WHEN the example specs are validated against it THEN they pass, and a misspelt field fails', async () => {
   const crd = mailPlatformCrd();
   const docs = SPECS.map((f) => parse(readFileSync(new URL(f, root), 'utf8')) as Record<string, unknown>);
-  const namespaced = docs.map((d) => ({ ...d, metadata: { ...(d.metadata as object), namespace: 'mail' } }));
+  const namespaced = docs.map((d): Record<string, unknown> => ({ ...d, metadata: { ...(d.metadata as object), namespace: 'mail' } }));
   const good = await validateObjects([crd, ...namespaced]);
   assert.deepEqual(good.problems, []);
   assert.equal(good.ok, 1 + docs.length);

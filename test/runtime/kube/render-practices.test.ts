@@ -59,7 +59,8 @@ test('GIVEN the example WHEN rendered THEN stateful roles are StatefulSets with 
   const mta = find(objects, 'StatefulSet', 'mta').spec as { volumeClaimTemplates: { spec: { accessModes: string[]; storageClassName: string } }[] };
   assert.deepEqual(mta.volumeClaimTemplates[0]?.spec.accessModes, ['ReadWriteOnce'], 'each mta pod has its own queue');
   assert.equal(mta.volumeClaimTemplates[0]?.spec.storageClassName, example.spec.kubernetes.storageClasses.mta);
-  assert.equal(byKind(objects, 'Deployment').length, 1, 'only the stateless controller is a Deployment');
+  assert.deepEqual(byKind(objects, 'Deployment').map((d) => d.metadata.name).sort(), ['demo-controller', 'demo-unbound', 'vmalert'], 'the stateless parts are Deployments');
+  assert.deepEqual(byKind(objects, 'DaemonSet').map((d) => d.metadata.name).sort(), ['demo-node-local-dns', 'promtail'], 'per-node parts are DaemonSets');
 });
 
 test('GIVEN every pod template WHEN inspected THEN it has ndots:1, requests and limits, agent probes and a drain hook within its grace period', () => {
@@ -68,15 +69,20 @@ test('GIVEN every pod template WHEN inspected THEN it has ndots:1, requests and 
   assert.ok(templates.length >= 9);
   for (const { owner, pod } of templates) {
     const where = `${owner.kind}/${owner.metadata.name}`;
-    assert.deepEqual(pod.spec.dnsConfig, { options: [{ name: 'ndots', value: '1' }] }, where);
+    // node-local-dns is the node's resolver itself: host network, the node's resolv.conf.
+    if (pod.spec.hostNetwork) assert.equal(pod.spec.dnsPolicy, 'Default', where);
+    else assert.deepEqual(pod.spec.dnsConfig, { options: [{ name: 'ndots', value: '1' }] }, where);
     for (const c of pod.spec.containers) {
       const r = c.resources as { requests?: Record<string, string>; limits?: Record<string, string> };
       assert.ok(r.requests?.cpu && r.requests.memory && r.limits?.cpu && r.limits.memory, `${where}: requests and limits`);
+      assert.ok(c.livenessProbe, `${where}: liveness probe`);
+      const agentRun = (c.args as string[] | undefined)?.[0] === '--pod' || owner.metadata.name === 'demo-controller';
+      if (!agentRun) continue;
       assert.equal((c.livenessProbe as { httpGet: { path: string } }).httpGet.path, '/livez', where);
       assert.equal((c.readinessProbe as { httpGet: { path: string } }).httpGet.path, '/readyz', where);
     }
   }
-  for (const sts of byKind(objects, 'StatefulSet')) {
+  for (const sts of byKind(objects, 'StatefulSet').filter((o) => o.metadata.labels?.['app.kubernetes.io/component'] === o.metadata.name && !['victoriametrics', 'alertmanager', 'loki'].includes(o.metadata.name))) {
     const pod = (sts.spec as { template: Pod }).template;
     const [c] = pod.spec.containers;
     assert.deepEqual((c?.lifecycle as { preStop: { exec: { command: string[] } } }).preStop.exec.command.slice(0, 3), ['mailfleet', 'agent', 'drain']);

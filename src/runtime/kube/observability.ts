@@ -1,0 +1,246 @@
+/**
+ * The metrics and logs stack of the platform: VictoriaMetrics (single node) with vmalert and
+ * Alertmanager posting to a webhook, Loki on S3-compatible storage fed by promtail, and the
+ * ConfigMaps the mail alert rules and Grafana dashboards are mounted from.
+ */
+import {
+  ALERTMANAGER_CONFIG_FILE, alertmanagerConfig, LOKI_CONFIG_FILE, LOKI_DATA_DIR, LOKI_EXPAND_ENV_FLAG, LOKI_HTTP_PORT, LOKI_S3_ENV,
+  LOKI_S3_SECRET_KEYS, lokiConfig, POD_LOG_DIR, PROMTAIL_CONFIG_FILE, PROMTAIL_HTTP_PORT, PROMTAIL_NODE_ENV, promtailConfig,
+  SCRAPE_CONFIG_FILE, scrapeConfig,
+} from '../../config/index.ts';
+import { meta, type RenderContext } from './context.ts';
+import { KUBE_API, networkPolicy, type Flow } from './network.ts';
+import type { Rendered } from './objects.ts';
+import { configMap, container, daemonSet, deployment, disruptionBudget, LOCKED_DOWN, NON_ROOT, service, statefulSet } from './workload.ts';
+
+const VM_PORT = 8428;
+const VMALERT_PORT = 8880;
+const ALERTMANAGER_PORT = 9093;
+/** The uid the upstream images run as. */
+const NOBODY = 65534;
+const LOKI_UID = 10001;
+
+export const rulesConfigMap = (ctx: RenderContext): string => `${ctx.platform}-alert-rules`;
+export const dashboardsConfigMap = (ctx: RenderContext): string => `${ctx.platform}-grafana-dashboards`;
+
+/** A rule that holds from day one: an agent that cannot be scraped is down. The mail rule pack joins this file. */
+function rulesFile(ctx: RenderContext): string {
+  return [
+    'groups:',
+    '  - name: mailfleet-platform',
+    '    rules:',
+    '      - alert: MailfleetInstanceDown',
+    `        expr: up{namespace="${ctx.namespace}"} == 0`,
+    '        for: 5m',
+    '        labels:',
+    '          severity: critical',
+    '        annotations:',
+    '          summary: "{{ $labels.role }} instance {{ $labels.instance }} cannot be scraped"',
+    '',
+  ].join('\n');
+}
+
+const httpProbe = (path: string, port: string) => ({
+  readinessProbe: { httpGet: { path, port }, periodSeconds: 10 },
+  livenessProbe: { httpGet: { path, port }, periodSeconds: 20, failureThreshold: 3 },
+});
+
+function victoriaMetrics(ctx: RenderContext): Rendered[] {
+  const k = ctx.spec.kubernetes;
+  const discovers = k.scrape === 'annotations';
+  const name = 'victoriametrics';
+  const out: Rendered[] = [];
+  if (discovers) {
+    out.push(
+      { object: configMap(ctx, `${ctx.platform}-scrape`, name, scrapeConfig(ctx.spec, 'kubernetes')) },
+      { object: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(ctx, name, name) } },
+      { object: { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: meta(ctx, name, name), rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }] } },
+      {
+        object: {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'RoleBinding',
+          metadata: meta(ctx, name, name),
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+          subjects: [{ kind: 'ServiceAccount', name, namespace: ctx.namespace }],
+        },
+      },
+    );
+  }
+  out.push(
+    {
+      object: statefulSet(ctx, name, {
+        component: name,
+        ...(discovers ? { serviceAccountName: name } : {}),
+        securityContext: NON_ROOT(NOBODY),
+        containers: [container({
+          name,
+          image: k.thirdPartyImages.victoriametrics,
+          args: [
+            '-storageDataPath=/storage',
+            '-retentionPeriod=30d',
+            `-httpListenAddr=:${VM_PORT}`,
+            ...(discovers ? [`-promscrape.config=/etc/victoriametrics/${SCRAPE_CONFIG_FILE}`, '-promscrape.config.strictParse'] : []),
+          ],
+          ports: [{ name: 'http', containerPort: VM_PORT }],
+          resources: k.resources.victoriametrics,
+          securityContext: LOCKED_DOWN,
+          ...httpProbe('/health', 'http'),
+          volumeMounts: [{ name: 'storage', mountPath: '/storage' }, ...(discovers ? [{ name: 'scrape', mountPath: '/etc/victoriametrics', readOnly: true }] : [])],
+        })],
+        volumes: discovers ? [{ name: 'scrape', configMap: { name: `${ctx.platform}-scrape` } }] : [],
+      }, { storageClass: k.storageClasses.metrics, size: k.storageSizes.metrics, mountName: 'storage' }),
+    },
+    { object: service(ctx, name, name, [{ name: 'http', port: VM_PORT }]) },
+  );
+  return out;
+}
+
+function alerting(ctx: RenderContext): Rendered[] {
+  const k = ctx.spec.kubernetes;
+  return [
+    { object: configMap(ctx, rulesConfigMap(ctx), 'vmalert', { 'mailfleet-platform.yaml': rulesFile(ctx) }) },
+    {
+      object: deployment(ctx, 'vmalert', 1, {
+        component: 'vmalert',
+        securityContext: NON_ROOT(NOBODY),
+        containers: [container({
+          name: 'vmalert',
+          image: k.thirdPartyImages.vmalert,
+          args: [
+            '-rule=/etc/vmalert/rules/*.yaml',
+            `-datasource.url=http://victoriametrics:${VM_PORT}`,
+            `-remoteRead.url=http://victoriametrics:${VM_PORT}`,
+            `-remoteWrite.url=http://victoriametrics:${VM_PORT}`,
+            `-notifier.url=http://alertmanager:${ALERTMANAGER_PORT}`,
+            `-httpListenAddr=:${VMALERT_PORT}`,
+            '-evaluationInterval=30s',
+          ],
+          ports: [{ name: 'http', containerPort: VMALERT_PORT }],
+          resources: k.resources.vmalert,
+          securityContext: LOCKED_DOWN,
+          ...httpProbe('/health', 'http'),
+          volumeMounts: [{ name: 'rules', mountPath: '/etc/vmalert/rules', readOnly: true }],
+        })],
+        volumes: [{ name: 'rules', configMap: { name: rulesConfigMap(ctx) } }],
+      }),
+    },
+    { object: service(ctx, 'vmalert', 'vmalert', [{ name: 'http', port: VMALERT_PORT }]) },
+    { object: configMap(ctx, 'alertmanager', 'alertmanager', alertmanagerConfig(ctx.spec)) },
+    {
+      object: statefulSet(ctx, 'alertmanager', {
+        component: 'alertmanager',
+        securityContext: NON_ROOT(NOBODY),
+        containers: [container({
+          name: 'alertmanager',
+          image: k.thirdPartyImages.alertmanager,
+          args: [`--config.file=/etc/alertmanager/${ALERTMANAGER_CONFIG_FILE}`, '--storage.path=/alertmanager', '--cluster.listen-address=', `--web.listen-address=:${ALERTMANAGER_PORT}`],
+          ports: [{ name: 'http', containerPort: ALERTMANAGER_PORT }],
+          resources: k.resources.alertmanager,
+          securityContext: LOCKED_DOWN,
+          ...httpProbe('/-/ready', 'http'),
+          volumeMounts: [{ name: 'config', mountPath: '/etc/alertmanager', readOnly: true }, { name: 'data', mountPath: '/alertmanager' }],
+        })],
+        volumes: [{ name: 'config', configMap: { name: 'alertmanager' } }],
+      }, { storageClass: k.storageClasses.metrics, size: '1Gi', mountName: 'data' }),
+    },
+    { object: service(ctx, 'alertmanager', 'alertmanager', [{ name: 'http', port: ALERTMANAGER_PORT }]) },
+    {
+      comment: 'Grafana dashboards of the platform, for a Grafana sidecar that loads ConfigMaps labelled grafana_dashboard.',
+      object: configMap(ctx, dashboardsConfigMap(ctx), 'grafana', {}, undefined, { grafana_dashboard: '1' }),
+    },
+  ];
+}
+
+function logs(ctx: RenderContext): Rendered[] {
+  const k = ctx.spec.kubernetes;
+  const s3Env = (env: string, key: string) => ({ name: env, valueFrom: { secretKeyRef: { name: k.logs.credentialsSecret, key } } });
+  return [
+    { object: configMap(ctx, 'loki', 'loki', lokiConfig(ctx.spec)) },
+    {
+      comment: `Loki's object store credentials come from Secret ${k.logs.credentialsSecret} (keys ${LOKI_S3_SECRET_KEYS.accessKeyId}, ${LOKI_S3_SECRET_KEYS.secretAccessKey}); create it yourself.`,
+      object: statefulSet(ctx, 'loki', {
+        component: 'loki',
+        securityContext: NON_ROOT(LOKI_UID),
+        containers: [container({
+          name: 'loki',
+          image: k.thirdPartyImages.loki,
+          args: [`-config.file=/etc/loki/${LOKI_CONFIG_FILE}`, LOKI_EXPAND_ENV_FLAG],
+          env: [s3Env(LOKI_S3_ENV.accessKeyId, LOKI_S3_SECRET_KEYS.accessKeyId), s3Env(LOKI_S3_ENV.secretAccessKey, LOKI_S3_SECRET_KEYS.secretAccessKey)],
+          ports: [{ name: 'http', containerPort: LOKI_HTTP_PORT }],
+          resources: k.resources.loki,
+          securityContext: LOCKED_DOWN,
+          ...httpProbe('/ready', 'http'),
+          volumeMounts: [{ name: 'config', mountPath: '/etc/loki', readOnly: true }, { name: 'data', mountPath: LOKI_DATA_DIR }],
+        })],
+        volumes: [{ name: 'config', configMap: { name: 'loki' } }],
+      }, { storageClass: k.storageClasses.logs, size: k.storageSizes.logs, mountName: 'data' }),
+    },
+    { object: service(ctx, 'loki', 'loki', [{ name: 'http', port: LOKI_HTTP_PORT }]) },
+    { object: configMap(ctx, 'promtail', 'promtail', promtailConfig(ctx.spec)) },
+    { object: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(ctx, 'promtail', 'promtail') } },
+    { object: { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: meta(ctx, 'promtail', 'promtail'), rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }] } },
+    {
+      object: {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: meta(ctx, 'promtail', 'promtail'),
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'promtail' },
+        subjects: [{ kind: 'ServiceAccount', name: 'promtail', namespace: ctx.namespace }],
+      },
+    },
+    {
+      comment: 'promtail reads the node\'s pod log files, which only root may: it runs as root, read-only, with no capabilities.',
+      object: daemonSet(ctx, 'promtail', {
+        component: 'promtail',
+        serviceAccountName: 'promtail',
+        containers: [container({
+          name: 'promtail',
+          image: k.thirdPartyImages.promtail,
+          args: [`-config.file=/etc/promtail/${PROMTAIL_CONFIG_FILE}`],
+          env: [{ name: PROMTAIL_NODE_ENV, valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }],
+          ports: [{ name: 'http', containerPort: PROMTAIL_HTTP_PORT }],
+          resources: k.resources.promtail,
+          securityContext: { ...LOCKED_DOWN, runAsUser: 0 },
+          ...httpProbe('/ready', 'http'),
+          volumeMounts: [
+            { name: 'config', mountPath: '/etc/promtail', readOnly: true },
+            { name: 'pods', mountPath: POD_LOG_DIR, readOnly: true },
+            { name: 'positions', mountPath: '/run/promtail' },
+          ],
+        })],
+        volumes: [
+          { name: 'config', configMap: { name: 'promtail' } },
+          { name: 'pods', hostPath: { path: POD_LOG_DIR, type: 'Directory' } },
+          { name: 'positions', hostPath: { path: `/var/lib/mailfleet-promtail/${ctx.platform}`, type: 'DirectoryOrCreate' } },
+        ],
+        extra: { tolerations: [{ operator: 'Exists' }] },
+      }),
+    },
+  ];
+}
+
+function policies(ctx: RenderContext): Rendered[] {
+  if (!ctx.spec.kubernetes.networkPolicies) return [];
+  const monitoring: Flow = { peers: [{ monitoring: true }], ports: ['http'] };
+  const webhook = new URL(ctx.spec.kubernetes.alertWebhookUrl);
+  const s3 = new URL(ctx.spec.kubernetes.logs.s3Endpoint);
+  const portOf = (u: URL) => Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+  const allPods: Flow = { peers: [{ platform: true }], ports: ['http'] };
+  return [
+    networkPolicy(ctx, 'victoriametrics', [{ peers: [{ component: 'vmalert' }], ports: ['http'] }, monitoring], [allPods, KUBE_API]),
+    networkPolicy(ctx, 'vmalert', [{ peers: [{ component: 'victoriametrics' }], ports: ['http'] }, monitoring], [{ peers: [{ component: 'victoriametrics' }, { component: 'alertmanager' }], ports: ['http'] }]),
+    networkPolicy(ctx, 'alertmanager', [{ peers: [{ component: 'vmalert' }, { component: 'victoriametrics' }], ports: ['http'] }, monitoring], [{ peers: [{ world: true }], ports: [portOf(webhook)] }]),
+    networkPolicy(ctx, 'loki', [{ peers: [{ component: 'promtail' }, { component: 'victoriametrics' }], ports: ['http'] }, monitoring], [{ peers: [{ world: true }], ports: [portOf(s3)] }]),
+    networkPolicy(ctx, 'promtail', [{ peers: [{ component: 'victoriametrics' }], ports: ['http'] }, monitoring], [{ peers: [{ component: 'loki' }], ports: ['http'] }, KUBE_API]),
+  ];
+}
+
+export function renderObservability(ctx: RenderContext): Rendered[] {
+  return [
+    ...victoriaMetrics(ctx),
+    ...alerting(ctx),
+    ...logs(ctx),
+    { object: disruptionBudget(ctx, 'victoriametrics', 'victoriametrics') },
+    ...policies(ctx),
+  ];
+}
