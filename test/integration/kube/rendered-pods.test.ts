@@ -99,6 +99,16 @@ function processesIn(ns: string): number[] {
   return out;
 }
 
+/** The agent: the one child of `unshare --fork`. */
+function agentOf(unsharePid: number | undefined): number | undefined {
+  try {
+    const pid = Number(readFileSync(`/proc/${unsharePid}/task/${unsharePid}/children`, 'utf8').trim().split(/\s+/)[0]);
+    return pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function poll(deadlineMs: number, check: () => boolean): Promise<boolean> {
   const until = Date.now() + deadlineMs;
   while (Date.now() < until) {
@@ -131,7 +141,10 @@ test('rendered pods start from their mounts and pass their readiness probe', { t
   writeFileSync(hosts, hostsFile());
 
   for (const w of WORKLOADS) {
-    await t.test(`${w}: the agent runs the daemon from the rendered ConfigMap and Secret and /readyz answers 200`, async (st) => {
+    const title = w === 'msa'
+      ? 'msa: starts from the rendered ConfigMap and Secret, and stays unready while Dovecot auth on the proxy does not answer'
+      : `${w}: the agent runs the daemon from the rendered ConfigMap and Secret and /readyz answers 200`;
+    await t.test(title, async (st) => {
       const sts = find('StatefulSet', w) as KubeObject & { spec: { template: { spec: PodSpec } } };
       const pod = sts.spec.template.spec;
       const [c] = pod.containers;
@@ -149,8 +162,10 @@ test('rendered pods start from their mounts and pass their readiness probe', { t
       const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
       let ns = '';
       st.after(async () => {
-        if (child.exitCode === null) child.kill('SIGTERM');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, STOP_TIMEOUT_MS))]);
+        const agent = agentOf(child.pid);
+        if (child.exitCode === null && agent) process.kill(agent, 'SIGTERM');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, STOP_TIMEOUT_MS).unref())]);
+        if (child.exitCode === null) child.kill('SIGKILL');
         if (ns) for (const pid of processesIn(ns)) process.kill(pid, 'SIGKILL');
       });
       // unshare enters the new namespace just after it starts: until then it shares ours.
@@ -170,7 +185,7 @@ test('rendered pods start from their mounts and pass their readiness probe', { t
       if (w === 'msa') {
         // Submission authenticates through Dovecot auth on the proxy: alone, smtpd has no SASL mechanism
         // and refuses to start a session, so the pod stays unready (in a cluster, until proxy-0 answers).
-        assert.ok(await poll(READY_TIMEOUT_MS, () => /Connect to Dovecot auth socket 'inet:proxy-0\.proxy\.[^']*:12345' failed/.test(output)), `msa tried the proxy's auth service; its output:\n${output.slice(-3000)}`);
+        assert.ok(await poll(READY_TIMEOUT_MS, () => !probe() && /Connect to Dovecot auth socket 'inet:proxy-0\.proxy\.[^']*:12345' failed/.test(output)), `msa tried the proxy's auth service; its output:\n${output.slice(-3000)}`);
         assert.equal(probe(), false, 'msa is not ready without its auth service');
         return;
       }
@@ -181,8 +196,8 @@ test('rendered pods start from their mounts and pass their readiness probe', { t
       const started = Date.now();
 
       // SIGTERM goes to the agent (as kubelet signals PID 1), not to unshare, which would SIGKILL it.
-      const agentPid = Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
-      assert.ok(agentPid > 0, 'the agent runs under unshare');
+      const agentPid = agentOf(child.pid);
+      assert.ok(agentPid, 'the agent runs under unshare');
       process.kill(agentPid, 'SIGTERM');
       const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), STOP_TIMEOUT_MS))]);
       assert.notEqual(code, 'timeout', `${w} did not stop within ${STOP_TIMEOUT_MS} ms`);
