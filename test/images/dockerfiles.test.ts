@@ -10,7 +10,7 @@ import {
 } from './dockerfile.ts';
 import { inContext, parseDockerignore } from './dockerignore.ts';
 import {
-  DAEMON_BINARIES, DAEMON_IMAGES, IMAGE_NAMES, loadImages, NOT_IN_AN_IMAGE, removesAfterInstall, REPO, ROLE_IMAGES, runCommands,
+  DAEMON_BINARIES, DAEMON_IMAGES, IMAGE_NAMES, loadImages, NOT_IN_AN_IMAGE, removesAfterInstall, REPO, ROLE_IMAGES, runCommands, STANDALONE_IMAGES,
   scriptArray, scriptPreseeds, SNAKEOIL_KEY, type Image,
 } from './images.ts';
 
@@ -123,6 +123,10 @@ test('GIVEN each image WHEN its ENTRYPOINT is read THEN it is the exec-form CLI,
     assert.equal(entrypoints.length, 1, `${img.file}: one ENTRYPOINT`);
     const exec = execForm(entrypoints[0]?.args ?? '');
     assert.ok(exec, `${img.file}: exec form, so that no shell sits between the container runtime and the agent`);
+    if ((STANDALONE_IMAGES as readonly string[]).includes(img.dir)) {
+      assert.ok(exec[0]?.startsWith('/') && exec.length === 1, `${img.file}: the daemon itself, by absolute path, arguments in CMD`);
+      continue;
+    }
     assert.deepEqual(exec, img.dir === 'mailfleet' ? [CLI] : [CLI, 'agent'], img.file);
   }
 });
@@ -273,7 +277,8 @@ test('GIVEN each image WHEN its user is read THEN the daemon images run as root,
       // Numeric: Kubernetes can verify runAsNonRoot only against a numeric user.
       const m = /^(\d+)(?::(\d+))?$/.exec(user);
       assert.ok(m?.[1] && Number(m[1]) !== 0, `${img.file}: numeric non-root USER, got ${user}`);
-      assert.ok(createdUsers(img).has(m[1]), `${img.file}: uid ${m[1]} is created with useradd --uid`);
+      // 65534 (nobody) is in every Debian base image; any other uid is created here.
+      assert.ok(m[1] === '65534' || createdUsers(img).has(m[1]), `${img.file}: uid ${m[1]} is created with useradd --uid`);
     }
   }
   assert.equal(effectiveUser(image('mailfleet')), `${MAILFLEET_UID}:${MAILFLEET_UID}`, 'the uid the controller Deployment runs as');
@@ -339,4 +344,25 @@ test('GIVEN .dockerignore WHEN the build context is computed THEN it holds what 
   for (const path of ['node_modules/node/bin/node', '.git/HEAD', 'state/control.sock', '.state/x', 'test/images/dockerfiles.test.ts', '.env', 'examples/mailfleet.yaml', 'images/mailfleet/Dockerfile']) {
     assert.ok(!inContext(patterns, path), `${path} must stay out of the build context`);
   }
+});
+
+test('GIVEN the rendered example WHEN its container images are listed THEN every mailfleet image it pulls has a Dockerfile here', async () => {
+  const { renderPlatform } = await import('../../src/runtime/kube/index.ts');
+  const { loadSpecFile } = await import('../../src/spec/index.ts');
+  const doc = loadSpecFile(join(REPO, 'examples', 'mailfleet.yaml'));
+  const registry = `${doc.spec.kubernetes.images.registry}/`;
+  const pulled = new Set<string>();
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (k === 'image' && typeof x === 'string' && x.startsWith(registry)) pulled.add(x.slice(registry.length).split(':')[0] ?? '');
+        else walk(x);
+      }
+    }
+  };
+  walk(renderPlatform(doc));
+  const built = new Set(Object.values(IMAGE_NAMES));
+  assert.ok(pulled.size >= 5, `found ${[...pulled].join(', ')}`);
+  for (const name of pulled) assert.ok(built.has(name), `${name} is pulled by the rendered manifests but no images/*/Dockerfile builds it`);
 });

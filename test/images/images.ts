@@ -17,7 +17,11 @@ export const IMAGE_NAMES: Record<string, string> = {
   dovecot: 'mailfleet-dovecot',
   openldap: 'mailfleet-openldap',
   redis: 'mailfleet-redis',
+  unbound: 'mailfleet-unbound',
 };
+
+/** Images whose own daemon is the entrypoint (not `mailfleet agent`): supporting services, no agent role. */
+export const STANDALONE_IMAGES = ['unbound'] as const;
 
 /** The images built FROM the mailfleet image that run a daemon under `mailfleet agent`. */
 export const DAEMON_IMAGES = ['postfix', 'dovecot', 'openldap', 'redis'] as const;
