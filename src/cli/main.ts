@@ -19,7 +19,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   restart: { run: restartCommand, help: 'restart ROLE [--state-dir DIR]       rolling restart, one instance at a time' },
   accounts: { run: accountsCommand, help: 'accounts add|list|remove ...         manage mail accounts in LDAP' },
   validate: { run: validateCommand, help: 'validate -f SPEC                     check a spec and print it with defaults' },
-  render: { run: renderCommand, help: 'render -f SPEC [-o DIR] | render crd   Kubernetes YAML for kubectl/GitOps' },
+  render: { run: renderCommand, help: 'render -f SPEC [-o DIR] | crd | operator   Kubernetes YAML for kubectl/GitOps' },
   controller: { run: controllerCommand, help: 'controller --source kube|local ...    run the backend-sync controller' },
   operator: { run: async (argv) => (await import('./operator.ts')).operatorCommand(argv), help: 'operator [--namespace NS|--all-namespaces] ...  reconcile MailPlatform resources' },
   dns: { run: dnsCommand, help: 'dns audit NAME [--resolv-conf FILE] [--observe] [--json]  DNS queries one lookup costs' },

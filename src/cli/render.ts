@@ -1,11 +1,13 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isRenderedFileName, mailPlatformCrd, renderFiles, renderPlatformDocuments, toYaml } from '../runtime/kube/index.ts';
+import { isRenderedFileName, mailPlatformCrd, renderFiles, renderPlatformDocuments, sortObjects, toYaml } from '../runtime/kube/index.ts';
+import { renderOperatorInstall } from '../runtime/kube/operator/index.ts';
 import { loadSpecFile } from '../spec/index.ts';
 import { parse, usageError } from './args.ts';
 
 const USAGE = `mailfleet render -f SPEC [-o DIR]
-       mailfleet render crd`;
+       mailfleet render crd
+       mailfleet render operator [--namespace NS] [--image IMAGE]`;
 
 /**
  * `mailfleet render`: the platform as Kubernetes YAML, deterministic (same spec, same bytes). Without
@@ -15,6 +17,14 @@ const USAGE = `mailfleet render -f SPEC [-o DIR]
 export async function renderCommand(argv: string[]): Promise<number> {
   if (argv[0] === 'crd') {
     process.stdout.write(toYaml([{ object: mailPlatformCrd() }]));
+    return 0;
+  }
+  if (argv[0] === 'operator') {
+    const { values } = parse(argv.slice(1), { namespace: { type: 'string' }, image: { type: 'string' } }, USAGE);
+    const namespace = values.namespace ?? 'mailfleet-system';
+    const objects = renderOperatorInstall({ namespace, ...(values.image ? { image: values.image } : {}) });
+    const ns = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: { 'app.kubernetes.io/name': 'mailfleet', 'app.kubernetes.io/part-of': 'mailfleet' } } };
+    process.stdout.write(toYaml(sortObjects([ns, ...objects].map((object) => ({ object })))));
     return 0;
   }
   const { values } = parse(argv, { file: { type: 'string', short: 'f' }, output: { type: 'string', short: 'o' } }, USAGE);

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parseAllDocuments } from 'yaml';
+import { runCli } from '../support/platform.ts';
+import { validateObjects } from '../support/kube/openapi.ts';
+
+const EXAMPLE = new URL('../../examples/mailfleet.yaml', import.meta.url).pathname;
+
+function tempDir(t: { after: (fn: () => void) => void }): string {
+  const dir = mkdtempSync('/tmp/mailfleet-unit-render-');
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test('GIVEN a spec with a bad Kubernetes field WHEN rendered THEN it exits 2 naming the field and prints no YAML', (t) => {
+  const spec = join(tempDir(t), 'bad.yaml');
+  writeFileSync(spec, readFileSync(EXAMPLE, 'utf8').replace('spec:\n', 'spec:\n  kubernetes: { scrape: prometheus, storageSizes: { mail: lots } }\n'));
+  const r = runCli(['render', '-f', spec]);
+  assert.equal(r.code, 2);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /spec\.kubernetes\.scrape: must be equal to one of the allowed values/);
+  assert.match(r.stderr, /spec\.kubernetes\.storageSizes\.mail: expected a value matching/);
+});
+
+test('GIVEN -o DIR WHEN rendered twice with an object dropped in between THEN the directory mirrors the output and the stale file is gone', (t) => {
+  const dir = tempDir(t);
+  const out = join(dir, 'manifests');
+  const first = runCli(['render', '-f', EXAMPLE, '-o', out]);
+  assert.equal(first.code, 0, first.stderr);
+  const files = readdirSync(out);
+  assert.ok(files.includes('00-namespace-mailfleet.yaml') && files.includes('11-statefulset-mailout.yaml') && files.includes('kustomization.yaml'));
+  const kustomization = readFileSync(join(out, 'kustomization.yaml'), 'utf8');
+  assert.equal(kustomization.split('\n').filter((l) => l.startsWith('  - ')).length, files.length - 1, 'kustomization lists every object file');
+  writeFileSync(join(out, 'README.md'), 'notes kept by the user\n');
+
+  const spec = join(dir, 'no-outbound.yaml');
+  writeFileSync(spec, readFileSync(EXAMPLE, 'utf8').replace('spec:\n', 'spec:\n  outbound: { mailout: { replicas: 0 }, fallback: { replicas: 0 } }\n'));
+  const second = runCli(['render', '-f', spec, '-o', out]);
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stderr, /removed \d+ stale files/);
+  const after = readdirSync(out);
+  assert.ok(!after.includes('11-statefulset-mailout.yaml'), 'the dropped StatefulSet file is removed');
+  assert.ok(after.includes('README.md'), 'files render did not write are left alone');
+});
+
+test('GIVEN render crd and render operator WHEN their output is validated THEN every object passes the OpenAPI schemas', async () => {
+  const crd = runCli(['render', 'crd']);
+  const operator = runCli(['render', 'operator', '--namespace', 'mail-ops']);
+  assert.equal(crd.code, 0, crd.stderr);
+  assert.equal(operator.code, 0, operator.stderr);
+  const objects = [...parseAllDocuments(crd.stdout), ...parseAllDocuments(operator.stdout)].map((d) => d.toJSON() as object);
+  const kinds = objects.map((o) => (o as { kind: string }).kind);
+  assert.deepEqual(kinds.filter((k) => k === 'CustomResourceDefinition').length, 2);
+  assert.ok(kinds.includes('Namespace') && kinds.includes('ClusterRole') && kinds.includes('Deployment'));
+  const report = await validateObjects(objects);
+  assert.deepEqual(report.problems, []);
+  assert.deepEqual(report.unchecked, []);
+});
