@@ -79,12 +79,21 @@ export async function controllerCommand(argv: string[]): Promise<number> {
   }
 
   const controller = createBackendController({ source, sink: createDirectorSink({ apiKey: key, endpoints }), vhostCount, resyncMs, log, metrics });
-  const server = await startControllerHttp({ host, port: Number(port), registry: metrics.registry, ready: () => source.list() !== undefined });
+  // A standby replica (not holding the Lease) is ready to take over: only the leader must have synced.
+  let leading = !kube;
+  const server = await startControllerHttp({ host, port: Number(port), registry: metrics.registry, ready: () => !leading || source.list() !== undefined });
   log.info({ source: values.source, listen: values.listen, vhostCount, resyncMs }, 'backend-sync controller starting');
   try {
     if (kube) {
       const identity = values.identity ?? process.env.POD_NAME ?? hostname();
-      await runWithLease({ kubeConfig: kube.kc, namespace: kube.namespace, name: values.lease ?? 'mailfleet-backend-sync', identity, log }, abort.signal, (signal) => controller.start(signal));
+      await runWithLease({ kubeConfig: kube.kc, namespace: kube.namespace, name: values.lease ?? 'mailfleet-backend-sync', identity, log }, abort.signal, async (signal) => {
+        leading = true;
+        try {
+          await controller.start(signal);
+        } finally {
+          leading = false;
+        }
+      });
     } else {
       await controller.start(abort.signal);
     }
