@@ -110,7 +110,7 @@ const KUBERNETES_SCHEMA = {
       },
     },
     networkPolicies: { type: 'boolean', default: true },
-    scrape: { enum: ['annotations', 'VMPodScrape', 'ServiceMonitor'], default: 'VMPodScrape' },
+    scrape: { enum: ['annotations', 'VMPodScrape', 'ServiceMonitor'], default: 'annotations' },
     alertWebhookUrl: { type: 'string', pattern: '^https?://', default: 'http://alert-receiver.monitoring.svc:8080/alerts' },
     logs: {
       type: 'object',

@@ -107,7 +107,7 @@ export interface KubernetesSpec {
   resources: Record<KubeWorkload, ContainerResources>;
   /** Default-deny NetworkPolicies with per-role allowlists. Default true. */
   networkPolicies: boolean;
-  /** How VictoriaMetrics finds targets: pod annotations, VMPodScrape (VictoriaMetrics operator) or ServiceMonitor (Prometheus operator). */
+  /** How metrics are discovered: pod annotations (the rendered VictoriaMetrics scrapes them; default), VMPodScrape (a VictoriaMetrics operator's vmagent) or ServiceMonitor (a Prometheus operator). */
   scrape: 'annotations' | 'VMPodScrape' | 'ServiceMonitor';
   /** Where Alertmanager posts alerts. */
   alertWebhookUrl: string;
