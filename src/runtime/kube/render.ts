@@ -14,10 +14,19 @@ import { renderScrape } from './scrape.ts';
 function namespace(ctx: RenderContext): Rendered {
   const m = meta(ctx, ctx.namespace, 'namespace', { namespaced: false });
   return {
+    comment: 'Pod Security: enforce "privileged", because the mail pods set unsafe sysctls (somaxconn, tcp_tw_reuse,\nmsgmax/msgmnb) and promtail reads the node\'s pod logs through hostPath, both of which "baseline" forbids;\nwarn and audit at "baseline" so anything else that would not pass it is reported.',
     object: {
       apiVersion: 'v1',
       kind: 'Namespace',
-      metadata: { ...m, labels: { ...m.labels, 'pod-security.kubernetes.io/enforce': 'baseline', 'pod-security.kubernetes.io/warn': 'restricted' } },
+      metadata: {
+        ...m,
+        labels: {
+          ...m.labels,
+          'pod-security.kubernetes.io/enforce': 'privileged',
+          'pod-security.kubernetes.io/warn': 'baseline',
+          'pod-security.kubernetes.io/audit': 'baseline',
+        },
+      },
     },
   };
 }
