@@ -2,16 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parse } from 'yaml';
 import { ALERT_WEBHOOK_RECEIVER, ALERTMANAGER_CONFIG_FILE, alertmanagerConfig, type AlertTimings } from '../../src/config/index.ts';
-import { parseSpec } from '../../src/spec/index.ts';
+import { testSpec } from '../support/spec.ts';
 
-const spec = parseSpec(`apiVersion: mailfleet.io/v1alpha1
-kind: MailPlatform
-metadata: { name: demo }
-spec:
-  domains: [example.com]
-  hostname: mx.example.com
-  kubernetes: { alertWebhookUrl: "https://pager.example.net/hooks/mail" }
-`).spec;
+const spec = testSpec('kubernetes: { alertWebhookUrl: "https://pager.example.net/hooks/mail" }');
 
 interface Config {
   route: { receiver: string; group_by: string[]; group_wait: string; group_interval: string; repeat_interval: string };

@@ -12,16 +12,9 @@ import {
   nodeLocalDnsCorefile,
   UNBOUND_TCP_IDLE_TIMEOUT_MS,
 } from '../../src/config/index.ts';
-import { parseSpec } from '../../src/spec/index.ts';
+import { testSpec } from '../support/spec.ts';
 
-const spec = parseSpec(`apiVersion: mailfleet.io/v1alpha1
-kind: MailPlatform
-metadata: { name: demo }
-spec:
-  domains: [example.com]
-  hostname: mx.example.com
-  kubernetes: { clusterDomain: k8s.example.internal, nodeLocalDnsAddress: 169.254.25.10 }
-`).spec;
+const spec = testSpec('kubernetes: { clusterDomain: k8s.example.internal, nodeLocalDnsAddress: 169.254.25.10 }');
 
 interface Directive {
   name: string;

@@ -6,16 +6,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parse } from 'yaml';
 import { PROMTAIL_CONFIG_FILE, promtailConfig, type PromtailOptions } from '../../src/config/index.ts';
-import { parseSpec } from '../../src/spec/index.ts';
+import { testSpec } from '../support/spec.ts';
 
-const spec = parseSpec(`apiVersion: mailfleet.io/v1alpha1
-kind: MailPlatform
-metadata: { name: demo }
-spec:
-  domains: [example.com]
-  hostname: mx.example.com
-  kubernetes: { namespace: mail-prod, clusterDomain: k8s.example.internal }
-`).spec;
+const spec = testSpec('kubernetes: { namespace: mail-prod, clusterDomain: k8s.example.internal }');
 
 interface Relabel {
   source_labels: string[];

@@ -1,16 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { UNBOUND_CONF, unboundFiles, type UnboundOptions } from '../../src/config/index.ts';
-import { parseSpec } from '../../src/spec/index.ts';
+import { testSpec } from '../support/spec.ts';
 
-const spec = parseSpec(`apiVersion: mailfleet.io/v1alpha1
-kind: MailPlatform
-metadata: { name: demo }
-spec:
-  domains: [example.com]
-  hostname: mx.example.com
-  kubernetes: { podNetworks: [10.244.0.0/16, fd00:10::/56] }
-`).spec;
+const spec = testSpec('kubernetes: { podNetworks: [10.244.0.0/16, fd00:10::/56] }');
 
 interface Clause {
   name: string;

@@ -2,16 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parse } from 'yaml';
 import { KUBERNETES_SCRAPE_JOB, SCRAPE_CONFIG_FILE, scrapeConfig, type ScrapeMode, type ScrapeOptions } from '../../src/config/index.ts';
-import { parseSpec } from '../../src/spec/index.ts';
+import { testSpec } from '../support/spec.ts';
 
-const spec = parseSpec(`apiVersion: mailfleet.io/v1alpha1
-kind: MailPlatform
-metadata: { name: demo }
-spec:
-  domains: [example.com]
-  hostname: mx.example.com
-  kubernetes: { namespace: mail-prod }
-`).spec;
+const spec = testSpec('kubernetes: { namespace: mail-prod }');
 
 interface Relabel {
   source_labels?: string[];

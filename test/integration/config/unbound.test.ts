@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { UNBOUND_CONF, UNBOUND_INCOMING_TCP_PER_THREAD, UNBOUND_OUTGOING_TCP_PER_THREAD, UNBOUND_TCP_IDLE_TIMEOUT_MS, unboundFiles, type UnboundOptions } from '../../../src/config/index.ts';
 import { startAuditServer } from '../../../src/dns/index.ts';
-import { parseSpec } from '../../../src/spec/index.ts';
+import { testSpec } from '../../support/spec.ts';
 import { findProgram, freePort, run, runAsync, startProcess, tempDir } from './tools.ts';
 
 const UNBOUND = findProgram('unbound');
@@ -20,14 +20,7 @@ const UPSTREAM_HOST = '127.86.0.54';
 /** The root zone's KSK-2017 as a DS record: a real trust anchor, read offline. */
 const ROOT_DS = '. IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n';
 
-const spec = parseSpec(`apiVersion: mailfleet.io/v1alpha1
-kind: MailPlatform
-metadata: { name: demo }
-spec:
-  domains: [example.com]
-  hostname: mx.example.com
-  kubernetes: { podNetworks: [10.0.0.0/8, fd00:10::/56] }
-`).spec;
+const spec = testSpec('kubernetes: { podNetworks: [10.0.0.0/8, fd00:10::/56] }');
 
 function confFile(t: TestContext, opts: UnboundOptions, append = ''): string {
   const dir = tempDir(t, 'unbound');

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { scrapeConfig, KUBERNETES_SCRAPE_JOB, SCRAPE_CONFIG_FILE, type ScrapeMode } from '../../../src/config/index.ts';
-import { parseSpec } from '../../../src/spec/index.ts';
+import { testSpec } from '../../support/spec.ts';
 import { startTestCluster } from '../../support/kube/client.ts';
 import { findProgram, freePort, pollUntil, run, startProcess, tempDir } from './tools.ts';
 
@@ -23,13 +23,7 @@ const TARGET_HOST = '127.86.0.10';
 const METRIC = 'mailfleet_config_test_up';
 const SCRAPED_DEADLINE_MS = 60_000;
 
-const spec = parseSpec(`apiVersion: mailfleet.io/v1alpha1
-kind: MailPlatform
-metadata: { name: demo }
-spec:
-  domains: [example.com]
-  hostname: mx.example.com
-`).spec;
+const spec = testSpec();
 
 function configFile(t: TestContext, mode: ScrapeMode, edit?: (doc: Record<string, unknown>) => void): string {
   let text = scrapeConfig(spec, mode, { intervalSeconds: 1 })[SCRAPE_CONFIG_FILE] ?? '';

@@ -10,8 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
-import { startTestCluster, waitFor } from '../../support/kube/client.ts';
+import { startTestCluster, waitFor, writeKubeconfig } from '../../support/kube/client.ts';
 
 const DEADLINE_MS = 20_000;
 const NS = 'default';
@@ -21,15 +20,7 @@ test('GIVEN two controller replicas WHEN they start THEN one holds the Lease, bo
   const cluster = await startTestCluster(t);
   const dir = mkdtempSync(join(tmpdir(), 'mailfleet-test-controller-cli-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const kubeconfig = join(dir, 'kubeconfig');
-  writeFileSync(kubeconfig, stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'test', cluster: { server: cluster.server.url, 'insecure-skip-tls-verify': true } }],
-    users: [{ name: 'test', user: { token: cluster.server.token } }],
-    contexts: [{ name: 'test', context: { cluster: 'test', user: 'test', namespace: NS } }],
-    'current-context': 'test',
-  }));
+  const kubeconfig = writeKubeconfig(cluster, join(dir, 'kubeconfig'), NS);
   const keyFile = join(dir, 'doveadm-api-key');
   writeFileSync(keyFile, 'controller-cli-test-key-0123\n', { mode: 0o400 });
   const main = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url));

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import { runWithLease } from '../../../src/backends/index.ts';
 import { createLogger } from '../../../src/log.ts';
 import { mailPlatformCrd, PLATFORM_LABEL, renderPlatform, type KubeObject } from '../../../src/runtime/kube/index.ts';
@@ -22,7 +22,7 @@ import {
   createKubeApi, createOperator, createOperatorMetrics, exposition, FIELD_MANAGER, FINALIZER, FORCE_ANNOTATION, OPERATOR_LEASE_NAME, type KubeApi,
 } from '../../../src/runtime/kube/operator/index.ts';
 import { validateSpec } from '../../../src/spec/index.ts';
-import { startTestCluster, waitFor, type TestCluster } from '../../support/kube/client.ts';
+import { startTestCluster, waitFor, writeKubeconfig, type TestCluster } from '../../support/kube/client.ts';
 
 const log = createLogger('test', { level: process.env.MAILFLEET_TEST_LOG ?? 'silent' });
 const EXAMPLE = parse(readFileSync(new URL('../../../examples/mailfleet.yaml', import.meta.url), 'utf8')) as { spec: Record<string, unknown> };
@@ -337,16 +337,7 @@ test('GIVEN the mailfleet operator command WHEN a MailPlatform appears THEN it r
   const { cluster, api } = await startCluster(t);
   const dir = mkdtempSync(join(tmpdir(), 'mailfleet-operator-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const kubeconfig = join(dir, 'kubeconfig');
-  writeFileSync(kubeconfig, stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    // Plain HTTP on loopback: client-node allows it only with TLS verification off.
-    clusters: [{ name: 'test', cluster: { server: cluster.server.url, 'insecure-skip-tls-verify': true } }],
-    users: [{ name: 'test', user: { token: cluster.server.token } }],
-    contexts: [{ name: 'test', context: { cluster: 'test', user: 'test', namespace: CR_NS } }],
-    'current-context': 'test',
-  }));
+  const kubeconfig = writeKubeconfig(cluster, join(dir, 'kubeconfig'), CR_NS);
   const main = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url));
   const child = spawn(process.execPath, [main, 'operator', '--kubeconfig', kubeconfig, '--listen', '127.0.0.1:0', '--identity', 'cli-0', '--lease-namespace', 'default'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { stringify } from 'yaml';
 /**
  * Test-side helpers around the real `@kubernetes/client-node`: a started server with ready-made
  * API clients (stopped in `t.after`), the Status inside a rejected call, polling with a deadline,
@@ -107,4 +109,18 @@ export function recordInformer<T extends KubernetesObject>(informer: Informer<T>
     changes: () => events.filter((e) => e.type === 'add' || e.type === 'update' || e.type === 'delete').map((e) => `${e.type}:${e.name}`),
     next: (match, from = 0, timeoutMs = 5_000) => waitFor('an informer event', () => events.slice(from).find(match), timeoutMs),
   };
+}
+
+/** A kubeconfig file for a process started by a test (a CLI under test): the server's URL and token. */
+export function writeKubeconfig(cluster: TestCluster, path: string, namespace: string): string {
+  writeFileSync(path, stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    // Plain HTTP on loopback: client-node allows it only with TLS verification off.
+    clusters: [{ name: 'test', cluster: { server: cluster.server.url, 'insecure-skip-tls-verify': true } }],
+    users: [{ name: 'test', user: { token: cluster.server.token } }],
+    contexts: [{ name: 'test', context: { cluster: 'test', user: 'test', namespace } }],
+    'current-context': 'test',
+  }));
+  return path;
 }
