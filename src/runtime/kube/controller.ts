@@ -10,6 +10,7 @@ import { image, meta, selector, type RenderContext } from './context.ts';
 import { KUBE_API, networkPolicy, type Flow } from './network.ts';
 import type { Rendered } from './objects.ts';
 import { dnsConfig, nonRootSecurity, placement, POD_ENV, resources } from './pods.ts';
+import { serviceAccountWithRole } from './workload.ts';
 import { scrapeAnnotations } from './scrape.ts';
 
 export const CONTROLLER = 'controller';
@@ -37,17 +38,7 @@ export function renderController(ctx: RenderContext): Rendered[] {
     `http://proxy-${i}.proxy.${ctx.namespace}.svc.${ctx.spec.kubernetes.clusterDomain}:${ports.doveadm}`);
   const podAnnotations = scrapeAnnotations(ctx);
   const out: Rendered[] = [
-    { object: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(ctx, name, CONTROLLER), automountServiceAccountToken: true } },
-    { object: { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: meta(ctx, name, CONTROLLER), rules: CONTROLLER_RULES } },
-    {
-      object: {
-        apiVersion: 'rbac.authorization.k8s.io/v1',
-        kind: 'RoleBinding',
-        metadata: meta(ctx, name, CONTROLLER),
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
-        subjects: [{ kind: 'ServiceAccount', name, namespace: ctx.namespace }],
-      },
-    },
+    ...serviceAccountWithRole(ctx, name, CONTROLLER, CONTROLLER_RULES),
     {
       object: {
         apiVersion: 'apps/v1',

@@ -8,11 +8,13 @@ import {
   LOKI_S3_SECRET_KEYS, lokiConfig, POD_LOG_DIR, PROMTAIL_CONFIG_FILE, PROMTAIL_HTTP_PORT, PROMTAIL_NODE_ENV, promtailConfig,
   SCRAPE_CONFIG_FILE, scrapeConfig,
 } from '../../config/index.ts';
-import { meta, type RenderContext } from './context.ts';
+import type { RenderContext } from './context.ts';
 import { KUBE_API, networkPolicy, type Flow } from './network.ts';
 import type { Rendered } from './objects.ts';
-import { configMap, container, daemonSet, deployment, disruptionBudget, LOCKED_DOWN, NON_ROOT, service, statefulSet } from './workload.ts';
+import { configMap, container, daemonSet, deployment, disruptionBudget, LOCKED_DOWN, NON_ROOT, service, serviceAccountWithRole, statefulSet } from './workload.ts';
 
+/** Pod discovery in the platform namespace (VictoriaMetrics' and promtail's kubernetes_sd). */
+const POD_READER = [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }];
 const VM_PORT = 8428;
 const VMALERT_PORT = 8880;
 const ALERTMANAGER_PORT = 9093;
@@ -53,17 +55,7 @@ function victoriaMetrics(ctx: RenderContext): Rendered[] {
   if (discovers) {
     out.push(
       { object: configMap(ctx, `${ctx.platform}-scrape`, name, scrapeConfig(ctx.spec, 'kubernetes')) },
-      { object: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(ctx, name, name) } },
-      { object: { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: meta(ctx, name, name), rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }] } },
-      {
-        object: {
-          apiVersion: 'rbac.authorization.k8s.io/v1',
-          kind: 'RoleBinding',
-          metadata: meta(ctx, name, name),
-          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
-          subjects: [{ kind: 'ServiceAccount', name, namespace: ctx.namespace }],
-        },
-      },
+      ...serviceAccountWithRole(ctx, name, name, POD_READER),
     );
   }
   out.push(
@@ -177,17 +169,7 @@ function logs(ctx: RenderContext): Rendered[] {
     },
     { object: service(ctx, 'loki', 'loki', [{ name: 'http', port: LOKI_HTTP_PORT }]) },
     { object: configMap(ctx, 'promtail', 'promtail', promtailConfig(ctx.spec)) },
-    { object: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(ctx, 'promtail', 'promtail') } },
-    { object: { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: meta(ctx, 'promtail', 'promtail'), rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }] } },
-    {
-      object: {
-        apiVersion: 'rbac.authorization.k8s.io/v1',
-        kind: 'RoleBinding',
-        metadata: meta(ctx, 'promtail', 'promtail'),
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'promtail' },
-        subjects: [{ kind: 'ServiceAccount', name: 'promtail', namespace: ctx.namespace }],
-      },
-    },
+    ...serviceAccountWithRole(ctx, 'promtail', 'promtail', POD_READER),
     {
       comment: 'promtail reads the node\'s pod log files, which only root may: it runs as root, read-only, with no capabilities.',
       object: daemonSet(ctx, 'promtail', {

@@ -1,7 +1,7 @@
 /** Builders for the supporting (non-mail) workloads: monitoring, logs and DNS. */
 import type { ContainerResources } from '../../spec/types.ts';
 import { meta, selector, type RenderContext } from './context.ts';
-import type { KubeObject } from './objects.ts';
+import type { KubeObject, Rendered } from './objects.ts';
 import { dnsConfig, placement, resources } from './pods.ts';
 
 export interface ContainerSpec {
@@ -133,3 +133,20 @@ export function disruptionBudget(ctx: RenderContext, name: string, component: st
 
 export const NON_ROOT = (uid: number) => ({ runAsNonRoot: true, runAsUser: uid, runAsGroup: uid, fsGroup: uid, seccompProfile: { type: 'RuntimeDefault' } });
 export const LOCKED_DOWN = { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true };
+
+/** A ServiceAccount with a namespaced Role bound to it: the only RBAC shape the platform's workloads need. */
+export function serviceAccountWithRole(ctx: RenderContext, name: string, component: string, rules: readonly object[]): Rendered[] {
+  return [
+    { object: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(ctx, name, component) } },
+    { object: { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: meta(ctx, name, component), rules } },
+    {
+      object: {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: meta(ctx, name, component),
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+        subjects: [{ kind: 'ServiceAccount', name, namespace: ctx.namespace }],
+      },
+    },
+  ];
+}
