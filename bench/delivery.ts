@@ -15,7 +15,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { startBare, BARE_DOVECOT_ADDRESS, BARE_POSTFIX_ADDRESS } from './delivery/bare.ts';
 import { startFull } from './delivery/full.ts';
-import { cpuDelta, sampleCpu } from './delivery/cpu.ts';
+import { cpuDelta, sampleCpu, trackProcesses } from './delivery/cpu.ts';
 import { deliver, type Load, type LoadResult } from './delivery/load.ts';
 import { assertNothingListens, processTree, reapLeftovers } from './delivery/processes.ts';
 import { benchSpec, BENCH_DOMAIN, type BenchSpec } from './delivery/spec.ts';
@@ -25,7 +25,7 @@ const TARGET_RATIO = 0.9;
 /** Above this share of host CPU used by processes outside the bench during a timed run, the numbers are noise. */
 const NOISE_WARN_SHARE = 0.1;
 const STATE_PREFIX = '/tmp/mailfleet-bench-';
-const USAGE = 'usage: node bench/delivery.ts [--messages N] [--size BYTES] [--concurrency C] [--recipients R] [--quick] [--keep]';
+const USAGE = 'usage: node bench/delivery.ts [--messages N] [--size BYTES] [--concurrency C] [--recipients R] [--quick] [--keep] [--processes]';
 
 interface Options {
   messages: number;
@@ -34,6 +34,8 @@ interface Options {
   recipients: number;
   idleMs: number;
   keep: boolean;
+  /** Also print CPU per message by process name inside each component. */
+  processes: boolean;
 }
 
 function positive(name: string, value: string | undefined, fallback: number, max: number): number {
@@ -53,6 +55,7 @@ function options(argv: string[]): Options {
       recipients: { type: 'string', short: 'r' },
       quick: { type: 'boolean' },
       keep: { type: 'boolean' },
+      processes: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -69,6 +72,7 @@ function options(argv: string[]): Options {
     recipients: positive('recipients', values.recipients, quick ? 20 : 100, 100_000),
     idleMs: quick ? 2000 : 5000,
     keep: values.keep === true,
+    processes: values.processes === true,
   };
 }
 
@@ -103,6 +107,8 @@ interface PathResult {
   /** CPU used while the path sat idle for `idleMs` before the load: its background cost (health checks, probes). */
   idle: ReturnType<typeof cpuDelta>;
   idleMs: number;
+  /** With --processes: "component process-name" → CPU ms during the timed load. */
+  processes?: Map<string, number>;
 }
 
 interface RunContext {
@@ -110,6 +116,7 @@ interface RunContext {
   bench: BenchSpec;
   load: Load;
   idleMs: number;
+  processes: boolean;
   stack: ReturnType<typeof cleanupStack>;
   signal: AbortSignal;
 }
@@ -128,13 +135,15 @@ async function measurePath(name: string, start: Start, ctx: RunContext): Promise
   await delay(idleMs, undefined, { signal });
   const idle = cpuDelta(idleStart, sampleCpu(target.cpuRoots()));
   console.error(`bench: ${name}: sending ${load.messages} messages`);
+  const tracker = ctx.processes ? trackProcesses(target.cpuRoots()) : undefined;
   const before = sampleCpu(target.cpuRoots());
   const result = await deliver(target, load, signal);
   const cpu = cpuDelta(before, sampleCpu(target.cpuRoots()));
+  const processes = tracker?.stop();
   console.error(`bench: ${name}: ${result.messages} delivered in ${result.deliveredSeconds.toFixed(2)} s`);
   // Stop this path before the next one starts, so the two never compete for the CPU.
   await stack.run();
-  return { path: name, r: result, cpu, idle, idleMs };
+  return { path: name, r: result, cpu, idle, idleMs, ...(processes ? { processes } : {}) };
 }
 
 function table(rows: string[][]): void {
@@ -163,6 +172,19 @@ function cpuReport(results: PathResult[]): void {
   table(rows);
 }
 
+/** With --processes: CPU per message by component and process name, side by side, largest first. */
+function processReport(results: PathResult[]): void {
+  const keys = [...new Set(results.flatMap((x) => [...(x.processes?.keys() ?? [])]))];
+  const perMsg = (x: PathResult, key: string) => (x.processes?.get(key) ?? 0) / x.r.messages;
+  keys.sort((a, b) => Math.max(...results.map((x) => perMsg(x, b))) - Math.max(...results.map((x) => perMsg(x, a))));
+  const rows = [['process (sampled every 200 ms)', ...results.map((x) => `${x.path} ms/msg`)]];
+  for (const k of keys) {
+    if (Math.max(...results.map((x) => perMsg(x, k))) < 0.01) continue;
+    rows.push([k, ...results.map((x) => (x.processes?.has(k) ? perMsg(x, k).toFixed(2) : '-'))]);
+  }
+  table(rows);
+}
+
 function report(opts: Options, results: PathResult[]): void {
   console.log(`delivery bench: ${opts.messages} messages of ${opts.sizeBytes} B, ${opts.concurrency} sessions, ${opts.recipients} recipients, ${availableParallelism()} CPUs`);
   const rows = [['path', 'messages', 'seconds', 'msgs/s', 'accepted s']];
@@ -173,6 +195,10 @@ function report(opts: Options, results: PathResult[]): void {
   console.log('');
   cpuReport(results);
   console.log('');
+  if (opts.processes) {
+    processReport(results);
+    console.log('');
+  }
   const rate = (path: string) => {
     const r = results.find((x) => x.path === path)?.r;
     return r ? r.messages / r.deliveredSeconds : NaN;
@@ -227,7 +253,7 @@ async function main(): Promise<number> {
     await assertNothingListens(BARE_POSTFIX_ADDRESS, bench.platform.spec.ports.smtp);
     await assertNothingListens(BARE_DOVECOT_ADDRESS, bench.platform.spec.ports.lmtp);
     const load: Load = { messages: opts.messages, sizeBytes: opts.sizeBytes, concurrency: opts.concurrency, sender: `bench@${BENCH_DOMAIN}`, recipients: bench.recipients };
-    const ctx: RunContext = { root, bench, load, idleMs: opts.idleMs, stack, signal: abort.signal };
+    const ctx: RunContext = { root, bench, load, idleMs: opts.idleMs, processes: opts.processes, stack, signal: abort.signal };
     const results: PathResult[] = [];
     for (const [path, start] of [['bare', startBare], ['full', startFull]] as const) results.push(await measurePath(path, start, ctx));
     report(opts, results);

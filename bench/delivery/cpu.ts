@@ -23,6 +23,8 @@ interface Proc {
   cmd: string;
   selfMs: number;
   childrenMs: number;
+  /** Start time in clock ticks since boot: tells a reused pid from the process that had it before. */
+  start: number;
 }
 
 function readProcs(): Proc[] {
@@ -40,6 +42,7 @@ function readProcs(): Proc[] {
         cmd: readFileSync(`/proc/${d}/cmdline`, 'utf8').replaceAll('\0', ' '),
         selfMs: ms((f[11] ?? 0) + (f[12] ?? 0)),
         childrenMs: ms((f[13] ?? 0) + (f[14] ?? 0)),
+        start: f[19] ?? 0,
       });
     } catch {
       // exited while reading
@@ -102,4 +105,49 @@ export function cpuDelta(before: CpuSample, after: CpuSample): { byComponent: Ma
   }
   const oursMs = [...byComponent.values()].reduce((a, b) => a + b, 0);
   return { byComponent, oursMs, outsideMs: Math.max(0, after.hostBusyMs - before.hostBusyMs - oursMs) };
+}
+
+/**
+ * Per-process CPU during a window, by component and process name (`/proc/PID/comm`: lmtp, auth, smtpd, proxymap,
+ * slapd …): which daemon process inside a component costs what. Polls the bench's process tree every `intervalMs`
+ * and sums each process's own CPU (utime+stime) from its first to its last sighting, so a process that exits loses
+ * at most its last interval, and one that lives shorter than an interval is missed; the component totals above
+ * stay the exact figures.
+ */
+export function trackProcesses(roots: Map<number, string>, intervalMs = 200): { stop: () => Map<string, number> } {
+  const seen = new Map<string, { key: string; first: number; last: number }>();
+  const tick = (initial: boolean) => {
+    const procs = readProcs();
+    const children = new Map<number, Proc[]>();
+    for (const p of procs) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p]);
+    const self = procs.find((p) => p.pid === process.pid);
+    if (!self) return;
+    const queue: { p: Proc; inherited: string }[] = (children.get(self.pid) ?? []).map((p) => ({ p, inherited: LOAD }));
+    for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
+      const l = labels(item.p, item.inherited, roots);
+      let comm = '?';
+      try {
+        comm = readFileSync(`/proc/${item.p.pid}/comm`, 'utf8').trim();
+      } catch {
+        // exited
+      }
+      // A pid is keyed with its start time, so a reused pid is a new process.
+      const id = `${item.p.pid}:${item.p.start}`;
+      const rec = seen.get(id);
+      if (rec) rec.last = item.p.selfMs;
+      else seen.set(id, { key: `${l.self} ${comm}`, first: initial ? item.p.selfMs : 0, last: item.p.selfMs });
+      for (const c of children.get(item.p.pid) ?? []) queue.push({ p: c, inherited: l.children });
+    }
+  };
+  tick(true);
+  const timer = setInterval(() => tick(false), intervalMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      tick(false);
+      const out = new Map<string, number>();
+      for (const r of seen.values()) if (r.last > r.first) out.set(r.key, (out.get(r.key) ?? 0) + r.last - r.first);
+      return out;
+    },
+  };
 }
