@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { roleConfigFiles, type ConfigInput, type Peers } from '../../src/config/index.ts';
+import { roleConfigFiles, slapdConfigLdif, type ConfigInput, type Peers } from '../../src/config/index.ts';
 import { parseSpec, type Role } from '../../src/spec/index.ts';
 
 const spec = parseSpec(`apiVersion: mailfleet.io/v1alpha1
@@ -49,6 +49,21 @@ test('GIVEN the mta role WHEN rendered THEN recipients come from LDAP, unknown o
   assert.equal(main.get('unknown_virtual_mailbox_reject_code'), '550');
   assert.match(files['master.cf'] ?? '', /^0\.0\.0\.0:25 inet n - n - - smtpd$/m);
   assert.match(files['ldap-mailboxes.cf'] ?? '', /^server_host = ldap:\/\/ldap-0\.ldap:389$/m);
+});
+
+test('GIVEN the mta and msa roles WHEN rendered THEN the served domains are the spec\'s, listed without an LDAP lookup', () => {
+  for (const role of ['mta', 'msa'] as const) {
+    const files = roleConfigFiles(role, input(role));
+    const main = settings(files['main.cf'] ?? '');
+    assert.equal(main.get('virtual_mailbox_domains'), 'example.com example.net');
+    assert.equal(main.get('proxy_read_maps'), '$virtual_mailbox_maps');
+    assert.equal(files['ldap-domains.cf'], undefined);
+  }
+});
+
+test('GIVEN the ldap role WHEN rendered THEN slapd does not try syslog (its log is stderr, -d stats)', () => {
+  const ldif = slapdConfigLdif(input('ldap'), '{SSHA}x');
+  assert.match(ldif, /^olcLogLevel: 0$/m);
 });
 
 test('GIVEN the msa role WHEN rendered THEN SASL goes to Dovecot auth on the proxy and only authenticated clients relay', () => {
