@@ -42,6 +42,10 @@ export async function upCommand(argv: string[]): Promise<number> {
   say('');
   say(`demo accounts (${accounts.length}): ${accounts.slice(0, 3).map((a) => `${a.address} / ${a.password}`).join(', ')}${accounts.length > 3 ? ', …' : ''}`);
   say(`logs: ${join(stateDir, 'logs')}   control: ${controlSocket(stateDir)}`);
+  const { outbound } = platform.spec;
+  if (outbound.mailout.replicas > 0 || outbound.fallback.replicas > 0) {
+    say('mailfleet: the outbound pools (mailout, fallback) run in Kubernetes only; here mail for other domains stays queued');
+  }
   say('mailfleet: platform is up; Ctrl-C or `mailfleet down` stops it');
   await local.stopped;
   say('mailfleet: platform stopped');
