@@ -3,6 +3,7 @@ import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { DirectorError } from './director.ts';
 import type { BackendMetrics } from './metrics.ts';
+import type { RingSync } from './ring.ts';
 import { plan, recordStep } from './plan.ts';
 import type { BackendSource, DirectorHost, DirectorSink, DrainState, Step } from './types.ts';
 
@@ -22,6 +23,8 @@ export interface BackendControllerOptions {
   resyncMs?: number;
   drainTimeoutMs?: number;
   now?: () => number;
+  /** Keeps the directors' ring membership current too (proxies that moved); run before the backends. */
+  ring?: RingSync;
 }
 
 export interface BackendController {
@@ -89,6 +92,11 @@ export function createBackendController(opts: BackendControllerOptions): Backend
   async function reconcile(): Promise<boolean> {
     const desired = source.list();
     if (desired === undefined) return false;
+    if (opts.ring && (await opts.ring.sync())) {
+      // Confirm the ring in a follow-up run before planning backends against it.
+      pending = true;
+      return true;
+    }
     const stop = metrics.reconcileDuration.startTimer();
     const actual = await sink.list();
     const steps = plan(desired, actual, drains, { vhostCount: opts.vhostCount, drainTimeoutMs, now: now() });

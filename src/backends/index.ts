@@ -7,3 +7,4 @@ export type { Backend, BackendSource, DirectorHost, DirectorSink, DrainState, St
 export { backendsFromSlices, createEndpointSliceSource, WATCHDOG_RELIST_MS, type EndpointSliceSourceOptions } from './source-kube.ts';
 export { runWithLease, type LeaseOptions } from './leader.ts';
 export { startControllerHttp } from './http.ts';
+export { createRingSync, membersByName, planRing, type RingMember, type RingStep, type RingSync, type RingView } from './ring.ts';

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import {
-  createBackendController, createBackendMetrics, createDirectorSink, createEndpointSliceSource, createSocketSource, runWithLease,
+  createBackendController, createBackendMetrics, createDirectorSink, createEndpointSliceSource, createRingSync, createSocketSource, membersByName, runWithLease,
   startControllerHttp, type BackendSource, type DirectorEndpoint,
 } from '../backends/index.ts';
 import { MailfleetError } from '../errors.ts';
@@ -13,7 +13,7 @@ import { validateSpec } from '../spec/index.ts';
 import { parse, usageError } from './args.ts';
 
 const USAGE = `mailfleet controller --source kube --director URL[,URL…] [--namespace NS] [--service mailbox] [--lease NAME] [--identity ID]
-                     [--api-key-file FILE] [--vhost-count 100] [--resync SECONDS] [--listen HOST:PORT] [--kubeconfig FILE]
+                     [--api-key-file FILE] [--vhost-count 100] [--ring-port 9090] [--resync SECONDS] [--listen HOST:PORT] [--kubeconfig FILE]
        mailfleet controller --source local --state-dir DIR [--listen HOST:PORT]`;
 
 function apiKey(file: string | undefined): string {
@@ -34,6 +34,7 @@ export async function controllerCommand(argv: string[]): Promise<number> {
     identity: { type: 'string' },
     'api-key-file': { type: 'string' },
     'vhost-count': { type: 'string', default: '100' },
+    'ring-port': { type: 'string', default: '9090' },
     resync: { type: 'string', default: '30' },
     listen: { type: 'string', default: '0.0.0.0:8081' },
     kubeconfig: { type: 'string' },
@@ -78,7 +79,11 @@ export async function controllerCommand(argv: string[]): Promise<number> {
     throw usageError(USAGE, '--source must be kube or local');
   }
 
-  const controller = createBackendController({ source, sink: createDirectorSink({ apiKey: key, endpoints }), vhostCount, resyncMs, log, metrics });
+  // The directors' ring membership follows the proxies' current addresses (by DNS name in Kubernetes).
+  const ring = kube
+    ? createRingSync({ apiKey: key, ringPort: Number(values['ring-port']), members: membersByName(endpoints().map((e) => e.url)), log })
+    : undefined;
+  const controller = createBackendController({ source, sink: createDirectorSink({ apiKey: key, endpoints }), vhostCount, resyncMs, log, metrics, ...(ring ? { ring } : {}) });
   // A standby replica (not holding the Lease) is ready to take over: only the leader must have synced.
   let leading = !kube;
   const server = await startControllerHttp({ host, port: Number(port), registry: metrics.registry, ready: () => !leading || source.list() !== undefined });

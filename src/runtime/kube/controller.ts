@@ -72,6 +72,7 @@ export function renderController(ctx: RenderContext): Rendered[] {
                   '--director', directors.join(','),
                   '--api-key-file', `${POD_PATHS.secrets}/${SECRET_KEYS.doveadmApiKey}`,
                   '--vhost-count', String(ctx.spec.director.vhostCount),
+                  '--ring-port', String(ports.director),
                   '--resync', String(ctx.spec.director.resyncSeconds),
                   '--listen', `0.0.0.0:${ports.http}`,
                 ],

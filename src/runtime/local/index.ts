@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { peersFile, runPrefix } from '../../agent/index.ts';
-import { createBackendController, createBackendMetrics, createDirectorSink, createFeedSource, type BackendController } from '../../backends/index.ts';
+import { createBackendController, createBackendMetrics, createDirectorSink, createFeedSource, createRingSync, type BackendController } from '../../backends/index.ts';
 import { MailfleetError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { MailPlatform } from '../../spec/index.ts';
@@ -102,6 +102,12 @@ export async function startLocalPlatform(opts: {
       drainTimeoutMs: spec.director.drainTimeoutSeconds * 1000,
       log: opts.logFor('backend-sync'),
       metrics,
+      ring: createRingSync({
+        apiKey: spec.director.apiKey,
+        ringPort: spec.ports.director,
+        members: () => runtime.endpoints.list().filter((e) => e.role === 'proxy' && e.ready).map((e) => ({ address: e.address, url: `http://${e.address}:${spec.ports.doveadm}` })),
+        log: opts.logFor('backend-sync'),
+      }),
     });
     void controller.start(controllerAbort.signal);
   }

@@ -7,7 +7,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import {
-  createBackendController, createBackendMetrics, createDirectorSink, createEndpointSliceSource, runWithLease, type DirectorEndpoint,
+  createBackendController, createBackendMetrics, createDirectorSink, createEndpointSliceSource, createRingSync, membersByName, runWithLease, type DirectorEndpoint,
 } from '../../../backends/index.ts';
 import { SECRET_KEYS } from '../../../config/placeholders.ts';
 import { errorMessage } from '../../../errors.ts';
@@ -27,6 +27,8 @@ export interface BackendSyncSettings {
   vhostCount: number;
   resyncMs: number;
   drainTimeoutMs: number;
+  /** The directors' ring port: their ring membership is kept current with the pods' addresses. */
+  ringPort: number;
 }
 
 /** The doveadm HTTP URL of every proxy by its stable DNS name, as the rendered controller gets them. */
@@ -58,6 +60,7 @@ export function backendSyncSettings(doc: MailPlatform, apiKey: string, endpoints
     vhostCount: spec.director.vhostCount,
     resyncMs: spec.director.resyncSeconds * 1000,
     drainTimeoutMs: spec.director.drainTimeoutSeconds * 1000,
+    ringPort: spec.ports.director,
   };
 }
 
@@ -95,7 +98,8 @@ export function createBackendSyncs(opts: { kubeConfig: KubeConfig; identity: str
     const metrics = createBackendMetrics(registry);
     const source = createEndpointSliceSource({ kubeConfig: opts.kubeConfig, namespace: s.namespace, service: MAILBOX_SERVICE, log });
     const sink = createDirectorSink({ apiKey: s.apiKey, endpoints: () => s.directors });
-    const controller = createBackendController({ source, sink, vhostCount: s.vhostCount, resyncMs: s.resyncMs, drainTimeoutMs: s.drainTimeoutMs, log, metrics });
+    const ring = createRingSync({ apiKey: s.apiKey, ringPort: s.ringPort, members: membersByName(s.directors.map((d) => d.url)), log });
+    const controller = createBackendController({ source, sink, vhostCount: s.vhostCount, resyncMs: s.resyncMs, drainTimeoutMs: s.drainTimeoutMs, log, metrics, ring });
     const abort = new AbortController();
     const lease = {
       kubeConfig: opts.kubeConfig,
