@@ -9,10 +9,22 @@ export function account(name: string): { uid: number; gid: number } {
   return { uid: Number(out[2]), gid: Number(out[3]) };
 }
 
+/**
+ * Whether the agent runs as root. Unprivileged (a pod with `runAsUser`, as the kvs pod runs), it owns
+ * nothing it did not create: files keep the owner and group the kubelet gave them (fsGroup), and it
+ * changes only modes it may change.
+ */
+export const PRIVILEGED = process.getuid?.() === 0;
+
 export function ensureDir(path: string, mode: number, owner?: string): void {
   mkdirSync(path, { recursive: true });
-  chmodSync(path, mode);
-  if (owner !== undefined) {
+  try {
+    chmodSync(path, mode);
+  } catch (err) {
+    // A volume's mount point belongs to root (group fsGroup) when the agent is not root: leave its mode.
+    if (PRIVILEGED || (err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+  }
+  if (owner !== undefined && PRIVILEGED) {
     const { uid, gid } = account(owner);
     chownSync(path, uid, gid);
   }
@@ -25,15 +37,18 @@ export function freshDir(path: string, mode: number): void {
   for (const entry of readdirSync(path)) rmSync(join(path, entry), { recursive: true, force: true });
 }
 
-/** Config files may carry secrets (LDAP bind password, doveadm API key): root and `group` may read them. */
+/**
+ * Config files may carry secrets (LDAP bind password, doveadm API key): root and `group` may read them.
+ * Unprivileged, the agent's own user owns them (the daemon runs as that user too).
+ */
 export function writeConfigFiles(dir: string, files: ConfigFiles, group?: string): void {
   ensureDir(dir, 0o755);
-  const gid = group === undefined ? 0 : account(group).gid;
+  const gid = group === undefined || !PRIVILEGED ? 0 : account(group).gid;
   for (const [name, body] of Object.entries(files)) {
     const path = join(dir, name);
     writeFileSync(path, body, { mode: 0o640 });
     chmodSync(path, 0o640);
-    chownSync(path, 0, gid);
+    if (PRIVILEGED) chownSync(path, 0, gid);
   }
 }
 

@@ -24,7 +24,7 @@ const POLICY_RC = '/usr/sbin/policy-rc.d';
  * themselves; Redis would not need root, but the agent that starts it (PID 1) installs root-owned config
  * files today (images/README.md).
  */
-const ROOT_IMAGES = ['dovecot', 'openldap', 'postfix', 'redis'];
+const ROOT_IMAGES = ['dovecot', 'openldap', 'postfix'];
 
 const images = loadImages();
 

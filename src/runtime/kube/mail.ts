@@ -9,7 +9,7 @@ import { image, meta, OUTBOUND_POOLS, replicasOf, selector, type MailfleetImage,
 import { ipPoolAnnotations } from './egress.ts';
 import type { KubeObject, Rendered } from './objects.ts';
 import {
-  agentProbes, dnsConfig, drainHook, gracePeriodSeconds, placement, POD_ENV, resources, rootDaemonSecurity,
+  agentProbes, dnsConfig, drainHook, gracePeriodSeconds, nonRootSecurity, placement, POD_ENV, resources, rootDaemonSecurity,
   sysctlsOf, UNSAFE_SYSCTLS_ANNOTATION, unsafeSysctlsOf,
 } from './pods.ts';
 import { scrapeAnnotations } from './scrape.ts';
@@ -34,6 +34,16 @@ const IMAGE: Record<MailWorkload, MailfleetImage> = {
 
 /** Roles that must not share a node: an inbound flood must not starve the mailbox backends. */
 const KEEP_APART: Partial<Record<MailWorkload, MailWorkload[]>> = { mta: ['mailbox'], mailbox: ['mta'] };
+
+/**
+ * Workloads whose daemon and agent run as an ordinary user. Postfix's master, Dovecot and slapd start as
+ * root and drop privileges themselves (they bind low ports, chroot and switch users per service).
+ */
+const UNPRIVILEGED: readonly MailWorkload[] = ['kvs'];
+/** The redis user of the mailfleet-redis image. */
+export const REDIS_UID = 999;
+
+const podUser = (uid: number) => ({ runAsNonRoot: true, runAsUser: uid, runAsGroup: uid, fsGroup: uid, seccompProfile: { type: 'RuntimeDefault' } });
 
 export const STORAGE_NOTE = 'iSCSI-backed volumes must not mount with online discard (no "discard" mount option): trim with a scheduled fstrim instead.';
 
@@ -94,10 +104,12 @@ function statefulSet(ctx: RenderContext, w: MailWorkload): Rendered {
   const http = ctx.spec.ports.http;
   const claim = dataClaim(ctx, w);
   const unsafe = unsafeSysctlsOf(w);
+  const unprivileged = UNPRIVILEGED.includes(w);
   const volumes: object[] = [
     { name: 'config-source', configMap: { name: roleConfigMapName(ctx, w) } },
     { name: 'spec', configMap: { name: specConfigMapName(ctx) } },
-    { name: 'secrets', secret: { secretName: secretName(ctx), defaultMode: 0o400 } },
+    // Unprivileged, the agent reads the Secret through the pod's fsGroup.
+    { name: 'secrets', secret: { secretName: secretName(ctx), defaultMode: unprivileged ? 0o440 : 0o400 } },
     { name: 'config', emptyDir: {} },
     { name: 'run', emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } },
     ...(claim ? [] : [{ name: 'data', emptyDir: {} }]),
@@ -135,7 +147,7 @@ function statefulSet(ctx: RenderContext, w: MailWorkload): Rendered {
           dnsConfig: dnsConfig(),
           enableServiceLinks: false,
           automountServiceAccountToken: false,
-          securityContext: { sysctls: sysctlsOf(w) },
+          securityContext: { ...(unprivileged ? podUser(REDIS_UID) : {}), sysctls: sysctlsOf(w) },
           ...placement(ctx, w, KEEP_APART[w] ?? []),
           containers: [
             {
@@ -148,7 +160,7 @@ function statefulSet(ctx: RenderContext, w: MailWorkload): Rendered {
               ...agentProbes(),
               lifecycle: drainHook(http),
               resources: resources(ctx.spec.kubernetes.resources[w]),
-              securityContext: rootDaemonSecurity(),
+              securityContext: unprivileged ? nonRootSecurity(false) : rootDaemonSecurity(),
               volumeMounts: mounts,
             },
           ],

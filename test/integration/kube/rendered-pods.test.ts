@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, readlinkSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { kubePeers, renderContext, renderPlatform, type KubeObject } from '../../../src/runtime/kube/index.ts';
@@ -21,8 +21,8 @@ const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 60_000;
 
 type Container = { args: string[]; env: { name: string }[]; readinessProbe: { httpGet: { path: string } }; ports: { name: string; containerPort: number }[]; volumeMounts: { name: string; mountPath: string }[] };
-type Volume = { name: string; configMap?: { name: string }; secret?: { secretName: string; items?: { key: string; path: string }[] }; emptyDir?: object; persistentVolumeClaim?: object };
-type PodSpec = { containers: Container[]; volumes: Volume[] };
+type Volume = { name: string; configMap?: { name: string }; secret?: { secretName: string; defaultMode?: number; items?: { key: string; path: string }[] }; emptyDir?: object; persistentVolumeClaim?: object };
+type PodSpec = { containers: Container[]; volumes: Volume[]; securityContext?: { runAsUser?: number; runAsGroup?: number; fsGroup?: number } };
 
 const find = (kind: string, name: string): KubeObject => {
   const o = objects.find((x) => x.kind === kind && x.metadata.name === name);
@@ -54,7 +54,7 @@ function materialise(root: string, pod: PodSpec): { binds: [string, string][] } 
     } else if (v.secret) {
       const secret = find('Secret', v.secret.secretName) as KubeObject & { stringData: Record<string, string> };
       const items = v.secret.items ?? Object.keys(secret.stringData).map((key) => ({ key, path: key }));
-      for (const { key, path } of items) writeFileSync(join(dir, path), secret.stringData[key] ?? '', { mode: 0o400 });
+      for (const { key, path } of items) writeFileSync(join(dir, path), secret.stringData[key] ?? '', { mode: v.secret.defaultMode ?? 0o644 });
     }
   };
   const binds: [string, string][] = [];
@@ -65,11 +65,25 @@ function materialise(root: string, pod: PodSpec): { binds: [string, string][] } 
     else mkdirSync(dir, { recursive: true }); // a volumeClaimTemplate: the pod's own PVC
     binds.push([dir, m.mountPath]);
   }
+  // fsGroup, as kubelet applies it: every volume group-owned by it; writable ones group-writable and setgid.
+  const fsGroup = pod.securityContext?.fsGroup;
+  if (fsGroup !== undefined) {
+    for (const [dir] of binds) {
+      chownRecursive(dir, fsGroup);
+      const v = pod.volumes.find((x) => join(root, 'volumes', x.name) === dir);
+      if (!v || v.emptyDir) chmodSync(dir, 0o2770);
+    }
+  }
   return { binds };
 }
 
-/** The pod's shell: private mounts and network, volumes bound, then the container's args. */
-function podScript(binds: [string, string][], hosts: string, args: string[], env: Record<string, string>): string {
+function chownRecursive(path: string, gid: number): void {
+  chownSync(path, 0, gid);
+  if (statSync(path).isDirectory()) for (const entry of readdirSync(path)) chownRecursive(join(path, entry), gid);
+}
+
+/** The pod's shell: private mounts and network, volumes bound, then the container's args (as runAsUser, if set). */
+function podScript(binds: [string, string][], hosts: string, args: string[], env: Record<string, string>, user?: PodSpec['securityContext']): string {
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const lines = [
     'set -e',
@@ -78,9 +92,16 @@ function podScript(binds: [string, string][], hosts: string, args: string[], env
     ...MOUNT_POINTS.map((p) => `mount -t tmpfs -o mode=755 tmpfs ${p}`),
     ...binds.map(([from, to]) => `mkdir -p ${q(to)} && mount --bind ${q(from)} ${q(to)}`),
     `mount --bind ${q(hosts)} /etc/hosts`,
-    `exec env ${Object.entries(env).map(([k, v]) => `${k}=${q(v)}`).join(' ')} ${q(join(REPO, 'bin', 'mailfleet'))} agent ${args.map(q).join(' ')}`,
+    `exec ${runAs(user)}env ${Object.entries(env).map(([k, v]) => `${k}=${q(v)}`).join(' ')} ${q(join(REPO, 'bin', 'mailfleet'))} agent ${args.map(q).join(' ')}`,
   ];
   return lines.join('\n');
+}
+
+/** `runAsUser`/`runAsGroup` with `fsGroup` as a supplementary group, and no capabilities left. */
+function runAs(user: PodSpec['securityContext']): string {
+  if (user?.runAsUser === undefined) return '';
+  const gid = user.runAsGroup ?? user.runAsUser;
+  return `setpriv --reuid=${user.runAsUser} --regid=${gid} --groups=${user.fsGroup ?? gid} --inh-caps=-all --bounding-set=-all `;
 }
 
 /** Processes whose network namespace is `ns` (what a pod leaves behind, if anything). */
@@ -152,7 +173,7 @@ test('rendered pods start from their mounts and pass their readiness probe', { t
       const { binds } = materialise(join(root, w), pod);
       const env = { POD_NAME: `${w}-0`, POD_NAMESPACE: doc.spec.kubernetes.namespace, POD_IP: '127.0.0.1' };
       const args = c.args.map((a) => a.replace(/\$\((\w+)\)/g, (_, k: string) => env[k as keyof typeof env] ?? ''));
-      const child: ChildProcess = spawn('unshare', ['--mount', '--net', '--fork', '--kill-child', 'sh', '-c', podScript(binds, hosts, args, env)], {
+      const child: ChildProcess = spawn('unshare', ['--mount', '--net', '--fork', '--kill-child', 'sh', '-c', podScript(binds, hosts, args, env, pod.securityContext)], {
         stdio: ['ignore', 'pipe', 'pipe'],
         detached: true,
       });
@@ -191,6 +212,13 @@ test('rendered pods start from their mounts and pass their readiness probe', { t
       }
       const ready = await poll(READY_TIMEOUT_MS, () => child.exitCode === null && probe());
       assert.ok(ready, `${w} never became ready; its output:\n${output.slice(-4000)}`);
+      const uid = pod.securityContext?.runAsUser;
+      if (uid !== undefined) {
+        // runAsUser: the agent and its daemon run as that user, not root.
+        const uids = processesIn(ns).filter((pid) => pid !== child.pid).map((pid) => /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+        assert.ok(uids.length >= 2 && uids.every((u) => u === String(uid)), `${w} processes run as ${uid}: ${uids.join(',')}`);
+        st.diagnostic(`${w}: ${uids.length} processes, all uid ${uid}`);
+      }
       const secret = find('Secret', `${doc.metadata.name}-secrets`) as KubeObject & { stringData: Record<string, string> };
       for (const value of Object.values(secret.stringData)) assert.ok(!output.includes(value), `${w} logged a secret value`);
       const started = Date.now();
