@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import {
   createBackendController, createBackendMetrics, createDirectorSink, createEndpointSliceSource, createRingSync, createSocketSource, membersByName, runWithLease,
-  startControllerHttp, type BackendSource, type DirectorEndpoint,
+  startControllerHttp, type BackendSource, type DirectorEndpoint, type RingMember,
 } from '../backends/index.ts';
 import { MailfleetError } from '../errors.ts';
 import { createLogger } from '../log.ts';
@@ -53,6 +53,8 @@ export async function controllerCommand(argv: string[]): Promise<number> {
   let vhostCount = Number(values['vhost-count']);
   let resyncMs = Number(values.resync) * 1000;
   let kube: { kc: KubeConfig; namespace: string } | undefined;
+  let ringMembers: () => RingMember[] | Promise<RingMember[]>;
+  let ringPort = Number(values['ring-port']);
 
   if (values.source === 'local') {
     if (!values['state-dir']) throw usageError(USAGE, '--source local needs --state-dir');
@@ -61,6 +63,8 @@ export async function controllerCommand(argv: string[]): Promise<number> {
     const local = createSocketSource(controlSocket(stateDir), log);
     source = local;
     endpoints = () => local.proxies().filter((p) => p.ready).map((p) => ({ url: `http://${p.address}:${spec.ports.doveadm}` }));
+    ringMembers = () => local.proxies().filter((p) => p.ready).map((p) => ({ address: p.address, url: `http://${p.address}:${spec.ports.doveadm}` }));
+    ringPort = spec.ports.director;
     key = spec.director.apiKey;
     vhostCount = spec.director.vhostCount;
     resyncMs = spec.director.resyncSeconds * 1000;
@@ -74,16 +78,15 @@ export async function controllerCommand(argv: string[]): Promise<number> {
     source = createEndpointSliceSource({ kubeConfig: kc, namespace, service: values.service ?? 'mailbox', log });
     const urls = values.director.split(',').map((u) => ({ url: u.trim().replace(/\/$/, '') }));
     endpoints = () => urls;
+    ringMembers = membersByName(urls.map((u) => u.url));
     key = apiKey(values['api-key-file']);
   } else {
     throw usageError(USAGE, '--source must be kube or local');
   }
 
   // The directors' ring membership follows the proxies' current addresses (by DNS name in Kubernetes).
-  const ring = kube
-    ? createRingSync({ apiKey: key, ringPort: Number(values['ring-port']), members: membersByName(endpoints().map((e) => e.url)), log })
-    : undefined;
-  const controller = createBackendController({ source, sink: createDirectorSink({ apiKey: key, endpoints }), vhostCount, resyncMs, log, metrics, ...(ring ? { ring } : {}) });
+  const ring = createRingSync({ apiKey: key, ringPort, members: ringMembers, log });
+  const controller = createBackendController({ source, sink: createDirectorSink({ apiKey: key, endpoints }), vhostCount, resyncMs, log, metrics, ring });
   // A standby replica (not holding the Lease) is ready to take over: only the leader must have synced.
   let leading = !kube;
   const server = await startControllerHttp({ host, port: Number(port), registry: metrics.registry, ready: () => !leading || source.list() !== undefined });
