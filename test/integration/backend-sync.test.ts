@@ -2,28 +2,18 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
 import { ImapFlow } from 'imapflow';
 import { eachLimited, imapMessageIds, message, sendAll, waitQueueEmpty } from '../support/mail.ts';
 import { DOMAIN, doveadm, startPlatform, type Platform } from '../support/platform.ts';
+import { until } from '../support/poll.ts';
 
 const run = promisify(execFile);
 const POOL = '127.83.0.0/16';
 const PASSWORD = 'sync-pw';
 const ACCOUNTS = 60;
 const RESYNC_SECONDS = 3;
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await delay(100);
-  }
-}
 
 /** proxy-0's address, asked again only after it moved. */
 const proxyCache = new WeakMap<Platform, { host: string; doveadm: number; imap: number }>();

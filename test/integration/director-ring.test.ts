@@ -6,24 +6,14 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
+import { until } from '../support/poll.ts';
 import { doveadm, startPlatform, type Platform } from '../support/platform.ts';
 
 const run = promisify(execFile);
 const POOL = '127.89.0.0/16';
 const RESYNC_SECONDS = 3;
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await delay(200);
-  }
-}
 
 /** Each proxy's ring: director addresses it lists, and whether it says the ring is synced. */
 async function rings(p: Platform): Promise<Map<string, { known: string[]; synced: boolean }>> {
