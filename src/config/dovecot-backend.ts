@@ -11,7 +11,8 @@ export function dovecotBackendFiles(input: ConfigInput): ConfigFiles {
   const conf = [
     ...dovecotBase(input, 'imap pop3 lmtp'),
     // Proxied logins arrive from the proxies' addresses: loopback here, the pod network in Kubernetes.
-    'login_trusted_networks = 127.0.0.0/8 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16',
+    // Only those may pass on a client's address (and the NetworkPolicy lets only the proxies in).
+    `login_trusted_networks = ${['127.0.0.0/8', ...spec.kubernetes.podNetworks].join(' ')}`,
     `mail_uid = ${VMAIL_USER}`,
     `mail_gid = ${VMAIL_USER}`,
     'first_valid_uid = 100',
