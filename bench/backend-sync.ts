@@ -23,6 +23,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
+import { abortOnSignals, runningAsRoot } from './support/interrupt.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const MAILFLEET = join(REPO, 'bin', 'mailfleet');
@@ -446,18 +447,8 @@ async function main(): Promise<number> {
     console.error(`bench: ${(err as Error).message}`);
     return 2;
   }
-  if (process.getuid?.() !== 0) {
-    console.error('bench: the mail daemons need root; run it as root');
-    return 1;
-  }
-  const abort = new AbortController();
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (abort.signal.aborted) return void console.error(`bench: ${sig}: still stopping what was started`);
-    console.error(`bench: ${sig}: stopping`);
-    abort.abort(new Error(`interrupted by ${sig}`));
-  };
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-  for (const s of signals) process.on(s, onSignal);
+  if (!runningAsRoot()) return 1;
+  const { abort, release } = abortOnSignals();
 
   const stateDir = mkdtempSync(STATE_PREFIX);
   chmodSync(stateDir, 0o755);
@@ -504,7 +495,7 @@ async function main(): Promise<number> {
     if (left.length === 0) console.error('bench: no process left behind');
     if (failed || opts.keep) console.error(`bench: state and logs kept in ${stateDir} (up.log, logs/runtime.log)`);
     else rmSync(stateDir, { recursive: true, force: true });
-    for (const s of signals) process.off(s, onSignal);
+    release();
   }
   if (abort.signal.aborted) return 130;
   return failed ? 1 : 0;

@@ -20,6 +20,7 @@ import { deliver, type Load, type LoadResult } from './delivery/load.ts';
 import { assertNothingListens, processTree, reapLeftovers } from './delivery/processes.ts';
 import { benchSpec, BENCH_DOMAIN, type BenchSpec } from './delivery/spec.ts';
 import type { Defer, DeliveryTarget } from './delivery/target.ts';
+import { abortOnSignals, runningAsRoot } from './support/interrupt.ts';
 
 const TARGET_RATIO = 0.9;
 /** Above this share of host CPU used by processes outside the bench during a timed run, the numbers are noise. */
@@ -227,22 +228,12 @@ async function main(): Promise<number> {
     console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
     return 2;
   }
-  if (process.getuid?.() !== 0) {
-    console.error('bench: the mail daemons need root; run it as root');
-    return 1;
-  }
+  if (!runningAsRoot()) return 1;
   if (!existsSync('/usr/sbin/smtp-source')) {
     console.error('bench: /usr/sbin/smtp-source is missing (it ships with the postfix package)');
     return 1;
   }
-  const abort = new AbortController();
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (abort.signal.aborted) return void console.error(`bench: ${sig}: still stopping what was started`);
-    console.error(`bench: ${sig}: stopping`);
-    abort.abort(new Error(`interrupted by ${sig}`));
-  };
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-  for (const s of signals) process.on(s, onSignal);
+  const { abort, release } = abortOnSignals();
 
   const root = mkdtempSync(STATE_PREFIX);
   chmodSync(root, 0o755);
@@ -268,7 +259,7 @@ async function main(): Promise<number> {
     if (left.length === 0) console.error('bench: no process left behind');
     if (failed || opts.keep) console.error(`bench: state and logs kept in ${root}`);
     else rmSync(root, { recursive: true, force: true });
-    for (const s of signals) process.off(s, onSignal);
+    release();
   }
   if (abort.signal.aborted) return 130;
   return failed ? 1 : 0;
