@@ -6,17 +6,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parse } from 'yaml';
 import { LOKI_CONFIG_FILE, LOKI_S3_ENV, lokiConfig, type LokiOptions } from '../../src/config/index.ts';
-import { parseSpec, type PlatformSpec } from '../../src/spec/index.ts';
+import type { PlatformSpec } from '../../src/spec/index.ts';
+import { testSpec } from '../support/spec.ts';
 
 function specWith(logs: string): PlatformSpec {
-  return parseSpec(`apiVersion: mailfleet.io/v1alpha1
-kind: MailPlatform
-metadata: { name: demo }
-spec:
-  domains: [example.com]
-  hostname: mx.example.com
-  kubernetes: { logs: ${logs} }
-`).spec;
+  return testSpec(`kubernetes: { logs: ${logs} }`);
 }
 
 const spec = specWith('{ s3Endpoint: "http://minio.storage.svc:9000", bucket: mail-logs, region: eu-west-1 }');

@@ -11,7 +11,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { ALERT_WEBHOOK_RECEIVER, ALERTMANAGER_CONFIG_FILE, alertmanagerConfig, type AlertTimings } from '../../../src/config/index.ts';
-import { parseSpec, type PlatformSpec } from '../../../src/spec/index.ts';
+import type { PlatformSpec } from '../../../src/spec/index.ts';
+import { testSpec } from '../../support/spec.ts';
 import { findProgram, freePort, pollUntil, run, startProcess, tempDir } from './tools.ts';
 
 const AMTOOL = findProgram('amtool');
@@ -21,14 +22,7 @@ const WEBHOOK_HOST = '127.86.0.21';
 const NOTIFY_DEADLINE_MS = 30_000;
 
 function specWith(webhookUrl: string): PlatformSpec {
-  return parseSpec(`apiVersion: mailfleet.io/v1alpha1
-kind: MailPlatform
-metadata: { name: demo }
-spec:
-  domains: [example.com]
-  hostname: mx.example.com
-  kubernetes: { alertWebhookUrl: "${webhookUrl}" }
-`).spec;
+  return testSpec(`kubernetes: { alertWebhookUrl: "${webhookUrl}" }`);
 }
 
 function configFile(t: TestContext, spec: PlatformSpec, timings?: AlertTimings, append = ''): string {
