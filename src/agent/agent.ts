@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { InstanceContext, Peers } from '../config/index.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { startLmtpRouter, type Router } from '../lmtp/index.ts';
 import type { PlatformSpec } from '../spec/index.ts';
 import { DAEMONS, type ConfigSource, type DaemonInput } from './daemons.ts';
 import { drainRole, type DrainReport } from './drain.ts';
@@ -35,6 +37,20 @@ function readPeers(file: string): Peers {
   return JSON.parse(readFileSync(file, 'utf8')) as Peers;
 }
 
+/** A `proxy` takes LMTP itself and asks its Dovecot director where each recipient lives (see src/lmtp). */
+function startRouter(spec: PlatformSpec, instance: AgentOptions['instance'], log: Logger): Promise<Router> | undefined {
+  if (instance.role !== 'proxy') return undefined;
+  return startLmtpRouter({
+    host: instance.listen,
+    port: spec.ports.lmtp,
+    hostname: instance.name,
+    directorSocket: join(instance.runDir, 'director-userdb'),
+    backendPort: spec.ports.lmtp,
+    ...(instance.listen === '0.0.0.0' ? {} : { localAddress: instance.listen }),
+    log,
+  });
+}
+
 /**
  * Runs one instance: init, the daemon in the foreground, health endpoints, reload on SIGHUP.
  * Resolves with the daemon's exit status once it has stopped (after `signal` aborts, or on its own).
@@ -57,10 +73,22 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     running = false;
   });
 
+  let router: Router | undefined;
+  try {
+    router = await startRouter(spec, instance, log);
+  } catch (err) {
+    log.error({ err: errorMessage(err) }, 'lmtp router failed to start');
+    proc.child.kill('SIGTERM');
+    await proc.exited;
+    return 1;
+  }
+
   let drained: Promise<DrainReport> | undefined;
   const drain = (): Promise<DrainReport> => {
     draining = true;
-    drained ??= drainRole(input(), spec.drainSeconds * 1000, log).then((report) => {
+    const budgetMs = spec.drainSeconds * 1000;
+    // The router stops taking sessions at once; those open finish their transactions within the budget.
+    drained ??= Promise.all([drainRole(input(), budgetMs, log), router?.close(budgetMs)]).then(([report]) => {
       log[report.completed ? 'info' : 'warn']({ completed: report.completed, detail: report.detail, durationMs: report.durationMs }, 'drain finished');
       return report;
     });
@@ -77,6 +105,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     log,
     drain,
     hungAfterMs: spec.hungSeconds * 1000,
+    ...(router ? { extraMetrics: router.metrics } : {}),
   });
 
   const onHup = () => {

@@ -42,6 +42,8 @@ export function startHealth(opts: {
   hungAfterMs?: number;
   /** `POST /drain` (the preStop hook): drains and answers with the report once done. */
   drain: () => Promise<unknown>;
+  /** More metric families for /metrics, given the `role,instance` label pairs. */
+  extraMetrics?: (labels: string) => string;
 }): Health {
   const hungAfterMs = opts.hungAfterMs ?? LIVENESS_HUNG_MS;
   let last: CheckResult | undefined;
@@ -101,7 +103,7 @@ export function startHealth(opts: {
       '# TYPE mailfleet_agent_readiness_check_duration_seconds gauge',
       `mailfleet_agent_readiness_check_duration_seconds{${labels}} ${((last?.durationMs ?? 0) / 1000).toFixed(3)}`,
       '',
-    ].join('\n');
+    ].join('\n') + (opts.extraMetrics?.(labels) ?? '');
   }
 
   const server = createServer((req, res) => {

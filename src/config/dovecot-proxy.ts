@@ -1,10 +1,11 @@
-import { dovecotBase, dovecotLdapConf, LMTP_SERVICE_SETTINGS, LOGIN_SERVICE_SETTINGS, serviceBlock } from './dovecot-common.ts';
+import { dovecotBase, dovecotLdapConf, LOGIN_SERVICE_SETTINGS, serviceBlock } from './dovecot-common.ts';
 import type { ConfigFiles, ConfigInput } from './context.ts';
 
 /**
- * A `proxy` instance: Dovecot director ring member proxying IMAP, POP3 and LMTP to the backend the
- * director assigns each user. The backend list here only bootstraps the ring; the backend-sync
- * controller keeps it current through the doveadm HTTP API.
+ * A `proxy` instance: Dovecot director ring member proxying IMAP and POP3 to the backend the director
+ * assigns each user. LMTP on this instance is mailfleet's router (src/lmtp), which asks the director
+ * through `director-userdb` and keeps its backend connections open. The backend list here only
+ * bootstraps the ring; the backend-sync controller keeps it current through the doveadm HTTP API.
  */
 export function dovecotProxyFiles(input: ConfigInput): ConfigFiles {
   const { spec, instance, peers } = input;
@@ -17,11 +18,10 @@ export function dovecotProxyFiles(input: ConfigInput): ConfigFiles {
   const haproxyListener = (name: string, port: number): string[] =>
     lbRanges.length > 0 ? [`inet_listener ${name} {`, `  address = ${addr}`, `  port = ${port}`, '  haproxy = yes', '}'] : [];
   const conf = [
-    ...dovecotBase(input, 'imap pop3 lmtp'),
+    ...dovecotBase(input, 'imap pop3'),
     `director_servers = ${ring}`,
     `director_mail_servers = ${backends}`,
     'director_user_expire = 15 min',
-    'lmtp_proxy = yes',
     `doveadm_api_key = ${spec.director.apiKey}`,
     'passdb {',
     '  driver = ldap',
@@ -39,6 +39,7 @@ export function dovecotProxyFiles(input: ConfigInput): ConfigFiles {
       'fifo_listener login/proxy-notify {',
       '  mode = 0666',
       '}',
+      // The LMTP router's backend lookups (root only).
       'unix_listener director-userdb {',
       '  mode = 0600',
       '}',
@@ -54,13 +55,9 @@ export function dovecotProxyFiles(input: ConfigInput): ConfigFiles {
       'executable = pop3-login director',
       ...LOGIN_SERVICE_SETTINGS,
     ]),
-    ...serviceBlock('lmtp', [{ name: 'lmtp', address: addr, port: spec.ports.lmtp }], LMTP_SERVICE_SETTINGS),
     // The backend-sync controller's calls should not wait for a doveadm-server process to start.
     ...serviceBlock('doveadm', [{ name: 'http', address: addr, port: spec.ports.doveadm }], ['process_min_avail = 2']),
     ...serviceBlock('auth', [{ name: 'auth-client', address: addr, port: spec.ports.auth }]),
-    'protocol lmtp {',
-    '  auth_socket_path = director-userdb',
-    '}',
     '',
   ];
   return {

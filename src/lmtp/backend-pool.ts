@@ -1,0 +1,270 @@
+/**
+ * LMTP connections to the mailbox backends, kept open across transactions: greeting and LHLO happen once
+ * per connection instead of once per message. Each connection carries one transaction at a time, pipelined
+ * (MAIL, RCPTs and DATA in one write, as RFC 2920 allows), and goes back to the pool when it ends in step.
+ */
+import { connect, type Socket } from 'node:net';
+import { createLineSplitter } from '../protocol/lines.ts';
+import { dotUnstuff, lmtpReply, type LmtpReply } from '../protocol/lmtp-command.ts';
+import { createSmtpReplyParser, helloCapabilities, type SmtpReply } from '../protocol/smtp-reply.ts';
+
+export interface Delivery {
+  readonly sender: string;
+  readonly mailParams: readonly string[];
+  readonly recipients: readonly string[];
+  /** Dot-stuffed, ending in CRLF, as the client sent it. */
+  readonly body: Buffer;
+}
+
+export interface PoolOptions {
+  port: number;
+  /** The name sent in LHLO. */
+  heloName: string;
+  /** Source address of backend connections (the proxy's own), when it has one. */
+  localAddress?: string;
+  connectTimeoutMs: number;
+  /** Limit for each command reply. */
+  replyTimeoutMs: number;
+  /** Limit for the replies after the body (the backend is writing the message to storage). */
+  dataTimeoutMs: number;
+  /** An idle connection is closed after this long. */
+  idleMs: number;
+  /** Idle connections kept per backend; more are closed when they come back. */
+  maxIdlePerBackend: number;
+}
+
+export interface PoolCounters {
+  opened: number;
+  reused: number;
+  failed: number;
+}
+
+export interface BackendPool {
+  /** One reply per recipient, in order. Never rejects: a backend that fails gives each recipient a 4xx. */
+  deliver(host: string, delivery: Delivery): Promise<LmtpReply[]>;
+  counters(): Readonly<PoolCounters>;
+  idleConnections(): number;
+  close(): void;
+}
+
+interface Connection {
+  readonly socket: Socket;
+  /** The next reply, within `timeoutMs`; rejects when the connection ends first. */
+  reply(timeoutMs: number): Promise<SmtpReply>;
+  /** Whether a transaction may start on it (open, nothing unread). */
+  usable(): boolean;
+  /** The backend takes BDAT (RFC 3030): the whole transaction goes in one write. */
+  chunking: boolean;
+}
+
+class BackendError extends Error {}
+
+function openConnection(host: string, opts: PoolOptions): Promise<Connection> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port: opts.port, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
+    socket.setNoDelay(true);
+    const lines = createLineSplitter();
+    const parser = createSmtpReplyParser();
+    const ready: SmtpReply[] = [];
+    let waiter: { resolve: (r: SmtpReply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | undefined;
+    let ended: Error | undefined;
+
+    const fail = (err: Error): void => {
+      ended ??= err;
+      if (waiter) {
+        clearTimeout(waiter.timer);
+        waiter.reject(ended);
+        waiter = undefined;
+      }
+      socket.destroy();
+    };
+    socket.on('data', (chunk: Buffer) => {
+      for (const line of lines.push(chunk)) {
+        const r = line.ok ? parser.push(line.value) : line;
+        if (r === undefined) continue;
+        if (!r.ok) return fail(new BackendError(`backend sent a malformed reply: ${r.error.message}`));
+        if (waiter) {
+          clearTimeout(waiter.timer);
+          const w = waiter;
+          waiter = undefined;
+          w.resolve(r.value);
+        } else ready.push(r.value);
+      }
+    });
+    socket.on('error', (err) => fail(new BackendError(err.message)));
+    // Armed only while the connection waits in the pool (see giveBack).
+    socket.on('timeout', () => socket.end('QUIT\r\n'));
+    socket.on('close', () => fail(new BackendError('backend closed the connection')));
+
+    const conn: Connection = {
+      socket,
+      reply(timeoutMs) {
+        const r = ready.shift();
+        if (r) return Promise.resolve(r);
+        if (ended) return Promise.reject(ended);
+        return new Promise((res, rej) => {
+          const timer = setTimeout(() => fail(new BackendError(`no reply within ${timeoutMs} ms`)), timeoutMs);
+          waiter = { resolve: res, reject: rej, timer };
+        });
+      },
+      usable: () => ended === undefined && ready.length === 0 && !socket.destroyed,
+      chunking: false,
+    };
+
+    const connectTimer = setTimeout(() => fail(new BackendError(`connect timed out after ${opts.connectTimeoutMs} ms`)), opts.connectTimeoutMs);
+    (async () => {
+      const greeting = await conn.reply(opts.connectTimeoutMs);
+      if (greeting.code !== 220) throw new BackendError(`backend greeted with ${greeting.code}`);
+      socket.write(`LHLO ${opts.heloName}\r\n`);
+      const hello = await conn.reply(opts.replyTimeoutMs);
+      if (hello.code !== 250) throw new BackendError(`backend refused LHLO with ${hello.code}`);
+      conn.chunking = helloCapabilities(hello).some((c) => c.toUpperCase() === 'CHUNKING');
+    })().then(
+      () => {
+        clearTimeout(connectTimer);
+        resolve(conn);
+      },
+      (err: unknown) => {
+        clearTimeout(connectTimer);
+        fail(err instanceof Error ? err : new BackendError(String(err)));
+        reject(ended ?? err);
+      },
+    );
+  });
+}
+
+function asLmtpReply(r: SmtpReply): LmtpReply {
+  const fallback = r.code < 300 ? '2.0.0' : r.code < 500 ? '4.0.0' : '5.0.0';
+  return lmtpReply(r.code, r.enhanced ?? fallback, r.lines.join(' ').trim() || 'no text');
+}
+
+/** Reads one reply per recipient after the message: a refused RCPT already has its final reply. */
+async function finalReplies(conn: Connection, rcpt: readonly SmtpReply[], opts: PoolOptions): Promise<LmtpReply[]> {
+  const replies: LmtpReply[] = [];
+  for (const r of rcpt) replies.push(asLmtpReply(r.code >= 300 ? r : await conn.reply(opts.dataTimeoutMs)));
+  return replies;
+}
+
+/**
+ * One transaction on `conn`. With CHUNKING, MAIL, the RCPTs and `BDAT n LAST` with the message go in one
+ * write; otherwise MAIL, RCPTs and DATA are pipelined and the body follows the 354. Throws a BackendError
+ * when the connection fails or falls out of step; `sawReply` tells whether the backend answered anything.
+ */
+async function transact(conn: Connection, d: Delivery, opts: PoolOptions): Promise<LmtpReply[]> {
+  const params = d.mailParams.length > 0 ? ` ${d.mailParams.join(' ')}` : '';
+  const envelope = `MAIL FROM:<${d.sender}>${params}\r\n${d.recipients.map((r) => `RCPT TO:<${r}>\r\n`).join('')}`;
+  const message = conn.chunking ? dotUnstuff(d.body) : d.body;
+  conn.socket.cork();
+  if (conn.chunking) {
+    conn.socket.write(`${envelope}BDAT ${message.length} LAST\r\n`);
+    conn.socket.write(message);
+  } else conn.socket.write(`${envelope}DATA\r\n`);
+  conn.socket.uncork();
+  let sawReply = false;
+  try {
+    const mail = await conn.reply(opts.replyTimeoutMs);
+    sawReply = true;
+    const rcpt: SmtpReply[] = [];
+    for (let i = 0; i < d.recipients.length; i++) rcpt.push(await conn.reply(opts.replyTimeoutMs));
+    const accepted = mail.code < 300 ? rcpt.filter((r) => r.code < 300).length : 0;
+    if (conn.chunking) {
+      // No recipient accepted: the BDAT gets one error reply. Otherwise one reply per accepted recipient.
+      if (accepted === 0) {
+        const refused = await conn.reply(opts.replyTimeoutMs);
+        return rcpt.map((r) => asLmtpReply(mail.code >= 300 ? mail : r.code >= 300 ? r : refused));
+      }
+      return await finalReplies(conn, rcpt, opts);
+    }
+    const data = await conn.reply(opts.replyTimeoutMs);
+    if (mail.code >= 300) return d.recipients.map(() => asLmtpReply(mail));
+    if (data.code !== 354) return rcpt.map((r) => asLmtpReply(r.code >= 300 ? r : data));
+    conn.socket.cork();
+    conn.socket.write(d.body);
+    conn.socket.write('.\r\n');
+    conn.socket.uncork();
+    return await finalReplies(conn, rcpt, opts);
+  } catch (err) {
+    if (err instanceof BackendError) Object.assign(err, { sawReply });
+    throw err;
+  }
+}
+
+export function createBackendPool(opts: PoolOptions): BackendPool {
+  const idle = new Map<string, Connection[]>();
+  const counters: PoolCounters = { opened: 0, reused: 0, failed: 0 };
+  let closed = false;
+
+  function take(host: string): Connection | undefined {
+    const list = idle.get(host);
+    while (list && list.length > 0) {
+      const conn = list.pop() as Connection;
+      conn.socket.setTimeout(0);
+      if (conn.usable()) return conn;
+    }
+    return undefined;
+  }
+
+  function giveBack(host: string, conn: Connection): void {
+    const list = idle.get(host) ?? [];
+    if (closed || !conn.usable() || list.length >= opts.maxIdlePerBackend) {
+      conn.socket.end('QUIT\r\n');
+      return;
+    }
+    conn.socket.setTimeout(opts.idleMs);
+    list.push(conn);
+    idle.set(host, list);
+  }
+
+  async function fresh(host: string): Promise<Connection> {
+    const conn = await openConnection(host, opts);
+    counters.opened++;
+    return conn;
+  }
+
+  function temporary(d: Delivery, text: string): LmtpReply[] {
+    return d.recipients.map((r) => lmtpReply(451, '4.4.0', `<${r}> ${text}`));
+  }
+
+  return {
+    async deliver(host, d) {
+      const pooled = take(host);
+      if (pooled) counters.reused++;
+      let conn: Connection;
+      try {
+        conn = pooled ?? (await fresh(host));
+      } catch (err) {
+        counters.failed++;
+        return temporary(d, `backend ${host} unavailable: ${(err as Error).message}`);
+      }
+      try {
+        const replies = await transact(conn, d, opts);
+        giveBack(host, conn);
+        return replies;
+      } catch (err) {
+        conn.socket.destroy();
+        // A pooled connection the backend had closed meanwhile fails before any reply: nothing was
+        // delivered, so the transaction is tried once more on a new connection.
+        if (pooled && (err as { sawReply?: boolean }).sawReply === false) {
+          try {
+            const again = await fresh(host);
+            const replies = await transact(again, d, opts);
+            giveBack(host, again);
+            return replies;
+          } catch (retryErr) {
+            counters.failed++;
+            return temporary(d, `backend ${host} failed: ${(retryErr as Error).message}`);
+          }
+        }
+        counters.failed++;
+        return temporary(d, `backend ${host} failed: ${(err as Error).message}`);
+      }
+    },
+    counters: () => counters,
+    idleConnections: () => [...idle.values()].reduce((n, l) => n + l.length, 0),
+    close() {
+      closed = true;
+      for (const list of idle.values()) for (const c of list) c.socket.end('QUIT\r\n');
+      idle.clear();
+    },
+  };
+}

@@ -1,0 +1,98 @@
+/**
+ * Asks the local Dovecot director which backend serves a user: the same passdb lookup Dovecot's own LMTP
+ * proxy makes, over the director's `director-userdb` socket. Every recipient is asked afresh, so the director
+ * stays the one authority on where a user lives (moves, flushes and removed backends take effect at once)
+ * and keeps counting the user as active. One connection, lookups pipelined by request id.
+ */
+import { createConnection, type Socket } from 'node:net';
+import { AUTH_MASTER_HANDSHAKE, formatPassLookup, parseAuthMasterReply } from '../protocol/auth-master.ts';
+import { createLineSplitter } from '../protocol/lines.ts';
+
+export type LookupResult =
+  | { readonly kind: 'backend'; readonly host: string; readonly user: string }
+  | { readonly kind: 'unknown' }
+  | { readonly kind: 'failed'; readonly reason: string };
+
+export interface BackendLookup {
+  lookup(user: string): Promise<LookupResult>;
+  close(): void;
+}
+
+interface Waiting {
+  resolve: (r: LookupResult) => void;
+  timer: NodeJS.Timeout;
+}
+
+export function createDirectorLookup(opts: { socketPath: string; timeoutMs: number }): BackendLookup {
+  let socket: Socket | undefined;
+  let nextId = 1;
+  let closed = false;
+  const waiting = new Map<number, Waiting>();
+
+  function settle(id: number, result: LookupResult): void {
+    const w = waiting.get(id);
+    if (!w) return;
+    waiting.delete(id);
+    clearTimeout(w.timer);
+    w.resolve(result);
+  }
+
+  function failAll(reason: string): void {
+    for (const id of [...waiting.keys()]) settle(id, { kind: 'failed', reason });
+  }
+
+  function connect(): Socket {
+    const s = createConnection(opts.socketPath);
+    const lines = createLineSplitter();
+    s.setNoDelay?.(true);
+    s.write(AUTH_MASTER_HANDSHAKE);
+    s.on('data', (chunk: Buffer) => {
+      for (const line of lines.push(chunk)) {
+        if (!line.ok) continue;
+        const reply = parseAuthMasterReply(line.value);
+        if (!reply.ok || reply.value.kind === 'info') continue;
+        const r = reply.value;
+        if (r.kind === 'notfound') settle(r.id, { kind: 'unknown' });
+        else if (r.kind === 'fail') settle(r.id, { kind: 'failed', reason: r.reason });
+        else {
+          const host = r.fields.host ?? r.fields.hostip;
+          settle(r.id, host ? { kind: 'backend', host, user: r.fields.user ?? '' } : { kind: 'failed', reason: 'director answered without a backend' });
+        }
+      }
+    });
+    const gone = (err?: Error): void => {
+      if (socket === s) socket = undefined;
+      failAll(err ? `director socket: ${err.message}` : 'director socket closed');
+    };
+    s.on('error', gone);
+    s.on('close', () => gone());
+    return s;
+  }
+
+  return {
+    lookup(user) {
+      if (closed) return Promise.resolve({ kind: 'failed', reason: 'router is stopping' });
+      socket ??= connect();
+      const id = nextId++;
+      const s = socket;
+      return new Promise<LookupResult>((resolve) => {
+        const timer = setTimeout(() => {
+          settle(id, { kind: 'failed', reason: `director did not answer within ${opts.timeoutMs} ms` });
+          // A director this slow is stuck on this connection: start afresh for the next lookup.
+          if (socket === s) {
+            socket = undefined;
+            s.destroy();
+          }
+        }, opts.timeoutMs);
+        waiting.set(id, { resolve, timer });
+        s.write(formatPassLookup(id, user, { service: 'lmtp' }));
+      });
+    },
+    close() {
+      closed = true;
+      failAll('router is stopping');
+      socket?.destroy();
+      socket = undefined;
+    },
+  };
+}

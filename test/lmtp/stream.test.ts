@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createLmtpStream, type StreamItem } from '../../src/lmtp/stream.ts';
+import { everySplit, noise } from '../protocol/chunks.ts';
+
+/** Reads `chunks` as a session would: command lines, and a body after each `DATA` line. */
+function read(chunks: readonly Buffer[], limits = { maxLineBytes: 16, maxBodyBytes: 64 }): string[] {
+  const stream = createLmtpStream(limits);
+  const out: string[] = [];
+  let body = false;
+  for (const chunk of chunks) {
+    stream.push(chunk);
+    for (;;) {
+      const item: StreamItem | undefined = body ? stream.nextBody() : stream.nextLine();
+      if (!item) break;
+      if (item.kind === 'line') {
+        out.push(`L:${item.line}`);
+        body = item.line === 'DATA';
+      } else if (item.kind === 'line-too-long') out.push('TOO-LONG');
+      else {
+        out.push(item.kind === 'body' ? `B:${item.body.toString('latin1')}` : `BIG:${item.bytes}`);
+        body = false;
+      }
+    }
+  }
+  return out;
+}
+
+const CASES: readonly { given: string; input: string; expected: string[] }[] = [
+  { given: 'pipelined commands', input: 'MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n', expected: ['L:MAIL FROM:<a@b>', 'L:RCPT TO:<c@d>', 'L:DATA'] },
+  { given: 'a body and the next command after it', input: 'DATA\r\nSubject: x\r\n\r\nhi\r\n.\r\nQUIT\r\n', expected: ['L:DATA', 'B:Subject: x\r\n\r\nhi\r\n', 'L:QUIT'] },
+  { given: 'an empty body', input: 'DATA\r\n.\r\nNOOP\r\n', expected: ['L:DATA', 'B:', 'L:NOOP'] },
+  { given: 'a body kept dot-stuffed', input: 'DATA\r\n..hidden\r\na\r\n...\r\n.\r\n', expected: ['L:DATA', 'B:..hidden\r\na\r\n...\r\n'] },
+  { given: 'a dot inside a line', input: 'DATA\r\na.\r\nb .\r\n.\r\n', expected: ['L:DATA', 'B:a.\r\nb .\r\n'] },
+  { given: 'LF-only command lines', input: 'NOOP\nRSET\n', expected: ['L:NOOP', 'L:RSET'] },
+  { given: 'an over-long line, then a good one', input: 'NOOP 12345678901234567890\r\nRSET\r\n', expected: ['TOO-LONG', 'L:RSET'] },
+  { given: 'a line of exactly the limit', input: '1234567890123456\r\n', expected: ['L:1234567890123456'] },
+  {
+    given: 'a body over the limit, then a command',
+    input: `DATA\r\n${'x'.repeat(100)}\r\n.\r\nQUIT\r\n`,
+    expected: ['L:DATA', 'BIG:102', 'L:QUIT'],
+  },
+  { given: 'a body never terminated', input: 'DATA\r\nhello\r\n', expected: ['L:DATA'] },
+];
+
+for (const c of CASES) {
+  test(`GIVEN ${c.given} WHEN it arrives in any chunking THEN the items are the same`, () => {
+    const input = Buffer.from(c.input, 'latin1');
+    for (const chunks of everySplit(input)) assert.deepEqual(read(chunks), c.expected, JSON.stringify(chunks.map((b) => b.toString('latin1'))));
+  });
+}
+
+test('GIVEN binary noise as a body WHEN read THEN the bytes come back unchanged', () => {
+  const body = Buffer.from(noise(4000, 7).toString('latin1').replaceAll('\r\n.', '\r\n..'), 'latin1');
+  const input = Buffer.concat([Buffer.from('DATA\r\n'), body, Buffer.from('\r\n.\r\n')]);
+  const items = read([input.subarray(0, 1000), input.subarray(1000, 3001), input.subarray(3001)], { maxLineBytes: 16, maxBodyBytes: 1 << 20 });
+  assert.deepEqual(items, ['L:DATA', `B:${Buffer.concat([body, Buffer.from('\r\n')]).toString('latin1')}`]);
+});
+
+test('GIVEN a client flooding one endless line WHEN read THEN memory stays bounded and one error is reported', () => {
+  const stream = createLmtpStream({ maxLineBytes: 16, maxBodyBytes: 64 });
+  const items: string[] = [];
+  for (let i = 0; i < 1000; i++) {
+    stream.push(Buffer.alloc(1024, 0x41));
+    for (let item = stream.nextLine(); item; item = stream.nextLine()) items.push(item.kind);
+    assert.ok(stream.buffered() <= 1024 + 17);
+  }
+  stream.push(Buffer.from('\r\nNOOP\r\n'));
+  for (let item = stream.nextLine(); item; item = stream.nextLine()) items.push(item.kind === 'line' ? item.line : item.kind);
+  assert.deepEqual(items, ['line-too-long', 'NOOP']);
+});
