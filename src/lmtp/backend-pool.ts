@@ -31,12 +31,19 @@ export interface PoolOptions {
   idleMs: number;
   /** Idle connections kept per backend; more are closed when they come back. */
   maxIdlePerBackend: number;
+  /**
+   * Transactions in flight per backend; more wait their turn. Deliveries are CPU- and fsync-bound on the
+   * backend, so a few at a time keep it busy, and more only add Dovecot processes (one per connection).
+   */
+  maxActivePerBackend: number;
 }
 
 export interface PoolCounters {
   opened: number;
   reused: number;
   failed: number;
+  /** Transactions that had to wait for a backend's free slot. */
+  queued: number;
 }
 
 export interface BackendPool {
@@ -191,8 +198,27 @@ async function transact(conn: Connection, d: Delivery, opts: PoolOptions): Promi
 
 export function createBackendPool(opts: PoolOptions): BackendPool {
   const idle = new Map<string, Connection[]>();
-  const counters: PoolCounters = { opened: 0, reused: 0, failed: 0 };
+  const counters: PoolCounters = { opened: 0, reused: 0, failed: 0, queued: 0 };
+  const active = new Map<string, number>();
+  const waiting = new Map<string, (() => void)[]>();
   let closed = false;
+
+  async function acquire(host: string): Promise<void> {
+    const n = active.get(host) ?? 0;
+    if (n < opts.maxActivePerBackend) {
+      active.set(host, n + 1);
+      return;
+    }
+    counters.queued++;
+    await new Promise<void>((resolve) => waiting.set(host, [...(waiting.get(host) ?? []), resolve]));
+  }
+
+  /** The slot passes straight to the next waiting transaction, if any. */
+  function release(host: string): void {
+    const next = waiting.get(host)?.shift();
+    if (next) return next();
+    active.set(host, (active.get(host) ?? 1) - 1);
+  }
 
   function take(host: string): Connection | undefined {
     const list = idle.get(host);
@@ -225,38 +251,48 @@ export function createBackendPool(opts: PoolOptions): BackendPool {
     return d.recipients.map((r) => lmtpReply(451, '4.4.0', `<${r}> ${text}`));
   }
 
+  async function deliverNow(host: string, d: Delivery): Promise<LmtpReply[]> {
+    const pooled = take(host);
+    if (pooled) counters.reused++;
+    let conn: Connection;
+    try {
+      conn = pooled ?? (await fresh(host));
+    } catch (err) {
+      counters.failed++;
+      return temporary(d, `backend ${host} unavailable: ${(err as Error).message}`);
+    }
+    try {
+      const replies = await transact(conn, d, opts);
+      giveBack(host, conn);
+      return replies;
+    } catch (err) {
+      conn.socket.destroy();
+      // A pooled connection the backend had closed meanwhile fails before any reply: nothing was
+      // delivered, so the transaction is tried once more on a new connection.
+      if (pooled && (err as { sawReply?: boolean }).sawReply === false) {
+        try {
+          const again = await fresh(host);
+          const replies = await transact(again, d, opts);
+          giveBack(host, again);
+          return replies;
+        } catch (retryErr) {
+          counters.failed++;
+          return temporary(d, `backend ${host} failed: ${(retryErr as Error).message}`);
+        }
+      }
+      counters.failed++;
+      return temporary(d, `backend ${host} failed: ${(err as Error).message}`);
+    }
+  
+  }
+
   return {
     async deliver(host, d) {
-      const pooled = take(host);
-      if (pooled) counters.reused++;
-      let conn: Connection;
+      await acquire(host);
       try {
-        conn = pooled ?? (await fresh(host));
-      } catch (err) {
-        counters.failed++;
-        return temporary(d, `backend ${host} unavailable: ${(err as Error).message}`);
-      }
-      try {
-        const replies = await transact(conn, d, opts);
-        giveBack(host, conn);
-        return replies;
-      } catch (err) {
-        conn.socket.destroy();
-        // A pooled connection the backend had closed meanwhile fails before any reply: nothing was
-        // delivered, so the transaction is tried once more on a new connection.
-        if (pooled && (err as { sawReply?: boolean }).sawReply === false) {
-          try {
-            const again = await fresh(host);
-            const replies = await transact(again, d, opts);
-            giveBack(host, again);
-            return replies;
-          } catch (retryErr) {
-            counters.failed++;
-            return temporary(d, `backend ${host} failed: ${(retryErr as Error).message}`);
-          }
-        }
-        counters.failed++;
-        return temporary(d, `backend ${host} failed: ${(err as Error).message}`);
+        return await deliverNow(host, d);
+      } finally {
+        release(host);
       }
     },
     counters: () => counters,

@@ -28,6 +28,16 @@ export function createDirectorLookup(opts: { socketPath: string; timeoutMs: numb
   let nextId = 1;
   let closed = false;
   const waiting = new Map<number, Waiting>();
+  // Lookups asked while the event loop serves a batch of sockets go out in one write.
+  let outgoing: string[] = [];
+  let flushQueued = false;
+
+  function flush(): void {
+    flushQueued = false;
+    const lines = outgoing;
+    outgoing = [];
+    if (lines.length > 0 && socket) socket.write(lines.join(''));
+  }
 
   function settle(id: number, result: LookupResult): void {
     const w = waiting.get(id);
@@ -61,7 +71,10 @@ export function createDirectorLookup(opts: { socketPath: string; timeoutMs: numb
       }
     });
     const gone = (err?: Error): void => {
-      if (socket === s) socket = undefined;
+      if (socket === s) {
+        socket = undefined;
+        outgoing = [];
+      }
       failAll(err ? `director socket: ${err.message}` : 'director socket closed');
     };
     s.on('error', gone);
@@ -85,7 +98,11 @@ export function createDirectorLookup(opts: { socketPath: string; timeoutMs: numb
           }
         }, opts.timeoutMs);
         waiting.set(id, { resolve, timer });
-        s.write(formatPassLookup(id, user, { service: 'lmtp' }));
+        outgoing.push(formatPassLookup(id, user, { service: 'lmtp' }));
+        if (!flushQueued) {
+          flushQueued = true;
+          setImmediate(flush);
+        }
       });
     },
     close() {

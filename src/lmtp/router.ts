@@ -57,6 +57,7 @@ const DEFAULT_POOL: Omit<PoolOptions, 'port' | 'heloName' | 'localAddress'> = {
   dataTimeoutMs: 600_000,
   idleMs: 20_000,
   maxIdlePerBackend: 32,
+  maxActivePerBackend: 6,
 };
 const LOOKUP_TIMEOUT_MS = 10_000;
 
@@ -137,6 +138,9 @@ export async function startLmtpRouter(opts: RouterOptions): Promise<Router> {
         `mailfleet_lmtp_router_backend_connections_total{${labels},event="opened"} ${pc.opened}`,
         `mailfleet_lmtp_router_backend_connections_total{${labels},event="reused"} ${pc.reused}`,
         `mailfleet_lmtp_router_backend_connections_total{${labels},event="failed"} ${pc.failed}`,
+        '# HELP mailfleet_lmtp_router_backend_queued_total Transactions that waited for a free slot at their backend.',
+        '# TYPE mailfleet_lmtp_router_backend_queued_total counter',
+        `mailfleet_lmtp_router_backend_queued_total{${labels}} ${pc.queued}`,
         '# HELP mailfleet_lmtp_router_backend_idle_connections Idle pooled backend connections.',
         '# TYPE mailfleet_lmtp_router_backend_idle_connections gauge',
         `mailfleet_lmtp_router_backend_idle_connections{${labels}} ${pool.idleConnections()}`,

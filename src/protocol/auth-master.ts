@@ -24,6 +24,7 @@ const ESCAPE = '\x01';
 const ESCAPED: readonly (readonly [string, string])[] = [['\x01', '1'], ['\t', 't'], ['\r', 'r'], ['\n', 'n'], ['\0', '0']];
 
 export function tabEscape(value: string): string {
+  if (!ESCAPED.some(([c]) => value.includes(c))) return value;
   let out = value;
   for (const [c, letter] of ESCAPED) out = out.split(c).join(ESCAPE + letter);
   return out;
