@@ -58,6 +58,8 @@ interface Connection {
   readonly socket: Socket;
   /** The next reply, within `timeoutMs`; rejects when the connection ends first. */
   reply(timeoutMs: number): Promise<SmtpReply>;
+  /** Waiting in the pool: QUIT after `ms` without use (0: no limit). */
+  idle(ms: number): void;
   /** Whether a transaction may start on it (open, nothing unread). */
   usable(): boolean;
   /** The backend takes BDAT (RFC 3030): the whole transaction goes in one write. */
@@ -73,13 +75,20 @@ function openConnection(host: string, opts: PoolOptions): Promise<Connection> {
     const lines = createLineSplitter();
     const parser = createSmtpReplyParser();
     const ready: SmtpReply[] = [];
-    let waiter: { resolve: (r: SmtpReply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | undefined;
+    let waiter: { resolve: (r: SmtpReply) => void; reject: (e: Error) => void } | undefined;
     let ended: Error | undefined;
+    // One inactivity timer serves both uses: a reply awaited, or the connection idle in the pool. Node
+    // refreshes it on every read and write, so no timer is created per reply.
+    let armedMs = 0;
+    const arm = (ms: number): void => {
+      if (ms === armedMs) return;
+      armedMs = ms;
+      socket.setTimeout(ms);
+    };
 
     const fail = (err: Error): void => {
       ended ??= err;
       if (waiter) {
-        clearTimeout(waiter.timer);
         waiter.reject(ended);
         waiter = undefined;
       }
@@ -91,7 +100,6 @@ function openConnection(host: string, opts: PoolOptions): Promise<Connection> {
         if (r === undefined) continue;
         if (!r.ok) return fail(new BackendError(`backend sent a malformed reply: ${r.error.message}`));
         if (waiter) {
-          clearTimeout(waiter.timer);
           const w = waiter;
           waiter = undefined;
           w.resolve(r.value);
@@ -99,8 +107,10 @@ function openConnection(host: string, opts: PoolOptions): Promise<Connection> {
       }
     });
     socket.on('error', (err) => fail(new BackendError(err.message)));
-    // Armed only while the connection waits in the pool (see giveBack).
-    socket.on('timeout', () => socket.end('QUIT\r\n'));
+    socket.on('timeout', () => {
+      if (waiter) fail(new BackendError(`no reply within ${armedMs} ms`));
+      else socket.end('QUIT\r\n');
+    });
     socket.on('close', () => fail(new BackendError('backend closed the connection')));
 
     const conn: Connection = {
@@ -109,11 +119,12 @@ function openConnection(host: string, opts: PoolOptions): Promise<Connection> {
         const r = ready.shift();
         if (r) return Promise.resolve(r);
         if (ended) return Promise.reject(ended);
+        arm(timeoutMs);
         return new Promise((res, rej) => {
-          const timer = setTimeout(() => fail(new BackendError(`no reply within ${timeoutMs} ms`)), timeoutMs);
-          waiter = { resolve: res, reject: rej, timer };
+          waiter = { resolve: res, reject: rej };
         });
       },
+      idle: arm,
       usable: () => ended === undefined && ready.length === 0 && !socket.destroyed,
       chunking: false,
     };
@@ -224,7 +235,7 @@ export function createBackendPool(opts: PoolOptions): BackendPool {
     const list = idle.get(host);
     while (list && list.length > 0) {
       const conn = list.pop() as Connection;
-      conn.socket.setTimeout(0);
+      conn.idle(0);
       if (conn.usable()) return conn;
     }
     return undefined;
@@ -236,7 +247,7 @@ export function createBackendPool(opts: PoolOptions): BackendPool {
       conn.socket.end('QUIT\r\n');
       return;
     }
-    conn.socket.setTimeout(opts.idleMs);
+    conn.idle(opts.idleMs);
     list.push(conn);
     idle.set(host, list);
   }

@@ -20,14 +20,35 @@ export interface BackendLookup {
 
 interface Waiting {
   resolve: (r: LookupResult) => void;
-  timer: NodeJS.Timeout;
+  deadline: number;
 }
+
+/** How often unanswered lookups are checked against their deadline. */
+const SWEEP_MS = 250;
 
 export function createDirectorLookup(opts: { socketPath: string; timeoutMs: number }): BackendLookup {
   let socket: Socket | undefined;
   let nextId = 1;
   let closed = false;
   const waiting = new Map<number, Waiting>();
+  /** One timer for all lookups in flight, instead of one per lookup. */
+  let sweeper: NodeJS.Timeout | undefined;
+
+  function sweep(): void {
+    const now = Date.now();
+    let late = false;
+    for (const [id, w] of waiting) {
+      if (w.deadline > now) continue;
+      late = true;
+      settle(id, { kind: 'failed', reason: `director did not answer within ${opts.timeoutMs} ms` });
+    }
+    // A director this slow is stuck on this connection: start afresh for the next lookup.
+    if (late && socket) {
+      const s = socket;
+      socket = undefined;
+      s.destroy();
+    }
+  }
   // Lookups asked while the event loop serves a batch of sockets go out in one write.
   let outgoing: string[] = [];
   let flushQueued = false;
@@ -43,8 +64,11 @@ export function createDirectorLookup(opts: { socketPath: string; timeoutMs: numb
     const w = waiting.get(id);
     if (!w) return;
     waiting.delete(id);
-    clearTimeout(w.timer);
     w.resolve(result);
+    if (waiting.size === 0 && sweeper) {
+      clearInterval(sweeper);
+      sweeper = undefined;
+    }
   }
 
   function failAll(reason: string): void {
@@ -87,17 +111,9 @@ export function createDirectorLookup(opts: { socketPath: string; timeoutMs: numb
       if (closed) return Promise.resolve({ kind: 'failed', reason: 'router is stopping' });
       socket ??= connect();
       const id = nextId++;
-      const s = socket;
       return new Promise<LookupResult>((resolve) => {
-        const timer = setTimeout(() => {
-          settle(id, { kind: 'failed', reason: `director did not answer within ${opts.timeoutMs} ms` });
-          // A director this slow is stuck on this connection: start afresh for the next lookup.
-          if (socket === s) {
-            socket = undefined;
-            s.destroy();
-          }
-        }, opts.timeoutMs);
-        waiting.set(id, { resolve, timer });
+        waiting.set(id, { resolve, deadline: Date.now() + opts.timeoutMs });
+        sweeper ??= setInterval(sweep, SWEEP_MS).unref();
         outgoing.push(formatPassLookup(id, user, { service: 'lmtp' }));
         if (!flushQueued) {
           flushQueued = true;

@@ -171,6 +171,24 @@ test('the LMTP router of the proxy layer, with real daemons', { timeout: 300_000
     assert.ok(await routerMetric(proxy.address, proxy.ports.http as number, 'backend_connections_total', 'event="reused"') - reused >= 19);
   });
 
+  await t.test('WHEN twenty sessions deliver to one backend at once THEN at most six transactions run there together and the rest wait, none refused', async () => {
+    const who = user(8);
+    const backend = backendOf(who);
+    const http = proxy.ports.http as number;
+    const queued = await routerMetric(proxy.address, http, 'backend_queued_total', 'instance=');
+    const clients = await Promise.all(Array.from({ length: 20 }, () => openLmtp(proxy.address, port)));
+    t.after(() => clients.forEach((c) => c.close()));
+    await Promise.all(clients.map((c) => c.send('LHLO mta.test\r\n', 1)));
+    const finals = await Promise.all(clients.map(async (c, i) => {
+      assert.deepEqual(codes(await c.send(`MAIL FROM:<s@remote.test>\r\nRCPT TO:<${who}>\r\nDATA\r\n`, 3)), ['250', '250', '354']);
+      return (await c.send(message(`burst-${i}-${run}@client.test`, 'burst'), 1))[0] ?? '';
+    }));
+    assert.deepEqual(finals.filter((r) => !r.startsWith('250 ')), []);
+    assert.ok(await routerMetric(proxy.address, http, 'backend_queued_total', 'instance=') > queued, 'no transaction waited for a slot');
+    const open = execFileSync('ss', ['-Htn', 'state', 'established', 'dst', `${backend}:24`, 'src', proxy.address], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+    assert.ok(open.length <= 6, `${open.length} connections to ${backend}`);
+  });
+
   await t.test('WHEN the backend of a user is killed THEN deliveries are deferred with 4xx, never refused, until another backend takes the user', async () => {
     const lookup = await openLmtp(proxy.address, port);
     t.after(() => lookup.close());
