@@ -3,7 +3,10 @@
  * (mta → director proxy → mailbox backend, LDAP lookups), the same smtp-source load on both, measured in one run.
  *
  *   node_modules/.bin/node bench/delivery.ts [--messages 2000] [--size 4096] [--concurrency 10] [--recipients 100]
- *                                            [--quick] [--keep]
+ *                                            [--rounds 3] [--quick] [--keep] [--processes]
+ *
+ * Both paths stay up; the rounds alternate bare, full, bare, full, … and the path not being timed is frozen
+ * (SIGSTOP), so a burst of outside load on this shared host lands on both paths instead of skewing one.
  *
  * Needs root (the daemons do) and the Debian packages scripts/install-debian-packages.sh installs.
  * Target (DESIGN.md): the full path keeps ≥ 90% of the bare path's throughput.
@@ -18,6 +21,7 @@ import { startFull } from './delivery/full.ts';
 import { cpuDelta, sampleCpu, trackProcesses } from './delivery/cpu.ts';
 import { deliver, type Load, type LoadResult } from './delivery/load.ts';
 import { assertNothingListens, processTree, reapLeftovers } from './delivery/processes.ts';
+import { addCpu, freeze, thaw } from './delivery/rounds.ts';
 import { benchSpec, BENCH_DOMAIN, type BenchSpec } from './delivery/spec.ts';
 import type { Defer, DeliveryTarget } from './delivery/target.ts';
 import { abortOnSignals, runningAsRoot } from './support/interrupt.ts';
@@ -26,13 +30,17 @@ const TARGET_RATIO = 0.9;
 /** Above this share of host CPU used by processes outside the bench during a timed run, the numbers are noise. */
 const NOISE_WARN_SHARE = 0.1;
 const STATE_PREFIX = '/tmp/mailfleet-bench-';
-const USAGE = 'usage: node bench/delivery.ts [--messages N] [--size BYTES] [--concurrency C] [--recipients R] [--quick] [--keep] [--processes]';
+const USAGE = 'usage: node bench/delivery.ts [--messages N] [--size BYTES] [--concurrency C] [--recipients R] [--rounds N] [--quick] [--keep] [--processes]';
+/** After a path is thawed, its overdue timers (probes, idle kills) fire; the timed load starts after them. */
+const THAW_SETTLE_MS = 3000;
 
 interface Options {
   messages: number;
   sizeBytes: number;
   concurrency: number;
   recipients: number;
+  /** Timed loads per path, alternating between the paths. */
+  rounds: number;
   idleMs: number;
   keep: boolean;
   /** Also print CPU per message by process name inside each component. */
@@ -54,6 +62,7 @@ function options(argv: string[]): Options {
       size: { type: 'string', short: 'l' },
       concurrency: { type: 'string', short: 'c' },
       recipients: { type: 'string', short: 'r' },
+      rounds: { type: 'string' },
       quick: { type: 'boolean' },
       keep: { type: 'boolean' },
       processes: { type: 'boolean' },
@@ -71,6 +80,7 @@ function options(argv: string[]): Options {
     sizeBytes: positive('size', values.size, 4096, 10_000_000),
     concurrency: positive('concurrency', values.concurrency, 10, 500),
     recipients: positive('recipients', values.recipients, quick ? 20 : 100, 100_000),
+    rounds: positive('rounds', values.rounds, quick ? 1 : 3, 20),
     idleMs: quick ? 2000 : 5000,
     keep: values.keep === true,
     processes: values.processes === true,
@@ -122,12 +132,21 @@ interface RunContext {
   signal: AbortSignal;
 }
 
-/** Brings one path up, warms it up, samples its idle CPU, times the load, and stops it again. */
-async function measurePath(name: string, start: Start, ctx: RunContext): Promise<PathResult> {
+interface Running {
+  name: string;
+  target: DeliveryTarget;
+  idle: ReturnType<typeof cpuDelta>;
+  rounds: { r: LoadResult; cpu: ReturnType<typeof cpuDelta>; processes?: Map<string, number> }[];
+}
+
+/** Brings one path up, warms it up, samples its idle CPU, and freezes it until its first round. */
+async function startPath(name: string, start: Start, ctx: RunContext): Promise<Running> {
   const { root, bench, load, idleMs, stack, signal } = ctx;
   console.error(`bench: starting ${name} path`);
   const t0 = Date.now();
   const target = await start(join(root, name), bench, stack.defer, signal);
+  // Stopped processes cannot take SIGTERM: a frozen path is thawed before its own stop steps run.
+  stack.defer(`${name} path (thaw)`, async () => thaw(target));
   console.error(`bench: ${name} is up in ${((Date.now() - t0) / 1000).toFixed(1)} s; smtp at ${target.smtpHost}:${target.smtpPort}`);
   // Warm-up: one message per recipient, so every mailbox exists (and has a backend) before timing starts.
   await deliver(target, { ...load, messages: load.recipients.length }, signal);
@@ -135,16 +154,38 @@ async function measurePath(name: string, start: Start, ctx: RunContext): Promise
   const idleStart = sampleCpu(target.cpuRoots());
   await delay(idleMs, undefined, { signal });
   const idle = cpuDelta(idleStart, sampleCpu(target.cpuRoots()));
-  console.error(`bench: ${name}: sending ${load.messages} messages`);
-  const tracker = ctx.processes ? trackProcesses(target.cpuRoots()) : undefined;
-  const before = sampleCpu(target.cpuRoots());
-  const result = await deliver(target, load, signal);
-  const cpu = cpuDelta(before, sampleCpu(target.cpuRoots()));
+  freeze(target);
+  return { name, target, idle, rounds: [] };
+}
+
+/** One timed load on a thawed path; the path is frozen again afterwards. */
+async function timedRound(path: Running, round: number, ctx: RunContext): Promise<void> {
+  const { load, signal } = ctx;
+  thaw(path.target);
+  await delay(THAW_SETTLE_MS, undefined, { signal });
+  console.error(`bench: ${path.name} round ${round}: sending ${load.messages} messages`);
+  const tracker = ctx.processes ? trackProcesses(path.target.cpuRoots()) : undefined;
+  const before = sampleCpu(path.target.cpuRoots());
+  const r = await deliver(path.target, load, signal);
+  const cpu = cpuDelta(before, sampleCpu(path.target.cpuRoots()));
   const processes = tracker?.stop();
-  console.error(`bench: ${name}: ${result.messages} delivered in ${result.deliveredSeconds.toFixed(2)} s`);
-  // Stop this path before the next one starts, so the two never compete for the CPU.
-  await stack.run();
-  return { path: name, r: result, cpu, idle, idleMs, ...(processes ? { processes } : {}) };
+  console.error(`bench: ${path.name} round ${round}: ${r.messages} delivered in ${r.deliveredSeconds.toFixed(2)} s (${(r.messages / r.deliveredSeconds).toFixed(1)} msg/s)`);
+  path.rounds.push({ r, cpu, ...(processes ? { processes } : {}) });
+  freeze(path.target);
+}
+
+/** All rounds of a path as one result: messages, seconds and CPU added up. */
+function total(path: Running, idleMs: number): PathResult {
+  const r: LoadResult = {
+    messages: path.rounds.reduce((n, x) => n + x.r.messages, 0),
+    deliveredSeconds: path.rounds.reduce((n, x) => n + x.r.deliveredSeconds, 0),
+    acceptedSeconds: path.rounds.reduce((n, x) => n + x.r.acceptedSeconds, 0),
+  };
+  const cpu = path.rounds.map((x) => x.cpu).reduce(addCpu);
+  const processes = new Map<string, number>();
+  for (const x of path.rounds) for (const [k, v] of x.processes ?? []) processes.set(k, (processes.get(k) ?? 0) + v);
+  const tracked = path.rounds.some((x) => x.processes !== undefined);
+  return { path: path.name, r, cpu, idle: path.idle, idleMs, ...(tracked ? { processes } : {}) };
 }
 
 function table(rows: string[][]): void {
@@ -186,8 +227,28 @@ function processReport(results: PathResult[]): void {
   table(rows);
 }
 
-function report(opts: Options, results: PathResult[]): void {
-  console.log(`delivery bench: ${opts.messages} messages of ${opts.sizeBytes} B, ${opts.concurrency} sessions, ${opts.recipients} recipients, ${availableParallelism()} CPUs`);
+/** Each round's rates and ratio: how much the ratio moves from round to round on this host. */
+function roundReport(paths: Running[]): number[] {
+  const [bare, full] = paths;
+  if (!bare || !full) return [];
+  const rows = [['round', 'bare msgs/s', 'full msgs/s', 'full/bare']];
+  const ratios: number[] = [];
+  bare.rounds.forEach((b, i) => {
+    const f = full.rounds[i];
+    if (!f) return;
+    const rb = b.r.messages / b.r.deliveredSeconds;
+    const rf = f.r.messages / f.r.deliveredSeconds;
+    ratios.push(rf / rb);
+    rows.push([String(i + 1), rb.toFixed(1), rf.toFixed(1), (rf / rb).toFixed(3)]);
+  });
+  table(rows);
+  return ratios;
+}
+
+function report(opts: Options, results: PathResult[], paths: Running[]): void {
+  console.log(`delivery bench: ${opts.rounds} round(s) of ${opts.messages} messages of ${opts.sizeBytes} B per path, ${opts.concurrency} sessions, ${opts.recipients} recipients, ${availableParallelism()} CPUs`);
+  const ratios = roundReport(paths);
+  console.log('');
   const rows = [['path', 'messages', 'seconds', 'msgs/s', 'accepted s']];
   for (const { path, r } of results) {
     rows.push([path, String(r.messages), r.deliveredSeconds.toFixed(2), (r.messages / r.deliveredSeconds).toFixed(1), r.acceptedSeconds.toFixed(2)]);
@@ -205,7 +266,11 @@ function report(opts: Options, results: PathResult[]): void {
     return r ? r.messages / r.deliveredSeconds : NaN;
   };
   const ratio = rate('full') / rate('bare');
-  console.log(`full/bare  ${ratio.toFixed(3)}`);
+  console.log(`full/bare  ${ratio.toFixed(3)} (all rounds)`);
+  if (ratios.length > 1) {
+    const sorted = [...ratios].sort((a, b) => a - b);
+    console.log(`full/bare by round: median ${(sorted[Math.floor(sorted.length / 2)] ?? NaN).toFixed(3)}, min ${(sorted[0] ?? NaN).toFixed(3)}, max ${(sorted.at(-1) ?? NaN).toFixed(3)}`);
+  }
   // On a CPU-bound host throughput is CPUs / CPU per message; this ratio barely moves with outside load.
   const cpuPerMsg = (path: string) => {
     const x = results.find((y) => y.path === path);
@@ -245,9 +310,11 @@ async function main(): Promise<number> {
     await assertNothingListens(BARE_DOVECOT_ADDRESS, bench.platform.spec.ports.lmtp);
     const load: Load = { messages: opts.messages, sizeBytes: opts.sizeBytes, concurrency: opts.concurrency, sender: `bench@${BENCH_DOMAIN}`, recipients: bench.recipients };
     const ctx: RunContext = { root, bench, load, idleMs: opts.idleMs, processes: opts.processes, stack, signal: abort.signal };
-    const results: PathResult[] = [];
-    for (const [path, start] of [['bare', startBare], ['full', startFull]] as const) results.push(await measurePath(path, start, ctx));
-    report(opts, results);
+    const paths: Running[] = [];
+    for (const [name, start] of [['bare', startBare], ['full', startFull]] as const) paths.push(await startPath(name, start, ctx));
+    for (let round = 1; round <= opts.rounds; round++) for (const p of paths) await timedRound(p, round, ctx);
+    await stack.run();
+    report(opts, paths.map((p) => total(p, opts.idleMs)), paths);
   } catch (err) {
     failed = true;
     const msg = abort.signal.aborted ? String((abort.signal.reason as Error).message) : err instanceof Error ? err.message : String(err);

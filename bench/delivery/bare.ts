@@ -183,5 +183,6 @@ export async function startBare(root: string, bench: BenchSpec, defer: Defer, si
     mailRoot: mailDir,
     logs,
     cpuRoots: () => new Map([[dovecotProc.child.pid ?? 0, 'mailbox'], [postfixProc.child.pid ?? 0, 'mta']]),
+    processRoots: () => [dovecotProc.child.pid ?? 0, postfixProc.child.pid ?? 0].filter((pid) => pid > 0),
   };
 }

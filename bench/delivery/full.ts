@@ -107,5 +107,6 @@ export async function startFull(root: string, bench: BenchSpec, defer: Defer, si
     mailRoot: instanceContext(stateDir, 'mailbox', 'mailbox-0', mta.host).mailDir,
     logs: join(stateDir, 'logs'),
     cpuRoots: () => new Map(),
+    processRoots: () => (child.pid === undefined ? [] : [child.pid]),
   };
 }

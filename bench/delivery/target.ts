@@ -10,6 +10,8 @@ export interface DeliveryTarget {
   logs: string;
   /** Daemons the bench started itself, pid → component label for the CPU breakdown (see cpu.ts). */
   cpuRoots(): Map<number, string>;
+  /** The processes whose whole trees make up the path: frozen while the other path is timed. */
+  processRoots(): number[];
 }
 
 /** Registers a clean-up step; steps run in reverse order at the end, on error and on Ctrl-C. */
