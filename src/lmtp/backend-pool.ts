@@ -68,9 +68,26 @@ interface Connection {
 
 class BackendError extends Error {}
 
+/** Replies are short: one read buffer per connection is plenty. */
+const READ_BUFFER_BYTES = 16 * 1024;
+
 function openConnection(host: string, opts: PoolOptions): Promise<Connection> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host, port: opts.port, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
+    // Replies are read straight into one buffer (`onread`), without the stream layer; the line splitter
+    // copies what it keeps, so the buffer can be reused by the next read.
+    const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+    const socket = connect({
+      host,
+      port: opts.port,
+      ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+      onread: {
+        buffer: readBuffer,
+        callback: (n: number) => {
+          onReplies(readBuffer.subarray(0, n));
+          return true;
+        },
+      },
+    });
     socket.setNoDelay(true);
     const lines = createLineSplitter();
     const parser = createSmtpReplyParser();
@@ -94,7 +111,7 @@ function openConnection(host: string, opts: PoolOptions): Promise<Connection> {
       }
       socket.destroy();
     };
-    socket.on('data', (chunk: Buffer) => {
+    function onReplies(chunk: Buffer): void {
       for (const line of lines.push(chunk)) {
         const r = line.ok ? parser.push(line.value) : line;
         if (r === undefined) continue;
@@ -105,7 +122,7 @@ function openConnection(host: string, opts: PoolOptions): Promise<Connection> {
           w.resolve(r.value);
         } else ready.push(r.value);
       }
-    });
+    }
     socket.on('error', (err) => fail(new BackendError(err.message)));
     socket.on('timeout', () => {
       if (waiter) fail(new BackendError(`no reply within ${armedMs} ms`));

@@ -76,11 +76,9 @@ export function createDirectorLookup(opts: { socketPath: string; timeoutMs: numb
   }
 
   function connect(): Socket {
-    const s = createConnection(opts.socketPath);
     const lines = createLineSplitter();
-    s.setNoDelay?.(true);
-    s.write(AUTH_MASTER_HANDSHAKE);
-    s.on('data', (chunk: Buffer) => {
+    // Answers are read straight into one buffer, without the stream layer (the splitter copies what it keeps).
+    const onAnswers = (chunk: Buffer): void => {
       for (const line of lines.push(chunk)) {
         if (!line.ok) continue;
         const reply = parseAuthMasterReply(line.value);
@@ -93,7 +91,19 @@ export function createDirectorLookup(opts: { socketPath: string; timeoutMs: numb
           settle(r.id, host ? { kind: 'backend', host, user: r.fields.user ?? '' } : { kind: 'failed', reason: 'director answered without a backend' });
         }
       }
+    };
+    const readBuffer = Buffer.allocUnsafe(16 * 1024);
+    const s = createConnection({
+      path: opts.socketPath,
+      onread: {
+        buffer: readBuffer,
+        callback: (n: number) => {
+          onAnswers(readBuffer.subarray(0, n));
+          return true;
+        },
+      },
     });
+    s.write(AUTH_MASTER_HANDSHAKE);
     const gone = (err?: Error): void => {
       if (socket === s) {
         socket = undefined;
