@@ -7,6 +7,7 @@ import { connect, type Socket } from 'node:net';
 import { createLineSplitter } from '../protocol/lines.ts';
 import { dotUnstuff, lmtpReply, type LmtpReply } from '../protocol/lmtp-command.ts';
 import { createSmtpReplyParser, helloCapabilities, type SmtpReply } from '../protocol/smtp-reply.ts';
+import { readInto } from './read-buffer.ts';
 
 export interface Delivery {
   readonly sender: string;
@@ -73,20 +74,11 @@ const READ_BUFFER_BYTES = 16 * 1024;
 
 function openConnection(host: string, opts: PoolOptions): Promise<Connection> {
   return new Promise((resolve, reject) => {
-    // Replies are read straight into one buffer (`onread`), without the stream layer; the line splitter
-    // copies what it keeps, so the buffer can be reused by the next read.
-    const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
     const socket = connect({
       host,
       port: opts.port,
       ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
-      onread: {
-        buffer: readBuffer,
-        callback: (n: number) => {
-          onReplies(readBuffer.subarray(0, n));
-          return true;
-        },
-      },
+      onread: readInto(READ_BUFFER_BYTES, (chunk) => onReplies(chunk)),
     });
     socket.setNoDelay(true);
     const lines = createLineSplitter();

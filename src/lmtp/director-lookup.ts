@@ -7,6 +7,7 @@
 import { createConnection, type Socket } from 'node:net';
 import { AUTH_MASTER_HANDSHAKE, formatPassLookup, parseAuthMasterReply } from '../protocol/auth-master.ts';
 import { createLineSplitter } from '../protocol/lines.ts';
+import { readInto } from './read-buffer.ts';
 
 export type LookupResult =
   | { readonly kind: 'backend'; readonly host: string; readonly user: string }
@@ -77,7 +78,6 @@ export function createDirectorLookup(opts: { socketPath: string; timeoutMs: numb
 
   function connect(): Socket {
     const lines = createLineSplitter();
-    // Answers are read straight into one buffer, without the stream layer (the splitter copies what it keeps).
     const onAnswers = (chunk: Buffer): void => {
       for (const line of lines.push(chunk)) {
         if (!line.ok) continue;
@@ -92,17 +92,7 @@ export function createDirectorLookup(opts: { socketPath: string; timeoutMs: numb
         }
       }
     };
-    const readBuffer = Buffer.allocUnsafe(16 * 1024);
-    const s = createConnection({
-      path: opts.socketPath,
-      onread: {
-        buffer: readBuffer,
-        callback: (n: number) => {
-          onAnswers(readBuffer.subarray(0, n));
-          return true;
-        },
-      },
-    });
+    const s = createConnection({ path: opts.socketPath, onread: readInto(16 * 1024, onAnswers) });
     s.write(AUTH_MASTER_HANDSHAKE);
     const gone = (err?: Error): void => {
       if (socket === s) {
