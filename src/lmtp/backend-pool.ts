@@ -1,7 +1,8 @@
 /**
  * LMTP connections to the mailbox backends, kept open across transactions: greeting and LHLO happen once
- * per connection instead of once per message. Each connection carries one transaction at a time, pipelined
- * (MAIL, RCPTs and DATA in one write, as RFC 2920 allows), and goes back to the pool when it ends in step.
+ * per connection instead of once per message. Each connection carries one transaction at a time (MAIL, the
+ * RCPTs and `BDAT n LAST` with the message in one write, or pipelined DATA for a backend without CHUNKING)
+ * and goes back to the pool when it ends in step.
  */
 import { connect, type Socket } from 'node:net';
 import { createLineSplitter } from '../protocol/lines.ts';
@@ -30,11 +31,10 @@ export interface PoolOptions {
   dataTimeoutMs: number;
   /** An idle connection is closed after this long. */
   idleMs: number;
-  /** Idle connections kept per backend; more are closed when they come back. */
-  maxIdlePerBackend: number;
   /**
    * Transactions in flight per backend; more wait their turn. Deliveries are CPU- and fsync-bound on the
    * backend, so a few at a time keep it busy, and more only add Dovecot processes (one per connection).
+   * A connection is opened only when none is idle, so this also bounds the connections per backend.
    */
   maxActivePerBackend: number;
 }
@@ -67,7 +67,10 @@ interface Connection {
   chunking: boolean;
 }
 
-class BackendError extends Error {}
+class BackendError extends Error {
+  /** Whether the backend had answered anything in the transaction that failed. */
+  answered = false;
+}
 
 /** Replies are short: one read buffer per connection is plenty. */
 const READ_BUFFER_BYTES = 16 * 1024;
@@ -175,7 +178,7 @@ async function finalReplies(conn: Connection, rcpt: readonly SmtpReply[], opts: 
 /**
  * One transaction on `conn`. With CHUNKING, MAIL, the RCPTs and `BDAT n LAST` with the message go in one
  * write; otherwise MAIL, RCPTs and DATA are pipelined and the body follows the 354. Throws a BackendError
- * when the connection fails or falls out of step; `sawReply` tells whether the backend answered anything.
+ * when the connection fails or falls out of step, saying whether the backend had answered anything.
  */
 async function transact(conn: Connection, d: Delivery, opts: PoolOptions): Promise<LmtpReply[]> {
   const params = d.mailParams.length > 0 ? ` ${d.mailParams.join(' ')}` : '';
@@ -187,10 +190,10 @@ async function transact(conn: Connection, d: Delivery, opts: PoolOptions): Promi
     conn.socket.write(message);
   } else conn.socket.write(`${envelope}DATA\r\n`);
   conn.socket.uncork();
-  let sawReply = false;
+  let answered = false;
   try {
     const mail = await conn.reply(opts.replyTimeoutMs);
-    sawReply = true;
+    answered = true;
     const rcpt: SmtpReply[] = [];
     for (let i = 0; i < d.recipients.length; i++) rcpt.push(await conn.reply(opts.replyTimeoutMs));
     const accepted = mail.code < 300 ? rcpt.filter((r) => r.code < 300).length : 0;
@@ -211,7 +214,7 @@ async function transact(conn: Connection, d: Delivery, opts: PoolOptions): Promi
     conn.socket.uncork();
     return await finalReplies(conn, rcpt, opts);
   } catch (err) {
-    if (err instanceof BackendError) Object.assign(err, { sawReply });
+    if (err instanceof BackendError) err.answered = answered;
     throw err;
   }
 }
@@ -230,7 +233,9 @@ export function createBackendPool(opts: PoolOptions): BackendPool {
       return;
     }
     counters.queued++;
-    await new Promise<void>((resolve) => waiting.set(host, [...(waiting.get(host) ?? []), resolve]));
+    const queue = waiting.get(host) ?? [];
+    waiting.set(host, queue);
+    await new Promise<void>((resolve) => queue.push(resolve));
   }
 
   /** The slot passes straight to the next waiting transaction, if any. */
@@ -252,7 +257,7 @@ export function createBackendPool(opts: PoolOptions): BackendPool {
 
   function giveBack(host: string, conn: Connection): void {
     const list = idle.get(host) ?? [];
-    if (closed || !conn.usable() || list.length >= opts.maxIdlePerBackend) {
+    if (closed || !conn.usable()) {
       conn.socket.end('QUIT\r\n');
       return;
     }
@@ -272,38 +277,32 @@ export function createBackendPool(opts: PoolOptions): BackendPool {
   }
 
   async function deliverNow(host: string, d: Delivery): Promise<LmtpReply[]> {
-    const pooled = take(host);
-    if (pooled) counters.reused++;
-    let conn: Connection;
-    try {
-      conn = pooled ?? (await fresh(host));
-    } catch (err) {
-      counters.failed++;
-      return temporary(d, `backend ${host} unavailable: ${(err as Error).message}`);
-    }
-    try {
-      const replies = await transact(conn, d, opts);
-      giveBack(host, conn);
-      return replies;
-    } catch (err) {
-      conn.socket.destroy();
-      // A pooled connection the backend had closed meanwhile fails before any reply: nothing was
-      // delivered, so the transaction is tried once more on a new connection.
-      if (pooled && (err as { sawReply?: boolean }).sawReply === false) {
-        try {
-          const again = await fresh(host);
-          const replies = await transact(again, d, opts);
-          giveBack(host, again);
-          return replies;
-        } catch (retryErr) {
-          counters.failed++;
-          return temporary(d, `backend ${host} failed: ${(retryErr as Error).message}`);
-        }
+    let conn = take(host);
+    if (conn) counters.reused++;
+    for (;;) {
+      const pooled = conn !== undefined;
+      try {
+        conn ??= await fresh(host);
+      } catch (err) {
+        counters.failed++;
+        return temporary(d, `backend ${host} unavailable: ${(err as Error).message}`);
       }
-      counters.failed++;
-      return temporary(d, `backend ${host} failed: ${(err as Error).message}`);
+      try {
+        const replies = await transact(conn, d, opts);
+        giveBack(host, conn);
+        return replies;
+      } catch (err) {
+        conn.socket.destroy();
+        // A pooled connection the backend had closed meanwhile fails before any reply: nothing was
+        // delivered, so the transaction is tried once more on a new connection.
+        if (pooled && err instanceof BackendError && !err.answered) {
+          conn = undefined;
+          continue;
+        }
+        counters.failed++;
+        return temporary(d, `backend ${host} failed: ${(err as Error).message}`);
+      }
     }
-  
   }
 
   return {

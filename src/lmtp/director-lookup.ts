@@ -10,7 +10,7 @@ import { createLineSplitter } from '../protocol/lines.ts';
 import { readInto } from './read-buffer.ts';
 
 export type LookupResult =
-  | { readonly kind: 'backend'; readonly host: string; readonly user: string }
+  | { readonly kind: 'backend'; readonly host: string }
   | { readonly kind: 'unknown' }
   | { readonly kind: 'failed'; readonly reason: string };
 
@@ -34,6 +34,16 @@ export function createDirectorLookup(opts: { socketPath: string; timeoutMs: numb
   const waiting = new Map<number, Waiting>();
   /** One timer for all lookups in flight, instead of one per lookup. */
   let sweeper: NodeJS.Timeout | undefined;
+  // Lookups asked while the event loop serves a batch of sockets go out in one write.
+  let outgoing: string[] = [];
+  let flushQueued = false;
+
+  function flush(): void {
+    flushQueued = false;
+    const lines = outgoing;
+    outgoing = [];
+    if (lines.length > 0 && socket) socket.write(lines.join(''));
+  }
 
   function sweep(): void {
     const now = Date.now();
@@ -49,16 +59,6 @@ export function createDirectorLookup(opts: { socketPath: string; timeoutMs: numb
       socket = undefined;
       s.destroy();
     }
-  }
-  // Lookups asked while the event loop serves a batch of sockets go out in one write.
-  let outgoing: string[] = [];
-  let flushQueued = false;
-
-  function flush(): void {
-    flushQueued = false;
-    const lines = outgoing;
-    outgoing = [];
-    if (lines.length > 0 && socket) socket.write(lines.join(''));
   }
 
   function settle(id: number, result: LookupResult): void {
@@ -88,7 +88,7 @@ export function createDirectorLookup(opts: { socketPath: string; timeoutMs: numb
         else if (r.kind === 'fail') settle(r.id, { kind: 'failed', reason: r.reason });
         else {
           const host = r.fields.host ?? r.fields.hostip;
-          settle(r.id, host ? { kind: 'backend', host, user: r.fields.user ?? '' } : { kind: 'failed', reason: 'director answered without a backend' });
+          settle(r.id, host ? { kind: 'backend', host } : { kind: 'failed', reason: 'director answered without a backend' });
         }
       }
     };

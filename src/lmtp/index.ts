@@ -1,2 +1,1 @@
-export { DEFAULT_SESSION_LIMITS, startLmtpRouter, type Router, type RouterOptions } from './router.ts';
-export { createDirectorLookup, type BackendLookup, type LookupResult } from './director-lookup.ts';
+export { startLmtpRouter, type Router, type RouterOptions } from './router.ts';

@@ -8,7 +8,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../log.ts';
 import type { LmtpReply } from '../protocol/lmtp-command.ts';
 import { createBackendPool, type PoolOptions } from './backend-pool.ts';
-import { createDirectorLookup, type BackendLookup } from './director-lookup.ts';
+import { createDirectorLookup } from './director-lookup.ts';
 import { startSession, type Session, type SessionLimits } from './session.ts';
 
 export interface RouterOptions {
@@ -24,15 +24,9 @@ export interface RouterOptions {
   /** Source address for backend connections, when the instance has its own. */
   localAddress?: string;
   log: Logger;
-  limits?: Partial<SessionLimits>;
-  pool?: Partial<Omit<PoolOptions, 'port' | 'heloName' | 'localAddress'>>;
-  /** Default: the director socket. Tests and benchmarks may give another source of truth. */
-  lookup?: BackendLookup;
 }
 
 export interface Router {
-  /** The bound address (port 0 resolved). */
-  address(): { host: string; port: number };
   /** Prometheus text lines for the agent's /metrics. */
   metrics(labels: string): string;
   /**
@@ -43,7 +37,7 @@ export interface Router {
 }
 
 /** Session limits; Postfix's own LMTP client limits sit well inside them. */
-export const DEFAULT_SESSION_LIMITS: SessionLimits = {
+const SESSION_LIMITS: SessionLimits = {
   maxLineBytes: 4096,
   // Above the mta's message_size_limit (50 MiB): a message Postfix accepted is never refused for size here.
   maxMessageBytes: 64 * 1024 * 1024,
@@ -51,26 +45,23 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
   idleTimeoutMs: 300_000,
 };
 
-const DEFAULT_POOL: Omit<PoolOptions, 'port' | 'heloName' | 'localAddress'> = {
+const POOL_SETTINGS: Omit<PoolOptions, 'port' | 'heloName' | 'localAddress'> = {
   connectTimeoutMs: 5000,
   replyTimeoutMs: 60_000,
   dataTimeoutMs: 600_000,
   idleMs: 20_000,
-  maxIdlePerBackend: 32,
   maxActivePerBackend: 6,
 };
 const LOOKUP_TIMEOUT_MS = 10_000;
 
 export async function startLmtpRouter(opts: RouterOptions): Promise<Router> {
-  const lookup = opts.lookup ?? createDirectorLookup({ socketPath: opts.directorSocket, timeoutMs: LOOKUP_TIMEOUT_MS });
+  const lookup = createDirectorLookup({ socketPath: opts.directorSocket, timeoutMs: LOOKUP_TIMEOUT_MS });
   const pool = createBackendPool({
-    ...DEFAULT_POOL,
-    ...opts.pool,
+    ...POOL_SETTINGS,
     port: opts.backendPort,
     heloName: opts.hostname,
     ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
   });
-  const limits = { ...DEFAULT_SESSION_LIMITS, ...opts.limits };
   const sessions = new Set<Session>();
   const counts = {
     sessions: 0,
@@ -94,7 +85,7 @@ export async function startLmtpRouter(opts: RouterOptions): Promise<Router> {
       hostname: opts.hostname,
       lookup,
       pool,
-      limits,
+      limits: SESSION_LIMITS,
       events,
       log: opts.log.child({ cid, client: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}` }),
     });
@@ -109,12 +100,9 @@ export async function startLmtpRouter(opts: RouterOptions): Promise<Router> {
       resolve();
     });
   });
-  const bound = server.address();
-  const port = typeof bound === 'object' && bound ? bound.port : opts.port;
-  opts.log.info({ listen: `${opts.host}:${port}`, directorSocket: opts.directorSocket, backendPort: opts.backendPort }, 'lmtp router listening');
+  opts.log.info({ listen: `${opts.host}:${opts.port}`, directorSocket: opts.directorSocket, backendPort: opts.backendPort }, 'lmtp router listening');
 
   return {
-    address: () => ({ host: opts.host, port }),
     metrics(labels) {
       const pc = pool.counters();
       const lines = [
@@ -150,10 +138,12 @@ export async function startLmtpRouter(opts: RouterOptions): Promise<Router> {
     },
     async close(graceMs) {
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-      const deadline = Date.now() + graceMs;
-      while (sessions.size > 0 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 50).unref());
-      }
+      let timer: NodeJS.Timeout | undefined;
+      const graceOver = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, graceMs).unref();
+      });
+      await Promise.race([Promise.all([...sessions].map((s) => s.closed)), graceOver]);
+      clearTimeout(timer);
       for (const s of sessions) s.shutdown('Service shutting down, try again later');
       await Promise.all([...sessions].map((s) => s.closed));
       await stopped;

@@ -34,8 +34,6 @@ export interface SessionDeps {
 }
 
 export interface Session {
-  /** True while a transaction is between MAIL and its final replies. */
-  busy(): boolean;
   /** Says 421 (when idle now or once the transaction in progress ends) and closes. */
   shutdown(text: string): void;
   readonly closed: Promise<void>;
@@ -117,7 +115,11 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
     if (item.kind !== 'body') return;
     const started = Date.now();
     const byBackend = new Map<string, number[]>();
-    rcpts.forEach((r, i) => byBackend.set(r.backend, [...(byBackend.get(r.backend) ?? []), i]));
+    rcpts.forEach((r, i) => {
+      const indexes = byBackend.get(r.backend) ?? [];
+      indexes.push(i);
+      byBackend.set(r.backend, indexes);
+    });
     const replies: LmtpReply[] = new Array<LmtpReply>(rcpts.length);
     await Promise.all([...byBackend].map(async ([backend, indexes]) => {
       const got = await deps.pool.deliver(backend, {
@@ -213,7 +215,6 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
   socket.write(`220 ${deps.hostname} mailfleet LMTP ready\r\n`);
 
   return {
-    busy: () => sender !== undefined || readingBody || pumping,
     shutdown(text) {
       shutdownText = text;
       if (!pumping && sender === undefined && !readingBody) hangUp(`421 4.3.2 ${text}\r\n`);
