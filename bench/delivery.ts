@@ -1,6 +1,7 @@
 /**
  * End-to-end delivery bench: bare Postfix → Dovecot LMTP (the anchor) against the full mailfleet path
- * (mta → director proxy → mailbox backend, LDAP lookups), the same smtp-source load on both, measured in one run.
+ * (mta → the proxy's LMTP router, which asks the director → mailbox backend, LDAP lookups), the same smtp-source
+ * load on both, measured in one run.
  *
  *   node_modules/.bin/node bench/delivery.ts [--messages 2000] [--size 4096] [--concurrency 10] [--recipients 100]
  *                                            [--rounds 3] [--quick] [--keep] [--processes]

@@ -62,8 +62,9 @@ export async function controllerCommand(argv: string[]): Promise<number> {
     const spec = validateSpec(JSON.parse(readFileSync(join(stateDir, 'spec.json'), 'utf8'))).spec;
     const local = createSocketSource(controlSocket(stateDir), log);
     source = local;
-    endpoints = () => local.proxies().filter((p) => p.ready).map((p) => ({ url: `http://${p.address}:${spec.ports.doveadm}` }));
-    ringMembers = () => local.proxies().filter((p) => p.ready).map((p) => ({ address: p.address, url: `http://${p.address}:${spec.ports.doveadm}` }));
+    const members = (): RingMember[] => local.proxies().filter((p) => p.ready).map((p) => ({ address: p.address, url: `http://${p.address}:${spec.ports.doveadm}` }));
+    endpoints = () => members().map((m) => ({ url: m.url }));
+    ringMembers = members;
     ringPort = spec.ports.director;
     key = spec.director.apiKey;
     vhostCount = spec.director.vhostCount;

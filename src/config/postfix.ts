@@ -74,7 +74,7 @@ function mainCf(input: ConfigInput, extra: string[]): string {
   return [
     ...postfixBase(input, `${instance.listen}/32`, 'ipv4'),
     'smtputf8_enable = no',
-    // Mail for served domains goes over LMTP to the proxy layer; the director picks the backend.
+    // Mail for served domains goes over LMTP to the proxy layer, whose router asks the director for the backend.
     // The served domains are the spec's (accounts can only be added in them), so they are listed here: an LDAP
     // map was asked 1.4 times per message (smtpd, trivial-rewrite for cleanup and qmgr), uncached.
     // Mailboxes stay in LDAP; proxymap shares one LDAP connection across all smtpd processes.

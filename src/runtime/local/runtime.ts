@@ -16,26 +16,27 @@ export const READY_TIMEOUT_MS = 90_000;
 export const PROBE_STARTING_MS = 250;
 export const PROBE_RUNNING_MS = 5000;
 export const BACKOFF_BASE_MS = 1000;
+export const BACKOFF_MAX_MS = 30_000;
+/** A pod that ran this long before crashing restarts without accumulated backoff. */
+export const BACKOFF_RESET_MS = 60_000;
+
 const PROBE_TIMEOUT_MS = 2500;
 
 /**
- * One GET /readyz: true on 200. Plain node:http without keep-alive: a probe every few seconds per
+ * One GET /readyz: true on a 2xx answer. Plain node:http without keep-alive: a probe every few seconds per
  * instance is most of what an idle platform does, and fetch costs several times more CPU per request.
  */
 function readyz(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const req = get({ host, port, path: '/readyz', agent: false, timeout: PROBE_TIMEOUT_MS }, (res) => {
       res.resume();
-      res.on('end', () => resolve(res.statusCode === 200));
+      res.on('end', () => resolve(res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300));
       res.on('error', () => resolve(false));
     });
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(false));
   });
 }
-export const BACKOFF_MAX_MS = 30_000;
-/** A pod that ran this long before crashing restarts without accumulated backoff. */
-export const BACKOFF_RESET_MS = 60_000;
 
 /** Which roles must re-read their config when a role's addresses change (the single-host stand-in for DNS). */
 const DEPENDENTS: Partial<Record<Role, Role[]>> = {
