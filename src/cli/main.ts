@@ -55,10 +55,25 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-// A closed pipe on stdout (`mailfleet accounts list | head`) ends the command quietly.
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE') process.exit(0);
-  throw err;
-});
+// A closed pipe (`mailfleet accounts list | head`) ends the command quietly; any other write error is reported.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
+/**
+ * Resolves once everything written to the stream so far has reached the kernel. Writes to a pipe are
+ * queued when the reader is slower than us; exiting before they drain cuts the output short
+ * (`mailfleet render | kubectl apply -f -` received only the first 64 KiB).
+ */
+function drained(stream: NodeJS.WriteStream): Promise<void> {
+  if (stream.destroyed || stream.writableLength === 0) return Promise.resolve();
+  return new Promise((resolve) => stream.write('', () => resolve()));
+}
+
 const code = await main(process.argv.slice(2));
+process.exitCode = code;
+await Promise.all([drained(process.stdout), drained(process.stderr)]);
 process.exit(code);

@@ -1,0 +1,74 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+
+/** The CLI as users run it: the `bin/mailfleet` launcher. */
+export const BIN = fileURLToPath(new URL('../../bin/mailfleet', import.meta.url));
+
+export interface PipedRun {
+  code: number | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+/**
+ * Runs `mailfleet ARGS | slow reader`: stdout is a real pipe that this process reads a little at a
+ * time, pausing between reads, so the command's writes back up as they do behind `kubectl apply -f -`.
+ */
+export async function runThroughSlowPipe(args: string[], pauseMs = 15): Promise<PipedRun> {
+  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  const chunks: Buffer[] = [];
+  // Let the command write everything it has before the first read.
+  await delay(pauseMs * 10);
+  for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    await delay(pauseMs);
+  }
+  return { code: await exited, stdout: Buffer.concat(chunks), stderr };
+}
+
+/** Runs `mailfleet ARGS > file` (writes to a file are synchronous: the reference bytes). */
+export function runToFile(args: string[]): PipedRun {
+  const dir = mkdtempSync('/tmp/mailfleet-unit-pipe-');
+  try {
+    const file = join(dir, 'out');
+    const fd = openSync(file, 'w');
+    let r;
+    try {
+      r = spawnSync(BIN, args, { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8', timeout: 180_000 });
+    } finally {
+      closeSync(fd);
+    }
+    return { code: r.status, stdout: readFileSync(file), stderr: r.stderr };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs `mailfleet ARGS | head -c N`: the reader takes N bytes and closes the pipe. */
+export async function runIntoClosedPipe(args: string[], bytes: number): Promise<PipedRun> {
+  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  const chunks: Buffer[] = [];
+  let taken = 0;
+  for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    taken += chunk.length;
+    if (taken >= bytes) {
+      child.stdout.destroy();
+      break;
+    }
+  }
+  return { code: await exited, stdout: Buffer.concat(chunks).subarray(0, bytes), stderr };
+}
