@@ -17,7 +17,7 @@ export interface PipedRun {
  * Runs `mailfleet ARGS | slow reader`: stdout is a real pipe that this process reads a little at a
  * time, pausing between reads, so the command's writes back up as they do behind `kubectl apply -f -`.
  */
-export async function runThroughSlowPipe(args: string[], pauseMs = 15): Promise<PipedRun> {
+export async function runThroughSlowPipe(args: string[], pauseMs = 15, firstReadAfterMs = 600): Promise<PipedRun> {
   const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
@@ -25,8 +25,9 @@ export async function runThroughSlowPipe(args: string[], pauseMs = 15): Promise<
   });
   const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   const chunks: Buffer[] = [];
-  // Let the command write everything it has before the first read.
-  await delay(pauseMs * 10);
+  // The reader starts late, as `kubectl apply` does while it loads its discovery cache: by then a
+  // command that exits without draining stdout has gone, and what it had not flushed is lost.
+  await delay(firstReadAfterMs);
   for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
     chunks.push(chunk);
     await delay(pauseMs);
