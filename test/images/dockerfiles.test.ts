@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { test } from 'node:test';
 import { POD_PATHS } from '../../src/agent/index.ts';
-import { MAILFLEET_UID } from '../../src/runtime/kube/controller.ts';
+import { MAILFLEET_UID } from '../../src/runtime/kube/index.ts';
 import { ROLES } from '../../src/spec/index.ts';
 import {
   aptGetInstalls, argDeclarations, assumesYes, execForm, keyValues, words, type Instruction, type Stage,

@@ -9,7 +9,7 @@ import { Registry } from 'prom-client';
 import {
   createBackendController, createBackendMetrics, createDirectorSink, createEndpointSliceSource, createRingSync, membersByName, runWithLease, type DirectorEndpoint,
 } from '../../../backends/index.ts';
-import { SECRET_KEYS } from '../../../config/placeholders.ts';
+import { SECRET_KEYS } from '../../../config/index.ts';
 import { errorMessage } from '../../../errors.ts';
 import type { Logger } from '../../../log.ts';
 import type { MailPlatform } from '../../../spec/index.ts';
