@@ -154,8 +154,9 @@ function openConnection(host: string, opts: PoolOptions): Promise<Connection> {
       },
       (err: unknown) => {
         clearTimeout(connectTimer);
-        fail(err instanceof Error ? err : new BackendError(String(err)));
-        reject(ended ?? err);
+        const error = err instanceof Error ? err : new BackendError(String(err));
+        fail(error);
+        reject(ended ?? error);
       },
     );
   });
