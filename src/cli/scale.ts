@@ -1,4 +1,4 @@
-import { MailfleetError } from '../errors.ts';
+import { ERROR_CODES, MailfleetError, type ErrorCode } from '../errors.ts';
 import { controlRequest, controlSocket } from '../runtime/local/index.ts';
 import { parse, usageError } from './args.ts';
 import { printStatus } from './status.ts';
@@ -14,8 +14,9 @@ export async function scaleCommand(argv: string[]): Promise<number> {
   process.stderr.write(`mailfleet: scaling ${role} to ${count}…\n`);
   const { status, body } = await controlRequest(socket, 'POST', '/v1/scale', { role, replicas: Number(count) });
   if (status !== 200) {
-    const err = body as { code?: string; message?: string };
-    throw new MailfleetError(err.code === 'ROLE_UNKNOWN' || err.code === 'ROLE_NOT_SCALABLE' ? err.code : 'CONTROL_REQUEST_INVALID', err.message ?? `scale failed (${status})`);
+    const err = body as { code?: string; message?: string; details?: string[] };
+    const code = err.code !== undefined && err.code in ERROR_CODES ? (err.code as ErrorCode) : 'CONTROL_REQUEST_INVALID';
+    throw new MailfleetError(code, err.message ?? `scale failed (${status})`, { details: err.details ?? [] });
   }
   await printStatus(socket, false);
   return 0;
