@@ -3,9 +3,10 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import {
-  createBackendMetrics, createBackendSync, createEndpointSliceSource, createSocketSource, directorsByName, directorsFromEndpoints, doveadmDirectors, leaseElection,
-  startControllerHttp, syncSettings, type BackendSyncOptions,
+  createBackendMetrics, createBackendSync, createSocketSource, directorsByName, directorsFromEndpoints, doveadmDirectors, startControllerHttp, syncSettings,
+  type BackendSyncOptions,
 } from '../backends/index.ts';
+import { createEndpointSliceSource, leaseElection } from '../backends/kube.ts';
 import { MailfleetError } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { controlSocket } from '../runtime/local/index.ts';
@@ -27,21 +28,22 @@ function apiKey(file: string | undefined): string {
 /** `mailfleet controller`: the backend-sync controller as its own process (a Deployment in Kubernetes). */
 export async function controllerCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, {
-    source: { type: 'string', default: 'kube' },
-    director: { type: 'string' },
-    namespace: { type: 'string' },
-    service: { type: 'string', default: 'mailbox' },
-    lease: { type: 'string', default: 'mailfleet-backend-sync' },
+    source: { type: 'choice', values: ['kube', 'local'], default: 'kube' },
+    director: { type: 'url', list: true },
+    namespace: { type: 'name' },
+    service: { type: 'name', default: 'mailbox' },
+    lease: { type: 'name', default: 'mailfleet-backend-sync' },
     identity: { type: 'string' },
     'api-key-file': { type: 'string' },
-    'vhost-count': { type: 'string', default: '100' },
-    'ring-port': { type: 'string', default: '9090' },
-    resync: { type: 'string' },
-    listen: { type: 'string', default: '0.0.0.0:8081' },
+    // Bounded as the spec's director.vhostCount and director.resyncSeconds.
+    'vhost-count': { type: 'integer', min: 1, max: 1000, default: 100 },
+    'ring-port': { type: 'port', default: 9090 },
+    resync: { type: 'integer', min: 1, max: 3600, unit: 'seconds' },
+    listen: { type: 'host-port', default: '0.0.0.0:8081' },
     kubeconfig: { type: 'string' },
     'state-dir': { type: 'string', short: 's' },
   }, USAGE);
-  const [host = '0.0.0.0', port = '8081'] = values.listen?.split(':') ?? [];
+  const { host, port } = values.listen;
   const log = createLogger('backend-sync');
   const metrics = createBackendMetrics();
   const abort = new AbortController();
@@ -60,10 +62,10 @@ export async function controllerCommand(argv: string[]): Promise<number> {
       directors: directorsFromEndpoints(() => source.endpoints(), settings.doveadmPort),
       connect: doveadmDirectors(settings),
       vhostCount: settings.vhostCount,
-      resyncMs: values.resync === undefined ? settings.resyncMs : Number(values.resync) * 1000,
+      resyncMs: values.resync === undefined ? settings.resyncMs : values.resync * 1000,
       drainTimeoutMs: settings.drainTimeoutMs,
     };
-  } else if (values.source === 'kube') {
+  } else {
     if (!values.director) throw usageError(USAGE, '--source kube needs --director (the doveadm HTTP URLs of the proxies, by DNS name)');
     const kc = new KubeConfig();
     if (values.kubeconfig) kc.loadFromFile(values.kubeconfig);
@@ -73,18 +75,16 @@ export async function controllerCommand(argv: string[]): Promise<number> {
     wiring = {
       source: createEndpointSliceSource({ kubeConfig: kc, namespace, service: values.service ?? 'mailbox', log }),
       // The directors by DNS name: their ring membership follows the proxies' current addresses.
-      directors: directorsByName(values.director.split(',').map((u) => u.trim().replace(/\/$/, ''))),
-      connect: doveadmDirectors({ apiKey: apiKey(values['api-key-file']), ringPort: Number(values['ring-port']) }),
-      vhostCount: Number(values['vhost-count']),
-      resyncMs: Number(values.resync ?? RESYNC_SECONDS) * 1000,
+      directors: directorsByName(values.director.map((u) => u.replace(/\/$/, ''))),
+      connect: doveadmDirectors({ apiKey: apiKey(values['api-key-file']), ringPort: values['ring-port'] }),
+      vhostCount: values['vhost-count'],
+      resyncMs: (values.resync ?? RESYNC_SECONDS) * 1000,
       elect: leaseElection({ kubeConfig: kc, namespace, name: values.lease ?? 'mailfleet-backend-sync', identity, log }),
     };
-  } else {
-    throw usageError(USAGE, '--source must be kube or local');
   }
 
   const sync = createBackendSync({ ...wiring, log, metrics });
-  const server = await startControllerHttp({ host, port: Number(port), registry: metrics.registry, ready: () => sync.ready() });
+  const server = await startControllerHttp({ host, port, registry: metrics.registry, ready: () => sync.ready() });
   log.info({ source: values.source, listen: values.listen, vhostCount: wiring.vhostCount, resyncMs: wiring.resyncMs }, 'backend-sync controller starting');
   try {
     await sync.start(abort.signal);
