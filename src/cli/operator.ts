@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
-import { runWithLease } from '../backends/index.ts';
+import { runWithLease } from '../backends/kube.ts';
 import { createLogger } from '../log.ts';
 import { createOperator, createOperatorMetrics, exposition, OPERATOR_LEASE_NAME, startOperatorHttp } from '../runtime/kube/operator/index.ts';
 import { parse, usageError } from './args.ts';

@@ -15,7 +15,7 @@ import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { runWithLease } from '../../../src/backends/index.ts';
+import { runWithLease } from '../../../src/backends/kube.ts';
 import { createLogger } from '../../../src/log.ts';
 import { mailPlatformCrd, PLATFORM_LABEL, renderPlatform, type KubeObject } from '../../../src/runtime/kube/index.ts';
 import {

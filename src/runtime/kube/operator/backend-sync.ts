@@ -6,9 +6,8 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
-import {
-  createBackendMetrics, createBackendSync, createEndpointSliceSource, directorsByName, doveadmDirectors, leaseElection, type DirectorEndpoint,
-} from '../../../backends/index.ts';
+import { createBackendMetrics, createBackendSync, directorsByName, doveadmDirectors, type DirectorEndpoint } from '../../../backends/index.ts';
+import { createEndpointSliceSource, leaseElection } from '../../../backends/kube.ts';
 import { SECRET_KEYS } from '../../../config/index.ts';
 import { errorMessage } from '../../../errors.ts';
 import type { Logger } from '../../../log.ts';
