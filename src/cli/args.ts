@@ -16,7 +16,7 @@ export type OptionSpec =
   /** A whole number; `unit` names what it counts in the message ("seconds"). */
   | { type: 'integer'; short?: string; default?: number; min: number; max?: number; unit?: string }
   | { type: 'port'; short?: string; default?: number }
-  /** `HOST:PORT` (an IPv6 host in brackets) → `{ host, port }`. */
+  /** A listen address `HOST:PORT` (an IPv6 host in brackets) → `{ host, port }`; port 0 binds any free port. */
   | { type: 'host-port'; short?: string; default?: string }
   /** A mailbox quota as in the spec: `0` (none), `500M`, `1G`. */
   | { type: 'quota'; short?: string; default?: string }
@@ -74,7 +74,7 @@ function hostPort(text: string): HostPort | undefined {
   const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):([^:]+)$/.exec(text);
   if (!m) return undefined;
   const host = m[1] ?? m[2] ?? '';
-  const port = whole(m[3] ?? '', 1, 65535);
+  const port = whole(m[3] ?? '', 0, 65535);
   if (port === undefined || (m[1] !== undefined && isIP(host) !== 6)) return undefined;
   if (m[2] !== undefined && isIP(host) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(host)) return undefined;
   return { host, port };
@@ -93,7 +93,7 @@ function expectation(spec: OptionSpec): string {
     case 'port':
       return `a port number ${PORT_RANGE}`;
     case 'host-port':
-      return `HOST:PORT with a port ${PORT_RANGE} (e.g. 0.0.0.0:8081, [::]:8081)`;
+      return 'HOST:PORT with a port from 0 (any free port) to 65535 (e.g. 0.0.0.0:8081, [::]:8081)';
     case 'quota':
       return 'a quota: 0 (none) or a whole number with an optional K, M, G or T (e.g. 1G)';
     case 'choice':

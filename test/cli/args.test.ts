@@ -73,8 +73,8 @@ test('GIVEN a port flag WHEN it is 0, too large or not a number THEN it is refus
 });
 
 test('GIVEN HOST:PORT flags WHEN malformed THEN they are refused naming the flag', () => {
-  for (const raw of ['8081', '0.0.0.0', ':8081', '0.0.0.0:', '0.0.0.0:0', '0.0.0.0:70000', '::1:8081', '[nothost]:80', 'a b:80', 'host:80:90']) {
-    assert.match(usageLine(() => parse(['--listen', raw], OPTIONS, USAGE)), /^--listen: expected HOST:PORT with a port from 1 to 65535/, raw);
+  for (const raw of ['8081', '0.0.0.0', ':8081', '0.0.0.0:', '0.0.0.0:-1', '0.0.0.0:70000', '::1:8081', '[nothost]:80', 'a b:80', 'host:80:90']) {
+    assert.match(usageLine(() => parse(['--listen', raw], OPTIONS, USAGE)), /^--listen: expected HOST:PORT with a port from 0 \(any free port\) to 65535/, raw);
   }
   assert.deepEqual(parse(['--listen', 'localhost:80'], OPTIONS, USAGE).values.listen, { host: 'localhost', port: 80 });
 });
@@ -123,4 +123,8 @@ test('GIVEN a USAGE error THEN its message ends with the command\'s usage', () =
 test('GIVEN a positional WHEN checked like a flag THEN it is typed or refused by its own label', () => {
   assert.equal(check('N', { type: 'integer', min: 0 }, '3', USAGE), 3);
   assert.equal(usageLine(() => check('N', { type: 'integer', min: 0 }, 'three', USAGE)), 'N: expected a whole number ≥ 0, got "three"');
+});
+
+test('GIVEN a listen address with port 0 WHEN parsed THEN it is taken (bind any free port)', () => {
+  assert.deepEqual(parse(['--listen', '127.0.0.1:0'], OPTIONS, USAGE).values.listen, { host: '127.0.0.1', port: 0 });
 });
