@@ -27,7 +27,7 @@ function lockStateDir(stateDir: string): void {
   try {
     const pid = Number(readFileSync(pidFile, 'utf8').trim());
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    if (pid !== process.pid && cmdline.includes('main.ts')) {
+    if (pid !== process.pid && cmdline.includes('/cli/main.')) {
       throw new MailfleetError('STATE_LOCKED', `a mailfleet runtime (pid ${pid}) already runs on ${stateDir}; stop it with 'mailfleet down'`);
     }
   } catch (err) {

@@ -13,7 +13,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { runWithLease } from '../../../src/backends/kube.ts';
 import { createLogger } from '../../../src/log.ts';
@@ -22,6 +21,7 @@ import {
   createKubeApi, createOperator, createOperatorMetrics, exposition, FIELD_MANAGER, FINALIZER, FORCE_ANNOTATION, OPERATOR_LEASE_NAME, type KubeApi,
 } from '../../../src/runtime/kube/operator/index.ts';
 import { validateSpec } from '../../../src/spec/index.ts';
+import { ensureBuilt } from '../../support/build.ts';
 import { startTestCluster, waitFor, writeKubeconfig, type TestCluster } from '../../support/kube/client.ts';
 
 const log = createLogger('test', { level: process.env.MAILFLEET_TEST_LOG ?? 'silent' });
@@ -338,7 +338,7 @@ test('GIVEN the mailfleet operator command WHEN a MailPlatform appears THEN it r
   const dir = mkdtempSync(join(tmpdir(), 'mailfleet-operator-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const kubeconfig = writeKubeconfig(cluster, join(dir, 'kubeconfig'), CR_NS);
-  const main = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url));
+  const main = ensureBuilt();
   const child = spawn(process.execPath, [main, 'operator', '--kubeconfig', kubeconfig, '--listen', '127.0.0.1:0', '--identity', 'cli-0', '--lease-namespace', 'default'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   t.after(() => {
