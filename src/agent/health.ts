@@ -1,6 +1,7 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:net';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { startHttpResponder } from './http-responder.ts';
 import type { ReadinessCheck } from './readiness.ts';
 
 /** How long a readiness result is reused, so probes never hammer the daemon. */
@@ -106,48 +107,39 @@ export function startHealth(opts: {
     ].join('\n') + (opts.extraMetrics?.(labels) ?? '');
   }
 
-  const server = createServer((req, res) => {
-    const reply = (status: number, body: string, type = 'text/plain; charset=utf-8') => {
-      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
-      res.end(body);
-    };
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method === 'POST' && path === '/drain') {
-      opts.drain().then(
-        (report) => reply(200, JSON.stringify(report) + '\n', 'application/json'),
-        (err: unknown) => reply(500, `${errorMessage(err)}\n`),
-      );
-      return;
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'method not allowed\n');
-    if (path === '/livez') {
-      // Liveness needs a fresh-enough protocol answer to tell a hung daemon from a live one.
-      const answer = () => {
-        const l = live();
-        reply(l.ok ? 200 : 503, `${l.detail}\n`);
-      };
-      ready().then(answer, answer);
-      return;
-    }
-    if (path === '/readyz') {
-      ready().then(
-        (r) => reply(r.ok ? 200 : 503, `${r.detail}\n`),
-        (err: unknown) => reply(503, `${errorMessage(err)}\n`),
-      );
-      return;
-    }
-    if (path === '/metrics') return reply(200, metrics(last?.ok === true && opts.state.daemonRunning() && !opts.state.draining()), 'text/plain; version=0.0.4');
-    return reply(404, 'not found\n');
+  const http = startHttpResponder({
+    host: opts.host,
+    port: opts.port,
+    onError: (err) => opts.log.error({ err }, 'health server error'),
+    handle: (req, reply) => {
+      if (req.method === 'POST' && req.path === '/drain') {
+        opts.drain().then(
+          (report) => reply(200, JSON.stringify(report) + '\n', 'application/json'),
+          (err: unknown) => reply(500, `${errorMessage(err)}\n`),
+        );
+        return;
+      }
+      if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'method not allowed\n');
+      if (req.path === '/livez') {
+        // Liveness needs a fresh-enough protocol answer to tell a hung daemon from a live one.
+        const answer = () => {
+          const l = live();
+          reply(l.ok ? 200 : 503, `${l.detail}\n`);
+        };
+        ready().then(answer, answer);
+        return;
+      }
+      if (req.path === '/readyz') {
+        ready().then(
+          (r) => reply(r.ok ? 200 : 503, `${r.detail}\n`),
+          (err: unknown) => reply(503, `${errorMessage(err)}\n`),
+        );
+        return;
+      }
+      if (req.path === '/metrics') return reply(200, metrics(last?.ok === true && opts.state.daemonRunning() && !opts.state.draining()), 'text/plain; version=0.0.4');
+      return reply(404, 'not found\n');
+    },
   });
-  server.on('error', (err) => opts.log.error({ err }, 'health server error'));
-  server.listen(opts.port, opts.host);
 
-  return {
-    server,
-    ready,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-  };
+  return { server: http.server, ready, close: () => http.close() };
 }

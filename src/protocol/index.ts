@@ -50,6 +50,7 @@ export {
   type LmtpCommandResult,
   type LmtpReply,
 } from './lmtp-command.ts';
+export { parseHttpRequestLine, type HttpRequestLine } from './http-request.ts';
 export { AUTH_MASTER_HANDSHAKE, formatPassLookup, parseAuthMasterReply, type AuthMasterReply } from './auth-master.ts';
 export { DEFAULT_STEP_TIMEOUT_MS, type DialogOptions, type DialogResult } from './client/dialog.ts';
 export { lmtpLhlo, smtpEhlo, type HelloDetail, type HelloOptions } from './client/smtp.ts';
