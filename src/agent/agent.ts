@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { InstanceContext, Peers } from '../config/index.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { startLmtpRouter, type Router } from '../lmtp/index.ts';
+import type { Router } from '../lmtp/index.ts';
 import type { PlatformSpec } from '../spec/index.ts';
 import { DAEMONS, type ConfigSource, type DaemonInput } from './daemons.ts';
 import { drainRole, type DrainReport } from './drain.ts';
@@ -37,9 +37,13 @@ function readPeers(file: string): Peers {
   return JSON.parse(readFileSync(file, 'utf8')) as Peers;
 }
 
-/** A `proxy` takes LMTP itself and asks its Dovecot director where each recipient lives (see src/lmtp). */
-function startRouter(spec: PlatformSpec, instance: AgentOptions['instance'], log: Logger): Promise<Router> | undefined {
+/**
+ * A `proxy` takes LMTP itself and asks its Dovecot director where each recipient lives (see src/lmtp). Only a
+ * proxy's agent loads the router.
+ */
+async function startRouter(spec: PlatformSpec, instance: AgentOptions['instance'], log: Logger): Promise<Router | undefined> {
   if (instance.role !== 'proxy') return undefined;
+  const { startLmtpRouter } = await import('../lmtp/index.ts');
   return startLmtpRouter({
     host: instance.listen,
     port: spec.ports.lmtp,

@@ -1,4 +1,3 @@
-import { Client } from 'ldapts';
 import { readerDn } from '../config/index.ts';
 import { imapCapability, lmtpLhlo, pop3Capa, redisPing, smtpEhlo } from '../protocol/index.ts';
 import type { PlatformSpec, Role } from '../spec/index.ts';
@@ -6,7 +5,8 @@ import type { PlatformSpec, Role } from '../spec/index.ts';
 /** One protocol dialogue against the instance's own daemon; throws when it does not succeed. */
 export type ReadinessCheck = (signal: AbortSignal) => Promise<void>;
 
-async function ldapSearch(spec: PlatformSpec, host: string, timeoutMs: number): Promise<void> {
+async function ldapSearch(ldapts: Promise<typeof import('ldapts')>, spec: PlatformSpec, host: string, timeoutMs: number): Promise<void> {
+  const { Client } = await ldapts;
   const client = new Client({ url: `ldap://${host}:${spec.ports.ldap}`, timeout: timeoutMs, connectTimeout: timeoutMs });
   try {
     await client.bind(readerDn(spec), spec.ldap.readerPassword);
@@ -34,8 +34,13 @@ export function readinessCheck(role: Role, spec: PlatformSpec, host: string, tim
           pop3Capa({ ...base, port: ports.pop3, signal }),
         ]);
       };
-    case 'ldap':
-      return async () => ldapSearch(spec, host, timeoutMs);
+    case 'ldap': {
+      // Only the ldap role's agent loads the LDAP client (with TLS); it starts loading with the agent.
+      const ldapts = import('ldapts');
+      // A failed load fails each check that awaits it, not the agent before the first check.
+      ldapts.catch(() => undefined);
+      return async () => ldapSearch(ldapts, spec, host, timeoutMs);
+    }
     case 'kvs':
       return async (signal) => void (await redisPing({ ...base, port: ports.redis, signal }));
   }
