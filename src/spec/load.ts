@@ -1,12 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { Ajv, type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { MailfleetError } from '../errors.ts';
-import { PLATFORM_SCHEMA } from './schema.ts';
 import type { MailPlatform } from './types.ts';
-
-const ajv = new Ajv({ useDefaults: 'empty', allErrors: true, strict: true, allowUnionTypes: true });
-const validateSchema = ajv.compile(PLATFORM_SCHEMA);
+import { platformValidator } from './validator.ts';
 
 /** `/spec/roles/mta/replicas` → `spec.roles.mta.replicas`; array indexes as `[3]`. */
 function fieldPath(instancePath: string, extra?: string): string {
@@ -62,6 +59,7 @@ function semanticProblems(doc: MailPlatform): string[] {
 /** Validates a parsed document, fills defaults and freezes it. Throws SPEC_INVALID listing every problem. */
 export function validateSpec(input: unknown, source = 'spec'): MailPlatform {
   const platform = structuredClone(input);
+  const validateSchema = platformValidator();
   if (!validateSchema(platform)) {
     const problems = [...new Set((validateSchema.errors ?? []).map(describe))];
     throw new MailfleetError('SPEC_INVALID', `${source}: ${problems.length} problem(s)`, { details: problems });

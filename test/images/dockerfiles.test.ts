@@ -158,16 +158,20 @@ test('GIVEN bin/mailfleet WHEN the mailfleet image lays out /opt/mailfleet THEN 
   assert.ok(runs(build).some((r) => r.args.includes('/opt/mailfleet/node_modules/.bin/node')), 'the build stage installs node_modules/.bin/node');
 });
 
-test('GIVEN the mailfleet image WHEN its build stage compiles the CLI THEN it runs tsconfig.build.json on the pinned Node.js with the lockfile\'s compiler, and the image loads every command', () => {
+test('GIVEN the mailfleet image WHEN its build stage compiles the CLI THEN it runs scripts/build on the pinned Node.js with the lockfile\'s compiler, and the image loads every command', () => {
   const img = image('mailfleet');
   const build = img.stages.find((s) => s.name === 'build');
   assert.ok(build, 'a build stage');
   const cmds = runs(build).flatMap(runCommands);
-  const tsc = cmds.findIndex((c) => c[0] === '/opt/mailfleet/node_modules/.bin/node' && c[1] === 'node_modules/typescript/bin/tsc' && c.slice(2).join(' ') === '-p tsconfig.build.json');
   const ci = cmds.findIndex((c) => c[0] === 'npm' && c[1] === 'ci' && !c.includes('--omit=dev'));
-  assert.ok(ci >= 0 && ci < tsc, `${img.file}: npm ci (with the dev dependencies: typescript) before tsc -p tsconfig.build.json, got ${JSON.stringify(cmds)}`);
+  const pinned = cmds.findIndex((c) => c.join(' ') === 'ln -sf /opt/mailfleet/node_modules/.bin/node node_modules/.bin/node');
+  const script = cmds.findIndex((c) => c.join(' ') === 'scripts/build');
+  assert.ok(ci >= 0 && ci < pinned && pinned < script, `${img.file}: npm ci (with the dev dependencies: typescript), the pinned Node.js as node_modules/.bin/node, then scripts/build; got ${JSON.stringify(cmds)}`);
+  assert.ok(cmds.some((c) => c.join(' ') === 'test -f dist/spec/platform-validator.cjs'), `${img.file}: the build checks that the standalone spec validator was written`);
+  const buildScript = readFileSync(join(REPO, 'scripts', 'build'), 'utf8');
+  assert.match(buildScript, /"\$node" node_modules\/typescript\/bin\/tsc -p tsconfig\.build\.json/, 'scripts/build runs tsc on node_modules/.bin/node');
   const copies = build.instructions.filter((i) => i.keyword === 'COPY').map((i) => execForm(i.args) ?? words(i.args));
-  for (const file of ['tsconfig.json', 'tsconfig.build.json', 'src']) assert.ok(copies.some((c) => c.slice(0, -1).includes(file)), `${img.file}: the build stage copies ${file}`);
+  for (const file of ['tsconfig.json', 'tsconfig.build.json', 'scripts/build', 'src']) assert.ok(copies.some((c) => c.slice(0, -1).includes(file)), `${img.file}: the build stage copies ${file}`);
   const check = runs(img.final).map((r) => r.args).join('\n');
   assert.match(check, /mailfleet help/);
   assert.match(check, /readdirSync\('dist\/cli'\)/, 'every command module is imported once at build time, since the CLI loads them lazily');
