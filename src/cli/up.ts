@@ -12,22 +12,23 @@ import { resolveStateDir } from './state.ts';
 const USAGE = 'mailfleet up -f SPEC [--state-dir DIR] [--log-stdout]';
 
 /**
- * argv that starts `mailfleet agent` with the same Node.js as this process, on the compiled CLI (dist/, which
- * scripts/build writes): every instance runs what a pod runs, never the TypeScript sources. The path is the same
- * from src/cli/ and dist/cli/.
+ * argv that starts `mailfleet agent`: the launcher a pod's entrypoint is (bin/mailfleet), so every instance runs
+ * what a pod runs, with the same Node.js settings, on the compiled CLI (dist/), never the TypeScript sources.
+ * The paths are the same from src/cli/ and dist/cli/.
  */
 export function agentCommand(): string[] {
-  return [process.execPath, fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))];
+  return [fileURLToPath(new URL('../../bin/mailfleet', import.meta.url))];
 }
+
+/** The compiled CLI the launcher runs. */
+const COMPILED_MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
 function say(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
 export async function upCommand(argv: string[]): Promise<number> {
-  const agent = agentCommand();
-  const main = agent[agent.length - 1] ?? '';
-  if (!existsSync(main)) throw new MailfleetError('PREREQUISITE_MISSING', `${main} is missing: the instances run the compiled CLI; run scripts/build`);
+  if (!existsSync(COMPILED_MAIN)) throw new MailfleetError('PREREQUISITE_MISSING', `${COMPILED_MAIN} is missing: the instances run the compiled CLI; run scripts/build`);
   const { values } = parse(argv, { file: { type: 'string', short: 'f' }, 'state-dir': { type: 'string', short: 's' }, 'log-stdout': { type: 'boolean' } }, USAGE);
   if (!values.file) throw usageError(USAGE, 'missing -f SPEC');
   const platform = loadSpecFile(values.file);
@@ -43,7 +44,7 @@ export async function upCommand(argv: string[]): Promise<number> {
     say(`${counter} ${pod.name.padEnd(12)} ${pod.address.padEnd(15)} ${phase}${timing}${detail ? ` — ${detail}` : ''}`);
   };
   const root = createRootLogger(values['log-stdout'] ? {} : { destination: join(stateDir, 'logs', 'runtime.log') });
-  const local = await startLocalPlatform({ platform, stateDir, agentCommand: agent, logFor: (component) => root.child({ component }), progress, note: (l) => say(`mailfleet: ${l}`) });
+  const local = await startLocalPlatform({ platform, stateDir, agentCommand: agentCommand(), logFor: (component) => root.child({ component }), progress, note: (l) => say(`mailfleet: ${l}`) });
 
   say('');
   await printStatus(controlSocket(stateDir), false);

@@ -134,7 +134,7 @@ test('GIVEN each image WHEN its ENTRYPOINT is read THEN it is the exec-form CLI,
 test('GIVEN bin/mailfleet WHEN the mailfleet image lays out /opt/mailfleet THEN the CLI finds the pinned Node.js and the compiled CLI where it looks and execs it', () => {
   const launcher = readFileSync(join(REPO, 'bin', 'mailfleet'), 'utf8');
   assert.match(launcher, /node="\$here\/node_modules\/\.bin\/node"/);
-  assert.match(launcher, /^exec "\$node" "\$here\/dist\/cli\/main\.js" "\$@"$/m, 'exec: Node.js replaces bash and is PID 1, running the build');
+  assert.match(launcher, /^exec "\$node" "\$\{v8\[@\]\}" "\$here\/dist\/cli\/main\.js" "\$@"$/m, 'exec: Node.js replaces bash and is PID 1, running the build');
   const img = image('mailfleet');
   let workdir = '/';
   const copied = new Map<string, string>();

@@ -45,6 +45,8 @@ export interface PlatformOptions {
   director?: Record<string, number>;
   /** Extra top-level `spec` settings (drainSeconds, hungSeconds, …). */
   extra?: Record<string, unknown>;
+  /** The runtime's environment, which its agents inherit (default: this process's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export const DOMAIN = 'example.com';
@@ -104,6 +106,7 @@ export async function startPlatform(t: TestContext, options: PlatformOptions): P
 
   let stderr = '';
   const runtime = spawn(process.execPath, [ensureBuilt(), 'up', '-f', specFile, '--state-dir', stateDir], {
+    env: options.env ?? process.env,
     stdio: ['ignore', 'ignore', 'pipe'],
     detached: true,
   });
