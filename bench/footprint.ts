@@ -273,6 +273,8 @@ async function main(): Promise<number> {
     for (const [pid, start] of processTree([process.pid])) if (pid !== process.pid) seen.set(pid, start);
     const find = (label: string) => measured.find((m) => m.label === label) as Measured;
     report(opts, startup.starts, measured, find('bare'), find('runtime'), bootMs, problems);
+    // A figure measured beside a failed check (an agent restarted, a probe failing) is not the steady state.
+    if (problems.length > 0) failed = true;
   } catch (err) {
     failed = true;
     const msg = abort.signal.aborted ? String((abort.signal.reason as Error).message) : (err as Error).message;

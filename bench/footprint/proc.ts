@@ -84,13 +84,13 @@ export function cmdline(pid: number): string {
   return (read(`/proc/${pid}/cmdline`) ?? '').replaceAll('\0', ' ').trim();
 }
 
-/** The live process whose command line holds every one of `parts`, if exactly one does. */
-export function findProcess(parts: string[]): number | undefined {
+/** The live Node.js process whose command line holds every one of `parts`, if exactly one does. */
+export function findNodeProcess(parts: string[]): number | undefined {
   const found: number[] = [];
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
     const cmd = cmdline(Number(d));
-    if (parts.every((p) => cmd.includes(p))) found.push(Number(d));
+    if (/(^|\/)node$/.test(cmd.split(' ')[0] ?? '') && parts.every((p) => cmd.includes(p))) found.push(Number(d));
   }
   return found.length === 1 ? found[0] : undefined;
 }

@@ -4,10 +4,12 @@
  */
 import { get } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
-import { execEpochMs, findProcess, startTicks } from './proc.ts';
+import { execEpochMs, findNodeProcess, startTicks } from './proc.ts';
 
-/** How often a starting agent's `/readyz` is asked. */
+/** How often a starting agent's `/readyz` is asked, and its process looked for. */
 const POLL_MS = 20;
+/** How long the launcher (bin/mailfleet, bash) may take to exec Node.js. */
+const FIND_TIMEOUT_MS = 5000;
 const REQUEST_TIMEOUT_MS = 1000;
 const START_TIMEOUT_MS = 120_000;
 
@@ -40,6 +42,20 @@ function readyz(host: string, port: number): Promise<number | undefined> {
   });
 }
 
+/**
+ * The agent's Node.js process. `mailfleet up` starts it through bin/mailfleet, so until the launcher execs Node.js
+ * the pid runs bash (and its subshells share its command line); the start time stays that of the launcher's fork.
+ */
+async function findAgent(parts: string[], signal: AbortSignal): Promise<{ pid: number; ticks: number; execAt: number } | undefined> {
+  for (const deadline = Date.now() + FIND_TIMEOUT_MS; Date.now() < deadline && !signal.aborted; await delay(POLL_MS)) {
+    const pid = findNodeProcess(parts);
+    const ticks = pid === undefined ? undefined : startTicks(pid);
+    const execAt = pid === undefined ? undefined : execEpochMs(pid);
+    if (pid !== undefined && ticks !== undefined && execAt !== undefined) return { pid, ticks, execAt };
+  }
+  return undefined;
+}
+
 async function follow(start: AgentStart, port: number, signal: AbortSignal): Promise<void> {
   const deadline = start.execAt + START_TIMEOUT_MS;
   while (start.readyAt === undefined && !signal.aborted && Date.now() < deadline) {
@@ -57,6 +73,8 @@ async function follow(start: AgentStart, port: number, signal: AbortSignal): Pro
  */
 export function watchStartup(stateDir: string, healthPort: number, signal: AbortSignal) {
   const starts: AgentStart[] = [];
+  /** Names in the order `mailfleet up` started them, the order of the report. */
+  const order: string[] = [];
   const following: Promise<void>[] = [];
   const problems: string[] = [];
   let partial = '';
@@ -72,19 +90,16 @@ export function watchStartup(stateDir: string, healthPort: number, signal: Abort
         const m = PROGRESS.exec(line.trim());
         if (!m) continue;
         const [, name = '', address = ''] = m;
-        // The runtime prints the line right after spawning the agent, so its process exists by now.
-        const pid = findProcess([stateDir, ` --name ${name} `, ` --listen ${address} `]);
-        const execAt = pid === undefined ? undefined : execEpochMs(pid);
-        const ticks = pid === undefined ? undefined : startTicks(pid);
-        if (pid === undefined || execAt === undefined || ticks === undefined) {
-          problems.push(`${name}: agent process not found`);
-          continue;
-        }
-        const start: AgentStart = { name, role: name.replace(/-\d+$/, ''), address, pid, ticks, execAt };
-        starts.push(start);
-        following.push(follow(start, healthPort, signal));
+        // The runtime prints the line right after spawning the agent's launcher.
+        order.push(name);
+        following.push(findAgent([stateDir, ` --name ${name} `, ` --listen ${address} `], signal).then((found) => {
+          if (!found) return void problems.push(`${name}: agent process not found`);
+          const start: AgentStart = { name, role: name.replace(/-\d+$/, ''), address, ...found };
+          starts.push(start);
+          return follow(start, healthPort, signal);
+        }));
       }
     },
-    done: () => Promise.all(following).then(() => undefined),
+    done: () => Promise.all(following).then(() => void starts.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name))),
   };
 }
