@@ -46,6 +46,7 @@ function startRouter(spec: PlatformSpec, instance: AgentOptions['instance'], log
     hostname: instance.name,
     directorSocket: join(instance.runDir, 'director-userdb'),
     backendPort: spec.ports.lmtp,
+    messageSizeLimit: spec.messageSizeLimit,
     ...(instance.listen === '0.0.0.0' ? {} : { localAddress: instance.listen }),
     log,
   });

@@ -9,6 +9,7 @@ import type { Logger } from '../log.ts';
 import type { LmtpReply } from '../protocol/lmtp-command.ts';
 import { createBackendPool, type PoolOptions } from './backend-pool.ts';
 import { createDirectorLookup } from './director-lookup.ts';
+import { maxBodyBytes } from './limits.ts';
 import { startSession, type Session, type SessionLimits } from './session.ts';
 
 export interface RouterOptions {
@@ -23,7 +24,11 @@ export interface RouterOptions {
   backendPort: number;
   /** Source address for backend connections, when the instance has its own. */
   localAddress?: string;
+  /** The MTAs' `message_size_limit` (the spec's `messageSizeLimit`): the router takes every message they accepted. */
+  messageSizeLimit: number;
   log: Logger;
+  /** Tests shorten limits and deadlines; production takes the defaults below. */
+  tuning?: { session?: Partial<SessionLimits>; pool?: Partial<typeof POOL_SETTINGS>; lookupTimeoutMs?: number };
 }
 
 export interface Router {
@@ -37,10 +42,8 @@ export interface Router {
 }
 
 /** Session limits; Postfix's own LMTP client limits sit well inside them. */
-const SESSION_LIMITS: SessionLimits = {
+const SESSION_LIMITS: Omit<SessionLimits, 'maxMessageBytes'> = {
   maxLineBytes: 4096,
-  // Above the mta's message_size_limit (50 MiB): a message Postfix accepted is never refused for size here.
-  maxMessageBytes: 64 * 1024 * 1024,
   maxRecipients: 1000,
   idleTimeoutMs: 300_000,
 };
@@ -55,9 +58,11 @@ const POOL_SETTINGS: Omit<PoolOptions, 'port' | 'heloName' | 'localAddress'> = {
 const LOOKUP_TIMEOUT_MS = 10_000;
 
 export async function startLmtpRouter(opts: RouterOptions): Promise<Router> {
-  const lookup = createDirectorLookup({ socketPath: opts.directorSocket, timeoutMs: LOOKUP_TIMEOUT_MS });
+  const lookup = createDirectorLookup({ socketPath: opts.directorSocket, timeoutMs: opts.tuning?.lookupTimeoutMs ?? LOOKUP_TIMEOUT_MS });
+  const limits = { ...SESSION_LIMITS, maxMessageBytes: maxBodyBytes(opts.messageSizeLimit), ...opts.tuning?.session };
   const pool = createBackendPool({
     ...POOL_SETTINGS,
+    ...opts.tuning?.pool,
     port: opts.backendPort,
     heloName: opts.hostname,
     ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
@@ -85,7 +90,7 @@ export async function startLmtpRouter(opts: RouterOptions): Promise<Router> {
       hostname: opts.hostname,
       lookup,
       pool,
-      limits: SESSION_LIMITS,
+      limits,
       events,
       log: opts.log.child({ cid, client: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}` }),
     });

@@ -43,7 +43,9 @@ export function createLmtpStream(limits: { maxLineBytes: number; maxBodyBytes: n
 
   function addToBody(chunk: Buffer): void {
     bodyBytes += chunk.length;
-    if (bodyBytes <= limits.maxBodyBytes) parts.push(chunk);
+    // The last bytes taken may turn out to begin the terminator (dropFromBody takes them back), so a body at the
+    // limit is only known too big once it is past the limit by more than a terminator.
+    if (bodyBytes <= limits.maxBodyBytes + TERMINATOR.length) parts.push(chunk);
     else parts = [];
   }
 

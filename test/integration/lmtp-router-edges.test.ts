@@ -1,0 +1,88 @@
+/**
+ * The LMTP router in process, between a test's own director and backends (test/support/lmtp-fakes.ts): what it
+ * does when a backend stalls after storing, dies between replies or was let go stale, when clients drip or stop
+ * reading, at the size limit, at the session cap, and when it is closed (issue #11).
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
+import { test, type TestContext } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { pino } from 'pino';
+import { startLmtpRouter, type Router, type RouterOptions } from '../../src/lmtp/index.ts';
+import { codes, dottedMessage, openLmtp, type LmtpClient } from '../support/lmtp-client.ts';
+import { startFakeBackends, startFakeDirector, type FakeBackend } from '../support/lmtp-fakes.ts';
+
+const ROUTER = '127.97.0.1';
+const HOSTS = ['127.97.0.2', '127.97.0.3'] as const;
+/** The spec's default message_size_limit, as the mta has it. */
+const MESSAGE_SIZE_LIMIT = 52_428_800;
+
+interface Harness {
+  router: Router;
+  port: number;
+  backends: FakeBackend[];
+  connect(): Promise<LmtpClient>;
+  /** The router's gauge of open sessions. */
+  openSessions(): Promise<number>;
+}
+
+async function freePort(host: string): Promise<number> {
+  const server = createServer().listen(0, host);
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/** Users whose name starts with `b` live on the second backend, `stall…` users are never answered, the rest on the first. */
+function route(user: string): string | undefined | 'stall' {
+  if (user.startsWith('nobody')) return undefined;
+  if (user.startsWith('stall')) return 'stall';
+  return user.startsWith('b') ? HOSTS[1] : HOSTS[0];
+}
+
+async function harness(t: TestContext, tuning: RouterOptions['tuning'] = {}, directorRoute = route): Promise<Harness> {
+  const { port: backendPort, backends } = await startFakeBackends(t, HOSTS);
+  const director = await startFakeDirector(t, directorRoute);
+  const port = await freePort(ROUTER);
+  const router = await startLmtpRouter({
+    host: ROUTER,
+    port,
+    hostname: 'proxy-test',
+    directorSocket: director.socketPath,
+    backendPort,
+    localAddress: ROUTER,
+    log: pino({ level: 'silent' }),
+    messageSizeLimit: MESSAGE_SIZE_LIMIT,
+    tuning,
+  });
+  // A router that cannot close must not hang the file: the test that made it so fails on its own.
+  t.after(() => Promise.race([router.close(0), delay(3000)]));
+  return {
+    router,
+    port,
+    backends,
+    async connect() {
+      const c = await openLmtp(ROUTER, port);
+      t.after(() => c.close());
+      return c;
+    },
+    async openSessions() {
+      const line = (await router.metrics('instance="t"')).split('\n').find((l) => l.startsWith('mailfleet_lmtp_router_sessions{'));
+      return Number(line?.split(' ').at(-1));
+    },
+  };
+}
+
+test('GIVEN a message Postfix takes at its message_size_limit, every line a lone dot WHEN it arrives dot-stuffed THEN it is delivered, not refused, and stored exactly', async (t) => {
+  const h = await harness(t);
+  const { message, wire } = dottedMessage(MESSAGE_SIZE_LIMIT, 3);
+  const c = await h.connect();
+  await c.send('LHLO mta.test\r\nMAIL FROM:<s@remote.test>\r\nRCPT TO:<a1@example.com>\r\nDATA\r\n', 4);
+  c.socket.write(wire);
+  assert.deepEqual(codes(await c.take(1, 60_000)), ['250']);
+  const stored = h.backends[0]?.stored[0];
+  assert.ok(stored?.body.equals(message), `stored ${stored?.body.length} bytes, sent ${message.length}`);
+});
