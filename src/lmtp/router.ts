@@ -48,10 +48,16 @@ const SESSION_LIMITS: Omit<SessionLimits, 'maxMessageBytes'> = {
   idleTimeoutMs: 300_000,
 };
 
+/**
+ * Backend deadlines, set against Postfix's own LMTP client timeouts so that the router answers before Postfix
+ * gives up on it: the slot wait, connect and envelope replies (60 + 5 + 30 s) fit in lmtp_data_init_timeout
+ * (120 s, Postfix waiting for the reply to DATA), and the final replies in lmtp_data_done_timeout (600 s).
+ */
 const POOL_SETTINGS: Omit<PoolOptions, 'port' | 'heloName' | 'localAddress'> = {
   connectTimeoutMs: 5000,
-  replyTimeoutMs: 60_000,
-  dataTimeoutMs: 600_000,
+  replyTimeoutMs: 30_000,
+  dataTimeoutMs: 540_000,
+  slotWaitMs: 60_000,
   idleMs: 20_000,
   maxActivePerBackend: 6,
 };
@@ -134,6 +140,12 @@ export async function startLmtpRouter(opts: RouterOptions): Promise<Router> {
         '# HELP mailfleet_lmtp_router_backend_queued_total Transactions that waited for a free slot at their backend.',
         '# TYPE mailfleet_lmtp_router_backend_queued_total counter',
         `mailfleet_lmtp_router_backend_queued_total{${labels}} ${pc.queued}`,
+        '# HELP mailfleet_lmtp_router_backend_slot_timeouts_total Transactions that found no free slot at their backend in time (451).',
+        '# TYPE mailfleet_lmtp_router_backend_slot_timeouts_total counter',
+        `mailfleet_lmtp_router_backend_slot_timeouts_total{${labels}} ${pc.slotTimeouts}`,
+        '# HELP mailfleet_lmtp_router_backend_retries_total Envelopes sent again on a new connection because a pooled one was closed under them.',
+        '# TYPE mailfleet_lmtp_router_backend_retries_total counter',
+        `mailfleet_lmtp_router_backend_retries_total{${labels}} ${pc.retried}`,
         '# HELP mailfleet_lmtp_router_backend_idle_connections Idle pooled backend connections.',
         '# TYPE mailfleet_lmtp_router_backend_idle_connections gauge',
         `mailfleet_lmtp_router_backend_idle_connections{${labels}} ${pool.idleConnections()}`,

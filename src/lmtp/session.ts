@@ -5,7 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from '../log.ts';
-import { formatLmtpReply, lmtpReply, parseLmtpCommand, recipientUser, type LmtpReply } from '../protocol/lmtp-command.ts';
+import { dotUnstuff, formatLmtpReply, lmtpReply, parseLmtpCommand, recipientUser, type LmtpReply } from '../protocol/lmtp-command.ts';
 import type { BackendPool } from './backend-pool.ts';
 import type { BackendLookup } from './director-lookup.ts';
 import { createLmtpStream, type StreamItem } from './stream.ts';
@@ -121,13 +121,14 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
       byBackend.set(r.backend, indexes);
     });
     const replies: LmtpReply[] = new Array<LmtpReply>(rcpts.length);
+    const message = dotUnstuff(item.body);
     await Promise.all([...byBackend].map(async ([backend, indexes]) => {
-      const got = await deps.pool.deliver(backend, {
+      const tx = await deps.pool.begin(backend, {
         sender: from.address,
         mailParams: from.params,
         recipients: indexes.map((i) => (rcpts[i] as Recipient).address),
-        body: item.body,
       });
+      const got = await tx.finish(message);
       indexes.forEach((i, k) => (replies[i] = got[k] as LmtpReply));
     }));
     for (const r of replies) send(r);

@@ -12,6 +12,7 @@ import { pino } from 'pino';
 import { startLmtpRouter, type Router, type RouterOptions } from '../../src/lmtp/index.ts';
 import { codes, dottedMessage, openLmtp, type LmtpClient } from '../support/lmtp-client.ts';
 import { startFakeBackends, startFakeDirector, type FakeBackend } from '../support/lmtp-fakes.ts';
+import { until } from '../support/poll.ts';
 
 const ROUTER = '127.97.0.1';
 const HOSTS = ['127.97.0.2', '127.97.0.3'] as const;
@@ -75,6 +76,60 @@ async function harness(t: TestContext, tuning: RouterOptions['tuning'] = {}, dir
     },
   };
 }
+
+const body = (text: string): string => `Subject: edge\r\n\r\n${text}\r\n.\r\n`;
+
+/** LHLO, one transaction to `rcpts`, and the final replies. */
+async function deliver(c: LmtpClient, rcpts: readonly string[], text = 'hello'): Promise<string[]> {
+  const envelope = await c.send(`LHLO mta.test\r\nMAIL FROM:<s@remote.test>\r\n${rcpts.map((r) => `RCPT TO:<${r}>\r\n`).join('')}DATA\r\n`, 3 + rcpts.length);
+  assert.deepEqual(codes(envelope), ['250', '250', ...rcpts.map(() => '250'), '354']);
+  return c.send(body(text), rcpts.length);
+}
+
+test('GIVEN a backend that stores a message, then sits on all its replies past the reply deadline WHEN the router delivers over a pooled connection THEN the message is stored once and the late 250 is passed on', async (t) => {
+  const h = await harness(t, { pool: { replyTimeoutMs: 300, dataTimeoutMs: 10_000 } });
+  const backend = h.backends[0] as FakeBackend;
+  const c = await h.connect();
+  assert.deepEqual(codes(await deliver(c, ['a1@example.com'], 'warm-up')), ['250']);
+  backend.behaviour.afterStore = () => ({ stallMs: 1500 });
+  const final = await deliver(c, ['a1@example.com'], 'stalled');
+  assert.equal(backend.stored.filter((m) => m.body.includes('stalled')).length, 1, 'copies stored');
+  assert.deepEqual(codes(final), ['250']);
+});
+
+test('GIVEN a backend that dies after the first of two final replies WHEN the router delivers THEN the stored recipient gets its 250 and only the other one a 451', async (t) => {
+  const h = await harness(t);
+  const backend = h.backends[0] as FakeBackend;
+  backend.behaviour.afterStore = () => ({ replies: 1, thenClose: true });
+  const c = await h.connect();
+  const final = await deliver(c, ['a1@example.com', 'a2@example.com']);
+  assert.equal(backend.stored.length, 1);
+  assert.deepEqual(codes(final), ['250', '451']);
+});
+
+test('GIVEN a pooled connection the backend has let go stale WHEN the next transaction starts on it THEN it goes again on a new connection and is stored once', async (t) => {
+  const h = await harness(t);
+  const backend = h.backends[0] as FakeBackend;
+  const c = await h.connect();
+  assert.deepEqual(codes(await deliver(c, ['a1@example.com'], 'warm-up')), ['250']);
+  backend.behaviour.onMail = (connection) => (connection === 1 ? 'stale' : 'ok');
+  assert.deepEqual(codes(await deliver(c, ['a1@example.com'], 'after-stale')), ['250']);
+  assert.equal(backend.stored.filter((m) => m.body.includes('after-stale')).length, 1);
+  assert.equal(backend.connections(), 2);
+});
+
+test('GIVEN every slot of a backend held by a stalled transaction WHEN another transaction waits for a slot THEN it gets 451 once the wait deadline passes and nothing of it is stored', async (t) => {
+  const h = await harness(t, { pool: { maxActivePerBackend: 1, slotWaitMs: 300, dataTimeoutMs: 60_000 } });
+  const backend = h.backends[0] as FakeBackend;
+  backend.behaviour.afterStore = () => ({ stallMs: 60_000 });
+  const first = await h.connect();
+  await first.send(`LHLO mta.test\r\nMAIL FROM:<s@remote.test>\r\nRCPT TO:<a1@example.com>\r\nDATA\r\n`, 4);
+  first.socket.write(body('holds the slot'));
+  await until('the first message stored', async () => (backend.stored.length === 1 ? true : undefined), 5000);
+  const second = await h.connect();
+  assert.deepEqual(codes(await deliver(second, ['a2@example.com'], 'waits'))[0], '451');
+  assert.equal(backend.stored.length, 1);
+});
 
 test('GIVEN a message Postfix takes at its message_size_limit, every line a lone dot WHEN it arrives dot-stuffed THEN it is delivered, not refused, and stored exactly', async (t) => {
   const h = await harness(t);
