@@ -45,7 +45,10 @@ export interface Router {
 const SESSION_LIMITS: Omit<SessionLimits, 'maxMessageBytes'> = {
   maxLineBytes: 4096,
   maxRecipients: 1000,
-  idleTimeoutMs: 300_000,
+  // RFC 5321 section 4.5.3.2: 5 minutes for a command; Postfix sends its body at once after 354.
+  commandTimeoutMs: 300_000,
+  bodyTimeoutMs: 300_000,
+  closeGraceMs: 10_000,
 };
 
 /**
@@ -103,6 +106,12 @@ export async function startLmtpRouter(opts: RouterOptions): Promise<Router> {
     sessions.add(session);
     void session.closed.then(() => sessions.delete(session));
   });
+  // One sweep enforces every session's deadlines: no timer per session, none restarted per byte.
+  const sweepMs = Math.max(50, Math.min(1000, Math.min(limits.commandTimeoutMs, limits.bodyTimeoutMs, limits.closeGraceMs) / 4));
+  const sweeper = setInterval(() => {
+    const now = Date.now();
+    for (const s of sessions) s.tick(now);
+  }, sweepMs).unref();
   server.on('error', (err) => opts.log.error({ err: err.message }, 'lmtp router listener error'));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -163,6 +172,7 @@ export async function startLmtpRouter(opts: RouterOptions): Promise<Router> {
       clearTimeout(timer);
       for (const s of sessions) s.shutdown('Service shutting down, try again later');
       await Promise.all([...sessions].map((s) => s.closed));
+      clearInterval(sweeper);
       await stopped;
       lookup.close();
       pool.close();

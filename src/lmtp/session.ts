@@ -14,8 +14,15 @@ export interface SessionLimits {
   maxLineBytes: number;
   maxMessageBytes: number;
   maxRecipients: number;
-  /** A client silent this long gets 421 and is disconnected. */
-  idleTimeoutMs: number;
+  /**
+   * From the greeting or the last command answered, the time a client has to send its next whole command. It
+   * does not restart on every byte, and time spent waiting for the director or a backend is not counted.
+   */
+  commandTimeoutMs: number;
+  /** From 354, the time a client has to send the whole message. */
+  bodyTimeoutMs: number;
+  /** A session told to close whose client keeps it open (by not reading its last reply) is cut off this long after. */
+  closeGraceMs: number;
 }
 
 /** What a session reports as it works, for metrics. */
@@ -36,11 +43,15 @@ export interface SessionDeps {
 export interface Session {
   /** Says 421 (when idle now or once the transaction in progress ends) and closes. */
   shutdown(text: string): void;
+  /** Enforces the session's deadlines; the router calls it for every session, about once a second. */
+  tick(now: number): void;
   readonly closed: Promise<void>;
 }
 
-/** Unprocessed command bytes held before reading from the client pauses. */
+/** Unprocessed client bytes held before reading from the client pauses. */
 const MAX_PENDING_BYTES = 64 * 1024;
+/** Replies the client has not read yet, held before the session stops taking its commands. */
+const MAX_OUTPUT_BYTES = 64 * 1024;
 
 interface Recipient {
   address: string;
@@ -57,13 +68,15 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
   let pumping = false;
   let ending = false;
   let shutdownText: string | undefined;
+  /** When the client's time for its next command or its message runs out. */
+  let deadline = Date.now() + limits.commandTimeoutMs;
+  /** Waiting for the director or a backend: the client's deadline waits too. */
+  let working = false;
+  /** When the session said its last reply; the socket is destroyed a grace period after. */
+  let closingAt: number | undefined;
 
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   socket.setNoDelay(true);
-  // Waiting on a backend is not the client's inactivity: only a silent client between commands times out.
-  socket.setTimeout(limits.idleTimeoutMs, () => {
-    if (!pumping) hangUp('421 4.4.2 Disconnected for inactivity\r\n');
-  });
   socket.on('error', (err) => log.debug({ err: err.message }, 'client connection error'));
 
   const send = (reply: LmtpReply): void => void socket.write(formatLmtpReply(reply));
@@ -71,7 +84,21 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
   function hangUp(last: string): void {
     if (ending) return;
     ending = true;
+    closingAt = Date.now();
     socket.end(last);
+  }
+
+  /** Resolves once the client has read enough of its replies, or is gone. */
+  function drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        socket.off('drain', done);
+        socket.off('close', done);
+        resolve();
+      };
+      socket.on('drain', done);
+      socket.on('close', done);
+    });
   }
 
   function reset(): void {
@@ -89,7 +116,8 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
   async function recipient(address: string): Promise<void> {
     if (!sender) return send(lmtpReply(503, '5.5.1', 'MAIL needed first'));
     if (recipients.length >= limits.maxRecipients) return send(lmtpReply(452, '4.5.3', 'Too many recipients'));
-    const found = await deps.lookup.lookup(recipientUser(address));
+    working = true;
+    const found = await deps.lookup.lookup(recipientUser(address)).finally(() => (working = false));
     if (found.kind === 'backend') {
       deps.events.recipient('accepted');
       recipients.push({ address, backend: found.host });
@@ -121,6 +149,7 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
       byBackend.set(r.backend, indexes);
     });
     const replies: LmtpReply[] = new Array<LmtpReply>(rcpts.length);
+    working = true;
     const message = dotUnstuff(item.body);
     await Promise.all([...byBackend].map(async ([backend, indexes]) => {
       const tx = await deps.pool.begin(backend, {
@@ -130,7 +159,7 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
       });
       const got = await tx.finish(message);
       indexes.forEach((i, k) => (replies[i] = got[k] as LmtpReply));
-    }));
+    })).finally(() => (working = false));
     for (const r of replies) send(r);
     deps.events.delivered(replies, item.body.length);
     // Each delivery is logged by the backend that saved it; here only a refused or deferred one is news.
@@ -171,6 +200,7 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
         if (!sender) return send(lmtpReply(503, '5.5.1', 'MAIL needed first'));
         if (recipients.length === 0) return send(lmtpReply(554, '5.5.1', 'No valid recipients'));
         readingBody = true;
+        deadline = Date.now() + limits.bodyTimeoutMs;
         return void socket.write('354 OK, end data with <CR><LF>.<CR><LF>\r\n');
       case 'RSET':
         reset();
@@ -184,16 +214,26 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
     }
   }
 
-  /** Takes items in order until none is complete; replies go out together once the input is used up. */
+  /**
+   * Takes items in order until none is complete; replies go out together once the input is used up. A client
+   * that does not read its replies gets no more of its commands taken (and so no more of its bytes read).
+   */
   async function pump(): Promise<void> {
     if (pumping) return;
     pumping = true;
     socket.cork();
     try {
       while (!ending) {
+        if (socket.writableLength > MAX_OUTPUT_BYTES) {
+          socket.uncork();
+          if (socket.writableLength > MAX_OUTPUT_BYTES) await drained();
+          socket.cork();
+          continue;
+        }
         const item = readingBody ? stream.nextBody() : stream.nextLine();
         if (!item) break;
         await handle(item);
+        if (!readingBody) deadline = Date.now() + limits.commandTimeoutMs;
         if (shutdownText !== undefined && !readingBody && sender === undefined) hangUp(`421 4.3.2 ${shutdownText}\r\n`);
       }
     } catch (err) {
@@ -202,14 +242,14 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
     } finally {
       socket.uncork();
       pumping = false;
-      if (socket.isPaused() && stream.buffered() < MAX_PENDING_BYTES) socket.resume();
+      if (socket.isPaused() && !ending && stream.buffered() < MAX_PENDING_BYTES) socket.resume();
     }
   }
 
   socket.on('data', (chunk: Buffer) => {
     if (ending) return;
     stream.push(chunk);
-    if (!readingBody && stream.buffered() > MAX_PENDING_BYTES) socket.pause();
+    if (stream.buffered() > MAX_PENDING_BYTES) socket.pause();
     void pump();
   });
 
@@ -219,6 +259,13 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
     shutdown(text) {
       shutdownText = text;
       if (!pumping && sender === undefined && !readingBody) hangUp(`421 4.3.2 ${text}\r\n`);
+    },
+    tick(now) {
+      if (closingAt !== undefined) {
+        if (now - closingAt > limits.closeGraceMs) socket.destroy();
+      } else if (!working && now > deadline) {
+        hangUp(`421 4.4.2 ${deps.hostname} Timeout waiting for ${readingBody ? 'the message' : 'a command'}, closing\r\n`);
+      }
     },
     closed,
   };

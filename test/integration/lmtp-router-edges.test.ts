@@ -141,3 +141,23 @@ test('GIVEN a message Postfix takes at its message_size_limit, every line a lone
   const stored = h.backends[0]?.stored[0];
   assert.ok(stored?.body.equals(message), `stored ${stored?.body.length} bytes, sent ${message.length}`);
 });
+
+test('GIVEN a client that drips a command a byte at a time WHEN the command deadline passes THEN it is cut off with 421 although bytes keep coming', async (t) => {
+  const h = await harness(t, { session: { commandTimeoutMs: 1000 } });
+  const c = await h.connect();
+  await c.send('LHLO mta.test\r\n', 1);
+  const drip = setInterval(() => c.socket.write('N'), 100);
+  t.after(() => clearInterval(drip));
+  const [last] = await c.take(1, 5000);
+  assert.match(last ?? '', /^421 4\.4\.2 /);
+  await c.closed;
+});
+
+test('GIVEN a client that floods commands and reads nothing WHEN its session is closed down THEN the socket is destroyed after the grace period', async (t) => {
+  const h = await harness(t, { session: { commandTimeoutMs: 500, closeGraceMs: 500 } });
+  const c = await h.connect();
+  c.socket.pause();
+  c.socket.write('NOOPX\r\n'.repeat(600_000));
+  assert.equal(await h.openSessions(), 1);
+  await until('the session gone', async () => ((await h.openSessions()) === 0 ? true : undefined), 10_000);
+});
