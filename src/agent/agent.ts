@@ -4,7 +4,7 @@ import type { InstanceContext, Peers } from '../config/index.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { startLmtpRouter, type Router } from '../lmtp/index.ts';
-import type { PlatformSpec } from '../spec/index.ts';
+import { quantityValue, type PlatformSpec } from '../spec/index.ts';
 import { DAEMONS, type ConfigSource, type DaemonInput } from './daemons.ts';
 import { drainRole, type DrainReport } from './drain.ts';
 import { ensureDir } from './fs.ts';
@@ -47,6 +47,8 @@ function startRouter(spec: PlatformSpec, instance: AgentOptions['instance'], log
     directorSocket: join(instance.runDir, 'director-userdb'),
     backendPort: spec.ports.lmtp,
     messageSizeLimit: spec.messageSizeLimit,
+    // The pod's limit in Kubernetes; on one host the same figure, so the router behaves the same there.
+    memoryLimitBytes: quantityValue(spec.kubernetes.resources.proxy.limits.memory),
     ...(instance.listen === '0.0.0.0' ? {} : { localAddress: instance.listen }),
     log,
   });

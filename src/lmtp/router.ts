@@ -9,7 +9,7 @@ import type { Logger } from '../log.ts';
 import type { LmtpReply } from '../protocol/lmtp-command.ts';
 import { createBackendPool, type PoolOptions } from './backend-pool.ts';
 import { createDirectorLookup } from './director-lookup.ts';
-import { maxBodyBytes } from './limits.ts';
+import { maxBodyBytes, maxSessions } from './limits.ts';
 import { startSession, type Session, type SessionLimits } from './session.ts';
 
 export interface RouterOptions {
@@ -26,9 +26,11 @@ export interface RouterOptions {
   localAddress?: string;
   /** The MTAs' `message_size_limit` (the spec's `messageSizeLimit`): the router takes every message they accepted. */
   messageSizeLimit: number;
+  /** The proxy pod's memory limit in bytes: the session cap is sized from it (see limits.ts). */
+  memoryLimitBytes: number;
   log: Logger;
   /** Tests shorten limits and deadlines; production takes the defaults below. */
-  tuning?: { session?: Partial<SessionLimits>; pool?: Partial<typeof POOL_SETTINGS>; lookupTimeoutMs?: number };
+  tuning?: { session?: Partial<SessionLimits>; pool?: Partial<typeof POOL_SETTINGS>; lookupTimeoutMs?: number; maxSessions?: number };
 }
 
 export interface Router {
@@ -77,8 +79,10 @@ export async function startLmtpRouter(opts: RouterOptions): Promise<Router> {
     ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
   });
   const sessions = new Set<Session>();
+  const cap = opts.tuning?.maxSessions ?? maxSessions(opts.memoryLimitBytes);
   const counts = {
     sessions: 0,
+    refused: 0,
     recipients: { accepted: 0, unknown: 0, lookup_failed: 0 },
     replies: { delivered: 0, deferred: 0, rejected: 0 },
     bytes: 0,
@@ -92,7 +96,16 @@ export async function startLmtpRouter(opts: RouterOptions): Promise<Router> {
   };
   let nextCid = 1;
 
+  /** Beyond the cap: 421 and gone. The socket is destroyed once the reply is handed to the kernel. */
+  function refuse(socket: Socket): void {
+    counts.refused++;
+    socket.on('error', () => {});
+    socket.pause();
+    socket.end(`421 4.3.2 ${opts.hostname} Too many sessions, try again later\r\n`, () => socket.destroy());
+  }
+
   const server: Server = createServer((socket: Socket) => {
+    if (sessions.size >= cap) return refuse(socket);
     counts.sessions++;
     const cid = nextCid++;
     const session = startSession(socket, {
@@ -120,7 +133,7 @@ export async function startLmtpRouter(opts: RouterOptions): Promise<Router> {
       resolve();
     });
   });
-  opts.log.info({ listen: `${opts.host}:${opts.port}`, directorSocket: opts.directorSocket, backendPort: opts.backendPort }, 'lmtp router listening');
+  opts.log.info({ listen: `${opts.host}:${opts.port}`, directorSocket: opts.directorSocket, backendPort: opts.backendPort, maxSessions: cap, maxMessageBytes: limits.maxMessageBytes }, 'lmtp router listening');
 
   return {
     metrics(labels) {
@@ -129,6 +142,12 @@ export async function startLmtpRouter(opts: RouterOptions): Promise<Router> {
         '# HELP mailfleet_lmtp_router_sessions_total LMTP sessions the router accepted.',
         '# TYPE mailfleet_lmtp_router_sessions_total counter',
         `mailfleet_lmtp_router_sessions_total{${labels}} ${counts.sessions}`,
+        '# HELP mailfleet_lmtp_router_sessions_refused_total LMTP connections told 421 because the router was at its session cap.',
+        '# TYPE mailfleet_lmtp_router_sessions_refused_total counter',
+        `mailfleet_lmtp_router_sessions_refused_total{${labels}} ${counts.refused}`,
+        '# HELP mailfleet_lmtp_router_session_limit The router\'s session cap, sized from the pod\'s memory limit.',
+        '# TYPE mailfleet_lmtp_router_session_limit gauge',
+        `mailfleet_lmtp_router_session_limit{${labels}} ${cap}`,
         '# HELP mailfleet_lmtp_router_sessions Open LMTP client sessions.',
         '# TYPE mailfleet_lmtp_router_sessions gauge',
         `mailfleet_lmtp_router_sessions{${labels}} ${sessions.size}`,

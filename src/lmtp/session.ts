@@ -5,9 +5,10 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from '../log.ts';
-import { dotUnstuff, formatLmtpReply, lmtpReply, parseLmtpCommand, recipientUser, type LmtpReply } from '../protocol/lmtp-command.ts';
+import { formatLmtpReply, lmtpReply, parseLmtpCommand, recipientUser, type LmtpReply } from '../protocol/lmtp-command.ts';
 import type { BackendPool } from './backend-pool.ts';
 import type { BackendLookup } from './director-lookup.ts';
+import { startDelivery, type Delivery, type Recipient } from './delivery.ts';
 import { createLmtpStream, type StreamItem } from './stream.ts';
 
 export interface SessionLimits {
@@ -53,9 +54,13 @@ const MAX_PENDING_BYTES = 64 * 1024;
 /** Replies the client has not read yet, held before the session stops taking its commands. */
 const MAX_OUTPUT_BYTES = 64 * 1024;
 
-interface Recipient {
-  address: string;
-  backend: string;
+/** The message being received and where it goes. */
+interface InFlight {
+  delivery: Delivery;
+  from: { address: string; params: readonly string[] };
+  rcpts: readonly Recipient[];
+  tooBig: boolean;
+  started: number;
 }
 
 export function startSession(socket: Socket, deps: SessionDeps): Session {
@@ -65,6 +70,7 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
   let sender: { address: string; params: readonly string[] } | undefined;
   let recipients: Recipient[] = [];
   let readingBody = false;
+  let message: InFlight | undefined;
   let pumping = false;
   let ending = false;
   let shutdownText: string | undefined;
@@ -76,6 +82,8 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
   let closingAt: number | undefined;
 
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  // A client gone in the middle of its message: the backends never get its end, so none stores it.
+  socket.once('close', () => message?.delivery.abort());
   socket.setNoDelay(true);
   socket.on('error', (err) => log.debug({ err: err.message }, 'client connection error'));
 
@@ -85,6 +93,8 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
     if (ending) return;
     ending = true;
     closingAt = Date.now();
+    // A message not yet complete is given up: no backend gets its end, so none stores it.
+    message?.delivery.abort();
     socket.end(last);
   }
 
@@ -132,52 +142,55 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
     return send(lmtpReply(451, '4.3.0', `<${address}> Temporary internal error`));
   }
 
-  async function deliver(item: StreamItem): Promise<void> {
-    const rcpts = recipients;
+  /** DATA: a transaction at each recipient's backend, then 354; the message streams through as it comes. */
+  async function begin(): Promise<void> {
     const from = sender as { address: string; params: readonly string[] };
-    reset();
+    readingBody = true;
+    working = true;
+    const opened = await startDelivery(deps.pool, from, recipients).finally(() => (working = false));
+    message = { delivery: opened, from, rcpts: recipients, tooBig: false, started: Date.now() };
+    // A client gone or cut off while the backends were asked: nothing of the message will come.
+    if (ending || socket.destroyed) return opened.abort();
+    deadline = Date.now() + limits.bodyTimeoutMs;
+    socket.write('354 OK, end data with <CR><LF>.<CR><LF>\r\n');
+  }
+
+  async function body(item: StreamItem): Promise<void> {
+    const m = message as InFlight;
+    if (item.kind === 'body-part') {
+      // The slowest backend sets the pace: no more is read from the client until every one can take more.
+      working = true;
+      return void (await m.delivery.write(item.data).finally(() => (working = false)));
+    }
     if (item.kind === 'body-too-big') {
-      for (const r of rcpts) send(lmtpReply(552, '5.3.4', `<${r.address}> Message too big for system`));
+      m.tooBig = true;
+      return m.delivery.abort();
+    }
+    if (item.kind !== 'body-end') return;
+    readingBody = false;
+    message = undefined;
+    reset();
+    if (m.tooBig) {
+      for (const r of m.rcpts) send(lmtpReply(552, '5.3.4', `<${r.address}> Message too big for system`));
       return;
     }
-    if (item.kind !== 'body') return;
-    const started = Date.now();
-    const byBackend = new Map<string, number[]>();
-    rcpts.forEach((r, i) => {
-      const indexes = byBackend.get(r.backend) ?? [];
-      indexes.push(i);
-      byBackend.set(r.backend, indexes);
-    });
-    const replies: LmtpReply[] = new Array<LmtpReply>(rcpts.length);
     working = true;
-    const message = dotUnstuff(item.body);
-    await Promise.all([...byBackend].map(async ([backend, indexes]) => {
-      const tx = await deps.pool.begin(backend, {
-        sender: from.address,
-        mailParams: from.params,
-        recipients: indexes.map((i) => (rcpts[i] as Recipient).address),
-      });
-      const got = await tx.finish(message);
-      indexes.forEach((i, k) => (replies[i] = got[k] as LmtpReply));
-    })).finally(() => (working = false));
+    const replies = await m.delivery.finish(item.data).finally(() => (working = false));
     for (const r of replies) send(r);
-    deps.events.delivered(replies, item.body.length);
+    deps.events.delivered(replies, item.bytes);
     // Each delivery is logged by the backend that saved it; here only a refused or deferred one is news.
     const failed = replies.some((r) => r.code >= 300);
     if (!failed && !log.isLevelEnabled('debug')) return;
     log[failed ? 'warn' : 'debug']({
-      from: from.address,
-      size: item.body.length,
-      ms: Date.now() - started,
-      rcpts: rcpts.map((r, i) => ({ to: r.address, backend: r.backend, reply: `${replies[i]?.code} ${replies[i]?.enhanced} ${replies[i]?.text}` })),
+      from: m.from.address,
+      size: item.bytes,
+      ms: Date.now() - m.started,
+      rcpts: m.rcpts.map((r, i) => ({ to: r.address, backend: r.backend, reply: `${replies[i]?.code} ${replies[i]?.enhanced} ${replies[i]?.text}` })),
     }, failed ? 'lmtp delivery not done' : 'lmtp delivered');
   }
 
   async function handle(item: StreamItem): Promise<void> {
-    if (readingBody) {
-      readingBody = false;
-      return deliver(item);
-    }
+    if (readingBody) return body(item);
     if (item.kind === 'line-too-long') return send(lmtpReply(500, '5.5.2', 'Line too long'));
     if (item.kind !== 'line') return;
     const parsed = parseLmtpCommand(item.line);
@@ -199,9 +212,7 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
       case 'DATA':
         if (!sender) return send(lmtpReply(503, '5.5.1', 'MAIL needed first'));
         if (recipients.length === 0) return send(lmtpReply(554, '5.5.1', 'No valid recipients'));
-        readingBody = true;
-        deadline = Date.now() + limits.bodyTimeoutMs;
-        return void socket.write('354 OK, end data with <CR><LF>.<CR><LF>\r\n');
+        return begin();
       case 'RSET':
         reset();
         return send(lmtpReply(250, '2.0.0', 'OK'));

@@ -57,6 +57,7 @@ async function harness(t: TestContext, tuning: RouterOptions['tuning'] = {}, dir
     localAddress: ROUTER,
     log: pino({ level: 'silent' }),
     messageSizeLimit: MESSAGE_SIZE_LIMIT,
+    memoryLimitBytes: 1024 ** 3,
     tuning,
   });
   // A router that cannot close must not hang the file: the test that made it so fails on its own.
@@ -160,4 +161,58 @@ test('GIVEN a client that floods commands and reads nothing WHEN its session is 
   c.socket.write('NOOPX\r\n'.repeat(600_000));
   assert.equal(await h.openSessions(), 1);
   await until('the session gone', async () => ((await h.openSessions()) === 0 ? true : undefined), 10_000);
+});
+
+test('GIVEN the session cap WHEN one more client connects THEN it is told 421 4.3.2 and let go while the others go on', async (t) => {
+  const h = await harness(t, { maxSessions: 3 });
+  const open = await Promise.all([h.connect(), h.connect(), h.connect()]);
+  const extra = await openLmtp(ROUTER, h.port, { greeting: false });
+  t.after(() => extra.close());
+  assert.match((await extra.take(1))[0] ?? '', /^421 4\.3\.2 /);
+  await extra.closed;
+  for (const c of open) assert.deepEqual(codes(await c.send('NOOP\r\n', 1)), ['250']);
+});
+
+test('GIVEN a message to two backends, one of which stops reading WHEN the client sends it THEN the router reads no further than that backend takes, and both store it whole once it reads again', async (t) => {
+  const h = await harness(t);
+  const [fast, slow] = h.backends as [FakeBackend, FakeBackend];
+  const { message, wire } = dottedMessage(40 * 1024 * 1024);
+  const c = await h.connect();
+  await c.send('LHLO mta.test\r\nMAIL FROM:<s@remote.test>\r\nRCPT TO:<a1@example.com>\r\nRCPT TO:<b1@example.com>\r\nDATA\r\n', 5);
+  const release = slow.hold();
+  c.socket.write(wire);
+  let last = -1;
+  const stalled = await until('the fast backend to stop receiving', async () => {
+    const now = fast.received();
+    const same = now === last && now > 0;
+    last = now;
+    return same ? now : undefined;
+  }, 20_000, 500);
+  t.diagnostic(`the fast backend got ${(stalled / 1048576).toFixed(1)} MB of ${(message.length / 1048576).toFixed(0)} MB while the other read nothing`);
+  assert.ok(stalled < 16 * 1024 * 1024);
+  release();
+  assert.deepEqual(codes(await c.take(2, 60_000)), ['250', '250']);
+  for (const b of [fast, slow]) assert.ok(b.stored[0]?.body.equals(message), `${b.host} stored ${b.stored[0]?.body.length} bytes`);
+});
+
+test('GIVEN a client that goes away in the middle of its message WHEN the router notices THEN no backend stores it and its slot is free again', async (t) => {
+  const h = await harness(t, { pool: { maxActivePerBackend: 1, slotWaitMs: 5000 } });
+  const backend = h.backends[0] as FakeBackend;
+  const first = await h.connect();
+  await first.send('LHLO mta.test\r\nMAIL FROM:<s@remote.test>\r\nRCPT TO:<a1@example.com>\r\nDATA\r\n', 4);
+  first.socket.write(Buffer.alloc(1024 * 1024, 0x61));
+  await until('the first megabyte at the backend', async () => (backend.received() >= 1024 * 1024 ? true : undefined), 5000);
+  first.close();
+  const second = await h.connect();
+  assert.deepEqual(codes(await deliver(second, ['a2@example.com'], 'next')), ['250']);
+  assert.deepEqual(backend.stored.map((m) => m.recipients), [['a2@example.com']]);
+});
+
+test('GIVEN a message past the size limit WHEN it streams through THEN its backend transaction is given up, nothing is stored, each recipient gets 552 and the session goes on', async (t) => {
+  const h = await harness(t, { session: { maxMessageBytes: 100_000 } });
+  const c = await h.connect();
+  await c.send('LHLO mta.test\r\nMAIL FROM:<s@remote.test>\r\nRCPT TO:<a1@example.com>\r\nRCPT TO:<b1@example.com>\r\nDATA\r\n', 5);
+  assert.deepEqual(codes(await c.send(dottedMessage(100_001).wire, 2)), ['552', '552']);
+  assert.deepEqual(h.backends.map((b) => b.stored.length), [0, 0]);
+  assert.deepEqual(codes(await deliver(c, ['a1@example.com'], 'small')), ['250']);
 });

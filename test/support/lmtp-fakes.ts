@@ -89,6 +89,10 @@ export interface FakeBackend {
   readonly stored: StoredMessage[];
   /** Connections accepted so far. */
   connections(): number;
+  /** Message bytes received in BDAT chunks so far, stored or not. */
+  received(): number;
+  /** Stops reading from every connection (and new ones) until the returned function is called. */
+  hold(): () => void;
   behaviour: BackendBehaviour;
 }
 
@@ -102,8 +106,29 @@ export async function startFakeBackends(t: TestContext, hosts: readonly string[]
   const backends: FakeBackend[] = [];
   for (const host of hosts) {
     let accepted = 0;
-    const backend: FakeBackend = { host, stored: [], connections: () => accepted, behaviour: {} };
-    const server = createServer((s) => lmtpDialog(s, ++accepted, backend));
+    const state = { received: 0, held: false };
+    const sockets = new Set<Socket>();
+    const backend: FakeBackend = {
+      host,
+      stored: [],
+      connections: () => accepted,
+      received: () => state.received,
+      hold() {
+        state.held = true;
+        for (const s of sockets) s.pause();
+        return () => {
+          state.held = false;
+          for (const s of sockets) s.resume();
+        };
+      },
+      behaviour: {},
+    };
+    const server = createServer((s) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      if (state.held) s.pause();
+      lmtpDialog(s, ++accepted, backend, (n) => (state.received += n));
+    });
     await serve(t, server, (done) => server.listen(port, host, done));
     port = (server.address() as AddressInfo).port;
     backends.push(backend);
@@ -111,7 +136,7 @@ export async function startFakeBackends(t: TestContext, hosts: readonly string[]
   return { port, backends };
 }
 
-function lmtpDialog(s: Socket, connection: number, backend: FakeBackend): void {
+function lmtpDialog(s: Socket, connection: number, backend: FakeBackend, onBytes: (n: number) => void): void {
   let input: Buffer = Buffer.alloc(0);
   let out: string[] = [];
   let held = false;
@@ -191,6 +216,7 @@ function lmtpDialog(s: Socket, connection: number, backend: FakeBackend): void {
       if (bdat) {
         const take = Math.min(bdat.left, input.length);
         if (take > 0) chunks.push(Buffer.from(input.subarray(0, take)));
+        onBytes(take);
         input = input.subarray(take);
         bdat.left -= take;
         if (bdat.left > 0) break;
