@@ -5,6 +5,7 @@
  * every transaction; keeping them open is what this router is for. IMAP and POP3 stay with Dovecot.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../log.ts';
 import type { LmtpReply } from '../protocol/lmtp-command.ts';
 import { createBackendPool, type PoolOptions } from './backend-pool.ts';
@@ -37,10 +38,11 @@ export interface Router {
   /** Prometheus text lines for the agent's /metrics. */
   metrics(labels: string): string;
   /**
-   * Stops accepting, lets sessions end on their own until `graceMs`, then says 421 to each (a session in a
-   * transaction finishes it first) and resolves when all are gone.
+   * Stops accepting and asks each session to end (421 once its transaction in progress is done). Those still
+   * open after `budgetMs` get 421 at once, a message in progress given up, and any left a second later are
+   * destroyed: it resolves by then, whatever the clients and backends do.
    */
-  close(graceMs: number): Promise<void>;
+  close(budgetMs: number): Promise<void>;
 }
 
 /** Session limits; Postfix's own LMTP client limits sit well inside them. */
@@ -67,6 +69,8 @@ const POOL_SETTINGS: Omit<PoolOptions, 'port' | 'heloName' | 'localAddress'> = {
   maxActivePerBackend: 6,
 };
 const LOOKUP_TIMEOUT_MS = 10_000;
+/** After the drain budget and the 421s, how long clients get to read them before their sessions are destroyed. */
+const CLOSE_FORCE_MS = 1000;
 
 export async function startLmtpRouter(opts: RouterOptions): Promise<Router> {
   const lookup = createDirectorLookup({ socketPath: opts.directorSocket, timeoutMs: opts.tuning?.lookupTimeoutMs ?? LOOKUP_TIMEOUT_MS });
@@ -181,18 +185,18 @@ export async function startLmtpRouter(opts: RouterOptions): Promise<Router> {
       ];
       return lines.join('\n');
     },
-    async close(graceMs) {
+    async close(budgetMs) {
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-      let timer: NodeJS.Timeout | undefined;
-      const graceOver = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, graceMs).unref();
-      });
-      await Promise.race([Promise.all([...sessions].map((s) => s.closed)), graceOver]);
-      clearTimeout(timer);
-      for (const s of sessions) s.shutdown('Service shutting down, try again later');
-      await Promise.all([...sessions].map((s) => s.closed));
-      clearInterval(sweeper);
+      const text = 'Service shutting down, try again later';
+      const allGone = (): Promise<unknown> => Promise.all([...sessions].map((s) => s.closed));
+      const within = (ms: number): Promise<unknown> => Promise.race([allGone(), delay(ms, undefined, { ref: false })]);
+      for (const s of sessions) s.shutdown(text);
+      await within(budgetMs);
+      for (const s of sessions) s.terminate(text);
+      await within(CLOSE_FORCE_MS);
+      for (const s of sessions) s.destroy();
       await stopped;
+      clearInterval(sweeper);
       lookup.close();
       pool.close();
       opts.log.info('lmtp router stopped');

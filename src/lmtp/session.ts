@@ -44,6 +44,10 @@ export interface SessionDeps {
 export interface Session {
   /** Says 421 (when idle now or once the transaction in progress ends) and closes. */
   shutdown(text: string): void;
+  /** Says 421 now, in a transaction or not (a message not complete is given up), and closes. */
+  terminate(text: string): void;
+  /** Gone, said or not. */
+  destroy(): void;
   /** Enforces the session's deadlines; the router calls it for every session, about once a second. */
   tick(now: number): void;
   readonly closed: Promise<void>;
@@ -87,7 +91,9 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
   socket.setNoDelay(true);
   socket.on('error', (err) => log.debug({ err: err.message }, 'client connection error'));
 
-  const send = (reply: LmtpReply): void => void socket.write(formatLmtpReply(reply));
+  const send = (reply: LmtpReply): void => {
+    if (!ending) socket.write(formatLmtpReply(reply));
+  };
 
   function hangUp(last: string): void {
     if (ending) return;
@@ -270,6 +276,12 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
     shutdown(text) {
       shutdownText = text;
       if (!pumping && sender === undefined && !readingBody) hangUp(`421 4.3.2 ${text}\r\n`);
+    },
+    terminate(text) {
+      hangUp(`421 4.3.2 ${text}\r\n`);
+    },
+    destroy() {
+      socket.destroy();
     },
     tick(now) {
       if (closingAt !== undefined) {

@@ -61,7 +61,7 @@ async function harness(t: TestContext, tuning: RouterOptions['tuning'] = {}, dir
     tuning,
   });
   // A router that cannot close must not hang the file: the test that made it so fails on its own.
-  t.after(() => Promise.race([router.close(0), delay(3000)]));
+  t.after(() => Promise.race([router.close(0), delay(3000, undefined, { ref: false })]));
   return {
     router,
     port,
@@ -215,4 +215,32 @@ test('GIVEN a message past the size limit WHEN it streams through THEN its backe
   assert.deepEqual(codes(await c.send(dottedMessage(100_001).wire, 2)), ['552', '552']);
   assert.deepEqual(h.backends.map((b) => b.stored.length), [0, 0]);
   assert.deepEqual(codes(await deliver(c, ['a1@example.com'], 'small')), ['250']);
+});
+
+test('GIVEN a session waiting on a stalled backend and an idle client that reads nothing WHEN the router closes with a short budget THEN close returns soon after it and both clients are told 421 and let go', async (t) => {
+  const h = await harness(t, { pool: { dataTimeoutMs: 60_000 } });
+  const backend = h.backends[0] as FakeBackend;
+  backend.behaviour.afterStore = () => ({ stallMs: 60_000 });
+  const busy = await h.connect();
+  await busy.send(`LHLO mta.test\r\nMAIL FROM:<s@remote.test>\r\nRCPT TO:<a1@example.com>\r\nDATA\r\n`, 4);
+  busy.socket.write(body('stalled at close'));
+  await until('the message stored', async () => (backend.stored.length === 1 ? true : undefined), 5000);
+  const idle = await h.connect();
+  await idle.send('LHLO mta.test\r\n', 1);
+  idle.socket.pause();
+  const started = Date.now();
+  const closed = await Promise.race([h.router.close(300).then(() => true), delay(5000).then(() => false)]);
+  assert.ok(closed, 'close() did not return within 5 s');
+  t.diagnostic(`close returned after ${Date.now() - started} ms`);
+  assert.match((await busy.take(1, 1000))[0] ?? '', /^421 /);
+  idle.socket.resume();
+  assert.match((await idle.take(1, 1000))[0] ?? '', /^421 /);
+  await Promise.all([busy.closed, idle.closed]);
+});
+
+test('GIVEN a director lookup that timed out WHEN the next lookup goes out on a new director connection THEN the old one closing does not fail it', async (t) => {
+  const h = await harness(t, { lookupTimeoutMs: 300 });
+  const c = await h.connect();
+  const replies = await c.send('LHLO mta.test\r\nMAIL FROM:<s@remote.test>\r\nRCPT TO:<stall1@example.com>\r\nRCPT TO:<a1@example.com>\r\n', 4);
+  assert.deepEqual(codes(replies), ['250', '250', '451', '250']);
 });
