@@ -80,7 +80,7 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
   let shutdownText: string | undefined;
   /** When the client's time for its next command or its message runs out. */
   let deadline = Date.now() + limits.commandTimeoutMs;
-  /** Waiting for the director or a backend: the client's deadline waits too. */
+  /** Waiting for the director or a backend: the client's deadline waits too, and moves by as much. */
   let working = false;
   /** When the session said its last reply; the socket is destroyed a grace period after. */
   let closingAt: number | undefined;
@@ -90,6 +90,18 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
   socket.once('close', () => message?.delivery.abort());
   socket.setNoDelay(true);
   socket.on('error', (err) => log.debug({ err: err.message }, 'client connection error'));
+
+  /** Runs `task` (a lookup, a backend's turn) on the session's time, not the client's. */
+  async function work<T>(task: Promise<T>): Promise<T> {
+    const started = Date.now();
+    working = true;
+    try {
+      return await task;
+    } finally {
+      working = false;
+      deadline += Date.now() - started;
+    }
+  }
 
   const send = (reply: LmtpReply): void => {
     if (!ending) socket.write(formatLmtpReply(reply));
@@ -132,8 +144,7 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
   async function recipient(address: string): Promise<void> {
     if (!sender) return send(lmtpReply(503, '5.5.1', 'MAIL needed first'));
     if (recipients.length >= limits.maxRecipients) return send(lmtpReply(452, '4.5.3', 'Too many recipients'));
-    working = true;
-    const found = await deps.lookup.lookup(recipientUser(address)).finally(() => (working = false));
+    const found = await work(deps.lookup.lookup(recipientUser(address)));
     if (found.kind === 'backend') {
       deps.events.recipient('accepted');
       recipients.push({ address, backend: found.host });
@@ -152,8 +163,7 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
   async function begin(): Promise<void> {
     const from = sender as { address: string; params: readonly string[] };
     readingBody = true;
-    working = true;
-    const opened = await startDelivery(deps.pool, from, recipients).finally(() => (working = false));
+    const opened = await work(startDelivery(deps.pool, from, recipients));
     message = { delivery: opened, from, rcpts: recipients, tooBig: false, started: Date.now() };
     // A client gone or cut off while the backends were asked: nothing of the message will come.
     if (ending || socket.destroyed) return opened.abort();
@@ -165,8 +175,7 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
     const m = message as InFlight;
     if (item.kind === 'body-part') {
       // The slowest backend sets the pace: no more is read from the client until every one can take more.
-      working = true;
-      return void (await m.delivery.write(item.data).finally(() => (working = false)));
+      return work(m.delivery.write(item.data));
     }
     if (item.kind === 'body-too-big') {
       m.tooBig = true;
@@ -180,8 +189,7 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
       for (const r of m.rcpts) send(lmtpReply(552, '5.3.4', `<${r.address}> Message too big for system`));
       return;
     }
-    working = true;
-    const replies = await m.delivery.finish(item.data).finally(() => (working = false));
+    const replies = await work(m.delivery.finish(item.data));
     for (const r of replies) send(r);
     deps.events.delivered(replies, item.bytes);
     // Each delivery is logged by the backend that saved it; here only a refused or deferred one is news.
