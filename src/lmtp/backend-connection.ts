@@ -25,7 +25,7 @@ export interface Connection {
    * waits at a time.
    */
   reply(timeoutMs: number): Promise<SmtpReply>;
-  /** In a transaction, silence past the armed limit fails the connection; idle, it is let go with QUIT. */
+  /** In a transaction, silence is the client's unless a reply is awaited; idle, it lets the connection go. */
   busy(on: boolean): void;
   /** Waiting in the pool: QUIT after `ms` without use. */
   idle(ms: number): void;
@@ -101,8 +101,10 @@ export function openConnection(host: string, opts: ConnectionOptions): Promise<C
     }
     socket.on('error', (err) => fail(new BackendError(err.message, 'closed')));
     socket.on('timeout', () => {
-      if (waiter || inTransaction) fail(new BackendError(`backend silent for ${armedMs} ms`, 'timeout'));
-      else socket.end('QUIT\r\n');
+      if (waiter) fail(new BackendError(`backend silent for ${armedMs} ms`, 'timeout'));
+      // In a transaction with no reply awaited, the backend has all it was sent and the wait is for our
+      // client, whose own deadlines apply; only an idle connection is let go.
+      else if (!inTransaction) socket.end('QUIT\r\n');
     });
     socket.on('close', () => fail(new BackendError('backend closed the connection', 'closed')));
 

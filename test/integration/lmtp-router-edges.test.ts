@@ -244,3 +244,15 @@ test('GIVEN a director lookup that timed out WHEN the next lookup goes out on a 
   const replies = await c.send('LHLO mta.test\r\nMAIL FROM:<s@remote.test>\r\nRCPT TO:<stall1@example.com>\r\nRCPT TO:<a1@example.com>\r\n', 4);
   assert.deepEqual(codes(replies), ['250', '250', '451', '250']);
 });
+
+test('GIVEN a client that pauses in the middle of its message for longer than a backend may stay silent WHEN it goes on THEN the message is delivered: the pause is the client\'s, not the backend\'s', async (t) => {
+  const h = await harness(t, { pool: { replyTimeoutMs: 300 } });
+  const c = await h.connect();
+  await c.send('LHLO mta.test\r\nMAIL FROM:<s@remote.test>\r\nRCPT TO:<a1@example.com>\r\nDATA\r\n', 4);
+  c.socket.write('Subject: pause\r\n\r\nfirst half\r\n');
+  await until('the first half at the backend', async () => (h.backends[0]?.received() ? true : undefined), 5000);
+  // The pause itself is what is tested: over three times the backends' reply timeout.
+  await delay(1000);
+  assert.deepEqual(codes(await c.send('second half\r\n.\r\n', 1)), ['250']);
+  assert.equal(h.backends[0]?.stored[0]?.body.toString(), 'Subject: pause\r\n\r\nfirst half\r\nsecond half\r\n');
+});
