@@ -79,17 +79,11 @@ test('GIVEN a client flooding one endless line WHEN read THEN memory stays bound
   assert.deepEqual(items, ['line-too-long', 'NOOP']);
 });
 
-test('GIVEN a body of exactly the size limit WHEN its terminator is split at any point THEN the whole body comes back, never an empty one', () => {
+test('GIVEN a body of exactly the size limit WHEN it is split at any point, its terminator included THEN the whole body comes back, never an empty one', () => {
   const limit = 64;
   const text = `${'y'.repeat(limit - 2)}\r\n`;
   const input = Buffer.from(`DATA\r\n${text}.\r\nNOOP\r\n`, 'latin1');
-  const terminatorAt = input.indexOf('\r\n.\r\n', 6);
-  for (let cut = terminatorAt - 2; cut <= terminatorAt + 5; cut++) {
-    for (let second = cut; second <= terminatorAt + 5; second++) {
-      const chunks = [input.subarray(0, cut), input.subarray(cut, second), input.subarray(second)];
-      assert.deepEqual(read(chunks), ['L:DATA', `B:${text}`, 'L:NOOP'], `cut at ${cut} and ${second}`);
-    }
-  }
+  for (const chunks of everySplit(input)) assert.deepEqual(read(chunks), ['L:DATA', `B:${text}`, 'L:NOOP'], JSON.stringify(chunks.map((b) => b.toString('latin1'))));
 });
 
 test('GIVEN a body one byte over the size limit WHEN its terminator is split at any point THEN it is too big, whatever the split', () => {
