@@ -57,8 +57,9 @@ const SESSION_LIMITS: Omit<SessionLimits, 'maxMessageBytes'> = {
 
 /**
  * Backend deadlines, set against Postfix's own LMTP client timeouts so that the router answers before Postfix
- * gives up on it: the slot wait, connect and envelope replies (60 + 5 + 30 s) fit in lmtp_data_init_timeout
- * (120 s, Postfix waiting for the reply to DATA), and the final replies in lmtp_data_done_timeout (600 s).
+ * gives up on it: the slot wait, connect and the envelope's replies (60 + 5 + 30 s, the last as silence
+ * between replies) fit in lmtp_data_init_timeout (120 s, Postfix waiting for the reply to DATA), and 540 s
+ * of silence before the final replies in lmtp_data_done_timeout (600 s).
  */
 const POOL_SETTINGS: Omit<PoolOptions, 'port' | 'heloName' | 'localAddress'> = {
   connectTimeoutMs: 5000,
