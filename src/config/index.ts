@@ -9,6 +9,8 @@ export type { ConfigFiles, ConfigInput, InstanceContext, Peer, Peers } from './c
 export { readerDn } from './context.ts';
 export { VMAIL_USER } from './dovecot-common.ts';
 export { ssha, ssha512 } from './password.ts';
+export { POD_NAME_PLACEHOLDER, redactSpec, resolveInValue, resolvePlaceholders, SECRET_KEYS, secretPlaceholder, type PlaceholderValues } from './placeholders.ts';
+export { postfixOutboundFiles } from './postfix.ts';
 export { accountAttributes, accountDn, accountLdif, domainDn, ldapTreeLdif, slapdConfigLdif } from './slapd.ts';
 
 /**

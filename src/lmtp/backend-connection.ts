@@ -3,8 +3,7 @@
  * of transactions (see backend-transaction.ts) or pooling (backend-pool.ts).
  */
 import { connect, type Socket } from 'node:net';
-import { createLineSplitter } from '../protocol/lines.ts';
-import { createSmtpReplyParser, helloCapabilities, type SmtpReply } from '../protocol/smtp-reply.ts';
+import { createLineSplitter, createSmtpReplyParser, helloCapabilities, type SmtpReply } from '../protocol/index.ts';
 import { readInto } from './read-buffer.ts';
 
 export interface ConnectionOptions {
@@ -143,8 +142,9 @@ export function openConnection(host: string, opts: ConnectionOptions): Promise<C
       },
       (err: unknown) => {
         clearTimeout(connectTimer);
-        fail(err instanceof Error ? err : new BackendError(String(err), 'protocol'));
-        reject(failure ?? err);
+        const error = err instanceof Error ? err : new BackendError(String(err), 'protocol');
+        fail(error);
+        reject(failure ?? error);
       },
     );
   });

@@ -5,8 +5,7 @@
  * `BDAT` chunks as it arrives, with backpressure, and `BDAT … LAST` asks for one reply per recipient. Once a
  * byte of the message is out, nothing is sent twice: a recipient the backend did not answer gets a 451.
  */
-import { lmtpReply, type LmtpReply } from '../protocol/lmtp-command.ts';
-import type { SmtpReply } from '../protocol/smtp-reply.ts';
+import { lmtpReply, type LmtpReply, type SmtpReply } from '../protocol/index.ts';
 import { BackendError, type Connection } from './backend-connection.ts';
 
 export interface Envelope {

@@ -3,7 +3,7 @@
  * sends the message, then the message's parts written to all of them as they arrive, at the pace of the
  * slowest (no part is read from the client while one backend is still behind). Replies come back in RCPT order.
  */
-import type { LmtpReply } from '../protocol/lmtp-command.ts';
+import type { LmtpReply } from '../protocol/index.ts';
 import type { BackendPool, MessageSink } from './backend-pool.ts';
 
 export interface Recipient {

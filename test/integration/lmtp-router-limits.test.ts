@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { maxSessions } from '../../src/lmtp/limits.ts';
+import { maxSessions } from '../../src/lmtp/index.ts';
 import { quantityValue } from '../../src/spec/index.ts';
 import { codes, dottedMessage, openLmtp, type LmtpClient } from '../support/lmtp-client.ts';
 import { DOMAIN, processesMentioning, startPlatform } from '../support/platform.ts';

@@ -38,7 +38,7 @@ export interface FakeDirector {
  * `route(user)` names the user's backend, `undefined` for an unknown user, or `'stall'` to leave the lookup
  * unanswered.
  */
-export async function startFakeDirector(t: TestContext, route: (user: string) => string | undefined | 'stall'): Promise<FakeDirector> {
+export async function startFakeDirector(t: TestContext, route: (user: string) => string | undefined): Promise<FakeDirector> {
   const dir = mkdtempSync(join(tmpdir(), 'mailfleet-fake-director-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const socketPath = join(dir, 'director-userdb');
