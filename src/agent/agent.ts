@@ -43,13 +43,16 @@ function readPeers(file: string): Peers {
  */
 async function startRouter(spec: PlatformSpec, instance: AgentOptions['instance'], log: Logger): Promise<Router | undefined> {
   if (instance.role !== 'proxy') return undefined;
-  const { startLmtpRouter } = await import('../lmtp/index.ts');
+  const [{ startLmtpRouter }, { quantityValue }] = await Promise.all([import('../lmtp/index.ts'), import('../spec/index.ts')]);
   return startLmtpRouter({
     host: instance.listen,
     port: spec.ports.lmtp,
     hostname: instance.name,
     directorSocket: join(instance.runDir, 'director-userdb'),
     backendPort: spec.ports.lmtp,
+    messageSizeLimit: spec.messageSizeLimit,
+    // The pod's limit in Kubernetes; on one host the same figure, so the router behaves the same there.
+    memoryLimitBytes: quantityValue(spec.kubernetes.resources.proxy.limits.memory),
     ...(instance.listen === '0.0.0.0' ? {} : { localAddress: instance.listen }),
     log,
   });

@@ -21,6 +21,8 @@ export interface BackendLookup {
 interface Waiting {
   resolve: (r: LookupResult) => void;
   deadline: number;
+  /** The connection the lookup went out on: only its end can fail the lookup. */
+  socket: Socket;
 }
 
 /** How often unanswered lookups are checked against their deadline. */
@@ -56,6 +58,7 @@ export function createDirectorLookup(opts: { socketPath: string; timeoutMs: numb
     if (late && socket) {
       const s = socket;
       socket = undefined;
+      outgoing = [];
       s.destroy();
     }
   }
@@ -71,8 +74,9 @@ export function createDirectorLookup(opts: { socketPath: string; timeoutMs: numb
     }
   }
 
-  function failAll(reason: string): void {
-    for (const id of [...waiting.keys()]) settle(id, { kind: 'failed', reason });
+  /** Fails the lookups sent on `on` (all, without it). A replaced connection closing leaves the new one's alone. */
+  function failAll(reason: string, on?: Socket): void {
+    for (const [id, w] of [...waiting]) if (!on || w.socket === on) settle(id, { kind: 'failed', reason });
   }
 
   function connect(): Socket {
@@ -98,7 +102,7 @@ export function createDirectorLookup(opts: { socketPath: string; timeoutMs: numb
         socket = undefined;
         outgoing = [];
       }
-      failAll(err ? `director socket: ${err.message}` : 'director socket closed');
+      failAll(err ? `director socket: ${err.message}` : 'director socket closed', s);
     };
     s.on('error', gone);
     s.on('close', () => gone());
@@ -108,10 +112,10 @@ export function createDirectorLookup(opts: { socketPath: string; timeoutMs: numb
   return {
     lookup(user) {
       if (closed) return Promise.resolve({ kind: 'failed', reason: 'router is stopping' });
-      socket ??= connect();
+      const on = (socket ??= connect());
       const id = nextId++;
       return new Promise<LookupResult>((resolve) => {
-        waiting.set(id, { resolve, deadline: Date.now() + opts.timeoutMs });
+        waiting.set(id, { resolve, deadline: Date.now() + opts.timeoutMs, socket: on });
         sweeper ??= setInterval(sweep, SWEEP_MS).unref();
         outgoing.push(formatPassLookup(id, user, { service: 'lmtp' }));
         if (!flushQueued) {

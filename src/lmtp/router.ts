@@ -5,10 +5,12 @@
  * every transaction; keeping them open is what this router is for. IMAP and POP3 stay with Dovecot.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../log.ts';
 import type { LmtpReply } from '../protocol/index.ts';
 import { createBackendPool, type PoolOptions } from './backend-pool.ts';
 import { createDirectorLookup } from './director-lookup.ts';
+import { maxBodyBytes, maxSessions } from './limits.ts';
 import { startSession, type Session, type SessionLimits } from './session.ts';
 
 export interface RouterOptions {
@@ -23,48 +25,69 @@ export interface RouterOptions {
   backendPort: number;
   /** Source address for backend connections, when the instance has its own. */
   localAddress?: string;
+  /** The MTAs' `message_size_limit` (the spec's `messageSizeLimit`): the router takes every message they accepted. */
+  messageSizeLimit: number;
+  /** The proxy pod's memory limit in bytes: the session cap is sized from it (see limits.ts). */
+  memoryLimitBytes: number;
   log: Logger;
+  /** Tests shorten limits and deadlines; production takes the defaults below. */
+  tuning?: { session?: Partial<SessionLimits>; pool?: Partial<typeof POOL_SETTINGS>; lookupTimeoutMs?: number; maxSessions?: number };
 }
 
 export interface Router {
   /** Prometheus text lines for the agent's /metrics. */
   metrics(labels: string): string;
   /**
-   * Stops accepting, lets sessions end on their own until `graceMs`, then says 421 to each (a session in a
-   * transaction finishes it first) and resolves when all are gone.
+   * Stops accepting and asks each session to end (421 once its transaction in progress is done). Those still
+   * open after `budgetMs` get 421 at once, a message in progress given up, and any left a second later are
+   * destroyed: it resolves by then, whatever the clients and backends do.
    */
-  close(graceMs: number): Promise<void>;
+  close(budgetMs: number): Promise<void>;
 }
 
 /** Session limits; Postfix's own LMTP client limits sit well inside them. */
-const SESSION_LIMITS: SessionLimits = {
+const SESSION_LIMITS: Omit<SessionLimits, 'maxMessageBytes'> = {
   maxLineBytes: 4096,
-  // Above the mta's message_size_limit (50 MiB): a message Postfix accepted is never refused for size here.
-  maxMessageBytes: 64 * 1024 * 1024,
   maxRecipients: 1000,
-  idleTimeoutMs: 300_000,
+  // RFC 5321 section 4.5.3.2: 5 minutes for a command; Postfix sends its body at once after 354.
+  commandTimeoutMs: 300_000,
+  bodyTimeoutMs: 300_000,
+  closeGraceMs: 10_000,
 };
 
+/**
+ * Backend deadlines, set against Postfix's own LMTP client timeouts so that the router answers before Postfix
+ * gives up on it: the slot wait, connect and the envelope's replies (60 + 5 + 30 s, the last as silence
+ * between replies) fit in lmtp_data_init_timeout (120 s, Postfix waiting for the reply to DATA), and 540 s
+ * of silence before the final replies in lmtp_data_done_timeout (600 s).
+ */
 const POOL_SETTINGS: Omit<PoolOptions, 'port' | 'heloName' | 'localAddress'> = {
   connectTimeoutMs: 5000,
-  replyTimeoutMs: 60_000,
-  dataTimeoutMs: 600_000,
+  replyTimeoutMs: 30_000,
+  dataTimeoutMs: 540_000,
+  slotWaitMs: 60_000,
   idleMs: 20_000,
   maxActivePerBackend: 6,
 };
 const LOOKUP_TIMEOUT_MS = 10_000;
+/** After the drain budget and the 421s, how long clients get to read them before their sessions are destroyed. */
+const CLOSE_FORCE_MS = 1000;
 
 export async function startLmtpRouter(opts: RouterOptions): Promise<Router> {
-  const lookup = createDirectorLookup({ socketPath: opts.directorSocket, timeoutMs: LOOKUP_TIMEOUT_MS });
+  const lookup = createDirectorLookup({ socketPath: opts.directorSocket, timeoutMs: opts.tuning?.lookupTimeoutMs ?? LOOKUP_TIMEOUT_MS });
+  const limits = { ...SESSION_LIMITS, maxMessageBytes: maxBodyBytes(opts.messageSizeLimit), ...opts.tuning?.session };
   const pool = createBackendPool({
     ...POOL_SETTINGS,
+    ...opts.tuning?.pool,
     port: opts.backendPort,
     heloName: opts.hostname,
     ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
   });
   const sessions = new Set<Session>();
+  const cap = opts.tuning?.maxSessions ?? maxSessions(opts.memoryLimitBytes);
   const counts = {
     sessions: 0,
+    refused: 0,
     recipients: { accepted: 0, unknown: 0, lookup_failed: 0 },
     replies: { delivered: 0, deferred: 0, rejected: 0 },
     bytes: 0,
@@ -78,20 +101,35 @@ export async function startLmtpRouter(opts: RouterOptions): Promise<Router> {
   };
   let nextCid = 1;
 
+  /** Beyond the cap: 421 and gone. The socket is destroyed once the reply is handed to the kernel. */
+  function refuse(socket: Socket): void {
+    counts.refused++;
+    socket.on('error', () => {});
+    socket.pause();
+    socket.end(`421 4.3.2 ${opts.hostname} Too many sessions, try again later\r\n`, () => socket.destroy());
+  }
+
   const server: Server = createServer((socket: Socket) => {
+    if (sessions.size >= cap) return refuse(socket);
     counts.sessions++;
     const cid = nextCid++;
     const session = startSession(socket, {
       hostname: opts.hostname,
       lookup,
       pool,
-      limits: SESSION_LIMITS,
+      limits,
       events,
       log: opts.log.child({ cid, client: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}` }),
     });
     sessions.add(session);
     void session.closed.then(() => sessions.delete(session));
   });
+  // One sweep enforces every session's deadlines: no timer per session, none restarted per byte.
+  const sweepMs = Math.max(50, Math.min(1000, Math.min(limits.commandTimeoutMs, limits.bodyTimeoutMs, limits.closeGraceMs) / 4));
+  const sweeper = setInterval(() => {
+    const now = Date.now();
+    for (const s of sessions) s.tick(now);
+  }, sweepMs).unref();
   server.on('error', (err) => opts.log.error({ err: err.message }, 'lmtp router listener error'));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -100,7 +138,7 @@ export async function startLmtpRouter(opts: RouterOptions): Promise<Router> {
       resolve();
     });
   });
-  opts.log.info({ listen: `${opts.host}:${opts.port}`, directorSocket: opts.directorSocket, backendPort: opts.backendPort }, 'lmtp router listening');
+  opts.log.info({ listen: `${opts.host}:${opts.port}`, directorSocket: opts.directorSocket, backendPort: opts.backendPort, maxSessions: cap, maxMessageBytes: limits.maxMessageBytes }, 'lmtp router listening');
 
   return {
     metrics(labels) {
@@ -109,6 +147,12 @@ export async function startLmtpRouter(opts: RouterOptions): Promise<Router> {
         '# HELP mailfleet_lmtp_router_sessions_total LMTP sessions the router accepted.',
         '# TYPE mailfleet_lmtp_router_sessions_total counter',
         `mailfleet_lmtp_router_sessions_total{${labels}} ${counts.sessions}`,
+        '# HELP mailfleet_lmtp_router_sessions_refused_total LMTP connections told 421 because the router was at its session cap.',
+        '# TYPE mailfleet_lmtp_router_sessions_refused_total counter',
+        `mailfleet_lmtp_router_sessions_refused_total{${labels}} ${counts.refused}`,
+        '# HELP mailfleet_lmtp_router_session_limit The router\'s session cap, sized from the pod\'s memory limit.',
+        '# TYPE mailfleet_lmtp_router_session_limit gauge',
+        `mailfleet_lmtp_router_session_limit{${labels}} ${cap}`,
         '# HELP mailfleet_lmtp_router_sessions Open LMTP client sessions.',
         '# TYPE mailfleet_lmtp_router_sessions gauge',
         `mailfleet_lmtp_router_sessions{${labels}} ${sessions.size}`,
@@ -129,6 +173,12 @@ export async function startLmtpRouter(opts: RouterOptions): Promise<Router> {
         '# HELP mailfleet_lmtp_router_backend_queued_total Transactions that waited for a free slot at their backend.',
         '# TYPE mailfleet_lmtp_router_backend_queued_total counter',
         `mailfleet_lmtp_router_backend_queued_total{${labels}} ${pc.queued}`,
+        '# HELP mailfleet_lmtp_router_backend_slot_timeouts_total Transactions that found no free slot at their backend in time (451).',
+        '# TYPE mailfleet_lmtp_router_backend_slot_timeouts_total counter',
+        `mailfleet_lmtp_router_backend_slot_timeouts_total{${labels}} ${pc.slotTimeouts}`,
+        '# HELP mailfleet_lmtp_router_backend_retries_total Envelopes sent again on a new connection because a pooled one was closed under them.',
+        '# TYPE mailfleet_lmtp_router_backend_retries_total counter',
+        `mailfleet_lmtp_router_backend_retries_total{${labels}} ${pc.retried}`,
         '# HELP mailfleet_lmtp_router_backend_idle_connections Idle pooled backend connections.',
         '# TYPE mailfleet_lmtp_router_backend_idle_connections gauge',
         `mailfleet_lmtp_router_backend_idle_connections{${labels}} ${pool.idleConnections()}`,
@@ -136,17 +186,18 @@ export async function startLmtpRouter(opts: RouterOptions): Promise<Router> {
       ];
       return lines.join('\n');
     },
-    async close(graceMs) {
+    async close(budgetMs) {
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-      let timer: NodeJS.Timeout | undefined;
-      const graceOver = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, graceMs).unref();
-      });
-      await Promise.race([Promise.all([...sessions].map((s) => s.closed)), graceOver]);
-      clearTimeout(timer);
-      for (const s of sessions) s.shutdown('Service shutting down, try again later');
-      await Promise.all([...sessions].map((s) => s.closed));
+      const text = 'Service shutting down, try again later';
+      const allGone = (): Promise<unknown> => Promise.all([...sessions].map((s) => s.closed));
+      const within = (ms: number): Promise<unknown> => Promise.race([allGone(), delay(ms, undefined, { ref: false })]);
+      for (const s of sessions) s.shutdown(text);
+      await within(budgetMs);
+      for (const s of sessions) s.terminate(text);
+      await within(CLOSE_FORCE_MS);
+      for (const s of sessions) s.destroy();
       await stopped;
+      clearInterval(sweeper);
       lookup.close();
       pool.close();
       opts.log.info('lmtp router stopped');

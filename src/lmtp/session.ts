@@ -8,14 +8,22 @@ import type { Logger } from '../log.ts';
 import { formatLmtpReply, lmtpReply, parseLmtpCommand, recipientUser, type LmtpReply } from '../protocol/index.ts';
 import type { BackendPool } from './backend-pool.ts';
 import type { BackendLookup } from './director-lookup.ts';
+import { startDelivery, type Delivery, type Recipient } from './delivery.ts';
 import { createLmtpStream, type StreamItem } from './stream.ts';
 
 export interface SessionLimits {
   maxLineBytes: number;
   maxMessageBytes: number;
   maxRecipients: number;
-  /** A client silent this long gets 421 and is disconnected. */
-  idleTimeoutMs: number;
+  /**
+   * From the greeting or the last command answered, the time a client has to send its next whole command. It
+   * does not restart on every byte, and time spent waiting for the director or a backend is not counted.
+   */
+  commandTimeoutMs: number;
+  /** From 354, the time a client has to send the whole message. */
+  bodyTimeoutMs: number;
+  /** A session told to close whose client keeps it open (by not reading its last reply) is cut off this long after. */
+  closeGraceMs: number;
 }
 
 /** What a session reports as it works, for metrics. */
@@ -36,15 +44,27 @@ export interface SessionDeps {
 export interface Session {
   /** Says 421 (when idle now or once the transaction in progress ends) and closes. */
   shutdown(text: string): void;
+  /** Says 421 now, in a transaction or not (a message not complete is given up), and closes. */
+  terminate(text: string): void;
+  /** Gone, said or not. */
+  destroy(): void;
+  /** Enforces the session's deadlines; the router calls it for every session, about once a second. */
+  tick(now: number): void;
   readonly closed: Promise<void>;
 }
 
-/** Unprocessed command bytes held before reading from the client pauses. */
+/** Unprocessed client bytes held before reading from the client pauses. */
 const MAX_PENDING_BYTES = 64 * 1024;
+/** Replies the client has not read yet, held before the session stops taking its commands. */
+const MAX_OUTPUT_BYTES = 64 * 1024;
 
-interface Recipient {
-  address: string;
-  backend: string;
+/** The message being received and where it goes. */
+interface InFlight {
+  delivery: Delivery;
+  from: { address: string; params: readonly string[] };
+  rcpts: readonly Recipient[];
+  tooBig: boolean;
+  started: number;
 }
 
 export function startSession(socket: Socket, deps: SessionDeps): Session {
@@ -54,24 +74,59 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
   let sender: { address: string; params: readonly string[] } | undefined;
   let recipients: Recipient[] = [];
   let readingBody = false;
+  let message: InFlight | undefined;
   let pumping = false;
   let ending = false;
   let shutdownText: string | undefined;
+  /** When the client's time for its next command or its message runs out. */
+  let deadline = Date.now() + limits.commandTimeoutMs;
+  /** Waiting for the director or a backend: the client's deadline waits too, and moves by as much. */
+  let working = false;
+  /** When the session said its last reply; the socket is destroyed a grace period after. */
+  let closingAt: number | undefined;
 
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  // A client gone in the middle of its message: the backends never get its end, so none stores it.
+  socket.once('close', () => message?.delivery.abort());
   socket.setNoDelay(true);
-  // Waiting on a backend is not the client's inactivity: only a silent client between commands times out.
-  socket.setTimeout(limits.idleTimeoutMs, () => {
-    if (!pumping) hangUp('421 4.4.2 Disconnected for inactivity\r\n');
-  });
   socket.on('error', (err) => log.debug({ err: err.message }, 'client connection error'));
 
-  const send = (reply: LmtpReply): void => void socket.write(formatLmtpReply(reply));
+  /** Runs `task` (a lookup, a backend's turn) on the session's time, not the client's. */
+  async function work<T>(task: Promise<T>): Promise<T> {
+    const started = Date.now();
+    working = true;
+    try {
+      return await task;
+    } finally {
+      working = false;
+      deadline += Date.now() - started;
+    }
+  }
+
+  const send = (reply: LmtpReply): void => {
+    if (!ending) socket.write(formatLmtpReply(reply));
+  };
 
   function hangUp(last: string): void {
     if (ending) return;
     ending = true;
+    closingAt = Date.now();
+    // A message not yet complete is given up: no backend gets its end, so none stores it.
+    message?.delivery.abort();
     socket.end(last);
+  }
+
+  /** Resolves once the client has read enough of its replies, or is gone. */
+  function drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        socket.off('drain', done);
+        socket.off('close', done);
+        resolve();
+      };
+      socket.on('drain', done);
+      socket.on('close', done);
+    });
   }
 
   function reset(): void {
@@ -89,7 +144,7 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
   async function recipient(address: string): Promise<void> {
     if (!sender) return send(lmtpReply(503, '5.5.1', 'MAIL needed first'));
     if (recipients.length >= limits.maxRecipients) return send(lmtpReply(452, '4.5.3', 'Too many recipients'));
-    const found = await deps.lookup.lookup(recipientUser(address));
+    const found = await work(deps.lookup.lookup(recipientUser(address)));
     if (found.kind === 'backend') {
       deps.events.recipient('accepted');
       recipients.push({ address, backend: found.host });
@@ -104,50 +159,52 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
     return send(lmtpReply(451, '4.3.0', `<${address}> Temporary internal error`));
   }
 
-  async function deliver(item: StreamItem): Promise<void> {
-    const rcpts = recipients;
+  /** DATA: a transaction at each recipient's backend, then 354; the message streams through as it comes. */
+  async function begin(): Promise<void> {
     const from = sender as { address: string; params: readonly string[] };
-    reset();
+    readingBody = true;
+    const opened = await work(startDelivery(deps.pool, from, recipients));
+    message = { delivery: opened, from, rcpts: recipients, tooBig: false, started: Date.now() };
+    // A client gone or cut off while the backends were asked: nothing of the message will come.
+    if (ending || socket.destroyed) return opened.abort();
+    deadline = Date.now() + limits.bodyTimeoutMs;
+    socket.write('354 OK, end data with <CR><LF>.<CR><LF>\r\n');
+  }
+
+  async function body(item: StreamItem): Promise<void> {
+    const m = message as InFlight;
+    if (item.kind === 'body-part') {
+      // The slowest backend sets the pace: no more is read from the client until every one can take more.
+      return work(m.delivery.write(item.data));
+    }
     if (item.kind === 'body-too-big') {
-      for (const r of rcpts) send(lmtpReply(552, '5.3.4', `<${r.address}> Message too big for system`));
+      m.tooBig = true;
+      return m.delivery.abort();
+    }
+    if (item.kind !== 'body-end') return;
+    readingBody = false;
+    message = undefined;
+    reset();
+    if (m.tooBig) {
+      for (const r of m.rcpts) send(lmtpReply(552, '5.3.4', `<${r.address}> Message too big for system`));
       return;
     }
-    if (item.kind !== 'body') return;
-    const started = Date.now();
-    const byBackend = new Map<string, number[]>();
-    rcpts.forEach((r, i) => {
-      const indexes = byBackend.get(r.backend) ?? [];
-      indexes.push(i);
-      byBackend.set(r.backend, indexes);
-    });
-    const replies: LmtpReply[] = new Array<LmtpReply>(rcpts.length);
-    await Promise.all([...byBackend].map(async ([backend, indexes]) => {
-      const got = await deps.pool.deliver(backend, {
-        sender: from.address,
-        mailParams: from.params,
-        recipients: indexes.map((i) => (rcpts[i] as Recipient).address),
-        body: item.body,
-      });
-      indexes.forEach((i, k) => (replies[i] = got[k] as LmtpReply));
-    }));
+    const replies = await work(m.delivery.finish(item.data));
     for (const r of replies) send(r);
-    deps.events.delivered(replies, item.body.length);
+    deps.events.delivered(replies, item.bytes);
     // Each delivery is logged by the backend that saved it; here only a refused or deferred one is news.
     const failed = replies.some((r) => r.code >= 300);
     if (!failed && !log.isLevelEnabled('debug')) return;
     log[failed ? 'warn' : 'debug']({
-      from: from.address,
-      size: item.body.length,
-      ms: Date.now() - started,
-      rcpts: rcpts.map((r, i) => ({ to: r.address, backend: r.backend, reply: `${replies[i]?.code} ${replies[i]?.enhanced} ${replies[i]?.text}` })),
+      from: m.from.address,
+      size: item.bytes,
+      ms: Date.now() - m.started,
+      rcpts: m.rcpts.map((r, i) => ({ to: r.address, backend: r.backend, reply: `${replies[i]?.code} ${replies[i]?.enhanced} ${replies[i]?.text}` })),
     }, failed ? 'lmtp delivery not done' : 'lmtp delivered');
   }
 
   async function handle(item: StreamItem): Promise<void> {
-    if (readingBody) {
-      readingBody = false;
-      return deliver(item);
-    }
+    if (readingBody) return body(item);
     if (item.kind === 'line-too-long') return send(lmtpReply(500, '5.5.2', 'Line too long'));
     if (item.kind !== 'line') return;
     const parsed = parseLmtpCommand(item.line);
@@ -169,8 +226,7 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
       case 'DATA':
         if (!sender) return send(lmtpReply(503, '5.5.1', 'MAIL needed first'));
         if (recipients.length === 0) return send(lmtpReply(554, '5.5.1', 'No valid recipients'));
-        readingBody = true;
-        return void socket.write('354 OK, end data with <CR><LF>.<CR><LF>\r\n');
+        return begin();
       case 'RSET':
         reset();
         return send(lmtpReply(250, '2.0.0', 'OK'));
@@ -183,16 +239,26 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
     }
   }
 
-  /** Takes items in order until none is complete; replies go out together once the input is used up. */
+  /**
+   * Takes items in order until none is complete; replies go out together once the input is used up. A client
+   * that does not read its replies gets no more of its commands taken (and so no more of its bytes read).
+   */
   async function pump(): Promise<void> {
     if (pumping) return;
     pumping = true;
     socket.cork();
     try {
       while (!ending) {
+        if (socket.writableLength > MAX_OUTPUT_BYTES) {
+          socket.uncork();
+          if (socket.writableLength > MAX_OUTPUT_BYTES) await drained();
+          socket.cork();
+          continue;
+        }
         const item = readingBody ? stream.nextBody() : stream.nextLine();
         if (!item) break;
         await handle(item);
+        if (!readingBody) deadline = Date.now() + limits.commandTimeoutMs;
         if (shutdownText !== undefined && !readingBody && sender === undefined) hangUp(`421 4.3.2 ${shutdownText}\r\n`);
       }
     } catch (err) {
@@ -201,14 +267,14 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
     } finally {
       socket.uncork();
       pumping = false;
-      if (socket.isPaused() && stream.buffered() < MAX_PENDING_BYTES) socket.resume();
+      if (socket.isPaused() && !ending && stream.buffered() < MAX_PENDING_BYTES) socket.resume();
     }
   }
 
   socket.on('data', (chunk: Buffer) => {
     if (ending) return;
     stream.push(chunk);
-    if (!readingBody && stream.buffered() > MAX_PENDING_BYTES) socket.pause();
+    if (stream.buffered() > MAX_PENDING_BYTES) socket.pause();
     void pump();
   });
 
@@ -218,6 +284,19 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
     shutdown(text) {
       shutdownText = text;
       if (!pumping && sender === undefined && !readingBody) hangUp(`421 4.3.2 ${text}\r\n`);
+    },
+    terminate(text) {
+      hangUp(`421 4.3.2 ${text}\r\n`);
+    },
+    destroy() {
+      socket.destroy();
+    },
+    tick(now) {
+      if (closingAt !== undefined) {
+        if (now - closingAt > limits.closeGraceMs) socket.destroy();
+      } else if (!working && now > deadline) {
+        hangUp(`421 4.4.2 ${deps.hostname} Timeout waiting for ${readingBody ? 'the message' : 'a command'}, closing\r\n`);
+      }
     },
     closed,
   };

@@ -1,24 +1,33 @@
 /**
  * The byte stream of an LMTP server session, read one item at a time: command lines, or after `354` one
- * message body up to its `CRLF.CRLF`. Knows nothing of commands; the session says which item it wants next,
- * so bytes pipelined after a command are kept for the mode that follows it. Pure: no sockets.
+ * message in parts as it arrives, up to its `CRLF.CRLF`. Knows nothing of commands; the session says which
+ * item it wants next, so bytes pipelined after a command are kept for the mode that follows it. Pure: no
+ * sockets.
  *
- * Bodies stay dot-stuffed exactly as received (the router forwards them to another LMTP server unchanged)
- * and end with the CRLF before the terminating dot.
+ * Message parts come dot-unstuffed (RFC 5321 section 4.5.2: the dot that starts a line is removed, a line
+ * starting after LF as Dovecot's own DATA reader counts it), ready for BDAT, and the message ends with the
+ * CRLF before the terminating dot. No byte is handed out before it is known to be message, so what was
+ * handed out is never taken back, and the size limit counts exactly what the backend would store.
  */
 
 export type StreamItem =
   | { readonly kind: 'line'; readonly line: string }
   | { readonly kind: 'line-too-long' }
-  | { readonly kind: 'body'; readonly body: Buffer }
-  /** The body ran past the limit: it was read to its end and dropped. */
-  | { readonly kind: 'body-too-big'; readonly bytes: number };
+  /** More of the message, in order. */
+  | { readonly kind: 'body-part'; readonly data: Buffer }
+  /** The terminator came: `data` is the message's last bytes (maybe none), `bytes` its whole size. */
+  | { readonly kind: 'body-end'; readonly data: Buffer; readonly bytes: number }
+  /**
+   * The message went past the limit: this comes once, nothing more of it is handed out, and its remaining
+   * bytes are read and dropped up to the terminator (a `body-end` with no data follows).
+   */
+  | { readonly kind: 'body-too-big' };
 
 export interface LmtpStream {
   push(chunk: Buffer): void;
   /** The next command line, or undefined until one is complete. */
   nextLine(): StreamItem | undefined;
-  /** The next message body, or undefined until its terminator arrived. */
+  /** The next part of the message, or undefined until more arrives. */
   nextBody(): StreamItem | undefined;
   /** Bytes held that no item has taken yet (for flow control). */
   buffered(): number;
@@ -26,46 +35,93 @@ export interface LmtpStream {
 
 const LF = 0x0a;
 const CR = 0x0d;
-const TERMINATOR = Buffer.from('\r\n.\r\n');
-/** The DATA command line's CRLF: the terminator may begin there, so an empty body is just `.\r\n`. */
-const BODY_START = Buffer.from('\r\n');
+const DOT = 0x2e;
 const EMPTY = Buffer.alloc(0);
 
 export function createLmtpStream(limits: { maxLineBytes: number; maxBodyBytes: number }): LmtpStream {
-  /** Bytes no item has taken yet. Small in command mode; a body is moved out chunk by chunk. */
+  /** Bytes no item has taken yet. Small in command mode; in a message, at most the few bytes of a line start. */
   let pending: Buffer = EMPTY;
   /** A line over the limit is being skipped up to its LF. */
   let skippingLine = false;
-  // The body being read: its chunks, their size, and its last bytes (a terminator may span chunks).
-  let parts: Buffer[] = [];
+  // The message being read: its size so far, whether it went past the limit, whether its end was read while
+  // the limit was being reported, and the two input bytes before `pending` (the DATA line's CRLF at first).
   let bodyBytes = 0;
-  let tail: Buffer = BODY_START;
+  let tooBig = false;
+  let ended = false;
+  let before1 = LF;
+  let before2 = CR;
 
-  function addToBody(chunk: Buffer): void {
-    bodyBytes += chunk.length;
-    if (bodyBytes <= limits.maxBodyBytes) parts.push(chunk);
-    else parts = [];
+  /** The input byte at `i` of `pending`, or just before it. */
+  const byteAt = (i: number): number | undefined => (i >= 0 ? pending[i] : i === -1 ? before1 : before2);
+
+  /** Drops the first `n` bytes of `pending`, remembering the two before what is left. */
+  function consume(n: number): void {
+    const b1 = byteAt(n - 1) as number;
+    before2 = byteAt(n - 2) as number;
+    before1 = b1;
+    pending = n >= pending.length ? EMPTY : pending.subarray(n);
   }
 
-  /** The terminator began `n` bytes before the chunk in hand: those bytes are not body after all. */
-  function dropFromBody(n: number): void {
-    bodyBytes -= n;
-    let left = n;
-    while (left > 0 && parts.length > 0) {
-      const last = parts.pop() as Buffer;
-      if (last.length > left) parts.push(last.subarray(0, last.length - left));
-      left -= Math.min(left, last.length);
-    }
+  /** Counts `pieces` as message bytes; they are handed out unless the message is past the limit. */
+  function part(pieces: Buffer[]): Buffer | 'too-big' | undefined {
+    if (pieces.length === 0) return undefined;
+    const data = pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces);
+    bodyBytes += data.length;
+    if (tooBig) return undefined;
+    if (bodyBytes <= limits.maxBodyBytes) return data;
+    tooBig = true;
+    return 'too-big';
   }
 
-  function finishBody(): StreamItem {
-    const item: StreamItem = bodyBytes > limits.maxBodyBytes
-      ? { kind: 'body-too-big', bytes: bodyBytes }
-      : { kind: 'body', body: parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts) };
-    parts = [];
+  function endOfBody(data: Buffer | undefined): StreamItem {
+    const item: StreamItem = { kind: 'body-end', data: data ?? EMPTY, bytes: bodyBytes };
     bodyBytes = 0;
-    tail = BODY_START;
+    tooBig = false;
+    ended = false;
+    before1 = LF;
+    before2 = CR;
     return item;
+  }
+
+  /** Reads message bytes from `pending` up to the terminator or the end of what is here. */
+  function readBody(): StreamItem | undefined {
+    const pieces: Buffer[] = [];
+    let from = 0;
+    for (;;) {
+      // The next dot that starts a line (follows an LF).
+      let dot = from === 0 && before1 === LF && pending[0] === DOT ? 0 : -1;
+      if (dot === -1) {
+        const lf = pending.indexOf('\n.', from);
+        if (lf === -1) {
+          if (from < pending.length) pieces.push(pending.subarray(from));
+          consume(pending.length);
+          break;
+        }
+        dot = lf + 1;
+      }
+      if (dot > from) pieces.push(pending.subarray(from, dot));
+      // After CRLF, a dot and CRLF end the message; the bytes after the dot may still be on their way.
+      if (byteAt(dot - 2) === CR && (pending.length === dot + 1 || pending[dot + 1] === CR)) {
+        if (pending.length < dot + 3) {
+          consume(dot);
+          break;
+        }
+        if (pending[dot + 2] === LF) {
+          consume(dot + 3);
+          const last = part(pieces);
+          if (last === 'too-big') {
+            ended = true;
+            return { kind: 'body-too-big' };
+          }
+          return endOfBody(last);
+        }
+      }
+      // A dot that only stuffs the line: dropped.
+      from = dot + 1;
+    }
+    const data = part(pieces);
+    if (data === undefined) return undefined;
+    return data === 'too-big' ? { kind: 'body-too-big' } : { kind: 'body-part', data };
   }
 
   return {
@@ -93,22 +149,15 @@ export function createLmtpStream(limits: { maxLineBytes: number; maxBodyBytes: n
       }
     },
     nextBody() {
-      if (pending.length === 0) return undefined;
-      const chunk = pending;
-      pending = EMPTY;
-      const window = Buffer.concat([tail, chunk]);
-      const at = window.indexOf(TERMINATOR);
-      if (at === -1) {
-        addToBody(chunk);
-        tail = Buffer.from(window.subarray(Math.max(0, window.length - (TERMINATOR.length - 1))));
-        return undefined;
+      if (ended) return endOfBody(undefined);
+      for (;;) {
+        if (pending.length === 0) return undefined;
+        const held = pending.length;
+        const item = readBody();
+        if (item) return item;
+        // Only bytes of a message past its limit were read (dropped), or a line start waits for more.
+        if (pending.length === 0 || pending.length === held) return undefined;
       }
-      // The body ends with the CRLF that begins the terminator.
-      const endInChunk = at + 2 - tail.length;
-      if (endInChunk >= 0) addToBody(chunk.subarray(0, endInChunk));
-      else dropFromBody(-endInChunk);
-      pending = chunk.subarray(at + TERMINATOR.length - tail.length);
-      return finishBody();
     },
     buffered: () => pending.length,
   };

@@ -41,7 +41,6 @@ export {
   type Pop3Status,
 } from './pop3-response.ts';
 export {
-  dotUnstuff,
   formatLmtpReply,
   lmtpReply,
   parseLmtpCommand,

@@ -114,21 +114,3 @@ export function recipientUser(recipient: string, delimiter = '+'): string {
   const cut = local.startsWith('"') ? -1 : local.indexOf(delimiter);
   return `${cut > 0 ? local.slice(0, cut) : local}@${domain}`;
 }
-
-/**
- * A DATA body (dot-stuffed, as received) as the message bytes BDAT carries: the dot that starts a line
- * is removed (RFC 5321 section 4.5.2). A line starts after LF, as Dovecot's own DATA reader counts it.
- */
-export function dotUnstuff(body: Buffer): Buffer {
-  if (body[0] !== 0x2e && body.indexOf('\n.') === -1) return body;
-  const out = Buffer.allocUnsafe(body.length);
-  let length = 0;
-  let from = body[0] === 0x2e ? 1 : 0;
-  for (;;) {
-    const at = body.indexOf('\n.', from);
-    const end = at === -1 ? body.length : at + 1;
-    length += body.copy(out, length, from, end);
-    if (at === -1) return out.subarray(0, length);
-    from = at + 2;
-  }
-}

@@ -160,6 +160,7 @@ export const PLATFORM_SCHEMA = {
         hostname: { type: 'string', pattern: DOMAIN_PATTERN, default: 'mail.mailfleet.test' },
         drainSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 30 },
         hungSeconds: { type: 'integer', minimum: 2, maximum: 3600, default: 30 },
+        messageSizeLimit: { type: 'integer', minimum: 1_048_576, maximum: 1_073_741_824, default: 52_428_800 },
         roles: {
           type: 'object',
           additionalProperties: false,

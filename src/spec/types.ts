@@ -50,6 +50,11 @@ export interface PlatformSpec {
   drainSeconds: number;
   /** A daemon whose readiness has failed this long while its process lives is hung: /livez fails. Default 30. */
   hungSeconds: number;
+  /**
+   * Postfix's `message_size_limit` on every MTA, in bytes. The proxy's LMTP router takes at least as much, so
+   * a message an MTA accepted is never refused for size further in. Default 52428800 (50 MiB).
+   */
+  messageSizeLimit: number;
   roles: Record<Role, RoleSpec>;
   ports: Ports;
   /** LDAP tree root, the admin password and the read-only password Postfix and Dovecot bind with. */

@@ -61,6 +61,13 @@ test('GIVEN the mta and msa roles WHEN rendered THEN the served domains are the 
   }
 });
 
+test('GIVEN the mta and msa roles WHEN rendered THEN message_size_limit is the spec\'s, the figure the proxy\'s LMTP router sizes its own limit from', () => {
+  for (const role of ['mta', 'msa'] as const) {
+    assert.equal(settings(roleConfigFiles(role, input(role))['main.cf'] ?? '').get('message_size_limit'), String(spec.messageSizeLimit));
+  }
+  assert.equal(spec.messageSizeLimit, 52_428_800);
+});
+
 test('GIVEN the ldap role WHEN rendered THEN slapd does not try syslog (its log is stderr, -d stats)', () => {
   const ldif = slapdConfigLdif(input('ldap'), '{SSHA}x');
   assert.match(ldif, /^olcLogLevel: 0$/m);

@@ -1,70 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { ImapFlow } from 'imapflow';
+import { codes, openLmtp } from '../support/lmtp-client.ts';
 import { until } from '../support/poll.ts';
 import { DOMAIN, processesMentioning, startPlatform } from '../support/platform.ts';
 
 const POOL = '127.93.0.0/16';
 const PASSWORD = 'router-pw';
-const REPLY_TIMEOUT_MS = 15_000;
-
-interface LmtpClient {
-  /** Writes `text` as is and returns the next `replies` complete replies, each as its last line. */
-  send(text: string, replies: number): Promise<string[]>;
-  close(): void;
-}
-
-/** A raw LMTP client: what it sends is exactly what the test says, pipelined or not. */
-async function openLmtp(host: string, port: number): Promise<LmtpClient> {
-  const socket: Socket = connect({ host, port });
-  const replies: string[] = [];
-  let wake: (() => void) | undefined;
-  let failure: Error | undefined;
-  let buffered = '';
-  socket.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString('latin1');
-    let lf: number;
-    while ((lf = buffered.indexOf('\n')) !== -1) {
-      const line = buffered.slice(0, lf).replace(/\r$/, '');
-      buffered = buffered.slice(lf + 1);
-      if (!/^\d{3}-/.test(line)) replies.push(line);
-    }
-    wake?.();
-  });
-  socket.on('error', (err) => {
-    failure = err;
-    wake?.();
-  });
-  socket.on('close', () => {
-    failure ??= new Error('connection closed');
-    wake?.();
-  });
-  async function take(n: number): Promise<string[]> {
-    const deadline = Date.now() + REPLY_TIMEOUT_MS;
-    while (replies.length < n) {
-      if (failure) throw new Error(`${failure.message}; replies so far: ${JSON.stringify(replies)}`);
-      if (Date.now() > deadline) throw new Error(`no ${n} replies within ${REPLY_TIMEOUT_MS} ms; got ${JSON.stringify(replies)}`);
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        setTimeout(resolve, 200);
-      });
-    }
-    return replies.splice(0, n);
-  }
-  const [greeting] = await take(1);
-  assert.match(greeting ?? '', /^220 /);
-  return {
-    send(text, n) {
-      socket.write(text);
-      return take(n);
-    },
-    close: () => socket.destroy(),
-  };
-}
-
-const codes = (replies: string[]): string[] => replies.map((r) => r.slice(0, 3));
 
 function message(id: string, text: string): string {
   return `Message-ID: <${id}>\r\nFrom: sender@remote.test\r\nSubject: router\r\n\r\n${text}\r\n.\r\n`;

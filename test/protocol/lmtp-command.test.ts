@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { dotUnstuff, formatLmtpReply, parseLmtpCommand, recipientUser } from '../../src/protocol/lmtp-command.ts';
+import { formatLmtpReply, parseLmtpCommand, recipientUser } from '../../src/protocol/lmtp-command.ts';
 
 /** A command as `VERB arg params`, a refusal as its reply line: easy to compare in tables. */
 function show(line: string): string {
@@ -51,16 +51,4 @@ test('GIVEN recipients with a detail or a capitalised domain WHEN named for look
   assert.equal(recipientUser('alice@example.com'), 'alice@example.com');
   assert.equal(recipientUser('+x@example.com'), '+x@example.com');
   assert.equal(recipientUser('"a+b"@example.com'), '"a+b"@example.com');
-});
-
-test('GIVEN dot-stuffed bodies WHEN unstuffed for BDAT THEN only the dot that starts a line goes', () => {
-  const cases: [string, string][] = [
-    ['plain\r\ntext\r\n', 'plain\r\ntext\r\n'],
-    ['..first\r\n', '.first\r\n'],
-    ['a\r\n..b\r\n...\r\n', 'a\r\n.b\r\n..\r\n'],
-    ['a.b\r\n .c\r\n', 'a.b\r\n .c\r\n'],
-    ['a\n..lf only\n', 'a\n.lf only\n'],
-    ['', ''],
-  ];
-  for (const [stuffed, plain] of cases) assert.equal(dotUnstuff(Buffer.from(stuffed, 'latin1')).toString('latin1'), plain, JSON.stringify(stuffed));
 });
