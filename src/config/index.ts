@@ -8,6 +8,7 @@ import { redisFiles } from './redis.ts';
 export type { ConfigFiles, ConfigInput, InstanceContext, Peer, Peers } from './context.ts';
 export { readerDn } from './context.ts';
 export { VMAIL_USER } from './dovecot-common.ts';
+export { postfixProxyServices, type PostfixProxyService } from './postfix.ts';
 export { ssha, ssha512 } from './password.ts';
 export { accountAttributes, accountDn, accountLdif, domainDn, ldapTreeLdif, slapdConfigLdif } from './slapd.ts';
 

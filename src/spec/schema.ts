@@ -231,6 +231,7 @@ export const PLATFORM_SCHEMA = {
             },
           },
         },
+        relayNetworks: { type: 'array', default: [], uniqueItems: true, items: { type: 'string', pattern: CIDR_PATTERN } },
         loadBalancer: {
           type: 'object',
           additionalProperties: false,

@@ -60,6 +60,11 @@ export interface PlatformSpec {
    */
   director: { vhostCount: number; apiKey: string; resyncSeconds: number; drainTimeoutSeconds: number };
   local: { stateDir: string; addressPool: string };
+  /**
+   * Client networks the `mta` and `msa` relay for without authentication (Postfix `mynetworks`, and
+   * `permit_mynetworks` in the relay rules only when set). Default none: relaying needs SASL.
+   */
+  relayNetworks: string[];
   /** Listeners that expect the PROXY protocol from the load balancer (client IP), trusted only from its ranges. */
   loadBalancer: LoadBalancerSpec;
   /** Outbound relay pools, each with its own egress IP pool (Kubernetes only). */

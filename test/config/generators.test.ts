@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { roleConfigFiles, slapdConfigLdif, type ConfigInput, type Peers } from '../../src/config/index.ts';
-import { parseSpec, type Role } from '../../src/spec/index.ts';
+import { parseSpec, type PlatformSpec, type Role } from '../../src/spec/index.ts';
+import { testSpec } from '../support/spec.ts';
 
 const spec = parseSpec(`apiVersion: mailfleet.io/v1alpha1
 kind: MailPlatform
@@ -20,9 +21,9 @@ const peers: Peers = {
   msa: [],
 };
 
-function input(role: Role, listen = '0.0.0.0'): ConfigInput {
+function input(role: Role, listen = '0.0.0.0', withSpec: PlatformSpec = spec): ConfigInput {
   return {
-    spec,
+    spec: withSpec,
     peers,
     instance: { role, name: `${role}-0`, listen, configDir: '/etc/mailfleet', dataDir: '/var/lib/mailfleet', runDir: '/run/mailfleet', mailDir: '/srv/mail' },
   };
@@ -71,6 +72,36 @@ test('GIVEN the msa role WHEN rendered THEN SASL goes to Dovecot auth on the pro
   assert.equal(main.get('smtpd_sasl_type'), 'dovecot');
   assert.equal(main.get('smtpd_sasl_path'), 'inet:proxy-0.proxy:12345');
   assert.equal(main.get('smtpd_relay_restrictions'), 'permit_sasl_authenticated, reject_unauth_destination');
+});
+
+test('GIVEN a pod (listening on 0.0.0.0) behind a load balancer WHEN mta and msa are rendered THEN mynetworks is empty and relaying trusts no network', () => {
+  const behindLb = testSpec('loadBalancer: { sourceRanges: [192.0.2.0/28] }');
+  for (const role of ['mta', 'msa'] as const) {
+    const main = settings(roleConfigFiles(role, input(role, '0.0.0.0', behindLb))['main.cf'] ?? '');
+    assert.equal(main.get('mynetworks'), '', `${role}: a PROXY header claiming an address in mynetworks would make it trusted`);
+    assert.doesNotMatch(main.get('smtpd_relay_restrictions') ?? '', /permit_mynetworks/);
+    assert.match(main.get('smtpd_relay_restrictions') ?? '', /reject_unauth_destination$/);
+  }
+});
+
+test('GIVEN spec.relayNetworks WHEN mta and msa are rendered THEN mynetworks is exactly those networks and they may relay', () => {
+  const trusting = testSpec('relayNetworks: [10.20.0.0/16, 2001:db8:1::/48]');
+  const mta = settings(roleConfigFiles('mta', input('mta', '0.0.0.0', trusting))['main.cf'] ?? '');
+  assert.equal(mta.get('mynetworks'), '10.20.0.0/16 2001:db8:1::/48');
+  assert.equal(mta.get('smtpd_relay_restrictions'), 'permit_mynetworks, reject_unauth_destination');
+  const msa = settings(roleConfigFiles('msa', input('msa', '0.0.0.0', trusting))['main.cf'] ?? '');
+  assert.equal(msa.get('smtpd_relay_restrictions'), 'permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination');
+});
+
+test('GIVEN load balancer ranges WHEN mta and msa are rendered THEN the PROXY-protocol smtpd is a unix service (the agent guards the balancer port), never an inet listener', () => {
+  const behindLb = testSpec('loadBalancer: { sourceRanges: [192.0.2.0/28] }');
+  for (const [role, service] of [['mta', 'smtp-lb'], ['msa', 'submission-lb']] as const) {
+    const master = roleConfigFiles(role, input(role, '0.0.0.0', behindLb))['master.cf'] ?? '';
+    const proxied = master.split('\n').filter((l) => l.includes('smtpd_upstream_proxy_protocol'));
+    assert.deepEqual(proxied, [`${service} unix - n n - - smtpd -o syslog_name=postfix/${service} -o smtpd_upstream_proxy_protocol=haproxy`]);
+  }
+  const direct = roleConfigFiles('mta', input('mta'))['master.cf'] ?? '';
+  assert.doesNotMatch(direct, /smtpd_upstream_proxy_protocol/, 'no balancer range: no PROXY-protocol service');
 });
 
 test('GIVEN any Postfix role WHEN rendered THEN foreign mail is held for the outbound pool and never routed to the Internet', () => {
