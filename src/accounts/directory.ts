@@ -1,7 +1,7 @@
 import { Client, Change, Attribute, EqualityFilter } from 'ldapts';
 import { accountAttributes, accountDn, ssha512 } from '../config/index.ts';
 import { errorMessage, MailfleetError } from '../errors.ts';
-import { quotaBytes, type Account, type PlatformSpec } from '../spec/index.ts';
+import { quotaBytes, requireSecret, type Account, type PlatformSpec } from '../spec/index.ts';
 
 export interface AccountEntry {
   address: string;
@@ -26,7 +26,7 @@ function ldapFailure(what: string, err: unknown): MailfleetError {
 export async function openAccountDirectory(spec: PlatformSpec, url: string): Promise<AccountDirectory> {
   const client = new Client({ url, timeout: 10_000, connectTimeout: 5_000 });
   try {
-    await client.bind(`cn=admin,${spec.ldap.baseDn}`, spec.ldap.adminPassword);
+    await client.bind(`cn=admin,${spec.ldap.baseDn}`, requireSecret(spec, 'ldapAdminPassword'));
   } catch (err) {
     throw ldapFailure(`cannot bind to ${url}`, err);
   }

@@ -7,7 +7,7 @@ import {
   type ConfigFiles, type ConfigInput,
 } from '../config/index.ts';
 import { MailfleetError } from '../errors.ts';
-import { demoAccounts, type Role } from '../spec/index.ts';
+import { demoAccounts, requireSecret, type Role } from '../spec/index.ts';
 import { chownTree, ensureDir, freshDir, writeConfigFiles } from './fs.ts';
 
 const run = promisify(execFile);
@@ -108,12 +108,12 @@ const slapd: Daemon = {
     // cn=config is rebuilt from the spec at every start; the directory data is kept.
     freshDir(configDb, 0o700);
     const configLdif = join(instance.configDir, 'slapd-config.ldif');
-    writeConfigFiles(instance.configDir, { 'slapd-config.ldif': slapdConfigLdif(input, ssha(spec.ldap.adminPassword)) });
+    writeConfigFiles(instance.configDir, { 'slapd-config.ldif': slapdConfigLdif(input, ssha(requireSecret(spec, 'ldapAdminPassword'))) });
     await run('slapadd', ['-n', '0', '-F', configDb, '-l', configLdif]);
     if (!existsSync(join(db, 'data.mdb'))) {
       const seed = join(instance.runDir, 'seed.ldif');
       const accounts = demoAccounts(spec).map((a) => accountLdif(spec, a, ssha512(a.password)));
-      writeFileSync(seed, [ldapTreeLdif(spec, ssha(spec.ldap.readerPassword)), ...accounts].join('\n'), { mode: 0o600 });
+      writeFileSync(seed, [ldapTreeLdif(spec, ssha(requireSecret(spec, 'ldapReaderPassword'))), ...accounts].join('\n'), { mode: 0o600 });
       await run('slapadd', ['-q', '-n', '1', '-F', configDb, '-l', seed]);
       rmSync(seed);
     }

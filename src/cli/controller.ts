@@ -9,7 +9,7 @@ import {
 import { MailfleetError } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { controlSocket } from '../runtime/local/index.ts';
-import { validateSpec } from '../spec/index.ts';
+import { requireSecret, validateSpec } from '../spec/index.ts';
 import { parse, usageError } from './args.ts';
 
 const USAGE = `mailfleet controller --source kube --director URL[,URL…] [--namespace NS] [--service mailbox] [--lease NAME] [--identity ID]
@@ -66,7 +66,7 @@ export async function controllerCommand(argv: string[]): Promise<number> {
     endpoints = () => members().map((m) => ({ url: m.url }));
     ringMembers = members;
     ringPort = spec.ports.director;
-    key = spec.director.apiKey;
+    key = requireSecret(spec, 'doveadmApiKey');
     vhostCount = spec.director.vhostCount;
     resyncMs = spec.director.resyncSeconds * 1000;
   } else if (values.source === 'kube') {

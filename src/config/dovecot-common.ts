@@ -1,3 +1,4 @@
+import { requireSecret } from '../spec/index.ts';
 import { ldapUris, readerDn, type ConfigInput } from './context.ts';
 
 export const VMAIL_USER = 'vmail';
@@ -11,7 +12,7 @@ export function dovecotLdapConf({ spec, peers, instance }: ConfigInput, options:
   return [
     `uris = ${ldapUris(peers, spec.ports.ldap)}`,
     `dn = ${readerDn(spec)}`,
-    `dnpass = ${spec.ldap.readerPassword}`,
+    `dnpass = ${requireSecret(spec, 'ldapReaderPassword')}`,
     'ldap_version = 3',
     `base = ${base}`,
     'scope = onelevel',

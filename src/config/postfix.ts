@@ -1,4 +1,4 @@
-import type { PlatformSpec } from '../spec/index.ts';
+import { requireSecret, type PlatformSpec } from '../spec/index.ts';
 import { ldapUris, readerDn, type ConfigFiles, type ConfigInput } from './context.ts';
 
 /** master.cf services every instance needs; `chroot` is off (the config and queue are per instance). */
@@ -35,7 +35,7 @@ function ldapMap(input: ConfigInput, query: string, resultAttribute: string, sea
     'version = 3',
     'bind = yes',
     `bind_dn = ${readerDn(spec)}`,
-    `bind_pw = ${spec.ldap.readerPassword}`,
+    `bind_pw = ${requireSecret(spec, 'ldapReaderPassword')}`,
     `search_base = ${searchBase}`,
     'scope = one',
     `query_filter = ${query}`,

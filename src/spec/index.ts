@@ -3,3 +3,7 @@ export { demoAccounts, quotaBytes } from './accounts.ts';
 export { PLATFORM_SCHEMA } from './schema.ts';
 export { ROLES } from './types.ts';
 export type { Account, MailPlatform, PlatformSpec, Ports, Role, RoleSpec } from './types.ts';
+export {
+  generateSecret, KNOWN_SECRETS, MIN_SECRET_LENGTH, missingSecrets, PLATFORM_SECRETS, requireSecret, secretValue, withSecrets,
+  type PlatformSecret, type PlatformSecretName, type PlatformSecretValues,
+} from './secrets.ts';

@@ -3,6 +3,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { MailfleetError } from '../errors.ts';
 import { PLATFORM_SCHEMA } from './schema.ts';
+import { secretProblems } from './secrets.ts';
 import type { MailPlatform } from './types.ts';
 
 const ajv = new Ajv({ useDefaults: 'empty', allErrors: true, strict: true, allowUnionTypes: true });
@@ -36,8 +37,8 @@ function describe(err: ErrorObject): string {
 }
 
 function semanticProblems(doc: MailPlatform): string[] {
-  const problems: string[] = [];
   const { spec } = doc;
+  const problems: string[] = secretProblems(spec);
   const domains = new Set(spec.domains);
   spec.accounts.seed.forEach((a, i) => {
     const domain = a.address.split('@')[1] ?? '';

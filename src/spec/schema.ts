@@ -1,3 +1,4 @@
+import { MIN_SECRET_LENGTH } from './secrets.ts';
 import { ROLES } from './types.ts';
 
 const port = (defaultPort: number) => ({ type: 'integer', minimum: 1, maximum: 65535, default: defaultPort });
@@ -25,6 +26,9 @@ const outboundPool = (ipv4Cidr: string) => ({
     ipv6Cidr: { type: 'string', pattern: CIDR_PATTERN },
   },
 });
+
+/** A platform secret given in the spec: long enough, and one token (it lands in config files). */
+const SECRET = { type: 'string', minLength: MIN_SECRET_LENGTH, pattern: '^\\S+$' };
 
 const quantity = (value: string) => ({ type: 'string', pattern: QUANTITY_PATTERN, default: value });
 const resources = (cpu: string, memory: string, cpuLimit: string, memoryLimit: string) => ({
@@ -203,8 +207,9 @@ export const PLATFORM_SCHEMA = {
           default: {},
           properties: {
             baseDn: { type: 'string', pattern: '^(dc=[a-z0-9-]+)(,dc=[a-z0-9-]+)*$', default: 'dc=mailfleet,dc=test' },
-            adminPassword: { type: 'string', minLength: 8, default: 'change-me-ldap-admin' },
-            readerPassword: { type: 'string', minLength: 8, default: 'change-me-ldap-reader' },
+            // No defaults: what the spec leaves out is generated (see secrets.ts).
+            adminPassword: SECRET,
+            readerPassword: SECRET,
           },
         },
         director: {
@@ -213,7 +218,7 @@ export const PLATFORM_SCHEMA = {
           default: {},
           properties: {
             vhostCount: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-            apiKey: { type: 'string', minLength: 16, default: 'change-me-doveadm-api-key' },
+            apiKey: SECRET,
             resyncSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 30 },
             drainTimeoutSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 60 },
           },

@@ -52,13 +52,18 @@ export interface PlatformSpec {
   hungSeconds: number;
   roles: Record<Role, RoleSpec>;
   ports: Ports;
-  /** LDAP tree root, the admin password and the read-only password Postfix and Dovecot bind with. */
-  ldap: { baseDn: string; adminPassword: string; readerPassword: string };
   /**
-   * Director ring: backend weight, the doveadm API key, how often the backend-sync controller re-reads
-   * everything (safety net; events drive it), and how long a leaving backend may keep users.
+   * LDAP tree root, the admin password and the read-only password Postfix and Dovecot bind with. The
+   * passwords have no default: left out, they are generated (single host: once, in the state directory;
+   * Kubernetes: in the platform Secret). See secrets.ts.
    */
-  director: { vhostCount: number; apiKey: string; resyncSeconds: number; drainTimeoutSeconds: number };
+  ldap: { baseDn: string; adminPassword?: string; readerPassword?: string };
+  /**
+   * Director ring: backend weight, the doveadm API key (no default: generated like the LDAP passwords),
+   * how often the backend-sync controller re-reads everything (safety net; events drive it), and how long
+   * a leaving backend may keep users.
+   */
+  director: { vhostCount: number; apiKey?: string; resyncSeconds: number; drainTimeoutSeconds: number };
   local: { stateDir: string; addressPool: string };
   /**
    * Client networks the `mta` and `msa` relay for without authentication (Postfix `mynetworks`, and
@@ -126,7 +131,12 @@ export interface KubernetesSpec {
   nodeNetworks: string[];
   /** Images of the third-party parts (monitoring, logs, node-local-dns). */
   thirdPartyImages: Record<'victoriametrics' | 'vmalert' | 'alertmanager' | 'loki' | 'promtail' | 'nodelocaldns', string>;
-  /** Name of an existing Secret with the platform's keys; empty: render one from the spec. */
+  /**
+   * Name of a Secret with the platform's keys that is not rendered: one you create (needed by `render`
+   * when the spec gives no secrets), or the one the operator creates with random values when absent.
+   * Empty: the Secret is `<platform>-secrets`, rendered from the spec's secrets (all must be given) or,
+   * under the operator, created by it.
+   */
   existingSecret: string;
 }
 

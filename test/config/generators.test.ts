@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { roleConfigFiles, slapdConfigLdif, type ConfigInput, type Peers } from '../../src/config/index.ts';
-import { parseSpec, type PlatformSpec, type Role } from '../../src/spec/index.ts';
+import { parseSpec, withSecrets, type PlatformSpec, type Role } from '../../src/spec/index.ts';
 import { testSpec } from '../support/spec.ts';
 
 const spec = parseSpec(`apiVersion: mailfleet.io/v1alpha1
@@ -21,9 +21,12 @@ const peers: Peers = {
   msa: [],
 };
 
+/** What the single host generates (or a pod's Secret holds) before configs are written. */
+const SECRETS = { ldapAdminPassword: 'test-admin-secret-0123', ldapReaderPassword: 'test-reader-secret-0123', doveadmApiKey: 'test-doveadm-key-0123456789' };
+
 function input(role: Role, listen = '0.0.0.0', withSpec: PlatformSpec = spec): ConfigInput {
   return {
-    spec: withSpec,
+    spec: withSecrets(withSpec, SECRETS),
     peers,
     instance: { role, name: `${role}-0`, listen, configDir: '/etc/mailfleet', dataDir: '/var/lib/mailfleet', runDir: '/run/mailfleet', mailDir: '/srv/mail' },
   };
@@ -117,7 +120,7 @@ test('GIVEN the proxy role WHEN rendered THEN it is a director ring member with 
   const s = settings(conf);
   assert.equal(s.get('director_servers'), 'proxy-0.proxy:9090 proxy-1.proxy:9090');
   assert.equal(s.get('director_mail_servers'), 'mailbox-0.mailbox mailbox-1.mailbox');
-  assert.equal(s.get('doveadm_api_key'), spec.director.apiKey);
+  assert.equal(s.get('doveadm_api_key'), SECRETS.doveadmApiKey);
   assert.match(conf, /executable = imap-login director/);
   assert.match(conf, /executable = pop3-login director/);
   assert.match(files['dovecot-ldap.conf.ext'] ?? '', /=proxy=y/);

@@ -69,3 +69,28 @@ test('GIVEN quotas WHEN converted THEN units are binary and 0 means unlimited', 
   assert.equal(quotaBytes('0'), 0);
   assert.throws(() => quotaBytes('1.5G'));
 });
+
+test('GIVEN a spec without secrets WHEN parsed THEN none is filled in: no default secret exists', () => {
+  const p = parseSpec(MINIMAL);
+  assert.equal(p.spec.ldap.adminPassword, undefined);
+  assert.equal(p.spec.ldap.readerPassword, undefined);
+  assert.equal(p.spec.director.apiKey, undefined);
+});
+
+test('GIVEN a spec holding a well-known secret WHEN parsed THEN it is refused, naming the field', () => {
+  const cases: [string, string][] = [
+    ['  ldap: { adminPassword: change-me-ldap-admin }\n', 'spec.ldap.adminPassword'],
+    ['  ldap: { readerPassword: change-me-ldap-reader }\n', 'spec.ldap.readerPassword'],
+    ['  director: { apiKey: change-me-doveadm-api-key }\n', 'spec.director.apiKey'],
+    ['  ldap: { adminPassword: demo-ldap-admin-pw }\n', 'spec.ldap.adminPassword'],
+  ];
+  for (const [lines, field] of cases) {
+    const got = problems(MINIMAL + lines);
+    assert.ok(got.some((l) => l.startsWith(`${field}:`) && /well-known/.test(l)), `${field}: ${got.join('\n')}`);
+  }
+});
+
+test('GIVEN a spec secret shorter than 16 characters or with a space WHEN parsed THEN it is refused, naming the field', () => {
+  assert.ok(problems(MINIMAL + '  ldap: { adminPassword: short-pw-123 }\n').some((l) => l.startsWith('spec.ldap.adminPassword:')));
+  assert.ok(problems(MINIMAL + '  director: { apiKey: "two words of a key 0123" }\n').some((l) => l.startsWith('spec.director.apiKey:')));
+});

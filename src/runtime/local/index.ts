@@ -4,11 +4,12 @@ import { peersFile, runPrefix } from '../../agent/index.ts';
 import { createBackendController, createBackendMetrics, createDirectorSink, createFeedSource, createRingSync, type BackendController } from '../../backends/index.ts';
 import { MailfleetError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
-import type { MailPlatform } from '../../spec/index.ts';
+import { requireSecret, type MailPlatform } from '../../spec/index.ts';
 import { createAddressPool } from './addresses.ts';
 import { startControlServer } from './control.ts';
 import { checkPrerequisites, checkStateDirReachable, ensureMailUser } from './prerequisites.ts';
 import { createLocalRuntime, type LocalRuntime, type Progress } from './runtime.ts';
+import { SECRETS_FILE, withLocalSecrets } from './secrets.ts';
 
 export { controlRequest } from './control.ts';
 export { rolePorts, type InstanceStatus, type StatusReport } from './status.ts';
@@ -55,7 +56,6 @@ export async function startLocalPlatform(opts: {
   progress: Progress;
   note: (line: string) => void;
 }): Promise<LocalPlatform> {
-  const { platform } = opts;
   const log = opts.logFor('runtime');
   const stateDir = resolve(opts.stateDir);
   checkPrerequisites();
@@ -65,6 +65,9 @@ export async function startLocalPlatform(opts: {
   // Daemons running as vmail, postfix and openldap must reach their directories below it.
   chmodSync(stateDir, 0o755);
   lockStateDir(stateDir);
+  // Secrets the spec leaves out: generated once, then the same at every start.
+  const { platform, generated } = withLocalSecrets(opts.platform, stateDir);
+  if (generated.length > 0) opts.note(`generated ${generated.join(', ')} (kept in ${join(stateDir, SECRETS_FILE)}, mode 0600)`);
   const logDir = join(stateDir, 'logs');
   for (const dir of [logDir, join(stateDir, 'instances'), join(stateDir, 'data')]) mkdirSync(dir, { recursive: true });
   mkdirSync(runPrefix(stateDir), { recursive: true });
@@ -94,7 +97,7 @@ export async function startLocalPlatform(opts: {
     controller = createBackendController({
       source: createFeedSource(runtime.endpoints),
       sink: createDirectorSink({
-        apiKey: spec.director.apiKey,
+        apiKey: requireSecret(spec, 'doveadmApiKey'),
         endpoints: () => runtime.endpoints.list().filter((e) => e.role === 'proxy' && e.ready).map((e) => ({ url: `http://${e.address}:${spec.ports.doveadm}` })),
       }),
       vhostCount: spec.director.vhostCount,
@@ -103,7 +106,7 @@ export async function startLocalPlatform(opts: {
       log: opts.logFor('backend-sync'),
       metrics,
       ring: createRingSync({
-        apiKey: spec.director.apiKey,
+        apiKey: requireSecret(spec, 'doveadmApiKey'),
         ringPort: spec.ports.director,
         members: () => runtime.endpoints.list().filter((e) => e.role === 'proxy' && e.ready).map((e) => ({ address: e.address, url: `http://${e.address}:${spec.ports.doveadm}` })),
         log: opts.logFor('backend-sync'),
