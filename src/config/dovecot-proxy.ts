@@ -1,4 +1,4 @@
-import { dovecotBase, dovecotLdapConf, LOGIN_SERVICE_SETTINGS, serviceBlock } from './dovecot-common.ts';
+import { authWorkerService, dovecotBase, dovecotLdapConf, LOGIN_SERVICE_SETTINGS, serviceBlock } from './dovecot-common.ts';
 import { requireSecret } from '../spec/index.ts';
 import type { ConfigFiles, ConfigInput } from './context.ts';
 
@@ -59,6 +59,7 @@ export function dovecotProxyFiles(input: ConfigInput): ConfigFiles {
     // The backend-sync controller's calls should not wait for a doveadm-server process to start.
     ...serviceBlock('doveadm', [{ name: 'http', address: addr, port: spec.ports.doveadm }], ['process_min_avail = 2']),
     ...serviceBlock('auth', [{ name: 'auth-client', address: addr, port: spec.ports.auth }]),
+    ...authWorkerService(spec),
     '',
   ];
   return {

@@ -40,9 +40,15 @@ export function redactSpec(spec: PlatformSpec): { spec: PlatformSpec; secrets: R
   spec.accounts.generate.forEach((g, i) => (secrets[generatedPasswordKey(i)] = g.password));
   const redacted: PlatformSpec = {
     ...spec,
-    ldap: { ...spec.ldap, adminPassword: secretPlaceholder(SECRET_KEYS.ldapAdminPassword), readerPassword: secretPlaceholder(SECRET_KEYS.ldapReaderPassword) },
+    ldap: {
+      ...spec.ldap,
+      adminPassword: secretPlaceholder(SECRET_KEYS.ldapAdminPassword),
+      readerPassword: secretPlaceholder(SECRET_KEYS.ldapReaderPassword),
+      authPassword: secretPlaceholder(SECRET_KEYS.ldapAuthPassword),
+    },
     director: { ...spec.director, apiKey: secretPlaceholder(SECRET_KEYS.doveadmApiKey) },
     accounts: {
+      ...spec.accounts,
       seed: spec.accounts.seed.map((a, i) => ({ ...a, password: secretPlaceholder(seedPasswordKey(i)) })),
       generate: spec.accounts.generate.map((g, i) => ({ ...g, password: secretPlaceholder(generatedPasswordKey(i)) })),
     },
@@ -65,7 +71,8 @@ export type SecretConsumer = Role | 'mailout' | 'fallback';
 /**
  * The Secret keys a workload's pods use, and so the only ones mounted into them: what its config files
  * name (a test holds the two together) and what its agent itself needs. The Internet-facing `mta` holds
- * the read-only LDAP password Postfix binds with, and nothing else.
+ * the password of the LDAP account Postfix binds with (it reads addresses, not password hashes), and
+ * nothing else; Dovecot's account, which reads the hashes, is the proxy's and the backends'.
  */
 export function podSecretKeys(workload: SecretConsumer, spec: PlatformSpec): string[] {
   const k = SECRET_KEYS;
@@ -74,14 +81,15 @@ export function podSecretKeys(workload: SecretConsumer, spec: PlatformSpec): str
     case 'msa':
       return [k.ldapReaderPassword];
     case 'proxy':
-      return [k.ldapReaderPassword, k.doveadmApiKey];
+      return [k.ldapAuthPassword, k.doveadmApiKey];
     case 'mailbox':
       // Its drain asks the directors over doveadm HTTP whether users are still routed here.
-      return [k.ldapReaderPassword, k.doveadmApiKey];
+      return [k.ldapAuthPassword, k.doveadmApiKey];
     case 'ldap':
       return [
         k.ldapAdminPassword,
         k.ldapReaderPassword,
+        k.ldapAuthPassword,
         ...spec.accounts.seed.map((_, i) => seedPasswordKey(i)),
         ...spec.accounts.generate.map((_, i) => generatedPasswordKey(i)),
       ];

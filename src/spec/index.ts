@@ -1,5 +1,5 @@
 export { loadSpecFile, parseSpec, validateSpec } from './load.ts';
-export { demoAccounts, quotaBytes } from './accounts.ts';
+export { demoAccounts, PASSWORD_MAX_LENGTH, passwordProblem, quotaBytes, seedingBudgetMs } from './accounts.ts';
 export { PLATFORM_SCHEMA } from './schema.ts';
 export { ROLES } from './types.ts';
 export type { Account, MailPlatform, PlatformSpec, Ports, Role, RoleSpec } from './types.ts';

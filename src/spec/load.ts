@@ -3,6 +3,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { MailfleetError } from '../errors.ts';
 import { PLATFORM_SCHEMA } from './schema.ts';
+import { passwordProblem } from './accounts.ts';
 import { secretProblems } from './secrets.ts';
 import type { MailPlatform } from './types.ts';
 
@@ -43,9 +44,13 @@ function semanticProblems(doc: MailPlatform): string[] {
   spec.accounts.seed.forEach((a, i) => {
     const domain = a.address.split('@')[1] ?? '';
     if (!domains.has(domain)) problems.push(`spec.accounts.seed[${i}].address: domain ${domain} is not in spec.domains`);
+    const weak = passwordProblem(a.password, spec);
+    if (weak) problems.push(`spec.accounts.seed[${i}].password: ${weak}`);
   });
   spec.accounts.generate.forEach((g, i) => {
     if (!domains.has(g.domain)) problems.push(`spec.accounts.generate[${i}].domain: ${g.domain} is not in spec.domains`);
+    const weak = passwordProblem(g.password, spec);
+    if (weak) problems.push(`spec.accounts.generate[${i}].password: ${weak}`);
   });
   const { roles } = spec;
   if ((roles.mta.replicas > 0 || roles.msa.replicas > 0) && roles.proxy.replicas === 0) {

@@ -210,6 +210,7 @@ export const PLATFORM_SCHEMA = {
             // No defaults: what the spec leaves out is generated (see secrets.ts).
             adminPassword: SECRET,
             readerPassword: SECRET,
+            authPassword: SECRET,
           },
         },
         director: {
@@ -263,6 +264,18 @@ export const PLATFORM_SCHEMA = {
           additionalProperties: false,
           default: {},
           properties: {
+            passwordMinLength: { type: 'integer', minimum: 8, maximum: 128, default: 12 },
+            passwordHash: {
+              type: 'object',
+              additionalProperties: false,
+              default: {},
+              properties: {
+                scheme: { enum: ['ARGON2ID'], default: 'ARGON2ID' },
+                // OWASP's first Argon2id setting: 19 MiB, 2 passes, 1 lane.
+                memoryKiB: { type: 'integer', minimum: 1024, maximum: 4194304, default: 19456 },
+                passes: { type: 'integer', minimum: 1, maximum: 64, default: 2 },
+              },
+            },
             seed: {
               type: 'array',
               default: [],

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { MailfleetError } from '../errors.ts';
 import type { PlatformSpec } from './types.ts';
 
-export type PlatformSecretName = 'ldapAdminPassword' | 'ldapReaderPassword' | 'doveadmApiKey';
+export type PlatformSecretName = 'ldapAdminPassword' | 'ldapReaderPassword' | 'ldapAuthPassword' | 'doveadmApiKey';
 
 export interface PlatformSecret {
   name: PlatformSecretName;
@@ -21,6 +21,7 @@ export interface PlatformSecret {
 export const PLATFORM_SECRETS: readonly PlatformSecret[] = [
   { name: 'ldapAdminPassword', field: 'spec.ldap.adminPassword', key: 'ldap-admin-password' },
   { name: 'ldapReaderPassword', field: 'spec.ldap.readerPassword', key: 'ldap-reader-password' },
+  { name: 'ldapAuthPassword', field: 'spec.ldap.authPassword', key: 'ldap-auth-password' },
   { name: 'doveadmApiKey', field: 'spec.director.apiKey', key: 'doveadm-api-key' },
 ];
 
@@ -48,6 +49,8 @@ export function secretValue(spec: PlatformSpec, name: PlatformSecretName): strin
       return spec.ldap.adminPassword;
     case 'ldapReaderPassword':
       return spec.ldap.readerPassword;
+    case 'ldapAuthPassword':
+      return spec.ldap.authPassword;
     case 'doveadmApiKey':
       return spec.director.apiKey;
   }
@@ -73,10 +76,16 @@ export function withSecrets(spec: PlatformSpec, values: PlatformSecretValues): P
   const pick = (name: PlatformSecretName) => secretValue(spec, name) ?? values[name];
   const admin = pick('ldapAdminPassword');
   const reader = pick('ldapReaderPassword');
+  const auth = pick('ldapAuthPassword');
   const apiKey = pick('doveadmApiKey');
   return {
     ...spec,
-    ldap: { ...spec.ldap, ...(admin === undefined ? {} : { adminPassword: admin }), ...(reader === undefined ? {} : { readerPassword: reader }) },
+    ldap: {
+      ...spec.ldap,
+      ...(admin === undefined ? {} : { adminPassword: admin }),
+      ...(reader === undefined ? {} : { readerPassword: reader }),
+      ...(auth === undefined ? {} : { authPassword: auth }),
+    },
     director: { ...spec.director, ...(apiKey === undefined ? {} : { apiKey }) },
   };
 }

@@ -53,11 +53,12 @@ export interface PlatformSpec {
   roles: Record<Role, RoleSpec>;
   ports: Ports;
   /**
-   * LDAP tree root, the admin password and the read-only password Postfix and Dovecot bind with. The
-   * passwords have no default: left out, they are generated (single host: once, in the state directory;
-   * Kubernetes: in the platform Secret). See secrets.ts.
+   * LDAP tree root and the passwords of its three binds: the admin (the accounts CLI), the reader Postfix
+   * binds with (addresses, never password hashes) and the auth account Dovecot binds with (which reads
+   * the hashes it verifies). No default: left out, they are generated (single host: once, in the state
+   * directory; Kubernetes: in the platform Secret). See secrets.ts.
    */
-  ldap: { baseDn: string; adminPassword?: string; readerPassword?: string };
+  ldap: { baseDn: string; adminPassword?: string; readerPassword?: string; authPassword?: string };
   /**
    * Director ring: backend weight, the doveadm API key (no default: generated like the LDAP passwords),
    * how often the backend-sync controller re-reads everything (safety net; events drive it), and how long
@@ -75,7 +76,20 @@ export interface PlatformSpec {
   /** Outbound relay pools, each with its own egress IP pool (Kubernetes only). */
   outbound: { mailout: OutboundPool; fallback: OutboundPool };
   kubernetes: KubernetesSpec;
-  accounts: { seed: Account[]; generate: GeneratedAccounts[] };
+  accounts: AccountsSpec;
+}
+
+export interface AccountsSpec {
+  /** Shortest mailbox password accepted, from `accounts add` and in the spec's demo accounts. Default 12. */
+  passwordMinLength: number;
+  /**
+   * How mailbox passwords are stored: Argon2id, verified by Dovecot. Default 19456 KiB and 2 passes
+   * (OWASP's first recommendation, about 25 ms per hash on one core here); raise both for a slower
+   * attacker, at the price of every login (verified on the proxy and again on the backend) and seeding.
+   */
+  passwordHash: { scheme: 'ARGON2ID'; memoryKiB: number; passes: number };
+  seed: Account[];
+  generate: GeneratedAccounts[];
 }
 
 export interface LoadBalancerSpec {

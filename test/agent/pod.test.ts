@@ -22,11 +22,11 @@ const platform = parseSpec(stringify({
   spec: {
     domains: ['example.com'],
     hostname: 'mx.example.com',
-    ldap: { adminPassword: 'admin-secret-0123456789', readerPassword: 'reader-secret-0123456789' },
+    ldap: { adminPassword: 'admin-secret-0123456789', readerPassword: 'reader-secret-0123456789', authPassword: 'auth-secret-0123456789' },
     director: { apiKey: 'doveadm-key-0123456789' },
     accounts: {
-      seed: [{ address: 'alice@example.com', password: 'alice-pw' }],
-      generate: [{ count: 2, prefix: 'user', domain: 'example.com', password: 'gen-pw' }],
+      seed: [{ address: 'alice@example.com', password: 'alice-password' }],
+      generate: [{ count: 2, prefix: 'user', domain: 'example.com', password: 'generated-password' }],
     },
   },
 }));

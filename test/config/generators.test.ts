@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { roleConfigFiles, slapdConfigLdif, type ConfigInput, type Peers } from '../../src/config/index.ts';
+import { roleConfigFiles, serviceAccountsChangeLdif, slapdConfigLdif, type ConfigInput, type Peers } from '../../src/config/index.ts';
 import { parseSpec, withSecrets, type PlatformSpec, type Role } from '../../src/spec/index.ts';
 import { testSpec } from '../support/spec.ts';
 
@@ -22,7 +22,7 @@ const peers: Peers = {
 };
 
 /** What the single host generates (or a pod's Secret holds) before configs are written. */
-const SECRETS = { ldapAdminPassword: 'test-admin-secret-0123', ldapReaderPassword: 'test-reader-secret-0123', doveadmApiKey: 'test-doveadm-key-0123456789' };
+const SECRETS = { ldapAdminPassword: 'test-admin-secret-0123', ldapReaderPassword: 'test-reader-secret-0123', ldapAuthPassword: 'test-auth-secret-0123', doveadmApiKey: 'test-doveadm-key-0123456789' };
 
 function input(role: Role, listen = '0.0.0.0', withSpec: PlatformSpec = spec): ConfigInput {
   return {
@@ -127,6 +127,17 @@ test('GIVEN the proxy role WHEN rendered THEN it is a director ring member with 
   for (const line of conf.split('\n')) if (line.includes('{')) assert.match(line, /\{$/, `Dovecot needs '{' at the end of the line: ${line}`);
 });
 
+test('GIVEN proxy and mailbox WHEN rendered THEN auth workers verify the slow password hashes, with room for the hash\'s memory', () => {
+  for (const role of ['proxy', 'mailbox'] as const) {
+    const conf = roleConfigFiles(role, input(role))['dovecot.conf'] ?? '';
+    assert.equal(settings(conf).get('auth_cache_verify_password_with_worker'), 'yes');
+    assert.match(conf, /^service auth-worker \{\n {2}vsz_limit = 256 M\n\}$/m);
+    assert.match(roleConfigFiles(role, input(role))['dovecot-ldap.conf.ext'] ?? '', /^default_pass_scheme = ARGON2ID$/m);
+  }
+  const heavy = testSpec('accounts: { passwordHash: { memoryKiB: 1048576, passes: 1 } }');
+  assert.match(roleConfigFiles('proxy', input('proxy', '0.0.0.0', heavy))['dovecot.conf'] ?? '', /^ {2}vsz_limit = 1152 M$/m);
+});
+
 test('GIVEN the mailbox role WHEN rendered THEN mail lives under the shared storage and quota comes from LDAP', () => {
   const files = roleConfigFiles('mailbox', input('mailbox'));
   assert.match(files['dovecot-ldap.conf.ext'] ?? '', /=home=\/srv\/mail\/%d\/%n/);
@@ -143,5 +154,32 @@ test('GIVEN the same spec WHEN rendered for a pod and for a loopback instance TH
 test('GIVEN the same input twice WHEN rendered THEN the output is byte-identical', () => {
   for (const role of ['mta', 'msa', 'proxy', 'mailbox', 'kvs'] as const) {
     assert.deepEqual(roleConfigFiles(role, input(role)), roleConfigFiles(role, input(role)));
+  }
+});
+
+test('GIVEN the ldap role WHEN its config is rendered THEN only Dovecot\'s bind reads account password hashes, service hashes are bind-only, and Postfix\'s bind reads the rest', () => {
+  const ldif = slapdConfigLdif(input('ldap'), '{SSHA}x');
+  const rules = ldif.split('\n').filter((l) => l.startsWith('olcAccess:') && !l.includes('cn=peercred'));
+  assert.deepEqual(rules, [
+    'olcAccess: {0}to dn.subtree="ou=accounts,dc=mailfleet,dc=test" attrs=userPassword by dn.exact="cn=mailauth,dc=mailfleet,dc=test" read by anonymous auth by * none',
+    'olcAccess: {1}to attrs=userPassword by anonymous auth by * none',
+    'olcAccess: {2}to * by dn.exact="cn=mailreader,dc=mailfleet,dc=test" read by dn.exact="cn=mailauth,dc=mailfleet,dc=test" read by * none',
+  ]);
+});
+
+test('GIVEN the service accounts WHEN an existing directory is brought up to date THEN an existing one gets its password replaced and a missing one is added', () => {
+  const ldif = serviceAccountsChangeLdif(spec, { reader: '{SSHA}r', auth: '{SSHA}a' }, new Set(['cn=mailreader,dc=mailfleet,dc=test']));
+  assert.equal(ldif, [
+    'dn: cn=mailreader,dc=mailfleet,dc=test', 'changetype: modify', 'replace: userPassword', 'userPassword: {SSHA}r', '-', '',
+    'dn: cn=mailauth,dc=mailfleet,dc=test', 'changetype: add', 'objectClass: organizationalRole', 'objectClass: simpleSecurityObject', 'cn: mailauth', 'userPassword: {SSHA}a', '',
+  ].join('\n'));
+});
+
+test('GIVEN Postfix and Dovecot WHEN rendered THEN Postfix binds as the reader and Dovecot as its own account', () => {
+  assert.match(roleConfigFiles('mta', input('mta'))['ldap-mailboxes.cf'] ?? '', /^bind_dn = cn=mailreader,dc=mailfleet,dc=test$/m);
+  for (const role of ['proxy', 'mailbox'] as const) {
+    const ldap = roleConfigFiles(role, input(role))['dovecot-ldap.conf.ext'] ?? '';
+    assert.match(ldap, /^dn = cn=mailauth,dc=mailfleet,dc=test$/m);
+    assert.match(ldap, /^dnpass = test-auth-secret-0123$/m);
   }
 });

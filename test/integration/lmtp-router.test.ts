@@ -7,7 +7,7 @@ import { until } from '../support/poll.ts';
 import { DOMAIN, processesMentioning, startPlatform } from '../support/platform.ts';
 
 const POOL = '127.93.0.0/16';
-const PASSWORD = 'router-pw';
+const PASSWORD = 'router-password';
 const REPLY_TIMEOUT_MS = 15_000;
 
 interface LmtpClient {

@@ -99,7 +99,7 @@ export async function startPlatform(t: TestContext, options: PlatformOptions): P
       roles: Object.fromEntries(Object.entries(roles).map(([k, v]) => [k, { replicas: v }])),
       director: { ...(options.generatedApiKey ? {} : { apiKey: API_KEY }), ...options.director },
       local: { stateDir, addressPool: options.addressPool },
-      accounts: { generate: [{ count: options.accounts ?? 10, prefix: 'user', domain: DOMAIN, password: options.password ?? 'secret-pw' }] },
+      accounts: { generate: [{ count: options.accounts ?? 10, prefix: 'user', domain: DOMAIN, password: options.password ?? 'secret-password' }] },
       ...options.extra,
     },
   }));

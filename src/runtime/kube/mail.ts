@@ -4,7 +4,7 @@
  */
 import { POD_PATHS } from '../../agent/index.ts';
 import { podSecretKeys } from '../../config/placeholders.ts';
-import { ROLES } from '../../spec/index.ts';
+import { ROLES, seedingBudgetMs } from '../../spec/index.ts';
 import { roleConfigMapName, secretName, specConfigMapName } from './configs.ts';
 import { image, meta, OUTBOUND_POOLS, replicasOf, selector, type MailfleetImage, type MailWorkload, type RenderContext } from './context.ts';
 import { ipPoolAnnotations } from './egress.ts';
@@ -162,7 +162,7 @@ function statefulSet(ctx: RenderContext, w: MailWorkload): Rendered {
               args: ['--pod', '--role', w, '--name', '$(POD_NAME)', '--address', '$(POD_IP)', '--log-format', 'json'],
               env: POD_ENV,
               ports: portsOf(ctx, w).map((p) => ({ name: p.name, containerPort: p.port, protocol: 'TCP' })),
-              ...agentProbes(),
+              ...agentProbes(w === 'ldap' ? seedingBudgetMs(ctx.spec) : 0),
               lifecycle: drainHook(http),
               resources: resources(ctx.spec.kubernetes.resources[w]),
               securityContext: unprivileged ? nonRootSecurity(false) : rootDaemonSecurity(),

@@ -148,7 +148,7 @@ test('GIVEN a load balancer range WHEN rendered THEN PROXY-protocol listeners ex
   assert.deepEqual(mx.ports.map((p) => p.name), ['smtp', 'smtp-lb']);
 });
 
-const INLINE_SECRETS = { adminPassword: 'inline-admin-secret-0123', readerPassword: 'inline-reader-secret-0123' };
+const INLINE_SECRETS = { adminPassword: 'inline-admin-secret-0123', readerPassword: 'inline-reader-secret-0123', authPassword: 'inline-auth-secret-0123' };
 const INLINE_KEY = 'inline-doveadm-key-0123456789';
 
 /** The example with every platform secret in the spec and no existing Secret named: the Secret is rendered. */
@@ -161,7 +161,7 @@ const inline = () => variant((d) => {
 test('GIVEN every secret in the spec WHEN rendered THEN no ConfigMap holds one and the Secret holds them all', () => {
   const doc = inline();
   const objects = renderPlatform(doc);
-  const secretValues = [INLINE_SECRETS.adminPassword, INLINE_SECRETS.readerPassword, INLINE_KEY, ...doc.spec.accounts.seed.map((a) => a.password)];
+  const secretValues = [INLINE_SECRETS.adminPassword, INLINE_SECRETS.readerPassword, INLINE_SECRETS.authPassword, INLINE_KEY, ...doc.spec.accounts.seed.map((a) => a.password)];
   for (const cm of byKind(objects, 'ConfigMap')) {
     const text = JSON.stringify(cm);
     for (const s of secretValues) assert.ok(!text.includes(s), `ConfigMap ${cm.metadata.name} must not contain a secret`);
@@ -180,7 +180,7 @@ test('GIVEN the example (existingSecret named) WHEN rendered THEN no Secret is r
 test('GIVEN no secrets in the spec and no existing Secret WHEN rendered THEN render refuses, naming each missing field and existingSecret', () => {
   assert.throws(() => renderPlatform(variant((d) => (d.spec.kubernetes.existingSecret = ''))), (err: unknown) => {
     assert.ok(isMailfleetError(err, 'SPEC_INVALID'));
-    for (const field of ['spec.ldap.adminPassword', 'spec.ldap.readerPassword', 'spec.director.apiKey', 'spec.kubernetes.existingSecret']) {
+    for (const field of ['spec.ldap.adminPassword', 'spec.ldap.readerPassword', 'spec.ldap.authPassword', 'spec.director.apiKey', 'spec.kubernetes.existingSecret']) {
       assert.ok(err.details.some((d) => d.startsWith(`${field}:`)), `${field} named in:\n${err.details.join('\n')}`);
     }
     return true;
@@ -199,7 +199,8 @@ test('GIVEN the example WHEN rendered THEN the Internet-facing mta mounts only t
   assert.deepEqual(secretItems(objects, 'msa'), ['ldap-reader-password']);
   for (const w of ['kvs', 'mailout', 'fallback']) assert.equal(secretItems(objects, w), undefined, `${w} mounts no Secret`);
   assert.ok(secretItems(objects, 'ldap')?.includes('ldap-admin-password'));
-  assert.ok(!secretItems(objects, 'proxy')?.includes('ldap-admin-password'));
+  assert.deepEqual(secretItems(objects, 'proxy'), ['ldap-auth-password', 'doveadm-api-key']);
+  assert.ok(!secretItems(objects, 'mta')?.includes('ldap-auth-password'), 'the mta cannot read password hashes');
 });
 
 test('GIVEN every workload WHEN rendered THEN each secret its ConfigMap names is among the keys its pods mount', () => {
