@@ -21,7 +21,7 @@ import { startBare, BARE_DOVECOT_ADDRESS, BARE_POSTFIX_ADDRESS } from './deliver
 import { startFull } from './delivery/full.ts';
 import { cpuDelta, sampleCpu, trackProcesses } from './delivery/cpu.ts';
 import { deliver, type Load, type LoadResult } from './delivery/load.ts';
-import { assertNothingListens, processTree, reapLeftovers } from './delivery/processes.ts';
+import { assertNothingListens, processTree, reapLeftovers } from './support/processes.ts';
 import { addCpu, freeze, thaw } from './delivery/rounds.ts';
 import { benchSpec, BENCH_DOMAIN, type BenchSpec } from './delivery/spec.ts';
 import type { Defer, DeliveryTarget } from './delivery/target.ts';

@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   LDAP_FAILED: 'an LDAP operation failed',
   CONTROL_REQUEST_INVALID: 'a control request was malformed',
   DIRECTOR_FAILED: 'a Dovecot director command failed',
+  BACKEND_NOT_ROUTABLE: 'a ready mailbox backend did not reach every director in time',
   KUBE_FAILED: 'a Kubernetes API request failed',
   USAGE: 'a command line was not understood',
   DNS_NAME_INVALID: 'a host name to audit is not a valid DNS name',

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { roleConfigFiles, type ConfigInput, type InstanceContext, type Peers } from '../../src/config/index.ts';
 import { quotaBytes, type PlatformSpec } from '../../src/spec/index.ts';
-import { startDaemon, stopDaemon, waitGreeting } from './processes.ts';
+import { startDaemon, stopDaemon, waitGreeting } from '../support/processes.ts';
 import type { BenchSpec } from './spec.ts';
 import type { Defer, DeliveryTarget } from './target.ts';
 

@@ -2,7 +2,7 @@
  * Taking turns: the path that is not being timed is frozen (SIGSTOP on its whole process tree), so both paths
  * can stay up for several alternating rounds without the idle one using any CPU.
  */
-import { processTree } from './processes.ts';
+import { processTree } from '../support/processes.ts';
 import type { cpuDelta } from './cpu.ts';
 import type { DeliveryTarget } from './target.ts';
 

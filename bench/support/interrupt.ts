@@ -14,7 +14,7 @@ const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
  * benchmark is still stopping what it started (its cleanup must run to the end, not be cut short).
  * `release()` removes the handlers.
  */
-export function abortOnSignals(): { abort: AbortController; release(): void } {
+export function abortOnSignals(): { abort: AbortController; release: () => void } {
   const abort = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
     if (abort.signal.aborted) return void console.error(`bench: ${sig}: still stopping what was started`);

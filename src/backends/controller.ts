@@ -1,9 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { DirectorError } from './director.ts';
+import { DirectorError } from './director-error.ts';
 import type { BackendMetrics } from './metrics.ts';
-import type { RingSync } from './ring.ts';
 import { plan, recordStep } from './plan.ts';
 import type { BackendSource, DirectorHost, DirectorSink, DrainState, Step } from './types.ts';
 
@@ -23,8 +22,8 @@ export interface BackendControllerOptions {
   resyncMs?: number;
   drainTimeoutMs?: number;
   now?: () => number;
-  /** Keeps the directors' ring membership current too (proxies that moved); run before the backends. */
-  ring?: RingSync;
+  /** Keeps the directors' ring membership current too (proxies that moved); run before the backends, true when it changed something. */
+  syncRing?: () => Promise<boolean>;
 }
 
 export interface BackendController {
@@ -32,10 +31,6 @@ export interface BackendController {
   start(signal: AbortSignal): Promise<void>;
   /** Schedules a reconcile (coalesced with any already pending). */
   enqueue(reason: string): void;
-  /** The director's host list as of the last successful reconcile. */
-  hosts(): DirectorHost[];
-  /** Resolves once `address` is no longer in the director (or after `timeoutMs`); true when removed. */
-  waitRemoved(address: string, timeoutMs: number): Promise<boolean>;
 }
 
 /**
@@ -49,10 +44,8 @@ export function createBackendController(opts: BackendControllerOptions): Backend
   const resyncMs = opts.resyncMs ?? RESYNC_MS;
   const drainTimeoutMs = opts.drainTimeoutMs ?? DRAIN_TIMEOUT_MS;
   const drains = new Map<string, DrainState>();
-  let lastHosts: DirectorHost[] = [];
   let pending = true;
   let wake: () => void = () => undefined;
-  const removedWaiters = new Set<() => void>();
 
   function enqueue(reason: string): void {
     log.debug({ reason }, 'reconcile scheduled');
@@ -77,7 +70,6 @@ export function createBackendController(opts: BackendControllerOptions): Backend
   }
 
   function publish(hosts: DirectorHost[]): void {
-    lastHosts = hosts;
     metrics.backends.reset();
     metrics.users.reset();
     for (const h of hosts) {
@@ -85,14 +77,13 @@ export function createBackendController(opts: BackendControllerOptions): Backend
       metrics.backends.inc({ state });
       metrics.users.set({ backend: h.address }, h.users);
     }
-    for (const w of removedWaiters) w();
   }
 
   /** One reconcile; returns true when a follow-up soon is needed (changes to confirm, a drain in progress). */
   async function reconcile(): Promise<boolean> {
     const desired = source.list();
     if (desired === undefined) return false;
-    if (opts.ring && (await opts.ring.sync())) {
+    if (opts.syncRing && (await opts.syncRing())) {
       // Confirm the ring in a follow-up run before planning backends against it.
       pending = true;
       return true;
@@ -125,23 +116,6 @@ export function createBackendController(opts: BackendControllerOptions): Backend
 
   return {
     enqueue,
-    hosts: () => lastHosts.map((h) => ({ ...h })),
-    async waitRemoved(address, timeoutMs) {
-      const deadline = now() + timeoutMs;
-      while (lastHosts.some((h) => h.address === address)) {
-        if (now() > deadline) return false;
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            removedWaiters.delete(done);
-            clearTimeout(timer);
-            resolve();
-          };
-          const timer = setTimeout(done, Math.max(1, Math.min(1000, deadline - now())));
-          removedWaiters.add(done);
-        });
-      }
-      return true;
-    },
     async start(signal) {
       source.onChange(() => enqueue('source changed'));
       const sourceDone = source.start(signal).catch((err: unknown) => log.error({ err: errorMessage(err) }, 'source stopped'));

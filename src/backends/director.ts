@@ -1,41 +1,30 @@
-import { MailfleetError } from '../errors.ts';
-import type { DirectorSink, Step } from './types.ts';
+/**
+ * The Dovecot 2.3 director over the doveadm HTTP API of a proxy. The API key is sent, never logged.
+ */
+import { DirectorError } from './director-error.ts';
+import { failoverSink } from './directors.ts';
+import type { ConnectDirector, DirectorHost, DirectorMember, DirectorSink, Step } from './types.ts';
+
+export { DirectorError, type DirectorErrorKind } from './director-error.ts';
 
 /** doveadm exit codes the director answers with (sysexits). */
 const EX_NOTFOUND = 68;
 const EX_TEMPFAIL = 75;
+const TIMEOUT_MS = 5000;
 
 export interface DirectorEndpoint {
   /** `http://host:port` of a proxy's doveadm HTTP listener. */
   url: string;
 }
 
-/** `unavailable`: no proxy is ready to ask (an expected state while the proxy layer starts or restarts). */
-export type DirectorErrorKind = 'unavailable' | 'unreachable' | 'auth' | 'tempfail' | 'notfound' | 'failed';
-
-export class DirectorError extends MailfleetError {
-  readonly kind: DirectorErrorKind;
-  constructor(kind: DirectorErrorKind, message: string, cause?: unknown) {
-    super('DIRECTOR_FAILED', message, { cause });
-    this.kind = kind;
-  }
-}
-
 type DoveadmReply = [string, unknown, string][];
+type DoveadmCall = (command: string, params: Record<string, string>) => Promise<unknown>;
 
-/**
- * The Dovecot 2.3 director, reached through the doveadm HTTP API of any ring member (the director
- * answers only after the ring has synced, so one member is enough). The API key is sent, never logged.
- * `endpoints()` is asked on every call: proxies move, and the next one is tried when one fails.
- */
-export function createDirectorSink(opts: { endpoints: () => DirectorEndpoint[]; apiKey: string; timeoutMs?: number }): DirectorSink & {
-  call(command: string, params: Record<string, string>): Promise<unknown>;
-} {
-  const auth = `X-Dovecot-API ${Buffer.from(opts.apiKey).toString('base64')}`;
-  const timeoutMs = opts.timeoutMs ?? 5000;
-  let tag = 0;
+let tag = 0;
 
-  async function callOne(url: string, command: string, params: Record<string, string>): Promise<unknown> {
+function doveadmCall(url: string, apiKey: string, timeoutMs: number): DoveadmCall {
+  const auth = `X-Dovecot-API ${Buffer.from(apiKey).toString('base64')}`;
+  return async (command, params) => {
     const t = `mf${++tag}`;
     let res: Response;
     try {
@@ -54,64 +43,78 @@ export function createDirectorSink(opts: { endpoints: () => DirectorEndpoint[]; 
     const [kind, payload] = body[0] ?? [];
     if (kind === 'doveadmResponse') return payload;
     const exitCode = (payload as { exitCode?: number } | undefined)?.exitCode;
-    if (exitCode === EX_NOTFOUND) throw new DirectorError('notfound', `${command} ${params.host ?? ''}: not found`);
-    if (exitCode === EX_TEMPFAIL) throw new DirectorError('tempfail', `${command} ${params.host ?? ''}: director busy or host unknown (exit ${exitCode})`);
+    const target = params.host ?? params.ip ?? '';
+    if (exitCode === EX_NOTFOUND) throw new DirectorError('notfound', `${command} ${target}: not found`);
+    if (exitCode === EX_TEMPFAIL) throw new DirectorError('tempfail', `${command} ${target}: director busy or host unknown (exit ${exitCode})`);
     throw new DirectorError('failed', `${command} via ${url}: ${JSON.stringify(payload)}`);
-  }
+  };
+}
 
-  async function call(command: string, params: Record<string, string>): Promise<unknown> {
-    const endpoints = opts.endpoints();
-    if (endpoints.length === 0) throw new DirectorError('unavailable', `${command}: no ready proxy to talk to`);
-    let last: unknown;
-    for (const e of endpoints) {
+function hostsOf(rows: Record<string, string>[]): DirectorHost[] {
+  return rows.map((r) => ({
+    address: r['mail server ip'] ?? '',
+    vhosts: Number(r.vhosts ?? 0),
+    up: r.state === 'up',
+    users: Number(r.users ?? 0),
+  }));
+}
+
+async function applyStep(call: DoveadmCall, step: Step): Promise<void> {
+  const host = step.address;
+  switch (step.op) {
+    case 'add':
+      await call('directorAdd', { host, vhostCount: String(step.vhosts) });
+      return;
+    case 'update':
+      await call('directorUpdate', { host, vhostCount: String(step.vhosts) });
+      return;
+    case 'up':
+      await call('directorUp', { host });
+      return;
+    case 'down':
+      await call('directorDown', { host });
+      return;
+    case 'flush':
+      await call('directorFlush', { host });
+      return;
+    case 'remove':
       try {
-        return await callOne(e.url, command, params);
+        await call('directorRemove', { host });
       } catch (err) {
-        last = err;
-        if (!(err instanceof DirectorError) || err.kind !== 'unreachable') throw err;
+        // Already gone is what we wanted.
+        if (!(err instanceof DirectorError && err.kind === 'notfound')) throw err;
       }
-    }
-    throw last;
+      return;
   }
+}
 
+/** One proxy's director. `ringPort` is where directors listen for each other (`director ring add ip port`). */
+export function createDoveadmDirector(opts: { url: string; apiKey: string; ringPort: number; timeoutMs?: number }): DirectorMember & { call: DoveadmCall } {
+  const call = doveadmCall(opts.url, opts.apiKey, opts.timeoutMs ?? TIMEOUT_MS);
   return {
     call,
-    async list() {
-      const rows = (await call('directorStatus', {})) as Record<string, string>[];
-      return rows.map((r) => ({
-        address: r['mail server ip'] ?? '',
-        vhosts: Number(r.vhosts ?? 0),
-        up: r.state === 'up',
-        users: Number(r.users ?? 0),
-      }));
+    list: async () => hostsOf((await call('directorStatus', {})) as Record<string, string>[]),
+    apply: (step) => applyStep(call, step),
+    async ring() {
+      const rows = (await call('directorRingStatus', {})) as Record<string, string>[];
+      return [...new Set(rows.map((r) => r['director ip'] ?? '').filter(Boolean))];
     },
-    async apply(step: Step) {
-      const host = step.address;
-      switch (step.op) {
-        case 'add':
-          await call('directorAdd', { host, vhostCount: String(step.vhosts) });
-          return;
-        case 'update':
-          await call('directorUpdate', { host, vhostCount: String(step.vhosts) });
-          return;
-        case 'up':
-          await call('directorUp', { host });
-          return;
-        case 'down':
-          await call('directorDown', { host });
-          return;
-        case 'flush':
-          await call('directorFlush', { host });
-          return;
-        case 'remove':
-          try {
-            await call('directorRemove', { host });
-          } catch (err) {
-            // Already gone is what we wanted.
-            if (!(err instanceof DirectorError && err.kind === 'notfound')) throw err;
-          }
-          return;
-      }
-    },
+    ringAdd: async (address) => void (await call('directorRingAdd', { ip: address, port: String(opts.ringPort) })),
+    ringRemove: async (address) => void (await call('directorRingRemove', { ip: address, port: String(opts.ringPort) })),
   };
+}
+
+/** Connects to real directors over doveadm HTTP. */
+export function doveadmDirectors(opts: { apiKey: string; ringPort: number; timeoutMs?: number }): ConnectDirector {
+  return (d) => createDoveadmDirector({ url: d.url, apiKey: opts.apiKey, ringPort: opts.ringPort, timeoutMs: opts.timeoutMs });
+}
+
+/**
+ * The director ring through any of `endpoints()` (asked on every call: proxies move), for callers that
+ * only read or write hosts (the mailbox drain, tests): no ring changes, so no ring port.
+ */
+export function createDirectorSink(opts: { endpoints: () => DirectorEndpoint[]; apiKey: string; timeoutMs?: number }): DirectorSink & { call: DoveadmCall } {
+  const timeoutMs = opts.timeoutMs ?? TIMEOUT_MS;
+  const sink = failoverSink(() => opts.endpoints().map((e) => createDoveadmDirector({ url: e.url, apiKey: opts.apiKey, ringPort: 0, timeoutMs })));
+  return { list: () => sink.list(), apply: (step) => sink.apply(step), call: (command, params) => sink.first(command, (m) => m.call(command, params)) };
 }

@@ -2,6 +2,7 @@ import { CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/cl
 import { setTimeout as delay } from 'node:timers/promises';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { Election } from './sync.ts';
 
 export interface LeaseOptions {
   kubeConfig: KubeConfig;
@@ -97,4 +98,9 @@ export async function runWithLease(opts: LeaseOptions, signal: AbortSignal, lead
     await delay(leading ? renewMs : renewMs / 2, undefined, { signal }).catch(() => undefined);
   }
   await stopLeading('shutting down');
+}
+
+/** The Lease as backend sync's election: one writer among replicas (and the operator) at a time. */
+export function leaseElection(opts: LeaseOptions): Election {
+  return (signal, lead) => runWithLease(opts, signal, lead);
 }

@@ -5,22 +5,13 @@
  * assigns users to backends on its own. This keeps every reachable director's ring list equal to the
  * proxies that exist: `director ring add` for a missing member, `director ring remove` for a gone one.
  */
-import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { createDirectorSink } from './director.ts';
-
-export interface RingMember {
-  /** The address its director listens on for the ring. */
-  address: string;
-  /** Its doveadm HTTP API. */
-  url: string;
-}
+import type { ConnectDirector, Director } from './types.ts';
 
 export interface RingView {
   /** Whose view: the member asked. */
-  member: RingMember;
+  member: Director;
   /** Director addresses in its ring list, itself included. */
   known: string[];
 }
@@ -28,12 +19,12 @@ export interface RingView {
 export interface RingStep {
   op: 'add' | 'remove';
   /** Asked through this member's doveadm API. */
-  via: RingMember;
+  via: Director;
   address: string;
 }
 
 /** Pure: for each member's view, the members it lacks (add) and the addresses no member has (remove). */
-export function planRing(members: readonly RingMember[], views: readonly RingView[]): RingStep[] {
+export function planRing(members: readonly Director[], views: readonly RingView[]): RingStep[] {
   const wanted = new Set(members.map((m) => m.address));
   const steps: RingStep[] = [];
   for (const view of views) {
@@ -45,22 +36,19 @@ export function planRing(members: readonly RingMember[], views: readonly RingVie
 }
 
 export interface RingSync {
-  /** One pass: read every reachable member's ring, apply what is missing or stale. True when something changed. */
-  sync(): Promise<boolean>;
+  /** One pass over `members`: read every reachable member's ring, apply what is missing or stale. True when something changed. */
+  sync(members: readonly Director[]): Promise<boolean>;
 }
 
-export function createRingSync(opts: { apiKey: string; ringPort: number; members: () => RingMember[] | Promise<RingMember[]>; log: Logger; timeoutMs?: number }): RingSync {
-  const { log } = opts;
-  const sinkFor = (m: RingMember) => createDirectorSink({ apiKey: opts.apiKey, endpoints: () => [{ url: m.url }], timeoutMs: opts.timeoutMs ?? 3000 });
+export function createRingSync(opts: { connect: ConnectDirector; log: Logger }): RingSync {
+  const { connect, log } = opts;
   return {
-    async sync() {
-      const members = await opts.members();
+    async sync(members) {
       if (members.length < 2) return false;
       const views: RingView[] = [];
       for (const member of members) {
         try {
-          const rows = (await sinkFor(member).call('directorRingStatus', {})) as Record<string, string>[];
-          views.push({ member, known: [...new Set(rows.map((r) => r['director ip'] ?? '').filter(Boolean))] });
+          views.push({ member, known: await connect(member).ring() });
         } catch (err) {
           // Not answering (starting, stopping): its view is read again next time.
           log.debug({ member: member.address, err: errorMessage(err) }, 'ring status unavailable');
@@ -69,34 +57,14 @@ export function createRingSync(opts: { apiKey: string; ringPort: number; members
       const steps = planRing(members, views);
       for (const step of steps) {
         log.info({ op: step.op, director: step.address, via: step.via.address }, 'director ring change');
-        const command = step.op === 'add' ? 'directorRingAdd' : 'directorRingRemove';
+        const via = connect(step.via);
         try {
-          await sinkFor(step.via).call(command, { ip: step.address, port: String(opts.ringPort) });
+          await (step.op === 'add' ? via.ringAdd(step.address) : via.ringRemove(step.address));
         } catch (err) {
           log.warn({ op: step.op, director: step.address, via: step.via.address, err: errorMessage(err) }, 'director ring change failed');
         }
       }
       return steps.length > 0;
     },
-  };
-}
-
-/**
- * Ring members by the DNS names of their doveadm URLs (Kubernetes: each proxy pod's stable name through
- * the headless Service), resolved on every pass: a rescheduled pod keeps its name and changes address.
- * Names that do not resolve (a pod not scheduled yet) are left out until they do.
- */
-export function membersByName(urls: readonly string[], resolve: (host: string) => Promise<string> = async (host) => (await lookup(host, { family: 4 })).address): () => Promise<RingMember[]> {
-  return async () => {
-    const out: RingMember[] = [];
-    for (const url of urls) {
-      const host = new URL(url).hostname;
-      try {
-        out.push({ address: isIP(host) ? host : await resolve(host), url });
-      } catch {
-        // not resolvable yet
-      }
-    }
-    return out;
   };
 }

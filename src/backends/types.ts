@@ -40,8 +40,31 @@ export interface BackendSource {
   start(signal: AbortSignal): Promise<void>;
 }
 
-/** Actual state and the place changes are applied: the director ring. */
+/** Actual state and the place changes are applied: the director ring, through any one of its members. */
 export interface DirectorSink {
   list(): Promise<DirectorHost[]>;
   apply(step: Step): Promise<void>;
 }
+
+/** One director (a proxy's), asked directly: its own view of the hosts and of the ring. */
+export interface DirectorMember extends DirectorSink {
+  /** Director addresses in this director's ring list, itself included (`director ring status`). */
+  ring(): Promise<string[]>;
+  /** `director ring add`: lets the director at `address` into this director's ring. */
+  ringAdd(address: string): Promise<void>;
+  /** `director ring remove`: drops the director at `address` from this director's ring. */
+  ringRemove(address: string): Promise<void>;
+}
+
+/** Where one director is now: the address its ring listens on and its doveadm HTTP API. */
+export interface Director {
+  address: string;
+  /** `http://host:port` (a pod's stable DNS name in Kubernetes, an address on one host). */
+  url: string;
+}
+
+/** The directors to talk to, asked again on every use: proxies move. */
+export type DirectorLocator = () => Director[] | Promise<Director[]>;
+
+/** A client for one director: doveadm HTTP for real proxies, or an in-memory ring in tests. */
+export type ConnectDirector = (director: Director) => DirectorMember;

@@ -28,7 +28,7 @@ function platformLdap(stateDir: string) {
 export async function accountsCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
     password: { type: 'string', short: 'p' },
-    quota: { type: 'string', default: '1G' },
+    quota: { type: 'quota', default: '1G' },
     json: { type: 'boolean' },
     'state-dir': { type: 'string', short: 's' },
     file: { type: 'string', short: 'f' },

@@ -5,7 +5,7 @@ import {
 } from '../agent/index.ts';
 import type { InstanceContext } from '../config/index.ts';
 // The placeholder codec alone; the config index does not re-export it.
-import type { SecretConsumer } from '../config/placeholders.ts';
+import type { SecretConsumer } from '../config/index.ts';
 import { createLogger } from '../log.ts';
 import { loadSpecFile, ROLES, type PlatformSpec, type Role } from '../spec/index.ts';
 import { parse, usageError } from './args.ts';
@@ -95,8 +95,8 @@ export async function agentCommand(argv: string[]): Promise<number> {
     pod: { type: 'boolean', default: false },
     role: { type: 'string' },
     name: { type: 'string' },
-    listen: { type: 'string' },
-    address: { type: 'string' },
+    listen: { type: 'ip' },
+    address: { type: 'ip' },
     file: { type: 'string', short: 'f' },
     'state-dir': { type: 'string' },
     peers: { type: 'string' },
@@ -107,17 +107,16 @@ export async function agentCommand(argv: string[]): Promise<number> {
     'data-dir': { type: 'string' },
     'run-dir': { type: 'string' },
     'mail-dir': { type: 'string' },
-    'log-format': { type: 'string', default: 'raw' },
+    'log-format': { type: 'choice', values: ['raw', 'json'], default: 'raw' },
   }, USAGE);
   // The outbound pools run Postfix exactly as an mta instance does; their config comes from their ConfigMap.
   const pool = values.pod && (values.role === 'mailout' || values.role === 'fallback');
   const role = (pool ? 'mta' : values.role) as Role;
   if (!ROLES.includes(role)) throw usageError(USAGE, `--role must be one of ${ROLES.join(', ')} (with --pod also mailout, fallback)`);
   if (!values.name) throw usageError(USAGE, 'missing --name');
-  const format = values['log-format'] as LogFormat;
-  if (format !== 'raw' && format !== 'json') throw usageError(USAGE, '--log-format must be raw or json');
+  const format: LogFormat = values['log-format'];
 
-  const wiring = values.pod ? podWiring(role, (pool ? values.role : role) as SecretConsumer, values.name, values) : hostWiring(role, values.name, values);
+  const wiring = values.pod ? podWiring(role, (pool ? values.role : role), values.name, values) : hostWiring(role, values.name, values);
   const log = createLogger('agent').child({ role, instance: wiring.instance.name });
   const controller = new AbortController();
   const onSignal = () => controller.abort();
@@ -135,7 +134,7 @@ const DRAIN_USAGE = 'mailfleet agent drain [--url http://127.0.0.1:8081]';
 
 /** `mailfleet agent drain`: the preStop hook. Asks the agent to drain and waits until it has. */
 async function drainCommand(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { url: { type: 'string', default: 'http://127.0.0.1:8081' } }, DRAIN_USAGE);
+  const { values } = parse(argv, { url: { type: 'url', default: 'http://127.0.0.1:8081' } }, DRAIN_USAGE);
   const res = await fetch(`${values.url}/drain`, { method: 'POST' });
   const text = await res.text();
   process.stdout.write(text);

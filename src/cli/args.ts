@@ -1,14 +1,137 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { isIP } from 'node:net';
+import { parseArgs } from 'node:util';
 import { MailfleetError } from '../errors.ts';
+// The patterns only, not the spec's door: that loads the validator, which most commands never use.
+import { NAME_PATTERN, QUOTA_PATTERN } from '../spec/patterns.ts';
 
-type Options = NonNullable<ParseArgsConfig['options']>;
+/**
+ * What a flag takes. Each command declares its flags with these; `parse` reads them once, turns every
+ * value into its typed form and refuses a malformed one as USAGE (exit 2), naming the flag, what it
+ * expected and what it got, as the spec's validator does for fields. Bounds are the spec's where the
+ * flag overrides a spec field.
+ */
+export type OptionSpec =
+  | { type: 'boolean'; short?: string; default?: boolean }
+  | { type: 'string'; short?: string; default?: string }
+  /** A whole number; `unit` names what it counts in the message ("seconds"). */
+  | { type: 'integer'; short?: string; default?: number; min: number; max?: number; unit?: string }
+  | { type: 'port'; short?: string; default?: number }
+  /** A listen address `HOST:PORT` (an IPv6 host in brackets) → `{ host, port }`; port 0 binds any free port. */
+  | { type: 'host-port'; short?: string; default?: string }
+  /** A mailbox quota as in the spec: `0` (none), `500M`, `1G`. */
+  | { type: 'quota'; short?: string; default?: string }
+  | { type: 'choice'; short?: string; default?: string; values: readonly string[] }
+  /** An http:// or https:// URL; `list` takes several, comma-separated → string[]. */
+  | { type: 'url'; short?: string; default?: string; list?: boolean }
+  /** A Kubernetes object name (DNS label), as the spec's names: namespaces, Services, Leases. */
+  | { type: 'name'; short?: string; default?: string }
+  /** An IPv4 or IPv6 address literal. */
+  | { type: 'ip'; short?: string; default?: string };
 
-/** node:util parseArgs with usage errors turned into USAGE (exit status 2). */
-export function parse<O extends Options>(argv: string[], options: O, usage: string) {
+export type Options = Record<string, OptionSpec>;
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+type ValueOf<S extends OptionSpec> = S extends { type: 'boolean' }
+  ? boolean
+  : S extends { type: 'integer' | 'port' }
+    ? number
+    : S extends { type: 'host-port' }
+      ? HostPort
+      : S extends { type: 'choice'; values: readonly (infer V)[] }
+        ? V
+        : S extends { type: 'url'; list: true }
+          ? string[]
+          : string;
+
+/** The typed values of parsed flags: a flag with a default is always there. */
+export type Values<O extends Options> = { readonly [K in keyof O]: O[K] extends { default: unknown } ? ValueOf<O[K]> : ValueOf<O[K]> | undefined };
+
+const PORT_RANGE = 'from 1 to 65535';
+const NAME = new RegExp(NAME_PATTERN);
+const QUOTA = new RegExp(QUOTA_PATTERN);
+const WHOLE = /^(0|[1-9][0-9]*)$/;
+
+function isUrl(text: string): boolean {
   try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new MailfleetError('USAGE', `${(err as Error).message}\nusage: ${usage}`, { cause: err });
+    const url = new URL(text);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+function whole(text: string, min: number, max: number): number | undefined {
+  if (!WHOLE.test(text)) return undefined;
+  const n = Number(text);
+  return Number.isSafeInteger(n) && n >= min && n <= max ? n : undefined;
+}
+
+function hostPort(text: string): HostPort | undefined {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):([^:]+)$/.exec(text);
+  if (!m) return undefined;
+  const host = m[1] ?? m[2] ?? '';
+  const port = whole(m[3] ?? '', 0, 65535);
+  if (port === undefined || (m[1] !== undefined && isIP(host) !== 6)) return undefined;
+  if (m[2] !== undefined && isIP(host) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(host)) return undefined;
+  return { host, port };
+}
+
+/** What a flag of this kind expects, as the end of "expected …". */
+function expectation(spec: OptionSpec): string {
+  switch (spec.type) {
+    case 'boolean':
+    case 'string':
+      return 'a value';
+    case 'integer': {
+      const what = spec.unit ? `a whole number of ${spec.unit}` : 'a whole number';
+      return spec.max === undefined ? `${what} ≥ ${spec.min}` : `${what} from ${spec.min} to ${spec.max}`;
+    }
+    case 'port':
+      return `a port number ${PORT_RANGE}`;
+    case 'host-port':
+      return 'HOST:PORT with a port from 0 (any free port) to 65535 (e.g. 0.0.0.0:8081, [::]:8081)';
+    case 'quota':
+      return 'a quota: 0 (none) or a whole number with an optional K, M, G or T (e.g. 1G)';
+    case 'choice':
+      return `one of ${spec.values.join(', ')}`;
+    case 'url':
+      return spec.list ? 'comma-separated http:// or https:// URLs' : 'an http:// or https:// URL';
+    case 'name':
+      return "a name of lower-case letters, digits and '-', at most 63, starting and ending with a letter or digit";
+    case 'ip':
+      return 'an IPv4 or IPv6 address';
+  }
+}
+
+/** The typed value of `raw`, or undefined when it is malformed. */
+function convert(spec: OptionSpec, raw: string): unknown {
+  switch (spec.type) {
+    case 'boolean':
+    case 'string':
+      return raw;
+    case 'integer':
+      return whole(raw, spec.min, spec.max ?? Number.MAX_SAFE_INTEGER);
+    case 'port':
+      return whole(raw, 1, 65535);
+    case 'host-port':
+      return hostPort(raw);
+    case 'quota':
+      return QUOTA.test(raw) ? raw : undefined;
+    case 'choice':
+      return spec.values.includes(raw) ? raw : undefined;
+    case 'url': {
+      if (!spec.list) return isUrl(raw) ? raw : undefined;
+      const urls = raw.split(',').map((u) => u.trim());
+      return urls.every(isUrl) ? urls : undefined;
+    }
+    case 'name':
+      return NAME.test(raw) ? raw : undefined;
+    case 'ip':
+      return isIP(raw) !== 0 ? raw : undefined;
   }
 }
 
@@ -16,5 +139,33 @@ export function usageError(usage: string, why: string): MailfleetError {
   return new MailfleetError('USAGE', `${why}\nusage: ${usage}`);
 }
 
-export const STATE_DIR_OPTION = { 'state-dir': { type: 'string' as const, short: 's' } };
-export const SPEC_OPTION = { file: { type: 'string' as const, short: 'f' } };
+/**
+ * The typed value of one argument (a flag's or a positional's, named by `label`: `--resync`, `N`).
+ * Throws USAGE: `--resync: expected a whole number of seconds from 1 to 3600, got "abc"`.
+ */
+export function check<S extends OptionSpec>(label: string, spec: S, raw: string, usage: string): ValueOf<S> {
+  const value = convert(spec, raw);
+  if (value === undefined) throw usageError(usage, `${label}: expected ${expectation(spec)}, got ${JSON.stringify(raw)}`);
+  return value as ValueOf<S>;
+}
+
+/** node:util parseArgs over the declared flags, every value checked and typed; frozen. Usage errors are USAGE (exit 2). */
+export function parse<const O extends Options>(argv: string[], options: O, usage: string): { values: Values<O>; positionals: string[] } {
+  const config: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
+  for (const [name, spec] of Object.entries(options)) {
+    config[name] = { type: spec.type === 'boolean' ? 'boolean' : 'string', ...(spec.short === undefined ? {} : { short: spec.short }) };
+  }
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: argv, options: config, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new MailfleetError('USAGE', `${(err as Error).message}\nusage: ${usage}`, { cause: err });
+  }
+  const values: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(options)) {
+    const raw = parsed.values[name] ?? spec.default;
+    if (raw === undefined) continue;
+    values[name] = typeof raw === 'boolean' ? raw : check(`--${name}`, spec, String(raw), usage);
+  }
+  return { values: Object.freeze(values) as Values<O>, positionals: parsed.positionals };
+}

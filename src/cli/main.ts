@@ -1,29 +1,24 @@
 import { errorMessage, isMailfleetError } from '../errors.ts';
-import { accountsCommand } from './accounts.ts';
-import { agentCommand } from './agent.ts';
-import { controllerCommand } from './controller.ts';
-import { dnsCommand } from './dns.ts';
-import { downCommand } from './down.ts';
-import { renderCommand } from './render.ts';
-import { restartCommand } from './restart.ts';
-import { scaleCommand } from './scale.ts';
-import { statusCommand } from './status.ts';
-import { upCommand } from './up.ts';
-import { validateCommand } from './validate.ts';
 
-const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
-  up: { run: upCommand, help: 'up -f SPEC [--state-dir DIR]        run the platform on this host (foreground)' },
-  down: { run: downCommand, help: 'down [--state-dir DIR]               stop a running platform gracefully' },
-  status: { run: statusCommand, help: 'status [--json] [--state-dir DIR]    list every instance' },
-  scale: { run: scaleCommand, help: 'scale ROLE N [--state-dir DIR]       add or remove instances of a role' },
-  restart: { run: restartCommand, help: 'restart ROLE [--state-dir DIR]       rolling restart, one instance at a time' },
-  accounts: { run: accountsCommand, help: 'accounts add|list|remove ...         manage mail accounts in LDAP' },
-  validate: { run: validateCommand, help: 'validate -f SPEC                     check a spec and print it with defaults' },
-  render: { run: renderCommand, help: 'render -f SPEC [-o DIR] | crd | operator   Kubernetes YAML for kubectl/GitOps' },
-  controller: { run: controllerCommand, help: 'controller --source kube|local ...    run the backend-sync controller' },
-  operator: { run: async (argv) => (await import('./operator.ts')).operatorCommand(argv), help: 'operator [--namespace NS|--all-namespaces] ...  reconcile MailPlatform resources' },
-  dns: { run: dnsCommand, help: 'dns audit NAME [--resolv-conf FILE] [--observe] [--json]  DNS queries one lookup costs' },
-  agent: { run: agentCommand, help: 'agent [--pod] --role ROLE --name NAME ...  run one instance (container entrypoint)' },
+type Run = (argv: string[]) => Promise<number>;
+
+/**
+ * Every command, loaded only when it runs: a command's module graph is all that process holds. The agent (PID 1
+ * of every pod) must not pay for the Kubernetes client, the renderer or the runtime that other commands need.
+ */
+const COMMANDS: Record<string, { load: () => Promise<Run>; help: string }> = {
+  up: { load: async () => (await import('./up.ts')).upCommand, help: 'up -f SPEC [--state-dir DIR]        run the platform on this host (foreground)' },
+  down: { load: async () => (await import('./down.ts')).downCommand, help: 'down [--state-dir DIR]               stop a running platform gracefully' },
+  status: { load: async () => (await import('./status.ts')).statusCommand, help: 'status [--json] [--state-dir DIR]    list every instance' },
+  scale: { load: async () => (await import('./scale.ts')).scaleCommand, help: 'scale ROLE N [--state-dir DIR]       add or remove instances of a role' },
+  restart: { load: async () => (await import('./restart.ts')).restartCommand, help: 'restart ROLE [--state-dir DIR]       rolling restart, one instance at a time' },
+  accounts: { load: async () => (await import('./accounts.ts')).accountsCommand, help: 'accounts add|list|remove ...         manage mail accounts in LDAP' },
+  validate: { load: async () => (await import('./validate.ts')).validateCommand, help: 'validate -f SPEC                     check a spec and print it with defaults' },
+  render: { load: async () => (await import('./render.ts')).renderCommand, help: 'render -f SPEC [-o DIR] | crd | operator   Kubernetes YAML for kubectl/GitOps' },
+  controller: { load: async () => (await import('./controller.ts')).controllerCommand, help: 'controller --source kube|local ...    run the backend-sync controller' },
+  operator: { load: async () => (await import('./operator.ts')).operatorCommand, help: 'operator [--namespace NS|--all-namespaces] ...  reconcile MailPlatform resources' },
+  dns: { load: async () => (await import('./dns.ts')).dnsCommand, help: 'dns audit NAME [--resolv-conf FILE] [--observe] [--json]  DNS queries one lookup costs' },
+  agent: { load: async () => (await import('./agent.ts')).agentCommand, help: 'agent [--pod] --role ROLE --name NAME ...  run one instance (container entrypoint)' },
 };
 
 function usage(): string {
@@ -45,7 +40,8 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    return await command.run(rest);
+    const run = await command.load();
+    return await run(rest);
   } catch (err) {
     if (isMailfleetError(err)) {
       process.stderr.write(`mailfleet: ${err.message}\n`);

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
-import { runWithLease } from '../backends/index.ts';
+import { runWithLease } from '../backends/kube.ts';
 import { createLogger } from '../log.ts';
 import { createOperator, createOperatorMetrics, exposition, OPERATOR_LEASE_NAME, startOperatorHttp } from '../runtime/kube/operator/index.ts';
 import { parse, usageError } from './args.ts';
@@ -16,19 +16,18 @@ const USAGE = `mailfleet operator [--namespace NS | --all-namespaces] [--kubecon
  */
 export async function operatorCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, {
-    namespace: { type: 'string', short: 'n' },
+    namespace: { type: 'name', short: 'n' },
     'all-namespaces': { type: 'boolean', short: 'A' },
     kubeconfig: { type: 'string' },
-    listen: { type: 'string', default: '0.0.0.0:8081' },
-    resync: { type: 'string', default: '60' },
+    listen: { type: 'host-port', default: '0.0.0.0:8081' },
+    // The safety-net re-list; bounded as the spec's director.resyncSeconds.
+    resync: { type: 'integer', min: 1, max: 3600, unit: 'seconds', default: 60 },
     identity: { type: 'string' },
-    'lease-namespace': { type: 'string' },
+    'lease-namespace': { type: 'name' },
   }, USAGE);
   if (values.namespace && values['all-namespaces']) throw usageError(USAGE, '--namespace and --all-namespaces exclude each other');
-  const resyncSeconds = Number(values.resync);
-  if (!Number.isFinite(resyncSeconds) || resyncSeconds < 1) throw usageError(USAGE, '--resync must be a number of seconds, at least 1');
-  const listen = /^(.*):(\d+)$/.exec(values.listen ?? '');
-  if (!listen) throw usageError(USAGE, '--listen must be HOST:PORT');
+  const resyncSeconds = values.resync;
+  const listen = values.listen;
 
   const kc = new KubeConfig();
   if (values.kubeconfig) kc.loadFromFile(values.kubeconfig);
@@ -47,8 +46,8 @@ export async function operatorCommand(argv: string[]): Promise<number> {
   process.once('SIGINT', () => abort.abort());
 
   const server = await startOperatorHttp({
-    host: listen[1] ?? '0.0.0.0',
-    port: Number(listen[2]),
+    host: listen.host,
+    port: listen.port,
     metrics: () => exposition(operator.registries()),
     // A standby replica is ready: it is waiting for the Lease, as it should.
     ready: () => !leading || operator.synced(),

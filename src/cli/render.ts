@@ -20,7 +20,7 @@ export async function renderCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (argv[0] === 'operator') {
-    const { values } = parse(argv.slice(1), { namespace: { type: 'string' }, image: { type: 'string' } }, USAGE);
+    const { values } = parse(argv.slice(1), { namespace: { type: 'name' }, image: { type: 'string' } }, USAGE);
     const namespace = values.namespace ?? 'mailfleet-system';
     const objects = renderOperatorInstall({ namespace, ...(values.image ? { image: values.image } : {}) });
     const ns = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: { 'app.kubernetes.io/name': 'mailfleet', 'app.kubernetes.io/part-of': 'mailfleet' } } };

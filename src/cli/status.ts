@@ -1,4 +1,4 @@
-import { controlRequest, type StatusReport } from '../runtime/local/index.ts';
+import { controlRequest, type InstanceStatus, type StatusReport } from '../runtime/local/index.ts';
 import { parse } from './args.ts';
 import { resolveStateDir } from './state.ts';
 import { controlSocket } from '../runtime/local/index.ts';
@@ -8,6 +8,16 @@ const USAGE = 'mailfleet status [--json] [--state-dir DIR | -f SPEC]';
 function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+}
+
+/** A mailbox backend as the directors listed it when the report was made. */
+function directorCell(i: InstanceStatus, report: StatusReport): string {
+  if (i.role !== 'mailbox') return '';
+  const d = i.director;
+  if (d) return `${d.state} users=${d.users}${d.listedBy < d.directors ? ` (in ${d.listedBy} of ${d.directors} directors)` : ''}`;
+  const directors = report.directors;
+  if (directors.length > 0 && directors.every((x) => !x.answered)) return 'unknown (no director answers)';
+  return 'not registered';
 }
 
 export async function printStatus(socket: string, asJson: boolean): Promise<void> {
@@ -20,10 +30,10 @@ export async function printStatus(socket: string, asJson: boolean): Promise<void
   const rows = [['ROLE', 'NAME', 'ADDRESS', 'PORTS', 'STATE', 'READY', 'RESTARTS', 'AGE', 'DIRECTOR']];
   for (const i of report.instances) {
     const ports = Object.entries(i.ports).map(([k, v]) => `${k}:${v}`).join(',');
-    const director = i.role !== 'mailbox' ? '' : i.director ? `${i.director.state} users=${i.director.users}` : 'not registered';
-    rows.push([i.role, i.name, i.address || '-', ports, i.state, i.ready ? 'yes' : 'no', String(i.restarts), `${i.ageSeconds}s`, director]);
+    rows.push([i.role, i.name, i.address || '-', ports, i.state, i.ready ? 'yes' : 'no', String(i.restarts), `${i.ageSeconds}s`, directorCell(i, report)]);
   }
   process.stdout.write(table(rows) + '\n');
+  for (const d of report.directors.filter((x) => !x.answered)) process.stdout.write(`director ${d.name ?? d.address} (${d.address}) did not answer: ${d.error ?? 'no reply'}\n`);
 }
 
 export async function statusCommand(argv: string[]): Promise<number> {

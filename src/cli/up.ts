@@ -1,5 +1,7 @@
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { MailfleetError } from '../errors.ts';
 import { createRootLogger } from '../log.ts';
 import { controlSocket, startLocalPlatform, type Pod } from '../runtime/local/index.ts';
 import { demoAccounts, loadSpecFile } from '../spec/index.ts';
@@ -9,9 +11,13 @@ import { resolveStateDir } from './state.ts';
 
 const USAGE = 'mailfleet up -f SPEC [--state-dir DIR] [--log-stdout]';
 
-/** argv that starts `mailfleet agent` with the same Node.js and flags as this process. */
+/**
+ * argv that starts `mailfleet agent` with the same Node.js as this process, on the compiled CLI (dist/, which
+ * scripts/build writes): every instance runs what a pod runs, never the TypeScript sources. The path is the same
+ * from src/cli/ and dist/cli/.
+ */
 export function agentCommand(): string[] {
-  return [process.execPath, '--disable-warning=ExperimentalWarning', fileURLToPath(new URL('./main.ts', import.meta.url))];
+  return [process.execPath, fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))];
 }
 
 function say(line: string): void {
@@ -19,6 +25,9 @@ function say(line: string): void {
 }
 
 export async function upCommand(argv: string[]): Promise<number> {
+  const agent = agentCommand();
+  const main = agent[agent.length - 1] ?? '';
+  if (!existsSync(main)) throw new MailfleetError('PREREQUISITE_MISSING', `${main} is missing: the instances run the compiled CLI; run scripts/build`);
   const { values } = parse(argv, { file: { type: 'string', short: 'f' }, 'state-dir': { type: 'string', short: 's' }, 'log-stdout': { type: 'boolean' } }, USAGE);
   if (!values.file) throw usageError(USAGE, 'missing -f SPEC');
   const platform = loadSpecFile(values.file);
@@ -34,7 +43,7 @@ export async function upCommand(argv: string[]): Promise<number> {
     say(`${counter} ${pod.name.padEnd(12)} ${pod.address.padEnd(15)} ${phase}${timing}${detail ? ` — ${detail}` : ''}`);
   };
   const root = createRootLogger(values['log-stdout'] ? {} : { destination: join(stateDir, 'logs', 'runtime.log') });
-  const local = await startLocalPlatform({ platform, stateDir, agentCommand: agentCommand(), logFor: (component) => root.child({ component }), progress, note: (l) => say(`mailfleet: ${l}`) });
+  const local = await startLocalPlatform({ platform, stateDir, agentCommand: agent, logFor: (component) => root.child({ component }), progress, note: (l) => say(`mailfleet: ${l}`) });
 
   say('');
   await printStatus(controlSocket(stateDir), false);

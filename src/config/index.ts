@@ -8,8 +8,12 @@ import { redisFiles } from './redis.ts';
 export type { ConfigFiles, ConfigInput, InstanceContext, Peer, Peers } from './context.ts';
 export { authDn, readerDn } from './context.ts';
 export { VMAIL_USER } from './dovecot-common.ts';
-export { postfixProxyServices, type PostfixProxyService } from './postfix.ts';
+export { postfixOutboundFiles, postfixProxyServices, type PostfixProxyService } from './postfix.ts';
 export { ARGON2_PARALLELISM, hashPassword, hashPasswords, ssha, type PasswordHashing } from './password.ts';
+export {
+  platformSecretKeys, podSecretKeys, POD_NAME_PLACEHOLDER, redactSpec, resolveInValue, resolvePlaceholders, SECRET_KEYS, secretPlaceholder,
+  type PlaceholderValues, type SecretConsumer,
+} from './placeholders.ts';
 export { accessRules, accountAttributes, accountDn, accountLdif, domainDn, ldapTreeLdif, serviceAccountsChangeLdif, slapdConfigLdif, type ServiceAccountHashes } from './slapd.ts';
 
 /**

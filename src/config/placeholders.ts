@@ -120,7 +120,7 @@ export function resolvePlaceholders(text: string, values: PlaceholderValues, whe
 /** `resolvePlaceholders` over every string of a JSON-like value (a spec read from a ConfigMap). */
 export function resolveInValue<T>(value: T, values: PlaceholderValues, where: string): T {
   if (typeof value === 'string') return resolvePlaceholders(value, values, where) as T;
-  if (Array.isArray(value)) return value.map((v, i) => resolveInValue(v, values, `${where}[${i}]`)) as T;
+  if (Array.isArray(value)) return (value as unknown[]).map((v, i) => resolveInValue(v, values, `${where}[${i}]`)) as T;
   if (value !== null && typeof value === 'object') {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveInValue(v, values, `${where}.${k}`)])) as T;
   }

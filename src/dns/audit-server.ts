@@ -7,7 +7,7 @@
  */
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { createServer, isIPv4, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, isIPv4, type Server, type Socket } from 'node:net';
 import { MailfleetError, errorMessage } from '../errors.ts';
 import { absoluteName } from './search.ts';
 import { createFrameReader, frame } from './tcp-frames.ts';
@@ -126,7 +126,7 @@ export async function startAuditServer(options: AuditServerOptions): Promise<Aud
         const response = answer(packet, 'udp');
         if (response !== undefined) udpSocket.send(response, peer.port, peer.address);
       });
-      port = (bound.address() as AddressInfo).port;
+      port = bound.address().port;
       await listenTcp(tcp, host, port);
       udp = bound;
     } catch (err) {

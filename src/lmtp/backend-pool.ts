@@ -5,9 +5,7 @@
  * and goes back to the pool when it ends in step.
  */
 import { connect, type Socket } from 'node:net';
-import { createLineSplitter } from '../protocol/lines.ts';
-import { dotUnstuff, lmtpReply, type LmtpReply } from '../protocol/lmtp-command.ts';
-import { createSmtpReplyParser, helloCapabilities, type SmtpReply } from '../protocol/smtp-reply.ts';
+import { createLineSplitter, createSmtpReplyParser, dotUnstuff, helloCapabilities, lmtpReply, type LmtpReply, type SmtpReply } from '../protocol/index.ts';
 import { readInto } from './read-buffer.ts';
 
 export interface Delivery {
@@ -156,8 +154,9 @@ function openConnection(host: string, opts: PoolOptions): Promise<Connection> {
       },
       (err: unknown) => {
         clearTimeout(connectTimer);
-        fail(err instanceof Error ? err : new BackendError(String(err)));
-        reject(ended ?? err);
+        const error = err instanceof Error ? err : new BackendError(String(err));
+        fail(error);
+        reject(ended ?? error);
       },
     );
   });

@@ -5,8 +5,7 @@
  * and keeps counting the user as active. One connection, lookups pipelined by request id.
  */
 import { createConnection, type Socket } from 'node:net';
-import { AUTH_MASTER_HANDSHAKE, formatPassLookup, parseAuthMasterReply } from '../protocol/auth-master.ts';
-import { createLineSplitter } from '../protocol/lines.ts';
+import { AUTH_MASTER_HANDSHAKE, createLineSplitter, formatPassLookup, parseAuthMasterReply } from '../protocol/index.ts';
 import { readInto } from './read-buffer.ts';
 
 export type LookupResult =

@@ -6,7 +6,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../log.ts';
-import type { LmtpReply } from '../protocol/lmtp-command.ts';
+import type { LmtpReply } from '../protocol/index.ts';
 import { createBackendPool, type PoolOptions } from './backend-pool.ts';
 import { createDirectorLookup } from './director-lookup.ts';
 import { startSession, type Session, type SessionLimits } from './session.ts';

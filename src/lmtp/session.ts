@@ -5,7 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from '../log.ts';
-import { formatLmtpReply, lmtpReply, parseLmtpCommand, recipientUser, type LmtpReply } from '../protocol/lmtp-command.ts';
+import { formatLmtpReply, lmtpReply, parseLmtpCommand, recipientUser, type LmtpReply } from '../protocol/index.ts';
 import type { BackendPool } from './backend-pool.ts';
 import type { BackendLookup } from './director-lookup.ts';
 import { createLmtpStream, type StreamItem } from './stream.ts';

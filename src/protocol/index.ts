@@ -40,6 +40,17 @@ export {
   type Pop3MultilineParser,
   type Pop3Status,
 } from './pop3-response.ts';
+export {
+  dotUnstuff,
+  formatLmtpReply,
+  lmtpReply,
+  parseLmtpCommand,
+  recipientUser,
+  type LmtpCommand,
+  type LmtpCommandResult,
+  type LmtpReply,
+} from './lmtp-command.ts';
+export { AUTH_MASTER_HANDSHAKE, formatPassLookup, parseAuthMasterReply, type AuthMasterReply } from './auth-master.ts';
 export { DEFAULT_STEP_TIMEOUT_MS, type DialogOptions, type DialogResult } from './client/dialog.ts';
 export { lmtpLhlo, smtpEhlo, type HelloDetail, type HelloOptions } from './client/smtp.ts';
 export { imapCapability, type ImapCapabilityDetail } from './client/imap.ts';

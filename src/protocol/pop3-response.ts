@@ -56,5 +56,6 @@ export function createPop3MultilineParser(options: Pop3MultilineOptions = {}): P
 
 /** Parses one complete multi-line body (terminating `.` included). */
 export function parsePop3Multiline(lines: readonly string[], options: Pop3MultilineOptions = {}): ParseResult<string[]> {
-  return parseComplete(createPop3MultilineParser(options).push, lines, 'POP3 multi-line response');
+  const parser = createPop3MultilineParser(options);
+  return parseComplete((line) => parser.push(line), lines, 'POP3 multi-line response');
 }

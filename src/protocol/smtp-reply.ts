@@ -88,7 +88,8 @@ export function createSmtpReplyParser(options: SmtpReplyParserOptions = {}): Smt
 
 /** Parses exactly one complete reply from its lines. */
 export function parseSmtpReply(lines: readonly string[]): ParseResult<SmtpReply> {
-  return parseComplete(createSmtpReplyParser().push, lines, 'SMTP reply');
+  const parser = createSmtpReplyParser();
+  return parseComplete((line) => parser.push(line), lines, 'SMTP reply');
 }
 
 /** The capability lines of an EHLO or LHLO reply: every line after the greeting line. */

@@ -67,12 +67,11 @@ function semanticProblems(doc: MailPlatform): string[] {
 
 /** Validates a parsed document, fills defaults and freezes it. Throws SPEC_INVALID listing every problem. */
 export function validateSpec(input: unknown, source = 'spec'): MailPlatform {
-  const doc = structuredClone(input);
-  if (!validateSchema(doc)) {
+  const platform = structuredClone(input);
+  if (!validateSchema(platform)) {
     const problems = [...new Set((validateSchema.errors ?? []).map(describe))];
     throw new MailfleetError('SPEC_INVALID', `${source}: ${problems.length} problem(s)`, { details: problems });
   }
-  const platform = doc as unknown as MailPlatform;
   const problems = semanticProblems(platform);
   if (problems.length > 0) {
     throw new MailfleetError('SPEC_INVALID', `${source}: ${problems.length} problem(s)`, { details: problems });

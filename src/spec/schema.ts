@@ -1,3 +1,4 @@
+import { ADDRESS_PATTERN, CIDR_PATTERN, DOMAIN_PATTERN, DOMAIN_PATTERN_LOOSE, NAME_PATTERN, QUANTITY_PATTERN, QUOTA_PATTERN } from './patterns.ts';
 import { MIN_SECRET_LENGTH } from './secrets.ts';
 import { ROLES } from './types.ts';
 
@@ -8,13 +9,6 @@ const role = (replicas: number, max: number) => ({
   default: {},
   properties: { replicas: { type: 'integer', minimum: 0, maximum: max, default: replicas } },
 });
-const DOMAIN_PATTERN = '^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$';
-const DOMAIN_PATTERN_LOOSE = '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$';
-const QUOTA_PATTERN = '^(0|[1-9][0-9]*[KMGT]?)$';
-const CIDR_PATTERN = '^(([0-9]{1,3}\\.){3}[0-9]{1,3}/[0-9]{1,2}|[0-9a-fA-F:]+/[0-9]{1,3})$';
-const QUANTITY_PATTERN = '^[0-9]+(\\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$';
-const NAME_PATTERN = '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$';
-const ADDRESS_PATTERN = '^[a-z0-9._+-]{1,64}@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$';
 
 const outboundPool = (ipv4Cidr: string) => ({
   type: 'object',

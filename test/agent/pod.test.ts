@@ -8,8 +8,7 @@ import { generatedConfig, writeRoleConfig, type DaemonInput } from '../../src/ag
 import { account } from '../../src/agent/fs.ts';
 import { loadPodSpec, mountedConfigFiles, mountedConfigSource, podPlaceholderValues, type PodMounts } from '../../src/agent/pod.ts';
 import { effectiveSettings } from '../../src/agent/settings.ts';
-import { roleConfigFiles, type Peers } from '../../src/config/index.ts';
-import { POD_NAME_PLACEHOLDER, redactSpec, secretPlaceholder } from '../../src/config/placeholders.ts';
+import { POD_NAME_PLACEHOLDER, redactSpec, roleConfigFiles, secretPlaceholder, type Peers } from '../../src/config/index.ts';
 import { isMailfleetError } from '../../src/errors.ts';
 import { parseSpec, type MailPlatform } from '../../src/spec/index.ts';
 

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { membersByName, planRing, type RingMember } from '../../src/backends/index.ts';
+import { directorsByName, type Director } from '../../src/backends/index.ts';
+import { planRing } from '../../src/backends/ring.ts';
 
-const member = (address: string): RingMember => ({ address, url: `http://${address}:8080` });
+const member = (address: string): Director => ({ address, url: `http://${address}:8080` });
 const [a, b, c] = [member('10.0.0.1'), member('10.0.0.2'), member('10.0.0.3')];
 
 test('GIVEN every director knows every member WHEN planned THEN nothing changes', () => {
@@ -27,9 +28,9 @@ test('GIVEN a member whose view could not be read WHEN planned THEN only the rea
   assert.deepEqual(steps.map((s) => [s.via.address, s.op, s.address]), [['10.0.0.1', 'add', '10.0.0.2'], ['10.0.0.1', 'add', '10.0.0.3']]);
 });
 
-test('GIVEN doveadm URLs by name WHEN members are listed THEN names resolve each time and an unresolvable one is left out', async () => {
+test('GIVEN doveadm URLs by name WHEN the directors are located THEN names resolve each time and an unresolvable one is left out', async () => {
   const addresses: Record<string, string> = { 'proxy-0.proxy.mail.svc.cluster.local': '10.1.0.4' };
-  const members = membersByName(
+  const members = directorsByName(
     ['http://proxy-0.proxy.mail.svc.cluster.local:8080', 'http://proxy-1.proxy.mail.svc.cluster.local:8080', 'http://127.0.0.7:8080'],
     async (host) => {
       const ip = addresses[host];

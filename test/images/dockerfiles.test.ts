@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { test } from 'node:test';
 import { POD_PATHS } from '../../src/agent/index.ts';
-import { MAILFLEET_UID } from '../../src/runtime/kube/controller.ts';
+import { MAILFLEET_UID } from '../../src/runtime/kube/index.ts';
 import { ROLES } from '../../src/spec/index.ts';
 import {
   aptGetInstalls, argDeclarations, assumesYes, execForm, keyValues, words, type Instruction, type Stage,
@@ -131,10 +131,10 @@ test('GIVEN each image WHEN its ENTRYPOINT is read THEN it is the exec-form CLI,
   }
 });
 
-test('GIVEN bin/mailfleet WHEN the mailfleet image lays out /opt/mailfleet THEN the CLI finds the pinned Node.js where it looks and execs it', () => {
+test('GIVEN bin/mailfleet WHEN the mailfleet image lays out /opt/mailfleet THEN the CLI finds the pinned Node.js and the compiled CLI where it looks and execs it', () => {
   const launcher = readFileSync(join(REPO, 'bin', 'mailfleet'), 'utf8');
   assert.match(launcher, /node="\$here\/node_modules\/\.bin\/node"/);
-  assert.match(launcher, /^exec "\$node"/m, 'exec: Node.js replaces bash and is PID 1');
+  assert.match(launcher, /^exec "\$node" "\$here\/dist\/cli\/main\.js" "\$@"$/m, 'exec: Node.js replaces bash and is PID 1, running the build');
   const img = image('mailfleet');
   let workdir = '/';
   const copied = new Map<string, string>();
@@ -149,12 +149,28 @@ test('GIVEN bin/mailfleet WHEN the mailfleet image lays out /opt/mailfleet THEN 
     }
   }
   assert.equal(copied.get('bin'), '/opt/mailfleet/bin');
-  assert.equal(copied.get('src'), '/opt/mailfleet/src');
   assert.equal(copied.get('package.json'), '/opt/mailfleet/package.json');
   assert.equal(copied.get('build:/opt/mailfleet/node_modules'), '/opt/mailfleet/node_modules');
+  assert.equal(copied.get('build:/opt/compile/dist'), '/opt/mailfleet/dist', 'the compiled CLI, where bin/mailfleet runs it');
+  assert.equal(copied.get('src'), undefined, 'the image runs the build, not the TypeScript sources');
   const build = img.stages.find((s) => s.name === 'build');
   assert.ok(build, 'a build stage');
   assert.ok(runs(build).some((r) => r.args.includes('/opt/mailfleet/node_modules/.bin/node')), 'the build stage installs node_modules/.bin/node');
+});
+
+test('GIVEN the mailfleet image WHEN its build stage compiles the CLI THEN it runs tsconfig.build.json on the pinned Node.js with the lockfile\'s compiler, and the image loads every command', () => {
+  const img = image('mailfleet');
+  const build = img.stages.find((s) => s.name === 'build');
+  assert.ok(build, 'a build stage');
+  const cmds = runs(build).flatMap(runCommands);
+  const tsc = cmds.findIndex((c) => c[0] === '/opt/mailfleet/node_modules/.bin/node' && c[1] === 'node_modules/typescript/bin/tsc' && c.slice(2).join(' ') === '-p tsconfig.build.json');
+  const ci = cmds.findIndex((c) => c[0] === 'npm' && c[1] === 'ci' && !c.includes('--omit=dev'));
+  assert.ok(ci >= 0 && ci < tsc, `${img.file}: npm ci (with the dev dependencies: typescript) before tsc -p tsconfig.build.json, got ${JSON.stringify(cmds)}`);
+  const copies = build.instructions.filter((i) => i.keyword === 'COPY').map((i) => execForm(i.args) ?? words(i.args));
+  for (const file of ['tsconfig.json', 'tsconfig.build.json', 'src']) assert.ok(copies.some((c) => c.slice(0, -1).includes(file)), `${img.file}: the build stage copies ${file}`);
+  const check = runs(img.final).map((r) => r.args).join('\n');
+  assert.match(check, /mailfleet help/);
+  assert.match(check, /readdirSync\('dist\/cli'\)/, 'every command module is imported once at build time, since the CLI loads them lazily');
 });
 
 test('GIVEN the lockfile WHEN the mailfleet image installs Node.js THEN it is the npm `node` package at the version the lockfile pins (24 or later), checked at build', () => {

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { openSmtpSession } from '../../src/protocol/index.ts';
 import { watchEndpoints } from '../support/endpoints.ts';
 import { imapMessageIds, message, waitQueueEmpty } from '../support/mail.ts';
-import { DOMAIN, startPlatform } from '../support/platform.ts';
+import { DOMAIN, doveadm, startPlatform } from '../support/platform.ts';
 
 const POOL = '127.82.0.0/16';
 const PASSWORD = 'runtime-password';
@@ -63,6 +63,24 @@ test('the single-host runtime: status, endpoints, scaling, self-healing, account
     assert.equal(r.code, 0, r.stderr);
     assert.equal((await platform.instance('mailbox-2')).ready, true);
     await watch.waitFor((e) => e.endpoint?.name === 'mailbox-2' && e.endpoint.ready, 10_000, from);
+  });
+
+  await t.test('WHEN scale returns THEN the new backend is already up in the director and status says so', async () => {
+    const added = await platform.instance('mailbox-2');
+    const proxy = await platform.instance('proxy-0');
+    const row = (await doveadm(proxy.address, proxy.ports.doveadm as number, 'directorStatus')).find((h) => h['mail server ip'] === added.address);
+    assert.equal(row?.state, 'up', `the director lists mailbox-2 (${added.address}) up`);
+    assert.deepEqual(added.director && { state: added.director.state, listedBy: added.director.listedBy, directors: added.director.directors }, { state: 'up', listedBy: 1, directors: 1 });
+  });
+
+  await t.test('WHEN a user logs in through the proxy THEN status at once shows that user on the backend the director chose', async () => {
+    const proxy = await platform.instance('proxy-0');
+    const user = `user2@${DOMAIN}`;
+    await imapMessageIds(proxy.address, proxy.ports.imap as number, user, PASSWORD);
+    const [assigned] = await doveadm(proxy.address, proxy.ports.doveadm as number, 'directorStatus', { user });
+    const backend = (await platform.status()).find((i) => i.role === 'mailbox' && i.address === assigned?.status);
+    assert.ok(backend, `a mailbox at ${assigned?.status ?? '?'}`);
+    assert.ok((backend.director?.users ?? 0) >= 1, `status shows ${backend.name}'s users: ${JSON.stringify(backend.director)}`);
   });
 
   await t.test('WHEN mailbox is scaled back to 2 THEN mailbox-2 is published terminating, then deleted, and shared mail storage stays', async () => {

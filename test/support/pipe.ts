@@ -19,6 +19,10 @@ export interface PipedRun {
  */
 export async function runThroughSlowPipe(args: string[], pauseMs = 15, firstReadAfterMs = 600): Promise<PipedRun> {
   const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Node discards what an exited child wrote to a pipe that nothing listens on; a 'readable' listener keeps it
+  // for the late reader (buffered up to the stream's highWaterMark, beyond which the command's writes back up),
+  // as the pipe keeps it for a reader process that holds it open but has not read yet.
+  child.stdout.on('readable', () => undefined);
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     stderr += chunk;

@@ -7,9 +7,9 @@ import type { TestContext } from 'node:test';
 import { createDirectorSink } from '../../src/backends/index.ts';
 import { controlRequest, type InstanceStatus } from '../../src/runtime/local/index.ts';
 import { stringify } from 'yaml';
+import { ensureBuilt } from './build.ts';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const MAIN = join(REPO, 'src', 'cli', 'main.ts');
 const UP_TIMEOUT_MS = 180_000;
 
 export type { InstanceStatus };
@@ -52,9 +52,9 @@ export interface PlatformOptions {
 export const DOMAIN = 'example.com';
 export const API_KEY = 'test-doveadm-api-key-0123456789';
 
-/** Runs the mailfleet CLI with the project's Node. */
+/** Runs the mailfleet CLI as users do: the compiled CLI (built first when stale) on the project's Node. */
 export function runCli(args: string[], env: NodeJS.ProcessEnv = process.env): CliResult {
-  const r = spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', MAIN, ...args], { encoding: 'utf8', env, timeout: 180_000 });
+  const r = spawnSync(process.execPath, [ensureBuilt(), ...args], { encoding: 'utf8', env, timeout: 180_000 });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -105,7 +105,7 @@ export async function startPlatform(t: TestContext, options: PlatformOptions): P
   }));
 
   let stderr = '';
-  const runtime = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', MAIN, 'up', '-f', specFile, '--state-dir', stateDir], {
+  const runtime = spawn(process.execPath, [ensureBuilt(), 'up', '-f', specFile, '--state-dir', stateDir], {
     stdio: ['ignore', 'ignore', 'pipe'],
     detached: true,
   });

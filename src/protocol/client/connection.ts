@@ -88,9 +88,9 @@ type RaiseError = (code: ProtocolErrorCode, message: string, fields?: ErrorDetai
 
 interface LineSocket {
   /** Resolves once the TCP connection is open. */
-  connected(): Promise<void>;
+  connected: () => Promise<void>;
   /** The next complete line; rejects on a line error, once the peer has closed, or after `fail`. */
-  nextLine(): Promise<string>;
+  nextLine: () => Promise<string>;
   /** Writes `command` and CRLF; throws once the peer has closed or the socket failed. */
   send(command: string): void;
   /** Destroys the socket and fails the wait in progress and every later one with `reason` (the first reason wins). */
@@ -146,7 +146,7 @@ function createLineSocket(socket: Socket, raise: RaiseError): LineSocket {
           if (value === undefined) wake = attempt;
           else resolve(value);
         } catch (cause) {
-          reject(cause);
+          reject(cause instanceof Error ? cause : new Error(String(cause)));
         }
       };
       attempt();

@@ -4,9 +4,7 @@
  */
 import { stringify } from 'yaml';
 import { podInstanceContext } from '../../agent/index.ts';
-import { roleConfigFiles, type ConfigFiles, type ConfigInput } from '../../config/index.ts';
-import { postfixOutboundFiles } from '../../config/postfix.ts';
-import { platformSecretKeys, POD_NAME_PLACEHOLDER, redactSpec } from '../../config/placeholders.ts';
+import { platformSecretKeys, POD_NAME_PLACEHOLDER, postfixOutboundFiles, redactSpec, roleConfigFiles, type ConfigFiles, type ConfigInput } from '../../config/index.ts';
 import { MailfleetError } from '../../errors.ts';
 import { generateSecret, missingSecrets, ROLES, withSecrets, type PlatformSpec } from '../../spec/index.ts';
 import { kubePeers, meta, OUTBOUND_POOLS, replicasOf, serviceHost, type MailWorkload, type RenderContext } from './context.ts';

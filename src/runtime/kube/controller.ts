@@ -4,7 +4,7 @@
  * with the least RBAC that needs.
  */
 import { POD_PATHS } from '../../agent/index.ts';
-import { SECRET_KEYS } from '../../config/placeholders.ts';
+import { SECRET_KEYS } from '../../config/index.ts';
 import { secretName } from './configs.ts';
 import { image, meta, selector, type RenderContext } from './context.ts';
 import { KUBE_API, networkPolicy, type Flow } from './network.ts';

@@ -77,7 +77,7 @@ export const STATUS_SCHEMA = {
 };
 
 export function mailPlatformCrd(): KubeObject {
-  const specSchema = structuralSchema(PLATFORM_SCHEMA.properties.spec as unknown as Schema);
+  const specSchema = structuralSchema(PLATFORM_SCHEMA.properties.spec);
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',

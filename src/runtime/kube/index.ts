@@ -3,5 +3,5 @@ export { canonical, sortObjects, toYaml, type KubeObject, type ObjectMeta, type 
 export { kubePeers, labels, PLATFORM_LABEL, renderContext, type RenderContext } from './context.ts';
 export { generatedSecretValues, podConfigInput, workloadConfigFiles } from './configs.ts';
 export { mailPlatformCrd, MAILPLATFORM_GROUP, MAILPLATFORM_PLURAL, MAILPLATFORM_VERSION, STATUS_SCHEMA, structuralSchema } from './crd.ts';
-export { CONTROLLER_RULES, LEASE_NAME } from './controller.ts';
+export { CONTROLLER_RULES, LEASE_NAME, MAILFLEET_UID } from './controller.ts';
 export { fileNameOf, isRenderedFileName, renderFiles } from './files.ts';

@@ -3,7 +3,7 @@
  * Services, the load balancer Services with PROXY-protocol listeners, PVCs and disruption budgets.
  */
 import { POD_PATHS } from '../../agent/index.ts';
-import { podSecretKeys } from '../../config/placeholders.ts';
+import { podSecretKeys } from '../../config/index.ts';
 import { ROLES, seedingBudgetMs } from '../../spec/index.ts';
 import { roleConfigMapName, secretName, specConfigMapName } from './configs.ts';
 import { image, meta, OUTBOUND_POOLS, replicasOf, selector, type MailfleetImage, type MailWorkload, type RenderContext } from './context.ts';

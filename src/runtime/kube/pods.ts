@@ -4,7 +4,7 @@
  */
 import { STOP_TIMEOUT_MS } from '../../agent/index.ts';
 import { MAILFLEET_DNS_CONFIG } from '../../dns/index.ts';
-import type { ContainerResources } from '../../spec/types.ts';
+import type { ContainerResources } from '../../spec/index.ts';
 import { selector, type RenderContext } from './context.ts';
 
 /** kubelet must list these in `--allowed-unsafe-sysctls` (or `allowedUnsafeSysctls` in its config). */

@@ -1,5 +1,5 @@
 /** Builders for the supporting (non-mail) workloads: monitoring, logs and DNS. */
-import type { ContainerResources } from '../../spec/types.ts';
+import type { ContainerResources } from '../../spec/index.ts';
 import { meta, selector, type RenderContext } from './context.ts';
 import type { KubeObject, Rendered } from './objects.ts';
 import { dnsConfig, placement, resources } from './pods.ts';

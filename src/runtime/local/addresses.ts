@@ -18,7 +18,7 @@ export function createAddressPool(cidr: string, stateFile: string): AddressPool 
   const inUse = new Set<string>();
   let next = 0;
   try {
-    next = Number(JSON.parse(readFileSync(stateFile, 'utf8')).next) || 0;
+    next = Number((JSON.parse(readFileSync(stateFile, 'utf8')) as { next?: unknown }).next) || 0;
   } catch {
     next = 0;
   }

@@ -6,13 +6,14 @@ import { ROLES, type Role } from '../../spec/index.ts';
 import type { LocalRuntime } from './runtime.ts';
 import { statusReport } from './status.ts';
 import type { PlatformSpec } from '../../spec/index.ts';
-import type { DirectorHost } from '../../backends/index.ts';
+import type { DirectorView } from '../../backends/index.ts';
 
 /**
  * The runtime's control API: HTTP/1.1 with JSON bodies on a unix socket in the state directory (root only).
- *   GET  /v1/status                 every instance
+ *   GET  /v1/status                 every instance, mailbox backends as the directors list them now
  *   GET  /v1/endpoints?watch=1      NDJSON: the current endpoints as ADDED, a SYNCED marker, then changes
- *   POST /v1/scale {role,replicas}  answers when the role has that many ready instances
+ *   POST /v1/scale {role,replicas}  answers when the role has that many ready instances (a new mailbox: routable
+ *                                   in every director; a removed one: drained out of them)
  *   POST /v1/restart {role}         rolling restart; answers when the last instance is ready again
  *   POST /v1/down                   answers at once; the runtime then stops everything and exits
  *   GET  /metrics                   the backend-sync controller's metrics (Prometheus text)
@@ -23,7 +24,8 @@ export function startControlServer(opts: {
   spec: PlatformSpec;
   log: Logger;
   onDown: () => void;
-  directorHosts: () => DirectorHost[];
+  /** Every director's host list, asked when called. */
+  directorView: () => Promise<DirectorView[]>;
   metrics: () => Promise<string>;
 }): Promise<Server> {
   const { runtime, log } = opts;
@@ -52,7 +54,7 @@ export function startControlServer(opts: {
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://control');
-    if (req.method === 'GET' && url.pathname === '/v1/status') return json(res, 200, statusReport(opts.spec, runtime.pods(), opts.directorHosts()));
+    if (req.method === 'GET' && url.pathname === '/v1/status') return json(res, 200, statusReport(opts.spec, runtime.pods(), await opts.directorView()));
     if (req.method === 'GET' && url.pathname === '/metrics') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
       res.end(await opts.metrics());
@@ -75,7 +77,7 @@ export function startControlServer(opts: {
         throw new MailfleetError('CONTROL_REQUEST_INVALID', 'replicas must be an integer from 0 to 64');
       }
       await runtime.scale(role as Role, replicas);
-      return json(res, 200, statusReport(opts.spec, runtime.pods(), opts.directorHosts()));
+      return json(res, 200, statusReport(opts.spec, runtime.pods(), await opts.directorView()));
     }
     if (req.method === 'POST' && url.pathname === '/v1/restart') {
       const { role } = await body(req);
@@ -94,7 +96,8 @@ export function startControlServer(opts: {
     route(req, res).catch((err: unknown) => {
       const code = isMailfleetError(err) ? err.code : 'INTERNAL';
       log.warn({ err: errorMessage(err), code }, 'control request failed');
-      if (!res.headersSent) json(res, code === 'INTERNAL' ? 500 : 400, { code, message: errorMessage(err) });
+      const details = isMailfleetError(err) && err.details.length > 0 ? { details: err.details } : {};
+      if (!res.headersSent) json(res, code === 'INTERNAL' ? 500 : 400, { code, message: errorMessage(err), ...details });
       else res.end();
     });
   });
@@ -117,7 +120,7 @@ export function controlRequest(socketPath: string, method: 'GET' | 'POST', path:
         try {
           resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
         } catch (err) {
-          reject(err);
+          reject(new MailfleetError('CONTROL_REQUEST_INVALID', `the runtime's answer on ${socketPath} is not JSON`, { cause: err }));
         }
       });
     });

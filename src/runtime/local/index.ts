@@ -1,10 +1,12 @@
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { peersFile, runPrefix } from '../../agent/index.ts';
-import { createBackendController, createBackendMetrics, createDirectorSink, createFeedSource, createRingSync, type BackendController } from '../../backends/index.ts';
+import {
+  createBackendMetrics, createBackendSync, createFeedSource, directorsFromEndpoints, doveadmDirectors, ROUTABLE_TIMEOUT_MS, syncSettings, type BackendSync,
+} from '../../backends/index.ts';
 import { MailfleetError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
-import { requireSecret, type MailPlatform } from '../../spec/index.ts';
+import type { MailPlatform } from '../../spec/index.ts';
 import { createAddressPool } from './addresses.ts';
 import { startControlServer } from './control.ts';
 import { checkPrerequisites, checkStateDirReachable, ensureMailUser } from './prerequisites.ts';
@@ -14,7 +16,6 @@ import { SECRETS_FILE, withLocalSecrets } from './secrets.ts';
 export { controlRequest } from './control.ts';
 export { rolePorts, type InstanceStatus, type StatusReport } from './status.ts';
 export { missingPrerequisites } from './prerequisites.ts';
-export type { Endpoint, EndpointEvent } from './endpoints.ts';
 export type { Pod } from './pod.ts';
 export type { LocalRuntime, Progress } from './runtime.ts';
 
@@ -27,7 +28,7 @@ function lockStateDir(stateDir: string): void {
   try {
     const pid = Number(readFileSync(pidFile, 'utf8').trim());
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    if (pid !== process.pid && cmdline.includes('main.ts')) {
+    if (pid !== process.pid && cmdline.includes('/cli/main.')) {
       throw new MailfleetError('STATE_LOCKED', `a mailfleet runtime (pid ${pid}) already runs on ${stateDir}; stop it with 'mailfleet down'`);
     }
   } catch (err) {
@@ -75,8 +76,9 @@ export async function startLocalPlatform(opts: {
   writeFileSync(specFile, JSON.stringify(platform, null, 2) + '\n', { mode: 0o600 });
   chmodSync(specFile, 0o600);
 
-  const controllerAbort = new AbortController();
-  let controller: BackendController | undefined;
+  const syncAbort = new AbortController();
+  const settings = syncSettings(platform.spec);
+  let sync: BackendSync | undefined;
   const runtime: LocalRuntime = createLocalRuntime({
     spec: platform.spec,
     launch: { cli: opts.agentCommand, specFile, stateDir, logDir },
@@ -84,35 +86,31 @@ export async function startLocalPlatform(opts: {
     addresses: createAddressPool(platform.spec.local.addressPool, join(stateDir, 'addresses.json')),
     log,
     progress: opts.progress,
-    // preStop of a mailbox backend: wait until the controller has drained it out of the director.
+    // preStop of a mailbox backend: wait until it is drained out of every director.
     beforeStop: async (pod) => {
-      if (pod.role !== 'mailbox' || !controller) return;
-      const removed = await controller.waitRemoved(pod.address, platform.spec.director.drainTimeoutSeconds * 1000 + 5000);
+      if (pod.role !== 'mailbox' || !sync) return;
+      const removed = await sync.waitRemoved(pod.address, settings.drainTimeoutMs + 5000);
       if (!removed) log.warn({ instance: pod.name }, 'backend still in the director after the drain budget; stopping it anyway');
+    },
+    // A new mailbox backend counts once every director routes new users to it.
+    afterReady: async (pod) => {
+      if (pod.role !== 'mailbox' || !sync) return;
+      await sync.waitRoutable(pod, ROUTABLE_TIMEOUT_MS, syncAbort.signal);
     },
   });
   const metrics = createBackendMetrics();
   if (platform.spec.roles.proxy.replicas > 0) {
-    const { spec } = platform;
-    controller = createBackendController({
+    sync = createBackendSync({
       source: createFeedSource(runtime.endpoints),
-      sink: createDirectorSink({
-        apiKey: requireSecret(spec, 'doveadmApiKey'),
-        endpoints: () => runtime.endpoints.list().filter((e) => e.role === 'proxy' && e.ready).map((e) => ({ url: `http://${e.address}:${spec.ports.doveadm}` })),
-      }),
-      vhostCount: spec.director.vhostCount,
-      resyncMs: spec.director.resyncSeconds * 1000,
-      drainTimeoutMs: spec.director.drainTimeoutSeconds * 1000,
+      directors: directorsFromEndpoints(() => runtime.endpoints.list(), settings.doveadmPort),
+      connect: doveadmDirectors(settings),
+      vhostCount: settings.vhostCount,
+      resyncMs: settings.resyncMs,
+      drainTimeoutMs: settings.drainTimeoutMs,
       log: opts.logFor('backend-sync'),
       metrics,
-      ring: createRingSync({
-        apiKey: requireSecret(spec, 'doveadmApiKey'),
-        ringPort: spec.ports.director,
-        members: () => runtime.endpoints.list().filter((e) => e.role === 'proxy' && e.ready).map((e) => ({ address: e.address, url: `http://${e.address}:${spec.ports.doveadm}` })),
-        log: opts.logFor('backend-sync'),
-      }),
     });
-    void controller.start(controllerAbort.signal);
+    void sync.start(syncAbort.signal);
   }
 
   let stopRequested: () => void = () => undefined;
@@ -125,7 +123,7 @@ export async function startLocalPlatform(opts: {
     spec: platform.spec,
     log,
     onDown: () => stopRequested(),
-    directorHosts: () => controller?.hosts() ?? [],
+    directorView: async () => sync?.view() ?? [],
     metrics: () => metrics.registry.metrics(),
   });
   const onSignal = () => stopRequested();
@@ -135,7 +133,7 @@ export async function startLocalPlatform(opts: {
   const stopped = stopSignal.then(async () => {
     log.info('stopping platform');
     await runtime.down();
-    controllerAbort.abort();
+    syncAbort.abort();
     await new Promise<void>((r) => {
       server.closeAllConnections();
       server.close(() => r());

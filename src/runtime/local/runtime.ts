@@ -3,12 +3,12 @@ import { get } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import { STOP_TIMEOUT_MS } from '../../agent/index.ts';
 import { waitGone, reapOrphans } from '../../agent/supervise.ts';
+import { createEndpointFeed, type EndpointFeed } from '../../backends/index.ts';
 import type { Peers } from '../../config/index.ts';
 import { errorMessage, MailfleetError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { ROLES, seedingBudgetMs, type PlatformSpec, type Role } from '../../spec/index.ts';
 import type { AddressPool } from './addresses.ts';
-import { createEndpointFeed, type EndpointFeed } from './endpoints.ts';
 import { daemonPidFiles, launchAgent, type Pod, type PodLaunch } from './pod.ts';
 
 export const READY_TIMEOUT_MS = 90_000;
@@ -55,6 +55,8 @@ export interface RuntimeOptions {
   progress: Progress;
   /** Runs after an instance is published terminating and before it is signalled (a preStop hook). */
   beforeStop?: (pod: Pod) => Promise<void>;
+  /** Runs once a new instance is ready, before `up`, `scale` or `restart` return (a mailbox: until it is routable); may throw. */
+  afterReady?: (pod: Pod) => Promise<void>;
 }
 
 export interface LocalRuntime {
@@ -62,6 +64,7 @@ export interface LocalRuntime {
   pods(): Pod[];
   /** Starts every role in dependency order; resolves once all are ready. */
   up(): Promise<void>;
+  /** Resolves when the role has `replicas` instances, each new one ready (and through `afterReady`), each removed one stopped. */
   scale(role: Role, replicas: number): Promise<void>;
   /** Rolling restart: one instance at a time, each next one only after the previous is ready again. */
   restart(role: Role): Promise<{ name: string; address: string; durationMs: number }[]>;
@@ -219,6 +222,13 @@ export function createLocalRuntime(opts: RuntimeOptions): LocalRuntime {
     }
   }
 
+  /** Ready, then through `afterReady` (a new mailbox backend: routable in every director). */
+  async function settle(list: Pod[]): Promise<void> {
+    await waitReady(list);
+    const after = opts.afterReady;
+    if (after) await Promise.all(list.map((p) => after(p)));
+  }
+
   function create(role: Role): Pod {
     const ordinal = nextOrdinal(role);
     const pod: Pod = { role, name: `${role}-${ordinal}`, ordinal, address: '', state: 'stopped', ready: false, restarts: 0, startedAt: 0 };
@@ -266,16 +276,20 @@ export function createLocalRuntime(opts: RuntimeOptions): LocalRuntime {
     async up() {
       publishPeers();
       loop = probeLoop().catch((err: unknown) => log.error({ err: errorMessage(err) }, 'probe loop failed'));
+      const all: Pod[] = [];
       for (const role of ROLES) {
         const started = Array.from({ length: spec.roles[role].replicas }, () => create(role));
         await waitReady(started);
+        all.push(...started);
       }
+      // Backends become routable only once the proxies (started after them) are up: checked at the end.
+      await settle(all);
     },
     async scale(role, replicas) {
       const current = byRole(role);
       if (replicas > current.length) {
         const started = Array.from({ length: replicas - current.length }, () => create(role));
-        await waitReady(started);
+        await settle(started);
       } else {
         const victims = current.slice(replicas).reverse();
         for (const pod of victims) await terminate(pod);
@@ -287,7 +301,7 @@ export function createLocalRuntime(opts: RuntimeOptions): LocalRuntime {
         const started = Date.now();
         await terminate(pod);
         const fresh = create(role);
-        await waitReady([fresh]);
+        await settle([fresh]);
         report.push({ name: fresh.name, address: fresh.address, durationMs: Date.now() - started });
       }
       return report;

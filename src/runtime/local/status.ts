@@ -1,12 +1,11 @@
 import type { PlatformSpec, Ports, Role } from '../../spec/index.ts';
-import type { DirectorHost } from '../../backends/index.ts';
+import { backendInDirectors, type BackendInDirectors, type DirectorView } from '../../backends/index.ts';
 import type { Pod } from './pod.ts';
 
-function directorEntry(pod: Pod, hosts: DirectorHost[]): Pick<InstanceStatus, 'director'> {
-  if (pod.role !== 'mailbox') return {};
-  const h = hosts.find((x) => x.address === pod.address);
-  if (!h) return {};
-  return { director: { state: h.vhosts === 0 ? 'draining' : h.up ? 'up' : 'down', vhosts: h.vhosts, users: h.users } };
+function directorEntry(pod: Pod, views: readonly DirectorView[]): Pick<InstanceStatus, 'director'> {
+  if (pod.role !== 'mailbox' || !pod.address) return {};
+  const director = backendInDirectors(views, pod.address);
+  return director ? { director } : {};
 }
 
 /** Protocol name → port, per role: what `mailfleet status` shows and clients connect to. */
@@ -38,17 +37,31 @@ export interface InstanceStatus {
   restarts: number;
   pid: number | null;
   ageSeconds: number;
-  /** For mailbox backends: their entry in the director (absent when the director does not list them). */
-  director?: { state: 'up' | 'down' | 'draining'; vhosts: number; users: number };
+  /** For mailbox backends: how the directors list them, asked for this report (absent when none does). */
+  director?: BackendInDirectors;
+}
+
+/** A director asked for the report: a proxy, and whether it answered. */
+export interface DirectorStatus {
+  /** The proxy it runs in, when the runtime knows it. */
+  name?: string;
+  address: string;
+  answered: boolean;
+  error?: string;
 }
 
 export interface StatusReport {
   instances: InstanceStatus[];
+  directors: DirectorStatus[];
 }
 
-export function statusReport(spec: PlatformSpec, pods: Pod[], directorHosts: DirectorHost[] = []): StatusReport {
+export function statusReport(spec: PlatformSpec, pods: Pod[], views: readonly DirectorView[] = []): StatusReport {
   const now = Date.now();
   return {
+    directors: views.map((v) => {
+      const proxy = pods.find((p) => p.role === 'proxy' && p.address === v.director.address);
+      return { ...(proxy ? { name: proxy.name } : {}), address: v.director.address, answered: v.hosts !== undefined, ...(v.error === undefined ? {} : { error: v.error }) };
+    }),
     instances: pods.map((p) => ({
       role: p.role,
       name: p.name,
@@ -59,7 +72,7 @@ export function statusReport(spec: PlatformSpec, pods: Pod[], directorHosts: Dir
       restarts: p.restarts,
       pid: p.pid ?? null,
       ageSeconds: p.startedAt ? Math.round((now - p.startedAt) / 1000) : 0,
-      ...directorEntry(p, directorHosts),
+      ...directorEntry(p, views),
     })),
   };
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { createEndpointBook, createEndpointSliceSource, plan, runWithLease, type Backend, type DirectorHost } from '../../../src/backends/index.ts';
+import { createEndpointBook, plan, type Backend, type DirectorHost } from '../../../src/backends/index.ts';
+import { createEndpointSliceSource, runWithLease } from '../../../src/backends/kube.ts';
 import { createLogger } from '../../../src/log.ts';
 import { startTestCluster, waitFor, type TestCluster } from '../../support/kube/client.ts';
 

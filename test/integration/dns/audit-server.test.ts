@@ -31,7 +31,7 @@ async function udpExchange(socket: UdpSocket, s: AuditServer, packet: Uint8Array
   return parseResponse(message);
 }
 
-async function tcpClient(t: TestContext, s: AuditServer): Promise<{ socket: Socket; next(count: number): Promise<(DnsAnswerSummary | undefined)[]> }> {
+async function tcpClient(t: TestContext, s: AuditServer): Promise<{ socket: Socket; next: (count: number) => Promise<(DnsAnswerSummary | undefined)[]> }> {
   const socket = connect(s.port, s.host);
   t.after(() => socket.destroy());
   await once(socket, 'connect', { signal: AbortSignal.timeout(REPLY_DEADLINE_MS) });

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { ensureBuilt } from '../../support/build.ts';
 import { startTestCluster, waitFor, writeKubeconfig } from '../../support/kube/client.ts';
 
 const DEADLINE_MS = 20_000;
@@ -23,7 +23,7 @@ test('GIVEN two controller replicas WHEN they start THEN one holds the Lease, bo
   const kubeconfig = writeKubeconfig(cluster, join(dir, 'kubeconfig'), NS);
   const keyFile = join(dir, 'doveadm-api-key');
   writeFileSync(keyFile, 'controller-cli-test-key-0123\n', { mode: 0o400 });
-  const main = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url));
+  const main = ensureBuilt();
   const children = REPLICAS.map((address, i) => {
     const child = spawn(process.execPath, [
       main, 'controller', '--source', 'kube', '--kubeconfig', kubeconfig, '--namespace', NS, '--identity', `controller-${i}`,

@@ -13,15 +13,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { runWithLease } from '../../../src/backends/index.ts';
+import { runWithLease } from '../../../src/backends/kube.ts';
 import { createLogger } from '../../../src/log.ts';
 import { mailPlatformCrd, PLATFORM_LABEL, renderPlatform, type KubeObject } from '../../../src/runtime/kube/index.ts';
 import {
   createKubeApi, createOperator, createOperatorMetrics, exposition, FIELD_MANAGER, FINALIZER, FORCE_ANNOTATION, GENERATED_ANNOTATION, OPERATOR_LEASE_NAME, type KubeApi,
 } from '../../../src/runtime/kube/operator/index.ts';
 import { validateSpec } from '../../../src/spec/index.ts';
+import { ensureBuilt } from '../../support/build.ts';
 import { startTestCluster, waitFor, writeKubeconfig, type TestCluster } from '../../support/kube/client.ts';
 
 const log = createLogger('test', { level: process.env.MAILFLEET_TEST_LOG ?? 'silent' });
@@ -96,7 +96,7 @@ function platform(change: (spec: Record<string, Record<string, unknown>>) => voi
 const get = (cluster: TestCluster, apiVersion: string, kind: string, namespace: string | undefined, name: string) =>
   cluster.server.get(apiVersion, kind, namespace, name) as unknown as (KubeObject & { metadata: { resourceVersion?: string; finalizers?: string[]; generation?: number; managedFields?: unknown[] } }) | undefined;
 const listAll = (cluster: TestCluster, apiVersion: string, kind: string) => cluster.server.list(apiVersion, kind) as unknown as KubeObject[];
-const readPlatform = (cluster: TestCluster) => get(cluster, MP.apiVersion, MP.kind, CR_NS, 'demo') as Platform | undefined;
+const readPlatform = (cluster: TestCluster): Platform | undefined => get(cluster, MP.apiVersion, MP.kind, CR_NS, 'demo');
 const conditionOf = (p: Platform | undefined, type: string) => p?.status?.conditions?.find((c) => c.type === type);
 const sts = (cluster: TestCluster, name: string) => get(cluster, 'apps/v1', 'StatefulSet', NS, name);
 const replicasOf = (obj: KubeObject | undefined) => (obj?.spec as { replicas?: number } | undefined)?.replicas;
@@ -364,7 +364,7 @@ test('GIVEN a platform WHEN a MailPlatform of the same name in another namespace
   await api.apply({ ...platform(), metadata: { name: 'demo', namespace: 'intruders' } }, { manager: 'kubectl', force: false });
 
   const degraded = await waitFor('the second platform to report the clash', () => {
-    const c = conditionOf(get(cluster, MP.apiVersion, MP.kind, 'intruders', 'demo') as Platform | undefined, 'Degraded');
+    const c = conditionOf(get(cluster, MP.apiVersion, MP.kind, 'intruders', 'demo'), 'Degraded');
     return c?.reason === 'OwnerConflict' && c;
   }, DEADLINE_MS);
   assert.match(degraded.message, /Namespace mailfleet belongs to MailPlatform tenants\/demo/);
@@ -377,7 +377,7 @@ test('GIVEN the mailfleet operator command WHEN a MailPlatform appears THEN it r
   const dir = mkdtempSync(join(tmpdir(), 'mailfleet-operator-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const kubeconfig = writeKubeconfig(cluster, join(dir, 'kubeconfig'), CR_NS);
-  const main = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url));
+  const main = ensureBuilt();
   const child = spawn(process.execPath, [main, 'operator', '--kubeconfig', kubeconfig, '--listen', '127.0.0.1:0', '--identity', 'cli-0', '--lease-namespace', 'default'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   t.after(() => {
@@ -385,7 +385,7 @@ test('GIVEN the mailfleet operator command WHEN a MailPlatform appears THEN it r
   });
   const lines: string[] = [];
   t.after(() => { if (process.env.MAILFLEET_TEST_LOG) console.log(lines.join('\n')); });
-  createInterface({ input: child.stdout! }).on('line', (l) => lines.push(l));
+  createInterface({ input: child.stdout }).on('line', (l) => lines.push(l));
   const started = await waitFor('the operator to log its port', () => lines.map((l) => JSON.parse(l) as { msg?: string; listen?: number }).find((l) => l.msg === 'operator starting'), DEADLINE_MS);
   const base = `http://127.0.0.1:${started.listen}`;
 

@@ -142,7 +142,7 @@ test('GIVEN a CustomResourceDefinition created through the API WHEN it settles T
 
   await objects.create(crd);
   await waitFor('the CRD to be Established', async () => {
-    const read = (await objects.read(crd)) as KubernetesObject & { status?: { conditions?: { type: string; status: string }[] } };
+    const read = await objects.read<KubernetesObject & { status?: { conditions?: { type: string; status: string }[] } }>(crd);
     return read.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
   });
   const created: KubernetesObject = await objects.create({ apiVersion: 'mailfleet.io/v1alpha1', kind: 'MailPlatform', metadata: { name: 'isp', namespace: NS } });

@@ -51,7 +51,7 @@ function waitForLine(child: ChildProcess, ready: RegExp, output: string[], signa
     }
     child.once('exit', (code) => reject(new Error(`exited with ${code}`)));
     child.once('error', reject);
-    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    signal.addEventListener('abort', () => reject(new Error('no ready line before the deadline', { cause: signal.reason })), { once: true });
   });
 }
 

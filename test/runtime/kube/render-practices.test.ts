@@ -207,7 +207,7 @@ test('GIVEN every workload WHEN rendered THEN each secret its ConfigMap names is
   const objects = renderPlatform(inline());
   for (const sts of byKind(objects, 'StatefulSet')) {
     const w = sts.metadata.name;
-    const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === `demo-${w}-config`) as (KubeObject & { data?: Record<string, string> }) | undefined;
+    const cm = objects.find((o): o is KubeObject & { data?: Record<string, string> } => o.kind === 'ConfigMap' && o.metadata.name === `demo-${w}-config`);
     const named = [...JSON.stringify(cm?.data ?? {}).matchAll(/\{\{mailfleet\.secret\.([a-z0-9-]+)\}\}/g)].map((m) => m[1]);
     const mounted = secretItems(objects, w) ?? [];
     for (const key of named) assert.ok(mounted.includes(key as string), `${w} names ${key} but does not mount it (mounts ${mounted.join(', ')})`);

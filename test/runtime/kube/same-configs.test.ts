@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { instanceContext, podInstanceContext } from '../../../src/agent/index.ts';
-import { roleConfigFiles, type Peers } from '../../../src/config/index.ts';
-import { POD_NAME_PLACEHOLDER, redactSpec } from '../../../src/config/placeholders.ts';
+import { POD_NAME_PLACEHOLDER, redactSpec, roleConfigFiles, type Peers } from '../../../src/config/index.ts';
 import { kubePeers, renderContext, renderPlatform } from '../../../src/runtime/kube/index.ts';
 import { generateSecret, loadSpecFile, ROLES, validateSpec, withSecrets, type Role } from '../../../src/spec/index.ts';
 

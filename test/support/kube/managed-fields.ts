@@ -71,7 +71,7 @@ export function fieldsToV1(set: FieldSet): JsonObject {
     for (const key of decodePath(encoded)) {
       const f = `f:${key}`;
       if (!isJsonObject(node[f])) node[f] = {};
-      node = node[f] as JsonObject;
+      node = node[f];
     }
   }
   return root;
@@ -170,7 +170,7 @@ export function setAt(root: JsonObject, path: FieldPath, value: JsonValue): void
   let node = root;
   path.slice(0, -1).forEach((key) => {
     if (!isJsonObject(node[key])) node[key] = {};
-    node = node[key] as JsonObject;
+    node = node[key];
   });
   node[path[path.length - 1]!] = cloneJson(value);
 }

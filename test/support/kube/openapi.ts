@@ -271,7 +271,9 @@ function customResourceProblems(obj: JsonObject, apiVersion: string, kinds: Cust
   }
   const defaulted = structuredClone(obj);
   const problems = validate(defaulted) ? [] : ajvProblems(validate.errors ?? [], defaulted, []);
-  if (obj.metadata !== undefined) problems.push(...modelProblems(ObjectMeta.prototype.validate as ModelValidate, obj.metadata, obj, ['metadata']));
+  // modelProblems calls the model's validate with the value as `this`, as the model classes expect.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  if (obj.metadata !== undefined) problems.push(...modelProblems(ObjectMeta.prototype.validate, obj.metadata, obj, ['metadata']));
   return problems;
 }
 

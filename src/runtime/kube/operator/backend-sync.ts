@@ -6,10 +6,9 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
-import {
-  createBackendController, createBackendMetrics, createDirectorSink, createEndpointSliceSource, createRingSync, membersByName, runWithLease, type DirectorEndpoint,
-} from '../../../backends/index.ts';
-import { SECRET_KEYS } from '../../../config/placeholders.ts';
+import { createBackendMetrics, createBackendSync, directorsByName, doveadmDirectors, type DirectorEndpoint } from '../../../backends/index.ts';
+import { createEndpointSliceSource, leaseElection } from '../../../backends/kube.ts';
+import { SECRET_KEYS } from '../../../config/index.ts';
 import { errorMessage } from '../../../errors.ts';
 import type { Logger } from '../../../log.ts';
 import type { MailPlatform } from '../../../spec/index.ts';
@@ -96,10 +95,6 @@ export function createBackendSyncs(opts: { kubeConfig: KubeConfig; identity: str
     const registry = new Registry();
     registry.setDefaultLabels({ platform: key });
     const metrics = createBackendMetrics(registry);
-    const source = createEndpointSliceSource({ kubeConfig: opts.kubeConfig, namespace: s.namespace, service: MAILBOX_SERVICE, log });
-    const sink = createDirectorSink({ apiKey: s.apiKey, endpoints: () => s.directors });
-    const ring = createRingSync({ apiKey: s.apiKey, ringPort: s.ringPort, members: membersByName(s.directors.map((d) => d.url)), log });
-    const controller = createBackendController({ source, sink, vhostCount: s.vhostCount, resyncMs: s.resyncMs, drainTimeoutMs: s.drainTimeoutMs, log, metrics, ring });
     const abort = new AbortController();
     const lease = {
       kubeConfig: opts.kubeConfig,
@@ -110,8 +105,19 @@ export function createBackendSyncs(opts: { kubeConfig: KubeConfig; identity: str
       ...(opts.leaseDurationMs ? { leaseDurationMs: opts.leaseDurationMs } : {}),
       ...(opts.renewMs ? { renewMs: opts.renewMs } : {}),
     };
+    const sync = createBackendSync({
+      source: createEndpointSliceSource({ kubeConfig: opts.kubeConfig, namespace: s.namespace, service: MAILBOX_SERVICE, log }),
+      directors: directorsByName(s.directors.map((d) => d.url)),
+      connect: doveadmDirectors({ apiKey: s.apiKey, ringPort: s.ringPort }),
+      vhostCount: s.vhostCount,
+      resyncMs: s.resyncMs,
+      drainTimeoutMs: s.drainTimeoutMs,
+      elect: leaseElection(lease),
+      log,
+      metrics,
+    });
     log.info({ namespace: s.namespace, directors: s.directors.length, vhostCount: s.vhostCount }, 'backend sync starting');
-    const done = runWithLease(lease, abort.signal, (signal) => controller.start(signal))
+    const done = sync.start(abort.signal)
       .catch((err: unknown) => log.error({ err: errorMessage(err) }, 'backend sync stopped'));
     syncs.set(key, { fingerprint, abort, done, registry });
   }

@@ -85,7 +85,7 @@ export interface ServerMeta extends ObjectMeta {
 }
 
 export function serverMeta(obj: KubeObject): ServerMeta {
-  return obj.metadata as ServerMeta;
+  return obj.metadata;
 }
 
 export function refOf(obj: KubeObject): ObjectRef {

@@ -11,7 +11,7 @@
  */
 import type { Logger } from '../../../log.ts';
 import { missingSecrets, type MailPlatform } from '../../../spec/index.ts';
-import { platformSecretKeys } from '../../../config/placeholders.ts';
+import { platformSecretKeys } from '../../../config/index.ts';
 import { generatedSecretValues, secretName } from '../configs.ts';
 import { labels, renderContext } from '../context.ts';
 import type { KubeObject } from '../objects.ts';

@@ -104,7 +104,7 @@ export function nextConditions(previous: readonly Partial<Condition>[], o: Obser
 }
 
 export function currentStatus(platform: KubeObject): Partial<PlatformStatus> {
-  return (platform.status ?? {}) as Partial<PlatformStatus>;
+  return platform.status ?? {};
 }
 
 export function nextStatus(platform: KubeObject, o: Observation, counts: { objects?: number; prunedNow?: number }, now: Date): PlatformStatus {

@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { SECRETS_FILE, withLocalSecrets } from '../../src/runtime/local/secrets.ts';
-import { parseSpec, type MailPlatform } from '../../src/spec/index.ts';
+import { SECRETS_FILE, withLocalSecrets } from '../../../src/runtime/local/secrets.ts';
+import { parseSpec, type MailPlatform } from '../../../src/spec/index.ts';
 
 const bare = (extra = ''): MailPlatform => parseSpec(`apiVersion: mailfleet.io/v1alpha1
 kind: MailPlatform

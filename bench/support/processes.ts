@@ -1,5 +1,5 @@
 /**
- * Processes the delivery bench starts: spawning daemons in their own process group, stopping them by pid,
+ * Processes a benchmark starts: spawning daemons in their own process group, stopping them by pid,
  * and proving afterwards that nothing it started is still running.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -137,7 +137,7 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 }
 
 /** One greeting from a line-based server (SMTP or LMTP): resolves with its first line. */
-function greeting(host: string, port: number, timeoutMs: number): Promise<string> {
+export function greeting(host: string, port: number, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host, port, timeout: timeoutMs });
     let buf = '';

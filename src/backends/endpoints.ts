@@ -1,7 +1,13 @@
+/**
+ * The endpoint model backend sync consumes: instances as a runtime observes them, the single-host
+ * equivalent of EndpointSlice entries. It lives here, below the runtimes that publish it: the
+ * single-host runtime feeds it in process and serves it on its control socket; `mailfleet controller
+ * --source local` reads it back from there.
+ */
 import { EventEmitter } from 'node:events';
-import type { Role } from '../../spec/index.ts';
+import type { Role } from '../spec/index.ts';
 
-/** One instance as the backend-sync controller sees it: the single-host equivalent of an EndpointSlice entry. */
+/** One instance: its stable name, its current address and its conditions. */
 export interface Endpoint {
   role: Role;
   name: string;
@@ -14,16 +20,21 @@ export interface Endpoint {
 
 export type EndpointEvent = { type: 'ADDED' | 'MODIFIED' | 'DELETED'; endpoint: Endpoint };
 
-/** Publishes endpoint changes; subscribers get the full list first (list, then watch). */
-export interface EndpointFeed {
+/** What a consumer needs of a feed: the current list, then every change (list, then watch). */
+export interface EndpointWatch {
   list(): Endpoint[];
+  subscribe(listener: (event: EndpointEvent) => void): () => void;
+}
+
+/** The publishing side, owned by a runtime. */
+export interface EndpointFeed extends EndpointWatch {
   upsert(endpoint: Endpoint): void;
   remove(name: string, address: string): void;
-  subscribe(listener: (event: EndpointEvent) => void): () => void;
 }
 
 const key = (name: string, address: string) => `${name}@${address}`;
 
+/** An in-process feed: an upsert that changes nothing emits nothing. */
 export function createEndpointFeed(): EndpointFeed {
   const current = new Map<string, Endpoint>();
   const bus = new EventEmitter();

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { isMailfleetError } from '../../src/errors.ts';
-import { createAddressPool } from '../../src/runtime/local/addresses.ts';
+import { isMailfleetError } from '../../../src/errors.ts';
+import { createAddressPool } from '../../../src/runtime/local/addresses.ts';
 
 test('GIVEN a pool WHEN addresses are allocated THEN each is new, skips .0 and survives a restart of the pool', (t) => {
   const dir = mkdtempSync('/tmp/mailfleet-unit-');

@@ -1,0 +1,5 @@
+import type { Rule } from 'eslint';
+
+/** See room-doors.js. */
+declare const roomDoors: Rule.RuleModule;
+export default roomDoors;

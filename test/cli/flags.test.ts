@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { runCli } from '../support/platform.ts';
+
+/**
+ * Every command refuses a malformed flag before it does anything else: exit 2, the first line names the
+ * flag and what it expected. `first` is that whole line where mailfleet's parser writes it, or a pattern
+ * for node's own complaints (a missing value, a value for a switch).
+ */
+const CASES: { command: string; args: string[]; first: string | RegExp }[] = [
+  { command: 'up', args: ['up', '-f', 'spec.yaml', '--log-stdout=yes'], first: /^mailfleet: .*'--log-stdout'/ },
+  { command: 'down', args: ['down', '--state-dir'], first: /^mailfleet: .*--state-dir/ },
+  { command: 'status', args: ['status', '--json=yes'], first: /^mailfleet: .*'--json'/ },
+  { command: 'scale', args: ['scale', 'mailbox', 'many'], first: 'N: expected a whole number ≥ 0, got "many"' },
+  { command: 'scale', args: ['scale', 'mailbox', '--', '-1'], first: 'N: expected a whole number ≥ 0, got "-1"' },
+  { command: 'restart', args: ['restart', 'mailbox', '--state-dir'], first: /^mailfleet: .*--state-dir/ },
+  { command: 'accounts', args: ['accounts', 'add', 'user@example.com', '--password', 'secret', '--quota', '1GB'], first: '--quota: expected a quota: 0 (none) or a whole number with an optional K, M, G or T (e.g. 1G), got "1GB"' },
+  { command: 'validate', args: ['validate', '--file'], first: /^mailfleet: .*--file/ },
+  { command: 'render', args: ['render', 'operator', '--namespace', 'Tenants'], first: '--namespace: expected a name of lower-case letters, digits and \'-\', at most 63, starting and ending with a letter or digit, got "Tenants"' },
+  { command: 'controller', args: ['controller', '--resync', 'abc'], first: '--resync: expected a whole number of seconds from 1 to 3600, got "abc"' },
+  { command: 'controller', args: ['controller', '--vhost-count', '0'], first: '--vhost-count: expected a whole number from 1 to 1000, got "0"' },
+  { command: 'controller', args: ['controller', '--ring-port', '70000'], first: '--ring-port: expected a port number from 1 to 65535, got "70000"' },
+  { command: 'controller', args: ['controller', '--listen', '8081'], first: '--listen: expected HOST:PORT with a port from 0 (any free port) to 65535 (e.g. 0.0.0.0:8081, [::]:8081), got "8081"' },
+  { command: 'controller', args: ['controller', '--source', 'endpoints'], first: '--source: expected one of kube, local, got "endpoints"' },
+  { command: 'controller', args: ['controller', '--director', 'proxy-0:8080'], first: '--director: expected comma-separated http:// or https:// URLs, got "proxy-0:8080"' },
+  { command: 'operator', args: ['operator', '--resync', 'abc'], first: '--resync: expected a whole number of seconds from 1 to 3600, got "abc"' },
+  { command: 'operator', args: ['operator', '--listen', '0.0.0.0:http'], first: '--listen: expected HOST:PORT with a port from 0 (any free port) to 65535 (e.g. 0.0.0.0:8081, [::]:8081), got "0.0.0.0:http"' },
+  { command: 'dns', args: ['dns', 'audit', 'example.com', '--resolv-conf'], first: /^mailfleet: .*--resolv-conf/ },
+  { command: 'agent', args: ['agent', '--role', 'mta', '--name', 'mta-0', '--listen', 'localhost'], first: '--listen: expected an IPv4 or IPv6 address, got "localhost"' },
+  { command: 'agent', args: ['agent', '--pod', '--role', 'mta', '--name', 'mta-0', '--log-format', 'text'], first: '--log-format: expected one of raw, json, got "text"' },
+  { command: 'agent drain', args: ['agent', 'drain', '--url', '127.0.0.1:8081'], first: '--url: expected an http:// or https:// URL, got "127.0.0.1:8081"' },
+];
+
+for (const { command, args, first } of CASES) {
+  test(`GIVEN mailfleet ${args.join(' ')} WHEN run THEN ${command} exits 2 naming the flag before doing anything`, (t) => {
+    // A state directory nothing runs in: a command that got past its flags would fail differently.
+    const stateDir = mkdtempSync('/tmp/mailfleet-unit-flags-');
+    t.after(() => rmSync(stateDir, { recursive: true, force: true }));
+    const r = runCli(args, { ...process.env, MAILFLEET_STATE_DIR: join(stateDir, 'none'), KUBECONFIG: join(stateDir, 'no-kubeconfig') });
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stdout, '');
+    const line = r.stderr.split('\n')[0] ?? '';
+    if (typeof first === 'string') assert.equal(line, `mailfleet: ${first}`);
+    else assert.match(line, first);
+    assert.match(r.stderr, /\nusage: mailfleet /);
+  });
+}
