@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   USAGE: 'a command line was not understood',
   DNS_NAME_INVALID: 'a host name to audit is not a valid DNS name',
   DNS_AUDIT_FAILED: 'the DNS resolver audit could not run or observe the resolver',
+  SECRET_MISSING: 'a platform secret has no value where one is needed',
   PLACEHOLDER_UNRESOLVED: 'a rendered config names a secret or pod fact the pod does not have',
 } as const;
 

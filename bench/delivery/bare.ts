@@ -113,7 +113,7 @@ function dovecotFiles(spec: PlatformSpec, instance: InstanceContext, recipients:
   // user:password:uid:gid:gecos:home:shell:extra — uid/gid come from mail_uid/mail_gid as on the backends.
   const lines = recipients.map((r) => {
     const [local, domain] = r.split('@');
-    return `${r}:{PLAIN}bench-pw::::${instance.mailDir}/${domain}/${local}::userdb_quota_rule=*:bytes=${quota}\n`;
+    return `${r}:{PLAIN}bench-password::::${instance.mailDir}/${domain}/${local}::userdb_quota_rule=*:bytes=${quota}\n`;
   });
   return { 'dovecot.conf': replaceAuthBlocks(conf, blocks), users: lines.join('') };
 }

@@ -34,7 +34,7 @@ export function benchSpec(recipients: number): BenchSpec {
     `    addressPool: ${BENCH_ADDRESS_POOL}`,
     '  accounts:',
     '    generate:',
-    `      - { count: ${recipients}, prefix: user, domain: ${BENCH_DOMAIN}, password: bench-pw }`,
+    `      - { count: ${recipients}, prefix: user, domain: ${BENCH_DOMAIN}, password: bench-password }`,
     '',
   ].join('\n');
   const platform = parseSpec(text, 'bench spec');

@@ -1,7 +1,7 @@
 import { Client, Change, Attribute, EqualityFilter } from 'ldapts';
-import { accountAttributes, accountDn, ssha512 } from '../config/index.ts';
+import { accountAttributes, accountDn, hashPassword } from '../config/index.ts';
 import { errorMessage, MailfleetError } from '../errors.ts';
-import { quotaBytes, type Account, type PlatformSpec } from '../spec/index.ts';
+import { passwordProblem, quotaBytes, requireSecret, type Account, type PlatformSpec } from '../spec/index.ts';
 
 export interface AccountEntry {
   address: string;
@@ -26,7 +26,7 @@ function ldapFailure(what: string, err: unknown): MailfleetError {
 export async function openAccountDirectory(spec: PlatformSpec, url: string): Promise<AccountDirectory> {
   const client = new Client({ url, timeout: 10_000, connectTimeout: 5_000 });
   try {
-    await client.bind(`cn=admin,${spec.ldap.baseDn}`, spec.ldap.adminPassword);
+    await client.bind(`cn=admin,${spec.ldap.baseDn}`, requireSecret(spec, 'ldapAdminPassword'));
   } catch (err) {
     throw ldapFailure(`cannot bind to ${url}`, err);
   }
@@ -35,7 +35,8 @@ export async function openAccountDirectory(spec: PlatformSpec, url: string): Pro
   function validate(account: Account): void {
     const address = account.address.toLowerCase();
     if (!ADDRESS.test(address)) throw new MailfleetError('ACCOUNT_INVALID', `${account.address}: not a mail address`);
-    if (account.password.length < 4) throw new MailfleetError('ACCOUNT_INVALID', 'password: at least 4 characters');
+    const weak = passwordProblem(account.password, spec);
+    if (weak) throw new MailfleetError('ACCOUNT_INVALID', `password: ${weak}`);
     const domain = address.split('@')[1] ?? '';
     if (!spec.domains.includes(domain)) throw new MailfleetError('DOMAIN_UNKNOWN', `${domain} is not served by this platform (domains: ${spec.domains.join(', ')})`);
     quotaBytes(account.quota);
@@ -51,8 +52,9 @@ export async function openAccountDirectory(spec: PlatformSpec, url: string): Pro
       validate(account);
       const address = account.address.toLowerCase();
       if (await exists(address)) throw new MailfleetError('ACCOUNT_EXISTS', `${address} already exists`);
+      const stored = await hashPassword(account.password, spec.accounts.passwordHash);
       try {
-        await client.add(accountDn(spec, address), accountAttributes({ ...account, address }, ssha512(account.password)));
+        await client.add(accountDn(spec, address), accountAttributes({ ...account, address }, stored));
       } catch (err) {
         throw ldapFailure(`cannot add ${address}`, err);
       }
@@ -74,8 +76,11 @@ export async function openAccountDirectory(spec: PlatformSpec, url: string): Pro
     },
     async setPassword(address, password) {
       const lower = address.toLowerCase();
+      const weak = passwordProblem(password, spec);
+      if (weak) throw new MailfleetError('ACCOUNT_INVALID', `password: ${weak}`);
       if (!(await exists(lower))) throw new MailfleetError('ACCOUNT_NOT_FOUND', `${lower} does not exist`);
-      await client.modify(accountDn(spec, lower), new Change({ operation: 'replace', modification: new Attribute({ type: 'userPassword', values: [ssha512(password)] }) }));
+      const stored = await hashPassword(password, spec.accounts.passwordHash);
+      await client.modify(accountDn(spec, lower), new Change({ operation: 'replace', modification: new Attribute({ type: 'userPassword', values: [stored] }) }));
     },
     close: () => client.unbind().catch(() => undefined),
   };

@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { InstanceContext, Peers } from '../config/index.ts';
+import { postfixProxyServices, type InstanceContext, type Peers } from '../config/index.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Router } from '../lmtp/index.ts';
 import type { PlatformSpec } from '../spec/index.ts';
 import { DAEMONS, type ConfigSource, type DaemonInput } from './daemons.ts';
 import { drainRole, type DrainReport } from './drain.ts';
+import { shortSocketPath, startProxyGate, type ProxyGate } from './proxy-gate.ts';
 import { ensureDir } from './fs.ts';
 import { startHealth } from './health.ts';
 import { readinessCheck } from './readiness.ts';
@@ -59,6 +60,23 @@ async function startRouter(spec: PlatformSpec, instance: AgentOptions['instance'
 }
 
 /**
+ * An `mta` or `msa` behind a load balancer: the balancer ports are the agent's, which lets only the
+ * balancer ranges through to Postfix's PROXY-protocol services (see proxy-gate.ts).
+ */
+function startGate(spec: PlatformSpec, instance: AgentOptions['instance'], log: Logger): Promise<ProxyGate> | undefined {
+  if (instance.role !== 'mta' && instance.role !== 'msa') return undefined;
+  const services = postfixProxyServices(instance.role, spec);
+  if (services.length === 0) return undefined;
+  const listeners = services.map(({ service, port }) => ({
+    service,
+    host: instance.listen,
+    port,
+    socketPath: shortSocketPath(instance.runDir, service, join(instance.dataDir, 'queue', 'private', service)),
+  }));
+  return startProxyGate({ listeners, trusted: spec.loadBalancer.sourceRanges, log });
+}
+
+/**
  * Runs one instance: init, the daemon in the foreground, health endpoints, reload on SIGHUP.
  * Resolves with the daemon's exit status once it has stopped (after `signal` aborts, or on its own).
  */
@@ -81,10 +99,13 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   });
 
   let router: Router | undefined;
+  let gate: ProxyGate | undefined;
   try {
     router = await startRouter(spec, instance, log);
+    gate = await startGate(spec, instance, log);
   } catch (err) {
-    log.error({ err: errorMessage(err) }, 'lmtp router failed to start');
+    log.error({ err: errorMessage(err) }, 'lmtp router or proxy gate failed to start');
+    await Promise.all([router?.close(0), gate?.close()]);
     proc.child.kill('SIGTERM');
     await proc.exited;
     return 1;
@@ -112,7 +133,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     log,
     drain,
     hungAfterMs: spec.hungSeconds * 1000,
-    ...(router ? { extraMetrics: router.metrics } : {}),
+    ...(router || gate ? { extraMetrics: (labels: string) => `${router?.metrics(labels) ?? ''}${gate?.metrics(labels) ?? ''}` } : {}),
   });
 
   const onHup = () => {
@@ -141,6 +162,8 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   else signal.addEventListener('abort', () => void stop(), { once: true });
 
   const code = await proc.exited;
+  // Open splices end with the daemon; the balancer ports close with it.
+  await gate?.close();
   process.off('SIGHUP', onHup);
   for (const [sig, handler] of forwarded) process.off(sig, handler);
   await health.close();

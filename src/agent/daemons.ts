@@ -3,11 +3,11 @@ import { existsSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
-  accountLdif, ldapTreeLdif, roleConfigFiles, ssha, ssha512, slapdConfigLdif, VMAIL_USER,
-  type ConfigFiles, type ConfigInput,
+  accountLdif, authDn, hashPasswords, ldapTreeLdif, readerDn, roleConfigFiles, serviceAccountsChangeLdif, ssha, slapdConfigLdif, VMAIL_USER,
+  type ConfigFiles, type ConfigInput, type ServiceAccountHashes,
 } from '../config/index.ts';
 import { MailfleetError } from '../errors.ts';
-import { demoAccounts, type Role } from '../spec/index.ts';
+import { demoAccounts, requireSecret, type Role } from '../spec/index.ts';
 import { chownTree, ensureDir, freshDir, writeConfigFiles } from './fs.ts';
 
 const run = promisify(execFile);
@@ -98,6 +98,24 @@ function slapdDirs(input: ConfigInput): { configDb: string; db: string } {
   return { configDb: join(input.instance.dataDir, 'slapd.d'), db: join(input.instance.dataDir, 'db') };
 }
 
+/**
+ * An existing directory gets the service accounts as the secrets say now (added if missing, password
+ * replaced otherwise), offline before slapd starts.
+ */
+async function syncServiceAccounts(input: ConfigInput, configDb: string, hashes: ServiceAccountHashes): Promise<void> {
+  const { spec, instance } = input;
+  const { stdout } = await run('slapcat', ['-n', '1', '-F', configDb, '-a', "(|(cn=mailreader)(cn=mailauth))"], { maxBuffer: 1 << 20 });
+  const wanted = new Set([readerDn(spec), authDn(spec)].map((dn) => dn.toLowerCase()));
+  const existing = new Set(stdout.split('\n').filter((l) => l.startsWith('dn: ')).map((l) => l.slice(4).toLowerCase()).filter((dn) => wanted.has(dn)));
+  const change = join(instance.runDir, 'service-accounts.ldif');
+  writeFileSync(change, serviceAccountsChangeLdif(spec, hashes, existing), { mode: 0o600 });
+  try {
+    await run('slapmodify', ['-q', '-n', '1', '-F', configDb, '-l', change]);
+  } finally {
+    rmSync(change, { force: true });
+  }
+}
+
 const slapd: Daemon = {
   async init(input) {
     const { spec, instance } = input;
@@ -108,14 +126,19 @@ const slapd: Daemon = {
     // cn=config is rebuilt from the spec at every start; the directory data is kept.
     freshDir(configDb, 0o700);
     const configLdif = join(instance.configDir, 'slapd-config.ldif');
-    writeConfigFiles(instance.configDir, { 'slapd-config.ldif': slapdConfigLdif(input, ssha(spec.ldap.adminPassword)) });
+    writeConfigFiles(instance.configDir, { 'slapd-config.ldif': slapdConfigLdif(input, ssha(requireSecret(spec, 'ldapAdminPassword'))) });
     await run('slapadd', ['-n', '0', '-F', configDb, '-l', configLdif]);
+    const service = { reader: ssha(requireSecret(spec, 'ldapReaderPassword')), auth: ssha(requireSecret(spec, 'ldapAuthPassword')) };
     if (!existsSync(join(db, 'data.mdb'))) {
       const seed = join(instance.runDir, 'seed.ldif');
-      const accounts = demoAccounts(spec).map((a) => accountLdif(spec, a, ssha512(a.password)));
-      writeFileSync(seed, [ldapTreeLdif(spec, ssha(spec.ldap.readerPassword)), ...accounts].join('\n'), { mode: 0o600 });
+      const demo = demoAccounts(spec);
+      const hashes = await hashPasswords(demo.map((a) => a.password), spec.accounts.passwordHash);
+      const accounts = demo.map((a, i) => accountLdif(spec, a, hashes[i] ?? ''));
+      writeFileSync(seed, [ldapTreeLdif(spec, service), ...accounts].join('\n'), { mode: 0o600 });
       await run('slapadd', ['-q', '-n', '1', '-F', configDb, '-l', seed]);
       rmSync(seed);
+    } else {
+      await syncServiceAccounts(input, configDb, service);
     }
     chownTree(instance.dataDir, 'openldap');
     chownTree(instance.runDir, 'openldap');

@@ -8,6 +8,7 @@ import { createDirectorSink } from '../backends/director.ts';
 import type { ConfigInput } from '../config/index.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { requireSecret } from '../spec/index.ts';
 
 const run = promisify(execFile);
 const POLL_MS = 250;
@@ -87,7 +88,7 @@ const drainProxy: Drainer = async (input, deadline) => {
 const drainMailbox: Drainer = async (input, deadline) => {
   const { spec, peers, instance } = input;
   const director = createDirectorSink({
-    apiKey: spec.director.apiKey,
+    apiKey: requireSecret(spec, 'doveadmApiKey'),
     endpoints: () => peers.proxy.map((p) => ({ url: `http://${p.host}:${spec.ports.doveadm}` })),
     timeoutMs: 2000,
   });

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConfigFiles } from '../config/index.ts';
 // The placeholder codec alone; the config index does not re-export it.
-import { resolveInValue, resolvePlaceholders, type PlaceholderValues } from '../config/placeholders.ts';
+import { podSecretKeys, resolveInValue, resolvePlaceholders, secretPlaceholder, type PlaceholderValues, type SecretConsumer } from '../config/placeholders.ts';
 import { isMailfleetError, MailfleetError } from '../errors.ts';
 import { validateSpec, loadSpecFile, type MailPlatform } from '../spec/index.ts';
 import type { ConfigSource } from './daemons.ts';
@@ -59,12 +59,19 @@ function naming<T>(secretsDir: string, resolve: () => T): T {
 
 /**
  * The platform document from the spec ConfigMap, its placeholders resolved from the mounted Secret, then
- * validated again: the real values must satisfy the schema too.
+ * validated again: the real values must satisfy the schema too. A pod has only the Secret keys its
+ * workload uses mounted (`podSecretKeys`): each of those must be there; a placeholder of any other key
+ * stays as it is, a value this pod never reads.
  */
-export function loadPodSpec(mounts: PodMounts, podName: string): MailPlatform {
+export function loadPodSpec(mounts: PodMounts, podName: string, workload: SecretConsumer): MailPlatform {
   const file = join(mounts.specDir, SPEC_FILE_NAME);
   const redacted = loadSpecFile(file);
-  const values = podPlaceholderValues(mounts.secretsDir, podName);
+  const needed = new Set(podSecretKeys(workload, redacted.spec));
+  const mounted = podPlaceholderValues(mounts.secretsDir, podName);
+  const values: PlaceholderValues = {
+    podName,
+    secret: (key) => (needed.has(key) ? mounted.secret(key) : (mounted.secret(key) ?? secretPlaceholder(key))),
+  };
   // Each top-level field on its own, so an error names `FILE: spec.ldap.readerPassword`.
   const resolved = naming(mounts.secretsDir, () => Object.fromEntries(
     Object.entries(redacted).map(([k, v]) => [k, resolveInValue(v as unknown, values, `${file}: ${k}`)]),

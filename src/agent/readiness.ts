@@ -1,6 +1,6 @@
 import { readerDn } from '../config/index.ts';
 import { imapCapability, lmtpLhlo, pop3Capa, redisPing, smtpEhlo } from '../protocol/index.ts';
-import type { PlatformSpec, Role } from '../spec/index.ts';
+import { requireSecret, type PlatformSpec, type Role } from '../spec/index.ts';
 
 /** One protocol dialogue against the instance's own daemon; throws when it does not succeed. */
 export type ReadinessCheck = (signal: AbortSignal) => Promise<void>;
@@ -9,7 +9,7 @@ async function ldapSearch(ldapts: Promise<typeof import('ldapts')>, spec: Platfo
   const { Client } = await ldapts;
   const client = new Client({ url: `ldap://${host}:${spec.ports.ldap}`, timeout: timeoutMs, connectTimeout: timeoutMs });
   try {
-    await client.bind(readerDn(spec), spec.ldap.readerPassword);
+    await client.bind(readerDn(spec), requireSecret(spec, 'ldapReaderPassword'));
     await client.search(`ou=domains,${spec.ldap.baseDn}`, { scope: 'one', sizeLimit: 1, attributes: ['associatedDomain'] });
   } finally {
     await client.unbind().catch(() => undefined);

@@ -6,7 +6,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { MailfleetError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { PlatformSpec } from '../spec/index.ts';
+import { requireSecret, type PlatformSpec } from '../spec/index.ts';
 import { createBackendController, DRAIN_TIMEOUT_MS, RESYNC_MS } from './controller.ts';
 import { failoverSink } from './directors.ts';
 import type { BackendMetrics } from './metrics.ts';
@@ -63,7 +63,7 @@ export function syncSettings(spec: PlatformSpec): { vhostCount: number; resyncMs
     vhostCount: spec.director.vhostCount,
     resyncMs: spec.director.resyncSeconds * 1000,
     drainTimeoutMs: spec.director.drainTimeoutSeconds * 1000,
-    apiKey: spec.director.apiKey,
+    apiKey: requireSecret(spec, 'doveadmApiKey'),
     ringPort: spec.ports.director,
     doveadmPort: spec.ports.doveadm,
   };

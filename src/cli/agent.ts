@@ -4,6 +4,8 @@ import {
   runAgent, SPEC_FILE_NAME, type AgentOrigin, type ConfigSource, type LogFormat, type PodMounts,
 } from '../agent/index.ts';
 import type { InstanceContext } from '../config/index.ts';
+// The placeholder codec alone; the config index does not re-export it.
+import type { SecretConsumer } from '../config/index.ts';
 import { createLogger } from '../log.ts';
 import { loadSpecFile, ROLES, type PlatformSpec, type Role } from '../spec/index.ts';
 import { parse, usageError } from './args.ts';
@@ -58,7 +60,7 @@ function hostWiring(role: Role, name: string, values: Values): Wiring {
  * Kubernetes: the spec and peers from the spec ConfigMap, secrets from the Secret mount, config files
  * installed from the role's ConfigMap with placeholders resolved. Listens on every address of the pod.
  */
-function podWiring(role: Role, name: string, values: Values): Wiring {
+function podWiring(role: Role, workload: SecretConsumer, name: string, values: Values): Wiring {
   if (values.file !== undefined || values['state-dir'] !== undefined || values.peers !== undefined) {
     throw usageError(USAGE, '-f, --state-dir and --peers are not taken with --pod (the spec and peers come from --spec-dir)');
   }
@@ -75,7 +77,7 @@ function podWiring(role: Role, name: string, values: Values): Wiring {
     mailDir: path('mail-dir'),
   };
   return {
-    spec: loadPodSpec(mounts, name).spec,
+    spec: loadPodSpec(mounts, name, workload).spec,
     instance,
     peersFile: join(mounts.specDir, PEERS_FILE_NAME),
     healthHost: instance.listen,
@@ -114,7 +116,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
   if (!values.name) throw usageError(USAGE, 'missing --name');
   const format: LogFormat = values['log-format'];
 
-  const wiring = values.pod ? podWiring(role, values.name, values) : hostWiring(role, values.name, values);
+  const wiring = values.pod ? podWiring(role, (pool ? values.role : role), values.name, values) : hostWiring(role, values.name, values);
   const log = createLogger('agent').child({ role, instance: wiring.instance.name });
   const controller = new AbortController();
   const onSignal = () => controller.abort();

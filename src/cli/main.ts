@@ -25,6 +25,9 @@ function usage(): string {
   return ['usage: mailfleet COMMAND [options]', '', ...Object.values(COMMANDS).map((c) => `  mailfleet ${c.help}`), ''].join('\n');
 }
 
+/** Errors in what the user gave (a spec, a command line, an account's address or password): exit 2. */
+const BAD_INPUT: ReadonlySet<string> = new Set(['SPEC_INVALID', 'SPEC_UNREADABLE', 'USAGE', 'ACCOUNT_INVALID', 'DOMAIN_UNKNOWN']);
+
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
@@ -43,7 +46,7 @@ async function main(argv: string[]): Promise<number> {
     if (isMailfleetError(err)) {
       process.stderr.write(`mailfleet: ${err.message}\n`);
       for (const line of err.details) process.stderr.write(`  ${line}\n`);
-      return err.code === 'SPEC_INVALID' || err.code === 'SPEC_UNREADABLE' || err.code === 'USAGE' ? 2 : 1;
+      return BAD_INPUT.has(err.code) ? 2 : 1;
     }
     process.stderr.write(`mailfleet: ${errorMessage(err)}\n`);
     if (err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);

@@ -42,9 +42,14 @@ export interface ConfigInput {
 /** File name (relative to the config dir) → contents. */
 export type ConfigFiles = Record<string, string>;
 
-/** The LDAP DN Postfix and Dovecot bind as (read-only). */
+/** The LDAP DN Postfix binds as: reads addresses (and the domains), never a password hash. */
 export function readerDn(spec: PlatformSpec): string {
   return `cn=mailreader,${spec.ldap.baseDn}`;
+}
+
+/** The LDAP DN Dovecot's passdb and userdb bind as: reads accounts, password hashes included, to verify logins. */
+export function authDn(spec: PlatformSpec): string {
+  return `cn=mailauth,${spec.ldap.baseDn}`;
 }
 
 export function ldapUris(peers: Peers, port: number): string {

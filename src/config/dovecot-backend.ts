@@ -1,4 +1,4 @@
-import { dovecotBase, dovecotLdapConf, LMTP_SERVICE_SETTINGS, LOGIN_SERVICE_SETTINGS, serviceBlock, VMAIL_USER } from './dovecot-common.ts';
+import { authWorkerService, dovecotBase, dovecotLdapConf, LMTP_SERVICE_SETTINGS, LOGIN_SERVICE_SETTINGS, serviceBlock, VMAIL_USER } from './dovecot-common.ts';
 import type { ConfigFiles, ConfigInput } from './context.ts';
 
 /**
@@ -43,6 +43,7 @@ export function dovecotBackendFiles(input: ConfigInput): ConfigFiles {
     ...serviceBlock('imap-login', [{ name: 'imap', address: addr, port: spec.ports.imap }, { name: 'imaps', address: addr, port: 0 }], LOGIN_SERVICE_SETTINGS),
     ...serviceBlock('pop3-login', [{ name: 'pop3', address: addr, port: spec.ports.pop3 }, { name: 'pop3s', address: addr, port: 0 }], LOGIN_SERVICE_SETTINGS),
     ...serviceBlock('lmtp', [{ name: 'lmtp', address: addr, port: spec.ports.lmtp }], LMTP_SERVICE_SETTINGS),
+    ...authWorkerService(spec),
     'protocol lmtp {',
     '  mail_plugins = $mail_plugins quota',
     '}',

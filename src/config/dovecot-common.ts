@@ -1,4 +1,5 @@
-import { ldapUris, readerDn, type ConfigInput } from './context.ts';
+import { requireSecret, type PlatformSpec } from '../spec/index.ts';
+import { authDn, ldapUris, type ConfigInput } from './context.ts';
 
 export const VMAIL_USER = 'vmail';
 
@@ -10,14 +11,15 @@ export function dovecotLdapConf({ spec, peers, instance }: ConfigInput, options:
   if (options.proxy) passAttrs.push('=proxy=y');
   return [
     `uris = ${ldapUris(peers, spec.ports.ldap)}`,
-    `dn = ${readerDn(spec)}`,
-    `dnpass = ${spec.ldap.readerPassword}`,
+    `dn = ${authDn(spec)}`,
+    `dnpass = ${requireSecret(spec, 'ldapAuthPassword')}`,
     'ldap_version = 3',
     `base = ${base}`,
     'scope = onelevel',
     'deref = never',
     'auth_bind = no',
-    'default_pass_scheme = SSHA512',
+    // Stored values carry their scheme (`{ARGON2ID}…`); older `{SSHA512}` ones still verify.
+    'default_pass_scheme = ARGON2ID',
     `pass_filter = ${filter}`,
     `pass_attrs = ${passAttrs.join(', ')}`,
     `user_filter = ${filter}`,
@@ -50,8 +52,23 @@ export function dovecotBase({ instance }: ConfigInput, protocols: string): strin
     'auth_cache_size = 10M',
     'auth_cache_ttl = 60 s',
     'auth_cache_negative_ttl = 10 s',
+    // Password hashes are slow on purpose: verify them in auth-worker processes, spread over the CPUs,
+    // instead of one after another in the auth master.
+    'auth_cache_verify_password_with_worker = yes',
     'verbose_proctitle = yes',
   ];
+}
+
+/** Dovecot's default address-space limit per process, MiB. */
+const DEFAULT_VSZ_LIMIT_MIB = 256;
+
+/**
+ * The auth workers verify the Argon2id hashes, each holding `memoryKiB` while it does: their address
+ * space limit grows with it beyond Dovecot's default.
+ */
+export function authWorkerService(spec: PlatformSpec): string[] {
+  const needMiB = Math.ceil(spec.accounts.passwordHash.memoryKiB / 1024) + 128;
+  return serviceBlock('auth-worker', [], [`vsz_limit = ${Math.max(DEFAULT_VSZ_LIMIT_MIB, needMiB)} M`]);
 }
 
 /**

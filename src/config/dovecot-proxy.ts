@@ -1,4 +1,5 @@
-import { dovecotBase, dovecotLdapConf, LOGIN_SERVICE_SETTINGS, serviceBlock } from './dovecot-common.ts';
+import { authWorkerService, dovecotBase, dovecotLdapConf, LOGIN_SERVICE_SETTINGS, serviceBlock } from './dovecot-common.ts';
+import { requireSecret } from '../spec/index.ts';
 import type { ConfigFiles, ConfigInput } from './context.ts';
 
 /**
@@ -22,7 +23,7 @@ export function dovecotProxyFiles(input: ConfigInput): ConfigFiles {
     `director_servers = ${ring}`,
     `director_mail_servers = ${backends}`,
     'director_user_expire = 15 min',
-    `doveadm_api_key = ${spec.director.apiKey}`,
+    `doveadm_api_key = ${requireSecret(spec, 'doveadmApiKey')}`,
     'passdb {',
     '  driver = ldap',
     `  args = ${instance.configDir}/dovecot-ldap.conf.ext`,
@@ -58,6 +59,7 @@ export function dovecotProxyFiles(input: ConfigInput): ConfigFiles {
     // The backend-sync controller's calls should not wait for a doveadm-server process to start.
     ...serviceBlock('doveadm', [{ name: 'http', address: addr, port: spec.ports.doveadm }], ['process_min_avail = 2']),
     ...serviceBlock('auth', [{ name: 'auth-client', address: addr, port: spec.ports.auth }]),
+    ...authWorkerService(spec),
     '',
   ];
   return {

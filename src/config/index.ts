@@ -6,12 +6,15 @@ import { postfixMsaFiles, postfixMtaFiles } from './postfix.ts';
 import { redisFiles } from './redis.ts';
 
 export type { ConfigFiles, ConfigInput, InstanceContext, Peer, Peers } from './context.ts';
-export { readerDn } from './context.ts';
+export { authDn, readerDn } from './context.ts';
 export { VMAIL_USER } from './dovecot-common.ts';
-export { ssha, ssha512 } from './password.ts';
-export { POD_NAME_PLACEHOLDER, redactSpec, resolveInValue, resolvePlaceholders, SECRET_KEYS, secretPlaceholder, type PlaceholderValues } from './placeholders.ts';
-export { postfixOutboundFiles } from './postfix.ts';
-export { accountAttributes, accountDn, accountLdif, domainDn, ldapTreeLdif, slapdConfigLdif } from './slapd.ts';
+export { postfixOutboundFiles, postfixProxyServices, type PostfixProxyService } from './postfix.ts';
+export { ARGON2_PARALLELISM, hashPassword, hashPasswords, ssha, type PasswordHashing } from './password.ts';
+export {
+  platformSecretKeys, podSecretKeys, POD_NAME_PLACEHOLDER, redactSpec, resolveInValue, resolvePlaceholders, SECRET_KEYS, secretPlaceholder,
+  type PlaceholderValues, type SecretConsumer,
+} from './placeholders.ts';
+export { accessRules, accountAttributes, accountDn, accountLdif, domainDn, ldapTreeLdif, serviceAccountsChangeLdif, slapdConfigLdif, type ServiceAccountHashes } from './slapd.ts';
 
 /**
  * The application config files of one instance. `ldap` is absent: slapd's config is loaded offline

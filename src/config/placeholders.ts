@@ -8,7 +8,7 @@
  * `{{mailfleet.pod.name}}`. Neither Postfix, Dovecot, slapd nor Redis gives `{{` a meaning.
  */
 import { MailfleetError } from '../errors.ts';
-import type { PlatformSpec } from '../spec/index.ts';
+import { PLATFORM_SECRETS, secretValue, type PlatformSecretName, type PlatformSpec, type Role } from '../spec/index.ts';
 
 const PLACEHOLDER = /\{\{mailfleet\.(secret|pod)\.([a-z0-9-]+)\}\}/g;
 
@@ -19,38 +19,85 @@ export function secretPlaceholder(key: string): string {
 export const POD_NAME_PLACEHOLDER = '{{mailfleet.pod.name}}';
 
 /** Keys of the platform Secret, one file each when mounted. */
-export const SECRET_KEYS = {
-  ldapAdminPassword: 'ldap-admin-password',
-  ldapReaderPassword: 'ldap-reader-password',
-  doveadmApiKey: 'doveadm-api-key',
-} as const;
+export const SECRET_KEYS = Object.fromEntries(PLATFORM_SECRETS.map((s) => [s.name, s.key])) as Record<PlatformSecretName, string>;
 
 export const seedPasswordKey = (i: number): string => `account-seed-${i}-password`;
 export const generatedPasswordKey = (i: number): string => `account-generate-${i}-password`;
 
 /**
  * Splits the secret values out of a spec: the spec keeps placeholders, the secrets come back by key.
- * Everything else is untouched, so generators fed the redacted spec write placeholders where the
- * secrets go.
+ * Every platform secret becomes a placeholder, given or not (its value then comes from a Secret the
+ * renderer does not write); `secrets` holds only values the spec gives. Everything else is untouched,
+ * so generators fed the redacted spec write placeholders where the secrets go.
  */
 export function redactSpec(spec: PlatformSpec): { spec: PlatformSpec; secrets: Record<string, string> } {
-  const secrets: Record<string, string> = {
-    [SECRET_KEYS.ldapAdminPassword]: spec.ldap.adminPassword,
-    [SECRET_KEYS.ldapReaderPassword]: spec.ldap.readerPassword,
-    [SECRET_KEYS.doveadmApiKey]: spec.director.apiKey,
-  };
+  const secrets: Record<string, string> = {};
+  for (const s of PLATFORM_SECRETS) {
+    const value = secretValue(spec, s.name);
+    if (value !== undefined) secrets[s.key] = value;
+  }
   spec.accounts.seed.forEach((a, i) => (secrets[seedPasswordKey(i)] = a.password));
   spec.accounts.generate.forEach((g, i) => (secrets[generatedPasswordKey(i)] = g.password));
   const redacted: PlatformSpec = {
     ...spec,
-    ldap: { ...spec.ldap, adminPassword: secretPlaceholder(SECRET_KEYS.ldapAdminPassword), readerPassword: secretPlaceholder(SECRET_KEYS.ldapReaderPassword) },
+    ldap: {
+      ...spec.ldap,
+      adminPassword: secretPlaceholder(SECRET_KEYS.ldapAdminPassword),
+      readerPassword: secretPlaceholder(SECRET_KEYS.ldapReaderPassword),
+      authPassword: secretPlaceholder(SECRET_KEYS.ldapAuthPassword),
+    },
     director: { ...spec.director, apiKey: secretPlaceholder(SECRET_KEYS.doveadmApiKey) },
     accounts: {
+      ...spec.accounts,
       seed: spec.accounts.seed.map((a, i) => ({ ...a, password: secretPlaceholder(seedPasswordKey(i)) })),
       generate: spec.accounts.generate.map((g, i) => ({ ...g, password: secretPlaceholder(generatedPasswordKey(i)) })),
     },
   };
   return { spec: redacted, secrets };
+}
+
+/** Every key of the platform Secret: the platform secrets, then the demo accounts' passwords. */
+export function platformSecretKeys(spec: PlatformSpec): string[] {
+  return [
+    ...PLATFORM_SECRETS.map((s) => s.key),
+    ...spec.accounts.seed.map((_, i) => seedPasswordKey(i)),
+    ...spec.accounts.generate.map((_, i) => generatedPasswordKey(i)),
+  ];
+}
+
+/** What runs in a pod: a role, or an outbound pool (Postfix like an `mta`, with a config of its own). */
+export type SecretConsumer = Role | 'mailout' | 'fallback';
+
+/**
+ * The Secret keys a workload's pods use, and so the only ones mounted into them: what its config files
+ * name (a test holds the two together) and what its agent itself needs. The Internet-facing `mta` holds
+ * the password of the LDAP account Postfix binds with (it reads addresses, not password hashes), and
+ * nothing else; Dovecot's account, which reads the hashes, is the proxy's and the backends'.
+ */
+export function podSecretKeys(workload: SecretConsumer, spec: PlatformSpec): string[] {
+  const k = SECRET_KEYS;
+  switch (workload) {
+    case 'mta':
+    case 'msa':
+      return [k.ldapReaderPassword];
+    case 'proxy':
+      return [k.ldapAuthPassword, k.doveadmApiKey];
+    case 'mailbox':
+      // Its drain asks the directors over doveadm HTTP whether users are still routed here.
+      return [k.ldapAuthPassword, k.doveadmApiKey];
+    case 'ldap':
+      return [
+        k.ldapAdminPassword,
+        k.ldapReaderPassword,
+        k.ldapAuthPassword,
+        ...spec.accounts.seed.map((_, i) => seedPasswordKey(i)),
+        ...spec.accounts.generate.map((_, i) => generatedPasswordKey(i)),
+      ];
+    case 'kvs':
+    case 'mailout':
+    case 'fallback':
+      return [];
+  }
 }
 
 export interface PlaceholderValues {

@@ -1,5 +1,5 @@
 import { quotaBytes, type Account, type PlatformSpec } from '../spec/index.ts';
-import { readerDn, type ConfigFiles, type ConfigInput } from './context.ts';
+import { authDn, readerDn, type ConfigFiles, type ConfigInput } from './context.ts';
 
 /**
  * A small schema for what the standard ones lack: the account's quota.
@@ -74,23 +74,61 @@ olcSizeLimit: unlimited
 olcDbIndex: objectClass eq
 olcDbIndex: mail eq
 olcDbIndex: associatedDomain eq
-olcAccess: {0}to attrs=userPassword by dn.exact="${readerDn(spec)}" read by anonymous auth by * none
-olcAccess: {1}to * by dn.exact="${readerDn(spec)}" read by * none
+${accessRules(spec).map((rule, i) => `olcAccess: {${i}}${rule}`).join('\n')}
 `;
+}
+
+/**
+ * Who reads what. Accounts' password hashes: only Dovecot's bind (it verifies logins), and users may
+ * bind with their own password. The service accounts' hashes: nobody, binding only. Everything else:
+ * both service binds; Postfix's (the reader) so sees addresses and domains, and no hash at all. The
+ * admin is the root DN, which no rule limits.
+ */
+export function accessRules(spec: PlatformSpec): string[] {
+  const accounts = `ou=accounts,${spec.ldap.baseDn}`;
+  return [
+    `to dn.subtree="${accounts}" attrs=userPassword by dn.exact="${authDn(spec)}" read by anonymous auth by * none`,
+    'to attrs=userPassword by anonymous auth by * none',
+    `to * by dn.exact="${readerDn(spec)}" read by dn.exact="${authDn(spec)}" read by * none`,
+  ];
+}
+
+/** The service accounts Postfix and Dovecot bind as, with their `{SSHA}` password values. */
+export interface ServiceAccountHashes {
+  reader: string;
+  auth: string;
+}
+
+function serviceAccountEntries(spec: PlatformSpec, hashes: ServiceAccountHashes): { dn: string; cn: string; userPassword: string }[] {
+  return [
+    { dn: readerDn(spec), cn: 'mailreader', userPassword: hashes.reader },
+    { dn: authDn(spec), cn: 'mailauth', userPassword: hashes.auth },
+  ];
+}
+
+/**
+ * An LDIF for `slapmodify` that makes the service accounts what the platform secrets say now: the
+ * password of an existing one is replaced, a missing one (a database seeded before it existed) is added.
+ * So a secret the platform generated anew, or rotated, takes effect at slapd's next start.
+ */
+export function serviceAccountsChangeLdif(spec: PlatformSpec, hashes: ServiceAccountHashes, existing: ReadonlySet<string>): string {
+  return serviceAccountEntries(spec, hashes).map((e) => existing.has(e.dn.toLowerCase())
+    ? `dn: ${e.dn}\nchangetype: modify\nreplace: userPassword\nuserPassword: ${e.userPassword}\n-\n`
+    : `dn: ${e.dn}\nchangetype: add\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\ncn: ${e.cn}\nuserPassword: ${e.userPassword}\n`).join('\n');
 }
 
 function rdnValue(base: string): string {
   return base.split(',')[0]?.split('=')[1] ?? 'mailfleet';
 }
 
-/** The directory tree: base, domains, the read-only service account. Loaded offline with `slapadd -n 1`. */
-export function ldapTreeLdif(spec: PlatformSpec, readerPasswordHash: string): string {
+/** The directory tree: base, domains, the service accounts. Loaded offline with `slapadd -n 1`. */
+export function ldapTreeLdif(spec: PlatformSpec, hashes: ServiceAccountHashes): string {
   const base = spec.ldap.baseDn;
   const parts = [
     `dn: ${base}\nobjectClass: top\nobjectClass: dcObject\nobjectClass: organization\no: mailfleet\ndc: ${rdnValue(base)}\n`,
     `dn: ou=domains,${base}\nobjectClass: organizationalUnit\nou: domains\n`,
     `dn: ou=accounts,${base}\nobjectClass: organizationalUnit\nou: accounts\n`,
-    `dn: ${readerDn(spec)}\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\ncn: mailreader\nuserPassword: ${readerPasswordHash}\n`,
+    ...serviceAccountEntries(spec, hashes).map((e) => `dn: ${e.dn}\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\ncn: ${e.cn}\nuserPassword: ${e.userPassword}\n`),
     ...spec.domains.map((d) => domainLdif(spec, d)),
   ];
   return parts.join('\n');
@@ -108,7 +146,7 @@ export function accountDn(spec: PlatformSpec, address: string): string {
   return `mail=${address},ou=accounts,${spec.ldap.baseDn}`;
 }
 
-/** LDAP attributes of an account entry; `passwordHash` is a `{SSHA512}` value. */
+/** LDAP attributes of an account entry; `passwordHash` is a stored password (`{ARGON2ID}…`, see password.ts). */
 export function accountAttributes(account: Account, passwordHash: string): Record<string, string | string[]> {
   const local = account.address.split('@')[0] ?? account.address;
   return {

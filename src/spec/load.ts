@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import type { ErrorObject } from 'ajv';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { MailfleetError } from '../errors.ts';
+import { passwordProblem } from './accounts.ts';
+import { secretProblems } from './secrets.ts';
 import type { MailPlatform } from './types.ts';
 import { platformValidator } from './validator.ts';
 
@@ -33,15 +35,19 @@ function describe(err: ErrorObject): string {
 }
 
 function semanticProblems(doc: MailPlatform): string[] {
-  const problems: string[] = [];
   const { spec } = doc;
+  const problems: string[] = secretProblems(spec);
   const domains = new Set(spec.domains);
   spec.accounts.seed.forEach((a, i) => {
     const domain = a.address.split('@')[1] ?? '';
     if (!domains.has(domain)) problems.push(`spec.accounts.seed[${i}].address: domain ${domain} is not in spec.domains`);
+    const weak = passwordProblem(a.password, spec);
+    if (weak) problems.push(`spec.accounts.seed[${i}].password: ${weak}`);
   });
   spec.accounts.generate.forEach((g, i) => {
     if (!domains.has(g.domain)) problems.push(`spec.accounts.generate[${i}].domain: ${g.domain} is not in spec.domains`);
+    const weak = passwordProblem(g.password, spec);
+    if (weak) problems.push(`spec.accounts.generate[${i}].password: ${weak}`);
   });
   const { roles } = spec;
   if ((roles.mta.replicas > 0 || roles.msa.replicas > 0) && roles.proxy.replicas === 0) {

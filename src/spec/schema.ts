@@ -1,4 +1,5 @@
 import { ADDRESS_PATTERN, CIDR_PATTERN, DOMAIN_PATTERN, DOMAIN_PATTERN_LOOSE, NAME_PATTERN, QUANTITY_PATTERN, QUOTA_PATTERN } from './patterns.ts';
+import { MIN_SECRET_LENGTH } from './secrets.ts';
 import { ROLES } from './types.ts';
 
 const port = (defaultPort: number) => ({ type: 'integer', minimum: 1, maximum: 65535, default: defaultPort });
@@ -19,6 +20,9 @@ const outboundPool = (ipv4Cidr: string) => ({
     ipv6Cidr: { type: 'string', pattern: CIDR_PATTERN },
   },
 });
+
+/** A platform secret given in the spec: long enough, and one token (it lands in config files). */
+const SECRET = { type: 'string', minLength: MIN_SECRET_LENGTH, pattern: '^\\S+$' };
 
 const quantity = (value: string) => ({ type: 'string', pattern: QUANTITY_PATTERN, default: value });
 const resources = (cpu: string, memory: string, cpuLimit: string, memoryLimit: string) => ({
@@ -198,8 +202,10 @@ export const PLATFORM_SCHEMA = {
           default: {},
           properties: {
             baseDn: { type: 'string', pattern: '^(dc=[a-z0-9-]+)(,dc=[a-z0-9-]+)*$', default: 'dc=mailfleet,dc=test' },
-            adminPassword: { type: 'string', minLength: 8, default: 'change-me-ldap-admin' },
-            readerPassword: { type: 'string', minLength: 8, default: 'change-me-ldap-reader' },
+            // No defaults: what the spec leaves out is generated (see secrets.ts).
+            adminPassword: SECRET,
+            readerPassword: SECRET,
+            authPassword: SECRET,
           },
         },
         director: {
@@ -208,7 +214,7 @@ export const PLATFORM_SCHEMA = {
           default: {},
           properties: {
             vhostCount: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-            apiKey: { type: 'string', minLength: 16, default: 'change-me-doveadm-api-key' },
+            apiKey: SECRET,
             resyncSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 30 },
             drainTimeoutSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 60 },
           },
@@ -226,6 +232,7 @@ export const PLATFORM_SCHEMA = {
             },
           },
         },
+        relayNetworks: { type: 'array', default: [], uniqueItems: true, items: { type: 'string', pattern: CIDR_PATTERN } },
         loadBalancer: {
           type: 'object',
           additionalProperties: false,
@@ -252,6 +259,18 @@ export const PLATFORM_SCHEMA = {
           additionalProperties: false,
           default: {},
           properties: {
+            passwordMinLength: { type: 'integer', minimum: 8, maximum: 128, default: 12 },
+            passwordHash: {
+              type: 'object',
+              additionalProperties: false,
+              default: {},
+              properties: {
+                scheme: { enum: ['ARGON2ID'], default: 'ARGON2ID' },
+                // OWASP's first Argon2id setting: 19 MiB, 2 passes, 1 lane.
+                memoryKiB: { type: 'integer', minimum: 1024, maximum: 4194304, default: 19456 },
+                passes: { type: 'integer', minimum: 1, maximum: 64, default: 2 },
+              },
+            },
             seed: {
               type: 'array',
               default: [],

@@ -57,20 +57,44 @@ export interface PlatformSpec {
   messageSizeLimit: number;
   roles: Record<Role, RoleSpec>;
   ports: Ports;
-  /** LDAP tree root, the admin password and the read-only password Postfix and Dovecot bind with. */
-  ldap: { baseDn: string; adminPassword: string; readerPassword: string };
   /**
-   * Director ring: backend weight, the doveadm API key, how often the backend-sync controller re-reads
-   * everything (safety net; events drive it), and how long a leaving backend may keep users.
+   * LDAP tree root and the passwords of its three binds: the admin (the accounts CLI), the reader Postfix
+   * binds with (addresses, never password hashes) and the auth account Dovecot binds with (which reads
+   * the hashes it verifies). No default: left out, they are generated (single host: once, in the state
+   * directory; Kubernetes: in the platform Secret). See secrets.ts.
    */
-  director: { vhostCount: number; apiKey: string; resyncSeconds: number; drainTimeoutSeconds: number };
+  ldap: { baseDn: string; adminPassword?: string; readerPassword?: string; authPassword?: string };
+  /**
+   * Director ring: backend weight, the doveadm API key (no default: generated like the LDAP passwords),
+   * how often the backend-sync controller re-reads everything (safety net; events drive it), and how long
+   * a leaving backend may keep users.
+   */
+  director: { vhostCount: number; apiKey?: string; resyncSeconds: number; drainTimeoutSeconds: number };
   local: { stateDir: string; addressPool: string };
+  /**
+   * Client networks the `mta` and `msa` relay for without authentication (Postfix `mynetworks`, and
+   * `permit_mynetworks` in the relay rules only when set). Default none: relaying needs SASL.
+   */
+  relayNetworks: string[];
   /** Listeners that expect the PROXY protocol from the load balancer (client IP), trusted only from its ranges. */
   loadBalancer: LoadBalancerSpec;
   /** Outbound relay pools, each with its own egress IP pool (Kubernetes only). */
   outbound: { mailout: OutboundPool; fallback: OutboundPool };
   kubernetes: KubernetesSpec;
-  accounts: { seed: Account[]; generate: GeneratedAccounts[] };
+  accounts: AccountsSpec;
+}
+
+export interface AccountsSpec {
+  /** Shortest mailbox password accepted, from `accounts add` and in the spec's demo accounts. Default 12. */
+  passwordMinLength: number;
+  /**
+   * How mailbox passwords are stored: Argon2id, verified by Dovecot. Default 19456 KiB and 2 passes
+   * (OWASP's first recommendation, about 25 ms per hash on one core here); raise both for a slower
+   * attacker, at the price of every login (verified on the proxy and again on the backend) and seeding.
+   */
+  passwordHash: { scheme: 'ARGON2ID'; memoryKiB: number; passes: number };
+  seed: Account[];
+  generate: GeneratedAccounts[];
 }
 
 export interface LoadBalancerSpec {
@@ -126,7 +150,12 @@ export interface KubernetesSpec {
   nodeNetworks: string[];
   /** Images of the third-party parts (monitoring, logs, node-local-dns). */
   thirdPartyImages: Record<'victoriametrics' | 'vmalert' | 'alertmanager' | 'loki' | 'promtail' | 'nodelocaldns', string>;
-  /** Name of an existing Secret with the platform's keys; empty: render one from the spec. */
+  /**
+   * Name of a Secret with the platform's keys that is not rendered: one you create (needed by `render`
+   * when the spec gives no secrets), or the one the operator creates with random values when absent.
+   * Empty: the Secret is `<platform>-secrets`, rendered from the spec's secrets (all must be given) or,
+   * under the operator, created by it.
+   */
   existingSecret: string;
 }
 

@@ -21,11 +21,11 @@ const platform = parseSpec(stringify({
   spec: {
     domains: ['example.com'],
     hostname: 'mx.example.com',
-    ldap: { adminPassword: 'admin-secret-1', readerPassword: 'reader-secret-2' },
+    ldap: { adminPassword: 'admin-secret-0123456789', readerPassword: 'reader-secret-0123456789', authPassword: 'auth-secret-0123456789' },
     director: { apiKey: 'doveadm-key-0123456789' },
     accounts: {
-      seed: [{ address: 'alice@example.com', password: 'alice-pw' }],
-      generate: [{ count: 2, prefix: 'user', domain: 'example.com', password: 'gen-pw' }],
+      seed: [{ address: 'alice@example.com', password: 'alice-password' }],
+      generate: [{ count: 2, prefix: 'user', domain: 'example.com', password: 'generated-password' }],
     },
   },
 }));
@@ -161,7 +161,29 @@ test('GIVEN a redacted spec and the Secret WHEN the pod spec is loaded THEN it e
   const mounts: PodMounts = { configFrom: join(root, 'mount'), secretsDir: join(root, 'secrets'), specDir: join(root, 'spec') };
   writeSecrets(mounts.secretsDir, writeRedactedSpec(mounts.specDir, platform));
 
-  assert.deepEqual(loadPodSpec(mounts, 'ldap-0'), platform);
+  assert.deepEqual(loadPodSpec(mounts, 'ldap-0', 'ldap'), platform);
+});
+
+test('GIVEN an mta pod, whose Secret mount holds only the reader password WHEN the pod spec is loaded THEN that is resolved and the keys it lacks stay placeholders', (t) => {
+  const root = tempDir(t);
+  const mounts: PodMounts = { configFrom: join(root, 'mount'), secretsDir: join(root, 'secrets'), specDir: join(root, 'spec') };
+  const secrets = writeRedactedSpec(mounts.specDir, platform);
+  writeSecrets(mounts.secretsDir, { 'ldap-reader-password': secrets['ldap-reader-password'] ?? '' });
+
+  const spec = loadPodSpec(mounts, 'mta-0', 'mta').spec;
+
+  assert.equal(spec.ldap.readerPassword, platform.spec.ldap.readerPassword);
+  assert.equal(spec.ldap.adminPassword, secretPlaceholder('ldap-admin-password'));
+  assert.equal(spec.director.apiKey, secretPlaceholder('doveadm-api-key'));
+});
+
+test('GIVEN an mta pod WHEN the reader password is not mounted THEN loading fails naming that key', (t) => {
+  const root = tempDir(t);
+  const mounts: PodMounts = { configFrom: join(root, 'mount'), secretsDir: join(root, 'secrets'), specDir: join(root, 'spec') };
+  writeRedactedSpec(mounts.specDir, platform);
+  writeSecrets(mounts.secretsDir, {});
+
+  assert.throws(() => loadPodSpec(mounts, 'mta-0', 'mta'), (err: unknown) => isMailfleetError(err, 'PLACEHOLDER_UNRESOLVED') && /ldap-reader-password/.test(err.message));
 });
 
 test('GIVEN a redacted spec WHEN a Secret key is missing THEN loading fails with PLACEHOLDER_UNRESOLVED naming the key and the secrets directory', (t) => {
@@ -171,7 +193,7 @@ test('GIVEN a redacted spec WHEN a Secret key is missing THEN loading fails with
   delete secrets['account-generate-0-password'];
   writeSecrets(mounts.secretsDir, secrets);
 
-  assert.throws(() => loadPodSpec(mounts, 'ldap-0'), (err: unknown) => {
+  assert.throws(() => loadPodSpec(mounts, 'ldap-0', 'ldap'), (err: unknown) => {
     assert.ok(isMailfleetError(err, 'PLACEHOLDER_UNRESOLVED'));
     assert.match(err.message, /account-generate-0-password/);
     assert.ok(err.message.includes(mounts.secretsDir), err.message);

@@ -16,7 +16,7 @@ function tempDir(t: { after: (fn: () => void) => void }): string {
 
 test('GIVEN a spec with a bad Kubernetes field WHEN rendered THEN it exits 2 naming the field and prints no YAML', (t) => {
   const spec = join(tempDir(t), 'bad.yaml');
-  writeFileSync(spec, readFileSync(EXAMPLE, 'utf8').replace('spec:\n', 'spec:\n  kubernetes: { scrape: prometheus, storageSizes: { mail: lots } }\n'));
+  writeFileSync(spec, readFileSync(EXAMPLE, 'utf8').replace('    existingSecret: demo-secrets\n', '    existingSecret: demo-secrets\n    scrape: prometheus\n    storageSizes: { mail: lots }\n'));
   const r = runCli(['render', '-f', spec]);
   assert.equal(r.code, 2);
   assert.equal(r.stdout, '');

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { roleConfigFiles, slapdConfigLdif, type ConfigInput, type Peers } from '../../src/config/index.ts';
-import { parseSpec, type Role } from '../../src/spec/index.ts';
+import { roleConfigFiles, serviceAccountsChangeLdif, slapdConfigLdif, type ConfigInput, type Peers } from '../../src/config/index.ts';
+import { parseSpec, withSecrets, type PlatformSpec, type Role } from '../../src/spec/index.ts';
+import { testSpec } from '../support/spec.ts';
 
 const spec = parseSpec(`apiVersion: mailfleet.io/v1alpha1
 kind: MailPlatform
@@ -20,9 +21,12 @@ const peers: Peers = {
   msa: [],
 };
 
-function input(role: Role, listen = '0.0.0.0'): ConfigInput {
+/** What the single host generates (or a pod's Secret holds) before configs are written. */
+const SECRETS = { ldapAdminPassword: 'test-admin-secret-0123', ldapReaderPassword: 'test-reader-secret-0123', ldapAuthPassword: 'test-auth-secret-0123', doveadmApiKey: 'test-doveadm-key-0123456789' };
+
+function input(role: Role, listen = '0.0.0.0', withSpec: PlatformSpec = spec): ConfigInput {
   return {
-    spec,
+    spec: withSecrets(withSpec, SECRETS),
     peers,
     instance: { role, name: `${role}-0`, listen, configDir: '/etc/mailfleet', dataDir: '/var/lib/mailfleet', runDir: '/run/mailfleet', mailDir: '/srv/mail' },
   };
@@ -80,6 +84,36 @@ test('GIVEN the msa role WHEN rendered THEN SASL goes to Dovecot auth on the pro
   assert.equal(main.get('smtpd_relay_restrictions'), 'permit_sasl_authenticated, reject_unauth_destination');
 });
 
+test('GIVEN a pod (listening on 0.0.0.0) behind a load balancer WHEN mta and msa are rendered THEN mynetworks is empty and relaying trusts no network', () => {
+  const behindLb = testSpec('loadBalancer: { sourceRanges: [192.0.2.0/28] }');
+  for (const role of ['mta', 'msa'] as const) {
+    const main = settings(roleConfigFiles(role, input(role, '0.0.0.0', behindLb))['main.cf'] ?? '');
+    assert.equal(main.get('mynetworks'), '', `${role}: a PROXY header claiming an address in mynetworks would make it trusted`);
+    assert.doesNotMatch(main.get('smtpd_relay_restrictions') ?? '', /permit_mynetworks/);
+    assert.match(main.get('smtpd_relay_restrictions') ?? '', /reject_unauth_destination$/);
+  }
+});
+
+test('GIVEN spec.relayNetworks WHEN mta and msa are rendered THEN mynetworks is exactly those networks and they may relay', () => {
+  const trusting = testSpec('relayNetworks: [10.20.0.0/16, 2001:db8:1::/48]');
+  const mta = settings(roleConfigFiles('mta', input('mta', '0.0.0.0', trusting))['main.cf'] ?? '');
+  assert.equal(mta.get('mynetworks'), '10.20.0.0/16 2001:db8:1::/48');
+  assert.equal(mta.get('smtpd_relay_restrictions'), 'permit_mynetworks, reject_unauth_destination');
+  const msa = settings(roleConfigFiles('msa', input('msa', '0.0.0.0', trusting))['main.cf'] ?? '');
+  assert.equal(msa.get('smtpd_relay_restrictions'), 'permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination');
+});
+
+test('GIVEN load balancer ranges WHEN mta and msa are rendered THEN the PROXY-protocol smtpd is a unix service (the agent guards the balancer port), never an inet listener', () => {
+  const behindLb = testSpec('loadBalancer: { sourceRanges: [192.0.2.0/28] }');
+  for (const [role, service] of [['mta', 'smtp-lb'], ['msa', 'submission-lb']] as const) {
+    const master = roleConfigFiles(role, input(role, '0.0.0.0', behindLb))['master.cf'] ?? '';
+    const proxied = master.split('\n').filter((l) => l.includes('smtpd_upstream_proxy_protocol'));
+    assert.deepEqual(proxied, [`${service} unix - n n - - smtpd -o syslog_name=postfix/${service} -o smtpd_upstream_proxy_protocol=haproxy`]);
+  }
+  const direct = roleConfigFiles('mta', input('mta'))['master.cf'] ?? '';
+  assert.doesNotMatch(direct, /smtpd_upstream_proxy_protocol/, 'no balancer range: no PROXY-protocol service');
+});
+
 test('GIVEN any Postfix role WHEN rendered THEN foreign mail is held for the outbound pool and never routed to the Internet', () => {
   const main = settings(roleConfigFiles('mta', input('mta'))['main.cf'] ?? '');
   assert.equal(main.get('default_transport'), 'mailout');
@@ -93,11 +127,22 @@ test('GIVEN the proxy role WHEN rendered THEN it is a director ring member with 
   const s = settings(conf);
   assert.equal(s.get('director_servers'), 'proxy-0.proxy:9090 proxy-1.proxy:9090');
   assert.equal(s.get('director_mail_servers'), 'mailbox-0.mailbox mailbox-1.mailbox');
-  assert.equal(s.get('doveadm_api_key'), spec.director.apiKey);
+  assert.equal(s.get('doveadm_api_key'), SECRETS.doveadmApiKey);
   assert.match(conf, /executable = imap-login director/);
   assert.match(conf, /executable = pop3-login director/);
   assert.match(files['dovecot-ldap.conf.ext'] ?? '', /=proxy=y/);
   for (const line of conf.split('\n')) if (line.includes('{')) assert.match(line, /\{$/, `Dovecot needs '{' at the end of the line: ${line}`);
+});
+
+test('GIVEN proxy and mailbox WHEN rendered THEN auth workers verify the slow password hashes, with room for the hash\'s memory', () => {
+  for (const role of ['proxy', 'mailbox'] as const) {
+    const conf = roleConfigFiles(role, input(role))['dovecot.conf'] ?? '';
+    assert.equal(settings(conf).get('auth_cache_verify_password_with_worker'), 'yes');
+    assert.match(conf, /^service auth-worker \{\n {2}vsz_limit = 256 M\n\}$/m);
+    assert.match(roleConfigFiles(role, input(role))['dovecot-ldap.conf.ext'] ?? '', /^default_pass_scheme = ARGON2ID$/m);
+  }
+  const heavy = testSpec('accounts: { passwordHash: { memoryKiB: 1048576, passes: 1 } }');
+  assert.match(roleConfigFiles('proxy', input('proxy', '0.0.0.0', heavy))['dovecot.conf'] ?? '', /^ {2}vsz_limit = 1152 M$/m);
 });
 
 test('GIVEN the mailbox role WHEN rendered THEN mail lives under the shared storage and quota comes from LDAP', () => {
@@ -116,5 +161,32 @@ test('GIVEN the same spec WHEN rendered for a pod and for a loopback instance TH
 test('GIVEN the same input twice WHEN rendered THEN the output is byte-identical', () => {
   for (const role of ['mta', 'msa', 'proxy', 'mailbox', 'kvs'] as const) {
     assert.deepEqual(roleConfigFiles(role, input(role)), roleConfigFiles(role, input(role)));
+  }
+});
+
+test('GIVEN the ldap role WHEN its config is rendered THEN only Dovecot\'s bind reads account password hashes, service hashes are bind-only, and Postfix\'s bind reads the rest', () => {
+  const ldif = slapdConfigLdif(input('ldap'), '{SSHA}x');
+  const rules = ldif.split('\n').filter((l) => l.startsWith('olcAccess:') && !l.includes('cn=peercred'));
+  assert.deepEqual(rules, [
+    'olcAccess: {0}to dn.subtree="ou=accounts,dc=mailfleet,dc=test" attrs=userPassword by dn.exact="cn=mailauth,dc=mailfleet,dc=test" read by anonymous auth by * none',
+    'olcAccess: {1}to attrs=userPassword by anonymous auth by * none',
+    'olcAccess: {2}to * by dn.exact="cn=mailreader,dc=mailfleet,dc=test" read by dn.exact="cn=mailauth,dc=mailfleet,dc=test" read by * none',
+  ]);
+});
+
+test('GIVEN the service accounts WHEN an existing directory is brought up to date THEN an existing one gets its password replaced and a missing one is added', () => {
+  const ldif = serviceAccountsChangeLdif(spec, { reader: '{SSHA}r', auth: '{SSHA}a' }, new Set(['cn=mailreader,dc=mailfleet,dc=test']));
+  assert.equal(ldif, [
+    'dn: cn=mailreader,dc=mailfleet,dc=test', 'changetype: modify', 'replace: userPassword', 'userPassword: {SSHA}r', '-', '',
+    'dn: cn=mailauth,dc=mailfleet,dc=test', 'changetype: add', 'objectClass: organizationalRole', 'objectClass: simpleSecurityObject', 'cn: mailauth', 'userPassword: {SSHA}a', '',
+  ].join('\n'));
+});
+
+test('GIVEN Postfix and Dovecot WHEN rendered THEN Postfix binds as the reader and Dovecot as its own account', () => {
+  assert.match(roleConfigFiles('mta', input('mta'))['ldap-mailboxes.cf'] ?? '', /^bind_dn = cn=mailreader,dc=mailfleet,dc=test$/m);
+  for (const role of ['proxy', 'mailbox'] as const) {
+    const ldap = roleConfigFiles(role, input(role))['dovecot-ldap.conf.ext'] ?? '';
+    assert.match(ldap, /^dn = cn=mailauth,dc=mailfleet,dc=test$/m);
+    assert.match(ldap, /^dnpass = test-auth-secret-0123$/m);
   }
 });

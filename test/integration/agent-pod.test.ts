@@ -29,7 +29,7 @@ const platform = parseSpec(stringify({
     domains: ['example.com'],
     hostname: 'mx.example.com',
     roles: { mta: { replicas: 0 }, msa: { replicas: 0 }, proxy: { replicas: 0 }, mailbox: { replicas: 0 }, ldap: { replicas: 1 }, kvs: { replicas: 1 } },
-    ldap: { adminPassword: 'pod-admin-secret-41', readerPassword: 'pod-reader-secret-42' },
+    ldap: { adminPassword: 'pod-admin-secret-41', readerPassword: 'pod-reader-secret-42', authPassword: 'pod-auth-secret-44' },
     director: { apiKey: 'pod-doveadm-key-0123456789' },
     accounts: { generate: [{ count: 2, prefix: 'user', domain: 'example.com', password: 'pod-user-secret-43' }] },
   },
@@ -76,9 +76,9 @@ function podMounts(root: string): { dirs: PodDirs; secrets: Record<string, strin
   return { dirs, secrets: redacted.secrets, files };
 }
 
-function podArgs(dirs: PodDirs): string[] {
+function podArgs(dirs: PodDirs, role = 'kvs'): string[] {
   return [
-    'agent', '--pod', '--role', 'kvs', '--name', POD_NAME, '--listen', ADDRESS,
+    'agent', '--pod', '--role', role, '--name', POD_NAME, '--listen', ADDRESS,
     '--config-from', dirs.configFrom, '--secrets', dirs.secrets, '--spec-dir', dirs.specDir,
     '--config-dir', dirs.instance.configDir, '--data-dir', dirs.instance.dataDir,
     '--run-dir', dirs.instance.runDir, '--mail-dir', dirs.instance.mailDir,
@@ -118,21 +118,26 @@ test('mailfleet agent --pod runs Redis from mounted config, spec and secrets', {
   });
   const { dirs, secrets, files } = podMounts(root);
 
-  await t.test('GIVEN a Secret without a key the spec names WHEN the agent starts THEN it exits 1 naming the key and the directory', () => {
+  await t.test('GIVEN a Secret mount without a key the role uses WHEN the agent starts THEN it exits 1 naming the key and the directory', () => {
     const partial = join(root, 'secrets-partial');
     mkdirSync(partial);
     for (const [key, value] of Object.entries(secrets)) if (key !== 'ldap-reader-password') writeFileSync(join(partial, key), value);
 
-    const r = spawnSync(MAILFLEET, podArgs({ ...dirs, secrets: partial }), { encoding: 'utf8', timeout: 60_000 });
+    // An mta binds to LDAP with the reader password; the spec is read before any daemon is set up.
+    const r = spawnSync(MAILFLEET, podArgs({ ...dirs, secrets: partial }, 'mta'), { encoding: 'utf8', timeout: 60_000 });
 
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /ldap-reader-password/);
     assert.ok(r.stderr.includes(partial), r.stderr);
   });
 
+  // kvs uses no Secret key at all: its pods mount none (podSecretKeys), so the real run below gets an empty one.
+  const empty = join(root, 'secrets-none');
+  mkdirSync(empty);
+
   const logFile = join(root, 'agent.log');
   const logFd = openSync(logFile, 'a');
-  const agent = spawn(MAILFLEET, podArgs(dirs), { stdio: ['ignore', logFd, logFd], detached: true });
+  const agent = spawn(MAILFLEET, podArgs({ ...dirs, secrets: empty }), { stdio: ['ignore', logFd, logFd], detached: true });
   closeSync(logFd);
   const exited = new Promise<number>((resolve) => agent.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : -1))));
   t.after(() => {

@@ -11,7 +11,7 @@ import { until } from '../support/poll.ts';
 
 const run = promisify(execFile);
 const POOL = '127.83.0.0/16';
-const PASSWORD = 'sync-pw';
+const PASSWORD = 'sync-password-1';
 const ACCOUNTS = 60;
 const RESYNC_SECONDS = 3;
 

@@ -7,7 +7,7 @@ import { until } from '../support/poll.ts';
 import { DOMAIN, processesMentioning, startPlatform } from '../support/platform.ts';
 
 const POOL = '127.93.0.0/16';
-const PASSWORD = 'router-pw';
+const PASSWORD = 'router-password';
 
 function message(id: string, text: string): string {
   return `Message-ID: <${id}>\r\nFrom: sender@remote.test\r\nSubject: router\r\n\r\n${text}\r\n.\r\n`;

@@ -10,7 +10,7 @@ import { DOMAIN, doveadm, startPlatform } from '../support/platform.ts';
 const POOL = '127.81.0.0/16';
 const ACCOUNTS = 100;
 const MESSAGES = 300;
-const PASSWORD = 'census-pw';
+const PASSWORD = 'census-password';
 
 test('the mail path on one host, with real daemons', { timeout: 600_000 }, async (t) => {
   const platform = await startPlatform(t, { addressPool: POOL, accounts: ACCOUNTS, password: PASSWORD, roles: { mailbox: 3, proxy: 1, mta: 1, msa: 1 } });

@@ -10,7 +10,7 @@ import { DOMAIN, startPlatform, type Platform } from '../support/platform.ts';
 import { until } from '../support/poll.ts';
 
 const POOL = '127.84.0.0/16';
-const PASSWORD = 'reliable-pw';
+const PASSWORD = 'reliable-password';
 const ACCOUNTS = 50;
 
 interface LoadResult {

@@ -9,7 +9,7 @@ import { imapMessageIds, message, waitQueueEmpty } from '../support/mail.ts';
 import { DOMAIN, doveadm, startPlatform } from '../support/platform.ts';
 
 const POOL = '127.82.0.0/16';
-const PASSWORD = 'runtime-pw';
+const PASSWORD = 'runtime-password';
 
 async function waitUntil<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -128,9 +128,9 @@ test('the single-host runtime: status, endpoints, scaling, self-healing, account
 
   await t.test('WHEN an account is added, listed and removed with the CLI THEN LDAP, delivery and rejection follow', async () => {
     const address = `carol@${DOMAIN}`;
-    const added = platform.cli(['accounts', 'add', address, '--password', 'carol-pw-1']);
+    const added = platform.cli(['accounts', 'add', address, '--password', 'carol-password-1']);
     assert.equal(added.code, 0, added.stderr);
-    const dup = platform.cli(['accounts', 'add', address, '--password', 'carol-pw-1']);
+    const dup = platform.cli(['accounts', 'add', address, '--password', 'carol-password-1']);
     assert.equal(dup.code, 1);
     assert.match(dup.stderr, /already exists/);
     const list = JSON.parse(platform.cli(['accounts', 'list', '--json']).stdout) as { address: string }[];
@@ -146,7 +146,7 @@ test('the single-host runtime: status, endpoints, scaling, self-healing, account
       await session.quit();
     }
     await waitQueueEmpty(join(platform.stateDir, 'instances', 'mta-0', 'config'));
-    assert.deepEqual(await imapMessageIds(proxy.address, proxy.ports.imap as number, address, 'carol-pw-1'), [id]);
+    assert.deepEqual(await imapMessageIds(proxy.address, proxy.ports.imap as number, address, 'carol-password-1'), [id]);
 
     const removed = platform.cli(['accounts', 'remove', address]);
     assert.equal(removed.code, 0, removed.stderr);

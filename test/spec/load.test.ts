@@ -45,7 +45,7 @@ test('GIVEN a missing required field WHEN parsed THEN the field is named', () =>
 });
 
 test('GIVEN an account in a domain that is not served WHEN parsed THEN the account field is named', () => {
-  const got = problems(MINIMAL + '  accounts:\n    seed: [{ address: a@other.org, password: pw1234 }]\n');
+  const got = problems(MINIMAL + '  accounts:\n    seed: [{ address: a@other.org, password: pw1234-long-enough }]\n');
   assert.deepEqual(got, ['spec.accounts.seed[0].address: domain other.org is not in spec.domains']);
 });
 
@@ -59,7 +59,7 @@ test('GIVEN YAML that does not parse WHEN loaded THEN SPEC_UNREADABLE names the 
 });
 
 test('GIVEN generated accounts WHEN expanded THEN they follow prefix and count after the seeded ones', () => {
-  const p = parseSpec(MINIMAL + '  accounts:\n    seed: [{ address: a@example.com, password: pw1234 }]\n    generate: [{ count: 2, domain: example.com, password: pw1234 }]\n');
+  const p = parseSpec(MINIMAL + '  accounts:\n    seed: [{ address: a@example.com, password: pw1234-long-enough }]\n    generate: [{ count: 2, domain: example.com, password: pw1234-long-enough }]\n');
   assert.deepEqual(demoAccounts(p.spec).map((a) => a.address), ['a@example.com', 'user1@example.com', 'user2@example.com']);
 });
 
@@ -68,4 +68,46 @@ test('GIVEN quotas WHEN converted THEN units are binary and 0 means unlimited', 
   assert.equal(quotaBytes('500M'), 500 * 1024 ** 2);
   assert.equal(quotaBytes('0'), 0);
   assert.throws(() => quotaBytes('1.5G'));
+});
+
+test('GIVEN a spec without secrets WHEN parsed THEN none is filled in: no default secret exists', () => {
+  const p = parseSpec(MINIMAL);
+  assert.equal(p.spec.ldap.adminPassword, undefined);
+  assert.equal(p.spec.ldap.readerPassword, undefined);
+  assert.equal(p.spec.director.apiKey, undefined);
+});
+
+test('GIVEN a spec holding a well-known secret WHEN parsed THEN it is refused, naming the field', () => {
+  const cases: [string, string][] = [
+    ['  ldap: { adminPassword: change-me-ldap-admin }\n', 'spec.ldap.adminPassword'],
+    ['  ldap: { readerPassword: change-me-ldap-reader }\n', 'spec.ldap.readerPassword'],
+    ['  director: { apiKey: change-me-doveadm-api-key }\n', 'spec.director.apiKey'],
+    ['  ldap: { adminPassword: demo-ldap-admin-pw }\n', 'spec.ldap.adminPassword'],
+  ];
+  for (const [lines, field] of cases) {
+    const got = problems(MINIMAL + lines);
+    assert.ok(got.some((l) => l.startsWith(`${field}:`) && /well-known/.test(l)), `${field}: ${got.join('\n')}`);
+  }
+});
+
+test('GIVEN a spec secret shorter than 16 characters or with a space WHEN parsed THEN it is refused, naming the field', () => {
+  assert.ok(problems(MINIMAL + '  ldap: { adminPassword: short-pw-123 }\n').some((l) => l.startsWith('spec.ldap.adminPassword:')));
+  assert.ok(problems(MINIMAL + '  director: { apiKey: "two words of a key 0123" }\n').some((l) => l.startsWith('spec.director.apiKey:')));
+});
+
+test('GIVEN demo accounts with passwords shorter than the minimum (default 12) WHEN parsed THEN each is refused, naming its field and the rule', () => {
+  const got = problems(MINIMAL + '  accounts:\n    seed: [{ address: a@example.com, password: elevenchars }]\n    generate: [{ count: 2, domain: example.com, password: short }]\n');
+  assert.ok(got.includes('spec.accounts.seed[0].password: at least 12 characters (spec.accounts.passwordMinLength); this one has 11'), got.join('\n'));
+  assert.ok(got.some((l) => l.startsWith('spec.accounts.generate[0].password: at least 12 characters')), got.join('\n'));
+});
+
+test('GIVEN spec.accounts.passwordMinLength WHEN a demo password is checked THEN that minimum applies, and control characters never pass', () => {
+  assert.deepEqual(problems(MINIMAL + '  accounts:\n    passwordMinLength: 8\n    seed: [{ address: a@example.com, password: eightchr }]\n'), []);
+  assert.ok(problems(MINIMAL + '  accounts:\n    passwordMinLength: 20\n    seed: [{ address: a@example.com, password: nineteen-characters }]\n').some((l) => /at least 20 characters/.test(l)));
+  assert.ok(problems(MINIMAL + '  accounts:\n    seed: [{ address: a@example.com, password: "a long password\\twith a tab" }]\n').some((l) => /control characters/.test(l)));
+  assert.ok(problems(MINIMAL + '  accounts:\n    passwordMinLength: 4\n').some((l) => l.startsWith('spec.accounts.passwordMinLength:')));
+});
+
+test('GIVEN no hashing settings WHEN parsed THEN passwords are stored as Argon2id at OWASP\'s 19 MiB and 2 passes', () => {
+  assert.deepEqual(parseSpec(MINIMAL).spec.accounts.passwordHash, { scheme: 'ARGON2ID', memoryKiB: 19456, passes: 2 });
 });

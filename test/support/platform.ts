@@ -47,6 +47,8 @@ export interface PlatformOptions {
   extra?: Record<string, unknown>;
   /** The runtime's environment, which its agents inherit (default: this process's). */
   env?: NodeJS.ProcessEnv;
+  /** Leave the doveadm API key out of the spec, so that `up` generates it (`doveadm()` then needs `apiKey`). */
+  generatedApiKey?: boolean;
 }
 
 export const DOMAIN = 'example.com';
@@ -97,9 +99,9 @@ export async function startPlatform(t: TestContext, options: PlatformOptions): P
       domains: [DOMAIN, 'example.net'],
       hostname: 'mx.example.com',
       roles: Object.fromEntries(Object.entries(roles).map(([k, v]) => [k, { replicas: v }])),
-      director: { apiKey: API_KEY, ...options.director },
+      director: { ...(options.generatedApiKey ? {} : { apiKey: API_KEY }), ...options.director },
       local: { stateDir, addressPool: options.addressPool },
-      accounts: { generate: [{ count: options.accounts ?? 10, prefix: 'user', domain: DOMAIN, password: options.password ?? 'secret-pw' }] },
+      accounts: { generate: [{ count: options.accounts ?? 10, prefix: 'user', domain: DOMAIN, password: options.password ?? 'secret-password' }] },
       ...options.extra,
     },
   }));

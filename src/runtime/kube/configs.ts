@@ -4,8 +4,9 @@
  */
 import { stringify } from 'yaml';
 import { podInstanceContext } from '../../agent/index.ts';
-import { POD_NAME_PLACEHOLDER, postfixOutboundFiles, redactSpec, roleConfigFiles, type ConfigFiles, type ConfigInput } from '../../config/index.ts';
-import { ROLES } from '../../spec/index.ts';
+import { platformSecretKeys, POD_NAME_PLACEHOLDER, postfixOutboundFiles, redactSpec, roleConfigFiles, type ConfigFiles, type ConfigInput } from '../../config/index.ts';
+import { MailfleetError } from '../../errors.ts';
+import { generateSecret, missingSecrets, ROLES, withSecrets, type PlatformSpec } from '../../spec/index.ts';
 import { kubePeers, meta, OUTBOUND_POOLS, replicasOf, serviceHost, type MailWorkload, type RenderContext } from './context.ts';
 import type { KubeObject, Rendered } from './objects.ts';
 
@@ -42,6 +43,32 @@ function configMap(ctx: RenderContext, name: string, component: string, data: Re
   return { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(ctx, name, component), ...(Object.keys(data).length > 0 ? { data } : {}) };
 }
 
+/**
+ * Values for a platform Secret made outside `render` (the operator's, a test's): the spec's secrets where
+ * it gives them, fresh random ones where not, and the demo accounts' passwords from the spec.
+ */
+export function generatedSecretValues(spec: PlatformSpec): Record<string, string> {
+  const { secrets } = redactSpec(withSecrets(spec, Object.fromEntries(missingSecrets(spec).map((s) => [s.name, generateSecret()]))));
+  return secrets;
+}
+
+/**
+ * A rendered Secret carries only what the spec gives: never a default, never a value generated here
+ * (render is deterministic, and a random value in GitOps output would change on every run). Without the
+ * platform secrets in the spec, the Secret must come from elsewhere: `spec.kubernetes.existingSecret`
+ * (which the operator creates when absent).
+ */
+function refuseWithoutSecrets(ctx: RenderContext): void {
+  const missing = missingSecrets(ctx.spec);
+  if (missing.length === 0) return;
+  throw new MailfleetError('SPEC_INVALID', `${ctx.platform}: no Secret can be rendered without the platform's secrets`, {
+    details: [
+      ...missing.map((s) => `${s.field}: required to render the platform Secret; or set spec.kubernetes.existingSecret`),
+      `spec.kubernetes.existingSecret: name a Secret holding the keys ${platformSecretKeys(ctx.spec).join(', ')} (the operator creates it with random values when it does not exist)`,
+    ],
+  });
+}
+
 export function renderConfigs(ctx: RenderContext): Rendered[] {
   const out: Rendered[] = [];
   const { spec: redacted, secrets } = redactSpec(ctx.spec);
@@ -58,6 +85,7 @@ export function renderConfigs(ctx: RenderContext): Rendered[] {
     out.push({ object: configMap(ctx, roleConfigMapName(ctx, w), w, workloadConfigFiles(ctx, w)) });
   }
   if (!ctx.spec.kubernetes.existingSecret) {
+    refuseWithoutSecrets(ctx);
     out.push({
       comment: 'Secrets of the platform, from the spec. For GitOps, keep them out of the repository:\nset spec.kubernetes.existingSecret and create the Secret with these keys yourself.',
       object: { apiVersion: 'v1', kind: 'Secret', metadata: meta(ctx, secretName(ctx), 'config'), type: 'Opaque', stringData: secrets },

@@ -3,7 +3,8 @@
  * Services, the load balancer Services with PROXY-protocol listeners, PVCs and disruption budgets.
  */
 import { POD_PATHS } from '../../agent/index.ts';
-import { ROLES } from '../../spec/index.ts';
+import { podSecretKeys } from '../../config/index.ts';
+import { ROLES, seedingBudgetMs } from '../../spec/index.ts';
 import { roleConfigMapName, secretName, specConfigMapName } from './configs.ts';
 import { image, meta, OUTBOUND_POOLS, replicasOf, selector, type MailfleetImage, type MailWorkload, type RenderContext } from './context.ts';
 import { ipPoolAnnotations } from './egress.ts';
@@ -105,11 +106,15 @@ function statefulSet(ctx: RenderContext, w: MailWorkload): Rendered {
   const claim = dataClaim(ctx, w);
   const unsafe = unsafeSysctlsOf(w);
   const unprivileged = UNPRIVILEGED.includes(w);
+  // Only the Secret keys this workload uses are projected into its pods: the mta holds no admin password.
+  const secretKeys = podSecretKeys(w, ctx.spec);
   const volumes: object[] = [
     { name: 'config-source', configMap: { name: roleConfigMapName(ctx, w) } },
     { name: 'spec', configMap: { name: specConfigMapName(ctx) } },
     // Unprivileged, the agent reads the Secret through the pod's fsGroup.
-    { name: 'secrets', secret: { secretName: secretName(ctx), defaultMode: unprivileged ? 0o440 : 0o400 } },
+    ...(secretKeys.length > 0
+      ? [{ name: 'secrets', secret: { secretName: secretName(ctx), items: secretKeys.map((key) => ({ key, path: key })), defaultMode: unprivileged ? 0o440 : 0o400 } }]
+      : []),
     { name: 'config', emptyDir: {} },
     { name: 'run', emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } },
     ...(claim ? [] : [{ name: 'data', emptyDir: {} }]),
@@ -118,7 +123,7 @@ function statefulSet(ctx: RenderContext, w: MailWorkload): Rendered {
   const mounts = [
     { name: 'config-source', mountPath: POD_PATHS.configMap, readOnly: true },
     { name: 'spec', mountPath: POD_PATHS.specDir, readOnly: true },
-    { name: 'secrets', mountPath: POD_PATHS.secrets, readOnly: true },
+    ...(secretKeys.length > 0 ? [{ name: 'secrets', mountPath: POD_PATHS.secrets, readOnly: true }] : []),
     { name: 'config', mountPath: POD_PATHS.config },
     { name: 'run', mountPath: POD_PATHS.run },
     { name: 'data', mountPath: POD_PATHS.data },
@@ -157,7 +162,7 @@ function statefulSet(ctx: RenderContext, w: MailWorkload): Rendered {
               args: ['--pod', '--role', w, '--name', '$(POD_NAME)', '--address', '$(POD_IP)', '--log-format', 'json'],
               env: POD_ENV,
               ports: portsOf(ctx, w).map((p) => ({ name: p.name, containerPort: p.port, protocol: 'TCP' })),
-              ...agentProbes(),
+              ...agentProbes(w === 'ldap' ? seedingBudgetMs(ctx.spec) : 0),
               lifecycle: drainHook(http),
               resources: resources(ctx.spec.kubernetes.resources[w]),
               securityContext: unprivileged ? nonRootSecurity(false) : rootDaemonSecurity(),

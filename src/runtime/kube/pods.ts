@@ -65,11 +65,16 @@ export function gracePeriodSeconds(ctx: RenderContext): number {
   return ctx.spec.drainSeconds + Math.ceil(STOP_TIMEOUT_MS / 1000) + 10;
 }
 
-/** Agent endpoints: liveness = agent alive and daemon running; readiness = the protocol dialogue succeeds. */
-export function agentProbes() {
+const STARTUP_PERIOD_S = 5;
+
+/**
+ * Agent endpoints: liveness = agent alive and daemon running; readiness = the protocol dialogue succeeds.
+ * The startup probe allows 5 minutes, plus `extraStartupMs` (ldap: hashing the demo accounts' passwords).
+ */
+export function agentProbes(extraStartupMs = 0) {
   const get = (path: string) => ({ httpGet: { path, port: 'http' } });
   return {
-    startupProbe: { ...get('/readyz'), periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 60 },
+    startupProbe: { ...get('/readyz'), periodSeconds: STARTUP_PERIOD_S, timeoutSeconds: 3, failureThreshold: 60 + Math.ceil(extraStartupMs / (STARTUP_PERIOD_S * 1000)) },
     livenessProbe: { ...get('/livez'), periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 3 },
     readinessProbe: { ...get('/readyz'), periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 2 },
   };

@@ -11,6 +11,7 @@ import { createAddressPool } from './addresses.ts';
 import { startControlServer } from './control.ts';
 import { checkPrerequisites, checkStateDirReachable, ensureMailUser } from './prerequisites.ts';
 import { createLocalRuntime, type LocalRuntime, type Progress } from './runtime.ts';
+import { SECRETS_FILE, withLocalSecrets } from './secrets.ts';
 
 export { controlRequest } from './control.ts';
 export { rolePorts, type InstanceStatus, type StatusReport } from './status.ts';
@@ -56,7 +57,6 @@ export async function startLocalPlatform(opts: {
   progress: Progress;
   note: (line: string) => void;
 }): Promise<LocalPlatform> {
-  const { platform } = opts;
   const log = opts.logFor('runtime');
   const stateDir = resolve(opts.stateDir);
   checkPrerequisites();
@@ -66,6 +66,9 @@ export async function startLocalPlatform(opts: {
   // Daemons running as vmail, postfix and openldap must reach their directories below it.
   chmodSync(stateDir, 0o755);
   lockStateDir(stateDir);
+  // Secrets the spec leaves out: generated once, then the same at every start.
+  const { platform, generated } = withLocalSecrets(opts.platform, stateDir);
+  if (generated.length > 0) opts.note(`generated ${generated.join(', ')} (kept in ${join(stateDir, SECRETS_FILE)}, mode 0600)`);
   const logDir = join(stateDir, 'logs');
   for (const dir of [logDir, join(stateDir, 'instances'), join(stateDir, 'data')]) mkdirSync(dir, { recursive: true });
   mkdirSync(runPrefix(stateDir), { recursive: true });

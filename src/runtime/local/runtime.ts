@@ -7,7 +7,7 @@ import { createEndpointFeed, type EndpointFeed } from '../../backends/index.ts';
 import type { Peers } from '../../config/index.ts';
 import { errorMessage, MailfleetError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
-import { ROLES, type PlatformSpec, type Role } from '../../spec/index.ts';
+import { ROLES, seedingBudgetMs, type PlatformSpec, type Role } from '../../spec/index.ts';
 import type { AddressPool } from './addresses.ts';
 import { daemonPidFiles, launchAgent, type Pod, type PodLaunch } from './pod.ts';
 
@@ -209,12 +209,14 @@ export function createLocalRuntime(opts: RuntimeOptions): LocalRuntime {
   }
 
   async function waitReady(list: Pod[]): Promise<void> {
-    const deadline = Date.now() + READY_TIMEOUT_MS;
+    // ldap's first start hashes every demo account's password (slowly, on purpose) before slapd runs.
+    const seeding = list.some((p) => p.role === 'ldap') ? seedingBudgetMs(spec) : 0;
+    const deadline = Date.now() + READY_TIMEOUT_MS + seeding;
     while (list.some((p) => p.state !== 'running')) {
       if (stopping) throw new MailfleetError('INSTANCE_START_FAILED', 'stopped while starting');
       if (Date.now() > deadline) {
         const late = list.filter((p) => p.state !== 'running').map((p) => p.name);
-        throw new MailfleetError('INSTANCE_NOT_READY', `not ready after ${READY_TIMEOUT_MS / 1000} s: ${late.join(', ')} (see ${opts.launch.logDir})`);
+        throw new MailfleetError('INSTANCE_NOT_READY', `not ready after ${Math.round((READY_TIMEOUT_MS + seeding) / 1000)} s: ${late.join(', ')} (see ${opts.launch.logDir})`);
       }
       await delay(100);
     }

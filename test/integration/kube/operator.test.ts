@@ -18,7 +18,7 @@ import { runWithLease } from '../../../src/backends/kube.ts';
 import { createLogger } from '../../../src/log.ts';
 import { mailPlatformCrd, PLATFORM_LABEL, renderPlatform, type KubeObject } from '../../../src/runtime/kube/index.ts';
 import {
-  createKubeApi, createOperator, createOperatorMetrics, exposition, FIELD_MANAGER, FINALIZER, FORCE_ANNOTATION, OPERATOR_LEASE_NAME, type KubeApi,
+  createKubeApi, createOperator, createOperatorMetrics, exposition, FIELD_MANAGER, FINALIZER, FORCE_ANNOTATION, GENERATED_ANNOTATION, OPERATOR_LEASE_NAME, type KubeApi,
 } from '../../../src/runtime/kube/operator/index.ts';
 import { validateSpec } from '../../../src/spec/index.ts';
 import { ensureBuilt } from '../../support/build.ts';
@@ -279,7 +279,8 @@ test('GIVEN a platform WHEN its MailPlatform is deleted THEN the finalizer delet
       const apiVersion = { StatefulSet: 'apps/v1', Deployment: 'apps/v1', NetworkPolicy: 'networking.k8s.io/v1', Role: 'rbac.authorization.k8s.io/v1', RoleBinding: 'rbac.authorization.k8s.io/v1', VMPodScrape: 'operator.victoriametrics.com/v1beta1', IPPool: 'crd.projectcalico.org/v1' }[kind] ?? 'v1';
       return listAll(cluster, apiVersion, kind).filter((o) => o.metadata.labels?.[PLATFORM_LABEL] === 'demo').map((o) => `${kind}/${o.metadata.name}`);
     });
-  assert.deepEqual(left, []);
+  assert.deepEqual(left, ['Secret/demo-secrets'], 'only the Secret the operator generated is left');
+  assert.equal(get(cluster, 'v1', 'Secret', NS, 'demo-secrets')?.metadata.annotations?.[GENERATED_ANNOTATION], FIELD_MANAGER);
   assert.ok(get(cluster, 'v1', 'Namespace', undefined, NS), 'the Namespace is retained');
   assert.ok(get(cluster, 'v1', 'PersistentVolumeClaim', NS, 'demo-mail-storage'), 'the mail storage claim is retained');
   assert.ok(get(cluster, 'v1', 'ConfigMap', NS, 'hand-made'), 'the unlabelled ConfigMap survives');
@@ -317,6 +318,44 @@ test('GIVEN a ready mailbox endpoint WHEN the operator runs the platform THEN it
   assert.equal(get(cluster, 'v1', 'Secret', NS, 'demo-secrets'), undefined, 'no Secret is rendered when an existing one is named');
   assert.equal(get(cluster, 'coordination.k8s.io/v1', 'Lease', NS, 'mailfleet-backend-sync')?.spec && (get(cluster, 'coordination.k8s.io/v1', 'Lease', NS, 'mailfleet-backend-sync')!.spec as { holderIdentity: string }).holderIdentity, 'operator-0');
 });
+
+for (const [what, change, name] of [
+  ['naming an existing Secret that is absent', (s: Record<string, Record<string, unknown>>) => void s, 'demo-secrets'],
+  ['naming no Secret and giving no secrets', (s: Record<string, Record<string, unknown>>) => (s.kubernetes = {}), 'demo-secrets'],
+] as const) {
+  test(`GIVEN a MailPlatform ${what} WHEN reconciled THEN the operator creates the Secret once with strong random values, and neither regenerates nor prunes it`, async (t) => {
+    const { cluster, api } = await startCluster(t);
+    startOperator(t, cluster);
+
+    await api.apply(platform(change), { manager: 'kubectl', force: false });
+    await waitCondition(cluster, 'Progressing', 'True', 'WorkloadsNotReady');
+
+    const created = await waitFor('the platform Secret', () => get(cluster, 'v1', 'Secret', NS, name), DEADLINE_MS);
+    const data = created.data as Record<string, string>;
+    const value = (k: string) => Buffer.from(data[k] ?? '', 'base64').toString('utf8');
+    for (const key of ['ldap-admin-password', 'ldap-reader-password', 'ldap-auth-password', 'doveadm-api-key']) {
+      assert.ok(value(key).length >= 32, `${key} is strong: ${value(key).length} characters`);
+      assert.ok(!/change-me|demo-/.test(value(key)), `${key} is no known value`);
+    }
+    const seed = (EXAMPLE.spec.accounts as { seed: { password: string }[] }).seed[0]?.password;
+    assert.equal(value('account-seed-0-password'), seed, 'the demo accounts\' passwords come from the spec');
+    const managers = ((created.metadata.managedFields ?? []) as { manager: string; operation: string }[]).map((e) => `${e.manager}/${e.operation}`);
+    assert.deepEqual(managers, [`${FIELD_MANAGER}/Update`], 'created, not applied: prune never takes it');
+    for (const sts of ['mta', 'proxy']) {
+      const volumes = ((get(cluster, 'apps/v1', 'StatefulSet', NS, sts)!.spec as { template: { spec: { volumes: { secret?: { secretName: string } }[] } } }).template.spec.volumes);
+      assert.ok(volumes.some((v) => v.secret?.secretName === name), `${sts} mounts ${name}`);
+    }
+
+    await patchSpec(api, { roles: { mailbox: { replicas: 2 } } });
+    await waitFor('mailbox scaled', () => replicasOf(sts(cluster, 'mailbox')) === 2, DEADLINE_MS);
+    await markWorkloadsReady(cluster, api);
+    await waitCondition(cluster, 'Ready', 'True');
+
+    const after = get(cluster, 'v1', 'Secret', NS, name)!;
+    assert.equal(after.metadata.resourceVersion, created.metadata.resourceVersion, 'not rewritten by later reconciles');
+    assert.deepEqual(after.data, created.data);
+  });
+}
 
 test('GIVEN a platform WHEN a MailPlatform of the same name in another namespace renders the same objects THEN it reports OwnerConflict and touches nothing', async (t) => {
   const { cluster, api } = await createReadyPlatform(t);

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parse } from 'yaml';
 import { renderPlatform, toYaml, renderPlatformDocuments, type KubeObject } from '../../../src/runtime/kube/index.ts';
+import { isMailfleetError } from '../../../src/errors.ts';
 import { parseSpec, validateSpec, type MailPlatform } from '../../../src/spec/index.ts';
 
 const EXAMPLE = readFileSync(new URL('../../../examples/mailfleet.yaml', import.meta.url), 'utf8');
@@ -134,7 +135,8 @@ test('GIVEN outbound pools WHEN rendered THEN each has its own IPPool with NAT o
 test('GIVEN a load balancer range WHEN rendered THEN PROXY-protocol listeners exist and only that range may reach them', () => {
   const objects = renderPlatform(variant((d) => (d.spec.loadBalancer.sourceRanges = ['192.0.2.0/28'])));
   const mtaMaster = (find(objects, 'ConfigMap', 'demo-mta-config').data as Record<string, string>)['master.cf'] ?? '';
-  assert.match(mtaMaster, /^0\.0\.0\.0:10025 inet .* -o smtpd_upstream_proxy_protocol=haproxy$/m);
+  assert.match(mtaMaster, /^smtp-lb unix .* -o smtpd_upstream_proxy_protocol=haproxy$/m);
+  assert.doesNotMatch(mtaMaster, /inet .*smtpd_upstream_proxy_protocol/, 'the balancer port is the agent\'s, which checks the peer');
   const proxyConf = (find(objects, 'ConfigMap', 'demo-proxy-config').data as Record<string, string>)['dovecot.conf'] ?? '';
   assert.match(proxyConf, /^haproxy_trusted_networks = 192\.0\.2\.0\/28$/m);
   const policy = find(objects, 'NetworkPolicy', 'demo-mta').spec as { ingress: { from: { ipBlock?: { cidr: string } }[]; ports: { port: string }[] }[] };
@@ -146,19 +148,70 @@ test('GIVEN a load balancer range WHEN rendered THEN PROXY-protocol listeners ex
   assert.deepEqual(mx.ports.map((p) => p.name), ['smtp', 'smtp-lb']);
 });
 
-test('GIVEN the example WHEN rendered THEN no ConfigMap holds a secret, the Secret holds them all, and existingSecret renders none', () => {
-  const objects = renderPlatform(example);
-  const secretValues = [example.spec.ldap.adminPassword, example.spec.ldap.readerPassword, example.spec.director.apiKey, ...example.spec.accounts.seed.map((a) => a.password)];
+const INLINE_SECRETS = { adminPassword: 'inline-admin-secret-0123', readerPassword: 'inline-reader-secret-0123', authPassword: 'inline-auth-secret-0123' };
+const INLINE_KEY = 'inline-doveadm-key-0123456789';
+
+/** The example with every platform secret in the spec and no existing Secret named: the Secret is rendered. */
+const inline = () => variant((d) => {
+  d.spec.ldap = { ...(d.spec.ldap as object), ...INLINE_SECRETS };
+  d.spec.director = { apiKey: INLINE_KEY };
+  d.spec.kubernetes.existingSecret = '';
+});
+
+test('GIVEN every secret in the spec WHEN rendered THEN no ConfigMap holds one and the Secret holds them all', () => {
+  const doc = inline();
+  const objects = renderPlatform(doc);
+  const secretValues = [INLINE_SECRETS.adminPassword, INLINE_SECRETS.readerPassword, INLINE_SECRETS.authPassword, INLINE_KEY, ...doc.spec.accounts.seed.map((a) => a.password)];
   for (const cm of byKind(objects, 'ConfigMap')) {
     const text = JSON.stringify(cm);
     for (const s of secretValues) assert.ok(!text.includes(s), `ConfigMap ${cm.metadata.name} must not contain a secret`);
   }
   const secret = find(objects, 'Secret', 'demo-secrets') as KubeObject & { stringData: Record<string, string> };
   assert.deepEqual(Object.values(secret.stringData).filter((v) => secretValues.includes(v)).length, secretValues.length);
-  const external = renderPlatform(variant((d) => (d.spec.kubernetes.existingSecret = 'mail-secrets')));
-  assert.equal(byKind(external, 'Secret').length, 0);
-  const volumes = (find(external, 'StatefulSet', 'proxy').spec as { template: Pod }).template.spec.volumes as { secret?: { secretName: string } }[];
-  assert.ok(volumes.some((v) => v.secret?.secretName === 'mail-secrets'));
+});
+
+test('GIVEN the example (existingSecret named) WHEN rendered THEN no Secret is rendered and the pods mount the named one', () => {
+  const objects = renderPlatform(example);
+  assert.equal(byKind(objects, 'Secret').length, 0);
+  const volumes = (find(objects, 'StatefulSet', 'proxy').spec as { template: Pod }).template.spec.volumes as { secret?: { secretName: string } }[];
+  assert.ok(volumes.some((v) => v.secret?.secretName === 'demo-secrets'));
+});
+
+test('GIVEN no secrets in the spec and no existing Secret WHEN rendered THEN render refuses, naming each missing field and existingSecret', () => {
+  assert.throws(() => renderPlatform(variant((d) => (d.spec.kubernetes.existingSecret = ''))), (err: unknown) => {
+    assert.ok(isMailfleetError(err, 'SPEC_INVALID'));
+    for (const field of ['spec.ldap.adminPassword', 'spec.ldap.readerPassword', 'spec.ldap.authPassword', 'spec.director.apiKey', 'spec.kubernetes.existingSecret']) {
+      assert.ok(err.details.some((d) => d.startsWith(`${field}:`)), `${field} named in:\n${err.details.join('\n')}`);
+    }
+    return true;
+  });
+});
+
+type SecretVolume = { name: string; secret?: { secretName: string; items?: { key: string; path: string }[] } };
+const secretItems = (objects: KubeObject[], workload: string): string[] | undefined => {
+  const volumes = (find(objects, 'StatefulSet', workload).spec as { template: Pod }).template.spec.volumes as SecretVolume[];
+  return volumes.find((v) => v.secret)?.secret?.items?.map((i) => i.key);
+};
+
+test('GIVEN the example WHEN rendered THEN the Internet-facing mta mounts only the LDAP reader password: no admin password, no doveadm key', () => {
+  const objects = renderPlatform(example);
+  assert.deepEqual(secretItems(objects, 'mta'), ['ldap-reader-password']);
+  assert.deepEqual(secretItems(objects, 'msa'), ['ldap-reader-password']);
+  for (const w of ['kvs', 'mailout', 'fallback']) assert.equal(secretItems(objects, w), undefined, `${w} mounts no Secret`);
+  assert.ok(secretItems(objects, 'ldap')?.includes('ldap-admin-password'));
+  assert.deepEqual(secretItems(objects, 'proxy'), ['ldap-auth-password', 'doveadm-api-key']);
+  assert.ok(!secretItems(objects, 'mta')?.includes('ldap-auth-password'), 'the mta cannot read password hashes');
+});
+
+test('GIVEN every workload WHEN rendered THEN each secret its ConfigMap names is among the keys its pods mount', () => {
+  const objects = renderPlatform(inline());
+  for (const sts of byKind(objects, 'StatefulSet')) {
+    const w = sts.metadata.name;
+    const cm = objects.find((o): o is KubeObject & { data?: Record<string, string> } => o.kind === 'ConfigMap' && o.metadata.name === `demo-${w}-config`);
+    const named = [...JSON.stringify(cm?.data ?? {}).matchAll(/\{\{mailfleet\.secret\.([a-z0-9-]+)\}\}/g)].map((m) => m[1]);
+    const mounted = secretItems(objects, w) ?? [];
+    for (const key of named) assert.ok(mounted.includes(key as string), `${w} names ${key} but does not mount it (mounts ${mounted.join(', ')})`);
+  }
 });
 
 test('GIVEN network policies on (default) WHEN rendered THEN everything is denied by default and each role has an allowlist; off renders none', () => {

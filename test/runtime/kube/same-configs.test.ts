@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { instanceContext, podInstanceContext } from '../../../src/agent/index.ts';
 import { POD_NAME_PLACEHOLDER, redactSpec, roleConfigFiles, type Peers } from '../../../src/config/index.ts';
 import { kubePeers, renderContext, renderPlatform } from '../../../src/runtime/kube/index.ts';
-import { loadSpecFile, ROLES, validateSpec, type Role } from '../../../src/spec/index.ts';
+import { generateSecret, loadSpecFile, ROLES, validateSpec, withSecrets, type Role } from '../../../src/spec/index.ts';
 
 const example = loadSpecFile(new URL('../../../examples/mailfleet.yaml', import.meta.url).pathname);
 /**
@@ -12,7 +12,11 @@ const example = loadSpecFile(new URL('../../../examples/mailfleet.yaml', import.
  */
 const doc = validateSpec({
   ...example,
-  spec: { ...example.spec, outbound: { mailout: { ...example.spec.outbound.mailout, replicas: 0 }, fallback: { ...example.spec.outbound.fallback, replicas: 0 } } },
+  spec: withSecrets(
+    { ...example.spec, outbound: { mailout: { ...example.spec.outbound.mailout, replicas: 0 }, fallback: { ...example.spec.outbound.fallback, replicas: 0 } } },
+    // What the single host generates on first start.
+    { ldapAdminPassword: generateSecret(), ldapReaderPassword: generateSecret(), ldapAuthPassword: generateSecret(), doveadmApiKey: generateSecret() },
+  ),
 });
 const STATE_DIR = '/var/lib/mailfleet-same-configs';
 /** The instance's own listen address; its entry in the peer list is a separate fact (as for a pod). */

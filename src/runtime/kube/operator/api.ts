@@ -43,6 +43,8 @@ export interface KubeApi {
   get(ref: ObjectRef): Promise<KubeObject | undefined>;
   /** Every page; `namespace` undefined lists a namespaced kind across all namespaces. */
   list(apiVersion: string, kind: string, opts?: { namespace?: string; labelSelector?: string }): Promise<ListResult>;
+  /** Creates the object (POST); 409 AlreadyExists when it exists. */
+  create(obj: KubeObject, opts: { manager: string }): Promise<KubeObject>;
   /** Server-side apply (`application/apply-patch+yaml`, JSON being YAML). */
   apply(obj: KubeObject, opts: { manager: string; force: boolean; subresource?: 'status' }): Promise<KubeObject>;
   /** JSON merge patch; `metadata.resourceVersion` in the patch makes it conditional (409 when stale). */
@@ -146,6 +148,10 @@ export function createKubeApi(kc: KubeConfig): KubeApi {
         token = page.metadata?.continue || undefined;
       } while (token);
       return { items, resourceVersion };
+    },
+    async create(obj, opts) {
+      const path = await pathOf(obj.apiVersion, obj.kind, obj.metadata.namespace);
+      return (await request(HttpMethod.POST, path, { query: { fieldManager: opts.manager }, body: obj })) as KubeObject;
     },
     async apply(obj, opts) {
       const path = await pathOf(obj.apiVersion, obj.kind, obj.metadata.namespace, obj.metadata.name, opts.subresource);

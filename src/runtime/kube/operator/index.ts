@@ -6,5 +6,6 @@ export { createOperator, RESYNC_MS, type Operator, type OperatorOptions } from '
 export { createOperatorMetrics, exposition, EXPOSITION_CONTENT_TYPE, type OperatorMetrics } from './metrics.ts';
 export { FIELD_MANAGER, OWNER_ANNOTATION, planDeletion, planReconcile, type ReconcilePlan } from './plan.ts';
 export { DELETE_POLL_MS, FINALIZER } from './reconcile.ts';
+export { GENERATED_ANNOTATION, platformSecretPlan } from './secret.ts';
 export { OPERATOR_LEASE_NAME, operatorRules, renderOperatorInstall } from './install.ts';
 export { startOperatorHttp } from './http.ts';

@@ -59,6 +59,7 @@ function whileLeading(api: KubeApi, signal: AbortSignal): KubeApi {
     kindOf: (apiVersion, kind) => api.kindOf(apiVersion, kind),
     get: async (ref) => (leading(), api.get(ref)),
     list: async (apiVersion, kind, o) => (leading(), api.list(apiVersion, kind, o)),
+    create: async (obj, o) => (leading(), api.create(obj, o)),
     apply: async (obj, o) => (leading(), api.apply(obj, o)),
     mergePatch: async (ref, patch, o) => (leading(), api.mergePatch(ref, patch, o)),
     remove: async (ref) => (leading(), api.remove(ref)),

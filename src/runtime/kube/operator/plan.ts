@@ -40,6 +40,8 @@ export interface PlanInput {
   desired: readonly KubeObject[];
   /** Objects that carry the platform label (any value), as listed. */
   actual: readonly KubeObject[];
+  /** Objects of the platform kept outside the render (its Secret, when not rendered): never pruned. */
+  retain?: readonly Pick<ObjectRef, 'apiVersion' | 'kind' | 'namespace' | 'name'>[];
 }
 
 /** Whether the operator applied (and so may delete) this object: a managedFields Apply entry of its field manager. */
@@ -94,12 +96,13 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
     if (label === platform && heldBy === undefined) continue;
     conflicts.push({ ref: refOf(existing), heldBy: heldBy ?? `platform ${label ?? '?'}` });
   }
-  const stale = input.actual.filter((o) => ownedBy(o, platform, owner) && !desiredIds.has(identityOf(refOf(o))));
+  const kept = new Set((input.retain ?? []).map(identityOf));
+  const stale = input.actual.filter((o) => ownedBy(o, platform, owner) && !desiredIds.has(identityOf(refOf(o))) && !kept.has(identityOf(refOf(o))));
   return { apply: input.desired.map((o) => withOwner(o, owner)), ...splitDeletable(stale), conflicts };
 }
 
 /** When the MailPlatform goes: everything of ours that may be deleted. */
-export function planDeletion(input: Omit<PlanInput, 'desired'>): { prune: ObjectRef[]; retained: ObjectRef[] } {
+export function planDeletion(input: Omit<PlanInput, 'desired' | 'retain'>): { prune: ObjectRef[]; retained: ObjectRef[] } {
   return splitDeletable(input.actual.filter((o) => ownedBy(o, input.platform, input.owner)));
 }
 

@@ -17,6 +17,7 @@ import { describeRef, identityOf, MAILPLATFORM_KIND, refOf, serverMeta, type Obj
 import type { OperatorMetrics } from './metrics.ts';
 import { describeConflicts, FIELD_MANAGER, planDeletion, planReconcile } from './plan.ts';
 import { listLabelled, pruneObjects } from './prune.ts';
+import { ensurePlatformSecret, platformSecretPlan } from './secret.ts';
 import { nextStatus, notReadyWorkloads, writeStatus, type Observation } from './status.ts';
 
 /** Held on every MailPlatform the operator has seen, so that deleting one first deletes what it owns. */
@@ -106,10 +107,12 @@ export async function reconcilePlatform(deps: ReconcileDeps, key: string): Promi
     return { result: 'invalid' };
   }
 
-  const desired = renderPlatform(doc);
+  // A Secret the spec does not fill is kept outside the render: created here when absent, never pruned.
+  const secret = platformSecretPlan(doc);
+  const desired = renderPlatform(secret.doc);
   const extraKinds = desired.map((o) => ({ apiVersion: o.apiVersion, kind: o.kind }));
   const actual = await listLabelled(api, extraKinds);
-  const plan = planReconcile({ owner: key, platform: doc.metadata.name, desired, actual });
+  const plan = planReconcile({ owner: key, platform: doc.metadata.name, desired, actual, ...(secret.external ? { retain: [secret.external] } : {}) });
   if (plan.conflicts.length > 0) {
     await report(deps, cr, { kind: 'degraded', reason: 'OwnerConflict', message: describeConflicts(plan.conflicts) });
     return { result: 'conflict' };
@@ -128,6 +131,16 @@ export async function reconcilePlatform(deps: ReconcileDeps, key: string): Promi
     log.warn({ platform: key, failures: problemsOf(applied.failures) }, 'apply failed');
     await report(deps, cr, { kind: 'degraded', reason: 'ApplyFailed', message: problemsOf(applied.failures) });
     return { result: 'failed' };
+  }
+
+  if (secret.external) {
+    try {
+      await ensurePlatformSecret(api, doc, secret.external, key, log);
+    } catch (err) {
+      if (isRetryable(err)) throw err;
+      await report(deps, cr, { kind: 'degraded', reason: 'ApplyFailed', message: `${describeRef(secret.external)}: ${errorMessage(err)}` });
+      return { result: 'failed' };
+    }
   }
 
   // Prune only after everything rendered is in place: what replaces an object exists before it goes.

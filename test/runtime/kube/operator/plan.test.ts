@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parse } from 'yaml';
 import { PLATFORM_LABEL, renderPlatform, type KubeObject } from '../../../../src/runtime/kube/index.ts';
-import { FIELD_MANAGER, OWNED_KINDS, OWNER_ANNOTATION, planDeletion, planReconcile, RETAINED_KINDS } from '../../../../src/runtime/kube/operator/index.ts';
+import { FIELD_MANAGER, OWNED_KINDS, OWNER_ANNOTATION, planDeletion, planReconcile, platformSecretPlan, RETAINED_KINDS } from '../../../../src/runtime/kube/operator/index.ts';
 import { validateSpec, type MailPlatform } from '../../../../src/spec/index.ts';
 
 const EXAMPLE = readFileSync(new URL('../../../../examples/mailfleet.yaml', import.meta.url), 'utf8');
@@ -114,4 +114,21 @@ test('GIVEN a platform being deleted WHEN planned THEN everything it owns goes b
   assert.equal(prune.length + retained.length, objects.length);
   assert.deepEqual([...new Set(retained.map((r) => r.kind))].sort(), ['Namespace', 'PersistentVolumeClaim']);
   assert.ok(!names(prune).includes('ConfigMap/x'));
+});
+
+test('GIVEN a Secret the operator applied from spec secrets WHEN the spec drops them (the Secret is now kept outside the render) THEN it is not pruned', () => {
+  const inline = variant((s) => {
+    s.ldap = { ...s.ldap, adminPassword: 'inline-admin-secret-0123', readerPassword: 'inline-reader-secret-0123', authPassword: 'inline-auth-secret-0123' };
+    s.director = { apiKey: 'inline-doveadm-key-0123456789' };
+    s.kubernetes!.existingSecret = '';
+  });
+  const before = renderPlatform(inline);
+  assert.ok(before.some((o) => o.kind === 'Secret' && o.metadata.name === 'demo-secrets'));
+  const secret = platformSecretPlan(variant((s) => (s.kubernetes!.existingSecret = '')));
+  assert.deepEqual(secret.external && names([secret.external]), ['Secret/demo-secrets']);
+
+  const plan = planReconcile({ owner: OWNER, platform: 'demo', desired: renderPlatform(secret.doc), actual: before.map((o) => applied(o)), retain: [secret.external!] });
+
+  assert.ok(!names(plan.prune).includes('Secret/demo-secrets'), 'the platform Secret stays');
+  assert.ok(!renderPlatform(secret.doc).some((o) => o.kind === 'Secret'), 'and is not rendered');
 });

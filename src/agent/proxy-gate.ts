@@ -1,0 +1,152 @@
+/**
+ * The load balancer's door into Postfix. Postfix's `smtpd_upstream_proxy_protocol` believes a PROXY
+ * header from whoever connects, and has no setting to say who may send one; a forged header then
+ * decides the client address every restriction sees. So the balancer ports are the agent's: a
+ * connection from outside `spec.loadBalancer.sourceRanges` is closed before a byte is read, and one from
+ * inside is spliced, header and all, onto Postfix's PROXY-protocol service, a unix socket only root
+ * and Postfix can reach (master.cf `unix` service under the queue's `private/` directory).
+ *
+ * Bounded: at most `maxConnections` spliced at once (more are refused at accept), and each direction is
+ * piped with backpressure. Postfix's own limits (`smtpd_upstream_proxy_timeout`, `smtpd_timeout`) end
+ * slow or idle sessions, and with them the splice.
+ */
+import { BlockList, connect, createServer, isIPv4, type Server, type Socket } from 'node:net';
+import { rmSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { errorMessage } from '../errors.ts';
+import type { Logger } from '../log.ts';
+
+/** Spliced connections per balancer port: Postfix's default process limit for the service, and some. */
+export const PROXY_GATE_MAX_CONNECTIONS = 1000;
+/** At most one log line per this interval about refused peers (a flood must not flood the log). */
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
+
+export interface ProxyGateListener {
+  /** Postfix's master.cf service name, also the metric label (e.g. `smtp-lb`). */
+  service: string;
+  host: string;
+  port: number;
+  /** The service's unix socket. */
+  socketPath: string;
+}
+
+export interface ProxyGate {
+  /** Prometheus text lines, given the `role,instance` label pairs. */
+  metrics(labels: string): string;
+  /** Stops accepting and ends every splice still open. */
+  close(): Promise<void>;
+}
+
+/** CIDRs (IPv4 and IPv6) as a matcher; IPv4-mapped IPv6 peers (`::ffff:a.b.c.d`) match as IPv4. */
+export function cidrMatcher(cidrs: readonly string[]): (address: string) => boolean {
+  const list = new BlockList();
+  for (const cidr of cidrs) {
+    const [net = '', bits = ''] = cidr.split('/');
+    list.addSubnet(net, Number(bits), isIPv4(net) ? 'ipv4' : 'ipv6');
+  }
+  return (address) => {
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+    const plain = mapped ?? address;
+    return list.check(plain, isIPv4(plain) ? 'ipv4' : 'ipv6');
+  };
+}
+
+/**
+ * A short name for a unix socket whose real path may be too long for `sun_path` (107 bytes): a symlink
+ * in `runDir`, which is kept short for that reason.
+ */
+export function shortSocketPath(runDir: string, service: string, target: string): string {
+  const link = join(runDir, `${service}.sock`);
+  rmSync(link, { force: true });
+  symlinkSync(target, link);
+  return link;
+}
+
+function splice(client: Socket, socketPath: string, onDone: () => void): void {
+  const upstream = connect({ path: socketPath });
+  let done = false;
+  const end = () => {
+    if (done) return;
+    done = true;
+    client.destroy();
+    upstream.destroy();
+    onDone();
+  };
+  client.on('error', end).on('close', end);
+  upstream.on('error', end).on('close', end);
+  // pipe() pauses the source while the destination's buffer is full.
+  client.pipe(upstream);
+  upstream.pipe(client);
+  client.resume();
+}
+
+export async function startProxyGate(opts: { listeners: readonly ProxyGateListener[]; trusted: readonly string[]; log: Logger; maxConnections?: number }): Promise<ProxyGate> {
+  const trusted = cidrMatcher(opts.trusted);
+  const counts = new Map(opts.listeners.map((l) => [l.service, { accepted: 0, refused: 0, open: 0 }]));
+  const servers: Server[] = [];
+  const open = new Set<Socket>();
+  let refusedSinceLog = 0;
+  let lastLogAt = 0;
+
+  function refused(service: string, peer: string, port: number): void {
+    refusedSinceLog++;
+    const now = Date.now();
+    if (now - lastLogAt < REFUSAL_LOG_INTERVAL_MS) return;
+    opts.log.warn({ service, port, peer, refused: refusedSinceLog }, 'PROXY protocol from a peer outside the load balancer ranges refused');
+    lastLogAt = now;
+    refusedSinceLog = 0;
+  }
+
+  for (const l of opts.listeners) {
+    const count = counts.get(l.service) ?? { accepted: 0, refused: 0, open: 0 };
+    const server = createServer({ pauseOnConnect: true }, (client) => {
+      const peer = client.remoteAddress ?? '';
+      if (!trusted(peer)) {
+        count.refused++;
+        refused(l.service, peer, l.port);
+        client.destroy();
+        return;
+      }
+      count.accepted++;
+      count.open++;
+      open.add(client);
+      splice(client, l.socketPath, () => {
+        count.open--;
+        open.delete(client);
+      });
+    });
+    server.maxConnections = opts.maxConnections ?? PROXY_GATE_MAX_CONNECTIONS;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(l.port, l.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (err) => opts.log.error({ service: l.service, err: errorMessage(err) }, 'proxy gate error'));
+    servers.push(server);
+  }
+
+  return {
+    metrics(labels) {
+      const rows = [...counts.entries()];
+      return [
+        '# HELP mailfleet_agent_proxy_connections_total Connections to a load balancer port, by whether the peer was in the balancer ranges.',
+        '# TYPE mailfleet_agent_proxy_connections_total counter',
+        ...rows.flatMap(([service, c]) => [
+          `mailfleet_agent_proxy_connections_total{${labels},service="${service}",result="accepted"} ${c.accepted}`,
+          `mailfleet_agent_proxy_connections_total{${labels},service="${service}",result="refused"} ${c.refused}`,
+        ]),
+        '# HELP mailfleet_agent_proxy_connections Connections spliced onto Postfix now.',
+        '# TYPE mailfleet_agent_proxy_connections gauge',
+        ...rows.map(([service, c]) => `mailfleet_agent_proxy_connections{${labels},service="${service}"} ${c.open}`),
+        '',
+      ].join('\n');
+    },
+    async close() {
+      const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      for (const s of open) s.destroy();
+      await closed;
+    },
+  };
+}

@@ -1,0 +1,108 @@
+/**
+ * The platform's own secrets: the LDAP admin and service-account passwords and the doveadm API key. A
+ * spec may give them; none has a default. Where the spec gives none they are generated strong on first
+ * start (single host: once, kept in the state directory) or held in a Kubernetes Secret (one the
+ * operator creates, or `spec.kubernetes.existingSecret`). Values everybody knows are refused.
+ */
+import { randomBytes } from 'node:crypto';
+import { MailfleetError } from '../errors.ts';
+import type { PlatformSpec } from './types.ts';
+
+export type PlatformSecretName = 'ldapAdminPassword' | 'ldapReaderPassword' | 'ldapAuthPassword' | 'doveadmApiKey';
+
+export interface PlatformSecret {
+  name: PlatformSecretName;
+  /** The spec field, as errors name it. */
+  field: string;
+  /** Its key in the platform Secret (a file name when mounted). */
+  key: string;
+}
+
+export const PLATFORM_SECRETS: readonly PlatformSecret[] = [
+  { name: 'ldapAdminPassword', field: 'spec.ldap.adminPassword', key: 'ldap-admin-password' },
+  { name: 'ldapReaderPassword', field: 'spec.ldap.readerPassword', key: 'ldap-reader-password' },
+  { name: 'ldapAuthPassword', field: 'spec.ldap.authPassword', key: 'ldap-auth-password' },
+  { name: 'doveadmApiKey', field: 'spec.director.apiKey', key: 'doveadm-api-key' },
+];
+
+/** Shortest secret accepted from a spec. Generated ones are 43 characters (32 random bytes). */
+export const MIN_SECRET_LENGTH = 16;
+const GENERATED_SECRET_BYTES = 32;
+
+/**
+ * Values that were schema defaults or printed in the project's example and documentation: anyone can
+ * look them up, so a spec holding one is refused.
+ */
+export const KNOWN_SECRETS: ReadonlySet<string> = new Set([
+  'change-me-ldap-admin',
+  'change-me-ldap-reader',
+  'change-me-doveadm-api-key',
+  'demo-ldap-admin-pw',
+  'demo-doveadm-api-key-0123',
+]);
+
+export type PlatformSecretValues = Partial<Record<PlatformSecretName, string>>;
+
+export function secretValue(spec: PlatformSpec, name: PlatformSecretName): string | undefined {
+  switch (name) {
+    case 'ldapAdminPassword':
+      return spec.ldap.adminPassword;
+    case 'ldapReaderPassword':
+      return spec.ldap.readerPassword;
+    case 'ldapAuthPassword':
+      return spec.ldap.authPassword;
+    case 'doveadmApiKey':
+      return spec.director.apiKey;
+  }
+}
+
+/** The secret's value; a spec without it (not yet generated or resolved) is a programming error named by field. */
+export function requireSecret(spec: PlatformSpec, name: PlatformSecretName): string {
+  const value = secretValue(spec, name);
+  if (value === undefined) {
+    const field = PLATFORM_SECRETS.find((s) => s.name === name)?.field ?? name;
+    throw new MailfleetError('SECRET_MISSING', `${field}: no value (neither in the spec nor generated)`);
+  }
+  return value;
+}
+
+/** The secrets the spec does not give. */
+export function missingSecrets(spec: PlatformSpec): PlatformSecret[] {
+  return PLATFORM_SECRETS.filter((s) => secretValue(spec, s.name) === undefined);
+}
+
+/** A copy of the spec with `values` filled in where the spec has none; the spec's own values win. */
+export function withSecrets(spec: PlatformSpec, values: PlatformSecretValues): PlatformSpec {
+  const pick = (name: PlatformSecretName) => secretValue(spec, name) ?? values[name];
+  const admin = pick('ldapAdminPassword');
+  const reader = pick('ldapReaderPassword');
+  const auth = pick('ldapAuthPassword');
+  const apiKey = pick('doveadmApiKey');
+  return {
+    ...spec,
+    ldap: {
+      ...spec.ldap,
+      ...(admin === undefined ? {} : { adminPassword: admin }),
+      ...(reader === undefined ? {} : { readerPassword: reader }),
+      ...(auth === undefined ? {} : { authPassword: auth }),
+    },
+    director: { ...spec.director, ...(apiKey === undefined ? {} : { apiKey }) },
+  };
+}
+
+/** A fresh strong secret: 32 random bytes, base64url (no character any config file gives a meaning). */
+export function generateSecret(): string {
+  return randomBytes(GENERATED_SECRET_BYTES).toString('base64url');
+}
+
+/** Spec problems of the secrets it gives: well-known values (length and characters are the schema's). */
+export function secretProblems(spec: PlatformSpec): string[] {
+  const out: string[] = [];
+  for (const s of PLATFORM_SECRETS) {
+    const value = secretValue(spec, s.name);
+    if (value !== undefined && KNOWN_SECRETS.has(value)) {
+      out.push(`${s.field}: a well-known value, refused; leave it out to have a strong one generated, or give a secret of your own`);
+    }
+  }
+  return out;
+}
