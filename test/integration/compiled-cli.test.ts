@@ -6,7 +6,7 @@ import { CLI_MAIN } from '../support/build.ts';
 import { REPO, startPlatform } from '../support/platform.ts';
 
 const POOL = '127.95.0.0/16';
-/** What bin/mailfleet gives an agent's Node.js (see the launcher). */
+/** What bin/mailfleet gives an agent's Node.js (see the launcher), besides glibc's trim threshold. */
 const AGENT_V8_FLAGS = ['--max-semi-space-size=1', '--no-opt', '--no-maglev'];
 
 /** A process's argv as /proc shows it. */
@@ -17,6 +17,7 @@ function argv(pid: number): string[] {
 test('GIVEN a running platform WHEN its processes are read from /proc THEN the runtime and every agent run Node.js on the compiled CLI, not the TypeScript sources, the agents started through bin/mailfleet as a pod is', async (t) => {
   const env = { ...process.env };
   delete env.MAILFLEET_AGENT_V8_FLAGS;
+  delete env.MALLOC_TRIM_THRESHOLD_;
   const platform = await startPlatform(t, { addressPool: POOL, accounts: 1, roles: { ldap: 1, kvs: 1, mailbox: 0, proxy: 0, mta: 0, msa: 0 }, env });
   const runtimePid = platform.runtime.pid;
   assert.ok(runtimePid !== undefined);
@@ -29,6 +30,8 @@ test('GIVEN a running platform WHEN its processes are read from /proc THEN the r
     const args = argv(i.pid);
     assert.deepEqual(args.slice(0, 7), [join(REPO, 'node_modules', '.bin', 'node'), ...AGENT_V8_FLAGS, CLI_MAIN, 'agent', '--role'], i.name);
     assert.equal(args[7], i.role);
+    const environ = readFileSync(`/proc/${i.pid}/environ`, 'utf8').split('\0');
+    assert.ok(environ.includes('MALLOC_TRIM_THRESHOLD_=131072'), `${i.name}: glibc gives freed memory back`);
   }
   for (const pid of platform.leftovers()) {
     const args = argv(pid);
