@@ -6,10 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { doveadm, REPO, startPlatform, type Platform } from '../support/platform.ts';
+import { ensureBuilt } from '../support/build.ts';
+import { doveadm, startPlatform, type Platform } from '../support/platform.ts';
 import { until } from '../support/poll.ts';
 
 const POOL = '127.94.0.0/16';
@@ -42,7 +42,7 @@ test('mailfleet controller --source local against a running platform', { timeout
   });
   let output = '';
   const controller = spawn(process.execPath, [
-    '--disable-warning=ExperimentalWarning', join(REPO, 'src', 'cli', 'main.ts'),
+    ensureBuilt(),
     'controller', '--source', 'local', '--state-dir', platform.stateDir, '--resync', String(CONTROLLER_RESYNC_SECONDS), '--listen', LISTEN,
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   controller.stdout.setEncoding('utf8').on('data', (c: string) => (output += c));
