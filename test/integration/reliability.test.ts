@@ -6,7 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { test } from 'node:test';
 import { openSmtpSession, type SmtpSession } from '../../src/protocol/index.ts';
 import { eachLimited, imapMessageIds, message, waitQueueEmpty } from '../support/mail.ts';
-import { DOMAIN, startPlatform, type Platform } from '../support/platform.ts';
+import { DOMAIN, processesMentioning, startPlatform, type Platform } from '../support/platform.ts';
 import { until } from '../support/poll.ts';
 
 const POOL = '127.84.0.0/16';
@@ -128,7 +128,9 @@ test('reliability: rolling restarts, kill -9, hung daemons, stale pid files', { 
     const sending = load(platform, 600, 4, run, accepted);
     // Kill once the load is well under way (not after a fixed time: on a fast machine it could be over).
     await until('100 messages accepted', async () => (accepted.size >= 100 ? true : undefined), 120_000, 20);
-    const agentPid = Number(execFileSync('pgrep', ['-f', `agent --role mta --name mta-0 `], { encoding: 'utf8' }).trim().split('\n')[0]);
+    // This platform's agent only: other platforms on this host run an mta-0 too.
+    const agentPid = processesMentioning(platform.stateDir).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').includes('agent --role mta --name mta-0 '));
+    assert.ok(agentPid !== undefined, 'the agent of mta-0');
     const masterPid = Number(readFileSync(join(platform.stateDir, 'data', 'mta-0', 'queue', 'pid', 'master.pid'), 'utf8').trim());
     process.kill(agentPid, 'SIGKILL');
     process.kill(masterPid, 'SIGKILL');

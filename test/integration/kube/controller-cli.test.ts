@@ -44,7 +44,8 @@ test('GIVEN two controller replicas WHEN they start THEN one holds the Lease, bo
     return l?.spec?.holderIdentity ? l : undefined;
   }, DEADLINE_MS);
   assert.ok(['controller-0', 'controller-1'].includes(lease.spec?.holderIdentity ?? ''));
-  for (const { address } of children) assert.equal(await ready(address), true, `${address} is ready whether leader or standby`);
+  // The new leader reports ready again once its EndpointSlice cache has listed, a moment after it took the Lease.
+  for (const { address } of children) await waitFor(`${address} ready whether leader or standby`, () => ready(address), DEADLINE_MS);
 
   for (const { child } of children) child.kill('SIGTERM');
   for (const { exited } of children) assert.equal(await exited, 0);
