@@ -3,8 +3,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
-// The director client alone: the backends index also loads the Kubernetes client, which no agent needs.
-import { createDirectorSink } from '../backends/director.ts';
 import type { ConfigInput } from '../config/index.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -87,6 +85,8 @@ const drainProxy: Drainer = async (input, deadline) => {
 /** mailbox: wait until the director no longer routes users here (the backend-sync controller moved them). */
 const drainMailbox: Drainer = async (input, deadline) => {
   const { spec, peers, instance } = input;
+  // Loaded here: only a draining mailbox talks to the directors, and no other agent should hold backend sync's modules.
+  const { createDirectorSink } = await import('../backends/index.ts');
   const director = createDirectorSink({
     apiKey: requireSecret(spec, 'doveadmApiKey'),
     endpoints: () => peers.proxy.map((p) => ({ url: `http://${p.host}:${spec.ports.doveadm}` })),

@@ -1,6 +1,6 @@
 export { runAgent, STOP_TIMEOUT_MS, type AgentOptions } from './agent.ts';
 export { instanceContext, peersFile, podInstanceContext, POD_PATHS, runPrefix, RUN_ROOT } from './paths.ts';
-export { DAEMONS, generatedConfig, type ConfigSource } from './daemons.ts';
+export { DAEMONS, DOVECOT, generatedConfig, POSTFIX_MASTER, REDIS, SLAPD, type ConfigSource } from './daemons.ts';
 export { loadPodSpec, mountedConfigFiles, mountedConfigSource, podPlaceholderValues, PEERS_FILE_NAME, SPEC_FILE_NAME, type PodMounts } from './pod.ts';
 export { effectiveSettings, type AgentOrigin } from './settings.ts';
-export type { LogFormat } from './supervise.ts';
+export { reapOrphans, waitGone, type LogFormat } from './supervise.ts';

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConfigFiles } from '../config/index.ts';
 // The placeholder codec alone; the config index does not re-export it.
-import { podSecretKeys, resolveInValue, resolvePlaceholders, secretPlaceholder, type PlaceholderValues, type SecretConsumer } from '../config/placeholders.ts';
+import { podSecretKeys, resolveInValue, resolvePlaceholders, secretPlaceholder, type PlaceholderValues, type SecretConsumer } from '../config/index.ts';
 import { isMailfleetError, MailfleetError } from '../errors.ts';
 import { validateSpec, loadSpecFile, type MailPlatform } from '../spec/index.ts';
 import type { ConfigSource } from './daemons.ts';

@@ -1,6 +1,5 @@
 import type { InstanceContext } from '../config/index.ts';
-// The placeholder codec alone; the config index does not re-export it.
-import { redactSpec } from '../config/placeholders.ts';
+import { redactSpec } from '../config/index.ts';
 import type { PlatformSpec } from '../spec/index.ts';
 
 /** Where an agent read its inputs from: a spec file and generators (single host), or a pod's mounts. */

@@ -2,7 +2,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DOVECOT, POSTFIX_MASTER, REDIS, SLAPD } from '../../src/agent/daemons.ts';
+import { DOVECOT, POSTFIX_MASTER, REDIS, SLAPD } from '../../src/agent/index.ts';
 import type { Role } from '../../src/spec/index.ts';
 import { aptGetInstalls, execForm, parseDockerfile, shellCommands, stages, type Dockerfile, type Instruction, type Stage } from './dockerfile.ts';
 

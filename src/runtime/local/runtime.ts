@@ -1,8 +1,7 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
-import { STOP_TIMEOUT_MS } from '../../agent/index.ts';
-import { waitGone, reapOrphans } from '../../agent/supervise.ts';
+import { reapOrphans, STOP_TIMEOUT_MS, waitGone } from '../../agent/index.ts';
 import { createEndpointFeed, type EndpointFeed } from '../../backends/index.ts';
 import type { Peers } from '../../config/index.ts';
 import { errorMessage, MailfleetError } from '../../errors.ts';
