@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   NOT_ROOT: 'mail daemons need root on the single host',
   STATE_LOCKED: 'another mailfleet runtime already owns the state directory',
   RUNTIME_NOT_RUNNING: 'no mailfleet runtime answers on the control socket',
+  AGENT_UNREACHABLE: 'no agent answers on its control socket',
   INSTANCE_START_FAILED: 'an instance failed to start',
   INSTANCE_NOT_READY: 'an instance did not become ready in time',
   ROLE_UNKNOWN: 'a role name is not one the platform knows',

@@ -7,7 +7,9 @@ import type { Router } from '../lmtp/index.ts';
 import type { PlatformSpec } from '../spec/index.ts';
 import { DAEMONS, type ConfigSource, type DaemonInput } from './daemons.ts';
 import { drainRole, type DrainReport } from './drain.ts';
+import { agentSocket } from './paths.ts';
 import { shortSocketPath, startProxyGate, type ProxyGate } from './proxy-gate.ts';
+import { startAgentControl } from './control.ts';
 import { ensureDir } from './fs.ts';
 import { startHealth } from './health.ts';
 import { readinessCheck } from './readiness.ts';
@@ -111,10 +113,12 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     return 1;
   }
 
+  const budgetMs = spec.drainSeconds * 1000;
+  let drainStartedAt: number | undefined;
   let drained: Promise<DrainReport> | undefined;
   const drain = (): Promise<DrainReport> => {
     draining = true;
-    const budgetMs = spec.drainSeconds * 1000;
+    drainStartedAt ??= Date.now();
     // The router stops taking sessions at once; those open finish their transactions within the budget.
     drained ??= Promise.all([drainRole(input(), budgetMs, log), router?.close(budgetMs)]).then(([report]) => {
       log[report.completed ? 'info' : 'warn']({ completed: report.completed, detail: report.detail, durationMs: report.durationMs }, 'drain finished');
@@ -129,12 +133,15 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     role: instance.role,
     instance: instance.name,
     check: readinessCheck(instance.role, spec, instance.listen, 2000),
-    state: { daemonRunning: () => running, draining: () => draining },
+    state: { daemonRunning: () => running, drainStartedAt: () => drainStartedAt },
     log,
-    drain,
     hungAfterMs: spec.hungSeconds * 1000,
+    drainBudgetMs: budgetMs,
     ...(router || gate ? { extraMetrics: (labels: string) => `${router?.metrics(labels) ?? ''}${gate?.metrics(labels) ?? ''}` } : {}),
   });
+
+  // The preStop hook (`mailfleet agent drain`) asks here: the HTTP port takes no control action.
+  const control = startAgentControl({ path: agentSocket(instance.runDir), drain, log });
 
   const onHup = () => {
     daemon.reload(input(), proc.pid).then(
@@ -166,7 +173,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   await gate?.close();
   process.off('SIGHUP', onHup);
   for (const [sig, handler] of forwarded) process.off(sig, handler);
-  await health.close();
+  await Promise.all([health.close(), control.close()]);
   log[draining ? 'info' : 'error']({ code }, draining ? 'daemon stopped' : 'daemon exited');
   // A daemon that ends on the SIGTERM we sent it (Postfix's master does) stopped as asked: exit 0.
   return draining && code === SIGTERM_EXIT ? 0 : code;

@@ -2,6 +2,7 @@ import type { Server } from 'node:net';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { startHttpResponder } from './http-responder.ts';
+import { liveness } from './liveness.ts';
 import type { ReadinessCheck } from './readiness.ts';
 
 /** How long a readiness result is reused, so probes never hammer the daemon. */
@@ -12,8 +13,12 @@ export const LIVENESS_HUNG_MS = 30_000;
 
 export interface HealthState {
   daemonRunning(): boolean;
-  draining(): boolean;
+  /** When the drain began; undefined while none was asked for. */
+  drainStartedAt(): number | undefined;
 }
+
+/** The answer to `POST /drain` on the HTTP port: control actions are taken on the control socket only. */
+export const DRAIN_REFUSED = 'drain is not taken on the HTTP port; ask on the agent\'s control socket (mailfleet agent drain)\n';
 
 interface CheckResult {
   ok: boolean;
@@ -29,8 +34,9 @@ export interface Health {
 }
 
 /**
- * `/livez`, `/readyz` and `/metrics` of one agent. Liveness depends on nothing outside the pod; readiness
- * runs the role's protocol dialogue, at most once per READINESS_CACHE_MS.
+ * `/livez`, `/readyz` and `/metrics` of one agent, open to the kubelet and the scraper; nothing here changes the
+ * instance (a drain is asked on the control socket, see control.ts). Liveness depends on nothing outside the
+ * pod (see liveness.ts); readiness runs the role's protocol dialogue, at most once per READINESS_CACHE_MS.
  */
 export function startHealth(opts: {
   host: string;
@@ -41,8 +47,8 @@ export function startHealth(opts: {
   state: HealthState;
   log: Logger;
   hungAfterMs?: number;
-  /** `POST /drain` (the preStop hook): drains and answers with the report once done. */
-  drain: () => Promise<unknown>;
+  /** The drain budget (`spec.drainSeconds`): a drain running past it and a margin fails /livez. */
+  drainBudgetMs: number;
   /** More metric families for /metrics, given the `role,instance` label pairs. */
   extraMetrics?: (labels: string) => string;
 }): Health {
@@ -50,6 +56,7 @@ export function startHealth(opts: {
   let last: CheckResult | undefined;
   let inflight: Promise<CheckResult> | undefined;
   let lastOkAt = Date.now();
+  const draining = (): boolean => opts.state.drainStartedAt() !== undefined;
   const counts = { ok: 0, fail: 0 };
 
   async function runCheck(): Promise<CheckResult> {
@@ -68,7 +75,7 @@ export function startHealth(opts: {
 
   async function ready(): Promise<CheckResult> {
     if (!opts.state.daemonRunning()) return { ok: false, at: Date.now(), detail: 'daemon not running', durationMs: 0 };
-    if (opts.state.draining()) return { ok: false, at: Date.now(), detail: 'draining', durationMs: 0 };
+    if (draining()) return { ok: false, at: Date.now(), detail: 'draining', durationMs: 0 };
     if (last && Date.now() - last.at < READINESS_CACHE_MS) return last;
     inflight ??= runCheck().then((r) => {
       last = r;
@@ -78,11 +85,14 @@ export function startHealth(opts: {
     return inflight;
   }
 
-  function live(): { ok: boolean; detail: string } {
-    if (!opts.state.daemonRunning()) return { ok: false, detail: 'daemon not running' };
-    if (!opts.state.draining() && Date.now() - lastOkAt > hungAfterMs) return { ok: false, detail: `daemon unresponsive for ${Date.now() - lastOkAt} ms` };
-    return { ok: true, detail: 'ok' };
-  }
+  const live = () => liveness({
+    now: Date.now(),
+    daemonRunning: opts.state.daemonRunning(),
+    drainStartedAt: opts.state.drainStartedAt(),
+    drainBudgetMs: opts.drainBudgetMs,
+    lastReadyAt: lastOkAt,
+    hungAfterMs,
+  });
 
   function metrics(readyNow: boolean): string {
     const labels = `role="${opts.role}",instance="${opts.instance}"`;
@@ -95,7 +105,7 @@ export function startHealth(opts: {
       `mailfleet_agent_ready{${labels}} ${readyNow ? 1 : 0}`,
       '# HELP mailfleet_agent_draining Whether the agent is draining.',
       '# TYPE mailfleet_agent_draining gauge',
-      `mailfleet_agent_draining{${labels}} ${opts.state.draining() ? 1 : 0}`,
+      `mailfleet_agent_draining{${labels}} ${draining() ? 1 : 0}`,
       '# HELP mailfleet_agent_readiness_checks_total Protocol readiness dialogues run, by result.',
       '# TYPE mailfleet_agent_readiness_checks_total counter',
       `mailfleet_agent_readiness_checks_total{${labels},result="ok"} ${counts.ok}`,
@@ -112,13 +122,7 @@ export function startHealth(opts: {
     port: opts.port,
     onError: (err) => opts.log.error({ err }, 'health server error'),
     handle: (req, reply) => {
-      if (req.method === 'POST' && req.path === '/drain') {
-        opts.drain().then(
-          (report) => reply(200, JSON.stringify(report) + '\n', 'application/json'),
-          (err: unknown) => reply(500, `${errorMessage(err)}\n`),
-        );
-        return;
-      }
+      if (req.path === '/drain') return reply(403, DRAIN_REFUSED);
       if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'method not allowed\n');
       if (req.path === '/livez') {
         // Liveness needs a fresh-enough protocol answer to tell a hung daemon from a live one.
@@ -136,7 +140,7 @@ export function startHealth(opts: {
         );
         return;
       }
-      if (req.path === '/metrics') return reply(200, metrics(last?.ok === true && opts.state.daemonRunning() && !opts.state.draining()), 'text/plain; version=0.0.4');
+      if (req.path === '/metrics') return reply(200, metrics(last?.ok === true && opts.state.daemonRunning() && !draining()), 'text/plain; version=0.0.4');
       return reply(404, 'not found\n');
     },
   });

@@ -1,6 +1,6 @@
 /**
- * The agent's HTTP listener: just enough HTTP/1.x for its health endpoints (kubelet probes, Prometheus scrapes,
- * the preStop drain), on node:net. node:http costs every agent about 12 MB it keeps, and PID 1 of every pod pays
+ * The agent's HTTP listener: just enough HTTP/1.x for its health endpoints (kubelet probes, Prometheus scrapes)
+ * and its control socket (the preStop drain), on node:net. node:http costs every agent about 12 MB it keeps, and PID 1 of every pod pays
  * it once per pod; these endpoints need a request line and one short answer per connection, nothing more.
  *
  * One request per connection: the answer carries `connection: close` and the connection ends after it. The
@@ -9,6 +9,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { createLineSplitter, parseHttpRequestLine } from '../protocol/index.ts';
+import { listenOwnerOnly } from './fs.ts';
 
 export const MAX_LINE_BYTES = 4096;
 export const MAX_HEADER_LINES = 100;
@@ -21,7 +22,7 @@ export const MAX_DISCARDED_BYTES = 64 * 1024;
 const MAX_CONNECTIONS = 64;
 
 const REASONS: Record<number, string> = {
-  200: 'OK', 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 408: 'Request Timeout',
+  200: 'OK', 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 408: 'Request Timeout',
   431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 503: 'Service Unavailable',
 };
 
@@ -93,10 +94,19 @@ function serveConnection(socket: Socket, handle: (req: HttpRequest, respond: Res
   socket.on('close', () => clearTimeout(deadline));
 }
 
-/** Listens on `host:port`; `handle` answers each request once through `respond`. */
-export function startHttpResponder(opts: {
-  host: string;
-  port: number;
+/**
+ * Where a responder listens: a TCP address, or a unix socket that only its owner may connect to (mode 0600,
+ * from the moment it exists).
+ */
+export type ListenAt = { host: string; port: number } | { path: string };
+
+function listen(server: Server, at: ListenAt): void {
+  if ('path' in at) listenOwnerOnly(server, at.path);
+  else server.listen(at.port, at.host);
+}
+
+/** Listens at `at`; `handle` answers each request once through `respond`. */
+export function startHttpResponder(opts: ListenAt & {
   handle: (req: HttpRequest, respond: Respond) => void;
   onError: (err: Error) => void;
   /** Default HEAD_TIMEOUT_MS. */
@@ -110,7 +120,7 @@ export function startHttpResponder(opts: {
   });
   server.maxConnections = MAX_CONNECTIONS;
   server.on('error', opts.onError);
-  server.listen(opts.port, opts.host);
+  listen(server, opts);
   return {
     server,
     close: () => new Promise((resolve) => {

@@ -24,6 +24,13 @@ export function instanceContext(stateDir: string, role: Role, name: string, list
   };
 }
 
+/** The agent's control socket (see control.ts), in the instance's run dir. */
+export const AGENT_SOCKET_NAME = 'agent.sock';
+
+export function agentSocket(runDir: string): string {
+  return join(runDir, AGENT_SOCKET_NAME);
+}
+
 export function peersFile(stateDir: string): string {
   return join(resolve(stateDir), 'peers.json');
 }
@@ -45,6 +52,8 @@ export const POD_PATHS = {
   config: '/run/mailfleet/config',
   /** emptyDir: sockets and pid files. */
   run: '/run/mailfleet/run',
+  /** The agent's control socket in the run dir: where the preStop hook asks for a drain. */
+  agentSocket: '/run/mailfleet/run/agent.sock',
   /** The pod's PVC (queue, LDAP database, Redis data). */
   data: '/var/lib/mailfleet',
   /** The ReadWriteMany volume every mailbox backend shares. */

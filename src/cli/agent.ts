@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import {
   instanceContext, loadPodSpec, mountedConfigSource, peersFile, PEERS_FILE_NAME, POD_PATHS, podInstanceContext,
-  runAgent, SPEC_FILE_NAME, type AgentOrigin, type ConfigSource, type LogFormat, type PodMounts,
+  requestDrain, runAgent, SPEC_FILE_NAME, type AgentOrigin, type ConfigSource, type LogFormat, type PodMounts,
 } from '../agent/index.ts';
 import type { InstanceContext } from '../config/index.ts';
 // The placeholder codec alone; the config index does not re-export it.
@@ -130,14 +130,16 @@ export async function agentCommand(argv: string[]): Promise<number> {
   }, controller.signal);
 }
 
-const DRAIN_USAGE = 'mailfleet agent drain [--url http://127.0.0.1:8081]';
+const DRAIN_USAGE = `mailfleet agent drain [--socket ${POD_PATHS.agentSocket}]`;
 
-/** `mailfleet agent drain`: the preStop hook. Asks the agent to drain and waits until it has. */
+/**
+ * `mailfleet agent drain`: the preStop hook. Asks the agent on its control socket (only root, or the pod's
+ * user, may connect) to drain and waits until it has: exit 0 when the drain completed, 1 otherwise.
+ */
 async function drainCommand(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { url: { type: 'url', default: 'http://127.0.0.1:8081' } }, DRAIN_USAGE);
-  const res = await fetch(`${values.url}/drain`, { method: 'POST' });
-  const text = await res.text();
-  process.stdout.write(text);
-  if (!res.ok) return 1;
-  return (JSON.parse(text) as { completed?: boolean }).completed ? 0 : 1;
+  const { values } = parse(argv, { socket: { type: 'string', default: POD_PATHS.agentSocket } }, DRAIN_USAGE);
+  const { status, body } = await requestDrain(values.socket);
+  process.stdout.write(body);
+  if (status !== 200) return 1;
+  return (JSON.parse(body) as { completed?: boolean }).completed ? 0 : 1;
 }

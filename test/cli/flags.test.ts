@@ -30,7 +30,9 @@ const CASES: { command: string; args: string[]; first: string | RegExp }[] = [
   { command: 'dns', args: ['dns', 'audit', 'example.com', '--resolv-conf'], first: /^mailfleet: .*--resolv-conf/ },
   { command: 'agent', args: ['agent', '--role', 'mta', '--name', 'mta-0', '--listen', 'localhost'], first: '--listen: expected an IPv4 or IPv6 address, got "localhost"' },
   { command: 'agent', args: ['agent', '--pod', '--role', 'mta', '--name', 'mta-0', '--log-format', 'text'], first: '--log-format: expected one of raw, json, got "text"' },
-  { command: 'agent drain', args: ['agent', 'drain', '--url', '127.0.0.1:8081'], first: '--url: expected an http:// or https:// URL, got "127.0.0.1:8081"' },
+  { command: 'agent drain', args: ['agent', 'drain', '--socket'], first: /^mailfleet: .*--socket/ },
+  // The HTTP port takes no drain any more: --url is gone, not ignored.
+  { command: 'agent drain', args: ['agent', 'drain', '--url', 'http://127.0.0.1:8081'], first: /^mailfleet: .*'--url'/ },
 ];
 
 for (const { command, args, first } of CASES) {

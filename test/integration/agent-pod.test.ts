@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { test } from 'node:test';
@@ -179,6 +179,27 @@ test('mailfleet agent --pod runs Redis from mounted config, spec and secrets', {
     assert.equal(settings[0]?.settings?.mode, 'pod');
     assert.equal(settings[0]?.settings?.configFrom, dirs.configFrom);
     for (const value of Object.values(secrets)) assert.ok(!log.includes(value), `secret ${value} appears in the agent's log`);
+  });
+
+  await t.test('WHEN POST /drain reaches the pod\'s HTTP port THEN it is refused with 403 and the pod stays ready', async () => {
+    const res = await fetch(`http://${ADDRESS}:${platform.spec.ports.http}/drain`, { method: 'POST', signal: AbortSignal.timeout(3000) });
+    assert.equal(res.status, 403);
+    assert.match(await res.text(), /control socket/);
+    assert.equal(await readyz(), 200);
+  });
+
+  await t.test('WHEN the preStop hook\'s command asks on the control socket in the run dir THEN the agent drains and goes unready', () => {
+    const socket = join(dirs.instance.runDir, 'agent.sock');
+    const st = lstatSync(socket);
+    assert.ok(st.isSocket());
+    assert.equal(st.mode & 0o777, 0o600);
+    const r = spawnSync(MAILFLEET, ['agent', 'drain', '--socket', socket], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { completed: boolean }).completed, true, r.stdout);
+  });
+
+  await t.test('THEN /readyz fails while the drained pod waits for its SIGTERM', async () => {
+    assert.equal(await readyz(), 503);
   });
 
   await t.test('WHEN the agent gets SIGTERM THEN it exits and leaves no process behind', async () => {

@@ -4,9 +4,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { test } from 'node:test';
+import { agentSocket, instanceContext } from '../../src/agent/index.ts';
 import { openSmtpSession, type SmtpSession } from '../../src/protocol/index.ts';
 import { eachLimited, imapMessageIds, message, waitQueueEmpty } from '../support/mail.ts';
-import { DOMAIN, processesMentioning, startPlatform, type Platform } from '../support/platform.ts';
+import { DOMAIN, processesMentioning, runCli, startPlatform, type Platform } from '../support/platform.ts';
 import { until } from '../support/poll.ts';
 
 const POOL = '127.84.0.0/16';
@@ -201,9 +202,11 @@ test('reliability: rolling restarts, kill -9, hung daemons, stale pid files', { 
   await t.test('WHEN an mta agent is asked to drain (the preStop hook) THEN it goes unready, answers new SMTP sessions with 421 and reports an empty queue', async () => {
     const mta = (await platform.instance('mta-1'));
     const base = `http://${mta.address}:${mta.ports.http}`;
-    const res = await fetch(`${base}/drain`, { method: 'POST', signal: AbortSignal.timeout(60_000) });
-    assert.equal(res.status, 200);
-    const report = (await res.json()) as { completed: boolean; detail: string };
+    // As the preStop hook does, on the agent's control socket.
+    const socket = agentSocket(instanceContext(platform.stateDir, 'mta', mta.name, mta.address).runDir);
+    const r = runCli(['agent', 'drain', '--socket', socket]);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const report = JSON.parse(r.stdout) as { completed: boolean; detail: string };
     assert.equal(report.completed, true, report.detail);
     assert.equal((await fetch(`${base}/readyz`)).status, 503);
     await assert.rejects(openSmtpSession({ host: mta.address, port: mta.ports.smtp as number, heloName: 'late.test' }), (err: { replyCode?: number }) => err.replyCode === 421);

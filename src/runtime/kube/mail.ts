@@ -102,7 +102,6 @@ function dataClaim(ctx: RenderContext, w: MailWorkload): { storageClass: string;
 export const mailStorageClaim = (ctx: RenderContext): string => `${ctx.platform}-mail-storage`;
 
 function statefulSet(ctx: RenderContext, w: MailWorkload): Rendered {
-  const http = ctx.spec.ports.http;
   const claim = dataClaim(ctx, w);
   const unsafe = unsafeSysctlsOf(w);
   const unprivileged = UNPRIVILEGED.includes(w);
@@ -163,7 +162,7 @@ function statefulSet(ctx: RenderContext, w: MailWorkload): Rendered {
               env: POD_ENV,
               ports: portsOf(ctx, w).map((p) => ({ name: p.name, containerPort: p.port, protocol: 'TCP' })),
               ...agentProbes(w === 'ldap' ? seedingBudgetMs(ctx.spec) : 0),
-              lifecycle: drainHook(http),
+              lifecycle: drainHook(),
               resources: resources(ctx.spec.kubernetes.resources[w]),
               securityContext: unprivileged ? nonRootSecurity(false) : rootDaemonSecurity(),
               volumeMounts: mounts,

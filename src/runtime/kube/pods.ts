@@ -2,7 +2,7 @@
  * Pod-level practices shared by every workload: DNS, sysctls, spreading, probes on the agent's
  * endpoints, graceful stop, security context.
  */
-import { STOP_TIMEOUT_MS } from '../../agent/index.ts';
+import { POD_PATHS, STOP_TIMEOUT_MS } from '../../agent/index.ts';
 import { MAILFLEET_DNS_CONFIG } from '../../dns/index.ts';
 import type { ContainerResources } from '../../spec/index.ts';
 import { selector, type RenderContext } from './context.ts';
@@ -80,9 +80,13 @@ export function agentProbes(extraStartupMs = 0) {
   };
 }
 
-/** preStop: drain through the agent (unready, stop accepting, flush, wait for sessions, leave the director). */
-export function drainHook(httpPort: number) {
-  return { preStop: { exec: { command: ['mailfleet', 'agent', 'drain', '--url', `http://127.0.0.1:${httpPort}`] } } };
+/**
+ * preStop: drain through the agent (unready, stop accepting, flush, wait for sessions, leave the director). The
+ * hook runs inside the container as the agent's user and asks on the agent's control socket in the run dir,
+ * which no one else can reach; the HTTP port serves only probes and metrics.
+ */
+export function drainHook() {
+  return { preStop: { exec: { command: ['mailfleet', 'agent', 'drain', '--socket', POD_PATHS.agentSocket] } } };
 }
 
 export function resources(r: ContainerResources) {

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { lstatSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { get, request } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { MAX_HEADER_LINES, MAX_LINE_BYTES, startHttpResponder, type HttpRequest, type Respond } from '../../../src/agent/http-responder.ts';
 
@@ -162,4 +165,28 @@ test('GIVEN open connections waiting for answers WHEN the responder closes THEN 
   await new Promise((r) => setTimeout(r, 100));
   await http.close();
   await Promise.all(closed);
+});
+
+test('GIVEN a stale file at the path and a permissive umask WHEN a responder listens on a unix socket THEN the socket is 0600 from the start and answers', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mailfleet-unit-responder-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'agent.sock');
+  writeFileSync(path, 'left by a killed agent');
+  const umask = process.umask(0);
+  let http: ReturnType<typeof startHttpResponder>;
+  try {
+    http = startHttpResponder({ path, handle: (req, respond) => respond(200, `${req.method} ${req.path}\n`), onError: (err) => assert.fail(err) });
+  } finally {
+    process.umask(umask);
+  }
+  t.after(() => http.close());
+  // Before the event loop turns even once: no moment in which others could connect.
+  const st = lstatSync(path);
+  assert.ok(st.isSocket());
+  assert.equal(st.mode & 0o777, 0o600);
+  await once(http.server, 'listening');
+  const res = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => request({ socketPath: path, method: 'POST', path: '/drain', agent: false }, resolve).on('error', reject).end());
+  let body = '';
+  for await (const chunk of res) body += String(chunk);
+  assert.equal(body, 'POST /drain\n');
 });

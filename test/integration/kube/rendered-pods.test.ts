@@ -22,7 +22,7 @@ const SECRET_VALUES = generatedSecretValues(doc.spec);
 const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 60_000;
 
-type Container = { args: string[]; env: { name: string }[]; readinessProbe: { httpGet: { path: string } }; ports: { name: string; containerPort: number }[]; volumeMounts: { name: string; mountPath: string }[] };
+type Container = { args: string[]; env: { name: string }[]; readinessProbe: { httpGet: { path: string } }; lifecycle: { preStop: { exec: { command: string[] } } }; ports: { name: string; containerPort: number }[]; volumeMounts: { name: string; mountPath: string }[] };
 type Volume = { name: string; configMap?: { name: string }; secret?: { secretName: string; defaultMode?: number; items?: { key: string; path: string }[] }; emptyDir?: object; persistentVolumeClaim?: object };
 type PodSpec = { containers: Container[]; volumes: Volume[]; securityContext?: { runAsUser?: number; runAsGroup?: number; fsGroup?: number } };
 
@@ -227,11 +227,25 @@ test('rendered pods start from their mounts and pass their readiness probe', { t
         st.diagnostic(`${w}: ${uids.length} processes, all uid ${uid}`);
       }
       for (const value of Object.values(SECRET_VALUES)) assert.ok(!output.includes(value), `${w} logged a secret value`);
-      const started = Date.now();
-
       // SIGTERM goes to the agent (as kubelet signals PID 1), not to unshare, which would SIGKILL it.
       const agentPid = agentOf(child.pid);
       assert.ok(agentPid, 'the agent runs under unshare');
+
+      // Anyone on the pod network reaches the HTTP port: it takes no drain.
+      const posted = spawnSync('nsenter', ['--target', String(child.pid), '--net', 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'POST', `http://127.0.0.1:${http}/drain`], { encoding: 'utf8' });
+      assert.equal(posted.stdout, '403', `${w}: POST /drain on the HTTP port`);
+      assert.ok(probe(), `${w} is still ready after a refused POST /drain`);
+
+      // The rendered preStop hook, as the kubelet runs it: in the container (its mounts, its network), as its user.
+      const [program, ...hookArgs] = c.lifecycle.preStop.exec.command;
+      assert.equal(program, 'mailfleet');
+      const user = uid === undefined ? [] : ['--setuid', String(uid), '--setgid', String(pod.securityContext?.runAsGroup ?? uid)];
+      const hook = spawnSync('nsenter', ['--target', String(agentPid), '--mount', '--net', ...user, '--', join(REPO, 'bin', 'mailfleet'), ...hookArgs], { encoding: 'utf8', timeout: 120_000 });
+      assert.equal(hook.status, 0, `${w}'s preStop hook: ${hook.stderr}${hook.stdout}`);
+      assert.equal((JSON.parse(hook.stdout) as { completed: boolean }).completed, true, hook.stdout);
+      assert.equal(probe(), false, `${w} is unready once drained`);
+
+      const started = Date.now();
       process.kill(agentPid, 'SIGTERM');
       const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), STOP_TIMEOUT_MS))]);
       assert.notEqual(code, 'timeout', `${w} did not stop within ${STOP_TIMEOUT_MS} ms`);

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parse } from 'yaml';
 import { renderPlatform, toYaml, renderPlatformDocuments, type KubeObject } from '../../../src/runtime/kube/index.ts';
+import { POD_PATHS } from '../../../src/agent/index.ts';
 import { isMailfleetError } from '../../../src/errors.ts';
 import { parseSpec, validateSpec, type MailPlatform } from '../../../src/spec/index.ts';
 
@@ -89,6 +90,24 @@ test('GIVEN every pod template WHEN inspected THEN it has ndots:1, requests and 
     assert.deepEqual((c?.lifecycle as { preStop: { exec: { command: string[] } } }).preStop.exec.command.slice(0, 3), ['mailfleet', 'agent', 'drain']);
     assert.ok((pod.spec.terminationGracePeriodSeconds as number) > example.spec.drainSeconds, 'grace period exceeds the drain budget');
     assert.deepEqual((c?.args as string[]).slice(0, 3), ['--pod', '--role', sts.metadata.name]);
+  }
+});
+
+test('GIVEN the example WHEN rendered THEN every agent\'s preStop drains on the control socket in its run volume, never over the HTTP port', () => {
+  const objects = renderPlatform(example);
+  const agents = podTemplates(objects).filter(({ pod }) => (pod.spec.containers[0]?.args as string[] | undefined)?.[0] === '--pod');
+  assert.ok(agents.length >= 8);
+  for (const { owner, pod } of agents) {
+    const where = `${owner.kind}/${owner.metadata.name}`;
+    const [c] = pod.spec.containers;
+    const hook = (c?.lifecycle as { preStop: { exec: { command: string[] } } }).preStop.exec.command;
+    assert.deepEqual(hook, ['mailfleet', 'agent', 'drain', '--socket', POD_PATHS.agentSocket], where);
+    assert.ok(!hook.some((word) => /^https?:|8081/.test(word)), `${where}: the hook reaches the agent over HTTP`);
+    const mounts = c?.volumeMounts as { name: string; mountPath: string }[];
+    const run = mounts.find((m) => m.mountPath === POD_PATHS.run);
+    assert.ok(run && POD_PATHS.agentSocket.startsWith(`${run.mountPath}/`), `${where}: the socket lies in the run volume`);
+    const volume = (pod.spec.volumes as { name: string; emptyDir?: object }[]).find((v) => v.name === run.name);
+    assert.ok(volume?.emptyDir, `${where}: the run volume is the pod's own emptyDir, shared with no other pod`);
   }
 });
 
