@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { MailfleetError } from '../errors.ts';
 import { createRootLogger } from '../log.ts';
-import { controlSocket, startLocalPlatform, type Pod } from '../runtime/local/index.ts';
+import { controlSocket, LOG_FILE_MODE, logsDir, privateLogs, startLocalPlatform, type Pod } from '../runtime/local/index.ts';
 import { demoAccounts, loadSpecFile } from '../spec/index.ts';
 import { parse, usageError } from './args.ts';
 import { printStatus } from './status.ts';
@@ -43,7 +43,8 @@ export async function upCommand(argv: string[]): Promise<number> {
     const timing = elapsedMs === undefined ? '' : ` (${(elapsedMs / 1000).toFixed(1)} s)`;
     say(`${counter} ${pod.name.padEnd(12)} ${pod.address.padEnd(15)} ${phase}${timing}${detail ? ` — ${detail}` : ''}`);
   };
-  const root = createRootLogger(values['log-stdout'] ? {} : { destination: join(stateDir, 'logs', 'runtime.log') });
+  if (!values['log-stdout']) privateLogs(logsDir(stateDir));
+  const root = createRootLogger(values['log-stdout'] ? {} : { destination: join(logsDir(stateDir), 'runtime.log'), mode: LOG_FILE_MODE });
   const local = await startLocalPlatform({ platform, stateDir, agentCommand: agentCommand(), logFor: (component) => root.child({ component }), progress, note: (l) => say(`mailfleet: ${l}`) });
 
   say('');
@@ -51,7 +52,7 @@ export async function upCommand(argv: string[]): Promise<number> {
   const accounts = demoAccounts(spec);
   say('');
   say(`demo accounts (${accounts.length}): ${accounts.slice(0, 3).map((a) => `${a.address} / ${a.password}`).join(', ')}${accounts.length > 3 ? ', …' : ''}`);
-  say(`logs: ${join(stateDir, 'logs')}   control: ${controlSocket(stateDir)}`);
+  say(`logs: ${logsDir(stateDir)}   control: ${controlSocket(stateDir)}`);
   const { outbound } = platform.spec;
   if (outbound.mailout.replicas > 0 || outbound.fallback.replicas > 0) {
     say('mailfleet: the outbound pools (mailout, fallback) run in Kubernetes only; here mail for other domains stays queued');

@@ -1,5 +1,5 @@
 import { request, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { existsSync, rmSync } from 'node:fs';
+import { listenOwnerOnly } from '../../agent/index.ts';
 import { errorMessage, isMailfleetError, MailfleetError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { ROLES, type Role } from '../../spec/index.ts';
@@ -9,7 +9,7 @@ import type { PlatformSpec } from '../../spec/index.ts';
 import type { DirectorView } from '../../backends/index.ts';
 
 /**
- * The runtime's control API: HTTP/1.1 with JSON bodies on a unix socket in the state directory (root only).
+ * The runtime's control API: HTTP/1.1 with JSON bodies on a unix socket in the state directory, mode 0600 (root only).
  *   GET  /v1/status                 every instance, mailbox backends as the directors list them now
  *   GET  /v1/endpoints?watch=1      NDJSON: the current endpoints as ADDED, a SYNCED marker, then changes
  *   POST /v1/scale {role,replicas}  answers when the role has that many ready instances (a new mailbox: routable
@@ -101,10 +101,11 @@ export function startControlServer(opts: {
       else res.end();
     });
   });
-  if (existsSync(opts.socketPath)) rmSync(opts.socketPath);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.socketPath, () => resolve(server));
+    server.once('listening', () => resolve(server));
+    // Root only: scale, restart and down act on every instance; status names them all.
+    listenOwnerOnly(server, opts.socketPath);
   });
 }
 

@@ -10,10 +10,12 @@ import type { MailPlatform } from '../../spec/index.ts';
 import { createAddressPool } from './addresses.ts';
 import { startControlServer } from './control.ts';
 import { checkPrerequisites, checkStateDirReachable, ensureMailUser } from './prerequisites.ts';
+import { logsDir, privateLogs } from './logs.ts';
 import { createLocalRuntime, type LocalRuntime, type Progress } from './runtime.ts';
 import { SECRETS_FILE, withLocalSecrets } from './secrets.ts';
 
 export { controlRequest } from './control.ts';
+export { LOG_FILE_MODE, logsDir, privateLogs } from './logs.ts';
 export { rolePorts, type InstanceStatus, type StatusReport } from './status.ts';
 export { missingPrerequisites } from './prerequisites.ts';
 export type { Pod } from './pod.ts';
@@ -22,6 +24,9 @@ export type { LocalRuntime, Progress } from './runtime.ts';
 export function controlSocket(stateDir: string): string {
   return join(resolve(stateDir), 'control.sock');
 }
+
+/** The state dir and its `data` dir: searchable by the daemons' users, listable by root only. */
+const STATE_DIR_MODE = 0o711;
 
 function lockStateDir(stateDir: string): void {
   const pidFile = join(stateDir, 'runtime.pid');
@@ -63,14 +68,19 @@ export async function startLocalPlatform(opts: {
   checkStateDirReachable(stateDir);
   if (ensureMailUser()) opts.note('created system user vmail (owner of mail storage)');
   mkdirSync(stateDir, { recursive: true });
-  // Daemons running as vmail, postfix and openldap must reach their directories below it.
-  chmodSync(stateDir, 0o755);
+  // Daemons running as vmail, postfix and openldap must reach their directories below it, by name: others may
+  // search it, never list it.
+  chmodSync(stateDir, STATE_DIR_MODE);
   lockStateDir(stateDir);
   // Secrets the spec leaves out: generated once, then the same at every start.
   const { platform, generated } = withLocalSecrets(opts.platform, stateDir);
   if (generated.length > 0) opts.note(`generated ${generated.join(', ')} (kept in ${join(stateDir, SECRETS_FILE)}, mode 0600)`);
-  const logDir = join(stateDir, 'logs');
-  for (const dir of [logDir, join(stateDir, 'instances'), join(stateDir, 'data')]) mkdirSync(dir, { recursive: true });
+  const logDir = logsDir(stateDir);
+  privateLogs(logDir);
+  mkdirSync(join(stateDir, 'instances'), { recursive: true });
+  // Mail storage and every instance's data (queues, the LDAP database, Redis) live below it.
+  mkdirSync(join(stateDir, 'data'), { recursive: true });
+  chmodSync(join(stateDir, 'data'), STATE_DIR_MODE);
   mkdirSync(runPrefix(stateDir), { recursive: true });
   const specFile = join(stateDir, 'spec.json');
   writeFileSync(specFile, JSON.stringify(platform, null, 2) + '\n', { mode: 0o600 });

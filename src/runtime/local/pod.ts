@@ -3,6 +3,7 @@ import { openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { DAEMONS, instanceContext } from '../../agent/index.ts';
 import type { PlatformSpec, Role } from '../../spec/index.ts';
+import { LOG_FILE_MODE } from './logs.ts';
 
 export type PodState = 'starting' | 'running' | 'terminating' | 'backoff' | 'stopped';
 
@@ -33,7 +34,8 @@ export interface PodLaunch {
 export function launchAgent(pod: Pod, launch: PodLaunch): void {
   const [node, ...prefix] = launch.cli;
   if (node === undefined) throw new TypeError('empty agent command');
-  const logFd = openSync(join(launch.logDir, `${pod.name}.log`), 'a');
+  // Root's only, as the logs dir is.
+  const logFd = openSync(join(launch.logDir, `${pod.name}.log`), 'a', LOG_FILE_MODE);
   const child = spawn(node, [
     ...prefix, 'agent', '--role', pod.role, '--name', pod.name, '--listen', pod.address,
     '-f', launch.specFile, '--state-dir', launch.stateDir, '--log-format', 'raw',
