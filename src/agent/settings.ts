@@ -1,6 +1,7 @@
 import type { InstanceContext } from '../config/index.ts';
 import { redactSpec } from '../config/index.ts';
 import type { PlatformSpec } from '../spec/index.ts';
+import { agentSocket } from './paths.ts';
 
 /** Where an agent read its inputs from: a spec file and generators (single host), or a pod's mounts. */
 export type AgentOrigin =
@@ -26,6 +27,7 @@ export function effectiveSettings(opts: {
     peersFile: opts.peersFile,
     listen: instance.listen,
     health: `${opts.healthHost}:${opts.healthPort}`,
+    control: agentSocket(instance.runDir),
     configDir: instance.configDir,
     dataDir: instance.dataDir,
     runDir: instance.runDir,

@@ -178,6 +178,7 @@ test('mailfleet agent --pod runs Redis from mounted config, spec and secrets', {
     assert.equal(settings.length, 1);
     assert.equal(settings[0]?.settings?.mode, 'pod');
     assert.equal(settings[0]?.settings?.configFrom, dirs.configFrom);
+    assert.equal(settings[0]?.settings?.control, join(dirs.instance.runDir, 'agent.sock'));
     for (const value of Object.values(secrets)) assert.ok(!log.includes(value), `secret ${value} appears in the agent's log`);
   });
 
