@@ -10,6 +10,11 @@ export function runPrefix(stateDir: string): string {
   return join(RUN_ROOT, createHash('sha256').update(resolve(stateDir)).digest('hex').slice(0, 8));
 }
 
+/** The run dir of a single-host instance: its sockets (the agent's control socket among them) and pid files. */
+export function instanceRunDir(stateDir: string, name: string): string {
+  return join(runPrefix(resolve(stateDir)), name);
+}
+
 /** Where an instance keeps its config, data and sockets; the same for every incarnation of that name. */
 export function instanceContext(stateDir: string, role: Role, name: string, listen: string): InstanceContext {
   const root = resolve(stateDir);
@@ -19,7 +24,7 @@ export function instanceContext(stateDir: string, role: Role, name: string, list
     listen,
     configDir: join(root, 'instances', name, 'config'),
     dataDir: join(root, 'data', name),
-    runDir: join(runPrefix(root), name),
+    runDir: instanceRunDir(root, name),
     mailDir: join(root, 'data', 'mail-storage'),
   };
 }

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import {
-  instanceContext, loadPodSpec, mountedConfigSource, peersFile, PEERS_FILE_NAME, POD_PATHS, podInstanceContext,
+  agentSocket, instanceContext, instanceRunDir, loadPodSpec, mountedConfigSource, peersFile, PEERS_FILE_NAME, POD_PATHS, podInstanceContext,
   requestDrain, runAgent, SPEC_FILE_NAME, type AgentOrigin, type ConfigSource, type LogFormat, type PodMounts,
 } from '../agent/index.ts';
 import type { InstanceContext } from '../config/index.ts';
@@ -9,6 +9,7 @@ import type { SecretConsumer } from '../config/index.ts';
 import { createLogger } from '../log.ts';
 import { loadSpecFile, ROLES, type PlatformSpec, type Role } from '../spec/index.ts';
 import { parse, usageError } from './args.ts';
+import { resolveStateDir } from './state.ts';
 
 const USAGE = [
   'mailfleet agent --role ROLE --name NAME --listen ADDR -f SPEC --state-dir DIR [--peers FILE] [--log-format raw|json]',
@@ -130,15 +131,24 @@ export async function agentCommand(argv: string[]): Promise<number> {
   }, controller.signal);
 }
 
-const DRAIN_USAGE = `mailfleet agent drain [--socket ${POD_PATHS.agentSocket}]`;
+const DRAIN_USAGE = [
+  `mailfleet agent drain [--socket ${POD_PATHS.agentSocket}]`,
+  '       mailfleet agent drain --name NAME [--state-dir DIR]',
+].join('\n');
 
 /**
  * `mailfleet agent drain`: the preStop hook. Asks the agent on its control socket (only root, or the pod's
- * user, may connect) to drain and waits until it has: exit 0 when the drain completed, 1 otherwise.
+ * user, may connect) to drain and waits until it has: exit 0 when the drain completed, 1 otherwise. On the
+ * single host `--name` finds an instance's socket from the state dir.
  */
 async function drainCommand(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { socket: { type: 'string', default: POD_PATHS.agentSocket } }, DRAIN_USAGE);
-  const { status, body } = await requestDrain(values.socket);
+  const { values } = parse(argv, { socket: { type: 'string' }, name: { type: 'name' }, 'state-dir': { type: 'string' } }, DRAIN_USAGE);
+  if (values.socket !== undefined && values.name !== undefined) throw usageError(DRAIN_USAGE, '--socket and --name exclude each other');
+  if (values['state-dir'] !== undefined && values.name === undefined) throw usageError(DRAIN_USAGE, '--state-dir only with --name');
+  const socket = values.name === undefined
+    ? (values.socket ?? POD_PATHS.agentSocket)
+    : agentSocket(instanceRunDir(resolveStateDir(values), values.name));
+  const { status, body } = await requestDrain(socket);
   process.stdout.write(body);
   if (status !== 200) return 1;
   return (JSON.parse(body) as { completed?: boolean }).completed ? 0 : 1;

@@ -31,6 +31,8 @@ const CASES: { command: string; args: string[]; first: string | RegExp }[] = [
   { command: 'agent', args: ['agent', '--role', 'mta', '--name', 'mta-0', '--listen', 'localhost'], first: '--listen: expected an IPv4 or IPv6 address, got "localhost"' },
   { command: 'agent', args: ['agent', '--pod', '--role', 'mta', '--name', 'mta-0', '--log-format', 'text'], first: '--log-format: expected one of raw, json, got "text"' },
   { command: 'agent drain', args: ['agent', 'drain', '--socket'], first: /^mailfleet: .*--socket/ },
+  { command: 'agent drain', args: ['agent', 'drain', '--name', 'mta-0', '--socket', '/run/x.sock'], first: '--socket and --name exclude each other' },
+  { command: 'agent drain', args: ['agent', 'drain', '--name', '../mta-0'], first: '--name: expected a name of lower-case letters, digits and \'-\', at most 63, starting and ending with a letter or digit, got "../mta-0"' },
   // The HTTP port takes no drain any more: --url is gone, not ignored.
   { command: 'agent drain', args: ['agent', 'drain', '--url', 'http://127.0.0.1:8081'], first: /^mailfleet: .*'--url'/ },
 ];

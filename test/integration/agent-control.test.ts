@@ -91,8 +91,8 @@ test('agents take a drain only on their root-only control socket', { timeout: 30
   });
 
   const askedAt = Date.now();
-  await t.test('WHEN root runs mailfleet agent drain --socket (the preStop hook) THEN the drain completes, the mta goes unready and new sessions get 421', async () => {
-    const r = runCli(['agent', 'drain', '--socket', socket]);
+  await t.test('WHEN root runs mailfleet agent drain --name THEN the drain completes, the mta goes unready and new sessions get 421', async () => {
+    const r = runCli(['agent', 'drain', '--name', mta.name, '--state-dir', platform.stateDir]);
     assert.equal(r.code, 0, r.stderr + r.stdout);
     const report = JSON.parse(r.stdout) as { completed: boolean; detail: string };
     assert.equal(report.completed, true, report.detail);
