@@ -1,6 +1,5 @@
 export { runAgent, STOP_TIMEOUT_MS, type AgentOptions } from './agent.ts';
 export { requestDrain } from './control.ts';
-export { DRAIN_OVERRUN_MS } from './liveness.ts';
 export { listenOwnerOnly } from './fs.ts';
 export { agentSocket, instanceContext, instanceRunDir, peersFile, podInstanceContext, POD_PATHS, runPrefix, RUN_ROOT } from './paths.ts';
 export { DAEMONS, DOVECOT, generatedConfig, POSTFIX_MASTER, REDIS, SLAPD, type ConfigSource } from './daemons.ts';
