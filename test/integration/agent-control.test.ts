@@ -51,7 +51,7 @@ test('agents take a drain only on their root-only control socket', { timeout: 30
   const platform = await startPlatform(t, {
     addressPool: POOL,
     accounts: 1,
-    roles: { ldap: 1, kvs: 0, mta: 1, msa: 0, proxy: 0, mailbox: 0 },
+    roles: { ldap: 1, kvs: 0, mta: 1, msa: 0, proxy: 1, mailbox: 1 },
     extra: { drainSeconds: DRAIN_SECONDS },
   });
   const mta = await platform.instance('mta-0');

@@ -24,7 +24,7 @@ function asNobody(argv: string[]): { status: number | null; stderr: string } {
 const CONNECT = "require('node:net').connect(process.argv[1]).on('connect', () => { console.error('CONNECTED'); process.exit(0); }).on('error', (e) => { console.error(e.code); process.exit(3); })";
 
 test('the state directory keeps controls, logs, secrets and mail from other local users', { timeout: 300_000 }, async (t) => {
-  const platform = await startPlatform(t, { addressPool: POOL, accounts: 1, roles: { ldap: 1, kvs: 1, mta: 1, mailbox: 1, proxy: 0, msa: 0 } });
+  const platform = await startPlatform(t, { addressPool: POOL, accounts: 1, roles: { ldap: 1, kvs: 1, mta: 1, mailbox: 1, proxy: 1, msa: 0 } });
   const state = platform.stateDir;
   const logs = join(state, 'logs');
   const control = join(state, 'control.sock');
