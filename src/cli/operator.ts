@@ -7,7 +7,7 @@ import { createOperator, createOperatorMetrics, exposition, OPERATOR_LEASE_NAME,
 import { parse, usageError } from './args.ts';
 
 const USAGE = `mailfleet operator [--namespace NS | --all-namespaces] [--kubeconfig FILE] [--listen HOST:PORT] [--resync SECONDS]
-                   [--identity ID] [--lease-namespace NS]`;
+                   [--identity ID] [--lease-namespace NS] [--operator-namespace NS]`;
 
 /**
  * `mailfleet operator`: reconciles MailPlatform resources (and runs each platform's backend sync) while
@@ -24,6 +24,8 @@ export async function operatorCommand(argv: string[]): Promise<number> {
     resync: { type: 'integer', min: 1, max: 3600, unit: 'seconds', default: 60 },
     identity: { type: 'string' },
     'lease-namespace': { type: 'name' },
+    // Where this operator's pods run (default $POD_NAMESPACE): the proxies admit its backend sync from there.
+    'operator-namespace': { type: 'name' },
   }, USAGE);
   if (values.namespace && values['all-namespaces']) throw usageError(USAGE, '--namespace and --all-namespaces exclude each other');
   const resyncSeconds = values.resync;
@@ -36,10 +38,13 @@ export async function operatorCommand(argv: string[]): Promise<number> {
   const namespace = values['all-namespaces'] ? undefined : (values.namespace ?? contextNamespace ?? 'default');
   const leaseNamespace = values['lease-namespace'] ?? namespace ?? process.env.POD_NAMESPACE ?? contextNamespace ?? 'default';
   const identity = values.identity ?? process.env.POD_NAME ?? hostname();
+  const operatorNamespace = values['operator-namespace'] ?? process.env.POD_NAMESPACE;
 
   const log = createLogger('operator');
   const metrics = createOperatorMetrics();
-  const operator = createOperator({ kubeConfig: kc, namespace, identity, log, metrics, resyncMs: resyncSeconds * 1000 });
+  const operator = createOperator({
+    kubeConfig: kc, namespace, identity, log, metrics, resyncMs: resyncSeconds * 1000, ...(operatorNamespace ? { operatorNamespace } : {}),
+  });
   let leading = false;
   const abort = new AbortController();
   process.once('SIGTERM', () => abort.abort());

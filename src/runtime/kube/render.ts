@@ -1,7 +1,7 @@
 /** spec → every Kubernetes object of the platform, in apply order. */
 import { ROLES, type MailPlatform } from '../../spec/index.ts';
 import { renderConfigs } from './configs.ts';
-import { meta, OUTBOUND_POOLS, renderContext, type MailWorkload, type RenderContext } from './context.ts';
+import { meta, OUTBOUND_POOLS, renderContext, type MailWorkload, type RenderContext, type RenderOptions } from './context.ts';
 import { renderController } from './controller.ts';
 import { renderDns } from './dns.ts';
 import { renderEgress } from './egress.ts';
@@ -32,8 +32,8 @@ function namespace(ctx: RenderContext): Rendered {
 }
 
 /** Every object the spec enables, with comments, sorted for apply. */
-export function renderPlatformDocuments(doc: MailPlatform): Rendered[] {
-  const ctx = renderContext(doc);
+export function renderPlatformDocuments(doc: MailPlatform, opts: RenderOptions = {}): Rendered[] {
+  const ctx = renderContext(doc, opts);
   const workloads: MailWorkload[] = [...ROLES, ...OUTBOUND_POOLS];
   return sortObjects([
     namespace(ctx),
@@ -48,6 +48,6 @@ export function renderPlatformDocuments(doc: MailPlatform): Rendered[] {
   ]);
 }
 
-export function renderPlatform(doc: MailPlatform): KubeObject[] {
-  return renderPlatformDocuments(doc).map((r) => r.object);
+export function renderPlatform(doc: MailPlatform, opts: RenderOptions = {}): KubeObject[] {
+  return renderPlatformDocuments(doc, opts).map((r) => r.object);
 }

@@ -2,6 +2,7 @@
  * What installing the operator takes: the MailPlatform CRD, a ServiceAccount, a ClusterRole with exactly
  * the verbs the operator uses, its binding, and a two-replica Deployment (one leader by Lease).
  */
+import { OPERATOR_POD_LABELS } from '../context.ts';
 import { CONTROLLER_RULES, MAILFLEET_UID } from '../controller.ts';
 import { mailPlatformCrd } from '../crd.ts';
 import type { KubeObject } from '../objects.ts';
@@ -59,7 +60,7 @@ export function operatorRules(): Rule[] {
 export function renderOperatorInstall(opts: OperatorInstallOptions = {}): KubeObject[] {
   const namespace = opts.namespace ?? 'mailfleet-system';
   const image = opts.image ?? 'registry.mailfleet.test/mailfleet/mailfleet:0.1.0';
-  const labels = { 'app.kubernetes.io/name': 'mailfleet', 'app.kubernetes.io/component': 'operator', 'app.kubernetes.io/part-of': 'mailfleet' };
+  const labels = { ...OPERATOR_POD_LABELS };
   const meta = (namespaced: boolean) => ({ name: OPERATOR_NAME, ...(namespaced ? { namespace } : {}), labels });
   return [
     mailPlatformCrd(),

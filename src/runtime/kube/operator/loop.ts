@@ -30,6 +30,8 @@ export interface OperatorOptions {
   kubeConfig: KubeConfig;
   /** MailPlatforms of this namespace only; undefined: every namespace. */
   namespace?: string;
+  /** Where the operator's pods run: the proxies' NetworkPolicy lets its backend sync reach doveadm from there. */
+  operatorNamespace?: string;
   /** This replica (the pod name): holder identity of the backend-sync Leases. */
   identity: string;
   log: Logger;
@@ -76,7 +78,14 @@ export function createOperator(opts: OperatorOptions): Operator {
   const resyncMs = opts.resyncMs ?? RESYNC_MS;
   const api: KubeApi = createKubeApi(kubeConfig);
   const syncs = createBackendSyncs({ kubeConfig, identity: opts.identity, log, ...opts.backendLease });
-  const baseDeps: ReconcileDeps = { api, log, metrics, syncs, ...(opts.directorEndpoints ? { directorEndpoints: opts.directorEndpoints } : {}) };
+  const baseDeps: ReconcileDeps = {
+    api,
+    log,
+    metrics,
+    syncs,
+    ...(opts.operatorNamespace ? { operatorNamespace: opts.operatorNamespace } : {}),
+    ...(opts.directorEndpoints ? { directorEndpoints: opts.directorEndpoints } : {}),
+  };
   const inScope = (key: string) => namespace === undefined || key.startsWith(`${namespace}/`);
   const listPlatforms = () => api.list(MAILPLATFORM_KIND.apiVersion, MAILPLATFORM_KIND.kind, namespace === undefined ? {} : { namespace });
   let watches: ResourceWatch[] = [];

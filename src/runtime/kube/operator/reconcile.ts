@@ -38,6 +38,8 @@ export interface ReconcileDeps {
   log: Logger;
   metrics: OperatorMetrics;
   syncs: BackendSyncs;
+  /** The operator's own namespace, for the proxies' NetworkPolicy (its backend sync reaches doveadm from there). */
+  operatorNamespace?: string;
   /** Where the backend sync reaches the directors; default: every proxy by its DNS name. */
   directorEndpoints?: (doc: MailPlatform) => DirectorEndpoint[];
   now?: () => Date;
@@ -109,7 +111,7 @@ export async function reconcilePlatform(deps: ReconcileDeps, key: string): Promi
 
   // A Secret the spec does not fill is kept outside the render: created here when absent, never pruned.
   const secret = platformSecretPlan(doc);
-  const desired = renderPlatform(secret.doc);
+  const desired = renderPlatform(secret.doc, deps.operatorNamespace ? { operatorNamespace: deps.operatorNamespace } : {});
   const extraKinds = desired.map((o) => ({ apiVersion: o.apiVersion, kind: o.kind }));
   const actual = await listLabelled(api, extraKinds);
   const plan = planReconcile({ owner: key, platform: doc.metadata.name, desired, actual, ...(secret.external ? { retain: [secret.external] } : {}) });
