@@ -11,6 +11,19 @@ import { sortObjects, type KubeObject, type Rendered } from './objects.ts';
 import { renderObservability } from './observability.ts';
 import { renderScrape } from './scrape.ts';
 
+/**
+ * A mail platform's Namespace labels: Pod Security enforces "privileged" (the mail pods set unsafe sysctls,
+ * promtail reads node logs through hostPath), warns and audits at "baseline".
+ */
+export function namespaceLabels(labels: Record<string, string>): Record<string, string> {
+  return {
+    ...labels,
+    'pod-security.kubernetes.io/enforce': 'privileged',
+    'pod-security.kubernetes.io/warn': 'baseline',
+    'pod-security.kubernetes.io/audit': 'baseline',
+  };
+}
+
 function namespace(ctx: RenderContext): Rendered {
   const m = meta(ctx, ctx.namespace, 'namespace', { namespaced: false });
   return {
@@ -18,15 +31,7 @@ function namespace(ctx: RenderContext): Rendered {
     object: {
       apiVersion: 'v1',
       kind: 'Namespace',
-      metadata: {
-        ...m,
-        labels: {
-          ...m.labels,
-          'pod-security.kubernetes.io/enforce': 'privileged',
-          'pod-security.kubernetes.io/warn': 'baseline',
-          'pod-security.kubernetes.io/audit': 'baseline',
-        },
-      },
+      metadata: { ...m, labels: namespaceLabels(m.labels) },
     },
   };
 }
