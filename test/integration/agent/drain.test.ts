@@ -3,6 +3,7 @@
  * only a director's answer may end it as done.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { drainRole } from '../../../src/agent/drain.ts';
 import type { Peers } from '../../../src/config/index.ts';
 import { createLogger } from '../../../src/log.ts';
 import { parseSpec, withSecrets } from '../../../src/spec/index.ts';
+import { ensureBuilt } from '../../support/build.ts';
 
 const log = createLogger('test', { level: process.env.MAILFLEET_TEST_LOG ?? 'silent' });
 const BUDGET_MS = 600;
@@ -64,4 +66,25 @@ test('GIVEN a platform without proxies (or the single host stopping them first) 
   const report = await drainRole(mailboxInput(await closedPort(), 0), BUDGET_MS, log);
 
   assert.deepEqual([report.completed, report.detail], [true, 'no director to leave']);
+});
+
+test('GIVEN an agent whose drain could not reach any director WHEN the preStop hook asks it to drain THEN the hook prints the report and exits 1', async (t) => {
+  const report = { role: 'mailbox', completed: false, detail: 'could not reach any director: connect ECONNREFUSED', durationMs: 600 };
+  const agent = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(report) + '\n'));
+  });
+  const port = await listen(t, agent);
+
+  const child = spawn(process.execPath, [ensureBuilt(), 'agent', 'drain', '--url', `http://127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  // 'close' comes after stdout has ended, 'exit' may come before.
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+
+  assert.equal(code, 1);
+  assert.deepEqual(JSON.parse(out), report);
 });
