@@ -82,9 +82,14 @@ const drainProxy: Drainer = async (input, deadline) => {
   return { completed: false, detail: `kicked the sessions of ${users.length} user(s)` };
 };
 
-/** mailbox: wait until the director no longer routes users here (the backend-sync controller moved them). */
+/**
+ * mailbox: wait until the directors no longer route users here (the backend-sync controller moved them).
+ * Only a director's answer tells: when none answers until the budget ends, users may still be routed
+ * here, and the drain failed. A platform without proxies has no director to leave.
+ */
 const drainMailbox: Drainer = async (input, deadline) => {
   const { spec, peers, instance } = input;
+  if (peers.proxy.length === 0) return { completed: true, detail: 'no director to leave' };
   // Loaded here: only a draining mailbox talks to the directors, and no other agent should hold backend sync's modules.
   const { createDirectorSink } = await import('../backends/index.ts');
   const director = createDirectorSink({
@@ -92,13 +97,22 @@ const drainMailbox: Drainer = async (input, deadline) => {
     endpoints: () => peers.proxy.map((p) => ({ url: `http://${p.host}:${spec.ports.doveadm}` })),
     timeoutMs: 2000,
   });
-  // No director answering means nobody can be routed here any more.
-  const stillRouted = async (): Promise<boolean> => {
-    const me = (await director.list().catch(() => [])).find((h) => h.address === (instance.address ?? instance.listen));
-    return me !== undefined && me.users > 0;
-  };
-  const moved = await until(deadline, async () => !(await stillRouted()));
-  return { completed: moved, detail: moved ? 'no users routed here' : 'budget spent with users still routed here' };
+  const me = instance.address ?? instance.listen;
+  let unreachable: string | undefined;
+  const moved = await until(deadline, async () => {
+    try {
+      const hosts = await director.list();
+      unreachable = undefined;
+      const here = hosts.find((h) => h.address === me);
+      return here === undefined || here.users === 0;
+    } catch (err) {
+      unreachable = errorMessage(err);
+      return false;
+    }
+  });
+  if (moved) return { completed: true, detail: 'no users routed here' };
+  if (unreachable !== undefined) return { completed: false, detail: `could not reach any director: ${unreachable}` };
+  return { completed: false, detail: 'budget spent with users still routed here' };
 };
 
 const DRAINERS: Record<string, Drainer | undefined> = { mta: drainPostfix, msa: drainPostfix, proxy: drainProxy, mailbox: drainMailbox };

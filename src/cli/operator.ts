@@ -7,7 +7,19 @@ import { createOperator, createOperatorMetrics, exposition, OPERATOR_LEASE_NAME,
 import { parse, usageError } from './args.ts';
 
 const USAGE = `mailfleet operator [--namespace NS | --all-namespaces] [--kubeconfig FILE] [--listen HOST:PORT] [--resync SECONDS]
-                   [--identity ID] [--lease-namespace NS]`;
+                   [--identity ID] [--lease-namespace NS] [--operator-namespace NS]
+                   [--allow-cross-namespace] [--allowed-registries REGISTRY,...]`;
+
+const REGISTRY = /^[a-z0-9.:/_-]+$/;
+
+/** `--allowed-registries r1,r2`: registry prefixes, as `spec.kubernetes.images.registry` is written. */
+export function allowedRegistries(raw: string | undefined, usage: string): string[] {
+  if (raw === undefined || raw.trim() === '') return [];
+  const list = raw.split(',').map((r) => r.trim().replace(/\/+$/, ''));
+  const bad = list.filter((r) => !REGISTRY.test(r));
+  if (bad.length > 0) throw usageError(usage, `--allowed-registries: not a registry: ${bad.map((r) => JSON.stringify(r)).join(', ')}`);
+  return list;
+}
 
 /**
  * `mailfleet operator`: reconciles MailPlatform resources (and runs each platform's backend sync) while
@@ -24,6 +36,11 @@ export async function operatorCommand(argv: string[]): Promise<number> {
     resync: { type: 'integer', min: 1, max: 3600, unit: 'seconds', default: 60 },
     identity: { type: 'string' },
     'lease-namespace': { type: 'name' },
+    // Where this operator's pods run (default $POD_NAMESPACE): the proxies admit its backend sync from there.
+    'operator-namespace': { type: 'name' },
+    // The installer's opt-ins: what MailPlatform authors may ask for beyond their own namespace and the default images.
+    'allow-cross-namespace': { type: 'boolean' },
+    'allowed-registries': { type: 'string' },
   }, USAGE);
   if (values.namespace && values['all-namespaces']) throw usageError(USAGE, '--namespace and --all-namespaces exclude each other');
   const resyncSeconds = values.resync;
@@ -36,10 +53,14 @@ export async function operatorCommand(argv: string[]): Promise<number> {
   const namespace = values['all-namespaces'] ? undefined : (values.namespace ?? contextNamespace ?? 'default');
   const leaseNamespace = values['lease-namespace'] ?? namespace ?? process.env.POD_NAMESPACE ?? contextNamespace ?? 'default';
   const identity = values.identity ?? process.env.POD_NAME ?? hostname();
+  const operatorNamespace = values['operator-namespace'] ?? process.env.POD_NAMESPACE;
+  const scope = { allowCrossNamespace: values['allow-cross-namespace'] === true, allowedRegistries: allowedRegistries(values['allowed-registries'], USAGE) };
 
   const log = createLogger('operator');
   const metrics = createOperatorMetrics();
-  const operator = createOperator({ kubeConfig: kc, namespace, identity, log, metrics, resyncMs: resyncSeconds * 1000 });
+  const operator = createOperator({
+    kubeConfig: kc, namespace, identity, log, metrics, resyncMs: resyncSeconds * 1000, scope, ...(operatorNamespace ? { operatorNamespace } : {}),
+  });
   let leading = false;
   const abort = new AbortController();
   process.once('SIGTERM', () => abort.abort());
@@ -53,7 +74,7 @@ export async function operatorCommand(argv: string[]): Promise<number> {
     ready: () => !leading || operator.synced(),
     log,
   });
-  log.info({ namespace: namespace ?? '(all)', lease: `${leaseNamespace}/${OPERATOR_LEASE_NAME}`, identity, listen: (server.address() as AddressInfo).port, resyncSeconds }, 'operator starting');
+  log.info({ namespace: namespace ?? '(all)', lease: `${leaseNamespace}/${OPERATOR_LEASE_NAME}`, identity, listen: (server.address() as AddressInfo).port, resyncSeconds, scope }, 'operator starting');
   try {
     await runWithLease({ kubeConfig: kc, namespace: leaseNamespace, name: OPERATOR_LEASE_NAME, identity, log }, abort.signal, async (signal) => {
       leading = true;

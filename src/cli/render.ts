@@ -1,13 +1,15 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isRenderedFileName, mailPlatformCrd, renderFiles, renderPlatformDocuments, sortObjects, toYaml } from '../runtime/kube/index.ts';
-import { renderOperatorInstall } from '../runtime/kube/operator/index.ts';
+import { DEFAULT_WATCH_NAMESPACE, renderOperatorInstall } from '../runtime/kube/operator/index.ts';
 import { loadSpecFile } from '../spec/index.ts';
 import { parse, usageError } from './args.ts';
+import { allowedRegistries } from './operator.ts';
 
 const USAGE = `mailfleet render -f SPEC [-o DIR]
        mailfleet render crd
-       mailfleet render operator [--namespace NS] [--image IMAGE]`;
+       mailfleet render operator [--namespace NS] [--image IMAGE] [--watch-namespace NS | --allow-cross-namespace]
+                                 [--allowed-registries REGISTRY,...]`;
 
 /**
  * `mailfleet render`: the platform as Kubernetes YAML, deterministic (same spec, same bytes). Without
@@ -20,9 +22,25 @@ export async function renderCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (argv[0] === 'operator') {
-    const { values } = parse(argv.slice(1), { namespace: { type: 'name' }, image: { type: 'string' } }, USAGE);
+    const { values } = parse(argv.slice(1), {
+      namespace: { type: 'name' },
+      image: { type: 'string' },
+      'watch-namespace': { type: 'name' },
+      'allow-cross-namespace': { type: 'boolean' },
+      'allowed-registries': { type: 'string' },
+    }, USAGE);
     const namespace = values.namespace ?? 'mailfleet-system';
-    const objects = renderOperatorInstall({ namespace, ...(values.image ? { image: values.image } : {}) });
+    const crossNamespace = values['allow-cross-namespace'] === true;
+    const watchNamespace = values['watch-namespace'] ?? DEFAULT_WATCH_NAMESPACE;
+    if (crossNamespace && values['watch-namespace']) throw usageError(USAGE, '--watch-namespace is for a namespaced operator; --allow-cross-namespace watches every namespace');
+    // A platform's default-deny NetworkPolicy covers every pod of its namespace: the operator's too.
+    if (!crossNamespace && watchNamespace === namespace) throw usageError(USAGE, `--watch-namespace must differ from the operator's namespace ${namespace}`);
+    const objects = renderOperatorInstall({
+      namespace,
+      ...(values.image ? { image: values.image } : {}),
+      ...(crossNamespace ? { allowCrossNamespace: true } : { watchNamespace }),
+      allowedRegistries: allowedRegistries(values['allowed-registries'], USAGE),
+    });
     const ns = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: { 'app.kubernetes.io/name': 'mailfleet', 'app.kubernetes.io/part-of': 'mailfleet' } } };
     process.stdout.write(toYaml(sortObjects([ns, ...objects].map((object) => ({ object })))));
     return 0;

@@ -47,13 +47,16 @@ test('GIVEN -o DIR WHEN rendered twice with an object dropped in between THEN th
 
 test('GIVEN render crd and render operator WHEN their output is validated THEN every object passes the OpenAPI schemas', async () => {
   const crd = runCli(['render', 'crd']);
-  const operator = runCli(['render', 'operator', '--namespace', 'mail-ops']);
-  assert.equal(crd.code, 0, crd.stderr);
-  assert.equal(operator.code, 0, operator.stderr);
-  const objects = [...parseAllDocuments(crd.stdout), ...parseAllDocuments(operator.stdout)].map((d) => d.toJSON() as object);
-  const kinds = objects.map((o) => (o as { kind: string }).kind);
-  assert.deepEqual(kinds.filter((k) => k === 'CustomResourceDefinition').length, 2);
-  assert.ok(kinds.includes('Namespace') && kinds.includes('ClusterRole') && kinds.includes('Deployment'));
+  const operator = runCli(['render', 'operator', '--namespace', 'mail-ops', '--watch-namespace', 'tenants', '--allowed-registries', 'registry.example.net/mail']);
+  const cluster = runCli(['render', 'operator', '--namespace', 'mail-ops', '--allow-cross-namespace']);
+  for (const r of [crd, operator, cluster]) assert.equal(r.code, 0, r.stderr);
+  const namespaced = parseAllDocuments(operator.stdout).map((d) => d.toJSON() as object);
+  const clusterWide = parseAllDocuments(cluster.stdout).map((d) => d.toJSON() as object);
+  const objects = [...parseAllDocuments(crd.stdout).map((d) => d.toJSON() as object), ...namespaced, ...clusterWide];
+  const kindsOf = (list: object[]) => list.map((o) => (o as { kind: string }).kind);
+  assert.deepEqual(kindsOf(objects).filter((k) => k === 'CustomResourceDefinition').length, 3);
+  assert.ok(kindsOf(namespaced).includes('Role') && !kindsOf(namespaced).includes('ClusterRole'), 'namespaced by default');
+  assert.ok(kindsOf(clusterWide).includes('ClusterRole') && !kindsOf(clusterWide).includes('Role'), 'a ClusterRole only when cross-namespace is allowed');
   const report = await validateObjects(objects);
   assert.deepEqual(report.problems, []);
   assert.deepEqual(report.unchecked, []);

@@ -91,6 +91,8 @@ test('the single-host runtime: status, endpoints, scaling, self-healing, account
     await watch.waitFor((e) => e.type === 'DELETED' && e.endpoint?.name === 'mailbox-2', 10_000, from);
     assert.deepEqual((await platform.status()).filter((i) => i.role === 'mailbox').map((i) => i.name), ['mailbox-0', 'mailbox-1']);
     assert.ok(existsSync(join(platform.stateDir, 'data', 'mail-storage')));
+    const drains = readFileSync(join(platform.stateDir, 'logs', 'mailbox-2.log'), 'utf8').split('\n').filter((l) => l.includes('"drain finished"'));
+    assert.match(drains.at(-1) ?? '(no drain logged)', /"completed":true/, 'its drain heard from the directors that nobody is routed there');
   });
 
   await t.test('WHEN a role that cannot scale is scaled THEN the CLI says why and exits non-zero', () => {

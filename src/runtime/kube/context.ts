@@ -10,15 +10,28 @@ export type MailWorkload = Role | OutboundPool;
 export const PLATFORM_LABEL = 'mailfleet.io/platform';
 export const COMPONENT_LABEL = 'app.kubernetes.io/component';
 
+/** The labels of the operator's own pods (`mailfleet render operator`), which NetworkPolicies name. */
+export const OPERATOR_POD_LABELS: Readonly<Record<string, string>> = { 'app.kubernetes.io/name': 'mailfleet', [COMPONENT_LABEL]: 'operator', 'app.kubernetes.io/part-of': 'mailfleet' };
+
+/** What the renderer is told beyond the spec. */
+export interface RenderOptions {
+  /**
+   * The namespace the operator runs in, when the operator renders: its backend sync there must reach the
+   * proxies' doveadm API through their NetworkPolicy. `mailfleet render` alone has no operator: unset.
+   */
+  operatorNamespace?: string;
+}
+
 export interface RenderContext {
   doc: MailPlatform;
   spec: PlatformSpec;
   platform: string;
   namespace: string;
+  operatorNamespace?: string;
 }
 
-export function renderContext(doc: MailPlatform): RenderContext {
-  return { doc, spec: doc.spec, platform: doc.metadata.name, namespace: doc.spec.kubernetes.namespace };
+export function renderContext(doc: MailPlatform, opts: RenderOptions = {}): RenderContext {
+  return { doc, spec: doc.spec, platform: doc.metadata.name, namespace: doc.spec.kubernetes.namespace, ...(opts.operatorNamespace ? { operatorNamespace: opts.operatorNamespace } : {}) };
 }
 
 /** Labels on every object: recommended labels plus the platform label the operator prunes by. */

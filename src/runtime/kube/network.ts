@@ -2,11 +2,14 @@
  * NetworkPolicies: everything in the namespace is denied by default (in and out), then each
  * component gets exactly the flows the mail path needs. Ports are named as on the containers.
  */
-import { meta, PLATFORM_LABEL, replicasOf, selector, type MailWorkload, type RenderContext } from './context.ts';
+import { meta, OPERATOR_POD_LABELS, PLATFORM_LABEL, replicasOf, selector, type MailWorkload, type RenderContext } from './context.ts';
 import type { KubeObject, Rendered } from './objects.ts';
 
-/** Who may talk: another component of this platform, anybody, the load balancer ranges, or CIDRs. */
-export type Peer = { component: string } | { platform: true } | { world: true } | { cidrs: readonly string[] } | { monitoring: true };
+/**
+ * Who may talk: another component of this platform, anybody, the load balancer ranges, CIDRs, monitoring
+ * namespaces, or the operator's pods in the operator's namespace.
+ */
+export type Peer = { component: string } | { platform: true } | { world: true } | { cidrs: readonly string[] } | { monitoring: true } | { operatorNamespace: string };
 
 export interface Flow {
   peers: readonly Peer[];
@@ -24,6 +27,9 @@ function peersOf(ctx: RenderContext, peers: readonly Peer[]): object[] {
     if ('platform' in p) return [{ podSelector: { matchLabels: { [PLATFORM_LABEL]: ctx.platform } } }];
     if ('world' in p) return WORLD;
     if ('monitoring' in p) return [{ namespaceSelector: { matchLabels: { [MONITORING_NAMESPACE_LABEL]: 'true' } } }];
+    if ('operatorNamespace' in p) {
+      return [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': p.operatorNamespace } }, podSelector: { matchLabels: { ...OPERATOR_POD_LABELS } } }];
+    }
     return p.cidrs.map((cidr) => ({ ipBlock: { cidr } }));
   });
 }
@@ -89,6 +95,12 @@ function mailFlows(ctx: RenderContext, w: MailWorkload): { ingress: Flow[]; egre
   const behindLb = ctx.spec.loadBalancer.sourceRanges.length > 0;
   const relay: Flow[] = ctx.spec.outbound.mailout.replicas > 0 ? [{ peers: [{ component: 'mailout' }], ports: ['smtp'] }] : [];
   const ldap: Flow = { peers: [{ component: 'ldap' }], ports: ['ldap'] };
+  // The director's admin API: the rendered controller and the operator's backend sync write to it; a
+  // draining mailbox reads from it whether users are still routed to it.
+  const doveadm: Flow = {
+    peers: [{ component: 'controller' }, { component: 'mailbox' }, ...(ctx.operatorNamespace ? [{ operatorNamespace: ctx.operatorNamespace }] : [])],
+    ports: ['doveadm'],
+  };
   switch (w) {
     case 'mta':
       return {
@@ -107,14 +119,17 @@ function mailFlows(ctx: RenderContext, w: MailWorkload): { ingress: Flow[]; egre
           ...(behindLb ? [{ peers: lb, ports: ['imap-lb', 'pop3-lb'] }] : []),
           { peers: [{ component: 'mta' }], ports: ['lmtp'] },
           { peers: [{ component: 'msa' }], ports: ['auth'] },
-          { peers: [{ component: 'controller' }], ports: ['doveadm'] },
+          doveadm,
           { peers: [{ component: 'proxy' }], ports: ['director'] },
           SCRAPE,
         ],
         egress: [{ peers: [{ component: 'mailbox' }], ports: ['imap', 'pop3', 'lmtp'] }, { peers: [{ component: 'proxy' }], ports: ['director'] }, ldap],
       };
     case 'mailbox':
-      return { ingress: [{ peers: [{ component: 'proxy' }], ports: ['imap', 'pop3', 'lmtp'] }, SCRAPE], egress: [ldap] };
+      return {
+        ingress: [{ peers: [{ component: 'proxy' }], ports: ['imap', 'pop3', 'lmtp'] }, SCRAPE],
+        egress: [ldap, ...(ctx.spec.roles.proxy.replicas > 0 ? [{ peers: [{ component: 'proxy' }], ports: ['doveadm'] }] : [])],
+      };
     case 'ldap':
       return { ingress: [{ peers: ['mta', 'msa', 'proxy', 'mailbox'].map((component) => ({ component })), ports: ['ldap'] }, SCRAPE], egress: [] };
     case 'kvs':

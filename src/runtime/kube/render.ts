@@ -1,7 +1,7 @@
 /** spec → every Kubernetes object of the platform, in apply order. */
 import { ROLES, type MailPlatform } from '../../spec/index.ts';
 import { renderConfigs } from './configs.ts';
-import { meta, OUTBOUND_POOLS, renderContext, type MailWorkload, type RenderContext } from './context.ts';
+import { meta, OUTBOUND_POOLS, renderContext, type MailWorkload, type RenderContext, type RenderOptions } from './context.ts';
 import { renderController } from './controller.ts';
 import { renderDns } from './dns.ts';
 import { renderEgress } from './egress.ts';
@@ -11,6 +11,19 @@ import { sortObjects, type KubeObject, type Rendered } from './objects.ts';
 import { renderObservability } from './observability.ts';
 import { renderScrape } from './scrape.ts';
 
+/**
+ * A mail platform's Namespace labels: Pod Security enforces "privileged" (the mail pods set unsafe sysctls,
+ * promtail reads node logs through hostPath), warns and audits at "baseline".
+ */
+export function namespaceLabels(labels: Record<string, string>): Record<string, string> {
+  return {
+    ...labels,
+    'pod-security.kubernetes.io/enforce': 'privileged',
+    'pod-security.kubernetes.io/warn': 'baseline',
+    'pod-security.kubernetes.io/audit': 'baseline',
+  };
+}
+
 function namespace(ctx: RenderContext): Rendered {
   const m = meta(ctx, ctx.namespace, 'namespace', { namespaced: false });
   return {
@@ -18,22 +31,14 @@ function namespace(ctx: RenderContext): Rendered {
     object: {
       apiVersion: 'v1',
       kind: 'Namespace',
-      metadata: {
-        ...m,
-        labels: {
-          ...m.labels,
-          'pod-security.kubernetes.io/enforce': 'privileged',
-          'pod-security.kubernetes.io/warn': 'baseline',
-          'pod-security.kubernetes.io/audit': 'baseline',
-        },
-      },
+      metadata: { ...m, labels: namespaceLabels(m.labels) },
     },
   };
 }
 
 /** Every object the spec enables, with comments, sorted for apply. */
-export function renderPlatformDocuments(doc: MailPlatform): Rendered[] {
-  const ctx = renderContext(doc);
+export function renderPlatformDocuments(doc: MailPlatform, opts: RenderOptions = {}): Rendered[] {
+  const ctx = renderContext(doc, opts);
   const workloads: MailWorkload[] = [...ROLES, ...OUTBOUND_POOLS];
   return sortObjects([
     namespace(ctx),
@@ -48,6 +53,6 @@ export function renderPlatformDocuments(doc: MailPlatform): Rendered[] {
   ]);
 }
 
-export function renderPlatform(doc: MailPlatform): KubeObject[] {
-  return renderPlatformDocuments(doc).map((r) => r.object);
+export function renderPlatform(doc: MailPlatform, opts: RenderOptions = {}): KubeObject[] {
+  return renderPlatformDocuments(doc, opts).map((r) => r.object);
 }

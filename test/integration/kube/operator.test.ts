@@ -14,15 +14,15 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
 import { parse } from 'yaml';
-import { runWithLease } from '../../../src/backends/kube.ts';
 import { createLogger } from '../../../src/log.ts';
-import { mailPlatformCrd, PLATFORM_LABEL, renderPlatform, type KubeObject } from '../../../src/runtime/kube/index.ts';
+import { PLATFORM_LABEL, renderPlatform, type KubeObject } from '../../../src/runtime/kube/index.ts';
 import {
-  createKubeApi, createOperator, createOperatorMetrics, exposition, FIELD_MANAGER, FINALIZER, FORCE_ANNOTATION, GENERATED_ANNOTATION, OPERATOR_LEASE_NAME, type KubeApi,
+  exposition, FIELD_MANAGER, FINALIZER, FORCE_ANNOTATION, GENERATED_ANNOTATION, type KubeApi,
 } from '../../../src/runtime/kube/operator/index.ts';
 import { validateSpec } from '../../../src/spec/index.ts';
 import { ensureBuilt } from '../../support/build.ts';
-import { startTestCluster, waitFor, writeKubeconfig, type TestCluster } from '../../support/kube/client.ts';
+import { waitFor, writeKubeconfig, type TestCluster } from '../../support/kube/client.ts';
+import { startCluster, startOperator as startScopedOperator, type OperatorUnderTest } from '../../support/kube/operator.ts';
 
 const log = createLogger('test', { level: process.env.MAILFLEET_TEST_LOG ?? 'silent' });
 const EXAMPLE = parse(readFileSync(new URL('../../../examples/mailfleet.yaml', import.meta.url), 'utf8')) as { spec: Record<string, unknown> };
@@ -31,60 +31,13 @@ const NS = 'mailfleet';
 const MP = { apiVersion: 'mailfleet.io/v1alpha1', kind: 'MailPlatform' };
 const DEADLINE_MS = 10_000;
 
+/** These tests render into spec.kubernetes.namespace from another namespace: the installer's cross-namespace opt-in. */
+const startOperator = (t: TestContext, cluster: TestCluster, opts: { identity?: string; directors?: string[] } = {}) =>
+  startScopedOperator(t, cluster, { ...opts, log, scope: { allowCrossNamespace: true, allowedRegistries: [] } });
+type RunningOperator = OperatorUnderTest;
+
 interface Condition { type: string; status: string; reason: string; message: string; observedGeneration: number }
 type Platform = KubeObject & { status?: { observedGeneration?: number; conditions?: Condition[]; objects?: number; pruned?: number } };
-
-function thirdPartyCrd(group: string, version: string, kind: string, plural: string, scope: 'Namespaced' | 'Cluster'): KubeObject {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: `${plural}.${group}` },
-    spec: { group, scope, names: { kind, plural, singular: kind.toLowerCase() }, versions: [{ name: version, served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }] },
-  };
-}
-
-/** A cluster with the MailPlatform CRD and the renderer's third-party kinds served, created through the API. */
-async function startCluster(t: TestContext): Promise<{ cluster: TestCluster; api: KubeApi }> {
-  const cluster = await startTestCluster(t);
-  const api = createKubeApi(cluster.kc);
-  const crds = [
-    mailPlatformCrd(),
-    thirdPartyCrd('operator.victoriametrics.com', 'v1beta1', 'VMPodScrape', 'vmpodscrapes', 'Namespaced'),
-    thirdPartyCrd('crd.projectcalico.org', 'v1', 'IPPool', 'ippools', 'Cluster'),
-    thirdPartyCrd('monitoring.coreos.com', 'v1', 'ServiceMonitor', 'servicemonitors', 'Namespaced'),
-  ];
-  for (const crd of crds) await api.apply(crd, { manager: 'kubectl', force: false });
-  await waitFor('CRDs served', async () => (await Promise.all(crds.slice(1).map((c) => api.kindOf(`${(c.spec as { group: string }).group}/${((c.spec as { versions: { name: string }[] }).versions[0]!).name}`, (c.spec as { names: { kind: string } }).names.kind)))).every(Boolean));
-  return { cluster, api };
-}
-
-interface RunningOperator {
-  metrics: ReturnType<typeof createOperatorMetrics>;
-  stop(): Promise<void>;
-}
-
-function startOperator(t: TestContext, cluster: TestCluster, opts: { identity?: string; resyncMs?: number; directors?: string[] } = {}): RunningOperator {
-  const metrics = createOperatorMetrics();
-  const identity = opts.identity ?? 'operator-0';
-  const operator = createOperator({
-    kubeConfig: cluster.kc,
-    identity,
-    log: log.child({ identity }),
-    metrics,
-    resyncMs: opts.resyncMs ?? 60_000,
-    backendLease: { leaseDurationMs: 1_000, renewMs: 100 },
-    directorEndpoints: () => (opts.directors ?? []).map((url) => ({ url })),
-  });
-  const abort = new AbortController();
-  const lease = { kubeConfig: cluster.kc, namespace: 'default', name: OPERATOR_LEASE_NAME, identity, log, leaseDurationMs: 1_000, renewMs: 100 };
-  const running = runWithLease(lease, abort.signal, (signal) => operator.start(signal));
-  const stop = async () => {
-    abort.abort();
-    await running;
-  };
-  t.after(stop);
-  return { metrics, stop };
-}
 
 function platform(change: (spec: Record<string, Record<string, unknown>>) => void = () => undefined): KubeObject {
   const spec = structuredClone(EXAMPLE.spec) as Record<string, Record<string, unknown>>;

@@ -7,5 +7,6 @@ export { createOperatorMetrics, exposition, EXPOSITION_CONTENT_TYPE, type Operat
 export { FIELD_MANAGER, OWNER_ANNOTATION, planDeletion, planReconcile, type ReconcilePlan } from './plan.ts';
 export { DELETE_POLL_MS, FINALIZER } from './reconcile.ts';
 export { GENERATED_ANNOTATION, platformSecretPlan } from './secret.ts';
-export { OPERATOR_LEASE_NAME, operatorRules, renderOperatorInstall } from './install.ts';
+export { DEFAULT_WATCH_NAMESPACE, OPERATOR_LEASE_NAME, OPERATOR_LEASE_RULES, operatorRules, renderOperatorInstall, type OperatorInstallOptions, type Rule } from './install.ts';
+export { NAMESPACED_SCOPE, scopedSpec, scopeProblems, splitByScope, type OperatorScope } from './scope.ts';
 export { startOperatorHttp } from './http.ts';

@@ -1,36 +1,58 @@
 /**
- * What installing the operator takes: the MailPlatform CRD, a ServiceAccount, a ClusterRole with exactly
- * the verbs the operator uses, its binding, and a two-replica Deployment (one leader by Lease).
+ * What installing the operator takes: the MailPlatform CRD, a ServiceAccount, RBAC with exactly the verbs
+ * the operator uses, and a two-replica Deployment (one leader by Lease). The installer decides the
+ * operator's reach. By default it is namespaced: it reconciles the MailPlatforms of one watched namespace
+ * into that namespace, through a Role there (and a Role for its own Lease where it runs); the watched
+ * Namespace, with the Pod Security labels the mail pods need, is part of the install. Only with
+ * `allowCrossNamespace` does it get a ClusterRole, reconcile every namespace, and apply what MailPlatforms
+ * render elsewhere or cluster-wide (their Namespace, IPPools, node-local-dns in kube-system).
  */
+import { OPERATOR_POD_LABELS } from '../context.ts';
 import { CONTROLLER_RULES, MAILFLEET_UID } from '../controller.ts';
 import { mailPlatformCrd } from '../crd.ts';
 import type { KubeObject } from '../objects.ts';
+import { namespaceLabels } from '../render.ts';
 import { groupOf, MAILPLATFORM_KIND, OWNED_KINDS, RETAINED_KINDS } from './kinds.ts';
 
 export const OPERATOR_LEASE_NAME = 'mailfleet-operator';
 export const OPERATOR_NAME = 'mailfleet-operator';
+/** The namespace a namespaced operator reconciles when the installer names none: the spec's default. */
+export const DEFAULT_WATCH_NAMESPACE = 'mailfleet';
 const WATCHED = new Set(['StatefulSet', 'Deployment']);
+const RBAC = 'rbac.authorization.k8s.io/v1';
 
 export interface OperatorInstallOptions {
   /** Where the operator runs. Default `mailfleet-system`. */
   namespace?: string;
   /** Default `registry.mailfleet.test/mailfleet/mailfleet:0.1.0`, the renderer's default image. */
   image?: string;
+  /**
+   * Namespaced operator (the default): the namespace whose MailPlatforms it reconciles, into that same
+   * namespace. Must differ from `namespace`: a platform's default-deny NetworkPolicy covers every pod of its
+   * namespace. Default `mailfleet`.
+   */
+  watchNamespace?: string;
+  /** Every namespace, rendering where each MailPlatform says, cluster-scoped objects included: a ClusterRole. Default false. */
+  allowCrossNamespace?: boolean;
+  /** Registries MailPlatforms may take images from besides the defaults (`mailfleet operator --allowed-registries`). */
+  allowedRegistries?: readonly string[];
 }
 
-interface Rule {
+export interface Rule {
   apiGroups: string[];
   resources: string[];
   verbs: string[];
+  resourceNames?: string[];
 }
 
 /**
  * Per owned kind: list (actual state), create+patch (server-side apply creates or patches), delete
  * (prune; never for retained kinds), watch for the workloads, get for Secrets (the doveadm API key).
  * Plus the MailPlatforms, Leases, and what the rendered controller Role grants (RBAC lets nobody grant
- * what they do not hold), EndpointSlices for the backend sync among it.
+ * what they do not hold), EndpointSlices for the backend sync among it. `namespaced`: only the
+ * namespaced kinds, for a Role in the watched namespace.
  */
-export function operatorRules(): Rule[] {
+export function operatorRules(opts: { namespaced?: boolean } = {}): Rule[] {
   const byVerbs = new Map<string, Rule>();
   const grant = (group: string, resource: string, verbs: string[]) => {
     const id = `${group}|${verbs.join(',')}`;
@@ -39,6 +61,7 @@ export function operatorRules(): Rule[] {
     byVerbs.set(id, rule);
   };
   for (const k of OWNED_KINDS) {
+    if (opts.namespaced && !k.namespaced) continue;
     const verbs = ['create', 'list', 'patch'];
     if (!RETAINED_KINDS.has(k.kind)) verbs.push('delete');
     if (k.kind === 'Secret') verbs.push('get');
@@ -56,26 +79,49 @@ export function operatorRules(): Rule[] {
   return [...byVerbs.values()].map((r) => ({ ...r, resources: r.resources.sort() }));
 }
 
+/** A namespaced operator's own Lease, where it runs: nothing else there. */
+export const OPERATOR_LEASE_RULES: Rule[] = [
+  { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+  { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [OPERATOR_LEASE_NAME], verbs: ['get', 'update'] },
+];
+
 export function renderOperatorInstall(opts: OperatorInstallOptions = {}): KubeObject[] {
   const namespace = opts.namespace ?? 'mailfleet-system';
   const image = opts.image ?? 'registry.mailfleet.test/mailfleet/mailfleet:0.1.0';
-  const labels = { 'app.kubernetes.io/name': 'mailfleet', 'app.kubernetes.io/component': 'operator', 'app.kubernetes.io/part-of': 'mailfleet' };
-  const meta = (namespaced: boolean) => ({ name: OPERATOR_NAME, ...(namespaced ? { namespace } : {}), labels });
+  const watch = opts.watchNamespace ?? DEFAULT_WATCH_NAMESPACE;
+  const labels = { ...OPERATOR_POD_LABELS };
+  const meta = (ns?: string, name = OPERATOR_NAME) => ({ name, ...(ns ? { namespace: ns } : {}), labels });
+  const subjects = [{ kind: 'ServiceAccount', name: OPERATOR_NAME, namespace }];
+  const binding = (kind: 'RoleBinding' | 'ClusterRoleBinding', ns: string | undefined, role: string): KubeObject => ({
+    apiVersion: RBAC,
+    kind,
+    metadata: meta(ns, role),
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: kind === 'RoleBinding' ? 'Role' : 'ClusterRole', name: role },
+    subjects,
+  });
+  const leaseRole = `${OPERATOR_NAME}-lease`;
+  const access: KubeObject[] = opts.allowCrossNamespace
+    ? [
+      { apiVersion: RBAC, kind: 'ClusterRole', metadata: meta(), rules: operatorRules() },
+      binding('ClusterRoleBinding', undefined, OPERATOR_NAME),
+    ]
+    : [
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: watch, labels: namespaceLabels({ 'app.kubernetes.io/name': 'mailfleet', 'app.kubernetes.io/part-of': 'mailfleet' }) } },
+      { apiVersion: RBAC, kind: 'Role', metadata: meta(watch), rules: operatorRules({ namespaced: true }) },
+      binding('RoleBinding', watch, OPERATOR_NAME),
+      { apiVersion: RBAC, kind: 'Role', metadata: meta(namespace, leaseRole), rules: OPERATOR_LEASE_RULES },
+      binding('RoleBinding', namespace, leaseRole),
+    ];
+  const registries = opts.allowedRegistries?.length ? ['--allowed-registries', opts.allowedRegistries.join(',')] : [];
+  const scopeArgs = opts.allowCrossNamespace ? ['--all-namespaces', '--allow-cross-namespace'] : ['--namespace', watch, '--lease-namespace', namespace];
   return [
     mailPlatformCrd(),
-    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(true) },
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: meta(false), rules: operatorRules() },
-    {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRoleBinding',
-      metadata: meta(false),
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: OPERATOR_NAME },
-      subjects: [{ kind: 'ServiceAccount', name: OPERATOR_NAME, namespace }],
-    },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(namespace) },
+    ...access,
     {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
-      metadata: meta(true),
+      metadata: meta(namespace),
       spec: {
         replicas: 2,
         selector: { matchLabels: labels },
@@ -88,7 +134,7 @@ export function renderOperatorInstall(opts: OperatorInstallOptions = {}): KubeOb
               name: 'operator',
               image,
               command: ['mailfleet', 'operator'],
-              args: ['--all-namespaces', '--listen', '0.0.0.0:8081'],
+              args: [...scopeArgs, ...registries, '--listen', '0.0.0.0:8081'],
               env: [
                 { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                 { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },

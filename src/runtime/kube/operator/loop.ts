@@ -21,6 +21,7 @@ import type { OperatorMetrics } from './metrics.ts';
 import { OWNER_ANNOTATION } from './plan.ts';
 import { createWorkQueue } from './queue.ts';
 import { keyOf, reconcilePlatform, reportApiError, type ReconcileDeps } from './reconcile.ts';
+import { NAMESPACED_SCOPE, type OperatorScope } from './scope.ts';
 
 export const RESYNC_MS = 60_000;
 /** Consecutive retryable failures of one platform before its status says so. */
@@ -30,6 +31,10 @@ export interface OperatorOptions {
   kubeConfig: KubeConfig;
   /** MailPlatforms of this namespace only; undefined: every namespace. */
   namespace?: string;
+  /** What MailPlatform authors may ask for, as the installer decided. Default NAMESPACED_SCOPE. */
+  scope?: OperatorScope;
+  /** Where the operator's pods run: the proxies' NetworkPolicy lets its backend sync reach doveadm from there. */
+  operatorNamespace?: string;
   /** This replica (the pod name): holder identity of the backend-sync Leases. */
   identity: string;
   log: Logger;
@@ -67,8 +72,8 @@ function whileLeading(api: KubeApi, signal: AbortSignal): KubeApi {
 }
 
 const WATCHED_WORKLOADS = [
-  { path: '/apis/apps/v1/statefulsets', kind: 'StatefulSet' },
-  { path: '/apis/apps/v1/deployments', kind: 'Deployment' },
+  { plural: 'statefulsets', kind: 'StatefulSet' },
+  { plural: 'deployments', kind: 'Deployment' },
 ];
 
 export function createOperator(opts: OperatorOptions): Operator {
@@ -76,9 +81,19 @@ export function createOperator(opts: OperatorOptions): Operator {
   const resyncMs = opts.resyncMs ?? RESYNC_MS;
   const api: KubeApi = createKubeApi(kubeConfig);
   const syncs = createBackendSyncs({ kubeConfig, identity: opts.identity, log, ...opts.backendLease });
-  const baseDeps: ReconcileDeps = { api, log, metrics, syncs, ...(opts.directorEndpoints ? { directorEndpoints: opts.directorEndpoints } : {}) };
+  const baseDeps: ReconcileDeps = {
+    api,
+    log,
+    metrics,
+    syncs,
+    scope: opts.scope ?? NAMESPACED_SCOPE,
+    ...(opts.operatorNamespace ? { operatorNamespace: opts.operatorNamespace } : {}),
+    ...(opts.directorEndpoints ? { directorEndpoints: opts.directorEndpoints } : {}),
+  };
   const inScope = (key: string) => namespace === undefined || key.startsWith(`${namespace}/`);
   const listPlatforms = () => api.list(MAILPLATFORM_KIND.apiVersion, MAILPLATFORM_KIND.kind, namespace === undefined ? {} : { namespace });
+  // Platforms render into their own namespace unless the installer allowed otherwise: then that is where workloads are.
+  const workloadNamespace = (opts.scope ?? NAMESPACED_SCOPE).allowCrossNamespace ? undefined : namespace;
   let watches: ResourceWatch[] = [];
 
   async function resync(queue: ReturnType<typeof createWorkQueue>, signal: AbortSignal): Promise<void> {
@@ -130,11 +145,11 @@ export function createOperator(opts: OperatorOptions): Operator {
       const platformPath = `/apis/${MAILPLATFORM_KIND.apiVersion}${namespace === undefined ? '' : `/namespaces/${namespace}`}/${MAILPLATFORM_KIND.plural}`;
       watches = [
         watchResource({ kubeConfig, path: platformPath, list: listPlatforms, onObject: (o: KubeObject) => enqueue(keyOf(o)), log }),
-        ...WATCHED_WORKLOADS.map(({ path, kind }) => watchResource({
+        ...WATCHED_WORKLOADS.map(({ plural, kind }) => watchResource({
           kubeConfig,
-          path,
+          path: `/apis/apps/v1${workloadNamespace === undefined ? '' : `/namespaces/${workloadNamespace}`}/${plural}`,
           labelSelector: PLATFORM_LABEL,
-          list: () => api.list('apps/v1', kind, { labelSelector: PLATFORM_LABEL }),
+          list: () => api.list('apps/v1', kind, { labelSelector: PLATFORM_LABEL, ...(workloadNamespace === undefined ? {} : { namespace: workloadNamespace }) }),
           onObject: (o: KubeObject) => enqueue(o.metadata.annotations?.[OWNER_ANNOTATION]),
           log,
         })),

@@ -1,7 +1,8 @@
 /**
  * Actual state and deletion. Actual state is every object of every kind the renderer can produce
  * that carries the platform label, listed by label selector across all namespaces (a changed
- * spec.kubernetes.namespace leaves objects behind in the old one). Objects without the label are
+ * spec.kubernetes.namespace leaves objects behind in the old one), or in the platform's own namespace
+ * only when the operator is namespaced. Objects without the label are
  * never listed, so never touched. Kinds the cluster does not serve (a CRD not installed) hold nothing.
  */
 import { PLATFORM_LABEL } from '../context.ts';
@@ -11,15 +12,17 @@ import { OWNED_KINDS, type KindInfo, type ObjectRef } from './kinds.ts';
 
 /**
  * Every labelled object of the owned kinds (and of any further kinds given), whichever platform it is
- * for: the plan needs other platforms' objects to see a name clash.
+ * for: the plan needs other platforms' objects to see a name clash. With `namespace` (a namespaced
+ * operator) only the namespaced kinds, in that namespace: it neither may nor needs to look elsewhere.
  */
-export async function listLabelled(api: KubeApi, extraKinds: readonly Pick<KindInfo, 'apiVersion' | 'kind'>[] = []): Promise<KubeObject[]> {
+export async function listLabelled(api: KubeApi, extraKinds: readonly Pick<KindInfo, 'apiVersion' | 'kind'>[] = [], namespace?: string): Promise<KubeObject[]> {
   const kinds: Pick<KindInfo, 'apiVersion' | 'kind'>[] = [...OWNED_KINDS];
   for (const k of extraKinds) if (!kinds.some((o) => o.apiVersion === k.apiVersion && o.kind === k.kind)) kinds.push(k);
   const lists = await Promise.all(kinds.map(async (k) => {
-    if (!(await api.kindOf(k.apiVersion, k.kind))) return [];
+    const served = await api.kindOf(k.apiVersion, k.kind);
+    if (!served || (namespace !== undefined && !served.namespaced)) return [];
     try {
-      return (await api.list(k.apiVersion, k.kind, { labelSelector: PLATFORM_LABEL })).items;
+      return (await api.list(k.apiVersion, k.kind, { labelSelector: PLATFORM_LABEL, ...(namespace === undefined ? {} : { namespace }) })).items;
     } catch (err) {
       // Served in discovery a moment ago, gone now (CRD removed): nothing of that kind is left either.
       if (err instanceof KubeApiError && err.status === 404) return [];

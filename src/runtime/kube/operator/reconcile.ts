@@ -17,6 +17,7 @@ import { describeRef, identityOf, MAILPLATFORM_KIND, refOf, serverMeta, type Obj
 import type { OperatorMetrics } from './metrics.ts';
 import { describeConflicts, FIELD_MANAGER, planDeletion, planReconcile } from './plan.ts';
 import { listLabelled, pruneObjects } from './prune.ts';
+import { NAMESPACED_SCOPE, scopedSpec, scopeProblems, splitByScope, type OperatorScope } from './scope.ts';
 import { ensurePlatformSecret, platformSecretPlan } from './secret.ts';
 import { nextStatus, notReadyWorkloads, writeStatus, type Observation } from './status.ts';
 
@@ -38,6 +39,10 @@ export interface ReconcileDeps {
   log: Logger;
   metrics: OperatorMetrics;
   syncs: BackendSyncs;
+  /** What MailPlatform authors may ask for; default NAMESPACED_SCOPE. */
+  scope?: OperatorScope;
+  /** The operator's own namespace, for the proxies' NetworkPolicy (its backend sync reaches doveadm from there). */
+  operatorNamespace?: string;
   /** Where the backend sync reaches the directors; default: every proxy by its DNS name. */
   directorEndpoints?: (doc: MailPlatform) => DirectorEndpoint[];
   now?: () => Date;
@@ -63,11 +68,16 @@ async function report(deps: ReconcileDeps, cr: KubeObject, o: Observation, count
   await writeStatus(deps.api, cr, nextStatus(cr, o, counts, (deps.now ?? (() => new Date()))()));
 }
 
+/** Where this platform's objects may be: its own namespace, or (cross-namespace) anywhere. */
+function listScope(deps: ReconcileDeps, cr: KubeObject): string | undefined {
+  return (deps.scope ?? NAMESPACED_SCOPE).allowCrossNamespace ? undefined : cr.metadata.namespace;
+}
+
 async function finalize(deps: ReconcileDeps, key: string, cr: KubeObject): Promise<ReconcileOutcome> {
   await deps.syncs.ensure(key, undefined);
   const finalizers = serverMeta(cr).finalizers ?? [];
   if (!finalizers.includes(FINALIZER)) return { result: 'gone' };
-  const { prune, retained } = planDeletion({ owner: key, platform: cr.metadata.name, actual: await listLabelled(deps.api) });
+  const { prune, retained } = planDeletion({ owner: key, platform: cr.metadata.name, actual: await listLabelled(deps.api, [], listScope(deps, cr)) });
   if (prune.length > 0) {
     await report(deps, cr, { kind: 'deleting', remaining: prune.length });
     const outcome = await pruneObjects(deps.api, prune, isRetryable);
@@ -97,21 +107,32 @@ export async function reconcilePlatform(deps: ReconcileDeps, key: string): Promi
   const finalizers = serverMeta(cr).finalizers ?? [];
   if (!finalizers.includes(FINALIZER)) cr = await setFinalizers(deps, cr, [...finalizers, FINALIZER]);
 
+  const scope = deps.scope ?? NAMESPACED_SCOPE;
+  const crNamespace = cr.metadata.namespace ?? '';
   let doc: MailPlatform;
   try {
-    doc = validateSpec({ apiVersion: MAILPLATFORM_KIND.apiVersion, kind: MAILPLATFORM_KIND.kind, metadata: { name: cr.metadata.name }, spec: cr.spec }, key);
+    const spec = scopedSpec(cr.spec, crNamespace, scope);
+    doc = validateSpec({ apiVersion: MAILPLATFORM_KIND.apiVersion, kind: MAILPLATFORM_KIND.kind, metadata: { name: cr.metadata.name }, spec }, key);
   } catch (err) {
     if (!isMailfleetError(err, 'SPEC_INVALID')) throw err;
     log.warn({ platform: key, problems: err.details }, 'spec invalid');
     await report(deps, cr, { kind: 'degraded', reason: 'SpecInvalid', message: err.details.join('; ') });
     return { result: 'invalid' };
   }
+  const refused = scopeProblems(cr.spec, crNamespace, doc, scope);
+  if (refused.length > 0) {
+    log.warn({ platform: key, problems: refused }, 'spec not allowed');
+    await report(deps, cr, { kind: 'degraded', reason: 'NotAllowed', message: refused.join('; ') });
+    return { result: 'invalid' };
+  }
 
   // A Secret the spec does not fill is kept outside the render: created here when absent, never pruned.
   const secret = platformSecretPlan(doc);
-  const desired = renderPlatform(secret.doc);
+  const rendered = renderPlatform(secret.doc, deps.operatorNamespace ? { operatorNamespace: deps.operatorNamespace } : {});
+  // A namespaced operator applies what lives in the platform's namespace; the rest is the installer's.
+  const { apply: desired, leftToInstaller } = splitByScope(rendered, doc.spec.kubernetes.namespace, scope);
   const extraKinds = desired.map((o) => ({ apiVersion: o.apiVersion, kind: o.kind }));
-  const actual = await listLabelled(api, extraKinds);
+  const actual = await listLabelled(api, extraKinds, listScope(deps, cr));
   const plan = planReconcile({ owner: key, platform: doc.metadata.name, desired, actual, ...(secret.external ? { retain: [secret.external] } : {}) });
   if (plan.conflicts.length > 0) {
     await report(deps, cr, { kind: 'degraded', reason: 'OwnerConflict', message: describeConflicts(plan.conflicts) });
@@ -157,7 +178,7 @@ export async function reconcilePlatform(deps: ReconcileDeps, key: string): Promi
   await syncs.ensure(key, apiKey === undefined ? undefined : backendSyncSettings(doc, apiKey, deps.directorEndpoints));
 
   const readiness = notReadyWorkloads(applied.applied);
-  await report(deps, cr, { kind: 'applied', ...readiness }, { objects: plan.apply.length, prunedNow: pruned.deleted.length });
+  await report(deps, cr, { kind: 'applied', ...readiness, leftToInstaller }, { objects: plan.apply.length, prunedNow: pruned.deleted.length });
   metrics.objects.set({ platform: key }, plan.apply.length);
   const changed = applied.changed + pruned.deleted.length > 0;
   if (changed) log.info({ platform: key, changed: applied.changed, pruned: pruned.deleted.length, notReady: readiness.notReady.length }, 'platform reconciled');

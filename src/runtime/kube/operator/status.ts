@@ -13,7 +13,7 @@ export const CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded'] as const;
 export type ConditionType = (typeof CONDITION_TYPES)[number];
 
 /** Why the platform is Degraded; each also stands as the reason of Ready=False and Progressing=False. */
-export const DEGRADED_REASONS = ['SpecInvalid', 'OwnerConflict', 'ApplyConflict', 'ApplyFailed', 'PruneFailed', 'ApiError'] as const;
+export const DEGRADED_REASONS = ['SpecInvalid', 'NotAllowed', 'OwnerConflict', 'ApplyConflict', 'ApplyFailed', 'PruneFailed', 'ApiError'] as const;
 export type DegradedReason = (typeof DEGRADED_REASONS)[number];
 
 export interface Condition {
@@ -37,7 +37,7 @@ export interface PlatformStatus {
 /** What a reconcile found. */
 export type Observation =
   | { kind: 'degraded'; reason: DegradedReason; message: string }
-  | { kind: 'applied'; notReady: readonly string[]; workloads: number }
+  | { kind: 'applied'; notReady: readonly string[]; workloads: number; leftToInstaller?: readonly string[] }
   | { kind: 'deleting'; remaining: number };
 
 /**
@@ -62,28 +62,37 @@ export function notReadyWorkloads(objects: readonly KubeObject[]): { notReady: s
 
 type Wanted = Pick<Condition, 'type' | 'status' | 'reason' | 'message'>;
 
+const REFUSED: Partial<Record<DegradedReason, string>> = {
+  SpecInvalid: 'the spec is invalid: nothing was applied',
+  NotAllowed: 'the spec asks for what the operator\'s installer does not allow: nothing was applied',
+};
+
 function wantedConditions(o: Observation): Wanted[] {
   const c = (type: ConditionType, status: Condition['status'], reason: string, message: string): Wanted => ({ type, status, reason, message });
   switch (o.kind) {
     case 'degraded':
       return [
-        c('Ready', 'False', o.reason, o.reason === 'SpecInvalid' ? 'the spec is invalid: nothing was applied' : 'the platform does not match its spec'),
+        c('Ready', 'False', o.reason, REFUSED[o.reason] ?? 'the platform does not match its spec'),
         c('Progressing', 'False', o.reason, 'blocked until the problem is resolved'),
         c('Degraded', 'True', o.reason, o.message),
       ];
-    case 'applied':
+    case 'applied': {
+      const applied = o.leftToInstaller?.length
+        ? `every object in the platform's namespace is applied; left to the operator's installer (cluster-scoped or in another namespace): ${o.leftToInstaller.join(', ')}`
+        : 'every object is applied';
       if (o.notReady.length > 0) {
         return [
           c('Ready', 'False', 'WorkloadsNotReady', o.notReady.join('; ')),
           c('Progressing', 'True', 'WorkloadsNotReady', `waiting for ${o.notReady.length} of ${o.workloads} workloads`),
-          c('Degraded', 'False', 'Reconciled', 'every object is applied'),
+          c('Degraded', 'False', 'Reconciled', applied),
         ];
       }
       return [
         c('Ready', 'True', 'AllReplicasReady', `${o.workloads} workloads ready`),
         c('Progressing', 'False', 'Reconciled', 'every object is applied and every workload is ready'),
-        c('Degraded', 'False', 'Reconciled', 'every object is applied'),
+        c('Degraded', 'False', 'Reconciled', applied),
       ];
+    }
     case 'deleting':
       return [
         c('Ready', 'False', 'Deleting', 'the MailPlatform is being deleted'),
