@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { instanceContext } from '../../../src/agent/index.ts';
 import { drainRole } from '../../../src/agent/drain.ts';
@@ -74,9 +76,14 @@ test('GIVEN an agent whose drain could not reach any director WHEN the preStop h
     req.resume();
     req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(report) + '\n'));
   });
-  const port = await listen(t, agent);
+  // The agent's control socket, as the preStop hook finds it in the pod's run dir.
+  const dir = mkdtempSync(join(tmpdir(), 'mailfleet-test-drain-hook-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const socket = join(dir, 'agent.sock');
+  await new Promise<void>((resolve) => agent.listen(socket, resolve));
+  t.after(() => agent.close());
 
-  const child = spawn(process.execPath, [ensureBuilt(), 'agent', 'drain', '--url', `http://127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [ensureBuilt(), 'agent', 'drain', '--socket', socket], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.after(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
