@@ -7,6 +7,7 @@
  */
 import { lmtpReply, type LmtpReply, type SmtpReply } from '../protocol/index.ts';
 import { BackendError, type Connection } from './backend-connection.ts';
+import { drainOrClose } from './socket-drain.ts';
 
 export interface Envelope {
   readonly sender: string;
@@ -140,15 +141,7 @@ function openMessage(conn: Connection, env: Envelope, rcpt: readonly SmtpReply[]
     },
     whenWritable() {
       if (ended || socket.destroyed || !socket.writableNeedDrain) return Promise.resolve();
-      return new Promise((resolve) => {
-        const done = (): void => {
-          socket.off('drain', done);
-          socket.off('close', done);
-          resolve();
-        };
-        socket.on('drain', done);
-        socket.on('close', done);
-      });
+      return drainOrClose(socket);
     },
     async finish(last) {
       const unstored = (text: string): LmtpReply[] => env.recipients.map((r, i) => (rcpt[i] as SmtpReply).code >= 300 ? asLmtpReply(rcpt[i] as SmtpReply) : temporary(r, text));

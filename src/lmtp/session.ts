@@ -10,6 +10,7 @@ import type { BackendPool } from './backend-pool.ts';
 import type { BackendLookup } from './director-lookup.ts';
 import { startDelivery, type Delivery, type Recipient } from './delivery.ts';
 import { createLmtpStream, type StreamItem } from './stream.ts';
+import { drainOrClose } from './socket-drain.ts';
 
 export interface SessionLimits {
   maxLineBytes: number;
@@ -116,18 +117,6 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
     socket.end(last);
   }
 
-  /** Resolves once the client has read enough of its replies, or is gone. */
-  function drained(): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        socket.off('drain', done);
-        socket.off('close', done);
-        resolve();
-      };
-      socket.on('drain', done);
-      socket.on('close', done);
-    });
-  }
 
   function reset(): void {
     sender = undefined;
@@ -251,7 +240,7 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
       while (!ending) {
         if (socket.writableLength > MAX_OUTPUT_BYTES) {
           socket.uncork();
-          if (socket.writableLength > MAX_OUTPUT_BYTES) await drained();
+          if (socket.writableLength > MAX_OUTPUT_BYTES) await drainOrClose(socket);
           socket.cork();
           continue;
         }
