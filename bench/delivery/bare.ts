@@ -148,6 +148,7 @@ export async function startBare(root: string, bench: BenchSpec, defer: Defer, si
     dataDir: dir(join(root, 'dovecot', 'data')),
     runDir: dir(join(root, 'dovecot', 'run')),
     mailDir,
+    tlsDir: join(root, 'tls'),
   };
   dir(join(dovecot.dataDir, 'state'), 0o750);
   writeFiles(dovecot.configDir, dovecotFiles(spec, dovecot, bench.recipients));
@@ -160,6 +161,7 @@ export async function startBare(root: string, bench: BenchSpec, defer: Defer, si
     dataDir: dir(join(root, 'postfix', 'data')),
     runDir: dir(join(root, 'postfix', 'run')),
     mailDir,
+    tlsDir: join(root, 'tls'),
   };
   dir(join(postfix.dataDir, 'queue'));
   dir(join(postfix.dataDir, 'lib'), 0o700, postfixUser);

@@ -26,7 +26,13 @@ export function instanceContext(stateDir: string, role: Role, name: string, list
     dataDir: join(root, 'data', name),
     runDir: instanceRunDir(root, name),
     mailDir: join(root, 'data', 'mail-storage'),
+    tlsDir: tlsCertsDir(root),
   };
+}
+
+/** The single host's server certificates: `<state>/tls/certs/<name>/{tls.crt,tls.key}`, root's only. */
+export function tlsCertsDir(stateDir: string): string {
+  return join(resolve(stateDir), 'tls', 'certs');
 }
 
 /** The agent's control socket (see control.ts), in the instance's run dir. */
@@ -63,6 +69,8 @@ export const POD_PATHS = {
   data: '/var/lib/mailfleet',
   /** The ReadWriteMany volume every mailbox backend shares. */
   mail: '/srv/mail',
+  /** One Secret volume per certificate, `<tls>/<name>/tls.crt|tls.key` (a cert-manager or kubernetes.io/tls Secret). */
+  tls: '/etc/mailfleet/tls',
 } as const;
 
 /** The instance context of a pod: it listens on every address of its own network namespace. */
@@ -75,5 +83,6 @@ export function podInstanceContext(role: Role, name: string): InstanceContext {
     dataDir: POD_PATHS.data,
     runDir: POD_PATHS.run,
     mailDir: POD_PATHS.mail,
+    tlsDir: POD_PATHS.tls,
   };
 }

@@ -26,6 +26,8 @@ export interface InstanceContext {
   runDir: string;
   /** Mail storage shared by every mailbox backend (an RWX volume in Kubernetes). */
   mailDir: string;
+  /** Server certificates, one directory per `spec.tls.certificates[].name` holding `tls.crt` and `tls.key`. */
+  tlsDir: string;
 }
 
 export interface ConfigInput {
@@ -54,4 +56,9 @@ export function authDn(spec: PlatformSpec): string {
 
 export function ldapUris(peers: Peers, port: number): string {
   return peers.ldap.map((p) => `ldap://${p.host}:${port}`).join(' ');
+}
+
+/** The certificate chain and key files of one of `spec.tls.certificates`, as the daemons read them. */
+export function certificateFiles(instance: InstanceContext, name: string): { cert: string; key: string } {
+  return { cert: `${instance.tlsDir}/${name}/tls.crt`, key: `${instance.tlsDir}/${name}/tls.key` };
 }

@@ -6,7 +6,7 @@ import { postfixMsaFiles, postfixMtaFiles } from './postfix.ts';
 import { redisFiles } from './redis.ts';
 
 export type { ConfigFiles, ConfigInput, InstanceContext, Peer, Peers } from './context.ts';
-export { authDn, readerDn } from './context.ts';
+export { authDn, certificateFiles, readerDn } from './context.ts';
 export { VMAIL_USER } from './dovecot-common.ts';
 export { postfixOutboundFiles, postfixProxyServices, type PostfixProxyService } from './postfix.ts';
 export { ARGON2_PARALLELISM, hashPassword, hashPasswords, ssha, type PasswordHashing } from './password.ts';

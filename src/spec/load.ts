@@ -59,7 +59,40 @@ function semanticProblems(doc: MailPlatform): string[] {
   if (roles.proxy.replicas > 0 && roles.ldap.replicas === 0) {
     problems.push('spec.roles.ldap.replicas: expected 1 (accounts live in LDAP)');
   }
+  problems.push(...tlsProblems(spec));
   return problems;
+}
+
+/** Certificates: names unique, each host on one certificate only (SNI must pick one), what the issuer needs given. */
+function tlsProblems(spec: MailPlatform['spec']): string[] {
+  const problems: string[] = [];
+  const { tls } = spec;
+  const names = new Set<string>();
+  const hosts = new Map<string, number>();
+  tls.certificates.forEach((c, i) => {
+    const at = `spec.tls.certificates[${i}]`;
+    if (names.has(c.name)) problems.push(`${at}.name: ${c.name} is used by another certificate`);
+    names.add(c.name);
+    for (const h of c.hosts) {
+      const other = hosts.get(h);
+      if (other !== undefined) problems.push(`${at}.hosts: ${h} is also on spec.tls.certificates[${other}]; a client's SNI name must pick one certificate`);
+      else hosts.set(h, i);
+    }
+    if (tls.issuer === 'files') {
+      if (c.certFile === undefined) problems.push(`${at}.certFile: required field is missing (spec.tls.issuer is files)`);
+      if (c.keyFile === undefined) problems.push(`${at}.keyFile: required field is missing (spec.tls.issuer is files)`);
+    } else if (c.certFile !== undefined || c.keyFile !== undefined) {
+      problems.push(`${at}.${c.certFile !== undefined ? 'certFile' : 'keyFile'}: only taken with spec.tls.issuer: files`);
+    }
+  });
+  if (tls.issuer === 'acme' && tls.acme === undefined) problems.push('spec.tls.acme: required field is missing (spec.tls.issuer is acme)');
+  return problems;
+}
+
+/** The default certificate, when the spec names none: the SMTP banner's host name. */
+function fillTlsDefaults(platform: MailPlatform): void {
+  const tls = platform.spec.tls as { certificates?: MailPlatform['spec']['tls']['certificates'] };
+  tls.certificates ??= [{ name: 'default', hosts: [platform.spec.hostname] }];
 }
 
 /** Validates a parsed document, fills defaults and freezes it. Throws SPEC_INVALID listing every problem. */
@@ -70,6 +103,7 @@ export function validateSpec(input: unknown, source = 'spec'): MailPlatform {
     const problems = [...new Set((validateSchema.errors ?? []).map(describe))];
     throw new MailfleetError('SPEC_INVALID', `${source}: ${problems.length} problem(s)`, { details: problems });
   }
+  fillTlsDefaults(platform);
   const problems = semanticProblems(platform);
   if (problems.length > 0) {
     throw new MailfleetError('SPEC_INVALID', `${source}: ${problems.length} problem(s)`, { details: problems });

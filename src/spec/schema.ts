@@ -36,6 +36,70 @@ const resources = (cpu: string, memory: string, cpuLimit: string, memoryLimit: s
 });
 const storageClass = (name: string) => ({ type: 'string', pattern: NAME_PATTERN, default: name });
 
+const HOST_LIST = { type: 'array', minItems: 1, maxItems: 100, uniqueItems: true, items: { type: 'string', pattern: DOMAIN_PATTERN } };
+
+/** Certificates of the client-facing listeners; see TlsSpec. The default certificate's hosts are filled in from `spec.hostname`. */
+const TLS_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    certificates: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 50,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'hosts'],
+        properties: {
+          name: { type: 'string', pattern: NAME_PATTERN },
+          hosts: HOST_LIST,
+          certFile: { type: 'string', minLength: 1 },
+          keyFile: { type: 'string', minLength: 1 },
+          existingSecret: { type: 'string', pattern: NAME_PATTERN },
+        },
+      },
+    },
+    issuer: { enum: ['local', 'acme', 'files'], default: 'local' },
+    acme: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['directory'],
+      properties: {
+        directory: { type: 'string', pattern: '^https://\\S+$' },
+        email: { type: 'string', pattern: ADDRESS_PATTERN },
+        challenge: { enum: ['http-01'], default: 'http-01' },
+        http01Listen: { type: 'string', pattern: '^(\\[[0-9a-fA-F:]+\\]|[0-9.]+|[a-z0-9.-]+):[0-9]{1,5}$', default: '0.0.0.0:80' },
+        caFile: { type: 'string', minLength: 1 },
+      },
+    },
+    validityDays: { type: 'integer', minimum: 1, maximum: 825, default: 90 },
+    renewAfter: { type: 'number', minimum: 0.0000001, maximum: 0.99, default: 0.67 },
+    checkSeconds: { type: 'integer', minimum: 1, maximum: 86400, default: 3600 },
+    keyType: { enum: ['ecdsa-p256', 'rsa-2048'], default: 'ecdsa-p256' },
+    minProtocol: { enum: ['TLSv1.2', 'TLSv1.3'], default: 'TLSv1.2' },
+    kubernetes: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        issuerRef: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['name'],
+          properties: {
+            name: { type: 'string', pattern: NAME_PATTERN },
+            kind: { enum: ['Issuer', 'ClusterIssuer'], default: 'ClusterIssuer' },
+            group: { type: 'string', pattern: DOMAIN_PATTERN_LOOSE, default: 'cert-manager.io' },
+          },
+        },
+        existingSecret: { type: 'string', pattern: NAME_PATTERN },
+      },
+    },
+  },
+} as const;
+
 /** Kubernetes-only settings; the single host ignores them. */
 const KUBERNETES_SCHEMA = {
   type: 'object',
@@ -185,8 +249,11 @@ export const PLATFORM_SCHEMA = {
           properties: {
             smtp: port(25),
             submission: port(587),
+            submissions: port(465),
             imap: port(143),
+            imaps: port(993),
             pop3: port(110),
+            pop3s: port(995),
             lmtp: port(24),
             ldap: port(389),
             redis: port(6379),
@@ -243,7 +310,9 @@ export const PLATFORM_SCHEMA = {
               type: 'object',
               additionalProperties: false,
               default: {},
-              properties: { smtp: port(10025), submission: port(10587), imap: port(10143), pop3: port(10110) },
+              properties: {
+                smtp: port(10025), submission: port(10587), submissions: port(10465), imap: port(10143), imaps: port(10993), pop3: port(10110), pop3s: port(10995),
+              },
             },
           },
         },
@@ -254,6 +323,7 @@ export const PLATFORM_SCHEMA = {
           properties: { mailout: outboundPool('198.51.100.0/28'), fallback: outboundPool('198.51.100.16/28') },
         },
         kubernetes: KUBERNETES_SCHEMA,
+        tls: TLS_SCHEMA,
         accounts: {
           type: 'object',
           additionalProperties: false,

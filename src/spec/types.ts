@@ -10,8 +10,14 @@ export interface RoleSpec {
 export interface Ports {
   smtp: number;
   submission: number;
+  /** Submission with implicit TLS (RFC 8314) on every `msa`. */
+  submissions: number;
   imap: number;
+  /** IMAP with implicit TLS on every `proxy`. */
+  imaps: number;
   pop3: number;
+  /** POP3 with implicit TLS on every `proxy`. */
+  pop3s: number;
   lmtp: number;
   ldap: number;
   redis: number;
@@ -82,6 +88,58 @@ export interface PlatformSpec {
   outbound: { mailout: OutboundPool; fallback: OutboundPool };
   kubernetes: KubernetesSpec;
   accounts: AccountsSpec;
+  tls: TlsSpec;
+}
+
+/** One server certificate: the names on it, and where it comes from when not issued by the platform. */
+export interface TlsCertificateSpec {
+  /** Our name for it: the directory `tls/certs/<name>` on one host, the Secret `<platform>-tls-<name>` in Kubernetes. */
+  name: string;
+  /** DNS names clients connect to (the first is the subject); the daemons pick this certificate when a client asks for one by SNI. */
+  hosts: string[];
+  /** `issuer: files`: PEM certificate chain and private key on the single host. */
+  certFile?: string;
+  keyFile?: string;
+  /** Kubernetes: a `kubernetes.io/tls` Secret you manage; no cert-manager Certificate is rendered for it. */
+  existingSecret?: string;
+}
+
+export type TlsIssuer = 'local' | 'acme' | 'files';
+
+export interface AcmeSpec {
+  /** The ACME directory URL. */
+  directory: string;
+  /** Account contact; optional. */
+  email?: string;
+  /** Only `http-01` on the single host (the runtime answers it on `http01Listen`); DNS-01 is cert-manager's, in Kubernetes. */
+  challenge: 'http-01';
+  /** Where the runtime answers HTTP-01 challenges, `host:port`. Default `0.0.0.0:80`. */
+  http01Listen: string;
+  /** PEM file of CAs to trust for the ACME directory itself (a private ACME server); empty: the system's. */
+  caFile?: string;
+}
+
+export interface TlsSpec {
+  /**
+   * Server certificates of `mta`, `msa` and `proxy`. The first is the default, served to clients that send no
+   * SNI name or one no certificate lists. Default: one named `default` for `spec.hostname`.
+   */
+  certificates: TlsCertificateSpec[];
+  /** Where the single host gets its certificates: a local CA it creates once (default), an ACME server, or files. */
+  issuer: TlsIssuer;
+  acme?: AcmeSpec;
+  /** Lifetime of certificates the local CA issues. Default 90. */
+  validityDays: number;
+  /** A certificate is renewed once this share of its lifetime has passed. Default 0.67. */
+  renewAfter: number;
+  /** How often the single host checks whether a certificate is due. Default 3600. */
+  checkSeconds: number;
+  /** Key of issued certificates. Default `ecdsa-p256`. */
+  keyType: 'ecdsa-p256' | 'rsa-2048';
+  /** Oldest protocol accepted on every listener. Default `TLSv1.2`. */
+  minProtocol: 'TLSv1.2' | 'TLSv1.3';
+  /** Kubernetes: the cert-manager issuer of rendered Certificates, and a Secret to use instead for the default certificate. */
+  kubernetes: { issuerRef?: { name: string; kind: 'Issuer' | 'ClusterIssuer'; group: string }; existingSecret?: string };
 }
 
 export interface AccountsSpec {
@@ -101,7 +159,7 @@ export interface LoadBalancerSpec {
   /** CIDRs the load balancer sends from; empty: no PROXY-protocol listeners. */
   sourceRanges: string[];
   /** PROXY-protocol listener ports by protocol. */
-  ports: { smtp: number; submission: number; imap: number; pop3: number };
+  ports: { smtp: number; submission: number; submissions: number; imap: number; imaps: number; pop3: number; pop3s: number };
 }
 
 export interface OutboundPool {

@@ -56,7 +56,7 @@ function podInput(root: string, configSource: DaemonInput['configSource']): Daem
   return {
     spec: platform.spec,
     peers: NO_PEERS,
-    instance: { role: 'mta', name: 'mta-0', listen: '0.0.0.0', configDir: join(root, 'config'), dataDir: join(root, 'data'), runDir: join(root, 'run'), mailDir: join(root, 'mail') },
+    instance: { role: 'mta', name: 'mta-0', listen: '0.0.0.0', configDir: join(root, 'config'), dataDir: join(root, 'data'), runDir: join(root, 'run'), mailDir: join(root, 'mail'), tlsDir: join(root, 'tls') },
     configSource,
   };
 }
@@ -205,7 +205,7 @@ test('GIVEN a spec with secrets WHEN the effective settings are described THEN n
   const settings = effectiveSettings({
     origin: { mode: 'pod', specFile: '/etc/mailfleet/spec/mailfleet.yaml', configFrom: '/etc/mailfleet/config', secretsDir: '/etc/mailfleet/secrets' },
     spec: platform.spec,
-    instance: { role: 'ldap', name: 'ldap-0', listen: '0.0.0.0', configDir: '/c', dataDir: '/d', runDir: '/r', mailDir: '/m' },
+    instance: { role: 'ldap', name: 'ldap-0', listen: '0.0.0.0', configDir: '/c', dataDir: '/d', runDir: '/r', mailDir: '/m', tlsDir: '/t' },
     peersFile: '/etc/mailfleet/spec/peers.json',
     logFormat: 'raw',
     healthHost: '0.0.0.0',

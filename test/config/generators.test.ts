@@ -28,7 +28,7 @@ function input(role: Role, listen = '0.0.0.0', withSpec: PlatformSpec = spec): C
   return {
     spec: withSecrets(withSpec, SECRETS),
     peers,
-    instance: { role, name: `${role}-0`, listen, configDir: '/etc/mailfleet', dataDir: '/var/lib/mailfleet', runDir: '/run/mailfleet', mailDir: '/srv/mail' },
+    instance: { role, name: `${role}-0`, listen, configDir: '/etc/mailfleet', dataDir: '/var/lib/mailfleet', runDir: '/run/mailfleet', mailDir: '/srv/mail', tlsDir: '/etc/mailfleet/tls' },
   };
 }
 

@@ -53,6 +53,7 @@ function podMounts(root: string): { dirs: PodDirs; secrets: Record<string, strin
     dataDir: join(root, 'data'),
     runDir: join(root, 'run'),
     mailDir: join(root, 'mail'),
+    tlsDir: join(root, 'tls'),
   };
   const dirs: PodDirs = { root, configFrom: join(root, 'configmap'), secrets: join(root, 'secrets'), specDir: join(root, 'spec'), instance };
   const redacted = redactSpec(platform.spec);
