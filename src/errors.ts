@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   DNS_AUDIT_FAILED: 'the DNS resolver audit could not run or observe the resolver',
   SECRET_MISSING: 'a platform secret has no value where one is needed',
   PLACEHOLDER_UNRESOLVED: 'a rendered config names a secret or pod fact the pod does not have',
+  CERTIFICATE_INVALID: 'a server certificate or its key is missing, unreadable, or the key does not belong to the certificate',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
