@@ -24,6 +24,9 @@ export interface ClientArgs {
   to?: string;
   sender?: string;
   mid?: string;
+  /** Play the load balancer: connect from this address and send a PROXY v1 header naming `client` first. */
+  proxy_from?: string;
+  client?: string;
 }
 
 /** What the Python client saw of the server's certificate. */
