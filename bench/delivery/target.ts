@@ -14,5 +14,4 @@ export interface DeliveryTarget {
   processRoots(): number[];
 }
 
-/** Registers a clean-up step; steps run in reverse order at the end, on error and on Ctrl-C. */
-export type Defer = (name: string, step: () => Promise<void>) => void;
+export type { Defer } from '../support/cleanup.ts';
