@@ -6,6 +6,8 @@ export interface DeliveryTarget {
   smtpPort: number;
   /** Mail storage root: `<mailRoot>/<domain>/<local part>/Maildir`. */
   mailRoot: string;
+  /** The platform's state directory, when the path is a `mailfleet up` platform. */
+  stateDir?: string;
   /** Where to look when something goes wrong. */
   logs: string;
   /** Daemons the bench started itself, pid → component label for the CPU breakdown (see cpu.ts). */
