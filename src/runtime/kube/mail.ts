@@ -57,15 +57,29 @@ export function portsOf(ctx: RenderContext, w: MailWorkload): Port[] {
     case 'mta':
       return [{ name: 'smtp', port: p.smtp, public: true }, ...(behindLb ? [{ name: 'smtp-lb', port: lb.ports.smtp, public: true }] : []), http];
     case 'msa':
-      return [{ name: 'submission', port: p.submission, public: true }, ...(behindLb ? [{ name: 'submission-lb', port: lb.ports.submission, public: true }] : []), http];
+      return [
+        { name: 'submission', port: p.submission, public: true },
+        { name: 'submissions', port: p.submissions, public: true },
+        ...(behindLb ? [{ name: 'submission-lb', port: lb.ports.submission, public: true }, { name: 'submissions-lb', port: lb.ports.submissions, public: true }] : []),
+        http,
+      ];
     case 'mailout':
     case 'fallback':
       return [{ name: 'smtp', port: p.smtp }, http];
     case 'proxy':
       return [
         { name: 'imap', port: p.imap, public: true },
+        { name: 'imaps', port: p.imaps, public: true },
         { name: 'pop3', port: p.pop3, public: true },
-        ...(behindLb ? [{ name: 'imap-lb', port: lb.ports.imap, public: true }, { name: 'pop3-lb', port: lb.ports.pop3, public: true }] : []),
+        { name: 'pop3s', port: p.pop3s, public: true },
+        ...(behindLb
+          ? [
+            { name: 'imap-lb', port: lb.ports.imap, public: true },
+            { name: 'imaps-lb', port: lb.ports.imaps, public: true },
+            { name: 'pop3-lb', port: lb.ports.pop3, public: true },
+            { name: 'pop3s-lb', port: lb.ports.pop3s, public: true },
+          ]
+          : []),
         { name: 'lmtp', port: p.lmtp },
         { name: 'auth', port: p.auth },
         { name: 'doveadm', port: p.doveadm },
