@@ -81,3 +81,13 @@ test('GIVEN the controller Role the operator creates WHEN compared THEN the oper
     }
   }
 });
+
+test('GIVEN the operator\'s Role and ClusterRole WHEN read THEN cert-manager Certificates may be applied, listed and pruned, and nothing more of cert-manager', () => {
+  const namespaced = renderOperatorInstall({ namespace: 'ops', watchNamespace: 'tenants' }).find((o) => o.kind === 'Role' && o.metadata.namespace === 'tenants')!.rules as Rule[];
+  const cluster = renderOperatorInstall({ namespace: 'ops', allowCrossNamespace: true }).find((o) => o.kind === 'ClusterRole')!.rules as Rule[];
+
+  for (const rules of [namespaced, cluster]) {
+    const certManager = rules.filter((r) => r.apiGroups.includes('cert-manager.io'));
+    assert.deepEqual(certManager, [{ apiGroups: ['cert-manager.io'], resources: ['certificates'], verbs: ['create', 'delete', 'list', 'patch'] }]);
+  }
+});
