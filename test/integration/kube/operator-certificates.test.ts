@@ -1,7 +1,8 @@
 /**
  * Certificates through the operator, against the in-process API server with cert-manager's Certificate
  * kind served: a namespaced operator applies a MailPlatform's Certificates with server-side apply, prunes
- * one no longer rendered, and refuses a platform that needs an issuer and names none.
+ * one no longer rendered, and refuses a platform that needs an issuer and names none, or names a
+ * ClusterIssuer its installer did not allow.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -87,4 +88,17 @@ test('GIVEN a MailPlatform whose certificate needs an issuer and names none WHEN
   assert.match(c.message, /spec\.tls\.kubernetes\.issuerRef: required to render the cert-manager Certificate demo-tls-default/);
   assert.deepEqual(certificates(cluster), []);
   assert.equal(cluster.server.get('apps/v1', 'StatefulSet', NS, 'mta'), undefined, 'no workload either');
+});
+
+test('GIVEN a namespaced operator whose installer allowed no ClusterIssuer WHEN a MailPlatform names one THEN it is Degraded NotAllowed naming the issuer, and no Certificate is made', async (t) => {
+  const { cluster, api } = await namespacedOperator(t);
+
+  await api.apply(platform({ kubernetes: { issuerRef: { name: 'letsencrypt-dns01', kind: 'ClusterIssuer' } } }), { manager: 'kubectl', force: false });
+
+  const c = await waitFor('NotAllowed', () => {
+    const found = degraded(cluster);
+    return found?.reason === 'NotAllowed' && found;
+  }, DEADLINE_MS);
+  assert.match(c.message, /spec\.tls\.kubernetes\.issuerRef: ClusterIssuer "letsencrypt-dns01" is not one the operator's installer allows/);
+  assert.deepEqual(certificates(cluster), []);
 });
