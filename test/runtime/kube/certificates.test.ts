@@ -213,3 +213,17 @@ test('GIVEN the example WHEN rendered THEN no workload without a TLS listener mo
     assert.doesNotMatch(JSON.stringify(cm), /-----BEGIN [A-Z ]*PRIVATE KEY-----/, `ConfigMap ${cm.metadata.name}`);
   }
 });
+
+test('GIVEN the README\'s ClusterIssuer for DNS-01 WHEN validated with @kubernetes-models/cert-manager THEN it passes, and it is the issuer the example names', async () => {
+  const readme = readFileSync(new URL('README.md', root), 'utf8');
+  const block = /```yaml\n((?:(?!```)[\s\S])*?kind: ClusterIssuer(?:(?!```)[\s\S])*?)```/.exec(readme.replace(/^ {2}/gm, ''))?.[1];
+  assert.ok(block, 'the README shows a ClusterIssuer');
+  const issuer = parse(block) as KubeObject;
+
+  const report = await validateObjects([issuer]);
+
+  assert.deepEqual(report.problems, []);
+  assert.equal(report.ok, 1);
+  assert.equal(issuer.metadata.name, example.spec.tls.kubernetes.issuerRef?.name);
+  assert.ok('dns01' in ((issuer.spec as { acme: { solvers: object[] } }).acme.solvers[0] ?? {}), 'a DNS-01 solver');
+});
