@@ -7,11 +7,10 @@ import { Agent } from 'node:https';
 import { Client, axios as acmeAxios, crypto as acmeCrypto } from 'acme-client';
 import { errorMessage, MailfleetError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { renewalReason } from './due.ts';
 import { startHttp01Responder } from './http01.ts';
 import { newPrivateKey, privateKeyPem } from './keys.ts';
 import { parsePrivateKey } from './pem.ts';
-import type { CertificateSource, TlsSpec } from './sources.ts';
+import { issuedReason, type CertificateSource, type TlsSpec } from './sources.ts';
 import { readPemFile, writePrivateKeyFile } from './store.ts';
 
 export type AcmeSpec = NonNullable<TlsSpec['acme']>;
@@ -102,7 +101,7 @@ export function acmeSource(opts: { tls: TlsSpec; accountKeyFile: string; log: Lo
     issuer: 'acme',
     offline: false,
     // A stand-in from the local CA is replaced as soon as the ACME server delivers.
-    reason: (want, installed, now) => (installed.fromLocalCa ? 'stand-in' : renewalReason(installed.parsed.facts, { hosts: want.spec.hosts, renewAfter: tls.renewAfter }, now)),
+    reason: (want, installed, now) => (installed.fromLocalCa ? 'stand-in' : issuedReason(tls, want, installed, now)),
     async obtain(want) {
       const agent = configureHttp(acme);
       const client = new Client({ directoryUrl: acme.directory, accountKey: await ensureAccountKey(opts.accountKeyFile), backoffAttempts: 10, backoffMin: 1000, backoffMax: 10_000 });
