@@ -142,7 +142,7 @@ export function installCertificates(spec: PlatformSpec, instance: InstanceContex
     facts.push(reading.facts);
   }
   if (problems.length > 0) {
-    throw new MailfleetError('CERTIFICATE_INVALID', `${instance.name}: no usable server certificate: ${problems.join('; ')}`, { details: problems });
+    throw new MailfleetError('TLS_CERTIFICATE_INVALID', `${instance.name}: no usable server certificate: ${problems.join('; ')}`, { details: problems });
   }
   return facts;
 }
