@@ -35,8 +35,8 @@ test('TLS on every mail protocol, with stock clients', { timeout: 600_000 }, asy
   });
   const main = issue(ca, [DEFAULT_NAME]);
   const net = issue(ca, NET_NAMES);
-  const { tls, beforeUp } = filesTls(certDir, [{ name: 'default', hosts: [DEFAULT_NAME], pair: main }, { name: 'net', hosts: NET_NAMES, pair: net }]);
-  const platform = await startPlatform(t, { addressPool: POOL, accounts: 3, password: PASSWORD, roles: { mailbox: 1 }, beforeUp,
+  const tls = filesTls(certDir, [{ name: 'default', hosts: [DEFAULT_NAME], pair: main }, { name: 'net', hosts: NET_NAMES, pair: net }]);
+  const platform = await startPlatform(t, { addressPool: POOL, accounts: 3, password: PASSWORD, roles: { mailbox: 1 },
     extra: { tls, loadBalancer: { sourceRanges: [`${BALANCER}/32`], ports: LB_PORTS } },
   });
   const mta = await platform.instance('mta-0');

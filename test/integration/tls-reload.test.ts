@@ -34,8 +34,8 @@ test('certificates replaced while the platform runs', { timeout: 600_000 }, asyn
     rmSync(certDir, { recursive: true, force: true });
   });
   const first = issue(ca, [NAME]);
-  const { tls, beforeUp } = filesTls(certDir, [{ name: 'default', hosts: [NAME], pair: first }]);
-  const platform = await startPlatform(t, { addressPool: POOL, accounts: 3, password: PASSWORD, roles: { mailbox: 1 }, extra: { tls }, beforeUp });
+  const tls = filesTls(certDir, [{ name: 'default', hosts: [NAME], pair: first }]);
+  const platform = await startPlatform(t, { addressPool: POOL, accounts: 3, password: PASSWORD, roles: { mailbox: 1 }, extra: { tls } });
   const mta = await platform.instance('mta-0');
   const msa = await platform.instance('msa-0');
   const proxy = await platform.instance('proxy-0');
