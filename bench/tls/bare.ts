@@ -28,17 +28,25 @@ function noPeers(): Peers {
   return { ldap: [], kvs: [], mailbox: [], proxy: [], mta: [], msa: [] };
 }
 
+/**
+ * The spec with stand-ins for the platform's secrets: the generators need them, but the bare Dovecot keeps
+ * only TLS settings and its own users file from what they render (no LDAP, no director, no master user).
+ */
+function renderable(spec: PlatformSpec): PlatformSpec {
+  const unused = 'unused-by-the-bare-dovecot';
+  return withSecrets(spec, { ldapAdminPassword: unused, ldapReaderPassword: unused, ldapAuthPassword: unused, doveadmApiKey: unused, backendLoginPassword: unused });
+}
+
 /** The TLS lines of the generated proxy config (`ssl…` settings, top level only), which the bare Dovecot takes over. */
 function proxyTlsSettings(spec: PlatformSpec, instance: InstanceContext): string[] {
-  const proxy = roleConfigFiles('proxy', { spec, instance: { ...instance, role: 'proxy' }, peers: noPeers() })['dovecot.conf'] ?? '';
+  const proxy = roleConfigFiles('proxy', { spec: renderable(spec), instance: { ...instance, role: 'proxy' }, peers: noPeers() })['dovecot.conf'] ?? '';
   const lines = proxy.split('\n').filter((l) => /^ssl(_[a-z_]+)? = /.test(l));
   if (!lines.includes('ssl = yes')) throw new Error('the generated proxy dovecot.conf does not serve TLS (no top-level "ssl = yes"); update bench/tls/bare.ts');
   return lines;
 }
 
 function dovecotConf(spec: PlatformSpec, instance: InstanceContext): string {
-  // The master-user passdb that needs this secret is replaced below by the users file.
-  const input: ConfigInput = { spec: withSecrets(spec, { backendLoginPassword: 'unused-by-the-bare-dovecot' }), instance, peers: noPeers() };
+  const input: ConfigInput = { spec: renderable(spec), instance, peers: noPeers() };
   const conf = roleConfigFiles('mailbox', input)['dovecot.conf'] ?? '';
   const users = join(instance.configDir, 'users');
   const auth = /^passdb \{\n(?: {2}.*\n)*?\}\n/gm;
