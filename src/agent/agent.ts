@@ -5,7 +5,7 @@ import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Router } from '../lmtp/index.ts';
 import type { PlatformSpec } from '../spec/index.ts';
-import { certificateSources, installCertificates, type CertificateFacts } from './certificates.ts';
+import { certificateSources, installCertificates, removeServedCertificates, type CertificateFacts } from './certificates.ts';
 import { startCertificateWatch, type CertificateWatch } from './certificate-watch.ts';
 import { DAEMONS, type ConfigSource, type Daemon, type DaemonInput } from './daemons.ts';
 import { drainRole, type DrainReport } from './drain.ts';
@@ -123,6 +123,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     await Promise.all([router?.close(0), gate?.close()]);
     proc.child.kill('SIGTERM');
     await proc.exited;
+    if (serving) removeServedCertificates(instance);
     return 1;
   }
 
@@ -187,6 +188,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
 
   const code = await proc.exited;
   certificates?.close();
+  if (serving) removeServedCertificates(instance);
   // Open splices end with the daemon; the balancer ports close with it.
   await gate?.close();
   process.off('SIGHUP', onHup);

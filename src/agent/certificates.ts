@@ -139,6 +139,11 @@ export function installServed(source: CertificateSource, served: string): void {
   renameSync(temp, source.served);
 }
 
+/** Removes the served copies once the daemon has stopped: no key outlives its instance in the run dir. */
+export function removeServedCertificates(instance: InstanceContext): void {
+  rmSync(servedCertificatesDir(instance), { recursive: true, force: true });
+}
+
 /**
  * Installs every certificate before the daemon starts; a missing or broken one stops the start, naming
  * the spec field and the file (a daemon would otherwise refuse TLS, or not start at all).
@@ -157,6 +162,7 @@ export function installCertificates(spec: PlatformSpec, instance: InstanceContex
     facts.push(reading.facts);
   }
   if (problems.length > 0) {
+    removeServedCertificates(instance);
     throw new MailfleetError('TLS_CERTIFICATE_INVALID', `${instance.name}: no usable server certificate: ${problems.join('; ')}`, { details: problems });
   }
   return facts;

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { certificateSources, installCertificates, readCertificate, type CertificateSource } from '../../src/agent/certificates.ts';
+import { certificateSources, installCertificates, readCertificate, removeServedCertificates, type CertificateSource } from '../../src/agent/certificates.ts';
 import type { InstanceContext } from '../../src/config/index.ts';
 import { isMailfleetError } from '../../src/errors.ts';
 import { issue, makeCa, removeCa, serialOf, writePair } from '../support/certificates.ts';
@@ -100,7 +100,7 @@ test('GIVEN an encrypted or broken key WHEN read THEN it is refused without a wo
   }
 });
 
-test('GIVEN a spec with two certificates WHEN installed THEN each served file is root\'s only, in a root-only directory', (t) => {
+test('GIVEN a spec with two certificates WHEN installed THEN each served file is root\'s only, in a root-only directory, until removed', (t) => {
   const dir = scratch(t);
   const spec = testSpec('tls: { certificates: [{ name: main, hosts: [mx.example.com] }, { name: net, hosts: [mail.example.net] }] }');
   const inst = instance(dir);
@@ -112,6 +112,9 @@ test('GIVEN a spec with two certificates WHEN installed THEN each served file is
   assert.equal(statSync(main?.served ?? '').mode & 0o777, 0o600);
   assert.equal(statSync(join(inst.runDir, 'tls')).mode & 0o777, 0o700);
   assert.equal(serialOf(readFileSync(net?.served ?? '', 'utf8')), other.serial);
+
+  removeServedCertificates(inst);
+  assert.equal(existsSync(join(inst.runDir, 'tls')), false);
 });
 
 test('GIVEN a spec whose second certificate is missing WHEN installed THEN the start fails naming the field and the file', (t) => {
@@ -124,4 +127,5 @@ test('GIVEN a spec whose second certificate is missing WHEN installed THEN the s
     assert.match(err.message, /spec\.tls\.certificates\[1\] \(net\): cannot read: .*tls\/net\/tls\.crt/);
     return true;
   });
+  assert.equal(existsSync(join(inst.runDir, 'tls')), false, 'the first certificate\'s served copy is not left behind');
 });

@@ -4,10 +4,11 @@
  * replacement is refused and the last good certificate stays in service.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { runPrefix } from '../../src/agent/index.ts';
 import { issue, makeCa, removeCa } from '../support/certificates.ts';
 import { until } from '../support/poll.ts';
 import { DOMAIN, startPlatform, type InstanceStatus } from '../support/platform.ts';
@@ -111,5 +112,18 @@ test('certificates replaced while the platform runs', { timeout: 600_000 }, asyn
       assert.match(log, /new certificate refused; the old one stays in service/);
       assert.doesNotMatch(log, /PRIVATE KEY/);
     }
+  });
+
+  await t.test('WHEN the platform goes down THEN no served copy of a key is left in the run dirs', async () => {
+    const served = (): string[] => {
+      try {
+        return readdirSync(runPrefix(platform.stateDir), { recursive: true, encoding: 'utf8' }).filter((p) => /(^|\/)tls\/[^/]+\.pem$/.test(p));
+      } catch {
+        return [];
+      }
+    };
+    assert.equal(served().length, 3, 'mta, msa and proxy each serve one');
+    await platform.down();
+    assert.deepEqual(served(), []);
   });
 });
