@@ -1,5 +1,5 @@
 import { readerDn } from '../config/index.ts';
-import { imapCapability, lmtpLhlo, pop3Capa, redisPing, smtpEhlo } from '../protocol/index.ts';
+import { imapCapability, lmtpLhlo, pop3Capa, redisPing, smtpEhlo, type TlsClientOptions } from '../protocol/index.ts';
 import { requireSecret, type PlatformSpec, type Role } from '../spec/index.ts';
 
 /** One protocol dialogue against the instance's own daemon; throws when it does not succeed. */
@@ -16,6 +16,17 @@ async function ldapSearch(ldapts: Promise<typeof import('ldapts')>, spec: Platfo
   }
 }
 
+/**
+ * Implicit TLS for a check of the instance's own daemon: the handshake must succeed, but the chain
+ * and name are not checked. The check dials the daemon's own address, which no certificate names;
+ * the agent does not hold the issuing CA in Kubernetes (cert-manager's chain may end at a public
+ * root or a CA kept elsewhere); and a certificate about to expire is for the renewal, the
+ * certificate metrics and `mailfleet status` to report, not a reason to take every replica out
+ * of its Service at the same moment. Clients verify; this asks only whether TLS is served.
+ * `node:tls` loads on the first such check, so only `msa` and `proxy` agents carry it.
+ */
+const SELF_CHECK_TLS: TlsClientOptions = { mode: 'implicit', rejectUnauthorized: false };
+
 /** The readiness dialogue of each role (DESIGN: readiness = the protocol dialogue succeeds). */
 export function readinessCheck(role: Role, spec: PlatformSpec, host: string, timeoutMs: number): ReadinessCheck {
   const { ports } = spec;
@@ -24,14 +35,28 @@ export function readinessCheck(role: Role, spec: PlatformSpec, host: string, tim
     case 'mta':
       return async (signal) => void (await smtpEhlo({ ...base, port: ports.smtp, heloName: 'readiness.mailfleet', signal }));
     case 'msa':
-      return async (signal) => void (await smtpEhlo({ ...base, port: ports.submission, heloName: 'readiness.mailfleet', signal }));
+      return async (signal) => {
+        await Promise.all([
+          smtpEhlo({ ...base, port: ports.submission, heloName: 'readiness.mailfleet', signal }),
+          smtpEhlo({ ...base, port: ports.submissions, heloName: 'readiness.mailfleet', signal, tls: SELF_CHECK_TLS }),
+        ]);
+      };
     case 'mailbox':
+      return async (signal) => {
+        await Promise.all([
+          lmtpLhlo({ ...base, port: ports.lmtp, heloName: 'readiness.mailfleet', signal }),
+          imapCapability({ ...base, port: ports.imap, signal }),
+          pop3Capa({ ...base, port: ports.pop3, signal }),
+        ]);
+      };
     case 'proxy':
       return async (signal) => {
         await Promise.all([
           lmtpLhlo({ ...base, port: ports.lmtp, heloName: 'readiness.mailfleet', signal }),
           imapCapability({ ...base, port: ports.imap, signal }),
           pop3Capa({ ...base, port: ports.pop3, signal }),
+          imapCapability({ ...base, port: ports.imaps, signal, tls: SELF_CHECK_TLS }),
+          pop3Capa({ ...base, port: ports.pop3s, signal, tls: SELF_CHECK_TLS }),
         ]);
       };
     case 'ldap': {
