@@ -21,10 +21,11 @@ import { startBare, BARE_DOVECOT_ADDRESS, BARE_POSTFIX_ADDRESS } from './deliver
 import { startFull } from './delivery/full.ts';
 import { cpuDelta, sampleCpu, trackProcesses } from './delivery/cpu.ts';
 import { deliver, type Load, type LoadResult } from './delivery/load.ts';
-import { assertNothingListens, processTree, reapLeftovers } from './support/processes.ts';
+import { assertNothingListens, reapLeftovers } from './support/processes.ts';
 import { addCpu, freeze, thaw } from './delivery/rounds.ts';
 import { benchSpec, BENCH_DOMAIN, type BenchSpec } from './delivery/spec.ts';
 import type { Defer, DeliveryTarget } from './delivery/target.ts';
+import { cleanupStack } from './support/cleanup.ts';
 import { abortOnSignals, runningAsRoot } from './support/interrupt.ts';
 
 const TARGET_RATIO = 0.9;
@@ -91,26 +92,6 @@ function options(argv: string[]): Options {
 type Start = (root: string, bench: BenchSpec, defer: Defer, signal: AbortSignal) => Promise<DeliveryTarget>;
 
 /** Clean-up steps, run newest first; processes alive below this one are remembered for the left-behind check. */
-function cleanupStack(): { defer: Defer; run: () => Promise<void>; seen: Map<number, string> } {
-  const steps: { name: string; step: () => Promise<void> }[] = [];
-  const seen = new Map<number, string>();
-  return {
-    defer: (name, step) => void steps.push({ name, step }),
-    seen,
-    async run() {
-      for (const [pid, start] of processTree([process.pid])) if (pid !== process.pid) seen.set(pid, start);
-      for (let s = steps.pop(); s !== undefined; s = steps.pop()) {
-        console.error(`bench: stopping ${s.name}`);
-        try {
-          await s.step();
-        } catch (err) {
-          console.error(`bench: stopping ${s.name} failed: ${err instanceof Error ? err.message : String(err)}`);
-        }
-      }
-    },
-  };
-}
-
 interface PathResult {
   path: string;
   r: LoadResult;

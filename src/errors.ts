@@ -29,6 +29,9 @@ export const ERROR_CODES = {
   DNS_AUDIT_FAILED: 'the DNS resolver audit could not run or observe the resolver',
   SECRET_MISSING: 'a platform secret has no value where one is needed',
   PLACEHOLDER_UNRESOLVED: 'a rendered config names a secret or pod fact the pod does not have',
+  TLS_CA_INVALID: 'the local certificate authority in the state directory cannot be used',
+  TLS_CERTIFICATE_INVALID: 'a certificate or its key cannot be used (unparsable, mismatched, or not for the named hosts)',
+  TLS_ISSUE_FAILED: 'a certificate could not be issued or renewed',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

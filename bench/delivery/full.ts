@@ -74,13 +74,14 @@ async function stopPlatform(child: ReturnType<typeof spawn>, exited: Promise<unk
   await exited;
 }
 
-async function mtaEndpoint(stateDir: string): Promise<{ host: string; port: number }> {
+/** The first ready instance of `role` and one of its ports, from `mailfleet status --json`. */
+export async function readyEndpoint(stateDir: string, role: string, port: string): Promise<{ host: string; port: number }> {
   const { stdout } = await run(MAILFLEET, ['status', '--json', '--state-dir', stateDir]);
   const report = JSON.parse(stdout) as StatusReport;
-  const mta = report.instances.find((i) => i.role === 'mta' && i.state === 'running' && i.ready);
-  const port = mta?.ports.smtp;
-  if (!mta || port === undefined) throw new Error(`mailfleet status shows no ready mta: ${stdout.slice(0, 400)}`);
-  return { host: mta.address, port };
+  const instance = report.instances.find((i) => i.role === role && i.state === 'running' && i.ready);
+  const number = instance?.ports[port];
+  if (!instance || number === undefined) throw new Error(`mailfleet status shows no ready ${role} with a ${port} port: ${stdout.slice(0, 400)}`);
+  return { host: instance.address, port: number };
 }
 
 /** Brings the platform up under `root`, registers its stop step, and returns its mta once everything is ready. */
@@ -99,9 +100,10 @@ export async function startFull(root: string, bench: BenchSpec, defer: Defer, si
   });
   defer('full platform', () => stopPlatform(child, exited, stateDir));
   await waitUp(child, logFile, signal);
-  const mta = await mtaEndpoint(stateDir);
+  const mta = await readyEndpoint(stateDir, 'mta', 'smtp');
   return {
     name: 'full',
+    stateDir,
     smtpHost: mta.host,
     smtpPort: mta.port,
     mailRoot: instanceContext(stateDir, 'mailbox', 'mailbox-0', mta.host).mailDir,

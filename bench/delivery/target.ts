@@ -6,6 +6,8 @@ export interface DeliveryTarget {
   smtpPort: number;
   /** Mail storage root: `<mailRoot>/<domain>/<local part>/Maildir`. */
   mailRoot: string;
+  /** The platform's state directory, when the path is a `mailfleet up` platform. */
+  stateDir?: string;
   /** Where to look when something goes wrong. */
   logs: string;
   /** Daemons the bench started itself, pid → component label for the CPU breakdown (see cpu.ts). */
@@ -14,5 +16,4 @@ export interface DeliveryTarget {
   processRoots(): number[];
 }
 
-/** Registers a clean-up step; steps run in reverse order at the end, on error and on Ctrl-C. */
-export type Defer = (name: string, step: () => Promise<void>) => void;
+export type { Defer } from '../support/cleanup.ts';

@@ -1,4 +1,4 @@
-import { controlRequest, type InstanceStatus, type StatusReport } from '../runtime/local/index.ts';
+import { controlRequest, type CertificateStatus, type InstanceStatus, type StatusReport } from '../runtime/local/index.ts';
 import { parse } from './args.ts';
 import { resolveStateDir } from './state.ts';
 import { controlSocket } from '../runtime/local/index.ts';
@@ -34,6 +34,19 @@ export async function printStatus(socket: string, asJson: boolean): Promise<void
   }
   process.stdout.write(table(rows) + '\n');
   for (const d of report.directors.filter((x) => !x.answered)) process.stdout.write(`director ${d.name ?? d.address} (${d.address}) did not answer: ${d.error ?? 'no reply'}\n`);
+  const certificates = report.certificates ?? [];
+  if (certificates.length > 0) process.stdout.write('\n' + certificateTable(certificates) + '\n');
+}
+
+/** The server certificates: names, dates and trouble; never key material. */
+function certificateTable(certificates: CertificateStatus[]): string {
+  const day = (iso: string | undefined) => (iso === undefined ? '-' : `${iso.slice(0, 16).replace('T', ' ')}Z`);
+  const rows = [['CERTIFICATE', 'HOSTS', 'ISSUER', 'NOT BEFORE', 'NOT AFTER', 'DAYS LEFT', 'RENEW AT']];
+  for (const c of certificates) {
+    rows.push([c.name, c.hosts.join(','), c.standIn ? `${c.issuer} (stand-in from the local CA)` : c.issuer, day(c.notBefore), day(c.notAfter), c.daysLeft === undefined ? '-' : String(c.daysLeft), day(c.renewAt)]);
+  }
+  const errors = certificates.filter((c) => c.lastError).map((c) => `certificate ${c.name}: last ${c.lastError?.reason} attempt failed at ${day(c.lastError?.at)}: ${c.lastError?.message}`);
+  return [table(rows), ...errors].join('\n');
 }
 
 export async function statusCommand(argv: string[]): Promise<number> {

@@ -1,4 +1,5 @@
-import { authWorkerService, dovecotBase, dovecotLdapConf, LMTP_SERVICE_SETTINGS, LOGIN_SERVICE_SETTINGS, serviceBlock, VMAIL_USER } from './dovecot-common.ts';
+import { requireSecret } from '../spec/index.ts';
+import { authWorkerService, BACKEND_LOGIN_USER, dovecotBase, dovecotLdapConf, LMTP_SERVICE_SETTINGS, LOGIN_SERVICE_SETTINGS, serviceBlock, VMAIL_USER } from './dovecot-common.ts';
 import type { ConfigFiles, ConfigInput } from './context.ts';
 
 /**
@@ -25,6 +26,14 @@ export function dovecotBackendFiles(input: ConfigInput): ConfigFiles {
     'recipient_delimiter = +',
     `postmaster_address = postmaster@${spec.domains[0]}`,
     `hostname = ${instance.name}`,
+    // The proxies log in as the master user on the user's behalf (the user's password was verified on the
+    // proxy); `pass = yes` still looks the user up in LDAP, so a deleted account cannot log in.
+    'passdb {',
+    '  driver = static',
+    '  master = yes',
+    '  pass = yes',
+    `  args = user=${BACKEND_LOGIN_USER} password=${requireSecret(spec, 'backendLoginPassword')}`,
+    '}',
     'passdb {',
     '  driver = ldap',
     `  args = ${instance.configDir}/dovecot-ldap.conf.ext`,

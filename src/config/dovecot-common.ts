@@ -3,12 +3,17 @@ import { authDn, ldapUris, type ConfigInput } from './context.ts';
 
 export const VMAIL_USER = 'vmail';
 
-/** Dovecot's LDAP passdb/userdb settings (`dovecot-ldap.conf.ext`). `proxy` adds the director's `proxy=y`. */
+/** The master user the proxies log in to the backends as, on behalf of the client's user. */
+export const BACKEND_LOGIN_USER = 'mailproxy';
+
+/** Dovecot's LDAP passdb/userdb settings (`dovecot-ldap.conf.ext`). `proxy` adds the director's `proxy=y` and the backend login. */
 export function dovecotLdapConf({ spec, peers, instance }: ConfigInput, options: { proxy: boolean }): string {
   const base = `ou=accounts,${spec.ldap.baseDn}`;
   const filter = '(&(objectClass=mailfleetAccount)(mail=%u))';
   const passAttrs = ['mail=user', 'userPassword=password'];
-  if (options.proxy) passAttrs.push('=proxy=y');
+  // The proxy verifies the user's password (once) and logs in to the backend as the master user on the
+  // user's behalf: the backend verifies no Argon2id hash again, and the user's password stays on the proxy.
+  if (options.proxy) passAttrs.push('=proxy=y', `=master=${BACKEND_LOGIN_USER}`, `=pass=${requireSecret(spec, 'backendLoginPassword')}`);
   return [
     `uris = ${ldapUris(peers, spec.ports.ldap)}`,
     `dn = ${authDn(spec)}`,

@@ -46,7 +46,11 @@ export function redactSpec(spec: PlatformSpec): { spec: PlatformSpec; secrets: R
       readerPassword: secretPlaceholder(SECRET_KEYS.ldapReaderPassword),
       authPassword: secretPlaceholder(SECRET_KEYS.ldapAuthPassword),
     },
-    director: { ...spec.director, apiKey: secretPlaceholder(SECRET_KEYS.doveadmApiKey) },
+    director: {
+      ...spec.director,
+      apiKey: secretPlaceholder(SECRET_KEYS.doveadmApiKey),
+      backendLoginPassword: secretPlaceholder(SECRET_KEYS.backendLoginPassword),
+    },
     accounts: {
       ...spec.accounts,
       seed: spec.accounts.seed.map((a, i) => ({ ...a, password: secretPlaceholder(seedPasswordKey(i)) })),
@@ -81,10 +85,10 @@ export function podSecretKeys(workload: SecretConsumer, spec: PlatformSpec): str
     case 'msa':
       return [k.ldapReaderPassword];
     case 'proxy':
-      return [k.ldapAuthPassword, k.doveadmApiKey];
+      return [k.ldapAuthPassword, k.doveadmApiKey, k.backendLoginPassword];
     case 'mailbox':
-      // Its drain asks the directors over doveadm HTTP whether users are still routed here.
-      return [k.ldapAuthPassword, k.doveadmApiKey];
+      // Its drain asks the directors over doveadm HTTP whether users are still routed here; the proxies log in with the backend login.
+      return [k.ldapAuthPassword, k.doveadmApiKey, k.backendLoginPassword];
     case 'ldap':
       return [
         k.ldapAdminPassword,

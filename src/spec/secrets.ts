@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { MailfleetError } from '../errors.ts';
 import type { PlatformSpec } from './types.ts';
 
-export type PlatformSecretName = 'ldapAdminPassword' | 'ldapReaderPassword' | 'ldapAuthPassword' | 'doveadmApiKey';
+export type PlatformSecretName = 'ldapAdminPassword' | 'ldapReaderPassword' | 'ldapAuthPassword' | 'doveadmApiKey' | 'backendLoginPassword';
 
 export interface PlatformSecret {
   name: PlatformSecretName;
@@ -23,6 +23,7 @@ export const PLATFORM_SECRETS: readonly PlatformSecret[] = [
   { name: 'ldapReaderPassword', field: 'spec.ldap.readerPassword', key: 'ldap-reader-password' },
   { name: 'ldapAuthPassword', field: 'spec.ldap.authPassword', key: 'ldap-auth-password' },
   { name: 'doveadmApiKey', field: 'spec.director.apiKey', key: 'doveadm-api-key' },
+  { name: 'backendLoginPassword', field: 'spec.director.backendLoginPassword', key: 'backend-login-password' },
 ];
 
 /** Shortest secret accepted from a spec. Generated ones are 43 characters (32 random bytes). */
@@ -53,6 +54,8 @@ export function secretValue(spec: PlatformSpec, name: PlatformSecretName): strin
       return spec.ldap.authPassword;
     case 'doveadmApiKey':
       return spec.director.apiKey;
+    case 'backendLoginPassword':
+      return spec.director.backendLoginPassword;
   }
 }
 
@@ -78,6 +81,7 @@ export function withSecrets(spec: PlatformSpec, values: PlatformSecretValues): P
   const reader = pick('ldapReaderPassword');
   const auth = pick('ldapAuthPassword');
   const apiKey = pick('doveadmApiKey');
+  const backendLogin = pick('backendLoginPassword');
   return {
     ...spec,
     ldap: {
@@ -86,7 +90,11 @@ export function withSecrets(spec: PlatformSpec, values: PlatformSecretValues): P
       ...(reader === undefined ? {} : { readerPassword: reader }),
       ...(auth === undefined ? {} : { authPassword: auth }),
     },
-    director: { ...spec.director, ...(apiKey === undefined ? {} : { apiKey }) },
+    director: {
+      ...spec.director,
+      ...(apiKey === undefined ? {} : { apiKey }),
+      ...(backendLogin === undefined ? {} : { backendLoginPassword: backendLogin }),
+    },
   };
 }
 

@@ -75,7 +75,18 @@ export interface PlatformSpec {
    * how often the backend-sync controller re-reads everything (safety net; events drive it), and how long
    * a leaving backend may keep users.
    */
-  director: { vhostCount: number; apiKey?: string; resyncSeconds: number; drainTimeoutSeconds: number };
+  director: {
+    vhostCount: number;
+    apiKey?: string;
+    /**
+     * The password the proxies log in to the backends with, as the master user `mailproxy` on behalf of the
+     * client's user (no default: generated like the LDAP passwords). The user's password is verified once,
+     * on the proxy, and never crosses the internal hop.
+     */
+    backendLoginPassword?: string;
+    resyncSeconds: number;
+    drainTimeoutSeconds: number;
+  };
   local: { stateDir: string; addressPool: string };
   /**
    * Client networks the `mta` and `msa` relay for without authentication (Postfix `mynetworks`, and

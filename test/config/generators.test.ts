@@ -22,7 +22,7 @@ const peers: Peers = {
 };
 
 /** What the single host generates (or a pod's Secret holds) before configs are written. */
-const SECRETS = { ldapAdminPassword: 'test-admin-secret-0123', ldapReaderPassword: 'test-reader-secret-0123', ldapAuthPassword: 'test-auth-secret-0123', doveadmApiKey: 'test-doveadm-key-0123456789' };
+const SECRETS = { ldapAdminPassword: 'test-admin-secret-0123', ldapReaderPassword: 'test-reader-secret-0123', ldapAuthPassword: 'test-auth-secret-0123', doveadmApiKey: 'test-doveadm-key-0123456789', backendLoginPassword: 'test-backend-login-0123' };
 
 function input(role: Role, listen = '0.0.0.0', withSpec: PlatformSpec = spec): ConfigInput {
   return {
@@ -143,6 +143,17 @@ test('GIVEN proxy and mailbox WHEN rendered THEN auth workers verify the slow pa
   }
   const heavy = testSpec('accounts: { passwordHash: { memoryKiB: 1048576, passes: 1 } }');
   assert.match(roleConfigFiles('proxy', input('proxy', '0.0.0.0', heavy))['dovecot.conf'] ?? '', /^ {2}vsz_limit = 1152 M$/m);
+});
+
+test('GIVEN proxy and mailbox WHEN rendered THEN the proxy logs in to the backend as the master user, so the user\'s hash is verified once and the password stays on the proxy', () => {
+  const proxyLdap = roleConfigFiles('proxy', input('proxy'))['dovecot-ldap.conf.ext'] ?? '';
+  assert.match(proxyLdap, new RegExp(`^pass_attrs = mail=user, userPassword=password, =proxy=y, =master=mailproxy, =pass=${SECRETS.backendLoginPassword}$`, 'm'));
+  const backend = roleConfigFiles('mailbox', input('mailbox'))['dovecot.conf'] ?? '';
+  const master = backend.indexOf('  master = yes');
+  assert.ok(master > 0 && master < backend.indexOf('  driver = ldap'), 'the master passdb comes before the users\' passdb');
+  assert.match(backend, new RegExp(`^ {2}args = user=mailproxy password=${SECRETS.backendLoginPassword}$`, 'm'));
+  assert.match(backend, /^ {2}pass = yes$/m, 'the user must still exist in LDAP');
+  assert.doesNotMatch(roleConfigFiles('mailbox', input('mailbox'))['dovecot-ldap.conf.ext'] ?? '', /master|=pass=/);
 });
 
 test('GIVEN the mailbox role WHEN rendered THEN mail lives under the shared storage and quota comes from LDAP', () => {

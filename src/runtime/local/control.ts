@@ -7,16 +7,17 @@ import type { LocalRuntime } from './runtime.ts';
 import { statusReport } from './status.ts';
 import type { PlatformSpec } from '../../spec/index.ts';
 import type { DirectorView } from '../../backends/index.ts';
+import type { CertificateStatus } from '../../tls/index.ts';
 
 /**
  * The runtime's control API: HTTP/1.1 with JSON bodies on a unix socket in the state directory, mode 0600 (root only).
- *   GET  /v1/status                 every instance, mailbox backends as the directors list them now
+ *   GET  /v1/status                 every instance, mailbox backends as the directors list them now, the certificates
  *   GET  /v1/endpoints?watch=1      NDJSON: the current endpoints as ADDED, a SYNCED marker, then changes
  *   POST /v1/scale {role,replicas}  answers when the role has that many ready instances (a new mailbox: routable
  *                                   in every director; a removed one: drained out of them)
  *   POST /v1/restart {role}         rolling restart; answers when the last instance is ready again
  *   POST /v1/down                   answers at once; the runtime then stops everything and exits
- *   GET  /metrics                   the backend-sync controller's metrics (Prometheus text)
+ *   GET  /metrics                   the backend-sync controller's and the certificates' metrics (Prometheus text)
  */
 export function startControlServer(opts: {
   socketPath: string;
@@ -26,6 +27,8 @@ export function startControlServer(opts: {
   onDown: () => void;
   /** Every director's host list, asked when called. */
   directorView: () => Promise<DirectorView[]>;
+  /** Every server certificate: names and dates, never key material. */
+  certificates: () => CertificateStatus[];
   metrics: () => Promise<string>;
 }): Promise<Server> {
   const { runtime, log } = opts;
@@ -54,7 +57,7 @@ export function startControlServer(opts: {
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://control');
-    if (req.method === 'GET' && url.pathname === '/v1/status') return json(res, 200, statusReport(opts.spec, runtime.pods(), await opts.directorView()));
+    if (req.method === 'GET' && url.pathname === '/v1/status') return json(res, 200, statusReport(opts.spec, runtime.pods(), await opts.directorView(), opts.certificates()));
     if (req.method === 'GET' && url.pathname === '/metrics') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
       res.end(await opts.metrics());
@@ -77,7 +80,7 @@ export function startControlServer(opts: {
         throw new MailfleetError('CONTROL_REQUEST_INVALID', 'replicas must be an integer from 0 to 64');
       }
       await runtime.scale(role as Role, replicas);
-      return json(res, 200, statusReport(opts.spec, runtime.pods(), await opts.directorView()));
+      return json(res, 200, statusReport(opts.spec, runtime.pods(), await opts.directorView(), opts.certificates()));
     }
     if (req.method === 'POST' && url.pathname === '/v1/restart') {
       const { role } = await body(req);

@@ -1,12 +1,15 @@
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { peersFile, runPrefix } from '../../agent/index.ts';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Registry } from 'prom-client';
+import { peersFile, runPrefix, tlsCertsDir } from '../../agent/index.ts';
 import {
   createBackendMetrics, createBackendSync, createFeedSource, directorsFromEndpoints, doveadmDirectors, ROUTABLE_TIMEOUT_MS, syncSettings, type BackendSync,
 } from '../../backends/index.ts';
 import { MailfleetError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { MailPlatform } from '../../spec/index.ts';
+import { createCertificateRenewal, createTlsMetrics } from '../../tls/index.ts';
 import { createAddressPool } from './addresses.ts';
 import { startControlServer } from './control.ts';
 import { checkPrerequisites, checkStateDirReachable, ensureMailUser } from './prerequisites.ts';
@@ -17,6 +20,7 @@ import { SECRETS_FILE, withLocalSecrets } from './secrets.ts';
 export { controlRequest } from './control.ts';
 export { LOG_FILE_MODE, logsDir, privateLogs } from './logs.ts';
 export { rolePorts, type InstanceStatus, type StatusReport } from './status.ts';
+export type { CertificateStatus } from '../../tls/index.ts';
 export { missingPrerequisites } from './prerequisites.ts';
 export type { Pod } from './pod.ts';
 export type { LocalRuntime, Progress } from './runtime.ts';
@@ -24,6 +28,9 @@ export type { LocalRuntime, Progress } from './runtime.ts';
 export function controlSocket(stateDir: string): string {
   return join(resolve(stateDir), 'control.sock');
 }
+
+/** How long `down` waits for a certificate check in flight. */
+const CERTIFICATES_STOP_MS = 5000;
 
 /** The state dir and its `data` dir: searchable by the daemons' users, listable by root only. */
 const STATE_DIR_MODE = 0o711;
@@ -86,6 +93,20 @@ export async function startLocalPlatform(opts: {
   writeFileSync(specFile, JSON.stringify(platform, null, 2) + '\n', { mode: 0o600 });
   chmodSync(specFile, 0o600);
 
+  // One registry for the control socket's /metrics: backend sync and certificates.
+  const registry = new Registry();
+  // Server certificates before any daemon starts: the daemons read them at start.
+  const certificates = createCertificateRenewal({
+    platformName: platform.metadata.name,
+    tls: platform.spec.tls,
+    stateDir,
+    certsDir: tlsCertsDir(stateDir),
+    log: opts.logFor('tls'),
+    metrics: createTlsMetrics(registry),
+  });
+  const { caCertFile } = await certificates.prepare();
+  if (platform.spec.tls.issuer === 'local' && caCertFile) opts.note(`trust this CA in your clients: ${caCertFile}`);
+
   const syncAbort = new AbortController();
   const settings = syncSettings(platform.spec);
   let sync: BackendSync | undefined;
@@ -108,7 +129,8 @@ export async function startLocalPlatform(opts: {
       await sync.waitRoutable(pod, ROUTABLE_TIMEOUT_MS, syncAbort.signal);
     },
   });
-  const metrics = createBackendMetrics();
+  const metrics = createBackendMetrics(registry);
+  const certificatesStopped = certificates.start(syncAbort.signal);
   if (platform.spec.roles.proxy.replicas > 0) {
     sync = createBackendSync({
       source: createFeedSource(runtime.endpoints),
@@ -134,7 +156,8 @@ export async function startLocalPlatform(opts: {
     log,
     onDown: () => stopRequested(),
     directorView: async () => sync?.view() ?? [],
-    metrics: () => metrics.registry.metrics(),
+    certificates: () => certificates.status(),
+    metrics: () => registry.metrics(),
   });
   const onSignal = () => stopRequested();
   process.on('SIGINT', onSignal);
@@ -144,6 +167,8 @@ export async function startLocalPlatform(opts: {
     log.info('stopping platform');
     await runtime.down();
     syncAbort.abort();
+    // An ACME order in flight is abandoned after a bounded wait: its answer would only be installed.
+    await Promise.race([certificatesStopped, delay(CERTIFICATES_STOP_MS, undefined, { ref: false })]);
     await new Promise<void>((r) => {
       server.closeAllConnections();
       server.close(() => r());

@@ -1,5 +1,6 @@
 import type { PlatformSpec, Ports, Role } from '../../spec/index.ts';
 import { backendInDirectors, type BackendInDirectors, type DirectorView } from '../../backends/index.ts';
+import type { CertificateStatus } from '../../tls/index.ts';
 import type { Pod } from './pod.ts';
 
 function directorEntry(pod: Pod, views: readonly DirectorView[]): Pick<InstanceStatus, 'director'> {
@@ -53,11 +54,14 @@ export interface DirectorStatus {
 export interface StatusReport {
   instances: InstanceStatus[];
   directors: DirectorStatus[];
+  /** The server certificates the daemons serve: names, dates, last error; never key material. */
+  certificates: CertificateStatus[];
 }
 
-export function statusReport(spec: PlatformSpec, pods: Pod[], views: readonly DirectorView[] = []): StatusReport {
+export function statusReport(spec: PlatformSpec, pods: Pod[], views: readonly DirectorView[] = [], certificates: CertificateStatus[] = []): StatusReport {
   const now = Date.now();
   return {
+    certificates,
     directors: views.map((v) => {
       const proxy = pods.find((p) => p.role === 'proxy' && p.address === v.director.address);
       return { ...(proxy ? { name: proxy.name } : {}), address: v.director.address, answered: v.hosts !== undefined, ...(v.error === undefined ? {} : { error: v.error }) };
