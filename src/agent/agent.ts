@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { postfixProxyServices, type InstanceContext, type Peers } from '../config/index.ts';
+import { postfixProxyServices, servesTls, type InstanceContext, type Peers } from '../config/index.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Router } from '../lmtp/index.ts';
 import type { PlatformSpec } from '../spec/index.ts';
-import { DAEMONS, type ConfigSource, type DaemonInput } from './daemons.ts';
+import { certificateSources, installCertificates, type CertificateFacts } from './certificates.ts';
+import { startCertificateWatch, type CertificateWatch } from './certificate-watch.ts';
+import { DAEMONS, type ConfigSource, type Daemon, type DaemonInput } from './daemons.ts';
 import { drainRole, type DrainReport } from './drain.ts';
 import { agentSocket } from './paths.ts';
 import { shortSocketPath, startProxyGate, type ProxyGate } from './proxy-gate.ts';
@@ -78,6 +80,14 @@ function startGate(spec: PlatformSpec, instance: AgentOptions['instance'], log: 
   return startProxyGate({ listeners, trusted: spec.loadBalancer.sourceRanges, log });
 }
 
+/** The roles with TLS listeners watch their certificates and reload their daemon on a new one (certificate-watch.ts). */
+function watchCertificates(daemon: Daemon, input: () => DaemonInput, serving: CertificateFacts[] | undefined, log: Logger): CertificateWatch | undefined {
+  const { reloadCertificates } = daemon;
+  if (serving === undefined || reloadCertificates === undefined) return undefined;
+  const { spec, instance } = input();
+  return startCertificateWatch({ sources: certificateSources(spec, instance), serving, reload: () => reloadCertificates(input()), log });
+}
+
 /**
  * Runs one instance: init, the daemon in the foreground, health endpoints, reload on SIGHUP.
  * Resolves with the daemon's exit status once it has stopped (after `signal` aborts, or on its own).
@@ -91,6 +101,9 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   const argv = daemon.command(input());
   await reapOrphans(daemon.pidFiles(input()), argv[0] ?? '', log);
   await daemon.init(input());
+  // After init, which empties the run dir the served copies live in.
+  const serving = servesTls(instance.role) ? installCertificates(spec, instance) : undefined;
+  if (serving) log.info({ certificates: serving.map((f) => ({ name: f.name, dnsNames: f.dnsNames, notAfter: f.notAfter.toISOString() })) }, 'certificates installed');
   log.info({ argv }, 'starting daemon');
   ensureDir(instance.runDir, 0o755);
   const proc = spawnDaemon(argv, { format: opts.logFormat, role: instance.role, instance: instance.name, runDir: instance.runDir });
@@ -112,6 +125,8 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     await proc.exited;
     return 1;
   }
+
+  const certificates = watchCertificates(daemon, input, serving, log);
 
   const budgetMs = spec.drainSeconds * 1000;
   let drainStartedAt: number | undefined;
@@ -137,7 +152,9 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     log,
     hungAfterMs: spec.hungSeconds * 1000,
     drainBudgetMs: budgetMs,
-    ...(router || gate ? { extraMetrics: (labels: string) => `${router?.metrics(labels) ?? ''}${gate?.metrics(labels) ?? ''}` } : {}),
+    ...(router || gate || certificates
+      ? { extraMetrics: (labels: string) => `${router?.metrics(labels) ?? ''}${gate?.metrics(labels) ?? ''}${certificates?.metrics(labels) ?? ''}` }
+      : {}),
   });
 
   // The preStop hook (`mailfleet agent drain`) asks here: the HTTP port takes no control action.
@@ -169,6 +186,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   else signal.addEventListener('abort', () => void stop(), { once: true });
 
   const code = await proc.exited;
+  certificates?.close();
   // Open splices end with the daemon; the balancer ports close with it.
   await gate?.close();
   process.off('SIGHUP', onHup);

@@ -41,6 +41,11 @@ export interface Daemon {
   reload(input: DaemonInput, pid: number): Promise<void>;
   /** Pid files a previous incarnation may have left behind, checked for live orphans at start. */
   pidFiles(input: ConfigInput): string[];
+  /**
+   * Make the daemon load the certificates just installed, gracefully: open sessions finish on the old
+   * ones. Only the roles with TLS listeners have it.
+   */
+  reloadCertificates?: (input: ConfigInput) => Promise<void>;
 }
 
 /** Installs the role's config files (from `input.configSource`) in the config dir: root-owned, mode 0640, `group` may read. */
@@ -75,6 +80,10 @@ const postfix: Daemon = {
     await run('postqueue', ['-c', input.instance.configDir, '-f']);
   },
   pidFiles: (input) => [join(input.instance.dataDir, 'queue', 'pid', 'master.pid')],
+  // New smtpd processes read the installed files; those in a session exit when it ends.
+  async reloadCertificates(input) {
+    await run('postfix', ['-c', input.instance.configDir, 'reload']);
+  },
 };
 
 const dovecot: Daemon = {
@@ -92,6 +101,10 @@ const dovecot: Daemon = {
     process.kill(pid, 'SIGHUP');
   },
   pidFiles: (input) => [join(input.instance.runDir, 'master.pid')],
+  // The config process reads the files anew; login processes with sessions open keep theirs until those end.
+  async reloadCertificates(input) {
+    await run('doveadm', ['-c', join(input.instance.configDir, 'dovecot.conf'), 'reload']);
+  },
 };
 
 function slapdDirs(input: ConfigInput): { configDb: string; db: string } {

@@ -11,6 +11,9 @@ export function dovecotBackendFiles(input: ConfigInput): ConfigFiles {
   const addr = instance.listen;
   const conf = [
     ...dovecotBase(input, 'imap pop3 lmtp'),
+    // An internal hop: clients' TLS ends at the proxy, and only the proxies reach a backend.
+    'ssl = no',
+    'disable_plaintext_auth = no',
     // Proxied logins arrive from the proxies' addresses: loopback here, the pod network in Kubernetes.
     // Only those may pass on a client's address (and the NetworkPolicy lets only the proxies in).
     `login_trusted_networks = ${['127.0.0.0/8', ...spec.kubernetes.podNetworks].join(' ')}`,

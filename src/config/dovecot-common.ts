@@ -47,8 +47,6 @@ export function dovecotBase({ instance }: ConfigInput, protocols: string): strin
     'log_path = /dev/stderr',
     'info_log_path = /dev/stderr',
     'log_timestamp = ""',
-    'ssl = no',
-    'disable_plaintext_auth = no',
     'auth_mechanisms = plain login',
     `default_internal_user = dovecot`,
     `default_login_user = dovenull`,
@@ -84,11 +82,23 @@ export const LOGIN_SERVICE_SETTINGS = ['service_count = 0', 'process_min_avail =
 /** LMTP keeps workers ready for bursts of deliveries. */
 export const LMTP_SERVICE_SETTINGS = ['process_min_avail = 2'];
 
+/** One `inet_listener`: `ssl` for implicit TLS, `haproxy` for a PROXY-protocol header from the load balancer first. */
+export interface DovecotListener {
+  name: string;
+  address: string;
+  port: number;
+  ssl?: boolean;
+  haproxy?: boolean;
+}
+
 /** A Dovecot `service` block with TCP listeners; `{` always ends its line (the parser requires it). */
-export function serviceBlock(service: string, listeners: { name: string; address: string; port: number }[], extra: string[] = []): string[] {
+export function serviceBlock(service: string, listeners: DovecotListener[], extra: string[] = []): string[] {
   const out = [`service ${service} {`];
   for (const l of listeners) {
-    out.push(`  inet_listener ${l.name} {`, `    address = ${l.address}`, `    port = ${l.port}`, '  }');
+    out.push(`  inet_listener ${l.name} {`, `    address = ${l.address}`, `    port = ${l.port}`);
+    if (l.ssl) out.push('    ssl = yes');
+    if (l.haproxy) out.push('    haproxy = yes');
+    out.push('  }');
   }
   for (const line of extra) out.push(`  ${line}`);
   out.push('}');

@@ -1,4 +1,5 @@
-import { authWorkerService, dovecotBase, dovecotLdapConf, LOGIN_SERVICE_SETTINGS, serviceBlock } from './dovecot-common.ts';
+import { authWorkerService, dovecotBase, dovecotLdapConf, LOGIN_SERVICE_SETTINGS, serviceBlock, type DovecotListener } from './dovecot-common.ts';
+import { dovecotTlsSettings } from './dovecot-tls.ts';
 import { requireSecret } from '../spec/index.ts';
 import type { ConfigFiles, ConfigInput } from './context.ts';
 
@@ -16,10 +17,11 @@ export function dovecotProxyFiles(input: ConfigInput): ConfigFiles {
   // PROXY protocol from the load balancer carries the client's address; trusted from its ranges only.
   const lbRanges = spec.loadBalancer.sourceRanges;
   const haproxyTrust = lbRanges.length > 0 ? [`haproxy_trusted_networks = ${lbRanges.join(' ')}`] : [];
-  const haproxyListener = (name: string, port: number): string[] =>
-    lbRanges.length > 0 ? [`inet_listener ${name} {`, `  address = ${addr}`, `  port = ${port}`, '  haproxy = yes', '}'] : [];
+  const balanced = (listeners: DovecotListener[]): DovecotListener[] => (lbRanges.length > 0 ? listeners : []);
+  const lbPorts = spec.loadBalancer.ports;
   const conf = [
     ...dovecotBase(input, 'imap pop3'),
+    ...dovecotTlsSettings(input),
     `director_servers = ${ring}`,
     `director_mail_servers = ${backends}`,
     'director_user_expire = 15 min',
@@ -46,16 +48,22 @@ export function dovecotProxyFiles(input: ConfigInput): ConfigFiles {
       '}',
     ]),
     ...haproxyTrust,
-    ...serviceBlock('imap-login', [{ name: 'imap', address: addr, port: spec.ports.imap }, { name: 'imaps', address: addr, port: 0 }], [
-      ...haproxyListener('imap_lb', spec.loadBalancer.ports.imap),
-      'executable = imap-login director',
-      ...LOGIN_SERVICE_SETTINGS,
-    ]),
-    ...serviceBlock('pop3-login', [{ name: 'pop3', address: addr, port: spec.ports.pop3 }, { name: 'pop3s', address: addr, port: 0 }], [
-      ...haproxyListener('pop3_lb', spec.loadBalancer.ports.pop3),
-      'executable = pop3-login director',
-      ...LOGIN_SERVICE_SETTINGS,
-    ]),
+    ...serviceBlock('imap-login', [
+      { name: 'imap', address: addr, port: spec.ports.imap },
+      { name: 'imaps', address: addr, port: spec.ports.imaps, ssl: true },
+      ...balanced([
+        { name: 'imap_lb', address: addr, port: lbPorts.imap, haproxy: true },
+        { name: 'imaps_lb', address: addr, port: lbPorts.imaps, haproxy: true, ssl: true },
+      ]),
+    ], ['executable = imap-login director', ...LOGIN_SERVICE_SETTINGS]),
+    ...serviceBlock('pop3-login', [
+      { name: 'pop3', address: addr, port: spec.ports.pop3 },
+      { name: 'pop3s', address: addr, port: spec.ports.pop3s, ssl: true },
+      ...balanced([
+        { name: 'pop3_lb', address: addr, port: lbPorts.pop3, haproxy: true },
+        { name: 'pop3s_lb', address: addr, port: lbPorts.pop3s, haproxy: true, ssl: true },
+      ]),
+    ], ['executable = pop3-login director', ...LOGIN_SERVICE_SETTINGS]),
     // The backend-sync controller's calls should not wait for a doveadm-server process to start.
     ...serviceBlock('doveadm', [{ name: 'http', address: addr, port: spec.ports.doveadm }], ['process_min_avail = 2']),
     ...serviceBlock('auth', [{ name: 'auth-client', address: addr, port: spec.ports.auth }]),

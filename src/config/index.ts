@@ -9,6 +9,8 @@ export type { ConfigFiles, ConfigInput, InstanceContext, Peer, Peers } from './c
 export { authDn, certificateFiles, readerDn } from './context.ts';
 export { VMAIL_USER } from './dovecot-common.ts';
 export { postfixOutboundFiles, postfixProxyServices, type PostfixProxyService } from './postfix.ts';
+export { POSTFIX_SNI_MAP } from './postfix-tls.ts';
+export { servedCertificateFile, servedCertificatesDir, servesTls, TLS_CIPHER_LIST, TLS_ROLES } from './tls.ts';
 export { ARGON2_PARALLELISM, hashPassword, hashPasswords, ssha, type PasswordHashing } from './password.ts';
 export {
   platformSecretKeys, podSecretKeys, POD_NAME_PLACEHOLDER, redactSpec, resolveInValue, resolvePlaceholders, SECRET_KEYS, secretPlaceholder,

@@ -1,5 +1,6 @@
 import { requireSecret, type PlatformSpec } from '../spec/index.ts';
 import { ldapUris, readerDn, type ConfigFiles, type ConfigInput } from './context.ts';
+import { postfixSniFiles, postfixTlsSettings } from './postfix-tls.ts';
 
 /** master.cf services every instance needs; `chroot` is off (the config and queue are per instance). */
 const MASTER_SERVICES = [
@@ -124,6 +125,8 @@ export interface PostfixProxyService {
   service: string;
   /** The balancer port the agent listens on for it. */
   port: number;
+  /** TLS from the first byte after the PROXY header (465, RFC 8314) instead of STARTTLS. */
+  implicitTls: boolean;
 }
 
 /**
@@ -135,12 +138,16 @@ export interface PostfixProxyService {
 export function postfixProxyServices(role: 'mta' | 'msa', spec: PlatformSpec): PostfixProxyService[] {
   const lb = spec.loadBalancer;
   if (lb.sourceRanges.length === 0) return [];
-  return role === 'mta' ? [{ service: 'smtp-lb', port: lb.ports.smtp }] : [{ service: 'submission-lb', port: lb.ports.submission }];
+  if (role === 'mta') return [{ service: 'smtp-lb', port: lb.ports.smtp, implicitTls: false }];
+  return [
+    { service: 'submission-lb', port: lb.ports.submission, implicitTls: false },
+    { service: 'submissions-lb', port: lb.ports.submissions, implicitTls: true },
+  ];
 }
 
 function proxyProtocolServices(role: 'mta' | 'msa', spec: PlatformSpec): string[] {
-  return postfixProxyServices(role, spec).map(({ service }) =>
-    `${service} unix - n n - - smtpd -o syslog_name=postfix/${service} -o smtpd_upstream_proxy_protocol=haproxy`);
+  return postfixProxyServices(role, spec).map(({ service, implicitTls }) =>
+    `${service} unix - n n - - smtpd -o syslog_name=postfix/${service} -o smtpd_upstream_proxy_protocol=haproxy${implicitTls ? ' -o smtpd_tls_wrappermode=yes' : ''}`);
 }
 
 /**
@@ -167,13 +174,17 @@ function ldapMaps(input: ConfigInput): ConfigFiles {
   };
 }
 
-/** Inbound MX (`mta`): accepts mail for served domains only, rejects unknown recipients at RCPT. */
+/**
+ * Inbound MX (`mta`): accepts mail for served domains only, rejects unknown recipients at RCPT. STARTTLS is
+ * offered, never required: a sending MTA without TLS must still get through.
+ */
 export function postfixMtaFiles(input: ConfigInput): ConfigFiles {
   const { spec } = input;
   const extra = [
     `smtpd_relay_restrictions = ${relayRestrictions(spec, false)}`,
     'smtpd_recipient_restrictions = reject_non_fqdn_recipient, reject_unknown_recipient_domain, reject_unlisted_recipient',
     'smtpd_sasl_auth_enable = no',
+    ...postfixTlsSettings(input, 'may'),
   ];
   return {
     'main.cf': mainCf(input, extra),
@@ -182,10 +193,15 @@ export function postfixMtaFiles(input: ConfigInput): ConfigFiles {
       ...proxyProtocolServices('mta', spec),
     ]),
     ...ldapMaps(input),
+    ...postfixSniFiles(input),
   };
 }
 
-/** Submission (`msa`): SASL through Dovecot auth on the proxy layer; relaying only when authenticated. */
+/**
+ * Submission (`msa`): SASL through Dovecot auth on the proxy layer; relaying only when authenticated.
+ * Nothing but TLS: 587 answers `530 5.7.0` to anything before STARTTLS (AUTH included, and AUTH is not
+ * even offered until then), 465 speaks TLS from the first byte.
+ */
 export function postfixMsaFiles(input: ConfigInput): ConfigFiles {
   const { spec, peers } = input;
   const auth = peers.proxy[0];
@@ -196,7 +212,8 @@ export function postfixMsaFiles(input: ConfigInput): ConfigFiles {
     'smtpd_sasl_security_options = noanonymous',
     'smtpd_sasl_authenticated_header = no',
     'broken_sasl_auth_clients = yes',
-    'smtpd_tls_security_level = none',
+    ...postfixTlsSettings(input, 'encrypt'),
+    'smtpd_tls_auth_only = yes',
     'smtpd_client_restrictions = ',
     `smtpd_relay_restrictions = ${relayRestrictions(spec, true)}`,
     'smtpd_recipient_restrictions = reject_non_fqdn_recipient, reject_unlisted_recipient',
@@ -206,9 +223,11 @@ export function postfixMsaFiles(input: ConfigInput): ConfigFiles {
     'main.cf': mainCf(input, extra),
     'master.cf': masterCf(input.instance.listen, [
       `@LISTEN@:${spec.ports.submission} inet n - n - - smtpd -o syslog_name=postfix/submission`,
+      `@LISTEN@:${spec.ports.submissions} inet n - n - - smtpd -o syslog_name=postfix/submissions -o smtpd_tls_wrappermode=yes`,
       ...proxyProtocolServices('msa', spec),
     ]),
     ...ldapMaps(input),
+    ...postfixSniFiles(input),
   };
 }
 

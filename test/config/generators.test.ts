@@ -105,10 +105,17 @@ test('GIVEN spec.relayNetworks WHEN mta and msa are rendered THEN mynetworks is 
 
 test('GIVEN load balancer ranges WHEN mta and msa are rendered THEN the PROXY-protocol smtpd is a unix service (the agent guards the balancer port), never an inet listener', () => {
   const behindLb = testSpec('loadBalancer: { sourceRanges: [192.0.2.0/28] }');
-  for (const [role, service] of [['mta', 'smtp-lb'], ['msa', 'submission-lb']] as const) {
+  const expected = {
+    mta: ['smtp-lb unix - n n - - smtpd -o syslog_name=postfix/smtp-lb -o smtpd_upstream_proxy_protocol=haproxy'],
+    msa: [
+      'submission-lb unix - n n - - smtpd -o syslog_name=postfix/submission-lb -o smtpd_upstream_proxy_protocol=haproxy',
+      'submissions-lb unix - n n - - smtpd -o syslog_name=postfix/submissions-lb -o smtpd_upstream_proxy_protocol=haproxy -o smtpd_tls_wrappermode=yes',
+    ],
+  };
+  for (const role of ['mta', 'msa'] as const) {
     const master = roleConfigFiles(role, input(role, '0.0.0.0', behindLb))['master.cf'] ?? '';
     const proxied = master.split('\n').filter((l) => l.includes('smtpd_upstream_proxy_protocol'));
-    assert.deepEqual(proxied, [`${service} unix - n n - - smtpd -o syslog_name=postfix/${service} -o smtpd_upstream_proxy_protocol=haproxy`]);
+    assert.deepEqual(proxied, expected[role]);
   }
   const direct = roleConfigFiles('mta', input('mta'))['master.cf'] ?? '';
   assert.doesNotMatch(direct, /smtpd_upstream_proxy_protocol/, 'no balancer range: no PROXY-protocol service');

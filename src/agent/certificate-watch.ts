@@ -1,0 +1,151 @@
+/**
+ * Watches the certificates an instance serves and has its daemon pick up new ones without dropping a
+ * session. Two ways to notice: `fs.watch` on the certificate directories (quick, but an inotify watch
+ * can miss a directory that is replaced), and a cheap read of the files every `pollMs`, which also sees
+ * the kubelet swap a Secret volume's `..data` symlink. A change waits `settleMs` for the writer to finish
+ * (a renewal writes two files), then each changed pair is checked: one that is missing, does not parse or
+ * whose key is not the certificate's is logged once and not installed; the daemon keeps serving the old.
+ * Valid ones are installed (one rename each) and the daemon reloads once: open sessions finish on the old
+ * certificate, new ones get the new.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { dirname } from 'node:path';
+import { errorMessage } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { installServed, readCertificate, sourceFingerprint, type CertificateFacts, type CertificateSource } from './certificates.ts';
+
+/** How often the files are read for a change fs.watch did not report. */
+export const CERTIFICATE_POLL_MS = 2000;
+/** Quiet time after a change before the files are checked: the writer of a renewal is done by then. */
+export const CERTIFICATE_SETTLE_MS = 500;
+
+export type ReloadResult = 'ok' | 'failed' | 'rejected';
+
+export interface CertificateWatch {
+  /** Prometheus text lines, given the `role,instance` label pairs. */
+  metrics(labels: string): string;
+  close(): void;
+}
+
+export interface CertificateWatchOptions {
+  sources: readonly CertificateSource[];
+  /** What is served now (from `installCertificates`). */
+  serving: readonly CertificateFacts[];
+  /** Makes the daemon load the installed files (`postfix reload`, `doveadm reload`). */
+  reload: () => Promise<void>;
+  log: Logger;
+  pollMs?: number;
+  settleMs?: number;
+}
+
+export function startCertificateWatch(opts: CertificateWatchOptions): CertificateWatch {
+  const pollMs = opts.pollMs ?? CERTIFICATE_POLL_MS;
+  const settleMs = opts.settleMs ?? CERTIFICATE_SETTLE_MS;
+  const serving = new Map(opts.serving.map((f) => [f.name, f]));
+  /** The last content refused per certificate: logged and counted once, not at every poll. */
+  const rejected = new Map<string, string>();
+  const counts: Record<ReloadResult, number> = { ok: 0, failed: 0, rejected: 0 };
+  let settle: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let closed = false;
+
+  const changed = (source: CertificateSource): boolean => {
+    const now = sourceFingerprint(source);
+    return now !== serving.get(source.name)?.fingerprint && now !== rejected.get(source.name);
+  };
+
+  async function apply(): Promise<void> {
+    const installed: CertificateFacts[] = [];
+    for (const source of opts.sources) {
+      if (!changed(source)) continue;
+      const reading = readCertificate(source);
+      if (!reading.ok) {
+        if (rejected.get(source.name) === reading.fingerprint) continue;
+        rejected.set(source.name, reading.fingerprint);
+        counts.rejected++;
+        opts.log.warn({ certificate: source.name, reason: reading.reason }, 'new certificate refused; the old one stays in service');
+        continue;
+      }
+      rejected.delete(source.name);
+      installServed(source, reading.served);
+      serving.set(source.name, reading.facts);
+      installed.push(reading.facts);
+    }
+    if (installed.length === 0 || closed) return;
+    const certificates = installed.map((f) => ({ name: f.name, dnsNames: f.dnsNames, notAfter: f.notAfter.toISOString() }));
+    try {
+      await opts.reload();
+      counts.ok++;
+      opts.log.info({ certificates }, 'certificates reloaded');
+    } catch (err) {
+      counts.failed++;
+      opts.log.error({ certificates, err: errorMessage(err) }, 'certificate reload failed');
+    }
+  }
+
+  /** One check at a time; a change noticed meanwhile runs another after it. */
+  function run(): void {
+    settle = undefined;
+    if (closed) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = apply()
+      .catch((err: unknown) => opts.log.error({ err: errorMessage(err) }, 'certificate check failed'))
+      .finally(() => {
+        running = undefined;
+        if (again) {
+          again = false;
+          schedule();
+        }
+      });
+  }
+
+  function schedule(): void {
+    if (closed) return;
+    if (settle) clearTimeout(settle);
+    settle = setTimeout(run, settleMs);
+    settle.unref();
+  }
+
+  const poll = setInterval(() => {
+    if (settle === undefined && opts.sources.some(changed)) schedule();
+  }, pollMs);
+  poll.unref();
+
+  // The certificate directories, and the directory holding them (a certificate's directory may appear later).
+  const dirs = new Set(opts.sources.flatMap((s) => [dirname(s.cert), dirname(s.key), dirname(dirname(s.cert))]));
+  const watchers: FSWatcher[] = [];
+  for (const dir of dirs) {
+    try {
+      const w = watch(dir, { persistent: false }, () => schedule());
+      // A watched directory that goes away ends its watch; the poll still sees what follows.
+      w.on('error', () => w.close());
+      watchers.push(w);
+    } catch {
+      // Not there (yet): the poll covers it.
+    }
+  }
+
+  return {
+    metrics(labels) {
+      return [
+        '# HELP mailfleet_agent_certificate_reloads_total Certificate changes handled: daemon reloaded (ok), reload failed, or the new pair refused (rejected).',
+        '# TYPE mailfleet_agent_certificate_reloads_total counter',
+        ...(['ok', 'failed', 'rejected'] as const).map((r) => `mailfleet_agent_certificate_reloads_total{${labels},result="${r}"} ${counts[r]}`),
+        '# HELP mailfleet_agent_certificate_expiry_timestamp_seconds When the certificate the daemon serves expires.',
+        '# TYPE mailfleet_agent_certificate_expiry_timestamp_seconds gauge',
+        ...[...serving.values()].map((f) => `mailfleet_agent_certificate_expiry_timestamp_seconds{${labels},certificate="${f.name}"} ${Math.floor(f.notAfter.getTime() / 1000)}`),
+        '',
+      ].join('\n');
+    },
+    close() {
+      closed = true;
+      clearInterval(poll);
+      if (settle) clearTimeout(settle);
+      for (const w of watchers) w.close();
+    },
+  };
+}
