@@ -16,9 +16,9 @@ export function rolePorts(role: Role, ports: Ports): Record<string, number> {
     case 'mta':
       return { smtp: ports.smtp, ...http };
     case 'msa':
-      return { submission: ports.submission, ...http };
+      return { submission: ports.submission, submissions: ports.submissions, ...http };
     case 'proxy':
-      return { imap: ports.imap, pop3: ports.pop3, lmtp: ports.lmtp, doveadm: ports.doveadm, director: ports.director, auth: ports.auth, ...http };
+      return { imap: ports.imap, imaps: ports.imaps, pop3: ports.pop3, pop3s: ports.pop3s, lmtp: ports.lmtp, doveadm: ports.doveadm, director: ports.director, auth: ports.auth, ...http };
     case 'mailbox':
       return { imap: ports.imap, pop3: ports.pop3, lmtp: ports.lmtp, ...http };
     case 'ldap':
