@@ -65,7 +65,7 @@ export async function openImapSession(options: ImapSessionOptions): Promise<Imap
         return (await tagged('login', `LOGIN ${quote(user)} ${quote(password)}`)).tagged;
       },
       async command(command) {
-        if (!COMMAND.test(command)) throw connection.error('PROTOCOL_INVALID_OPTION', 'command', `not a command line: ${JSON.stringify(command.slice(0, 40))}`);
+        if (!COMMAND.test(command)) throw connection.error('PROTOCOL_INVALID_OPTION', 'command', 'a command is one line of printable ASCII starting with a letter');
         const step = command.split(' ')[0]?.toLowerCase() ?? 'command';
         if (step === 'login' || step === 'authenticate') checkAuthOverTls(connection, step, options.allowPlaintextAuth);
         const response = await tagged(step, command);
