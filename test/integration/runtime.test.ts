@@ -47,7 +47,7 @@ test('the single-host runtime: status, endpoints, scaling, self-healing, account
       assert.equal(i.ready, true);
       assert.equal(i.restarts, 0);
     }
-    assert.deepEqual(Object.keys((await platform.instance('proxy-0')).ports).sort(), ['auth', 'director', 'doveadm', 'http', 'imap', 'lmtp', 'pop3']);
+    assert.deepEqual(Object.keys((await platform.instance('proxy-0')).ports).sort(), ['auth', 'director', 'doveadm', 'http', 'imap', 'imaps', 'lmtp', 'pop3', 'pop3s']);
     assert.equal((await platform.instance('mta-0')).ports.smtp, 25);
   });
 
