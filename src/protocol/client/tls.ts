@@ -83,12 +83,24 @@ export function loadTls(): Promise<TlsModule> {
   return tlsModule;
 }
 
-/** Builds the secure context; throws (a certificate in `ca` that does not parse) before any socket is touched. */
+/**
+ * Secure contexts by the options object they were built from. Building one per connection costs
+ * CPU (the trust store is loaded each time) and, in a long-lived process such as the agent, several
+ * megabytes of resident memory that are not given back; callers that dial again and again (health
+ * checks) pass the same frozen options object and so share one context.
+ */
+const contexts = new WeakMap<TlsClientOptions, SecureContext>();
+
+/** The secure context for `options`; throws (a certificate in `ca` that does not parse) before any socket is touched. */
 export function secureContext(tls: TlsModule, options: TlsClientOptions): SecureContext {
-  return tls.createSecureContext({
+  const cached = contexts.get(options);
+  if (cached !== undefined) return cached;
+  const context = tls.createSecureContext({
     minVersion: options.minVersion ?? 'TLSv1.2',
     ...(options.ca === undefined ? {} : { ca: options.ca as ConnectionOptions['ca'] }),
   });
+  contexts.set(options, context);
+  return context;
 }
 
 /** The SNI name for `host`: the option, else the host when it is a name. */

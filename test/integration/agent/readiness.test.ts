@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, test, type TestContext } from 'node:test';
-import { readinessCheck, type ReadinessCheck } from '../../../src/agent/readiness.ts';
+import { readinessCheck, TLS_RECHECK_MS, type ReadinessCheck } from '../../../src/agent/readiness.ts';
 import { REPO } from '../../support/platform.ts';
 import { makeTestPki, type TestPki } from '../../support/test-pki.ts';
 import { testSpec } from '../../support/spec.ts';
@@ -72,6 +72,26 @@ test('GIVEN a proxy whose 993 speaks plaintext WHEN its readiness is checked THE
 test('GIVEN a proxy whose 995 answers CAPA with -ERR on TLS WHEN its readiness is checked THEN it fails at capa', TEST, async (t) => {
   const pop3sRefusing = onTls(answering('+OK ready\r\n', '-ERR no\r\n'));
   await assert.rejects(run(await proxyCheck(t, onTls(IMAP), pop3sRefusing)), { code: 'PROTOCOL_UNEXPECTED_REPLY', step: 'capa' });
+});
+
+test('GIVEN an msa whose 465 passed WHEN it breaks THEN probes pass until TLS_RECHECK_MS has gone by, and then each probe asks again', TEST, async (t) => {
+  let clock = 0;
+  let handshakes = 0;
+  // The first connection gets a handshake; every later one plaintext, which no TLS client accepts.
+  const breaking: Script = async (peer) => {
+    handshakes++;
+    await (handshakes === 1 ? onTls(SMTP) : SMTP)(peer);
+  };
+  const spec = testSpec(`ports: { submission: ${await listen(t, SMTP)}, submissions: ${await listen(t, breaking)} }`);
+  const check = readinessCheck('msa', spec, HOST, TIMEOUT_MS, () => clock);
+  await run(check);
+  clock += TLS_RECHECK_MS - 1;
+  await run(check);
+  assert.equal(handshakes, 1, '465 was not dialled again within TLS_RECHECK_MS');
+  clock += 1;
+  await assert.rejects(run(check), { code: 'PROTOCOL_TLS_HANDSHAKE_FAILED' });
+  await assert.rejects(run(check), { code: 'PROTOCOL_TLS_HANDSHAKE_FAILED' });
+  assert.equal(handshakes, 3);
 });
 
 /** Runs `role`'s check in a fresh Node against a silent listener and says whether node:tls got loaded. */
