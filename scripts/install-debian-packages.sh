@@ -11,7 +11,7 @@ RUNTIME_PACKAGES=(
   victoria-metrics
   util-linux procps ca-certificates
 )
-TEST_PACKAGES=(sudo swaks prometheus unbound bind9-dnsutils prometheus-alertmanager)
+TEST_PACKAGES=(sudo swaks prometheus unbound bind9-dnsutils prometheus-alertmanager pebble)
 ANCHOR_PACKAGES=(prometheus-postfix-exporter postfwd policyd-rate-limit)
 
 packages=("${RUNTIME_PACKAGES[@]}")

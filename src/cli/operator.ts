@@ -4,11 +4,12 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { runWithLease } from '../backends/kube.ts';
 import { createLogger } from '../log.ts';
 import { createOperator, createOperatorMetrics, exposition, OPERATOR_LEASE_NAME, startOperatorHttp } from '../runtime/kube/operator/index.ts';
+import { NAME_PATTERN } from '../spec/index.ts';
 import { parse, usageError } from './args.ts';
 
 const USAGE = `mailfleet operator [--namespace NS | --all-namespaces] [--kubeconfig FILE] [--listen HOST:PORT] [--resync SECONDS]
                    [--identity ID] [--lease-namespace NS] [--operator-namespace NS]
-                   [--allow-cross-namespace] [--allowed-registries REGISTRY,...]`;
+                   [--allow-cross-namespace] [--allowed-registries REGISTRY,...] [--allowed-cluster-issuers NAME,...]`;
 
 const REGISTRY = /^[a-z0-9.:/_-]+$/;
 
@@ -18,6 +19,17 @@ export function allowedRegistries(raw: string | undefined, usage: string): strin
   const list = raw.split(',').map((r) => r.trim().replace(/\/+$/, ''));
   const bad = list.filter((r) => !REGISTRY.test(r));
   if (bad.length > 0) throw usageError(usage, `--allowed-registries: not a registry: ${bad.map((r) => JSON.stringify(r)).join(', ')}`);
+  return list;
+}
+
+const ISSUER_NAME = new RegExp(NAME_PATTERN);
+
+/** `--allowed-cluster-issuers a,b`: names of cert-manager ClusterIssuers, as `spec.tls.kubernetes.issuerRef.name` is written. */
+export function allowedClusterIssuers(raw: string | undefined, usage: string): string[] {
+  if (raw === undefined || raw.trim() === '') return [];
+  const list = raw.split(',').map((n) => n.trim());
+  const bad = list.filter((n) => !ISSUER_NAME.test(n));
+  if (bad.length > 0) throw usageError(usage, `--allowed-cluster-issuers: not a ClusterIssuer name: ${bad.map((n) => JSON.stringify(n)).join(', ')}`);
   return list;
 }
 
@@ -41,8 +53,14 @@ export async function operatorCommand(argv: string[]): Promise<number> {
     // The installer's opt-ins: what MailPlatform authors may ask for beyond their own namespace and the default images.
     'allow-cross-namespace': { type: 'boolean' },
     'allowed-registries': { type: 'string' },
+    'allowed-cluster-issuers': { type: 'string' },
   }, USAGE);
   if (values.namespace && values['all-namespaces']) throw usageError(USAGE, '--namespace and --all-namespaces exclude each other');
+  const scope = {
+    allowCrossNamespace: values['allow-cross-namespace'] === true,
+    allowedRegistries: allowedRegistries(values['allowed-registries'], USAGE),
+    allowedClusterIssuers: allowedClusterIssuers(values['allowed-cluster-issuers'], USAGE),
+  };
   const resyncSeconds = values.resync;
   const listen = values.listen;
 
@@ -54,7 +72,6 @@ export async function operatorCommand(argv: string[]): Promise<number> {
   const leaseNamespace = values['lease-namespace'] ?? namespace ?? process.env.POD_NAMESPACE ?? contextNamespace ?? 'default';
   const identity = values.identity ?? process.env.POD_NAME ?? hostname();
   const operatorNamespace = values['operator-namespace'] ?? process.env.POD_NAMESPACE;
-  const scope = { allowCrossNamespace: values['allow-cross-namespace'] === true, allowedRegistries: allowedRegistries(values['allowed-registries'], USAGE) };
 
   const log = createLogger('operator');
   const metrics = createOperatorMetrics();

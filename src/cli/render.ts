@@ -4,12 +4,12 @@ import { isRenderedFileName, mailPlatformCrd, renderFiles, renderPlatformDocumen
 import { DEFAULT_WATCH_NAMESPACE, renderOperatorInstall } from '../runtime/kube/operator/index.ts';
 import { loadSpecFile } from '../spec/index.ts';
 import { parse, usageError } from './args.ts';
-import { allowedRegistries } from './operator.ts';
+import { allowedClusterIssuers, allowedRegistries } from './operator.ts';
 
 const USAGE = `mailfleet render -f SPEC [-o DIR]
        mailfleet render crd
        mailfleet render operator [--namespace NS] [--image IMAGE] [--watch-namespace NS | --allow-cross-namespace]
-                                 [--allowed-registries REGISTRY,...]`;
+                                 [--allowed-registries REGISTRY,...] [--allowed-cluster-issuers NAME,...]`;
 
 /**
  * `mailfleet render`: the platform as Kubernetes YAML, deterministic (same spec, same bytes). Without
@@ -28,6 +28,7 @@ export async function renderCommand(argv: string[]): Promise<number> {
       'watch-namespace': { type: 'name' },
       'allow-cross-namespace': { type: 'boolean' },
       'allowed-registries': { type: 'string' },
+      'allowed-cluster-issuers': { type: 'string' },
     }, USAGE);
     const namespace = values.namespace ?? 'mailfleet-system';
     const crossNamespace = values['allow-cross-namespace'] === true;
@@ -40,6 +41,7 @@ export async function renderCommand(argv: string[]): Promise<number> {
       ...(values.image ? { image: values.image } : {}),
       ...(crossNamespace ? { allowCrossNamespace: true } : { watchNamespace }),
       allowedRegistries: allowedRegistries(values['allowed-registries'], USAGE),
+      allowedClusterIssuers: allowedClusterIssuers(values['allowed-cluster-issuers'], USAGE),
     });
     const ns = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: { 'app.kubernetes.io/name': 'mailfleet', 'app.kubernetes.io/part-of': 'mailfleet' } } };
     process.stdout.write(toYaml(sortObjects([ns, ...objects].map((object) => ({ object })))));

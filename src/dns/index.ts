@@ -28,4 +28,4 @@ export {
   type PredictOptions,
 } from './search.ts';
 export { createFrameReader, frame, type FrameReader } from './tcp-frames.ts';
-export { buildFormatError, buildQuery, buildResponse, decodeName, encodeName, parseQuery, parseResponse, presentName, QTYPE, qtypeName, RCODE, type DnsParseResult, type DnsQuery, type DnsVerdict } from './wire.ts';
+export { buildFormatError, buildQuery, buildResponse, decodeName, encodeName, parseQuery, parseResponse, presentName, QTYPE, qtypeName, RCODE, type DnsParseResult, type DnsQuery, type DnsVerdict, type NameAddresses } from './wire.ts';

@@ -160,17 +160,25 @@ function addressRecord(qtype: number, rdata: readonly number[]): number[] {
   ];
 }
 
+/** The addresses an existing name has: 4 octets for A, 16 for AAAA; a family left out is answered with NODATA. */
+export interface NameAddresses {
+  readonly v4?: readonly number[];
+  readonly v6?: readonly number[];
+}
+
+const LOOPBACK: NameAddresses = { v4: LOOPBACK_V4, v6: LOOPBACK_V6 };
+
 /**
- * The answer to `query`: NXDOMAIN, or for an existing name A 127.0.0.1 / AAAA ::1, and NODATA
- * (NOERROR, no answer) for any other type or class. Opcodes other than QUERY get NOTIMP.
+ * The answer to `query`: NXDOMAIN, or for an existing name its A / AAAA record (by default 127.0.0.1 / ::1), and
+ * NODATA (NOERROR, no answer) for any other type or class. Opcodes other than QUERY get NOTIMP.
  */
-export function buildResponse(query: DnsQuery, verdict: DnsVerdict): Uint8Array {
+export function buildResponse(query: DnsQuery, verdict: DnsVerdict, addresses: NameAddresses = LOOPBACK): Uint8Array {
   if (query.opcode !== 0) return buildErrorResponse(query.id, query.opcode, query.recursionDesired, 'NOTIMP');
   const rcode = verdict === 'nxdomain' ? RCODE.NXDOMAIN : RCODE.NOERROR;
   const answers: number[][] = [];
   if (verdict === 'exists' && query.qclass === CLASS_IN) {
-    if (query.qtype === QTYPE.A) answers.push(addressRecord(QTYPE.A, LOOPBACK_V4));
-    if (query.qtype === QTYPE.AAAA) answers.push(addressRecord(QTYPE.AAAA, LOOPBACK_V6));
+    if (query.qtype === QTYPE.A && addresses.v4?.length === 4) answers.push(addressRecord(QTYPE.A, addresses.v4));
+    if (query.qtype === QTYPE.AAAA && addresses.v6?.length === 16) answers.push(addressRecord(QTYPE.AAAA, addresses.v6));
   }
   const flags = responseFlags(query.opcode, query.recursionDesired, rcode);
   return Uint8Array.from([...header(query.id, flags, 1, answers.length), ...question(query), ...answers.flat()]);

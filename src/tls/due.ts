@@ -2,7 +2,7 @@ import type { CertificateFacts } from './pem.ts';
 import { sameHosts } from './pem.ts';
 
 /** Why a certificate must be (re)issued now. */
-export type RenewalReason = 'missing' | 'unusable' | 'hosts-changed' | 'issuer-changed' | 'stand-in' | 'source-changed' | 'expired' | 'due';
+export type RenewalReason = 'missing' | 'unusable' | 'hosts-changed' | 'key-changed' | 'issuer-changed' | 'stand-in' | 'source-changed' | 'expired' | 'due';
 
 /** The moment a certificate becomes due: `renewAfter` of its lifetime after notBefore. */
 export function renewalTime(facts: Pick<CertificateFacts, 'notBefore' | 'notAfter'>, renewAfter: number): number {

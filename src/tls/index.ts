@@ -4,6 +4,7 @@
  */
 export { renewalReason, renewalTime, type RenewalReason } from './due.ts';
 export { BACKDATE_MS, CA_VALIDITY_DAYS, issueFromLocalCa, loadOrCreateLocalCa, type LocalCa } from './local-ca.ts';
+export { parseListen, startHttp01Responder, type Http01Responder } from './http01.ts';
 export { createTlsMetrics, type TlsMetrics } from './metrics.ts';
 export { hostsMissing, parseChain, parsePrivateKey, type CertificateFacts, type ParsedChain } from './pem.ts';
 export { createCertificateRenewal, RETRY_AFTER_FAILURE_MS, type CertificateRenewal, type CertificateStatus, type RenewalOptions } from './renewal.ts';

@@ -54,8 +54,6 @@ export interface RenewalOptions {
   certsDir: string;
   log: Logger;
   metrics: TlsMetrics;
-  /** The ACME source, when `tls.issuer` is acme (see acme.ts). */
-  acme?: (ca: LocalCa) => CertificateSource;
   now?: () => number;
 }
 
@@ -124,7 +122,8 @@ export function createCertificateRenewal(opts: RenewalOptions): CertificateRenew
       const message = errorMessage(err);
       errors.set(name, { at: new Date(at).toISOString(), reason, message });
       metrics.renewals.inc({ certificate: name, issuer: source.issuer, result: 'failure' });
-      log.warn({ certificate: name, issuer: source.issuer, reason, err: message }, 'certificate renewal failed; the installed one keeps serving');
+      const serving = installed.state === 'usable' ? (installed.fromLocalCa && source.issuer === 'acme' ? 'stand-in' : 'installed') : 'stand-in';
+      log.warn({ certificate: name, issuer: source.issuer, reason, err: message, serving }, 'certificate renewal failed');
       if (installed.state !== 'usable') {
         // Nothing servable: the daemons must still start. Files have no stand-in: their owner must fix them.
         if (source.issuer === 'files') throw err;
@@ -150,10 +149,9 @@ export function createCertificateRenewal(opts: RenewalOptions): CertificateRenew
         caCreated = loaded.created;
       }
       if (tls.issuer === 'files') source = filesSource();
-      else if (tls.issuer === 'acme') {
-        if (!opts.acme || !ca) throw new MailfleetError('TLS_ISSUE_FAILED', 'spec.tls.issuer is acme but no ACME client is configured (spec.tls.acme)');
-        source = opts.acme(ca);
-      } else source = localSource(ca as LocalCa, tls);
+      // acme-client (axios, node-forge) is loaded only when the spec asks for ACME.
+      else if (tls.issuer === 'acme') source = (await import('./acme.ts')).acmeSource({ tls, accountKeyFile: paths.acmeAccountKey, log });
+      else source = localSource(ca as LocalCa, tls);
       await check(true);
       return { ...(ca ? { caCertFile: paths.caCert } : {}), caCreated };
     },

@@ -29,12 +29,19 @@ export interface CertificateSource {
   obtain(want: WantedCertificate, now: number): Promise<{ cert: string; key: string }>;
 }
 
+/** Why a certificate the platform issued (local CA or ACME) must be renewed: hosts, key type, or its age. */
+export function issuedReason(tls: TlsSpec, want: WantedCertificate, installed: UsableInstalled, now: number): RenewalReason | undefined {
+  const byAge = renewalReason(installed.parsed.facts, { hosts: want.spec.hosts, renewAfter: tls.renewAfter }, now);
+  if (byAge === 'hosts-changed') return byAge;
+  return installed.keyType === tls.keyType ? byAge : 'key-changed';
+}
+
 /** The default issuer: the platform's own CA, no network. */
 export function localSource(ca: LocalCa, tls: TlsSpec): CertificateSource {
   return {
     issuer: 'local',
     offline: true,
-    reason: (want, installed, now) => (installed.fromLocalCa ? renewalReason(installed.parsed.facts, { hosts: want.spec.hosts, renewAfter: tls.renewAfter }, now) : 'issuer-changed'),
+    reason: (want, installed, now) => (installed.fromLocalCa ? issuedReason(tls, want, installed, now) : 'issuer-changed'),
     obtain: (want, now) => issueFromLocalCa(ca, { hosts: want.spec.hosts, validityDays: tls.validityDays, keyType: tls.keyType }, now),
   };
 }

@@ -27,6 +27,8 @@ const CASES: { command: string; args: string[]; first: string | RegExp }[] = [
   { command: 'controller', args: ['controller', '--director', 'proxy-0:8080'], first: '--director: expected comma-separated http:// or https:// URLs, got "proxy-0:8080"' },
   { command: 'operator', args: ['operator', '--resync', 'abc'], first: '--resync: expected a whole number of seconds from 1 to 3600, got "abc"' },
   { command: 'operator', args: ['operator', '--listen', '0.0.0.0:http'], first: '--listen: expected HOST:PORT with a port from 0 (any free port) to 65535 (e.g. 0.0.0.0:8081, [::]:8081), got "0.0.0.0:http"' },
+  { command: 'operator', args: ['operator', '--allowed-cluster-issuers', 'letsencrypt,Internal_CA'], first: '--allowed-cluster-issuers: not a ClusterIssuer name: "Internal_CA"' },
+  { command: 'render', args: ['render', 'operator', '--allowed-cluster-issuers', 'a/b'], first: '--allowed-cluster-issuers: not a ClusterIssuer name: "a/b"' },
   { command: 'dns', args: ['dns', 'audit', 'example.com', '--resolv-conf'], first: /^mailfleet: .*--resolv-conf/ },
   { command: 'agent', args: ['agent', '--role', 'mta', '--name', 'mta-0', '--listen', 'localhost'], first: '--listen: expected an IPv4 or IPv6 address, got "localhost"' },
   { command: 'agent', args: ['agent', '--pod', '--role', 'mta', '--name', 'mta-0', '--log-format', 'text'], first: '--log-format: expected one of raw, json, got "text"' },

@@ -106,6 +106,15 @@ test('GIVEN a query for an existing name WHEN answered THEN A is 127.0.0.1, AAAA
   ]);
 });
 
+test('GIVEN addresses for an existing name WHEN answered THEN A carries the given address and a family left out is NODATA', () => {
+  const addresses = { v4: [127, 100, 0, 2] };
+  const answers = [QTYPE.A, QTYPE.AAAA].map((qtype) => parseResponse(buildResponse(parsedQuery(buildQuery(4, 'acme.example.', qtype)), 'exists', addresses)));
+  assert.deepEqual(answers, [
+    { id: 4, rcode: RCODE.NOERROR, addresses: ['127.100.0.2'] },
+    { id: 4, rcode: RCODE.NOERROR, addresses: [] },
+  ]);
+});
+
 test('GIVEN a query WHEN answered NXDOMAIN THEN the response echoes id, RD and the question with no answer', () => {
   const query = buildQuery(0x0102, 'mx.example.co.jp.svc.cluster.local', QTYPE.A);
   const response = buildResponse(parsedQuery(query), 'nxdomain');

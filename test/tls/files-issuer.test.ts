@@ -7,6 +7,7 @@ import { Registry } from 'prom-client';
 import { isMailfleetError } from '../../src/errors.ts';
 import { createCertificateRenewal, createTlsMetrics, issueFromLocalCa, loadOrCreateLocalCa, tlsPaths, type LocalCa } from '../../src/tls/index.ts';
 import { capturedLogger } from '../support/log-lines.ts';
+import { until } from '../support/poll.ts';
 import { testSpec } from '../support/spec.ts';
 
 interface Files {
@@ -29,7 +30,7 @@ async function setup(t: TestContext): Promise<Files> {
   const theirs = tlsPaths(src, join(src, 'certs'));
   mkdirSync(theirs.root);
   const { ca } = await loadOrCreateLocalCa(theirs, 'operator');
-  const spec = testSpec(`tls: { issuer: files, certificates: [{ name: default, hosts: [mx.example.com], certFile: ${src}/mx.pem, keyFile: ${src}/mx.key }] }`);
+  const spec = testSpec(`tls: { issuer: files, checkSeconds: 1, certificates: [{ name: default, hosts: [mx.example.com], certFile: ${src}/mx.pem, keyFile: ${src}/mx.key }] }`);
   return {
     state,
     src,
@@ -102,9 +103,24 @@ test('GIVEN files copied WHEN the source key is replaced by one that does not ma
   assert.equal(readFileSync(join(f.state, 'tls', 'certs', 'default', 'tls.key'), 'utf8'), good.key);
   assert.equal(new X509Certificate(readFileSync(join(f.state, 'tls', 'certs', 'default', 'tls.crt'))).fingerprint256, new X509Certificate(good.cert).fingerprint256);
   assert.equal(await r.failures(), 1);
-  const failed = r.lines().filter((l) => l.msg?.toString().startsWith('certificate renewal failed'));
+  const failed = r.lines().filter((l) => l.msg === 'certificate renewal failed');
   assert.equal(failed.length, 1);
   assert.match(String(failed[0]?.err), /does not belong/);
   assert.match(r.status()[0]?.lastError?.message ?? '', /does not belong/);
   assert.ok(!JSON.stringify(r.lines()).includes('PRIVATE KEY'));
+});
+
+test('GIVEN the renewal loop running WHEN the operator replaces the source files THEN the loop copies them within checkSeconds, and it ends when aborted', async (t) => {
+  const f = await setup(t);
+  await f.write(['mx.example.com']);
+  const r = f.renewal();
+  await r.prepare();
+  const abort = new AbortController();
+  const loop = r.start(abort.signal);
+  t.after(() => abort.abort());
+  const renewed = await f.write(['mx.example.com']);
+  await until('the new pair copied', async () => (readFileSync(join(f.state, 'tls', 'certs', 'default', 'tls.crt'), 'utf8') === renewed.cert ? true : undefined), 10_000);
+  assert.equal(readFileSync(join(f.state, 'tls', 'certs', 'default', 'tls.key'), 'utf8'), renewed.key);
+  abort.abort();
+  await loop;
 });

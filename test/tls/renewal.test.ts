@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -108,6 +108,16 @@ test('GIVEN a certificate WHEN the spec names other hosts for it THEN it is reis
   assert.equal(leafOf(s.file('default')).subjectAltName, 'DNS:mx.example.com, DNS:smtp.example.com');
 });
 
+test('GIVEN an ECDSA certificate WHEN the spec asks for rsa-2048 keys THEN it is reissued with an RSA key at the next start', async (t) => {
+  const s = setup(t);
+  await s.renewal('{}').renewal.prepare();
+  const { renewal, lines } = s.renewal('{ keyType: rsa-2048 }');
+  await renewal.prepare();
+  const key = createPrivateKey(readFileSync(s.file('default', 'tls.key')));
+  assert.equal(key.asymmetricKeyType, 'rsa');
+  assert.ok(lines().some((l) => l.msg === 'certificate issued' && l.reason === 'key-changed'));
+});
+
 test('GIVEN an installed key that is garbage WHEN checked THEN the pair is replaced by a fresh, matching one', async (t) => {
   const s = setup(t);
   const { renewal, lines } = s.renewal('{}');
@@ -116,7 +126,7 @@ test('GIVEN an installed key that is garbage WHEN checked THEN the pair is repla
   await renewal.check();
   const leaf = leafOf(s.file('default'));
   const key = readFileSync(s.file('default', 'tls.key'), 'utf8');
-  assert.ok(leaf.checkPrivateKey((await import('node:crypto')).createPrivateKey(key)));
+  assert.ok(leaf.checkPrivateKey(createPrivateKey(key)));
   assert.ok(lines().some((l) => l.msg === 'certificate issued' && l.reason === 'unusable'));
   assert.ok(!JSON.stringify(lines()).includes('PRIVATE KEY'), 'no key material in the log');
 });

@@ -5,6 +5,7 @@
 import { POD_PATHS } from '../../agent/index.ts';
 import { podSecretKeys } from '../../config/index.ts';
 import { ROLES, seedingBudgetMs } from '../../spec/index.ts';
+import { tlsVolumes } from './certificates.ts';
 import { roleConfigMapName, secretName, specConfigMapName } from './configs.ts';
 import { image, meta, OUTBOUND_POOLS, replicasOf, selector, type MailfleetImage, type MailWorkload, type RenderContext } from './context.ts';
 import { ipPoolAnnotations } from './egress.ts';
@@ -57,15 +58,29 @@ export function portsOf(ctx: RenderContext, w: MailWorkload): Port[] {
     case 'mta':
       return [{ name: 'smtp', port: p.smtp, public: true }, ...(behindLb ? [{ name: 'smtp-lb', port: lb.ports.smtp, public: true }] : []), http];
     case 'msa':
-      return [{ name: 'submission', port: p.submission, public: true }, ...(behindLb ? [{ name: 'submission-lb', port: lb.ports.submission, public: true }] : []), http];
+      return [
+        { name: 'submission', port: p.submission, public: true },
+        { name: 'submissions', port: p.submissions, public: true },
+        ...(behindLb ? [{ name: 'submission-lb', port: lb.ports.submission, public: true }, { name: 'submissions-lb', port: lb.ports.submissions, public: true }] : []),
+        http,
+      ];
     case 'mailout':
     case 'fallback':
       return [{ name: 'smtp', port: p.smtp }, http];
     case 'proxy':
       return [
         { name: 'imap', port: p.imap, public: true },
+        { name: 'imaps', port: p.imaps, public: true },
         { name: 'pop3', port: p.pop3, public: true },
-        ...(behindLb ? [{ name: 'imap-lb', port: lb.ports.imap, public: true }, { name: 'pop3-lb', port: lb.ports.pop3, public: true }] : []),
+        { name: 'pop3s', port: p.pop3s, public: true },
+        ...(behindLb
+          ? [
+            { name: 'imap-lb', port: lb.ports.imap, public: true },
+            { name: 'imaps-lb', port: lb.ports.imaps, public: true },
+            { name: 'pop3-lb', port: lb.ports.pop3, public: true },
+            { name: 'pop3s-lb', port: lb.ports.pop3s, public: true },
+          ]
+          : []),
         { name: 'lmtp', port: p.lmtp },
         { name: 'auth', port: p.auth },
         { name: 'doveadm', port: p.doveadm },
@@ -107,6 +122,7 @@ function statefulSet(ctx: RenderContext, w: MailWorkload): Rendered {
   const unprivileged = UNPRIVILEGED.includes(w);
   // Only the Secret keys this workload uses are projected into its pods: the mta holds no admin password.
   const secretKeys = podSecretKeys(w, ctx.spec);
+  const tls = tlsVolumes(ctx, w);
   const volumes: object[] = [
     { name: 'config-source', configMap: { name: roleConfigMapName(ctx, w) } },
     { name: 'spec', configMap: { name: specConfigMapName(ctx) } },
@@ -114,6 +130,7 @@ function statefulSet(ctx: RenderContext, w: MailWorkload): Rendered {
     ...(secretKeys.length > 0
       ? [{ name: 'secrets', secret: { secretName: secretName(ctx), items: secretKeys.map((key) => ({ key, path: key })), defaultMode: unprivileged ? 0o440 : 0o400 } }]
       : []),
+    ...tls.volumes,
     { name: 'config', emptyDir: {} },
     { name: 'run', emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } },
     ...(claim ? [] : [{ name: 'data', emptyDir: {} }]),
@@ -123,6 +140,7 @@ function statefulSet(ctx: RenderContext, w: MailWorkload): Rendered {
     { name: 'config-source', mountPath: POD_PATHS.configMap, readOnly: true },
     { name: 'spec', mountPath: POD_PATHS.specDir, readOnly: true },
     ...(secretKeys.length > 0 ? [{ name: 'secrets', mountPath: POD_PATHS.secrets, readOnly: true }] : []),
+    ...tls.mounts,
     { name: 'config', mountPath: POD_PATHS.config },
     { name: 'run', mountPath: POD_PATHS.run },
     { name: 'data', mountPath: POD_PATHS.data },

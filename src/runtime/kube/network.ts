@@ -109,14 +109,14 @@ function mailFlows(ctx: RenderContext, w: MailWorkload): { ingress: Flow[]; egre
       };
     case 'msa':
       return {
-        ingress: [{ peers: [{ world: true }], ports: ['submission'] }, ...(behindLb ? [{ peers: lb, ports: ['submission-lb'] }] : []), SCRAPE],
+        ingress: [{ peers: [{ world: true }], ports: ['submission', 'submissions'] }, ...(behindLb ? [{ peers: lb, ports: ['submission-lb', 'submissions-lb'] }] : []), SCRAPE],
         egress: [{ peers: [{ component: 'proxy' }], ports: ['auth'] }, ldap, ...relay],
       };
     case 'proxy':
       return {
         ingress: [
-          { peers: [{ world: true }], ports: ['imap', 'pop3'] },
-          ...(behindLb ? [{ peers: lb, ports: ['imap-lb', 'pop3-lb'] }] : []),
+          { peers: [{ world: true }], ports: ['imap', 'imaps', 'pop3', 'pop3s'] },
+          ...(behindLb ? [{ peers: lb, ports: ['imap-lb', 'imaps-lb', 'pop3-lb', 'pop3s-lb'] }] : []),
           { peers: [{ component: 'mta' }], ports: ['lmtp'] },
           { peers: [{ component: 'msa' }], ports: ['auth'] },
           doveadm,

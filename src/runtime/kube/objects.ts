@@ -59,7 +59,7 @@ export function toYaml(items: readonly Rendered[]): string {
 
 /** Objects in apply order: namespaces and definitions first, workloads after what they mount. */
 const KIND_ORDER = [
-  'Namespace', 'CustomResourceDefinition', 'StorageClass', 'IPPool', 'ServiceAccount', 'Secret', 'ConfigMap',
+  'Namespace', 'CustomResourceDefinition', 'StorageClass', 'IPPool', 'ServiceAccount', 'Secret', 'ConfigMap', 'Certificate',
   'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'PersistentVolumeClaim', 'Service',
   'StatefulSet', 'Deployment', 'DaemonSet', 'PodDisruptionBudget', 'NetworkPolicy', 'VMPodScrape', 'ServiceMonitor',
 ];

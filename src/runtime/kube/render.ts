@@ -1,5 +1,6 @@
 /** spec → every Kubernetes object of the platform, in apply order. */
 import { ROLES, type MailPlatform } from '../../spec/index.ts';
+import { renderCertificates } from './certificates.ts';
 import { renderConfigs } from './configs.ts';
 import { meta, OUTBOUND_POOLS, renderContext, type MailWorkload, type RenderContext, type RenderOptions } from './context.ts';
 import { renderController } from './controller.ts';
@@ -43,6 +44,7 @@ export function renderPlatformDocuments(doc: MailPlatform, opts: RenderOptions =
   return sortObjects([
     namespace(ctx),
     ...renderConfigs(ctx),
+    ...renderCertificates(ctx),
     ...renderMail(ctx),
     ...renderEgress(ctx),
     ...renderController(ctx),

@@ -105,7 +105,12 @@ export async function startLocalPlatform(opts: {
     metrics: createTlsMetrics(registry),
   });
   const { caCertFile } = await certificates.prepare();
-  if (platform.spec.tls.issuer === 'local' && caCertFile) opts.note(`trust this CA in your clients: ${caCertFile}`);
+  const { tls } = platform.spec;
+  if (tls.issuer === 'local' && caCertFile) opts.note(`trust this CA in your clients: ${caCertFile}`);
+  if (tls.issuer === 'acme' && tls.acme) {
+    const standIns = certificates.status().filter((c) => c.standIn).map((c) => c.name);
+    opts.note(`certificates from ${tls.acme.directory}, HTTP-01 answered on ${tls.acme.http01Listen}${standIns.length > 0 ? `; until its first order succeeds, ${standIns.join(', ')} serve${standIns.length === 1 ? 's' : ''} a stand-in from the local CA` : ''}`);
+  }
 
   const syncAbort = new AbortController();
   const settings = syncSettings(platform.spec);

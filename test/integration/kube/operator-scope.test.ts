@@ -9,7 +9,7 @@ import { test, type TestContext } from 'node:test';
 import { parse } from 'yaml';
 import { createLogger } from '../../../src/log.ts';
 import { PLATFORM_LABEL, type KubeObject } from '../../../src/runtime/kube/index.ts';
-import { renderOperatorInstall, type Rule } from '../../../src/runtime/kube/operator/index.ts';
+import { NAMESPACED_SCOPE, renderOperatorInstall, type Rule } from '../../../src/runtime/kube/operator/index.ts';
 import { waitFor, type TestCluster } from '../../support/kube/client.ts';
 import type { RecordedRequest } from '../../support/kube/api-server.ts';
 import { startCluster, startOperator } from '../../support/kube/operator.ts';
@@ -31,7 +31,8 @@ interface Condition { type: string; status: string; reason: string; message: str
 async function namespacedOperator(t: TestContext) {
   const { cluster, api } = await startCluster(t);
   const firstRequest = cluster.server.requests.length;
-  startOperator(t, cluster, { log, namespace: WATCHED, operatorNamespace: OPERATOR_NS, leaseNamespace: OPERATOR_NS });
+  // The example's certificates come from a ClusterIssuer, which the installer allows by name.
+  startOperator(t, cluster, { log, namespace: WATCHED, operatorNamespace: OPERATOR_NS, leaseNamespace: OPERATOR_NS, scope: { ...NAMESPACED_SCOPE, allowedClusterIssuers: ['letsencrypt-dns01'] } });
   return { cluster, api, operatorRequests: () => cluster.server.requests.slice(firstRequest) };
 }
 

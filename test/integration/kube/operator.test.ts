@@ -33,7 +33,7 @@ const DEADLINE_MS = 10_000;
 
 /** These tests render into spec.kubernetes.namespace from another namespace: the installer's cross-namespace opt-in. */
 const startOperator = (t: TestContext, cluster: TestCluster, opts: { identity?: string; directors?: string[] } = {}) =>
-  startScopedOperator(t, cluster, { ...opts, log, scope: { allowCrossNamespace: true, allowedRegistries: [] } });
+  startScopedOperator(t, cluster, { ...opts, log, scope: { allowCrossNamespace: true, allowedRegistries: [], allowedClusterIssuers: ['letsencrypt-dns01'] } });
 type RunningOperator = OperatorUnderTest;
 
 interface Condition { type: string; status: string; reason: string; message: string; observedGeneration: number }
@@ -331,7 +331,7 @@ test('GIVEN the mailfleet operator command WHEN a MailPlatform appears THEN it r
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const kubeconfig = writeKubeconfig(cluster, join(dir, 'kubeconfig'), CR_NS);
   const main = ensureBuilt();
-  const child = spawn(process.execPath, [main, 'operator', '--kubeconfig', kubeconfig, '--listen', '127.0.0.1:0', '--identity', 'cli-0', '--lease-namespace', 'default'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [main, 'operator', '--kubeconfig', kubeconfig, '--listen', '127.0.0.1:0', '--identity', 'cli-0', '--lease-namespace', 'default', '--allowed-cluster-issuers', 'letsencrypt-dns01'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   t.after(() => {
     if (child.exitCode === null) child.kill('SIGKILL');

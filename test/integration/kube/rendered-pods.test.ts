@@ -1,14 +1,14 @@
 /**
  * The rendered manifests run: for every mail workload of the example, its pod is started the way
  * kubelet would start it, without a container runtime. A private mount namespace gets the pod's
- * volumes at the rendered mount paths (ConfigMaps and the Secret as files, emptyDirs, the data
- * volume) and a private network namespace with only a loopback interface stands in for the pod
+ * volumes at the rendered mount paths (ConfigMaps and the Secret as files, certificate Secrets as
+ * kubelet projects them, emptyDirs, the data volume) and a private network namespace with only a loopback interface stands in for the pod
  * network, with the peers' DNS names in its /etc/hosts. Then the container's own args run:
  * `mailfleet agent --pod ...` from the StatefulSet, and its readiness probe must pass.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, readlinkSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, readlinkSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { generatedSecretValues, kubePeers, renderContext, renderPlatform, type KubeObject } from '../../../src/runtime/kube/index.ts';
@@ -44,6 +44,36 @@ function hostsFile(): string {
   return `127.0.0.1 localhost ${names.join(' ')}\n::1 localhost ip6-localhost\n`;
 }
 
+/** The Secrets cert-manager fills for the rendered Certificates, with the names on each. */
+const CERTIFICATE_SECRETS = new Map(objects.filter((o) => o.kind === 'Certificate').map((o) => {
+  const spec = o.spec as { secretName: string; dnsNames: string[] };
+  return [spec.secretName, spec.dnsNames];
+}));
+
+/**
+ * A kubernetes.io/tls Secret as cert-manager fills it (a certificate for its names and its key), projected
+ * as kubelet does: the files in a timestamped directory, `..data` pointing at it, each key a symlink
+ * through `..data`, so that a renewal is one symlink swap.
+ */
+function projectTlsSecret(root: string, dir: string, secret: NonNullable<Volume['secret']>, hosts: readonly string[]): void {
+  const made = join(root, `cert-${secret.secretName}`);
+  mkdirSync(made, { recursive: true });
+  const openssl = spawnSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
+    '-keyout', join(made, 'tls.key'), '-out', join(made, 'tls.crt'), '-subj', `/CN=${hosts[0] ?? 'localhost'}`,
+    '-addext', `subjectAltName=${hosts.map((h) => `DNS:${h}`).join(',')}`,
+  ], { encoding: 'utf8' });
+  assert.equal(openssl.status, 0, openssl.stderr);
+  const version = '..2025_01_01_00_00_00.000000001';
+  mkdirSync(join(dir, version));
+  for (const { key, path } of secret.items ?? []) {
+    assert.ok(['tls.crt', 'tls.key'].includes(key), `a kubernetes.io/tls Secret has no key ${key}`);
+    writeFileSync(join(dir, version, path), readFileSync(join(made, key)), { mode: secret.defaultMode ?? 0o644 });
+    symlinkSync(join('..data', path), join(dir, path));
+  }
+  symlinkSync(version, join(dir, '..data'));
+}
+
 /** Lays out the pod's volumes under `root` at the paths its container mounts them. */
 function materialise(root: string, pod: PodSpec): { binds: [string, string][] } {
   const [c] = pod.containers;
@@ -53,6 +83,8 @@ function materialise(root: string, pod: PodSpec): { binds: [string, string][] } 
     if (v.configMap) {
       const cm = find('ConfigMap', v.configMap.name) as KubeObject & { data?: Record<string, string> };
       for (const [k, text] of Object.entries(cm.data ?? {})) writeFileSync(join(dir, k), text);
+    } else if (v.secret && CERTIFICATE_SECRETS.has(v.secret.secretName)) {
+      projectTlsSecret(root, dir, v.secret, CERTIFICATE_SECRETS.get(v.secret.secretName) ?? []);
     } else if (v.secret) {
       assert.equal(v.secret.secretName, doc.spec.kubernetes.existingSecret);
       // As kubelet projects `items`: only those keys, each of which must exist.

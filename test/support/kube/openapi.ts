@@ -4,7 +4,8 @@
  * fields are all problems.
  *
  * Built-in kinds are checked with the validators `kubernetes-models` compiles from the Kubernetes OpenAPI
- * document, `monitoring.coreos.com` kinds with `@kubernetes-models/prometheus-operator`. Those validators
+ * document, `monitoring.coreos.com` kinds with `@kubernetes-models/prometheus-operator`, `cert-manager.io`
+ * kinds with `@kubernetes-models/cert-manager`. Those validators
  * accept fields their schema does not declare (the schemas carry no `additionalProperties: false`), so
  * each object is validated through a recording proxy: a compiled validator reads exactly the properties
  * its schema declares, and enumerates the keys only of maps; any other key present in an object node the
@@ -37,7 +38,10 @@ export interface OpenApiReport {
 }
 
 /** The schema packages by API group; every other group is looked up in `kubernetes-models`. */
-const MODEL_PACKAGES: Readonly<Record<string, string>> = { 'monitoring.coreos.com': '@kubernetes-models/prometheus-operator' };
+const MODEL_PACKAGES: Readonly<Record<string, string>> = {
+  'monitoring.coreos.com': '@kubernetes-models/prometheus-operator',
+  'cert-manager.io': '@kubernetes-models/cert-manager',
+};
 const DEFAULT_MODEL_PACKAGE = 'kubernetes-models';
 const API_VERSION_PATTERN = /^(?:[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?\/)?v[0-9]+(?:(?:alpha|beta)[0-9]+)?$/;
 const KIND_PATTERN = /^[A-Z][A-Za-z0-9]*$/;

@@ -27,6 +27,7 @@ export async function startCluster(t: TestContext): Promise<{ cluster: TestClust
     thirdPartyCrd('operator.victoriametrics.com', 'v1beta1', 'VMPodScrape', 'vmpodscrapes', 'Namespaced'),
     thirdPartyCrd('crd.projectcalico.org', 'v1', 'IPPool', 'ippools', 'Cluster'),
     thirdPartyCrd('monitoring.coreos.com', 'v1', 'ServiceMonitor', 'servicemonitors', 'Namespaced'),
+    thirdPartyCrd('cert-manager.io', 'v1', 'Certificate', 'certificates', 'Namespaced'),
   ];
   for (const crd of crds) await api.apply(crd, { manager: 'kubectl', force: false });
   await waitFor('CRDs served', async () => (await Promise.all(crds.slice(1).map((c) => api.kindOf(`${(c.spec as { group: string }).group}/${((c.spec as { versions: { name: string }[] }).versions[0]!).name}`, (c.spec as { names: { kind: string } }).names.kind)))).every(Boolean));

@@ -36,6 +36,8 @@ export interface OperatorInstallOptions {
   allowCrossNamespace?: boolean;
   /** Registries MailPlatforms may take images from besides the defaults (`mailfleet operator --allowed-registries`). */
   allowedRegistries?: readonly string[];
+  /** cert-manager ClusterIssuers MailPlatforms may name (`mailfleet operator --allowed-cluster-issuers`). */
+  allowedClusterIssuers?: readonly string[];
 }
 
 export interface Rule {
@@ -113,6 +115,7 @@ export function renderOperatorInstall(opts: OperatorInstallOptions = {}): KubeOb
       binding('RoleBinding', namespace, leaseRole),
     ];
   const registries = opts.allowedRegistries?.length ? ['--allowed-registries', opts.allowedRegistries.join(',')] : [];
+  const issuers = opts.allowedClusterIssuers?.length ? ['--allowed-cluster-issuers', opts.allowedClusterIssuers.join(',')] : [];
   const scopeArgs = opts.allowCrossNamespace ? ['--all-namespaces', '--allow-cross-namespace'] : ['--namespace', watch, '--lease-namespace', namespace];
   return [
     mailPlatformCrd(),
@@ -134,7 +137,7 @@ export function renderOperatorInstall(opts: OperatorInstallOptions = {}): KubeOb
               name: 'operator',
               image,
               command: ['mailfleet', 'operator'],
-              args: [...scopeArgs, ...registries, '--listen', '0.0.0.0:8081'],
+              args: [...scopeArgs, ...registries, ...issuers, '--listen', '0.0.0.0:8081'],
               env: [
                 { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                 { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },

@@ -25,6 +25,7 @@ export const OWNED_KINDS: readonly KindInfo[] = [
   kind('v1', 'ServiceAccount', 'serviceaccounts', true),
   kind('v1', 'Secret', 'secrets', true),
   kind('v1', 'ConfigMap', 'configmaps', true),
+  kind('cert-manager.io/v1', 'Certificate', 'certificates', true),
   kind('rbac.authorization.k8s.io/v1', 'ClusterRole', 'clusterroles', false),
   kind('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', 'clusterrolebindings', false),
   kind('rbac.authorization.k8s.io/v1', 'Role', 'roles', true),

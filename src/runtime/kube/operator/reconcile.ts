@@ -128,7 +128,16 @@ export async function reconcilePlatform(deps: ReconcileDeps, key: string): Promi
 
   // A Secret the spec does not fill is kept outside the render: created here when absent, never pruned.
   const secret = platformSecretPlan(doc);
-  const rendered = renderPlatform(secret.doc, deps.operatorNamespace ? { operatorNamespace: deps.operatorNamespace } : {});
+  let rendered: KubeObject[];
+  try {
+    rendered = renderPlatform(secret.doc, deps.operatorNamespace ? { operatorNamespace: deps.operatorNamespace } : {});
+  } catch (err) {
+    // What only the renderer can check (a certificate with neither an issuer nor a Secret): the spec's fault, not the API's.
+    if (!isMailfleetError(err, 'SPEC_INVALID')) throw err;
+    log.warn({ platform: key, problems: err.details }, 'spec invalid');
+    await report(deps, cr, { kind: 'degraded', reason: 'SpecInvalid', message: err.details.join('; ') });
+    return { result: 'invalid' };
+  }
   // A namespaced operator applies what lives in the platform's namespace; the rest is the installer's.
   const { apply: desired, leftToInstaller } = splitByScope(rendered, doc.spec.kubernetes.namespace, scope);
   const extraKinds = desired.map((o) => ({ apiVersion: o.apiVersion, kind: o.kind }));

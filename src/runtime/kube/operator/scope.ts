@@ -1,10 +1,11 @@
 /**
  * What the operator lets the author of a MailPlatform do. The operator trusts its installer, not the
  * authors of MailPlatform objects: by default a platform renders into the MailPlatform's own namespace
- * only, takes its images from the release's default registries only, and nothing cluster-scoped or in
- * another namespace is applied for it (those objects are left to the installer). Rendering elsewhere and
- * other registries are the installer's opt-in (`mailfleet operator --allow-cross-namespace`,
- * `--allowed-registries`), never the MailPlatform's. Pure: nothing here talks to the API server.
+ * only, takes its images from the release's default registries only, has its certificates signed by an
+ * Issuer of its own namespace only, and nothing cluster-scoped or in another namespace is applied for it
+ * (those objects are left to the installer). Rendering elsewhere, other registries and ClusterIssuers are
+ * the installer's opt-in (`mailfleet operator --allow-cross-namespace`, `--allowed-registries`,
+ * `--allowed-cluster-issuers`), never the MailPlatform's. Pure: nothing here talks to the API server.
  */
 import { PLATFORM_SCHEMA, type MailPlatform } from '../../../spec/index.ts';
 import type { KubeObject } from '../objects.ts';
@@ -23,9 +24,16 @@ export interface OperatorScope {
    * `registry.example.net/mail/`). Default none.
    */
   allowedRegistries: readonly string[];
+  /**
+   * cert-manager ClusterIssuers a MailPlatform may name in `spec.tls.kubernetes.issuerRef`. A ClusterIssuer
+   * signs for every namespace, and the operator creates the Certificates with its own rights: naming one is
+   * the installer's opt-in (`--allowed-cluster-issuers`). A namespaced Issuer, which lives in the platform's
+   * own namespace, needs none. Default none.
+   */
+  allowedClusterIssuers?: readonly string[];
 }
 
-export const NAMESPACED_SCOPE: OperatorScope = Object.freeze({ allowCrossNamespace: false, allowedRegistries: Object.freeze([]) });
+export const NAMESPACED_SCOPE: OperatorScope = Object.freeze({ allowCrossNamespace: false, allowedRegistries: Object.freeze([]), allowedClusterIssuers: Object.freeze([]) });
 
 type SchemaNode = { default?: unknown; properties?: Record<string, SchemaNode> };
 const KUBERNETES = (PLATFORM_SCHEMA.properties.spec as SchemaNode).properties?.kubernetes;
@@ -57,6 +65,12 @@ export function scopeProblems(rawSpec: unknown, crNamespace: string, doc: MailPl
     if (!allowed(image, image === DEFAULT_THIRD_PARTY[name], false)) {
       problems.push(`spec.kubernetes.thirdPartyImages.${name}: ${JSON.stringify(image)} is not from a registry the operator's installer allows (${describeAllowed(scope)})`);
     }
+  }
+  const issuer = doc.spec.tls.kubernetes.issuerRef;
+  const clusterIssuers = scope.allowedClusterIssuers ?? [];
+  if (issuer?.kind === 'ClusterIssuer' && !clusterIssuers.includes(issuer.name)) {
+    problems.push(`spec.tls.kubernetes.issuerRef: ClusterIssuer ${JSON.stringify(issuer.name)} is not one the operator's installer allows (${
+      clusterIssuers.length > 0 ? clusterIssuers.join(', ') : 'none; --allowed-cluster-issuers adds them'}); an Issuer in the MailPlatform's namespace needs no allowance`);
   }
   return problems;
 }

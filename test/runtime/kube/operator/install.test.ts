@@ -49,13 +49,15 @@ test('GIVEN the namespaced install WHEN its Role where the operator runs is read
 });
 
 test('GIVEN the installer allows cross-namespace rendering WHEN rendered THEN a ClusterRole is bound and the operator watches every namespace with the opt-in', () => {
-  const objects = renderOperatorInstall({ namespace: 'ops', allowCrossNamespace: true, allowedRegistries: ['registry.example.net/mail'] });
+  const objects = renderOperatorInstall({ namespace: 'ops', allowCrossNamespace: true, allowedRegistries: ['registry.example.net/mail'], allowedClusterIssuers: ['letsencrypt-dns01'] });
 
   assert.deepEqual(objects.map((o) => o.kind), ['CustomResourceDefinition', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Deployment']);
   const deployment = objects[4]!.spec as Deployment;
   assert.equal(deployment.replicas, 2);
   assert.deepEqual(deployment.template.spec.containers[0]!.command, ['mailfleet', 'operator']);
-  assert.deepEqual(argsOf(objects), ['--all-namespaces', '--allow-cross-namespace', '--allowed-registries', 'registry.example.net/mail', '--listen', '0.0.0.0:8081']);
+  assert.deepEqual(argsOf(objects), [
+    '--all-namespaces', '--allow-cross-namespace', '--allowed-registries', 'registry.example.net/mail', '--allowed-cluster-issuers', 'letsencrypt-dns01', '--listen', '0.0.0.0:8081',
+  ]);
   assert.deepEqual((objects[3]!.subjects as { namespace: string }[])[0]!.namespace, 'ops');
 });
 
@@ -79,5 +81,15 @@ test('GIVEN the controller Role the operator creates WHEN compared THEN the oper
         assert.ok(namespaced(rule.apiGroups[0] ?? '', resource, verb), `namespaced: ${verb} ${resource}`);
       }
     }
+  }
+});
+
+test('GIVEN the operator\'s Role and ClusterRole WHEN read THEN cert-manager Certificates may be applied, listed and pruned, and nothing more of cert-manager', () => {
+  const namespaced = renderOperatorInstall({ namespace: 'ops', watchNamespace: 'tenants' }).find((o) => o.kind === 'Role' && o.metadata.namespace === 'tenants')!.rules as Rule[];
+  const cluster = renderOperatorInstall({ namespace: 'ops', allowCrossNamespace: true }).find((o) => o.kind === 'ClusterRole')!.rules as Rule[];
+
+  for (const rules of [namespaced, cluster]) {
+    const certManager = rules.filter((r) => r.apiGroups.includes('cert-manager.io'));
+    assert.deepEqual(certManager, [{ apiGroups: ['cert-manager.io'], resources: ['certificates'], verbs: ['create', 'delete', 'list', 'patch'] }]);
   }
 });
