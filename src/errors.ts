@@ -32,7 +32,6 @@ export const ERROR_CODES = {
   TLS_CA_INVALID: 'the local certificate authority in the state directory cannot be used',
   TLS_CERTIFICATE_INVALID: 'a certificate or its key cannot be used (unparsable, mismatched, or not for the named hosts)',
   TLS_ISSUE_FAILED: 'a certificate could not be issued or renewed',
-  CERTIFICATE_INVALID: 'a server certificate or its key is missing, unreadable, or the key does not belong to the certificate',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

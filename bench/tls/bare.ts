@@ -11,8 +11,9 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { installCertificates } from '../../src/agent/index.ts';
 import { hashPasswords, roleConfigFiles, type ConfigInput, type InstanceContext, type Peers } from '../../src/config/index.ts';
-import type { PlatformSpec } from '../../src/spec/index.ts';
+import { withSecrets, type PlatformSpec } from '../../src/spec/index.ts';
 import type { Defer } from '../support/cleanup.ts';
 import { startDaemon, stopDaemon, type Started } from '../support/processes.ts';
 
@@ -36,7 +37,8 @@ function proxyTlsSettings(spec: PlatformSpec, instance: InstanceContext): string
 }
 
 function dovecotConf(spec: PlatformSpec, instance: InstanceContext): string {
-  const input: ConfigInput = { spec, instance, peers: noPeers() };
+  // The master-user passdb that needs this secret is replaced below by the users file.
+  const input: ConfigInput = { spec: withSecrets(spec, { backendLoginPassword: 'unused-by-the-bare-dovecot' }), instance, peers: noPeers() };
   const conf = roleConfigFiles('mailbox', input)['dovecot.conf'] ?? '';
   const users = join(instance.configDir, 'users');
   const auth = /^passdb \{\n(?: {2}.*\n)*?\}\n/gm;
@@ -94,7 +96,7 @@ export interface BareImaps {
 
 /**
  * Starts the bare Dovecot under `root` with the certificate and key the platform serves (`certDir` holds
- * tls.crt and tls.key) and `users` (address → password) in its users file.
+ * tls.crt and tls.key), installed as the agent installs them, and `users` (address → password) in its users file.
  */
 export async function startBareImaps(root: string, spec: PlatformSpec, certDir: string, users: Map<string, string>, defer: Defer, signal: AbortSignal): Promise<BareImaps> {
   const { stdout } = await run('getent', ['passwd', 'vmail']);
@@ -118,6 +120,8 @@ export async function startBareImaps(root: string, spec: PlatformSpec, certDir: 
     mailDir: dir(join(root, 'mail'), 0o770),
     tlsDir,
   };
+  // What the platform's agent does before its daemon starts: the served copy the TLS settings name.
+  installCertificates(spec, instance);
   await run('chown', [`${uid}:${gid}`, instance.mailDir]);
   dir(join(instance.dataDir, 'state'), 0o750);
   const addresses = [...users.keys()];

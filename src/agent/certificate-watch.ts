@@ -1,8 +1,9 @@
 /**
  * Watches the certificates an instance serves and has its daemon pick up new ones without dropping a
  * session. Two ways to notice: `fs.watch` on the certificate directories (quick, but an inotify watch
- * can miss a directory that is replaced), and a cheap read of the files every `pollMs`, which also sees
- * the kubelet swap a Secret volume's `..data` symlink. A change waits `settleMs` for the writer to finish
+ * can miss a directory that is replaced), and a `stat` of the files every `pollMs` (inode, size and
+ * times; the files are read only when those change), which also sees the kubelet swap a Secret volume's
+ * `..data` symlink. A change waits `settleMs` for the writer to finish
  * (a renewal writes two files), then each changed pair is checked: one that is missing, does not parse or
  * whose key is not the certificate's is logged once and not installed; the daemon keeps serving the old.
  * Valid ones are installed (one rename each) and the daemon reloads once: open sessions finish on the old
@@ -12,7 +13,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { installServed, readCertificate, sourceFingerprint, type CertificateFacts, type CertificateSource } from './certificates.ts';
+import { installServed, readCertificate, sourceFingerprint, sourceSignature, type CertificateFacts, type CertificateSource } from './certificates.ts';
 
 /** How often the files are read for a change fs.watch did not report. */
 export const CERTIFICATE_POLL_MS = 2000;
@@ -110,10 +111,17 @@ export function startCertificateWatch(opts: CertificateWatchOptions): Certificat
     settle.unref();
   }
 
+  // What the files looked like at the last poll; a difference schedules a check of their content.
+  let signature = opts.sources.map(sourceSignature).join('|');
   const poll = setInterval(() => {
-    if (settle === undefined && opts.sources.some(changed)) schedule();
+    const now = opts.sources.map(sourceSignature).join('|');
+    if (now === signature) return;
+    signature = now;
+    schedule();
   }, pollMs);
   poll.unref();
+  // A change between the install before the daemon started and now would otherwise wait for the next one.
+  if (opts.sources.some(changed)) schedule();
 
   // The certificate directories, and the directory holding them (a certificate's directory may appear later).
   const dirs = new Set(opts.sources.flatMap((s) => [dirname(s.cert), dirname(s.key), dirname(dirname(s.cert))]));

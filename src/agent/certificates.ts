@@ -4,7 +4,7 @@
  * (`servedCertificateFile`). Nothing here logs or returns key material.
  */
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { certificateFiles, servedCertificateFile, servedCertificatesDir, type InstanceContext } from '../config/index.ts';
 import { errorMessage, MailfleetError } from '../errors.ts';
 import type { PlatformSpec } from '../spec/index.ts';
@@ -62,6 +62,21 @@ export function sourceFingerprint(source: CertificateSource): string {
   } catch (err) {
     return `missing:${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`;
   }
+}
+
+/**
+ * A cheap sign of change: inode, size, modification and change times of both files (through symlinks, so a
+ * Secret volume's `..data` swap changes it), without reading them.
+ */
+export function sourceSignature(source: CertificateSource): string {
+  return [source.cert, source.key].map((path) => {
+    try {
+      const st = statSync(path, { bigint: true });
+      return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    } catch (err) {
+      return `missing:${(err as NodeJS.ErrnoException).code ?? 'error'}`;
+    }
+  }).join('/');
 }
 
 function fingerprintOf(cert: Buffer, key: Buffer): string {
@@ -142,7 +157,7 @@ export function installCertificates(spec: PlatformSpec, instance: InstanceContex
     facts.push(reading.facts);
   }
   if (problems.length > 0) {
-    throw new MailfleetError('CERTIFICATE_INVALID', `${instance.name}: no usable server certificate: ${problems.join('; ')}`, { details: problems });
+    throw new MailfleetError('TLS_CERTIFICATE_INVALID', `${instance.name}: no usable server certificate: ${problems.join('; ')}`, { details: problems });
   }
   return facts;
 }

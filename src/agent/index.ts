@@ -1,4 +1,5 @@
 export { runAgent, STOP_TIMEOUT_MS, type AgentOptions } from './agent.ts';
+export { installCertificates, type CertificateFacts } from './certificates.ts';
 export { requestDrain } from './control.ts';
 export { listenOwnerOnly } from './fs.ts';
 export { agentSocket, instanceContext, instanceRunDir, peersFile, podInstanceContext, POD_PATHS, runPrefix, RUN_ROOT, tlsCertsDir } from './paths.ts';

@@ -120,7 +120,7 @@ test('GIVEN a spec whose second certificate is missing WHEN installed THEN the s
   const inst = instance(dir);
   writePair(join(inst.tlsDir, 'main'), good);
   assert.throws(() => installCertificates(spec, inst), (err: unknown) => {
-    assert.ok(isMailfleetError(err, 'CERTIFICATE_INVALID'));
+    assert.ok(isMailfleetError(err, 'TLS_CERTIFICATE_INVALID'));
     assert.match(err.message, /spec\.tls\.certificates\[1\] \(net\): cannot read: .*tls\/net\/tls\.crt/);
     return true;
   });

@@ -3,19 +3,28 @@
  * imaplib and poplib verifying against the CA, and `openssl s_client`.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { issue, makeCa, removeCa } from '../support/certificates.ts';
+import { setTimeout as delay } from 'node:timers/promises';
+import { stringify } from 'yaml';
+import { ensureBuilt } from '../support/build.ts';
+import { issue, makeCa, removeCa, writePair } from '../support/certificates.ts';
 import { waitQueueEmpty } from '../support/mail.ts';
-import { DOMAIN, startPlatform } from '../support/platform.ts';
+import { DOMAIN, processesMentioning, startPlatform } from '../support/platform.ts';
+import { until } from '../support/poll.ts';
 import { filesTls, pythonClient, sClient, type Peer, type TlsStart } from '../support/tls-clients.ts';
 
 const POOL = '127.102.0.0/16';
 const PASSWORD = 'tls-listeners-password';
 const DEFAULT_NAME = 'mx.example.com';
 const NET_NAMES = ['mail.example.net', 'imap.example.net'];
+/** The load balancer, outside what the pool hands out first, and a client address as it reports one. */
+const BALANCER = '127.102.200.1';
+const CLIENT = '198.51.100.7';
+const LB_PORTS = { smtp: 10025, submission: 10587, submissions: 10465, imap: 10143, imaps: 10993, pop3: 10110, pop3s: 10995 };
 
 test('TLS on every mail protocol, with stock clients', { timeout: 600_000 }, async (t) => {
   const ca = makeCa();
@@ -26,8 +35,10 @@ test('TLS on every mail protocol, with stock clients', { timeout: 600_000 }, asy
   });
   const main = issue(ca, [DEFAULT_NAME]);
   const net = issue(ca, NET_NAMES);
-  const { tls, beforeUp } = filesTls(certDir, [{ name: 'default', hosts: [DEFAULT_NAME], pair: main }, { name: 'net', hosts: NET_NAMES, pair: net }]);
-  const platform = await startPlatform(t, { addressPool: POOL, accounts: 3, password: PASSWORD, roles: { mailbox: 1 }, extra: { tls }, beforeUp });
+  const tls = filesTls(certDir, [{ name: 'default', hosts: [DEFAULT_NAME], pair: main }, { name: 'net', hosts: NET_NAMES, pair: net }]);
+  const platform = await startPlatform(t, { addressPool: POOL, accounts: 3, password: PASSWORD, roles: { mailbox: 1 },
+    extra: { tls, loadBalancer: { sourceRanges: [`${BALANCER}/32`], ports: LB_PORTS } },
+  });
   const mta = await platform.instance('mta-0');
   const msa = await platform.instance('msa-0');
   const proxy = await platform.instance('proxy-0');
@@ -127,6 +138,33 @@ test('TLS on every mail protocol, with stock clients', { timeout: 600_000 }, asy
     assert.equal(r.count, 1);
   });
 
+  await t.test('GIVEN the load balancer WHEN it forwards clients to the balancer ports THEN TLS works behind the PROXY header, plaintext logins still wait for STARTTLS, and the daemons see the client\'s address', () => {
+    const lb = { ...account, name: DEFAULT_NAME, proxy_from: BALANCER, client: CLIENT };
+    const sub = pythonClient<{ auth_before_tls: { code: number }; login: { code: number } }>('submission', { ...lb, host: msa.address, port: LB_PORTS.submission, to: `user3@${DOMAIN}`, mid: `lb587-${run}@client.test` });
+    assert.equal(sub.error, undefined, JSON.stringify(sub));
+    assert.equal(sub.auth_before_tls.code, 530);
+    assert.equal(sub.login.code, 235);
+    const subs = pythonClient<{ peer: Peer; login: { code: number } }>('submissions', { ...lb, host: msa.address, port: LB_PORTS.submissions, to: `user3@${DOMAIN}`, mid: `lb465-${run}@client.test` });
+    assert.equal(subs.error, undefined, JSON.stringify(subs));
+    assert.equal(subs.peer.serial, main.serial);
+    assert.equal(subs.login.code, 235);
+    const imap = pythonClient<{ capabilities_before_tls: string[]; login: string }>('imap', { ...lb, host: proxy.address, port: LB_PORTS.imap });
+    assert.equal(imap.error, undefined, JSON.stringify(imap));
+    assert.ok(imap.capabilities_before_tls.includes('LOGINDISABLED'), 'a PROXY header does not make a connection secure');
+    assert.equal(imap.login, 'OK');
+    for (const [action, port] of [['imaps', LB_PORTS.imaps], ['pop3', LB_PORTS.pop3], ['pop3s', LB_PORTS.pop3s]] as const) {
+      const r = pythonClient<{ peer: Peer }>(action, { ...lb, host: proxy.address, port });
+      assert.equal(r.error, undefined, `${action}: ${JSON.stringify(r)}`);
+      assert.equal(r.peer.serial, main.serial, action);
+    }
+    const mx = pythonClient<{ starttls: { code: number }; refused: object }>('smtp-starttls', { ...lb, host: mta.address, port: LB_PORTS.smtp, sender: 'sender@remote.test', to: `user3@${DOMAIN}`, mid: `lb25-${run}@client.test` });
+    assert.equal(mx.error, undefined, JSON.stringify(mx));
+    assert.equal(mx.starttls.code, 220);
+    assert.deepEqual(mx.refused, {});
+    assert.match(readFileSync(join(platform.stateDir, 'logs', 'msa-0.log'), 'utf8'), new RegExp(`submissions-lb.*\\[${CLIENT.replaceAll('.', '\\.')}\\]`));
+    assert.match(readFileSync(join(platform.stateDir, 'logs', 'proxy-0.log'), 'utf8'), new RegExp(`user=<${user}>.*rip=${CLIENT.replaceAll('.', '\\.')}.*TLS`));
+  });
+
   await t.test('GIVEN two certificates WHEN clients ask by SNI on every listener THEN each name gets its certificate, and an unknown name or none the default', () => {
     for (const [what, host, port, start] of listeners) {
       for (const [name, serial] of [[DEFAULT_NAME, main.serial], [NET_NAMES[0], net.serial], [NET_NAMES[1], net.serial]] as const) {
@@ -202,5 +240,62 @@ test('TLS on every mail protocol, with stock clients', { timeout: 600_000 }, asy
       assert.equal(statSync(file).uid, 0, name);
       assert.equal(statSync(join(file, '..')).mode & 0o777, 0o700, name);
     }
+  });
+});
+
+/** A lone agent, as `mailfleet up` starts one, on an address the platform above never hands out. */
+const LONE = '127.102.250.1';
+
+test('a lone mta agent and its certificate', { timeout: 180_000 }, async (t) => {
+  const ca = makeCa();
+  const stateDir = mkdtempSync(join(tmpdir(), 'mailfleet-lone-'));
+  t.after(() => {
+    removeCa(ca);
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+  // Postfix's processes traverse it to their queue, as they do the state dir `mailfleet up` makes.
+  chmodSync(stateDir, 0o755);
+  const specFile = join(stateDir, 'mailfleet.yaml');
+  writeFileSync(specFile, stringify({
+    apiVersion: 'mailfleet.io/v1alpha1',
+    kind: 'MailPlatform',
+    metadata: { name: 'lone' },
+    spec: {
+      domains: [DOMAIN],
+      hostname: DEFAULT_NAME,
+      drainSeconds: 1,
+      director: { apiKey: 'lone-doveadm-api-key-0123456789' },
+      ldap: { adminPassword: 'lone-admin-secret-0123', readerPassword: 'lone-reader-secret-0123', authPassword: 'lone-auth-secret-0123' },
+      tls: { minProtocol: 'TLSv1.3' },
+    },
+  }));
+  writeFileSync(join(stateDir, 'peers.json'), JSON.stringify({ ldap: [{ name: 'ldap-0', host: '127.102.250.3' }], kvs: [], mailbox: [], proxy: [{ name: 'proxy-0', host: '127.102.250.2' }], mta: [], msa: [] }));
+  const argv = [ensureBuilt(), 'agent', '--role', 'mta', '--name', 'mta-0', '--listen', LONE, '-f', specFile, '--state-dir', stateDir];
+  t.after(() => {
+    for (const pid of processesMentioning(stateDir)) process.kill(pid, 'SIGKILL');
+  });
+
+  await t.test('GIVEN no certificate on disk WHEN the mta agent starts THEN it exits 1 naming the spec field and the file, and leaves no Postfix behind', () => {
+    const r = spawnSync(process.execPath, argv, { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /spec\.tls\.certificates\[0\] \(default\): cannot read: .*\/tls\/certs\/default\/tls\.crt/);
+    assert.deepEqual(processesMentioning(stateDir), []);
+  });
+
+  await t.test('GIVEN spec.tls.minProtocol TLSv1.3 WHEN a client offers TLS 1.2 only THEN the handshake is refused, and TLS 1.3 is taken', async () => {
+    writePair(join(stateDir, 'tls', 'certs', 'default'), issue(ca, [DEFAULT_NAME]));
+    const log = openSync(join(stateDir, 'agent.log'), 'a');
+    const agent = spawn(process.execPath, argv, { stdio: ['ignore', log, log] });
+    closeSync(log);
+    const exited = new Promise((resolve) => agent.once('exit', resolve));
+    t.after(async () => {
+      agent.kill('SIGTERM');
+      await Promise.race([exited, delay(30_000, undefined, { ref: false })]);
+    });
+    await until('STARTTLS on the lone mta', async () => (sClient(LONE, 25, 'smtp', DEFAULT_NAME, ca).ok ? true : undefined), 60_000, 200)
+      .catch((err: unknown) => assert.fail(`${String(err)}\n${readFileSync(join(stateDir, 'agent.log'), 'utf8').slice(-3000)}`));
+    const old = sClient(LONE, 25, 'smtp', DEFAULT_NAME, ca, ['-tls1_2']);
+    assert.equal(old.ok, false, old.output.slice(-600));
+    assert.equal(sClient(LONE, 25, 'smtp', DEFAULT_NAME, ca, ['-tls1_3']).protocol, 'TLSv1.3');
   });
 });

@@ -56,8 +56,6 @@ export interface PlatformOptions {
   env?: NodeJS.ProcessEnv;
   /** Leave the doveadm API key out of the spec, so that `up` generates it (`doveadm()` then needs `apiKey`). */
   generatedApiKey?: boolean;
-  /** Runs in the fresh state directory before `mailfleet up` starts (e.g. to put certificates in place). */
-  beforeUp?: (stateDir: string) => void;
 }
 
 export const DOMAIN = 'example.com';
@@ -117,7 +115,6 @@ export async function startPlatform(t: TestContext, options: PlatformOptions): P
     },
   }));
 
-  options.beforeUp?.(stateDir);
   let stderr = '';
   const runtime = spawn(process.execPath, [ensureBuilt(), 'up', '-f', specFile, '--state-dir', stateDir], {
     env: options.env ?? process.env,

@@ -6,6 +6,9 @@ connection verifies the server against args["ca"] and the name args["name"] (als
 mail client configured with that CA does. A step the server refuses is reported, not raised, so the test
 can assert the refusal itself.
 
+With args["proxy_from"] and args["client"] the client plays the load balancer: it connects from the
+address proxy_from and sends a PROXY protocol v1 header naming `client` before anything else.
+
 `hold` opens an IMAPS session, logs in, prints {"ready": ...} and waits for a line on stdin before it
 uses the session again: the test replaces the certificate in between.
 """
@@ -25,6 +28,16 @@ HOST = ARGS["host"]
 TIMEOUT_S = 20
 
 
+def connect(port, timeout):
+    """A TCP connection to the instance, behind a PROXY header when playing the load balancer."""
+    source = ARGS.get("proxy_from")
+    if source is None:
+        return socket.create_connection((HOST, port), timeout)
+    sock = socket.create_connection((HOST, port), timeout, source_address=(source, 0))
+    sock.sendall(f"PROXY TCP4 {ARGS['client']} {HOST} 40000 {port}\r\n".encode())
+    return sock
+
+
 def context():
     ctx = ssl.create_default_context(cafile=ARGS["ca"])
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -36,7 +49,7 @@ def peer(sock):
     der = sock.getpeercert(binary_form=True)
     cert = sock.getpeercert()
     return {
-        "serial": cert.get("serialNumber"),
+        "serial": (cert.get("serialNumber") or "").lstrip("0"),
         "names": [v for (k, v) in cert.get("subjectAltName", ()) if k == "DNS"],
         "der_bytes": len(der),
         "version": sock.version(),
@@ -61,7 +74,7 @@ def smtp_reply(fn):
 class Smtp(smtplib.SMTP):
     """Connects to the instance's address; STARTTLS then sends and verifies the name the client means."""
     def _get_socket(self, host, port, timeout):
-        return socket.create_connection((HOST, port), timeout)
+        return connect(port, timeout)
 
 
 def smtp():
@@ -117,8 +130,7 @@ def smtp_ssl():
     """SMTP_SSL to an address, verifying the name the client means (smtplib would use the address)."""
     class Client(smtplib.SMTP_SSL):
         def _get_socket(self, host, port, timeout):
-            raw = socket.create_connection((HOST, port), timeout)
-            return self.context.wrap_socket(raw, server_hostname=ARGS["name"])
+            return self.context.wrap_socket(connect(port, timeout), server_hostname=ARGS["name"])
     return Client(ARGS["name"], ARGS["port"], local_hostname="client.test", timeout=TIMEOUT_S, context=context())
 
 
@@ -138,13 +150,12 @@ def imap_fetch(m):
 
 class Imap(imaplib.IMAP4):
     def _create_socket(self, timeout):
-        return socket.create_connection((HOST, self.port), timeout)
+        return connect(self.port, timeout)
 
 
 class ImapSsl(imaplib.IMAP4_SSL):
     def _create_socket(self, timeout):
-        raw = socket.create_connection((HOST, self.port), timeout)
-        return self.ssl_context.wrap_socket(raw, server_hostname=ARGS["name"])
+        return self.ssl_context.wrap_socket(connect(self.port, timeout), server_hostname=ARGS["name"])
 
 
 def imap():
@@ -172,13 +183,12 @@ def imaps():
 
 class Pop3(poplib.POP3):
     def _create_socket(self, timeout):
-        return socket.create_connection((HOST, self.port), timeout)
+        return connect(self.port, timeout)
 
 
 class Pop3Ssl(poplib.POP3_SSL):
     def _create_socket(self, timeout):
-        raw = socket.create_connection((HOST, self.port), timeout)
-        return self.context.wrap_socket(raw, server_hostname=ARGS["name"])
+        return self.context.wrap_socket(connect(self.port, timeout), server_hostname=ARGS["name"])
 
 
 def pop3_login(p):

@@ -24,6 +24,9 @@ export interface ClientArgs {
   to?: string;
   sender?: string;
   mid?: string;
+  /** Play the load balancer: connect from this address and send a PROXY v1 header naming `client` first. */
+  proxy_from?: string;
+  client?: string;
 }
 
 /** What the Python client saw of the server's certificate. */
@@ -115,24 +118,19 @@ export function sClient(host: string, port: number, start: TlsStart, name: strin
   return { ok, ...(serial ? { serial } : {}), ...(cipher ? { protocol: cipher[1], cipher: cipher[2] } : {}), output };
 }
 
-/**
- * A `spec.tls` with the files issuer (the pairs written under `dir`), and a `beforeUp` that also puts them
- * where the agents read them (`<state>/tls/certs/<name>/`).
- */
-export function filesTls(dir: string, certificates: { name: string; hosts: string[]; pair: IssuedCertificate }[]): { tls: Record<string, unknown>; beforeUp: (stateDir: string) => void } {
+/** A `spec.tls` with the files issuer, the pairs written under `dir`: `mailfleet up` installs them for the daemons. */
+export function filesTls(dir: string, certificates: { name: string; hosts: string[]; pair: IssuedCertificate }[]): Record<string, unknown> {
   for (const c of certificates) writePair(join(dir, c.name), c.pair);
   return {
-    tls: {
-      issuer: 'files',
-      certificates: certificates.map((c) => ({ name: c.name, hosts: c.hosts, certFile: join(dir, c.name, 'tls.crt'), keyFile: join(dir, c.name, 'tls.key') })),
-    },
-    beforeUp: (stateDir) => {
-      for (const c of certificates) writePair(join(stateDir, 'tls', 'certs', c.name), c.pair);
-    },
+    issuer: 'files',
+    certificates: certificates.map((c) => ({ name: c.name, hosts: c.hosts, certFile: join(dir, c.name, 'tls.crt'), keyFile: join(dir, c.name, 'tls.key') })),
   };
 }
 
-/** A renewal: the pair replaced at its source (`filesTls`' dir) and where the agents read it. */
+/**
+ * A renewal: the pair replaced at its source (`filesTls`' dir), and where the agents read it, as the
+ * runtime's renewal loop would install it (its next look may be up to `spec.tls.checkSeconds` away).
+ */
 export function replaceCertificate(stateDir: string, dir: string, name: string, pair: { cert: string; key: string }): void {
   writePair(join(dir, name), pair);
   writePair(join(stateDir, 'tls', 'certs', name), pair);
