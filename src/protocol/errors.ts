@@ -18,6 +18,10 @@ export const PROTOCOL_ERROR_CODES = {
   PROTOCOL_TIMEOUT: 'a dialog step took longer than its timeout',
   PROTOCOL_ABORTED: 'the caller aborted the dialog',
   PROTOCOL_INVALID_OPTION: 'a client option was not acceptable',
+  PROTOCOL_TLS_UNAVAILABLE: 'the peer did not offer STARTTLS (or STLS) or refused it; the client does not fall back to plaintext',
+  PROTOCOL_TLS_HANDSHAKE_FAILED: 'the TLS handshake failed: no common protocol version or cipher, or the peer does not speak TLS',
+  PROTOCOL_TLS_UNTRUSTED: "the peer's certificate does not chain to a trusted CA, has expired, or does not name the server",
+  PROTOCOL_AUTH_WITHOUT_TLS: 'credentials were about to be sent in plaintext; authenticate after TLS or allow it explicitly',
 } as const;
 
 export type ProtocolErrorCode = keyof typeof PROTOCOL_ERROR_CODES;

@@ -1,6 +1,7 @@
 /**
  * Mail protocol codecs (pure: lines in, typed values out) and the small dialog clients that
- * health checks and tests use. Only `client/connection.ts` opens sockets.
+ * health checks, the prober and tests use, in plaintext or on TLS (implicit or STARTTLS). Only
+ * `client/connection.ts` opens sockets.
  */
 export {
   PROTOCOL_ERROR_CODES,
@@ -52,8 +53,10 @@ export {
 export { parseHttpRequestLine, type HttpRequestLine } from './http-request.ts';
 export { AUTH_MASTER_HANDSHAKE, formatPassLookup, parseAuthMasterReply, type AuthMasterReply } from './auth-master.ts';
 export { DEFAULT_STEP_TIMEOUT_MS, type DialogOptions, type DialogResult } from './client/dialog.ts';
+export type { TlsClientOptions, TlsDetail, TlsMinVersion, TlsMode } from './client/tls.ts';
 export { lmtpLhlo, smtpEhlo, type HelloDetail, type HelloOptions } from './client/smtp.ts';
-export { imapCapability, type ImapCapabilityDetail } from './client/imap.ts';
+export { imapCapability, type ImapCapabilityDetail, type ImapCommandResponse } from './client/imap.ts';
+export { openImapSession, type ImapSession, type ImapSessionOptions } from './client/imap-session.ts';
 export { pop3Capa, type Pop3CapaDetail } from './client/pop3.ts';
 export { redisPing, type RedisPingDetail } from './client/redis.ts';
 export { tcpConnect, type TcpConnectDetail } from './client/tcp.ts';

@@ -9,6 +9,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ImapFlow } from 'imapflow';
+import type { TlsClientOptions } from '../../src/protocol/index.ts';
+import { imapFlowTls } from '../support/mail.ts';
 import { DOMAIN, startPlatform } from '../support/platform.ts';
 
 const POOL = '127.98.0.0/16';
@@ -27,14 +29,16 @@ function ldapsearch(url: string, bindDn: string, password: string, base: string,
   return { code: r.status ?? -1, ldif: r.stdout, stderr: r.stderr };
 }
 
-async function imapLogin(host: string, port: number, user: string, pass: string): Promise<boolean> {
-  const client = new ImapFlow({ host, port, secure: false, auth: { user, pass }, logger: false, doSTARTTLS: false });
+/** Whether `user` can log in over IMAP with STARTTLS; false only when the server refused the credentials. */
+async function imapLogin(host: string, port: number, user: string, pass: string, tls: TlsClientOptions): Promise<boolean> {
+  const client = new ImapFlow({ host, port, auth: { user, pass }, logger: false, ...imapFlowTls(tls) });
   try {
     await client.connect();
     await client.logout();
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    if ((err as { authenticationFailed?: boolean }).authenticationFailed === true) return false;
+    throw err;
   }
 }
 
@@ -72,8 +76,8 @@ test('accounts: password storage, rules and LDAP access', { timeout: 300_000 }, 
   });
 
   await t.test('WHEN a user logs in over IMAP through the proxy THEN the right password works and a wrong one does not', async () => {
-    assert.equal(await imapLogin(proxy.address, proxy.ports.imap as number, `user1@${DOMAIN}`, PASSWORD), true);
-    assert.equal(await imapLogin(proxy.address, proxy.ports.imap as number, `user2@${DOMAIN}`, `${PASSWORD}-wrong`), false);
+    assert.equal(await imapLogin(proxy.address, proxy.ports.imap as number, `user1@${DOMAIN}`, PASSWORD, platform.clientTls('starttls')), true);
+    assert.equal(await imapLogin(proxy.address, proxy.ports.imap as number, `user2@${DOMAIN}`, `${PASSWORD}-wrong`, platform.clientTls('starttls')), false);
   });
 
   await t.test('WHEN accounts add gets a password shorter than the minimum THEN it exits 2 naming the rule and adds nothing', () => {
@@ -88,7 +92,7 @@ test('accounts: password storage, rules and LDAP access', { timeout: 300_000 }, 
     const r = platform.cli(['accounts', 'add', `carol@${DOMAIN}`, '--password', 'carol-long-password']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(hashOf(`carol@${DOMAIN}`), /^\{ARGON2ID\}\$argon2id\$/);
-    assert.equal(await imapLogin(proxy.address, proxy.ports.imap as number, `carol@${DOMAIN}`, 'carol-long-password'), true);
+    assert.equal(await imapLogin(proxy.address, proxy.ports.imap as number, `carol@${DOMAIN}`, 'carol-long-password', platform.clientTls('starttls')), true);
   });
 
 
@@ -108,6 +112,6 @@ test('accounts: password storage, rules and LDAP access', { timeout: 300_000 }, 
     assert.equal(asDovecot.code, 0, asDovecot.stderr);
     assert.match(asDovecot.ldif, /^userPassword/m, 'Dovecot\'s account reads the hash it verifies');
     const proxyNow = await platform.instance('proxy-0');
-    assert.equal(await imapLogin(proxyNow.address, proxyNow.ports.imap as number, `user3@${DOMAIN}`, PASSWORD), true);
+    assert.equal(await imapLogin(proxyNow.address, proxyNow.ports.imap as number, `user3@${DOMAIN}`, PASSWORD, platform.clientTls('starttls')), true);
   });
 });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
 import { ImapFlow } from 'imapflow';
-import { eachLimited, imapMessageIds, message, sendAll, waitQueueEmpty } from '../support/mail.ts';
+import { eachLimited, imapFlowTls, imapMessageIds, message, sendAll, waitQueueEmpty } from '../support/mail.ts';
 import { DOMAIN, doveadm, startPlatform, type Platform } from '../support/platform.ts';
 import { until } from '../support/poll.ts';
 
@@ -43,7 +43,7 @@ async function currentHost(p: Platform, user: string): Promise<string> {
 
 async function login(p: Platform, user: string): Promise<string[]> {
   const { host, imap } = await proxyOf(p);
-  return imapMessageIds(host, imap, user, PASSWORD);
+  return imapMessageIds(host, imap, user, PASSWORD, p.clientTls('starttls'));
 }
 
 /** Users with a session on each backend, from `doveadm who` against the backend's own anvil. */
@@ -109,7 +109,7 @@ test('backend sync with the real director and backends', { timeout: 900_000 }, a
     assert.ok(moved.length > 0);
     const { host, imap } = await proxyOf(platform);
     const sessions = await Promise.all(moved.map(async (u) => {
-      const c = new ImapFlow({ host, port: imap, secure: false, auth: { user: u, pass: PASSWORD }, logger: false, doSTARTTLS: false });
+      const c = new ImapFlow({ host, port: imap, auth: { user: u, pass: PASSWORD }, logger: false, ...imapFlowTls(platform.clientTls('starttls')) });
       c.on('error', () => undefined);
       await c.connect();
       await c.mailboxOpen('INBOX');

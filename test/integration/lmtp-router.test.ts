@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 import { ImapFlow } from 'imapflow';
+import type { TlsClientOptions } from '../../src/protocol/index.ts';
+import { imapFlowTls } from '../support/mail.ts';
 import { codes, openLmtp } from '../support/lmtp-client.ts';
 import { until } from '../support/poll.ts';
 import { DOMAIN, processesMentioning, startPlatform } from '../support/platform.ts';
@@ -13,8 +15,8 @@ function message(id: string, text: string): string {
   return `Message-ID: <${id}>\r\nFrom: sender@remote.test\r\nSubject: router\r\n\r\n${text}\r\n.\r\n`;
 }
 
-async function imapSource(host: string, port: number, user: string, messageId: string): Promise<string | undefined> {
-  const client = new ImapFlow({ host, port, secure: false, auth: { user, pass: PASSWORD }, logger: false, doSTARTTLS: false });
+async function imapSource(host: string, port: number, user: string, messageId: string, tls: TlsClientOptions): Promise<string | undefined> {
+  const client = new ImapFlow({ host, port, auth: { user, pass: PASSWORD }, logger: false, ...imapFlowTls(tls) });
   await client.connect();
   try {
     const lock = await client.getMailboxLock('INBOX');
@@ -82,7 +84,7 @@ test('the LMTP router of the proxy layer, with real daemons', { timeout: 300_000
     const id = `pipelined-${run}@client.test`;
     assert.equal(chosen.length, 5);
     for (const u of chosen) {
-      const source = await imapSource(proxy.address, proxy.ports.imap as number, u, id);
+      const source = await imapSource(proxy.address, proxy.ports.imap as number, u, id, platform.clientTls('starttls'));
       assert.ok(source, `${u} has no copy`);
       assert.match(source, /\r\nhello\r\n\.a line that starts with a dot\r\nend\r\n$/);
     }

@@ -3,12 +3,13 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ImapFlow } from 'imapflow';
-import { openPop3Session, openSmtpSession } from '../../src/protocol/index.ts';
-import { eachLimited, imapMessageIds, message, pop3MessageIds, sendAll, waitQueueEmpty } from '../support/mail.ts';
+import { openImapSession, openPop3Session, openSmtpSession } from '../../src/protocol/index.ts';
+import { eachLimited, imapFlowTls, imapMessageIds, message, messageIdOf, pop3MessageIds, sendAll, waitQueueEmpty } from '../support/mail.ts';
 import { DOMAIN, doveadm, startPlatform } from '../support/platform.ts';
 
 const POOL = '127.81.0.0/16';
 const ACCOUNTS = 100;
+/** A third each through the mta on 25 (STARTTLS), the msa on 587 (STARTTLS, AUTH) and on 465 (implicit TLS, AUTH). */
 const MESSAGES = 300;
 const PASSWORD = 'census-password';
 
@@ -20,28 +21,64 @@ test('the mail path on one host, with real daemons', { timeout: 600_000 }, async
   const users = Array.from({ length: ACCOUNTS }, (_, i) => `user${i + 1}@${DOMAIN}`);
   const run = Date.now().toString(36);
   const expected = new Map<string, string>();
+  const sender = users[0] as string;
+  const submitter = { user: sender, pass: PASSWORD };
+  const ports = { smtp: mta.ports.smtp as number, submission: msa.ports.submission as number, submissions: msa.ports.submissions as number };
+  const imap = { host: proxy.address, starttls: proxy.ports.imap as number, implicit: proxy.ports.imaps as number };
+  const pop3 = { host: proxy.address, starttls: proxy.ports.pop3 as number, implicit: proxy.ports.pop3s as number };
 
-  await t.test('GIVEN 100 accounts WHEN 300 messages are sent over SMTP THEN every one is accepted with 250', async () => {
+  await t.test('GIVEN 100 accounts WHEN 300 messages are sent on TLS to 25, 587 and 465 THEN every one is accepted with 250', async () => {
     const envelopes = Array.from({ length: MESSAGES }, (_, i) => {
       const to = users[i % ACCOUNTS] as string;
       const id = `census-${i}-${run}@client.test`;
       expected.set(id, to);
-      return message(id, 'sender@remote.test', to);
+      return message(id, i % 3 === 0 ? 'sender@remote.test' : sender, to);
     });
-    const results = await sendAll(mta.address, mta.ports.smtp as number, envelopes, 5);
+    const third = (k: number) => envelopes.filter((_, i) => i % 3 === k);
+    const results = (await Promise.all([
+      sendAll(mta.address, ports.smtp, third(0), 2, { tls: platform.clientTls('starttls') }),
+      sendAll(msa.address, ports.submission, third(1), 2, { tls: platform.clientTls('starttls'), auth: submitter }),
+      sendAll(msa.address, ports.submissions, third(2), 2, { tls: platform.clientTls('implicit'), auth: submitter }),
+    ])).flat();
     const refused = results.filter((r) => r.data?.code !== 250);
     assert.equal(refused.length, 0, `refused: ${JSON.stringify(refused.slice(0, 3))}`);
     await waitQueueEmpty(join(platform.stateDir, 'instances', 'mta-0', 'config'));
+    await waitQueueEmpty(join(platform.stateDir, 'instances', 'msa-0', 'config'));
   });
 
-  await t.test('THEN every message is read back over IMAP through the proxy exactly once, in the right mailbox', async () => {
-    const seen = await eachLimited(users, 8, async (u) => ({ user: u, ids: await imapMessageIds(proxy.address, proxy.ports.imap as number, u, PASSWORD) }));
+  await t.test('THEN every message is read back over IMAP (half STARTTLS on 143, half 993) exactly once, in the right mailbox', async () => {
+    const seen = await eachLimited(users, 8, async (u) => {
+      const implicit = users.indexOf(u) % 2 === 1;
+      const tls = platform.clientTls(implicit ? 'implicit' : 'starttls');
+      return { user: u, ids: await imapMessageIds(imap.host, implicit ? imap.implicit : imap.starttls, u, PASSWORD, tls) };
+    });
     assertCensus(seen, expected);
   });
 
-  await t.test('THEN every message is read back over POP3 through the proxy exactly once, in the right mailbox', async () => {
-    const seen = await eachLimited(users, 8, async (u) => ({ user: u, ids: await pop3MessageIds(proxy.address, proxy.ports.pop3 as number, u, PASSWORD) }));
+  await t.test('THEN every message is read back over POP3 (half STLS on 110, half 995) exactly once, in the right mailbox', async () => {
+    const seen = await eachLimited(users, 8, async (u) => {
+      const implicit = users.indexOf(u) % 2 === 1;
+      const tls = platform.clientTls(implicit ? 'implicit' : 'starttls');
+      return { user: u, ids: await pop3MessageIds(pop3.host, implicit ? pop3.implicit : pop3.starttls, u, PASSWORD, tls) };
+    });
     assertCensus(seen, expected);
+  });
+
+  await t.test('THEN the Received header the mta wrote records the TLS session the mail came in on', async () => {
+    const first = `census-0-${run}@client.test`;
+    const session = await openPop3Session({ host: pop3.host, port: pop3.implicit, timeoutMs: 20_000, tls: platform.clientTls('implicit') });
+    try {
+      assert.equal((await session.login(expected.get(first) as string, PASSWORD)).ok, true);
+      let raw = '';
+      for (const { number } of await session.list()) {
+        const text = await session.retrieve(number);
+        if (messageIdOf(text) === first) raw = text;
+      }
+      const header = raw.slice(0, raw.indexOf('\r\n\r\n'));
+      assert.match(header, /\(using TLSv1\.[23] with cipher /, header);
+    } finally {
+      await session.quit();
+    }
   });
 
   await t.test('THEN the director has spread the users over all three backends', async () => {
@@ -54,7 +91,7 @@ test('the mail path on one host, with real daemons', { timeout: 600_000 }, async
   });
 
   await t.test('WHEN mail is sent to an unknown account THEN it is rejected with 550 at RCPT', async () => {
-    const session = await openSmtpSession({ host: mta.address, port: mta.ports.smtp as number, heloName: 'client.test' });
+    const session = await openSmtpSession({ host: mta.address, port: ports.smtp, heloName: 'client.test', tls: platform.clientTls('starttls') });
     try {
       const r = await session.send(message(`unknown-${run}@client.test`, 'sender@remote.test', `nobody@${DOMAIN}`));
       assert.equal(r.rcpt[0]?.code, 550);
@@ -64,27 +101,51 @@ test('the mail path on one host, with real daemons', { timeout: 600_000 }, async
     }
   });
 
-  await t.test('WHEN a wrong password is given THEN IMAP, POP3 and SMTP AUTH all refuse it', async () => {
-    const imap = new ImapFlow({ host: proxy.address, port: proxy.ports.imap as number, secure: false, auth: { user: users[0] as string, pass: 'wrong' }, logger: false, doSTARTTLS: false });
-    await assert.rejects(imap.connect());
-    imap.close();
+  await t.test('WHEN a wrong password is given on TLS THEN IMAP, POP3 and SMTP AUTH all refuse it', async () => {
+    const client = new ImapFlow({ host: imap.host, port: imap.implicit, auth: { user: sender, pass: 'wrong' }, logger: false, ...imapFlowTls(platform.clientTls('implicit')) });
+    await assert.rejects(client.connect());
+    client.close();
     // Dovecot doubles its delay for every failed login from one address (auth penalty), up to 15 s.
-    const pop3 = await openPop3Session({ host: proxy.address, port: proxy.ports.pop3 as number, timeoutMs: 20_000 });
+    const pop3Session = await openPop3Session({ host: pop3.host, port: pop3.starttls, timeoutMs: 20_000, tls: platform.clientTls('starttls') });
     try {
-      assert.equal((await pop3.login(users[0] as string, 'wrong')).ok, false);
+      assert.equal((await pop3Session.login(sender, 'wrong')).ok, false);
     } finally {
-      await pop3.quit();
+      await pop3Session.quit();
     }
-    const smtp = await openSmtpSession({ host: msa.address, port: msa.ports.submission as number, timeoutMs: 20_000 });
+    const smtp = await openSmtpSession({ host: msa.address, port: ports.submission, timeoutMs: 20_000, tls: platform.clientTls('starttls') });
     try {
-      assert.equal((await smtp.authPlain(users[0] as string, 'wrong')).code, 535);
+      assert.equal((await smtp.authPlain(sender, 'wrong')).code, 535);
     } finally {
       await smtp.quit();
     }
   });
 
-  await t.test('WHEN a client submits without SASL THEN relaying to a foreign domain is refused', async () => {
-    const smtp = await openSmtpSession({ host: msa.address, port: msa.ports.submission as number });
+  await t.test('WHEN a client would authenticate before TLS THEN 587 answers 530, IMAP says LOGINDISABLED and POP3 refuses USER', async () => {
+    const smtp = await openSmtpSession({ host: msa.address, port: ports.submission, allowPlaintextAuth: true });
+    try {
+      assert.deepEqual(smtp.capabilities.filter((c) => /^(STARTTLS|AUTH\b)/.test(c)), ['STARTTLS']);
+      const refused = await smtp.authPlain(sender, PASSWORD);
+      assert.deepEqual([refused.code, refused.enhanced], [530, '5.7.0']);
+    } finally {
+      await smtp.quit();
+    }
+    const imapSession = await openImapSession({ host: imap.host, port: imap.starttls, allowPlaintextAuth: true, timeoutMs: 20_000 });
+    try {
+      assert.ok(imapSession.greeting.capabilities?.includes('LOGINDISABLED'), `greeting: ${imapSession.greeting.code}`);
+      assert.notEqual((await imapSession.login(sender, PASSWORD)).status, 'OK');
+    } finally {
+      await imapSession.logout();
+    }
+    const pop3Session = await openPop3Session({ host: pop3.host, port: pop3.starttls, allowPlaintextAuth: true, timeoutMs: 20_000 });
+    try {
+      assert.equal((await pop3Session.login(sender, PASSWORD)).ok, false);
+    } finally {
+      await pop3Session.quit();
+    }
+  });
+
+  await t.test('WHEN a client submits on TLS without SASL THEN relaying to a foreign domain is refused', async () => {
+    const smtp = await openSmtpSession({ host: msa.address, port: ports.submission, tls: platform.clientTls('starttls') });
     try {
       const r = await smtp.send(message(`relay-${run}@client.test`, users[0] as string, 'someone@elsewhere.test'));
       assert.equal(r.rcpt[0]?.code, 554);
@@ -93,21 +154,21 @@ test('the mail path on one host, with real daemons', { timeout: 600_000 }, async
     }
   });
 
-  await t.test('WHEN a client submits with SASL THEN foreign and local mail are accepted and local mail is delivered', async () => {
-    const smtp = await openSmtpSession({ host: msa.address, port: msa.ports.submission as number });
+  await t.test('WHEN a client submits with SASL on 465 THEN foreign and local mail are accepted and local mail is delivered', async () => {
+    const smtp = await openSmtpSession({ host: msa.address, port: ports.submissions, tls: platform.clientTls('implicit') });
     const id = `submitted-${run}@client.test`;
     try {
-      assert.equal((await smtp.authPlain(users[0] as string, PASSWORD)).code, 235);
-      const foreign = await smtp.send(message(`foreign-${run}@client.test`, users[0] as string, 'someone@elsewhere.test'));
+      assert.equal((await smtp.authPlain(sender, PASSWORD)).code, 235);
+      const foreign = await smtp.send(message(`foreign-${run}@client.test`, sender, 'someone@elsewhere.test'));
       assert.equal(foreign.data?.code, 250);
-      const local = await smtp.send(message(id, users[0] as string, users[1] as string));
+      const local = await smtp.send(message(id, sender, users[1] as string));
       assert.equal(local.data?.code, 250);
     } finally {
       await smtp.quit();
     }
     const deadline = Date.now() + 30_000;
     let ids: string[] = [];
-    while (!ids.includes(id) && Date.now() < deadline) ids = await imapMessageIds(proxy.address, proxy.ports.imap as number, users[1] as string, PASSWORD);
+    while (!ids.includes(id) && Date.now() < deadline) ids = await imapMessageIds(imap.host, imap.starttls, users[1] as string, PASSWORD, platform.clientTls('starttls'));
     assert.ok(ids.includes(id), `${id} not delivered to ${users[1]}`);
   });
 

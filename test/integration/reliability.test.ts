@@ -81,7 +81,7 @@ async function settle(p: Platform): Promise<void> {
 async function census(p: Platform, expected: Map<string, string>) {
   const proxy = (await p.instance('proxy-0'));
   const users = Array.from({ length: ACCOUNTS }, (_, i) => `user${i + 1}@${DOMAIN}`);
-  const seen = await eachLimited(users, 6, async (u) => ({ user: u, ids: await imapMessageIds(proxy.address, proxy.ports.imap as number, u, PASSWORD) }));
+  const seen = await eachLimited(users, 6, async (u) => ({ user: u, ids: await imapMessageIds(proxy.address, proxy.ports.imaps as number, u, PASSWORD, p.clientTls('implicit')) }));
   const count = new Map<string, number>();
   for (const { user, ids } of seen) {
     for (const id of ids) {

@@ -47,7 +47,7 @@ test('the single-host runtime: status, endpoints, scaling, self-healing, account
       assert.equal(i.ready, true);
       assert.equal(i.restarts, 0);
     }
-    assert.deepEqual(Object.keys((await platform.instance('proxy-0')).ports).sort(), ['auth', 'director', 'doveadm', 'http', 'imap', 'lmtp', 'pop3']);
+    assert.deepEqual(Object.keys((await platform.instance('proxy-0')).ports).sort(), ['auth', 'director', 'doveadm', 'http', 'imap', 'imaps', 'lmtp', 'pop3', 'pop3s']);
     assert.equal((await platform.instance('mta-0')).ports.smtp, 25);
   });
 
@@ -76,7 +76,7 @@ test('the single-host runtime: status, endpoints, scaling, self-healing, account
   await t.test('WHEN a user logs in through the proxy THEN status at once shows that user on the backend the director chose', async () => {
     const proxy = await platform.instance('proxy-0');
     const user = `user2@${DOMAIN}`;
-    await imapMessageIds(proxy.address, proxy.ports.imap as number, user, PASSWORD);
+    await imapMessageIds(proxy.address, proxy.ports.imap as number, user, PASSWORD, platform.clientTls('starttls'));
     const [assigned] = await doveadm(proxy.address, proxy.ports.doveadm as number, 'directorStatus', { user });
     const backend = (await platform.status()).find((i) => i.role === 'mailbox' && i.address === assigned?.status);
     assert.ok(backend, `a mailbox at ${assigned?.status ?? '?'}`);
@@ -148,7 +148,7 @@ test('the single-host runtime: status, endpoints, scaling, self-healing, account
       await session.quit();
     }
     await waitQueueEmpty(join(platform.stateDir, 'instances', 'mta-0', 'config'));
-    assert.deepEqual(await imapMessageIds(proxy.address, proxy.ports.imap as number, address, 'carol-password-1'), [id]);
+    assert.deepEqual(await imapMessageIds(proxy.address, proxy.ports.imaps as number, address, 'carol-password-1', platform.clientTls('implicit')), [id]);
 
     const removed = platform.cli(['accounts', 'remove', address]);
     assert.equal(removed.code, 0, removed.stderr);

@@ -5,6 +5,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import { createDirectorSink } from '../../src/backends/index.ts';
+import type { TlsClientOptions, TlsMode } from '../../src/protocol/index.ts';
 import { controlRequest, type InstanceStatus } from '../../src/runtime/local/index.ts';
 import { stringify } from 'yaml';
 import { ensureBuilt } from './build.ts';
@@ -33,6 +34,12 @@ export interface Platform {
   down(): Promise<void>;
   /** Pids of processes still running for this platform (any command line mentioning the state dir). */
   leftovers(): number[];
+  /**
+   * TLS for a client of this platform, as a user's mail client is set up: trusting the local CA
+   * that `mailfleet up` wrote to `<stateDir>/tls/ca.crt`, asking for {@link HOSTNAME} by SNI (the
+   * instances are dialled by address, which no certificate names), verifying both.
+   */
+  clientTls(mode: TlsMode): TlsClientOptions;
 }
 
 export interface PlatformOptions {
@@ -52,6 +59,8 @@ export interface PlatformOptions {
 }
 
 export const DOMAIN = 'example.com';
+/** The spec's hostname: the one name on the platform's default certificate. */
+export const HOSTNAME = 'mx.example.com';
 export const API_KEY = 'test-doveadm-api-key-0123456789';
 
 /** Runs the mailfleet CLI as users do: the compiled CLI (built first when stale) on the project's Node. */
@@ -97,7 +106,7 @@ export async function startPlatform(t: TestContext, options: PlatformOptions): P
     metadata: { name: 'test' },
     spec: {
       domains: [DOMAIN, 'example.net'],
-      hostname: 'mx.example.com',
+      hostname: HOSTNAME,
       roles: Object.fromEntries(Object.entries(roles).map(([k, v]) => [k, { replicas: v }])),
       director: { ...(options.generatedApiKey ? {} : { apiKey: API_KEY }), ...options.director },
       local: { stateDir, addressPool: options.addressPool },
@@ -141,6 +150,7 @@ export async function startPlatform(t: TestContext, options: PlatformOptions): P
       await Promise.race([exited, delay(120_000, undefined, { ref: false })]);
     },
     leftovers: () => processesMentioning(stateDir),
+    clientTls: (mode) => ({ mode, ca: readFileSync(localCaFile(stateDir), 'utf8'), servername: HOSTNAME }),
   };
 
   t.after(async () => {
@@ -165,6 +175,11 @@ export async function startPlatform(t: TestContext, options: PlatformOptions): P
     await delay(100);
   }
   return platform;
+}
+
+/** The local CA's certificate that `mailfleet up` writes into its state directory. */
+export function localCaFile(stateDir: string): string {
+  return join(stateDir, 'tls', 'ca.crt');
 }
 
 /** One doveadm HTTP API command to a proxy, through the controller's director client; returns the response rows. */

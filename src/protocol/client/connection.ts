@@ -1,12 +1,17 @@
 /**
  * The one place in `src/protocol/` that opens sockets: a TCP connection read line by line, driven
- * in steps. Every step (connect, then each command and its reply) gets its own timeout; an abort
- * signal or a timeout destroys the socket at once and fails the step in progress.
+ * in steps, which can turn into TLS (implicit right after connecting, or after the peer's
+ * go-ahead to STARTTLS). Every step (connect, the handshake, then each command and its reply)
+ * gets its own deadline, which data arriving does not extend; an abort signal or a missed deadline
+ * destroys the socket at once and fails the step in progress.
  */
-import { connect, type Socket } from 'node:net';
-import { protocolError, type ProtocolError, type ProtocolErrorCode, type ProtocolErrorFields } from '../errors.ts';
-import { createLineSplitter } from '../lines.ts';
-import type { ParseError, ParseResult } from '../result.ts';
+import { connect } from 'node:net';
+import { protocolError, type ProtocolError, type ProtocolErrorCode } from '../errors.ts';
+import type { ParseResult } from '../result.ts';
+import { createLineSocket, type ErrorDetail } from './line-socket.ts';
+import { loadTls, secureContext, serverName, startHandshake, tlsDetail, untrustedReason, type TlsClientOptions, type TlsDetail } from './tls.ts';
+
+export type { ErrorDetail } from './line-socket.ts';
 
 export interface ConnectionTarget {
   readonly host: string;
@@ -14,10 +19,9 @@ export interface ConnectionTarget {
   /** Limit for each step. */
   readonly timeoutMs: number;
   readonly signal?: AbortSignal;
+  /** With `mode: 'implicit'` the handshake (step `tls`) follows the connect; `starttls` is left to the dialog. */
+  readonly tls?: TlsClientOptions;
 }
-
-/** What an error adds beyond its code, step and message. */
-export type ErrorDetail = Omit<ProtocolErrorFields, 'address' | 'step'>;
 
 /** Reads one reply with `nextLine` and returns the codec's verdict. */
 export type StepReader<T> = (nextLine: () => Promise<string>) => Promise<ParseResult<T>>;
@@ -27,16 +31,24 @@ export interface Connection {
   readonly address: string;
   /** Sends `command` (CRLF appended) unless undefined, then reads the reply with `read`, within the step timeout. */
   exchange<T>(step: string, command: string | undefined, read: StepReader<T>): Promise<T>;
+  /**
+   * Runs the TLS handshake on the open connection within the step timeout: for STARTTLS, call it
+   * once the peer has said go ahead. Rejects with `PROTOCOL_TLS_HANDSHAKE_FAILED`,
+   * `PROTOCOL_TLS_UNTRUSTED`, `PROTOCOL_TIMEOUT` or `PROTOCOL_ABORTED`.
+   */
+  startTls(step: string, options: TlsClientOptions): Promise<TlsDetail>;
+  /** The TLS session once a handshake has succeeded; undefined on plaintext. */
+  readonly tls: TlsDetail | undefined;
   /** An error about this peer. */
   error(code: ProtocolErrorCode, step: string, message: string, fields?: ErrorDetail): ProtocolError;
   /** Destroys the socket; safe to call more than once. */
   destroy(): void;
 }
 
-/** Lines buffered before reading from the socket pauses, so a flooding peer cannot grow memory. */
-const HIGH_WATER_LINES = 64;
-
-/** Connects within `timeoutMs`; rejects with `PROTOCOL_CONNECT_FAILED`, `PROTOCOL_TIMEOUT` or `PROTOCOL_ABORTED`. */
+/**
+ * Connects within `timeoutMs` (and with implicit TLS, shakes hands within another `timeoutMs`);
+ * rejects with `PROTOCOL_CONNECT_FAILED`, a TLS error, `PROTOCOL_TIMEOUT` or `PROTOCOL_ABORTED`.
+ */
 export async function openConnection(target: ConnectionTarget): Promise<Connection> {
   const address = formatAddress(target.host, target.port);
   const error: Connection['error'] = (code, step, message, fields = {}) =>
@@ -45,6 +57,7 @@ export async function openConnection(target: ConnectionTarget): Promise<Connecti
   if (signal?.aborted) throw error('PROTOCOL_ABORTED', 'connect', 'dialog aborted', { cause: signal.reason });
 
   let step = 'connect';
+  let tls: TlsDetail | undefined;
   const socket = connect({ host: target.host, port: target.port });
   const lines = createLineSocket(socket, (code, message, fields) => error(code, step, message, fields));
   const onAbort = (): void => lines.fail(error('PROTOCOL_ABORTED', step, 'dialog aborted', { cause: signal?.reason }));
@@ -52,7 +65,7 @@ export async function openConnection(target: ConnectionTarget): Promise<Connecti
 
   function destroy(): void {
     signal?.removeEventListener('abort', onAbort);
-    socket.destroy();
+    lines.fail(error('PROTOCOL_CONNECTION_CLOSED', step, 'connection closed by the client'));
   }
 
   async function withDeadline<T>(name: string, work: () => Promise<T>): Promise<T> {
@@ -75,107 +88,46 @@ export async function openConnection(target: ConnectionTarget): Promise<Connecti
     });
   }
 
+  async function startTls(name: string, options: TlsClientOptions): Promise<TlsDetail> {
+    if (tls !== undefined) throw error('PROTOCOL_INVALID_OPTION', name, 'TLS is already on');
+    return withDeadline(name, async () => {
+      const module = await loadTls();
+      let context;
+      try {
+        context = secureContext(module, options);
+      } catch (cause) {
+        throw error('PROTOCOL_INVALID_OPTION', name, 'tls.ca does not parse as PEM certificates', { cause });
+      }
+      const servername = serverName(target.host, options);
+      const secure = lines.upgrade((plain) => startHandshake(module, plain, target.host, context, servername));
+      await lines.ready();
+      const untrusted = untrustedReason(secure);
+      if (untrusted !== undefined && options.rejectUnauthorized !== false) {
+        const failure = error('PROTOCOL_TLS_UNTRUSTED', name, `certificate not trusted: ${untrusted}`);
+        lines.fail(failure);
+        throw failure;
+      }
+      tls = tlsDetail(secure, servername);
+      return tls;
+    });
+  }
+
   try {
-    await withDeadline('connect', lines.connected);
+    await withDeadline('connect', lines.ready);
+    if (target.tls?.mode === 'implicit') await startTls('tls', target.tls);
   } catch (cause) {
     destroy();
     throw cause;
   }
-  return { address, exchange, error, destroy };
-}
-
-type RaiseError = (code: ProtocolErrorCode, message: string, fields?: ErrorDetail) => ProtocolError;
-
-interface LineSocket {
-  /** Resolves once the TCP connection is open. */
-  connected: () => Promise<void>;
-  /** The next complete line; rejects on a line error, once the peer has closed, or after `fail`. */
-  nextLine: () => Promise<string>;
-  /** Writes `command` and CRLF; throws once the peer has closed or the socket failed. */
-  send(command: string): void;
-  /** Destroys the socket and fails the wait in progress and every later one with `reason` (the first reason wins). */
-  fail(reason: ProtocolError): void;
-}
-
-/** A socket seen as a queue of lines, with one waiter at a time woken by every socket event. */
-function createLineSocket(socket: Socket, raise: RaiseError): LineSocket {
-  const splitter = createLineSplitter();
-  const queue: ParseResult<string>[] = [];
-  let connected = false;
-  let ended: { unterminated?: ParseError } | undefined;
-  let failure: ProtocolError | undefined;
-  let wake: (() => void) | undefined;
-
-  function fail(reason: ProtocolError): void {
-    failure ??= reason;
-    socket.destroy();
-    wake?.();
-  }
-
-  function markEnded(): void {
-    if (ended !== undefined) return;
-    const [rest] = splitter.end();
-    ended = rest !== undefined && !rest.ok ? { unterminated: rest.error } : {};
-    wake?.();
-  }
-
-  socket.on('connect', () => {
-    connected = true;
-    wake?.();
-  });
-  socket.on('data', (chunk: Buffer) => {
-    queue.push(...splitter.push(chunk));
-    if (queue.length >= HIGH_WATER_LINES) socket.pause();
-    wake?.();
-  });
-  socket.on('end', markEnded);
-  socket.on('close', markEnded);
-  socket.on('error', (cause) => {
-    if (connected) fail(raise('PROTOCOL_CONNECTION_CLOSED', 'connection failed', { cause }));
-    else fail(raise('PROTOCOL_CONNECT_FAILED', 'cannot connect', { cause }));
-  });
-
-  /** Resolves with the first defined value of `check`, re-run on every socket event; rejects on failure. */
-  function waitFor<T>(check: () => T | undefined): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const attempt = (): void => {
-        wake = undefined;
-        if (failure !== undefined) return reject(failure);
-        try {
-          const value = check();
-          if (value === undefined) wake = attempt;
-          else resolve(value);
-        } catch (cause) {
-          reject(cause instanceof Error ? cause : new Error(String(cause)));
-        }
-      };
-      attempt();
-    });
-  }
-
-  function takeLine(): string | undefined {
-    const item = queue.shift();
-    if (item === undefined) {
-      if (ended === undefined) return undefined;
-      const { unterminated } = ended;
-      throw raise('PROTOCOL_CONNECTION_CLOSED', 'peer closed the connection', { reply: unterminated?.input, cause: unterminated });
-    }
-    if (queue.length === 0) socket.resume();
-    if (!item.ok) throw raise(item.error.code, item.error.message, { reply: item.error.input });
-    return item.value;
-  }
-
   return {
-    connected: async () => {
-      await waitFor(() => (connected ? true : undefined));
+    address,
+    exchange,
+    startTls,
+    get tls() {
+      return tls;
     },
-    nextLine: () => waitFor(takeLine),
-    send(command) {
-      if (failure !== undefined) throw failure;
-      if (!socket.writable) throw raise('PROTOCOL_CONNECTION_CLOSED', 'peer closed the connection');
-      socket.write(`${command}\r\n`, 'latin1');
-    },
-    fail,
+    error,
+    destroy,
   };
 }
 

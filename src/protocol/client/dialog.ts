@@ -5,6 +5,7 @@
 import { protocolError } from '../errors.ts';
 import { parsed, type ParseResult } from '../result.ts';
 import { openConnection, type Connection, type StepReader } from './connection.ts';
+import { tlsOptionProblem, type TlsClientOptions } from './tls.ts';
 
 /** Limit for each dialog step when the caller sets none. */
 export const DEFAULT_STEP_TIMEOUT_MS = 5000;
@@ -18,6 +19,8 @@ export interface DialogOptions {
   readonly timeoutMs?: number;
   /** Aborting destroys the socket and rejects with `PROTOCOL_ABORTED`. */
   readonly signal?: AbortSignal;
+  /** TLS, implicit or by STARTTLS; absent: plaintext. */
+  readonly tls?: TlsClientOptions;
 }
 
 export interface DialogResult<D> {
@@ -27,18 +30,29 @@ export interface DialogResult<D> {
   readonly detail: D;
 }
 
-/** Opens a connection, runs `dialog` on it, and destroys the socket whatever the outcome. */
-export async function runDialog<D>(options: DialogOptions, dialog: (connection: Connection) => Promise<D>): Promise<DialogResult<D>> {
+/** Checks `options` and connects (and with implicit TLS, shakes hands). */
+export async function connectDialog(options: DialogOptions): Promise<Connection> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
   checkOptions(options, timeoutMs);
+  return openConnection({ host: options.host, port: options.port, timeoutMs, signal: options.signal, tls: options.tls });
+}
+
+/** Opens a connection, runs `dialog` on it, and destroys the socket whatever the outcome. */
+export async function runDialog<D>(options: DialogOptions, dialog: (connection: Connection) => Promise<D>): Promise<DialogResult<D>> {
   const started = performance.now();
-  const connection = await openConnection({ host: options.host, port: options.port, timeoutMs, signal: options.signal });
+  const connection = await connectDialog(options);
   try {
     const detail = await dialog(connection);
     return { ok: true, latencyMs: performance.now() - started, detail };
   } finally {
     connection.destroy();
   }
+}
+
+/** Throws `PROTOCOL_AUTH_WITHOUT_TLS` unless the connection is on TLS or plaintext credentials are allowed. */
+export function checkAuthOverTls(connection: Connection, step: string, allowPlaintext: boolean | undefined): void {
+  if (connection.tls !== undefined || allowPlaintext === true) return;
+  throw connection.error('PROTOCOL_AUTH_WITHOUT_TLS', step, 'credentials would be sent without TLS (set tls, or allowPlaintextAuth for a test of the refusal)');
 }
 
 /**
@@ -72,6 +86,8 @@ function checkOptions(options: DialogOptions, timeoutMs: number): void {
     throw invalidOption(options, 'port must be an integer from 1 to 65535');
   }
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw invalidOption(options, 'timeoutMs must be a positive number');
+  const tlsProblem = options.tls === undefined ? undefined : tlsOptionProblem(options.tls);
+  if (tlsProblem !== undefined) throw invalidOption(options, tlsProblem);
 }
 
 function invalidOption(options: DialogOptions, message: string): Error {

@@ -1,14 +1,17 @@
-/** IMAP readiness dialog: greeting, `a1 CAPABILITY`, `a2 LOGOUT`. */
+/** IMAP readiness dialog: greeting, (`a0 STARTTLS` and the handshake,) `a1 CAPABILITY`, `a2 LOGOUT`. */
 import { parseImapResponse, type ImapResponse, type ImapStatusResponse } from '../imap-response.ts';
 import { parsed, parseFailure } from '../result.ts';
 import type { Connection, StepReader } from './connection.ts';
 import { readOneLine, runDialog, sayGoodbye, type DialogOptions, type DialogResult } from './dialog.ts';
+import type { TlsClientOptions, TlsDetail } from './tls.ts';
 
 export interface ImapCapabilityDetail {
   /** The untagged OK or PREAUTH greeting. */
   readonly greeting: ImapStatusResponse;
-  /** From `* CAPABILITY`, e.g. `IMAP4rev1`, `STARTTLS`, `AUTH=PLAIN`. */
+  /** From `* CAPABILITY`, e.g. `IMAP4rev1`, `STARTTLS`, `AUTH=PLAIN` (after STARTTLS: those on TLS). */
   readonly capabilities: readonly string[];
+  /** The TLS session, when `tls` was asked for. */
+  readonly tls?: TlsDetail;
 }
 
 export interface ImapCommandResponse {
@@ -23,12 +26,31 @@ const MAX_UNTAGGED_RESPONSES = 100;
 /** Reads the greeting (OK or PREAUTH), sends CAPABILITY (expects OK), then LOGOUT. */
 export function imapCapability(options: DialogOptions): Promise<DialogResult<ImapCapabilityDetail>> {
   return runDialog(options, async (connection) => {
-    const greeting = expectGreeting(connection, await connection.exchange('greeting', undefined, readOneLine(parseImapResponse)));
+    const greeting = await readGreeting(connection);
+    if (options.tls?.mode === 'starttls') await imapStartTls(connection, 'a0', options.tls);
     const response = await connection.exchange('capability', 'a1 CAPABILITY', readTagged('a1'));
     expectOk(connection, 'capability', response.tagged);
     await sayGoodbye(connection, 'logout', 'a2 LOGOUT', readTagged('a2'));
-    return { greeting, capabilities: collectCapabilities(response.untagged) };
+    const detail = { greeting, capabilities: collectCapabilities(response.untagged) };
+    return connection.tls === undefined ? detail : { ...detail, tls: connection.tls };
   });
+}
+
+/** The untagged OK or PREAUTH greeting. */
+export async function readGreeting(connection: Connection): Promise<ImapStatusResponse> {
+  return expectGreeting(connection, await connection.exchange('greeting', undefined, readOneLine(parseImapResponse)));
+}
+
+/**
+ * `STARTTLS` (RFC 3501 6.2.1): a tagged OK is the go-ahead for the handshake; NO or BAD means the
+ * server will not, which is an error rather than a reason to go on in plaintext.
+ */
+export async function imapStartTls(connection: Connection, tag: string, tls: TlsClientOptions): Promise<TlsDetail> {
+  const response = await connection.exchange('starttls', `${tag} STARTTLS`, readTagged(tag));
+  if (response.tagged.status !== 'OK') {
+    throw connection.error('PROTOCOL_TLS_UNAVAILABLE', 'starttls', `STARTTLS answered ${response.tagged.status}`, { reply: describe(response.tagged) });
+  }
+  return connection.startTls('tls', tls);
 }
 
 /** Reads untagged responses up to the tagged response for `tag`. */
@@ -60,17 +82,17 @@ function expectGreeting(connection: Connection, response: ImapResponse): ImapSta
   });
 }
 
-function expectOk(connection: Connection, step: string, tagged: ImapStatusResponse): void {
+export function expectOk(connection: Connection, step: string, tagged: ImapStatusResponse): void {
   if (tagged.status === 'OK') return;
   throw connection.error('PROTOCOL_UNEXPECTED_REPLY', step, `expected OK, got ${tagged.status}`, { reply: describe(tagged) });
 }
 
-function collectCapabilities(untagged: readonly ImapResponse[]): string[] {
+export function collectCapabilities(untagged: readonly ImapResponse[]): string[] {
   return untagged.flatMap((response) => (response.kind === 'capability' ? response.capabilities : []));
 }
 
 /** The gist of a response for error messages. */
-function describe(response: ImapResponse): string {
+export function describe(response: ImapResponse): string {
   if (response.kind === 'status') return `${response.tag ?? '*'} ${response.status} ${response.text}`;
   return `${response.kind} response`;
 }

@@ -1,18 +1,23 @@
 /**
  * An SMTP client session for sending mail: the prober, benchmarks and tests submit through it.
  * One message at a time; every reply is returned to the caller, who decides what a refusal means.
+ * With `tls` the session is on TLS before it returns (implicit TLS, or STARTTLS and EHLO again).
  */
 import type { SmtpReply } from '../smtp-reply.ts';
-import { openConnection, type Connection } from './connection.ts';
-import { DEFAULT_STEP_TIMEOUT_MS } from './dialog.ts';
-import { readSmtpReply } from './smtp.ts';
+import { helloCapabilities } from '../smtp-reply.ts';
+import type { Connection } from './connection.ts';
+import { checkAuthOverTls, checkOption, connectDialog, type DialogOptions } from './dialog.ts';
+import { expectCode, HELO_NAME, readSmtpReply, startTlsAfterHello } from './smtp.ts';
+import type { TlsDetail } from './tls.ts';
 
-export interface SmtpSessionOptions {
-  host: string;
-  port: number;
+export interface SmtpSessionOptions extends DialogOptions {
+  /** Name sent with EHLO. Default `localhost`. */
   heloName?: string;
-  timeoutMs?: number;
-  signal?: AbortSignal;
+  /**
+   * Let AUTH send credentials without TLS. Default false: `authPlain` on a plaintext session rejects
+   * with `PROTOCOL_AUTH_WITHOUT_TLS` before anything is sent. Only for testing a server's refusal.
+   */
+  allowPlaintextAuth?: boolean;
 }
 
 export interface Envelope {
@@ -30,8 +35,11 @@ export interface SendResult {
 }
 
 export interface SmtpSession {
+  /** From the last EHLO (after STARTTLS, the one on TLS). */
   capabilities: readonly string[];
-  /** AUTH PLAIN; resolves with the reply (235 on success). */
+  /** The TLS session; undefined on plaintext. */
+  tls: TlsDetail | undefined;
+  /** AUTH PLAIN (RFC 4616) on TLS; resolves with the reply (235 on success). */
   authPlain(user: string, password: string): Promise<SmtpReply>;
   send(envelope: Envelope): Promise<SendResult>;
   /** Any command and its reply (RSET, NOOP, VRFY …). */
@@ -47,21 +55,23 @@ function stuff(data: string): string {
 }
 
 export async function openSmtpSession(options: SmtpSessionOptions): Promise<SmtpSession> {
-  const connection: Connection = await openConnection({
-    host: options.host,
-    port: options.port,
-    timeoutMs: options.timeoutMs ?? DEFAULT_STEP_TIMEOUT_MS,
-    signal: options.signal,
-  });
+  const heloName = options.heloName ?? 'localhost';
+  checkOption(options, 'heloName', heloName, HELO_NAME);
+  const connection: Connection = await connectDialog(options);
   const command = (line: string) => connection.exchange(line.split(' ')[0]?.toLowerCase() ?? 'command', line, readSmtpReply);
   try {
-    const banner = await connection.exchange('banner', undefined, readSmtpReply);
-    if (banner.code !== 220) throw connection.error('PROTOCOL_UNEXPECTED_REPLY', 'banner', `expected 220, got ${banner.code}`, { replyCode: banner.code });
-    const hello = await command(`EHLO ${options.heloName ?? 'localhost'}`);
-    if (hello.code !== 250) throw connection.error('PROTOCOL_UNEXPECTED_REPLY', 'ehlo', `expected 250, got ${hello.code}`, { replyCode: hello.code });
+    expectCode(connection, 'banner', await connection.exchange('banner', undefined, readSmtpReply), 220);
+    const ehlo = `EHLO ${heloName}`;
+    let hello = expectCode(connection, 'ehlo', await command(ehlo), 250);
+    if (options.tls?.mode === 'starttls') hello = await startTlsAfterHello(connection, hello, ehlo, options.tls);
     return {
-      capabilities: hello.lines.slice(1),
-      authPlain: (user, password) => command(`AUTH PLAIN ${Buffer.from(`\0${user}\0${password}`).toString('base64')}`),
+      capabilities: helloCapabilities(hello),
+      tls: connection.tls,
+      async authPlain(user, password) {
+        checkAuthOverTls(connection, 'auth', options.allowPlaintextAuth);
+        if (`${user}${password}`.includes('\0')) throw connection.error('PROTOCOL_INVALID_OPTION', 'auth', 'user and password must not contain NUL');
+        return connection.exchange('auth', `AUTH PLAIN ${Buffer.from(`\0${user}\0${password}`).toString('base64')}`, readSmtpReply);
+      },
       async send(envelope) {
         for (const a of [envelope.from, ...envelope.to]) {
           if (!ADDRESS.test(a)) throw connection.error('PROTOCOL_INVALID_OPTION', 'mail', `not an address: ${JSON.stringify(a)}`);

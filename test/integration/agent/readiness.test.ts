@@ -1,0 +1,123 @@
+/**
+ * The readiness dialogues of the roles with TLS listeners: `msa` asks 587 and 465, `proxy` asks
+ * LMTP, 143, 110, 993 and 995. On the implicit-TLS ports the handshake must succeed; the
+ * certificate is not verified (the agent checks its own daemon by address).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { after, before, test, type TestContext } from 'node:test';
+import { readinessCheck, TLS_RECHECK_MS, type ReadinessCheck } from '../../../src/agent/readiness.ts';
+import { REPO } from '../../support/platform.ts';
+import { makeTestPki, type TestPki } from '../../support/test-pki.ts';
+import { testSpec } from '../../support/spec.ts';
+import { answering, startFakeServer, type Script } from '../protocol/fake-server.ts';
+
+const TEST = { timeout: 10_000 };
+const HOST = '127.104.4.1';
+const TIMEOUT_MS = 2_000;
+
+let pki: TestPki;
+before(() => {
+  // A certificate for a name the check never asks for, from a CA the agent does not hold.
+  pki = makeTestPki(['mx.example.test']);
+});
+after(() => pki.remove());
+
+const SMTP = answering('220 msa ESMTP\r\n', '250-msa\r\n250 PIPELINING\r\n', '221 Bye\r\n');
+const LMTP = answering('220 proxy LMTP\r\n', '250-proxy\r\n250 PIPELINING\r\n', '221 Bye\r\n');
+const IMAP = answering('* OK ready\r\n', '* CAPABILITY IMAP4rev1\r\na1 OK done\r\n', '* BYE\r\na2 OK done\r\n');
+const POP3 = answering('+OK ready\r\n', '+OK\r\nUIDL\r\n.\r\n', '+OK bye\r\n');
+
+/** `script` after a TLS handshake. */
+function onTls(script: Script): Script {
+  return async (peer) => {
+    await peer.startTls();
+    await script(peer);
+  };
+}
+
+const run = (check: ReadinessCheck): Promise<void> => check(new AbortController().signal);
+
+async function listen(t: TestContext, script: Script): Promise<number> {
+  return (await startFakeServer(t, script, { host: HOST, tls: { key: pki.key, cert: pki.cert } })).port;
+}
+
+async function msaCheck(t: TestContext, submissions: Script): Promise<ReadinessCheck> {
+  const spec = testSpec(`ports: { submission: ${await listen(t, SMTP)}, submissions: ${await listen(t, submissions)} }`);
+  return readinessCheck('msa', spec, HOST, TIMEOUT_MS);
+}
+
+async function proxyCheck(t: TestContext, imaps: Script, pop3s: Script): Promise<ReadinessCheck> {
+  const ports = { lmtp: await listen(t, LMTP), imap: await listen(t, IMAP), pop3: await listen(t, POP3), imaps: await listen(t, imaps), pop3s: await listen(t, pop3s) };
+  const spec = testSpec(`ports: { lmtp: ${ports.lmtp}, imap: ${ports.imap}, pop3: ${ports.pop3}, imaps: ${ports.imaps}, pop3s: ${ports.pop3s} }`);
+  return readinessCheck('proxy', spec, HOST, TIMEOUT_MS);
+}
+
+test('GIVEN an msa answering EHLO on 587 and on TLS on 465 WHEN its readiness is checked THEN it passes without verifying the certificate', TEST, async (t) => {
+  await run(await msaCheck(t, onTls(SMTP)));
+});
+
+test('GIVEN an msa whose 465 speaks plaintext WHEN its readiness is checked THEN it fails with PROTOCOL_TLS_HANDSHAKE_FAILED', TEST, async (t) => {
+  await assert.rejects(run(await msaCheck(t, SMTP)), { code: 'PROTOCOL_TLS_HANDSHAKE_FAILED', step: 'tls' });
+});
+
+test('GIVEN a proxy answering on all five ports, 993 and 995 on TLS WHEN its readiness is checked THEN it passes', TEST, async (t) => {
+  await run(await proxyCheck(t, onTls(IMAP), onTls(POP3)));
+});
+
+test('GIVEN a proxy whose 993 speaks plaintext WHEN its readiness is checked THEN it fails at the handshake', TEST, async (t) => {
+  await assert.rejects(run(await proxyCheck(t, IMAP, onTls(POP3))), { code: 'PROTOCOL_TLS_HANDSHAKE_FAILED' });
+});
+
+test('GIVEN a proxy whose 995 answers CAPA with -ERR on TLS WHEN its readiness is checked THEN it fails at capa', TEST, async (t) => {
+  const pop3sRefusing = onTls(answering('+OK ready\r\n', '-ERR no\r\n'));
+  await assert.rejects(run(await proxyCheck(t, onTls(IMAP), pop3sRefusing)), { code: 'PROTOCOL_UNEXPECTED_REPLY', step: 'capa' });
+});
+
+test('GIVEN an msa whose 465 passed WHEN it breaks THEN probes pass until TLS_RECHECK_MS has gone by, and then each probe asks again', TEST, async (t) => {
+  let clock = 0;
+  let handshakes = 0;
+  // The first connection gets a handshake; every later one plaintext, which no TLS client accepts.
+  const breaking: Script = async (peer) => {
+    handshakes++;
+    await (handshakes === 1 ? onTls(SMTP) : SMTP)(peer);
+  };
+  const spec = testSpec(`ports: { submission: ${await listen(t, SMTP)}, submissions: ${await listen(t, breaking)} }`);
+  const check = readinessCheck('msa', spec, HOST, TIMEOUT_MS, () => clock);
+  await run(check);
+  clock += TLS_RECHECK_MS - 1;
+  await run(check);
+  assert.equal(handshakes, 1, '465 was not dialled again within TLS_RECHECK_MS');
+  clock += 1;
+  await assert.rejects(run(check), { code: 'PROTOCOL_TLS_HANDSHAKE_FAILED' });
+  await assert.rejects(run(check), { code: 'PROTOCOL_TLS_HANDSHAKE_FAILED' });
+  assert.equal(handshakes, 3);
+});
+
+/** Runs `role`'s check in a fresh Node against a silent listener and says whether node:tls got loaded. */
+function loadsTls(role: 'mta' | 'msa'): boolean {
+  const script = `
+    import { once } from 'node:events';
+    import { createServer } from 'node:net';
+    import { readinessCheck } from './src/agent/readiness.ts';
+    import { testSpec } from './test/support/spec.ts';
+    const silent = createServer(() => {}).listen(0, '${HOST}');
+    await once(silent, 'listening');
+    const port = silent.address().port;
+    const spec = testSpec(\`ports: { smtp: \${port}, submission: \${port}, submissions: \${port} }\`);
+    await readinessCheck('${role}', spec, '${HOST}', 200)(new AbortController().signal).catch(() => undefined);
+    silent.close();
+    silent.unref();
+    process.stdout.write(String(process.moduleLoadList.some((m) => m === 'NativeModule tls')));
+  `;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO, encoding: 'utf8' });
+  return out.trim() === 'true';
+}
+
+test('GIVEN an mta agent WHEN its plaintext readiness check runs THEN node:tls is never loaded', TEST, () => {
+  assert.equal(loadsTls('mta'), false);
+});
+
+test('GIVEN an msa agent WHEN its readiness check runs THEN node:tls is loaded for 465 (the control for the test above)', TEST, () => {
+  assert.equal(loadsTls('msa'), true);
+});
