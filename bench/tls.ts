@@ -4,14 +4,15 @@
  *
  *   node_modules/.bin/node bench/tls.ts [--seconds 15] [--concurrency 8] [--recipients 50] [--rounds 3] [--quick] [--keep]
  *
- * Both paths serve the same certificate (the platform's, from its local CA), the same TLS settings (the
- * proxy generator's) and verify the same kind of Argon2id hash once per login. The rounds alternate bare,
+ * Both paths serve the same certificate (the platform's, from its local CA) with the same TLS settings (the
+ * proxy generator's), read the same accounts from the platform's LDAP and verify the same Argon2id hash once
+ * per login; the bare Dovecot is a `mailbox` config serving clients itself. The rounds alternate bare,
  * full, bare, full, … and the path not being timed is frozen (SIGSTOP), as in bench/delivery.ts.
  *
  * Needs root (the daemons do) and the Debian packages scripts/install-debian-packages.sh installs.
  * Target (DESIGN.md): logins through the proxy ≥ 0.9 of bare Dovecot IMAPS.
  */
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -81,6 +82,26 @@ interface Path {
   rounds: LoginResult[];
 }
 
+/**
+ * The full platform's agents (with their daemons) but the LDAP one: the bare Dovecot reads its accounts from
+ * the same LDAP, which therefore runs in both paths' rounds.
+ */
+function agentsButLdap(stateDir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let args: string[];
+    try {
+      args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    const role = args[args.indexOf('--role') + 1];
+    if (args.includes('agent') && args.includes(stateDir) && role !== undefined && role !== 'ldap') pids.push(Number(entry));
+  }
+  return pids;
+}
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
@@ -147,14 +168,14 @@ async function main(): Promise<number> {
     if (!existsSync(caFile)) throw new Error(`${caFile} is missing: the platform issued no local CA`);
     const ca = readFileSync(caFile, 'utf8');
     const servername = spec.hostname;
-    console.error('bench: starting bare Dovecot IMAPS (hashing the users\' passwords)');
-    const users = new Map(bench.recipients.map((r) => [r, PASSWORD]));
-    const bare = await startBareImaps(join(root, 'bare'), spec, join(stateDir, 'tls', 'certs', 'default'), users, stack.defer, signal);
+    console.error('bench: starting bare Dovecot IMAPS on the platform\'s LDAP');
+    const ldap = await readyEndpoint(stateDir, 'ldap', 'ldap');
+    const bare = await startBareImaps(join(root, 'bare'), spec, stateDir, ldap.host, stack.defer, signal);
     stack.defer('bare path (thaw)', async () => thaw({ processRoots: () => [bare.pid] } as DeliveryTarget));
     const base = { servername, ca, users: bench.recipients, password: PASSWORD, concurrency: opts.concurrency, durationMs: opts.seconds * 1000 };
     const paths: [Path, Path] = [
       { name: 'bare', load: { ...base, host: bare.host, port: bare.port }, target: { name: 'bare', processRoots: () => [bare.pid] }, rounds: [] },
-      { name: 'full', load: { ...base, host: proxy.host, port: spec.ports.imaps }, target: full, rounds: [] },
+      { name: 'full', load: { ...base, host: proxy.host, port: spec.ports.imaps }, target: { name: 'full', processRoots: () => agentsButLdap(stateDir) }, rounds: [] },
     ];
     // Warm-up: every user logs in once on each path (the director places them, caches fill), then the path is frozen.
     for (const p of paths) {

@@ -1,19 +1,18 @@
 /**
- * The anchor of the TLS bench: one Dovecot serving IMAPS straight from its own users file, no proxy, no
- * director, no LDAP. Its dovecot.conf is the `mailbox` generator's, with the TLS settings of the `proxy`
- * generator's (the same protocols, ciphers and certificate the platform serves) and an IMAPS listener;
- * the users file holds Argon2id hashes made with the spec's own parameters, so both paths verify the
- * same hash once per login.
+ * The anchor of the TLS bench: one Dovecot serving IMAPS itself, no proxy, no director, as an ISP would run a
+ * single mail server against its LDAP. Its dovecot.conf is the `mailbox` generator's (accounts from the
+ * platform's own LDAP, the same Argon2id hashes, the same auth cache and workers) without the proxies' master
+ * login, with the TLS settings of the `proxy` generator's (the same protocols, ciphers and certificate the
+ * platform serves) and an IMAPS listener.
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { installCertificates } from '../../src/agent/index.ts';
-import { hashPasswords, roleConfigFiles, type ConfigInput, type InstanceContext, type Peers } from '../../src/config/index.ts';
-import { withSecrets, type PlatformSpec } from '../../src/spec/index.ts';
+import { roleConfigFiles, servedCertificateFile, servedCertificatesDir, type ConfigInput, type InstanceContext, type Peers } from '../../src/config/index.ts';
+import { PLATFORM_SECRETS, withSecrets, type PlatformSecretValues, type PlatformSpec } from '../../src/spec/index.ts';
 import type { Defer } from '../support/cleanup.ts';
 import { startDaemon, stopDaemon, type Started } from '../support/processes.ts';
 
@@ -28,47 +27,35 @@ function noPeers(): Peers {
   return { ldap: [], kvs: [], mailbox: [], proxy: [], mta: [], msa: [] };
 }
 
-/**
- * The spec with stand-ins for the platform's secrets: the generators need them, but the bare Dovecot keeps
- * only TLS settings and its own users file from what they render (no LDAP, no director, no master user).
- */
-function renderable(spec: PlatformSpec): PlatformSpec {
-  const unused = 'unused-by-the-bare-dovecot';
-  return withSecrets(spec, { ldapAdminPassword: unused, ldapReaderPassword: unused, ldapAuthPassword: unused, doveadmApiKey: unused, backendLoginPassword: unused });
-}
-
 /** The TLS lines of the generated proxy config (`ssl…` settings, top level only), which the bare Dovecot takes over. */
 function proxyTlsSettings(spec: PlatformSpec, instance: InstanceContext): string[] {
-  const proxy = roleConfigFiles('proxy', { spec: renderable(spec), instance: { ...instance, role: 'proxy' }, peers: noPeers() })['dovecot.conf'] ?? '';
+  const proxy = roleConfigFiles('proxy', { spec, instance: { ...instance, role: 'proxy' }, peers: noPeers() })['dovecot.conf'] ?? '';
   const lines = proxy.split('\n').filter((l) => /^ssl(_[a-z_]+)? = /.test(l));
   if (!lines.includes('ssl = yes')) throw new Error('the generated proxy dovecot.conf does not serve TLS (no top-level "ssl = yes"); update bench/tls/bare.ts');
   return lines;
 }
 
-function dovecotConf(spec: PlatformSpec, instance: InstanceContext): string {
-  const input: ConfigInput = { spec: renderable(spec), instance, peers: noPeers() };
-  const conf = roleConfigFiles('mailbox', input)['dovecot.conf'] ?? '';
-  const users = join(instance.configDir, 'users');
-  const auth = /^passdb \{\n(?: {2}.*\n)*?\}\n/gm;
-  const userdb = /^userdb \{\n(?: {2}.*\n)*?\}\n/gm;
-  if (!/^ssl = no$/m.test(conf) || !/inet_listener imaps \{\n {4}address = .*\n {4}port = 0\n/.test(conf)) {
-    throw new Error('the generated mailbox dovecot.conf changed shape (ssl = no, an imaps listener on port 0); update bench/tls/bare.ts');
+function dovecotFiles(spec: PlatformSpec, instance: InstanceContext, ldap: string): Record<string, string> {
+  const input: ConfigInput = { spec, instance, peers: { ...noPeers(), ldap: [{ name: 'ldap-0', host: ldap }] } };
+  const files = roleConfigFiles('mailbox', input);
+  const conf = files['dovecot.conf'] ?? '';
+  const masterLogin = /^passdb \{\n {2}driver = static\n {2}master = yes\n(?: {2}.*\n)*?\}\n/m;
+  if (!/^ssl = no$/m.test(conf) || !/inet_listener imaps \{\n {4}address = .*\n {4}port = 0\n/.test(conf) || !masterLogin.test(conf)) {
+    throw new Error('the generated mailbox dovecot.conf changed shape (ssl = no, an imaps listener on port 0, the master passdb); update bench/tls/bare.ts');
   }
-  return conf
+  const dovecotConf = conf
     .replace(/^ssl = no$/m, proxyTlsSettings(spec, instance).join('\n'))
     .replace(/(inet_listener imaps \{\n {4}address = .*\n) {4}port = 0\n/, `$1    port = ${spec.ports.imaps}\n    ssl = yes\n`)
-    .replace(auth, '')
-    .replace(userdb, [
-      'passdb {',
-      '  driver = passwd-file',
-      `  args = username_format=%u ${users}`,
-      '}',
-      'userdb {',
-      '  driver = passwd-file',
-      `  args = username_format=%u ${users}`,
-      '}',
-      '',
-    ].join('\n'));
+    .replace(masterLogin, '')
+    // Clients log in here directly, over TLS: plaintext logins are refused as on the proxy.
+    .replace(/^disable_plaintext_auth = no$/m, 'disable_plaintext_auth = yes');
+  return { ...files, 'dovecot.conf': dovecotConf };
+}
+
+/** The platform's secrets from its state directory (the bare Dovecot binds to the same LDAP). */
+function platformSecrets(stateDir: string): PlatformSecretValues {
+  const stored = JSON.parse(readFileSync(join(stateDir, 'secrets.json'), 'utf8')) as Record<string, string>;
+  return Object.fromEntries(PLATFORM_SECRETS.filter((s) => stored[s.key] !== undefined).map((s) => [s.name, stored[s.key]]));
 }
 
 /** Waits until Dovecot greets on its plain IMAP port. */
@@ -103,10 +90,12 @@ export interface BareImaps {
 }
 
 /**
- * Starts the bare Dovecot under `root` with the certificate and key the platform serves (`certDir` holds
- * tls.crt and tls.key), installed as the agent installs them, and `users` (address → password) in its users file.
+ * Starts the bare Dovecot under `root`, reading accounts from the platform's LDAP at `ldap` and serving the
+ * certificate the platform serves (the platform under `stateDir`; installed as its agents install it).
  */
-export async function startBareImaps(root: string, spec: PlatformSpec, certDir: string, users: Map<string, string>, defer: Defer, signal: AbortSignal): Promise<BareImaps> {
+export async function startBareImaps(root: string, platformSpec: PlatformSpec, stateDir: string, ldap: string, defer: Defer, signal: AbortSignal): Promise<BareImaps> {
+  const spec = withSecrets(platformSpec, platformSecrets(stateDir));
+  const certDir = join(stateDir, 'tls', 'certs', spec.tls.certificates[0]?.name ?? 'default');
   const { stdout } = await run('getent', ['passwd', 'vmail']);
   const [uid, gid] = stdout.trim().split(':').slice(2, 4).map(Number);
   const dir = (path: string, mode = 0o755): string => {
@@ -115,9 +104,6 @@ export async function startBareImaps(root: string, spec: PlatformSpec, certDir: 
     return path;
   };
   const tlsDir = dir(join(root, 'tls'), 0o700);
-  dir(join(tlsDir, 'default'), 0o700);
-  copyFileSync(join(certDir, 'tls.crt'), join(tlsDir, 'default', 'tls.crt'));
-  copyFileSync(join(certDir, 'tls.key'), join(tlsDir, 'default', 'tls.key'));
   const instance: InstanceContext = {
     role: 'mailbox',
     name: 'bare-imaps',
@@ -128,18 +114,14 @@ export async function startBareImaps(root: string, spec: PlatformSpec, certDir: 
     mailDir: dir(join(root, 'mail'), 0o770),
     tlsDir,
   };
-  // What the platform's agent does before its daemon starts: the served copy the TLS settings name.
-  installCertificates(spec, instance);
   await run('chown', [`${uid}:${gid}`, instance.mailDir]);
+  // What the platform's agents serve: the key, then the chain, in one root-only file.
+  dir(servedCertificatesDir(instance), 0o700);
+  const served = servedCertificateFile(instance, spec.tls.certificates[0]?.name ?? 'default');
+  writeFileSync(served, readFileSync(join(certDir, 'tls.key'), 'utf8') + readFileSync(join(certDir, 'tls.crt'), 'utf8'), { mode: 0o600 });
   dir(join(instance.dataDir, 'state'), 0o750);
-  const addresses = [...users.keys()];
-  const hashes = await hashPasswords(addresses.map((a) => users.get(a) ?? ''), spec.accounts.passwordHash);
-  const lines = addresses.map((a, i) => {
-    const [local, domain] = a.split('@');
-    return `${a}:${hashes[i] ?? ''}::::${instance.mailDir}/${domain}/${local}::\n`;
-  });
-  writeFileSync(join(instance.configDir, 'users'), lines.join(''), { mode: 0o644 });
-  writeFileSync(join(instance.configDir, 'dovecot.conf'), dovecotConf(spec, instance), { mode: 0o644 });
+  // Root's only: they hold the LDAP bind password, as the platform's config files do.
+  for (const [name, body] of Object.entries(dovecotFiles(spec, instance, ldap))) writeFileSync(join(instance.configDir, name), body, { mode: 0o600 });
   const proc = startDaemon('bare dovecot (imaps)', [DOVECOT, '-F', '-c', join(instance.configDir, 'dovecot.conf')], join(root, 'dovecot.log'));
   defer('bare dovecot (imaps)', () => stopDaemon(proc));
   await waitImap(BARE_IMAPS_ADDRESS, spec.ports.imap, proc, signal);
