@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import type { ConnectionOptions } from 'node:tls';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import { openPop3Session, openSmtpSession, type Envelope, type SendResult, type TlsClientOptions } from '../../src/protocol/index.ts';
@@ -66,7 +67,7 @@ export function imapFlowTls(tls: TlsClientOptions | undefined): Pick<ImapFlowOpt
     secure: tls.mode === 'implicit',
     ...(tls.mode === 'starttls' ? { doSTARTTLS: true } : {}),
     ...(servername === undefined ? {} : { servername }),
-    tls: { ...(ca === undefined ? {} : { ca: ca as string }), rejectUnauthorized: rejectUnauthorized ?? true, minVersion: minVersion ?? 'TLSv1.2' },
+    tls: { ...(ca === undefined ? {} : { ca: ca as ConnectionOptions['ca'] }), rejectUnauthorized: rejectUnauthorized ?? true, minVersion: minVersion ?? 'TLSv1.2' },
   };
 }
 
