@@ -10,6 +10,7 @@ RUNTIME_PACKAGES=(
   redis-server
   victoria-metrics
   util-linux procps ca-certificates
+  openssl
 )
 TEST_PACKAGES=(sudo swaks prometheus unbound bind9-dnsutils prometheus-alertmanager pebble)
 ANCHOR_PACKAGES=(prometheus-postfix-exporter postfwd policyd-rate-limit)

@@ -1,5 +1,6 @@
+import { spawn } from 'node:child_process';
 import { readerDn } from '../config/index.ts';
-import { imapCapability, lmtpLhlo, pop3Capa, redisPing, smtpEhlo, type TlsClientOptions } from '../protocol/index.ts';
+import { imapCapability, lmtpLhlo, pop3Capa, redisPing, smtpEhlo } from '../protocol/index.ts';
 import { requireSecret, type PlatformSpec, type Role } from '../spec/index.ts';
 
 /** One protocol dialogue against the instance's own daemon; throws when it does not succeed. */
@@ -16,23 +17,62 @@ async function ldapSearch(ldapts: Promise<typeof import('ldapts')>, spec: Platfo
   }
 }
 
+export const OPENSSL = '/usr/bin/openssl';
+
 /**
- * Implicit TLS for a check of the instance's own daemon: the handshake must succeed, but the chain
- * and name are not checked. The check dials the daemon's own address, which no certificate names;
- * the agent does not hold the issuing CA in Kubernetes (cert-manager's chain may end at a public
- * root or a CA kept elsewhere); and a certificate about to expire is for the renewal, the
- * certificate metrics and `mailfleet status` to report, not a reason to take every replica out
- * of its Service at the same moment. Clients verify; this asks only whether TLS is served.
- * `node:tls` loads on the first such check, so only `msa` and `proxy` agents carry it; the one
- * options object lets every check share one secure context.
+ * Implicit TLS for a check of the instance's own daemon: a TLS handshake, then the daemon's greeting
+ * (`220 ` SMTP, `* OK` IMAP, `+OK` POP3) over it. The chain and name are not checked: the check dials
+ * the daemon's own address, which no certificate names; the agent does not hold the issuing CA in
+ * Kubernetes (cert-manager's chain may end at a public root or a CA kept elsewhere); and a certificate
+ * about to expire is for the renewal, the certificate metrics and `mailfleet status` to report, not a
+ * reason to take every replica out of its Service at the same moment. Clients verify; this asks only
+ * whether TLS is served.
+ *
+ * The handshake runs in an `openssl s_client` process, not in the agent: TLS in the agent's own process
+ * keeps about 3.5 MB resident after the first handshake, past the agent's memory budget (64 MB), for a
+ * check that runs every 30 s.
  */
-const SELF_CHECK_TLS: TlsClientOptions = Object.freeze({ mode: 'implicit', rejectUnauthorized: false });
+export function tlsGreeting(host: string, port: number, greeting: RegExp, timeoutMs: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(OPENSSL, ['s_client', '-connect', `${host}:${port}`, '-quiet', '-verify_quiet'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    let settled = false;
+    const finish = (failure?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      child.kill('SIGKILL');
+      if (failure) reject(failure);
+      else resolve();
+    };
+    const onAbort = () => finish(new Error(`TLS on ${host}:${port}: aborted`));
+    const timer = setTimeout(() => finish(new Error(`TLS on ${host}:${port}: no greeting within ${timeoutMs} ms`)), timeoutMs);
+    signal.addEventListener('abort', onAbort, { once: true });
+    child.stdout.setEncoding('latin1');
+    child.stdout.on('data', (chunk: string) => {
+      if (out.length < 4096) out += chunk;
+      const line = out.split('\n', 1)[0] ?? '';
+      if (out.includes('\n')) finish(greeting.test(line) ? undefined : new Error(`TLS on ${host}:${port}: unexpected greeting ${JSON.stringify(line.slice(0, 120))}`));
+    });
+    child.stderr.setEncoding('latin1');
+    child.stderr.on('data', (chunk: string) => {
+      if (err.length < 4096) err += chunk;
+    });
+    child.once('error', (e) => finish(new Error(`TLS on ${host}:${port}: cannot run ${OPENSSL}: ${e.message}`)));
+    child.once('exit', (code) => finish(new Error(`TLS on ${host}:${port}: handshake failed (openssl exit ${code ?? 'signal'}): ${err.trim().split('\n').slice(-2).join(' ').slice(0, 300)}`)));
+    child.stdin.on('error', () => undefined);
+  });
+}
 
 /**
  * After a success, the implicit-TLS dialogues run again only once this much time has passed; a
- * failed one runs again on every probe. A full handshake costs about 1 ms of CPU and touches
- * memory that stays resident; two per probe (every 5 s) would take the proxy's agent past its idle
- * budget (1 ms/s). The plaintext dialogues, which reach the same daemon, still run on every probe.
+ * failed one runs again on every probe. A handshake in a child process costs a few ms of CPU; two
+ * per probe (every 5 s) would take the proxy's agent past its idle budget (1 ms/s). The plaintext
+ * dialogues, which reach the same daemon, still run on every probe.
  */
 export const TLS_RECHECK_MS = 30_000;
 
@@ -59,7 +99,7 @@ export function readinessCheck(role: Role, spec: PlatformSpec, host: string, tim
       return async (signal) => void (await smtpEhlo({ ...base, port: ports.smtp, heloName: 'readiness.mailfleet', signal }));
     case 'msa': {
       const submissions = afterSuccessEvery(async (signal) => {
-        await smtpEhlo({ ...base, port: ports.submissions, heloName: 'readiness.mailfleet', signal, tls: SELF_CHECK_TLS });
+        await tlsGreeting(host, ports.submissions, /^220 /, timeoutMs, signal);
       }, TLS_RECHECK_MS, now);
       return async (signal) => {
         await Promise.all([smtpEhlo({ ...base, port: ports.submission, heloName: 'readiness.mailfleet', signal }), submissions(signal)]);
@@ -76,8 +116,8 @@ export function readinessCheck(role: Role, spec: PlatformSpec, host: string, tim
     case 'proxy': {
       const implicitTls = afterSuccessEvery(async (signal) => {
         await Promise.all([
-          imapCapability({ ...base, port: ports.imaps, signal, tls: SELF_CHECK_TLS }),
-          pop3Capa({ ...base, port: ports.pop3s, signal, tls: SELF_CHECK_TLS }),
+          tlsGreeting(host, ports.imaps, /^\* OK/, timeoutMs, signal),
+          tlsGreeting(host, ports.pop3s, /^\+OK/, timeoutMs, signal),
         ]);
       }, TLS_RECHECK_MS, now);
       return async (signal) => {
