@@ -74,7 +74,7 @@ export function tlsGreeting(host: string, port: number, greeting: RegExp, timeou
  * per probe (every 5 s) would take the proxy's agent past its idle budget (1 ms/s). The plaintext
  * dialogues, which reach the same daemon, still run on every probe.
  */
-export const TLS_RECHECK_MS = 30_000;
+export const TLS_RECHECK_MS = 60_000;
 
 /** `check`, skipped while its last success is younger than `everyMs`. */
 function afterSuccessEvery(check: ReadinessCheck, everyMs: number, now: () => number): ReadinessCheck {
