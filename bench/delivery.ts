@@ -4,7 +4,7 @@
  * load on both, measured in one run.
  *
  *   node_modules/.bin/node bench/delivery.ts [--messages 2000] [--size 4096] [--concurrency 10] [--recipients 100]
- *                                            [--rounds 3] [--quick] [--keep] [--processes]
+ *                                            [--rounds 3] [--quick] [--keep] [--processes] [--starttls]
  *
  * Both paths stay up; the rounds alternate bare, full, bare, full, … and the path not being timed is frozen
  * (SIGSTOP), so a burst of outside load on this shared host lands on both paths instead of skewing one.
@@ -32,7 +32,7 @@ const TARGET_RATIO = 0.9;
 /** Above this share of host CPU used by processes outside the bench during a timed run, the numbers are noise. */
 const NOISE_WARN_SHARE = 0.1;
 const STATE_PREFIX = '/tmp/mailfleet-bench-';
-const USAGE = 'usage: node bench/delivery.ts [--messages N] [--size BYTES] [--concurrency C] [--recipients R] [--rounds N] [--quick] [--keep] [--processes]';
+const USAGE = 'usage: node bench/delivery.ts [--messages N] [--size BYTES] [--concurrency C] [--recipients R] [--rounds N] [--quick] [--keep] [--processes] [--starttls]';
 /** After a path is thawed, its overdue timers (probes, idle kills) fire; the timed load starts after them. */
 const THAW_SETTLE_MS = 3000;
 
@@ -47,6 +47,8 @@ interface Options {
   keep: boolean;
   /** Also print CPU per message by process name inside each component. */
   processes: boolean;
+  /** Send over STARTTLS (mailfleet's SMTP client instead of smtp-source, on both paths). */
+  starttls: boolean;
 }
 
 function positive(name: string, value: string | undefined, fallback: number, max: number): number {
@@ -68,6 +70,7 @@ function options(argv: string[]): Options {
       quick: { type: 'boolean' },
       keep: { type: 'boolean' },
       processes: { type: 'boolean' },
+      starttls: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -86,6 +89,7 @@ function options(argv: string[]): Options {
     idleMs: quick ? 2000 : 5000,
     keep: values.keep === true,
     processes: values.processes === true,
+    starttls: values.starttls === true,
   };
 }
 
@@ -228,7 +232,7 @@ function roundReport(paths: Running[]): number[] {
 }
 
 function report(opts: Options, results: PathResult[], paths: Running[]): void {
-  console.log(`delivery bench: ${opts.rounds} round(s) of ${opts.messages} messages of ${opts.sizeBytes} B per path, ${opts.concurrency} sessions, ${opts.recipients} recipients, ${availableParallelism()} CPUs`);
+  console.log(`delivery bench: ${opts.rounds} round(s) of ${opts.messages} messages of ${opts.sizeBytes} B per path, ${opts.concurrency} sessions, ${opts.recipients} recipients, ${availableParallelism()} CPUs, ${opts.starttls ? 'STARTTLS from the sender (mailfleet\'s SMTP client, a handshake per message)' : 'plaintext (smtp-source)'}`);
   const ratios = roundReport(paths);
   console.log('');
   const rows = [['path', 'messages', 'seconds', 'msgs/s', 'accepted s']];
@@ -290,7 +294,7 @@ async function main(): Promise<number> {
     const bench = benchSpec(opts.recipients);
     await assertNothingListens(BARE_POSTFIX_ADDRESS, bench.platform.spec.ports.smtp);
     await assertNothingListens(BARE_DOVECOT_ADDRESS, bench.platform.spec.ports.lmtp);
-    const load: Load = { messages: opts.messages, sizeBytes: opts.sizeBytes, concurrency: opts.concurrency, sender: `bench@${BENCH_DOMAIN}`, recipients: bench.recipients };
+    const load: Load = { messages: opts.messages, sizeBytes: opts.sizeBytes, concurrency: opts.concurrency, sender: `bench@${BENCH_DOMAIN}`, recipients: bench.recipients, starttls: opts.starttls };
     const ctx: RunContext = { root, bench, load, idleMs: opts.idleMs, processes: opts.processes, stack, signal: abort.signal };
     const paths: Running[] = [];
     for (const [name, start] of [['bare', startBare], ['full', startFull]] as const) paths.push(await startPath(name, start, ctx));

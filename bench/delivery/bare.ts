@@ -7,10 +7,10 @@
  * tuning setting is therefore the same on both paths, and stays the same when the generators change.
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { roleConfigFiles, type ConfigInput, type InstanceContext, type Peers } from '../../src/config/index.ts';
+import { roleConfigFiles, servedCertificateFile, servedCertificatesDir, type ConfigInput, type InstanceContext, type Peers } from '../../src/config/index.ts';
 import { quotaBytes, type PlatformSpec } from '../../src/spec/index.ts';
 import { startDaemon, stopDaemon, waitGreeting } from '../support/processes.ts';
 import type { BenchSpec } from './spec.ts';
@@ -122,6 +122,26 @@ function writeFiles(configDir: string, files: Record<string, string>): void {
   for (const [name, body] of Object.entries(files)) writeFileSync(join(configDir, name), body, { mode: 0o644 });
 }
 
+/**
+ * The certificate the bare Postfix serves for STARTTLS, where the agents install theirs (key, then the
+ * certificate, in one root-only file in the run dir): self-signed, with the platform's default key type
+ * (ECDSA P-256), so both paths do the same handshake.
+ */
+async function serveSelfSigned(instance: InstanceContext, spec: PlatformSpec): Promise<void> {
+  const dir = servedCertificatesDir(instance);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const key = join(dir, 'self.key');
+  const cert = join(dir, 'self.crt');
+  await run('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-keyout', key, '-out', cert,
+    '-subj', `/CN=${spec.hostname}`, '-addext', `subjectAltName=DNS:${spec.hostname}`,
+  ]);
+  const name = spec.tls.certificates[0]?.name ?? 'default';
+  writeFileSync(servedCertificateFile(instance, name), readFileSync(key, 'utf8') + readFileSync(cert, 'utf8'), { mode: 0o600 });
+  rmSync(key);
+  rmSync(cert);
+}
+
 /** Postfix reports why `check` failed only on a terminal: give it a pseudo-terminal, as the agent does. */
 async function postfixCheck(configDir: string): Promise<void> {
   try {
@@ -166,6 +186,7 @@ export async function startBare(root: string, bench: BenchSpec, defer: Defer, si
   dir(join(postfix.dataDir, 'queue'));
   dir(join(postfix.dataDir, 'lib'), 0o700, postfixUser);
   writeFiles(postfix.configDir, postfixFiles(spec, postfix, bench.recipients));
+  await serveSelfSigned(postfix, spec);
   await run('postmap', ['-c', postfix.configDir, `hash:${postfix.configDir}/mailboxes`]);
   await postfixCheck(postfix.configDir);
 

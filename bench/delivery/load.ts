@@ -1,11 +1,13 @@
 /**
- * The load: `smtp-source` sessions against a target's MTA, timed from the first connection until the last
- * message sits in a recipient's maildir.
+ * The load: `smtp-source` sessions against a target's MTA (or, with `starttls`, the same load from mailfleet's
+ * own SMTP client, each session upgraded with STARTTLS as a sending MTA does), timed from the first connection
+ * until the last message sits in a recipient's maildir.
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { openSmtpSession } from '../../src/protocol/index.ts';
 import type { DeliveryTarget } from './target.ts';
 
 const SMTP_SOURCE = '/usr/sbin/smtp-source';
@@ -21,6 +23,11 @@ export interface Load {
   concurrency: number;
   sender: string;
   recipients: string[];
+  /**
+   * Send over STARTTLS, a new session (and full handshake) per message, without verifying the certificate
+   * (opportunistic, as MTAs send to an MX); smtp-source speaks no TLS, so the client is mailfleet's own.
+   */
+  starttls?: boolean;
 }
 
 export interface LoadResult {
@@ -70,6 +77,30 @@ function smtpSource(target: DeliveryTarget, load: Load, rcpt: string, count: num
   });
 }
 
+/** A message of about `sizeBytes` like smtp-source's: a few headers and lines of `x`. */
+function body(load: Load, rcpt: string, n: number): string {
+  const line = 'x'.repeat(78);
+  const lines = Math.max(1, Math.ceil(load.sizeBytes / (line.length + 2)));
+  return [`From: <${load.sender}>`, `To: <${rcpt}>`, `Subject: bench ${n}`, `Message-ID: <bench-${n}-${Date.now()}@${CLIENT_HELO}>`, '', ...Array<string>(lines).fill(line), ''].join('\r\n');
+}
+
+/** `count` messages to `rcpt` over STARTTLS, one session per message. */
+async function starttlsSource(target: DeliveryTarget, load: Load, rcpt: string, count: number, signal: AbortSignal): Promise<void> {
+  for (let n = 0; n < count; n++) {
+    signal.throwIfAborted();
+    const session = await openSmtpSession({ host: target.smtpHost, port: target.smtpPort, heloName: CLIENT_HELO, timeoutMs: 60_000, signal, tls: STARTTLS });
+    try {
+      const result = await session.send({ from: load.sender, to: [rcpt], data: body(load, rcpt, n) });
+      if (result.data?.code !== 250) throw new Error(`${target.name}: message to ${rcpt} refused: ${JSON.stringify(result)} (logs: ${target.logs})`);
+    } finally {
+      await session.quit();
+    }
+  }
+}
+
+/** One options object for every session, so they share one TLS context. */
+const STARTTLS = Object.freeze({ mode: 'starttls' as const, rejectUnauthorized: false });
+
 /** `messages` spread over the recipients as evenly as they go: one job per recipient. */
 function jobs(messages: number, recipients: string[]): { rcpt: string; count: number }[] {
   const per = Math.floor(messages / recipients.length);
@@ -85,7 +116,7 @@ async function send(target: DeliveryTarget, load: Load, signal: AbortSignal): Pr
   const worker = async () => {
     for (let job = queue.shift(); job !== undefined; job = queue.shift()) {
       both.throwIfAborted();
-      await smtpSource(target, load, job.rcpt, job.count, both);
+      await (load.starttls ? starttlsSource : smtpSource)(target, load, job.rcpt, job.count, both);
     }
   };
   const workers = Array.from({ length: Math.min(load.concurrency, queue.length) }, () =>
