@@ -36,6 +36,11 @@ export interface AgentOptions {
   origin: AgentOrigin;
   /** Where the daemon's config files come from at start and on reload. Default: generated from the spec. */
   configSource?: ConfigSource;
+  /**
+   * Whether the daemon serves `spec.tls.certificates`. Default: by role (mta, msa, proxy). The outbound
+   * pools run as an `mta` with a config of their own that serves none, and mount no certificate.
+   */
+  servesTls?: boolean;
 }
 
 function readPeers(file: string): Peers {
@@ -102,7 +107,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   await reapOrphans(daemon.pidFiles(input()), argv[0] ?? '', log);
   await daemon.init(input());
   // After init, which empties the run dir the served copies live in.
-  const serving = servesTls(instance.role) ? installCertificates(spec, instance) : undefined;
+  const serving = (opts.servesTls ?? servesTls(instance.role)) ? installCertificates(spec, instance) : undefined;
   if (serving) log.info({ certificates: serving.map((f) => ({ name: f.name, dnsNames: f.dnsNames, notAfter: f.notAfter.toISOString() })) }, 'certificates installed');
   log.info({ argv }, 'starting daemon');
   ensureDir(instance.runDir, 0o755);

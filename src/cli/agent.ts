@@ -128,6 +128,8 @@ export async function agentCommand(argv: string[]): Promise<number> {
     logFormat: format,
     log,
     healthPort: wiring.spec.ports.http,
+    // The outbound pools' smtpd takes mail from the platform's own MTAs only and serves no certificate.
+    ...(pool ? { servesTls: false } : {}),
   }, controller.signal);
 }
 

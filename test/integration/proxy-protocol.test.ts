@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { openRawDialog, proxyV1 } from '../support/raw-dialog.ts';
-import { DOMAIN, startPlatform } from '../support/platform.ts';
+import { DOMAIN, HOSTNAME, localCaFile, startPlatform } from '../support/platform.ts';
+import { pythonClient } from '../support/tls-clients.ts';
 import { until } from '../support/poll.ts';
 
 const POOL = '127.98.0.0/16';
@@ -85,20 +86,28 @@ test('PROXY protocol and relaying on the single host', { timeout: 300_000 }, asy
     await until('the proxied client address in the mta log', async () => (readFileSync(log, 'utf8').includes(`[${CLIENT}]`) ? true : undefined), 10_000);
   });
 
-  await t.test('GIVEN the load balancer WHEN it forwards a client claiming 0.0.0.0 to the msa THEN relaying without AUTH is refused', async () => {
-    const dialog = await openRawDialog({ host: msa.address, port: LB_PORTS.submission, localAddress: BALANCER, preamble: proxyV1('0.0.0.0', msa.address, 40004, LB_PORTS.submission) });
-    try {
-      assert.match((await dialog.greeting()) ?? '', /^220 /);
-      assert.match((await dialog.command('EHLO client.test')) ?? '', /^250 /m);
-      assert.match((await dialog.command('MAIL FROM:<user1@example.com>')) ?? '', /^250 /);
-      const rcpt = await dialog.command('RCPT TO:<victim@foreign.test>');
-      assert.ok(isRelayRefusal(rcpt), `RCPT to a foreign domain through the msa: ${rcpt}`);
-    } finally {
-      dialog.close();
-    }
+  /** A relay attempt on the msa without AUTH, as Python's smtplib makes it: MAIL before STARTTLS, then over TLS. */
+  type Relay = { mail_before_tls: { code: number }; starttls: { code: number }; mail: { code: number }; rcpt: { code: number; text: string } };
+  const relayAttempt = (port: number, balancer?: { proxy_from: string; client: string }) => pythonClient<Relay>('relay', {
+    host: msa.address, port, name: HOSTNAME, ca: localCaFile(platform.stateDir), sender: 'user1@example.com', to: 'victim@foreign.test', ...balancer,
+  });
+  const assertRelayRefused = (r: Relay & { error?: string }) => {
+    assert.equal(r.error, undefined);
+    assert.equal(r.mail_before_tls.code, 530, 'nothing before STARTTLS on submission');
+    assert.equal(r.starttls.code, 220);
+    assert.equal(r.mail.code, 250);
+    assert.ok(isRelayRefusal(`${r.rcpt.code} ${r.rcpt.text}`), `RCPT to a foreign domain through the msa: ${r.rcpt.code} ${r.rcpt.text}`);
+  };
+
+  await t.test('GIVEN the load balancer WHEN it forwards a client claiming 0.0.0.0 to the msa THEN relaying without AUTH is refused, over TLS as before it', () => {
+    assertRelayRefused(relayAttempt(LB_PORTS.submission, { proxy_from: BALANCER, client: '0.0.0.0' }));
   });
 
-  for (const [role, host, port] of [['mta', mta.address, mta.ports.smtp], ['msa', msa.address, msa.ports.submission]] as const) {
+  await t.test('GIVEN a client on the msa\'s own port (no PROXY) WHEN it asks to relay without AUTH THEN it is refused, over TLS as before it', () => {
+    assertRelayRefused(relayAttempt(msa.ports.submission as number));
+  });
+
+  for (const [role, host, port] of [['mta', mta.address, mta.ports.smtp]] as const) {
     await t.test(`GIVEN a client on the ${role}'s own port (no PROXY) WHEN it asks to relay without AUTH THEN it is refused`, async () => {
       const dialog = await openRawDialog({ host, port: port as number, localAddress: STRANGER });
       try {

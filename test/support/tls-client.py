@@ -111,6 +111,19 @@ def submission():
     return out
 
 
+def relay():
+    """Port 587 without AUTH: MAIL before STARTTLS, then STARTTLS and a foreign recipient (a relay attempt)."""
+    s = smtp()
+    s.ehlo()
+    out = {"mail_before_tls": smtp_reply(lambda: s.docmd("MAIL", "FROM:<" + ARGS["sender"] + ">"))}
+    out["starttls"] = smtp_reply(lambda: s.starttls(context=context()))
+    s.ehlo()
+    out["mail"] = smtp_reply(lambda: s.docmd("MAIL", "FROM:<" + ARGS["sender"] + ">"))
+    out["rcpt"] = smtp_reply(lambda: s.docmd("RCPT", "TO:<" + ARGS["to"] + ">"))
+    s.quit()
+    return out
+
+
 def plain_token():
     return base64.b64encode(b"\0" + ARGS["user"].encode() + b"\0" + ARGS["password"].encode()).decode()
 
@@ -250,6 +263,7 @@ def hold_smtp():
 ACTIONS = {
     "smtp-starttls": smtp_starttls,
     "submission": submission,
+    "relay": relay,
     "submissions": submissions,
     "imap": imap,
     "imaps": imaps,
