@@ -11,7 +11,7 @@ import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } 
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { roleConfigFiles, servedCertificateFile, servedCertificatesDir, type ConfigInput, type InstanceContext, type Peers } from '../../src/config/index.ts';
-import { quotaBytes, type PlatformSpec } from '../../src/spec/index.ts';
+import { generateSecret, PLATFORM_SECRETS, quotaBytes, withSecrets, type PlatformSpec } from '../../src/spec/index.ts';
 import { startDaemon, stopDaemon, waitGreeting } from '../support/processes.ts';
 import type { BenchSpec } from './spec.ts';
 import type { Defer, DeliveryTarget } from './target.ts';
@@ -60,13 +60,19 @@ function overrideMainCf(text: string, overrides: Record<string, string>): string
   return out;
 }
 
-/** Replaces the generated LDAP `passdb { }` and `userdb { }` blocks of a dovecot.conf with `blocks`. */
+/**
+ * Replaces the generated LDAP `passdb { }` and `userdb { }` blocks of a dovecot.conf with `blocks`, and drops
+ * the proxies' master login (no proxy logs in here).
+ */
 function replaceAuthBlocks(text: string, blocks: string): string {
   const pattern = /^(passdb|userdb) \{\n(?: {2}.*\n)*?\}\n/gm;
   const found = text.match(pattern) ?? [];
-  if (found.length !== 2 || !found.every((b) => b.includes('driver = ldap'))) {
-    throw new Error('generated dovecot.conf does not have one LDAP passdb and one LDAP userdb; update bench/delivery/bare.ts');
+  const master = found.filter((b) => b.includes('  master = yes\n'));
+  const ldap = found.filter((b) => b.includes('driver = ldap'));
+  if (master.length !== 1 || ldap.length !== 2 || found.length !== 3) {
+    throw new Error('generated dovecot.conf does not have one master passdb, one LDAP passdb and one LDAP userdb; update bench/delivery/bare.ts');
   }
+  text = text.replace(master[0] ?? '', '');
   let first = true;
   return text.replace(pattern, () => {
     const keep = first ? blocks : '';
@@ -154,7 +160,8 @@ async function postfixCheck(configDir: string): Promise<void> {
 
 /** Renders, starts and waits for the bare Postfix → Dovecot pair under `root`; `defer` receives its stop steps. */
 export async function startBare(root: string, bench: BenchSpec, defer: Defer, signal: AbortSignal): Promise<DeliveryTarget> {
-  const { spec } = bench.platform;
+  // The generators need the platform's secrets; the bare pair uses none of them (no LDAP, no director).
+  const spec = withSecrets(bench.platform.spec, Object.fromEntries(PLATFORM_SECRETS.map((x) => [x.name, generateSecret()])));
   const vmail = await account(VMAIL);
   const postfixUser = await account('postfix');
   const logs = dir(join(root, 'logs'));
