@@ -4,34 +4,12 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { runWithLease } from '../backends/kube.ts';
 import { createLogger } from '../log.ts';
 import { createOperator, createOperatorMetrics, exposition, OPERATOR_LEASE_NAME, startOperatorHttp } from '../runtime/kube/operator/index.ts';
-import { NAME_PATTERN } from '../spec/index.ts';
+import { allowedClusterIssuers, allowedRegistries } from './allow-lists.ts';
 import { parse, usageError } from './args.ts';
 
 const USAGE = `mailfleet operator [--namespace NS | --all-namespaces] [--kubeconfig FILE] [--listen HOST:PORT] [--resync SECONDS]
                    [--identity ID] [--lease-namespace NS] [--operator-namespace NS]
                    [--allow-cross-namespace] [--allowed-registries REGISTRY,...] [--allowed-cluster-issuers NAME,...]`;
-
-const REGISTRY = /^[a-z0-9.:/_-]+$/;
-
-/** `--allowed-registries r1,r2`: registry prefixes, as `spec.kubernetes.images.registry` is written. */
-export function allowedRegistries(raw: string | undefined, usage: string): string[] {
-  if (raw === undefined || raw.trim() === '') return [];
-  const list = raw.split(',').map((r) => r.trim().replace(/\/+$/, ''));
-  const bad = list.filter((r) => !REGISTRY.test(r));
-  if (bad.length > 0) throw usageError(usage, `--allowed-registries: not a registry: ${bad.map((r) => JSON.stringify(r)).join(', ')}`);
-  return list;
-}
-
-const ISSUER_NAME = new RegExp(NAME_PATTERN);
-
-/** `--allowed-cluster-issuers a,b`: names of cert-manager ClusterIssuers, as `spec.tls.kubernetes.issuerRef.name` is written. */
-export function allowedClusterIssuers(raw: string | undefined, usage: string): string[] {
-  if (raw === undefined || raw.trim() === '') return [];
-  const list = raw.split(',').map((n) => n.trim());
-  const bad = list.filter((n) => !ISSUER_NAME.test(n));
-  if (bad.length > 0) throw usageError(usage, `--allowed-cluster-issuers: not a ClusterIssuer name: ${bad.map((n) => JSON.stringify(n)).join(', ')}`);
-  return list;
-}
 
 /**
  * `mailfleet operator`: reconciles MailPlatform resources (and runs each platform's backend sync) while

@@ -4,7 +4,7 @@ import { isRenderedFileName, mailPlatformCrd, renderFiles, renderPlatformDocumen
 import { DEFAULT_WATCH_NAMESPACE, renderOperatorInstall } from '../runtime/kube/operator/index.ts';
 import { loadSpecFile } from '../spec/index.ts';
 import { parse, usageError } from './args.ts';
-import { allowedClusterIssuers, allowedRegistries } from './operator.ts';
+import { allowedClusterIssuers, allowedRegistries } from './allow-lists.ts';
 
 const USAGE = `mailfleet render -f SPEC [-o DIR]
        mailfleet render crd
