@@ -26,6 +26,7 @@ import { addCpu, freeze, thaw } from './delivery/rounds.ts';
 import { benchSpec, BENCH_DOMAIN, type BenchSpec } from './delivery/spec.ts';
 import type { Defer, DeliveryTarget } from './delivery/target.ts';
 import { cleanupStack } from './support/cleanup.ts';
+import { positive } from './support/options.ts';
 import { abortOnSignals, runningAsRoot } from './support/interrupt.ts';
 
 const TARGET_RATIO = 0.9;
@@ -51,13 +52,6 @@ interface Options {
   starttls: boolean;
 }
 
-function positive(name: string, value: string | undefined, fallback: number, max: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`--${name}: expected an integer from 1 to ${max}, got ${value}\n${USAGE}`);
-  return n;
-}
-
 function options(argv: string[]): Options {
   const { values } = parseArgs({
     args: argv,
@@ -81,11 +75,11 @@ function options(argv: string[]): Options {
   }
   const quick = values.quick === true;
   return {
-    messages: positive('messages', values.messages, quick ? 200 : 2000, 1_000_000),
-    sizeBytes: positive('size', values.size, 4096, 10_000_000),
-    concurrency: positive('concurrency', values.concurrency, 10, 500),
-    recipients: positive('recipients', values.recipients, quick ? 20 : 100, 100_000),
-    rounds: positive('rounds', values.rounds, quick ? 1 : 3, 20),
+    messages: positive('messages', values.messages, quick ? 200 : 2000, 1_000_000, USAGE),
+    sizeBytes: positive('size', values.size, 4096, 10_000_000, USAGE),
+    concurrency: positive('concurrency', values.concurrency, 10, 500, USAGE),
+    recipients: positive('recipients', values.recipients, quick ? 20 : 100, 100_000, USAGE),
+    rounds: positive('rounds', values.rounds, quick ? 1 : 3, 20, USAGE),
     idleMs: quick ? 2000 : 5000,
     keep: values.keep === true,
     processes: values.processes === true,

@@ -21,6 +21,7 @@ import { freeze, thaw } from './delivery/rounds.ts';
 import { benchSpec } from './delivery/spec.ts';
 import type { DeliveryTarget } from './delivery/target.ts';
 import { cleanupStack } from './support/cleanup.ts';
+import { positive } from './support/options.ts';
 import { abortOnSignals, runningAsRoot } from './support/interrupt.ts';
 import { assertNothingListens, reapLeftovers } from './support/processes.ts';
 import { BARE_IMAPS_ADDRESS, startBareImaps } from './tls/bare.ts';
@@ -38,13 +39,6 @@ interface Options {
   recipients: number;
   rounds: number;
   keep: boolean;
-}
-
-function positive(name: string, value: string | undefined, fallback: number, max: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`--${name}: expected an integer from 1 to ${max}, got ${value}\n${USAGE}`);
-  return n;
 }
 
 function options(argv: string[]): Options {
@@ -67,10 +61,10 @@ function options(argv: string[]): Options {
   }
   const quick = values.quick === true;
   return {
-    seconds: positive('seconds', values.seconds, quick ? 5 : 15, 3600),
-    concurrency: positive('concurrency', values.concurrency, 8, 1000),
-    recipients: positive('recipients', values.recipients, quick ? 10 : 50, 100_000),
-    rounds: positive('rounds', values.rounds, quick ? 1 : 3, 100),
+    seconds: positive('seconds', values.seconds, quick ? 5 : 15, 3600, USAGE),
+    concurrency: positive('concurrency', values.concurrency, 8, 1000, USAGE),
+    recipients: positive('recipients', values.recipients, quick ? 10 : 50, 100_000, USAGE),
+    rounds: positive('rounds', values.rounds, quick ? 1 : 3, 100, USAGE),
     keep: values.keep === true,
   };
 }
