@@ -29,7 +29,10 @@ export function makeCa(name = 'mailfleet test CA'): TestCa {
   const dir = mkdtempSync(join(tmpdir(), 'mailfleet-ca-'));
   const certFile = join(dir, 'ca.crt');
   const keyFile = join(dir, 'ca.key');
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '30', '-subj', `/CN=${name}`]);
+  openssl([
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '30', '-subj', `/CN=${name}`,
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
   return { dir, certFile, keyFile };
 }
 
@@ -39,12 +42,16 @@ export function removeCa(ca: TestCa): void {
 
 let issued = 0;
 
-/** A server certificate for `hosts` (the first is the subject), signed by `ca`. `keyType` rsa makes an RSA-2048 key. */
+/**
+ * A server certificate for `hosts` (DNS names or IP addresses; the first is the subject), signed by `ca`.
+ * `keyType` rsa makes an RSA-2048 key.
+ */
 export function issue(ca: TestCa, hosts: readonly string[], options: { days?: number; keyType?: 'ec' | 'rsa' } = {}): IssuedCertificate {
   const base = join(ca.dir, `leaf-${process.pid}-${++issued}`);
   const keyArgs = options.keyType === 'rsa' ? ['-newkey', 'rsa:2048'] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'];
   openssl(['req', ...keyArgs, '-nodes', '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', `/CN=${hosts[0] ?? 'localhost'}`]);
-  writeFileSync(`${base}.ext`, `subjectAltName=${hosts.map((h) => `DNS:${h}`).join(',')}\n`);
+  const san = hosts.map((h) => (/^[\d.]+$|:/.test(h) ? `IP:${h}` : `DNS:${h}`)).join(',');
+  writeFileSync(`${base}.ext`, `subjectAltName=${san}\nextendedKeyUsage=serverAuth\n`);
   const serial = `${Date.now().toString(16)}${issued.toString(16).padStart(4, '0')}`;
   openssl(['x509', '-req', '-in', `${base}.csr`, '-CA', ca.certFile, '-CAkey', ca.keyFile, '-set_serial', `0x${serial}`, '-days', String(options.days ?? 10), '-extfile', `${base}.ext`, '-out', `${base}.crt`]);
   const out = { cert: readFileSync(`${base}.crt`, 'utf8'), key: readFileSync(`${base}.key`, 'utf8'), serial: serial.toUpperCase() };

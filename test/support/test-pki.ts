@@ -1,12 +1,11 @@
 /**
- * Certificates made for one test file with the openssl command line: a CA, a server certificate
- * it signed, and a second CA that signed nothing the server shows (for "untrusted" cases). Keys
- * are ECDSA P-256; everything lives in a temporary directory removed in `t.after`.
+ * Certificates for one test file: a CA, a server certificate it signed, and a second CA that signed
+ * nothing the server shows (for "untrusted" cases), made with the helpers in certificates.ts. Keys
+ * are ECDSA P-256; everything lives in temporary directories that `remove()` deletes.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { issue, makeCa, removeCa } from './certificates.ts';
 
 export interface TestPki {
   readonly dir: string;
@@ -23,47 +22,33 @@ export interface TestPki {
   remove(): void;
 }
 
-function openssl(args: readonly string[]): void {
-  execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
-function makeCa(dir: string, name: string): { cert: string; key: string } {
-  const cert = join(dir, `${name}.crt`);
-  const key = join(dir, `${name}.key`);
-  openssl([
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
-    '-days', '2', '-subj', `/CN=${name}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-  ]);
-  return { cert, key };
-}
-
 /** `names`: DNS names and IP addresses the server certificate carries (the first is its CN). */
 export function makeTestPki(names: readonly string[]): TestPki {
-  const dir = mkdtempSync(join(tmpdir(), 'mailfleet-pki-'));
+  const ca = makeCa('test-ca');
+  const other = makeCa('other-ca');
+  const remove = () => {
+    removeCa(ca);
+    removeCa(other);
+  };
   try {
-    const ca = makeCa(dir, 'test-ca');
-    const other = makeCa(dir, 'other-ca');
-    const keyFile = join(dir, 'server.key');
-    const csr = join(dir, 'server.csr');
-    const certFile = join(dir, 'server.crt');
-    const ext = join(dir, 'server.ext');
-    const san = names.map((n) => (/^[\d.]+$|:/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(',');
-    writeFileSync(ext, `subjectAltName=${san}\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n`);
-    openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', csr, '-subj', `/CN=${names[0] ?? 'server'}`]);
-    openssl(['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-days', '2', '-out', certFile, '-extfile', ext]);
+    const leaf = issue(ca, names.length > 0 ? names : ['server'], { days: 2 });
+    const certFile = join(ca.dir, 'server.crt');
+    const keyFile = join(ca.dir, 'server.key');
+    writeFileSync(certFile, leaf.cert);
+    writeFileSync(keyFile, leaf.key, { mode: 0o600 });
     return {
-      dir,
-      ca: readFileSync(ca.cert, 'utf8'),
-      otherCa: readFileSync(other.cert, 'utf8'),
-      cert: readFileSync(certFile, 'utf8'),
-      key: readFileSync(keyFile, 'utf8'),
+      dir: ca.dir,
+      ca: readFileSync(ca.certFile, 'utf8'),
+      otherCa: readFileSync(other.certFile, 'utf8'),
+      cert: leaf.cert,
+      key: leaf.key,
       certFile,
       keyFile,
-      caFile: ca.cert,
-      remove: () => rmSync(dir, { recursive: true, force: true }),
+      caFile: ca.certFile,
+      remove,
     };
   } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
+    remove();
     throw err;
   }
 }
