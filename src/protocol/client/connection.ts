@@ -43,6 +43,8 @@ export interface Connection {
   error(code: ProtocolErrorCode, step: string, message: string, fields?: ErrorDetail): ProtocolError;
   /** Destroys the socket; safe to call more than once. */
   destroy(): void;
+  /** Says goodbye with `farewell` (QUIT, LOGOUT) and destroys the socket, whether the peer answers or hangs up first. */
+  close(farewell: () => Promise<unknown>): Promise<void>;
 }
 
 /**
@@ -66,6 +68,16 @@ export async function openConnection(target: ConnectionTarget): Promise<Connecti
   function destroy(): void {
     signal?.removeEventListener('abort', onAbort);
     lines.fail(error('PROTOCOL_CONNECTION_CLOSED', step, 'connection closed by the client'));
+  }
+
+  async function close(farewell: () => Promise<unknown>): Promise<void> {
+    try {
+      await farewell();
+    } catch {
+      // the peer may hang up first
+    } finally {
+      destroy();
+    }
   }
 
   async function withDeadline<T>(name: string, work: () => Promise<T>): Promise<T> {
@@ -128,6 +140,7 @@ export async function openConnection(target: ConnectionTarget): Promise<Connecti
     },
     error,
     destroy,
+    close,
   };
 }
 

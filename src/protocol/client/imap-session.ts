@@ -74,15 +74,7 @@ export async function openImapSession(options: ImapSessionOptions): Promise<Imap
         }
         return response;
       },
-      async logout() {
-        try {
-          await tagged('logout', 'LOGOUT');
-        } catch {
-          // the server may hang up first
-        } finally {
-          connection.destroy();
-        }
-      },
+      logout: () => connection.close(() => tagged('logout', 'LOGOUT')),
     };
   } catch (err) {
     connection.destroy();

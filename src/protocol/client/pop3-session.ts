@@ -76,14 +76,6 @@ export async function openPop3Session(options: Pop3SessionOptions): Promise<Pop3
       expectOk(connection, 'retr', r.status);
       return r.lines.join('\r\n');
     },
-    async quit() {
-      try {
-        await connection.exchange('quit', 'QUIT', readStatus);
-      } catch {
-        // the peer may hang up first
-      } finally {
-        connection.destroy();
-      }
-    },
+    quit: () => connection.close(() => connection.exchange('quit', 'QUIT', readStatus)),
   };
 }

@@ -90,15 +90,7 @@ export async function openSmtpSession(options: SmtpSessionOptions): Promise<Smtp
         return { mail, rcpt, data };
       },
       command,
-      async quit() {
-        try {
-          await command('QUIT');
-        } catch {
-          // the peer may hang up first
-        } finally {
-          connection.destroy();
-        }
-      },
+      quit: () => connection.close(() => command('QUIT')),
     };
   } catch (err) {
     connection.destroy();
