@@ -19,6 +19,18 @@ export function dovecotProxyFiles(input: ConfigInput): ConfigFiles {
   const haproxyTrust = lbRanges.length > 0 ? [`haproxy_trusted_networks = ${lbRanges.join(' ')}`] : [];
   const balanced = (listeners: DovecotListener[]): DovecotListener[] => (lbRanges.length > 0 ? listeners : []);
   const lbPorts = spec.loadBalancer.ports;
+  // Plain (STARTTLS) and implicit-TLS listeners of one protocol, and the balancer's PROXY-protocol twins.
+  const loginService = (protocol: 'imap' | 'pop3'): string[] => {
+    const tls = protocol === 'imap' ? 'imaps' : 'pop3s';
+    return serviceBlock(`${protocol}-login`, [
+      { name: protocol, address: addr, port: spec.ports[protocol] },
+      { name: tls, address: addr, port: spec.ports[tls], ssl: true },
+      ...balanced([
+        { name: `${protocol}_lb`, address: addr, port: lbPorts[protocol], haproxy: true },
+        { name: `${tls}_lb`, address: addr, port: lbPorts[tls], haproxy: true, ssl: true },
+      ]),
+    ], [`executable = ${protocol}-login director`, ...LOGIN_SERVICE_SETTINGS]);
+  };
   const conf = [
     ...dovecotBase(input, 'imap pop3'),
     ...dovecotTlsSettings(input),
@@ -48,22 +60,8 @@ export function dovecotProxyFiles(input: ConfigInput): ConfigFiles {
       '}',
     ]),
     ...haproxyTrust,
-    ...serviceBlock('imap-login', [
-      { name: 'imap', address: addr, port: spec.ports.imap },
-      { name: 'imaps', address: addr, port: spec.ports.imaps, ssl: true },
-      ...balanced([
-        { name: 'imap_lb', address: addr, port: lbPorts.imap, haproxy: true },
-        { name: 'imaps_lb', address: addr, port: lbPorts.imaps, haproxy: true, ssl: true },
-      ]),
-    ], ['executable = imap-login director', ...LOGIN_SERVICE_SETTINGS]),
-    ...serviceBlock('pop3-login', [
-      { name: 'pop3', address: addr, port: spec.ports.pop3 },
-      { name: 'pop3s', address: addr, port: spec.ports.pop3s, ssl: true },
-      ...balanced([
-        { name: 'pop3_lb', address: addr, port: lbPorts.pop3, haproxy: true },
-        { name: 'pop3s_lb', address: addr, port: lbPorts.pop3s, haproxy: true, ssl: true },
-      ]),
-    ], ['executable = pop3-login director', ...LOGIN_SERVICE_SETTINGS]),
+    ...loginService('imap'),
+    ...loginService('pop3'),
     // The backend-sync controller's calls should not wait for a doveadm-server process to start.
     ...serviceBlock('doveadm', [{ name: 'http', address: addr, port: spec.ports.doveadm }], ['process_min_avail = 2']),
     ...serviceBlock('auth', [{ name: 'auth-client', address: addr, port: spec.ports.auth }]),
