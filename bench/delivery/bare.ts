@@ -45,7 +45,8 @@ function dir(path: string, mode = 0o755, owner?: { uid: number; gid: number }): 
   return path;
 }
 
-function noPeers(): Peers {
+/** Peers of an instance that talks to no other role (the bare daemons' configs are rendered with none). */
+export function noPeers(): Peers {
   return { ldap: [], kvs: [], mailbox: [], proxy: [], mta: [], msa: [] };
 }
 

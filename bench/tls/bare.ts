@@ -11,8 +11,9 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { roleConfigFiles, servedCertificateFile, servedCertificatesDir, type ConfigInput, type InstanceContext, type Peers } from '../../src/config/index.ts';
+import { roleConfigFiles, servedCertificateFile, servedCertificatesDir, type ConfigInput, type InstanceContext } from '../../src/config/index.ts';
 import { PLATFORM_SECRETS, withSecrets, type PlatformSecretValues, type PlatformSpec } from '../../src/spec/index.ts';
+import { noPeers } from '../delivery/bare.ts';
 import type { Defer } from '../support/cleanup.ts';
 import { startDaemon, stopDaemon, type Started } from '../support/processes.ts';
 
@@ -22,10 +23,6 @@ const run = promisify(execFile);
 export const BARE_IMAPS_ADDRESS = '127.91.0.3';
 const DOVECOT = '/usr/sbin/dovecot';
 const READY_TIMEOUT_MS = 30_000;
-
-function noPeers(): Peers {
-  return { ldap: [], kvs: [], mailbox: [], proxy: [], mta: [], msa: [] };
-}
 
 /** The TLS lines of the generated proxy config (`ssl…` settings, top level only), which the bare Dovecot takes over. */
 function proxyTlsSettings(spec: PlatformSpec, instance: InstanceContext): string[] {
