@@ -7,6 +7,7 @@ import { redisFiles } from './redis.ts';
 
 export type { ConfigFiles, ConfigInput, InstanceContext, Peer, Peers } from './context.ts';
 export { authDn, certificateFiles, readerDn } from './context.ts';
+export { configYaml } from './config-yaml.ts';
 export { VMAIL_USER } from './dovecot-common.ts';
 export { postfixOutboundFiles, postfixProxyServices, type PostfixProxyService } from './postfix.ts';
 export { POSTFIX_SNI_MAP } from './postfix-tls.ts';

@@ -4,7 +4,7 @@ export { PLATFORM_SCHEMA } from './schema.ts';
 export { quantityValue } from './quantity.ts';
 export { NAME_PATTERN, QUOTA_PATTERN } from './patterns.ts';
 export { ROLES } from './types.ts';
-export type { Account, ContainerResources, MailPlatform, PlatformSpec, Ports, Role, RoleSpec } from './types.ts';
+export type { Account, AlertingSpec, ContainerResources, MailPlatform, PlatformSpec, Ports, Role, RoleSpec } from './types.ts';
 export {
   generateSecret, KNOWN_SECRETS, MIN_SECRET_LENGTH, missingSecrets, PLATFORM_SECRETS, requireSecret, secretValue, withSecrets,
   type PlatformSecret, type PlatformSecretName, type PlatformSecretValues,

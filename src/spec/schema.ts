@@ -323,6 +323,16 @@ export const PLATFORM_SCHEMA = {
           default: {},
           properties: { mailout: outboundPool('198.51.100.0/28'), fallback: outboundPool('198.51.100.16/28') },
         },
+        alerting: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            // Greater than 0 (a bound the CRD's structural schema can carry: it has no numeric exclusiveMinimum).
+            forScale: { type: 'number', minimum: 0.000001, maximum: 1, default: 1 },
+            evaluationSeconds: { type: 'integer', minimum: 1, maximum: 600, default: 30 },
+          },
+        },
         kubernetes: KUBERNETES_SCHEMA,
         tls: TLS_SCHEMA,
         accounts: {

@@ -97,9 +97,22 @@ export interface PlatformSpec {
   loadBalancer: LoadBalancerSpec;
   /** Outbound relay pools, each with its own egress IP pool (Kubernetes only). */
   outbound: { mailout: OutboundPool; fallback: OutboundPool };
+  /** How the alert rules are evaluated (vmalert on the single host and in Kubernetes). */
+  alerting: AlertingSpec;
   kubernetes: KubernetesSpec;
   accounts: AccountsSpec;
   tls: TlsSpec;
+}
+
+export interface AlertingSpec {
+  /**
+   * Every alert rule's `for:` (how long its condition must hold before it fires) is multiplied by this, then
+   * rounded to whole seconds, at least 1 s. Above 0, at most 1; default 1. Below 1 only for tests that want an
+   * alert to fire within seconds; rate windows and thresholds keep their values.
+   */
+  forScale: number;
+  /** Seconds between two evaluations of the rules (each rule group's `interval`, vmalert's `-evaluationInterval`). 1 to 600; default 30. */
+  evaluationSeconds: number;
 }
 
 /** One server certificate: the names on it, and where it comes from when not issued by the platform. */

@@ -111,3 +111,18 @@ test('GIVEN spec.accounts.passwordMinLength WHEN a demo password is checked THEN
 test('GIVEN no hashing settings WHEN parsed THEN passwords are stored as Argon2id at OWASP\'s 19 MiB and 2 passes', () => {
   assert.deepEqual(parseSpec(MINIMAL).spec.accounts.passwordHash, { scheme: 'ARGON2ID', memoryKiB: 19456, passes: 2 });
 });
+
+test('GIVEN no alerting section WHEN parsed THEN for: durations are unscaled and rules are evaluated every 30 s', () => {
+  assert.deepEqual({ ...parseSpec(MINIMAL).spec.alerting }, { forScale: 1, evaluationSeconds: 30 });
+});
+
+test('GIVEN an alerting forScale of 0 or above 1, or an evaluation interval of 0 s or a fraction, WHEN parsed THEN the field is named', () => {
+  const cases: [string, string][] = [
+    ['forScale: 0', 'spec.alerting.forScale: must be >= 0.000001'],
+    ['forScale: 1.5', 'spec.alerting.forScale: must be <= 1'],
+    ['evaluationSeconds: 0', 'spec.alerting.evaluationSeconds: must be >= 1'],
+    ['evaluationSeconds: 1.5', 'spec.alerting.evaluationSeconds: expected integer'],
+  ];
+  for (const [field, problem] of cases) assert.deepEqual(problems(`${MINIMAL}  alerting: { ${field} }\n`), [problem], field);
+  assert.equal(parseSpec(`${MINIMAL}  alerting: { forScale: 0.01, evaluationSeconds: 1 }\n`).spec.alerting.forScale, 0.01);
+});

@@ -8,6 +8,7 @@ import {
   LOKI_S3_SECRET_KEYS, lokiConfig, POD_LOG_DIR, PROMTAIL_CONFIG_FILE, PROMTAIL_HTTP_PORT, PROMTAIL_NODE_ENV, promtailConfig,
   SCRAPE_CONFIG_FILE, scrapeConfig,
 } from '../../config/index.ts';
+import { alertRuleFiles } from '../../observability/index.ts';
 import type { RenderContext } from './context.ts';
 import { KUBE_API, networkPolicy, type Flow } from './network.ts';
 import type { Rendered } from './objects.ts';
@@ -24,23 +25,6 @@ const LOKI_UID = 10001;
 
 export const rulesConfigMap = (ctx: RenderContext): string => `${ctx.platform}-alert-rules`;
 export const dashboardsConfigMap = (ctx: RenderContext): string => `${ctx.platform}-grafana-dashboards`;
-
-/** A rule that holds from day one: an agent that cannot be scraped is down. The mail rule pack joins this file. */
-function rulesFile(ctx: RenderContext): string {
-  return [
-    'groups:',
-    '  - name: mailfleet-platform',
-    '    rules:',
-    '      - alert: MailfleetInstanceDown',
-    `        expr: up{namespace="${ctx.namespace}"} == 0`,
-    '        for: 5m',
-    '        labels:',
-    '          severity: critical',
-    '        annotations:',
-    '          summary: "{{ $labels.role }} instance {{ $labels.instance }} cannot be scraped"',
-    '',
-  ].join('\n');
-}
 
 const httpProbe = (path: string, port: string) => ({
   readinessProbe: { httpGet: { path, port }, periodSeconds: 10 },
@@ -90,7 +74,7 @@ function victoriaMetrics(ctx: RenderContext): Rendered[] {
 function alerting(ctx: RenderContext): Rendered[] {
   const k = ctx.spec.kubernetes;
   return [
-    { object: configMap(ctx, rulesConfigMap(ctx), 'vmalert', { 'mailfleet-platform.yaml': rulesFile(ctx) }) },
+    { object: configMap(ctx, rulesConfigMap(ctx), 'vmalert', alertRuleFiles(ctx.spec, { namespace: ctx.namespace })) },
     {
       object: deployment(ctx, 'vmalert', 1, {
         component: 'vmalert',
@@ -105,7 +89,7 @@ function alerting(ctx: RenderContext): Rendered[] {
             `-remoteWrite.url=http://victoriametrics:${VM_PORT}`,
             `-notifier.url=http://alertmanager:${ALERTMANAGER_PORT}`,
             `-httpListenAddr=:${VMALERT_PORT}`,
-            '-evaluationInterval=30s',
+            `-evaluationInterval=${ctx.spec.alerting.evaluationSeconds}s`,
           ],
           ports: [{ name: 'http', containerPort: VMALERT_PORT }],
           resources: k.resources.vmalert,

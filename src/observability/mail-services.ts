@@ -1,0 +1,133 @@
+/**
+ * Mail pack, second half: the parts behind the mail flow. The director's backends and the
+ * backend-sync controller, the certificates the platform serves (as the agents hold them and as the
+ * probe sees them), and the proxy's LMTP router.
+ */
+import type { AlertRule, RuleGroup, Scope, Severity } from './rule.ts';
+
+const MIN = 60;
+const HOUR = 3600;
+const DAY = 86400;
+const WHO = '{{ $labels.role }} {{ $labels.instance }}';
+
+/** A backend with no users while another has more than this many is skipped by the director. */
+const BUSY_BACKEND_USERS = 10;
+/** The controller reconciles on every change and every resync (30 s): most runs failing is not a blip. */
+const CONTROLLER_ERROR_RATIO = 0.5;
+/**
+ * The local CA renews at two thirds of a 90-day life (about 30 days left) and ACME clients at 30 days:
+ * 14 days left means renewal has failed for two weeks; 3 days leaves just the time to act by hand.
+ */
+const CERT_WARNING_S = 14 * DAY;
+const CERT_CRITICAL_S = 3 * DAY;
+/** Share of LMTP connections told 421 at the router's session cap; MTAs retry, so a trickle is harmless. */
+const LMTP_REFUSED_RATIO = 0.05;
+/** Deliveries that gave up waiting for a backend connection slot (each is a deferral at the MTA). */
+const LMTP_SLOT_TIMEOUTS = 5;
+
+function backends(s: Scope): AlertRule[] {
+  const users = s.sel('mailfleet_backends_users');
+  const reconciles = (matchers?: string) => `sum without (result) (rate(${s.sel('mailfleet_backends_reconciles_total', matchers)}[15m]))`;
+  return [
+    {
+      alert: 'MailfleetBackendDown',
+      expr: `${s.sel('mailfleet_backends', 'state="down"')} > 0`,
+      forSeconds: 5 * MIN,
+      severity: 'warning',
+      summary: 'Mailbox backends down in the director: {{ $value }} (controller {{ $labels.instance }})',
+      description: 'The director marks mailbox backends down: their users cannot log in or get mail delivered until they come back or move.',
+      runbook: 'mailfleet status lists the backends; check the mailbox instances that are down and the director ring (doveadm director status).',
+    },
+    {
+      alert: 'MailfleetNoBackendUp',
+      expr: `${s.sel('mailfleet_backends', 'state="up"')} == 0`,
+      forSeconds: 2 * MIN,
+      severity: 'critical',
+      summary: 'No mailbox backend is up in the director (controller {{ $labels.instance }})',
+      description: 'The director has no backend to send users to: nobody can read mail and LMTP deliveries defer.',
+      runbook: 'Check the mailbox instances first, then the controller\'s log for why it cannot add them.',
+    },
+    {
+      alert: 'MailfleetBackendWithoutUsers',
+      expr: `${users} == 0 and on (namespace, job, instance) (max without (backend) (${users}) > ${BUSY_BACKEND_USERS})`,
+      forSeconds: 30 * MIN,
+      severity: 'warning',
+      summary: 'Mailbox backend {{ $labels.backend }} gets no users (controller {{ $labels.instance }})',
+      description: 'The director assigns no users to {{ $labels.backend }} while other backends have them: it carries no load, so the others carry more.',
+      runbook: 'doveadm director status: its vhost count may be 0 (left from a drain) or the controller never added it; mailfleet status shows what the controller sees.',
+    },
+    {
+      alert: 'MailfleetControllerFailing',
+      expr: `${reconciles('result="error"')} / ${reconciles()} > ${CONTROLLER_ERROR_RATIO}`,
+      forSeconds: 15 * MIN,
+      severity: 'warning',
+      summary: 'Backend-sync controller {{ $labels.instance }} fails to reconcile',
+      description: '{{ $value | humanizePercentage }} of its reconciles fail: new mailbox backends do not join the director and dead ones are not taken out.',
+      runbook: 'mailfleet_backends_errors_total{kind} says why (unreachable, auth, …); the controller\'s log names the backend and the doveadm call.',
+    },
+  ];
+}
+
+function certificates(s: Scope): AlertRule[] {
+  const expiring = (alert: string, metric: string, severity: Severity, limit: number, seen: string, runbook: string): AlertRule => ({
+    alert,
+    expr: `${s.sel(metric)} - time() < ${limit}`,
+    forSeconds: severity === 'critical' ? 10 * MIN : HOUR,
+    severity,
+    summary: `${seen} expires in {{ $value | humanizeDuration }}`,
+    description: `Less than ${limit / DAY} days are left: clients that verify certificates will refuse the connection once it expires.`,
+    runbook,
+  });
+  const served = 'Certificate {{ $labels.certificate }} served by {{ $labels.role }} {{ $labels.instance }}';
+  const probed = 'Certificate of {{ $labels.endpoint }} ({{ $labels.servername }}) seen by probe {{ $labels.instance }}';
+  const servedRunbook = 'mailfleet_tls_certificate_renewals_total{result} and the runtime\'s log say why renewal fails (ACME reachability, issuer).';
+  const probedRunbook = 'In Kubernetes check the cert-manager Certificate and its issuer; on the single host, MailfleetCertificateExpiring\'s runbook.';
+  return [
+    expiring('MailfleetCertificateExpiring', 'mailfleet_tls_certificate_expiry_timestamp_seconds', 'warning', CERT_WARNING_S, served, servedRunbook),
+    expiring('MailfleetCertificateExpiring', 'mailfleet_tls_certificate_expiry_timestamp_seconds', 'critical', CERT_CRITICAL_S, served, servedRunbook),
+    expiring('MailfleetProbeCertificateExpiring', 'mailfleet_probe_certificate_expiry_timestamp_seconds', 'warning', CERT_WARNING_S, probed, probedRunbook),
+    expiring('MailfleetProbeCertificateExpiring', 'mailfleet_probe_certificate_expiry_timestamp_seconds', 'critical', CERT_CRITICAL_S, probed, probedRunbook),
+    {
+      alert: 'MailfleetCertificateStandIn',
+      expr: `${s.sel('mailfleet_tls_certificate_stand_in')} == 1`,
+      forSeconds: 30 * MIN,
+      severity: 'warning',
+      summary: `${WHO} serves a stand-in for certificate {{ $labels.certificate }}`,
+      description: 'Its issuer has not delivered the certificate, so a stand-in from the local CA is served: clients that verify refuse it.',
+      runbook: 'The runtime\'s log and mailfleet_tls_certificate_renewals_total{result="failure"} say why the issuer fails.',
+    },
+  ];
+}
+
+function lmtpRouter(s: Scope): AlertRule[] {
+  const rate = (metric: string) => `rate(${s.sel(metric)}[10m])`;
+  const refused = rate('mailfleet_lmtp_router_sessions_refused_total');
+  return [
+    {
+      alert: 'MailfleetLmtpSessionsRefused',
+      expr: `${refused} / (${rate('mailfleet_lmtp_router_sessions_total')} + ${refused}) > ${LMTP_REFUSED_RATIO}`,
+      forSeconds: 10 * MIN,
+      severity: 'warning',
+      summary: `LMTP router on ${WHO} refuses {{ $value | humanizePercentage }} of sessions`,
+      description: 'The router is at its session cap and tells MTAs 421: their deliveries defer and queues grow.',
+      runbook: 'Compare mailfleet_lmtp_router_sessions with mailfleet_lmtp_router_session_limit; add proxy replicas or memory (the cap follows the memory limit).',
+    },
+    {
+      alert: 'MailfleetLmtpBackendSlotTimeouts',
+      expr: `increase(${s.sel('mailfleet_lmtp_router_backend_slot_timeouts_total')}[10m]) >= ${LMTP_SLOT_TIMEOUTS}`,
+      forSeconds: 10 * MIN,
+      severity: 'warning',
+      summary: `LMTP router on ${WHO} times out waiting for mailbox connections`,
+      description: '{{ $value | humanize }} deliveries in ten minutes gave up waiting for a connection to their mailbox backend: a backend is slow or overloaded.',
+      runbook: 'mailfleet_lmtp_router_backend_queued_total and the backends\' LMTP latency show which backend; check its disk and load.',
+    },
+  ];
+}
+
+export function mailServiceGroups(s: Scope): RuleGroup[] {
+  return [
+    { name: 'mailfleet-backends', rules: backends(s) },
+    { name: 'mailfleet-tls', rules: certificates(s) },
+    { name: 'mailfleet-lmtp', rules: lmtpRouter(s) },
+  ];
+}
