@@ -1,0 +1,90 @@
+/** The platform at a glance: is every instance up, does mail get through end to end, is anything piling up. */
+import type { DashboardDefinition } from './dashboard.ts';
+import { graph, stat } from './panels.ts';
+import { increase, quantile, rate, series, sumBy } from './promql.ts';
+
+const NS = ['namespace=~"$namespace"'];
+const OK_FAIL = { 0: { text: 'FAILING', color: 'red' }, 1: { text: 'OK', color: 'green' } };
+const DAY_S = 86_400;
+
+export const overview: DashboardDefinition = {
+  name: 'overview',
+  title: 'mailfleet / Overview',
+  description: 'Every role of the platform: instances ready, the synthetic probe, mail flow, queues and certificates.',
+  variables: [{ kind: 'label', name: 'namespace', label: 'Namespace', selector: 'mailfleet_agent_ready' }],
+  sections: [
+    {
+      title: 'Health',
+      panels: [
+        stat('Instances not ready', 'short', [{ expr: sumBy([], `1 - ${series('mailfleet_agent_ready', NS)}`), legend: 'not ready' }], {
+          description: 'Instances whose daemon does not answer its protocol dialogue (SMTP EHLO, IMAP CAPABILITY, LMTP LHLO, LDAP search, Redis PING).',
+          thresholds: [['green'], ['red', 1]],
+        }),
+        stat('Daemons down', 'short', [{ expr: sumBy([], `1 - ${series('mailfleet_agent_daemon_up', NS)}`), legend: 'down' }], {
+          description: 'Instances whose supervised daemon process is not running.',
+          thresholds: [['green'], ['red', 1]],
+        }),
+        stat('Probe', 'none', [{ expr: `min by (path) (${series('mailfleet_probe_success', NS)})`, legend: '{{path}}' }], {
+          description: 'Last cycle of the synthetic probe per path: submit, deliver, fetch by IMAP and POP3.',
+          mappings: OK_FAIL,
+          thresholds: [['red'], ['green', 1]],
+          width: 6,
+        }),
+        stat('Deferred messages', 'short', [{ expr: sumBy([], series('mailfleet_postfix_queue_messages', [...NS, 'queue="deferred"'])), legend: 'deferred' }], {
+          description: 'Messages in the deferred queues of every Postfix instance.',
+          thresholds: [['green'], ['orange', 100], ['red', 1000]],
+        }),
+        stat('First certificate expiry', 's', [
+          { expr: `min(${series('mailfleet_tls_certificate_expiry_timestamp_seconds', NS)}) - time()`, legend: 'served' },
+          { expr: `min(${series('mailfleet_probe_certificate_expiry_timestamp_seconds', NS)}) - time()`, legend: 'seen by the probe' },
+        ], {
+          description: 'Time until the first certificate expires: those the platform serves, and those the prober was shown.',
+          thresholds: [['red'], ['orange', 7 * DAY_S], ['green', 21 * DAY_S]],
+          width: 6,
+        }),
+      ],
+    },
+    {
+      title: 'Instances',
+      panels: [
+        graph('Ready instances by role', 'short', [
+          { expr: sumBy(['role'], series('mailfleet_agent_ready', NS)), legend: '{{role}} ready' },
+          { expr: sumBy(['role'], series('mailfleet_agent_daemon_up', NS)), legend: '{{role}} running' },
+        ]),
+        graph('Draining instances', 'short', [{ expr: sumBy(['role'], series('mailfleet_agent_draining', NS)), legend: '{{role}}' }], {
+          description: 'Instances that took a drain (on stop, scale-down or a rolling restart).',
+        }),
+      ],
+    },
+    {
+      title: 'Mail flow',
+      panels: [
+        graph('SMTP connections', 'cps', [{ expr: rate('mailfleet_postfix_smtpd_connects_total', NS, ['role']), legend: '{{role}}' }]),
+        graph('Deliveries by status', 'ops', [{ expr: rate('mailfleet_postfix_deliveries_total', NS, ['status']), legend: '{{status}}' }], {
+          description: 'Postfix deliveries (smtp, lmtp, ...) per second: sent, deferred, bounced, expired.',
+        }),
+        graph('Queues', 'short', [{ expr: sumBy(['queue'], series('mailfleet_postfix_queue_messages', NS)), legend: '{{queue}}' }], { stacked: true }),
+        graph('Logins', 'ops', [
+          { expr: rate('dovecot_auth_success_total', [...NS, 'role="proxy"']), legend: 'success' },
+          { expr: rate('dovecot_auth_failure_total', [...NS, 'role="proxy"']), legend: 'failure' },
+        ], { description: 'Dovecot authentications on the proxies: IMAP, POP3 and SMTP submission (SASL).' }),
+      ],
+    },
+    {
+      title: 'Probe and certificates',
+      panels: [
+        graph('Probe runs', 'short', [{ expr: increase('mailfleet_probe_runs_total', NS, ['path', 'result']), legend: '{{path}} {{result}}' }]),
+        graph('Probe end to end (p95)', 's', [{ expr: quantile(0.95, 'mailfleet_probe_duration_seconds', NS, ['path']), legend: '{{path}}' }], {
+          description: 'From submission until the message was fetched by every protocol.',
+        }),
+        graph('Certificates: time left', 's', [
+          { expr: `${series('mailfleet_tls_certificate_expiry_timestamp_seconds', NS)} - time()`, legend: '{{certificate}} ({{instance}})' },
+          { expr: `${series('mailfleet_probe_certificate_expiry_timestamp_seconds', NS)} - time()`, legend: '{{servername}} at {{endpoint}} (probe)' },
+        ]),
+        graph('Certificates on stand-in', 'short', [{ expr: sumBy(['certificate'], series('mailfleet_tls_certificate_stand_in', NS)), legend: '{{certificate}}' }], {
+          description: 'Certificates served from a stand-in because the configured issuer has not delivered one yet.',
+        }),
+      ],
+    },
+  ],
+};

@@ -1,0 +1,95 @@
+/**
+ * Dovecot on the proxies and mailbox backends (its OpenMetrics, relayed by the agent) and the proxy's
+ * LMTP router. Dovecot also prints a series per `group_by` level (`{cmd_name="LIST"}` beside
+ * `{cmd_name="LIST",tagged_reply_state="OK"}`): sums keep only the deepest level, or they would count twice.
+ */
+import type { DashboardDefinition } from './dashboard.ts';
+import { graph } from './panels.ts';
+import { increase, rate, series, sumBy } from './promql.ts';
+
+const ALL = ['namespace=~"$namespace"', 'role=~"$role"', 'instance=~"$instance"'];
+const IMAP = [...ALL, 'tagged_reply_state!=""'];
+const LMTP = [...ALL, 'status_code!=""'];
+/** The LMTP router runs in the proxies' agents. */
+const ROUTER = ['namespace=~"$namespace"', 'role="proxy"', 'instance=~"$instance"'];
+
+export const proxyMailbox: DashboardDefinition = {
+  name: 'proxy-mailbox',
+  title: 'mailfleet / Proxy and mailbox',
+  description: 'Dovecot on the proxies (director, IMAP/POP3/LMTP proxy) and the mailbox backends; the LMTP router and its backend pool.',
+  variables: [
+    { kind: 'label', name: 'namespace', label: 'Namespace', selector: 'mailfleet_agent_ready{role=~"proxy|mailbox"}' },
+    { kind: 'label', name: 'role', label: 'Role', selector: 'mailfleet_agent_ready{namespace=~"$namespace",role=~"proxy|mailbox"}' },
+    { kind: 'label', name: 'instance', label: 'Instance', selector: 'mailfleet_agent_ready{namespace=~"$namespace",role=~"$role",role=~"proxy|mailbox"}' },
+  ],
+  sections: [
+    {
+      title: 'Authentication and sessions',
+      panels: [
+        graph('Authentications', 'ops', [
+          { expr: rate('dovecot_auth_success_total', ALL, ['role']), legend: '{{role}} success' },
+          { expr: rate('dovecot_auth_failure_total', ALL, ['role']), legend: '{{role}} failure' },
+        ]),
+        graph('Proxied sessions', 'ops', [{ expr: rate('dovecot_proxy_session_total', ALL, ['instance']), legend: '{{instance}}' }], {
+          description: 'IMAP and POP3 sessions the proxies finished relaying to a backend.',
+        }),
+      ],
+    },
+    {
+      title: 'IMAP',
+      panels: [
+        graph('IMAP commands by name', 'ops', [{ expr: rate('dovecot_imap_command_total', IMAP, ['cmd_name']), legend: '{{cmd_name}}' }]),
+        graph('IMAP replies by state', 'ops', [{ expr: rate('dovecot_imap_command_total', IMAP, ['role', 'tagged_reply_state']), legend: '{{role}} {{tagged_reply_state}}' }], {
+          description: 'OK, NO (refused) and BAD (malformed) tagged replies.',
+        }),
+        graph('IMAP command time (mean)', 's', [
+          { expr: `${rate('dovecot_imap_command_duration_seconds_total', IMAP, ['cmd_name'])} / ${rate('dovecot_imap_command_total', IMAP, ['cmd_name'])}`, legend: '{{cmd_name}}' },
+        ]),
+      ],
+    },
+    {
+      title: 'LMTP delivery',
+      panels: [
+        graph('Dovecot LMTP commands by status', 'ops', [{ expr: rate('dovecot_lmtp_command_total', LMTP, ['role', 'cmd_name', 'status_code']), legend: '{{role}} {{cmd_name}} {{status_code}}' }]),
+        graph('Mail deliveries', 'ops', [{ expr: rate('dovecot_mail_delivery_total', ALL, ['instance']), legend: '{{instance}}' }], {
+          description: 'Messages stored into mailboxes by the backends.',
+        }),
+        graph('LMTP router sessions', 'short', [
+          { expr: sumBy(['instance'], series('mailfleet_lmtp_router_sessions', ROUTER)), legend: '{{instance}} open' },
+          { expr: sumBy(['instance'], series('mailfleet_lmtp_router_session_limit', ROUTER)), legend: '{{instance}} limit' },
+        ]),
+        graph('LMTP router sessions accepted and refused', 'ops', [
+          { expr: rate('mailfleet_lmtp_router_sessions_total', ROUTER), legend: 'accepted' },
+          { expr: rate('mailfleet_lmtp_router_sessions_refused_total', ROUTER), legend: 'refused (421, at the cap)' },
+        ]),
+        graph('LMTP router recipients and deliveries', 'ops', [
+          { expr: rate('mailfleet_lmtp_router_recipients_total', ROUTER, ['result']), legend: 'recipient {{result}}' },
+          { expr: rate('mailfleet_lmtp_router_deliveries_total', ROUTER, ['result']), legend: 'delivery {{result}}' },
+        ]),
+        graph('LMTP router throughput', 'Bps', [{ expr: rate('mailfleet_lmtp_router_message_bytes_total', ROUTER, ['instance']), legend: '{{instance}}' }]),
+      ],
+    },
+    {
+      title: 'LMTP router backend pool',
+      panels: [
+        graph('Backend connections', 'ops', [{ expr: rate('mailfleet_lmtp_router_backend_connections_total', ROUTER, ['event']), legend: '{{event}}' }], {
+          description: 'Connections to mailbox backends opened, reused from the pool, or failed.',
+        }),
+        graph('Waits for a backend slot', 'short', [
+          { expr: increase('mailfleet_lmtp_router_backend_queued_total', ROUTER), legend: 'queued' },
+          { expr: increase('mailfleet_lmtp_router_backend_slot_timeouts_total', ROUTER), legend: 'timed out (451)' },
+          { expr: increase('mailfleet_lmtp_router_backend_retries_total', ROUTER), legend: 'sent again on a new connection' },
+        ]),
+        graph('Idle backend connections', 'short', [{ expr: sumBy(['instance'], series('mailfleet_lmtp_router_backend_idle_connections', ROUTER)), legend: '{{instance}}' }]),
+      ],
+    },
+    {
+      title: 'Agents',
+      panels: [
+        graph('Readiness checks', 'ops', [{ expr: rate('mailfleet_agent_readiness_checks_total', ALL, ['instance', 'result']), legend: '{{instance}} {{result}}' }]),
+        graph('Readiness check duration', 's', [{ expr: `max by (instance) (${series('mailfleet_agent_readiness_check_duration_seconds', ALL)})`, legend: '{{instance}}' }]),
+        graph('Certificate reloads', 'short', [{ expr: increase('mailfleet_agent_certificate_reloads_total', ALL, ['instance', 'result']), legend: '{{instance}} {{result}}' }]),
+      ],
+    },
+  ],
+};

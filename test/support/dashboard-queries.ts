@@ -1,0 +1,99 @@
+/**
+ * Every PromQL expression of the Grafana dashboards, taken from their JSON (targets of every panel,
+ * rows' inner panels too, and the series selector of every label variable), and made runnable outside
+ * Grafana: template variables become the regex that matches everything, Grafana's interval macros a
+ * fixed window.
+ */
+
+export interface DashboardQuery {
+  /** File name of the dashboard. */
+  file: string;
+  /** Panel title and refId, or `variable <name>`. */
+  where: string;
+  /** The expression as written in the dashboard. */
+  expr: string;
+}
+
+interface Target {
+  expr?: unknown;
+  refId?: unknown;
+}
+
+interface Panel {
+  title?: string;
+  type?: string;
+  targets?: Target[];
+  panels?: Panel[];
+}
+
+interface DashboardJson {
+  panels?: Panel[];
+  templating?: { list?: { name: string; type: string; query?: unknown }[] };
+}
+
+/** `label_values(selector, label)`: the selector is what must parse and find series. */
+const LABEL_VALUES = /^label_values\((.+),\s*([a-zA-Z_][a-zA-Z0-9_]*)\)$/s;
+
+function panelsOf(panels: readonly Panel[]): Panel[] {
+  return panels.flatMap((p) => [p, ...panelsOf(p.panels ?? [])]);
+}
+
+/** Every query of every dashboard in `files` (file name → JSON text). */
+export function dashboardQueries(files: Record<string, string>): DashboardQuery[] {
+  const out: DashboardQuery[] = [];
+  for (const [file, text] of Object.entries(files)) {
+    const d = JSON.parse(text) as DashboardJson;
+    for (const p of panelsOf(d.panels ?? [])) {
+      for (const t of p.targets ?? []) {
+        if (typeof t.expr !== 'string') throw new Error(`${file}: panel ${p.title ?? '?'} target ${String(t.refId)} has no expr`);
+        out.push({ file, where: `${p.title ?? '?'} ${String(t.refId)}`, expr: t.expr });
+      }
+    }
+    for (const v of d.templating?.list ?? []) {
+      if (v.type !== 'query') continue;
+      const m = typeof v.query === 'string' ? LABEL_VALUES.exec(v.query) : null;
+      if (!m?.[1]) throw new Error(`${file}: variable ${v.name} is not label_values(selector, label): ${JSON.stringify(v.query)}`);
+      out.push({ file, where: `variable ${v.name}`, expr: m[1] });
+    }
+  }
+  return out;
+}
+
+export interface Substitution {
+  /** What `$__rate_interval` and `$__interval` become. Default `1m`. */
+  interval?: string;
+}
+
+/** Grafana's own variables that a dashboard may use, and what they stand for here. */
+const BUILT_INS = new Set(['__rate_interval', '__interval', '__range']);
+const VARIABLE = /\$\{([a-zA-Z_][a-zA-Z0-9_]*)(?::[a-z]+)?\}|\$([a-zA-Z_][a-zA-Z0-9_]*)|\[\[([a-zA-Z_][a-zA-Z0-9_]*)\]\]/g;
+
+/**
+ * `expr` as VictoriaMetrics can run it: Grafana's interval macros become `interval`, every dashboard
+ * variable `.*` (all values, and no value: the dashboards use variables only in `=~` matchers).
+ */
+export function substitute(expr: string, opts: Substitution = {}): string {
+  const interval = opts.interval ?? '1m';
+  return expr.replace(VARIABLE, (_all, braced?: string, bare?: string, old?: string) => {
+    const name = braced ?? bare ?? old ?? '';
+    if (name === '__range') return '1h';
+    if (BUILT_INS.has(name)) return interval;
+    if (name.startsWith('__')) throw new Error(`unknown Grafana variable $${name} in ${expr}`);
+    return '.*';
+  });
+}
+
+/**
+ * Uses of dashboard variables (not Grafana's built-ins) that are not the whole value of a `=~"..."`
+ * matcher: there `.*` would not stand for "every value".
+ */
+export function variablesOutsideRegexMatchers(expr: string): string[] {
+  const inMatchers = expr.replace(/=~"\$\{?[a-zA-Z_][a-zA-Z0-9_]*\}?"/g, '=~""');
+  return [...inMatchers.matchAll(VARIABLE)].map((m) => m[0]).filter((v) => !/^\$\{?__/.test(v));
+}
+
+/** Metric names an expression reads (a histogram's `_bucket`, `_sum` and `_count` as the histogram). */
+export function metricNames(expr: string): string[] {
+  const names = [...expr.matchAll(/\b((?:mailfleet|dovecot)_[a-z0-9_]+)\b/g)].map((m) => (m[1] ?? '').replace(/_(bucket|sum|count)$/, ''));
+  return [...new Set(names)].sort();
+}
