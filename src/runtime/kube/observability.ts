@@ -8,6 +8,7 @@ import {
   LOKI_S3_SECRET_KEYS, lokiConfig, POD_LOG_DIR, PROMTAIL_CONFIG_FILE, PROMTAIL_HTTP_PORT, PROMTAIL_NODE_ENV, promtailConfig,
   SCRAPE_CONFIG_FILE, scrapeConfig,
 } from '../../config/index.ts';
+import { dashboardFiles } from '../../dashboards/index.ts';
 import { alertRuleFiles } from '../../observability/index.ts';
 import type { RenderContext } from './context.ts';
 import { KUBE_API, networkPolicy, type Flow } from './network.ts';
@@ -121,8 +122,8 @@ function alerting(ctx: RenderContext): Rendered[] {
     },
     { object: service(ctx, 'alertmanager', 'alertmanager', [{ name: 'http', port: ALERTMANAGER_PORT }]) },
     {
-      comment: 'Grafana dashboards of the platform, for a Grafana sidecar that loads ConfigMaps labelled grafana_dashboard.',
-      object: configMap(ctx, dashboardsConfigMap(ctx), 'grafana', {}, undefined, { grafana_dashboard: '1' }),
+      comment: 'Grafana dashboards of the platform, for a Grafana sidecar that loads ConfigMaps labelled grafana_dashboard; they ask for a Prometheus data source in their datasource variable.',
+      object: configMap(ctx, dashboardsConfigMap(ctx), 'grafana', dashboardFiles(), undefined, { grafana_dashboard: '1' }),
     },
   ];
 }
