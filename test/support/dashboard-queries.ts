@@ -2,7 +2,8 @@
  * Every PromQL expression of the Grafana dashboards, taken from their JSON (targets of every panel,
  * rows' inner panels too, and the series selector of every label variable), and made runnable outside
  * Grafana: template variables become the regex that matches everything, Grafana's interval macros a
- * fixed window.
+ * fixed window. Then run on a VictoriaMetrics: does each parse, and does each find series on a live
+ * platform (`emptyQueries`, for any test that has one running with its prober).
  */
 
 export interface DashboardQuery {
@@ -97,3 +98,69 @@ export function metricNames(expr: string): string[] {
   const names = [...expr.matchAll(/\b((?:mailfleet|dovecot)_[a-z0-9_]+)\b/g)].map((m) => (m[1] ?? '').replace(/_(bucket|sum|count)$/, ''));
   return [...new Set(names)].sort();
 }
+
+const QUERY_TIMEOUT_MS = 10_000;
+
+/**
+ * The window `$__rate_interval` stands for on a live platform: its whole life, so that a rare event (a
+ * probe cycle) is in it. VictoriaMetrics leaves NaN out of its answers, so a quantile of a histogram
+ * with no observation in the window is no series at all.
+ */
+const LIVE_INTERVAL = '1h';
+
+/**
+ * Metrics whose series appear only after an event the live run does not cause (the probe's mail is
+ * accepted, delivered inside the platform and fetched, and nothing fails). A query reading one of them
+ * may return nothing there. Unlabelled counters are not listed: they are exported at 0 from the start.
+ */
+export const EVENT_ONLY_METRICS: Readonly<Record<string, string>> = {
+  mailfleet_postfix_smtpd_rejects_total: 'a rejected SMTP command',
+  mailfleet_postfix_smtpd_connections_lost_total: 'a client gone in the middle of a dialogue',
+  mailfleet_postfix_deferred_total: 'a deferred delivery',
+  mailfleet_postfix_bounced_total: 'a bounce',
+  mailfleet_postfix_smtp_tls_connections_total: 'a delivery out of the platform over SMTP',
+  mailfleet_postfix_log_lines_unsupported_total: 'a Postfix log line the exporter does not classify',
+  dovecot_auth_failure_total: 'a failed login',
+  mailfleet_probe_failures_total: 'a failed probe stage',
+  mailfleet_backends_errors_total: 'a reconcile error',
+};
+
+export interface VmAnswer {
+  status: string;
+  error?: string;
+  data?: { result: unknown[] };
+}
+
+/** An instant query on the VictoriaMetrics (or Prometheus) at `url`. */
+export async function vmQuery(url: string, expr: string): Promise<VmAnswer> {
+  const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`, { signal: AbortSignal.timeout(QUERY_TIMEOUT_MS) });
+  return (await res.json()) as VmAnswer;
+}
+
+const label = (q: DashboardQuery): string => `${q.file} / ${q.where}`;
+
+/** The queries VictoriaMetrics at `url` refuses, each with its error. */
+export async function unparsedQueries(url: string, queries: readonly DashboardQuery[]): Promise<string[]> {
+  const failures: string[] = [];
+  for (const q of queries) {
+    const answer = await vmQuery(url, substitute(q.expr));
+    if (answer.status !== 'success') failures.push(`${label(q)}: ${answer.error ?? JSON.stringify(answer)}`);
+  }
+  return failures;
+}
+
+/**
+ * The queries that find no series (or fail) in VictoriaMetrics at `url`, except those reading a metric
+ * of `eventOnly`. Run it on the VictoriaMetrics of a live platform after the prober has run.
+ */
+export async function emptyQueries(url: string, queries: readonly DashboardQuery[], eventOnly: Readonly<Record<string, string>> = EVENT_ONLY_METRICS): Promise<string[]> {
+  const failures: string[] = [];
+  for (const q of queries) {
+    if (metricNames(q.expr).some((m) => m in eventOnly)) continue;
+    const answer = await vmQuery(url, substitute(q.expr, { interval: LIVE_INTERVAL }));
+    if (answer.status !== 'success') failures.push(`${label(q)}: ${answer.error ?? JSON.stringify(answer)}`);
+    else if ((answer.data?.result.length ?? 0) === 0) failures.push(`${label(q)}: no series for ${q.expr}`);
+  }
+  return failures;
+}
+

@@ -1,0 +1,110 @@
+/**
+ * Every query of every dashboard against a real VictoriaMetrics (Debian's victoria-metrics), with
+ * Grafana's variables substituted as "All" and a fixed window:
+ * - now: a throwaway VictoriaMetrics with an empty data directory parses each one (a malformed
+ *   expression or an unknown function is an error there);
+ * - on a live platform, after the prober has run: each one returns at least one series, except the
+ *   queries of EVENT_ONLY_METRICS, series that exist only after an event such a run does not cause.
+ *   A misspelt metric name returns nothing, so it fails here.
+ * Addresses: 127.115.0.0/16.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { dashboardFiles } from '../../src/dashboards/index.ts';
+import { dashboardQueries, emptyQueries, EVENT_ONLY_METRICS, metricNames, unparsedQueries, vmQuery, type DashboardQuery } from '../support/dashboard-queries.ts';
+import { until } from '../support/poll.ts';
+
+const VM_PROGRAM = '/usr/bin/victoria-metrics';
+const VM_HOST = '127.115.0.1';
+const START_DEADLINE_MS = 30_000;
+const STOP_DEADLINE_MS = 10_000;
+
+async function freePort(host: string): Promise<number> {
+  const server = createServer().listen(0, host);
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** A VictoriaMetrics on its own empty data directory; stopped (and the directory removed) after the test. */
+async function startVictoriaMetrics(t: TestContext): Promise<string> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'mailfleet-dashboards-vm-'));
+  const port = await freePort(VM_HOST);
+  const child = spawn(VM_PROGRAM, [
+    `-httpListenAddr=${VM_HOST}:${port}`,
+    `-storageDataPath=${dataDir}`,
+    '-search.latencyOffset=0s',
+    '-search.disableCache',
+    '-loggerLevel=ERROR',
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-4096);
+  });
+  const exited = once(child, 'exit');
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), STOP_DEADLINE_MS);
+      await exited;
+      clearTimeout(killer);
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  const url = `http://${VM_HOST}:${port}`;
+  await until('VictoriaMetrics /health', async () => {
+    if (child.exitCode !== null) throw new Error(`victoria-metrics exited with ${child.exitCode}: ${stderr}`);
+    return (await fetch(`${url}/health`)).ok ? true : undefined;
+  }, START_DEADLINE_MS);
+  return url;
+}
+
+const queries: DashboardQuery[] = dashboardQueries(dashboardFiles());
+
+test('GIVEN every dashboard query WHEN VictoriaMetrics parses it THEN none is refused', async (t) => {
+  const url = await startVictoriaMetrics(t);
+  assert.ok(queries.length > 100, `${queries.length} queries`);
+  assert.deepEqual(await unparsedQueries(url, queries), []);
+});
+
+test('GIVEN malformed queries WHEN VictoriaMetrics parses them THEN each is refused (the parse check can fail)', async (t) => {
+  const url = await startVictoriaMetrics(t);
+  const bad: DashboardQuery[] = [
+    { file: 'bad', where: 'unbalanced', expr: 'sum by (queue (mailfleet_postfix_queue_messages)' },
+    { file: 'bad', where: 'unknown function', expr: 'histogram_quantil(0.95, rate(mailfleet_probe_duration_seconds_bucket[$__rate_interval]))' },
+    { file: 'bad', where: 'unsubstituted range', expr: 'rate(mailfleet_postfix_smtpd_connects_total[$window])' },
+  ];
+  const failures = await unparsedQueries(url, bad);
+  assert.equal(failures.length, bad.length, failures.join('\n'));
+});
+
+test('GIVEN the series check WHEN run on an empty VictoriaMetrics and then with one metric imported THEN it reports the empty queries and passes the one that now finds series', async (t) => {
+  const url = await startVictoriaMetrics(t);
+  const ready = queries.filter((q) => q.where.startsWith('Ready instances by role'));
+  assert.ok(ready.length > 0);
+  const checked = queries.filter((q) => !metricNames(q.expr).some((m) => m in EVENT_ONLY_METRICS));
+  assert.equal((await emptyQueries(url, queries)).length, checked.length, 'every checked query is empty on an empty store');
+
+  const body = ['mailfleet_agent_ready{role="mta",instance="mta-0"} 1', 'mailfleet_agent_daemon_up{role="mta",instance="mta-0"} 1', ''].join('\n');
+  const res = await fetch(`${url}/api/v1/import/prometheus`, { method: 'POST', body });
+  assert.equal(res.status, 204);
+  // Make the imported samples searchable now rather than at the next flush of in-memory parts.
+  assert.equal((await fetch(`${url}/internal/force_flush`)).status, 200);
+  await until('imported series searchable', async () => ((await vmQuery(url, 'mailfleet_agent_ready')).data?.result.length ? true : undefined), START_DEADLINE_MS);
+  assert.deepEqual(await emptyQueries(url, ready), []);
+});
+
+test('GIVEN a live platform whose prober has run WHEN every dashboard query runs on its VictoriaMetrics THEN each finds series (or reads an event-only metric)', { todo: 'needs the single-host VictoriaMetrics and the prober' }, async () => {
+  // Until the single host runs VictoriaMetrics and the prober, point this at one by hand:
+  // MAILFLEET_DASHBOARDS_VM_URL=http://ADDRESS:8428 node --test test/integration/dashboards-queries.test.ts
+  const url = process.env.MAILFLEET_DASHBOARDS_VM_URL;
+  if (!url) throw new Error('no live platform: set MAILFLEET_DASHBOARDS_VM_URL to the VictoriaMetrics of a platform whose prober has run');
+  assert.deepEqual(await emptyQueries(url, queries), []);
+});
