@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { generate, longLines } from '../../bench/exporter/generate.ts';
 import { KINDS, type Kind, type Totals } from '../../bench/exporter/kinds.ts';
 
@@ -129,6 +131,14 @@ describe('exporter bench: log generator', () => {
     const b = run(42);
     assert.equal(sha(a.bytes), sha(b.bytes));
     assert.deepEqual(a.totals, b.totals);
+  });
+
+  it('GIVEN one seed WHEN another process generates the log with the CLI THEN it writes the same bytes', () => {
+    const cli = fileURLToPath(new URL('../../bench/exporter/generate.ts', import.meta.url));
+    const child = spawnSync(process.execPath, [cli, '--lines', '3000', '--seed', '5'], { maxBuffer: 64 * 1024 * 1024 });
+    assert.equal(child.status, 0, child.stderr.toString());
+    assert.equal(sha(child.stdout), sha(run(5, 3000).bytes));
+    assert.equal(JSON.parse(child.stderr.toString()).lines, 3000);
   });
 
   it('GIVEN another seed THEN the log differs', () => {
