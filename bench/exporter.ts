@@ -15,7 +15,7 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { anchor, mailfleet, mailfleetHasExporter, type Exporter } from './exporter/exporters.ts';
+import { anchor, assertMailfleetHasExporter, mailfleet, type Exporter } from './exporter/exporters.ts';
 import { writeLog } from './exporter/generate.ts';
 import { measure, type Run } from './exporter/measure.ts';
 import { printHeader, printParity, printRuns, printTargets } from './exporter/report.ts';
@@ -68,6 +68,21 @@ async function main(): Promise<number> {
     console.error(`bench: ${(err as Error).message}`);
     return 2;
   }
+  const sides: Exporter[] = [];
+  try {
+    if (opts.only !== 'mailfleet') {
+      if (!existsSync(ANCHOR_BINARY)) throw new Error(`${ANCHOR_BINARY} is missing: scripts/install-debian-packages.sh --with-anchors installs it`);
+      sides.push(anchor);
+    }
+    if (opts.only !== 'anchor') {
+      console.error('bench: checking that bin/mailfleet has the exporter command (builds dist/ if a source changed)');
+      await assertMailfleetHasExporter();
+      sides.push(mailfleet);
+    }
+  } catch (err) {
+    console.error(`bench: ${(err as Error).message}`);
+    return 1;
+  }
   const { abort, release } = abortOnSignals();
   const signal = abort.signal;
   const root = mkdtempSync(STATE_PREFIX);
@@ -75,20 +90,10 @@ async function main(): Promise<number> {
   const stack = cleanupStack();
   let failed = false;
   try {
-    const sides: Exporter[] = [];
-    if (opts.only !== 'mailfleet') {
-      if (!existsSync(ANCHOR_BINARY)) throw new Error(`${ANCHOR_BINARY} is missing: scripts/install-debian-packages.sh --with-anchors installs it`);
-      sides.push(anchor);
-    }
-    if (opts.only !== 'anchor') {
-      console.error('bench: checking that bin/mailfleet has the exporter command (builds dist/ if a source changed)');
-      if (!(await mailfleetHasExporter())) throw new Error('bin/mailfleet has no `exporter` command (mailfleet --help lists none); measure the anchor alone with --only anchor');
-      sides.push(mailfleet);
-    }
     const logFile = join(root, 'postfix.log');
     console.error(`bench: generating ${opts.lines.toLocaleString('en-US')} lines (seed ${opts.seed}) into ${logFile}`);
     const g0 = performance.now();
-    const totals = writeLog(logFile, { lines: opts.lines, seed: opts.seed });
+    const totals = await writeLog(logFile, { lines: opts.lines, seed: opts.seed }, signal);
     const generatedS = (performance.now() - g0) / 1000;
     const runs: Run[] = [];
     for (const side of sides) {

@@ -114,9 +114,16 @@ export const mailfleet: Exporter = {
   linesSeen: (m) => total(m, 'mailfleet_postfix_log_lines_total') ?? 0,
 };
 
-/** Whether this checkout's CLI has the exporter command (its usage lists `mailfleet exporter`). */
-export function mailfleetHasExporter(): Promise<boolean> {
-  return new Promise((resolve) => {
-    execFile(MAILFLEET, ['--help'], { timeout: 300_000 }, (_err, stdout) => resolve(/^\s*mailfleet exporter\b/m.test(String(stdout))));
+/**
+ * Throws unless this checkout's CLI has the exporter command (its usage lists `mailfleet exporter`); running it
+ * also builds dist/ when a source changed, outside any timed window.
+ */
+export function assertMailfleetHasExporter(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(MAILFLEET, ['--help'], { timeout: 300_000 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`bin/mailfleet --help failed: ${String(stderr).trim().split('\n').slice(-3).join(' ') || err.message}`));
+      if (!/^\s*mailfleet exporter\b/m.test(String(stdout))) return reject(new Error('bin/mailfleet has no `exporter` command (mailfleet --help lists none); measure the anchor alone with --only anchor'));
+      resolve();
+    });
   });
 }

@@ -11,6 +11,7 @@
  * everything up to a newline; no line contains one.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { setImmediate } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { countEvent, countHostile, emptyTotals, FORMATS, type Format, type LogEvent, type Totals } from './kinds.ts';
 import { client } from './people.ts';
@@ -99,8 +100,8 @@ function truncated(rng: Random, prefix: string): string {
   return whole.slice(0, rng.int(5, whole.indexOf(']: ') + 4));
 }
 
-/** Generates the log, handing it out in chunks of about 1 MiB; returns what it wrote. */
-export function generate(opts: GenerateOptions, write: (chunk: Buffer) => void): Totals {
+/** Generates the log in chunks of about 1 MiB; returns (as the generator's result) what it wrote. */
+export function* chunks(opts: GenerateOptions): Generator<Buffer, Totals, void> {
   const rng = seededRandom(opts.seed);
   const c = cast(rng);
   const totals = emptyTotals(opts.seed);
@@ -143,21 +144,37 @@ export function generate(opts: GenerateOptions, write: (chunk: Buffer) => void):
     }
     buffer += `${line}\n`;
     if (buffer.length >= CHUNK_CHARS) {
-      write(Buffer.from(buffer, 'latin1'));
+      yield Buffer.from(buffer, 'latin1');
       buffer = '';
     }
   }
-  if (buffer.length > 0) write(Buffer.from(buffer, 'latin1'));
+  if (buffer.length > 0) yield Buffer.from(buffer, 'latin1');
   return totals;
 }
 
-/** Writes the log to `path` (created or truncated); returns what it wrote. */
-export function writeLog(path: string, opts: GenerateOptions): Totals {
+/** Generates the log, handing each chunk to `write`; returns what it wrote. */
+export function generate(opts: GenerateOptions, write: (chunk: Buffer) => void): Totals {
+  const it = chunks(opts);
+  for (let r = it.next(); ; r = it.next()) {
+    if (r.done === true) return r.value;
+    write(r.value);
+  }
+}
+
+/**
+ * Writes the log to `path` (created or truncated); returns what it wrote. Yields to the event loop between
+ * chunks, so `signal` (a Ctrl-C) can stop it.
+ */
+export async function writeLog(path: string, opts: GenerateOptions, signal?: AbortSignal): Promise<Totals> {
   const fd = openSync(path, 'w', 0o644);
   try {
-    return generate(opts, (chunk) => {
-      for (let off = 0; off < chunk.length;) off += writeSync(fd, chunk, off);
-    });
+    const it = chunks(opts);
+    for (let r = it.next(); ; r = it.next()) {
+      if (r.done === true) return r.value;
+      for (let off = 0; off < r.value.length;) off += writeSync(fd, r.value, off);
+      await setImmediate();
+      signal?.throwIfAborted();
+    }
   } finally {
     closeSync(fd);
   }
@@ -165,7 +182,7 @@ export function writeLog(path: string, opts: GenerateOptions): Totals {
 
 const USAGE = 'usage: node bench/exporter/generate.ts [--lines N] [--seed S] [--out FILE]';
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   let opts: GenerateOptions & { out?: string };
   try {
     const { values } = parseArgs({ args: argv, options: { lines: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true });
@@ -192,9 +209,9 @@ function main(argv: string[]): number {
         }
       }
     })
-    : writeLog(opts.out, opts);
+    : await writeLog(opts.out, opts);
   console.error(JSON.stringify(totals, null, 2));
   return 0;
 }
 
-if (import.meta.main) process.exitCode = main(process.argv.slice(2));
+if (import.meta.main) process.exitCode = await main(process.argv.slice(2));
