@@ -1,6 +1,6 @@
 /**
- * Alertmanager's config: every alert goes to one webhook (`spec.kubernetes.alertWebhookUrl`), the
- * ISP's own paging or ticketing bridge, grouped by alert and role so that ten MTAs with a full queue
+ * Alertmanager's config: every alert goes to one webhook (`spec.kubernetes.alertWebhookUrl` in Kubernetes,
+ * `spec.local.alertWebhookUrl` on the single host), the ISP's own paging or ticketing bridge, grouped by alert and role so that ten MTAs with a full queue
  * page once, not ten times. A critical alert silences the warning of the same name and role.
  */
 import type { PlatformSpec } from '../spec/index.ts';
@@ -21,6 +21,11 @@ export interface AlertTimings {
   repeatIntervalSeconds?: number;
 }
 
+export interface AlertmanagerOptions extends AlertTimings {
+  /** Where notifications are posted. Default `spec.kubernetes.alertWebhookUrl`. */
+  webhookUrl?: string;
+}
+
 /** `90` → `90s`, `300` → `5m`, `14400` → `4h`: the largest whole unit. */
 function duration(name: string, seconds: number): string {
   if (!Number.isInteger(seconds) || seconds < 1) throw new RangeError(`alertmanager ${name} must be a whole number of seconds ≥ 1, not ${seconds}`);
@@ -29,8 +34,20 @@ function duration(name: string, seconds: number): string {
   return `${seconds}s`;
 }
 
+function webhook(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new RangeError(`alert webhook ${JSON.stringify(url)} is not a URL`);
+  }
+  if ((parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || /\s/.test(url)) throw new RangeError(`alert webhook ${JSON.stringify(url)} is not an http(s) URL`);
+  return url;
+}
+
 /** `alertmanager.yml`. */
-export function alertmanagerConfig(spec: PlatformSpec, timings: AlertTimings = {}): ConfigFiles {
+export function alertmanagerConfig(spec: PlatformSpec, timings: AlertmanagerOptions = {}): ConfigFiles {
+  const url = webhook(timings.webhookUrl ?? spec.kubernetes.alertWebhookUrl);
   const config = {
     route: {
       receiver: ALERT_WEBHOOK_RECEIVER,
@@ -40,7 +57,7 @@ export function alertmanagerConfig(spec: PlatformSpec, timings: AlertTimings = {
       repeat_interval: duration('repeatIntervalSeconds', timings.repeatIntervalSeconds ?? 4 * 3600),
     },
     inhibit_rules: [{ source_matchers: ['severity="critical"'], target_matchers: ['severity="warning"'], equal: [...ALERT_GROUP_BY] }],
-    receivers: [{ name: ALERT_WEBHOOK_RECEIVER, webhook_configs: [{ url: spec.kubernetes.alertWebhookUrl, send_resolved: true }] }],
+    receivers: [{ name: ALERT_WEBHOOK_RECEIVER, webhook_configs: [{ url, send_resolved: true }] }],
   };
   return { [ALERTMANAGER_CONFIG_FILE]: configYaml(config) };
 }

@@ -50,8 +50,12 @@ export {
   nodeLocalDnsCorefile,
   type NodeLocalDnsOptions,
 } from './node-local-dns.ts';
-export { DEFAULT_SCRAPE_INTERVAL_S, KUBERNETES_SCRAPE_JOB, SCRAPE_CONFIG_FILE, scrapeConfig, type ScrapeMode, type ScrapeOptions, type StaticScrapeJob } from './victoriametrics.ts';
-export { ALERT_GROUP_BY, ALERT_WEBHOOK_RECEIVER, ALERTMANAGER_CONFIG_FILE, alertmanagerConfig, type AlertTimings } from './alertmanager.ts';
+export {
+  DEFAULT_SCRAPE_INTERVAL_S, KUBERNETES_SCRAPE_JOB, SCRAPE_CONFIG_FILE, scrapeConfig, scrapeTargetsFile, type FileScrapeJob, type ScrapeMode, type ScrapeOptions,
+  type ScrapeTargetGroup, type StaticScrapeJob,
+} from './victoriametrics.ts';
+export { ALERT_GROUP_BY, ALERT_WEBHOOK_RECEIVER, ALERTMANAGER_CONFIG_FILE, alertmanagerConfig, type AlertmanagerOptions, type AlertTimings } from './alertmanager.ts';
+export { VMALERT_NOTIFIER_FILE, vmalertNotifierConfig } from './vmalert.ts';
 export {
   DEFAULT_LOG_RETENTION_DAYS,
   LOKI_CONFIG_FILE,

@@ -42,3 +42,14 @@ test('GIVEN a critical alert WHEN it fires THEN the warning of the same alert an
 test('GIVEN the same input WHEN rendered twice THEN the bytes are the same', () => {
   assert.equal(alertmanagerConfig(spec)[ALERTMANAGER_CONFIG_FILE], alertmanagerConfig(spec)[ALERTMANAGER_CONFIG_FILE]);
 });
+
+test('GIVEN a webhook URL option WHEN rendered THEN it replaces the spec\'s Kubernetes webhook (the single host names its own)', () => {
+  const config = parse(alertmanagerConfig(spec, { webhookUrl: 'http://127.0.0.5:9999/hook' })[ALERTMANAGER_CONFIG_FILE] ?? '') as Config;
+  assert.deepEqual(config.receivers[0]?.webhook_configs, [{ url: 'http://127.0.0.5:9999/hook', send_resolved: true }]);
+});
+
+test('GIVEN a webhook that is not an http(s) URL WHEN rendered THEN it is refused', () => {
+  for (const webhookUrl of ['', 'ftp://x/y', 'not a url', 'http://x/\nroute: {}', 'file:///etc/passwd']) {
+    assert.throws(() => alertmanagerConfig(spec, { webhookUrl }), RangeError, webhookUrl);
+  }
+});

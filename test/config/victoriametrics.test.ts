@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import { KUBERNETES_SCRAPE_JOB, SCRAPE_CONFIG_FILE, scrapeConfig, type ScrapeMode, type ScrapeOptions } from '../../src/config/index.ts';
+import { KUBERNETES_SCRAPE_JOB, SCRAPE_CONFIG_FILE, scrapeConfig, scrapeTargetsFile, type ScrapeMode, type ScrapeOptions, type ScrapeTargetGroup } from '../../src/config/index.ts';
 import { testSpec } from '../support/spec.ts';
 
 const spec = testSpec('kubernetes: { namespace: mail-prod }');
@@ -17,6 +17,8 @@ interface Job {
   job_name: string;
   kubernetes_sd_configs?: { role: string; namespaces: { names: string[] } }[];
   static_configs?: { targets: string[]; labels?: Record<string, string> }[];
+  file_sd_configs?: { files: string[] }[];
+  honor_labels?: boolean;
   relabel_configs?: Relabel[];
 }
 interface Config {
@@ -111,6 +113,11 @@ test('GIVEN bad static jobs or intervals WHEN rendered THEN they are refused', (
     [{ static: [{ job: 'mta', targets: ['127.80.0.5:9102\n- x'] }] }],
     [{ static: [{ job: 'mta', targets: [], labels: { __address__: 'x' } }] }],
     [{ static: [{ job: 'mta', targets: [], labels: { 'app.kubernetes.io/component': 'x' } }] }],
+    [{ files: [{ job: 'mailfleet', files: [] }] }],
+    [{ files: [{ job: 'mailfleet', files: ['targets.json'] }] }],
+    [{ files: [{ job: 'mailfleet', files: ['/state/monitoring/*.json'] }] }],
+    [{ files: [{ job: 'mailfleet', files: ['/state/targets.json\n- x'] }] }],
+    [{ files: [{ job: 'a', files: ['/a.json'] }, { job: 'a', files: ['/b.json'] }] }],
     ['kubernetes', { intervalSeconds: 0 }],
     ['kubernetes', { intervalSeconds: 2.5 }],
   ];
@@ -121,4 +128,48 @@ test('GIVEN the same input WHEN rendered twice THEN the bytes are the same', () 
   assert.equal(scrapeConfig(spec, 'kubernetes')[SCRAPE_CONFIG_FILE], scrapeConfig(spec, 'kubernetes')[SCRAPE_CONFIG_FILE]);
   const mode = { static: [{ job: 'mta', targets: ['127.80.0.5:9102'], labels: { b: '2', a: '1' } }] };
   assert.equal(scrapeConfig(spec, mode)[SCRAPE_CONFIG_FILE], scrapeConfig(spec, { static: [{ ...mode.static[0]!, labels: { a: '1', b: '2' } }] })[SCRAPE_CONFIG_FILE]);
+});
+
+test('GIVEN file mode WHEN rendered THEN each job reads its targets files (re-read by VictoriaMetrics, no restart)', () => {
+  const config = render({ files: [{ job: 'mailfleet', files: ['/var/lib/mailfleet/monitoring/targets.json'] }] }, { intervalSeconds: 5 });
+  assert.deepEqual(config.scrape_configs, [{ job_name: 'mailfleet', file_sd_configs: [{ files: ['/var/lib/mailfleet/monitoring/targets.json'] }] }]);
+  assert.deepEqual(config.global, { scrape_interval: '5s', scrape_timeout: '5s' });
+});
+
+test('GIVEN a file job whose targets label themselves WHEN rendered THEN their labels are honoured', () => {
+  const config = render({ files: [{ job: 'mailfleet', files: ['/s/targets.json'], honorLabels: true }] });
+  assert.deepEqual(config.scrape_configs, [{ job_name: 'mailfleet', honor_labels: true, file_sd_configs: [{ files: ['/s/targets.json'] }] }]);
+});
+
+test('GIVEN target groups WHEN a targets file is written THEN it is JSON with one group per instance, labels and groups sorted', () => {
+  const text = scrapeTargetsFile([
+    { targets: ['127.80.0.9:8081'], labels: { role: 'mta', instance: 'mta-0' } },
+    { targets: ['127.80.0.2:8081'], labels: { instance: 'controller', role: 'controller' } },
+  ]);
+  assert.deepEqual(JSON.parse(text), [
+    { targets: ['127.80.0.2:8081'], labels: { instance: 'controller', role: 'controller' } },
+    { targets: ['127.80.0.9:8081'], labels: { instance: 'mta-0', role: 'mta' } },
+  ]);
+  assert.equal(text.endsWith('\n'), true);
+  assert.equal(scrapeTargetsFile([]), '[]\n');
+});
+
+test('GIVEN the same groups in another order WHEN written THEN the bytes are the same (a rewrite only when something moved)', () => {
+  const a = { targets: ['127.80.0.9:8081'], labels: { role: 'mta', instance: 'mta-0' } };
+  const b = { targets: ['127.80.0.3:8081', '127.80.0.1:8081'], labels: { role: 'mailbox', instance: 'mailbox-0' } };
+  assert.equal(scrapeTargetsFile([a, b]), scrapeTargetsFile([b, { ...a, labels: { instance: 'mta-0', role: 'mta' } }]));
+});
+
+test('GIVEN hostile target groups WHEN written THEN they are refused, and label values are escaped, never interpreted', () => {
+  const bad: ScrapeTargetGroup[] = [
+    { targets: ['127.80.0.9'], labels: {} },
+    { targets: ['127.80.0.9:8081\n'], labels: {} },
+    { targets: ['\u0000\xff:1'], labels: {} },
+    { targets: ['127.80.0.9:8081'], labels: { __address__: '127.0.0.1:22' } },
+    { targets: ['127.80.0.9:8081'], labels: { 'bad-name': 'x' } },
+  ];
+  for (const group of bad) assert.throws(() => scrapeTargetsFile([group]), RangeError, JSON.stringify(group));
+  const noise = 'a"b\\c\n\u0000\ud800' + 'x'.repeat(10_000);
+  const [group] = JSON.parse(scrapeTargetsFile([{ targets: ['127.80.0.9:8081'], labels: { instance: noise } }])) as { labels: Record<string, string> }[];
+  assert.equal(group?.labels.instance?.length, noise.length);
 });
