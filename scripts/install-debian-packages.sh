@@ -8,11 +8,11 @@ RUNTIME_PACKAGES=(
   dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-ldap
   slapd ldap-utils
   redis-server
-  victoria-metrics
+  victoria-metrics prometheus-alertmanager
   util-linux procps ca-certificates
   openssl
 )
-TEST_PACKAGES=(sudo swaks prometheus unbound bind9-dnsutils prometheus-alertmanager pebble)
+TEST_PACKAGES=(sudo swaks prometheus unbound bind9-dnsutils pebble)
 ANCHOR_PACKAGES=(prometheus-postfix-exporter postfwd policyd-rate-limit)
 
 packages=("${RUNTIME_PACKAGES[@]}")

@@ -1,4 +1,4 @@
-import { controlRequest, type CertificateStatus, type InstanceStatus, type StatusReport } from '../runtime/local/index.ts';
+import { controlRequest, type CertificateStatus, type FiguresReport, type InstanceStatus, type MonitoringStatus, type StatusReport } from '../runtime/local/index.ts';
 import { parse } from './args.ts';
 import { resolveStateDir } from './state.ts';
 import { controlSocket } from '../runtime/local/index.ts';
@@ -20,8 +20,18 @@ function directorCell(i: InstanceStatus, report: StatusReport): string {
   return 'not registered';
 }
 
-export async function printStatus(socket: string, asJson: boolean): Promise<void> {
-  const { body } = await controlRequest(socket, 'GET', '/v1/status');
+/** Where to look at the platform's metrics and alerts, and where alerts go. */
+export function monitoringLines(m: MonitoringStatus | undefined): string[] {
+  if (!m) return [];
+  const lines = [`metrics: ${m.victoriametrics.ui} (VictoriaMetrics)${m.vmalert ? `   alerts: ${m.vmalert.ui} (vmalert)` : ''}`];
+  if (m.alertmanager) lines.push(`alerts go through Alertmanager (${m.alertmanager.url}/) to ${m.alertmanager.webhookUrl}`);
+  else if (m.vmalert) lines.push('alerts are evaluated but sent nowhere: set spec.local.alertWebhookUrl to have Alertmanager post them');
+  return lines;
+}
+
+/** `monitoring`: end with the metrics and alerting addresses (default true; `up` says them itself). */
+export async function printStatus(socket: string, asJson: boolean, opts: { monitoring?: boolean } = {}): Promise<void> {
+  const { body } = await controlRequest(socket, 'GET', '/v1/status?figures=1');
   const report = body as StatusReport;
   if (asJson) {
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
@@ -36,6 +46,26 @@ export async function printStatus(socket: string, asJson: boolean): Promise<void
   for (const d of report.directors.filter((x) => !x.answered)) process.stdout.write(`director ${d.name ?? d.address} (${d.address}) did not answer: ${d.error ?? 'no reply'}\n`);
   const certificates = report.certificates ?? [];
   if (certificates.length > 0) process.stdout.write('\n' + certificateTable(certificates) + '\n');
+  if (report.figures) process.stdout.write('\n' + figuresTable(report.figures) + '\n');
+  const where = opts.monitoring === false ? [] : monitoringLines(report.monitoring);
+  if (where.length > 0) process.stdout.write('\n' + where.join('\n') + '\n');
+}
+
+/** `12`, `0.25`, `1.5k`: a figure in a few characters; `-` when there is none. */
+function figure(value: number | null, unit = ''): string {
+  if (value === null) return '-';
+  const text = Math.abs(value) >= 10_000 ? `${(value / 1000).toFixed(1)}k` : Number.isInteger(value) ? String(value) : value.toFixed(value >= 100 ? 0 : 2);
+  return text + unit;
+}
+
+/** Live figures per role from VictoriaMetrics (`-`: no such series yet, or no answer in time). */
+function figuresTable(report: FiguresReport): string {
+  const rows = [['ROLE', 'SCRAPED', 'QUEUE', 'DELIVERIES/MIN', 'PROBE LATENCY']];
+  for (const r of report.roles) {
+    const scraped = r.scrapeTargets === null ? '-' : `${figure(r.scrapedUp ?? 0)}/${figure(r.scrapeTargets)} up`;
+    rows.push([r.role, scraped, figure(r.queueMessages), figure(r.deliveriesPerMinute), figure(r.probeLatencySeconds, ' s')]);
+  }
+  return [table(rows), ...(report.error ? [`live figures unavailable: ${report.error}`] : [])].join('\n');
 }
 
 /** The server certificates: names, dates and trouble; never key material. */

@@ -6,7 +6,7 @@ import { createRootLogger } from '../log.ts';
 import { controlSocket, LOG_FILE_MODE, logsDir, privateLogs, startLocalPlatform, type Pod } from '../runtime/local/index.ts';
 import { demoAccounts, loadSpecFile } from '../spec/index.ts';
 import { parse, usageError } from './args.ts';
-import { printStatus } from './status.ts';
+import { monitoringLines, printStatus } from './status.ts';
 import { resolveStateDir } from './state.ts';
 
 const USAGE = 'mailfleet up -f SPEC [--state-dir DIR] [--log-stdout]';
@@ -48,11 +48,12 @@ export async function upCommand(argv: string[]): Promise<number> {
   const local = await startLocalPlatform({ platform, stateDir, agentCommand: agentCommand(), logFor: (component) => root.child({ component }), progress, note: (l) => say(`mailfleet: ${l}`) });
 
   say('');
-  await printStatus(controlSocket(stateDir), false);
+  await printStatus(controlSocket(stateDir), false, { monitoring: false });
   const accounts = demoAccounts(spec);
   say('');
   say(`demo accounts (${accounts.length}): ${accounts.slice(0, 3).map((a) => `${a.address} / ${a.password}`).join(', ')}${accounts.length > 3 ? ', …' : ''}`);
   say(`logs: ${logsDir(stateDir)}   control: ${controlSocket(stateDir)}`);
+  for (const line of monitoringLines(local.monitoring())) say(line.startsWith('metrics:') ? line : `mailfleet: ${line}`);
   const { outbound } = platform.spec;
   if (outbound.mailout.replicas > 0 || outbound.fallback.replicas > 0) {
     say('mailfleet: the outbound pools (mailout, fallback) run in Kubernetes only; here mail for other domains stays queued');

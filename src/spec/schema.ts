@@ -298,6 +298,19 @@ export const PLATFORM_SCHEMA = {
               pattern: '^127\\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\\.0\\.0/16$',
               default: '127.77.0.0/16',
             },
+            // No default: nothing on the single host posts to an address the user did not name.
+            alertWebhookUrl: { type: 'string', pattern: '^https?://[^\\s]+$', maxLength: 2048 },
+            scrapeIntervalSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 30 },
+            alertTimings: {
+              type: 'object',
+              additionalProperties: false,
+              default: {},
+              properties: {
+                groupWaitSeconds: { type: 'integer', minimum: 1, maximum: 86400, default: 30 },
+                groupIntervalSeconds: { type: 'integer', minimum: 1, maximum: 86400, default: 300 },
+                repeatIntervalSeconds: { type: 'integer', minimum: 1, maximum: 604800, default: 14400 },
+              },
+            },
           },
         },
         relayNetworks: { type: 'array', default: [], uniqueItems: true, items: { type: 'string', pattern: CIDR_PATTERN } },

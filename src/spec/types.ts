@@ -87,7 +87,7 @@ export interface PlatformSpec {
     resyncSeconds: number;
     drainTimeoutSeconds: number;
   };
-  local: { stateDir: string; addressPool: string };
+  local: LocalSpec;
   /**
    * Client networks the `mta` and `msa` relay for without authentication (Postfix `mynetworks`, and
    * `permit_mynetworks` in the relay rules only when set). Default none: relaying needs SASL.
@@ -113,6 +113,27 @@ export interface AlertingSpec {
   forScale: number;
   /** Seconds between two evaluations of the rules (each rule group's `interval`, vmalert's `-evaluationInterval`). 1 to 600; default 30. */
   evaluationSeconds: number;
+}
+
+/** The single host (`mailfleet up`): where it keeps its state, its addresses, and its metrics and alerting. */
+export interface LocalSpec {
+  /** State directory (configs, data, logs, the control socket). Default `/var/lib/mailfleet`. */
+  stateDir: string;
+  /** The /16 of 127.0.0.0/8 instances get their addresses from. Default `127.77.0.0/16`. */
+  addressPool: string;
+  /**
+   * Where Alertmanager posts alert notifications (http or https). No default: without it Alertmanager is not
+   * started and vmalert evaluates the rules without sending them anywhere.
+   */
+  alertWebhookUrl?: string;
+  /** Seconds between two scrapes of every instance by VictoriaMetrics. Default 30. */
+  scrapeIntervalSeconds: number;
+  /**
+   * Alertmanager's grouping timings: the wait for more alerts of a new group before its first notification
+   * (default 30), the wait before notifying changes of a group already notified (default 300), and when a
+   * notification still firing is repeated (default 14400).
+   */
+  alertTimings: { groupWaitSeconds: number; groupIntervalSeconds: number; repeatIntervalSeconds: number };
 }
 
 /** One server certificate: the names on it, and where it comes from when not issued by the platform. */

@@ -126,3 +126,18 @@ test('GIVEN an alerting forScale of 0 or above 1, or an evaluation interval of 0
   for (const [field, problem] of cases) assert.deepEqual(problems(`${MINIMAL}  alerting: { ${field} }\n`), [problem], field);
   assert.equal(parseSpec(`${MINIMAL}  alerting: { forScale: 0.01, evaluationSeconds: 1 }\n`).spec.alerting.forScale, 0.01);
 });
+
+test('GIVEN a minimal spec WHEN parsed THEN the single host names no alert webhook (nothing is posted off the host) and scrapes every 30 s', () => {
+  const { local } = parseSpec(MINIMAL).spec;
+  assert.equal(local.alertWebhookUrl, undefined);
+  assert.equal(local.scrapeIntervalSeconds, 30);
+  assert.deepEqual(local.alertTimings, { groupWaitSeconds: 30, groupIntervalSeconds: 300, repeatIntervalSeconds: 14400 });
+});
+
+test('GIVEN a single-host alert webhook that is not an http(s) URL WHEN parsed THEN the field is named', () => {
+  for (const url of ['ftp://pager.example.net/x', 'http://pager example.net/x']) {
+    const got = problems(MINIMAL + `  local: { alertWebhookUrl: "${url}" }\n`);
+    assert.ok(got.some((l) => l.startsWith('spec.local.alertWebhookUrl: expected a value matching')), got.join('\n'));
+  }
+  assert.deepEqual(problems(MINIMAL + '  local: { alertWebhookUrl: "https://pager.example.net/hooks/mail", alertTimings: { groupWaitSeconds: 1 } }\n'), []);
+});

@@ -50,6 +50,8 @@ export interface PlatformOptions {
   password?: string;
   /** Extra `spec.director` settings (resyncSeconds, drainTimeoutSeconds, …). */
   director?: Record<string, number>;
+  /** Extra `spec.local` settings (scrapeIntervalSeconds, alertWebhookUrl, …). */
+  local?: Record<string, unknown>;
   /** Extra top-level `spec` settings (drainSeconds, hungSeconds, …). */
   extra?: Record<string, unknown>;
   /** The runtime's environment, which its agents inherit (default: this process's). */
@@ -109,7 +111,7 @@ export async function startPlatform(t: TestContext, options: PlatformOptions): P
       hostname: HOSTNAME,
       roles: Object.fromEntries(Object.entries(roles).map(([k, v]) => [k, { replicas: v }])),
       director: { ...(options.generatedApiKey ? {} : { apiKey: API_KEY }), ...options.director },
-      local: { stateDir, addressPool: options.addressPool },
+      local: { stateDir, addressPool: options.addressPool, ...options.local },
       accounts: { generate: [{ count: options.accounts ?? 10, prefix: 'user', domain: DOMAIN, password: options.password ?? 'secret-password' }] },
       ...options.extra,
     },

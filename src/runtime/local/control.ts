@@ -8,10 +8,13 @@ import { statusReport } from './status.ts';
 import type { PlatformSpec } from '../../spec/index.ts';
 import type { DirectorView } from '../../backends/index.ts';
 import type { CertificateStatus } from '../../tls/index.ts';
+import type { FiguresReport } from './figures.ts';
+import type { MonitoringStatus } from './monitoring.ts';
 
 /**
  * The runtime's control API: HTTP/1.1 with JSON bodies on a unix socket in the state directory, mode 0600 (root only).
- *   GET  /v1/status                 every instance, mailbox backends as the directors list them now, the certificates
+ *   GET  /v1/status[?figures=1]     every instance, mailbox backends as the directors list them now, the certificates,
+ *                                   the metrics processes; with figures=1 also live figures per role (a short deadline)
  *   GET  /v1/endpoints?watch=1      NDJSON: the current endpoints as ADDED, a SYNCED marker, then changes
  *   POST /v1/scale {role,replicas}  answers when the role has that many ready instances (a new mailbox: routable
  *                                   in every director; a removed one: drained out of them)
@@ -30,6 +33,10 @@ export function startControlServer(opts: {
   /** Every server certificate: names and dates, never key material. */
   certificates: () => CertificateStatus[];
   metrics: () => Promise<string>;
+  /** The metrics and alerting processes, when they run. */
+  monitoring?: () => MonitoringStatus | undefined;
+  /** Live figures per role, asked of VictoriaMetrics; never throws. */
+  figures?: () => Promise<FiguresReport>;
 }): Promise<Server> {
   const { runtime, log } = opts;
 
@@ -57,7 +64,15 @@ export function startControlServer(opts: {
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://control');
-    if (req.method === 'GET' && url.pathname === '/v1/status') return json(res, 200, statusReport(opts.spec, runtime.pods(), await opts.directorView(), opts.certificates()));
+    if (req.method === 'GET' && url.pathname === '/v1/status') {
+      const withFigures = url.searchParams.get('figures') === '1' && opts.figures;
+      const monitoring = opts.monitoring?.();
+      const [views, figures] = await Promise.all([opts.directorView(), withFigures ? withFigures() : undefined]);
+      return json(res, 200, statusReport(opts.spec, runtime.pods(), views, opts.certificates(), {
+        ...(monitoring ? { monitoring } : {}),
+        ...(figures ? { figures } : {}),
+      }));
+    }
     if (req.method === 'GET' && url.pathname === '/metrics') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
       res.end(await opts.metrics());

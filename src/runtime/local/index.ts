@@ -12,6 +12,9 @@ import type { MailPlatform } from '../../spec/index.ts';
 import { createCertificateRenewal, createTlsMetrics } from '../../tls/index.ts';
 import { createAddressPool } from './addresses.ts';
 import { startControlServer } from './control.ts';
+import { roleFigures } from './figures.ts';
+import { serveRuntimeMetrics } from './metrics-listener.ts';
+import { CONTROLLER_ROLE, startMonitoring, type Monitoring, type MonitoringStatus } from './monitoring.ts';
 import { checkPrerequisites, checkStateDirReachable, ensureMailUser } from './prerequisites.ts';
 import { logsDir, privateLogs } from './logs.ts';
 import { createLocalRuntime, type LocalRuntime, type Progress } from './runtime.ts';
@@ -20,6 +23,8 @@ import { SECRETS_FILE, withLocalSecrets } from './secrets.ts';
 export { controlRequest } from './control.ts';
 export { LOG_FILE_MODE, logsDir, privateLogs } from './logs.ts';
 export { rolePorts, type InstanceStatus, type StatusReport } from './status.ts';
+export { FIGURE_QUERIES, type FiguresReport, type RoleFigures } from './figures.ts';
+export { CONTROLLER_ROLE, SCRAPE_JOB, type MonitoringStatus } from './monitoring.ts';
 export type { CertificateStatus } from '../../tls/index.ts';
 export { missingPrerequisites } from './prerequisites.ts';
 export type { Pod } from './pod.ts';
@@ -51,6 +56,8 @@ function lockStateDir(stateDir: string): void {
 
 export interface LocalPlatform {
   runtime: LocalRuntime;
+  /** VictoriaMetrics, vmalert and Alertmanager as they run now. */
+  monitoring(): MonitoringStatus | undefined;
   /** Resolves when every instance has stopped (after `down`, SIGTERM or SIGINT). */
   stopped: Promise<void>;
   stop(): void;
@@ -71,7 +78,7 @@ export async function startLocalPlatform(opts: {
 }): Promise<LocalPlatform> {
   const log = opts.logFor('runtime');
   const stateDir = resolve(opts.stateDir);
-  checkPrerequisites();
+  checkPrerequisites(opts.platform.spec.local.alertWebhookUrl !== undefined);
   checkStateDirReachable(stateDir);
   if (ensureMailUser()) opts.note('created system user vmail (owner of mail storage)');
   mkdirSync(stateDir, { recursive: true });
@@ -115,11 +122,15 @@ export async function startLocalPlatform(opts: {
   const syncAbort = new AbortController();
   const settings = syncSettings(platform.spec);
   let sync: BackendSync | undefined;
+  const addresses = createAddressPool(platform.spec.local.addressPool, join(stateDir, 'addresses.json'));
+  // The runtime's own metrics on an address of the pool, where VictoriaMetrics scrapes them as the controller.
+  const controllerAddress = addresses.allocate();
+  const metricsServer = await serveRuntimeMetrics({ host: controllerAddress, port: platform.spec.ports.http, metrics: () => registry.metrics(), log });
   const runtime: LocalRuntime = createLocalRuntime({
     spec: platform.spec,
     launch: { cli: opts.agentCommand, specFile, stateDir, logDir },
     peersFile: peersFile(stateDir),
-    addresses: createAddressPool(platform.spec.local.addressPool, join(stateDir, 'addresses.json')),
+    addresses,
     log,
     progress: opts.progress,
     // preStop of a mailbox backend: wait until it is drained out of every director.
@@ -163,14 +174,40 @@ export async function startLocalPlatform(opts: {
     directorView: async () => sync?.view() ?? [],
     certificates: () => certificates.status(),
     metrics: () => registry.metrics(),
+    monitoring: () => monitoring?.status(),
+    figures: async () => {
+      const roles = [...new Set([...runtime.pods().map((p) => p.role as string), CONTROLLER_ROLE])];
+      return monitoring ? roleFigures(monitoring.queryUrl, roles) : { roles: [], error: 'VictoriaMetrics is not running' };
+    },
   });
   const onSignal = () => stopRequested();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  let monitoring: Monitoring | undefined;
+  const monitoringStarted = startMonitoring({
+    spec: platform.spec,
+    stateDir,
+    logDir,
+    addresses,
+    endpoints: runtime.endpoints,
+    controllerTarget: `${controllerAddress}:${platform.spec.ports.http}`,
+    log: opts.logFor('monitoring'),
+    onCrash: (name, code, backoffMs) => opts.note(`${name} exited (${code}); restarting in ${backoffMs} ms`),
+  }).then((m) => {
+    monitoring = m;
+  });
+
   const stopped = stopSignal.then(async () => {
     log.info('stopping platform');
     await runtime.down();
+    // After the instances, so that their last moments are still recorded; one still starting is waited for.
+    await monitoringStarted.catch(() => undefined);
+    await monitoring?.stop();
+    await new Promise<void>((r) => {
+      metricsServer.closeAllConnections();
+      metricsServer.close(() => r());
+    });
     syncAbort.abort();
     // An ACME order in flight is abandoned after a bounded wait: its answer would only be installed.
     await Promise.race([certificatesStopped, delay(CERTIFICATES_STOP_MS, undefined, { ref: false })]);
@@ -186,11 +223,13 @@ export async function startLocalPlatform(opts: {
   });
 
   try {
-    await Promise.race([runtime.up(), stopSignal.then(() => { throw new MailfleetError('INSTANCE_START_FAILED', 'stopped while starting'); })]);
+    // VictoriaMetrics first, so that it records the instances as they come up.
+    const up = monitoringStarted.then(() => runtime.up());
+    await Promise.race([up, stopSignal.then(() => { throw new MailfleetError('INSTANCE_START_FAILED', 'stopped while starting'); })]);
   } catch (err) {
     stopRequested();
     await stopped;
     throw err;
   }
-  return { runtime, stopped, stop: () => stopRequested() };
+  return { runtime, stopped, stop: () => stopRequested(), monitoring: () => monitoring?.status() };
 }

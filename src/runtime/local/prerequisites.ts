@@ -20,7 +20,12 @@ const PROGRAMS: { path: string; pkg: string }[] = [
   { path: '/usr/sbin/slapadd', pkg: 'slapd' },
   { path: '/usr/bin/redis-server', pkg: 'redis-server' },
   { path: '/usr/bin/script', pkg: 'bsdutils' },
+  { path: '/usr/bin/victoria-metrics', pkg: 'victoria-metrics' },
+  { path: '/usr/bin/vmalert', pkg: 'victoria-metrics' },
 ];
+
+/** Needed only when the spec names an alert webhook (`spec.local.alertWebhookUrl`). */
+const ALERTMANAGER = { path: '/usr/bin/prometheus-alertmanager', pkg: 'prometheus-alertmanager' };
 
 /** System accounts the daemons run as; all but `vmail` come with the packages. */
 const ACCOUNTS: { name: string; pkg: string }[] = [
@@ -39,17 +44,17 @@ function accountExists(name: string): boolean {
   }
 }
 
-/** Everything missing, each with how to get it. Empty when the host is ready. */
-export function missingPrerequisites(): string[] {
+/** Everything missing, each with how to get it. Empty when the host is ready. `alerting`: Alertmanager is needed too. */
+export function missingPrerequisites(alerting = false): string[] {
   const problems: string[] = [];
   if (process.getuid?.() !== 0) problems.push('not running as root: mail daemons bind privileged ports and switch users; run with sudo');
-  for (const p of PROGRAMS) if (!existsSync(p.path)) problems.push(`${p.path} is missing (Debian package ${p.pkg}); ${INSTALL_HINT}`);
+  for (const p of alerting ? [...PROGRAMS, ALERTMANAGER] : PROGRAMS) if (!existsSync(p.path)) problems.push(`${p.path} is missing (Debian package ${p.pkg}); ${INSTALL_HINT}`);
   for (const a of ACCOUNTS) if (!accountExists(a.name)) problems.push(`system user ${a.name} is missing (created by package ${a.pkg}); ${INSTALL_HINT}`);
   return problems;
 }
 
-export function checkPrerequisites(): void {
-  const problems = missingPrerequisites();
+export function checkPrerequisites(alerting = false): void {
+  const problems = missingPrerequisites(alerting);
   if (problems.length > 0) {
     const code = problems[0]?.startsWith('not running as root') && problems.length === 1 ? 'NOT_ROOT' : 'PREREQUISITE_MISSING';
     throw new MailfleetError(code, `this host cannot run the platform yet (${problems.length} problem(s))`, { details: problems });

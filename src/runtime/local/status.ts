@@ -1,6 +1,8 @@
 import type { PlatformSpec, Ports, Role } from '../../spec/index.ts';
 import { backendInDirectors, type BackendInDirectors, type DirectorView } from '../../backends/index.ts';
 import type { CertificateStatus } from '../../tls/index.ts';
+import type { FiguresReport } from './figures.ts';
+import type { MonitoringStatus } from './monitoring.ts';
 import type { Pod } from './pod.ts';
 
 function directorEntry(pod: Pod, views: readonly DirectorView[]): Pick<InstanceStatus, 'director'> {
@@ -56,12 +58,20 @@ export interface StatusReport {
   directors: DirectorStatus[];
   /** The server certificates the daemons serve: names, dates, last error; never key material. */
   certificates: CertificateStatus[];
+  /** VictoriaMetrics, vmalert and Alertmanager: addresses, pids, restarts. */
+  monitoring?: MonitoringStatus;
+  /** Live figures per role from VictoriaMetrics, when asked for (`GET /v1/status?figures=1`). */
+  figures?: FiguresReport;
 }
 
-export function statusReport(spec: PlatformSpec, pods: Pod[], views: readonly DirectorView[] = [], certificates: CertificateStatus[] = []): StatusReport {
+export function statusReport(
+  spec: PlatformSpec, pods: Pod[], views: readonly DirectorView[] = [], certificates: CertificateStatus[] = [],
+  observed: Pick<StatusReport, 'monitoring' | 'figures'> = {},
+): StatusReport {
   const now = Date.now();
   return {
     certificates,
+    ...observed,
     directors: views.map((v) => {
       const proxy = pods.find((p) => p.role === 'proxy' && p.address === v.director.address);
       return { ...(proxy ? { name: proxy.name } : {}), address: v.director.address, answered: v.hosts !== undefined, ...(v.error === undefined ? {} : { error: v.error }) };
