@@ -83,10 +83,8 @@ async function boundedGet(url: string, signal: AbortSignal): Promise<string> {
   let size = 0;
   for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
     size += chunk.byteLength;
-    if (size > MAX_ANSWER_BYTES) {
-      await res.body.cancel();
-      throw new Error(`answer larger than ${MAX_ANSWER_BYTES} bytes`);
-    }
+    // Leaving the loop cancels the stream: the rest is never read.
+    if (size > MAX_ANSWER_BYTES) throw new Error(`answer larger than ${MAX_ANSWER_BYTES} bytes`);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
