@@ -1,5 +1,5 @@
 /**
- * VictoriaMetrics on the single host: `mailfleet up` starts it, it scrapes every instance and the runtime's own
+ * VictoriaMetrics on the single host: `mailfleet up` starts it (and vmalert, here without a webhook), it scrapes every instance and the runtime's own
  * metrics (as the controller), follows scaling and restarts (new addresses) from the targets file without being
  * restarted itself, comes back with its data after a crash, and `down` leaves nothing running.
  */
@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { join } from 'node:path';
 import { controlRequest, type MonitoringStatus, type StatusReport } from '../../src/runtime/local/index.ts';
-import { startPlatform, type Platform } from '../support/platform.ts';
+import { processesMentioning, startPlatform, type Platform } from '../support/platform.ts';
 import { until } from '../support/poll.ts';
 
 const POOL = '127.113.0.0/16';
@@ -69,6 +69,16 @@ test('VictoriaMetrics on the single host follows the instances', { timeout: 600_
     assert.ok(platform.output().includes(`metrics: ${first.victoriametrics.ui}`), platform.output());
     assert.equal((await fetch(first.victoriametrics.ui, { signal: AbortSignal.timeout(5000) })).status, 200);
     assert.equal(typeof vmPid, 'number');
+  });
+
+  await t.test('GIVEN no webhook in the spec WHEN up is ready THEN vmalert evaluates the rule packs, no Alertmanager runs, and up says alerts go nowhere', async () => {
+    assert.equal(first.alertmanager, undefined);
+    assert.ok(first.vmalert, 'vmalert runs');
+    assert.ok(platform.output().includes('alerts are evaluated but sent nowhere: set spec.local.alertWebhookUrl'), platform.output());
+    const rules = await vmGet<{ data: { groups: { name: string; rules: { name: string }[] }[] } }>(`${first.vmalert.url}/api/v1/rules`);
+    const names = rules.data.groups.flatMap((g) => g.rules.map((r) => r.name));
+    assert.ok(names.includes('MailfleetBackendDown'), names.join(', '));
+    assert.equal(processesMentioning('prometheus-alertmanager').filter((pid) => platform.leftovers().includes(pid)).length, 0);
   });
 
   await t.test('WHEN VictoriaMetrics has scraped THEN every instance and the controller are up, labelled by role and instance', async () => {

@@ -8,6 +8,7 @@ import {
 } from '../../backends/index.ts';
 import { MailfleetError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
+import { alertRuleFiles } from '../../observability/index.ts';
 import type { MailPlatform } from '../../spec/index.ts';
 import { createCertificateRenewal, createTlsMetrics } from '../../tls/index.ts';
 import { createAddressPool } from './addresses.ts';
@@ -192,6 +193,8 @@ export async function startLocalPlatform(opts: {
     addresses,
     endpoints: runtime.endpoints,
     controllerTarget: `${controllerAddress}:${platform.spec.ports.http}`,
+    // The same rule packs Kubernetes mounts, without a namespace: series here carry none.
+    rules: { files: alertRuleFiles(platform.spec), evaluationSeconds: platform.spec.alerting.evaluationSeconds },
     log: opts.logFor('monitoring'),
     onCrash: (name, code, backoffMs) => opts.note(`${name} exited (${code}); restarting in ${backoffMs} ms`),
   }).then((m) => {
