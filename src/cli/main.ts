@@ -9,7 +9,7 @@ type Run = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, { load: () => Promise<Run>; help: string }> = {
   up: { load: async () => (await import('./up.ts')).upCommand, help: 'up -f SPEC [--state-dir DIR]        run the platform on this host (foreground)' },
   down: { load: async () => (await import('./down.ts')).downCommand, help: 'down [--state-dir DIR]               stop a running platform gracefully' },
-  status: { load: async () => (await import('./status.ts')).statusCommand, help: 'status [--json] [--state-dir DIR]    list every instance' },
+  status: { load: async () => (await import('./status.ts')).statusCommand, help: 'status [--json] [--state-dir DIR]    list every instance, live figures per role' },
   scale: { load: async () => (await import('./scale.ts')).scaleCommand, help: 'scale ROLE N [--state-dir DIR]       add or remove instances of a role' },
   restart: { load: async () => (await import('./restart.ts')).restartCommand, help: 'restart ROLE [--state-dir DIR]       rolling restart, one instance at a time' },
   accounts: { load: async () => (await import('./accounts.ts')).accountsCommand, help: 'accounts add|list|remove ...         manage mail accounts in LDAP' },
