@@ -6,7 +6,7 @@ import {
   ALERTMANAGER_CONFIG_FILE, alertmanagerConfig, SCRAPE_CONFIG_FILE, scrapeConfig, scrapeTargetsFile, VMALERT_NOTIFIER_FILE, vmalertNotifierConfig,
   type ConfigFiles, type ScrapeTargetGroup,
 } from '../../config/index.ts';
-import { MailfleetError } from '../../errors.ts';
+import { errorMessage, MailfleetError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { PlatformSpec } from '../../spec/index.ts';
 import type { AddressPool } from './addresses.ts';
@@ -146,7 +146,14 @@ export async function startMonitoring(opts: MonitoringOptions): Promise<Monitori
     lastTargets = text;
   };
   writeTargets();
-  const unsubscribe = opts.endpoints.subscribe(() => writeTargets());
+  // Called from the runtime's endpoint events: a failed write is logged (the next event retries), never thrown into them.
+  const unsubscribe = opts.endpoints.subscribe(() => {
+    try {
+      writeTargets();
+    } catch (err) {
+      log.error({ err: errorMessage(err), file: targetsFile }, 'scrape targets not written');
+    }
+  });
 
   try {
     writeFiles(dir, scrapeConfig(spec, { files: [{ job: SCRAPE_JOB, files: [targetsFile], honorLabels: true }] }, { intervalSeconds: spec.local.scrapeIntervalSeconds }));

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { reapOrphans, waitGone } from '../../agent/index.ts';
+import { errorMessage } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { LOG_FILE_MODE } from './logs.ts';
 import { BACKOFF_BASE_MS, BACKOFF_MAX_MS, BACKOFF_RESET_MS } from './runtime.ts';
@@ -79,7 +80,12 @@ export async function startSupervised(opts: SupervisedOptions): Promise<Supervis
         return;
       }
       restarts++;
-      launch();
+      try {
+        launch();
+      } catch (err) {
+        // Its log or pid file cannot be written: nothing to restart into; `status` shows it without a pid.
+        log.error({ err: errorMessage(err) }, 'process not restarted');
+      }
     });
   }
 
