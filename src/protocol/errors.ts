@@ -10,6 +10,7 @@ export const PROTOCOL_ERROR_CODES = {
   PROTOCOL_LINE_UNTERMINATED: 'the stream ended in the middle of a line',
   PROTOCOL_MALFORMED_REPLY: 'a reply line did not follow the protocol grammar',
   PROTOCOL_MALFORMED_REQUEST: 'a request line did not follow the protocol grammar',
+  PROTOCOL_REQUEST_TOO_LARGE: 'a request had more lines or bytes than the request limit',
   PROTOCOL_REPLY_CODE_MISMATCH: 'a line of a multi-line SMTP reply carried a different code',
   PROTOCOL_REPLY_TOO_LONG: 'a reply had more lines than the reply limit',
   PROTOCOL_UNEXPECTED_REPLY: 'the peer answered, but not with the expected reply',
@@ -33,6 +34,7 @@ export type ParseErrorCode = Extract<
   | 'PROTOCOL_LINE_UNTERMINATED'
   | 'PROTOCOL_MALFORMED_REPLY'
   | 'PROTOCOL_MALFORMED_REQUEST'
+  | 'PROTOCOL_REQUEST_TOO_LARGE'
   | 'PROTOCOL_REPLY_CODE_MISMATCH'
   | 'PROTOCOL_REPLY_TOO_LONG'
 >;

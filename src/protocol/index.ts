@@ -50,6 +50,19 @@ export {
   type LmtpCommandResult,
   type LmtpReply,
 } from './lmtp-command.ts';
+export {
+  DEFAULT_POLICY_MAX_ATTRIBUTES,
+  DEFAULT_POLICY_MAX_LINE_BYTES,
+  DEFAULT_POLICY_MAX_REQUEST_BYTES,
+  POLICY_ATTRIBUTES,
+  createPolicyDecoder,
+  decodePolicyRequests,
+  formatPolicyReply,
+  type PolicyAttribute,
+  type PolicyDecoder,
+  type PolicyDecoderOptions,
+  type PolicyRequest,
+} from './policy.ts';
 export { parseHttpRequestLine, type HttpRequestLine } from './http-request.ts';
 export { AUTH_MASTER_HANDSHAKE, formatPassLookup, parseAuthMasterReply, type AuthMasterReply } from './auth-master.ts';
 export { DEFAULT_STEP_TIMEOUT_MS, type DialogOptions, type DialogResult } from './client/dialog.ts';

@@ -1,0 +1,226 @@
+/**
+ * The Postfix policy delegation protocol (SMTPD_POLICY_README), both directions, pure: bytes in, typed requests out.
+ *
+ * A request is `name=value` lines ending with an empty line; the reply is `action=...` and an empty line. Framing
+ * is strict, since the peer may be hostile and the protocol says a server in trouble sends no reply and hangs up:
+ *
+ * - a line ends at LF (one CR right before it is stripped); a line longer than `maxLineBytes` is an error at once,
+ *   before its end arrives, so a peer cannot make the decoder hold more than that of one line;
+ * - a request with more than `maxAttributes` lines or `maxRequestBytes` bytes is an error, again as soon as it
+ *   goes past the bound;
+ * - a line without `=`, a name that is empty, too long or not `[A-Za-z0-9_.-]`, a NUL byte, a repeated attribute,
+ *   a request without `request=smtpd_access_policy`, a non-numeric `size` or `recipient_count` are errors.
+ *
+ * After the first error the decoder yields nothing more: the session is over. Attributes this decoder does not
+ * know are counted and dropped (the protocol says to ignore them). Values are UTF-8 (Postfix passes SMTPUTF8
+ * addresses as they came); invalid sequences become U+FFFD and never throw.
+ */
+import { parsed, parseFailure, type ParseError, type ParseResult } from './result.ts';
+
+/** Attributes Postfix sends (2.1 to 3.12). Anything else is ignored. */
+export const POLICY_ATTRIBUTES = [
+  'request', 'protocol_state', 'protocol_name', 'helo_name', 'queue_id', 'sender', 'recipient', 'recipient_count',
+  'client_address', 'client_name', 'reverse_client_name', 'instance', 'sasl_method', 'sasl_username', 'sasl_sender',
+  'size', 'ccert_subject', 'ccert_issuer', 'ccert_fingerprint', 'encryption_protocol', 'encryption_cipher',
+  'encryption_keysize', 'etrn_domain', 'stress', 'ccert_pubkey_fingerprint', 'client_port', 'policy_context',
+  'server_address', 'server_port', 'compatibility_level', 'mail_version', 'tls_sni',
+] as const;
+
+export type PolicyAttribute = (typeof POLICY_ATTRIBUTES)[number];
+
+/** One decoded request. */
+export interface PolicyRequest {
+  /** The known attributes that came, by name. */
+  readonly attributes: Readonly<Partial<Record<PolicyAttribute, string>>>;
+  /** How many attributes of unknown name came and were dropped. */
+  readonly unknownAttributes: number;
+  /** The request's size on the wire, terminating empty line included. */
+  readonly bytes: number;
+}
+
+/** Longest attribute line accepted by default, in bytes, terminator not counted. */
+export const DEFAULT_POLICY_MAX_LINE_BYTES = 4096;
+/** Most attribute lines in one request by default (Postfix 3.12 sends about 30). */
+export const DEFAULT_POLICY_MAX_ATTRIBUTES = 256;
+/** Largest request accepted by default, in bytes (Postfix's are well under 2 KiB). */
+export const DEFAULT_POLICY_MAX_REQUEST_BYTES = 32 * 1024;
+/** Longest attribute name. */
+const MAX_NAME_BYTES = 64;
+
+export interface PolicyDecoderOptions {
+  /** Longest line in bytes, terminator not counted. Default {@link DEFAULT_POLICY_MAX_LINE_BYTES}. */
+  readonly maxLineBytes?: number;
+  /** Most attribute lines per request. Default {@link DEFAULT_POLICY_MAX_ATTRIBUTES}. */
+  readonly maxAttributes?: number;
+  /** Largest request in bytes, every line and terminator counted. Default {@link DEFAULT_POLICY_MAX_REQUEST_BYTES}. */
+  readonly maxRequestBytes?: number;
+}
+
+export interface PolicyDecoder {
+  /** Appends bytes the peer sent. The decoder keeps a reference to `chunk` until it is decoded: do not reuse it. */
+  push(chunk: Buffer): void;
+  /**
+   * The next complete request, or the error that ends the session; `undefined` when more bytes are needed, and
+   * always after an error. Decoding is lazy: bytes are looked at only here, one request at a time.
+   */
+  next(): ParseResult<PolicyRequest> | undefined;
+  /** The stream ended: the error for a request cut short, if one was in progress. */
+  end(): ParseError | undefined;
+  /** Bytes held that `next` has not consumed yet. */
+  buffered(): number;
+  /** Part of a request has been consumed or is waiting: the peer is in the middle of one. */
+  inRequest(): boolean;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+const EQUALS = 0x3d;
+const EMPTY = Buffer.alloc(0);
+const KNOWN: ReadonlySet<string> = new Set(POLICY_ATTRIBUTES);
+const NUMERIC: ReadonlySet<string> = new Set(['size', 'recipient_count', 'client_port', 'server_port', 'encryption_keysize']);
+const DIGITS = /^[0-9]{1,20}$/;
+
+/** `[A-Za-z0-9_.-]` */
+function nameByte(byte: number): boolean {
+  return (byte >= 0x61 && byte <= 0x7a) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x30 && byte <= 0x39) || byte === 0x5f || byte === 0x2e || byte === 0x2d;
+}
+
+export function createPolicyDecoder(options: PolicyDecoderOptions = {}): PolicyDecoder {
+  const maxLineBytes = options.maxLineBytes ?? DEFAULT_POLICY_MAX_LINE_BYTES;
+  const maxAttributes = options.maxAttributes ?? DEFAULT_POLICY_MAX_ATTRIBUTES;
+  const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_POLICY_MAX_REQUEST_BYTES;
+  let buf: Buffer = EMPTY;
+  /** Start of the first byte not consumed yet. */
+  let pos = 0;
+  /** Where the search for the next LF resumes (bytes before it, from `pos`, hold none). */
+  let scan = 0;
+  let failed = false;
+  // The request in progress.
+  let attributes: Partial<Record<PolicyAttribute, string>> = {};
+  let lines = 0;
+  let unknown = 0;
+  let requestBytes = 0;
+
+  function fail(code: Parameters<typeof parseFailure>[0], message: string, input?: string): ParseResult<PolicyRequest> {
+    failed = true;
+    buf = EMPTY;
+    pos = 0;
+    scan = 0;
+    return parseFailure(code, message, input);
+  }
+
+  /** One attribute line, `buf[start, end)` without its terminator; an error result or undefined when fine. */
+  function attribute(start: number, end: number): ParseResult<PolicyRequest> | undefined {
+    const excerpt = (): string => buf.toString('latin1', start, Math.min(end, start + 200));
+    if (++lines > maxAttributes) return fail('PROTOCOL_REQUEST_TOO_LARGE', `more than ${maxAttributes} attributes in one request`);
+    const eq = buf.indexOf(EQUALS, start);
+    if (eq === -1 || eq >= end) return fail('PROTOCOL_MALFORMED_REQUEST', 'an attribute line without =', excerpt());
+    if (eq === start || eq - start > MAX_NAME_BYTES) return fail('PROTOCOL_MALFORMED_REQUEST', 'an attribute name empty or too long', excerpt());
+    for (let i = start; i < eq; i++) {
+      if (!nameByte(buf[i] as number)) return fail('PROTOCOL_MALFORMED_REQUEST', 'an attribute name with a character outside [A-Za-z0-9_.-]', excerpt());
+    }
+    const nul = buf.indexOf(0, eq);
+    if (nul !== -1 && nul < end) return fail('PROTOCOL_MALFORMED_REQUEST', 'a NUL byte in an attribute value', excerpt());
+    const name = buf.toString('latin1', start, eq);
+    if (!KNOWN.has(name)) {
+      unknown++;
+      return undefined;
+    }
+    const key = name as PolicyAttribute;
+    if (attributes[key] !== undefined) return fail('PROTOCOL_MALFORMED_REQUEST', `attribute ${name} given twice`, excerpt());
+    const value = buf.toString('utf8', eq + 1, end);
+    if (NUMERIC.has(name) && value !== '' && !DIGITS.test(value)) return fail('PROTOCOL_MALFORMED_REQUEST', `attribute ${name} is not a number`, excerpt());
+    attributes[key] = value;
+    return undefined;
+  }
+
+  function complete(): ParseResult<PolicyRequest> {
+    if (attributes.request !== 'smtpd_access_policy') {
+      return fail('PROTOCOL_MALFORMED_REQUEST', lines === 0 ? 'an empty request' : 'a request without request=smtpd_access_policy');
+    }
+    const request: PolicyRequest = { attributes, unknownAttributes: unknown, bytes: requestBytes };
+    attributes = {};
+    lines = 0;
+    unknown = 0;
+    requestBytes = 0;
+    return parsed(request);
+  }
+
+  return {
+    push(chunk) {
+      if (failed || chunk.length === 0) return;
+      if (pos === buf.length) {
+        buf = chunk;
+        scan = 0;
+      } else {
+        buf = Buffer.concat([buf.subarray(pos), chunk]);
+        scan -= pos;
+      }
+      pos = 0;
+    },
+    next() {
+      if (failed) return undefined;
+      for (;;) {
+        const lf = buf.indexOf(LF, scan);
+        if (lf === -1) {
+          scan = buf.length;
+          const partial = buf.length - pos;
+          const content = partial - (buf[buf.length - 1] === CR ? 1 : 0);
+          if (content > maxLineBytes) return fail('PROTOCOL_LINE_TOO_LONG', `line longer than ${maxLineBytes} bytes`, buf.toString('latin1', pos, pos + 200));
+          if (requestBytes + partial > maxRequestBytes) return fail('PROTOCOL_REQUEST_TOO_LARGE', `request larger than ${maxRequestBytes} bytes`);
+          if (partial === 0) {
+            buf = EMPTY;
+            pos = 0;
+            scan = 0;
+          }
+          return undefined;
+        }
+        const start = pos;
+        const end = lf > start && buf[lf - 1] === CR ? lf - 1 : lf;
+        pos = lf + 1;
+        scan = pos;
+        requestBytes += pos - start;
+        if (end - start > maxLineBytes) return fail('PROTOCOL_LINE_TOO_LONG', `line longer than ${maxLineBytes} bytes`, buf.toString('latin1', start, start + 200));
+        if (requestBytes > maxRequestBytes) return fail('PROTOCOL_REQUEST_TOO_LARGE', `request larger than ${maxRequestBytes} bytes`);
+        if (end === start) return complete();
+        const error = attribute(start, end);
+        if (error) return error;
+      }
+    },
+    end() {
+      if (failed) return undefined;
+      const partial = buf.length - pos;
+      if (partial === 0 && lines === 0) return undefined;
+      failed = true;
+      return parseFailure('PROTOCOL_LINE_UNTERMINATED', 'the stream ended in the middle of a request', buf.toString('latin1', pos, pos + 200)).error;
+    },
+    buffered: () => buf.length - pos,
+    inRequest: () => !failed && (lines > 0 || buf.length > pos),
+  };
+}
+
+/**
+ * Decodes a whole byte string: every request, then the error that stopped decoding (a cut-short request at the end
+ * counts). For tests and tools; a server feeds `createPolicyDecoder` as bytes arrive.
+ */
+export function decodePolicyRequests(bytes: Buffer, options?: PolicyDecoderOptions): ParseResult<PolicyRequest>[] {
+  const decoder = createPolicyDecoder(options);
+  decoder.push(bytes);
+  const out: ParseResult<PolicyRequest>[] = [];
+  for (let item = decoder.next(); item !== undefined; item = decoder.next()) out.push(item);
+  const cut = decoder.end();
+  if (cut) out.push({ ok: false, error: cut });
+  return out;
+}
+
+/** Text a reply may carry: printable ASCII only (it reaches the SMTP client as reply text). */
+const REPLY_ACTION = /^[\x20-\x7e]{1,512}$/;
+
+/**
+ * The reply to one request: `action=<action>\n\n`. `action` is an access(5) action with its text (`DUNNO`,
+ * `DEFER_IF_PERMIT 4.7.1 rate limit exceeded`); anything outside printable ASCII is a caller bug and throws.
+ */
+export function formatPolicyReply(action: string): string {
+  if (!REPLY_ACTION.test(action)) throw new RangeError(`policy action must be 1 to 512 printable ASCII characters, got ${JSON.stringify(action.slice(0, 80))}`);
+  return `action=${action}\n\n`;
+}
