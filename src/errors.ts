@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   TLS_CERTIFICATE_INVALID: 'a certificate or its key cannot be used (unparsable, mismatched, or not for the named hosts)',
   TLS_ISSUE_FAILED: 'a certificate could not be issued or renewed',
   OUTPUT_REFUSED: 'a file would have been written outside the directory given for it',
+  POLICY_RULES_INVALID: 'a policy rules document could not be read or failed validation',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
