@@ -19,6 +19,7 @@ const COMMANDS: Record<string, { load: () => Promise<Run>; help: string }> = {
   controller: { load: async () => (await import('./controller.ts')).controllerCommand, help: 'controller --source kube|local ...    run the backend-sync controller' },
   operator: { load: async () => (await import('./operator.ts')).operatorCommand, help: 'operator [--namespace NS|--all-namespaces] ...  reconcile MailPlatform resources' },
   dns: { load: async () => (await import('./dns.ts')).dnsCommand, help: 'dns audit NAME [--resolv-conf FILE] [--observe] [--json]  DNS queries one lookup costs' },
+  policy: { load: async () => (await import('./policy.ts')).policyCommand, help: 'policy --rules FILE --redis HOST:PORT ...  run the Postfix policy server (flow control)' },
   agent: { load: async () => (await import('./agent.ts')).agentCommand, help: 'agent [--pod] --role ROLE --name NAME ...  run one instance (container entrypoint)' },
 };
 
@@ -27,7 +28,7 @@ function usage(): string {
 }
 
 /** Errors in what the user gave (a spec, a command line, an account's address or password): exit 2. */
-const BAD_INPUT: ReadonlySet<string> = new Set(['SPEC_INVALID', 'SPEC_UNREADABLE', 'USAGE', 'ACCOUNT_INVALID', 'DOMAIN_UNKNOWN']);
+const BAD_INPUT: ReadonlySet<string> = new Set(['SPEC_INVALID', 'SPEC_UNREADABLE', 'USAGE', 'ACCOUNT_INVALID', 'DOMAIN_UNKNOWN', 'POLICY_RULES_INVALID']);
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;

@@ -67,7 +67,7 @@ function choice<T extends string>(value: unknown, at: string, values: readonly T
 }
 
 function array(value: unknown, at: string, min: number, max: number, problems: Problems): unknown[] | undefined {
-  if (Array.isArray(value) && value.length >= min && value.length <= max) return value;
+  if (Array.isArray(value) && value.length >= min && value.length <= max) return value as unknown[];
   problems.push(`${at}: expected a list of ${min} to ${max} items, got ${Array.isArray(value) ? `${value.length} items` : got(value)}`);
   return undefined;
 }

@@ -1,0 +1,230 @@
+/**
+ * The policy server: the one assembly of listener, sessions, rules, Redis limiter and metrics, for every place it
+ * runs (`mailfleet policy`, the single-host runtime, tests). Each request is judged against the rules in force when
+ * it arrived; `reload` swaps them for later requests without touching a connection.
+ *
+ * It never stalls mail: a request whose buckets Redis has not counted within `deadlineMs` is answered with the
+ * rules' `defaultAction` (DUNNO unless set), as is every request while Redis is down; both are counted in
+ * `mailfleet_policy_fail_open_total` and logged at most once per `LOG_INTERVAL_MS`.
+ */
+import { once } from 'node:events';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../log.ts';
+import type { PolicyDecoderOptions, PolicyRequest } from '../protocol/index.ts';
+import { createDeadlineQueue } from './deadlines.ts';
+import { compilePolicy, decide, PASS, planRequest, scriptCall, type CompiledPolicy, type Decision } from './evaluate.ts';
+import { createRedisLimiter, LimiterUnavailable, type RedisOptions } from './limiter.ts';
+import { createLogThrottle } from './log-throttle.ts';
+import { createPolicyMetrics, type FailOpenReason, type PolicyMetrics } from './metrics.ts';
+import type { PolicyRules } from './rules-schema.ts';
+import { startSession, type Session } from './session.ts';
+
+export interface PolicyServerOptions {
+  /** Validated rules (`validatePolicyRules`, `loadPolicyRulesFile`). */
+  readonly rules: PolicyRules;
+  readonly redis: RedisOptions;
+  /** Where Postfix connects; port 0 takes any free port (see `listening`). */
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly log: Logger;
+  /** Registry for the policy metrics. Default a new one (`server.metrics.registry`). */
+  readonly registry?: Registry;
+  /** Prefix of every Redis key; one per platform sharing a Redis. Default {@link DEFAULT_KEY_PREFIX}. */
+  readonly keyPrefix?: string;
+  /** Time from a complete request to its reply at most; past it, the default action. Default {@link DEADLINE_MS}. */
+  readonly deadlineMs?: number;
+  /** Tests shorten these; production takes the defaults below. */
+  readonly tuning?: Partial<PolicyTuning>;
+}
+
+export interface PolicyTuning {
+  /** Open connections at most; more are refused by the kernel's backlog. Default 2000. */
+  maxConnections: number;
+  /** Requests judged at once per connection (Postfix sends one at a time). Default 16. */
+  maxPending: number;
+  /** From a request's first byte, time to send the rest. Default 10 s. */
+  requestTimeoutMs: number;
+  /** A connection with no request for this long is closed. Default 330 s, above Postfix's smtpd_policy_service_max_idle (300 s), so Postfix closes first. */
+  idleTimeoutMs: number;
+  /** On stop, time for answers in progress before connections are cut. Default 2 s. */
+  closeGraceMs: number;
+  /** Redis checks in flight at most; see limiter.ts. */
+  maxInFlight: number;
+  /** Redis silence, with checks waiting, after which the connection is replaced. Default 3 s. */
+  stallMs: number;
+  decoder: PolicyDecoderOptions;
+}
+
+export interface PolicyServer {
+  /** Listens and serves until `signal` aborts, then drains; resolves once every connection and Redis are closed. */
+  start(signal: AbortSignal): Promise<void>;
+  /** The bound address, once listening. */
+  readonly listening: Promise<{ host: string; port: number }>;
+  /** Rules for requests from now on; connections stay open. */
+  reload(rules: PolicyRules): void;
+  /** Listening and not draining. Redis being down does not make it unready: it still answers, at once. */
+  ready(): boolean;
+  readonly metrics: PolicyMetrics;
+}
+
+export const DEFAULT_KEY_PREFIX = 'mailfleet:policy:';
+export const DEADLINE_MS = 100;
+const LOG_INTERVAL_MS = 10_000;
+const SWEEP_MS = 1000;
+const TUNING: PolicyTuning = {
+  maxConnections: 2000,
+  maxPending: 16,
+  requestTimeoutMs: 10_000,
+  idleTimeoutMs: 330_000,
+  closeGraceMs: 2000,
+  maxInFlight: 4096,
+  stallMs: 3000,
+  decoder: {},
+};
+
+function reasonOf(err: unknown): FailOpenReason {
+  return err instanceof LimiterUnavailable ? err.reason : 'error';
+}
+
+export function createPolicyServer(opts: PolicyServerOptions): PolicyServer {
+  const tuning = { ...TUNING, ...opts.tuning };
+  const { log } = opts;
+  const keyPrefix = opts.keyPrefix ?? DEFAULT_KEY_PREFIX;
+  const metrics = createPolicyMetrics(opts.registry);
+  const throttle = createLogThrottle(log, LOG_INTERVAL_MS);
+  const deadlines = createDeadlineQueue(opts.deadlineMs ?? DEADLINE_MS);
+  let policy: CompiledPolicy = compilePolicy(opts.rules);
+  metrics.rules.set(policy.rules.length);
+  const sessions = new Set<Session>();
+  let listening = false;
+  let draining = false;
+  let limiter: ReturnType<typeof createRedisLimiter> | undefined;
+  let bound: (address: { host: string; port: number }) => void = () => {};
+  let failedToBind: (err: unknown) => void = () => {};
+  const boundAddress = new Promise<{ host: string; port: number }>((resolve, reject) => {
+    bound = resolve;
+    failedToBind = reject;
+  });
+  boundAddress.catch(() => {});
+
+  function judge(request: PolicyRequest, answer: (action: string) => void): void {
+    const started = performance.now();
+    const stage = request.attributes.protocol_state ?? '';
+    const rules = policy;
+    const finish = (decision: Decision): void => {
+      metrics.answered(stage, decision.verb, decision.rule, (performance.now() - started) / 1000);
+      answer(decision.reply);
+    };
+    const buckets = planRequest(rules, request.attributes);
+    if (buckets.length === 0) return finish(PASS);
+    let settled = false;
+    const failOpen = (reason: FailOpenReason, detail: string): void => {
+      metrics.failOpen(reason);
+      throttle.warn(`fail-open-${reason}`, { reason, detail, action: rules.failOpen.reply }, 'policy request not judged, default action');
+      finish(rules.failOpen);
+    };
+    const deadline = deadlines.add(() => {
+      if (settled) return;
+      settled = true;
+      failOpen('timeout', `no answer from redis within ${opts.deadlineMs ?? DEADLINE_MS} ms`);
+    });
+    const { keys, args } = scriptCall(keyPrefix, buckets);
+    (limiter as NonNullable<typeof limiter>).check(keys, args).then(
+      (over) => {
+        if (settled) return;
+        settled = true;
+        deadline.end();
+        const decision = decide(buckets, over);
+        if (decision !== PASS) {
+          log.debug({ rule: decision.rule, key: buckets.find((b) => b.rule.name === decision.rule)?.key, stage }, 'policy limit exceeded');
+        }
+        finish(decision);
+      },
+      (err: unknown) => {
+        if (settled) return;
+        settled = true;
+        deadline.end();
+        failOpen(reasonOf(err), err instanceof Error ? err.message : String(err));
+      },
+    );
+  }
+
+  const sessionDeps = {
+    limits: { maxPending: tuning.maxPending, requestTimeoutMs: tuning.requestTimeoutMs, idleTimeoutMs: tuning.idleTimeoutMs, decoder: tuning.decoder },
+    judge,
+    protocolError(code: string, detail: Record<string, unknown>) {
+      metrics.protocolError(code);
+      throttle.warn(`protocol-${code}`, { code, ...detail }, 'policy client broke the protocol, disconnected without reply');
+    },
+  };
+  let nextCid = 1;
+
+  function accept(socket: Socket): void {
+    if (draining) return void socket.destroy();
+    const cid = nextCid++;
+    const session = startSession(socket, { ...sessionDeps, log: log.child({ cid, client: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}` }) });
+    sessions.add(session);
+    metrics.connections.inc();
+    void session.closed.then(() => {
+      sessions.delete(session);
+      metrics.connections.dec();
+    });
+  }
+
+  return {
+    metrics,
+    listening: boundAddress,
+    ready: () => listening && !draining,
+    reload(rules) {
+      policy = compilePolicy(rules);
+      metrics.rules.set(policy.rules.length);
+      log.info({ rules: policy.rules.map((r) => r.name), defaultAction: policy.failOpen.reply }, 'policy rules reloaded');
+    },
+    async start(signal) {
+      limiter = createRedisLimiter({
+        ...opts.redis,
+        log,
+        throttle,
+        onUp: (up) => metrics.redisUp(up),
+        maxInFlight: tuning.maxInFlight,
+        stallMs: tuning.stallMs,
+      });
+      const server: Server = createServer({ noDelay: true }, accept);
+      server.maxConnections = tuning.maxConnections;
+      try {
+        server.listen(opts.listen.port, opts.listen.host);
+        await once(server, 'listening');
+      } catch (err) {
+        failedToBind(err);
+        await limiter.close();
+        throw err;
+      }
+      server.on('error', (err) => log.error({ err: err.message }, 'policy listener error'));
+      const address = server.address() as AddressInfo;
+      listening = true;
+      bound({ host: address.address, port: address.port });
+      log.info({ listen: `${address.address}:${address.port}`, redis: `${opts.redis.host}:${opts.redis.port}`, keyPrefix, deadlineMs: opts.deadlineMs ?? DEADLINE_MS, rules: policy.rules.map((r) => r.name), defaultAction: policy.failOpen.reply }, 'policy server listening');
+      // One sweep enforces every session's deadlines: no timer per session, none restarted per byte.
+      const sweeper = setInterval(() => {
+        const now = Date.now();
+        for (const s of sessions) s.tick(now);
+      }, SWEEP_MS);
+      sweeper.unref();
+
+      if (!signal.aborted) await once(signal, 'abort');
+      draining = true;
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      const allClosed = (): Promise<unknown> => Promise.all([...sessions].map((s) => s.closed));
+      for (const s of sessions) s.close();
+      await Promise.race([allClosed(), delay(tuning.closeGraceMs, undefined, { ref: false })]);
+      for (const s of sessions) s.destroy();
+      await allClosed();
+      await stopped;
+      clearInterval(sweeper);
+      deadlines.clear();
+      await limiter.close();
+      log.info('policy server stopped');
+    },
+  };
+}
