@@ -17,8 +17,8 @@ export interface DeadlineQueue {
 
 interface Entry extends Deadline {
   readonly at: number;
-  readonly expire: () => void;
-  ended: boolean;
+  /** Dropped once ended: an entry waits in the queue until its time, and must not keep a request alive that long. */
+  expire: (() => void) | undefined;
 }
 
 export function createDeadlineQueue(ms: number, now: () => number = performance.now.bind(performance)): DeadlineQueue {
@@ -38,12 +38,11 @@ export function createDeadlineQueue(ms: number, now: () => number = performance.
     const t = now();
     while (head < entries.length) {
       const entry = entries[head] as Entry;
-      if (!entry.ended && entry.at > t) break;
+      if (entry.expire !== undefined && entry.at > t) break;
       head++;
-      if (!entry.ended) {
-        entry.ended = true;
-        entry.expire();
-      }
+      const expire = entry.expire;
+      entry.expire = undefined;
+      expire?.();
     }
     if (head === entries.length) {
       entries = [];
@@ -57,7 +56,7 @@ export function createDeadlineQueue(ms: number, now: () => number = performance.
 
   return {
     add(expire) {
-      const entry: Entry = { at: now() + ms, expire, ended: false, end: () => void (entry.ended = true) };
+      const entry: Entry = { at: now() + ms, expire, end: () => void (entry.expire = undefined) };
       entries.push(entry);
       if (timer === undefined) arm();
       return entry;
@@ -65,7 +64,7 @@ export function createDeadlineQueue(ms: number, now: () => number = performance.
     clear() {
       if (timer) clearTimeout(timer);
       timer = undefined;
-      for (let i = head; i < entries.length; i++) (entries[i] as Entry).ended = true;
+      for (let i = head; i < entries.length; i++) (entries[i] as Entry).expire = undefined;
       entries = [];
       head = 0;
     },

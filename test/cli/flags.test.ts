@@ -35,6 +35,9 @@ const CASES: { command: string; args: string[]; first: string | RegExp }[] = [
   { command: 'agent drain', args: ['agent', 'drain', '--socket'], first: /^mailfleet: .*--socket/ },
   { command: 'agent drain', args: ['agent', 'drain', '--name', 'mta-0', '--socket', '/run/x.sock'], first: '--socket and --name exclude each other' },
   { command: 'agent drain', args: ['agent', 'drain', '--name', '../mta-0'], first: '--name: expected a name of lower-case letters, digits and \'-\', at most 63, starting and ending with a letter or digit, got "../mta-0"' },
+  { command: 'policy', args: ['policy', '--rules', 'rules.yaml', '--deadline-ms', '2'], first: '--deadline-ms: expected a whole number of milliseconds from 5 to 10000, got "2"' },
+  { command: 'policy', args: ['policy', '--rules', 'rules.yaml', '--redis', 'kvs-0'], first: '--redis: expected HOST:PORT with a port from 0 (any free port) to 65535 (e.g. 0.0.0.0:8081, [::]:8081), got "kvs-0"' },
+  { command: 'policy', args: ['policy', '--listen', '127.0.0.1:10040'], first: '--rules is required' },
   // The HTTP port takes no drain any more: --url is gone, not ignored.
   { command: 'agent drain', args: ['agent', 'drain', '--url', 'http://127.0.0.1:8081'], first: /^mailfleet: .*'--url'/ },
 ];

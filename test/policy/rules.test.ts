@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { isMailfleetError } from '../../src/errors.ts';
+import { loadPolicyRulesFile } from '../../src/policy/rules-file.ts';
 import { POLICY_RULES_SCHEMA } from '../../src/policy/rules-schema.ts';
 import { policyRulesProblems, validatePolicyRules } from '../../src/policy/rules.ts';
 
@@ -103,4 +108,17 @@ test('GIVEN the documents above WHEN checked by ajv against POLICY_RULES_SCHEMA 
   const filled = { policy: structuredClone(good) };
   assert.equal(validate(filled), true, JSON.stringify(validate.errors));
   assert.deepEqual(filled.policy, validatePolicyRules(good));
+});
+
+test('GIVEN the example rules file WHEN loaded THEN it is valid', () => {
+  const rules = loadPolicyRulesFile(fileURLToPath(new URL('../../examples/policy-rules.yaml', import.meta.url)));
+  assert.deepEqual(rules.rules.map((r) => r.name), ['rcpt-per-network', 'rcpt-per-domain', 'msg-per-account', 'bytes-per-account']);
+});
+
+test('GIVEN a rules file that is not YAML WHEN loaded THEN POLICY_RULES_INVALID names the file', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'rules-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'rules.yaml');
+  writeFileSync(file, 'rules: [unclosed\n');
+  assert.throws(() => loadPolicyRulesFile(file), (err: unknown) => isMailfleetError(err, 'POLICY_RULES_INVALID') && err.message.startsWith(file));
 });

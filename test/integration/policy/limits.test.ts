@@ -102,3 +102,30 @@ test('GIVEN a byte limit WHEN messages end THEN their sizes count, and one large
   const replies = await client.askAll([eom('a', 6000), eom('a', 4000), eom('a', 1), eom('b', 50_000), eom('b', 1)]);
   assert.deepEqual(replies.map((r) => r.split(' ')[0]), ['DUNNO', 'DUNNO', 'DEFER_IF_PERMIT', 'DUNNO', 'DEFER_IF_PERMIT']);
 });
+
+test('GIVEN Redis loses its scripts (SCRIPT FLUSH, as after a restart) WHEN requests come THEN the script is sent again and counting goes on', TEST, async (t) => {
+  const redis = await startRedis(t);
+  const policy = await startPolicy(t, {
+    host: policyHost(6),
+    redis,
+    rules: { rules: [{ name: 'rcpt', key: 'client_address', count: 'recipients', windows: [{ limit: 4, seconds: HOUR }] }] },
+  });
+  const client = await openPolicyClient(t, policy.host, policy.port);
+  assert.deepEqual(await client.askAll([rcpt('192.0.2.60'), rcpt('192.0.2.60')]), ['DUNNO', 'DUNNO']);
+  assert.equal(await redisCommand(redis, 'SCRIPT', 'FLUSH'), '+OK\r\n');
+  assert.deepEqual(await client.askAll([rcpt('192.0.2.60'), rcpt('192.0.2.60'), rcpt('192.0.2.60')]), ['DUNNO', 'DUNNO', DEFER]);
+  assert.equal(await metric(policy.registry, 'mailfleet_policy_fail_open_total', { reason: 'error' }), 0);
+});
+
+test('GIVEN a Redis with a password WHEN the server has it THEN requests are judged; WHEN it has a wrong one THEN they fail open', TEST, async (t) => {
+  const redis = await startRedis(t, '127.117.0.2', ['--requirepass', 'policy-test-secret-0123456789']);
+  const rules = { rules: [{ name: 'rcpt', key: 'client_address', count: 'recipients', windows: [{ limit: 1, seconds: HOUR }] }] };
+  const right = await startPolicy(t, { host: policyHost(7), redis: { ...redis, password: 'policy-test-secret-0123456789' }, rules });
+  const client = await openPolicyClient(t, right.host, right.port);
+  assert.deepEqual(await client.askAll([rcpt('192.0.2.70'), rcpt('192.0.2.70')]), ['DUNNO', DEFER]);
+  const wrong = await startPolicy(t, { host: policyHost(8), redis: { ...redis, password: 'not-the-password-0123456789' }, rules, awaitRedis: false });
+  const other = await openPolicyClient(t, wrong.host, wrong.port);
+  assert.deepEqual(await other.askAll([rcpt('192.0.2.70'), rcpt('192.0.2.70')]), ['DUNNO', 'DUNNO']);
+  assert.equal(await metric(wrong.registry, 'mailfleet_policy_fail_open_total', { reason: 'redis_down' }), 2);
+  assert.equal(await metric(wrong.registry, 'mailfleet_policy_redis_up'), 0);
+});
