@@ -136,7 +136,7 @@ export function createPolicyServer(opts: PolicyServerOptions): PolicyServer {
         settled = true;
         deadline.end();
         const decision = decide(buckets, over);
-        if (decision !== PASS) {
+        if (decision !== PASS && log.isLevelEnabled('debug')) {
           log.debug({ rule: decision.rule, key: buckets.find((b) => b.rule.name === decision.rule)?.key, stage }, 'policy limit exceeded');
         }
         finish(decision);

@@ -9,7 +9,7 @@ import { createServer, createConnection, type AddressInfo, type Socket } from 'n
 import type { TestContext } from 'node:test';
 import { pino, type Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { createPolicyServer, validatePolicyRules, type PolicyServer, type PolicyServerOptions } from '../../../src/policy/index.ts';
+import { createPolicyServer, validatePolicyRules, type PolicyServer, type PolicyServerOptions, type RedisOptions } from '../../../src/policy/index.ts';
 import { until } from '../../support/poll.ts';
 import { findProgram } from '../protocol/daemon.ts';
 
@@ -109,10 +109,10 @@ export interface RunningPolicy {
 /** A policy server in this process on `host`, port 0, with rules given as a document. */
 export async function startPolicy(
   t: TestContext,
-  opts: { host: string; rules: unknown; redis: { host: string; port: number }; log?: Logger; awaitRedis?: boolean } & Partial<Omit<PolicyServerOptions, 'rules' | 'redis' | 'listen' | 'log'>>,
+  opts: { host: string; rules: unknown; redis: RedisOptions; log?: Logger; awaitRedis?: boolean } & Partial<Omit<PolicyServerOptions, 'rules' | 'redis' | 'listen' | 'log'>>,
 ): Promise<RunningPolicy> {
   const { host, rules, redis, log, awaitRedis = true, ...rest } = opts;
-  const server = createPolicyServer({ ...rest, rules: validatePolicyRules(rules), redis, listen: { host, port: 0 }, log: log ?? quietLog() });
+  const server = createPolicyServer({ ...rest, rules: validatePolicyRules(rules), redis: { host: redis.host, port: redis.port, ...(redis.password === undefined ? {} : { password: redis.password }) }, listen: { host, port: 0 }, log: log ?? quietLog() });
   const abort = new AbortController();
   const running = server.start(abort.signal);
   running.catch(() => {});
