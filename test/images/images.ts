@@ -59,6 +59,7 @@ export const AGENT_TOOLS: { path: string; image: DaemonImage }[] = [
  */
 export const NOT_IN_AN_IMAGE: Record<string, string> = {
   'victoria-metrics': 'the metrics workload is not an agent role and has no mailfleet image',
+  'prometheus-alertmanager': 'Kubernetes runs the upstream Alertmanager image; only the single host runs the Debian package',
 };
 
 /** The private key ssl-cert's postinst generates on install (a dependency of postfix and dovecot-core). */
