@@ -1,7 +1,7 @@
 /**
- * Mail protocol codecs (pure: lines in, typed values out) and the small dialog clients that
- * health checks, the prober and tests use, in plaintext or on TLS (implicit or STARTTLS). Only
- * `client/connection.ts` opens sockets.
+ * Mail protocol codecs (pure: lines in, typed values out; Postfix log lines and the showq stream too)
+ * and the small dialog clients that health checks, the prober and tests use, in plaintext or on TLS
+ * (implicit or STARTTLS). Only `client/connection.ts` opens sockets.
  */
 export {
   PROTOCOL_ERROR_CODES,
@@ -63,6 +63,30 @@ export {
   type PolicyDecoderOptions,
   type PolicyRequest,
 } from './policy.ts';
+export { POSTFIX_LOG_MAX_LINE_BYTES, parsePostfixLogLine } from './postfix-log.ts';
+export {
+  POSTFIX_DAEMONS,
+  SMTP_STAGES,
+  type BounceNotification,
+  type CleanupAction,
+  type DeliveryDelays,
+  type DeliveryStatus,
+  type PostfixLogEvent,
+  type PostfixLogEventKind,
+  type PostfixLogLevel,
+  type PostfixService,
+  type SmtpdAction,
+  type SmtpdCommandCount,
+  type SmtpStage,
+} from './postfix-log-events.ts';
+export {
+  DEFAULT_SHOWQ_MAX_FIELD_BYTES,
+  DEFAULT_SHOWQ_MAX_RECIPIENTS,
+  createShowqDecoder,
+  type ShowqDecoder,
+  type ShowqDecoderOptions,
+  type ShowqMessage,
+} from './showq.ts';
 export { parseHttpRequestLine, type HttpRequestLine } from './http-request.ts';
 export { AUTH_MASTER_HANDSHAKE, formatPassLookup, parseAuthMasterReply, type AuthMasterReply } from './auth-master.ts';
 export { DEFAULT_STEP_TIMEOUT_MS, type DialogOptions, type DialogResult } from './client/dialog.ts';

@@ -1,0 +1,119 @@
+/**
+ * What one Postfix log line says, as typed values (the events of `postfix-log.ts`). Every label-like
+ * field is drawn from a closed set or checked for its shape, so a consumer can use it as a metric label;
+ * free-form fields (relay host names) are left to the consumer to bound.
+ */
+
+/** Severity prefix of a Postfix message (`warning: …`); `info` when it has none. */
+export type PostfixLogLevel = 'info' | 'warning' | 'error' | 'fatal' | 'panic';
+
+/**
+ * The Postfix program that logged the line: the last segment of its syslog tag (`postfix/submission/smtpd`,
+ * `postfix-mx/smtpd` → `smtpd`). `other`: a syslog tag of a program that is not Postfix's; `unknown`: no
+ * syslog tag could be found (noise, a truncated line).
+ */
+export type PostfixService = (typeof POSTFIX_DAEMONS)[number] | 'other' | 'unknown';
+
+/** Programs of Postfix 3.x that log, by the name they log under. */
+export const POSTFIX_DAEMONS = [
+  'anvil', 'bounce', 'cleanup', 'discard', 'dnsblog', 'error', 'flush', 'lmtp', 'local', 'master', 'nqmgr', 'oqmgr',
+  'pickup', 'pipe', 'postalias', 'postcat', 'postconf', 'postdrop', 'postfix', 'postfix-script', 'postkick', 'postlock',
+  'postlog', 'postlogd', 'postmap', 'postmulti', 'postqueue', 'postscreen', 'postsuper', 'proxymap', 'qmgr', 'qmqpd',
+  'scache', 'sendmail', 'showq', 'smtp', 'smtpd', 'spawn', 'tlsmgr', 'tlsproxy', 'trivial-rewrite', 'verify', 'virtual',
+] as const;
+
+/** SMTP stages Postfix names in reject, lost-connection and timeout lines; anything else is `other`. */
+export const SMTP_STAGES = [
+  'CONNECT', 'HELO', 'EHLO', 'STARTTLS', 'AUTH', 'MAIL', 'RCPT', 'DATA', 'BDAT', 'END-OF-MESSAGE', 'RSET', 'NOOP',
+  'VRFY', 'ETRN', 'QUIT', 'XCLIENT', 'XFORWARD', 'UNKNOWN', 'CONNECT-TLS',
+] as const;
+export type SmtpStage = (typeof SMTP_STAGES)[number] | 'other';
+
+/** `status=` of a delivery line; `other` for a word Postfix 3.7 does not write. */
+export type DeliveryStatus = 'sent' | 'deferred' | 'bounced' | 'expired' | 'deliverable' | 'undeliverable' | 'other';
+
+/** The four parts of `delays=a/b/c/d`, in seconds. */
+export interface DeliveryDelays {
+  /** a: from arrival until the queue manager took the message (incl. time in the deferred queue). */
+  readonly beforeQmgr: number;
+  /** b: in the queue manager (waiting for a delivery agent). */
+  readonly inQmgr: number;
+  /** c: connection setup (DNS, HELO, TLS). */
+  readonly connSetup: number;
+  /** d: message transmission. */
+  readonly transmission: number;
+}
+
+interface Common {
+  readonly service: PostfixService;
+  readonly level: PostfixLogLevel;
+  /** The line was longer than the codec's bound and only its beginning was read. */
+  readonly truncated: boolean;
+}
+
+/** A command of the `disconnect from …` summary: `rcpt=0/1` → accepted 0 of 1. */
+export interface SmtpdCommandCount {
+  readonly command: string;
+  readonly accepted: number;
+  readonly total: number;
+}
+
+/** Actions Postfix logs for an access restriction or milter verdict (`NOQUEUE: reject: RCPT from …`). */
+export type SmtpdAction =
+  | 'reject' | 'milter-reject' | 'reject_warning' | 'discard' | 'milter-discard' | 'hold' | 'milter-hold' | 'filter'
+  | 'redirect' | 'warn' | 'info' | 'bcc';
+
+/** Header/body checks and milter actions cleanup logs (`QID: hold: header Subject: …`). */
+export type CleanupAction =
+  | 'hold' | 'discard' | 'redirect' | 'filter' | 'warning' | 'info' | 'replace' | 'prepend' | 'strip' | 'bcc'
+  | 'milter-hold' | 'milter-discard';
+
+export type PostfixLogEvent = Common & (
+  | { readonly kind: 'smtpd-connect' }
+  | { readonly kind: 'smtpd-disconnect'; readonly commands: readonly SmtpdCommandCount[] }
+  | { readonly kind: 'smtpd-lost-connection'; readonly afterStage: SmtpStage }
+  | { readonly kind: 'smtpd-timeout'; readonly afterStage: SmtpStage }
+  | { readonly kind: 'smtpd-protocol-violation'; readonly violation: 'improper-pipelining' | 'too-many-errors'; readonly afterStage: SmtpStage }
+  /** `QID: client=…[, sasl_method=PLAIN, sasl_username=…]`: smtpd accepted a message (it has a queue ID). */
+  | { readonly kind: 'smtpd-message'; readonly queueId: string; readonly saslMethod: string | undefined }
+  /**
+   * `NOQUEUE: reject: RCPT from …: 554 5.7.1 …` and the like at every stage; `code` is the three-digit
+   * reply, `dsn` the enhanced status code, each undefined when absent or malformed.
+   */
+  | { readonly kind: 'smtpd-action'; readonly action: SmtpdAction; readonly stage: SmtpStage; readonly code: string | undefined; readonly dsn: string | undefined; readonly queueId: string | undefined }
+  | { readonly kind: 'smtpd-sasl-failure'; readonly method: string }
+  /** `Anonymous TLS connection established from …: TLSv1.3 with cipher …`. */
+  | { readonly kind: 'smtpd-tls'; readonly trust: string; readonly protocol: string; readonly cipher: string }
+  /** The client's reverse name does not resolve back to its address (forward-confirmed reverse DNS). */
+  | { readonly kind: 'smtpd-fcrdns-error' }
+  /**
+   * `QID: to=<…>, relay=…, delay=…, delays=a/b/c/d, dsn=…, status=…` of any delivery agent; `transport`
+   * is the agent (smtp, lmtp, pipe, virtual, local, error, discard, …), `relay` the next hop's host name
+   * without `[address]:port` (`none` when Postfix says so).
+   */
+  | { readonly kind: 'delivery'; readonly queueId: string; readonly transport: PostfixService; readonly relay: string; readonly delay: number; readonly delays: DeliveryDelays | undefined; readonly dsn: string | undefined; readonly status: DeliveryStatus }
+  | { readonly kind: 'smtp-tls'; readonly trust: string; readonly protocol: string; readonly cipher: string }
+  /** `connect to host[addr]:port: Connection refused` (or timed out: `timedOut`). */
+  | { readonly kind: 'smtp-connect-failed'; readonly timedOut: boolean }
+  | { readonly kind: 'qmgr-insert'; readonly queueId: string; readonly size: number; readonly recipients: number }
+  | { readonly kind: 'qmgr-removed'; readonly queueId: string }
+  /** `status=expired, returned to sender` (or `force-expired` after `postsuper -e`: `forced`). */
+  | { readonly kind: 'qmgr-expired'; readonly queueId: string; readonly forced: boolean }
+  | { readonly kind: 'cleanup-message'; readonly queueId: string; readonly resent: boolean }
+  | { readonly kind: 'cleanup-reject'; readonly queueId: string; readonly milter: boolean }
+  | { readonly kind: 'cleanup-action'; readonly queueId: string; readonly action: CleanupAction }
+  /** cleanup gave up on a message it could not take (`… -- message not accepted, try again later`). */
+  | { readonly kind: 'cleanup-not-accepted' }
+  | { readonly kind: 'bounce-notification'; readonly queueId: string; readonly notification: BounceNotification }
+  | { readonly kind: 'pickup'; readonly queueId: string }
+  | { readonly kind: 'master'; readonly what: 'started' | 'reloaded' | 'stopping' }
+  | { readonly kind: 'postsuper'; readonly action: 'hold' | 'release' | 'expire' | 'remove' | 'requeue' | 'summary' }
+  | { readonly kind: 'statistics' }
+  /** A line the codec does not understand. */
+  | { readonly kind: 'unsupported' }
+);
+
+export type BounceNotification =
+  | 'sender non-delivery' | 'postmaster non-delivery' | 'sender delivery status' | 'sender delay' | 'postmaster delay';
+
+export type PostfixLogEventKind = PostfixLogEvent['kind'];
