@@ -95,10 +95,10 @@ export async function startPostfix(
   const root = mkdtempSync(join(tmpdir(), 'mailfleet-postfix-'));
   // Postfix's daemons run as postfix: they must be able to reach the queue below the (0700) temporary root.
   chmodSync(root, 0o755);
-  let master: ChildProcess | undefined;
+  const running: { master?: ChildProcess } = {};
   // One hook, so that master is stopped before its directories go (it writes there while stopping).
   t.after(async () => {
-    if (master !== undefined) await stopGroup(master);
+    if (running.master !== undefined) await stopGroup(running.master);
     rmSync(root, { recursive: true, force: true });
   });
   const configDir = join(root, 'config');
@@ -120,7 +120,7 @@ export async function startPostfix(
     throw new Error(`postfix check failed: ${err.stdout ?? ''}`, { cause: err });
   });
 
-  master = spawn(MASTER, ['-c', configDir, '-s'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  running.master = spawn(MASTER, ['-c', configDir, '-s'], { stdio: ['ignore', 'ignore', 'inherit'] });
   // Master opens its listeners before it logs that it started; waiting for the line opens no session of ours.
   await until('Postfix to start', async () => (readLog(logFile).includes(' daemon started -- ') ? true : undefined), READY_MS, 50);
   return {
