@@ -59,6 +59,8 @@ export async function followFile(path: string, onLine: (line: Buffer) => void, s
         if (handle === undefined) {
           if (!waiting) options.log?.info({ path }, 'waiting for the log file');
           waiting = true;
+          // A file that appears later is new: all of it is read.
+          first = false;
           await wait();
           continue;
         }
