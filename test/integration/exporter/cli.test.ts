@@ -8,12 +8,14 @@ import { once } from 'node:events';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
 import { ensureBuilt } from '../../support/build.ts';
 import { until } from '../../support/poll.ts';
 import { noise } from '../../protocol/chunks.ts';
 
+const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 const LISTEN = '127.110.2.1:0';
 const ROUNDS = 40;
 /** The design's memory bound for the exporter (Node with prom-client and pino idles at about 70 MB here). */
@@ -35,7 +37,9 @@ function rssBytes(pid: number): number {
 
 /** Starts the CLI; resolves with the process and the port it reports in its "listening" log line. */
 async function startExporter(t: TestContext, args: string[]): Promise<{ child: ChildProcessWithoutNullStreams; port: number }> {
-  const child = spawn(process.execPath, [ensureBuilt(), 'exporter', 'postfix', ...args], { stdio: 'pipe' });
+  ensureBuilt();
+  // As users run it: bin/mailfleet, which also sets the exporter's V8 flags.
+  const child = spawn(join(REPO, 'bin', 'mailfleet'), ['exporter', 'postfix', ...args], { stdio: 'pipe' });
   t.after(async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = once(child, 'exit');
