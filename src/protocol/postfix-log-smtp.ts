@@ -79,12 +79,12 @@ function tls(m: string, direction: ' TLS connection established from ' | ' TLS c
   if (!TRUST.has(trust)) return undefined;
   const peer = m.indexOf(': ', space + direction.length);
   if (peer === -1) return undefined;
-  const with_ = m.indexOf(' with cipher ', peer + 2);
-  if (with_ === -1) return undefined;
-  const cipherAt = with_ + 13;
+  const withAt = m.indexOf(' with cipher ', peer + 2);
+  if (withAt === -1) return undefined;
+  const cipherAt = withAt + 13;
   return {
     trust,
-    protocol: token(m.slice(peer + 2, with_), 16, '.', 'other'),
+    protocol: token(m.slice(peer + 2, withAt), 16, '.', 'other'),
     cipher: token(m.slice(cipherAt, untilChar(m, cipherAt, ' ')), 64, '_-.', 'other'),
   };
 }
