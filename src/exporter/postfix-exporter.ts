@@ -9,6 +9,7 @@ import { parsePostfixLogLine, type PostfixLogEvent } from '../protocol/index.ts'
 import { capped, relayLabel, type LabelBound } from './labels.ts';
 import { createPostfixLogMetrics, type PostfixLogMetrics } from './postfix-metrics.ts';
 import { createQueueMetrics, type QueueMetrics, type QueueReadOptions } from './queue.ts';
+import { createTallies } from './tally.ts';
 
 /** Distinct next hops kept as `relay` label values; the rest are `other`. */
 export const DEFAULT_MAX_RELAYS = 100;
@@ -41,7 +42,7 @@ export interface PostfixExporter {
 
 const STAGES = ['before_qmgr', 'in_qmgr', 'conn_setup', 'transmission'] as const;
 
-/** A per-key cache of a metric's children: prom-client hashes the label set on every `labels()` call. */
+/** A per-key cache of a histogram's children (prom-client builds one on every `labels()` call). */
 function cache<T>(make: (key: string) => T): (key: string) => T {
   const children = new Map<string, T>();
   return (key) => {
@@ -55,7 +56,8 @@ function cache<T>(make: (key: string) => T): (key: string) => T {
 }
 
 export function createPostfixExporter(options: PostfixExporterOptions): PostfixExporter {
-  const m = createPostfixLogMetrics(options.registry);
+  const tallies = createTallies();
+  const m = createPostfixLogMetrics(options.registry, () => tallies.flush());
   const { log } = options;
   const queue = createQueueMetrics(options.registry, {
     ...options,
@@ -71,34 +73,57 @@ export function createPostfixExporter(options: PostfixExporterOptions): PostfixE
   const protocol = bound();
   const sasl = bound();
 
-  const lines = cache((service) => m.lines.labels(service));
-  const deliveries = cache((key) => m.deliveries.labels(...(key.split(' ') as [string, string])));
   const delays = cache((transport) => STAGES.map((stage) => m.delay.labels(transport, stage)));
+  const count = {
+    lines: tallies.one(m.lines, 'service'),
+    unsupported: tallies.two(m.unsupported, ['service', 'level']),
+    truncated: tallies.one(m.truncated, 'service'),
+    smtpdConnects: tallies.plain(m.smtpdConnects),
+    smtpdDisconnects: tallies.plain(m.smtpdDisconnects),
+    smtpdLost: tallies.one(m.smtpdLost, 'after_stage'),
+    smtpdMessages: tallies.one(m.smtpdMessages, 'sasl_method'),
+    smtpdRejects: tallies.two(m.smtpdRejects, ['stage', 'code']),
+    smtpdSaslFailures: tallies.plain(m.smtpdSaslFailures),
+    smtpdTls: tallies.two(m.smtpdTls, ['protocol', 'cipher']),
+    smtpdFcrdns: tallies.plain(m.smtpdFcrdns),
+    deliveries: tallies.two(m.deliveries, ['transport', 'status']),
+    deferred: tallies.three(m.deferred, ['transport', 'dsn', 'relay']),
+    bounced: tallies.three(m.bounced, ['transport', 'dsn', 'relay']),
+    smtpTls: tallies.three(m.smtpTls, ['trust', 'protocol', 'cipher']),
+    smtpTimeouts: tallies.plain(m.smtpTimeouts),
+    qmgrInserted: tallies.plain(m.qmgrInserted),
+    qmgrRemoved: tallies.plain(m.qmgrRemoved),
+    qmgrExpired: tallies.plain(m.qmgrExpired),
+    cleanupProcessed: tallies.plain(m.cleanupProcessed),
+    cleanupRejected: tallies.plain(m.cleanupRejected),
+    cleanupNotAccepted: tallies.plain(m.cleanupNotAccepted),
+    bounceNotifications: tallies.plain(m.bounceNotifications),
+  };
 
-  function count(event: PostfixLogEvent): void {
+  function record(event: PostfixLogEvent): void {
     switch (event.kind) {
       case 'smtpd-connect':
-        return m.smtpdConnects.inc();
+        return count.smtpdConnects();
       case 'smtpd-disconnect':
-        return m.smtpdDisconnects.inc();
+        return count.smtpdDisconnects();
       case 'smtpd-lost-connection':
-        return m.smtpdLost.labels(event.afterStage).inc();
+        return count.smtpdLost(event.afterStage);
       case 'smtpd-message':
-        return m.smtpdMessages.labels(event.saslMethod === undefined ? 'none' : sasl(event.saslMethod)).inc();
+        return count.smtpdMessages(event.saslMethod === undefined ? 'none' : sasl(event.saslMethod));
       case 'smtpd-action':
-        if (event.action === 'reject' || event.action === 'milter-reject') m.smtpdRejects.labels(event.stage, event.code === undefined ? 'none' : code(event.code)).inc();
+        if (event.action === 'reject' || event.action === 'milter-reject') count.smtpdRejects(event.stage, event.code === undefined ? 'none' : code(event.code));
         return;
       case 'smtpd-sasl-failure':
-        return m.smtpdSaslFailures.inc();
+        return count.smtpdSaslFailures();
       case 'smtpd-tls':
-        return m.smtpdTls.labels(protocol(event.protocol), cipher(event.cipher)).inc();
+        return count.smtpdTls(protocol(event.protocol), cipher(event.cipher));
       case 'smtpd-fcrdns-error':
-        return m.smtpdFcrdns.inc();
+        return count.smtpdFcrdns();
       case 'delivery': {
-        deliveries(`${event.transport} ${event.status}`).inc();
+        count.deliveries(event.transport, event.status);
         if (event.status === 'deferred' || event.status === 'bounced') {
-          const counter = event.status === 'deferred' ? m.deferred : m.bounced;
-          counter.labels(event.transport, event.dsn === undefined ? 'none' : dsn(event.dsn), relay(event.relay)).inc();
+          const tally = event.status === 'deferred' ? count.deferred : count.bounced;
+          tally(event.transport, event.dsn === undefined ? 'none' : dsn(event.dsn), relay(event.relay));
         }
         if (event.delays !== undefined && event.status !== 'deferred') {
           const [a, b, c, d] = delays(event.transport) as [DelayChild, DelayChild, DelayChild, DelayChild];
@@ -110,31 +135,31 @@ export function createPostfixExporter(options: PostfixExporterOptions): PostfixE
         return;
       }
       case 'smtp-tls':
-        return m.smtpTls.labels(event.trust, protocol(event.protocol), cipher(event.cipher)).inc();
+        return count.smtpTls(event.trust, protocol(event.protocol), cipher(event.cipher));
       case 'smtp-connect-failed':
-        if (event.timedOut) m.smtpTimeouts.inc();
+        if (event.timedOut) count.smtpTimeouts();
         return;
       case 'qmgr-insert':
-        m.qmgrInserted.inc();
+        count.qmgrInserted();
         m.qmgrRecipients.observe(event.recipients);
         m.qmgrSize.observe(event.size);
         return;
       case 'qmgr-removed':
-        return m.qmgrRemoved.inc();
+        return count.qmgrRemoved();
       case 'qmgr-expired':
-        return m.qmgrExpired.inc();
+        return count.qmgrExpired();
       case 'cleanup-message':
-        if (!event.resent) m.cleanupProcessed.inc();
+        if (!event.resent) count.cleanupProcessed();
         return;
       case 'cleanup-reject':
-        return m.cleanupRejected.inc();
+        return count.cleanupRejected();
       case 'cleanup-not-accepted':
-        return m.cleanupNotAccepted.inc();
+        return count.cleanupNotAccepted();
       case 'bounce-notification':
-        if (event.notification.endsWith('non-delivery')) m.bounceNotifications.inc();
+        if (event.notification.endsWith('non-delivery')) count.bounceNotifications();
         return;
       case 'unsupported':
-        return m.unsupported.labels(event.service, event.level).inc();
+        return count.unsupported(event.service, event.level);
       default:
         // Understood, and no metric of its own (pickup, master, postsuper, statistics, timeouts, …).
         return;
@@ -151,17 +176,13 @@ export function createPostfixExporter(options: PostfixExporterOptions): PostfixE
       } catch {
         event = { service: 'unknown', level: 'info', truncated: false, kind: 'unsupported' };
       }
+      count.lines(event.service);
+      if (event.truncated) count.truncated(event.service);
       try {
-        lines(event.service).inc();
-        if (event.truncated) m.truncated.labels(event.service).inc();
-        count(event);
+        record(event);
       } catch {
-        // A metric operation failed (a label the registry refuses): the line still counts, as not understood.
-        try {
-          m.unsupported.labels(event.service, event.level).inc();
-        } catch {
-          // Nothing more to do: never let one line stop the others.
-        }
+        // A metric operation failed (a histogram refusing a value): the line counts as not understood.
+        count.unsupported(event.service, event.level);
       }
     },
   };

@@ -39,10 +39,11 @@ export interface PostfixLogMetrics {
   bounceNotifications: Counter;
 }
 
-export function createPostfixLogMetrics(registry: Registry): PostfixLogMetrics {
+/** `collect` runs before the counters are read at a scrape (the exporter hands them its tallies there). */
+export function createPostfixLogMetrics(registry: Registry, collect: () => void): PostfixLogMetrics {
   const registers = [registry];
   const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> =>
-    new Counter({ name: `mailfleet_postfix_${name}`, help, labelNames, registers });
+    new Counter({ name: `mailfleet_postfix_${name}`, help, labelNames, registers, collect });
   return {
     lines: counter('log_lines_total', 'Postfix log lines read, by service (the daemon: smtpd, qmgr, …; other: not a Postfix program; unknown: no syslog tag).', ['service']),
     unsupported: counter('log_lines_unsupported_total', 'Postfix log lines not understood, by service and severity.', ['service', 'level']),

@@ -205,14 +205,25 @@ test('GIVEN more DSN values than the cap WHEN fed THEN the newcomers count as ot
 
 test('GIVEN a metric operation that throws WHEN a line hits it THEN the line counts as unsupported and later lines still count', async () => {
   const { registry, exporter: e } = exporter();
-  e.metrics.smtpdConnects.inc = () => {
+  e.metrics.qmgrSize.observe = () => {
     throw new Error('broken metric');
   };
-  e.line(SESSION[0] as string);
+  e.line(SESSION[4] as string);
   e.line(SESSION[6] as string);
-  assert.deepEqual(await series(registry, `${P}log_lines_unsupported_total`), { '{service="smtpd",level="info"}': 1 });
-  assert.deepEqual(await series(registry, `${P}log_lines_total`), { '{service="smtpd"}': 1, '{service="qmgr"}': 1 });
+  assert.deepEqual(await series(registry, `${P}log_lines_unsupported_total`), { '{service="qmgr",level="info"}': 1 });
+  assert.deepEqual(await series(registry, `${P}log_lines_total`), { '{service="qmgr"}': 2 });
   assert.deepEqual(await series(registry, `${P}qmgr_messages_removed_total`), { '{}': 1 });
+});
+
+test('GIVEN counts between scrapes WHEN scraped twice THEN each scrape shows the totals so far, none counted twice', async () => {
+  const { registry, exporter: e } = exporter();
+  e.line(SESSION[0] as string);
+  assert.deepEqual(await series(registry, `${P}smtpd_connects_total`), { '{}': 1 });
+  assert.deepEqual(await series(registry, `${P}smtpd_connects_total`), { '{}': 1 });
+  e.line(SESSION[0] as string);
+  e.line(SESSION[0] as string);
+  assert.match(await registry.metrics(), /\nmailfleet_postfix_smtpd_connects_total 3\n/);
+  assert.deepEqual(await series(registry, `${P}log_lines_total`), { '{service="smtpd"}': 3 });
 });
 
 test('GIVEN no showq path WHEN the registry is scraped THEN the queue metrics have no series and the scrape succeeds', async () => {
