@@ -5,16 +5,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
+import { pino } from 'pino';
 import { followFile, readLines } from '../../src/exporter/follow.ts';
 import { until } from '../support/poll.ts';
 
 const POLL_MS = 20;
 const WAIT_MS = 5_000;
 
-function follow(t: TestContext, fromStart = false): { path: string; lines: string[]; started: () => void } {
+function follow(t: TestContext, fromStart = false): { path: string; lines: string[]; logged: string[]; started: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'mailfleet-follow-'));
   const path = join(dir, 'maillog');
   const lines: string[] = [];
+  const logged: string[] = [];
+  const log = pino({ level: 'info' }, { write: (entry: string) => logged.push((JSON.parse(entry) as { msg: string }).msg) });
   const abort = new AbortController();
   let running: Promise<void> | undefined;
   t.after(async () => {
@@ -25,8 +28,9 @@ function follow(t: TestContext, fromStart = false): { path: string; lines: strin
   return {
     path,
     lines,
+    logged,
     started: () => {
-      running = followFile(path, (line) => lines.push(line.toString()), abort.signal, { fromStart, pollMs: POLL_MS });
+      running = followFile(path, (line) => lines.push(line.toString()), abort.signal, { fromStart, pollMs: POLL_MS, log });
     },
   };
 }
@@ -63,6 +67,7 @@ test('GIVEN --from-start WHEN followed THEN the old lines come out first', async
 test('GIVEN a file that does not exist yet WHEN it appears THEN its lines come out from its start', async (t) => {
   const f = follow(t);
   f.started();
+  await until('the follower to find no file', async () => (f.logged.includes('waiting for the log file') ? true : undefined), WAIT_MS, POLL_MS);
   writeFileSync(f.path, 'first\n');
   await expectLines(f.lines, ['first']);
 });
