@@ -47,6 +47,20 @@ export async function stopDaemon(proc: Started, timeoutMs = STOP_TIMEOUT_MS): Pr
   await proc.exited;
 }
 
+/**
+ * Stops a daemon the bench did not spawn directly (one that forked into the background and left its pid in a
+ * file): SIGTERM to `pid`, then waits until it and every process below it are gone; whatever remains after
+ * `timeoutMs` gets SIGKILL. Never throws.
+ */
+export async function stopProcessTree(pid: number, timeoutMs = STOP_TIMEOUT_MS): Promise<void> {
+  const tree = processTree([pid]);
+  if (tree.size === 0) return;
+  signal(pid, 'SIGTERM');
+  const deadline = Date.now() + timeoutMs;
+  while (survivors(tree).length > 0 && Date.now() < deadline) await delay(POLL_INTERVAL_MS);
+  for (const p of survivors(tree)) signal(p, 'SIGKILL');
+}
+
 /** A process as /proc shows it; `start` (clock ticks since boot) tells a live pid from a reused one. */
 interface ProcEntry {
   pid: number;
@@ -175,6 +189,30 @@ export async function waitGreeting(host: string, port: number, proc: Started, ti
     await delay(POLL_INTERVAL_MS);
   }
   throw new Error(`${proc.name}: ${host}:${port} not ready after ${timeoutMs / 1000} s (${last})`);
+}
+
+/** Waits until `host:port` accepts a TCP connection; throws when `alive()` turns false first or after `timeoutMs`. */
+export async function waitListening(name: string, host: string, port: number, alive: () => boolean, timeoutMs: number, signal: AbortSignal): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    signal.throwIfAborted();
+    if (!alive()) throw new Error(`${name} exited before ${host}:${port} accepted connections`);
+    const accepted = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host, port, timeout: 1000 });
+      socket.on('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('timeout', () => {
+        socket.destroy();
+        resolve(false);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (accepted) return;
+    await delay(POLL_INTERVAL_MS / 2);
+  }
+  throw new Error(`${name}: ${host}:${port} not accepting connections after ${timeoutMs / 1000} s`);
 }
 
 /** Throws when something already answers on `host:port` (a daemon left by an earlier, killed run would be measured instead). */
