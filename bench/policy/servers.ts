@@ -13,6 +13,8 @@ import { connect as connectTcp } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { roleConfigFiles, type Peers } from '../../src/config/index.ts';
+import { parseSpec, ROLES } from '../../src/spec/index.ts';
 import { parseMetrics, scrape, total } from '../exporter/metrics.ts';
 import type { Defer } from '../support/cleanup.ts';
 import { assertNothingListens, startDaemon, stopDaemon, stopProcessTree, waitListening, type Started } from '../support/processes.ts';
@@ -30,7 +32,7 @@ export const ADDRESSES: Record<ServerName, string> = {
   mailfleet: '127.118.0.4',
 };
 const MAILFLEET_METRICS = { host: '127.118.0.4', port: 9040 };
-const REDIS = { host: '127.118.0.5', port: 6379 };
+const REDIS_HOST = '127.118.0.5';
 
 export const BINARIES = {
   postfwd: '/usr/sbin/postfwd2',
@@ -190,8 +192,27 @@ async function mailfleetCounts(): Promise<ServerCounts> {
 }
 
 /**
- * mailfleet: `mailfleet policy --listen … --redis … --rules FILE --metrics …`, with its own redis-server (no
- * persistence, loopback only). Ready when it accepts connections and its /metrics says Redis is up.
+ * The platform's `kvs` Redis config (`src/config/redis.ts`: append-only file, fsync every second), rendered for
+ * the bench's address and a data directory in `dir`; returns the config file and where Redis listens.
+ */
+function kvsConfig(dir: string): { file: string; host: string; port: number } {
+  const platform = parseSpec('apiVersion: mailfleet.io/v1alpha1\nkind: MailPlatform\nmetadata: { name: bench-policy }\nspec:\n  domains: [bench.test]\n', 'policy bench spec');
+  const dataDir = join(dir, 'kvs');
+  mkdirSync(dataDir);
+  const peers = Object.fromEntries(ROLES.map((r) => [r, []])) as unknown as Peers;
+  const files = roleConfigFiles('kvs', {
+    spec: platform.spec,
+    peers,
+    instance: { role: 'kvs', name: 'kvs-0', listen: REDIS_HOST, configDir: dataDir, dataDir, runDir: dataDir, mailDir: dataDir, tlsDir: dataDir },
+  });
+  const file = join(dataDir, 'redis.conf');
+  writeFileSync(file, files['redis.conf'] ?? '');
+  return { file, host: REDIS_HOST, port: platform.spec.ports.redis };
+}
+
+/**
+ * mailfleet: `mailfleet policy --listen … --redis … --rules FILE --metrics …`, with a redis-server of its own
+ * configured as the platform's `kvs`. Ready when it accepts connections and its /metrics says Redis is up.
  */
 function mailfleet(cli: string): ServerUnderTest {
   return {
@@ -200,12 +221,12 @@ function mailfleet(cli: string): ServerUnderTest {
     port: POLICY_PORT,
     hasRule: true,
     async start(dir, defer, signal) {
-      await assertNothingListens(REDIS.host, REDIS.port);
+      const kvs = kvsConfig(dir);
+      await assertNothingListens(kvs.host, kvs.port);
       await assertNothingListens(MAILFLEET_METRICS.host, MAILFLEET_METRICS.port);
-      const redis = foreground('redis', [BINARIES.redis, '--bind', REDIS.host, '--port', String(REDIS.port), '--daemonize', 'no',
-        '--save', '', '--appendonly', 'no', '--dir', dir], dir, defer);
+      const redis = foreground('redis', [BINARIES.redis, kvs.file], dir, defer);
       const deadline = Date.now() + START_TIMEOUT_MS;
-      while (!(await redisPing(REDIS.host, REDIS.port))) {
+      while (!(await redisPing(kvs.host, kvs.port))) {
         signal.throwIfAborted();
         if (!alive(redis)()) throw new Error(`redis-server exited while starting (see ${join(dir, 'redis.log')})`);
         if (Date.now() > deadline) throw new Error(`redis-server not answering PING after ${START_TIMEOUT_MS / 1000} s`);
@@ -213,7 +234,7 @@ function mailfleet(cli: string): ServerUnderTest {
       }
       const rules = join(dir, 'rules.yaml');
       writeFileSync(rules, mailfleetRules());
-      const proc = foreground('mailfleet', [cli, 'policy', '--listen', `${this.host}:${this.port}`, '--redis', `${REDIS.host}:${REDIS.port}`,
+      const proc = foreground('mailfleet', [cli, 'policy', '--listen', `${this.host}:${this.port}`, '--redis', `${kvs.host}:${kvs.port}`,
         '--rules', rules, '--metrics', `${MAILFLEET_METRICS.host}:${MAILFLEET_METRICS.port}`], dir, defer);
       await waitListening('mailfleet', this.host, this.port, alive(proc), START_TIMEOUT_MS, signal);
       // Requests before Redis is connected would be answered by the default action, unjudged: wait for it.
