@@ -92,8 +92,11 @@ export function printConnections(connections: number, runs: RunResult[]): void {
   }
   for (const r of runs) {
     if (r.load.cpuS / r.load.seconds >= GENERATOR_BUSY_CORES) console.log(`  the load generator used ${fixed(r.load.cpuS / r.load.seconds, 2)} of a core against ${r.server}: the generator may be what limits that rate`);
-    if (r.otherLoad > OTHER_LOAD_WARNING) console.log(`  WARNING: ${fixed(r.otherLoad * 100, 0)}% of the host's CPU was busy outside the bench while ${r.server} ran: its figures measure the neighbours too`);
     if (r.counts?.failedOpen !== undefined && r.counts.failedOpen > 0) console.log(`  CHECK FAILED: ${r.server} answered ${int(r.counts.failedOpen)} requests with its default action without judging them (fail-open)`);
+  }
+  const busy = runs.filter((r) => r.otherLoad > OTHER_LOAD_WARNING);
+  if (busy.length > 0) {
+    console.log(`  WARNING: the host's CPU was busy outside the bench (${busy.map((r) => `${fixed(r.otherLoad * 100, 0)}% during ${r.server}`).join(', ')}): these figures measure the neighbours too`);
   }
 }
 
@@ -102,7 +105,8 @@ export function printRuleChecks(runs: RunResult[]): void {
   const checked = runs.filter((r) => r.ruleCheck !== undefined);
   if (checked.length === 0) return;
   console.log('');
-  console.log(`rule check (a client the load never uses, one connection, in each server's first run): the first refusal must be request 1,001 (GCRA may add what leaked meanwhile)`);
+  console.log('rule check (in each server\'s first run, one connection, a client the load never uses): the first refusal must come after');
+  console.log('  request 1,000, and no later than the rate refills meanwhile (1,000 per 60 s of the check, which a GCRA gives back)');
   for (const r of checked) {
     const c = r.ruleCheck;
     if (!c) continue;
@@ -113,11 +117,14 @@ export function printRuleChecks(runs: RunResult[]): void {
 
 /** mailfleet's own count of the requests it answered, against the generator's. */
 export function printServerCounts(runs: RunResult[]): void {
-  for (const r of runs) {
-    if (!r.counts) continue;
-    const failed = r.counts.failedOpen === undefined ? 'fail-open not exported' : `${int(r.counts.failedOpen)} failed open`;
-    const answered = r.counts.answered === undefined ? 'requests not exported' : `${int(r.counts.answered)} requests answered in all`;
-    console.log(`  ${r.server} at ${plural(r.connections, 'connection')}, its /metrics: ${answered}, ${failed}`);
+  const counted = runs.filter((r) => r.counts !== undefined);
+  if (counted.length === 0) return;
+  console.log('');
+  console.log('the server\'s own counts (its /metrics after the run: rule check, warm-up and window together; every request must be judged)');
+  for (const r of counted) {
+    const failed = r.counts?.failedOpen === undefined ? 'fail-open not exported' : `${int(r.counts.failedOpen)} failed open`;
+    const answered = r.counts?.answered === undefined ? 'requests not exported' : `${int(r.counts.answered)} requests answered`;
+    console.log(`  ${r.server} at ${plural(r.connections, 'connection')}: ${answered} (the generator counted ${int(r.load.warmupRequests + r.load.requests)} outside the rule check), ${failed}`);
   }
 }
 

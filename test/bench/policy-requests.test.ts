@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { isIP } from 'node:net';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
+import { validatePolicyRules } from '../../src/policy/index.ts';
 import { latestRefusal } from '../../bench/policy/check.ts';
 import { flat } from '../../bench/policy/report.ts';
 import { PROBE_CLIENT, probeRequest, requestPool } from '../../bench/policy/requests.ts';
@@ -100,7 +101,10 @@ describe('policy bench: the rule for each server', () => {
     assert.equal(c.fail_action, 'defer_if_permit 4.7.1 rate limit exceeded');
   });
 
-  it('GIVEN mailfleet THEN one rule counting recipients per client address, each IPv6 address apart', () => {
+  it('GIVEN mailfleet THEN one rule counting recipients per client address, each IPv6 address apart, that its validator accepts', () => {
+    const rules = validatePolicyRules(parse(mailfleetRules()), '', 'bench rules');
+    assert.equal(rules.rules.length, 1);
+    assert.deepEqual(rules.rules[0]?.windows, [{ limit: RULE.limit, seconds: RULE.seconds }]);
     assert.deepEqual(parse(mailfleetRules()), {
       defaultAction: 'DUNNO',
       rules: [{ name: 'rcpt-per-client', key: 'client_address', count: 'recipients', windows: [{ limit: 1000, seconds: 60 }], ipv6Prefix: 128, action: 'DEFER_IF_PERMIT', text: '4.7.1 rate limit exceeded' }],
