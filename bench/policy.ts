@@ -7,7 +7,7 @@
  *
  *   node_modules/.bin/node bench/policy.ts [--connections 1,8,64] [--seconds 10] [--warmup 2] [--clients 4096]
  *                                          [--seed 1] [--only noop,postfwd,policyd-rate-limit,mailfleet]
- *                                          [--mailfleet PATH] [--quick] [--keep]
+ *                                          [--mailfleet PATH] [--policyd-db DIR] [--quick] [--keep]
  *
  * Targets (the flow-control issue; DESIGN.md "Targets"): ≥ 10× the faster anchor's requests/s at 8 connections and
  * ≥ 15× at 64, p99 < 2 ms at 8 connections and ≤ 1.5× the no-op's p99 at 64, memory flat under load.
@@ -28,7 +28,7 @@ import { reapLeftovers } from './support/processes.ts';
 
 const STATE_PREFIX = '/tmp/mailfleet-bench-policy-';
 const USAGE = 'usage: node bench/policy.ts [--connections 1,8,64] [--seconds 10] [--warmup 2] [--clients 4096] [--seed 1] '
-  + '[--only noop,postfwd,policyd-rate-limit,mailfleet] [--mailfleet PATH] [--quick] [--keep]';
+  + '[--only noop,postfwd,policyd-rate-limit,mailfleet] [--mailfleet PATH] [--policyd-db DIR] [--quick] [--keep]';
 /** The connections cycle through this many pre-encoded requests. */
 const POOL_REQUESTS = 8192;
 const MAX_CONNECTIONS = 1000;
@@ -48,6 +48,8 @@ interface Options {
   servers: ServerName[];
   /** The mailfleet CLI to run (this checkout's bin/mailfleet). */
   mailfleet: string;
+  /** Where policyd-rate-limit keeps its SQLite database (the run's directory, on disk as Debian's is). */
+  policydDb: string | undefined;
   /** Keep the state directory (configs and logs of every run) after a successful run. */
   keep: boolean;
 }
@@ -68,7 +70,7 @@ function options(argv: string[]): Options {
     args: argv,
     options: {
       connections: { type: 'string' }, seconds: { type: 'string' }, warmup: { type: 'string' }, clients: { type: 'string' }, seed: { type: 'string' },
-      only: { type: 'string' }, mailfleet: { type: 'string' }, quick: { type: 'boolean' }, keep: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      only: { type: 'string' }, mailfleet: { type: 'string' }, 'policyd-db': { type: 'string' }, quick: { type: 'boolean' }, keep: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
@@ -93,6 +95,7 @@ function options(argv: string[]): Options {
     // Always in the table's order, whatever order --only names them in.
     servers: SERVER_NAMES.filter((s) => only.includes(s)),
     mailfleet: values.mailfleet ?? MAILFLEET_CLI,
+    policydDb: values['policyd-db'],
     keep: values.keep === true,
   };
 }
@@ -104,6 +107,7 @@ async function preflight(opts: Options): Promise<void> {
       if (!existsSync(BINARIES[s])) throw new Error(`${BINARIES[s]} is missing: scripts/install-debian-packages.sh --with-anchors installs it`);
     }
   }
+  if (opts.policydDb !== undefined && !existsSync(opts.policydDb)) throw new Error(`--policyd-db: ${opts.policydDb} does not exist`);
   if (opts.servers.includes('mailfleet')) {
     if (!existsSync(BINARIES.redis)) throw new Error(`${BINARIES.redis} is missing: scripts/install-debian-packages.sh installs it`);
     console.error(`bench: checking that ${opts.mailfleet} has the policy command (builds dist/ if a source changed)`);
@@ -142,7 +146,7 @@ async function main(): Promise<number> {
     for (const connections of opts.connections) {
       for (const name of opts.servers) {
         signal.throwIfAborted();
-        const server = serverFor(name, opts.mailfleet);
+        const server = serverFor(name, { mailfleetCli: opts.mailfleet, policydDbDir: opts.policydDb });
         console.error(`bench: ${name} at ${connections} connection${connections === 1 ? '' : 's'}${checked.has(name) || !server.hasRule ? '' : ' (with the rule check first)'}`);
         runStack = cleanupStack();
         const runOptions = {
@@ -166,7 +170,7 @@ async function main(): Promise<number> {
       }
     }
     await stack.run();
-    printHeader({ servers: opts.servers, connections: opts.connections, seconds: opts.seconds, warmup: opts.warmup, clients: opts.clients, meanBytes: runs[0]?.load.poolMeanBytes ?? NaN });
+    printHeader({ servers: opts.servers, connections: opts.connections, seconds: opts.seconds, warmup: opts.warmup, clients: opts.clients, meanBytes: runs[0]?.load.poolMeanBytes ?? NaN, policydDb: opts.policydDb });
     for (const c of opts.connections) printConnections(c, runs.filter((r) => r.connections === c));
     printRuleChecks(runs);
     printServerCounts(runs);

@@ -4,11 +4,11 @@
  *
  * - noop: `bench/policy/noop.ts`, the ceiling;
  * - postfwd: Debian's postfwd2 1.35 (what /usr/sbin/postfwd points to), with the Debian service's arguments;
- * - policyd-rate-limit: Debian's 1.0.1, SQLite backend, in the foreground;
+ * - policyd-rate-limit: Debian's 1.0.1, SQLite backend (on disk, or where --policyd-db puts it), in the foreground;
  * - mailfleet: `mailfleet policy` with a redis-server of its own.
  */
 import { execFile } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as connectTcp } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -149,21 +149,33 @@ function userIds(name: string): { uid: number; gid: number } {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
-/** policyd-rate-limit: one Python process in the foreground (`-f CONFIG`), started as root, running as its Debian user. */
-const policyd: ServerUnderTest = {
-  name: 'policyd-rate-limit',
-  host: ADDRESSES['policyd-rate-limit'],
-  port: POLICY_PORT,
-  hasRule: true,
-  async start(dir, defer, signal) {
-    const config = join(dir, 'policyd-rate-limit.yaml');
-    // Both directories are created (and given to its user) by policyd-rate-limit itself.
-    writeFileSync(config, policydConfig({ pidfile: join(dir, 'run', 'policyd-rate-limit.pid'), database: join(dir, 'db', 'db.sqlite3') }, this));
-    const proc = foreground('policyd-rate-limit', [BINARIES['policyd-rate-limit'], '-f', config], dir, defer);
-    await waitListening('policyd-rate-limit', this.host, this.port, alive(proc), START_TIMEOUT_MS, signal);
-    return { roots: () => [pidOf(proc)], helpers: () => [], afterRun: async () => undefined };
-  },
-};
+/**
+ * policyd-rate-limit: one Python process in the foreground (`-f CONFIG`), started as root, running as its Debian
+ * user. Its SQLite database lives in the run's directory, on disk as Debian's /var/lib/policyd-rate-limit is,
+ * unless `dbDir` names another place (a tmpfs such as /dev/shm: no fsync cost on commit).
+ */
+function policyd(dbDir: string | undefined): ServerUnderTest {
+  return {
+    name: 'policyd-rate-limit',
+    host: ADDRESSES['policyd-rate-limit'],
+    port: POLICY_PORT,
+    hasRule: true,
+    async start(dir, defer, signal) {
+      let base = dir;
+      if (dbDir !== undefined) {
+        base = mkdtempSync(join(dbDir, 'mailfleet-bench-policy-db-'));
+        chmodSync(base, 0o755);
+        defer('policyd-rate-limit database', async () => rmSync(base, { recursive: true, force: true }));
+      }
+      const config = join(dir, 'policyd-rate-limit.yaml');
+      // Both directories are created (and given to its user) by policyd-rate-limit itself.
+      writeFileSync(config, policydConfig({ pidfile: join(dir, 'run', 'policyd-rate-limit.pid'), database: join(base, 'db', 'db.sqlite3') }, this));
+      const proc = foreground('policyd-rate-limit', [BINARIES['policyd-rate-limit'], '-f', config], dir, defer);
+      await waitListening('policyd-rate-limit', this.host, this.port, alive(proc), START_TIMEOUT_MS, signal);
+      return { roots: () => [pidOf(proc)], helpers: () => [], afterRun: async () => undefined };
+    },
+  };
+}
 
 /** The Redis PING dialogue once; resolves with whether it answered +PONG. */
 function redisPing(host: string, port: number): Promise<boolean> {
@@ -255,12 +267,19 @@ function mailfleet(cli: string): ServerUnderTest {
   };
 }
 
-export function serverFor(name: ServerName, mailfleetCli: string): ServerUnderTest {
+export interface ServerChoices {
+  /** The mailfleet CLI to run. */
+  mailfleetCli: string;
+  /** Where policyd-rate-limit's SQLite database goes instead of the run's directory. */
+  policydDbDir: string | undefined;
+}
+
+export function serverFor(name: ServerName, choices: ServerChoices): ServerUnderTest {
   switch (name) {
     case 'noop': return noop;
     case 'postfwd': return postfwd;
-    case 'policyd-rate-limit': return policyd;
-    case 'mailfleet': return mailfleet(mailfleetCli);
+    case 'policyd-rate-limit': return policyd(choices.policydDbDir);
+    case 'mailfleet': return mailfleet(choices.mailfleetCli);
   }
 }
 
