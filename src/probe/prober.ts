@@ -82,13 +82,19 @@ export function createProber(opts: ProberOptions): Prober {
 
   async function clean(found: ProbeTargets, signal: AbortSignal): Promise<Pick<CycleReport, 'staleRemoved' | 'staleError'>> {
     if (found.imap === undefined) return { staleRemoved: 0, staleError: 'no imap endpoint' };
+    // One deadline for the whole clean-up, and the stop; a controller of its own, so that nothing of it stays
+    // attached to the loop's long-lived signal.
+    const own = new AbortController();
+    const onStop = (): void => own.abort(signal.reason);
+    signal.addEventListener('abort', onStop, { once: true });
+    const timer = setTimeout(() => own.abort(new Error(`clean-up did not finish within ${settings.timeoutMs} ms`)), settings.timeoutMs);
     try {
       const removed = await removeStale({
         endpoint: found.imap,
         account: settings.account,
         tls: tls.implicit,
         timeoutMs: settings.timeoutMs,
-        signal: AbortSignal.any([signal, AbortSignal.timeout(settings.timeoutMs)]),
+        signal: own.signal,
         olderThanS: staleAfterMs(settings) / 1000,
       });
       if (removed > 0) log.info({ removed }, 'stale probe messages removed');
@@ -96,6 +102,9 @@ export function createProber(opts: ProberOptions): Prober {
     } catch (err) {
       log.warn({ err: errorMessage(err), endpoint: `${found.imap.host}:${found.imap.port}` }, 'stale probe messages not removed');
       return { staleRemoved: 0, staleError: errorMessage(err) };
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onStop);
     }
   }
 
