@@ -11,6 +11,7 @@ import { get } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { openImapSession } from '../../src/protocol/index.ts';
+import { controlRequest, type StatusReport } from '../../src/runtime/local/index.ts';
 import { ensureBuilt } from '../support/build.ts';
 import { HOSTNAME, localCaFile, runCli, startPlatform, type Platform } from '../support/platform.ts';
 import { until } from '../support/poll.ts';
@@ -70,6 +71,7 @@ test('the prober on a real platform', { timeout: 300_000 }, async (t) => {
     accounts: 1,
     roles: { ldap: 1, kvs: 0, mailbox: 1, proxy: 1, mta: 1, msa: 1 },
     probe: { intervalSeconds: INTERVAL_S, timeoutSeconds: TIMEOUT_S },
+    local: { scrapeIntervalSeconds: 2 },
     extra: { drainSeconds: 2 },
   });
   const probe = await platform.instance('probe-0');
@@ -93,6 +95,21 @@ test('the prober on a real platform', { timeout: 300_000 }, async (t) => {
       for (const stage of STAGES) assert.ok(value(s, `mailfleet_probe_stage_duration_seconds_count{path="${path}",stage="${stage}"}`) >= 1, `${path} ${stage}`);
     }
     assert.match(await fetchText(metrics), /^mailfleet_probe_success\{path="msa",role="probe",instance="probe-0"\} 1$/m);
+  });
+
+  await t.test('THEN the single host\'s VictoriaMetrics scrapes it as role probe, and status shows its latency', async () => {
+    const statusReport = async (figures: boolean) => (await controlRequest(join(platform.stateDir, 'control.sock'), 'GET', `/v1/status${figures ? '?figures=1' : ''}`)).body as StatusReport;
+    const vm = (await statusReport(false)).monitoring?.victoriametrics.url ?? '';
+    await until('the probe\'s success in VictoriaMetrics', async () => {
+      const q = encodeURIComponent('mailfleet_probe_success{role="probe",instance="probe-0"} == 1');
+      const body = (await (await fetch(`${vm}/api/v1/query?query=${q}`, { signal: AbortSignal.timeout(5000) })).json()) as { data: { result: { metric: Record<string, string> }[] } };
+      return body.data.result.length === 2 ? true : undefined;
+    }, 30_000, 500);
+    const latency = await until('the probe latency figure', async () => {
+      const row = (await statusReport(true)).figures?.roles.find((r) => r.role === 'probe');
+      return row?.probeLatencySeconds ?? undefined;
+    }, 30_000, 1000);
+    assert.ok(latency > 0 && latency < TIMEOUT_S * 6, String(latency));
   });
 
   await t.test('THEN it recorded the notAfter of the certificate every endpoint served, the one the platform issued', async () => {

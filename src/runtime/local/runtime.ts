@@ -122,8 +122,6 @@ export function createLocalRuntime(opts: RuntimeOptions): LocalRuntime {
   }
 
   function publishEndpoint(pod: Pod): void {
-    // Endpoints are those of Services: the prober has none (as its Deployment has none in Kubernetes).
-    if (pod.role === 'probe') return;
     endpoints.upsert({
       role: pod.role,
       name: pod.name,
