@@ -75,7 +75,7 @@ test('the prober on a real platform', { timeout: 300_000 }, async (t) => {
     extra: { drainSeconds: 2 },
   });
   const probe = await platform.instance('probe-0');
-  const metrics = `http://${probe.address}:${probe.ports.http as number}/metrics`;
+  let metrics = `http://${probe.address}:${probe.ports.http as number}/metrics`;
   const secrets = JSON.parse(readFileSync(join(platform.stateDir, 'secrets.json'), 'utf8')) as Record<string, string>;
   const password = secrets['probe-password'] ?? '';
   const work = mkdtempSync('/tmp/mailfleet-test-probe-');
@@ -186,6 +186,19 @@ test('the prober on a real platform', { timeout: 300_000 }, async (t) => {
       const s = await scrape(metrics);
       return ['msa', 'mta'].every((p) => value(s, `mailfleet_probe_last_success_timestamp_seconds{path="${p}"}`) >= Math.floor(since)) ? true : undefined;
     }, 60_000, 500);
+  });
+
+  await t.test('WHEN the probe instance is restarted THEN it stops on SIGTERM, comes back on a new address and runs its cycles there', async () => {
+    const before = await platform.instance('probe-0');
+    const r = platform.cli(['restart', 'probe']);
+    assert.equal(r.code, 0, r.stderr);
+    const after = await platform.instance('probe-0');
+    assert.notEqual(after.address, before.address);
+    assert.equal(after.restarts, 0, 'a restart asked for is no crash');
+    assert.ok(logLines(platform).some((l) => l.msg === 'prober stopped'), 'the loop ended before the process did');
+    const moved = `http://${after.address}:${after.ports.http as number}/metrics`;
+    await until('a cycle of the new prober', async () => (value(await scrape(moved), 'mailfleet_probe_runs_total{path="msa",result="success"}') >= 1 ? true : undefined), 30_000, 250);
+    metrics = moved;
   });
 
   await t.test('THEN no probe message stays: each cycle deletes its own, and those of the failed cycles are removed once stale', async () => {
