@@ -188,6 +188,19 @@ test('the prober on a real platform', { timeout: 300_000 }, async (t) => {
     }, 60_000, 500);
   });
 
+  await t.test('WHEN the probe account is removed and ldap restarts THEN slapd\'s start makes it again, and the prober goes through', async () => {
+    const removed = platform.cli(['accounts', 'remove', 'probe@example.com']);
+    assert.equal(removed.code, 0, removed.stderr);
+    const restarted = platform.cli(['restart', 'ldap']);
+    assert.equal(restarted.code, 0, restarted.stderr);
+    assert.match(platform.cli(['accounts', 'list']).stdout, /^probe@example\.com\s+10 MiB$/m);
+    const since = Date.now() / 1000;
+    await until('a success with the account made again', async () => {
+      const s = await scrape(metrics);
+      return ['msa', 'mta'].every((p) => value(s, `mailfleet_probe_last_success_timestamp_seconds{path="${p}"}`) >= Math.floor(since)) ? true : undefined;
+    }, 60_000, 500);
+  });
+
   await t.test('WHEN the probe instance is restarted THEN it stops on SIGTERM, comes back on a new address and runs its cycles there', async () => {
     const before = await platform.instance('probe-0');
     const r = platform.cli(['restart', 'probe']);
