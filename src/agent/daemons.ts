@@ -3,8 +3,8 @@ import { existsSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
-  accountLdif, authDn, hashPasswords, ldapTreeLdif, readerDn, roleConfigFiles, serviceAccountsChangeLdif, ssha, slapdConfigLdif, VMAIL_USER,
-  type ConfigFiles, type ConfigInput, type ServiceAccountHashes,
+  accountChangeLdif, accountDn, accountLdif, authDn, hashPassword, hashPasswords, ldapTreeLdif, probeAccount, readerDn, roleConfigFiles,
+  serviceAccountsChangeLdif, ssha, slapdConfigLdif, VMAIL_USER, type ConfigFiles, type ConfigInput, type ServiceAccountHashes,
 } from '../config/index.ts';
 import { MailfleetError } from '../errors.ts';
 import { demoAccounts, requireSecret, type Role } from '../spec/index.ts';
@@ -113,15 +113,23 @@ function slapdDirs(input: ConfigInput): { configDb: string; db: string } {
 
 /**
  * An existing directory gets the service accounts as the secrets say now (added if missing, password
- * replaced otherwise), offline before slapd starts.
+ * replaced otherwise), and so does the prober's account while the prober runs; offline, before slapd starts.
  */
-async function syncServiceAccounts(input: ConfigInput, configDb: string, hashes: ServiceAccountHashes): Promise<void> {
+async function syncPlatformAccounts(input: ConfigInput, configDb: string, hashes: ServiceAccountHashes): Promise<void> {
   const { spec, instance } = input;
-  const { stdout } = await run('slapcat', ['-n', '1', '-F', configDb, '-a', "(|(cn=mailreader)(cn=mailauth))"], { maxBuffer: 1 << 20 });
+  const probe = probeAccount(spec);
+  const probeDn = probe === undefined ? undefined : accountDn(spec, probe.address).toLowerCase();
+  const filter = `(|(cn=mailreader)(cn=mailauth)${probe === undefined ? '' : `(mail=${probe.address})`})`;
+  const { stdout } = await run('slapcat', ['-o', 'ldif_wrap=no', '-n', '1', '-F', configDb, '-a', filter], { maxBuffer: 1 << 20 });
   const wanted = new Set([readerDn(spec), authDn(spec)].map((dn) => dn.toLowerCase()));
-  const existing = new Set(stdout.split('\n').filter((l) => l.startsWith('dn: ')).map((l) => l.slice(4).toLowerCase()).filter((dn) => wanted.has(dn)));
-  const change = join(instance.runDir, 'service-accounts.ldif');
-  writeFileSync(change, serviceAccountsChangeLdif(spec, hashes, existing), { mode: 0o600 });
+  const found = new Set(stdout.split('\n').filter((l) => l.startsWith('dn: ')).map((l) => l.slice(4).toLowerCase()));
+  const existing = new Set([...found].filter((dn) => wanted.has(dn)));
+  const changes = [serviceAccountsChangeLdif(spec, hashes, existing)];
+  if (probe !== undefined && probeDn !== undefined) {
+    changes.push(accountChangeLdif(spec, probe, await hashPassword(probe.password, spec.accounts.passwordHash), found.has(probeDn)));
+  }
+  const change = join(instance.runDir, 'platform-accounts.ldif');
+  writeFileSync(change, changes.join('\n'), { mode: 0o600 });
   try {
     await run('slapmodify', ['-q', '-n', '1', '-F', configDb, '-l', change]);
   } finally {
@@ -144,14 +152,15 @@ const slapd: Daemon = {
     const service = { reader: ssha(requireSecret(spec, 'ldapReaderPassword')), auth: ssha(requireSecret(spec, 'ldapAuthPassword')) };
     if (!existsSync(join(db, 'data.mdb'))) {
       const seed = join(instance.runDir, 'seed.ldif');
-      const demo = demoAccounts(spec);
+      const probe = probeAccount(spec);
+      const demo = [...demoAccounts(spec), ...(probe === undefined ? [] : [probe])];
       const hashes = await hashPasswords(demo.map((a) => a.password), spec.accounts.passwordHash);
       const accounts = demo.map((a, i) => accountLdif(spec, a, hashes[i] ?? ''));
       writeFileSync(seed, [ldapTreeLdif(spec, service), ...accounts].join('\n'), { mode: 0o600 });
       await run('slapadd', ['-q', '-n', '1', '-F', configDb, '-l', seed]);
       rmSync(seed);
     } else {
-      await syncServiceAccounts(input, configDb, service);
+      await syncPlatformAccounts(input, configDb, service);
     }
     chownTree(instance.dataDir, 'openldap');
     chownTree(instance.runDir, 'openldap');

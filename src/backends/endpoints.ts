@@ -5,11 +5,12 @@
  * --source local` reads it back from there.
  */
 import { EventEmitter } from 'node:events';
-import type { Role } from '../spec/index.ts';
+import type { InstanceRole } from '../spec/index.ts';
 
 /** One instance: its stable name, its current address and its conditions. */
 export interface Endpoint {
-  role: Role;
+  /** Every instance's role (the prober's too: the single host's metrics scrape every endpoint); backend sync reads mailbox and proxy ones. */
+  role: InstanceRole;
   name: string;
   address: string;
   ready: boolean;

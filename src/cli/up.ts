@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { MailfleetError } from '../errors.ts';
 import { createRootLogger } from '../log.ts';
 import { controlSocket, LOG_FILE_MODE, logsDir, privateLogs, startLocalPlatform, type Pod } from '../runtime/local/index.ts';
-import { demoAccounts, loadSpecFile } from '../spec/index.ts';
+import { demoAccounts, INSTANCE_ROLES, instanceReplicas, loadSpecFile } from '../spec/index.ts';
 import { parse, usageError } from './args.ts';
 import { monitoringLines, printStatus } from './status.ts';
 import { resolveStateDir } from './state.ts';
@@ -34,7 +34,7 @@ export async function upCommand(argv: string[]): Promise<number> {
   const platform = loadSpecFile(values.file);
   const stateDir = resolveStateDir(values);
   const { spec } = platform;
-  const total = Object.values(spec.roles).reduce((n, r) => n + r.replicas, 0);
+  const total = INSTANCE_ROLES.reduce((n, role) => n + instanceReplicas(spec, role), 0);
   let ready = 0;
   say(`mailfleet: bringing up ${platform.metadata.name} (${total} instances) in ${stateDir}`);
   const progress = ({ pod, phase, elapsedMs, detail }: { pod: Pod; phase: string; elapsedMs?: number; detail?: string }) => {

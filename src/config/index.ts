@@ -17,7 +17,7 @@ export {
   platformSecretKeys, podSecretKeys, POD_NAME_PLACEHOLDER, redactSpec, resolveInValue, resolvePlaceholders, SECRET_KEYS, secretPlaceholder,
   type PlaceholderValues, type SecretConsumer,
 } from './placeholders.ts';
-export { accessRules, accountAttributes, accountDn, accountLdif, domainDn, ldapTreeLdif, serviceAccountsChangeLdif, slapdConfigLdif, type ServiceAccountHashes } from './slapd.ts';
+export { accessRules, accountAttributes, accountChangeLdif, accountDn, accountLdif, domainDn, PROBE_ACCOUNT_QUOTA, probeAccount, ldapTreeLdif, serviceAccountsChangeLdif, slapdConfigLdif, type ServiceAccountHashes } from './slapd.ts';
 
 /**
  * The application config files of one instance. `ldap` is absent: slapd's config is loaded offline

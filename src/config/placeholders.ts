@@ -8,7 +8,7 @@
  * `{{mailfleet.pod.name}}`. Neither Postfix, Dovecot, slapd nor Redis gives `{{` a meaning.
  */
 import { MailfleetError } from '../errors.ts';
-import { PLATFORM_SECRETS, secretValue, type PlatformSecretName, type PlatformSpec, type Role } from '../spec/index.ts';
+import { PLATFORM_SECRETS, platformSecrets, probeRuns, secretValue, type PlatformSecretName, type PlatformSpec, type Role } from '../spec/index.ts';
 
 const PLACEHOLDER = /\{\{mailfleet\.(secret|pod)\.([a-z0-9-]+)\}\}/g;
 
@@ -32,7 +32,7 @@ export const generatedPasswordKey = (i: number): string => `account-generate-${i
  */
 export function redactSpec(spec: PlatformSpec): { spec: PlatformSpec; secrets: Record<string, string> } {
   const secrets: Record<string, string> = {};
-  for (const s of PLATFORM_SECRETS) {
+  for (const s of platformSecrets(spec)) {
     const value = secretValue(spec, s.name);
     if (value !== undefined) secrets[s.key] = value;
   }
@@ -51,6 +51,8 @@ export function redactSpec(spec: PlatformSpec): { spec: PlatformSpec; secrets: R
       apiKey: secretPlaceholder(SECRET_KEYS.doveadmApiKey),
       backendLoginPassword: secretPlaceholder(SECRET_KEYS.backendLoginPassword),
     },
+    // A prober that does not run has no account, and its password is no secret of the platform.
+    ...(probeRuns(spec) ? { probe: { ...spec.probe, password: secretPlaceholder(SECRET_KEYS.probePassword) } } : {}),
     accounts: {
       ...spec.accounts,
       seed: spec.accounts.seed.map((a, i) => ({ ...a, password: secretPlaceholder(seedPasswordKey(i)) })),
@@ -60,17 +62,17 @@ export function redactSpec(spec: PlatformSpec): { spec: PlatformSpec; secrets: R
   return { spec: redacted, secrets };
 }
 
-/** Every key of the platform Secret: the platform secrets, then the demo accounts' passwords. */
+/** Every key of the platform Secret: the platform secrets in use, then the demo accounts' passwords. */
 export function platformSecretKeys(spec: PlatformSpec): string[] {
   return [
-    ...PLATFORM_SECRETS.map((s) => s.key),
+    ...platformSecrets(spec).map((s) => s.key),
     ...spec.accounts.seed.map((_, i) => seedPasswordKey(i)),
     ...spec.accounts.generate.map((_, i) => generatedPasswordKey(i)),
   ];
 }
 
-/** What runs in a pod: a role, or an outbound pool (Postfix like an `mta`, with a config of its own). */
-export type SecretConsumer = Role | 'mailout' | 'fallback';
+/** What runs in a pod: a role, an outbound pool (Postfix like an `mta`, with a config of its own) or the prober. */
+export type SecretConsumer = Role | 'mailout' | 'fallback' | 'probe';
 
 /**
  * The Secret keys a workload's pods use, and so the only ones mounted into them: what its config files
@@ -94,9 +96,13 @@ export function podSecretKeys(workload: SecretConsumer, spec: PlatformSpec): str
         k.ldapAdminPassword,
         k.ldapReaderPassword,
         k.ldapAuthPassword,
+        // slapd's start makes the prober's account hold this password.
+        ...(probeRuns(spec) ? [k.probePassword] : []),
         ...spec.accounts.seed.map((_, i) => seedPasswordKey(i)),
         ...spec.accounts.generate.map((_, i) => generatedPasswordKey(i)),
       ];
+    case 'probe':
+      return [k.probePassword];
     case 'kvs':
     case 'mailout':
     case 'fallback':

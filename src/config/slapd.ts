@@ -1,4 +1,4 @@
-import { quotaBytes, type Account, type PlatformSpec } from '../spec/index.ts';
+import { probeRuns, quotaBytes, requireSecret, type Account, type PlatformSpec } from '../spec/index.ts';
 import { authDn, readerDn, type ConfigFiles, type ConfigInput } from './context.ts';
 
 /**
@@ -157,6 +157,35 @@ export function accountAttributes(account: Account, passwordHash: string): Recor
     userPassword: passwordHash,
     mailQuotaBytes: String(quotaBytes(account.quota)),
   };
+}
+
+/** The prober's mailbox: small, since it never keeps a message longer than a few intervals. */
+export const PROBE_ACCOUNT_QUOTA = '10M';
+
+/** The prober's account while the prober runs (its password a platform secret, which must be filled in). */
+export function probeAccount(spec: PlatformSpec): Account | undefined {
+  if (!probeRuns(spec)) return undefined;
+  return { address: spec.probe.address, password: requireSecret(spec, 'probePassword'), quota: PROBE_ACCOUNT_QUOTA };
+}
+
+/**
+ * An LDIF for `slapmodify` that makes a platform-made account what the spec says now: the password and
+ * quota of an existing entry replaced, a missing one added. So an account added to the platform later (the
+ * prober's, in a directory seeded before it existed) or a rotated password takes effect at slapd's next start.
+ */
+export function accountChangeLdif(spec: PlatformSpec, account: Account, passwordHash: string, exists: boolean): string {
+  if (!exists) return accountLdif(spec, account, passwordHash).replace('\n', '\nchangetype: add\n');
+  return [
+    `dn: ${accountDn(spec, account.address)}`,
+    'changetype: modify',
+    'replace: userPassword',
+    `userPassword: ${passwordHash}`,
+    '-',
+    'replace: mailQuotaBytes',
+    `mailQuotaBytes: ${quotaBytes(account.quota)}`,
+    '-',
+    '',
+  ].join('\n');
 }
 
 export function accountLdif(spec: PlatformSpec, account: Account, passwordHash: string): string {

@@ -35,6 +35,8 @@ export interface ImapContinuation {
 export interface ImapUntaggedData {
   readonly kind: 'data';
   readonly text: string;
+  /** The literals the response carried (`{n}` markers stay in `text`), when the reader follows them (see imap-literal.ts). */
+  readonly literals?: readonly string[];
 }
 
 export type ImapResponse = ImapStatusResponse | ImapCapabilityResponse | ImapContinuation | ImapUntaggedData;

@@ -87,13 +87,22 @@ export {
   type ShowqDecoderOptions,
   type ShowqMessage,
 } from './showq.ts';
+export {
+  createImapResponseAssembler,
+  DEFAULT_MAX_LITERALS,
+  DEFAULT_MAX_TEXT_BYTES,
+  literalLength,
+  type ImapLiteralOptions,
+  type ImapResponseAssembler,
+  type ImapResponseText,
+} from './imap-literal.ts';
 export { parseHttpRequestLine, type HttpRequestLine } from './http-request.ts';
 export { AUTH_MASTER_HANDSHAKE, formatPassLookup, parseAuthMasterReply, type AuthMasterReply } from './auth-master.ts';
 export { DEFAULT_STEP_TIMEOUT_MS, type DialogOptions, type DialogResult } from './client/dialog.ts';
 export type { TlsClientOptions, TlsDetail, TlsMinVersion, TlsMode } from './client/tls.ts';
 export { lmtpLhlo, smtpEhlo, type HelloDetail, type HelloOptions } from './client/smtp.ts';
 export { imapCapability, type ImapCapabilityDetail, type ImapCommandResponse } from './client/imap.ts';
-export { openImapSession, type ImapSession, type ImapSessionOptions } from './client/imap-session.ts';
+export { DEFAULT_MAX_LITERAL_BYTES, openImapSession, type ImapSession, type ImapSessionOptions } from './client/imap-session.ts';
 export { pop3Capa, type Pop3CapaDetail } from './client/pop3.ts';
 export { redisPing, type RedisPingDetail } from './client/redis.ts';
 export { tcpConnect, type TcpConnectDetail } from './client/tcp.ts';

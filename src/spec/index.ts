@@ -3,9 +3,10 @@ export { demoAccounts, PASSWORD_MAX_LENGTH, passwordProblem, quotaBytes, seeding
 export { PLATFORM_SCHEMA } from './schema.ts';
 export { quantityValue } from './quantity.ts';
 export { NAME_PATTERN, QUOTA_PATTERN } from './patterns.ts';
-export { ROLES } from './types.ts';
-export type { Account, AlertingSpec, ContainerResources, MailPlatform, PlatformSpec, Ports, Role, RoleSpec } from './types.ts';
+export { INSTANCE_ROLES, PROCESS_ROLES, ROLES } from './types.ts';
+export type { Account, AlertingSpec, ContainerResources, InstanceRole, MailPlatform, PlatformSpec, Ports, ProbeSpec, ProcessRole, Role, RoleSpec } from './types.ts';
+export { instanceReplicas, PROBE_PATHS, probePaths, probeRuns, type ProbePath } from './probe.ts';
 export {
-  generateSecret, KNOWN_SECRETS, MIN_SECRET_LENGTH, missingSecrets, PLATFORM_SECRETS, requireSecret, secretValue, withSecrets,
+  generateSecret, KNOWN_SECRETS, MIN_SECRET_LENGTH, missingSecrets, PLATFORM_SECRETS, platformSecrets, requireSecret, secretValue, withSecrets,
   type PlatformSecret, type PlatformSecretName, type PlatformSecretValues,
 } from './secrets.ts';

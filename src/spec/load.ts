@@ -3,6 +3,7 @@ import type { ErrorObject } from 'ajv';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { MailfleetError } from '../errors.ts';
 import { passwordProblem } from './accounts.ts';
+import { fillProbeDefaults, probeProblems } from './probe.ts';
 import { secretProblems } from './secrets.ts';
 import type { MailPlatform } from './types.ts';
 import { platformValidator } from './validator.ts';
@@ -59,7 +60,7 @@ function semanticProblems(doc: MailPlatform): string[] {
   if (roles.proxy.replicas > 0 && roles.ldap.replicas === 0) {
     problems.push('spec.roles.ldap.replicas: expected 1 (accounts live in LDAP)');
   }
-  problems.push(...tlsProblems(spec));
+  problems.push(...tlsProblems(spec), ...probeProblems(spec));
   return problems;
 }
 
@@ -104,6 +105,7 @@ export function validateSpec(input: unknown, source = 'spec'): MailPlatform {
     throw new MailfleetError('SPEC_INVALID', `${source}: ${problems.length} problem(s)`, { details: problems });
   }
   fillTlsDefaults(platform);
+  fillProbeDefaults(platform.spec);
   const problems = semanticProblems(platform);
   if (problems.length > 0) {
     throw new MailfleetError('SPEC_INVALID', `${source}: ${problems.length} problem(s)`, { details: problems });

@@ -100,6 +100,29 @@ const TLS_SCHEMA = {
   },
 } as const;
 
+/** The prober; see ProbeSpec. The address defaults to `probe@<first domain>` (filled in after the schema). */
+const PROBE_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    enabled: { type: 'boolean', default: true },
+    intervalSeconds: { type: 'integer', minimum: 5, maximum: 3600, default: 60 },
+    timeoutSeconds: { type: 'integer', minimum: 1, maximum: 600, default: 30 },
+    address: { type: 'string', pattern: ADDRESS_PATTERN },
+    password: SECRET,
+    caBundle: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        secret: { type: 'string', pattern: NAME_PATTERN },
+        configMap: { type: 'string', pattern: NAME_PATTERN },
+        key: { type: 'string', pattern: '^[-._a-zA-Z0-9]{1,253}$', default: 'ca.crt' },
+      },
+    },
+  },
+} as const;
+
 /** Kubernetes-only settings; the single host ignores them. */
 const KUBERNETES_SCHEMA = {
   type: 'object',
@@ -162,6 +185,7 @@ const KUBERNETES_SCHEMA = {
         ldap: resources('250m', '512Mi', '1', '1Gi'),
         kvs: resources('100m', '256Mi', '500m', '512Mi'),
         controller: resources('50m', '64Mi', '500m', '256Mi'),
+        probe: resources('25m', '96Mi', '250m', '192Mi'),
         victoriametrics: resources('250m', '1Gi', '2', '4Gi'),
         vmalert: resources('50m', '64Mi', '500m', '256Mi'),
         alertmanager: resources('50m', '64Mi', '250m', '256Mi'),
@@ -348,6 +372,7 @@ export const PLATFORM_SCHEMA = {
         },
         kubernetes: KUBERNETES_SCHEMA,
         tls: TLS_SCHEMA,
+        probe: PROBE_SCHEMA,
         accounts: {
           type: 'object',
           additionalProperties: false,

@@ -6,9 +6,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { MailfleetError } from '../errors.ts';
+import { probeRuns } from './probe.ts';
 import type { PlatformSpec } from './types.ts';
 
-export type PlatformSecretName = 'ldapAdminPassword' | 'ldapReaderPassword' | 'ldapAuthPassword' | 'doveadmApiKey' | 'backendLoginPassword';
+export type PlatformSecretName = 'ldapAdminPassword' | 'ldapReaderPassword' | 'ldapAuthPassword' | 'doveadmApiKey' | 'backendLoginPassword' | 'probePassword';
 
 export interface PlatformSecret {
   name: PlatformSecretName;
@@ -16,6 +17,8 @@ export interface PlatformSecret {
   field: string;
   /** Its key in the platform Secret (a file name when mounted). */
   key: string;
+  /** Whether the platform uses it; absent: always. A secret not in use is neither generated nor required. */
+  inUse?: (spec: PlatformSpec) => boolean;
 }
 
 export const PLATFORM_SECRETS: readonly PlatformSecret[] = [
@@ -24,7 +27,14 @@ export const PLATFORM_SECRETS: readonly PlatformSecret[] = [
   { name: 'ldapAuthPassword', field: 'spec.ldap.authPassword', key: 'ldap-auth-password' },
   { name: 'doveadmApiKey', field: 'spec.director.apiKey', key: 'doveadm-api-key' },
   { name: 'backendLoginPassword', field: 'spec.director.backendLoginPassword', key: 'backend-login-password' },
+  // The prober's mailbox account: LDAP holds its hash, the prober logs in with it.
+  { name: 'probePassword', field: 'spec.probe.password', key: 'probe-password', inUse: probeRuns },
 ];
+
+/** The platform secrets `spec` uses. */
+export function platformSecrets(spec: PlatformSpec): PlatformSecret[] {
+  return PLATFORM_SECRETS.filter((s) => s.inUse?.(spec) ?? true);
+}
 
 /** Shortest secret accepted from a spec. Generated ones are 43 characters (32 random bytes). */
 export const MIN_SECRET_LENGTH = 16;
@@ -56,6 +66,8 @@ export function secretValue(spec: PlatformSpec, name: PlatformSecretName): strin
       return spec.director.apiKey;
     case 'backendLoginPassword':
       return spec.director.backendLoginPassword;
+    case 'probePassword':
+      return spec.probe.password;
   }
 }
 
@@ -69,9 +81,9 @@ export function requireSecret(spec: PlatformSpec, name: PlatformSecretName): str
   return value;
 }
 
-/** The secrets the spec does not give. */
+/** The secrets the spec uses and does not give. */
 export function missingSecrets(spec: PlatformSpec): PlatformSecret[] {
-  return PLATFORM_SECRETS.filter((s) => secretValue(spec, s.name) === undefined);
+  return platformSecrets(spec).filter((s) => secretValue(spec, s.name) === undefined);
 }
 
 /** A copy of the spec with `values` filled in where the spec has none; the spec's own values win. */
@@ -82,6 +94,7 @@ export function withSecrets(spec: PlatformSpec, values: PlatformSecretValues): P
   const auth = pick('ldapAuthPassword');
   const apiKey = pick('doveadmApiKey');
   const backendLogin = pick('backendLoginPassword');
+  const probePassword = pick('probePassword');
   return {
     ...spec,
     ldap: {
@@ -95,6 +108,7 @@ export function withSecrets(spec: PlatformSpec, values: PlatformSecretValues): P
       ...(apiKey === undefined ? {} : { apiKey }),
       ...(backendLogin === undefined ? {} : { backendLoginPassword: backendLogin }),
     },
+    probe: { ...spec.probe, ...(probePassword === undefined ? {} : { password: probePassword }) },
   };
 }
 

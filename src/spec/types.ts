@@ -2,6 +2,16 @@
 export const ROLES = ['ldap', 'kvs', 'mailbox', 'proxy', 'mta', 'msa'] as const;
 export type Role = (typeof ROLES)[number];
 
+/**
+ * Roles whose instances run mailfleet itself rather than a daemon under the agent: the single-host runtime
+ * starts them after the mail roles, Kubernetes runs them as Deployments (see `instanceReplicas`).
+ */
+export const PROCESS_ROLES = ['probe'] as const;
+export type ProcessRole = (typeof PROCESS_ROLES)[number];
+/** Every role the single-host runtime runs instances of, in start order. */
+export const INSTANCE_ROLES = [...ROLES, ...PROCESS_ROLES] as const;
+export type InstanceRole = Role | ProcessRole;
+
 export interface RoleSpec {
   /** Number of instances. */
   replicas: number;
@@ -102,6 +112,34 @@ export interface PlatformSpec {
   kubernetes: KubernetesSpec;
   accounts: AccountsSpec;
   tls: TlsSpec;
+  probe: ProbeSpec;
+}
+
+/**
+ * The prober: every interval it submits a tagged message through an `msa` (authenticated, implicit TLS) and
+ * one through an `mta` (STARTTLS), waits for each over IMAP and over POP3 through a `proxy`, fetches and
+ * deletes it, and exports success, per-stage latency and the certificates it saw as metrics.
+ */
+export interface ProbeSpec {
+  /**
+   * Run it: a `probe` instance on the single host, a Deployment `probe` in Kubernetes. Default true; it runs
+   * only where it has a path to probe (a `proxy`, and an `msa` or an `mta`).
+   */
+  enabled: boolean;
+  /** Seconds from the start of one cycle to the start of the next. Default 60. */
+  intervalSeconds: number;
+  /** Deadline of each stage of a cycle (connect, SMTP transaction, delivery wait, fetch), in seconds. Default 30. */
+  timeoutSeconds: number;
+  /** The account probe messages go to, created by the platform like any other. Default `probe@<first of spec.domains>`. */
+  address: string;
+  /** The account's password. No default: generated like the platform secrets (see secrets.ts). */
+  password?: string;
+  /**
+   * Kubernetes: the CA certificates the prober verifies the servers' certificates with, one key of a Secret
+   * (e.g. cert-manager's `ca.crt`) or a ConfigMap in the platform's namespace. Absent: the image's system
+   * store. The single host trusts its local CA (`STATE/tls/ca.crt`) when it has one, else the system store.
+   */
+  caBundle?: { secret?: string; configMap?: string; key: string };
 }
 
 export interface AlertingSpec {
@@ -220,7 +258,7 @@ export interface ContainerResources {
   limits: { cpu: string; memory: string };
 }
 
-export type KubeWorkload = Role | 'mailout' | 'fallback' | 'controller' | 'victoriametrics' | 'vmalert' | 'alertmanager' | 'loki' | 'promtail' | 'nodelocaldns' | 'unbound';
+export type KubeWorkload = Role | 'probe' | 'mailout' | 'fallback' | 'controller' | 'victoriametrics' | 'vmalert' | 'alertmanager' | 'loki' | 'promtail' | 'nodelocaldns' | 'unbound';
 
 export interface KubernetesSpec {
   /** Namespace every namespaced object goes to. Default `mailfleet`. */

@@ -38,6 +38,11 @@ const CASES: { command: string; args: string[]; first: string | RegExp }[] = [
   { command: 'policy', args: ['policy', '--rules', 'rules.yaml', '--deadline-ms', '2'], first: '--deadline-ms: expected a whole number of milliseconds from 5 to 10000, got "2"' },
   { command: 'policy', args: ['policy', '--rules', 'rules.yaml', '--redis', 'kvs-0'], first: '--redis: expected HOST:PORT with a port from 0 (any free port) to 65535 (e.g. 0.0.0.0:8081, [::]:8081), got "kvs-0"' },
   { command: 'policy', args: ['policy', '--listen', '127.0.0.1:10040'], first: '--rules is required' },
+  { command: 'probe', args: ['probe', '--interval', '2'], first: '--interval: expected a whole number of seconds from 5 to 3600, got "2"' },
+  { command: 'probe', args: ['probe', '--msa', 'submission'], first: '--msa: expected HOST:PORT with a port from 0 (any free port) to 65535 (e.g. 0.0.0.0:8081, [::]:8081), got "submission"' },
+  { command: 'probe', args: ['probe', '--json'], first: '--json only with --once' },
+  { command: 'probe', args: ['probe', '--imap', 'access:993', '--pop3', 'access:995'], first: 'give --msa, --mta or both: the paths to probe' },
+  { command: 'probe', args: ['probe', '--mta', 'mx:25', '--imap', 'access:993', '--pop3', 'access:995', '--account', 'nobody'], first: '--account: expected a mail address, got "nobody"' },
   // The HTTP port takes no drain any more: --url is gone, not ignored.
   { command: 'agent drain', args: ['agent', 'drain', '--url', 'http://127.0.0.1:8081'], first: /^mailfleet: .*'--url'/ },
 ];

@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { join } from 'node:path';
 import { instanceContext } from '../../src/agent/index.ts';
 import { openSmtpSession } from '../../src/protocol/index.ts';
+import type { Role } from '../../src/spec/index.ts';
 import { ensureBuilt } from '../support/build.ts';
 import { runCli, startPlatform, type InstanceStatus } from '../support/platform.ts';
 import { until } from '../support/poll.ts';
@@ -42,9 +43,9 @@ function ask(method: 'GET' | 'POST', instance: InstanceStatus, path: string, loc
   });
 }
 
-/** Where the README says an agent's control socket is: RUN_DIR/agent.sock. */
+/** Where the README says an agent's control socket is: RUN_DIR/agent.sock (a mail role's instance: the prober has no agent). */
 function socketOf(stateDir: string, instance: InstanceStatus): string {
-  return join(instanceContext(stateDir, instance.role, instance.name, instance.address).runDir, 'agent.sock');
+  return join(instanceContext(stateDir, instance.role as Role, instance.name, instance.address).runDir, 'agent.sock');
 }
 
 test('agents take a drain only on their root-only control socket', { timeout: 300_000 }, async (t) => {

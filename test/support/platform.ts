@@ -58,6 +58,11 @@ export interface PlatformOptions {
   env?: NodeJS.ProcessEnv;
   /** Leave the doveadm API key out of the spec, so that `up` generates it (`doveadm()` then needs `apiKey`). */
   generatedApiKey?: boolean;
+  /**
+   * `spec.probe` settings, which turn the prober on. Without them it is off: it would add an instance, an
+   * account and mail every interval to every platform test (test/integration/probe.test.ts runs it).
+   */
+  probe?: Record<string, unknown>;
 }
 
 export const DOMAIN = 'example.com';
@@ -113,6 +118,7 @@ export async function startPlatform(t: TestContext, options: PlatformOptions): P
       director: { ...(options.generatedApiKey ? {} : { apiKey: API_KEY }), ...options.director },
       local: { stateDir, addressPool: options.addressPool, ...options.local },
       accounts: { generate: [{ count: options.accounts ?? 10, prefix: 'user', domain: DOMAIN, password: options.password ?? 'secret-password' }] },
+      probe: options.probe ?? { enabled: false },
       ...options.extra,
     },
   }));

@@ -1,9 +1,10 @@
 /**
- * An IMAP client session for logging in and asking simple questions (SELECT, STATUS, NOOP): the
- * prober and tests use it. Literals are not followed, so commands whose answers carry message
- * bodies (FETCH BODY[]) are not for this session. With `tls` the session is on TLS before it
- * returns (implicit TLS, or STARTTLS right after the greeting).
+ * An IMAP client session for logging in and asking questions (SELECT, SEARCH, FETCH, STORE): the
+ * prober and tests use it. Literals in answers are followed up to `maxLiteralBytes` per response and
+ * handed back on the data responses that carried them (FETCH BODY[]). With `tls` the session is on
+ * TLS before it returns (implicit TLS, or STARTTLS right after the greeting).
  */
+import { protocolError } from '../errors.ts';
 import type { ImapStatusResponse } from '../imap-response.ts';
 import type { Connection } from './connection.ts';
 import { checkAuthOverTls, connectDialog, type DialogOptions } from './dialog.ts';
@@ -16,7 +17,12 @@ export interface ImapSessionOptions extends DialogOptions {
    * with `PROTOCOL_AUTH_WITHOUT_TLS` before anything is sent. Only for testing a server's refusal.
    */
   allowPlaintextAuth?: boolean;
+  /** Most octets of literal data one response may carry (a fetched message). Default 1 MiB. */
+  maxLiteralBytes?: number;
 }
+
+/** Default of {@link ImapSessionOptions.maxLiteralBytes}. */
+export const DEFAULT_MAX_LITERAL_BYTES = 1024 * 1024;
 
 export interface ImapSession {
   /** The untagged OK or PREAUTH greeting (its `capabilities` are those offered before any STARTTLS). */
@@ -43,6 +49,10 @@ function quotable(text: string): boolean {
 const COMMAND = /^[A-Za-z][\x20-\x7e]*$/;
 
 export async function openImapSession(options: ImapSessionOptions): Promise<ImapSession> {
+  const maxLiteralBytes = options.maxLiteralBytes ?? DEFAULT_MAX_LITERAL_BYTES;
+  if (!Number.isSafeInteger(maxLiteralBytes) || maxLiteralBytes < 1) {
+    throw protocolError('PROTOCOL_INVALID_OPTION', 'maxLiteralBytes must be a positive whole number', { address: `${options.host}:${options.port}`, step: 'options' });
+  }
   const connection: Connection = await connectDialog(options);
   let tags = 0;
   const nextTag = (): string => `a${++tags}`;
@@ -52,7 +62,7 @@ export async function openImapSession(options: ImapSessionOptions): Promise<Imap
 
     const tagged = async (step: string, command: string): Promise<ImapCommandResponse> => {
       const tag = nextTag();
-      return connection.exchange(step, `${tag} ${command}`, readTagged(tag));
+      return connection.exchange(step, `${tag} ${command}`, readTagged(tag, maxLiteralBytes));
     };
     return {
       greeting,

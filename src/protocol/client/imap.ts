@@ -1,4 +1,5 @@
 /** IMAP readiness dialog: greeting, (`a0 STARTTLS` and the handshake,) `a1 CAPABILITY`, `a2 LOGOUT`. */
+import { createImapResponseAssembler } from '../imap-literal.ts';
 import { parseImapResponse, type ImapResponse, type ImapStatusResponse } from '../imap-response.ts';
 import { parsed, parseFailure } from '../result.ts';
 import type { Connection, StepReader } from './connection.ts';
@@ -53,12 +54,25 @@ export async function imapStartTls(connection: Connection, tag: string, tls: Tls
   return connection.startTls('tls', tls);
 }
 
-/** Reads untagged responses up to the tagged response for `tag`. */
-export function readTagged(tag: string): StepReader<ImapCommandResponse> {
+/**
+ * Reads untagged responses up to the tagged response for `tag`. With `maxLiteralBytes` above 0 it follows
+ * literals (`{n}` at a line's end, see imap-literal.ts), up to that many octets per response, and hands
+ * them back on the data response; with 0 (the readiness dialogs) a literal is not expected, and its lines
+ * are read as responses of their own, which fail to parse.
+ */
+export function readTagged(tag: string, maxLiteralBytes = 0): StepReader<ImapCommandResponse> {
   return async (nextLine) => {
     const untagged: ImapResponse[] = [];
+    const assembler = maxLiteralBytes > 0 ? createImapResponseAssembler({ maxLiteralBytes }) : undefined;
     for (;;) {
-      const line = await nextLine();
+      let line = await nextLine();
+      let literals: readonly string[] = [];
+      if (assembler !== undefined) {
+        let whole = assembler.push(line);
+        while (whole === undefined) whole = assembler.push(await nextLine());
+        if (!whole.ok) return whole;
+        ({ text: line, literals } = whole.value);
+      }
       const result = parseImapResponse(line);
       if (!result.ok) return result;
       const response = result.value;
@@ -69,7 +83,7 @@ export function readTagged(tag: string): StepReader<ImapCommandResponse> {
       if (untagged.length >= MAX_UNTAGGED_RESPONSES) {
         return parseFailure('PROTOCOL_REPLY_TOO_LONG', `more than ${MAX_UNTAGGED_RESPONSES} untagged responses`, line);
       }
-      untagged.push(response);
+      untagged.push(response.kind === 'data' && literals.length > 0 ? { ...response, literals } : response);
     }
   };
 }

@@ -28,6 +28,20 @@ export interface Pop3Session {
   list(): Promise<{ number: number; size: number }[]>;
   /** The message, lines joined with CRLF, dot-unstuffed. */
   retrieve(number: number): Promise<string>;
+  /** Message numbers and unique ids (UIDL). */
+  uidl(): Promise<{ number: number; uid: string }[]>;
+  /**
+   * The header and the first `bodyLines` lines of the body (TOP, RFC 1939 section 7), lines joined with
+   * CRLF; undefined when the server answers -ERR (a message another session removed meanwhile).
+   */
+  top(number: number, bodyLines: number): Promise<string | undefined>;
+  /** Marks a message deleted (DELE); the status says whether the server took it. It goes at {@link update}. */
+  dele(number: number): Promise<Pop3Status>;
+  /**
+   * QUIT, which removes the messages marked deleted (the UPDATE state, RFC 1939 section 6), then closes.
+   * Rejects with `PROTOCOL_UNEXPECTED_REPLY` when the server answers -ERR (some were not removed).
+   */
+  update(): Promise<Pop3Status>;
   quit(): Promise<void>;
 }
 
@@ -76,6 +90,35 @@ export async function openPop3Session(options: Pop3SessionOptions): Promise<Pop3
       expectOk(connection, 'retr', r.status);
       return r.lines.join('\r\n');
     },
+    async uidl() {
+      const r = await connection.exchange('uidl', 'UIDL', body);
+      expectOk(connection, 'uidl', r.status);
+      return r.lines.map((l) => {
+        const [n, uid] = l.split(' ');
+        return { number: Number(n), uid: uid ?? '' };
+      });
+    },
+    async top(number, bodyLines) {
+      checkNumber(number, 'top');
+      if (!Number.isSafeInteger(bodyLines) || bodyLines < 0) throw connection.error('PROTOCOL_INVALID_OPTION', 'top', 'the line count must be a whole number');
+      const r = await connection.exchange('top', `TOP ${number} ${bodyLines}`, body);
+      return r.status.ok ? r.lines.join('\r\n') : undefined;
+    },
+    async dele(number) {
+      checkNumber(number, 'dele');
+      return connection.exchange('dele', `DELE ${number}`, readStatus);
+    },
+    async update() {
+      try {
+        return expectOk(connection, 'quit', await connection.exchange('quit', 'QUIT', readStatus));
+      } finally {
+        connection.destroy();
+      }
+    },
     quit: () => connection.close(() => connection.exchange('quit', 'QUIT', readStatus)),
   };
+
+  function checkNumber(number: number, step: string): void {
+    if (!Number.isSafeInteger(number) || number < 1) throw connection.error('PROTOCOL_INVALID_OPTION', step, 'a message number is a whole number from 1');
+  }
 }

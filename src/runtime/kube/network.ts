@@ -2,6 +2,7 @@
  * NetworkPolicies: everything in the namespace is denied by default (in and out), then each
  * component gets exactly the flows the mail path needs. Ports are named as on the containers.
  */
+import { probeRuns } from '../../spec/index.ts';
 import { meta, OPERATOR_POD_LABELS, PLATFORM_LABEL, replicasOf, selector, type MailWorkload, type RenderContext } from './context.ts';
 import type { KubeObject, Rendered } from './objects.ts';
 
@@ -88,7 +89,7 @@ function allowDns(ctx: RenderContext): KubeObject {
 }
 
 /** `/metrics` and health on the agent port: from the platform's VictoriaMetrics and from monitoring namespaces. */
-const SCRAPE: Flow = { peers: [{ component: 'victoriametrics' }, { monitoring: true }], ports: ['http'] };
+export const SCRAPE: Flow = { peers: [{ component: 'victoriametrics' }, { monitoring: true }], ports: ['http'] };
 
 function mailFlows(ctx: RenderContext, w: MailWorkload): { ingress: Flow[]; egress: Flow[] } {
   const lb: Peer[] = [{ cidrs: ctx.spec.loadBalancer.sourceRanges }];
@@ -97,6 +98,8 @@ function mailFlows(ctx: RenderContext, w: MailWorkload): { ingress: Flow[]; egre
   const ldap: Flow = { peers: [{ component: 'ldap' }], ports: ['ldap'] };
   // The director's admin API: the rendered controller and the operator's backend sync write to it; a
   // draining mailbox reads from it whether users are still routed to it.
+  // The prober comes in where users do, on the TLS ports it probes.
+  const probe = (...ports: string[]): Flow[] => (probeRuns(ctx.spec) ? [{ peers: [{ component: 'probe' }], ports }] : []);
   const doveadm: Flow = {
     peers: [{ component: 'controller' }, { component: 'mailbox' }, ...(ctx.operatorNamespace ? [{ operatorNamespace: ctx.operatorNamespace }] : [])],
     ports: ['doveadm'],
@@ -104,12 +107,12 @@ function mailFlows(ctx: RenderContext, w: MailWorkload): { ingress: Flow[]; egre
   switch (w) {
     case 'mta':
       return {
-        ingress: [{ peers: [{ world: true }], ports: ['smtp'] }, ...(behindLb ? [{ peers: lb, ports: ['smtp-lb'] }] : []), SCRAPE],
+        ingress: [{ peers: [{ world: true }], ports: ['smtp'] }, ...(behindLb ? [{ peers: lb, ports: ['smtp-lb'] }] : []), ...probe('smtp'), SCRAPE],
         egress: [{ peers: [{ component: 'proxy' }], ports: ['lmtp'] }, ldap, ...relay],
       };
     case 'msa':
       return {
-        ingress: [{ peers: [{ world: true }], ports: ['submission', 'submissions'] }, ...(behindLb ? [{ peers: lb, ports: ['submission-lb', 'submissions-lb'] }] : []), SCRAPE],
+        ingress: [{ peers: [{ world: true }], ports: ['submission', 'submissions'] }, ...(behindLb ? [{ peers: lb, ports: ['submission-lb', 'submissions-lb'] }] : []), ...probe('submissions'), SCRAPE],
         egress: [{ peers: [{ component: 'proxy' }], ports: ['auth'] }, ldap, ...relay],
       };
     case 'proxy':
@@ -121,6 +124,7 @@ function mailFlows(ctx: RenderContext, w: MailWorkload): { ingress: Flow[]; egre
           { peers: [{ component: 'msa' }], ports: ['auth'] },
           doveadm,
           { peers: [{ component: 'proxy' }], ports: ['director'] },
+          ...probe('imaps', 'pop3s'),
           SCRAPE,
         ],
         egress: [{ peers: [{ component: 'mailbox' }], ports: ['imap', 'pop3', 'lmtp'] }, { peers: [{ component: 'proxy' }], ports: ['director'] }, ldap],

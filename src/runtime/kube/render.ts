@@ -10,6 +10,7 @@ import { renderMail } from './mail.ts';
 import { renderMailNetworkPolicies } from './network.ts';
 import { sortObjects, type KubeObject, type Rendered } from './objects.ts';
 import { renderObservability } from './observability.ts';
+import { renderProbe } from './probe.ts';
 import { renderScrape } from './scrape.ts';
 
 /**
@@ -48,6 +49,7 @@ export function renderPlatformDocuments(doc: MailPlatform, opts: RenderOptions =
     ...renderMail(ctx),
     ...renderEgress(ctx),
     ...renderController(ctx),
+    ...renderProbe(ctx),
     ...renderScrape(ctx),
     ...renderObservability(ctx),
     ...renderDns(ctx),

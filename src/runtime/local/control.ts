@@ -2,7 +2,7 @@ import { request, createServer, type IncomingMessage, type Server, type ServerRe
 import { listenOwnerOnly } from '../../agent/index.ts';
 import { errorMessage, isMailfleetError, MailfleetError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
-import { ROLES, type Role } from '../../spec/index.ts';
+import { INSTANCE_ROLES, ROLES, type InstanceRole, type Role } from '../../spec/index.ts';
 import type { LocalRuntime } from './runtime.ts';
 import { statusReport } from './status.ts';
 import type { PlatformSpec } from '../../spec/index.ts';
@@ -89,6 +89,7 @@ export function startControlServer(opts: {
     }
     if (req.method === 'POST' && url.pathname === '/v1/scale') {
       const { role, replicas } = await body(req);
+      if (role === 'probe') throw new MailfleetError('ROLE_NOT_SCALABLE', 'probe runs as one instance while spec.probe.enabled is true');
       if (typeof role !== 'string' || !ROLES.includes(role as Role)) throw new MailfleetError('ROLE_UNKNOWN', `unknown role ${String(role)}; roles: ${ROLES.join(', ')}`);
       if (role === 'ldap' || role === 'kvs') throw new MailfleetError('ROLE_NOT_SCALABLE', `${role} runs as a single instance here`);
       if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0 || replicas > 64) {
@@ -99,8 +100,8 @@ export function startControlServer(opts: {
     }
     if (req.method === 'POST' && url.pathname === '/v1/restart') {
       const { role } = await body(req);
-      if (typeof role !== 'string' || !ROLES.includes(role as Role)) throw new MailfleetError('ROLE_UNKNOWN', `unknown role ${String(role)}; roles: ${ROLES.join(', ')}`);
-      return json(res, 200, { restarted: await runtime.restart(role as Role) });
+      if (typeof role !== 'string' || !INSTANCE_ROLES.includes(role as InstanceRole)) throw new MailfleetError('ROLE_UNKNOWN', `unknown role ${String(role)}; roles: ${INSTANCE_ROLES.join(', ')}`);
+      return json(res, 200, { restarted: await runtime.restart(role as InstanceRole) });
     }
     if (req.method === 'POST' && url.pathname === '/v1/down') {
       json(res, 202, { stopping: true });

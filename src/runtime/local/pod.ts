@@ -2,14 +2,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { DAEMONS, instanceContext } from '../../agent/index.ts';
-import type { PlatformSpec, Role } from '../../spec/index.ts';
+import type { InstanceRole, PlatformSpec } from '../../spec/index.ts';
 import { LOG_FILE_MODE } from './logs.ts';
 
 export type PodState = 'starting' | 'running' | 'terminating' | 'backoff' | 'stopped';
 
 /** What the runtime knows about one instance: its name is stable, its address and process are not. */
 export interface Pod {
-  role: Role;
+  role: InstanceRole;
   name: string;
   ordinal: number;
   address: string;
@@ -28,18 +28,31 @@ export interface PodLaunch {
   specFile: string;
   stateDir: string;
   logDir: string;
+  /** Where an instance serves /livez, /readyz and /metrics on its address (spec.ports.http). */
+  httpPort: number;
 }
 
-/** Starts the instance's agent (its own process group, output appended to its log file). */
+/**
+ * The command of an instance: a mail role's agent, which supervises its daemon; the prober runs as itself (as
+ * its pod does), with its health and metrics on the instance's HTTP port like an agent's.
+ */
+function instanceArgs(pod: Pod, launch: PodLaunch): string[] {
+  if (pod.role === 'probe') {
+    return ['probe', '--name', pod.name, '--listen', `${pod.address}:${launch.httpPort}`, '--state-dir', launch.stateDir];
+  }
+  return [
+    'agent', '--role', pod.role, '--name', pod.name, '--listen', pod.address,
+    '-f', launch.specFile, '--state-dir', launch.stateDir, '--log-format', 'raw',
+  ];
+}
+
+/** Starts the instance's process (its own process group, output appended to its log file). */
 export function launchAgent(pod: Pod, launch: PodLaunch): void {
   const [node, ...prefix] = launch.cli;
   if (node === undefined) throw new TypeError('empty agent command');
   // Root's only, as the logs dir is.
   const logFd = openSync(join(launch.logDir, `${pod.name}.log`), 'a', LOG_FILE_MODE);
-  const child = spawn(node, [
-    ...prefix, 'agent', '--role', pod.role, '--name', pod.name, '--listen', pod.address,
-    '-f', launch.specFile, '--state-dir', launch.stateDir, '--log-format', 'raw',
-  ], { stdio: ['ignore', logFd, logFd], detached: true });
+  const child = spawn(node, [...prefix, ...instanceArgs(pod, launch)], { stdio: ['ignore', logFd, logFd], detached: true });
   closeSync(logFd);
   pod.child = child;
   pod.pid = child.pid;
@@ -52,6 +65,8 @@ export function launchAgent(pod: Pod, launch: PodLaunch): void {
 
 /** Pid files of the daemon behind an instance, for clean-up after its agent was killed. */
 export function daemonPidFiles(spec: PlatformSpec, stateDir: string, pod: Pod): { files: string[]; exe: string } {
+  // The prober is its own process: no daemon stays behind it.
+  if (pod.role === 'probe') return { files: [], exe: '' };
   const instance = instanceContext(stateDir, pod.role, pod.name, pod.address);
   const daemon = DAEMONS[pod.role];
   const input = { spec, instance, peers: { ldap: [], kvs: [], mailbox: [], proxy: [], mta: [], msa: [] } };

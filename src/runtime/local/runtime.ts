@@ -6,7 +6,7 @@ import { createEndpointFeed, type EndpointFeed } from '../../backends/index.ts';
 import type { Peers } from '../../config/index.ts';
 import { errorMessage, MailfleetError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
-import { ROLES, seedingBudgetMs, type PlatformSpec, type Role } from '../../spec/index.ts';
+import { INSTANCE_ROLES, instanceReplicas, ROLES, seedingBudgetMs, type InstanceRole, type PlatformSpec, type Role } from '../../spec/index.ts';
 import type { AddressPool } from './addresses.ts';
 import { daemonPidFiles, launchAgent, type Pod, type PodLaunch } from './pod.ts';
 
@@ -66,7 +66,7 @@ export interface LocalRuntime {
   /** Resolves when the role has `replicas` instances, each new one ready (and through `afterReady`), each removed one stopped. */
   scale(role: Role, replicas: number): Promise<void>;
   /** Rolling restart: one instance at a time, each next one only after the previous is ready again. */
-  restart(role: Role): Promise<{ name: string; address: string; durationMs: number }[]>;
+  restart(role: InstanceRole): Promise<{ name: string; address: string; durationMs: number }[]>;
   /** Stops every instance, reverse dependency order. */
   down(): Promise<void>;
 }
@@ -79,7 +79,7 @@ export function createLocalRuntime(opts: RuntimeOptions): LocalRuntime {
   let stopping = false;
   let lastPeers = '';
 
-  const byRole = (role: Role) => [...pods.values()].filter((p) => p.role === role).sort((a, b) => a.ordinal - b.ordinal);
+  const byRole = (role: InstanceRole) => [...pods.values()].filter((p) => p.role === role).sort((a, b) => a.ordinal - b.ordinal);
 
   function peers(): Peers {
     const out = Object.fromEntries(ROLES.map((r) => [r, [] as { name: string; host: string }[]])) as Peers;
@@ -132,7 +132,7 @@ export function createLocalRuntime(opts: RuntimeOptions): LocalRuntime {
     });
   }
 
-  function nextOrdinal(role: Role): number {
+  function nextOrdinal(role: InstanceRole): number {
     const used = new Set(byRole(role).map((p) => p.ordinal));
     let n = 0;
     while (used.has(n)) n++;
@@ -228,7 +228,7 @@ export function createLocalRuntime(opts: RuntimeOptions): LocalRuntime {
     if (after) await Promise.all(list.map((p) => after(p)));
   }
 
-  function create(role: Role): Pod {
+  function create(role: InstanceRole): Pod {
     const ordinal = nextOrdinal(role);
     const pod: Pod = { role, name: `${role}-${ordinal}`, ordinal, address: '', state: 'stopped', ready: false, restarts: 0, startedAt: 0 };
     pods.set(pod.name, pod);
@@ -271,13 +271,13 @@ export function createLocalRuntime(opts: RuntimeOptions): LocalRuntime {
 
   return {
     endpoints,
-    pods: () => ROLES.flatMap((r) => byRole(r)),
+    pods: () => INSTANCE_ROLES.flatMap((r) => byRole(r)),
     async up() {
       publishPeers();
       loop = probeLoop().catch((err: unknown) => log.error({ err: errorMessage(err) }, 'probe loop failed'));
       const all: Pod[] = [];
-      for (const role of ROLES) {
-        const started = Array.from({ length: spec.roles[role].replicas }, () => create(role));
+      for (const role of INSTANCE_ROLES) {
+        const started = Array.from({ length: instanceReplicas(spec, role) }, () => create(role));
         await waitReady(started);
         all.push(...started);
       }
@@ -307,7 +307,7 @@ export function createLocalRuntime(opts: RuntimeOptions): LocalRuntime {
     },
     async down() {
       stopping = true;
-      for (const role of [...ROLES].reverse()) await Promise.all(byRole(role).map(terminate));
+      for (const role of [...INSTANCE_ROLES].reverse()) await Promise.all(byRole(role).map(terminate));
       await loop;
     },
   };

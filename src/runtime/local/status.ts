@@ -1,4 +1,4 @@
-import type { PlatformSpec, Ports, Role } from '../../spec/index.ts';
+import type { InstanceRole, PlatformSpec, Ports } from '../../spec/index.ts';
 import { backendInDirectors, type BackendInDirectors, type DirectorView } from '../../backends/index.ts';
 import type { CertificateStatus } from '../../tls/index.ts';
 import type { FiguresReport } from './figures.ts';
@@ -12,7 +12,7 @@ function directorEntry(pod: Pod, views: readonly DirectorView[]): Pick<InstanceS
 }
 
 /** Protocol name → port, per role: what `mailfleet status` shows and clients connect to. */
-export function rolePorts(role: Role, ports: Ports): Record<string, number> {
+export function rolePorts(role: InstanceRole, ports: Ports): Record<string, number> {
   const http = { http: ports.http };
   switch (role) {
     case 'mta':
@@ -27,11 +27,13 @@ export function rolePorts(role: Role, ports: Ports): Record<string, number> {
       return { ldap: ports.ldap, ...http };
     case 'kvs':
       return { redis: ports.redis, ...http };
+    case 'probe':
+      return http;
   }
 }
 
 export interface InstanceStatus {
-  role: Role;
+  role: InstanceRole;
   name: string;
   address: string;
   ports: Record<string, number>;

@@ -61,7 +61,7 @@ test('GIVEN the example WHEN rendered THEN stateful roles are StatefulSets with 
   const mta = find(objects, 'StatefulSet', 'mta').spec as { volumeClaimTemplates: { spec: { accessModes: string[]; storageClassName: string } }[] };
   assert.deepEqual(mta.volumeClaimTemplates[0]?.spec.accessModes, ['ReadWriteOnce'], 'each mta pod has its own queue');
   assert.equal(mta.volumeClaimTemplates[0]?.spec.storageClassName, example.spec.kubernetes.storageClasses.mta);
-  assert.deepEqual(byKind(objects, 'Deployment').map((d) => d.metadata.name).sort(), ['demo-controller', 'demo-unbound', 'vmalert'], 'the stateless parts are Deployments');
+  assert.deepEqual(byKind(objects, 'Deployment').map((d) => d.metadata.name).sort(), ['demo-controller', 'demo-unbound', 'probe', 'vmalert'], 'the stateless parts are Deployments');
   assert.deepEqual(byKind(objects, 'DaemonSet').map((d) => d.metadata.name).sort(), ['demo-node-local-dns', 'promtail'], 'per-node parts are DaemonSets');
 });
 
@@ -170,18 +170,20 @@ test('GIVEN a load balancer range WHEN rendered THEN PROXY-protocol listeners ex
 const INLINE_SECRETS = { adminPassword: 'inline-admin-secret-0123', readerPassword: 'inline-reader-secret-0123', authPassword: 'inline-auth-secret-0123' };
 const INLINE_KEY = 'inline-doveadm-key-0123456789';
 const INLINE_BACKEND_LOGIN = 'inline-backend-login-0123456';
+const INLINE_PROBE = 'inline-probe-password-0123';
 
 /** The example with every platform secret in the spec and no existing Secret named: the Secret is rendered. */
 const inline = () => variant((d) => {
   d.spec.ldap = { ...(d.spec.ldap as object), ...INLINE_SECRETS };
   d.spec.director = { apiKey: INLINE_KEY, backendLoginPassword: INLINE_BACKEND_LOGIN };
+  d.spec.probe = { password: INLINE_PROBE };
   d.spec.kubernetes.existingSecret = '';
 });
 
 test('GIVEN every secret in the spec WHEN rendered THEN no ConfigMap holds one and the Secret holds them all', () => {
   const doc = inline();
   const objects = renderPlatform(doc);
-  const secretValues = [INLINE_SECRETS.adminPassword, INLINE_SECRETS.readerPassword, INLINE_SECRETS.authPassword, INLINE_KEY, INLINE_BACKEND_LOGIN, ...doc.spec.accounts.seed.map((a) => a.password)];
+  const secretValues = [INLINE_SECRETS.adminPassword, INLINE_SECRETS.readerPassword, INLINE_SECRETS.authPassword, INLINE_KEY, INLINE_BACKEND_LOGIN, INLINE_PROBE, ...doc.spec.accounts.seed.map((a) => a.password)];
   for (const cm of byKind(objects, 'ConfigMap')) {
     const text = JSON.stringify(cm);
     for (const s of secretValues) assert.ok(!text.includes(s), `ConfigMap ${cm.metadata.name} must not contain a secret`);

@@ -120,6 +120,7 @@ test('GIVEN a Secret the operator applied from spec secrets WHEN the spec drops 
   const inline = variant((s) => {
     s.ldap = { ...s.ldap, adminPassword: 'inline-admin-secret-0123', readerPassword: 'inline-reader-secret-0123', authPassword: 'inline-auth-secret-0123' };
     s.director = { apiKey: 'inline-doveadm-key-0123456789', backendLoginPassword: 'inline-backend-login-0123456' };
+    s.probe = { password: 'inline-probe-password-0123' };
     s.kubernetes!.existingSecret = '';
   });
   const before = renderPlatform(inline);
