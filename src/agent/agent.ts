@@ -4,6 +4,7 @@ import { postfixProxyServices, servesTls, type InstanceContext, type Peers } fro
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Router } from '../lmtp/index.ts';
+import { instanceRegistry, type Registry } from '../metrics/index.ts';
 import type { PlatformSpec } from '../spec/index.ts';
 import { certificateSources, installCertificates, removeServedCertificates, type CertificateFacts } from './certificates.ts';
 import { startCertificateWatch, type CertificateWatch } from './certificate-watch.ts';
@@ -51,7 +52,7 @@ function readPeers(file: string): Peers {
  * A `proxy` takes LMTP itself and asks its Dovecot director where each recipient lives (see src/lmtp). Only a
  * proxy's agent loads the router.
  */
-async function startRouter(spec: PlatformSpec, instance: AgentOptions['instance'], log: Logger): Promise<Router | undefined> {
+async function startRouter(spec: PlatformSpec, instance: AgentOptions['instance'], log: Logger, registry: Registry): Promise<Router | undefined> {
   if (instance.role !== 'proxy') return undefined;
   const [{ startLmtpRouter }, { quantityValue }] = await Promise.all([import('../lmtp/index.ts'), import('../spec/index.ts')]);
   return startLmtpRouter({
@@ -65,6 +66,7 @@ async function startRouter(spec: PlatformSpec, instance: AgentOptions['instance'
     memoryLimitBytes: quantityValue(spec.kubernetes.resources.proxy.limits.memory),
     ...(instance.listen === '0.0.0.0' ? {} : { localAddress: instance.listen }),
     log,
+    registry,
   });
 }
 
@@ -72,7 +74,7 @@ async function startRouter(spec: PlatformSpec, instance: AgentOptions['instance'
  * An `mta` or `msa` behind a load balancer: the balancer ports are the agent's, which lets only the
  * balancer ranges through to Postfix's PROXY-protocol services (see proxy-gate.ts).
  */
-function startGate(spec: PlatformSpec, instance: AgentOptions['instance'], log: Logger): Promise<ProxyGate> | undefined {
+function startGate(spec: PlatformSpec, instance: AgentOptions['instance'], log: Logger, registry: Registry): Promise<ProxyGate> | undefined {
   if (instance.role !== 'mta' && instance.role !== 'msa') return undefined;
   const services = postfixProxyServices(instance.role, spec);
   if (services.length === 0) return undefined;
@@ -82,15 +84,15 @@ function startGate(spec: PlatformSpec, instance: AgentOptions['instance'], log: 
     port,
     socketPath: shortSocketPath(instance.runDir, service, join(instance.dataDir, 'queue', 'private', service)),
   }));
-  return startProxyGate({ listeners, trusted: spec.loadBalancer.sourceRanges, log });
+  return startProxyGate({ listeners, trusted: spec.loadBalancer.sourceRanges, log, registry });
 }
 
 /** The roles with TLS listeners watch their certificates and reload their daemon on a new one (certificate-watch.ts). */
-function watchCertificates(daemon: Daemon, input: () => DaemonInput, serving: CertificateFacts[] | undefined, log: Logger): CertificateWatch | undefined {
+function watchCertificates(daemon: Daemon, input: () => DaemonInput, serving: CertificateFacts[] | undefined, log: Logger, registry: Registry): CertificateWatch | undefined {
   const { reloadCertificates } = daemon;
   if (serving === undefined || reloadCertificates === undefined) return undefined;
   const { spec, instance } = input();
-  return startCertificateWatch({ sources: certificateSources(spec, instance), serving, reload: () => reloadCertificates(input()), log });
+  return startCertificateWatch({ sources: certificateSources(spec, instance), serving, reload: () => reloadCertificates(input()), log, registry });
 }
 
 /**
@@ -118,11 +120,13 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     running = false;
   });
 
+  // One registry for everything this agent exports, every series labelled with its role and instance.
+  const registry = instanceRegistry(instance.role, instance.name);
   let router: Router | undefined;
   let gate: ProxyGate | undefined;
   try {
-    router = await startRouter(spec, instance, log);
-    gate = await startGate(spec, instance, log);
+    router = await startRouter(spec, instance, log, registry);
+    gate = await startGate(spec, instance, log, registry);
   } catch (err) {
     log.error({ err: errorMessage(err) }, 'lmtp router or proxy gate failed to start');
     await Promise.all([router?.close(0), gate?.close()]);
@@ -132,7 +136,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     return 1;
   }
 
-  const certificates = watchCertificates(daemon, input, serving, log);
+  const certificates = watchCertificates(daemon, input, serving, log, registry);
 
   const budgetMs = spec.drainSeconds * 1000;
   let drainStartedAt: number | undefined;
@@ -151,16 +155,12 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   const health = startHealth({
     host: opts.healthHost,
     port: opts.healthPort,
-    role: instance.role,
-    instance: instance.name,
     check: readinessCheck(instance.role, spec, instance.listen, 2000),
     state: { daemonRunning: () => running, drainStartedAt: () => drainStartedAt },
     log,
     hungAfterMs: spec.hungSeconds * 1000,
     drainBudgetMs: budgetMs,
-    ...(router || gate || certificates
-      ? { extraMetrics: (labels: string) => `${router?.metrics(labels) ?? ''}${gate?.metrics(labels) ?? ''}${certificates?.metrics(labels) ?? ''}` }
-      : {}),
+    registry,
   });
 
   // The preStop hook (`mailfleet agent drain`) asks here: the HTTP port takes no control action.

@@ -13,6 +13,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { Counter, Gauge, type Registry } from '../metrics/index.ts';
 import { installServed, readCertificate, sourceFingerprint, sourceSignature, type CertificateFacts, type CertificateSource } from './certificates.ts';
 
 /** How often the files are read for a change fs.watch did not report. */
@@ -23,8 +24,6 @@ export const CERTIFICATE_SETTLE_MS = 500;
 export type ReloadResult = 'ok' | 'failed' | 'rejected';
 
 export interface CertificateWatch {
-  /** Prometheus text lines, given the `role,instance` label pairs. */
-  metrics(labels: string): string;
   close(): void;
 }
 
@@ -35,8 +34,31 @@ export interface CertificateWatchOptions {
   /** Makes the daemon load the installed files (`postfix reload`, `doveadm reload`). */
   reload: () => Promise<void>;
   log: Logger;
+  /** Where the watch's `mailfleet_agent_certificate_*` metrics are registered: the agent's registry. */
+  registry: Registry;
   pollMs?: number;
   settleMs?: number;
+}
+
+/** Reloads by result, and the expiry of what is served now (read at each scrape). */
+function registerWatchMetrics(registry: Registry, serving: ReadonlyMap<string, CertificateFacts>): Counter<'result'> {
+  const reloads = new Counter({
+    name: 'mailfleet_agent_certificate_reloads_total',
+    help: 'Certificate changes handled: daemon reloaded (ok), reload failed, or the new pair refused (rejected).',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  for (const result of ['ok', 'failed', 'rejected'] satisfies ReloadResult[]) reloads.inc({ result }, 0);
+  new Gauge({
+    name: 'mailfleet_agent_certificate_expiry_timestamp_seconds',
+    help: 'When the certificate the daemon serves expires.',
+    labelNames: ['certificate'],
+    registers: [registry],
+    collect() {
+      for (const f of serving.values()) this.set({ certificate: f.name }, Math.floor(f.notAfter.getTime() / 1000));
+    },
+  });
+  return reloads;
 }
 
 export function startCertificateWatch(opts: CertificateWatchOptions): CertificateWatch {
@@ -45,7 +67,7 @@ export function startCertificateWatch(opts: CertificateWatchOptions): Certificat
   const serving = new Map(opts.serving.map((f) => [f.name, f]));
   /** The last content refused per certificate: logged and counted once, not at every poll. */
   const rejected = new Map<string, string>();
-  const counts: Record<ReloadResult, number> = { ok: 0, failed: 0, rejected: 0 };
+  const reloads = registerWatchMetrics(opts.registry, serving);
   let settle: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let again = false;
@@ -64,7 +86,7 @@ export function startCertificateWatch(opts: CertificateWatchOptions): Certificat
       if (!reading.ok) {
         if (rejected.get(source.name) === reading.fingerprint) continue;
         rejected.set(source.name, reading.fingerprint);
-        counts.rejected++;
+        reloads.inc({ result: 'rejected' });
         opts.log.warn({ certificate: source.name, reason: reading.reason }, 'new certificate refused; the old one stays in service');
         continue;
       }
@@ -77,10 +99,10 @@ export function startCertificateWatch(opts: CertificateWatchOptions): Certificat
     const certificates = installed.map((f) => ({ name: f.name, dnsNames: f.dnsNames, notAfter: f.notAfter.toISOString() }));
     try {
       await opts.reload();
-      counts.ok++;
+      reloads.inc({ result: 'ok' });
       opts.log.info({ certificates }, 'certificates reloaded');
     } catch (err) {
-      counts.failed++;
+      reloads.inc({ result: 'failed' });
       opts.log.error({ certificates, err: errorMessage(err) }, 'certificate reload failed');
     }
   }
@@ -138,17 +160,6 @@ export function startCertificateWatch(opts: CertificateWatchOptions): Certificat
   }
 
   return {
-    metrics(labels) {
-      return [
-        '# HELP mailfleet_agent_certificate_reloads_total Certificate changes handled: daemon reloaded (ok), reload failed, or the new pair refused (rejected).',
-        '# TYPE mailfleet_agent_certificate_reloads_total counter',
-        ...(['ok', 'failed', 'rejected'] as const).map((r) => `mailfleet_agent_certificate_reloads_total{${labels},result="${r}"} ${counts[r]}`),
-        '# HELP mailfleet_agent_certificate_expiry_timestamp_seconds When the certificate the daemon serves expires.',
-        '# TYPE mailfleet_agent_certificate_expiry_timestamp_seconds gauge',
-        ...[...serving.values()].map((f) => `mailfleet_agent_certificate_expiry_timestamp_seconds{${labels},certificate="${f.name}"} ${Math.floor(f.notAfter.getTime() / 1000)}`),
-        '',
-      ].join('\n');
-    },
     close() {
       closed = true;
       clearInterval(poll);

@@ -1,6 +1,7 @@
 import type { Server } from 'node:net';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { Counter, Gauge, type Registry } from '../metrics/index.ts';
 import { startHttpResponder } from './http-responder.ts';
 import { liveness } from './liveness.ts';
 import type { ReadinessCheck } from './readiness.ts';
@@ -33,6 +34,37 @@ export interface Health {
   close(): Promise<void>;
 }
 
+/** What /readyz and /livez know, read when /metrics is asked. */
+interface HealthReadings {
+  daemonRunning: () => boolean;
+  ready: () => boolean;
+  draining: () => boolean;
+}
+
+interface HealthMetrics {
+  checks: Counter<'result'>;
+  checkDuration: Gauge;
+}
+
+function registerHealthMetrics(registry: Registry, read: HealthReadings): HealthMetrics {
+  const registers = [registry];
+  const flag = (name: string, help: string, value: () => boolean): Gauge => new Gauge({
+    name,
+    help,
+    registers,
+    collect() {
+      this.set(value() ? 1 : 0);
+    },
+  });
+  flag('mailfleet_agent_daemon_up', 'Whether the supervised daemon process is running.', read.daemonRunning);
+  flag('mailfleet_agent_ready', 'Whether the daemon answered its protocol dialogue (cached).', read.ready);
+  flag('mailfleet_agent_draining', 'Whether the agent is draining.', read.draining);
+  const checks = new Counter({ name: 'mailfleet_agent_readiness_checks_total', help: 'Protocol readiness dialogues run, by result.', labelNames: ['result'], registers });
+  for (const result of ['ok', 'fail']) checks.inc({ result }, 0);
+  const checkDuration = new Gauge({ name: 'mailfleet_agent_readiness_check_duration_seconds', help: 'Duration of the last readiness dialogue.', registers });
+  return { checks, checkDuration };
+}
+
 /**
  * `/livez`, `/readyz` and `/metrics` of one agent, open to the kubelet and the scraper; nothing here changes the
  * instance (a drain is asked on the control socket, see control.ts). Liveness depends on nothing outside the
@@ -41,23 +73,30 @@ export interface Health {
 export function startHealth(opts: {
   host: string;
   port: number;
-  role: string;
-  instance: string;
   check: ReadinessCheck;
   state: HealthState;
   log: Logger;
   hungAfterMs?: number;
   /** The drain budget (`spec.drainSeconds`): a drain running past it and a margin fails /livez. */
   drainBudgetMs: number;
-  /** More metric families for /metrics, given the `role,instance` label pairs. */
-  extraMetrics?: (labels: string) => string;
+  /** The agent's registry (`role` and `instance` default labels): /metrics serves it; the health metrics join it here. */
+  registry: Registry;
+  /**
+   * Exposition text appended to the registry's at each scrape (the daemon's own metrics, relayed). It must resolve,
+   * whatever happens to its source. Default: nothing.
+   */
+  relay?: () => Promise<string>;
 }): Health {
   const hungAfterMs = opts.hungAfterMs ?? LIVENESS_HUNG_MS;
   let last: CheckResult | undefined;
   let inflight: Promise<CheckResult> | undefined;
   let lastOkAt = Date.now();
   const draining = (): boolean => opts.state.drainStartedAt() !== undefined;
-  const counts = { ok: 0, fail: 0 };
+  const metrics = registerHealthMetrics(opts.registry, {
+    daemonRunning: () => opts.state.daemonRunning(),
+    ready: () => last?.ok === true && opts.state.daemonRunning() && !draining(),
+    draining,
+  });
 
   async function runCheck(): Promise<CheckResult> {
     const started = Date.now();
@@ -65,12 +104,16 @@ export function startHealth(opts: {
     try {
       await opts.check(signal);
       lastOkAt = Date.now();
-      counts.ok++;
-      return { ok: true, at: Date.now(), detail: 'ok', durationMs: Date.now() - started };
+      return checked({ ok: true, at: Date.now(), detail: 'ok', durationMs: Date.now() - started });
     } catch (err) {
-      counts.fail++;
-      return { ok: false, at: Date.now(), detail: errorMessage(err), durationMs: Date.now() - started };
+      return checked({ ok: false, at: Date.now(), detail: errorMessage(err), durationMs: Date.now() - started });
     }
+  }
+
+  function checked(result: CheckResult): CheckResult {
+    metrics.checks.inc({ result: result.ok ? 'ok' : 'fail' });
+    metrics.checkDuration.set(result.durationMs / 1000);
+    return result;
   }
 
   async function ready(): Promise<CheckResult> {
@@ -94,27 +137,10 @@ export function startHealth(opts: {
     hungAfterMs,
   });
 
-  function metrics(readyNow: boolean): string {
-    const labels = `role="${opts.role}",instance="${opts.instance}"`;
-    return [
-      '# HELP mailfleet_agent_daemon_up Whether the supervised daemon process is running.',
-      '# TYPE mailfleet_agent_daemon_up gauge',
-      `mailfleet_agent_daemon_up{${labels}} ${opts.state.daemonRunning() ? 1 : 0}`,
-      '# HELP mailfleet_agent_ready Whether the daemon answered its protocol dialogue (cached).',
-      '# TYPE mailfleet_agent_ready gauge',
-      `mailfleet_agent_ready{${labels}} ${readyNow ? 1 : 0}`,
-      '# HELP mailfleet_agent_draining Whether the agent is draining.',
-      '# TYPE mailfleet_agent_draining gauge',
-      `mailfleet_agent_draining{${labels}} ${draining() ? 1 : 0}`,
-      '# HELP mailfleet_agent_readiness_checks_total Protocol readiness dialogues run, by result.',
-      '# TYPE mailfleet_agent_readiness_checks_total counter',
-      `mailfleet_agent_readiness_checks_total{${labels},result="ok"} ${counts.ok}`,
-      `mailfleet_agent_readiness_checks_total{${labels},result="fail"} ${counts.fail}`,
-      '# HELP mailfleet_agent_readiness_check_duration_seconds Duration of the last readiness dialogue.',
-      '# TYPE mailfleet_agent_readiness_check_duration_seconds gauge',
-      `mailfleet_agent_readiness_check_duration_seconds{${labels}} ${((last?.durationMs ?? 0) / 1000).toFixed(3)}`,
-      '',
-    ].join('\n') + (opts.extraMetrics?.(labels) ?? '');
+  /** The relayed text first: what fetching it counts (its errors) is then in the same scrape. */
+  async function exposition(): Promise<string> {
+    const relayed = (await opts.relay?.()) ?? '';
+    return (await opts.registry.metrics()) + relayed;
   }
 
   const http = startHttpResponder({
@@ -140,7 +166,16 @@ export function startHealth(opts: {
         );
         return;
       }
-      if (req.path === '/metrics') return reply(200, metrics(last?.ok === true && opts.state.daemonRunning() && !draining()), 'text/plain; version=0.0.4');
+      if (req.path === '/metrics') {
+        exposition().then(
+          (text) => reply(200, text, opts.registry.contentType),
+          (err: unknown) => {
+            opts.log.error({ err: errorMessage(err) }, 'metrics failed');
+            reply(500, 'metrics failed\n');
+          },
+        );
+        return;
+      }
       return reply(404, 'not found\n');
     },
   });

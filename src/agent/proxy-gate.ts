@@ -15,6 +15,7 @@ import { rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { Counter, Gauge, type Registry } from '../metrics/index.ts';
 
 /** Spliced connections per balancer port: Postfix's default process limit for the service, and some. */
 export const PROXY_GATE_MAX_CONNECTIONS = 1000;
@@ -31,8 +32,6 @@ export interface ProxyGateListener {
 }
 
 export interface ProxyGate {
-  /** Prometheus text lines, given the `role,instance` label pairs. */
-  metrics(labels: string): string;
   /** Stops accepting and ends every splice still open. */
   close(): Promise<void>;
 }
@@ -80,9 +79,39 @@ function splice(client: Socket, socketPath: string, onDone: () => void): void {
   client.resume();
 }
 
-export async function startProxyGate(opts: { listeners: readonly ProxyGateListener[]; trusted: readonly string[]; log: Logger; maxConnections?: number }): Promise<ProxyGate> {
+/** The gate's metrics in `registry`: connections by service and result, and those spliced now (read at each scrape). */
+function registerGateMetrics(registry: Registry, services: readonly string[], open: (service: string) => number): Counter<'service' | 'result'> {
+  const connections = new Counter({
+    name: 'mailfleet_agent_proxy_connections_total',
+    help: 'Connections to a load balancer port, by whether the peer was in the balancer ranges.',
+    labelNames: ['service', 'result'],
+    registers: [registry],
+  });
+  for (const service of services) for (const result of ['accepted', 'refused']) connections.inc({ service, result }, 0);
+  new Gauge({
+    name: 'mailfleet_agent_proxy_connections',
+    help: 'Connections spliced onto Postfix now.',
+    labelNames: ['service'],
+    registers: [registry],
+    collect() {
+      for (const service of services) this.set({ service }, open(service));
+    },
+  });
+  return connections;
+}
+
+export async function startProxyGate(opts: {
+  listeners: readonly ProxyGateListener[];
+  trusted: readonly string[];
+  log: Logger;
+  /** Where the gate's `mailfleet_agent_proxy_*` metrics are registered: the agent's registry. */
+  registry: Registry;
+  maxConnections?: number;
+}): Promise<ProxyGate> {
   const trusted = cidrMatcher(opts.trusted);
-  const counts = new Map(opts.listeners.map((l) => [l.service, { accepted: 0, refused: 0, open: 0 }]));
+  /** Connections spliced now, per service. */
+  const spliced = new Map(opts.listeners.map((l) => [l.service, 0]));
+  const connections = registerGateMetrics(opts.registry, [...spliced.keys()], (service) => spliced.get(service) ?? 0);
   const servers: Server[] = [];
   const open = new Set<Socket>();
   let refusedSinceLog = 0;
@@ -98,20 +127,20 @@ export async function startProxyGate(opts: { listeners: readonly ProxyGateListen
   }
 
   for (const l of opts.listeners) {
-    const count = counts.get(l.service) ?? { accepted: 0, refused: 0, open: 0 };
+    const { service } = l;
     const server = createServer({ pauseOnConnect: true }, (client) => {
       const peer = client.remoteAddress ?? '';
       if (!trusted(peer)) {
-        count.refused++;
-        refused(l.service, peer, l.port);
+        connections.inc({ service, result: 'refused' });
+        refused(service, peer, l.port);
         client.destroy();
         return;
       }
-      count.accepted++;
-      count.open++;
+      connections.inc({ service, result: 'accepted' });
+      spliced.set(service, (spliced.get(service) ?? 0) + 1);
       open.add(client);
       splice(client, l.socketPath, () => {
-        count.open--;
+        spliced.set(service, (spliced.get(service) ?? 1) - 1);
         open.delete(client);
       });
     });
@@ -128,21 +157,6 @@ export async function startProxyGate(opts: { listeners: readonly ProxyGateListen
   }
 
   return {
-    metrics(labels) {
-      const rows = [...counts.entries()];
-      return [
-        '# HELP mailfleet_agent_proxy_connections_total Connections to a load balancer port, by whether the peer was in the balancer ranges.',
-        '# TYPE mailfleet_agent_proxy_connections_total counter',
-        ...rows.flatMap(([service, c]) => [
-          `mailfleet_agent_proxy_connections_total{${labels},service="${service}",result="accepted"} ${c.accepted}`,
-          `mailfleet_agent_proxy_connections_total{${labels},service="${service}",result="refused"} ${c.refused}`,
-        ]),
-        '# HELP mailfleet_agent_proxy_connections Connections spliced onto Postfix now.',
-        '# TYPE mailfleet_agent_proxy_connections gauge',
-        ...rows.map(([service, c]) => `mailfleet_agent_proxy_connections{${labels},service="${service}"} ${c.open}`),
-        '',
-      ].join('\n');
-    },
     async close() {
       const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
       for (const s of open) s.destroy();

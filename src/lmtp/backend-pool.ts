@@ -22,18 +22,12 @@ export interface PoolOptions extends ConnectionOptions, TransactionTimeouts {
   slotWaitMs: number;
 }
 
-export interface PoolCounters {
-  opened: number;
-  reused: number;
-  /** Transactions that failed at their backend (connect, silence, a dropped connection). */
-  failed: number;
-  /** Transactions that had to wait for a backend's free slot. */
-  queued: number;
-  /** Transactions that found no free slot within the deadline. */
-  slotTimeouts: number;
-  /** Envelopes sent again on a new connection because a pooled one had been closed under them. */
-  retried: number;
-}
+/**
+ * What the pool counts: a connection `opened` or `reused`; a transaction `failed` at its backend (connect, silence,
+ * a dropped connection), `queued` for a backend's free slot, or finding none within the deadline (`slot_timeout`);
+ * an envelope `retried` on a new connection because a pooled one had been closed under it.
+ */
+export type PoolEvent = 'opened' | 'reused' | 'failed' | 'queued' | 'slot_timeout' | 'retried';
 
 export interface BackendPool {
   /**
@@ -41,7 +35,6 @@ export interface BackendPool {
    * gives each recipient a 4xx, which `finish()` returns.
    */
   begin(host: string, envelope: Envelope): Promise<MessageSink>;
-  counters(): Readonly<PoolCounters>;
   idleConnections(): number;
   /** Closes idle connections; transactions waiting for a slot get their 451 now. */
   close(): void;
@@ -56,9 +49,9 @@ interface Waiter {
   settle(granted: boolean): void;
 }
 
-export function createBackendPool(opts: PoolOptions): BackendPool {
+/** `count` hears each {@link PoolEvent} as it happens. */
+export function createBackendPool(opts: PoolOptions, count: (event: PoolEvent) => void = () => {}): BackendPool {
   const idle = new Map<string, Connection[]>();
-  const counters: PoolCounters = { opened: 0, reused: 0, failed: 0, queued: 0, slotTimeouts: 0, retried: 0 };
   const active = new Map<string, number>();
   const waiting = new Map<string, Waiter[]>();
   let closed = false;
@@ -70,7 +63,7 @@ export function createBackendPool(opts: PoolOptions): BackendPool {
       return Promise.resolve(true);
     }
     if (closed) return Promise.resolve(false);
-    counters.queued++;
+    count('queued');
     const queue = waiting.get(host) ?? [];
     waiting.set(host, queue);
     return new Promise((resolve) => {
@@ -83,7 +76,7 @@ export function createBackendPool(opts: PoolOptions): BackendPool {
         },
       };
       const timer = setTimeout(() => {
-        counters.slotTimeouts++;
+        count('slot_timeout');
         waiter.settle(false);
       }, opts.slotWaitMs);
       queue.push(waiter);
@@ -124,15 +117,15 @@ export function createBackendPool(opts: PoolOptions): BackendPool {
   async function start(host: string, env: Envelope): Promise<MessageSink> {
     const temp = (text: string): MessageSink => settled(env.recipients.map((r) => temporary(r, text)));
     let conn = take(host);
-    if (conn) counters.reused++;
+    if (conn) count('reused');
     for (;;) {
       const pooled = conn !== undefined;
       if (!conn) {
         try {
           conn = await openConnection(host, opts);
-          counters.opened++;
+          count('opened');
         } catch (err) {
-          counters.failed++;
+          count('failed');
           release(host);
           return temp(`backend ${host} unavailable: ${(err as Error).message}`);
         }
@@ -140,7 +133,7 @@ export function createBackendPool(opts: PoolOptions): BackendPool {
       const used = conn;
       const r = await sendEnvelope(used, env, opts, (reusable) => {
         if (reusable) giveBack(host, used);
-        else counters.failed++;
+        else count('failed');
         release(host);
       });
       if (r.kind === 'open') return r.sink;
@@ -154,11 +147,11 @@ export function createBackendPool(opts: PoolOptions): BackendPool {
       // A pooled connection closed under the envelope: the message was not sent, so sending the envelope
       // again on a new connection cannot store anything twice. Silence is no such proof: no repeat then.
       if (pooled && r.kind === 'closed') {
-        counters.retried++;
+        count('retried');
         conn = undefined;
         continue;
       }
-      counters.failed++;
+      count('failed');
       release(host);
       return temp(`backend ${host} failed: ${r.reason}`);
     }
@@ -169,7 +162,6 @@ export function createBackendPool(opts: PoolOptions): BackendPool {
       if (!(await acquire(host))) return settled(env.recipients.map((r) => temporary(r, `backend ${host} busy: no free slot within ${opts.slotWaitMs} ms`)));
       return start(host, env);
     },
-    counters: () => counters,
     idleConnections: () => [...idle.values()].reduce((n, l) => n + l.length, 0),
     close() {
       closed = true;

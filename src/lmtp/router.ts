@@ -7,10 +7,11 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../log.ts';
-import type { LmtpReply } from '../protocol/index.ts';
+import type { Registry } from '../metrics/index.ts';
 import { createBackendPool, type PoolOptions } from './backend-pool.ts';
 import { createDirectorLookup } from './director-lookup.ts';
 import { maxBodyBytes, maxSessions } from './limits.ts';
+import { registerRouterMetrics } from './metrics.ts';
 import { startSession, type Session, type SessionLimits } from './session.ts';
 
 export interface RouterOptions {
@@ -30,13 +31,13 @@ export interface RouterOptions {
   /** The proxy pod's memory limit in bytes: the session cap is sized from it (see limits.ts). */
   memoryLimitBytes: number;
   log: Logger;
+  /** Where the router's `mailfleet_lmtp_router_*` metrics are registered: the agent's registry. */
+  registry: Registry;
   /** Tests shorten limits and deadlines; production takes the defaults below. */
   tuning?: { session?: Partial<SessionLimits>; pool?: Partial<typeof POOL_SETTINGS>; lookupTimeoutMs?: number; maxSessions?: number };
 }
 
 export interface Router {
-  /** Prometheus text lines for the agent's /metrics. */
-  metrics(labels: string): string;
   /**
    * Stops accepting and asks each session to end (421 once its transaction in progress is done). Those still
    * open after `budgetMs` get 421 at once, a message in progress given up, and any left a second later are
@@ -76,34 +77,22 @@ const CLOSE_FORCE_MS = 1000;
 export async function startLmtpRouter(opts: RouterOptions): Promise<Router> {
   const lookup = createDirectorLookup({ socketPath: opts.directorSocket, timeoutMs: opts.tuning?.lookupTimeoutMs ?? LOOKUP_TIMEOUT_MS });
   const limits = { ...SESSION_LIMITS, maxMessageBytes: maxBodyBytes(opts.messageSizeLimit), ...opts.tuning?.session };
+  const sessions = new Set<Session>();
+  const cap = opts.tuning?.maxSessions ?? maxSessions(opts.memoryLimitBytes);
+  // The pool is read by the idle-connections gauge only when scraped, after it exists.
+  const metrics = registerRouterMetrics(opts.registry, { sessions: () => sessions.size, sessionLimit: cap, idleConnections: () => pool.idleConnections() });
   const pool = createBackendPool({
     ...POOL_SETTINGS,
     ...opts.tuning?.pool,
     port: opts.backendPort,
     heloName: opts.hostname,
     ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
-  });
-  const sessions = new Set<Session>();
-  const cap = opts.tuning?.maxSessions ?? maxSessions(opts.memoryLimitBytes);
-  const counts = {
-    sessions: 0,
-    refused: 0,
-    recipients: { accepted: 0, unknown: 0, lookup_failed: 0 },
-    replies: { delivered: 0, deferred: 0, rejected: 0 },
-    bytes: 0,
-  };
-  const events = {
-    recipient: (result: 'accepted' | 'unknown' | 'lookup_failed') => void counts.recipients[result]++,
-    delivered(replies: readonly LmtpReply[], bytes: number) {
-      for (const r of replies) counts.replies[r.code < 300 ? 'delivered' : r.code < 500 ? 'deferred' : 'rejected']++;
-      counts.bytes += bytes;
-    },
-  };
+  }, metrics.pool);
   let nextCid = 1;
 
   /** Beyond the cap: 421 and gone. The socket is destroyed once the reply is handed to the kernel. */
   function refuse(socket: Socket): void {
-    counts.refused++;
+    metrics.refused();
     socket.on('error', () => {});
     socket.pause();
     socket.end(`421 4.3.2 ${opts.hostname} Too many sessions, try again later\r\n`, () => socket.destroy());
@@ -111,14 +100,14 @@ export async function startLmtpRouter(opts: RouterOptions): Promise<Router> {
 
   const server: Server = createServer((socket: Socket) => {
     if (sessions.size >= cap) return refuse(socket);
-    counts.sessions++;
+    metrics.session();
     const cid = nextCid++;
     const session = startSession(socket, {
       hostname: opts.hostname,
       lookup,
       pool,
       limits,
-      events,
+      events: metrics,
       log: opts.log.child({ cid, client: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}` }),
     });
     sessions.add(session);
@@ -141,51 +130,6 @@ export async function startLmtpRouter(opts: RouterOptions): Promise<Router> {
   opts.log.info({ listen: `${opts.host}:${opts.port}`, directorSocket: opts.directorSocket, backendPort: opts.backendPort, maxSessions: cap, maxMessageBytes: limits.maxMessageBytes }, 'lmtp router listening');
 
   return {
-    metrics(labels) {
-      const pc = pool.counters();
-      const lines = [
-        '# HELP mailfleet_lmtp_router_sessions_total LMTP sessions the router accepted.',
-        '# TYPE mailfleet_lmtp_router_sessions_total counter',
-        `mailfleet_lmtp_router_sessions_total{${labels}} ${counts.sessions}`,
-        '# HELP mailfleet_lmtp_router_sessions_refused_total LMTP connections told 421 because the router was at its session cap.',
-        '# TYPE mailfleet_lmtp_router_sessions_refused_total counter',
-        `mailfleet_lmtp_router_sessions_refused_total{${labels}} ${counts.refused}`,
-        '# HELP mailfleet_lmtp_router_session_limit The router\'s session cap, sized from the pod\'s memory limit.',
-        '# TYPE mailfleet_lmtp_router_session_limit gauge',
-        `mailfleet_lmtp_router_session_limit{${labels}} ${cap}`,
-        '# HELP mailfleet_lmtp_router_sessions Open LMTP client sessions.',
-        '# TYPE mailfleet_lmtp_router_sessions gauge',
-        `mailfleet_lmtp_router_sessions{${labels}} ${sessions.size}`,
-        '# HELP mailfleet_lmtp_router_recipients_total RCPT commands by director lookup result.',
-        '# TYPE mailfleet_lmtp_router_recipients_total counter',
-        ...Object.entries(counts.recipients).map(([k, v]) => `mailfleet_lmtp_router_recipients_total{${labels},result="${k}"} ${v}`),
-        '# HELP mailfleet_lmtp_router_deliveries_total Final per-recipient replies after DATA, by outcome.',
-        '# TYPE mailfleet_lmtp_router_deliveries_total counter',
-        ...Object.entries(counts.replies).map(([k, v]) => `mailfleet_lmtp_router_deliveries_total{${labels},result="${k}"} ${v}`),
-        '# HELP mailfleet_lmtp_router_message_bytes_total Message bytes received for delivery.',
-        '# TYPE mailfleet_lmtp_router_message_bytes_total counter',
-        `mailfleet_lmtp_router_message_bytes_total{${labels}} ${counts.bytes}`,
-        '# HELP mailfleet_lmtp_router_backend_connections_total Backend connections opened, reused from the pool, or failed.',
-        '# TYPE mailfleet_lmtp_router_backend_connections_total counter',
-        `mailfleet_lmtp_router_backend_connections_total{${labels},event="opened"} ${pc.opened}`,
-        `mailfleet_lmtp_router_backend_connections_total{${labels},event="reused"} ${pc.reused}`,
-        `mailfleet_lmtp_router_backend_connections_total{${labels},event="failed"} ${pc.failed}`,
-        '# HELP mailfleet_lmtp_router_backend_queued_total Transactions that waited for a free slot at their backend.',
-        '# TYPE mailfleet_lmtp_router_backend_queued_total counter',
-        `mailfleet_lmtp_router_backend_queued_total{${labels}} ${pc.queued}`,
-        '# HELP mailfleet_lmtp_router_backend_slot_timeouts_total Transactions that found no free slot at their backend in time (451).',
-        '# TYPE mailfleet_lmtp_router_backend_slot_timeouts_total counter',
-        `mailfleet_lmtp_router_backend_slot_timeouts_total{${labels}} ${pc.slotTimeouts}`,
-        '# HELP mailfleet_lmtp_router_backend_retries_total Envelopes sent again on a new connection because a pooled one was closed under them.',
-        '# TYPE mailfleet_lmtp_router_backend_retries_total counter',
-        `mailfleet_lmtp_router_backend_retries_total{${labels}} ${pc.retried}`,
-        '# HELP mailfleet_lmtp_router_backend_idle_connections Idle pooled backend connections.',
-        '# TYPE mailfleet_lmtp_router_backend_idle_connections gauge',
-        `mailfleet_lmtp_router_backend_idle_connections{${labels}} ${pool.idleConnections()}`,
-        '',
-      ];
-      return lines.join('\n');
-    },
     async close(budgetMs) {
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       const text = 'Service shutting down, try again later';

@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { startCertificateWatch } from '../../src/agent/certificate-watch.ts';
 import { certificateSources, installCertificates } from '../../src/agent/certificates.ts';
 import type { InstanceContext } from '../../src/config/index.ts';
+import { instanceRegistry } from '../../src/metrics/index.ts';
 import { issue, makeCa, removeCa, serialOf, writePair, writeSecretVolume } from '../support/certificates.ts';
 import { until } from '../support/poll.ts';
 import { testSpec } from '../support/spec.ts';
@@ -23,7 +24,7 @@ interface Harness {
   inst: InstanceContext;
   reloads: () => number;
   lines: () => Record<string, unknown>[];
-  metrics: () => string;
+  metrics: () => Promise<string>;
   served: (name: string) => string;
   failReloads: (fail: boolean) => void;
 }
@@ -44,7 +45,9 @@ function harness(t: TestContext, layout: 'files' | 'secret-volume' = 'files'): H
   });
   let reloads = 0;
   let fail = false;
+  const registry = instanceRegistry('mta', 'mta-0');
   const watch = startCertificateWatch({
+    registry,
     sources: certificateSources(spec, inst),
     serving: installCertificates(spec, inst),
     reload: async () => {
@@ -59,7 +62,7 @@ function harness(t: TestContext, layout: 'files' | 'secret-volume' = 'files'): H
     inst,
     reloads: () => reloads,
     lines: () => logged,
-    metrics: () => watch.metrics('role="mta",instance="mta-0"'),
+    metrics: () => registry.metrics(),
     served: (name) => serialOf(readFileSync(join(inst.runDir, 'tls', `${name}.pem`), 'utf8')),
     failReloads: (f) => {
       fail = f;
@@ -67,8 +70,8 @@ function harness(t: TestContext, layout: 'files' | 'secret-volume' = 'files'): H
   };
 }
 
-const reloadsOf = (h: Harness, result: string): number =>
-  Number(new RegExp(`mailfleet_agent_certificate_reloads_total\\{[^}]*result="${result}"\\} (\\d+)`).exec(h.metrics())?.[1]);
+const reloadsOf = async (h: Harness, result: string): Promise<number> =>
+  Number(new RegExp(`mailfleet_agent_certificate_reloads_total\\{[^}]*result="${result}"[^}]*\\} (\\d+)`).exec(await h.metrics())?.[1]);
 
 test('GIVEN a certificate in service WHEN a renewal replaces both files THEN it is installed, the daemon reloads once and one line names it with its new expiry', async (t) => {
   const h = harness(t);
@@ -76,7 +79,7 @@ test('GIVEN a certificate in service WHEN a renewal replaces both files THEN it 
   writePair(join(h.inst.tlsDir, 'net'), renewed);
   await until('a reload', async () => (h.reloads() > 0 ? true : undefined), 5000, 20);
   assert.equal(h.served('net'), renewed.serial);
-  assert.equal(reloadsOf(h, 'ok'), 1);
+  assert.equal(await reloadsOf(h, 'ok'), 1);
   const line = h.lines().find((l) => l.msg === 'certificates reloaded');
   assert.deepEqual((line?.certificates as { name: string }[]).map((c) => c.name), ['net']);
   assert.match(JSON.stringify(line), /"notAfter":"\d{4}-/);
@@ -91,9 +94,9 @@ test('GIVEN a certificate in service WHEN a new certificate arrives with the old
   const renewed = issue(ca, ['mx.example.com']);
   const oldKey = readFileSync(join(h.inst.tlsDir, 'main', 'tls.key'), 'utf8');
   writePair(join(h.inst.tlsDir, 'main'), { cert: renewed.cert, key: oldKey });
-  await until('a refusal', async () => (reloadsOf(h, 'rejected') === 1 ? true : undefined), 5000, 20);
+  await until('a refusal', async () => ((await reloadsOf(h, 'rejected')) === 1 ? true : undefined), 5000, 20);
   await delay(TIMING.pollMs * 3);
-  assert.equal(reloadsOf(h, 'rejected'), 1, 'refused once, not at every poll');
+  assert.equal(await reloadsOf(h, 'rejected'), 1, 'refused once, not at every poll');
   assert.equal(h.reloads(), 0);
   assert.equal(h.served('main'), before);
   const refusal = h.lines().find((l) => l.msg === 'new certificate refused; the old one stays in service');
@@ -133,14 +136,15 @@ test('GIVEN a daemon whose reload fails WHEN a new certificate arrives THEN the 
   const h = harness(t);
   h.failReloads(true);
   writePair(join(h.inst.tlsDir, 'main'), issue(ca, ['mx.example.com']));
-  await until('a failed reload', async () => (reloadsOf(h, 'failed') === 1 ? true : undefined), 5000, 20);
-  assert.equal(reloadsOf(h, 'ok'), 0);
+  await until('a failed reload', async () => ((await reloadsOf(h, 'failed')) === 1 ? true : undefined), 5000, 20);
+  assert.equal(await reloadsOf(h, 'ok'), 0);
   assert.ok(h.lines().some((l) => l.msg === 'certificate reload failed' && l.err === 'postfix reload exited with 1'));
 });
 
-test('GIVEN two certificates in service WHEN metrics are read THEN each one\'s expiry is exported', (t) => {
+test('GIVEN two certificates in service WHEN metrics are read THEN each one\'s expiry is exported', async (t) => {
   const h = harness(t);
-  assert.match(h.metrics(), /^mailfleet_agent_certificate_expiry_timestamp_seconds\{role="mta",instance="mta-0",certificate="main"\} \d{10}$/m);
-  assert.match(h.metrics(), /^mailfleet_agent_certificate_expiry_timestamp_seconds\{role="mta",instance="mta-0",certificate="net"\} \d{10}$/m);
-  assert.equal(reloadsOf(h, 'ok'), 0);
+  const text = await h.metrics();
+  assert.match(text, /^mailfleet_agent_certificate_expiry_timestamp_seconds\{certificate="main",role="mta",instance="mta-0"\} \d{10}$/m);
+  assert.match(text, /^mailfleet_agent_certificate_expiry_timestamp_seconds\{certificate="net",role="mta",instance="mta-0"\} \d{10}$/m);
+  assert.equal(await reloadsOf(h, 'ok'), 0);
 });

@@ -10,6 +10,7 @@ import { test, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { pino } from 'pino';
 import { startLmtpRouter, type Router, type RouterOptions } from '../../src/lmtp/index.ts';
+import { instanceRegistry } from '../../src/metrics/index.ts';
 import { codes, dottedMessage, openLmtp, type LmtpClient } from '../support/lmtp-client.ts';
 import { startFakeBackends, startFakeDirector, type FakeBackend } from '../support/lmtp-fakes.ts';
 import { until } from '../support/poll.ts';
@@ -48,7 +49,9 @@ async function harness(t: TestContext, tuning: RouterOptions['tuning'] = {}, dir
   const { port: backendPort, backends } = await startFakeBackends(t, HOSTS);
   const director = await startFakeDirector(t, directorRoute);
   const port = await freePort(ROUTER);
+  const registry = instanceRegistry('proxy', 't');
   const router = await startLmtpRouter({
+    registry,
     host: ROUTER,
     port,
     hostname: 'proxy-test',
@@ -72,7 +75,7 @@ async function harness(t: TestContext, tuning: RouterOptions['tuning'] = {}, dir
       return c;
     },
     async openSessions() {
-      const line = (router.metrics('instance="t"')).split('\n').find((l) => l.startsWith('mailfleet_lmtp_router_sessions{'));
+      const line = (await registry.metrics()).split('\n').find((l) => l.startsWith('mailfleet_lmtp_router_sessions{'));
       return Number(line?.split(' ').at(-1));
     },
   };

@@ -58,7 +58,7 @@ async function loadUntil(stop: AbortSignal, host: string, port: number, tls: Tls
 async function metric(instance: InstanceStatus, result: 'ok' | 'failed' | 'rejected'): Promise<number> {
   const res = await fetch(`http://${instance.address}:${instance.ports.http}/metrics`);
   const text = await res.text();
-  const m = new RegExp(`^mailfleet_agent_certificate_reloads_total\\{[^}]*result="${result}"\\} (\\d+)$`, 'm').exec(text);
+  const m = new RegExp(`^mailfleet_agent_certificate_reloads_total\\{[^}]*result="${result}"[^}]*\\} (\\d+)$`, 'm').exec(text);
   if (!m) throw new Error(`no reload metric from ${instance.name}:\n${text}`);
   return Number(m[1]);
 }
