@@ -1,6 +1,7 @@
 import { requireSecret } from '../spec/index.ts';
 import { authWorkerService, BACKEND_LOGIN_USER, dovecotBase, dovecotLdapConf, LMTP_SERVICE_SETTINGS, LOGIN_SERVICE_SETTINGS, serviceBlock, VMAIL_USER } from './dovecot-common.ts';
 import type { ConfigFiles, ConfigInput } from './context.ts';
+import { dovecotStatsSettings, MAILBOX_METRICS } from './dovecot-stats.ts';
 
 /**
  * A `mailbox` backend: IMAP, POP3 and LMTP over mail storage shared by every backend.
@@ -62,6 +63,7 @@ export function dovecotBackendFiles(input: ConfigInput): ConfigFiles {
     'protocol imap {',
     '  mail_plugins = $mail_plugins imap_quota',
     '}',
+    ...dovecotStatsSettings(instance, MAILBOX_METRICS),
     '',
   ];
   return {

@@ -1,4 +1,5 @@
 import { authWorkerService, dovecotBase, dovecotLdapConf, LOGIN_SERVICE_SETTINGS, serviceBlock, type DovecotListener } from './dovecot-common.ts';
+import { dovecotStatsSettings, PROXY_METRICS } from './dovecot-stats.ts';
 import { dovecotTlsSettings } from './dovecot-tls.ts';
 import { requireSecret } from '../spec/index.ts';
 import type { ConfigFiles, ConfigInput } from './context.ts';
@@ -66,6 +67,7 @@ export function dovecotProxyFiles(input: ConfigInput): ConfigFiles {
     ...serviceBlock('doveadm', [{ name: 'http', address: addr, port: spec.ports.doveadm }], ['process_min_avail = 2']),
     ...serviceBlock('auth', [{ name: 'auth-client', address: addr, port: spec.ports.auth }]),
     ...authWorkerService(spec),
+    ...dovecotStatsSettings(instance, PROXY_METRICS),
     '',
   ];
   return {
