@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { postfixProxyServices, servesTls, type InstanceContext, type Peers } from '../config/index.ts';
+import { dovecotStatsEndpoint, postfixProxyServices, servesTls, type InstanceContext, type Peers } from '../config/index.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Router } from '../lmtp/index.ts';
@@ -87,6 +87,16 @@ function startGate(spec: PlatformSpec, instance: AgentOptions['instance'], log: 
   return startProxyGate({ listeners, trusted: spec.loadBalancer.sourceRanges, log, registry });
 }
 
+/**
+ * A `proxy` or `mailbox` serves Dovecot's own metrics through its agent's /metrics (dovecot-metrics.ts); only
+ * their agents load the relay.
+ */
+async function dovecotRelay(instance: AgentOptions['instance'], log: Logger, registry: Registry): Promise<(() => Promise<string>) | undefined> {
+  if (instance.role !== 'proxy' && instance.role !== 'mailbox') return undefined;
+  const { createDovecotMetricsRelay } = await import('./dovecot-metrics.ts');
+  return createDovecotMetricsRelay({ ...dovecotStatsEndpoint(instance), registry, labels: { role: instance.role, instance: instance.name }, log });
+}
+
 /** The roles with TLS listeners watch their certificates and reload their daemon on a new one (certificate-watch.ts). */
 function watchCertificates(daemon: Daemon, input: () => DaemonInput, serving: CertificateFacts[] | undefined, log: Logger, registry: Registry): CertificateWatch | undefined {
   const { reloadCertificates } = daemon;
@@ -137,6 +147,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   }
 
   const certificates = watchCertificates(daemon, input, serving, log, registry);
+  const relay = await dovecotRelay(instance, log, registry);
 
   const budgetMs = spec.drainSeconds * 1000;
   let drainStartedAt: number | undefined;
@@ -161,6 +172,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     hungAfterMs: spec.hungSeconds * 1000,
     drainBudgetMs: budgetMs,
     registry,
+    ...(relay ? { relay } : {}),
   });
 
   // The preStop hook (`mailfleet agent drain`) asks here: the HTTP port takes no control action.
