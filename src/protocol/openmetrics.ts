@@ -142,7 +142,7 @@ function suffixOf(family: Family | undefined, sampleName: string): string | unde
   return undefined;
 }
 
-/** The 0.0.4 name and type of a family, and the 0.0.4 name of one of its samples. */
+/** The 0.0.4 name of a sample of `family` called family name + `suffix`; undefined for one left out (`_created`). */
 function outputName(family: Family, suffix: string): string | undefined {
   switch (family.type) {
     case 'counter':
@@ -157,6 +157,7 @@ function outputName(family: Family, suffix: string): string | undefined {
   }
 }
 
+/** The name and type of a family's HELP and TYPE lines in 0.0.4; without a type, its samples stand untyped. */
 function header(family: Family): { name: string; type?: string } {
   switch (family.type) {
     case 'counter':
