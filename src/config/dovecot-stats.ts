@@ -14,10 +14,12 @@
  *
  * What the installed Dovecot (2.3.19) emits, as observed: `auth_request_finished` carries `success=yes` on success
  * and no `success` field at all on failure (hence `NOT success=yes`, never `success=no`); there is no POP3 command
- * event (`pop3_command_finished` and `login_aborted` are 2.4's), so POP3 is seen through its logins (`auth_*`
- * by `service`) and, on the backends, its sessions; the director emits no event for a user moved between
- * backends, so moves are not counted here: the backend-sync controller's `mailfleet_backends_*` series cover the
- * ring.
+ * event (`pop3_command_finished` and `login_aborted` are 2.4's), so POP3 is seen through its sessions on the
+ * backends; the director emits no event for a user moved between backends, so moves are not counted here: the
+ * backend-sync controller's `mailfleet_backends_*` series cover the ring.
+ *
+ * Logins and proxied sessions have no `group_by`: one series each, which the metric contract and the dashboards sum
+ * as they are (a `service` breakdown would add a level that such a sum counts twice).
  */
 import type { InstanceContext } from './context.ts';
 import { serviceBlock } from './dovecot-common.ts';
@@ -43,16 +45,19 @@ export interface DovecotMetric {
   groupBy?: readonly string[];
 }
 
-/** Logins, by `service` (imap, pop3, smtp for the msa's SASL on the proxy): the same on proxies and backends. */
+/**
+ * Logins (IMAP, POP3, and on the proxy the msa's SASL): on a proxy the users', on a backend the proxies' logins on
+ * the users' behalf.
+ */
 const AUTH_METRICS: readonly DovecotMetric[] = [
-  { name: 'auth_success', filter: 'event=auth_request_finished AND success=yes', groupBy: ['service'] },
-  { name: 'auth_failure', filter: 'event=auth_request_finished AND NOT success=yes', groupBy: ['service'] },
+  { name: 'auth_success', filter: 'event=auth_request_finished AND success=yes' },
+  { name: 'auth_failure', filter: 'event=auth_request_finished AND NOT success=yes' },
 ];
 
-/** What a `proxy` instance counts: logins, and the IMAP and POP3 sessions it proxied to a backend (by `service`). */
+/** What a `proxy` instance counts: logins, and the IMAP and POP3 sessions it proxied to a backend. */
 export const PROXY_METRICS: readonly DovecotMetric[] = [
   ...AUTH_METRICS,
-  { name: 'proxy_session', filter: 'event=proxy_session_finished', groupBy: ['service'] },
+  { name: 'proxy_session', filter: 'event=proxy_session_finished' },
 ];
 
 /**

@@ -57,13 +57,13 @@ test('GIVEN any Dovecot config WHEN rendered THEN stats_writer_socket_path is le
   }
 });
 
-test('GIVEN the proxy WHEN rendered THEN it counts logins by service and proxied sessions, and no backend-only event', () => {
+test('GIVEN the proxy WHEN rendered THEN it counts logins and proxied sessions, one series each, and no backend-only event', () => {
   const blocks = metricBlocks(dovecotConf('proxy', '0.0.0.0'));
   assert.deepEqual([...blocks.keys()], ['auth_success', 'auth_failure', 'proxy_session']);
-  assert.deepEqual(blocks.get('auth_success'), { filter: 'event=auth_request_finished AND success=yes', group_by: 'service' });
+  assert.deepEqual(blocks.get('auth_success'), { filter: 'event=auth_request_finished AND success=yes' });
   // Dovecot 2.3.19 sets no `success` field on a failed login: `success=no` would never match.
-  assert.deepEqual(blocks.get('auth_failure'), { filter: 'event=auth_request_finished AND NOT success=yes', group_by: 'service' });
-  assert.deepEqual(blocks.get('proxy_session'), { filter: 'event=proxy_session_finished', group_by: 'service' });
+  assert.deepEqual(blocks.get('auth_failure'), { filter: 'event=auth_request_finished AND NOT success=yes' });
+  assert.deepEqual(blocks.get('proxy_session'), { filter: 'event=proxy_session_finished' });
 });
 
 test('GIVEN a mailbox WHEN rendered THEN it counts logins, IMAP commands by name and reply with a latency histogram, LMTP commands, deliveries and POP3 sessions', () => {

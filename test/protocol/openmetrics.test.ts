@@ -20,7 +20,7 @@ const PROMTOOL = ((): string | undefined => {
 })();
 const NO_PROMTOOL = PROMTOOL === undefined ? 'promtool is not installed (Debian package prometheus)' : false;
 
-/** promtool's verdict on Prometheus text: errors make it exit non-zero; lint findings are printed either way. */
+/** promtool's verdict on Prometheus text: it exits 1 on a parse error, 3 on lint findings only (which it prints). */
 function promtool(text: string): { code: number; output: string } {
   const r = spawnSync(PROMTOOL as string, ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 30_000 });
   return { code: r.status ?? -1, output: `${r.stdout}${r.stderr}` };
@@ -29,18 +29,29 @@ function promtool(text: string): { code: number; output: string } {
 const lines = (text: string): string[] => text.split('\n').filter((l) => l !== '');
 const samples = (text: string): string[] => lines(text).filter((l) => !l.startsWith('#'));
 
-test('GIVEN the proxy\'s real output WHEN converted THEN counters are typed under their _total name, each group_by level kept and the ungrouped total named _total', () => {
+test('GIVEN the proxy\'s real output WHEN converted THEN counters are typed and described under their _total name, with the agent\'s labels', () => {
   const { text, invalidLines } = openMetricsToPrometheus(PROXY, { ...AGENT, labels: { role: 'proxy', instance: 'proxy-0' } });
   assert.equal(invalidLines, 0);
-  const out = lines(text);
-  assert.ok(out.includes('# TYPE dovecot_auth_success_total counter'), text);
-  assert.ok(out.includes('# HELP dovecot_auth_success_total Total number of all events of this kind'));
-  assert.ok(out.includes('dovecot_auth_success_total{service="imap",role="proxy",instance="proxy-0"} 8'));
-  assert.ok(out.includes('dovecot_auth_success_total{role="proxy",instance="proxy-0"} 10'), 'Dovecot\'s dovecot_auth_success_count 10');
-  assert.ok(out.includes('dovecot_auth_failure_duration_seconds_total{role="proxy",instance="proxy-0"} 0.098366'), 'Dovecot\'s _sum of a counter');
-  assert.ok(out.includes('dovecot_proxy_session_total{service="pop3",role="proxy",instance="proxy-0"} 2'));
-  assert.equal(out.filter((l) => /_count |_sum /.test(l)).length, 0);
-  assert.equal(out.filter((l) => l.startsWith('# TYPE') && !l.endsWith('_total counter')).length, 2, 'only the start time and build info are not counters');
+  assert.deepEqual(lines(text).filter((l) => l.includes('auth_failure')), [
+    '# HELP dovecot_auth_failure_total Total number of all events of this kind',
+    '# TYPE dovecot_auth_failure_total counter',
+    'dovecot_auth_failure_total{role="proxy",instance="proxy-0"} 2',
+    '# HELP dovecot_auth_failure_duration_seconds_total Total duration of all events of this kind',
+    '# TYPE dovecot_auth_failure_duration_seconds_total counter',
+    'dovecot_auth_failure_duration_seconds_total{role="proxy",instance="proxy-0"} 0.091912',
+  ]);
+  assert.ok(lines(text).includes('dovecot_proxy_session_total{role="proxy",instance="proxy-0"} 8'));
+  assert.equal(lines(text).filter((l) => l.startsWith('# TYPE') && !l.endsWith('_total counter')).length, 2, 'only the start time and build info are not counters');
+});
+
+test('GIVEN the mailbox\'s real output WHEN converted THEN the total Dovecot prints as _count and _sum in a counter with group_by becomes the unlabelled _total', () => {
+  const { text } = openMetricsToPrometheus(MAILBOX, AGENT);
+  assert.match(MAILBOX, /^dovecot_imap_command_count 21$/m);
+  assert.match(MAILBOX, /^dovecot_lmtp_command_duration_seconds_sum 0\.046937$/m);
+  assert.match(text, /^dovecot_imap_command_total\{role="mailbox",instance="mailbox-0"\} 21$/m);
+  assert.match(text, /^dovecot_imap_command_total\{cmd_name="SELECT",role="mailbox",instance="mailbox-0"\} 8$/m);
+  assert.match(text, /^dovecot_lmtp_command_duration_seconds_total\{role="mailbox",instance="mailbox-0"\} 0\.046937$/m);
+  assert.doesNotMatch(text, /^dovecot_(imap|lmtp)_command(_duration_seconds)?_(count|sum) /m);
 });
 
 test('GIVEN the real output WHEN converted THEN # EOF is gone, the info family is a gauge and the stats start time is Dovecot\'s', () => {
@@ -57,12 +68,14 @@ test('GIVEN the mailbox\'s real output WHEN converted THEN every sample is kept 
   assert.equal(samples(text).length, samples(MAILBOX).length);
   for (const s of samples(text)) assert.match(s, /\{(?:[^}]*,)?role="mailbox",instance="mailbox-0"\} \S+$/, s);
   assert.match(text, /^# TYPE dovecot_imap_command_total counter$/m);
-  assert.match(text, /^dovecot_imap_command_total\{cmd_name="SELECT",tagged_reply_state="NO",role="mailbox",instance="mailbox-0"\} 3$/m);
+  assert.match(text, /^dovecot_imap_command_total\{cmd_name="FETCH",tagged_reply_state="BAD",role="mailbox",instance="mailbox-0"\} 2$/m);
   assert.match(text, /^# TYPE dovecot_imap_command_duration_seconds_total counter$/m);
   assert.match(text, /^# TYPE dovecot_imap_command_duration_seconds histogram$/m);
-  assert.match(text, /^dovecot_imap_command_duration_seconds_bucket\{cmd_name="SELECT",le="\+Inf",role="mailbox",instance="mailbox-0"\} 7$/m);
-  assert.match(text, /^dovecot_imap_command_duration_seconds_count\{cmd_name="SELECT",role="mailbox",instance="mailbox-0"\} 7$/m);
-  assert.match(text, /^dovecot_lmtp_command_total\{cmd_name="LHLO",status_code="250",role="mailbox",instance="mailbox-0"\} 7$/m);
+  assert.match(text, /^dovecot_imap_command_duration_seconds_bucket\{cmd_name="SELECT",le="\+Inf",role="mailbox",instance="mailbox-0"\} 8$/m);
+  assert.match(text, /^dovecot_imap_command_duration_seconds_count\{cmd_name="SELECT",role="mailbox",instance="mailbox-0"\} 8$/m);
+  assert.match(text, /^dovecot_imap_command_duration_seconds_sum\{cmd_name="SELECT",role="mailbox",instance="mailbox-0"\} 0\.053330$/m);
+  assert.match(text, /^dovecot_lmtp_command_total\{cmd_name="RCPT",status_code="250",role="mailbox",instance="mailbox-0"\} 2$/m);
+  assert.match(text, /^dovecot_mail_delivery_total\{role="mailbox",instance="mailbox-0"\} 2$/m);
   assert.match(text, /^dovecot_pop3_session_total\{role="mailbox",instance="mailbox-0"\} 2$/m);
   // Families stay together: no family's TYPE line appears twice.
   const types = lines(text).filter((l) => l.startsWith('# TYPE'));
@@ -121,14 +134,15 @@ test('GIVEN labels to add WHEN a sample already has one of them THEN its own val
   assert.deepEqual(lines(r.text), ['# TYPE a gauge', 'a{instance="x",b="1",role="proxy"} 1', 'a{role="proxy",instance="proxy-0"} 2']);
 });
 
-test('GIVEN binary noise, alone and inside the real output WHEN converted THEN nothing throws and what comes out is valid 0.0.4', { skip: NO_PROMTOOL }, () => {
+test('GIVEN binary noise, alone and inside the real output WHEN converted THEN nothing throws and what comes out parses as 0.0.4', { skip: NO_PROMTOOL }, () => {
   for (let seed = 1; seed <= 20; seed++) {
     const junk = noise(2000 + seed * 97, seed).toString('utf8');
     const cut = Math.floor(MAILBOX.length * (seed / 21));
     for (const input of [junk, MAILBOX.slice(0, cut) + junk + MAILBOX.slice(cut)]) {
       const r = openMetricsToPrometheus(input, AGENT);
       const check = promtool(r.text);
-      assert.equal(check.code, 0, `seed ${seed}: ${check.output}\n${r.text.slice(0, 2000)}`);
+      // Lint findings are allowed here (noise between a HELP and its TYPE leaves a family without help text).
+      assert.ok(check.code === 0 || check.code === 3, `seed ${seed}: exit ${check.code}: ${check.output}\n${r.text.slice(0, 2000)}`);
     }
   }
 });

@@ -51,7 +51,7 @@ async function untilMoved(instance: InstanceStatus, expected: [string, Record<st
   }
 }
 
-/** promtool check metrics on stdin: exit status and what it printed (lint findings, errors). */
+/** promtool check metrics on stdin: exit status (1: a parse error, 3: lint findings only) and what it printed. */
 function promtool(text: string): { code: number; output: string } {
   const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 30_000 });
   return { code: r.status ?? -1, output: `${r.stdout}${r.stderr}${r.error ? String(r.error) : ''}` };
@@ -79,24 +79,24 @@ test('Dovecot\'s metrics through the agents of proxy and mailbox, with real daem
     assert.match(refused.error ?? '', /AUTHENTICATIONFAILED|Authentication failed/);
   });
 
-  await t.test('THEN the proxy\'s agent serves Dovecot\'s logins by service, the failed one, and the proxied sessions', async () => {
+  await t.test('THEN the proxy\'s agent serves Dovecot\'s logins, the failed one, and the proxied sessions', async () => {
     const text = await untilMoved(proxy, [
-      ['dovecot_auth_success_total', { service: 'imap' }],
-      ['dovecot_auth_success_total', { service: 'pop3' }],
-      ['dovecot_auth_failure_total', { service: 'imap' }],
-      ['dovecot_proxy_session_total', { service: 'imap' }],
-      ['dovecot_proxy_session_total', { service: 'pop3' }],
+      ['dovecot_auth_success_total', {}],
+      ['dovecot_auth_failure_total', {}],
+      ['dovecot_proxy_session_total', {}],
     ]);
-    // Each group_by level is its own series: the ungrouped total beside the per-service ones.
-    assert.equal(value(text, proxy, 'dovecot_auth_success_total'), (value(text, proxy, 'dovecot_auth_success_total', { service: 'imap' }) ?? 0) + (value(text, proxy, 'dovecot_auth_success_total', { service: 'pop3' }) ?? 0));
-    assert.equal(value(text, proxy, 'dovecot_auth_failure_total', { service: 'pop3' }), undefined, 'no POP3 login failed');
+    // The IMAPS and POP3S sessions logged in; the failed login did not.
+    assert.ok((value(text, proxy, 'dovecot_auth_success_total') ?? 0) >= 2, 'the IMAPS and the POP3S login');
+    assert.ok((value(text, proxy, 'dovecot_proxy_session_total') ?? 0) >= 2, 'the IMAPS and the POP3S session');
+    assert.equal(value(text, proxy, 'dovecot_auth_failure_total'), 1);
+    assert.match(text, /^# TYPE dovecot_auth_failure_total counter$/m);
     assert.equal(value(text, proxy, 'mailfleet_agent_dovecot_scrape_errors_total', { reason: 'connect' }), 0);
     assert.ok((value(text, proxy, 'mailfleet_lmtp_router_deliveries_total', { result: 'delivered' }) ?? 0) >= 1, 'the router\'s series share the output');
   });
 
   await t.test('THEN the mailbox\'s agent serves IMAP commands by name and reply with their latency, LMTP commands, the delivery and the POP3 session', async () => {
     const text = await untilMoved(mailbox, [
-      ['dovecot_auth_success_total', { service: 'imap' }],
+      ['dovecot_auth_success_total', {}],
       ['dovecot_imap_command_total', { cmd_name: 'SELECT', tagged_reply_state: 'OK' }],
       ['dovecot_imap_command_total', { cmd_name: 'FETCH', tagged_reply_state: 'OK' }],
       ['dovecot_imap_command_duration_seconds_count', { cmd_name: 'SELECT' }],
@@ -107,17 +107,21 @@ test('Dovecot\'s metrics through the agents of proxy and mailbox, with real daem
     ]);
     assert.match(text, /^# TYPE dovecot_imap_command_total counter$/m);
     assert.match(text, /^# TYPE dovecot_imap_command_duration_seconds histogram$/m);
+    // Each group_by level is its own series: the total without labels beside the per-command ones.
+    const select = value(text, mailbox, 'dovecot_imap_command_total', { cmd_name: 'SELECT' }) ?? 0;
+    assert.equal(select, value(text, mailbox, 'dovecot_imap_command_total', { cmd_name: 'SELECT', tagged_reply_state: 'OK' }));
+    assert.ok((value(text, mailbox, 'dovecot_imap_command_total') ?? 0) >= select);
     for (const reason of ['connect', 'timeout', 'oversize', 'response', 'invalid_lines']) {
       assert.equal(value(text, mailbox, 'mailfleet_agent_dovecot_scrape_errors_total', { reason }), 0, reason);
     }
   });
 
-  await t.test('THEN promtool accepts each agent\'s whole output, and finds nothing to say about the relayed series', async () => {
+  await t.test('THEN promtool parses each agent\'s whole output, and finds nothing to say about the relayed series', async () => {
     for (const instance of [proxy, mailbox]) {
       const text = await scrape(instance);
       assert.doesNotMatch(text, /^# EOF/m);
       const r = promtool(text);
-      assert.equal(r.code, 0, `${instance.name}: ${r.output}`);
+      assert.ok(r.code === 0 || r.code === 3, `${instance.name}: exit ${r.code}: ${r.output}`);
       assert.doesNotMatch(r.output, /dovecot_/, `${instance.name}: ${r.output}`);
     }
   });

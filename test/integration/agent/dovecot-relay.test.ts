@@ -75,7 +75,7 @@ test('GIVEN Dovecot answering as 2.3.19 does WHEN relayed THEN its metrics come 
   const r = relay(dovecot.port);
   const text = await r.scrape();
   assert.match(text, /^# TYPE dovecot_imap_command_total counter$/m);
-  assert.match(text, /^dovecot_imap_command_total\{cmd_name="SELECT",tagged_reply_state="OK",role="mailbox",instance="mailbox-0"\} 4$/m);
+  assert.match(text, /^dovecot_imap_command_total\{cmd_name="SELECT",tagged_reply_state="OK",role="mailbox",instance="mailbox-0"\} 5$/m);
   assert.doesNotMatch(text, /# EOF/);
   for (const reason of ['connect', 'timeout', 'oversize', 'response', 'invalid_lines'] as const) assert.equal(await errorsOf(r.registry, reason), 0, reason);
 });
