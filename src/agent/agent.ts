@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dovecotStatsEndpoint, postfixProxyServices, servesTls, type InstanceContext, type Peers } from '../config/index.ts';
+import { dovecotStatsSocket, postfixProxyServices, servesTls, type InstanceContext, type Peers } from '../config/index.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Router } from '../lmtp/index.ts';
@@ -94,7 +94,7 @@ function startGate(spec: PlatformSpec, instance: AgentOptions['instance'], log: 
 async function dovecotRelay(instance: AgentOptions['instance'], log: Logger, registry: Registry): Promise<(() => Promise<string>) | undefined> {
   if (instance.role !== 'proxy' && instance.role !== 'mailbox') return undefined;
   const { createDovecotMetricsRelay } = await import('./dovecot-metrics.ts');
-  return createDovecotMetricsRelay({ ...dovecotStatsEndpoint(instance), registry, labels: { role: instance.role, instance: instance.name }, log });
+  return createDovecotMetricsRelay({ socketPath: dovecotStatsSocket(instance), registry, labels: { role: instance.role, instance: instance.name }, log });
 }
 
 /** The roles with TLS listeners watch their certificates and reload their daemon on a new one (certificate-watch.ts). */

@@ -1,8 +1,8 @@
 /**
  * Dovecot's own metrics, served by the agent of a `proxy` or `mailbox` instance beside its own: at each scrape of
- * the agent's /metrics, Dovecot's stats listener (loopback inside the instance, see src/config/dovecot-stats.ts) is
- * asked for its OpenMetrics text, which is converted to the Prometheus text format and appended. One scrape target
- * per pod, nothing new on the network.
+ * the agent's /metrics, Dovecot's stats listener (a root-only unix socket in the instance's run dir, see
+ * src/config/dovecot-stats.ts) is asked for its OpenMetrics text, which is converted to the Prometheus text format
+ * and appended. One scrape target per pod, nothing new on the network.
  *
  * The agent's scrape never fails on Dovecot's account: no answer within the deadline, a refused connection, an
  * answer too large or not a 200 leave Dovecot's part out, counted in `mailfleet_agent_dovecot_scrape_errors_total`
@@ -29,9 +29,8 @@ export type DovecotScrapeError = 'connect' | 'timeout' | 'oversize' | 'response'
 const REASONS: readonly DovecotScrapeError[] = ['connect', 'timeout', 'oversize', 'response', 'invalid_lines'];
 
 export interface DovecotMetricsOptions {
-  /** Dovecot's stats listener (`dovecotStatsEndpoint`). */
-  host: string;
-  port: number;
+  /** Dovecot's stats listener (`dovecotStatsSocket`). */
+  socketPath: string;
   /** The agent's registry: the error counter joins it. */
   registry: Registry;
   /** Labels every relayed series gets: the agent's `role` and `instance`, as its own series carry them. */
@@ -46,12 +45,12 @@ export interface DovecotMetricsOptions {
 type Fetched = { ok: true; bytes: Buffer } | { ok: false; reason: DovecotScrapeError; detail: string };
 
 /** `GET /metrics` over one connection that the server closes after its answer. */
-function fetchMetrics(host: string, port: number, timeoutMs: number, maxBytes: number): Promise<Fetched> {
+function fetchMetrics(socketPath: string, timeoutMs: number, maxBytes: number): Promise<Fetched> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
-    const socket = connect({ host, port });
+    const socket = connect({ path: socketPath });
     const finish = (result: Fetched): void => {
       if (done) return;
       done = true;
@@ -62,7 +61,7 @@ function fetchMetrics(host: string, port: number, timeoutMs: number, maxBytes: n
     const deadline = setTimeout(() => finish({ ok: false, reason: 'timeout', detail: `no complete answer within ${timeoutMs} ms` }), timeoutMs);
     // Not end(): a half-closed request may be taken as a client gone before its answer.
     socket.on('connect', () => {
-      socket.write(`GET /metrics HTTP/1.1\r\nHost: ${host}:${port}\r\nAccept: application/openmetrics-text\r\nConnection: close\r\n\r\n`);
+      socket.write('GET /metrics HTTP/1.1\r\nHost: localhost\r\nAccept: application/openmetrics-text\r\nConnection: close\r\n\r\n');
     });
     socket.on('data', (chunk: Buffer) => {
       size += chunk.length;
@@ -94,13 +93,13 @@ export function createDovecotMetricsRelay(opts: DovecotMetricsOptions): () => Pr
     unlogged++;
     const now = Date.now();
     if (now - loggedAt < ERROR_LOG_INTERVAL_MS) return;
-    opts.log.warn({ reason, detail, failures: unlogged, endpoint: `${opts.host}:${opts.port}` }, 'dovecot metrics not read');
+    opts.log.warn({ reason, detail, failures: unlogged, socket: opts.socketPath }, 'dovecot metrics not read');
     loggedAt = now;
     unlogged = 0;
   }
 
   async function scrape(): Promise<string> {
-    const fetched = await fetchMetrics(opts.host, opts.port, timeoutMs, maxBytes);
+    const fetched = await fetchMetrics(opts.socketPath, timeoutMs, maxBytes);
     if (!fetched.ok) {
       failed(fetched.reason, fetched.detail);
       return '';

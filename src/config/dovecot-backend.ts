@@ -63,7 +63,7 @@ export function dovecotBackendFiles(input: ConfigInput): ConfigFiles {
     'protocol imap {',
     '  mail_plugins = $mail_plugins imap_quota',
     '}',
-    ...dovecotStatsSettings(instance, MAILBOX_METRICS),
+    ...dovecotStatsSettings(MAILBOX_METRICS),
     '',
   ];
   return {

@@ -67,7 +67,7 @@ export function dovecotProxyFiles(input: ConfigInput): ConfigFiles {
     ...serviceBlock('doveadm', [{ name: 'http', address: addr, port: spec.ports.doveadm }], ['process_min_avail = 2']),
     ...serviceBlock('auth', [{ name: 'auth-client', address: addr, port: spec.ports.auth }]),
     ...authWorkerService(spec),
-    ...dovecotStatsSettings(instance, PROXY_METRICS),
+    ...dovecotStatsSettings(PROXY_METRICS),
     '',
   ];
   return {

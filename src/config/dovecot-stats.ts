@@ -1,8 +1,10 @@
 /**
  * Dovecot's own metrics (2.3.11+): `metric` blocks count the events Dovecot emits, and the stats process serves
- * them as OpenMetrics text at `/metrics` on its `http` listener. That listener is bound to loopback inside the
- * instance only; the instance's agent fetches it at each scrape and serves it, converted to Prometheus text, beside
- * its own metrics (src/agent/dovecot-metrics.ts): one scrape target per pod, nothing new on the network.
+ * them as OpenMetrics text at `/metrics` on its listener named `http`. Here that listener is a unix socket in the
+ * instance's run dir (base_dir), mode 0600: the stats process speaks HTTP on a listener of that name whatever its
+ * kind (observed on 2.3.19), so no TCP port is opened, none can collide between the instances of one host, and only
+ * root reaches it. The instance's agent fetches it at each scrape and serves it, converted to Prometheus text,
+ * beside its own metrics (src/agent/dovecot-metrics.ts): one scrape target per pod, nothing new on the network.
  *
  * Dovecot prints each metric as `dovecot_<name>_total` and `dovecot_<name>_duration_seconds_total` (the events'
  * summed duration), or with a quantized `group_by` as a histogram `dovecot_<name>_bucket|_sum|_count`. A counter
@@ -24,15 +26,12 @@
 import type { InstanceContext } from './context.ts';
 import { serviceBlock } from './dovecot-common.ts';
 
-/** The stats process's HTTP port: on the instance's own loopback address on one host, on 127.0.0.1 in a pod. */
-export const DOVECOT_STATS_PORT = 9900;
+/** The stats listener's name, which is also its socket's file name in base_dir: Dovecot serves HTTP on `http`. */
+const STATS_HTTP_LISTENER = 'http';
 
-/**
- * Where an instance's Dovecot serves /metrics: its own loopback address on the single host (each instance has
- * one, so the port never collides), 127.0.0.1 in a pod (whose daemon listens on every address).
- */
-export function dovecotStatsEndpoint(instance: Pick<InstanceContext, 'listen'>): { host: string; port: number } {
-  return { host: instance.listen === '0.0.0.0' ? '127.0.0.1' : instance.listen, port: DOVECOT_STATS_PORT };
+/** The unix socket on which an instance's Dovecot serves /metrics (base_dir is the instance's run dir). */
+export function dovecotStatsSocket(instance: Pick<InstanceContext, 'runDir'>): string {
+  return `${instance.runDir}/${STATS_HTTP_LISTENER}`;
 }
 
 /** One Dovecot `metric` block. */
@@ -74,15 +73,14 @@ export const MAILBOX_METRICS: readonly DovecotMetric[] = [
   { name: 'pop3_session', filter: 'event=mail_user_session_finished AND category=service:pop3' },
 ];
 
-/** The stats listener and the `metric` blocks of one instance. */
-export function dovecotStatsSettings(instance: Pick<InstanceContext, 'listen'>, metrics: readonly DovecotMetric[]): string[] {
-  const { host, port } = dovecotStatsEndpoint(instance);
+/** The stats listener and the `metric` blocks of an instance. */
+export function dovecotStatsSettings(metrics: readonly DovecotMetric[]): string[] {
   // Processes report their events to the stats process on `stats_writer_socket_path`: emptied, every metric stays
   // at 0. It is left at its default (`stats-writer` in base_dir) on purpose: Dovecot 2.3.19 puts base_dir in front
   // of whatever is set (an absolute path then names no socket), and with the same relative name set explicitly
   // doveadm looks for it in its working directory and logs an error at every `doveadm reload`.
   return [
-    ...serviceBlock('stats', [{ name: 'http', address: host, port }]),
+    ...serviceBlock('stats', [], [`unix_listener ${STATS_HTTP_LISTENER} {`, '  mode = 0600', '}']),
     ...metrics.flatMap((m) => [
       `metric ${m.name} {`,
       `  filter = ${m.filter}`,

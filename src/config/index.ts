@@ -9,7 +9,7 @@ export type { ConfigFiles, ConfigInput, InstanceContext, Peer, Peers } from './c
 export { authDn, certificateFiles, readerDn } from './context.ts';
 export { configYaml } from './config-yaml.ts';
 export { VMAIL_USER } from './dovecot-common.ts';
-export { DOVECOT_STATS_PORT, dovecotStatsEndpoint, MAILBOX_METRICS, PROXY_METRICS, type DovecotMetric } from './dovecot-stats.ts';
+export { dovecotStatsSocket, MAILBOX_METRICS, PROXY_METRICS, type DovecotMetric } from './dovecot-stats.ts';
 export { postfixOutboundFiles, postfixProxyServices, type PostfixProxyService } from './postfix.ts';
 export { POSTFIX_SNI_MAP } from './postfix-tls.ts';
 export { servedCertificateFile, servedCertificatesDir, servesTls, TLS_CIPHER_LIST, TLS_ROLES } from './tls.ts';

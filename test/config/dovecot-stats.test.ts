@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DOVECOT_STATS_PORT, dovecotStatsEndpoint, MAILBOX_METRICS, PROXY_METRICS, roleConfigFiles, type ConfigInput, type Peers } from '../../src/config/index.ts';
+import { dovecotStatsSocket, MAILBOX_METRICS, PROXY_METRICS, roleConfigFiles, type ConfigInput, type Peers } from '../../src/config/index.ts';
 import { withSecrets, type Role } from '../../src/spec/index.ts';
 import { testSpec } from '../support/spec.ts';
 
@@ -36,19 +36,15 @@ function metricBlocks(conf: string): Map<string, Record<string, string>> {
 
 const statsBlock = (conf: string): string | undefined => /^service stats \{\n(?: {2}.*\n)*\}$/m.exec(conf)?.[0];
 
-test('GIVEN a pod WHEN proxy and mailbox configs are rendered THEN the stats HTTP listener is bound to 127.0.0.1 only', () => {
+test('GIVEN a pod or the single host WHEN proxy and mailbox configs are rendered THEN the stats process serves HTTP on a root-only unix socket in the run dir, and on no TCP port', () => {
   for (const role of ['proxy', 'mailbox'] as const) {
-    assert.equal(statsBlock(dovecotConf(role, '0.0.0.0')), `service stats {\n  inet_listener http {\n    address = 127.0.0.1\n    port = ${DOVECOT_STATS_PORT}\n  }\n}`);
+    for (const listen of ['0.0.0.0', '127.111.0.3']) {
+      const conf = dovecotConf(role, listen);
+      assert.equal(statsBlock(conf), 'service stats {\n  unix_listener http {\n    mode = 0600\n  }\n}');
+      assert.match(conf, /^base_dir = \/run\/mailfleet$/m);
+    }
   }
-  assert.deepEqual(dovecotStatsEndpoint({ listen: '0.0.0.0' }), { host: '127.0.0.1', port: DOVECOT_STATS_PORT });
-});
-
-test('GIVEN the single host WHEN rendered THEN each instance\'s stats listener is on its own loopback address, so instances never collide', () => {
-  const a = statsBlock(dovecotConf('mailbox', '127.111.0.3'));
-  const b = statsBlock(dovecotConf('mailbox', '127.111.0.4'));
-  assert.match(a ?? '', /^ {4}address = 127\.111\.0\.3$/m);
-  assert.match(b ?? '', /^ {4}address = 127\.111\.0\.4$/m);
-  assert.deepEqual(dovecotStatsEndpoint({ listen: '127.111.0.5' }), { host: '127.111.0.5', port: DOVECOT_STATS_PORT });
+  assert.equal(dovecotStatsSocket({ runDir: '/run/mailfleet' }), '/run/mailfleet/http');
 });
 
 test('GIVEN any Dovecot config WHEN rendered THEN stats_writer_socket_path is left to its default, never emptied (metrics would all stay 0)', () => {

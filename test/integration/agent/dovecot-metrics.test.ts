@@ -6,8 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { instanceRunDir } from '../../../src/agent/index.ts';
 import { message, sendAll, waitQueueEmpty } from '../../support/mail.ts';
 import { DOMAIN, HOSTNAME, localCaFile, startPlatform, type InstanceStatus } from '../../support/platform.ts';
 import { until } from '../../support/poll.ts';
@@ -113,6 +115,15 @@ test('Dovecot\'s metrics through the agents of proxy and mailbox, with real daem
     assert.ok((value(text, mailbox, 'dovecot_imap_command_total') ?? 0) >= select);
     for (const reason of ['connect', 'timeout', 'oversize', 'response', 'invalid_lines']) {
       assert.equal(value(text, mailbox, 'mailfleet_agent_dovecot_scrape_errors_total', { reason }), 0, reason);
+    }
+  });
+
+  await t.test('THEN Dovecot serves them on a root-only unix socket in each instance\'s run dir, no TCP port', () => {
+    for (const instance of [proxy, mailbox]) {
+      const stat = statSync(join(instanceRunDir(platform.stateDir, instance.name), 'http'));
+      assert.ok(stat.isSocket(), instance.name);
+      assert.equal(stat.mode & 0o777, 0o600, instance.name);
+      assert.equal(stat.uid, 0, instance.name);
     }
   });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { instanceContext, podInstanceContext } from '../../../src/agent/index.ts';
-import { dovecotStatsEndpoint, POD_NAME_PLACEHOLDER, redactSpec, roleConfigFiles, type Peers } from '../../../src/config/index.ts';
+import { POD_NAME_PLACEHOLDER, redactSpec, roleConfigFiles, type Peers } from '../../../src/config/index.ts';
 import { kubePeers, renderContext, renderPlatform } from '../../../src/runtime/kube/index.ts';
 import { generateSecret, loadSpecFile, ROLES, validateSpec, withSecrets, type Role } from '../../../src/spec/index.ts';
 
@@ -33,8 +33,7 @@ function localPeers(): Peers {
 
 /**
  * Maps what is allowed to differ: peer addresses → peer DNS names, the instance's own name and
- * address, directories, and secret values → the placeholders the Secret fills in. Dovecot's stats listener
- * is on loopback inside the instance: its own address on one host, 127.0.0.1 (not the pod's listen) in a pod.
+ * address, directories, and secret values → the placeholders the Secret fills in.
  */
 function normalise(text: string, role: Role, local: Peers): string {
   const kube = kubePeers(renderContext(doc));
@@ -47,7 +46,6 @@ function normalise(text: string, role: Role, local: Peers): string {
   let out = replaceAll(text, [
     [localInstance.configDir, pod.configDir], [localInstance.dataDir, pod.dataDir], [localInstance.runDir, pod.runDir], [localInstance.mailDir, pod.mailDir],
     ...Object.entries(secrets).map(([key, value]): [string, string] => [value, `{{mailfleet.secret.${key}}}`]),
-    [`service stats {\n  inet_listener http {\n    address = ${dovecotStatsEndpoint(localInstance).host}`, `service stats {\n  inet_listener http {\n    address = ${dovecotStatsEndpoint(pod).host}`],
     [OWN_ADDRESS, pod.listen],
   ]);
   out = out.replace(new RegExp(`\\b${role}-0\\b`, 'g'), POD_NAME_PLACEHOLDER);
