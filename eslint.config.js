@@ -16,6 +16,8 @@ const ENTRY_POINTS = [
   // The spec's field patterns without the validator (ajv and yaml take about 0.1 s to load), for the
   // CLI's flag parser.
   'src/spec/patterns.ts',
+  // The codecs that reading a daemon's metrics takes, which only the agents of proxy and mailbox load.
+  'src/protocol/scrape.ts',
 ];
 
 /**

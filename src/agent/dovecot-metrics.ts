@@ -11,7 +11,7 @@
 import { connect } from 'node:net';
 import type { Logger } from '../log.ts';
 import { Counter, type Registry } from '../metrics/index.ts';
-import { openMetricsToPrometheus, parseHttpResponse } from '../protocol/index.ts';
+import { openMetricsToPrometheus, parseHttpResponse } from '../protocol/scrape.ts';
 
 /** The whole fetch (connect, request, answer) must be done within this. */
 export const DOVECOT_SCRAPE_TIMEOUT_MS = 2000;

@@ -1,15 +1,22 @@
 /**
- * prom-client's Registry, Counter and Gauge, each loaded from its own file. prom-client's index also loads its
- * Pushgateway, and with it node:http, node:https and zlib: about 12 MB more resident in every process that imports
- * it. The agent is PID 1 of every pod and pays that once per pod (DESIGN.md: 64 MB), so what runs in the agent
- * takes its metric classes from here; the types are prom-client's own, so a registry made here is a prom-client
- * Registry everywhere.
+ * prom-client's Registry, Counter and Gauge, each loaded from its own file (the package has no exports map).
+ * prom-client's index also loads its Pushgateway, and with it node:http, node:https and zlib: about 12 MB more
+ * resident in every process that imports it. The agent is PID 1 of every pod and pays that once per pod (DESIGN.md:
+ * 64 MB), so what runs in the agent takes its metric classes from here. They are required, not imported: the CommonJS
+ * files then skip the ES module loader's translation (less resident, bench/README.md "Footprint"). The types are
+ * prom-client's own, so a registry made here is a prom-client Registry everywhere.
  */
-import Counter from 'prom-client/lib/counter.js';
-import Gauge from 'prom-client/lib/gauge.js';
-import Registry from 'prom-client/lib/registry.js';
+import { createRequire } from 'node:module';
+import type * as PromClient from 'prom-client';
 
-export { Counter, Gauge, Registry };
+const require = createRequire(import.meta.url);
+
+export const Counter = require('prom-client/lib/counter.js') as typeof PromClient.Counter;
+export type Counter<T extends string = string> = PromClient.Counter<T>;
+export const Gauge = require('prom-client/lib/gauge.js') as typeof PromClient.Gauge;
+export type Gauge<T extends string = string> = PromClient.Gauge<T>;
+export const Registry = require('prom-client/lib/registry.js') as typeof PromClient.Registry;
+export type Registry = PromClient.Registry;
 
 /**
  * A registry whose every series carries `role` and `instance` (the agent's instance name), as the metric contract

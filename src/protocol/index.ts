@@ -97,8 +97,6 @@ export {
   type ImapResponseText,
 } from './imap-literal.ts';
 export { parseHttpRequestLine, type HttpRequestLine } from './http-request.ts';
-export { parseHttpResponse, type HttpResponse } from './http-response.ts';
-export { MAX_OPENMETRICS_LINE_CHARS, openMetricsToPrometheus, type Converted, type ConvertOptions } from './openmetrics.ts';
 export { AUTH_MASTER_HANDSHAKE, formatPassLookup, parseAuthMasterReply, type AuthMasterReply } from './auth-master.ts';
 export { DEFAULT_STEP_TIMEOUT_MS, type DialogOptions, type DialogResult } from './client/dialog.ts';
 export type { TlsClientOptions, TlsDetail, TlsMinVersion, TlsMode } from './client/tls.ts';
