@@ -70,6 +70,7 @@ interface Sample {
 
 /** A label value's characters between its quotes, unescaped; undefined when an escape is not `\\`, `\"` or `\n`. */
 function unescape(raw: string): string | undefined {
+  if (!raw.includes('\\')) return raw;
   let out = '';
   for (let i = 0; i < raw.length; i++) {
     const c = raw[i];
@@ -86,8 +87,22 @@ function unescape(raw: string): string | undefined {
   return out;
 }
 
-const escapeLabel = (value: string): string => value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+const NEEDS_ESCAPE = /[\\\n"]/;
+const escapeLabel = (value: string): string =>
+  (NEEDS_ESCAPE.test(value) ? value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"') : value);
 const escapeHelp = (text: string): string => text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+
+/** Where the label value starting at `from` ends: the next `"` that no backslash escapes; -1 if none. */
+function closingQuote(line: string, from: number): number {
+  let j = line.indexOf('"', from);
+  while (j >= 0) {
+    let backslashes = 0;
+    for (let k = j - 1; k >= from && line[k] === '\\'; k--) backslashes++;
+    if (backslashes % 2 === 0) return j;
+    j = line.indexOf('"', j + 1);
+  }
+  return -1;
+}
 
 /** `{a="1",b="x y"}` at `line[start]`; the labels and where the `}` ends, or undefined. */
 function parseLabels(line: string, start: number): { labels: [string, string][]; end: number } | undefined {
@@ -99,9 +114,8 @@ function parseLabels(line: string, start: number): { labels: [string, string][];
     if (eq < 0) return undefined;
     const name = line.slice(i, eq);
     if (!LABEL_NAME.test(name) || labels.some(([n]) => n === name) || line[eq + 1] !== '"') return undefined;
-    let j = eq + 2;
-    while (j < line.length && line[j] !== '"') j += line[j] === '\\' ? 2 : 1;
-    if (j >= line.length) return undefined;
+    const j = closingQuote(line, eq + 2);
+    if (j < 0) return undefined;
     const value = unescape(line.slice(eq + 2, j));
     if (value === undefined) return undefined;
     labels.push([name, value]);
@@ -202,7 +216,8 @@ function render(families: readonly Family[]): { lines: string[]; invalid: number
 /** Converts one OpenMetrics exposition; see the module comment for what changes. */
 export function openMetricsToPrometheus(input: string, options: ConvertOptions = {}): Converted {
   const prefix = options.namePrefix ?? '';
-  const extra = Object.entries(options.labels ?? {});
+  /** The labels to add, each with its `name="value"` text. */
+  const extra = Object.entries(options.labels ?? {}).map(([k, v]) => [k, `${k}="${escapeLabel(v)}"`] as const);
   const prefixed = (name: string): string => (name.startsWith(prefix) ? name : prefix + name);
   const families: Family[] = [];
   const untyped = new Map<string, Family>();
@@ -253,8 +268,10 @@ export function openMetricsToPrometheus(input: string, options: ConvertOptions =
     }
     const name = outputName(family, suffix);
     if (name === undefined) return;
-    const labels = [...parsed.labels, ...extra.filter(([k]) => !parsed.labels.some(([n]) => n === k))];
-    const series = labels.length === 0 ? name : `${name}{${labels.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}`;
+    let text = '';
+    for (const [k, v] of parsed.labels) text += `${text === '' ? '' : ','}${k}="${escapeLabel(v)}"`;
+    for (const [k, pair] of extra) if (!parsed.labels.some(([n]) => n === k)) text += `${text === '' ? '' : ','}${pair}`;
+    const series = text === '' ? name : `${name}{${text}}`;
     if (seen.has(series)) {
       invalidLines++;
       return;
