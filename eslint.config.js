@@ -18,6 +18,8 @@ const ENTRY_POINTS = [
   'src/spec/patterns.ts',
   // The codecs that reading a daemon's metrics takes, which only the agents of proxy and mailbox load.
   'src/protocol/scrape.ts',
+  // The Postfix log exporter as the agent of mta and msa runs it, without the follower and HTTP server of its command.
+  'src/exporter/in-agent.ts',
 ];
 
 /**

@@ -97,6 +97,18 @@ async function dovecotRelay(instance: AgentOptions['instance'], log: Logger, reg
   return createDovecotMetricsRelay({ socketPath: dovecotStatsSocket(instance), registry, labels: { role: instance.role, instance: instance.name }, log });
 }
 
+/**
+ * An `mta` or `msa` counts its Postfix's log lines and reads its queue into the agent's metrics
+ * (src/exporter): the lines are the ones the agent relays from the daemon's stdout anyway, so the parsing
+ * costs no second reader and no other process in the pod.
+ */
+async function postfixExporter(instance: AgentOptions['instance'], log: Logger, registry: Registry): Promise<((line: Buffer) => void) | undefined> {
+  if (instance.role !== 'mta' && instance.role !== 'msa') return undefined;
+  const { createPostfixExporter } = await import('../exporter/in-agent.ts');
+  const exporter = createPostfixExporter({ registry, showqPath: join(instance.dataDir, 'queue', 'public', 'showq'), log });
+  return (line) => exporter.line(line);
+}
+
 /** The roles with TLS listeners watch their certificates and reload their daemon on a new one (certificate-watch.ts). */
 function watchCertificates(daemon: Daemon, input: () => DaemonInput, serving: CertificateFacts[] | undefined, log: Logger, registry: Registry): CertificateWatch | undefined {
   const { reloadCertificates } = daemon;
@@ -123,15 +135,22 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   if (serving) log.info({ certificates: serving.map((f) => ({ name: f.name, dnsNames: f.dnsNames, notAfter: f.notAfter.toISOString() })) }, 'certificates installed');
   log.info({ argv }, 'starting daemon');
   ensureDir(instance.runDir, 0o755);
-  const proc = spawnDaemon(argv, { format: opts.logFormat, role: instance.role, instance: instance.name, runDir: instance.runDir });
+  // One registry for everything this agent exports, every series labelled with its role and instance.
+  const registry = instanceRegistry(instance.role, instance.name);
+  const postfixLines = await postfixExporter(instance, log, registry);
+  const proc = spawnDaemon(argv, {
+    format: opts.logFormat,
+    role: instance.role,
+    instance: instance.name,
+    runDir: instance.runDir,
+    ...(postfixLines ? { onStdoutLine: postfixLines } : {}),
+  });
   let running = true;
   let draining = false;
   void proc.exited.then(() => {
     running = false;
   });
 
-  // One registry for everything this agent exports, every series labelled with its role and instance.
-  const registry = instanceRegistry(instance.role, instance.name);
   let router: Router | undefined;
   let gate: ProxyGate | undefined;
   try {

@@ -2,9 +2,9 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, constants, fstatSync, openSync, rmSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../log.ts';
+import { createLogLineSplitter } from '../protocol/index.ts';
 import { livePid } from './daemons.ts';
 
 export type LogFormat = 'raw' | 'json';
@@ -18,13 +18,21 @@ export interface DaemonProcess {
 
 const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15, SIGQUIT: 3, SIGABRT: 6, SIGSEGV: 11 };
 
-/** Each daemon output line goes to stdout verbatim, or wrapped as a JSON line with role and instance. */
-function relay(stream: NodeJS.ReadableStream, format: LogFormat, fields: { role: string; instance: string; stream: string }): void {
-  const lines = createInterface({ input: stream, crlfDelay: Infinity });
-  lines.on('line', (line) => {
-    if (format === 'raw') process.stdout.write(line + '\n');
-    else process.stdout.write(JSON.stringify({ time: new Date().toISOString(), ...fields, msg: line }) + '\n');
+/**
+ * Each daemon output line goes to stdout verbatim, or wrapped as a JSON line with role and instance, and to
+ * `also` (the Postfix exporter reads the log lines it relays).
+ */
+function relay(stream: NodeJS.ReadableStream, format: LogFormat, fields: { role: string; instance: string; stream: string }, also?: (line: Buffer) => void): void {
+  const newline = Buffer.from('\n');
+  // A line longer than the splitter keeps is relayed cut (its beginning says which process wrote it); memory
+  // stays bounded whatever the daemon writes.
+  const lines = createLogLineSplitter((line) => {
+    if (format === 'raw') process.stdout.write(Buffer.concat([line, newline]));
+    else process.stdout.write(JSON.stringify({ time: new Date().toISOString(), ...fields, msg: line.toString('utf8') }) + '\n');
+    also?.(line);
   });
+  stream.on('data', (chunk: Buffer) => lines.push(chunk));
+  stream.on('end', () => lines.end());
 }
 
 /**
@@ -46,10 +54,19 @@ function exitOf(child: ChildProcess): Promise<number> {
   });
 }
 
-export function spawnDaemon(argv: string[], options: { format: LogFormat; role: string; instance: string; runDir: string }): DaemonProcess {
+export interface SpawnOptions {
+  format: LogFormat;
+  role: string;
+  instance: string;
+  runDir: string;
+  /** Also told every line the daemon writes to stdout (then always relayed through the agent, even in raw format). */
+  onStdoutLine?: (line: Buffer) => void;
+}
+
+export function spawnDaemon(argv: string[], options: SpawnOptions): DaemonProcess {
   const [file, ...args] = argv;
   if (file === undefined) throw new TypeError('empty daemon command');
-  if (options.format === 'raw' && !fstatSync(1).isSocket() && !fstatSync(2).isSocket()) {
+  if (options.format === 'raw' && options.onStdoutLine === undefined && !fstatSync(1).isSocket() && !fstatSync(2).isSocket()) {
     // Verbatim lines need no relay: the daemon writes to our stdout itself (a file or a pipe can be
     // opened as /dev/stdout; only a socket cannot).
     const child = spawn(file, args, { stdio: ['ignore', 'inherit', 'inherit'] });
@@ -65,7 +82,7 @@ export function spawnDaemon(argv: string[], options: { format: LogFormat; role: 
     closeSync(err.writeFd);
   }
   const exited = exitOf(child);
-  relay(out.reader, options.format, { role: options.role, instance: options.instance, stream: 'stdout' });
+  relay(out.reader, options.format, { role: options.role, instance: options.instance, stream: 'stdout' }, options.onStdoutLine);
   relay(err.reader, options.format, { role: options.role, instance: options.instance, stream: 'stderr' });
   return { child, pid: child.pid ?? -1, exited };
 }

@@ -7,7 +7,7 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../log.ts';
-import { createLogLineSplitter } from './log-lines.ts';
+import { createLogLineSplitter } from '../protocol/index.ts';
 
 /** How often a followed file is looked at again once it has nothing new. */
 export const DEFAULT_POLL_MS = 250;

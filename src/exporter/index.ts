@@ -20,6 +20,5 @@ export {
   type QueueMetrics,
   type QueueReadOptions,
 } from './queue.ts';
-export { DEFAULT_KEEP_BYTES, createLogLineSplitter, type LogLineSplitter } from './log-lines.ts';
 export { DEFAULT_POLL_MS, followFile, readLines, type FollowFileOptions } from './follow.ts';
 export { serveMetrics, type MetricsServer } from './metrics-server.ts';

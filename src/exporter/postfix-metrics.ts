@@ -2,7 +2,7 @@
  * The Postfix metrics (names fixed by the platform's metrics contract), registered in a caller's
  * registry so the agent can mount them beside its own. Log metrics here; queue metrics in `queue.ts`.
  */
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Histogram, type Registry } from '../metrics/index.ts';
 
 /** Delivery delay buckets: 1 ms to 2 days. */
 export const DELAY_BUCKETS_SECONDS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 14_400, 43_200, 86_400, 172_800];

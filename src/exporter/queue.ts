@@ -3,7 +3,7 @@
  * at most once per `cacheMs`. A read has a deadline and a byte bound; a failed read never fails the
  * scrape: it counts in `mailfleet_postfix_queue_scrape_errors_total` and the previous values stay.
  */
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from '../metrics/index.ts';
 import { readShowq } from './showq-reader.ts';
 
 /** The queues Postfix has; each is always present once a read succeeded (0 when empty). */

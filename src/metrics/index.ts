@@ -1,5 +1,5 @@
 /**
- * prom-client's Registry, Counter and Gauge, each loaded from its own file (the package has no exports map).
+ * prom-client's Registry, Counter, Gauge and Histogram, each loaded from its own file (the package has no exports map).
  * prom-client's index also loads its Pushgateway, and with it node:http, node:https and zlib: about 12 MB more
  * resident in every process that imports it. The agent is PID 1 of every pod and pays that once per pod (DESIGN.md:
  * 64 MB), so what runs in the agent takes its metric classes from here. They are required, not imported: the CommonJS
@@ -15,6 +15,8 @@ export const Counter = require('prom-client/lib/counter.js') as typeof PromClien
 export type Counter<T extends string = string> = PromClient.Counter<T>;
 export const Gauge = require('prom-client/lib/gauge.js') as typeof PromClient.Gauge;
 export type Gauge<T extends string = string> = PromClient.Gauge<T>;
+export const Histogram = require('prom-client/lib/histogram.js') as typeof PromClient.Histogram;
+export type Histogram<T extends string = string> = PromClient.Histogram<T>;
 export const Registry = require('prom-client/lib/registry.js') as typeof PromClient.Registry;
 export type Registry = PromClient.Registry;
 

@@ -64,6 +64,7 @@ export {
   type PolicyRequest,
 } from './policy.ts';
 export { POSTFIX_LOG_MAX_LINE_BYTES, parsePostfixLogLine } from './postfix-log.ts';
+export { DEFAULT_KEEP_BYTES, createLogLineSplitter, type LogLineSplitter } from './log-lines.ts';
 export {
   POSTFIX_DAEMONS,
   SMTP_STAGES,

@@ -1,7 +1,7 @@
 /** The log line splitter: lines out whatever the chunking, over-long lines cut (not dropped), memory bounded. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createLogLineSplitter } from '../../src/exporter/log-lines.ts';
+import { createLogLineSplitter } from '../../src/protocol/log-lines.ts';
 import { everySplit, noise } from '../protocol/chunks.ts';
 
 function split(chunks: readonly Buffer[], keepBytes?: number): string[] {

@@ -9,7 +9,7 @@
  *   bounded by `keepBytes` whatever the input.
  * - Lines that lie within one chunk are handed over without copying.
  */
-import { POSTFIX_LOG_MAX_LINE_BYTES } from '../protocol/index.ts';
+import { POSTFIX_LOG_MAX_LINE_BYTES } from './postfix-log.ts';
 
 export const DEFAULT_KEEP_BYTES = POSTFIX_LOG_MAX_LINE_BYTES + 1;
 
