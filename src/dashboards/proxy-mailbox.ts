@@ -33,6 +33,9 @@ export const proxyMailbox: DashboardDefinition = {
         graph('Proxied sessions', 'ops', [{ expr: rate('dovecot_proxy_session_total', ALL, ['instance']), legend: '{{instance}}' }], {
           description: 'IMAP and POP3 sessions the proxies finished relaying to a backend.',
         }),
+        graph('POP3 sessions', 'ops', [{ expr: rate('dovecot_pop3_session_total', ALL, ['instance']), legend: '{{instance}}' }], {
+          description: 'POP3 sessions the mailbox backends finished (Dovecot 2.3 has no event per POP3 command).',
+        }),
       ],
     },
     {
@@ -43,8 +46,12 @@ export const proxyMailbox: DashboardDefinition = {
           description: 'OK, NO (refused) and BAD (malformed) tagged replies.',
         }),
         graph('IMAP command time (mean)', 's', [
-          { expr: `${rate('dovecot_imap_command_duration_seconds_total', IMAP, ['cmd_name'])} / ${rate('dovecot_imap_command_total', IMAP, ['cmd_name'])}`, legend: '{{cmd_name}}' },
-        ]),
+          { expr: `${increase('dovecot_imap_command_duration_seconds_total', IMAP, ['cmd_name'])} / ${increase('dovecot_imap_command_total', IMAP, ['cmd_name'])}`, legend: '{{cmd_name}}' },
+        ], {
+          // increase, not rate: a command's series first appears with its count already set, so a short window
+          // holds a single sample, where rate has nothing and VictoriaMetrics' increase counts it from 0.
+          description: 'Summed duration over count of the commands finished in the window.',
+        }),
       ],
     },
     {

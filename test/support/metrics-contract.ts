@@ -31,7 +31,7 @@ const POSTFIX = [
 ].map((n) => `mailfleet_postfix_${n}`);
 
 /** Dovecot 2.3's names for each metric definition: a count, the summed duration, and a histogram when quantized. */
-const DOVECOT = ['auth_success', 'auth_failure', 'imap_command', 'pop3_command', 'lmtp_command', 'mail_delivery', 'proxy_session']
+const DOVECOT = ['auth_success', 'auth_failure', 'imap_command', 'pop3_session', 'lmtp_command', 'mail_delivery', 'proxy_session']
   .flatMap((m) => [`dovecot_${m}_total`, `dovecot_${m}_duration_seconds_total`, `dovecot_${m}_duration_seconds`]);
 
 const PROBE = [
