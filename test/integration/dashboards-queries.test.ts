@@ -3,9 +3,11 @@
  * Grafana's variables substituted as "All" and a fixed window:
  * - now: a throwaway VictoriaMetrics with an empty data directory parses each one (a malformed
  *   expression or an unknown function is an error there);
- * - on a live platform, after the prober has run: each one returns at least one series, except the
- *   queries of EVENT_ONLY_METRICS, series that exist only after an event such a run does not cause.
- *   A misspelt metric name returns nothing, so it fails here.
+ * - on a live platform (`mailfleet up` with the prober, its VictoriaMetrics scraping every 2 s), after
+ *   both probe paths succeeded (mail through msa and mta, read back over IMAPS and POP3S: Postfix's and
+ *   Dovecot's series move) and mailbox was scaled (a director change for the controller's series): each
+ *   one returns at least one series, except the queries of EVENT_ONLY_METRICS, series that exist only
+ *   after an event such a run does not cause. A misspelt metric name returns nothing, so it fails here.
  * Addresses: 127.115.0.0/16.
  */
 import assert from 'node:assert/strict';
@@ -18,12 +20,21 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { dashboardFiles } from '../../src/dashboards/index.ts';
 import { dashboardQueries, emptyQueries, EVENT_ONLY_METRICS, metricNames, unparsedQueries, vmQuery, type DashboardQuery } from '../support/dashboard-queries.ts';
+import { controlRequest, type StatusReport } from '../../src/runtime/local/index.ts';
+import { startPlatform } from '../support/platform.ts';
 import { until } from '../support/poll.ts';
 
 const VM_PROGRAM = '/usr/bin/victoria-metrics';
 const VM_HOST = '127.115.0.1';
 const START_DEADLINE_MS = 30_000;
 const STOP_DEADLINE_MS = 10_000;
+/** The live platform's pool: the throwaway VictoriaMetrics on VM_HOST are stopped before it comes up. */
+const LIVE_POOL = '127.115.0.0/16';
+const SCRAPE_S = 2;
+const PROBE_INTERVAL_S = 5;
+const PROBE_TIMEOUT_S = 4;
+const SUCCESS_DEADLINE_MS = 60_000;
+const LIVE_TIMEOUT_MS = 300_000;
 
 async function freePort(host: string): Promise<number> {
   const server = createServer().listen(0, host);
@@ -101,10 +112,33 @@ test('GIVEN the series check WHEN run on an empty VictoriaMetrics and then with 
   assert.deepEqual(await emptyQueries(url, ready), []);
 });
 
-test('GIVEN a live platform whose prober has run WHEN every dashboard query runs on its VictoriaMetrics THEN each finds series (or reads an event-only metric)', { todo: 'needs the single-host VictoriaMetrics and the prober' }, async () => {
-  // Until the single host runs VictoriaMetrics and the prober, point this at one by hand:
-  // MAILFLEET_DASHBOARDS_VM_URL=http://ADDRESS:8428 node --test test/integration/dashboards-queries.test.ts
-  const url = process.env.MAILFLEET_DASHBOARDS_VM_URL;
-  if (!url) throw new Error('no live platform: set MAILFLEET_DASHBOARDS_VM_URL to the VictoriaMetrics of a platform whose prober has run');
+test('GIVEN a live platform whose prober has run WHEN every dashboard query runs on its VictoriaMetrics THEN each finds series (or reads an event-only metric)', { timeout: LIVE_TIMEOUT_MS }, async (t) => {
+  const platform = await startPlatform(t, {
+    addressPool: LIVE_POOL,
+    accounts: 1,
+    roles: { ldap: 1, kvs: 1, mailbox: 1, proxy: 1, mta: 1, msa: 1 },
+    probe: { intervalSeconds: PROBE_INTERVAL_S, timeoutSeconds: PROBE_TIMEOUT_S },
+    local: { scrapeIntervalSeconds: SCRAPE_S },
+  });
+  const { body } = await controlRequest(join(platform.stateDir, 'control.sock'), 'GET', '/v1/status');
+  const url = (body as StatusReport).monitoring?.victoriametrics.url;
+  assert.ok(url, 'the platform runs VictoriaMetrics');
+  // The probe's cycles send through msa and mta, deliver over LMTP and log in over IMAPS and POP3S:
+  // Postfix's and Dovecot's series move with them.
+  await until('mailfleet_probe_success 1 for msa and mta', async () => {
+    const answer = await vmQuery(url, 'mailfleet_probe_success == 1');
+    const paths = new Set((answer.data?.result ?? []).map((r) => (r as { metric: Record<string, string> }).metric.path));
+    return paths.has('msa') && paths.has('mta') ? true : undefined;
+  }, SUCCESS_DEADLINE_MS, 500);
+  // A change of the director ring, which the backend-sync controller applies and times (its steps and sync latency).
+  const scaled = platform.cli(['scale', 'mailbox', '2']);
+  assert.equal(scaled.code, 0, scaled.stderr);
+  await until('the controller applied a director step', async () => ((await vmQuery(url, 'mailfleet_backends_steps_total')).data?.result.length ? true : undefined), SUCCESS_DEADLINE_MS, 500);
+  // A couple more scrapes of every target, so that the last cycle's counters are in with a sample before them.
+  const after = Date.now() / 1000 + SCRAPE_S;
+  await until('every target scraped twice more', async () => {
+    const oldest = (await vmQuery(url, 'min(timestamp(up))')).data?.result[0] as { value: [number, string] } | undefined;
+    return oldest && Number(oldest.value[1]) > after ? true : undefined;
+  }, SUCCESS_DEADLINE_MS, 500);
   assert.deepEqual(await emptyQueries(url, queries), []);
 });

@@ -110,7 +110,7 @@ const LIVE_INTERVAL = '1h';
 
 /**
  * Metrics whose series appear only after an event the live run does not cause (the probe's mail is
- * accepted, delivered inside the platform and fetched, and nothing fails). A query reading one of them
+ * accepted, delivered inside the platform and fetched, and nothing fails; the queues are empty). A query reading one of them
  * may return nothing there. Unlabelled counters are not listed: they are exported at 0 from the start.
  */
 export const EVENT_ONLY_METRICS: Readonly<Record<string, string>> = {
@@ -123,6 +123,10 @@ export const EVENT_ONLY_METRICS: Readonly<Record<string, string>> = {
   dovecot_auth_failure_total: 'a failed login',
   mailfleet_probe_failures_total: 'a failed probe stage',
   mailfleet_backends_errors_total: 'a reconcile error',
+  // Histograms of the messages in a queue when it is read: all buckets 0 while the queues are empty, and a
+  // quantile of nothing is no series.
+  mailfleet_postfix_queue_message_age_seconds: 'a message waiting in a queue when the agent reads it',
+  mailfleet_postfix_queue_message_size_bytes: 'a message waiting in a queue when the agent reads it',
 };
 
 export interface VmAnswer {
