@@ -1,3 +1,5 @@
+import type { PolicyRules } from '../policy/document.ts';
+
 /** The roles the platform knows, in start order (dependencies first). */
 export const ROLES = ['ldap', 'kvs', 'mailbox', 'proxy', 'mta', 'msa'] as const;
 export type Role = (typeof ROLES)[number];
@@ -39,6 +41,8 @@ export interface Ports {
   auth: number;
   /** agent health and metrics (`/livez`, `/readyz`, `/metrics`). */
   http: number;
+  /** The policy server (Postfix policy delegation) on every `policy` instance. */
+  policy: number;
 }
 
 export interface Account {
@@ -113,6 +117,21 @@ export interface PlatformSpec {
   accounts: AccountsSpec;
   tls: TlsSpec;
   probe: ProbeSpec;
+  policy: PolicySpec;
+}
+
+/**
+ * The flow-control policy server: `mta` and `msa` ask it at each stage one of its rules counts at, it counts in
+ * Redis (`kvs`), shared by every instance, and answers over the limit with the rule's action. The rules document is
+ * the one `mailfleet policy --rules FILE` reads (`defaultAction`, `exempt`, `rules`), embedded here.
+ */
+export interface PolicySpec extends PolicyRules {
+  /** Run it (and have `mta` and `msa` ask it). Default true; it runs only with an `mta` or an `msa`, and needs `kvs`. */
+  enabled: boolean;
+  /** Instances in Kubernetes (a Deployment). Default 2. The single host runs one while it is above 0. */
+  replicas: number;
+  /** Time from a complete request to its reply at most; past it, `defaultAction`. 5 to 10000; default 100. */
+  deadlineMs: number;
 }
 
 /**
@@ -258,7 +277,7 @@ export interface ContainerResources {
   limits: { cpu: string; memory: string };
 }
 
-export type KubeWorkload = Role | 'probe' | 'mailout' | 'fallback' | 'controller' | 'victoriametrics' | 'vmalert' | 'alertmanager' | 'loki' | 'promtail' | 'nodelocaldns' | 'unbound';
+export type KubeWorkload = Role | 'probe' | 'policy' | 'mailout' | 'fallback' | 'controller' | 'victoriametrics' | 'vmalert' | 'alertmanager' | 'loki' | 'promtail' | 'nodelocaldns' | 'unbound';
 
 export interface KubernetesSpec {
   /** Namespace every namespaced object goes to. Default `mailfleet`. */
