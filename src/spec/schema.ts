@@ -24,6 +24,8 @@ const outboundPool = (ipv4Cidr: string) => ({
 
 /** A platform secret given in the spec: long enough, and one token (it lands in config files). */
 const SECRET = { type: 'string', minLength: MIN_SECRET_LENGTH, pattern: '^\\S+$' };
+/** The Redis password: one token of redis.conf, where a quote starts a quoted string wherever it stands. */
+const REDIS_SECRET = { type: 'string', minLength: MIN_SECRET_LENGTH, maxLength: 512, pattern: '^[^\\s"\'\\\\]+$' };
 
 const quantity = (value: string) => ({ type: 'string', pattern: QUANTITY_PATTERN, default: value });
 const resources = (cpu: string, memory: string, cpuLimit: string, memoryLimit: string) => ({
@@ -301,6 +303,13 @@ export const PLATFORM_SCHEMA = {
             readerPassword: SECRET,
             authPassword: SECRET,
           },
+        },
+        redis: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          // No default: generated like the LDAP passwords (see secrets.ts).
+          properties: { password: REDIS_SECRET },
         },
         director: {
           type: 'object',

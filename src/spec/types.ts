@@ -85,6 +85,12 @@ export interface PlatformSpec {
    */
   ldap: { baseDn: string; adminPassword?: string; readerPassword?: string; authPassword?: string };
   /**
+   * The password of the platform's Redis (`kvs`, its `requirepass`), which the policy server and the kvs
+   * readiness check authenticate with. No default: generated like the LDAP passwords. At least 16 characters,
+   * without whitespace, quotes or backslashes (it is one token of redis.conf).
+   */
+  redis: { password?: string };
+  /**
    * Director ring: backend weight, the doveadm API key (no default: generated like the LDAP passwords),
    * how often the backend-sync controller re-reads everything (safety net; events drive it), and how long
    * a leaving backend may keep users.

@@ -4,7 +4,7 @@ import { roleConfigFiles, type ConfigInput, type Peers } from '../../src/config/
 import { withSecrets, type PlatformSpec } from '../../src/spec/index.ts';
 import { testSpec } from '../support/spec.ts';
 
-const SECRETS = { ldapAdminPassword: 'test-admin-secret-0123', ldapReaderPassword: 'test-reader-secret-0123', ldapAuthPassword: 'test-auth-secret-0123', doveadmApiKey: 'test-doveadm-key-0123456789', backendLoginPassword: 'test-backend-login-0123' };
+const SECRETS = { ldapAdminPassword: 'test-admin-secret-0123', ldapReaderPassword: 'test-reader-secret-0123', ldapAuthPassword: 'test-auth-secret-0123', doveadmApiKey: 'test-doveadm-key-0123456789', backendLoginPassword: 'test-backend-login-0123', redisPassword: 'test-redis-secret-0123' };
 
 const PEERS: Peers = {
   ldap: [{ name: 'ldap-0', host: 'ldap-0.ldap' }],
