@@ -6,12 +6,15 @@ export type Role = (typeof ROLES)[number];
 
 /**
  * Roles whose instances run mailfleet itself rather than a daemon under the agent: the single-host runtime
- * starts them after the mail roles, Kubernetes runs them as Deployments (see `instanceReplicas`).
+ * starts them as it starts the others, Kubernetes runs them as Deployments (see `instanceReplicas`).
  */
-export const PROCESS_ROLES = ['probe'] as const;
+export const PROCESS_ROLES = ['policy', 'probe'] as const;
 export type ProcessRole = (typeof PROCESS_ROLES)[number];
-/** Every role the single-host runtime runs instances of, in start order. */
-export const INSTANCE_ROLES = [...ROLES, ...PROCESS_ROLES] as const;
+/**
+ * Every role the single-host runtime runs instances of, in start order: the policy server after kvs, where it
+ * counts, and before the mail roles that ask it; the prober last, once there is something to probe.
+ */
+export const INSTANCE_ROLES = ['ldap', 'kvs', 'policy', 'mailbox', 'proxy', 'mta', 'msa', 'probe'] as const satisfies readonly (Role | ProcessRole)[];
 export type InstanceRole = Role | ProcessRole;
 
 export interface RoleSpec {
