@@ -170,4 +170,19 @@ test('flow control: a flood from one network is deferred, others deliver, Redis 
     assert.equal(policy.restarts, 0);
     assert.deepEqual((await send(mta, FLOODER, [user(7)], `moved-${run}@client.test`)).rcpt, [450]);
   });
+
+  await t.test('WHEN the policy server is killed THEN the runtime starts it again on another address, and the mta asks it there', async () => {
+    const before = await platform.instance('policy-0');
+    assert.ok(before.pid);
+    process.kill(before.pid, 'SIGKILL');
+    const back = await until('policy-0 running again', async () => {
+      const now = await platform.instance('policy-0');
+      return now.state === 'running' && now.restarts === 1 ? now : undefined;
+    }, 60_000, 200);
+    assert.notEqual(back.address, before.address);
+    const mainCf = join(platform.stateDir, 'instances', 'mta-0', 'config', 'main.cf');
+    await until('the mta\'s config naming the new address', async () => (readFileSync(mainCf, 'utf8').includes(`inet:${back.address}:10040`) ? true : undefined), 30_000, 200);
+    // Until Postfix has reloaded, a new session may still go to the old address (refused: DUNNO, accepted).
+    await until('the flood deferred by the restarted policy server', async () => ((await send(mta, FLOODER, [user(7)], `restarted-${Date.now()}@client.test`)).rcpt[0] === 450 ? true : undefined), 30_000, 500);
+  });
 });
