@@ -10,7 +10,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { instanceContext } from '../../src/agent/index.ts';
+import { dashboardFiles } from '../../src/dashboards/index.ts';
 import { controlRequest, type StatusReport } from '../../src/runtime/local/index.ts';
+import { dashboardQueries, emptyQueries, metricNames } from '../support/dashboard-queries.ts';
 import { imapMessageIds } from '../support/mail.ts';
 import { DOMAIN, startPlatform, type InstanceStatus, type Platform } from '../support/platform.ts';
 import { until } from '../support/poll.ts';
@@ -132,6 +134,9 @@ test('flow control: a flood from one network is deferred, others deliver, Redis 
       const answer = (await (await fetch(`${vm}/api/v1/query?query=${promql}`, { signal: AbortSignal.timeout(5000) })).json()) as { data: { result: { value: [number, string] }[] } };
       return answer.data.result[0]?.value[1] === '4' ? true : undefined;
     }, 30_000, 500);
+    const policyQueries = dashboardQueries(dashboardFiles()).filter((q) => metricNames(q.expr).some((m) => m.startsWith('mailfleet_policy_')));
+    assert.ok(policyQueries.length >= 5, `${policyQueries.length} dashboard queries read the policy metrics`);
+    assert.deepEqual(await emptyQueries(vm, policyQueries), [], 'every dashboard panel of the policy server finds series');
   });
 
   const kvs = await platform.instance('kvs-0');
