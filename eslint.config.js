@@ -20,6 +20,9 @@ const ENTRY_POINTS = [
   'src/protocol/scrape.ts',
   // The Postfix log exporter as the agent of mta and msa runs it, without the follower and HTTP server of its command.
   'src/exporter/in-agent.ts',
+  // The policy rules document (schema, types, checks) without the policy server (node-redis, prom-client),
+  // for the spec, which every agent loads.
+  'src/policy/document.ts',
 ];
 
 /**

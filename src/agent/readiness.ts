@@ -136,7 +136,9 @@ export function readinessCheck(role: Role, spec: PlatformSpec, host: string, tim
       ldapts.catch(() => undefined);
       return async () => ldapSearch(ldapts, spec, host, timeoutMs);
     }
-    case 'kvs':
-      return async (signal) => void (await redisPing({ ...base, port: ports.redis, signal }));
+    case 'kvs': {
+      const password = requireSecret(spec, 'redisPassword');
+      return async (signal) => void (await redisPing({ ...base, port: ports.redis, password, signal }));
+    }
   }
 }

@@ -1,11 +1,33 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import type { Peers } from '../config/index.ts';
 import { MailfleetError, errorMessage } from '../errors.ts';
 import { createLogger } from '../log.ts';
-import { createPolicyServer, loadPolicyRulesFile, startPolicyHttp, DEADLINE_MS, DEFAULT_KEY_PREFIX } from '../policy/index.ts';
-import { parse } from './args.ts';
+import {
+  createPolicyServer, loadPolicyRulesFile, startPolicyHttp, DEADLINE_MS, DEFAULT_KEY_PREFIX, type PolicyRules, type RedisOptions,
+} from '../policy/index.ts';
+import { parse, usageError } from './args.ts';
+import { resolveStateDir } from './state.ts';
 
 const USAGE = `mailfleet policy --rules FILE --redis HOST:PORT [--redis-password-file FILE] [--listen HOST:PORT]
-                 [--metrics HOST:PORT] [--platform NAME] [--deadline-ms ${DEADLINE_MS}]`;
+                 [--metrics HOST:PORT] [--platform NAME] [--deadline-ms ${DEADLINE_MS}] [--name NAME]
+       mailfleet policy [--state-dir DIR] [--listen HOST:PORT] [--metrics HOST:PORT] [--name NAME]`;
+
+const OPTIONS = {
+  rules: { type: 'string' },
+  redis: { type: 'host-port' },
+  'redis-password-file': { type: 'string' },
+  // Loopback by default: nothing outside the host reaches it unless asked.
+  listen: { type: 'host-port', default: '127.0.0.1:10040' },
+  metrics: { type: 'host-port' },
+  platform: { type: 'name' },
+  'deadline-ms': { type: 'integer', min: 5, max: 10_000, unit: 'milliseconds' },
+  name: { type: 'string' },
+  'state-dir': { type: 'string', short: 's' },
+} as const;
+
+type Values = ReturnType<typeof parse<typeof OPTIONS>>['values'];
 
 /** The Redis password: from a file (a mounted Secret), else MAILFLEET_REDIS_PASSWORD, else none. */
 function redisPassword(file: string | undefined): string | undefined {
@@ -19,50 +41,97 @@ function redisPassword(file: string | undefined): string | undefined {
   return process.env.MAILFLEET_REDIS_PASSWORD || undefined;
 }
 
+/** Where the rules, Redis and the deadline come from, read again on SIGHUP. */
+interface Source {
+  rules(): PolicyRules;
+  redis(): RedisOptions;
+  keyPrefix: string;
+  deadlineMs: number;
+  /** What a reload reads, for the log line of a failed one. */
+  describe: string;
+}
+
+/** Kubernetes (or any other place): a rules file, Redis and its password from the flags. */
+function explicitSource(values: Values, file: string): Source {
+  const password = redisPassword(values['redis-password-file']);
+  const redis = { ...(values.redis ?? { host: '127.0.0.1', port: 6379 }), ...(password === undefined ? {} : { password }) };
+  return {
+    rules: () => loadPolicyRulesFile(file),
+    redis: () => redis,
+    keyPrefix: values.platform ? `mailfleet:${values.platform}:policy:` : DEFAULT_KEY_PREFIX,
+    deadlineMs: values['deadline-ms'] ?? DEADLINE_MS,
+    describe: file,
+  };
+}
+
 /**
- * `mailfleet policy`: the Postfix policy server (the `policy` role). Rules come from a YAML or JSON file, checked
- * before any socket opens; SIGHUP reads the file again and, when it is valid, applies it without dropping a
- * connection (an invalid file is logged and the rules in force stay). SIGTERM/SIGINT drain and stop.
+ * The single host's `policy` instance: the running platform's spec (its `policy` rules, the generated Redis
+ * password) from the state dir, Redis where peers.json says kvs is now. The runtime signals SIGHUP when kvs
+ * moves; both files are read again then.
+ */
+async function platformSource(values: Values): Promise<Source> {
+  for (const flag of ['redis', 'redis-password-file', 'platform', 'deadline-ms'] as const) {
+    if (values[flag] !== undefined) throw usageError(USAGE, `--${flag} comes from the platform's spec without --rules`);
+  }
+  const stateDir = resolveStateDir(values);
+  const specFile = join(stateDir, 'spec.json');
+  // The runtime's peers.json (agent/paths.ts peersFile), read without loading the agent.
+  const peersFile = join(stateDir, 'peers.json');
+  if (!existsSync(specFile)) {
+    throw new MailfleetError('RUNTIME_NOT_RUNNING', `${specFile} is missing: no platform runs on ${stateDir} (start one with 'mailfleet up', or give --rules FILE and --redis HOST:PORT)`);
+  }
+  const { requireSecret, validateSpec } = await import('../spec/index.ts');
+  const load = () => validateSpec(JSON.parse(readFileSync(specFile, 'utf8')), specFile);
+  const first = load();
+  return {
+    rules: () => {
+      const { defaultAction, exempt, rules } = load().spec.policy;
+      return { defaultAction, exempt, rules };
+    },
+    redis: () => {
+      const kvs = (JSON.parse(readFileSync(peersFile, 'utf8')) as Peers).kvs[0];
+      if (kvs === undefined) throw new MailfleetError('INSTANCE_START_FAILED', `${peersFile}: no kvs instance runs, and the policy server counts in it`);
+      return { host: kvs.host, port: first.spec.ports.redis, password: requireSecret(first.spec, 'redisPassword') };
+    },
+    keyPrefix: `mailfleet:${first.metadata.name}:policy:`,
+    deadlineMs: first.spec.policy.deadlineMs,
+    describe: `${specFile} and ${peersFile}`,
+  };
+}
+
+/**
+ * `mailfleet policy`: the Postfix policy server (the `policy` role). With --rules, the rules come from a YAML or
+ * JSON file and Redis from the flags (a Kubernetes pod); without, from the platform running on the state dir
+ * (the single host's instance). Either is checked before any socket opens; SIGHUP reads them again and, when
+ * valid, applies them without dropping a connection (invalid: logged, the ones in force stay). SIGTERM/SIGINT
+ * drain and stop. `--name` labels its metrics `role="policy", instance=NAME`.
  */
 export async function policyCommand(argv: string[]): Promise<number> {
-  const { values } = parse(argv, {
-    rules: { type: 'string' },
-    redis: { type: 'host-port', default: '127.0.0.1:6379' },
-    'redis-password-file': { type: 'string' },
-    // Loopback by default: nothing outside the host reaches it unless asked.
-    listen: { type: 'host-port', default: '127.0.0.1:10040' },
-    metrics: { type: 'host-port' },
-    platform: { type: 'name' },
-    'deadline-ms': { type: 'integer', min: 5, max: 10_000, unit: 'milliseconds', default: DEADLINE_MS },
-  }, USAGE);
-  if (!values.rules) throw new MailfleetError('USAGE', `--rules is required\nusage: ${USAGE}`);
-  const rulesFile = values.rules;
-  const rules = loadPolicyRulesFile(rulesFile);
-  const password = redisPassword(values['redis-password-file']);
-  const log = createLogger('policy');
+  const { values } = parse(argv, OPTIONS, USAGE);
+  const source = values.rules === undefined ? await platformSource(values) : explicitSource(values, values.rules);
+  const rules = source.rules();
+  const log = values.name === undefined ? createLogger('policy') : createLogger('policy').child({ instance: values.name });
+  const registry = new Registry();
+  if (values.name !== undefined) registry.setDefaultLabels({ role: 'policy', instance: values.name });
   const abort = new AbortController();
   process.once('SIGTERM', () => abort.abort());
   process.once('SIGINT', () => abort.abort());
 
-  const server = createPolicyServer({
-    rules,
-    redis: { ...values.redis, ...(password === undefined ? {} : { password }) },
-    listen: values.listen,
-    log,
-    keyPrefix: values.platform ? `mailfleet:${values.platform}:policy:` : DEFAULT_KEY_PREFIX,
-    deadlineMs: values['deadline-ms'],
-  });
+  const server = createPolicyServer({ rules, redis: source.redis(), listen: values.listen, log, registry, keyPrefix: source.keyPrefix, deadlineMs: source.deadlineMs });
   const reload = (): void => {
     try {
-      server.reload(loadPolicyRulesFile(rulesFile));
+      const next = source.rules();
+      const redis = source.redis();
+      server.reload(next);
+      server.redirect(redis);
     } catch (err) {
       const details = err instanceof MailfleetError ? err.details : [];
-      log.error({ file: rulesFile, err: errorMessage(err), problems: details }, 'policy rules not reloaded, the rules in force stay');
+      log.error({ from: source.describe, err: errorMessage(err), problems: details }, 'policy rules not reloaded, the rules in force stay');
     }
   };
   process.on('SIGHUP', reload);
   const http = values.metrics
-    ? await startPolicyHttp({ ...values.metrics, registry: server.metrics.registry, ready: () => server.ready() })
+    ? await startPolicyHttp({ ...values.metrics, registry, ready: () => server.ready() })
     : undefined;
   try {
     await server.start(abort.signal);

@@ -7,8 +7,12 @@ export interface Peer {
   host: string;
 }
 
-/** Where the other roles are. Filled from DNS names (Kubernetes) or observed addresses (single host). */
-export type Peers = Record<Role, Peer[]>;
+/**
+ * Where the other roles are. Filled from DNS names (Kubernetes) or observed addresses (single host). `policy`:
+ * the policy server the `mta` and `msa` ask (its Service in Kubernetes, its instances on the single host);
+ * absent or empty while none runs.
+ */
+export type Peers = Record<Role, Peer[]> & { policy?: Peer[] };
 
 /** Everything a config generator needs about the instance it renders for. */
 export interface InstanceContext {

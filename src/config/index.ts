@@ -11,6 +11,7 @@ export { configYaml } from './config-yaml.ts';
 export { VMAIL_USER } from './dovecot-common.ts';
 export { dovecotStatsSocket, MAILBOX_METRICS, PROXY_METRICS, type DovecotMetric } from './dovecot-stats.ts';
 export { postfixOutboundFiles, postfixProxyServices, type PostfixProxyService } from './postfix.ts';
+export { POLICY_RULES_FILE, policyRulesFile } from './policy-rules.ts';
 export { POSTFIX_SNI_MAP } from './postfix-tls.ts';
 export { servedCertificateFile, servedCertificatesDir, servesTls, TLS_CIPHER_LIST, TLS_ROLES } from './tls.ts';
 export { ARGON2_PARALLELISM, hashPassword, hashPasswords, ssha, type PasswordHashing } from './password.ts';

@@ -53,6 +53,8 @@ export function redactSpec(spec: PlatformSpec): { spec: PlatformSpec; secrets: R
     },
     // A prober that does not run has no account, and its password is no secret of the platform.
     ...(probeRuns(spec) ? { probe: { ...spec.probe, password: secretPlaceholder(SECRET_KEYS.probePassword) } } : {}),
+    // Without a kvs there is no Redis, and its password is no secret of the platform.
+    ...(spec.roles.kvs.replicas > 0 ? { redis: { ...spec.redis, password: secretPlaceholder(SECRET_KEYS.redisPassword) } } : {}),
     accounts: {
       ...spec.accounts,
       seed: spec.accounts.seed.map((a, i) => ({ ...a, password: secretPlaceholder(seedPasswordKey(i)) })),
@@ -71,8 +73,8 @@ export function platformSecretKeys(spec: PlatformSpec): string[] {
   ];
 }
 
-/** What runs in a pod: a role, an outbound pool (Postfix like an `mta`, with a config of its own) or the prober. */
-export type SecretConsumer = Role | 'mailout' | 'fallback' | 'probe';
+/** What runs in a pod: a role, an outbound pool (Postfix like an `mta`, with a config of its own), the prober or the policy server. */
+export type SecretConsumer = Role | 'mailout' | 'fallback' | 'probe' | 'policy';
 
 /**
  * The Secret keys a workload's pods use, and so the only ones mounted into them: what its config files
@@ -104,6 +106,11 @@ export function podSecretKeys(workload: SecretConsumer, spec: PlatformSpec): str
     case 'probe':
       return [k.probePassword];
     case 'kvs':
+      // redis.conf's requirepass, and the agent's readiness check (AUTH, then PING).
+      return [k.redisPassword];
+    case 'policy':
+      // Its Redis client authenticates; nothing else of the platform is its business.
+      return [k.redisPassword];
     case 'mailout':
     case 'fallback':
       return [];

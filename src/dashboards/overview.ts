@@ -10,7 +10,7 @@ const DAY_S = 86_400;
 export const overview: DashboardDefinition = {
   name: 'overview',
   title: 'mailfleet / Overview',
-  description: 'Every role of the platform: instances ready, the synthetic probe, mail flow, queues and certificates.',
+  description: 'Every role of the platform: instances ready, the synthetic probe, mail flow, flow control, queues and certificates.',
   variables: [{ kind: 'label', name: 'namespace', label: 'Namespace', selector: 'mailfleet_agent_ready' }],
   sections: [
     {
@@ -68,6 +68,24 @@ export const overview: DashboardDefinition = {
           { expr: rate('dovecot_auth_success_total', [...NS, 'role="proxy"']), legend: 'success' },
           { expr: rate('dovecot_auth_failure_total', [...NS, 'role="proxy"']), legend: 'failure' },
         ], { description: 'Dovecot authentications on the proxies: IMAP, POP3 and SMTP submission (SASL).' }),
+      ],
+    },
+    {
+      title: 'Flow control',
+      panels: [
+        graph('Policy answers by action', 'ops', [{ expr: rate('mailfleet_policy_requests_total', NS, ['action', 'rule']), legend: '{{action}} {{rule}}' }], {
+          description: 'Requests the policy servers answered per second: DUNNO within every limit, otherwise the action of the rule (named) whose limit was hit.',
+          stacked: true,
+        }),
+        graph('Policy latency (p99)', 's', [{ expr: quantile(0.99, 'mailfleet_policy_request_duration_seconds', NS, ['instance']), legend: '{{instance}}' }], {
+          description: 'From a complete request to its reply, per policy server; the deadline (spec.policy.deadlineMs, 100 ms by default) bounds it.',
+        }),
+        graph('Policy fail-open', 'ops', [{ expr: rate('mailfleet_policy_fail_open_total', NS, ['reason']), legend: '{{reason}}' }], {
+          description: 'Requests answered with the default action without a check, per second: Redis down, past the deadline, too many in flight, or a script error. Mail flows, unlimited.',
+        }),
+        graph('Policy servers connected to Redis', 'short', [{ expr: sumBy([], series('mailfleet_policy_redis_up', NS)), legend: 'connected' }, { expr: `count(${series('mailfleet_policy_redis_up', NS)})`, legend: 'instances' }], {
+          description: 'Policy servers whose Redis (kvs) connection is ready, against all of them.',
+        }),
       ],
     },
     {

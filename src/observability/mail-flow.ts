@@ -221,26 +221,43 @@ function rejects(s: Scope): AlertRule[] {
   ];
 }
 
-function policy(s: Scope): AlertRule[] {
+/**
+ * The policy server: one that answers without checking (Redis down or slow, overload), and none answering at
+ * all. Either way Postfix lets the mail through (`default_action=DUNNO`): flow control is off, mail flows.
+ * `runs`: whether the spec runs it (the rule for its absence exists only then).
+ */
+function policy(s: Scope, runs: boolean): AlertRule[] {
+  const up = s.sel('up', 'role="policy"');
   return [
     {
       alert: 'MailfleetPolicyFailingOpen',
-      expr: `increase(${s.sel('mailfleet_policy_fail_open_total')}[5m]) > 0`,
+      expr: `sum without (reason) (increase(${s.sel('mailfleet_policy_fail_open_total')}[5m])) > 0`,
       forSeconds: 5 * MIN,
       severity: 'warning',
       summary: 'Policy server {{ $labels.instance }} lets mail through unchecked',
-      description: 'It answered {{ $value | humanize }} requests in five minutes with DUNNO without checking them: flow control is off and a flood would get in.',
-      runbook: 'The policy server\'s log says why it cannot check (its store, kvs, is usually the cause).',
+      description: 'It answered {{ $value | humanize }} requests in five minutes with its default action without checking them: flow control is off and a flood would get in.',
+      runbook: 'mailfleet_policy_fail_open_total{reason} says why (redis_down, timeout, overload, error); the policy server\'s log has the detail (its store, kvs, is usually the cause).',
     },
+    ...(runs
+      ? [{
+          alert: 'MailfleetPolicyDown',
+          expr: `max by (namespace, role) (${up}) == 0 or absent(${up})`,
+          forSeconds: 5 * MIN,
+          severity: 'warning' as const,
+          summary: 'No {{ $labels.role }} instance answers: inbound and submitted mail is not rate-limited',
+          description: 'Every policy server is down or unscraped; mta and msa let every request through unchecked (default_action=DUNNO), so a flood would get in.',
+          runbook: 'mailfleet status (single host) or kubectl get pods -l app.kubernetes.io/component=policy; then the policy server\'s log (a bad rules file or an unreachable kvs stops it at start).',
+        }]
+      : []),
   ];
 }
 
-export function mailFlowGroups(s: Scope): RuleGroup[] {
+export function mailFlowGroups(s: Scope, opts: { policyRuns: boolean }): RuleGroup[] {
   return [
     { name: 'mailfleet-probe', rules: probe(s) },
     { name: 'mailfleet-queue', rules: queues(s) },
     { name: 'mailfleet-delivery', rules: deliveries(s) },
     { name: 'mailfleet-smtpd', rules: rejects(s) },
-    { name: 'mailfleet-policy', rules: policy(s) },
+    { name: 'mailfleet-policy', rules: policy(s, opts.policyRuns) },
   ];
 }

@@ -30,6 +30,8 @@ export interface CompiledRule {
   readonly prefix6: number;
   readonly networks: readonly Network[];
   readonly accounts: ReadonlySet<string>;
+  /** The `policy_context` values whose requests count; undefined: every request. */
+  readonly contexts: ReadonlySet<string> | undefined;
   /** Over the limit means the request is refused (every action but WARN). */
   readonly hard: boolean;
   readonly decision: Decision;
@@ -103,6 +105,7 @@ export function compilePolicy(doc: PolicyRules): CompiledPolicy {
       prefix6: r.ipv6Prefix ?? 64,
       networks: networks(r.exempt),
       accounts: accounts(r.exempt),
+      contexts: r.contexts === undefined ? undefined : new Set(r.contexts),
       hard: r.action !== 'WARN',
       decision: { reply: ruleReply(r.action, r.text), verb: r.action, rule: r.name },
       args: [String(windows.length), ...windows.flatMap((w) => [w.field, String(w.periodUs), String(w.spanUs)])],
@@ -170,6 +173,7 @@ export function planRequest(policy: CompiledPolicy, attributes: Attributes): Buc
   if (exempted(policy.networks, policy.accounts, ip, sasl)) return [];
   const buckets: Bucket[] = [];
   for (const rule of candidates) {
+    if (rule.contexts !== undefined && !rule.contexts.has(attributes.policy_context ?? '')) continue;
     if (exempted(rule.networks, rule.accounts, ip, sasl)) continue;
     const value = keyValue(rule, attributes, ip);
     if (value === undefined) continue;

@@ -69,6 +69,12 @@ export interface PolicyRule {
   readonly ipv4Prefix?: number;
   /** With key `client_address`: IPv6 clients share a limit per network of this prefix length. Default 64. */
   readonly ipv6Prefix?: number;
+  /**
+   * Only requests whose Postfix `policy_context` is one of these count against this rule (the platform's `mta`
+   * and `msa` send `mta` and `msa`; elsewhere, what `check_policy_service { ..., policy_context=NAME }` sets).
+   * Default: every request, whatever its context.
+   */
+  readonly contexts?: readonly string[];
   /** Who this rule leaves alone, besides the document's own `exempt`. */
   readonly exempt: PolicyExempt;
   /**
@@ -99,11 +105,14 @@ export const MAX_WINDOW_SECONDS = 31 * 24 * 3600;
 /** Largest limit or burst: a petabyte, for byte counts. */
 export const MAX_LIMIT = 1e15;
 export const MAX_EXEMPTIONS = 1000;
+export const MAX_CONTEXTS = 16;
 
 export const ACTION_PATTERN = '^(DEFER_IF_PERMIT|DEFER|REJECT|HOLD|WARN|[45][0-9][0-9])$';
 export const TEXT_PATTERN = '^[ -~]{1,200}$';
 export const FAIL_ACTION_PATTERN = '^(DUNNO|(DEFER_IF_PERMIT|DEFER|4[0-9][0-9])( [ -~]{1,200})?)$';
 export const ACCOUNT_PATTERN = '^[!-~\\u0080-\\uffff]{1,320}$';
+/** A `policy_context` value: what Postfix sends, one token. */
+export const CONTEXT_PATTERN = '^[A-Za-z0-9._-]{1,63}$';
 
 const EXEMPT_SCHEMA = {
   type: 'object',
@@ -137,6 +146,7 @@ const RULE_SCHEMA = {
     windows: { type: 'array', minItems: 1, maxItems: MAX_WINDOWS, items: WINDOW_SCHEMA },
     ipv4Prefix: { type: 'integer', minimum: 0, maximum: 32 },
     ipv6Prefix: { type: 'integer', minimum: 0, maximum: 128 },
+    contexts: { type: 'array', minItems: 1, maxItems: MAX_CONTEXTS, items: { type: 'string', pattern: CONTEXT_PATTERN } },
     exempt: EXEMPT_SCHEMA,
     action: { type: 'string', pattern: ACTION_PATTERN, default: DEFAULT_RULE_ACTION },
     text: { type: 'string', pattern: TEXT_PATTERN, default: DEFAULT_RULE_TEXT },

@@ -7,8 +7,8 @@
 import { MailfleetError } from '../errors.ts';
 import { parseNetwork } from './address.ts';
 import {
-  ACCOUNT_PATTERN, ACTION_PATTERN, COUNT_KEYS, DEFAULT_FAIL_ACTION, DEFAULT_RULE_ACTION, DEFAULT_RULE_TEXT, FAIL_ACTION_PATTERN,
-  MAX_EXEMPTIONS, MAX_LIMIT, MAX_RULES, MAX_WINDOW_SECONDS, MAX_WINDOWS, POLICY_COUNTS, POLICY_KEYS, TEXT_PATTERN,
+  ACCOUNT_PATTERN, ACTION_PATTERN, CONTEXT_PATTERN, COUNT_KEYS, DEFAULT_FAIL_ACTION, DEFAULT_RULE_ACTION, DEFAULT_RULE_TEXT, FAIL_ACTION_PATTERN,
+  MAX_CONTEXTS, MAX_EXEMPTIONS, MAX_LIMIT, MAX_RULES, MAX_WINDOW_SECONDS, MAX_WINDOWS, POLICY_COUNTS, POLICY_KEYS, TEXT_PATTERN,
   type PolicyExempt, type PolicyRule, type PolicyRules, type PolicyWindow,
 } from './rules-schema.ts';
 import { NAME_PATTERN } from '../spec/patterns.ts';
@@ -21,6 +21,7 @@ const TEXT = new RegExp(TEXT_PATTERN, 'u');
 const FAIL_ACTION = new RegExp(FAIL_ACTION_PATTERN, 'u');
 const ACCOUNT = new RegExp(ACCOUNT_PATTERN, 'u');
 const NAME = new RegExp(NAME_PATTERN, 'u');
+const CONTEXT = new RegExp(CONTEXT_PATTERN, 'u');
 
 function join(at: string, field: string | number): string {
   if (typeof field === 'number') return `${at}[${field}]`;
@@ -102,7 +103,7 @@ function window(value: unknown, at: string, problems: Problems): PolicyWindow | 
 }
 
 function rule(value: unknown, at: string, problems: Problems): PolicyRule | undefined {
-  const known = ['name', 'key', 'count', 'windows', 'ipv4Prefix', 'ipv6Prefix', 'exempt', 'action', 'text'];
+  const known = ['name', 'key', 'count', 'windows', 'ipv4Prefix', 'ipv6Prefix', 'contexts', 'exempt', 'action', 'text'];
   const record = object(value, at, known, ['name', 'key', 'count', 'windows'], problems);
   if (!record) return undefined;
   const before = problems.length;
@@ -113,6 +114,10 @@ function rule(value: unknown, at: string, problems: Problems): PolicyRule | unde
   const windows = (list ?? []).map((w, i) => window(w, join(join(at, 'windows'), i), problems));
   const ipv4Prefix = record.ipv4Prefix === undefined ? undefined : integer(record.ipv4Prefix, join(at, 'ipv4Prefix'), 0, 32, problems);
   const ipv6Prefix = record.ipv6Prefix === undefined ? undefined : integer(record.ipv6Prefix, join(at, 'ipv6Prefix'), 0, 128, problems);
+  const contexts = record.contexts === undefined ? undefined : (array(record.contexts, join(at, 'contexts'), 1, MAX_CONTEXTS, problems) ?? []).flatMap((c, i) => {
+    const value = text(c, join(join(at, 'contexts'), i), CONTEXT, 'a policy_context of letters, digits, ".", "_" or "-", at most 63', problems);
+    return value === undefined ? [] : [value];
+  });
   const exemptions = exempt(record.exempt, join(at, 'exempt'), problems);
   const action = record.action === undefined ? DEFAULT_RULE_ACTION : text(record.action, join(at, 'action'), ACTION, 'DEFER_IF_PERMIT, DEFER, REJECT, HOLD, WARN or a 4NN/5NN code', problems);
   const reply = record.text === undefined ? DEFAULT_RULE_TEXT : text(record.text, join(at, 'text'), TEXT, '1 to 200 printable ASCII characters', problems);
@@ -121,12 +126,14 @@ function rule(value: unknown, at: string, problems: Problems): PolicyRule | unde
     name, key, count, windows: windows as PolicyWindow[], exempt: exemptions, action, text: reply,
     ...(ipv4Prefix === undefined ? {} : { ipv4Prefix }),
     ...(ipv6Prefix === undefined ? {} : { ipv6Prefix }),
+    ...(contexts === undefined ? {} : { contexts }),
   };
 }
 
 /**
  * What the schema cannot say, for a document whose shape is right (the spec calls this after ajv): rule names
- * unique, each key one its count can be kept per, prefixes only for client addresses, windows of distinct lengths.
+ * unique, each key one its count can be kept per, prefixes only for client addresses, windows of distinct lengths,
+ * contexts listed once.
  */
 export function policyRulesProblems(rules: PolicyRules, at = ''): string[] {
   const problems: string[] = [];
@@ -142,6 +149,9 @@ export function policyRulesProblems(rules: PolicyRules, at = ''): string[] {
     for (const field of ['ipv4Prefix', 'ipv6Prefix'] as const) {
       if (r[field] !== undefined && r.key !== 'client_address') problems.push(`${join(path, field)}: only taken with key client_address`);
     }
+    r.contexts?.forEach((c, j) => {
+      if (r.contexts?.indexOf(c) !== j) problems.push(`${join(join(path, 'contexts'), j)}: ${c} is listed twice`);
+    });
     const lengths = new Map<number, number>();
     r.windows.forEach((w, j) => {
       const wat = join(join(path, 'windows'), j);

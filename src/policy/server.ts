@@ -63,6 +63,11 @@ export interface PolicyServer {
   readonly listening: Promise<{ host: string; port: number }>;
   /** Rules for requests from now on; connections stay open. */
   reload(rules: PolicyRules): void;
+  /**
+   * Redis from now on (the single host's kvs came back on another address): a new connection replaces the old
+   * one, whose checks in flight fail open. The same address and credentials change nothing.
+   */
+  redirect(redis: RedisOptions): void;
   /** Listening and not draining. Redis being down does not make it unready: it still answers, at once. */
   ready(): boolean;
   readonly metrics: PolicyMetrics;
@@ -100,6 +105,15 @@ export function createPolicyServer(opts: PolicyServerOptions): PolicyServer {
   let listening = false;
   let draining = false;
   let limiter: ReturnType<typeof createRedisLimiter> | undefined;
+  let redis = opts.redis;
+  const newLimiter = () => createRedisLimiter({
+    ...redis,
+    log,
+    throttle,
+    onUp: (up) => metrics.redisUp(up),
+    maxInFlight: tuning.maxInFlight,
+    stallMs: tuning.stallMs,
+  });
   let bound: (address: { host: string; port: number }) => void = () => {};
   let failedToBind: (err: unknown) => void = () => {};
   const boundAddress = new Promise<{ host: string; port: number }>((resolve, reject) => {
@@ -181,15 +195,19 @@ export function createPolicyServer(opts: PolicyServerOptions): PolicyServer {
       metrics.rules.set(policy.rules.length);
       log.info({ rules: policy.rules.map((r) => r.name), defaultAction: policy.failOpen.reply }, 'policy rules reloaded');
     },
+    redirect(next) {
+      const same = next.host === redis.host && next.port === redis.port && next.password === redis.password && next.username === redis.username;
+      if (same) return;
+      redis = next;
+      log.info({ redis: `${next.host}:${next.port}` }, 'redis moved, reconnecting');
+      const old = limiter;
+      if (old === undefined || draining) return;
+      // The old connection goes first, so its last word on the gauge (down) comes before the new one's (up).
+      void old.close();
+      limiter = newLimiter();
+    },
     async start(signal) {
-      limiter = createRedisLimiter({
-        ...opts.redis,
-        log,
-        throttle,
-        onUp: (up) => metrics.redisUp(up),
-        maxInFlight: tuning.maxInFlight,
-        stallMs: tuning.stallMs,
-      });
+      limiter = newLimiter();
       const server: Server = createServer({ noDelay: true }, accept);
       server.maxConnections = tuning.maxConnections;
       try {
@@ -204,7 +222,7 @@ export function createPolicyServer(opts: PolicyServerOptions): PolicyServer {
       const address = server.address() as AddressInfo;
       listening = true;
       bound({ host: address.address, port: address.port });
-      log.info({ listen: `${address.address}:${address.port}`, redis: `${opts.redis.host}:${opts.redis.port}`, keyPrefix, deadlineMs: opts.deadlineMs ?? DEADLINE_MS, rules: policy.rules.map((r) => r.name), defaultAction: policy.failOpen.reply }, 'policy server listening');
+      log.info({ listen: `${address.address}:${address.port}`, redis: `${redis.host}:${redis.port}`, keyPrefix, deadlineMs: opts.deadlineMs ?? DEADLINE_MS, rules: policy.rules.map((r) => r.name), defaultAction: policy.failOpen.reply }, 'policy server listening');
       // One sweep enforces every session's deadlines: no timer per session, none restarted per byte.
       const sweeper = setInterval(() => {
         const now = Date.now();

@@ -105,7 +105,7 @@ export { lmtpLhlo, smtpEhlo, type HelloDetail, type HelloOptions } from './clien
 export { imapCapability, type ImapCapabilityDetail, type ImapCommandResponse } from './client/imap.ts';
 export { DEFAULT_MAX_LITERAL_BYTES, openImapSession, type ImapSession, type ImapSessionOptions } from './client/imap-session.ts';
 export { pop3Capa, type Pop3CapaDetail } from './client/pop3.ts';
-export { redisPing, type RedisPingDetail } from './client/redis.ts';
+export { redisPing, type RedisPingDetail, type RedisPingOptions } from './client/redis.ts';
 export { tcpConnect, type TcpConnectDetail } from './client/tcp.ts';
 export { openSmtpSession, type Envelope, type SendResult, type SmtpSession, type SmtpSessionOptions } from './client/smtp-session.ts';
 export { openPop3Session, type Pop3Session, type Pop3SessionOptions } from './client/pop3-session.ts';

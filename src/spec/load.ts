@@ -3,6 +3,7 @@ import type { ErrorObject } from 'ajv';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { MailfleetError } from '../errors.ts';
 import { passwordProblem } from './accounts.ts';
+import { policyProblems } from './policy.ts';
 import { fillProbeDefaults, probeProblems } from './probe.ts';
 import { secretProblems } from './secrets.ts';
 import type { MailPlatform } from './types.ts';
@@ -60,7 +61,7 @@ function semanticProblems(doc: MailPlatform): string[] {
   if (roles.proxy.replicas > 0 && roles.ldap.replicas === 0) {
     problems.push('spec.roles.ldap.replicas: expected 1 (accounts live in LDAP)');
   }
-  problems.push(...tlsProblems(spec), ...probeProblems(spec));
+  problems.push(...tlsProblems(spec), ...probeProblems(spec), ...policyProblems(spec));
   return problems;
 }
 

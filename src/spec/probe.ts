@@ -1,5 +1,6 @@
 /** Where the prober runs and what it probes, derived from the spec; its field defaults and checks. */
 import { demoAccounts } from './accounts.ts';
+import { policyRuns } from './policy.ts';
 import type { InstanceRole, PlatformSpec } from './types.ts';
 
 /** The two ways into the platform a cycle probes: submission (`msa`) and inbound MX (`mta`). */
@@ -17,9 +18,11 @@ export function probeRuns(spec: Pick<PlatformSpec, 'roles' | 'probe'>): boolean 
   return spec.probe.enabled && probePaths(spec).length > 0;
 }
 
-/** Instances of a role: the spec's replicas for a mail role, one prober while it runs. */
+/** Instances of a role on the single host: the spec's replicas for a mail role, one prober and one policy server while each runs. */
 export function instanceReplicas(spec: PlatformSpec, role: InstanceRole): number {
-  return role === 'probe' ? (probeRuns(spec) ? 1 : 0) : spec.roles[role].replicas;
+  if (role === 'probe') return probeRuns(spec) ? 1 : 0;
+  if (role === 'policy') return policyRuns(spec) ? 1 : 0;
+  return spec.roles[role].replicas;
 }
 
 /** Fills `address` when the spec leaves it out: `probe@<first domain>`. */

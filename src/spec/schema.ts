@@ -1,4 +1,5 @@
 import { ADDRESS_PATTERN, CIDR_PATTERN, DOMAIN_PATTERN, DOMAIN_PATTERN_LOOSE, NAME_PATTERN, QUANTITY_PATTERN, QUOTA_PATTERN } from './patterns.ts';
+import { POLICY_SPEC_SCHEMA } from './policy.ts';
 import { MIN_SECRET_LENGTH } from './secrets.ts';
 import { ROLES } from './types.ts';
 
@@ -23,6 +24,8 @@ const outboundPool = (ipv4Cidr: string) => ({
 
 /** A platform secret given in the spec: long enough, and one token (it lands in config files). */
 const SECRET = { type: 'string', minLength: MIN_SECRET_LENGTH, pattern: '^\\S+$' };
+/** The Redis password: one token of redis.conf, where a quote starts a quoted string wherever it stands. */
+const REDIS_SECRET = { type: 'string', minLength: MIN_SECRET_LENGTH, maxLength: 512, pattern: '^[^\\s"\'\\\\]+$' };
 
 const quantity = (value: string) => ({ type: 'string', pattern: QUANTITY_PATTERN, default: value });
 const resources = (cpu: string, memory: string, cpuLimit: string, memoryLimit: string) => ({
@@ -186,6 +189,7 @@ const KUBERNETES_SCHEMA = {
         kvs: resources('100m', '256Mi', '500m', '512Mi'),
         controller: resources('50m', '64Mi', '500m', '256Mi'),
         probe: resources('25m', '96Mi', '250m', '192Mi'),
+        policy: resources('250m', '128Mi', '1', '256Mi'),
         victoriametrics: resources('250m', '1Gi', '2', '4Gi'),
         vmalert: resources('50m', '64Mi', '500m', '256Mi'),
         alertmanager: resources('50m', '64Mi', '250m', '256Mi'),
@@ -285,6 +289,7 @@ export const PLATFORM_SCHEMA = {
             director: port(9090),
             auth: port(12345),
             http: port(8081),
+            policy: port(10040),
           },
         },
         ldap: {
@@ -298,6 +303,13 @@ export const PLATFORM_SCHEMA = {
             readerPassword: SECRET,
             authPassword: SECRET,
           },
+        },
+        redis: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          // No default: generated like the LDAP passwords (see secrets.ts).
+          properties: { password: REDIS_SECRET },
         },
         director: {
           type: 'object',
@@ -373,6 +385,7 @@ export const PLATFORM_SCHEMA = {
         kubernetes: KUBERNETES_SCHEMA,
         tls: TLS_SCHEMA,
         probe: PROBE_SCHEMA,
+        policy: POLICY_SPEC_SCHEMA,
         accounts: {
           type: 'object',
           additionalProperties: false,

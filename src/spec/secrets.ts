@@ -1,5 +1,6 @@
 /**
- * The platform's own secrets: the LDAP admin and service-account passwords and the doveadm API key. A
+ * The platform's own secrets: the LDAP admin and service-account passwords, the doveadm API key, the proxies'
+ * backend login and the Redis password. A
  * spec may give them; none has a default. Where the spec gives none they are generated strong on first
  * start (single host: once, kept in the state directory) or held in a Kubernetes Secret (one the
  * operator creates, or `spec.kubernetes.existingSecret`). Values everybody knows are refused.
@@ -9,7 +10,7 @@ import { MailfleetError } from '../errors.ts';
 import { probeRuns } from './probe.ts';
 import type { PlatformSpec } from './types.ts';
 
-export type PlatformSecretName = 'ldapAdminPassword' | 'ldapReaderPassword' | 'ldapAuthPassword' | 'doveadmApiKey' | 'backendLoginPassword' | 'probePassword';
+export type PlatformSecretName = 'ldapAdminPassword' | 'ldapReaderPassword' | 'ldapAuthPassword' | 'doveadmApiKey' | 'backendLoginPassword' | 'probePassword' | 'redisPassword';
 
 export interface PlatformSecret {
   name: PlatformSecretName;
@@ -29,6 +30,8 @@ export const PLATFORM_SECRETS: readonly PlatformSecret[] = [
   { name: 'backendLoginPassword', field: 'spec.director.backendLoginPassword', key: 'backend-login-password' },
   // The prober's mailbox account: LDAP holds its hash, the prober logs in with it.
   { name: 'probePassword', field: 'spec.probe.password', key: 'probe-password', inUse: probeRuns },
+  // Redis (kvs) `requirepass`: every client of the platform's Redis authenticates with it.
+  { name: 'redisPassword', field: 'spec.redis.password', key: 'redis-password', inUse: (spec) => spec.roles.kvs.replicas > 0 },
 ];
 
 /** The platform secrets `spec` uses. */
@@ -68,6 +71,8 @@ export function secretValue(spec: PlatformSpec, name: PlatformSecretName): strin
       return spec.director.backendLoginPassword;
     case 'probePassword':
       return spec.probe.password;
+    case 'redisPassword':
+      return spec.redis.password;
   }
 }
 
@@ -95,6 +100,7 @@ export function withSecrets(spec: PlatformSpec, values: PlatformSecretValues): P
   const apiKey = pick('doveadmApiKey');
   const backendLogin = pick('backendLoginPassword');
   const probePassword = pick('probePassword');
+  const redisPassword = pick('redisPassword');
   return {
     ...spec,
     ldap: {
@@ -109,6 +115,7 @@ export function withSecrets(spec: PlatformSpec, values: PlatformSecretValues): P
       ...(backendLogin === undefined ? {} : { backendLoginPassword: backendLogin }),
     },
     probe: { ...spec.probe, ...(probePassword === undefined ? {} : { password: probePassword }) },
+    redis: { ...spec.redis, ...(redisPassword === undefined ? {} : { password: redisPassword }) },
   };
 }
 

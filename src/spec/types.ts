@@ -1,15 +1,20 @@
+import type { PolicyRules } from '../policy/document.ts';
+
 /** The roles the platform knows, in start order (dependencies first). */
 export const ROLES = ['ldap', 'kvs', 'mailbox', 'proxy', 'mta', 'msa'] as const;
 export type Role = (typeof ROLES)[number];
 
 /**
  * Roles whose instances run mailfleet itself rather than a daemon under the agent: the single-host runtime
- * starts them after the mail roles, Kubernetes runs them as Deployments (see `instanceReplicas`).
+ * starts them as it starts the others, Kubernetes runs them as Deployments (see `instanceReplicas`).
  */
-export const PROCESS_ROLES = ['probe'] as const;
+export const PROCESS_ROLES = ['policy', 'probe'] as const;
 export type ProcessRole = (typeof PROCESS_ROLES)[number];
-/** Every role the single-host runtime runs instances of, in start order. */
-export const INSTANCE_ROLES = [...ROLES, ...PROCESS_ROLES] as const;
+/**
+ * Every role the single-host runtime runs instances of, in start order: the policy server after kvs, where it
+ * counts, and before the mail roles that ask it; the prober last, once there is something to probe.
+ */
+export const INSTANCE_ROLES = ['ldap', 'kvs', 'policy', 'mailbox', 'proxy', 'mta', 'msa', 'probe'] as const satisfies readonly (Role | ProcessRole)[];
 export type InstanceRole = Role | ProcessRole;
 
 export interface RoleSpec {
@@ -39,6 +44,8 @@ export interface Ports {
   auth: number;
   /** agent health and metrics (`/livez`, `/readyz`, `/metrics`). */
   http: number;
+  /** The policy server (Postfix policy delegation) on every `policy` instance. */
+  policy: number;
 }
 
 export interface Account {
@@ -81,6 +88,12 @@ export interface PlatformSpec {
    */
   ldap: { baseDn: string; adminPassword?: string; readerPassword?: string; authPassword?: string };
   /**
+   * The password of the platform's Redis (`kvs`, its `requirepass`), which the policy server and the kvs
+   * readiness check authenticate with. No default: generated like the LDAP passwords. At least 16 characters,
+   * without whitespace, quotes or backslashes (it is one token of redis.conf).
+   */
+  redis: { password?: string };
+  /**
    * Director ring: backend weight, the doveadm API key (no default: generated like the LDAP passwords),
    * how often the backend-sync controller re-reads everything (safety net; events drive it), and how long
    * a leaving backend may keep users.
@@ -113,6 +126,21 @@ export interface PlatformSpec {
   accounts: AccountsSpec;
   tls: TlsSpec;
   probe: ProbeSpec;
+  policy: PolicySpec;
+}
+
+/**
+ * The flow-control policy server: `mta` and `msa` ask it at each stage one of its rules counts at, it counts in
+ * Redis (`kvs`), shared by every instance, and answers over the limit with the rule's action. The rules document is
+ * the one `mailfleet policy --rules FILE` reads (`defaultAction`, `exempt`, `rules`), embedded here.
+ */
+export interface PolicySpec extends PolicyRules {
+  /** Run it (and have `mta` and `msa` ask it). Default true; it runs only with an `mta` or an `msa`, and needs `kvs`. */
+  enabled: boolean;
+  /** Instances in Kubernetes (a Deployment). Default 2. The single host runs one while it is above 0. */
+  replicas: number;
+  /** Time from a complete request to its reply at most; past it, `defaultAction`. 5 to 10000; default 100. */
+  deadlineMs: number;
 }
 
 /**
@@ -258,7 +286,7 @@ export interface ContainerResources {
   limits: { cpu: string; memory: string };
 }
 
-export type KubeWorkload = Role | 'probe' | 'mailout' | 'fallback' | 'controller' | 'victoriametrics' | 'vmalert' | 'alertmanager' | 'loki' | 'promtail' | 'nodelocaldns' | 'unbound';
+export type KubeWorkload = Role | 'probe' | 'policy' | 'mailout' | 'fallback' | 'controller' | 'victoriametrics' | 'vmalert' | 'alertmanager' | 'loki' | 'promtail' | 'nodelocaldns' | 'unbound';
 
 export interface KubernetesSpec {
   /** Namespace every namespaced object goes to. Default `mailfleet`. */

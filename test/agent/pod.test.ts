@@ -24,6 +24,7 @@ const platform = parseSpec(stringify({
     ldap: { adminPassword: 'admin-secret-0123456789', readerPassword: 'reader-secret-0123456789', authPassword: 'auth-secret-0123456789' },
     director: { apiKey: 'doveadm-key-0123456789', backendLoginPassword: 'backend-login-0123456789' },
     probe: { password: 'probe-secret-0123456789' },
+    redis: { password: 'redis-secret-0123456789' },
     accounts: {
       seed: [{ address: 'alice@example.com', password: 'alice-password' }],
       generate: [{ count: 2, prefix: 'user', domain: 'example.com', password: 'generated-password' }],

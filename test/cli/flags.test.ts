@@ -37,7 +37,7 @@ const CASES: { command: string; args: string[]; first: string | RegExp }[] = [
   { command: 'agent drain', args: ['agent', 'drain', '--name', '../mta-0'], first: '--name: expected a name of lower-case letters, digits and \'-\', at most 63, starting and ending with a letter or digit, got "../mta-0"' },
   { command: 'policy', args: ['policy', '--rules', 'rules.yaml', '--deadline-ms', '2'], first: '--deadline-ms: expected a whole number of milliseconds from 5 to 10000, got "2"' },
   { command: 'policy', args: ['policy', '--rules', 'rules.yaml', '--redis', 'kvs-0'], first: '--redis: expected HOST:PORT with a port from 0 (any free port) to 65535 (e.g. 0.0.0.0:8081, [::]:8081), got "kvs-0"' },
-  { command: 'policy', args: ['policy', '--listen', '127.0.0.1:10040'], first: '--rules is required' },
+  { command: 'policy', args: ['policy', '--listen', '127.0.0.1:10040', '--redis', '127.0.0.1:6379'], first: '--redis comes from the platform\'s spec without --rules' },
   { command: 'probe', args: ['probe', '--interval', '2'], first: '--interval: expected a whole number of seconds from 5 to 3600, got "2"' },
   { command: 'probe', args: ['probe', '--msa', 'submission'], first: '--msa: expected HOST:PORT with a port from 0 (any free port) to 65535 (e.g. 0.0.0.0:8081, [::]:8081), got "submission"' },
   { command: 'probe', args: ['probe', '--json'], first: '--json only with --once' },

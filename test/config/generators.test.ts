@@ -22,7 +22,7 @@ const peers: Peers = {
 };
 
 /** What the single host generates (or a pod's Secret holds) before configs are written. */
-const SECRETS = { ldapAdminPassword: 'test-admin-secret-0123', ldapReaderPassword: 'test-reader-secret-0123', ldapAuthPassword: 'test-auth-secret-0123', doveadmApiKey: 'test-doveadm-key-0123456789', backendLoginPassword: 'test-backend-login-0123' };
+const SECRETS = { ldapAdminPassword: 'test-admin-secret-0123', ldapReaderPassword: 'test-reader-secret-0123', ldapAuthPassword: 'test-auth-secret-0123', doveadmApiKey: 'test-doveadm-key-0123456789', backendLoginPassword: 'test-backend-login-0123', redisPassword: 'test-redis-secret-0123' };
 
 function input(role: Role, listen = '0.0.0.0', withSpec: PlatformSpec = spec): ConfigInput {
   return {
@@ -207,4 +207,10 @@ test('GIVEN Postfix and Dovecot WHEN rendered THEN Postfix binds as the reader a
     assert.match(ldap, /^dn = cn=mailauth,dc=mailfleet,dc=test$/m);
     assert.match(ldap, /^dnpass = test-auth-secret-0123$/m);
   }
+});
+
+test('GIVEN the kvs role WHEN rendered THEN Redis requires the platform\'s password from every client', () => {
+  const conf = roleConfigFiles('kvs', input('kvs', '127.0.0.9'))['redis.conf'] ?? '';
+  assert.match(conf, new RegExp(`^requirepass ${SECRETS.redisPassword}$`, 'm'));
+  assert.match(conf, /^bind 127\.0\.0\.9$/m);
 });

@@ -43,7 +43,7 @@ function ask(method: 'GET' | 'POST', instance: InstanceStatus, path: string, loc
   });
 }
 
-/** Where the README says an agent's control socket is: RUN_DIR/agent.sock (a mail role's instance: the prober has no agent). */
+/** Where the README says an agent's control socket is: RUN_DIR/agent.sock (a mail role's instance: the prober and the policy server have no agent). */
 function socketOf(stateDir: string, instance: InstanceStatus): string {
   return join(instanceContext(stateDir, instance.role as Role, instance.name, instance.address).runDir, 'agent.sock');
 }

@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { test } from 'node:test';
 import { stringify } from 'yaml';
-import { POD_NAME_PLACEHOLDER, redactSpec, roleConfigFiles, type InstanceContext, type Peers } from '../../src/config/index.ts';
+import { POD_NAME_PLACEHOLDER, podSecretKeys, redactSpec, roleConfigFiles, secretPlaceholder, type InstanceContext, type Peers } from '../../src/config/index.ts';
 import { redisPing } from '../../src/protocol/index.ts';
 import { parseSpec } from '../../src/spec/index.ts';
 import { processesMentioning, REPO } from '../support/platform.ts';
@@ -31,6 +31,7 @@ const platform = parseSpec(stringify({
     roles: { mta: { replicas: 0 }, msa: { replicas: 0 }, proxy: { replicas: 0 }, mailbox: { replicas: 0 }, ldap: { replicas: 1 }, kvs: { replicas: 1 } },
     ldap: { adminPassword: 'pod-admin-secret-41', readerPassword: 'pod-reader-secret-42', authPassword: 'pod-auth-secret-44' },
     director: { apiKey: 'pod-doveadm-key-0123456789', backendLoginPassword: 'pod-backend-login-0123456' },
+    redis: { password: 'pod-redis-secret-0123456789' },
     accounts: { generate: [{ count: 2, prefix: 'user', domain: 'example.com', password: 'pod-user-secret-43' }] },
   },
 }));
@@ -132,13 +133,15 @@ test('mailfleet agent --pod runs Redis from mounted config, spec and secrets', {
     assert.ok(r.stderr.includes(partial), r.stderr);
   });
 
-  // kvs uses no Secret key at all: its pods mount none (podSecretKeys), so the real run below gets an empty one.
-  const empty = join(root, 'secrets-none');
-  mkdirSync(empty);
+  // kvs uses one Secret key, the Redis password: its pods mount only that (podSecretKeys), and so does the real run below.
+  const onlyRedis = join(root, 'secrets-kvs');
+  mkdirSync(onlyRedis);
+  for (const key of podSecretKeys('kvs', platform.spec)) writeFileSync(join(onlyRedis, key), secrets[key] ?? '');
+  assert.deepEqual(readdirSync(onlyRedis), ['redis-password']);
 
   const logFile = join(root, 'agent.log');
   const logFd = openSync(logFile, 'a');
-  const agent = spawn(MAILFLEET, podArgs({ ...dirs, secrets: empty }), { stdio: ['ignore', logFd, logFd], detached: true });
+  const agent = spawn(MAILFLEET, podArgs({ ...dirs, secrets: onlyRedis }), { stdio: ['ignore', logFd, logFd], detached: true });
   closeSync(logFd);
   const exited = new Promise<number>((resolve) => agent.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : -1))));
   t.after(() => {
@@ -161,14 +164,18 @@ test('mailfleet agent --pod runs Redis from mounted config, spec and secrets', {
     }
   });
 
-  await t.test('THEN Redis answers PING on its port', async () => {
-    const r = await redisPing({ host: ADDRESS, port: platform.spec.ports.redis, timeoutMs: 3000 });
+  await t.test('THEN Redis answers PING on its port to a client with the Secret\'s password, and NOAUTH to one without', async () => {
+    const r = await redisPing({ host: ADDRESS, port: platform.spec.ports.redis, password: secrets['redis-password'], timeoutMs: 3000 });
     assert.equal(r.detail.reply, '+PONG');
+    await assert.rejects(redisPing({ host: ADDRESS, port: platform.spec.ports.redis, timeoutMs: 3000 }), { code: 'PROTOCOL_UNEXPECTED_REPLY', reply: /^-NOAUTH/ });
   });
 
-  await t.test('THEN the mounted config is installed in the config dir, not world-readable', () => {
+  await t.test('THEN the mounted config is installed in the config dir with the password filled in, not world-readable; the ConfigMap holds only the placeholder', () => {
     const installed = join(dirs.instance.configDir, 'redis.conf');
-    assert.equal(readFileSync(installed, 'utf8'), files['redis.conf']);
+    const placeholder = secretPlaceholder('redis-password');
+    assert.ok(files['redis.conf']?.includes(`requirepass ${placeholder}`));
+    assert.ok(!files['redis.conf']?.includes(secrets['redis-password'] ?? '-'));
+    assert.equal(readFileSync(installed, 'utf8'), files['redis.conf']?.replace(placeholder, secrets['redis-password'] ?? ''));
     assert.equal(statSync(installed).mode & 0o007, 0);
   });
 

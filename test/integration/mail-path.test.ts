@@ -14,7 +14,11 @@ const MESSAGES = 300;
 const PASSWORD = 'census-password';
 
 test('the mail path on one host, with real daemons', { timeout: 600_000 }, async (t) => {
-  const platform = await startPlatform(t, { addressPool: POOL, accounts: ACCOUNTS, password: PASSWORD, roles: { mailbox: 3, proxy: 1, mta: 1, msa: 1 } });
+  // The policy server with the default rules; the census's one submitting account is exempt from its hourly limit.
+  const policyExempt = `user1@${DOMAIN}`;
+  const platform = await startPlatform(t, {
+    addressPool: POOL, accounts: ACCOUNTS, password: PASSWORD, roles: { mailbox: 3, proxy: 1, mta: 1, msa: 1 }, policy: { exempt: { accounts: [policyExempt] } },
+  });
   const mta = (await platform.instance('mta-0'));
   const msa = (await platform.instance('msa-0'));
   const proxy = (await platform.instance('proxy-0'));
@@ -62,6 +66,16 @@ test('the mail path on one host, with real daemons', { timeout: 600_000 }, async
       return { user: u, ids: await pop3MessageIds(pop3.host, implicit ? pop3.implicit : pop3.starttls, u, PASSWORD, tls) };
     });
     assertCensus(seen, expected);
+  });
+
+  await t.test('THEN the mta asked the policy server once per recipient (RCPT) and the msa once per message (DATA), each let through', async () => {
+    assert.equal(sender, policyExempt);
+    const policy = await platform.instance('policy-0');
+    const text = await (await fetch(`http://${policy.address}:${policy.ports.http}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+    const requests = (stage: string) => Number(new RegExp(`^mailfleet_policy_requests_total\\{stage="${stage}",action="DUNNO",rule="",role="policy",instance="policy-0"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? -1);
+    assert.equal(requests('RCPT'), MESSAGES / 3, text);
+    assert.equal(requests('DATA'), (MESSAGES * 2) / 3, text);
+    assert.doesNotMatch(text, /action="DEFER_IF_PERMIT"/);
   });
 
   await t.test('THEN the Received header the mta wrote records the TLS session the mail came in on', async () => {

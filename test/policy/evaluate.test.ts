@@ -54,6 +54,22 @@ test('GIVEN requests without the key attribute WHEN planned THEN those rules pas
   assert.deepEqual(keys({ client_address: '192.0.2.1' }), [], 'no stage at all');
 });
 
+test('GIVEN rules limited to policy contexts WHEN planned THEN only requests of those contexts count against them', () => {
+  const scoped = policy({
+    rules: [
+      { name: 'mx-client', key: 'client_address', count: 'recipients', windows: W, contexts: ['mta'] },
+      { name: 'any-recipient', key: 'recipient', count: 'recipients', windows: W },
+      { name: 'msa-user', key: 'sasl_username', count: 'recipients', windows: W, contexts: ['msa', 'msa-legacy'] },
+    ],
+  });
+  const plan = (attributes: Record<string, string>) => planRequest(scoped, { protocol_state: 'RCPT', client_address: '192.0.2.7', recipient: 'a@b.org', sasl_username: 'ann', ...attributes }).map((b) => b.rule.name);
+  assert.deepEqual(plan({ policy_context: 'mta' }), ['mx-client', 'any-recipient']);
+  assert.deepEqual(plan({ policy_context: 'msa' }), ['any-recipient', 'msa-user']);
+  assert.deepEqual(plan({ policy_context: 'msa-legacy' }), ['any-recipient', 'msa-user']);
+  assert.deepEqual(plan({}), ['any-recipient'], 'a request without a context counts only against rules for every context');
+  assert.deepEqual(plan({ policy_context: 'MTA' }), ['any-recipient'], 'contexts compare exactly');
+});
+
 test('GIVEN exempt networks and accounts WHEN planned THEN exempt requests count against nothing', () => {
   assert.deepEqual(keys({ protocol_state: 'RCPT', client_address: '10.1.2.3', recipient: 'a@b.org' }), [], 'the document exempts 10/8');
   assert.deepEqual(keys({ protocol_state: 'DATA', sasl_username: 'RELAY@example.org', sender: 'a@b.org' }), [], 'the document exempts relay@, without case');

@@ -62,6 +62,9 @@ const BAD: readonly { given: string; doc: unknown; expected: RegExp }[] = [
   { given: 'an IPv6 prefix past 128', doc: { rules: [rule({ ipv6Prefix: 129 })] }, expected: /^spec\.policy\.rules\[0\]\.ipv6Prefix: expected a whole number from 0 to 128/ },
   { given: 'two windows of one length', doc: { rules: [rule({ windows: [window, { limit: 5, seconds: 60 }] })] }, expected: /^spec\.policy\.rules\[0\]\.windows\[1\]\.seconds: 60 is also the length of windows\[0\]$/ },
   { given: 'a burst that takes months to use up', doc: { rules: [rule({ windows: [{ limit: 1, seconds: 86400, burst: 1000 }] })] }, expected: /^spec\.policy\.rules\[0\]\.windows\[0\]\.burst: 1000 at 1 per 86400 s takes longer than 31 days/ },
+  { given: 'an empty context list', doc: { rules: [rule({ contexts: [] })] }, expected: /^spec\.policy\.rules\[0\]\.contexts: expected a list of 1 to 16 items/ },
+  { given: 'a context with a space', doc: { rules: [rule({ contexts: ['mta', 'in bound'] })] }, expected: /^spec\.policy\.rules\[0\]\.contexts\[1\]: expected a policy_context/ },
+  { given: 'a context listed twice', doc: { rules: [rule({ contexts: ['mta', 'msa', 'mta'] })] }, expected: /^spec\.policy\.rules\[0\]\.contexts\[2\]: mta is listed twice$/ },
   { given: 'rules that are not a list', doc: { rules: { a: 1 } }, expected: /^spec\.policy\.rules: expected a list of 0 to 100 items/ },
   { given: 'a document that is not an object', doc: 'rules', expected: /^spec\.policy: expected object/ },
 ];
@@ -98,13 +101,13 @@ test('GIVEN the documents above WHEN checked by ajv against POLICY_RULES_SCHEMA 
   // Embedded as the spec will embed it: a default is ignored at a schema's root.
   const validate = ajv.compile({ type: 'object', additionalProperties: false, properties: { policy: POLICY_RULES_SCHEMA } });
   const check = (doc: unknown): boolean => validate({ policy: doc });
-  const semantic = /also the|counting|only taken|bits set|prefix length|takes longer/;
+  const semantic = /also the|counting|only taken|bits set|prefix length|takes longer|listed twice/;
   for (const { given, doc } of BAD) {
     const mine = problems(doc);
     const shapeOnly = mine.every((p) => !semantic.test(p));
     if (shapeOnly) assert.equal(check(structuredClone(doc)), false, `ajv accepted: ${given}`);
   }
-  const good = { rules: [rule({ exempt: { networks: ['2001:db8::/32'], accounts: ['jörg@example.org'] } })] };
+  const good = { rules: [rule({ contexts: ['mta'], exempt: { networks: ['2001:db8::/32'], accounts: ['jörg@example.org'] } })] };
   const filled = { policy: structuredClone(good) };
   assert.equal(validate(filled), true, JSON.stringify(validate.errors));
   assert.deepEqual(filled.policy, validatePolicyRules(good));

@@ -39,6 +39,9 @@ const PROBE = [
   'mailfleet_probe_stage_duration_seconds', 'mailfleet_probe_last_success_timestamp_seconds', 'mailfleet_probe_certificate_expiry_timestamp_seconds',
 ];
 
-const POLICY = ['mailfleet_policy_requests_total', 'mailfleet_policy_request_duration_seconds', 'mailfleet_policy_fail_open_total'];
+const POLICY = [
+  'mailfleet_policy_requests_total', 'mailfleet_policy_request_duration_seconds', 'mailfleet_policy_fail_open_total', 'mailfleet_policy_protocol_errors_total',
+  'mailfleet_policy_redis_up', 'mailfleet_policy_connections', 'mailfleet_policy_rules',
+];
 
 export const CONTRACT_METRICS: ReadonlySet<string> = new Set([...AGENT, ...LMTP_ROUTER, ...BACKEND_SYNC, ...TLS, ...POSTFIX, ...DOVECOT, ...PROBE, ...POLICY]);

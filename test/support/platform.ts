@@ -63,6 +63,12 @@ export interface PlatformOptions {
    * account and mail every interval to every platform test (test/integration/probe.test.ts runs it).
    */
   probe?: Record<string, unknown>;
+  /**
+   * `spec.policy` settings (`{}`: the spec's defaults, on with the default rules). Without them the policy server
+   * is off: its limits would defer the load other tests send from one address, and it needs kvs, which many
+   * leave out (test/integration/policy-flood.test.ts and mail-path.test.ts run it).
+   */
+  policy?: Record<string, unknown>;
 }
 
 export const DOMAIN = 'example.com';
@@ -119,6 +125,7 @@ export async function startPlatform(t: TestContext, options: PlatformOptions): P
       local: { stateDir, addressPool: options.addressPool, ...options.local },
       accounts: { generate: [{ count: options.accounts ?? 10, prefix: 'user', domain: DOMAIN, password: options.password ?? 'secret-password' }] },
       probe: options.probe ?? { enabled: false },
+      policy: options.policy ?? { enabled: false },
       ...options.extra,
     },
   }));

@@ -1,5 +1,10 @@
-/** Redis readiness dialog: `PING` as a RESP array, expecting the simple string `+PONG`. */
-import { readRawLine, runDialog, type DialogOptions, type DialogResult } from './dialog.ts';
+/** Redis readiness dialog: `AUTH` when a password is given, then `PING` as a RESP array, expecting `+PONG`. */
+import { checkOption, readRawLine, runDialog, type DialogOptions, type DialogResult } from './dialog.ts';
+
+export interface RedisPingOptions extends DialogOptions {
+  /** The password (`requirepass`, the default user's), sent with AUTH before PING. Default: none, no AUTH. */
+  readonly password?: string;
+}
 
 export interface RedisPingDetail {
   /** The reply line, `+PONG`. */
@@ -9,13 +14,28 @@ export interface RedisPingDetail {
 /** `*1\r\n$4\r\nPING`: the command as a RESP array, as redis-cli sends it (the connection adds the final CRLF). */
 const PING_COMMAND = '*1\r\n$4\r\nPING';
 const PONG_REPLY = '+PONG';
+const OK_REPLY = '+OK';
+/** A password the dialog sends: printable, no line breaks (RESP carries any bytes, but a config never holds more). */
+const PASSWORD = /^[^\r\n\0]{1,512}$/;
+
+/** `AUTH password` as a RESP array; the bulk string's length is in bytes. */
+function authCommand(password: string): string {
+  return `*2\r\n$4\r\nAUTH\r\n$${Buffer.byteLength(password)}\r\n${password}`;
+}
 
 /**
- * Sends PING and expects `+PONG`. An error reply such as `-NOAUTH Authentication required.`
- * or `-LOADING ...` rejects with `PROTOCOL_UNEXPECTED_REPLY` carrying the reply.
+ * Sends AUTH (with `password`) and PING and expects `+OK`, then `+PONG`. An error reply such as
+ * `-NOAUTH Authentication required.`, `-WRONGPASS ...` or `-LOADING ...` rejects with
+ * `PROTOCOL_UNEXPECTED_REPLY` carrying the reply; the password is never part of an error.
  */
-export function redisPing(options: DialogOptions): Promise<DialogResult<RedisPingDetail>> {
+export async function redisPing(options: RedisPingOptions): Promise<DialogResult<RedisPingDetail>> {
+  const { password } = options;
+  if (password !== undefined) checkOption(options, 'password', password, PASSWORD);
   return runDialog(options, async (connection) => {
+    if (password !== undefined) {
+      const auth = await connection.exchange('auth', authCommand(password), readRawLine);
+      if (auth !== OK_REPLY) throw connection.error('PROTOCOL_UNEXPECTED_REPLY', 'auth', `expected ${OK_REPLY}`, { reply: auth });
+    }
     const reply = await connection.exchange('ping', PING_COMMAND, readRawLine);
     if (reply !== PONG_REPLY) {
       throw connection.error('PROTOCOL_UNEXPECTED_REPLY', 'ping', `expected ${PONG_REPLY}`, { reply });

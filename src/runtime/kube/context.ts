@@ -1,6 +1,6 @@
 /** What every part of the renderer shares: the spec, names, labels, images and where peers are by name. */
 import type { Peers } from '../../config/index.ts';
-import { ROLES, type MailPlatform, type PlatformSpec, type Role } from '../../spec/index.ts';
+import { policyRuns, ROLES, type MailPlatform, type PlatformSpec, type Role } from '../../spec/index.ts';
 
 /** Mail roles plus the outbound pools: every one runs Postfix or Dovecot or slapd or Redis under the agent. */
 export const OUTBOUND_POOLS = ['mailout', 'fallback'] as const;
@@ -76,7 +76,10 @@ export function serviceHost(ctx: RenderContext, service: string): string {
   return `${service}.${ctx.namespace}.svc.${ctx.spec.kubernetes.clusterDomain}`;
 }
 
-/** Each StatefulSet pod by its stable DNS name through the headless Service of its role. */
+/**
+ * Each StatefulSet pod by its stable DNS name through the headless Service of its role; the policy server by
+ * its Service (`policy`), which balances Postfix's connections over its replicas.
+ */
 export function kubePeers(ctx: RenderContext): Peers {
   const out = {} as Peers;
   for (const role of ROLES) {
@@ -85,5 +88,6 @@ export function kubePeers(ctx: RenderContext): Peers {
       host: `${role}-${i}.${serviceHost(ctx, role)}`,
     }));
   }
+  if (policyRuns(ctx.spec)) out.policy = [{ name: 'policy', host: serviceHost(ctx, 'policy') }];
   return out;
 }

@@ -12,15 +12,19 @@ export const MAILPLATFORM_PLURAL = 'mailplatforms';
 
 type Schema = Record<string, unknown>;
 
-/** RE2 has no look-ahead: `(?=.{1,253}$)` becomes a length bound. */
+/**
+ * RE2 has no look-ahead: `(?=.{1,253}$)` becomes a length bound. Nor has it `\uFFFF` escapes (ajv's patterns are
+ * Unicode JavaScript ones): each becomes `\x{FFFF}`.
+ */
 function re2Pattern(pattern: string, out: Schema): void {
-  const lookahead = /^\^\(\?=\.\{(\d+),(\d+)\}\$\)/.exec(pattern);
+  const unicode = pattern.replace(/\\u([0-9a-fA-F]{4})/g, '\\x{$1}');
+  const lookahead = /^\^\(\?=\.\{(\d+),(\d+)\}\$\)/.exec(unicode);
   if (lookahead) {
-    out.pattern = `^${pattern.slice(lookahead[0].length)}`;
+    out.pattern = `^${unicode.slice(lookahead[0].length)}`;
     out.minLength = Number(lookahead[1]);
     out.maxLength = Number(lookahead[2]);
   } else {
-    out.pattern = pattern;
+    out.pattern = unicode;
   }
 }
 

@@ -2,7 +2,7 @@
  * NetworkPolicies: everything in the namespace is denied by default (in and out), then each
  * component gets exactly the flows the mail path needs. Ports are named as on the containers.
  */
-import { probeRuns } from '../../spec/index.ts';
+import { policyCounts, policyRuns, probeRuns } from '../../spec/index.ts';
 import { meta, OPERATOR_POD_LABELS, PLATFORM_LABEL, replicasOf, selector, type MailWorkload, type RenderContext } from './context.ts';
 import type { KubeObject, Rendered } from './objects.ts';
 
@@ -100,6 +100,8 @@ function mailFlows(ctx: RenderContext, w: MailWorkload): { ingress: Flow[]; egre
   // draining mailbox reads from it whether users are still routed to it.
   // The prober comes in where users do, on the TLS ports it probes.
   const probe = (...ports: string[]): Flow[] => (probeRuns(ctx.spec) ? [{ peers: [{ component: 'probe' }], ports }] : []);
+  // The policy server, from the roles that ask it (some rule counts their requests).
+  const policy = (role: 'mta' | 'msa'): Flow[] => (policyCounts(ctx.spec, role).size > 0 ? [{ peers: [{ component: 'policy' }], ports: ['policy'] }] : []);
   const doveadm: Flow = {
     peers: [{ component: 'controller' }, { component: 'mailbox' }, ...(ctx.operatorNamespace ? [{ operatorNamespace: ctx.operatorNamespace }] : [])],
     ports: ['doveadm'],
@@ -108,12 +110,12 @@ function mailFlows(ctx: RenderContext, w: MailWorkload): { ingress: Flow[]; egre
     case 'mta':
       return {
         ingress: [{ peers: [{ world: true }], ports: ['smtp'] }, ...(behindLb ? [{ peers: lb, ports: ['smtp-lb'] }] : []), ...probe('smtp'), SCRAPE],
-        egress: [{ peers: [{ component: 'proxy' }], ports: ['lmtp'] }, ldap, ...relay],
+        egress: [{ peers: [{ component: 'proxy' }], ports: ['lmtp'] }, ldap, ...relay, ...policy('mta')],
       };
     case 'msa':
       return {
         ingress: [{ peers: [{ world: true }], ports: ['submission', 'submissions'] }, ...(behindLb ? [{ peers: lb, ports: ['submission-lb', 'submissions-lb'] }] : []), ...probe('submissions'), SCRAPE],
-        egress: [{ peers: [{ component: 'proxy' }], ports: ['auth'] }, ldap, ...relay],
+        egress: [{ peers: [{ component: 'proxy' }], ports: ['auth'] }, ldap, ...relay, ...policy('msa')],
       };
     case 'proxy':
       return {
@@ -137,7 +139,8 @@ function mailFlows(ctx: RenderContext, w: MailWorkload): { ingress: Flow[]; egre
     case 'ldap':
       return { ingress: [{ peers: ['mta', 'msa', 'proxy', 'mailbox'].map((component) => ({ component })), ports: ['ldap'] }, SCRAPE], egress: [] };
     case 'kvs':
-      return { ingress: [{ peers: [{ component: 'mta' }, { component: 'msa' }], ports: ['redis'] }, SCRAPE], egress: [] };
+      // Redis's one client is the policy server: Postfix never talks to it.
+      return { ingress: [...(policyRuns(ctx.spec) ? [{ peers: [{ component: 'policy' }], ports: ['redis'] }] : []), SCRAPE], egress: [] };
     case 'mailout':
       return {
         ingress: [{ peers: [{ component: 'mta' }, { component: 'msa' }], ports: ['smtp'] }, SCRAPE],

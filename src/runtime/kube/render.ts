@@ -10,6 +10,7 @@ import { renderMail } from './mail.ts';
 import { renderMailNetworkPolicies } from './network.ts';
 import { sortObjects, type KubeObject, type Rendered } from './objects.ts';
 import { renderObservability } from './observability.ts';
+import { renderPolicy } from './policy.ts';
 import { renderProbe } from './probe.ts';
 import { renderScrape } from './scrape.ts';
 
@@ -49,6 +50,7 @@ export function renderPlatformDocuments(doc: MailPlatform, opts: RenderOptions =
     ...renderMail(ctx),
     ...renderEgress(ctx),
     ...renderController(ctx),
+    ...renderPolicy(ctx),
     ...renderProbe(ctx),
     ...renderScrape(ctx),
     ...renderObservability(ctx),

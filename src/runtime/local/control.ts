@@ -90,6 +90,7 @@ export function startControlServer(opts: {
     if (req.method === 'POST' && url.pathname === '/v1/scale') {
       const { role, replicas } = await body(req);
       if (role === 'probe') throw new MailfleetError('ROLE_NOT_SCALABLE', 'probe runs as one instance while spec.probe.enabled is true');
+      if (role === 'policy') throw new MailfleetError('ROLE_NOT_SCALABLE', 'policy runs as one instance here while spec.policy runs it');
       if (typeof role !== 'string' || !ROLES.includes(role as Role)) throw new MailfleetError('ROLE_UNKNOWN', `unknown role ${String(role)}; roles: ${ROLES.join(', ')}`);
       if (role === 'ldap' || role === 'kvs') throw new MailfleetError('ROLE_NOT_SCALABLE', `${role} runs as a single instance here`);
       if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0 || replicas > 64) {

@@ -129,7 +129,7 @@ export async function startLocalPlatform(opts: {
   const metricsServer = await serveRuntimeMetrics({ host: controllerAddress, port: platform.spec.ports.http, metrics: () => registry.metrics(), log });
   const runtime: LocalRuntime = createLocalRuntime({
     spec: platform.spec,
-    launch: { cli: opts.agentCommand, specFile, stateDir, logDir, httpPort: platform.spec.ports.http },
+    launch: { cli: opts.agentCommand, specFile, stateDir, logDir, httpPort: platform.spec.ports.http, policyPort: platform.spec.ports.policy },
     peersFile: peersFile(stateDir),
     addresses,
     log,

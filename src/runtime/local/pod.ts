@@ -30,15 +30,23 @@ export interface PodLaunch {
   logDir: string;
   /** Where an instance serves /livez, /readyz and /metrics on its address (spec.ports.http). */
   httpPort: number;
+  /** Where a policy instance serves Postfix on its address (spec.ports.policy). */
+  policyPort: number;
 }
 
 /**
- * The command of an instance: a mail role's agent, which supervises its daemon; the prober runs as itself (as
- * its pod does), with its health and metrics on the instance's HTTP port like an agent's.
+ * The command of an instance: a mail role's agent, which supervises its daemon; the prober and the policy server
+ * run as themselves (as their pods do), with health and metrics on the instance's HTTP port like an agent's.
  */
 function instanceArgs(pod: Pod, launch: PodLaunch): string[] {
   if (pod.role === 'probe') {
     return ['probe', '--name', pod.name, '--listen', `${pod.address}:${launch.httpPort}`, '--state-dir', launch.stateDir];
+  }
+  if (pod.role === 'policy') {
+    return [
+      'policy', '--state-dir', launch.stateDir, '--name', pod.name,
+      '--listen', `${pod.address}:${launch.policyPort}`, '--metrics', `${pod.address}:${launch.httpPort}`,
+    ];
   }
   return [
     'agent', '--role', pod.role, '--name', pod.name, '--listen', pod.address,
@@ -65,8 +73,8 @@ export function launchAgent(pod: Pod, launch: PodLaunch): void {
 
 /** Pid files of the daemon behind an instance, for clean-up after its agent was killed. */
 export function daemonPidFiles(spec: PlatformSpec, stateDir: string, pod: Pod): { files: string[]; exe: string } {
-  // The prober is its own process: no daemon stays behind it.
-  if (pod.role === 'probe') return { files: [], exe: '' };
+  // The prober and the policy server are their own processes: no daemon stays behind them.
+  if (pod.role === 'probe' || pod.role === 'policy') return { files: [], exe: '' };
   const instance = instanceContext(stateDir, pod.role, pod.name, pod.address);
   const daemon = DAEMONS[pod.role];
   const input = { spec, instance, peers: { ldap: [], kvs: [], mailbox: [], proxy: [], mta: [], msa: [] } };

@@ -37,11 +37,19 @@ function readyz(host: string, port: number): Promise<boolean> {
   });
 }
 
-/** Which roles must re-read their config when a role's addresses change (the single-host stand-in for DNS). */
-const DEPENDENTS: Partial<Record<Role, Role[]>> = {
+/**
+ * Which roles must re-read their config when a role's addresses change (the single-host stand-in for DNS): the
+ * policy server reconnects to a moved kvs, Postfix asks a moved policy server.
+ */
+const DEPENDENTS: Partial<Record<InstanceRole, InstanceRole[]>> = {
   ldap: ['mta', 'msa', 'mailbox', 'proxy'],
+  kvs: ['policy'],
+  policy: ['mta', 'msa'],
   proxy: ['mta', 'msa'],
 };
+
+/** The roles peers.json lists: those a config names (the prober is nobody's peer). */
+const PEER_ROLES = [...ROLES, 'policy'] as const;
 
 export type Progress = (event: { pod: Pod; phase: 'starting' | 'ready' | 'stopping' | 'stopped' | 'crashed' | 'restarting'; elapsedMs?: number; detail?: string }) => void;
 
@@ -82,8 +90,8 @@ export function createLocalRuntime(opts: RuntimeOptions): LocalRuntime {
   const byRole = (role: InstanceRole) => [...pods.values()].filter((p) => p.role === role).sort((a, b) => a.ordinal - b.ordinal);
 
   function peers(): Peers {
-    const out = Object.fromEntries(ROLES.map((r) => [r, [] as { name: string; host: string }[]])) as Peers;
-    for (const role of ROLES) {
+    const out = Object.fromEntries(PEER_ROLES.map((r) => [r, [] as { name: string; host: string }[]])) as Required<Peers>;
+    for (const role of PEER_ROLES) {
       for (const p of byRole(role)) if (p.state === 'starting' || p.state === 'running') out[role].push({ name: p.name, host: p.address });
     }
     return out;
@@ -99,8 +107,8 @@ export function createLocalRuntime(opts: RuntimeOptions): LocalRuntime {
     renameSync(`${opts.peersFile}.tmp`, opts.peersFile);
     lastPeers = text;
     if (!before) return;
-    const notify = new Set<Role>();
-    for (const role of ROLES) {
+    const notify = new Set<InstanceRole>();
+    for (const role of PEER_ROLES) {
       if (JSON.stringify(before[role]) !== JSON.stringify(next[role])) for (const d of DEPENDENTS[role] ?? []) notify.add(d);
     }
     for (const role of notify) {

@@ -27,6 +27,8 @@ export function rolePorts(role: InstanceRole, ports: Ports): Record<string, numb
       return { ldap: ports.ldap, ...http };
     case 'kvs':
       return { redis: ports.redis, ...http };
+    case 'policy':
+      return { policy: ports.policy, ...http };
     case 'probe':
       return http;
   }

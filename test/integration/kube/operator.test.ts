@@ -286,7 +286,7 @@ for (const [what, change, name] of [
     const created = await waitFor('the platform Secret', () => get(cluster, 'v1', 'Secret', NS, name), DEADLINE_MS);
     const data = created.data as Record<string, string>;
     const value = (k: string) => Buffer.from(data[k] ?? '', 'base64').toString('utf8');
-    for (const key of ['ldap-admin-password', 'ldap-reader-password', 'ldap-auth-password', 'doveadm-api-key', 'backend-login-password']) {
+    for (const key of ['ldap-admin-password', 'ldap-reader-password', 'ldap-auth-password', 'doveadm-api-key', 'backend-login-password', 'redis-password']) {
       assert.ok(value(key).length >= 32, `${key} is strong: ${value(key).length} characters`);
       assert.ok(!/change-me|demo-/.test(value(key)), `${key} is no known value`);
     }

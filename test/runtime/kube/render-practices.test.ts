@@ -61,7 +61,7 @@ test('GIVEN the example WHEN rendered THEN stateful roles are StatefulSets with 
   const mta = find(objects, 'StatefulSet', 'mta').spec as { volumeClaimTemplates: { spec: { accessModes: string[]; storageClassName: string } }[] };
   assert.deepEqual(mta.volumeClaimTemplates[0]?.spec.accessModes, ['ReadWriteOnce'], 'each mta pod has its own queue');
   assert.equal(mta.volumeClaimTemplates[0]?.spec.storageClassName, example.spec.kubernetes.storageClasses.mta);
-  assert.deepEqual(byKind(objects, 'Deployment').map((d) => d.metadata.name).sort(), ['demo-controller', 'demo-unbound', 'probe', 'vmalert'], 'the stateless parts are Deployments');
+  assert.deepEqual(byKind(objects, 'Deployment').map((d) => d.metadata.name).sort(), ['demo-controller', 'demo-unbound', 'policy', 'probe', 'vmalert'], 'the stateless parts are Deployments');
   assert.deepEqual(byKind(objects, 'DaemonSet').map((d) => d.metadata.name).sort(), ['demo-node-local-dns', 'promtail'], 'per-node parts are DaemonSets');
 });
 
@@ -171,19 +171,21 @@ const INLINE_SECRETS = { adminPassword: 'inline-admin-secret-0123', readerPasswo
 const INLINE_KEY = 'inline-doveadm-key-0123456789';
 const INLINE_BACKEND_LOGIN = 'inline-backend-login-0123456';
 const INLINE_PROBE = 'inline-probe-password-0123';
+const INLINE_REDIS = 'inline-redis-password-0123456';
 
 /** The example with every platform secret in the spec and no existing Secret named: the Secret is rendered. */
 const inline = () => variant((d) => {
   d.spec.ldap = { ...(d.spec.ldap as object), ...INLINE_SECRETS };
   d.spec.director = { apiKey: INLINE_KEY, backendLoginPassword: INLINE_BACKEND_LOGIN };
   d.spec.probe = { password: INLINE_PROBE };
+  d.spec.redis = { password: INLINE_REDIS };
   d.spec.kubernetes.existingSecret = '';
 });
 
 test('GIVEN every secret in the spec WHEN rendered THEN no ConfigMap holds one and the Secret holds them all', () => {
   const doc = inline();
   const objects = renderPlatform(doc);
-  const secretValues = [INLINE_SECRETS.adminPassword, INLINE_SECRETS.readerPassword, INLINE_SECRETS.authPassword, INLINE_KEY, INLINE_BACKEND_LOGIN, INLINE_PROBE, ...doc.spec.accounts.seed.map((a) => a.password)];
+  const secretValues = [INLINE_SECRETS.adminPassword, INLINE_SECRETS.readerPassword, INLINE_SECRETS.authPassword, INLINE_KEY, INLINE_BACKEND_LOGIN, INLINE_PROBE, INLINE_REDIS, ...doc.spec.accounts.seed.map((a) => a.password)];
   for (const cm of byKind(objects, 'ConfigMap')) {
     const text = JSON.stringify(cm);
     for (const s of secretValues) assert.ok(!text.includes(s), `ConfigMap ${cm.metadata.name} must not contain a secret`);
@@ -202,7 +204,7 @@ test('GIVEN the example (existingSecret named) WHEN rendered THEN no Secret is r
 test('GIVEN no secrets in the spec and no existing Secret WHEN rendered THEN render refuses, naming each missing field and existingSecret', () => {
   assert.throws(() => renderPlatform(variant((d) => (d.spec.kubernetes.existingSecret = ''))), (err: unknown) => {
     assert.ok(isMailfleetError(err, 'SPEC_INVALID'));
-    for (const field of ['spec.ldap.adminPassword', 'spec.ldap.readerPassword', 'spec.ldap.authPassword', 'spec.director.apiKey', 'spec.director.backendLoginPassword', 'spec.kubernetes.existingSecret']) {
+    for (const field of ['spec.ldap.adminPassword', 'spec.ldap.readerPassword', 'spec.ldap.authPassword', 'spec.director.apiKey', 'spec.director.backendLoginPassword', 'spec.redis.password', 'spec.kubernetes.existingSecret']) {
       assert.ok(err.details.some((d) => d.startsWith(`${field}:`)), `${field} named in:\n${err.details.join('\n')}`);
     }
     return true;
@@ -219,7 +221,8 @@ test('GIVEN the example WHEN rendered THEN the Internet-facing mta mounts only t
   const objects = renderPlatform(example);
   assert.deepEqual(secretItems(objects, 'mta'), ['ldap-reader-password']);
   assert.deepEqual(secretItems(objects, 'msa'), ['ldap-reader-password']);
-  for (const w of ['kvs', 'mailout', 'fallback']) assert.equal(secretItems(objects, w), undefined, `${w} mounts no Secret`);
+  for (const w of ['mailout', 'fallback']) assert.equal(secretItems(objects, w), undefined, `${w} mounts no Secret`);
+  assert.deepEqual(secretItems(objects, 'kvs'), ['redis-password'], 'Redis holds its own password, and nothing else');
   assert.ok(secretItems(objects, 'ldap')?.includes('ldap-admin-password'));
   assert.deepEqual(secretItems(objects, 'proxy'), ['ldap-auth-password', 'doveadm-api-key', 'backend-login-password']);
   assert.ok(!secretItems(objects, 'mta')?.includes('ldap-auth-password'), 'the mta cannot read password hashes');

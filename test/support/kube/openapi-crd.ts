@@ -139,6 +139,9 @@ function toAjvSchema(node: JsonObject, structural: boolean): JsonObject {
       out[key] = toAjvSchema(value, structural && key !== 'not');
     } else if ((key === 'items' || key === 'allOf' || key === 'anyOf' || key === 'oneOf') && Array.isArray(value)) {
       out[key] = value.map((schema) => (isJsonObject(schema) ? toAjvSchema(schema, structural && key === 'items') : schema));
+    } else if (key === 'pattern' && typeof value === 'string') {
+      // The API server compiles patterns with Go's regexp (RE2): its `\x{FFFF}` is `\u{FFFF}` to ajv's Unicode regexps.
+      out[key] = value.replace(/\\x\{([0-9a-fA-F]{1,6})\}/g, '\\u{$1}');
     } else {
       out[key] = value;
     }

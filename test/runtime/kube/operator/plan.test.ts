@@ -121,6 +121,7 @@ test('GIVEN a Secret the operator applied from spec secrets WHEN the spec drops 
     s.ldap = { ...s.ldap, adminPassword: 'inline-admin-secret-0123', readerPassword: 'inline-reader-secret-0123', authPassword: 'inline-auth-secret-0123' };
     s.director = { apiKey: 'inline-doveadm-key-0123456789', backendLoginPassword: 'inline-backend-login-0123456' };
     s.probe = { password: 'inline-probe-password-0123' };
+    s.redis = { password: 'inline-redis-password-0123456' };
     s.kubernetes!.existingSecret = '';
   });
   const before = renderPlatform(inline);

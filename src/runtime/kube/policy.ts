@@ -1,0 +1,131 @@
+/**
+ * The policy server in Kubernetes: a Deployment (`spec.policy.replicas`, spread like every stateless role) running
+ * `mailfleet policy` on the rules of `spec.policy` (a ConfigMap; a change of rules rolls the pods), counting in the
+ * `kvs` Redis with the password from the platform Secret (that key only), behind a ClusterIP Service `policy` that
+ * the `mta` and `msa` ask (Kubernetes balances Postfix's persistent connections over the replicas). Its
+ * NetworkPolicy lets in only mta and msa on the policy port and the scrapers on http, and out only to Redis (and
+ * DNS, which every pod may reach).
+ */
+import { createHash } from 'node:crypto';
+import { POD_PATHS } from '../../agent/index.ts';
+import { POLICY_RULES_FILE, policyRulesFile, SECRET_KEYS } from '../../config/index.ts';
+import { policyRuns } from '../../spec/index.ts';
+import { secretName } from './configs.ts';
+import { image, meta, selector, serviceHost, type RenderContext } from './context.ts';
+import { MAILFLEET_UID } from './controller.ts';
+import { networkPolicy, SCRAPE } from './network.ts';
+import type { Rendered } from './objects.ts';
+import { dnsConfig, nonRootSecurity, placement, POD_ENV, resources } from './pods.ts';
+import { scrapeAnnotations } from './scrape.ts';
+
+export const POLICY = 'policy';
+/** Where the rules ConfigMap is mounted. */
+export const POLICY_RULES_DIR = '/etc/mailfleet/policy';
+/** Pod annotation: the rules' digest, so that changed rules roll the Deployment (nothing sends its pods SIGHUP). */
+export const POLICY_RULES_DIGEST_ANNOTATION = 'mailfleet.io/policy-rules-sha256';
+
+export const policyRulesConfigMapName = (ctx: RenderContext): string => `${ctx.platform}-policy-rules`;
+
+/** `mailfleet policy`'s flags: the rules file, Redis by its pod's stable name, the password file, its deadline. */
+function policyArgs(ctx: RenderContext): string[] {
+  const { spec, platform } = ctx;
+  return [
+    '--name', '$(POD_NAME)',
+    '--rules', `${POLICY_RULES_DIR}/${POLICY_RULES_FILE}`,
+    '--redis', `kvs-0.${serviceHost(ctx, 'kvs')}:${spec.ports.redis}`,
+    '--redis-password-file', `${POD_PATHS.secrets}/${SECRET_KEYS.redisPassword}`,
+    '--platform', platform,
+    '--deadline-ms', String(spec.policy.deadlineMs),
+    '--listen', `0.0.0.0:${spec.ports.policy}`,
+    '--metrics', `0.0.0.0:${spec.ports.http}`,
+  ];
+}
+
+export function renderPolicy(ctx: RenderContext): Rendered[] {
+  if (!policyRuns(ctx.spec)) return [];
+  const name = `${ctx.platform}-${POLICY}`;
+  const { ports } = ctx.spec;
+  const rules = policyRulesFile(ctx.spec);
+  const podAnnotations = { ...scrapeAnnotations(ctx), [POLICY_RULES_DIGEST_ANNOTATION]: createHash('sha256').update(rules).digest('hex') };
+  const out: Rendered[] = [
+    { object: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(ctx, name, POLICY), automountServiceAccountToken: false } },
+    { object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(ctx, policyRulesConfigMapName(ctx), POLICY), data: { [POLICY_RULES_FILE]: rules } } },
+    {
+      comment: `The policy server: mta and msa ask it (check_policy_service, policy_context=<role>) at the stages its rules count at;\nit counts in Redis (kvs-0), answers ${ctx.spec.policy.defaultAction} when Redis cannot answer within ${ctx.spec.policy.deadlineMs} ms, and Postfix lets mail through\nwhen it cannot be reached. mailfleet_policy_* metrics on its http port.`,
+      object: {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: meta(ctx, POLICY, POLICY),
+        spec: {
+          replicas: ctx.spec.policy.replicas,
+          selector: { matchLabels: selector(ctx, POLICY) },
+          strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+          template: {
+            metadata: { labels: meta(ctx, POLICY, POLICY).labels, annotations: podAnnotations },
+            spec: {
+              serviceAccountName: name,
+              automountServiceAccountToken: false,
+              // It drains in about 2 s (answers in progress, then connections cut; Postfix reconnects to another).
+              terminationGracePeriodSeconds: 30,
+              dnsPolicy: 'ClusterFirst',
+              dnsConfig: dnsConfig(),
+              enableServiceLinks: false,
+              securityContext: { runAsNonRoot: true, runAsUser: MAILFLEET_UID, runAsGroup: MAILFLEET_UID, fsGroup: MAILFLEET_UID, seccompProfile: { type: 'RuntimeDefault' } },
+              ...placement(ctx, POLICY),
+              containers: [{
+                name: POLICY,
+                image: image(ctx, 'mailfleet'),
+                imagePullPolicy: ctx.spec.kubernetes.images.pullPolicy,
+                command: ['mailfleet', 'policy'],
+                args: policyArgs(ctx),
+                env: POD_ENV,
+                ports: [
+                  { name: 'policy', containerPort: ports.policy, protocol: 'TCP' },
+                  { name: 'http', containerPort: ports.http, protocol: 'TCP' },
+                ],
+                livenessProbe: { httpGet: { path: '/livez', port: 'http' }, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 3 },
+                readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 2 },
+                resources: resources(ctx.spec.kubernetes.resources.policy),
+                securityContext: nonRootSecurity(true),
+                volumeMounts: [
+                  { name: 'rules', mountPath: POLICY_RULES_DIR, readOnly: true },
+                  { name: 'secrets', mountPath: POD_PATHS.secrets, readOnly: true },
+                ],
+              }],
+              volumes: [
+                { name: 'rules', configMap: { name: policyRulesConfigMapName(ctx) } },
+                // The Redis password only: nothing else of the platform Secret.
+                { name: 'secrets', secret: { secretName: secretName(ctx), items: [{ key: SECRET_KEYS.redisPassword, path: SECRET_KEYS.redisPassword }], defaultMode: 0o440 } },
+              ],
+            },
+          },
+        },
+      },
+    },
+    {
+      object: {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: meta(ctx, POLICY, POLICY),
+        spec: {
+          type: 'ClusterIP',
+          selector: selector(ctx, POLICY),
+          ports: [{ name: 'policy', port: ports.policy, targetPort: 'policy', protocol: 'TCP' }],
+        },
+      },
+    },
+    {
+      object: {
+        apiVersion: 'policy/v1',
+        kind: 'PodDisruptionBudget',
+        metadata: meta(ctx, POLICY, POLICY),
+        spec: { maxUnavailable: 1, selector: { matchLabels: selector(ctx, POLICY) } },
+      },
+    },
+  ];
+  if (ctx.spec.kubernetes.networkPolicies) {
+    const askers = [{ component: 'mta' }, { component: 'msa' }];
+    out.push(networkPolicy(ctx, POLICY, [{ peers: askers, ports: ['policy'] }, SCRAPE], [{ peers: [{ component: 'kvs' }], ports: ['redis'] }]));
+  }
+  return out;
+}

@@ -1,0 +1,16 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createPolicyMetrics } from '../../src/policy/metrics.ts';
+import { CONTRACT_METRICS } from '../support/metrics-contract.ts';
+
+test('GIVEN the policy server\'s registry WHEN listed THEN its metric names are exactly the contract\'s policy names', async () => {
+  const metrics = createPolicyMetrics();
+  const registered = (await metrics.registry.getMetricsAsJSON()).map((m) => m.name).sort();
+  const contract = [...CONTRACT_METRICS].filter((n) => n.startsWith('mailfleet_policy_')).sort();
+  assert.deepEqual(registered, contract);
+});
+
+test('GIVEN a fresh registry WHEN exported THEN every fail-open reason is there at 0, so rates and alerts see the counter before the first failure', async () => {
+  const text = await createPolicyMetrics().registry.metrics();
+  for (const reason of ['redis_down', 'timeout', 'overload', 'error']) assert.match(text, new RegExp(`^mailfleet_policy_fail_open_total\\{reason="${reason}"\\} 0$`, 'm'));
+});
