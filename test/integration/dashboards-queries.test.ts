@@ -118,6 +118,8 @@ test('GIVEN a live platform whose prober has run WHEN every dashboard query runs
     accounts: 1,
     roles: { ldap: 1, kvs: 1, mailbox: 1, proxy: 1, mta: 1, msa: 1 },
     probe: { intervalSeconds: PROBE_INTERVAL_S, timeoutSeconds: PROBE_TIMEOUT_S },
+    // The overview's flow-control row reads the policy server, which the prober's mail passes through.
+    policy: {},
     local: { scrapeIntervalSeconds: SCRAPE_S },
   });
   const { body } = await controlRequest(join(platform.stateDir, 'control.sock'), 'GET', '/v1/status');
