@@ -5,6 +5,9 @@ export const BENCH_DOMAIN = 'bench.test';
 /** The full platform allocates from this pool; the bare path uses the next /16 (see bare.ts). */
 export const BENCH_ADDRESS_POOL = '127.90.0.0/16';
 
+/** Recipients per minute the bench's policy rule allows one client network: far above what one mta delivers. */
+const POLICY_LIMIT_PER_MINUTE = 1_000_000;
+
 export interface BenchSpec {
   /** YAML handed to `mailfleet up -f`. */
   text: string;
@@ -13,7 +16,12 @@ export interface BenchSpec {
   recipients: string[];
 }
 
-/** A platform of 3 mailbox backends, 1 proxy, 1 mta (plus ldap, kvs, msa) with `recipients` generated accounts. */
+/**
+ * A platform of 3 mailbox backends, 1 proxy, 1 mta (plus ldap, kvs, msa) with `recipients` generated accounts.
+ * The full path includes flow control: the mta asks the policy server at every RCPT, which counts in Redis under
+ * the default rule's shape (recipients per client /24) with a limit no bench run reaches, so every request is
+ * judged and none deferred (the bench sends everything from one address).
+ */
 export function benchSpec(recipients: number): BenchSpec {
   const text = [
     'apiVersion: mailfleet.io/v1alpha1',
@@ -30,6 +38,15 @@ export function benchSpec(recipients: number): BenchSpec {
     '    proxy: { replicas: 1 }',
     '    mta: { replicas: 1 }',
     '    msa: { replicas: 1 }',
+    '  policy:',
+    '    rules:',
+    '      - name: mx-recipients-per-network',
+    '        contexts: [mta]',
+    '        key: client_address',
+    '        count: recipients',
+    '        ipv4Prefix: 24',
+    '        windows:',
+    `          - { limit: ${POLICY_LIMIT_PER_MINUTE}, seconds: 60 }`,
     '  local:',
     `    addressPool: ${BENCH_ADDRESS_POOL}`,
     '  accounts:',
