@@ -20,19 +20,31 @@ const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 
 
 /**
  * Each daemon output line goes to stdout verbatim, or wrapped as a JSON line with role and instance, and to
- * `also` (the Postfix exporter reads the log lines it relays).
+ * `also` (the Postfix exporter reads the log lines it relays). One write per chunk read, not per line: a
+ * write to a pipe or file is a system call, and Postfix logs about ten lines per message.
  */
 function relay(stream: NodeJS.ReadableStream, format: LogFormat, fields: { role: string; instance: string; stream: string }, also?: (line: Buffer) => void): void {
-  const newline = Buffer.from('\n');
-  // A line longer than the splitter keeps is relayed cut (its beginning says which process wrote it); memory
-  // stays bounded whatever the daemon writes.
+  let json: string[] = [];
+  // A line longer than the splitter keeps is relayed cut in JSON (its beginning says which process wrote it) and
+  // handed cut to `also`; memory stays bounded whatever the daemon writes.
   const lines = createLogLineSplitter((line) => {
-    if (format === 'raw') process.stdout.write(Buffer.concat([line, newline]));
-    else process.stdout.write(JSON.stringify({ time: new Date().toISOString(), ...fields, msg: line.toString('utf8') }) + '\n');
+    if (format === 'json') json.push(JSON.stringify({ time: new Date().toISOString(), ...fields, msg: line.toString('utf8') }) + '\n');
     also?.(line);
   });
-  stream.on('data', (chunk: Buffer) => lines.push(chunk));
-  stream.on('end', () => lines.end());
+  stream.on('data', (chunk: Buffer) => {
+    // Verbatim: the bytes as the daemon wrote them.
+    if (format === 'raw') process.stdout.write(chunk);
+    lines.push(chunk);
+    if (json.length > 0) {
+      process.stdout.write(json.join(''));
+      json = [];
+    }
+  });
+  stream.on('end', () => {
+    lines.end();
+    if (json.length > 0) process.stdout.write(json.join(''));
+    json = [];
+  });
 }
 
 /**
