@@ -6,17 +6,16 @@
 import { POD_PATHS } from '../../agent/index.ts';
 import { SECRET_KEYS } from '../../config/index.ts';
 import { secretName } from './configs.ts';
-import { image, meta, selector, type RenderContext } from './context.ts';
+import { meta, selector, type RenderContext } from './context.ts';
 import { KUBE_API, networkPolicy, type Flow } from './network.ts';
+import { mailfleetDeployment } from './mailfleet-deployment.ts';
 import type { Rendered } from './objects.ts';
-import { dnsConfig, nonRootSecurity, placement, POD_ENV, resources } from './pods.ts';
 import { serviceAccountWithRole } from './workload.ts';
 import { scrapeAnnotations } from './scrape.ts';
 
 export const CONTROLLER = 'controller';
 export const LEASE_NAME = 'mailfleet-backend-sync';
-/** The user the mailfleet image runs as. */
-export const MAILFLEET_UID = 65532;
+export { MAILFLEET_UID } from './mailfleet-deployment.ts';
 
 export function controllerName(ctx: RenderContext): string {
   return `${ctx.platform}-${CONTROLLER}`;
@@ -40,55 +39,34 @@ export function renderController(ctx: RenderContext): Rendered[] {
   const out: Rendered[] = [
     ...serviceAccountWithRole(ctx, name, CONTROLLER, CONTROLLER_RULES),
     {
-      object: {
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        metadata: meta(ctx, name, CONTROLLER),
-        spec: {
-          replicas: 2,
-          selector: { matchLabels: selector(ctx, CONTROLLER) },
-          strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-          template: {
-            metadata: { labels: meta(ctx, name, CONTROLLER).labels, ...(Object.keys(podAnnotations).length > 0 ? { annotations: podAnnotations } : {}) },
-            spec: {
-              serviceAccountName: name,
-              terminationGracePeriodSeconds: 30,
-              dnsPolicy: 'ClusterFirst',
-              dnsConfig: dnsConfig(),
-              enableServiceLinks: false,
-              securityContext: { runAsNonRoot: true, runAsUser: MAILFLEET_UID, runAsGroup: MAILFLEET_UID, fsGroup: MAILFLEET_UID, seccompProfile: { type: 'RuntimeDefault' } },
-              ...placement(ctx, CONTROLLER),
-              containers: [{
-                name: CONTROLLER,
-                image: image(ctx, 'mailfleet'),
-                imagePullPolicy: ctx.spec.kubernetes.images.pullPolicy,
-                command: ['mailfleet', 'controller'],
-                args: [
-                  '--source', 'kube',
-                  '--namespace', ctx.namespace,
-                  '--service', 'mailbox',
-                  '--lease', LEASE_NAME,
-                  '--identity', '$(POD_NAME)',
-                  '--director', directors.join(','),
-                  '--api-key-file', `${POD_PATHS.secrets}/${SECRET_KEYS.doveadmApiKey}`,
-                  '--vhost-count', String(ctx.spec.director.vhostCount),
-                  '--ring-port', String(ports.director),
-                  '--resync', String(ctx.spec.director.resyncSeconds),
-                  '--listen', `0.0.0.0:${ports.http}`,
-                ],
-                env: POD_ENV,
-                ports: [{ name: 'http', containerPort: ports.http, protocol: 'TCP' }],
-                livenessProbe: { httpGet: { path: '/livez', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
-                readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5, failureThreshold: 2 },
-                resources: resources(ctx.spec.kubernetes.resources.controller),
-                securityContext: nonRootSecurity(true),
-                volumeMounts: [{ name: 'secrets', mountPath: POD_PATHS.secrets, readOnly: true }],
-              }],
-              volumes: [{ name: 'secrets', secret: { secretName: secretName(ctx), items: [{ key: SECRET_KEYS.doveadmApiKey, path: SECRET_KEYS.doveadmApiKey }], defaultMode: 0o440 } }],
-            },
-          },
-        },
-      },
+      object: mailfleetDeployment(ctx, {
+        name,
+        serviceAccount: name,
+        component: CONTROLLER,
+        replicas: 2,
+        command: 'controller',
+        args: [
+          '--source', 'kube',
+          '--namespace', ctx.namespace,
+          '--service', 'mailbox',
+          '--lease', LEASE_NAME,
+          '--identity', '$(POD_NAME)',
+          '--director', directors.join(','),
+          '--api-key-file', `${POD_PATHS.secrets}/${SECRET_KEYS.doveadmApiKey}`,
+          '--vhost-count', String(ctx.spec.director.vhostCount),
+          '--ring-port', String(ports.director),
+          '--resync', String(ctx.spec.director.resyncSeconds),
+          '--listen', `0.0.0.0:${ports.http}`,
+        ],
+        ports: [{ name: 'http', containerPort: ports.http }],
+        resources: ctx.spec.kubernetes.resources.controller,
+        readinessPeriodSeconds: 5,
+        // It watches EndpointSlices and holds the Lease.
+        apiToken: true,
+        annotations: podAnnotations,
+        volumeMounts: [{ name: 'secrets', mountPath: POD_PATHS.secrets, readOnly: true }],
+        volumes: [{ name: 'secrets', secret: { secretName: secretName(ctx), items: [{ key: SECRET_KEYS.doveadmApiKey, path: SECRET_KEYS.doveadmApiKey }], defaultMode: 0o440 } }],
+      }),
     },
     {
       object: {

@@ -11,11 +11,10 @@ import { POD_PATHS } from '../../agent/index.ts';
 import { POLICY_RULES_FILE, policyRulesFile, SECRET_KEYS } from '../../config/index.ts';
 import { policyRuns } from '../../spec/index.ts';
 import { secretName } from './configs.ts';
-import { image, meta, selector, serviceHost, type RenderContext } from './context.ts';
-import { MAILFLEET_UID } from './controller.ts';
+import { meta, selector, serviceHost, type RenderContext } from './context.ts';
 import { networkPolicy, SCRAPE } from './network.ts';
+import { mailfleetDeployment } from './mailfleet-deployment.ts';
 import type { Rendered } from './objects.ts';
-import { dnsConfig, nonRootSecurity, placement, POD_ENV, resources } from './pods.ts';
 import { scrapeAnnotations } from './scrape.ts';
 
 export const POLICY = 'policy';
@@ -52,55 +51,32 @@ export function renderPolicy(ctx: RenderContext): Rendered[] {
     { object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(ctx, policyRulesConfigMapName(ctx), POLICY), data: { [POLICY_RULES_FILE]: rules } } },
     {
       comment: `The policy server: mta and msa ask it (check_policy_service, policy_context=<role>) at the stages its rules count at;\nit counts in Redis (kvs-0), answers ${ctx.spec.policy.defaultAction} when Redis cannot answer within ${ctx.spec.policy.deadlineMs} ms, and Postfix lets mail through\nwhen it cannot be reached. mailfleet_policy_* metrics on its http port.`,
-      object: {
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        metadata: meta(ctx, POLICY, POLICY),
-        spec: {
-          replicas: ctx.spec.policy.replicas,
-          selector: { matchLabels: selector(ctx, POLICY) },
-          strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-          template: {
-            metadata: { labels: meta(ctx, POLICY, POLICY).labels, annotations: podAnnotations },
-            spec: {
-              serviceAccountName: name,
-              automountServiceAccountToken: false,
-              // It drains in about 2 s (answers in progress, then connections cut; Postfix reconnects to another).
-              terminationGracePeriodSeconds: 30,
-              dnsPolicy: 'ClusterFirst',
-              dnsConfig: dnsConfig(),
-              enableServiceLinks: false,
-              securityContext: { runAsNonRoot: true, runAsUser: MAILFLEET_UID, runAsGroup: MAILFLEET_UID, fsGroup: MAILFLEET_UID, seccompProfile: { type: 'RuntimeDefault' } },
-              ...placement(ctx, POLICY),
-              containers: [{
-                name: POLICY,
-                image: image(ctx, 'mailfleet'),
-                imagePullPolicy: ctx.spec.kubernetes.images.pullPolicy,
-                command: ['mailfleet', 'policy'],
-                args: policyArgs(ctx),
-                env: POD_ENV,
-                ports: [
-                  { name: 'policy', containerPort: ports.policy, protocol: 'TCP' },
-                  { name: 'http', containerPort: ports.http, protocol: 'TCP' },
-                ],
-                livenessProbe: { httpGet: { path: '/livez', port: 'http' }, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 3 },
-                readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 2 },
-                resources: resources(ctx.spec.kubernetes.resources.policy),
-                securityContext: nonRootSecurity(true),
-                volumeMounts: [
-                  { name: 'rules', mountPath: POLICY_RULES_DIR, readOnly: true },
-                  { name: 'secrets', mountPath: POD_PATHS.secrets, readOnly: true },
-                ],
-              }],
-              volumes: [
-                { name: 'rules', configMap: { name: policyRulesConfigMapName(ctx) } },
-                // The Redis password only: nothing else of the platform Secret.
-                { name: 'secrets', secret: { secretName: secretName(ctx), items: [{ key: SECRET_KEYS.redisPassword, path: SECRET_KEYS.redisPassword }], defaultMode: 0o440 } },
-              ],
-            },
-          },
-        },
-      },
+      object: mailfleetDeployment(ctx, {
+        name: POLICY,
+        serviceAccount: name,
+        component: POLICY,
+        replicas: ctx.spec.policy.replicas,
+        command: 'policy',
+        args: policyArgs(ctx),
+        ports: [
+          { name: 'policy', containerPort: ports.policy },
+          { name: 'http', containerPort: ports.http },
+        ],
+        resources: ctx.spec.kubernetes.resources.policy,
+        readinessPeriodSeconds: 5,
+        probeTimeoutSeconds: 3,
+        apiToken: false,
+        annotations: podAnnotations,
+        volumeMounts: [
+          { name: 'rules', mountPath: POLICY_RULES_DIR, readOnly: true },
+          { name: 'secrets', mountPath: POD_PATHS.secrets, readOnly: true },
+        ],
+        volumes: [
+          { name: 'rules', configMap: { name: policyRulesConfigMapName(ctx) } },
+          // The Redis password only: nothing else of the platform Secret.
+          { name: 'secrets', secret: { secretName: secretName(ctx), items: [{ key: SECRET_KEYS.redisPassword, path: SECRET_KEYS.redisPassword }], defaultMode: 0o440 } },
+        ],
+      }),
     },
     {
       object: {

@@ -8,11 +8,10 @@ import { POD_PATHS } from '../../agent/index.ts';
 import { SECRET_KEYS } from '../../config/index.ts';
 import { probePaths, probeRuns } from '../../spec/index.ts';
 import { secretName } from './configs.ts';
-import { image, meta, selector, serviceHost, type RenderContext } from './context.ts';
-import { MAILFLEET_UID } from './controller.ts';
+import { meta, serviceHost, type RenderContext } from './context.ts';
 import { networkPolicy, SCRAPE, type Flow } from './network.ts';
+import { mailfleetDeployment } from './mailfleet-deployment.ts';
 import type { Rendered } from './objects.ts';
-import { dnsConfig, nonRootSecurity, placement, POD_ENV, resources } from './pods.ts';
 import { scrapeAnnotations } from './scrape.ts';
 
 export const PROBE = 'probe';
@@ -61,52 +60,30 @@ export function renderProbe(ctx: RenderContext): Rendered[] {
     { object: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(ctx, name, PROBE), automountServiceAccountToken: false } },
     {
       comment: `The prober: every ${ctx.spec.probe.intervalSeconds} s one message through the ${probePaths(ctx.spec).join(' and one through the ')}, read back over\nIMAPS and POP3S through the proxies and deleted; mailfleet_probe_* metrics on its http port.`,
-      object: {
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        metadata: meta(ctx, PROBE, PROBE),
-        spec: {
-          replicas: 1,
-          selector: { matchLabels: selector(ctx, PROBE) },
-          // Two probers for a moment during a rollout do no harm: each finds its own messages, and only stale ones are removed.
-          strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-          template: {
-            metadata: { labels: meta(ctx, PROBE, PROBE).labels, ...(Object.keys(podAnnotations).length > 0 ? { annotations: podAnnotations } : {}) },
-            spec: {
-              serviceAccountName: name,
-              automountServiceAccountToken: false,
-              terminationGracePeriodSeconds: 30,
-              dnsPolicy: 'ClusterFirst',
-              dnsConfig: dnsConfig(),
-              enableServiceLinks: false,
-              securityContext: { runAsNonRoot: true, runAsUser: MAILFLEET_UID, runAsGroup: MAILFLEET_UID, fsGroup: MAILFLEET_UID, seccompProfile: { type: 'RuntimeDefault' } },
-              ...placement(ctx, PROBE),
-              containers: [{
-                name: PROBE,
-                image: image(ctx, 'mailfleet'),
-                imagePullPolicy: ctx.spec.kubernetes.images.pullPolicy,
-                command: ['mailfleet', 'probe'],
-                args: probeArgs(ctx),
-                env: POD_ENV,
-                ports: [{ name: 'http', containerPort: ports.http, protocol: 'TCP' }],
-                livenessProbe: { httpGet: { path: '/livez', port: 'http' }, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 3 },
-                readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 2 },
-                resources: resources(ctx.spec.kubernetes.resources.probe),
-                securityContext: nonRootSecurity(true),
-                volumeMounts: [
-                  { name: 'secrets', mountPath: POD_PATHS.secrets, readOnly: true },
-                  ...(ca.length > 0 ? [{ name: 'ca', mountPath: PROBE_CA_DIR, readOnly: true }] : []),
-                ],
-              }],
-              volumes: [
-                // The probe account's password only: nothing else of the platform Secret.
-                { name: 'secrets', secret: { secretName: secretName(ctx), items: [{ key: SECRET_KEYS.probePassword, path: SECRET_KEYS.probePassword }], defaultMode: 0o440 } },
-                ...ca,
-              ],
-            },
-          },
-        },
-      },
+      object: mailfleetDeployment(ctx, {
+        name: PROBE,
+        serviceAccount: name,
+        component: PROBE,
+        // Two probers for a moment during a rollout do no harm: each finds its own messages, and only stale ones are removed.
+        replicas: 1,
+        command: 'probe',
+        args: probeArgs(ctx),
+        ports: [{ name: 'http', containerPort: ports.http }],
+        resources: ctx.spec.kubernetes.resources.probe,
+        readinessPeriodSeconds: 10,
+        probeTimeoutSeconds: 3,
+        apiToken: false,
+        annotations: podAnnotations,
+        volumeMounts: [
+          { name: 'secrets', mountPath: POD_PATHS.secrets, readOnly: true },
+          ...(ca.length > 0 ? [{ name: 'ca', mountPath: PROBE_CA_DIR, readOnly: true }] : []),
+        ],
+        volumes: [
+          // The probe account's password only: nothing else of the platform Secret.
+          { name: 'secrets', secret: { secretName: secretName(ctx), items: [{ key: SECRET_KEYS.probePassword, path: SECRET_KEYS.probePassword }], defaultMode: 0o440 } },
+          ...ca,
+        ],
+      }),
     },
   ];
   if (ctx.spec.kubernetes.networkPolicies) {
