@@ -8,6 +8,7 @@
  * - mailfleet: `mailfleet policy` with a redis-server of its own.
  */
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as connectTcp } from 'node:net';
 import { join } from 'node:path';
@@ -177,19 +178,20 @@ function policyd(dbDir: string | undefined): ServerUnderTest {
   };
 }
 
-/** The Redis PING dialogue once; resolves with whether it answered +PONG. */
-function redisPing(host: string, port: number): Promise<boolean> {
+/** The Redis AUTH and PING dialogue once; resolves with whether it answered +OK and +PONG. */
+function redisPing(host: string, port: number, password: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connectTcp({ host, port });
     let buf = '';
     socket.setEncoding('latin1');
     socket.setTimeout(1000, () => socket.destroy());
-    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('connect', () => socket.write(`AUTH ${password}\r\nPING\r\n`));
     socket.on('data', (chunk: string) => {
       buf += chunk;
-      if (buf.includes('\r\n')) {
+      const lines = buf.split('\r\n');
+      if (lines.length > 2 || !buf.startsWith('+OK')) {
         socket.destroy();
-        resolve(buf.startsWith('+PONG'));
+        resolve(lines[0] === '+OK' && lines[1] === '+PONG');
       }
     });
     socket.on('close', () => resolve(false));
@@ -204,11 +206,15 @@ async function mailfleetCounts(): Promise<ServerCounts> {
 }
 
 /**
- * The platform's `kvs` Redis config (`src/config/redis.ts`: append-only file, fsync every second), rendered for
- * the bench's address and a data directory in `dir`; returns the config file and where Redis listens.
+ * The platform's `kvs` Redis config (`src/config/redis.ts`: append-only file, fsync every second, `requirepass`
+ * a fresh random password as the platform's generated one is), rendered for the bench's address and a data
+ * directory in `dir`; returns the config file, where Redis listens and a file holding the password (0600).
  */
-function kvsConfig(dir: string): { file: string; host: string; port: number } {
-  const platform = parseSpec('apiVersion: mailfleet.io/v1alpha1\nkind: MailPlatform\nmetadata: { name: bench-policy }\nspec:\n  domains: [bench.test]\n', 'policy bench spec');
+function kvsConfig(dir: string): { file: string; host: string; port: number; password: string; passwordFile: string } {
+  const password = randomBytes(24).toString('base64url');
+  const yaml = 'apiVersion: mailfleet.io/v1alpha1\nkind: MailPlatform\nmetadata: { name: bench-policy }\nspec:\n'
+    + `  domains: [bench.test]\n  redis: { password: ${password} }\n`;
+  const platform = parseSpec(yaml, 'policy bench spec');
   const dataDir = join(dir, 'kvs');
   mkdirSync(dataDir);
   const peers = Object.fromEntries(ROLES.map((r) => [r, []])) as unknown as Peers;
@@ -218,8 +224,10 @@ function kvsConfig(dir: string): { file: string; host: string; port: number } {
     instance: { role: 'kvs', name: 'kvs-0', listen: REDIS_HOST, configDir: dataDir, dataDir, runDir: dataDir, mailDir: dataDir, tlsDir: dataDir },
   });
   const file = join(dataDir, 'redis.conf');
-  writeFileSync(file, files['redis.conf'] ?? '');
-  return { file, host: REDIS_HOST, port: platform.spec.ports.redis };
+  writeFileSync(file, files['redis.conf'] ?? '', { mode: 0o600 });
+  const passwordFile = join(dir, 'redis-password');
+  writeFileSync(passwordFile, password, { mode: 0o600 });
+  return { file, host: REDIS_HOST, port: platform.spec.ports.redis, password, passwordFile };
 }
 
 /**
@@ -238,7 +246,7 @@ function mailfleet(cli: string): ServerUnderTest {
       await assertNothingListens(MAILFLEET_METRICS.host, MAILFLEET_METRICS.port);
       const redis = foreground('redis', [BINARIES.redis, kvs.file], dir, defer);
       const deadline = Date.now() + START_TIMEOUT_MS;
-      while (!(await redisPing(kvs.host, kvs.port))) {
+      while (!(await redisPing(kvs.host, kvs.port, kvs.password))) {
         signal.throwIfAborted();
         if (!alive(redis)()) throw new Error(`redis-server exited while starting (see ${join(dir, 'redis.log')})`);
         if (Date.now() > deadline) throw new Error(`redis-server not answering PING after ${START_TIMEOUT_MS / 1000} s`);
@@ -247,7 +255,7 @@ function mailfleet(cli: string): ServerUnderTest {
       const rules = join(dir, 'rules.yaml');
       writeFileSync(rules, mailfleetRules());
       const proc = foreground('mailfleet', [cli, 'policy', '--listen', `${this.host}:${this.port}`, '--redis', `${kvs.host}:${kvs.port}`,
-        '--rules', rules, '--metrics', `${MAILFLEET_METRICS.host}:${MAILFLEET_METRICS.port}`], dir, defer);
+        '--redis-password-file', kvs.passwordFile, '--rules', rules, '--metrics', `${MAILFLEET_METRICS.host}:${MAILFLEET_METRICS.port}`], dir, defer);
       await waitListening('mailfleet', this.host, this.port, alive(proc), START_TIMEOUT_MS, signal);
       // Requests before Redis is connected would be answered by the default action, unjudged: wait for it.
       for (;;) {

@@ -45,7 +45,20 @@ const MAX_OUTPUT_BYTES = 64 * 1024;
 const MAX_INPUT_BYTES = 64 * 1024;
 
 interface Slot {
-  reply: string | undefined;
+  reply: Buffer | undefined;
+}
+
+/** Replies encoded once per action: a server gives a handful of different ones (the rules' and DUNNO). */
+const encoded = new Map<string, Buffer>();
+const MAX_ENCODED = 256;
+
+function encodedReply(action: string): Buffer {
+  let bytes = encoded.get(action);
+  if (bytes === undefined) {
+    bytes = Buffer.from(formatPolicyReply(action), 'latin1');
+    if (encoded.size < MAX_ENCODED) encoded.set(action, bytes);
+  }
+  return bytes;
 }
 
 export function startSession(socket: Socket, deps: SessionDeps): Session {
@@ -90,9 +103,11 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
 
   /** Writes the replies that are next in order; closes once the last is out when closing. */
   function flush(): void {
-    let out = '';
-    while (pending.length > 0 && (pending[0] as Slot).reply !== undefined) out += (pending.shift() as Slot).reply;
-    if (out !== '' && !gone && socket.writable) socket.write(out);
+    while (pending.length > 0 && (pending[0] as Slot).reply !== undefined) {
+      const reply = (pending.shift() as Slot).reply as Buffer;
+      // Replies ready together go out in one write: pump corks the socket around them.
+      if (!gone && socket.writable) socket.write(reply);
+    }
     if (closing && pending.length === 0 && !gone) socket.end();
   }
 
@@ -115,12 +130,10 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
         pending.push(slot);
         deps.judge(item.value, (action) => {
           if (slot.reply !== undefined) return;
-          slot.reply = formatPolicyReply(action);
+          slot.reply = encodedReply(action);
           activeAt = Date.now();
-          if (!pumping) {
-            flush();
-            pump();
-          }
+          // pump writes the replies now in order (corked: several in one write) and reads on.
+          if (!pumping) pump();
         });
       }
       flush();

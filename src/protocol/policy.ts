@@ -72,28 +72,40 @@ export interface PolicyDecoder {
   inRequest(): boolean;
 }
 
-const LF = 0x0a;
+const LF = '\n';
 const CR = 0x0d;
-const EQUALS = 0x3d;
-const EMPTY = Buffer.alloc(0);
-const KNOWN: ReadonlySet<string> = new Set(POLICY_ATTRIBUTES);
+/** Each known name to its constant: a property key V8 has interned, where a name cut from the input is not. */
+const KNOWN: ReadonlyMap<string, PolicyAttribute> = new Map(POLICY_ATTRIBUTES.map((a) => [a, a]));
 const NUMERIC: ReadonlySet<string> = new Set(['size', 'recipient_count', 'client_port', 'server_port', 'encryption_keysize']);
 const DIGITS = /^[0-9]{1,20}$/;
+/** A byte outside ASCII (the held bytes are a latin1 string: one character per byte). */
+const HIGH = /[\x80-\xff]/g;
 
-/** `[A-Za-z0-9_.-]` */
-function nameByte(byte: number): boolean {
-  return (byte >= 0x61 && byte <= 0x7a) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x30 && byte <= 0x39) || byte === 0x5f || byte === 0x2e || byte === 0x2d;
+/** 1 for the bytes a name may hold, `[A-Za-z0-9_.-]`. */
+const NAME_BYTES = new Uint8Array(256);
+for (const c of 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-') NAME_BYTES[c.charCodeAt(0)] = 1;
+
+/** The first byte outside ASCII in `text` from `from`, or -1. */
+function firstHigh(text: string, from: number): number {
+  HIGH.lastIndex = from;
+  return HIGH.exec(text)?.index ?? -1;
 }
 
 export function createPolicyDecoder(options: PolicyDecoderOptions = {}): PolicyDecoder {
   const maxLineBytes = options.maxLineBytes ?? DEFAULT_POLICY_MAX_LINE_BYTES;
   const maxAttributes = options.maxAttributes ?? DEFAULT_POLICY_MAX_ATTRIBUTES;
   const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_POLICY_MAX_REQUEST_BYTES;
-  let buf: Buffer = EMPTY;
+  // The bytes held, as a latin1 string: one character per byte, so every offset below is a byte offset, and lines,
+  // names and ASCII values are cut with string operations instead of a native call per attribute.
+  let text = '';
   /** Start of the first byte not consumed yet. */
   let pos = 0;
   /** Where the search for the next LF resumes (bytes before it, from `pos`, hold none). */
   let scan = 0;
+  /** The first NUL byte held at or after `pos`, or -1. Any NUL ends the session when its line is decoded. */
+  let nulAt = -1;
+  /** The first byte outside ASCII held at or after `pos`, or -1: a value holding one is decoded as UTF-8. */
+  let highAt = -1;
   let failed = false;
   // The request in progress.
   let attributes: Partial<Record<PolicyAttribute, string>> = {};
@@ -103,33 +115,36 @@ export function createPolicyDecoder(options: PolicyDecoderOptions = {}): PolicyD
 
   function fail(code: Parameters<typeof parseFailure>[0], message: string, input?: string): ParseResult<PolicyRequest> {
     failed = true;
-    buf = EMPTY;
+    text = '';
     pos = 0;
     scan = 0;
     return parseFailure(code, message, input);
   }
 
-  /** One attribute line, `buf[start, end)` without its terminator; an error result or undefined when fine. */
+  /** One attribute line, `text[start, end)` without its terminator; an error result or undefined when fine. */
   function attribute(start: number, end: number): ParseResult<PolicyRequest> | undefined {
-    const excerpt = (): string => buf.toString('latin1', start, Math.min(end, start + 200));
     if (++lines > maxAttributes) return fail('PROTOCOL_REQUEST_TOO_LARGE', `more than ${maxAttributes} attributes in one request`);
-    const eq = buf.indexOf(EQUALS, start);
-    if (eq === -1 || eq >= end) return fail('PROTOCOL_MALFORMED_REQUEST', 'an attribute line without =', excerpt());
-    if (eq === start || eq - start > MAX_NAME_BYTES) return fail('PROTOCOL_MALFORMED_REQUEST', 'an attribute name empty or too long', excerpt());
+    const eq = text.indexOf('=', start);
+    if (eq === -1 || eq >= end) return fail('PROTOCOL_MALFORMED_REQUEST', 'an attribute line without =', text.slice(start, Math.min(end, start + 200)));
+    if (eq === start || eq - start > MAX_NAME_BYTES) return fail('PROTOCOL_MALFORMED_REQUEST', 'an attribute name empty or too long', text.slice(start, Math.min(end, start + 200)));
     for (let i = start; i < eq; i++) {
-      if (!nameByte(buf[i] as number)) return fail('PROTOCOL_MALFORMED_REQUEST', 'an attribute name with a character outside [A-Za-z0-9_.-]', excerpt());
+      if (NAME_BYTES[text.charCodeAt(i)] !== 1) return fail('PROTOCOL_MALFORMED_REQUEST', 'an attribute name with a character outside [A-Za-z0-9_.-]', text.slice(start, Math.min(end, start + 200)));
     }
-    const nul = buf.indexOf(0, eq);
-    if (nul !== -1 && nul < end) return fail('PROTOCOL_MALFORMED_REQUEST', 'a NUL byte in an attribute value', excerpt());
-    const name = buf.toString('latin1', start, eq);
-    if (!KNOWN.has(name)) {
+    if (nulAt !== -1 && nulAt < end) return fail('PROTOCOL_MALFORMED_REQUEST', 'a NUL byte in an attribute value', text.slice(start, Math.min(end, start + 200)));
+    const name = text.slice(start, eq);
+    let value: string | undefined;
+    if (highAt !== -1 && highAt < end) {
+      value = Buffer.from(text.slice(eq + 1, end), 'latin1').toString('utf8');
+      highAt = firstHigh(text, end);
+    }
+    const key = KNOWN.get(name);
+    if (key === undefined) {
       unknown++;
       return undefined;
     }
-    const key = name as PolicyAttribute;
-    if (attributes[key] !== undefined) return fail('PROTOCOL_MALFORMED_REQUEST', `attribute ${name} given twice`, excerpt());
-    const value = buf.toString('utf8', eq + 1, end);
-    if (NUMERIC.has(name) && value !== '' && !DIGITS.test(value)) return fail('PROTOCOL_MALFORMED_REQUEST', `attribute ${name} is not a number`, excerpt());
+    if (attributes[key] !== undefined) return fail('PROTOCOL_MALFORMED_REQUEST', `attribute ${name} given twice`, text.slice(start, Math.min(end, start + 200)));
+    value ??= text.slice(eq + 1, end);
+    if (NUMERIC.has(key) && value !== '' && !DIGITS.test(value)) return fail('PROTOCOL_MALFORMED_REQUEST', `attribute ${name} is not a number`, text.slice(start, Math.min(end, start + 200)));
     attributes[key] = value;
     return undefined;
   }
@@ -149,38 +164,52 @@ export function createPolicyDecoder(options: PolicyDecoderOptions = {}): PolicyD
   return {
     push(chunk) {
       if (failed || chunk.length === 0) return;
-      if (pos === buf.length) {
-        buf = chunk;
+      const added = chunk.toString('latin1');
+      const base = pos === text.length ? 0 : text.length - pos;
+      if (base === 0) {
+        text = added;
         scan = 0;
+        nulAt = -1;
+        highAt = -1;
       } else {
-        buf = Buffer.concat([buf.subarray(pos), chunk]);
+        text = text.slice(pos) + added;
         scan -= pos;
+        if (nulAt !== -1) nulAt -= pos;
+        if (highAt !== -1) highAt -= pos;
       }
       pos = 0;
+      if (nulAt === -1) {
+        const nul = added.indexOf('\0');
+        if (nul !== -1) nulAt = base + nul;
+      }
+      if (highAt === -1) {
+        const high = firstHigh(added, 0);
+        if (high !== -1) highAt = base + high;
+      }
     },
     next() {
       if (failed) return undefined;
       for (;;) {
-        const lf = buf.indexOf(LF, scan);
+        const lf = text.indexOf(LF, scan);
         if (lf === -1) {
-          scan = buf.length;
-          const partial = buf.length - pos;
-          const content = partial - (buf[buf.length - 1] === CR ? 1 : 0);
-          if (content > maxLineBytes) return fail('PROTOCOL_LINE_TOO_LONG', `line longer than ${maxLineBytes} bytes`, buf.toString('latin1', pos, pos + 200));
+          scan = text.length;
+          const partial = text.length - pos;
+          const content = partial - (text.charCodeAt(text.length - 1) === CR ? 1 : 0);
+          if (content > maxLineBytes) return fail('PROTOCOL_LINE_TOO_LONG', `line longer than ${maxLineBytes} bytes`, text.slice(pos, pos + 200));
           if (requestBytes + partial > maxRequestBytes) return fail('PROTOCOL_REQUEST_TOO_LARGE', `request larger than ${maxRequestBytes} bytes`);
           if (partial === 0) {
-            buf = EMPTY;
+            text = '';
             pos = 0;
             scan = 0;
           }
           return undefined;
         }
         const start = pos;
-        const end = lf > start && buf[lf - 1] === CR ? lf - 1 : lf;
+        const end = lf > start && text.charCodeAt(lf - 1) === CR ? lf - 1 : lf;
         pos = lf + 1;
         scan = pos;
         requestBytes += pos - start;
-        if (end - start > maxLineBytes) return fail('PROTOCOL_LINE_TOO_LONG', `line longer than ${maxLineBytes} bytes`, buf.toString('latin1', start, start + 200));
+        if (end - start > maxLineBytes) return fail('PROTOCOL_LINE_TOO_LONG', `line longer than ${maxLineBytes} bytes`, text.slice(start, start + 200));
         if (requestBytes > maxRequestBytes) return fail('PROTOCOL_REQUEST_TOO_LARGE', `request larger than ${maxRequestBytes} bytes`);
         if (end === start) return complete();
         const error = attribute(start, end);
@@ -189,13 +218,13 @@ export function createPolicyDecoder(options: PolicyDecoderOptions = {}): PolicyD
     },
     end() {
       if (failed) return undefined;
-      const partial = buf.length - pos;
+      const partial = text.length - pos;
       if (partial === 0 && lines === 0) return undefined;
       failed = true;
-      return parseFailure('PROTOCOL_LINE_UNTERMINATED', 'the stream ended in the middle of a request', buf.toString('latin1', pos, pos + 200)).error;
+      return parseFailure('PROTOCOL_LINE_UNTERMINATED', 'the stream ended in the middle of a request', text.slice(pos, pos + 200)).error;
     },
-    buffered: () => buf.length - pos,
-    inRequest: () => !failed && (lines > 0 || buf.length > pos),
+    buffered: () => text.length - pos,
+    inRequest: () => !failed && (lines > 0 || text.length > pos),
   };
 }
 

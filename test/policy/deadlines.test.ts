@@ -32,6 +32,19 @@ test('GIVEN a cleared queue WHEN its deadlines pass THEN none fires', async () =
   assert.equal(fired, 0);
 });
 
+test('GIVEN deadlines ended in the order they were set WHEN each ends THEN the queue holds only those still waiting', () => {
+  const queue = createDeadlineQueue(60_000);
+  const set = Array.from({ length: 5000 }, () => queue.add(() => assert.fail('an ended deadline fired')));
+  assert.equal(queue.size(), 5000);
+  for (const d of set.slice(0, 4000)) d.end();
+  assert.equal(queue.size(), 1000, 'the ended ones at the head are released at once, not when their time comes');
+  set[4500]?.end();
+  assert.equal(queue.size(), 1000, 'one ended behind a waiting one stays until the head reaches it');
+  for (const d of set.slice(4000)) d.end();
+  assert.equal(queue.size(), 0);
+  queue.clear();
+});
+
 test('GIVEN a warning repeated within the interval WHEN logged THEN one line, then one line saying how many were left out', () => {
   const lines: Record<string, unknown>[] = [];
   const sink = new Writable({ write: (chunk: Buffer, _e, done) => { lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>); done(); } });
