@@ -60,16 +60,28 @@ function hostBusyMs(): number {
   return ((total - idle) * 1000) / TICKS_PER_SECOND;
 }
 
+/** Processes the single-host runtime starts beside the agents, by command: the label their CPU is shown under. */
+const RUNTIME_CHILDREN: readonly [RegExp, string][] = [
+  [/main\.[jt]s policy( |$)/, 'policy (node)'],
+  [/main\.[jt]s probe( |$)/, 'probe (node)'],
+  [/victoria-metrics|vmalert|alertmanager/, 'monitoring'],
+];
+
 /**
  * The label of a process and of the children it reaps. `roots` names daemons the bench started itself; a
- * mailfleet agent (`agent --role R`) is "agents (node)" and its daemon's tree is R; `mailfleet up` is the runtime.
+ * mailfleet agent (`agent --role R`) is "agent R" and its daemon's tree is R; `mailfleet up` is the runtime, and
+ * what it starts besides agents (the policy server, the prober, the monitoring daemons) is labelled by command.
  */
 function labels(p: Proc, inherited: string, roots: Map<number, string>): { self: string; children: string } {
   const root = roots.get(p.pid);
   if (root) return { self: root, children: root };
   const role = / agent --role ([a-z]+) /.exec(p.cmd)?.[1];
-  if (role) return { self: 'agents (node)', children: role };
-  if (/main\.ts up /.test(p.cmd)) return { self: 'runtime (node)', children: 'agents (node)' };
+  if (role) return { self: `agent ${role}`, children: role };
+  if (/main\.[jt]s up /.test(p.cmd)) return { self: 'runtime (node)', children: 'runtime (other)' };
+  if (inherited === 'runtime (other)') {
+    const label = RUNTIME_CHILDREN.find(([re]) => re.test(p.cmd))?.[1];
+    if (label) return { self: label, children: label };
+  }
   return { self: inherited, children: inherited };
 }
 
