@@ -34,6 +34,11 @@ export const ERROR_CODES = {
   TLS_ISSUE_FAILED: 'a certificate could not be issued or renewed',
   OUTPUT_REFUSED: 'a file would have been written outside the directory given for it',
   POLICY_RULES_INVALID: 'a policy rules document could not be read or failed validation',
+  DKIM_KEY_EXISTS: 'a domain already has a DKIM key where a first one was to be made',
+  DKIM_KEY_NOT_FOUND: 'a domain has no DKIM key where one is needed',
+  DKIM_STORE_INVALID: 'the DKIM key store in the state directory cannot be read or used',
+  DKIM_STORE_BUSY: 'another mailfleet command is changing the DKIM key store',
+  DKIM_RECORD_NOT_VISIBLE: 'a new DKIM selector\'s record is not yet visible in DNS, so it is not used for signing',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
