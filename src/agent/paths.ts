@@ -71,6 +71,8 @@ export const POD_PATHS = {
   mail: '/srv/mail',
   /** One Secret volume per certificate, `<tls>/<name>/tls.crt|tls.key` (a cert-manager or kubernetes.io/tls Secret). */
   tls: '/etc/mailfleet/tls',
+  /** Secret `<platform>-dkim`: rspamd's DKIM signing keys and selector map (src/dkim). */
+  dkim: '/etc/mailfleet/dkim',
 } as const;
 
 /** The instance context of a pod: it listens on every address of its own network namespace. */

@@ -5,3 +5,4 @@ export { generatedSecretValues, podConfigInput, workloadConfigFiles } from './co
 export { mailPlatformCrd, MAILPLATFORM_GROUP, MAILPLATFORM_PLURAL, MAILPLATFORM_VERSION, STATUS_SCHEMA, structuralSchema } from './crd.ts';
 export { CONTROLLER_RULES, LEASE_NAME, MAILFLEET_UID } from './controller.ts';
 export { fileNameOf, isRenderedFileName, renderFiles } from './files.ts';
+export { DKIM_COMPONENT, dkimSecret, dkimSecretName, dkimVolume } from './dkim.ts';
