@@ -18,6 +18,7 @@ const COMMANDS: Record<string, { load: () => Promise<Run>; help: string }> = {
   dashboards: { load: async () => (await import('./dashboards.ts')).dashboardsCommand, help: 'dashboards -o DIR                    the Grafana dashboards as JSON files for import' },
   controller: { load: async () => (await import('./controller.ts')).controllerCommand, help: 'controller --source kube|local ...    run the backend-sync controller' },
   operator: { load: async () => (await import('./operator.ts')).operatorCommand, help: 'operator [--namespace NS|--all-namespaces] ...  reconcile MailPlatform resources' },
+  dkim: { load: async () => (await import('./dkim.ts')).dkimCommand, help: 'dkim generate|list|show|rotate|sync DOMAIN | export-secret -f SPEC   DKIM signing keys' },
   dns: { load: async () => (await import('./dns.ts')).dnsCommand, help: 'dns audit NAME [--resolv-conf FILE] [--observe] [--json]  DNS queries one lookup costs' },
   policy: { load: async () => (await import('./policy.ts')).policyCommand, help: 'policy --rules FILE --redis HOST:PORT ...  run the Postfix policy server (flow control)' },
   exporter: { load: async () => (await import('./exporter.ts')).exporterCommand, help: 'exporter postfix --log FILE|- [--from-start] [--showq PATH] [--listen HOST:PORT]  Postfix metrics on /metrics' },
