@@ -1,8 +1,8 @@
 /**
  * A counting DNS server for audits: UDP and TCP on one loopback address and port. It records every
  * query it can parse (name, type, transport) before answering, so once a client has its answers the
- * record is complete. Names in the `existing` set get A 127.0.0.1 / AAAA ::1 (NODATA for other types);
- * every other name gets NXDOMAIN. Packets that do not parse are counted, answered with FORMERR when
+ * record is complete. Names in the `existing` set get A 127.0.0.1 / AAAA ::1 (NODATA for other types), names
+ * given TXT records get those (a test's zone); every other name gets NXDOMAIN. Packets that do not parse are counted, answered with FORMERR when
  * they carry a query header, and otherwise dropped.
  */
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
@@ -27,6 +27,11 @@ export interface AuditServerOptions {
   readonly port?: number;
   /** Names answered with addresses (any case, trailing dot optional); all others get NXDOMAIN. */
   readonly existing: Iterable<string>;
+  /**
+   * TXT records by name (any case, trailing dot optional), each record as its character strings: these names
+   * exist too, and answer TXT queries with them (and A/AAAA with NODATA). Default none.
+   */
+  readonly txt?: Readonly<Record<string, readonly (readonly string[])[]>>;
 }
 
 export interface ObservedQuery {
@@ -88,6 +93,7 @@ export async function startAuditServer(options: AuditServerOptions): Promise<Aud
   const requestedPort = options.port ?? DNS_PORT;
   if (!isLoopback(host)) throw new MailfleetError('DNS_AUDIT_FAILED', `the audit DNS server listens on loopback only, not ${host}`);
   const existing = new Set([...options.existing].map(absoluteName));
+  const txt = new Map(Object.entries(options.txt ?? {}).map(([name, records]) => [absoluteName(name), records]));
   const recorded: ObservedQuery[] = [];
   const connections = new Set<Socket>();
   let malformedCount = 0;
@@ -100,7 +106,10 @@ export async function startAuditServer(options: AuditServerOptions): Promise<Aud
     }
     const { query } = parsed;
     recorded.push({ name: query.name, type: qtypeName(query.qtype), transport });
-    return buildResponse(query, existing.has(query.name.toLowerCase()) ? 'exists' : 'nxdomain');
+    const name = query.name.toLowerCase();
+    const records = txt.get(name);
+    if (records !== undefined) return buildResponse(query, 'exists', { txt: records });
+    return buildResponse(query, existing.has(name) ? 'exists' : 'nxdomain');
   }
 
   const tcp = createServer((socket) => {

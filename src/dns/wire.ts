@@ -148,14 +148,14 @@ function question(query: DnsQuery): number[] {
   return bytes;
 }
 
-function addressRecord(qtype: number, rdata: readonly number[]): number[] {
+function resourceRecord(qtype: number, rdata: readonly number[]): number[] {
   const ttl = ANSWER_TTL_SECONDS;
   return [
     POINTER_TO_QUESTION >> 8, POINTER_TO_QUESTION & 0xff,
     qtype >> 8, qtype & 0xff,
     0, CLASS_IN,
     (ttl >>> 24) & 0xff, (ttl >>> 16) & 0xff, (ttl >>> 8) & 0xff, ttl & 0xff,
-    0, rdata.length,
+    rdata.length >> 8, rdata.length & 0xff,
     ...rdata,
   ];
 }
@@ -164,21 +164,36 @@ function addressRecord(qtype: number, rdata: readonly number[]): number[] {
 export interface NameAddresses {
   readonly v4?: readonly number[];
   readonly v6?: readonly number[];
+  /** TXT records, each as its character strings (at most 255 bytes each), answered to TXT queries. */
+  readonly txt?: readonly (readonly string[])[];
+}
+
+/** TXT RDATA: each character string as its length octet and bytes (RFC 1035 §3.3.14). */
+function txtRdata(strings: readonly string[]): number[] {
+  const rdata: number[] = [];
+  for (const text of strings) {
+    const bytes = Buffer.from(text, 'utf8');
+    if (bytes.length > 255) throw new RangeError(`a TXT character string holds at most 255 bytes, not ${bytes.length}`);
+    rdata.push(bytes.length, ...bytes);
+  }
+  return rdata;
 }
 
 const LOOPBACK: NameAddresses = { v4: LOOPBACK_V4, v6: LOOPBACK_V6 };
 
 /**
- * The answer to `query`: NXDOMAIN, or for an existing name its A / AAAA record (by default 127.0.0.1 / ::1), and
- * NODATA (NOERROR, no answer) for any other type or class. Opcodes other than QUERY get NOTIMP.
+ * The answer to `query`: NXDOMAIN, or for an existing name its A / AAAA record (by default 127.0.0.1 / ::1) or its
+ * TXT records when given, and NODATA (NOERROR, no answer) for any other type or class. Opcodes other than QUERY
+ * get NOTIMP.
  */
 export function buildResponse(query: DnsQuery, verdict: DnsVerdict, addresses: NameAddresses = LOOPBACK): Uint8Array {
   if (query.opcode !== 0) return buildErrorResponse(query.id, query.opcode, query.recursionDesired, 'NOTIMP');
   const rcode = verdict === 'nxdomain' ? RCODE.NXDOMAIN : RCODE.NOERROR;
   const answers: number[][] = [];
   if (verdict === 'exists' && query.qclass === CLASS_IN) {
-    if (query.qtype === QTYPE.A && addresses.v4?.length === 4) answers.push(addressRecord(QTYPE.A, addresses.v4));
-    if (query.qtype === QTYPE.AAAA && addresses.v6?.length === 16) answers.push(addressRecord(QTYPE.AAAA, addresses.v6));
+    if (query.qtype === QTYPE.A && addresses.v4?.length === 4) answers.push(resourceRecord(QTYPE.A, addresses.v4));
+    if (query.qtype === QTYPE.AAAA && addresses.v6?.length === 16) answers.push(resourceRecord(QTYPE.AAAA, addresses.v6));
+    if (query.qtype === QTYPE.TXT) for (const record of addresses.txt ?? []) answers.push(resourceRecord(QTYPE.TXT, txtRdata(record)));
   }
   const flags = responseFlags(query.opcode, query.recursionDesired, rcode);
   return Uint8Array.from([...header(query.id, flags, 1, answers.length), ...question(query), ...answers.flat()]);

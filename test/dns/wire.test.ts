@@ -115,6 +115,40 @@ test('GIVEN addresses for an existing name WHEN answered THEN A carries the give
   ]);
 });
 
+/** The TXT answers of a response to one question: each record's character strings (the question skipped). */
+function txtAnswers(response: Uint8Array): string[][] {
+  const view = Buffer.from(response);
+  let at = 12;
+  while (view[at] !== 0) at += 1 + (view[at] ?? 0);
+  at += 5;
+  const records: string[][] = [];
+  for (let n = 0; n < view.readUInt16BE(6); n++) {
+    assert.equal(view.readUInt16BE(at), 0xc00c, 'the owner is a pointer to the question');
+    assert.equal(view.readUInt16BE(at + 2), QTYPE.TXT);
+    const length = view.readUInt16BE(at + 10);
+    const end = at + 12 + length;
+    const strings: string[] = [];
+    for (let p = at + 12; p < end; p += 1 + (view[p] ?? 0)) strings.push(view.subarray(p + 1, p + 1 + (view[p] ?? 0)).toString('latin1'));
+    records.push(strings);
+    at = end;
+  }
+  assert.equal(at, view.length, 'nothing after the answers');
+  return records;
+}
+
+test('GIVEN TXT records for an existing name WHEN TXT is asked THEN each comes back with its strings (RDATA over 255 bytes included), and A is NODATA', () => {
+  const long = ['a'.repeat(255), 'b'.repeat(100)];
+  const txt = [long, ['v=spf1 -all']];
+  const response = buildResponse(parsedQuery(buildQuery(7, 'mf1._domainkey.example.com', QTYPE.TXT)), 'exists', { txt });
+  assert.deepEqual(txtAnswers(response), txt);
+  assert.deepEqual(parseResponse(buildResponse(parsedQuery(buildQuery(8, 'mf1._domainkey.example.com', QTYPE.A)), 'exists', { txt })), { id: 8, rcode: RCODE.NOERROR, addresses: [] });
+});
+
+test('GIVEN a TXT string over 255 bytes WHEN a response is built THEN it is refused, not cut', () => {
+  const query = parsedQuery(buildQuery(9, 'x.example', QTYPE.TXT));
+  assert.throws(() => buildResponse(query, 'exists', { txt: [['c'.repeat(256)]] }), RangeError);
+});
+
 test('GIVEN a query WHEN answered NXDOMAIN THEN the response echoes id, RD and the question with no answer', () => {
   const query = buildQuery(0x0102, 'mx.example.co.jp.svc.cluster.local', QTYPE.A);
   const response = buildResponse(parsedQuery(query), 'nxdomain');

@@ -72,6 +72,18 @@ test('GIVEN the counting server WHEN a real DNS client (c-ares) resolves through
   assert.deepEqual(s.queries().map((q) => `${q.type} ${q.name}`), ['A mx.example.co.jp.', 'AAAA mx.example.co.jp.', 'A mx.example.co.jp.svc.cluster.local.']);
 });
 
+test('GIVEN TXT records for a name WHEN node:dns asks for them THEN it gets each record as its strings, and the name has no address', async (t) => {
+  const strings = ['v=DKIM1; k=rsa; p=' + 'A'.repeat(237), 'B'.repeat(100)];
+  const s = await startAuditServer({ host: '127.123.0.53', port: 0, existing: [], txt: { 'MF1._domainkey.Example.com.': [strings] } });
+  t.after(() => s.close());
+  const resolver = new Resolver({ timeout: REPLY_DEADLINE_MS, tries: 1 });
+  resolver.setServers([`${s.host}:${s.port}`]);
+  assert.deepEqual(await resolver.resolveTxt('mf1._domainkey.example.com'), [strings]);
+  await assert.rejects(resolver.resolve4('mf1._domainkey.example.com'), { code: 'ENODATA' });
+  await assert.rejects(resolver.resolveTxt('mf2._domainkey.example.com'), { code: 'ENOTFOUND' });
+  assert.deepEqual(s.queries().map((q) => `${q.type} ${q.name}`), ['TXT mf1._domainkey.example.com.', 'A mf1._domainkey.example.com.', 'TXT mf2._domainkey.example.com.']);
+});
+
 test('GIVEN hostile datagrams WHEN sent THEN short ones are dropped, bad ones get FORMERR, and the server keeps answering', async (t) => {
   const s = await server(t);
   const client = udpClient(t);
