@@ -43,6 +43,12 @@ const CASES: { command: string; args: string[]; first: string | RegExp }[] = [
   { command: 'probe', args: ['probe', '--json'], first: '--json only with --once' },
   { command: 'probe', args: ['probe', '--imap', 'access:993', '--pop3', 'access:995'], first: 'give --msa, --mta or both: the paths to probe' },
   { command: 'probe', args: ['probe', '--mta', 'mx:25', '--imap', 'access:993', '--pop3', 'access:995', '--account', 'nobody'], first: '--account: expected a mail address, got "nobody"' },
+  { command: 'dkim', args: ['dkim', 'generate', 'example.com', '--bits', '1024'], first: '--bits: expected one of 2048, 3072, 4096, got "1024"' },
+  { command: 'dkim', args: ['dkim', 'generate', 'example.com', '--algorithm', 'ed25519', '--bits', '4096'], first: '--bits is for rsa keys; an ed25519 key has no size to choose' },
+  { command: 'dkim', args: ['dkim', 'rotate', 'example.com', '--dns', 'ns1.example.net:53'], first: '--dns: expected an IP address and a port from 1 to 65535, got ns1.example.net:53' },
+  { command: 'dkim', args: ['dkim', 'rotate', 'example.com', '--retire-after', 'a week'], first: '--retire-after: expected a whole number of days from 0 to 365, got "a week"' },
+  { command: 'dkim', args: ['dkim', 'show', 'example..com'], first: 'DOMAIN: expected a domain name, got "example..com"' },
+  { command: 'dkim', args: ['dkim', 'export-secret'], first: 'export-secret needs -f SPEC: the Secret is named and placed after the platform' },
   // The HTTP port takes no drain any more: --url is gone, not ignored.
   { command: 'agent drain', args: ['agent', 'drain', '--url', 'http://127.0.0.1:8081'], first: /^mailfleet: .*'--url'/ },
 ];
