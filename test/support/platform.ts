@@ -82,6 +82,20 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = process.env): Cl
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+/**
+ * {@link runCli} without blocking this process: for a command that talks to a server the test itself runs
+ * (a DNS server in this process cannot answer while spawnSync waits).
+ */
+export async function runCliAsync(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<CliResult> {
+  const child = spawn(process.execPath, [ensureBuilt(), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000 });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+  const code = await new Promise<number>((resolve) => child.once('close', (status) => resolve(status ?? -1)));
+  return { code, stdout, stderr };
+}
+
 export function processesMentioning(needle: string): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
