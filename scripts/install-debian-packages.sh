@@ -12,7 +12,7 @@ RUNTIME_PACKAGES=(
   util-linux procps ca-certificates
   openssl
 )
-TEST_PACKAGES=(sudo swaks prometheus unbound bind9-dnsutils pebble)
+TEST_PACKAGES=(sudo swaks prometheus unbound bind9-dnsutils pebble rspamd python3-dkim)
 ANCHOR_PACKAGES=(prometheus-postfix-exporter postfwd policyd-rate-limit)
 
 packages=("${RUNTIME_PACKAGES[@]}")

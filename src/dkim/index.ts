@@ -11,12 +11,17 @@
  *                                    forms: RSA as PEM, ed25519 as base64 of the 64-byte secret key)
  *
  * `<dir>` is `dkimPaths(stateDir).signing` on the single host (kept current by every `mailfleet dkim` change;
- * files there take the directory's owner, so the runtime chowns it once to rspamd's user) and, in a pod, the
- * mount of the `<platform>-dkim` Secret, whose keys are these file names. The rspamd config that fits:
+ * files there take the directory's owner, so the runtime chowns it once to rspamd's user and rewrites the files
+ * with `installSigningFiles(dir, dkimSigningFiles(ring, storeKeyReader(paths, ring)))`; `STATE/dkim` is 0711 so
+ * that user can reach it) and, in a pod, `POD_PATHS.dkim`, the mount of the `<platform>-dkim` Secret
+ * (`dkimVolume` in the renderer), whose keys are these file names. The rspamd 3.4 config that fits (proven
+ * against a real rspamd in test/integration/dkim-rspamd.test.ts):
  *
+ *   options { filters = "dkim"; }             # the internal dkim module, which dkim_signing signs through
+ *   worker "controller" { … }                 # it watches maps: without it the selector map is never reread
  *   dkim_signing {
  *     path = "<dir>/$domain.$selector.key";    # KEY_PATH_TEMPLATE
- *     selector_map = "<dir>/selectors.map";    # SELECTOR_MAP_FILE (a map file: rspamd reloads it on change)
+ *     selector_map = "<dir>/selectors.map";    # SELECTOR_MAP_FILE (a map file: reread on change)
  *     try_fallback = false;                    # a domain without a key is not signed (the default would try selector "dkim")
  *     use_esld = false;                        # d= is the sender's domain as listed in spec.domains, not its eSLD
  *     sign_authenticated = true; sign_local = false; allow_username_mismatch = false;

@@ -37,7 +37,7 @@ for (const algorithm of ['rsa', 'ed25519'] as const) {
     assert.ok(selector, zone);
     if (algorithm === 'rsa') assert.equal((zone?.match(/"/g) ?? []).length, 4, 'an RSA 2048 record takes two strings');
 
-    const args = { zone, keyFile: join(dir, 'dkim', 'signing', `example.com.${selector}.key`), algorithm, domain: 'example.com', selector, message: MESSAGE };
+    const args = { zones: [zone], keyFile: join(dir, 'dkim', 'signing', `example.com.${selector}.key`), algorithm, domain: 'example.com', selector, message: MESSAGE };
     const good = signAndVerify({ ...args, tamper: false });
     assert.equal(good.verified, true, good.signature);
     assert.match(good.signature, new RegExp(`a=${algorithm}-sha256;`));
