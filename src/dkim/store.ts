@@ -44,11 +44,17 @@ export function privateKeyPath(paths: DkimPaths, domain: string, selector: strin
 
 /** Creates the store's directories with their modes (again each time: a loosened mode is put back). */
 export function prepareDkimDirs(paths: DkimPaths): void {
-  mkdirSync(paths.root, { recursive: true, mode: ROOT_MODE });
-  chmodSync(paths.root, ROOT_MODE);
-  for (const dir of [paths.keys, paths.signing]) {
-    mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
-    chmodSync(dir, PRIVATE_DIR_MODE);
+  try {
+    mkdirSync(paths.root, { recursive: true, mode: ROOT_MODE });
+    chmodSync(paths.root, ROOT_MODE);
+    for (const dir of [paths.keys, paths.signing]) {
+      mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+      chmodSync(dir, PRIVATE_DIR_MODE);
+    }
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    const hint = code === 'EACCES' || code === 'EPERM' ? ' (the state directory is root\'s: run as root, or give --state-dir)' : '';
+    throw new MailfleetError('DKIM_STORE_INVALID', `cannot prepare the DKIM key store in ${paths.root}: ${code}${hint}`, { cause: err });
   }
 }
 
