@@ -31,7 +31,7 @@ export interface SelectorEntry extends DkimPublicKey {
   retiring?: string;
   /** When its record may be removed: `retiring` plus the retire period. */
   retireAt?: string;
-  /** When it was retired (its private key deleted). */
+  /** When it was retired: its `retireAt`, or when a forced restart retired it. Its private key is then deleted. */
   retired?: string;
 }
 
@@ -149,7 +149,8 @@ export function retireDue(ring: Keyring, now: Date): { ring: Keyring; retired: {
     if (due.length === 0) continue;
     const selectors = keys.selectors.map((e): SelectorEntry => {
       if (!due.includes(e)) return e;
-      const done: SelectorEntry = { ...e, state: 'retired', retired: iso(now) };
+      // Retired when its period ended, whenever the store noticed: the same time at every read.
+      const done: SelectorEntry = { ...e, state: 'retired', retired: e.retireAt ?? iso(now) };
       retired.push({ domain, entry: done });
       return done;
     });

@@ -170,7 +170,8 @@ function holderAlive(lock: string): boolean {
 
 /**
  * Runs `change` holding the store's lock: one command changes the store at a time. A lock whose holder has
- * gone (killed mid-change) is taken over; a live holder's is refused with DKIM_STORE_BUSY.
+ * gone (killed mid-change) is taken over; a live holder's is refused with DKIM_STORE_BUSY. (Two commands that
+ * find the same dead holder's lock at the same instant may both take it over: only after a crash, and only then.)
  */
 export async function withDkimLock<T>(paths: DkimPaths, change: () => Promise<T>): Promise<T> {
   prepareDkimDirs(paths);

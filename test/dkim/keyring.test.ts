@@ -66,6 +66,7 @@ test('GIVEN a full rotation on an injected clock WHEN it runs THEN pending → a
 
   // A moment before the period ends nothing retires; at its end the old selector does, and only it.
   assert.deepEqual(retireDue(ring, new Date(at(39).getTime() - 1)).retired, []);
+  assert.equal(retireDue(ring, at(45)).retired[0]?.entry.retired, at(39).toISOString(), 'retired when its period ended, however late it is noticed');
   const swept = retireDue(ring, at(39));
   assert.deepEqual(swept.retired.map((r) => `${r.domain} ${r.entry.selector} ${r.entry.retired}`), [`example.com mf20250314 ${at(39).toISOString()}`]);
   assert.deepEqual(states(swept.ring), ['mf20250314:retired', 'mf20250413:active']);
