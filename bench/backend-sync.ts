@@ -15,7 +15,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +23,10 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
-import { abortOnSignals, runningAsRoot } from './support/interrupt.ts';
+import type { Defer } from './support/cleanup.ts';
+import { runningAsRoot } from './support/interrupt.ts';
+import { processTree } from './support/processes.ts';
+import { runBench } from './support/run.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const MAILFLEET = join(REPO, 'bin', 'mailfleet');
@@ -48,7 +51,6 @@ const USAGE = 'usage: node bench/backend-sync.ts [--events N] [--poll-ms MS] [--
 
 interface Endpoint { role: string; name: string; address: string; ready: boolean; serving: boolean; terminating: boolean }
 interface WatchLine { type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'SYNCED'; endpoint?: Endpoint; at: number }
-type Defer = (name: string, step: () => Promise<void>) => void;
 
 interface EventContext {
   stateDir: string;
@@ -335,7 +337,7 @@ function cpuSample(): { hostMs: number; oursMs: number } {
   const host = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
   const hostMs = (host.reduce((a, b) => a + b, 0) - (host[3] ?? 0) - (host[4] ?? 0)) * tick;
   let oursMs = 0;
-  for (const pid of processTree(process.pid)) {
+  for (const pid of processTree([process.pid]).keys()) {
     const f = statFields(pid);
     if (f) oursMs += ((Number(f[11]) || 0) + (Number(f[12]) || 0) + (Number(f[13]) || 0) + (Number(f[14]) || 0)) * tick;
   }
@@ -350,62 +352,6 @@ function statFields(pid: number): string[] | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Live (non-zombie) processes below `root`, root included. */
-function processTree(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    const f = statFields(Number(d));
-    if (!f || f[0] === 'Z' || f[0] === 'X') continue;
-    const ppid = Number(f[1]);
-    children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
-  }
-  const out: number[] = [];
-  for (const queue = [root]; queue.length > 0;) {
-    const pid = queue.shift() as number;
-    out.push(pid);
-    queue.push(...(children.get(pid) ?? []));
-  }
-  return out;
-}
-
-/** Processes left from this run: below the bench, or naming the state directory on their command line. */
-function leftovers(stateDir: string): { pid: number; cmd: string }[] {
-  const out = new Map<number, string>();
-  const cmdline = (pid: number) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
-    } catch {
-      return '';
-    }
-  };
-  for (const pid of processTree(process.pid)) if (pid !== process.pid) out.set(pid, cmdline(pid));
-  for (const d of readdirSync('/proc')) {
-    const pid = Number(d);
-    if (!/^\d+$/.test(d) || pid === process.pid || out.has(pid)) continue;
-    const f = statFields(pid);
-    if (f && f[0] !== 'Z' && cmdline(pid).includes(stateDir)) out.set(pid, cmdline(pid));
-  }
-  return [...out].map(([pid, cmd]) => ({ pid, cmd }));
-}
-
-async function reapLeftovers(stateDir: string): Promise<{ pid: number; cmd: string }[]> {
-  const found = leftovers(stateDir);
-  const kill = (sig: NodeJS.Signals) => {
-    for (const { pid } of leftovers(stateDir)) {
-      try {
-        process.kill(pid, sig);
-      } catch {
-        // already gone
-      }
-    }
-  };
-  kill('SIGTERM');
-  for (const deadline = Date.now() + 5000; leftovers(stateDir).length > 0 && Date.now() < deadline;) await delay(100);
-  kill('SIGKILL');
-  return found;
 }
 
 const percentile = (sorted: number[], p: number) => sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
@@ -448,22 +394,15 @@ async function main(): Promise<number> {
     return 2;
   }
   if (!runningAsRoot()) return 1;
-  const { abort, release } = abortOnSignals();
-
-  const stateDir = mkdtempSync(STATE_PREFIX);
-  chmodSync(stateDir, 0o755);
-  const steps: { name: string; step: () => Promise<void> }[] = [];
-  const defer: Defer = (name, step) => void steps.push({ name, step });
-  let failed = false;
-  try {
+  return runBench({ prefix: STATE_PREFIX, keep: opts.keep, holds: '(up.log, logs/runtime.log)' }, async ({ root: stateDir, defer, signal }) => {
     const specFile = writeSpec(stateDir);
     console.error(`bench: starting the platform in ${stateDir}`);
     const t0 = Date.now();
-    const { log } = await startPlatform(stateDir, specFile, defer, abort.signal);
+    const { log } = await startPlatform(stateDir, specFile, defer, signal);
     console.error(`bench: platform up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const socketPath = join(stateDir, 'control.sock');
     const watch = watchEndpoints(socketPath, defer);
-    await watch.waitFor((l) => l.type === 'SYNCED', 0, 10_000, abort.signal);
+    await watch.waitFor((l) => l.type === 'SYNCED', 0, 10_000, signal);
     const proxy = watch.current().find((e) => e.role === 'proxy' && e.ready);
     if (!proxy) throw new Error('no ready proxy endpoint');
     const status = directorClient(`http://${proxy.address}:${DOVEADM_PORT}`);
@@ -474,31 +413,15 @@ async function main(): Promise<number> {
     const samples: Sample[] = [];
     const rttsMs: number[] = [];
     for (let event = 1; event <= opts.events; event++) {
-      const s = await scaleEvent(event, { stateDir, watch, status, log, pollMs: opts.pollMs, rttsMs, signal: abort.signal });
+      const s = await scaleEvent(event, { stateDir, watch, status, log, pollMs: opts.pollMs, rttsMs, signal });
       console.error(`bench: event ${event}/${opts.events}: ${s.name} ${s.address} routable ${s.latencyMs} ms after ready`);
       samples.push(s);
     }
     const cpu1 = { ...cpuSample(), at: Date.now() };
     const after = await controllerHistogram(socketPath);
     report(samples, opts.pollMs, rttsMs, { count: after.count - before.count, sumMs: after.sumMs - before.sumMs }, { hostMs: cpu1.hostMs - cpu0.hostMs, oursMs: cpu1.oursMs - cpu0.oursMs, wallMs: cpu1.at - cpu0.at });
-  } catch (err) {
-    failed = true;
-    const msg = abort.signal.aborted ? String((abort.signal.reason as Error).message) : (err as Error).message;
-    console.error(`bench: ${msg}`);
-  } finally {
-    for (let s = steps.pop(); s !== undefined; s = steps.pop()) {
-      console.error(`bench: stopping ${s.name}`);
-      await s.step().catch((err: unknown) => console.error(`bench: stopping ${s.name} failed: ${(err as Error).message}`));
-    }
-    const left = await reapLeftovers(stateDir);
-    for (const p of left) console.error(`bench: left behind and now stopped: pid ${p.pid} ${p.cmd}`);
-    if (left.length === 0) console.error('bench: no process left behind');
-    if (failed || opts.keep) console.error(`bench: state and logs kept in ${stateDir} (up.log, logs/runtime.log)`);
-    else rmSync(stateDir, { recursive: true, force: true });
-    release();
-  }
-  if (abort.signal.aborted) return 130;
-  return failed ? 1 : 0;
+    return true;
+  });
 }
 
 process.exitCode = await main();

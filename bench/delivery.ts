@@ -12,7 +12,7 @@
  * Needs root (the daemons do) and the Debian packages scripts/install-debian-packages.sh installs.
  * Target (DESIGN.md): the full path keeps ≥ 90% of the bare path's throughput.
  */
-import { existsSync, chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -21,13 +21,13 @@ import { startBare, BARE_DOVECOT_ADDRESS, BARE_POSTFIX_ADDRESS } from './deliver
 import { startFull } from './delivery/full.ts';
 import { cpuDelta, sampleCpu, trackProcesses } from './delivery/cpu.ts';
 import { deliver, type Load, type LoadResult } from './delivery/load.ts';
-import { assertNothingListens, reapLeftovers } from './support/processes.ts';
+import { assertNothingListens } from './support/processes.ts';
 import { addCpu, freeze, thaw } from './delivery/rounds.ts';
 import { benchSpec, BENCH_DOMAIN, type BenchSpec } from './delivery/spec.ts';
 import type { Defer, DeliveryTarget } from './delivery/target.ts';
-import { cleanupStack } from './support/cleanup.ts';
 import { positive } from './support/options.ts';
-import { abortOnSignals, runningAsRoot } from './support/interrupt.ts';
+import { runningAsRoot } from './support/interrupt.ts';
+import { runBench } from './support/run.ts';
 
 const TARGET_RATIO = 0.9;
 /** Above this share of host CPU used by processes outside the bench during a timed run, the numbers are noise. */
@@ -108,7 +108,7 @@ interface RunContext {
   load: Load;
   idleMs: number;
   processes: boolean;
-  stack: ReturnType<typeof cleanupStack>;
+  defer: Defer;
   signal: AbortSignal;
 }
 
@@ -121,12 +121,12 @@ interface Running {
 
 /** Brings one path up, warms it up, samples its idle CPU, and freezes it until its first round. */
 async function startPath(name: string, start: Start, ctx: RunContext): Promise<Running> {
-  const { root, bench, load, idleMs, stack, signal } = ctx;
+  const { root, bench, load, idleMs, defer, signal } = ctx;
   console.error(`bench: starting ${name} path`);
   const t0 = Date.now();
-  const target = await start(join(root, name), bench, stack.defer, signal);
+  const target = await start(join(root, name), bench, defer, signal);
   // Stopped processes cannot take SIGTERM: a frozen path is thawed before its own stop steps run.
-  stack.defer(`${name} path (thaw)`, async () => thaw(target));
+  defer(`${name} path (thaw)`, async () => thaw(target));
   console.error(`bench: ${name} is up in ${((Date.now() - t0) / 1000).toFixed(1)} s; smtp at ${target.smtpHost}:${target.smtpPort}`);
   // Warm-up: one message per recipient, so every mailbox exists (and has a backend) before timing starts.
   await deliver(target, { ...load, messages: load.recipients.length }, signal);
@@ -278,38 +278,19 @@ async function main(): Promise<number> {
     console.error('bench: /usr/sbin/smtp-source is missing (it ships with the postfix package)');
     return 1;
   }
-  const { abort, release } = abortOnSignals();
-
-  const root = mkdtempSync(STATE_PREFIX);
-  chmodSync(root, 0o755);
-  const stack = cleanupStack();
-  let failed = false;
-  try {
+  return runBench({ prefix: STATE_PREFIX, keep: opts.keep }, async ({ root, defer, cleanUp, signal }) => {
     const bench = benchSpec(opts.recipients);
     await assertNothingListens(BARE_POSTFIX_ADDRESS, bench.platform.spec.ports.smtp);
     await assertNothingListens(BARE_DOVECOT_ADDRESS, bench.platform.spec.ports.lmtp);
     const load: Load = { messages: opts.messages, sizeBytes: opts.sizeBytes, concurrency: opts.concurrency, sender: `bench@${BENCH_DOMAIN}`, recipients: bench.recipients, starttls: opts.starttls };
-    const ctx: RunContext = { root, bench, load, idleMs: opts.idleMs, processes: opts.processes, stack, signal: abort.signal };
+    const ctx: RunContext = { root, bench, load, idleMs: opts.idleMs, processes: opts.processes, defer, signal };
     const paths: Running[] = [];
     for (const [name, start] of [['bare', startBare], ['full', startFull]] as const) paths.push(await startPath(name, start, ctx));
     for (let round = 1; round <= opts.rounds; round++) for (const p of paths) await timedRound(p, round, ctx);
-    await stack.run();
+    await cleanUp();
     report(opts, paths.map((p) => total(p, opts.idleMs)), paths);
-  } catch (err) {
-    failed = true;
-    const msg = abort.signal.aborted ? String((abort.signal.reason as Error).message) : err instanceof Error ? err.message : String(err);
-    console.error(`bench: ${msg}`);
-  } finally {
-    await stack.run();
-    const left = await reapLeftovers(stack.seen, [root]);
-    for (const p of left) console.error(`bench: left behind and now stopped: pid ${p.pid} ${p.cmd}`);
-    if (left.length === 0) console.error('bench: no process left behind');
-    if (failed || opts.keep) console.error(`bench: state and logs kept in ${root}`);
-    else rmSync(root, { recursive: true, force: true });
-    release();
-  }
-  if (abort.signal.aborted) return 130;
-  return failed ? 1 : 0;
+    return true;
+  });
 }
 
 process.exitCode = await main();

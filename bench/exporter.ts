@@ -12,17 +12,15 @@
  * (scripts/install-debian-packages.sh --with-anchors); not root (it starts no mail daemon).
  * Exit status: 0 measured (targets held or not), 1 error, 2 bad command line, 130 interrupted.
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { anchor, assertMailfleetHasExporter, mailfleet, type Exporter } from './exporter/exporters.ts';
 import { writeLog } from './exporter/generate.ts';
 import { measure, type Run } from './exporter/measure.ts';
 import { printHeader, printParity, printRuns, printTargets } from './exporter/report.ts';
-import { cleanupStack } from './support/cleanup.ts';
-import { abortOnSignals } from './support/interrupt.ts';
 import { positive } from './support/options.ts';
-import { reapLeftovers } from './support/processes.ts';
+import { runBench } from './support/run.ts';
 
 const STATE_PREFIX = '/tmp/mailfleet-bench-exporter-';
 const ANCHOR_BINARY = '/usr/bin/prometheus-postfix-exporter';
@@ -83,13 +81,7 @@ async function main(): Promise<number> {
     console.error(`bench: ${(err as Error).message}`);
     return 1;
   }
-  const { abort, release } = abortOnSignals();
-  const signal = abort.signal;
-  const root = mkdtempSync(STATE_PREFIX);
-  chmodSync(root, 0o755);
-  const stack = cleanupStack();
-  let failed = false;
-  try {
+  return runBench({ prefix: STATE_PREFIX, keep: opts.keep, holds: '(postfix.log, anchor/exporter.log, mailfleet/exporter.log)' }, async ({ root, defer, cleanUp, signal }) => {
     const logFile = join(root, 'postfix.log');
     console.error(`bench: generating ${opts.lines.toLocaleString('en-US')} lines (seed ${opts.seed}) into ${logFile}`);
     const g0 = performance.now();
@@ -101,34 +93,21 @@ async function main(): Promise<number> {
       const dir = join(root, side === anchor ? 'anchor' : 'mailfleet');
       mkdirSync(dir);
       console.error(`bench: ${side.name}: starting on an empty log, then appending ${(totals.bytes / 1024 / 1024).toFixed(1)} MiB`);
-      const run = await measure(side, dir, logFile, totals.lines, stack.defer, signal);
+      const run = await measure(side, dir, logFile, totals.lines, defer, signal);
       runs.push(run);
       console.error(`bench: ${side.name}: ${run.seen} lines in ${run.wallS.toFixed(2)} s, ${run.cpuS.toFixed(2)} CPU s, peak ${run.peakMb.toFixed(1)} MB`);
       // The next exporter gets a fresh copy; the page cache of this one's log is not needed any more.
       rmSync(join(dir, 'mail.log'), { force: true });
     }
-    await stack.run();
+    await cleanUp();
     const anchorRun = runs.find((r) => r.exporter === anchor.name);
     const oursRun = runs.find((r) => r.exporter === mailfleet.name);
     printHeader(totals, generatedS);
     printRuns(runs);
     printTargets(anchorRun, oursRun, totals);
     if (anchorRun) printParity(anchorRun, oursRun, totals);
-  } catch (err) {
-    failed = true;
-    const msg = signal.aborted ? String((signal.reason as Error).message) : err instanceof Error ? err.message : String(err);
-    console.error(`bench: ${msg}`);
-  } finally {
-    await stack.run();
-    const left = await reapLeftovers(stack.seen, [root]);
-    for (const p of left) console.error(`bench: left behind and now stopped: pid ${p.pid} ${p.cmd}`);
-    if (left.length === 0) console.error('bench: no process left behind');
-    if (failed || opts.keep) console.error(`bench: state and logs kept in ${root} (postfix.log, anchor/exporter.log, mailfleet/exporter.log)`);
-    else rmSync(root, { recursive: true, force: true });
-    release();
-  }
-  if (signal.aborted) return 130;
-  return failed ? 1 : 0;
+    return true;
+  });
 }
 
 process.exitCode = await main();

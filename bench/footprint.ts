@@ -10,7 +10,7 @@
  * Exit status: 0 measured (target held or not), 1 error, 2 bad command line, 130 interrupted.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, createWriteStream, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, createWriteStream, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -21,8 +21,10 @@ import { parse, stringify } from 'yaml';
 import { loadSpecFile } from '../src/spec/index.ts';
 import { cmdline, cpuMeter, rssKb, startTicks } from './footprint/proc.ts';
 import { watchStartup, type AgentStart } from './footprint/startup.ts';
-import { abortOnSignals, runningAsRoot } from './support/interrupt.ts';
-import { greeting, processTree, reapLeftovers, startDaemon, stopDaemon } from './support/processes.ts';
+import type { Defer } from './support/cleanup.ts';
+import { runningAsRoot } from './support/interrupt.ts';
+import { greeting, startDaemon, stopDaemon } from './support/processes.ts';
+import { runBench } from './support/run.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const MAILFLEET = join(REPO, 'bin', 'mailfleet');
@@ -37,8 +39,6 @@ const BOOT_RUNS = 5;
 const UP_TIMEOUT_MS = 180_000;
 const DOWN_TIMEOUT_MS = 150_000;
 const USAGE = 'usage: node bench/footprint.ts [--settle SECONDS] [--window SECONDS] [--keep]';
-
-type Defer = (name: string, step: () => Promise<void>) => void;
 
 interface Options { settleS: number; windowS: number; keep: boolean }
 
@@ -248,56 +248,30 @@ async function main(): Promise<number> {
     return 2;
   }
   if (!runningAsRoot()) return 1;
-  const { abort, release } = abortOnSignals();
-  const root = mkdtempSync(STATE_PREFIX);
-  chmodSync(root, 0o755);
-  const stateDir = join(root, 'state');
-  const steps: { name: string; step: () => Promise<void> }[] = [];
-  const defer: Defer = (name, step) => void steps.push({ name, step });
-  const seen = new Map<number, string>();
-  let failed = false;
-  try {
+  return runBench({ prefix: STATE_PREFIX, keep: opts.keep, holds: '(up.log, state/logs/)' }, async ({ root, defer, signal }) => {
+    const stateDir = join(root, 'state');
     const specFile = writeSpec(root, stateDir);
     const { ports } = loadSpecFile(specFile).spec;
     const bootMs = nodeBootMs();
     const bare = startDaemon('bare node', [process.execPath, '-e', BARE_NODE_SCRIPT], join(root, 'bare-node.log'));
     defer('bare node', () => stopDaemon(bare));
-    const startup = watchStartup(stateDir, ports.http, abort.signal);
+    const startup = watchStartup(stateDir, ports.http, signal);
     console.error(`bench: starting the platform in ${stateDir}`);
     const t0 = Date.now();
-    const runtimePid = await startPlatform(root, specFile, stateDir, (chunk) => startup.feed(chunk), defer, abort.signal);
+    const runtimePid = await startPlatform(root, specFile, stateDir, (chunk) => startup.feed(chunk), defer, signal);
     await startup.done();
-    abort.signal.throwIfAborted();
+    signal.throwIfAborted();
     if (startup.problems.length > 0) throw new Error(startup.problems.join('; '));
     console.error(`bench: platform up in ${((Date.now() - t0) / 1000).toFixed(1)} s; settling ${opts.settleS} s, then sampling ${opts.windowS} s`);
-    await delay(opts.settleS * 1000, undefined, { signal: abort.signal });
+    await delay(opts.settleS * 1000, undefined, { signal: signal });
     const targets = [...startup.starts.map((a) => ({ label: a.name, pid: a.pid })), { label: 'bare', pid: bare.child.pid ?? 0 }, { label: 'runtime', pid: runtimePid }];
-    const measured = await sampleWindow(targets, opts.windowS, abort.signal);
+    const measured = await sampleWindow(targets, opts.windowS, signal);
     const problems = await checks(startup.starts, ports);
-    for (const [pid, start] of processTree([process.pid])) if (pid !== process.pid) seen.set(pid, start);
     const find = (label: string) => measured.find((m) => m.label === label) as Measured;
     report(opts, startup.starts, measured, find('bare'), find('runtime'), bootMs, problems);
     // A figure measured beside a failed check (an agent restarted, a probe failing) is not the steady state.
-    if (problems.length > 0) failed = true;
-  } catch (err) {
-    failed = true;
-    const msg = abort.signal.aborted ? String((abort.signal.reason as Error).message) : (err as Error).message;
-    console.error(`bench: ${msg}`);
-  } finally {
-    for (const [pid, start] of processTree([process.pid])) if (pid !== process.pid) seen.set(pid, start);
-    for (let s = steps.pop(); s !== undefined; s = steps.pop()) {
-      console.error(`bench: stopping ${s.name}`);
-      await s.step().catch((err: unknown) => console.error(`bench: stopping ${s.name} failed: ${(err as Error).message}`));
-    }
-    const left = await reapLeftovers(seen, [root]);
-    for (const p of left) console.error(`bench: left behind and now stopped: pid ${p.pid} ${p.cmd}`);
-    if (left.length === 0) console.error('bench: no process left behind');
-    if (failed || opts.keep) console.error(`bench: state and logs kept in ${root} (up.log, state/logs/)`);
-    else rmSync(root, { recursive: true, force: true });
-    release();
-  }
-  if (abort.signal.aborted) return 130;
-  return failed ? 1 : 0;
+    return problems.length === 0;
+  });
 }
 
 process.exitCode = await main();

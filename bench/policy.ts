@@ -15,16 +15,16 @@
  * --with-anchors. Exit status: 0 measured (targets held or not), 1 error or a failed check (a rule that did not
  * bite, requests mailfleet failed open), 2 bad command line, 130 interrupted.
  */
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { printConnections, printHeader, printRuleChecks, printServerCounts, printSummary } from './policy/report.ts';
 import { measureRun, type RunResult } from './policy/run.ts';
 import { ANCHORS, assertMailfleetHasPolicy, BINARIES, MAILFLEET_CLI, SERVER_NAMES, serverFor, type ServerName } from './policy/servers.ts';
 import { cleanupStack } from './support/cleanup.ts';
-import { abortOnSignals, runningAsRoot } from './support/interrupt.ts';
+import { runningAsRoot } from './support/interrupt.ts';
 import { positive } from './support/options.ts';
-import { reapLeftovers } from './support/processes.ts';
+import { runBench } from './support/run.ts';
 
 const STATE_PREFIX = '/tmp/mailfleet-bench-policy-';
 const USAGE = 'usage: node bench/policy.ts [--connections 1,8,64] [--seconds 10] [--warmup 2] [--clients 4096] [--seed 1] '
@@ -129,20 +129,13 @@ async function main(): Promise<number> {
     console.error(`bench: ${(err as Error).message}`);
     return 1;
   }
-  const { abort, release } = abortOnSignals();
-  const signal = abort.signal;
-  const root = mkdtempSync(STATE_PREFIX);
-  // The anchors run as their own users and read their configs here.
-  chmodSync(root, 0o755);
-  const stack = cleanupStack();
-  let failed = false;
-  let checksPassed = true;
-  try {
+  // The anchors run as their own users and read their configs in the run's directory (0755).
+  return runBench({ prefix: STATE_PREFIX, keep: opts.keep, holds: '(a directory per server and connection count)' }, async ({ root, defer, cleanUp, seen, signal }) => {
     const runs: RunResult[] = [];
     const checked = new Set<ServerName>();
     // Each run stops its server itself; this stops the one running when the bench is cut short.
     let runStack = cleanupStack();
-    stack.defer('the server under test', () => runStack.run());
+    defer('the server under test', () => runStack.run());
     for (const connections of opts.connections) {
       for (const name of opts.servers) {
         signal.throwIfAborted();
@@ -161,7 +154,7 @@ async function main(): Promise<number> {
         try {
           run = await measureRun(server, connections, runOptions, join(root, `${name}-${connections}`), runStack, signal);
         } finally {
-          for (const [pid, start] of runStack.seen) stack.seen.set(pid, start);
+          for (const [pid, start] of runStack.seen) seen.set(pid, start);
         }
         checked.add(name);
         runs.push(run);
@@ -169,27 +162,13 @@ async function main(): Promise<number> {
         console.error(`bench: ${name} at ${connections}: ${Math.round(l.requests / l.seconds)} req/s, p99 ${(l.latency.p99 / 1000).toFixed(2)} ms`);
       }
     }
-    await stack.run();
+    await cleanUp();
     printHeader({ servers: opts.servers, connections: opts.connections, seconds: opts.seconds, warmup: opts.warmup, clients: opts.clients, meanBytes: runs[0]?.load.poolMeanBytes ?? NaN, policydDb: opts.policydDb });
     for (const c of opts.connections) printConnections(c, runs.filter((r) => r.connections === c));
     printRuleChecks(runs);
     printServerCounts(runs);
-    checksPassed = printSummary(runs);
-  } catch (err) {
-    failed = true;
-    const msg = signal.aborted ? String((signal.reason as Error).message) : err instanceof Error ? err.message : String(err);
-    console.error(`bench: ${msg}`);
-  } finally {
-    await stack.run();
-    const left = await reapLeftovers(stack.seen, [root]);
-    for (const p of left) console.error(`bench: left behind and now stopped: pid ${p.pid} ${p.cmd}`);
-    if (left.length === 0) console.error('bench: no process left behind');
-    if (failed || !checksPassed || opts.keep) console.error(`bench: state and logs kept in ${root} (a directory per server and connection count)`);
-    else rmSync(root, { recursive: true, force: true });
-    release();
-  }
-  if (signal.aborted) return 130;
-  return failed || !checksPassed ? 1 : 0;
+    return printSummary(runs);
+  });
 }
 
 process.exitCode = await main();

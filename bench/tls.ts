@@ -12,7 +12,7 @@
  * Needs root (the daemons do) and the Debian packages scripts/install-debian-packages.sh installs.
  * Target (DESIGN.md): logins through the proxy ≥ 0.9 of bare Dovecot IMAPS.
  */
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -20,10 +20,10 @@ import { readyEndpoint, startFull } from './delivery/full.ts';
 import { freeze, thaw } from './delivery/rounds.ts';
 import { benchSpec } from './delivery/spec.ts';
 import type { DeliveryTarget } from './delivery/target.ts';
-import { cleanupStack } from './support/cleanup.ts';
 import { positive } from './support/options.ts';
-import { abortOnSignals, runningAsRoot } from './support/interrupt.ts';
-import { assertNothingListens, reapLeftovers } from './support/processes.ts';
+import { runningAsRoot } from './support/interrupt.ts';
+import { assertNothingListens } from './support/processes.ts';
+import { runBench } from './support/run.ts';
 import { BARE_IMAPS_ADDRESS, startBareImaps } from './tls/bare.ts';
 import { runLogins, type LoginLoad, type LoginResult } from './tls/logins.ts';
 
@@ -143,19 +143,13 @@ async function main(): Promise<number> {
     return 2;
   }
   if (!runningAsRoot()) return 1;
-  const { abort, release } = abortOnSignals();
-  const signal = abort.signal;
-  const root = mkdtempSync(STATE_PREFIX);
-  chmodSync(root, 0o755);
-  const stack = cleanupStack();
-  let failed = false;
-  try {
+  return runBench({ prefix: STATE_PREFIX, keep: opts.keep }, async ({ root, defer, cleanUp, signal }) => {
     const bench = benchSpec(opts.recipients);
     const { spec } = bench.platform;
     await assertNothingListens(BARE_IMAPS_ADDRESS, spec.ports.imaps);
     console.error('bench: starting the full platform');
-    const full = await startFull(join(root, 'full'), bench, stack.defer, signal);
-    stack.defer('full path (thaw)', async () => thaw(full));
+    const full = await startFull(join(root, 'full'), bench, defer, signal);
+    defer('full path (thaw)', async () => thaw(full));
     const stateDir = full.stateDir ?? '';
     const proxy = await readyEndpoint(stateDir, 'proxy', 'imap');
     const caFile = join(stateDir, 'tls', 'ca.crt');
@@ -164,8 +158,8 @@ async function main(): Promise<number> {
     const servername = spec.hostname;
     console.error('bench: starting bare Dovecot IMAPS on the platform\'s LDAP');
     const ldap = await readyEndpoint(stateDir, 'ldap', 'ldap');
-    const bare = await startBareImaps(join(root, 'bare'), spec, stateDir, ldap.host, stack.defer, signal);
-    stack.defer('bare path (thaw)', async () => thaw({ processRoots: () => [bare.pid] } as DeliveryTarget));
+    const bare = await startBareImaps(join(root, 'bare'), spec, stateDir, ldap.host, defer, signal);
+    defer('bare path (thaw)', async () => thaw({ processRoots: () => [bare.pid] } as DeliveryTarget));
     const base = { servername, ca, users: bench.recipients, password: PASSWORD, concurrency: opts.concurrency, durationMs: opts.seconds * 1000 };
     const paths: [Path, Path] = [
       { name: 'bare', load: { ...base, host: bare.host, port: bare.port }, target: { name: 'bare', processRoots: () => [bare.pid] }, rounds: [] },
@@ -189,23 +183,10 @@ async function main(): Promise<number> {
       }
     }
     for (const p of paths) thaw(p.target as DeliveryTarget);
-    await stack.run();
+    await cleanUp();
     report(opts, paths);
-  } catch (err) {
-    failed = true;
-    const msg = signal.aborted ? String((signal.reason as Error).message) : err instanceof Error ? err.message : String(err);
-    console.error(`bench: ${msg}`);
-  } finally {
-    await stack.run();
-    const left = await reapLeftovers(stack.seen, [root]);
-    for (const p of left) console.error(`bench: left behind and now stopped: pid ${p.pid} ${p.cmd}`);
-    if (left.length === 0) console.error('bench: no process left behind');
-    if (failed || opts.keep) console.error(`bench: state and logs kept in ${root}`);
-    else rmSync(root, { recursive: true, force: true });
-    release();
-  }
-  if (signal.aborted) return 130;
-  return failed ? 1 : 0;
+    return true;
+  });
 }
 
 process.exitCode = await main();
