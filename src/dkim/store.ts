@@ -12,10 +12,10 @@
  * index, then the signing directory (keys before the selector map that names them), and deletes the keys
  * of retired selectors last: a crash at any point leaves an index whose keys exist.
  */
-import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MailfleetError } from '../errors.ts';
+import { writeFileAtomic } from '../files.ts';
 import { dkimPublicKeyOf, MAX_KEY_PEM_BYTES } from './keys.ts';
 import { emptyKeyring, liveEntries, type Keyring, type SelectorEntry } from './keyring.ts';
 import { parseKeyring, serializeKeyring, MAX_INDEX_BYTES } from './keyring-file.ts';
@@ -58,25 +58,6 @@ export function prepareDkimDirs(paths: DkimPaths): void {
   }
 }
 
-/** Writes `text` to `path` through a temporary file and a rename, mode 0600, owned by `owner` when given. */
-function writeFileAtomic(path: string, text: string, owner?: { uid: number; gid: number }): void {
-  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  const fd = openSync(tmp, 'wx', PRIVATE_FILE_MODE);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    chmodSync(tmp, PRIVATE_FILE_MODE);
-    if (owner) chownSync(tmp, owner.uid, owner.gid);
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-}
 
 function readBounded(path: string, max: number, what: string): string | undefined {
   try {
@@ -127,7 +108,7 @@ export function installSigningFiles(dir: string, files: Readonly<Record<string, 
   const st = statSync(dir);
   const owner = typeof process.getuid === 'function' && process.getuid() === 0 && (st.uid !== 0 || st.gid !== 0) ? { uid: st.uid, gid: st.gid } : undefined;
   const names = Object.keys(files).sort((a, b) => Number(a === SELECTOR_MAP_FILE) - Number(b === SELECTOR_MAP_FILE));
-  for (const name of names) writeFileAtomic(join(dir, name), files[name] ?? '', owner);
+  for (const name of names) writeFileAtomic(join(dir, name), files[name] ?? '', { mode: PRIVATE_FILE_MODE, ...(owner ? { owner } : {}) });
   for (const name of readdirSync(dir)) if (!(name in files)) rmSync(join(dir, name), { force: true });
 }
 
@@ -145,9 +126,9 @@ export function commitKeyring(paths: DkimPaths, ring: Keyring, added: readonly N
     const dir = join(paths.keys, key.domain);
     mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
     chmodSync(dir, PRIVATE_DIR_MODE);
-    writeFileAtomic(privateKeyPath(paths, key.domain, key.selector), key.privateKeyPem);
+    writeFileAtomic(privateKeyPath(paths, key.domain, key.selector), key.privateKeyPem, { mode: PRIVATE_FILE_MODE });
   }
-  writeFileAtomic(paths.index, serializeKeyring(ring));
+  writeFileAtomic(paths.index, serializeKeyring(ring), { mode: PRIVATE_FILE_MODE });
   installSigningFiles(paths.signing, dkimSigningFiles(ring, storeKeyReader(paths, ring)));
   const keep = new Set(liveEntries(ring).map(({ domain, entry }) => privateKeyPath(paths, domain, entry.selector)));
   for (const domain of readdirSync(paths.keys)) {

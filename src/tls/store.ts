@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MailfleetError } from '../errors.ts';
+import { writeFileAtomic } from '../files.ts';
 import { MAX_PEM_BYTES } from './pem.ts';
 
 /** The keys of a `kubernetes.io/tls` Secret: the file names daemons read on both runtimes. */
@@ -45,26 +45,6 @@ export function prepareTlsDirs(paths: TlsPaths): void {
   }
 }
 
-/** Writes `text` to `path` through a temporary file and a rename: readers see the old file or the new, never half. */
-export function writeFileAtomic(path: string, text: string, mode: number): void {
-  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  const fd = openSync(tmp, 'wx', mode);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    // The umask may have narrowed the mode; the key must not be wider, the certificate readable.
-    chmodSync(tmp, mode);
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-}
-
 /**
  * Installs a certificate chain and its key under `<certs>/<name>/` (a root-only directory). The key is renamed
  * into place first and the chain last, so a watcher that reacts to tls.crt finds the matching key already there.
@@ -73,18 +53,18 @@ export function installCertificate(paths: TlsPaths, name: string, pem: { cert: s
   const files = certificatePaths(paths, name);
   mkdirSync(files.dir, { recursive: true, mode: PRIVATE_DIR_MODE });
   chmodSync(files.dir, PRIVATE_DIR_MODE);
-  writeFileAtomic(files.key, pem.key, KEY_MODE);
-  writeFileAtomic(files.cert, pem.cert, CERT_MODE);
+  writeFileAtomic(files.key, pem.key, { mode: KEY_MODE });
+  writeFileAtomic(files.cert, pem.cert, { mode: CERT_MODE });
 }
 
 /** Writes a private key file (mode 0600) atomically. */
 export function writePrivateKeyFile(path: string, pem: string): void {
-  writeFileAtomic(path, pem, KEY_MODE);
+  writeFileAtomic(path, pem, { mode: KEY_MODE });
 }
 
 /** Writes a certificate file (mode 0644) atomically. */
 export function writeCertificateFile(path: string, pem: string): void {
-  writeFileAtomic(path, pem, CERT_MODE);
+  writeFileAtomic(path, pem, { mode: CERT_MODE });
 }
 
 /**
