@@ -5,14 +5,15 @@ set -euo pipefail
 
 RUNTIME_PACKAGES=(
   postfix postfix-ldap
-  dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-ldap
+  dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-ldap dovecot-sieve
   slapd ldap-utils
   redis-server
+  rspamd clamav-daemon clamav-freshclam
   victoria-metrics prometheus-alertmanager
   util-linux procps ca-certificates
   openssl
 )
-TEST_PACKAGES=(sudo swaks prometheus unbound bind9-dnsutils pebble rspamd python3-dkim)
+TEST_PACKAGES=(sudo swaks prometheus unbound bind9-dnsutils pebble clamav-testfiles python3-dkim)
 ANCHOR_PACKAGES=(prometheus-postfix-exporter postfwd policyd-rate-limit)
 
 packages=("${RUNTIME_PACKAGES[@]}")
