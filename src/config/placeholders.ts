@@ -8,7 +8,7 @@
  * `{{mailfleet.pod.name}}`. Neither Postfix, Dovecot, slapd nor Redis gives `{{` a meaning.
  */
 import { MailfleetError } from '../errors.ts';
-import { PLATFORM_SECRETS, platformSecrets, probeRuns, secretValue, type PlatformSecretName, type PlatformSpec, type Role } from '../spec/index.ts';
+import { filterRuns, PLATFORM_SECRETS, platformSecrets, probeRuns, secretValue, type PlatformSecretName, type PlatformSpec, type Role } from '../spec/index.ts';
 
 const PLACEHOLDER = /\{\{mailfleet\.(secret|pod)\.([a-z0-9-]+)\}\}/g;
 
@@ -55,6 +55,8 @@ export function redactSpec(spec: PlatformSpec): { spec: PlatformSpec; secrets: R
     ...(probeRuns(spec) ? { probe: { ...spec.probe, password: secretPlaceholder(SECRET_KEYS.probePassword) } } : {}),
     // Without a kvs there is no Redis, and its password is no secret of the platform.
     ...(spec.roles.kvs.replicas > 0 ? { redis: { ...spec.redis, password: secretPlaceholder(SECRET_KEYS.redisPassword) } } : {}),
+    // Without rspamd there is no controller, and its password is no secret of the platform.
+    ...(filterRuns(spec) ? { filter: { ...spec.filter, controllerPassword: secretPlaceholder(SECRET_KEYS.filterControllerPassword) } } : {}),
     accounts: {
       ...spec.accounts,
       seed: spec.accounts.seed.map((a, i) => ({ ...a, password: secretPlaceholder(seedPasswordKey(i)) })),

@@ -3,6 +3,7 @@ import type { ErrorObject } from 'ajv';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { MailfleetError } from '../errors.ts';
 import { passwordProblem } from './accounts.ts';
+import { filterProblems } from './filter.ts';
 import { policyProblems } from './policy.ts';
 import { fillProbeDefaults, probeProblems } from './probe.ts';
 import { secretProblems } from './secrets.ts';
@@ -61,7 +62,7 @@ function semanticProblems(doc: MailPlatform): string[] {
   if (roles.proxy.replicas > 0 && roles.ldap.replicas === 0) {
     problems.push('spec.roles.ldap.replicas: expected 1 (accounts live in LDAP)');
   }
-  problems.push(...tlsProblems(spec), ...probeProblems(spec), ...policyProblems(spec));
+  problems.push(...tlsProblems(spec), ...probeProblems(spec), ...policyProblems(spec), ...filterProblems(spec));
   return problems;
 }
 

@@ -1,4 +1,5 @@
 import { ADDRESS_PATTERN, CIDR_PATTERN, DOMAIN_PATTERN, DOMAIN_PATTERN_LOOSE, NAME_PATTERN, QUANTITY_PATTERN, QUOTA_PATTERN } from './patterns.ts';
+import { FILTER_SPEC_SCHEMA } from './filter.ts';
 import { POLICY_SPEC_SCHEMA } from './policy.ts';
 import { MIN_SECRET_LENGTH } from './secrets.ts';
 import { ROLES } from './types.ts';
@@ -268,6 +269,8 @@ export const PLATFORM_SCHEMA = {
             proxy: role(1, 8),
             mta: role(1, 16),
             msa: role(1, 16),
+            as: role(2, 16),
+            av: role(0, 16),
           },
         },
         ports: {
@@ -290,6 +293,9 @@ export const PLATFORM_SCHEMA = {
             auth: port(12345),
             http: port(8081),
             policy: port(10040),
+            milter: port(11332),
+            rspamd: port(11334),
+            clamd: port(3310),
           },
         },
         ldap: {
@@ -386,6 +392,7 @@ export const PLATFORM_SCHEMA = {
         tls: TLS_SCHEMA,
         probe: PROBE_SCHEMA,
         policy: POLICY_SPEC_SCHEMA,
+        filter: FILTER_SPEC_SCHEMA,
         accounts: {
           type: 'object',
           additionalProperties: false,

@@ -1,16 +1,18 @@
 /**
  * The platform's own secrets: the LDAP admin and service-account passwords, the doveadm API key, the proxies'
- * backend login and the Redis password. A
+ * backend login, the Redis password and rspamd's controller password. A
  * spec may give them; none has a default. Where the spec gives none they are generated strong on first
  * start (single host: once, kept in the state directory) or held in a Kubernetes Secret (one the
  * operator creates, or `spec.kubernetes.existingSecret`). Values everybody knows are refused.
  */
 import { randomBytes } from 'node:crypto';
 import { MailfleetError } from '../errors.ts';
+import { filterRuns } from './filter.ts';
 import { probeRuns } from './probe.ts';
 import type { PlatformSpec } from './types.ts';
 
-export type PlatformSecretName = 'ldapAdminPassword' | 'ldapReaderPassword' | 'ldapAuthPassword' | 'doveadmApiKey' | 'backendLoginPassword' | 'probePassword' | 'redisPassword';
+export type PlatformSecretName = 'ldapAdminPassword' | 'ldapReaderPassword' | 'ldapAuthPassword' | 'doveadmApiKey' | 'backendLoginPassword' | 'probePassword' | 'redisPassword'
+  | 'filterControllerPassword';
 
 export interface PlatformSecret {
   name: PlatformSecretName;
@@ -32,6 +34,8 @@ export const PLATFORM_SECRETS: readonly PlatformSecret[] = [
   { name: 'probePassword', field: 'spec.probe.password', key: 'probe-password', inUse: probeRuns },
   // Redis (kvs) `requirepass`: every client of the platform's Redis authenticates with it.
   { name: 'redisPassword', field: 'spec.redis.password', key: 'redis-password', inUse: (spec) => spec.roles.kvs.replicas > 0 },
+  // rspamd's controller (statistics, metrics, learning from the mailbox backends), while rspamd runs.
+  { name: 'filterControllerPassword', field: 'spec.filter.controllerPassword', key: 'rspamd-controller-password', inUse: filterRuns },
 ];
 
 /** The platform secrets `spec` uses. */
@@ -73,6 +77,8 @@ export function secretValue(spec: PlatformSpec, name: PlatformSecretName): strin
       return spec.probe.password;
     case 'redisPassword':
       return spec.redis.password;
+    case 'filterControllerPassword':
+      return spec.filter.controllerPassword;
   }
 }
 
@@ -101,6 +107,7 @@ export function withSecrets(spec: PlatformSpec, values: PlatformSecretValues): P
   const backendLogin = pick('backendLoginPassword');
   const probePassword = pick('probePassword');
   const redisPassword = pick('redisPassword');
+  const controllerPassword = pick('filterControllerPassword');
   return {
     ...spec,
     ldap: {
@@ -116,6 +123,7 @@ export function withSecrets(spec: PlatformSpec, values: PlatformSecretValues): P
     },
     probe: { ...spec.probe, ...(probePassword === undefined ? {} : { password: probePassword }) },
     redis: { ...spec.redis, ...(redisPassword === undefined ? {} : { password: redisPassword }) },
+    filter: { ...spec.filter, ...(controllerPassword === undefined ? {} : { controllerPassword }) },
   };
 }
 

@@ -5,6 +5,13 @@ export const ROLES = ['ldap', 'kvs', 'mailbox', 'proxy', 'mta', 'msa'] as const;
 export type Role = (typeof ROLES)[number];
 
 /**
+ * The filter roles: `as` (rspamd, the milter of every `mta` and `msa`) and `av` (clamd, which rspamd asks).
+ * Daemons like the roles above, stateless (Deployments in Kubernetes); their settings are `spec.filter`.
+ */
+export const FILTER_ROLES = ['as', 'av'] as const;
+export type FilterRole = (typeof FILTER_ROLES)[number];
+
+/**
  * Roles whose instances run mailfleet itself rather than a daemon under the agent: the single-host runtime
  * starts them as it starts the others, Kubernetes runs them as Deployments (see `instanceReplicas`).
  */
@@ -46,6 +53,12 @@ export interface Ports {
   http: number;
   /** The policy server (Postfix policy delegation) on every `policy` instance. */
   policy: number;
+  /** rspamd's milter (its proxy worker, scanning itself) on every `as` instance. Default 11332. */
+  milter: number;
+  /** rspamd's controller on every `as` instance: `/ping`, `/metrics`, learning (password). Default 11334. */
+  rspamd: number;
+  /** clamd on every `av` instance. Default 3310. */
+  clamd: number;
 }
 
 export interface Account {
@@ -78,7 +91,11 @@ export interface PlatformSpec {
    * a message an MTA accepted is never refused for size further in. Default 52428800 (50 MiB).
    */
   messageSizeLimit: number;
-  roles: Record<Role, RoleSpec>;
+  /**
+   * Instances per role. `as` (rspamd): default 2 in Kubernetes, one on the single host while above 0; 0 turns
+   * filtering off. `av` (clamd): default 0, as it needs `spec.filter.antivirus.signatures`.
+   */
+  roles: Record<Role | FilterRole, RoleSpec>;
   ports: Ports;
   /**
    * LDAP tree root and the passwords of its three binds: the admin (the accounts CLI), the reader Postfix
@@ -127,6 +144,62 @@ export interface PlatformSpec {
   tls: TlsSpec;
   probe: ProbeSpec;
   policy: PolicySpec;
+  filter: FilterSpec;
+}
+
+/**
+ * Mail filtering (`as`, `av`): every message an `mta` or `msa` receives is scanned by rspamd before it is
+ * accepted (a Postfix milter), SPF, DKIM, DMARC and ARC are checked inbound (results in `Authentication-Results`),
+ * authenticated mail is DKIM-signed for its sender's domain, and clamd looks for viruses when `av` runs.
+ */
+export interface FilterSpec {
+  /**
+   * What Postfix does when rspamd cannot be asked (down, slow, broken): `open` accepts the mail unscanned
+   * (counted, and alerted on), `closed` answers 4xx so the sender retries later. Default `open`.
+   */
+  failure: 'open' | 'closed';
+  /**
+   * Score thresholds of rspamd's actions: refused at end of DATA (5xx) from `reject` (default 15), delivered with
+   * an `X-Spam: Yes` header from `addHeader` (default 6), greylisted (4xx on first sight) from `greylist`
+   * (default 4). Each below the next. A virus, or a DMARC p=reject failure when `enforceDmarc`, is refused
+   * whatever its score.
+   */
+  actions: { reject: number; addHeader: number; greylist: number };
+  /** Greylist mail scoring at least `actions.greylist` (state in Redis). Default true. */
+  greylisting: boolean;
+  /** Refuse mail failing DMARC under its domain's `p=reject`, tag it under `p=quarantine`. Default true; false only scores it. */
+  enforceDmarc: boolean;
+  /**
+   * The DNS resolvers rspamd asks (SPF, DKIM, DMARC, blocklists), `address` or `address:port`. Default none: the
+   * host's or pod's resolv.conf. DNS blocklists refuse queries that come through large public resolvers.
+   */
+  nameservers: string[];
+  /**
+   * Public reputation data: DNS blocklists, rspamd.com's fuzzy hashes and the maps rspamd downloads from
+   * maps.rspamd.com. Default true; turn it off where rspamd has no way to the Internet.
+   */
+  publicLists: boolean;
+  /**
+   * rspamd's test patterns: GTUBE variants that force add header, rewrite subject or no action (the plain
+   * GTUBE always rejects). Tests only. Default false.
+   */
+  testPatterns: boolean;
+  /** rspamd scanning processes per `as` instance (its milter worker's count); about one per core. Default 2. */
+  processes: number;
+  /**
+   * Password of rspamd's controller: reading statistics and metrics, learning spam and ham (the mailbox backends
+   * send what users move into and out of Junk). No default: generated like the other platform secrets.
+   */
+  controllerPassword?: string;
+  antivirus: {
+    /**
+     * Where clamd's signatures come from, required while `av` runs (no default: a clamd without signatures
+     * never starts). `mirror`: one updater per platform (freshclam) downloads them from this ClamAV mirror, e.g.
+     * `https://database.clamav.net` or a private one, `checksPerDay` times a day (default 12). `directory`: a
+     * directory you keep filled yourself (single host), which clamd reads and checks for changes.
+     */
+    signatures?: { mirror?: string; directory?: string; checksPerDay: number };
+  };
 }
 
 /**

@@ -68,11 +68,12 @@ test('GIVEN rules a schema cannot judge WHEN parsed THEN the rules checks name t
 });
 
 test('GIVEN a policy role and no kvs WHEN parsed THEN the kvs replicas are named; without the policy it passes', () => {
-  assert.deepEqual(problems(`${MINIMAL}  roles: { kvs: { replicas: 0 } }\n`), [
+  // The filter (as) needs kvs too; off here, so only the policy server's need is named.
+  assert.deepEqual(problems(`${MINIMAL}  roles: { kvs: { replicas: 0 }, as: { replicas: 0 } }\n`), [
     'spec.roles.kvs.replicas: expected 1 while the policy server runs (its counts live in Redis); or set spec.policy.enabled: false',
   ]);
-  assert.deepEqual(problems(`${MINIMAL}  roles: { kvs: { replicas: 0 } }\n  policy: { enabled: false }\n`), []);
-  assert.deepEqual(problems(`${MINIMAL}  roles: { kvs: { replicas: 0 } }\n  policy: { replicas: 0 }\n`), []);
+  assert.deepEqual(problems(`${MINIMAL}  roles: { kvs: { replicas: 0 }, as: { replicas: 0 } }\n  policy: { enabled: false }\n`), []);
+  assert.deepEqual(problems(`${MINIMAL}  roles: { kvs: { replicas: 0 }, as: { replicas: 0 } }\n  policy: { replicas: 0 }\n`), []);
 });
 
 test('GIVEN a bad setting WHEN parsed THEN it is named', () => {

@@ -172,6 +172,7 @@ const INLINE_KEY = 'inline-doveadm-key-0123456789';
 const INLINE_BACKEND_LOGIN = 'inline-backend-login-0123456';
 const INLINE_PROBE = 'inline-probe-password-0123';
 const INLINE_REDIS = 'inline-redis-password-0123456';
+const INLINE_RSPAMD = 'inline-rspamd-password-0123456';
 
 /** The example with every platform secret in the spec and no existing Secret named: the Secret is rendered. */
 const inline = () => variant((d) => {
@@ -179,13 +180,14 @@ const inline = () => variant((d) => {
   d.spec.director = { apiKey: INLINE_KEY, backendLoginPassword: INLINE_BACKEND_LOGIN };
   d.spec.probe = { password: INLINE_PROBE };
   d.spec.redis = { password: INLINE_REDIS };
+  d.spec.filter = { controllerPassword: INLINE_RSPAMD };
   d.spec.kubernetes.existingSecret = '';
 });
 
 test('GIVEN every secret in the spec WHEN rendered THEN no ConfigMap holds one and the Secret holds them all', () => {
   const doc = inline();
   const objects = renderPlatform(doc);
-  const secretValues = [INLINE_SECRETS.adminPassword, INLINE_SECRETS.readerPassword, INLINE_SECRETS.authPassword, INLINE_KEY, INLINE_BACKEND_LOGIN, INLINE_PROBE, INLINE_REDIS, ...doc.spec.accounts.seed.map((a) => a.password)];
+  const secretValues = [INLINE_SECRETS.adminPassword, INLINE_SECRETS.readerPassword, INLINE_SECRETS.authPassword, INLINE_KEY, INLINE_BACKEND_LOGIN, INLINE_PROBE, INLINE_REDIS, INLINE_RSPAMD, ...doc.spec.accounts.seed.map((a) => a.password)];
   for (const cm of byKind(objects, 'ConfigMap')) {
     const text = JSON.stringify(cm);
     for (const s of secretValues) assert.ok(!text.includes(s), `ConfigMap ${cm.metadata.name} must not contain a secret`);

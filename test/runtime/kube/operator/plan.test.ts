@@ -122,6 +122,7 @@ test('GIVEN a Secret the operator applied from spec secrets WHEN the spec drops 
     s.director = { apiKey: 'inline-doveadm-key-0123456789', backendLoginPassword: 'inline-backend-login-0123456' };
     s.probe = { password: 'inline-probe-password-0123' };
     s.redis = { password: 'inline-redis-password-0123456' };
+    s.filter = { ...s.filter!, controllerPassword: 'inline-rspamd-password-0123456' };
     s.kubernetes!.existingSecret = '';
   });
   const before = renderPlatform(inline);
