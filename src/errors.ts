@@ -39,6 +39,7 @@ export const ERROR_CODES = {
   DKIM_STORE_INVALID: 'the DKIM key store in the state directory cannot be read or used',
   DKIM_STORE_BUSY: 'another mailfleet command is changing the DKIM key store',
   DKIM_RECORD_NOT_VISIBLE: 'a new DKIM selector\'s record is not yet visible in DNS, so it is not used for signing',
+  CONFIG_UNRENDERABLE: 'a daemon config cannot be written from what it was given (a value its syntax cannot hold, a missing input)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

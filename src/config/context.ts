@@ -1,4 +1,4 @@
-import type { PlatformSpec, Role } from '../spec/index.ts';
+import type { FilterRole, PlatformSpec, Role } from '../spec/index.ts';
 
 /** One reachable instance of a role: a pod's DNS name in Kubernetes, a loopback address on the single host. */
 export interface Peer {
@@ -10,9 +10,10 @@ export interface Peer {
 /**
  * Where the other roles are. Filled from DNS names (Kubernetes) or observed addresses (single host). `policy`:
  * the policy server the `mta` and `msa` ask (its Service in Kubernetes, its instances on the single host);
- * absent or empty while none runs.
+ * `as`: the rspamd the `mta` and `msa` use as their milter; `av`: the clamd rspamd asks. Each absent or empty
+ * while none runs.
  */
-export type Peers = Record<Role, Peer[]> & { policy?: Peer[] };
+export type Peers = Record<Role, Peer[]> & { policy?: Peer[] } & Partial<Record<FilterRole, Peer[]>>;
 
 /** Everything a config generator needs about the instance it renders for. */
 export interface InstanceContext {
@@ -32,6 +33,25 @@ export interface InstanceContext {
   mailDir: string;
   /** Server certificates, one directory per `spec.tls.certificates[].name` holding `tls.crt` and `tls.key`. */
   tlsDir: string;
+}
+
+/** An instance of a filter role (`as`, `av`): the same places as any instance; no mail or certificates of its own. */
+export interface FilterInstanceContext extends Omit<InstanceContext, 'role'> {
+  role: FilterRole;
+}
+
+/** What the filter generators need: the spec, the instance, where the other roles are. */
+export interface FilterConfigInput {
+  spec: PlatformSpec;
+  instance: FilterInstanceContext;
+  peers: Peers;
+  /**
+   * The DKIM keys rspamd signs with, one file `<domain>.<selector>.key` each, and `selectors.map` naming each
+   * domain's current selector (the platform's DKIM Secret mounted in Kubernetes, `STATE/dkim` on the single host).
+   */
+  dkimDir: string;
+  /** Where clamd reads its signatures (an `av` instance); the updater writes there. */
+  signaturesDir?: string;
 }
 
 export interface ConfigInput {

@@ -5,13 +5,17 @@ import { dovecotProxyFiles } from './dovecot-proxy.ts';
 import { postfixMsaFiles, postfixMtaFiles } from './postfix.ts';
 import { redisFiles } from './redis.ts';
 
-export type { ConfigFiles, ConfigInput, InstanceContext, Peer, Peers } from './context.ts';
+export type { ConfigFiles, ConfigInput, FilterConfigInput, FilterInstanceContext, InstanceContext, Peer, Peers } from './context.ts';
 export { authDn, certificateFiles, readerDn } from './context.ts';
 export { configYaml } from './config-yaml.ts';
 export { VMAIL_USER } from './dovecot-common.ts';
 export { dovecotStatsSocket, MAILBOX_METRICS, PROXY_METRICS, type DovecotMetric } from './dovecot-stats.ts';
 export { postfixOutboundFiles, postfixProxyServices, type PostfixProxyService } from './postfix.ts';
 export { POLICY_RULES_FILE, policyRulesFile } from './policy-rules.ts';
+export { MILTER_COMMAND_TIMEOUT_S, MILTER_CONNECT_TIMEOUT_S, postfixMilterSettings } from './postfix-milter.ts';
+export { RSPAMD, RSPAMD_CONF, RSPAMD_REDIS_DB, RSPAMD_TASK_TIMEOUT_S, rspamdArguments, rspamdFiles, rspamdVariables } from './rspamd.ts';
+export { DKIM_SELECTORS_MAP, dkimKeyFile, PUBLIC_LIST_MODULES, VIRUS_SYMBOL } from './rspamd-modules.ts';
+export { CLAMAV_USER, CLAMD, CLAMD_CONF, CLAMD_SELF_CHECK_S, clamdFiles, clamdStreamLimit, FRESHCLAM, FRESHCLAM_CONF, freshclamFiles, SIGNATURE_FILE_PATTERN } from './clamd.ts';
 export { POSTFIX_SNI_MAP } from './postfix-tls.ts';
 export { servedCertificateFile, servedCertificatesDir, servesTls, TLS_CIPHER_LIST, TLS_ROLES } from './tls.ts';
 export { ARGON2_PARALLELISM, hashPassword, hashPasswords, ssha, type PasswordHashing } from './password.ts';

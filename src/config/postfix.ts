@@ -1,5 +1,6 @@
 import { requireSecret, type PlatformSpec } from '../spec/index.ts';
 import { ldapUris, readerDn, type ConfigFiles, type ConfigInput } from './context.ts';
+import { postfixMilterSettings } from './postfix-milter.ts';
 import { postfixPolicyChecks } from './postfix-policy.ts';
 import { postfixSniFiles, postfixTlsSettings } from './postfix-tls.ts';
 
@@ -201,6 +202,7 @@ export function postfixMtaFiles(input: ConfigInput): ConfigFiles {
     ...stageRestrictions(policy),
     'smtpd_sasl_auth_enable = no',
     ...postfixTlsSettings(input, 'may'),
+    ...postfixMilterSettings(input),
   ];
   return {
     'main.cf': mainCf(input, extra, policy.delayReject),
@@ -235,6 +237,8 @@ export function postfixMsaFiles(input: ConfigInput): ConfigFiles {
     `smtpd_recipient_restrictions = ${['reject_non_fqdn_recipient', 'reject_unlisted_recipient', ...policy.recipient].join(', ')}`,
     'smtpd_sender_restrictions = reject_non_fqdn_sender',
     ...stageRestrictions(policy, true),
+    // Scanned like inbound mail, and signed (rspamd signs what authenticated users send).
+    ...postfixMilterSettings(input),
   ];
   return {
     'main.cf': mainCf(input, extra, policy.delayReject),

@@ -9,8 +9,8 @@
  */
 import type { PlatformSpec } from './types.ts';
 
-/** What a `{ host }` or `{ host:port }` resolver entry looks like: an IPv4 address, a bracketed IPv6 address or a name. */
-const NAMESERVER_PATTERN = '^(\\[[0-9a-fA-F:]+\\]|[0-9]{1,3}(\\.[0-9]{1,3}){3}|[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?)(:[0-9]{1,5})?$';
+/** A resolver, `address` or `address:port`: an IPv4 address or a bracketed IPv6 one (a resolver cannot be looked up by name). */
+const NAMESERVER_PATTERN = '^(\\[[0-9a-fA-F:]+\\]|[0-9]{1,3}(\\.[0-9]{1,3}){3})(:[0-9]{1,5})?$';
 
 /** A secret that lands in rspamd's UCL between single quotes: one token, no quote, no backslash. */
 const UCL_SECRET = { type: 'string', minLength: 16, maxLength: 512, pattern: '^[^\\s"\'\\\\]+$' };

@@ -170,7 +170,7 @@ export interface FilterSpec {
   /** Refuse mail failing DMARC under its domain's `p=reject`, tag it under `p=quarantine`. Default true; false only scores it. */
   enforceDmarc: boolean;
   /**
-   * The DNS resolvers rspamd asks (SPF, DKIM, DMARC, blocklists), `address` or `address:port`. Default none: the
+   * The DNS resolvers rspamd asks (SPF, DKIM, DMARC, blocklists), IP `address` or `address:port`. Default none: the
    * host's or pod's resolv.conf. DNS blocklists refuse queries that come through large public resolvers.
    */
   nameservers: string[];
