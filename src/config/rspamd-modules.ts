@@ -2,7 +2,9 @@
  * The `local.d` files of rspamd's stock modules that mailfleet sets: actions, the checks of inbound mail (SPF,
  * DKIM, DMARC, ARC, also for clients on loopback or private networks), the headers the milter adds, DKIM signing
  * of authenticated mail, greylisting, clamd, and the modules that need the Internet switched off on request.
- * Each file is merged by the stock module config into its defaults (`.include(priority=1,duplicate=merge)`).
+ * Each file is merged by the stock module config into its defaults (`.include(priority=1,duplicate=merge)` of
+ * `$LOCAL_CONFDIR/local.d/<module>.conf`). The files are flat (a ConfigMap key holds no `/`): `local.d` in the
+ * config directory is a link to the directory itself (RSPAMD_LOCAL_D).
  */
 import type { ConfigFiles, FilterConfigInput } from './context.ts';
 
@@ -127,19 +129,19 @@ const disabled = (input: FilterConfigInput, module: string): string => file(inpu
 export function rspamdModuleFiles(input: FilterConfigInput): ConfigFiles {
   const withAntivirus = (input.peers.av ?? []).length > 0;
   const out: ConfigFiles = {
-    'local.d/actions.conf': actions(input),
-    'local.d/spf.conf': checkLocal(input, 'SPF'),
-    'local.d/dkim.conf': checkLocal(input, 'DKIM verification'),
-    'local.d/dmarc.conf': dmarc(input),
-    'local.d/arc.conf': arc(input),
-    'local.d/dkim_signing.conf': dkimSigning(input),
-    'local.d/milter_headers.conf': milterHeaders(input, withAntivirus),
-    'local.d/greylist.conf': greylist(input),
-    'local.d/history_redis.conf': history(input),
+    'actions.conf': actions(input),
+    'spf.conf': checkLocal(input, 'SPF'),
+    'dkim.conf': checkLocal(input, 'DKIM verification'),
+    'dmarc.conf': dmarc(input),
+    'arc.conf': arc(input),
+    'dkim_signing.conf': dkimSigning(input),
+    'milter_headers.conf': milterHeaders(input, withAntivirus),
+    'greylist.conf': greylist(input),
+    'history_redis.conf': history(input),
   };
-  if (withAntivirus) out['local.d/antivirus.conf'] = antivirus(input);
+  if (withAntivirus) out['antivirus.conf'] = antivirus(input);
   if (!input.spec.filter.publicLists) {
-    for (const module of PUBLIC_LIST_MODULES) out[`local.d/${module}.conf`] = disabled(input, module);
+    for (const module of PUBLIC_LIST_MODULES) out[`${module}.conf`] = disabled(input, module);
   }
   return out;
 }

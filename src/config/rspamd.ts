@@ -5,8 +5,9 @@
  * `rspamd.conf` is our own top-level file (the stock one would also start a normal worker, a proxy and a controller
  * on localhost ports): it includes the stock `common.conf` (rules, scores, modules, each module reading
  * `$LOCAL_CONFDIR/local.d/<module>.conf`), then defines options, logging and the two workers we run. rspamd is
- * started with `LOCAL_CONFDIR` set to the generated directory (see `rspamdArguments`), so the `local.d` files here
- * are the ones the stock modules merge in.
+ * started with `LOCAL_CONFDIR` set to the generated directory (see `rspamdArguments`), where `local.d` is a link
+ * to the directory itself (RSPAMD_LOCAL_D, made by whoever installs the files): the module files here, flat as a
+ * ConfigMap's keys must be, are the ones the stock modules merge in.
  *
  * Workers: the milter (the proxy worker in self-scan mode: it scans itself, no normal worker behind it) and the
  * controller (`/ping`, `/stat`, `/metrics`, learning), both behind one password.
@@ -18,6 +19,11 @@ import { rspamdModuleFiles } from './rspamd-modules.ts';
 
 /** The top-level file rspamd is started with. */
 export const RSPAMD_CONF = 'rspamd.conf';
+/**
+ * `local.d` in the config directory: a symbolic link to `.` that the installer of the files creates, so that
+ * `$LOCAL_CONFDIR/local.d/<module>.conf` finds the flat files generated here.
+ */
+export const RSPAMD_LOCAL_D = { name: 'local.d', target: '.' } as const;
 export const RSPAMD = '/usr/bin/rspamd';
 /** The IO timeout of the milter worker: Postfix's content timeout is this plus a margin (see postfix-milter.ts). */
 export const RSPAMD_MILTER_TIMEOUT_S = 120;
@@ -69,7 +75,7 @@ function rspamdConf({ spec, instance }: FilterConfigInput): string {
     'options {',
     '  pidfile = "$RUNDIR/rspamd.pid";',
     '  .include "$CONFDIR/options.inc"',
-    '  .include(priority=1,duplicate=merge) "$LOCAL_CONFDIR/local.d/options.inc"',
+    '  .include(priority=1,duplicate=merge) "$LOCAL_CONFDIR/options.inc"',
     '}',
     '',
     'logging {',
@@ -139,8 +145,8 @@ function redisConf({ spec, instance, peers }: FilterConfigInput): string {
 export function rspamdFiles(input: FilterConfigInput): ConfigFiles {
   return {
     [RSPAMD_CONF]: rspamdConf(input),
-    'local.d/options.inc': optionsInc(input),
-    ...(input.peers.kvs.length > 0 ? { 'local.d/redis.conf': redisConf(input) } : {}),
+    'options.inc': optionsInc(input),
+    ...(input.peers.kvs.length > 0 ? { 'redis.conf': redisConf(input) } : {}),
     ...rspamdModuleFiles(input),
   };
 }

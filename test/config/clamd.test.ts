@@ -62,3 +62,8 @@ test('GIVEN file names WHEN matched THEN official and local databases count as s
   for (const f of ['main.cvd', 'daily.cld', 'bytecode.cvd', 'local.hdb', 'test.hsb', 'x.ndb', 'x.ldb']) assert.ok(SIGNATURE_FILE_PATTERN.test(f), f);
   for (const f of ['freshclam.dat', 'mirrors.dat', 'tmp.cvd.part', 'README', '.hdb.swp']) assert.ok(!SIGNATURE_FILE_PATTERN.test(f), f);
 });
+
+test('GIVEN both generators WHEN rendered THEN each file name is a valid ConfigMap key', () => {
+  const spec = testSpec('filter: { antivirus: { signatures: { mirror: "https://clamav.example.net" } } }');
+  for (const name of [...Object.keys(clamdFiles(input(spec))), ...Object.keys(freshclamFiles(input(spec)))]) assert.match(name, /^[-._a-zA-Z0-9]+$/);
+});
