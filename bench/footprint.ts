@@ -71,12 +71,17 @@ function options(argv: string[]): Options {
 
 /** The example platform with its state and addresses moved to the bench's own. */
 function writeSpec(root: string, stateDir: string): string {
-  const doc = parse(readFileSync(EXAMPLE, 'utf8')) as { spec: { local?: Record<string, unknown>; probe?: Record<string, unknown>; policy?: Record<string, unknown> } };
+  const doc = parse(readFileSync(EXAMPLE, 'utf8')) as {
+    spec: { local?: Record<string, unknown>; probe?: Record<string, unknown>; policy?: Record<string, unknown>; roles: Record<string, unknown> };
+  };
   doc.spec.local = { ...doc.spec.local, stateDir, addressPool: ADDRESS_POOL };
   // Agents only: the prober is no agent (it runs on its own, sending mail every interval), and would not idle;
   // nor is the policy server (mailfleet policy on its own, with its Redis connection and rules).
   doc.spec.probe = { enabled: false };
   doc.spec.policy = { enabled: false };
+  // Nor rspamd: the example's would look things up on the Internet (DNS blocklists, rspamd.com), and benches talk
+  // to loopback only.
+  doc.spec.roles = { ...doc.spec.roles, as: { replicas: 0 } };
   const file = join(root, 'mailfleet.yaml');
   writeFileSync(file, stringify(doc));
   return file;

@@ -4,10 +4,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
   accountChangeLdif, accountDn, accountLdif, authDn, hashPassword, hashPasswords, ldapTreeLdif, probeAccount, readerDn, roleConfigFiles,
-  serviceAccountsChangeLdif, ssha, slapdConfigLdif, VMAIL_USER, type ConfigFiles, type ConfigInput, type ServiceAccountHashes,
+  serviceAccountsChangeLdif, ssha, slapdConfigLdif, VMAIL_USER, type ConfigInput, type ServiceAccountHashes,
 } from '../config/index.ts';
 import { MailfleetError } from '../errors.ts';
-import { demoAccounts, requireSecret, type Role } from '../spec/index.ts';
+import { demoAccounts, requireSecret, type AgentRole } from '../spec/index.ts';
+import type { ConfigSource, Daemon, DaemonInput } from './daemon.ts';
+import { clamd, rspamd } from './filter-daemons.ts';
 import { chownTree, ensureDir, freshDir, writeConfigFiles } from './fs.ts';
 
 const run = promisify(execFile);
@@ -17,36 +19,10 @@ export const DOVECOT = '/usr/sbin/dovecot';
 export const SLAPD = '/usr/sbin/slapd';
 export const REDIS = '/usr/bin/redis-server';
 
-/**
- * Where the daemon's config files come from. The single host generates them from the spec; a pod installs
- * them from its ConfigMap mount (see `mountedConfigSource`).
- */
-export type ConfigSource = (input: ConfigInput) => ConfigFiles;
-
 /** The single host's source: the pure generators. */
 export const generatedConfig: ConfigSource = (input) => roleConfigFiles(input.instance.role, input);
 
-/** What init and reload work from: the generators' input, and where the config files come from (default: generated). */
-export interface DaemonInput extends ConfigInput {
-  configSource?: ConfigSource;
-}
-
-/** How the agent prepares, runs and reloads the daemon of one role. */
-export interface Daemon {
-  /** Directories, config files, stale state: everything before the daemon may start. */
-  init(input: DaemonInput): Promise<void>;
-  /** argv of the foreground daemon. */
-  command(input: ConfigInput): string[];
-  /** Re-install configs (peers moved, or a pod's ConfigMap changed) and make the daemon pick them up. */
-  reload(input: DaemonInput, pid: number): Promise<void>;
-  /** Pid files a previous incarnation may have left behind, checked for live orphans at start. */
-  pidFiles(input: ConfigInput): string[];
-  /**
-   * Make the daemon load the certificates just installed, gracefully: open sessions finish on the old
-   * ones. Only the roles with TLS listeners have it.
-   */
-  reloadCertificates?: (input: ConfigInput) => Promise<void>;
-}
+export type { ConfigSource, Daemon, DaemonInput } from './daemon.ts';
 
 /** Installs the role's config files (from `input.configSource`) in the config dir: root-owned, mode 0640, `group` may read. */
 export function writeRoleConfig(input: DaemonInput, group?: string): void {
@@ -188,7 +164,7 @@ const redis: Daemon = {
   pidFiles: (input) => [join(input.instance.runDir, 'redis.pid')],
 };
 
-export const DAEMONS: Record<Role, Daemon> = { mta: postfix, msa: postfix, mailbox: dovecot, proxy: dovecot, ldap: slapd, kvs: redis };
+export const DAEMONS: Record<AgentRole, Daemon> = { mta: postfix, msa: postfix, mailbox: dovecot, proxy: dovecot, ldap: slapd, kvs: redis, as: rspamd, av: clamd };
 
 /** Pid recorded in a pid file if that process still runs `exe` (pids get reused), else undefined. */
 export function livePid(pidFile: string, exe: string): number | undefined {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { InstanceContext } from '../config/index.ts';
-import type { Role } from '../spec/index.ts';
+import type { AgentRole } from '../spec/index.ts';
 
 /** Runtime dirs live under /run with a short per-state-dir prefix: unix socket paths are limited to 107 bytes. */
 export const RUN_ROOT = '/run/mailfleet';
@@ -15,8 +15,11 @@ export function instanceRunDir(stateDir: string, name: string): string {
   return join(runPrefix(resolve(stateDir)), name);
 }
 
-/** Where an instance keeps its config, data and sockets; the same for every incarnation of that name. */
-export function instanceContext(stateDir: string, role: Role, name: string, listen: string): InstanceContext {
+/**
+ * Where an instance keeps its config, data and sockets; the same for every incarnation of that name. The filter
+ * roles also get the platform's DKIM keys (`as`) and the signature directory the updater fills (`av`).
+ */
+export function instanceContext(stateDir: string, role: AgentRole, name: string, listen: string): InstanceContext {
   const root = resolve(stateDir);
   return {
     role,
@@ -27,7 +30,14 @@ export function instanceContext(stateDir: string, role: Role, name: string, list
     runDir: instanceRunDir(root, name),
     mailDir: join(root, 'data', 'mail-storage'),
     tlsDir: tlsCertsDir(root),
+    ...(role === 'as' ? { dkimDir: dkimKeysDir(root) } : {}),
+    ...(role === 'av' ? { signaturesDir: join(root, 'data', 'clamav') } : {}),
   };
+}
+
+/** The single host's DKIM keys and selectors map (`mailfleet dkim`), read by every `as` instance. */
+export function dkimKeysDir(stateDir: string): string {
+  return join(resolve(stateDir), 'dkim');
 }
 
 /** The single host's server certificates: `<state>/tls/certs/<name>/{tls.crt,tls.key}`, root's only. */
@@ -73,10 +83,12 @@ export const POD_PATHS = {
   tls: '/etc/mailfleet/tls',
   /** Secret `<platform>-dkim`: rspamd's DKIM signing keys and selector map (src/dkim). */
   dkim: '/etc/mailfleet/dkim',
+  /** `av`: the volume the platform's signature updater fills, read-only. */
+  signatures: '/var/lib/clamav',
 } as const;
 
 /** The instance context of a pod: it listens on every address of its own network namespace. */
-export function podInstanceContext(role: Role, name: string): InstanceContext {
+export function podInstanceContext(role: AgentRole, name: string): InstanceContext {
   return {
     role,
     name,
@@ -86,5 +98,7 @@ export function podInstanceContext(role: Role, name: string): InstanceContext {
     runDir: POD_PATHS.run,
     mailDir: POD_PATHS.mail,
     tlsDir: POD_PATHS.tls,
+    ...(role === 'as' ? { dkimDir: POD_PATHS.dkim } : {}),
+    ...(role === 'av' ? { signaturesDir: POD_PATHS.signatures } : {}),
   };
 }

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
+import { get } from 'node:http';
 import { readerDn } from '../config/index.ts';
-import { imapCapability, lmtpLhlo, pop3Capa, redisPing, smtpEhlo } from '../protocol/index.ts';
-import { requireSecret, type PlatformSpec, type Role } from '../spec/index.ts';
+import { clamdPing, imapCapability, lmtpLhlo, pop3Capa, redisPing, smtpEhlo } from '../protocol/index.ts';
+import { requireSecret, type AgentRole, type PlatformSpec } from '../spec/index.ts';
 
 /** One protocol dialogue against the instance's own daemon; throws when it does not succeed. */
 export type ReadinessCheck = (signal: AbortSignal) => Promise<void>;
@@ -18,6 +19,33 @@ async function ldapSearch(ldapts: Promise<typeof import('ldapts')>, spec: Platfo
 }
 
 export const OPENSSL = '/usr/bin/openssl';
+
+/** The most of an answer `httpPing` reads: rspamd's `/ping` says `pong` and a line break. */
+const PING_BODY_LIMIT = 64;
+
+/**
+ * GET `path` over plain HTTP (no keep-alive) and expect 200 with `expected` as the body's first line: rspamd's
+ * controller answers `/ping` with `pong` once its workers are up. The body read is bounded.
+ */
+export function httpPing(host: string, port: number, path: string, expected: string, timeoutMs: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = get({ host, port, path, agent: false, timeout: timeoutMs, signal }, (res) => {
+      let body = '';
+      res.setEncoding('latin1');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+        if (body.length > PING_BODY_LIMIT) res.destroy();
+      });
+      res.on('close', () => {
+        const line = body.split(/\r?\n/, 1)[0] ?? '';
+        if (res.statusCode === 200 && line === expected) resolve();
+        else reject(new Error(`GET ${path} on ${host}:${port}: ${res.statusCode ?? '?'} ${JSON.stringify(line.slice(0, PING_BODY_LIMIT))}`));
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${path} on ${host}:${port}: no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+  });
+}
 
 /**
  * Implicit TLS for a check of the instance's own daemon: a TLS handshake, then the daemon's greeting
@@ -91,7 +119,7 @@ function afterSuccessEvery(check: ReadinessCheck, everyMs: number, now: () => nu
  * The readiness dialogue of each role (DESIGN: readiness = the protocol dialogue succeeds).
  * `now` is the clock {@link TLS_RECHECK_MS} is measured with.
  */
-export function readinessCheck(role: Role, spec: PlatformSpec, host: string, timeoutMs: number, now: () => number = Date.now): ReadinessCheck {
+export function readinessCheck(role: AgentRole, spec: PlatformSpec, host: string, timeoutMs: number, now: () => number = Date.now): ReadinessCheck {
   const { ports } = spec;
   const base = { host, timeoutMs };
   switch (role) {
@@ -140,5 +168,10 @@ export function readinessCheck(role: Role, spec: PlatformSpec, host: string, tim
       const password = requireSecret(spec, 'redisPassword');
       return async (signal) => void (await redisPing({ ...base, port: ports.redis, password, signal }));
     }
+    case 'as':
+      // The controller answers once the workers, the milter among them, are up.
+      return (signal) => httpPing(host, ports.rspamd, '/ping', 'pong', timeoutMs, signal);
+    case 'av':
+      return async (signal) => void (await clamdPing({ ...base, port: ports.clamd, signal }));
   }
 }

@@ -7,7 +7,7 @@ import type { InstanceContext } from '../config/index.ts';
 // The placeholder codec alone; the config index does not re-export it.
 import type { SecretConsumer } from '../config/index.ts';
 import { createLogger } from '../log.ts';
-import { loadSpecFile, ROLES, type PlatformSpec, type Role } from '../spec/index.ts';
+import { FILTER_ROLES, loadSpecFile, ROLES, type AgentRole, type PlatformSpec } from '../spec/index.ts';
 import { parse, usageError } from './args.ts';
 import { resolveStateDir } from './state.ts';
 
@@ -43,7 +43,7 @@ interface Wiring {
 type Values = Partial<Record<PodOption | 'listen' | 'address' | 'file' | 'state-dir' | 'peers', string>>;
 
 /** Single host: the spec file, peers.json in the state dir, configs generated from the spec. */
-function hostWiring(role: Role, name: string, values: Values): Wiring {
+function hostWiring(role: AgentRole, name: string, values: Values): Wiring {
   const used = [...POD_OPTION_NAMES, 'address' as const].filter((o) => values[o] !== undefined);
   if (used.length > 0) throw usageError(USAGE, `--${used.join(', --')} only with --pod`);
   if (!values.listen || !values.file || !values['state-dir']) throw usageError(USAGE, 'missing --name, --listen, -f or --state-dir');
@@ -61,7 +61,7 @@ function hostWiring(role: Role, name: string, values: Values): Wiring {
  * Kubernetes: the spec and peers from the spec ConfigMap, secrets from the Secret mount, config files
  * installed from the role's ConfigMap with placeholders resolved. Listens on every address of the pod.
  */
-function podWiring(role: Role, workload: SecretConsumer, name: string, values: Values): Wiring {
+function podWiring(role: AgentRole, workload: SecretConsumer, name: string, values: Values): Wiring {
   if (values.file !== undefined || values['state-dir'] !== undefined || values.peers !== undefined) {
     throw usageError(USAGE, '-f, --state-dir and --peers are not taken with --pod (the spec and peers come from --spec-dir)');
   }
@@ -112,8 +112,9 @@ export async function agentCommand(argv: string[]): Promise<number> {
   }, USAGE);
   // The outbound pools run Postfix exactly as an mta instance does; their config comes from their ConfigMap.
   const pool = values.pod && (values.role === 'mailout' || values.role === 'fallback');
-  const role = (pool ? 'mta' : values.role) as Role;
-  if (!ROLES.includes(role)) throw usageError(USAGE, `--role must be one of ${ROLES.join(', ')} (with --pod also mailout, fallback)`);
+  const role = (pool ? 'mta' : values.role) as AgentRole;
+  const roles: readonly AgentRole[] = [...ROLES, ...FILTER_ROLES];
+  if (!roles.includes(role)) throw usageError(USAGE, `--role must be one of ${roles.join(', ')} (with --pod also mailout, fallback)`);
   if (!values.name) throw usageError(USAGE, 'missing --name');
   const format: LogFormat = values['log-format'];
 

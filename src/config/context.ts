@@ -1,4 +1,4 @@
-import type { FilterRole, PlatformSpec, Role } from '../spec/index.ts';
+import type { AgentRole, FilterRole, PlatformSpec, Role } from '../spec/index.ts';
 
 /** One reachable instance of a role: a pod's DNS name in Kubernetes, a loopback address on the single host. */
 export interface Peer {
@@ -17,7 +17,7 @@ export type Peers = Record<Role, Peer[]> & { policy?: Peer[] } & Partial<Record<
 
 /** Everything a config generator needs about the instance it renders for. */
 export interface InstanceContext {
-  role: Role;
+  role: AgentRole;
   name: string;
   /** The address the daemon listens on (`0.0.0.0` in a pod, a 127.x.y.z on the single host). */
   listen: string;
@@ -33,6 +33,10 @@ export interface InstanceContext {
   mailDir: string;
   /** Server certificates, one directory per `spec.tls.certificates[].name` holding `tls.crt` and `tls.key`. */
   tlsDir: string;
+  /** `as`: the DKIM keys rspamd signs with (see FilterConfigInput.dkimDir). */
+  dkimDir?: string;
+  /** `av`: where clamd reads its signatures when `spec.filter.antivirus.signatures.directory` names none (the updater's). */
+  signaturesDir?: string;
 }
 
 /** An instance of a filter role (`as`, `av`): the same places as any instance; no mail or certificates of its own. */

@@ -1,9 +1,12 @@
-import type { Role } from '../spec/index.ts';
-import type { ConfigFiles, ConfigInput } from './context.ts';
+import { MailfleetError } from '../errors.ts';
+import type { AgentRole } from '../spec/index.ts';
+import { clamdFiles } from './clamd.ts';
+import type { ConfigFiles, ConfigInput, FilterConfigInput } from './context.ts';
 import { dovecotBackendFiles } from './dovecot-backend.ts';
 import { dovecotProxyFiles } from './dovecot-proxy.ts';
 import { postfixMsaFiles, postfixMtaFiles } from './postfix.ts';
 import { redisFiles } from './redis.ts';
+import { rspamdFiles } from './rspamd.ts';
 
 export type { ConfigFiles, ConfigInput, FilterConfigInput, FilterInstanceContext, InstanceContext, Peer, Peers } from './context.ts';
 export { authDn, certificateFiles, readerDn } from './context.ts';
@@ -26,10 +29,27 @@ export {
 export { accessRules, accountAttributes, accountChangeLdif, accountDn, accountLdif, domainDn, PROBE_ACCOUNT_QUOTA, probeAccount, ldapTreeLdif, serviceAccountsChangeLdif, slapdConfigLdif, type ServiceAccountHashes } from './slapd.ts';
 
 /**
+ * The input of a filter role's generators: the DKIM directory of the instance (`as`), and the signature directory
+ * the spec names or else the instance's (`av`, where the updater writes).
+ */
+export function filterConfigInput(input: ConfigInput): FilterConfigInput {
+  const { instance, spec } = input;
+  if (instance.role !== 'as' && instance.role !== 'av') throw new MailfleetError('CONFIG_UNRENDERABLE', `${instance.name}: not a filter role`);
+  const signaturesDir = spec.filter.antivirus.signatures?.directory ?? instance.signaturesDir;
+  return {
+    spec,
+    peers: input.peers,
+    instance: { ...instance, role: instance.role },
+    dkimDir: instance.dkimDir ?? `${instance.configDir}/dkim`,
+    ...(signaturesDir === undefined ? {} : { signaturesDir }),
+  };
+}
+
+/**
  * The application config files of one instance. `ldap` is absent: slapd's config is loaded offline
  * (see `slapdConfigLdif`), because cn=config is a database, not a file.
  */
-export function roleConfigFiles(role: Role, input: ConfigInput): ConfigFiles {
+export function roleConfigFiles(role: AgentRole, input: ConfigInput): ConfigFiles {
   switch (role) {
     case 'mta':
       return postfixMtaFiles(input);
@@ -43,6 +63,10 @@ export function roleConfigFiles(role: Role, input: ConfigInput): ConfigFiles {
       return redisFiles(input);
     case 'ldap':
       return {};
+    case 'as':
+      return rspamdFiles(filterConfigInput(input));
+    case 'av':
+      return clamdFiles(filterConfigInput(input));
   }
 }
 

@@ -8,7 +8,7 @@
  * `{{mailfleet.pod.name}}`. Neither Postfix, Dovecot, slapd nor Redis gives `{{` a meaning.
  */
 import { MailfleetError } from '../errors.ts';
-import { filterRuns, PLATFORM_SECRETS, platformSecrets, probeRuns, secretValue, type PlatformSecretName, type PlatformSpec, type Role } from '../spec/index.ts';
+import { filterRuns, PLATFORM_SECRETS, platformSecrets, probeRuns, secretValue, type FilterRole, type PlatformSecretName, type PlatformSpec, type Role } from '../spec/index.ts';
 
 const PLACEHOLDER = /\{\{mailfleet\.(secret|pod)\.([a-z0-9-]+)\}\}/g;
 
@@ -76,7 +76,7 @@ export function platformSecretKeys(spec: PlatformSpec): string[] {
 }
 
 /** What runs in a pod: a role, an outbound pool (Postfix like an `mta`, with a config of its own), the prober or the policy server. */
-export type SecretConsumer = Role | 'mailout' | 'fallback' | 'probe' | 'policy';
+export type SecretConsumer = Role | FilterRole | 'mailout' | 'fallback' | 'probe' | 'policy';
 
 /**
  * The Secret keys a workload's pods use, and so the only ones mounted into them: what its config files
@@ -113,6 +113,11 @@ export function podSecretKeys(workload: SecretConsumer, spec: PlatformSpec): str
     case 'policy':
       // Its Redis client authenticates; nothing else of the platform is its business.
       return [k.redisPassword];
+    case 'as':
+      // rspamd's Redis (Bayes, greylisting, history) and its controller's password.
+      return [k.redisPassword, k.filterControllerPassword];
+    case 'av':
+      return [];
     case 'mailout':
     case 'fallback':
       return [];

@@ -1,4 +1,4 @@
-import type { PlatformSpec, Role } from '../spec/index.ts';
+import type { AgentRole, PlatformSpec, Role } from '../spec/index.ts';
 import type { ConfigInput, InstanceContext } from './context.ts';
 
 type TlsCertificate = PlatformSpec['tls']['certificates'][number];
@@ -6,8 +6,8 @@ type TlsCertificate = PlatformSpec['tls']['certificates'][number];
 /** The roles with client-facing TLS listeners: they serve `spec.tls.certificates`. */
 export const TLS_ROLES: readonly Role[] = ['mta', 'msa', 'proxy'];
 
-export function servesTls(role: Role): boolean {
-  return TLS_ROLES.includes(role);
+export function servesTls(role: AgentRole): boolean {
+  return (TLS_ROLES as readonly AgentRole[]).includes(role);
 }
 
 /**

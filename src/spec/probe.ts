@@ -1,5 +1,6 @@
 /** Where the prober runs and what it probes, derived from the spec; its field defaults and checks. */
 import { demoAccounts } from './accounts.ts';
+import { antivirusRuns, filterRuns } from './filter.ts';
 import { policyRuns } from './policy.ts';
 import type { InstanceRole, PlatformSpec } from './types.ts';
 
@@ -18,10 +19,15 @@ export function probeRuns(spec: Pick<PlatformSpec, 'roles' | 'probe'>): boolean 
   return spec.probe.enabled && probePaths(spec).length > 0;
 }
 
-/** Instances of a role on the single host: the spec's replicas for a mail role, one prober and one policy server while each runs. */
+/**
+ * Instances of a role on the single host: the spec's replicas for a mail role; one prober, one policy server, one
+ * rspamd and one clamd while each runs (one rspamd: Postfix names one milter).
+ */
 export function instanceReplicas(spec: PlatformSpec, role: InstanceRole): number {
   if (role === 'probe') return probeRuns(spec) ? 1 : 0;
   if (role === 'policy') return policyRuns(spec) ? 1 : 0;
+  if (role === 'as') return filterRuns(spec) ? 1 : 0;
+  if (role === 'av') return antivirusRuns(spec) ? 1 : 0;
   return spec.roles[role].replicas;
 }
 

@@ -10,6 +10,8 @@ export type Role = (typeof ROLES)[number];
  */
 export const FILTER_ROLES = ['as', 'av'] as const;
 export type FilterRole = (typeof FILTER_ROLES)[number];
+/** The roles whose instances are a daemon under the agent (the container entrypoint; a single-host instance). */
+export type AgentRole = Role | FilterRole;
 
 /**
  * Roles whose instances run mailfleet itself rather than a daemon under the agent: the single-host runtime
@@ -19,10 +21,11 @@ export const PROCESS_ROLES = ['policy', 'probe'] as const;
 export type ProcessRole = (typeof PROCESS_ROLES)[number];
 /**
  * Every role the single-host runtime runs instances of, in start order: the policy server after kvs, where it
- * counts, and before the mail roles that ask it; the prober last, once there is something to probe.
+ * counts, and before the mail roles that ask it; clamd before rspamd, which asks it, and rspamd (its state in kvs)
+ * before the mail roles whose milter it is; the prober last, once there is something to probe.
  */
-export const INSTANCE_ROLES = ['ldap', 'kvs', 'policy', 'mailbox', 'proxy', 'mta', 'msa', 'probe'] as const satisfies readonly (Role | ProcessRole)[];
-export type InstanceRole = Role | ProcessRole;
+export const INSTANCE_ROLES = ['ldap', 'kvs', 'policy', 'av', 'as', 'mailbox', 'proxy', 'mta', 'msa', 'probe'] as const satisfies readonly (AgentRole | ProcessRole)[];
+export type InstanceRole = AgentRole | ProcessRole;
 
 export interface RoleSpec {
   /** Number of instances. */

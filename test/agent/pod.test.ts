@@ -25,6 +25,7 @@ const platform = parseSpec(stringify({
     director: { apiKey: 'doveadm-key-0123456789', backendLoginPassword: 'backend-login-0123456789' },
     probe: { password: 'probe-secret-0123456789' },
     redis: { password: 'redis-secret-0123456789' },
+    filter: { controllerPassword: 'rspamd-secret-0123456789' },
     accounts: {
       seed: [{ address: 'alice@example.com', password: 'alice-password' }],
       generate: [{ count: 2, prefix: 'user', domain: 'example.com', password: 'generated-password' }],

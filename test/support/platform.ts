@@ -45,7 +45,8 @@ export interface Platform {
 export interface PlatformOptions {
   /** A /16 of 127.0.0.0/8 no other test file uses, e.g. `127.81.0.0/16`. */
   addressPool: string;
-  roles?: Partial<Record<'mta' | 'msa' | 'proxy' | 'mailbox' | 'ldap' | 'kvs', number>>;
+  /** Replicas by role. rspamd (`as`) and clamd (`av`) default to 0: a test that filters says so (and sets `filter`). */
+  roles?: Partial<Record<'mta' | 'msa' | 'proxy' | 'mailbox' | 'ldap' | 'kvs' | 'as' | 'av', number>>;
   accounts?: number;
   password?: string;
   /** Extra `spec.director` settings (resyncSeconds, drainTimeoutSeconds, …). */
@@ -69,6 +70,8 @@ export interface PlatformOptions {
    * leave out (test/integration/policy-flood.test.ts and mail-path.test.ts run it).
    */
   policy?: Record<string, unknown>;
+  /** `spec.filter` settings (rspamd's resolvers, thresholds, clamd's signatures, …), for a test that runs `as`. */
+  filter?: Record<string, unknown>;
 }
 
 export const DOMAIN = 'example.com';
@@ -126,7 +129,7 @@ function killAll(pids: number[]): void {
 export async function startPlatform(t: TestContext, options: PlatformOptions): Promise<Platform> {
   const stateDir = mkdtempSync('/tmp/mailfleet-test-');
   const specFile = join(stateDir, 'mailfleet.yaml');
-  const roles = { ldap: 1, kvs: 1, mailbox: 3, proxy: 1, mta: 1, msa: 1, ...options.roles };
+  const roles = { ldap: 1, kvs: 1, mailbox: 3, proxy: 1, mta: 1, msa: 1, as: 0, av: 0, ...options.roles };
   writeFileSync(specFile, stringify({
     apiVersion: 'mailfleet.io/v1alpha1',
     kind: 'MailPlatform',
@@ -140,6 +143,7 @@ export async function startPlatform(t: TestContext, options: PlatformOptions): P
       accounts: { generate: [{ count: options.accounts ?? 10, prefix: 'user', domain: DOMAIN, password: options.password ?? 'secret-password' }] },
       probe: options.probe ?? { enabled: false },
       policy: options.policy ?? { enabled: false },
+      ...(options.filter ? { filter: options.filter } : {}),
       ...options.extra,
     },
   }));

@@ -9,7 +9,7 @@ import {
 import { MailfleetError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { alertRuleFiles } from '../../observability/index.ts';
-import type { MailPlatform } from '../../spec/index.ts';
+import { antivirusRuns, filterRuns, type MailPlatform } from '../../spec/index.ts';
 import { createCertificateRenewal, createTlsMetrics } from '../../tls/index.ts';
 import { createAddressPool } from './addresses.ts';
 import { startControlServer } from './control.ts';
@@ -79,7 +79,8 @@ export async function startLocalPlatform(opts: {
 }): Promise<LocalPlatform> {
   const log = opts.logFor('runtime');
   const stateDir = resolve(opts.stateDir);
-  checkPrerequisites(opts.platform.spec.local.alertWebhookUrl !== undefined);
+  const { spec } = opts.platform;
+  checkPrerequisites({ alerting: spec.local.alertWebhookUrl !== undefined, antispam: filterRuns(spec), antivirus: antivirusRuns(spec) });
   checkStateDirReachable(stateDir);
   if (ensureMailUser()) opts.note('created system user vmail (owner of mail storage)');
   mkdirSync(stateDir, { recursive: true });

@@ -27,6 +27,19 @@ const PROGRAMS: { path: string; pkg: string }[] = [
 /** Needed only when the spec names an alert webhook (`spec.local.alertWebhookUrl`). */
 const ALERTMANAGER = { path: '/usr/bin/prometheus-alertmanager', pkg: 'prometheus-alertmanager' };
 
+/** Needed only while the spec runs the filter roles: rspamd (`as`), clamd (`av`), each with its account. */
+const FILTER_PROGRAMS = { as: { path: '/usr/bin/rspamd', pkg: 'rspamd' }, av: { path: '/usr/sbin/clamd', pkg: 'clamav-daemon' } } as const;
+const FILTER_ACCOUNTS = { as: { name: '_rspamd', pkg: 'rspamd' }, av: { name: 'clamav', pkg: 'clamav-base' } } as const;
+
+/** What a spec needs beyond the mail roles: Alertmanager, rspamd, clamd. */
+export interface OptionalPrerequisites {
+  alerting?: boolean;
+  /** rspamd runs (`filterRuns`). */
+  antispam?: boolean;
+  /** clamd runs (`antivirusRuns`). */
+  antivirus?: boolean;
+}
+
 /** System accounts the daemons run as; all but `vmail` come with the packages. */
 const ACCOUNTS: { name: string; pkg: string }[] = [
   { name: 'postfix', pkg: 'postfix' },
@@ -45,16 +58,19 @@ function accountExists(name: string): boolean {
 }
 
 /** Everything missing, each with how to get it. Empty when the host is ready. `alerting`: Alertmanager is needed too. */
-export function missingPrerequisites(alerting = false): string[] {
+export function missingPrerequisites(needs: boolean | OptionalPrerequisites = false): string[] {
+  const { alerting = false, antispam = false, antivirus = false } = typeof needs === 'boolean' ? { alerting: needs } : needs;
+  const programs = [...PROGRAMS, ...(alerting ? [ALERTMANAGER] : []), ...(antispam ? [FILTER_PROGRAMS.as] : []), ...(antivirus ? [FILTER_PROGRAMS.av] : [])];
+  const accounts = [...ACCOUNTS, ...(antispam ? [FILTER_ACCOUNTS.as] : []), ...(antivirus ? [FILTER_ACCOUNTS.av] : [])];
   const problems: string[] = [];
   if (process.getuid?.() !== 0) problems.push('not running as root: mail daemons bind privileged ports and switch users; run with sudo');
-  for (const p of alerting ? [...PROGRAMS, ALERTMANAGER] : PROGRAMS) if (!existsSync(p.path)) problems.push(`${p.path} is missing (Debian package ${p.pkg}); ${INSTALL_HINT}`);
-  for (const a of ACCOUNTS) if (!accountExists(a.name)) problems.push(`system user ${a.name} is missing (created by package ${a.pkg}); ${INSTALL_HINT}`);
+  for (const p of programs) if (!existsSync(p.path)) problems.push(`${p.path} is missing (Debian package ${p.pkg}); ${INSTALL_HINT}`);
+  for (const a of accounts) if (!accountExists(a.name)) problems.push(`system user ${a.name} is missing (created by package ${a.pkg}); ${INSTALL_HINT}`);
   return problems;
 }
 
-export function checkPrerequisites(alerting = false): void {
-  const problems = missingPrerequisites(alerting);
+export function checkPrerequisites(needs: boolean | OptionalPrerequisites = false): void {
+  const problems = missingPrerequisites(needs);
   if (problems.length > 0) {
     const code = problems[0]?.startsWith('not running as root') && problems.length === 1 ? 'NOT_ROOT' : 'PREREQUISITE_MISSING';
     throw new MailfleetError(code, `this host cannot run the platform yet (${problems.length} problem(s))`, { details: problems });

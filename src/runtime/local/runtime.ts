@@ -6,7 +6,7 @@ import { createEndpointFeed, type EndpointFeed } from '../../backends/index.ts';
 import type { Peers } from '../../config/index.ts';
 import { errorMessage, MailfleetError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
-import { INSTANCE_ROLES, instanceReplicas, ROLES, seedingBudgetMs, type InstanceRole, type PlatformSpec, type Role } from '../../spec/index.ts';
+import { FILTER_ROLES, INSTANCE_ROLES, instanceReplicas, ROLES, seedingBudgetMs, type InstanceRole, type PlatformSpec, type Role } from '../../spec/index.ts';
 import type { AddressPool } from './addresses.ts';
 import { daemonPidFiles, launchAgent, type Pod, type PodLaunch } from './pod.ts';
 
@@ -43,13 +43,16 @@ function readyz(host: string, port: number): Promise<boolean> {
  */
 const DEPENDENTS: Partial<Record<InstanceRole, InstanceRole[]>> = {
   ldap: ['mta', 'msa', 'mailbox', 'proxy'],
-  kvs: ['policy'],
+  kvs: ['policy', 'as'],
   policy: ['mta', 'msa'],
   proxy: ['mta', 'msa'],
+  // rspamd is the mta's and msa's milter; clamd is rspamd's antivirus.
+  as: ['mta', 'msa'],
+  av: ['as'],
 };
 
 /** The roles peers.json lists: those a config names (the prober is nobody's peer). */
-const PEER_ROLES = [...ROLES, 'policy'] as const;
+const PEER_ROLES = [...ROLES, 'policy', ...FILTER_ROLES] as const;
 
 export type Progress = (event: { pod: Pod; phase: 'starting' | 'ready' | 'stopping' | 'stopped' | 'crashed' | 'restarting'; elapsedMs?: number; detail?: string }) => void;
 

@@ -29,6 +29,10 @@ export function rolePorts(role: InstanceRole, ports: Ports): Record<string, numb
       return { redis: ports.redis, ...http };
     case 'policy':
       return { policy: ports.policy, ...http };
+    case 'as':
+      return { milter: ports.milter, rspamd: ports.rspamd, ...http };
+    case 'av':
+      return { clamd: ports.clamd, ...http };
     case 'probe':
       return http;
   }

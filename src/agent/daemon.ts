@@ -1,0 +1,30 @@
+/** What the agent knows of a daemon: how to prepare, run and reload it (the roles' own are in daemons.ts). */
+import type { ConfigFiles, ConfigInput } from '../config/index.ts';
+
+/**
+ * Where the daemon's config files come from. The single host generates them from the spec; a pod installs
+ * them from its ConfigMap mount (see `mountedConfigSource`).
+ */
+export type ConfigSource = (input: ConfigInput) => ConfigFiles;
+
+/** What init and reload work from: the generators' input, and where the config files come from (default: generated). */
+export interface DaemonInput extends ConfigInput {
+  configSource?: ConfigSource;
+}
+
+/** How the agent prepares, runs and reloads the daemon of one role. */
+export interface Daemon {
+  /** Directories, config files, stale state: everything before the daemon may start. */
+  init(input: DaemonInput): Promise<void>;
+  /** argv of the foreground daemon. */
+  command(input: ConfigInput): string[];
+  /** Re-install configs (peers moved, or a pod's ConfigMap changed) and make the daemon pick them up. */
+  reload(input: DaemonInput, pid: number): Promise<void>;
+  /** Pid files a previous incarnation may have left behind, checked for live orphans at start. */
+  pidFiles(input: ConfigInput): string[];
+  /**
+   * Make the daemon load the certificates just installed, gracefully: open sessions finish on the old
+   * ones. Only the roles with TLS listeners have it.
+   */
+  reloadCertificates?: (input: ConfigInput) => Promise<void>;
+}

@@ -1,0 +1,91 @@
+/**
+ * The daemons of the filter roles under the agent: rspamd (`as`) and clamd (`av`). Both run in the foreground
+ * with logs on stderr; as root (the single host) each drops to its package's account, in a pod each runs as that
+ * account already.
+ */
+import { existsSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  CLAMAV_USER, CLAMD, CLAMD_CONF, DKIM_SELECTORS_MAP, filterConfigInput, roleConfigFiles, RSPAMD_LOCAL_D, rspamdArguments, SIGNATURE_FILE_PATTERN,
+  type ConfigInput,
+} from '../config/index.ts';
+import { MailfleetError } from '../errors.ts';
+import type { Daemon, DaemonInput } from './daemon.ts';
+import { ensureDir, freshDir, PRIVILEGED, writeConfigFiles } from './fs.ts';
+
+/** The account rspamd's workers run as (Debian's package). */
+export const RSPAMD_USER = '_rspamd';
+
+function installConfig(input: DaemonInput, group: string): void {
+  const files = (input.configSource ?? ((i: ConfigInput) => roleConfigFiles(i.instance.role, i)))(input);
+  writeConfigFiles(input.instance.configDir, files, group);
+}
+
+/** `local.d` → `.` in the config directory (see RSPAMD_LOCAL_D), replaced if anything else is there. */
+function linkLocalD(configDir: string): void {
+  const link = join(configDir, RSPAMD_LOCAL_D.name);
+  rmSync(link, { recursive: true, force: true });
+  symlinkSync(RSPAMD_LOCAL_D.target, link);
+}
+
+/**
+ * The DKIM directory: present, with a selectors map rspamd can watch (empty: nothing is signed yet). Where it is
+ * mounted read-only (a Secret in a pod) it is left as it is.
+ */
+function ensureDkimDir(dir: string): void {
+  if (existsSync(join(dir, DKIM_SELECTORS_MAP))) return;
+  if (!PRIVILEGED) return;
+  ensureDir(dir, 0o750, RSPAMD_USER);
+  writeFileSync(join(dir, DKIM_SELECTORS_MAP), '', { mode: 0o640 });
+}
+
+export const rspamd: Daemon = {
+  async init(input) {
+    const { instance } = input;
+    ensureDir(instance.dataDir, 0o750, RSPAMD_USER);
+    freshDir(instance.runDir, 0o750);
+    // The workers write their pid file, control socket and temporary files there as rspamd's account.
+    ensureDir(instance.runDir, 0o750, RSPAMD_USER);
+    ensureDkimDir(filterConfigInput(input).dkimDir);
+    installConfig(input, RSPAMD_USER);
+    linkLocalD(instance.configDir);
+  },
+  command: (input) => rspamdArguments(input.instance, PRIVILEGED ? RSPAMD_USER : undefined),
+  async reload(input, pid) {
+    // Peers moved (kvs, av): new files, and rspamd re-reads them and restarts its workers gracefully.
+    installConfig(input, RSPAMD_USER);
+    linkLocalD(input.instance.configDir);
+    process.kill(pid, 'SIGHUP');
+  },
+  pidFiles: (input) => [join(input.instance.runDir, 'rspamd.pid')],
+};
+
+/** Whether `dir` holds at least one file clamd loads signatures from. */
+export function hasSignatures(dir: string): boolean {
+  try {
+    return readdirSync(dir).some((f) => SIGNATURE_FILE_PATTERN.test(f));
+  } catch {
+    return false;
+  }
+}
+
+export const clamd: Daemon = {
+  async init(input) {
+    const { instance } = input;
+    const dir = filterConfigInput(input).signaturesDir;
+    // clamd refuses to start on an empty database; say why here rather than in its log.
+    if (dir === undefined || !hasSignatures(dir)) {
+      throw new MailfleetError('INSTANCE_START_FAILED', `${instance.name}: no signatures in ${dir ?? '(no signature directory)'} yet; clamd never starts on an empty database`);
+    }
+    ensureDir(instance.dataDir, 0o750, CLAMAV_USER);
+    freshDir(instance.runDir, 0o750);
+    ensureDir(instance.runDir, 0o750, CLAMAV_USER);
+    installConfig(input, CLAMAV_USER);
+  },
+  command: (input) => [CLAMD, '--foreground', `--config-file=${join(input.instance.configDir, CLAMD_CONF)}`],
+  async reload(input) {
+    // clamd's config names no peer; its signatures it checks by itself (SelfCheck).
+    installConfig(input, CLAMAV_USER);
+  },
+  pidFiles: (input) => [join(input.instance.runDir, 'clamd.pid')],
+};
