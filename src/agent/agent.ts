@@ -98,6 +98,19 @@ async function dovecotRelay(instance: AgentOptions['instance'], log: Logger, reg
 }
 
 /**
+ * An `as` serves rspamd's metrics through its agent's /metrics (rspamd-metrics.ts): the controller wants its
+ * password, which no scraper sends. Only its agent loads the relay.
+ */
+async function rspamdRelay(spec: PlatformSpec, instance: AgentOptions['instance'], log: Logger, registry: Registry): Promise<(() => Promise<string>) | undefined> {
+  if (instance.role !== 'as') return undefined;
+  const [{ createRspamdMetricsRelay }, { requireSecret }] = await Promise.all([import('./rspamd-metrics.ts'), import('../spec/index.ts')]);
+  const host = instance.listen === '0.0.0.0' ? '127.0.0.1' : instance.listen;
+  return createRspamdMetricsRelay({
+    host, port: spec.ports.rspamd, password: requireSecret(spec, 'filterControllerPassword'), registry, labels: { role: instance.role, instance: instance.name }, log,
+  });
+}
+
+/**
  * An `mta` or `msa` counts its Postfix's log lines and reads its queue into the agent's metrics
  * (src/exporter): the lines are the ones the agent relays from the daemon's stdout anyway, so the parsing
  * costs no second reader and no other process in the pod.
@@ -166,7 +179,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   }
 
   const certificates = watchCertificates(daemon, input, serving, log, registry);
-  const relay = await dovecotRelay(instance, log, registry);
+  const relay = (await dovecotRelay(instance, log, registry)) ?? (await rspamdRelay(spec, instance, log, registry));
 
   const budgetMs = spec.drainSeconds * 1000;
   let drainStartedAt: number | undefined;

@@ -94,7 +94,8 @@ function rspamdConf({ spec, instance }: FilterConfigInput): string {
     '  discard_on_reject = false;',
     '  quarantine_on_reject = false;',
     '  spam_header = "X-Spam";',
-    '  reject_message = "5.7.1 Message refused as spam";',
+    // After Postfix's "554 5.7.1": the milter sends the code and the enhanced code itself.
+    '  reject_message = "Message refused as spam";',
     '}',
     '',
     '# /ping (readiness), /stat and /metrics, and learning; every other request needs the password.',
