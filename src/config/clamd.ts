@@ -44,6 +44,8 @@ export function clamdFiles({ spec, instance, signaturesDir }: FilterConfigInput)
       'LogVerbose no',
       `PidFile ${instance.runDir}/clamd.pid`,
       `TemporaryDirectory ${instance.runDir}`,
+      // Started as root (the single host), clamd drops to its account; a pod starts it as that account.
+      `User ${CLAMAV_USER}`,
       `DatabaseDirectory ${signaturesDir}`,
       'OfficialDatabaseOnly no',
       `SelfCheck ${CLAMD_SELF_CHECK_S}`,

@@ -32,6 +32,7 @@ test('GIVEN an av instance WHEN rendered THEN clamd runs in the foreground on TC
   assert.equal(conf.get('DatabaseDirectory'), '/var/lib/mailfleet/clamav');
   assert.equal(conf.get('SelfCheck'), '600');
   assert.equal(conf.get('LogFile'), undefined, 'logs to stderr, where the agent reads them');
+  assert.equal(conf.get('User'), 'clamav');
   assert.equal(conf.get('AlertExceedsMax'), undefined, 'large mail is not reported as a virus');
 });
 

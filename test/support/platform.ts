@@ -72,6 +72,11 @@ export interface PlatformOptions {
   policy?: Record<string, unknown>;
   /** `spec.filter` settings (rspamd's resolvers, thresholds, clamd's signatures, …), for a test that runs `as`. */
   filter?: Record<string, unknown>;
+  /**
+   * Runs in the fresh state directory before `mailfleet up`: files the platform should find there (DKIM keys, a
+   * signature directory). Its result replaces placeholders in the spec: each key, where a string value equals it.
+   */
+  beforeUp?: (stateDir: string) => Record<string, string>;
 }
 
 export const DOMAIN = 'example.com';
@@ -130,7 +135,14 @@ export async function startPlatform(t: TestContext, options: PlatformOptions): P
   const stateDir = mkdtempSync('/tmp/mailfleet-test-');
   const specFile = join(stateDir, 'mailfleet.yaml');
   const roles = { ldap: 1, kvs: 1, mailbox: 3, proxy: 1, mta: 1, msa: 1, as: 0, av: 0, ...options.roles };
-  writeFileSync(specFile, stringify({
+  const substitutions = options.beforeUp?.(stateDir) ?? {};
+  const substitute = (value: unknown): unknown => {
+    if (typeof value === 'string') return substitutions[value] ?? value;
+    if (Array.isArray(value)) return value.map(substitute);
+    if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v)]));
+    return value;
+  };
+  writeFileSync(specFile, stringify(substitute({
     apiVersion: 'mailfleet.io/v1alpha1',
     kind: 'MailPlatform',
     metadata: { name: 'test' },
@@ -146,7 +158,7 @@ export async function startPlatform(t: TestContext, options: PlatformOptions): P
       ...(options.filter ? { filter: options.filter } : {}),
       ...options.extra,
     },
-  }));
+  })));
 
   let stderr = '';
   const runtime = spawn(process.execPath, [ensureBuilt(), 'up', '-f', specFile, '--state-dir', stateDir], {

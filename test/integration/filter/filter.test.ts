@@ -1,0 +1,199 @@
+/**
+ * Filtering and signing on one host with real daemons: rspamd (`as`) as the milter of the mta and the msa, clamd
+ * (`av`) with a signature database built by sigtool, unbound on loopback as rspamd's only resolver (SPF, DKIM and
+ * DMARC records of the test domains; NXDOMAIN for everything else, so nothing leaves loopback). Mail is sent by SMTP
+ * and read back over IMAP; DKIM signatures are made and checked by python3-dkim.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ImapFlow } from 'imapflow';
+import { instanceRunDir } from '../../../src/agent/index.ts';
+import type { TlsClientOptions } from '../../../src/protocol/index.ts';
+import { imapFlowTls, sendAll } from '../../support/mail.ts';
+import { DOMAIN, HOSTNAME, startPlatform } from '../../support/platform.ts';
+import { until } from '../../support/poll.ts';
+import {
+  dkimKeyPair, dkimRecord, dkimSign, dkimVerify, installDkimKey, mail, mailWithAttachment, signatureDirectory, SIGTOOL, startDns, TEST_VIRUS_FILE,
+  TEST_VIRUS_NAME, UNBOUND, type TxtRecord,
+} from './harness.ts';
+
+const POOL = '127.121.0.0/16';
+/** unbound's address: outside the platform's pool. */
+const DNS_HOST = '127.122.0.53';
+const PASSWORD = 'filter-test-password';
+const GTUBE = 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X';
+/** rspamd's add-header test pattern (spec.filter.testPatterns). */
+const GTUBE_ADD_HEADER = 'YJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X';
+const DELIVERY_DEADLINE_MS = 60_000;
+
+/** The raw message with `id` in `user`'s INBOX, once it is there. */
+async function fetchRaw(host: string, port: number, user: string, tls: TlsClientOptions, id: string): Promise<string> {
+  return until(`message ${id} in ${user}'s INBOX`, async () => {
+    const client = new ImapFlow({ host, port, auth: { user, pass: PASSWORD }, logger: false, ...imapFlowTls(tls) });
+    await client.connect();
+    try {
+      const lock = await client.getMailboxLock('INBOX');
+      try {
+        const exists = typeof client.mailbox === 'object' ? client.mailbox.exists : 0;
+        if (exists === 0) return undefined;
+        for await (const m of client.fetch('1:*', { envelope: true, source: true })) {
+          if (m.envelope?.messageId === `<${id}>` && m.source) return m.source.toString('utf8');
+        }
+        return undefined;
+      } finally {
+        lock.release();
+      }
+    } finally {
+      await client.logout().catch(() => undefined);
+    }
+  }, DELIVERY_DEADLINE_MS, 500);
+}
+
+/** The value of the first header `name` (unfolded), or undefined. */
+function header(raw: string, name: string): string | undefined {
+  const head = raw.split(/\r?\n\r?\n/, 1)[0] ?? '';
+  const m = new RegExp(`^${name}:[ \\t]*(.*(?:\\r?\\n[ \\t].*)*)`, 'im').exec(head);
+  return m?.[1]?.replace(/\r?\n[ \t]+/g, ' ');
+}
+
+test('rspamd and clamd as the milter of the mta and the msa, with real daemons', { timeout: 600_000, skip: !UNBOUND || !SIGTOOL }, async (t) => {
+  const sender = dkimKeyPair();
+  const platformKey = dkimKeyPair();
+  const records: TxtRecord[] = [
+    // A domain whose mail may come from nowhere: SPF -all, DMARC p=reject.
+    { name: 'strict.test', text: 'v=spf1 -all' },
+    { name: '_dmarc.strict.test', text: 'v=DMARC1; p=reject' },
+    // A domain that signs its mail.
+    { name: 'sel1._domainkey.signed.test', text: dkimRecord(sender.publicB64) },
+    // The platform's own key, which the msa's mail is signed with.
+    { name: `mf1._domainkey.${DOMAIN}`, text: dkimRecord(platformKey.publicB64) },
+  ];
+  const resolver = await startDns(t, DNS_HOST, records);
+
+  const platform = await startPlatform(t, {
+    addressPool: POOL,
+    accounts: 3,
+    password: PASSWORD,
+    roles: { mailbox: 1, proxy: 1, mta: 1, msa: 1, as: 1, av: 1 },
+    filter: {
+      nameservers: [resolver],
+      publicLists: false,
+      testPatterns: true,
+      antivirus: { signatures: { directory: '@SIGNATURES@' } },
+    },
+    beforeUp: (stateDir) => {
+      installDkimKey(join(stateDir, 'dkim'), DOMAIN, 'mf1', platformKey.privatePem);
+      return { '@SIGNATURES@': signatureDirectory(stateDir) };
+    },
+  });
+  const mta = await platform.instance('mta-0');
+  const msa = await platform.instance('msa-0');
+  const proxy = await platform.instance('proxy-0');
+  const smtp = { host: mta.address, port: mta.ports.smtp as number };
+  const imap = { host: proxy.address, port: proxy.ports.imap as number };
+  const user1 = `user1@${DOMAIN}`;
+  const user2 = `user2@${DOMAIN}`;
+  const run = Date.now().toString(36);
+  const send = async (from: string, to: string, data: string) => {
+    const [r] = await sendAll(smtp.host, smtp.port, [{ from, to: [to], data }], 1, { tls: platform.clientTls('starttls') });
+    assert.ok(r);
+    return r;
+  };
+
+  await t.test('GIVEN a clean message WHEN sent to the mta THEN it is delivered with Authentication-Results (the host as authserv-id) and X-Spam-Status', async () => {
+    const id = `clean-${run}@remote.test`;
+    const r = await send('someone@remote.test', user1, mail({ id, from: 'someone@remote.test', to: user1, subject: 'Lunch on Friday', body: 'Shall we meet at noon at the usual place?' }));
+    assert.equal(r.data?.code, 250, JSON.stringify(r.data));
+    const raw = await fetchRaw(imap.host, imap.port, user1, platform.clientTls('starttls'), id);
+    assert.match(header(raw, 'Authentication-Results') ?? '', new RegExp(`^${HOSTNAME.replace(/\./g, '\\.')};`));
+    assert.match(header(raw, 'X-Spam-Status') ?? '', /^No, score=/);
+    assert.equal(header(raw, 'X-Spam'), undefined);
+  });
+
+  await t.test('GIVEN GTUBE WHEN sent to the mta THEN it is refused at the end of DATA with 5xx', async () => {
+    const r = await send('spammer@remote.test', user1, mail({ id: `gtube-${run}@remote.test`, from: 'spammer@remote.test', to: user1, subject: 'Offer', body: GTUBE }));
+    assert.deepEqual(r.rcpt.map((x) => x.code), [250]);
+    assert.equal(Math.floor((r.data?.code ?? 0) / 100), 5, JSON.stringify(r.data));
+  });
+
+  await t.test('GIVEN the add-header test pattern WHEN sent to the mta THEN it is delivered, tagged X-Spam: Yes', async () => {
+    const id = `tagged-${run}@remote.test`;
+    const r = await send('bulk@remote.test', user1, mail({ id, from: 'bulk@remote.test', to: user1, subject: 'Offer', body: GTUBE_ADD_HEADER }));
+    assert.equal(r.data?.code, 250, JSON.stringify(r.data));
+    const raw = await fetchRaw(imap.host, imap.port, user1, platform.clientTls('starttls'), id);
+    assert.equal(header(raw, 'X-Spam'), 'Yes');
+    assert.match(header(raw, 'X-Spam-Status') ?? '', /^Yes, score=/);
+  });
+
+  await t.test('GIVEN the ClamAV test file attached WHEN sent to the mta THEN it is refused at the end of DATA with 5xx naming the virus', async () => {
+    const r = await send('virus@remote.test', user1, mailWithAttachment({
+      id: `virus-${run}@remote.test`, from: 'virus@remote.test', to: user1, subject: 'Invoice', file: readFileSync(TEST_VIRUS_FILE), filename: 'invoice.exe',
+    }));
+    assert.equal(Math.floor((r.data?.code ?? 0) / 100), 5, JSON.stringify(r.data));
+    assert.match(r.data?.lines.join(' ') ?? '', new RegExp(TEST_VIRUS_NAME));
+  });
+
+  await t.test('GIVEN mail from a domain with SPF -all and DMARC p=reject WHEN it comes from elsewhere THEN it is refused with 5xx', async () => {
+    const r = await send('ceo@strict.test', user1, mail({ id: `spoof-${run}@strict.test`, from: 'ceo@strict.test', to: user1, subject: 'Wire transfer', body: 'Please pay the attached invoice today.' }));
+    assert.equal(Math.floor((r.data?.code ?? 0) / 100), 5, JSON.stringify(r.data));
+  });
+
+  await t.test('GIVEN a message signed by its domain WHEN delivered THEN dkim=pass; GIVEN it altered after signing THEN dkim=fail', async () => {
+    const from = 'news@signed.test';
+    const good = `signed-${run}@signed.test`;
+    const bad = `altered-${run}@signed.test`;
+    const dir = platform.stateDir;
+    const signedGood = dkimSign(mail({ id: good, from, to: user2, subject: 'Newsletter', body: 'This month: nothing new.' }), 'signed.test', 'sel1', sender.privatePem, dir);
+    const signedBad = dkimSign(mail({ id: bad, from, to: user2, subject: 'Newsletter', body: 'This month: nothing new.' }), 'signed.test', 'sel1', sender.privatePem, dir)
+      .replace('nothing new', 'everything new');
+    for (const data of [signedGood, signedBad]) assert.equal((await send(from, user2, data)).data?.code, 250);
+    const ar = async (id: string) => header(await fetchRaw(imap.host, imap.port, user2, platform.clientTls('starttls'), id), 'Authentication-Results') ?? '';
+    assert.match(await ar(good), /dkim=pass header\.d=signed\.test/);
+    assert.match(await ar(bad), /dkim=fail/);
+  });
+
+  await t.test('GIVEN an authenticated user WHEN sending through the msa THEN the message is DKIM-signed for the domain, and python3-dkim verifies it', async () => {
+    const id = `outbound-${run}@${DOMAIN}`;
+    const [r] = await sendAll(msa.address, msa.ports.submission as number, [{ from: user1, to: [user2], data: mail({ id, from: user1, to: user2, subject: 'Signed', body: 'From the platform itself.' }) }], 1, {
+      tls: platform.clientTls('starttls'), auth: { user: user1, pass: PASSWORD },
+    });
+    assert.equal(r?.data?.code, 250, JSON.stringify(r?.data));
+    const raw = await fetchRaw(imap.host, imap.port, user2, platform.clientTls('starttls'), id);
+    assert.match(header(raw, 'DKIM-Signature') ?? '', new RegExp(`d=${DOMAIN.replace('.', '\\.')};.*s=mf1;|s=mf1;.*d=${DOMAIN.replace('.', '\\.')};`));
+    assert.equal(dkimVerify(raw.replace(/\r?\n/g, '\r\n'), records), 'pass');
+  });
+
+  await t.test('GIVEN rspamd stopped WHEN mail is sent to the mta THEN it is accepted unscanned (fail open) and Postfix logs the milter failure', async () => {
+    const as = await platform.instance('as-0');
+    const agentPid = as.pid as number;
+    const rspamdPid = Number(readFileSync(join(instanceRunDir(platform.stateDir, 'as-0'), 'rspamd.pid'), 'utf8').trim());
+    // Its agent frozen (it would restart rspamd), rspamd itself ended: the milter port refuses connections.
+    process.kill(agentPid, 'SIGSTOP');
+    t.after(() => {
+      try {
+        process.kill(agentPid, 'SIGCONT');
+      } catch {
+        // gone already
+      }
+    });
+    process.kill(-rspamdPid, 'SIGKILL');
+    await until('rspamd gone', async () => {
+      try {
+        process.kill(rspamdPid, 0);
+        return undefined;
+      } catch {
+        return true;
+      }
+    }, 10_000);
+    const id = `unscanned-${run}@remote.test`;
+    const r = await send('spammer@remote.test', user1, mail({ id, from: 'spammer@remote.test', to: user1, subject: 'Offer', body: GTUBE }));
+    assert.equal(r.data?.code, 250, 'GTUBE passes while the filter is down: the milter fails open');
+    const raw = await fetchRaw(imap.host, imap.port, user1, platform.clientTls('starttls'), id);
+    assert.equal(header(raw, 'X-Spam-Status'), undefined, 'not scanned');
+    const log = readFileSync(join(platform.stateDir, 'logs', 'mta-0.log'), 'utf8');
+    assert.match(log, /warning: connect to Milter service inet:[0-9.]+:11332: Connection refused/);
+    process.kill(agentPid, 'SIGCONT');
+  });
+});
