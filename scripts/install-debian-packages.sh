@@ -13,7 +13,7 @@ RUNTIME_PACKAGES=(
   util-linux procps ca-certificates
   openssl
 )
-TEST_PACKAGES=(sudo swaks prometheus unbound bind9-dnsutils pebble clamav-testfiles python3-dkim)
+TEST_PACKAGES=(sudo swaks prometheus unbound bind9-dnsutils pebble clamav clamav-testfiles python3-dkim)
 ANCHOR_PACKAGES=(prometheus-postfix-exporter postfwd policyd-rate-limit)
 
 packages=("${RUNTIME_PACKAGES[@]}")
