@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isMailfleetError } from '../../src/errors.ts';
-import { antivirusRuns, filterRuns, parseSpec } from '../../src/spec/index.ts';
+import { antivirusRuns, filterRuns, INSTANCE_ROLES, instanceReplicas, parseSpec } from '../../src/spec/index.ts';
 
 const MINIMAL = `apiVersion: mailfleet.io/v1alpha1
 kind: MailPlatform
@@ -90,4 +90,17 @@ test('GIVEN values the schema refuses WHEN parsed THEN each field is named', () 
 test('GIVEN resolvers with and without ports WHEN parsed THEN they are taken as given', () => {
   const { spec } = parseSpec(`${MINIMAL}  filter: { nameservers: ['127.121.0.53:5353', '10.0.0.10', '[::1]:53'] }\n`);
   assert.deepEqual(spec.filter.nameservers, ['127.121.0.53:5353', '10.0.0.10', '[::1]:53']);
+});
+
+test('GIVEN the single host WHEN instances are counted THEN one rspamd and one clamd while each runs, whatever the replicas', () => {
+  const on = parseSpec(`${MINIMAL}  roles: { as: { replicas: 3 }, av: { replicas: 4 } }\n  filter: { antivirus: { signatures: { directory: /srv/clamav } } }\n`).spec;
+  assert.deepEqual([instanceReplicas(on, 'as'), instanceReplicas(on, 'av')], [1, 1]);
+  const off = parseSpec(`${MINIMAL}  roles: { as: { replicas: 0 } }\n`).spec;
+  assert.deepEqual([instanceReplicas(off, 'as'), instanceReplicas(off, 'av')], [0, 0]);
+  assert.deepEqual([instanceReplicas(parseSpec(MINIMAL).spec, 'as'), instanceReplicas(parseSpec(MINIMAL).spec, 'av')], [1, 0]);
+});
+
+test('GIVEN the start order WHEN listed THEN clamd comes before rspamd, which comes after kvs and before the mail roles', () => {
+  const at = (r: string) => INSTANCE_ROLES.indexOf(r as (typeof INSTANCE_ROLES)[number]);
+  assert.ok(at('kvs') < at('av') && at('av') < at('as') && at('as') < at('mta') && at('as') < at('msa'));
 });
