@@ -91,8 +91,16 @@ function milterHeaders(input: FilterConfigInput, antivirus: boolean): string {
   ]);
 }
 
+/** Also for loopback and private clients, as SPF and DMARC (checkLocal); never for authenticated ones. */
 function greylist(input: FilterConfigInput): string {
-  return file(input, 'greylisting (spec.filter.greylisting)', [`enabled = ${input.spec.filter.greylisting};`]);
+  const { enabled, delaySeconds, expireSeconds } = input.spec.filter.greylisting;
+  return file(input, 'greylisting (spec.filter.greylisting)', [
+    `enabled = ${enabled};`,
+    `timeout = ${delaySeconds}s;`,
+    `expire = ${expireSeconds}s;`,
+    'check_local = true;',
+    'check_authed = false;',
+  ]);
 }
 
 /** Subjects stay out of the scan history kept in Redis (shown by the controller). */

@@ -30,7 +30,16 @@ export const FILTER_SPEC_SCHEMA = {
       default: {},
       properties: { reject: score(15), addHeader: score(6), greylist: score(4) },
     },
-    greylisting: { type: 'boolean', default: true },
+    greylisting: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        delaySeconds: { type: 'integer', minimum: 1, maximum: 86_400, default: 300 },
+        expireSeconds: { type: 'integer', minimum: 60, maximum: 30 * 86_400, default: 86_400 },
+      },
+    },
     enforceDmarc: { type: 'boolean', default: true },
     nameservers: { type: 'array', maxItems: 8, uniqueItems: true, default: [], items: { type: 'string', pattern: NAMESERVER_PATTERN } },
     publicLists: { type: 'boolean', default: true },

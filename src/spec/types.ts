@@ -168,8 +168,14 @@ export interface FilterSpec {
    * whatever its score.
    */
   actions: { reject: number; addHeader: number; greylist: number };
-  /** Greylist mail scoring at least `actions.greylist` (state in Redis). Default true. */
-  greylisting: boolean;
+  /**
+   * Greylisting of mail scoring at least `actions.greylist` (state in Redis, shared by every `as`): the first
+   * attempt of a (client network, sender, recipients, body) is answered 4xx, a retry after `delaySeconds` (default
+   * 300) is let through, and the triplet is remembered for `expireSeconds` (default 86400). `enabled` default true.
+   * Loopback and private clients are greylisted too (the single host's clients are all on loopback); authenticated
+   * ones never.
+   */
+  greylisting: { enabled: boolean; delaySeconds: number; expireSeconds: number };
   /** Refuse mail failing DMARC under its domain's `p=reject`, tag it under `p=quarantine`. Default true; false only scores it. */
   enforceDmarc: boolean;
   /**

@@ -98,13 +98,14 @@ test('GIVEN publicLists off WHEN rendered THEN every module that reaches the Int
 });
 
 test('GIVEN resolvers, test patterns and greylisting off WHEN rendered THEN the options and greylist files say so', () => {
-  const all = files(testSpec("filter: { nameservers: ['127.121.0.53:5353'], testPatterns: true, greylisting: false }"));
+  const all = files(testSpec("filter: { nameservers: ['127.121.0.53:5353'], testPatterns: true, greylisting: { enabled: false } }"));
   const options = lines(all['options.inc']);
   assert.ok(options.includes('dns { nameserver = ["127.121.0.53:5353"]; }'));
   assert.ok(options.includes('enable_test_patterns = true;'));
   assert.ok(options.includes('max_message = 52428800;'));
   assert.ok(options.includes('control_socket = "/run/mf/as-0/rspamd.sock mode=0600";'));
-  assert.deepEqual(lines(all['greylist.conf']), ['enabled = false;']);
+  assert.equal(lines(all['greylist.conf'])[0], 'enabled = false;');
+  assert.deepEqual(lines(files()['greylist.conf']), ['enabled = true;', 'timeout = 300s;', 'expire = 86400s;', 'check_local = true;', 'check_authed = false;']);
   assert.ok(!lines(files()['options.inc']).some((l) => l.startsWith('dns')), 'no resolvers given: resolv.conf');
 });
 

@@ -26,7 +26,7 @@ test('GIVEN a spec without filter settings WHEN parsed THEN rspamd runs with 2 r
   assert.equal(spec.roles.av.replicas, 0);
   assert.equal(spec.filter.failure, 'open');
   assert.deepEqual(spec.filter.actions, { reject: 15, addHeader: 6, greylist: 4 });
-  assert.equal(spec.filter.greylisting, true);
+  assert.deepEqual(spec.filter.greylisting, { enabled: true, delaySeconds: 300, expireSeconds: 86_400 });
   assert.equal(spec.filter.enforceDmarc, true);
   assert.deepEqual(spec.filter.nameservers, []);
   assert.equal(spec.filter.publicLists, true);

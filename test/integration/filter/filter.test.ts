@@ -81,6 +81,8 @@ test('rspamd and clamd as the milter of the mta and the msa, with real daemons',
       nameservers: [resolver],
       publicLists: false,
       testPatterns: true,
+      // A retry is let through a second after the first attempt, so that the test can make it.
+      greylisting: { delaySeconds: 1 },
       antivirus: { signatures: { directory: '@SIGNATURES@' } },
     },
     beforeUp: (stateDir) => {
@@ -118,10 +120,12 @@ test('rspamd and clamd as the milter of the mta and the msa, with real daemons',
     assert.equal(Math.floor((r.data?.code ?? 0) / 100), 5, JSON.stringify(r.data));
   });
 
-  await t.test('GIVEN the add-header test pattern WHEN sent to the mta THEN it is delivered, tagged X-Spam: Yes', async () => {
+  await t.test('GIVEN the add-header test pattern WHEN sent to the mta THEN it is greylisted (4xx) at first, and its retry delivered, tagged X-Spam: Yes', async () => {
     const id = `tagged-${run}@remote.test`;
-    const r = await send('bulk@remote.test', user1, mail({ id, from: 'bulk@remote.test', to: user1, subject: 'Offer', body: GTUBE_ADD_HEADER }));
-    assert.equal(r.data?.code, 250, JSON.stringify(r.data));
+    const data = mail({ id, from: 'bulk@remote.test', to: user1, subject: 'Offer', body: GTUBE_ADD_HEADER });
+    const first = await send('bulk@remote.test', user1, data);
+    assert.equal(first.data?.code, 451, JSON.stringify(first.data));
+    await until('the retry let through', async () => ((await send('bulk@remote.test', user1, data)).data?.code === 250 ? true : undefined), 30_000, 500);
     const raw = await fetchRaw(imap.host, imap.port, user1, platform.clientTls('starttls'), id);
     assert.equal(header(raw, 'X-Spam'), 'Yes');
     assert.match(header(raw, 'X-Spam-Status') ?? '', /^Yes, score=/);
@@ -163,6 +167,17 @@ test('rspamd and clamd as the milter of the mta and the msa, with real daemons',
     const raw = await fetchRaw(imap.host, imap.port, user2, platform.clientTls('starttls'), id);
     assert.match(header(raw, 'DKIM-Signature') ?? '', new RegExp(`d=${DOMAIN.replace('.', '\\.')};.*s=mf1;|s=mf1;.*d=${DOMAIN.replace('.', '\\.')};`));
     assert.equal(dkimVerify(raw.replace(/\r?\n/g, '\r\n'), records), 'pass');
+  });
+
+  await t.test('GIVEN the scans above WHEN the as agent is scraped THEN rspamd\'s own metrics are there (fetched with the controller password), no fetch failed', async () => {
+    const as = await platform.instance('as-0');
+    const text = await (await fetch(`http://${as.address}:${as.ports.http}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+    const scanned = /^rspamd_scanned_total\{[^}]*role="as"[^}]*\} (\d+)/m.exec(text);
+    assert.ok(scanned && Number(scanned[1]) >= 6, `rspamd_scanned_total in:\n${text.split('\n').filter((l) => l.startsWith('rspamd_')).slice(0, 20).join('\n')}`);
+    for (const line of text.split('\n').filter((l) => l.startsWith('mailfleet_agent_rspamd_scrape_errors_total'))) assert.match(line, / 0$/, line);
+    // Without the password, rspamd's controller refuses the same request.
+    const direct = await fetch(`http://${as.address}:${as.ports.rspamd}/metrics`, { signal: AbortSignal.timeout(10_000) });
+    assert.equal(direct.status, 403);
   });
 
   await t.test('GIVEN rspamd stopped WHEN mail is sent to the mta THEN it is accepted unscanned (fail open) and Postfix logs the milter failure', async () => {
