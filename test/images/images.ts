@@ -60,6 +60,10 @@ export const AGENT_TOOLS: { path: string; image: DaemonImage }[] = [
 export const NOT_IN_AN_IMAGE: Record<string, string> = {
   'victoria-metrics': 'the metrics workload is not an agent role and has no mailfleet image',
   'prometheus-alertmanager': 'Kubernetes runs the upstream Alertmanager image; only the single host runs the Debian package',
+  // The filter roles run on the single host so far; their images come with their Kubernetes workloads.
+  rspamd: 'the as role is not rendered for Kubernetes yet; only the single host runs it',
+  'clamav-daemon': 'the av role is not rendered for Kubernetes yet; only the single host runs it',
+  'clamav-freshclam': 'the signature updater is not rendered for Kubernetes yet',
 };
 
 /** The private key ssl-cert's postinst generates on install (a dependency of postfix and dovecot-core). */
