@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dovecotStatsSocket, postfixProxyServices, servesTls, type InstanceContext, type Peers } from '../config/index.ts';
 import { errorMessage } from '../errors.ts';
@@ -158,6 +158,8 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     runDir: instance.runDir,
     ...(postfixLines ? { onStdoutLine: postfixLines } : {}),
   });
+  const [ownPidFile] = daemon.agentWritesPidFile ? daemon.pidFiles(input()) : [];
+  if (ownPidFile !== undefined) writeFileSync(ownPidFile, `${proc.pid}\n`, { mode: 0o644 });
   let running = true;
   let draining = false;
   void proc.exited.then(() => {

@@ -23,6 +23,11 @@ export interface Daemon {
   /** Pid files a previous incarnation may have left behind, checked for live orphans at start. */
   pidFiles(input: ConfigInput): string[];
   /**
+   * The daemon writes no pid file in the foreground (rspamd: "skip writing pid in no-fork mode"): the agent writes
+   * the first of `pidFiles` itself once it has started it, so that orphans are found all the same.
+   */
+  agentWritesPidFile?: boolean;
+  /**
    * Make the daemon load the certificates just installed, gracefully: open sessions finish on the old
    * ones. Only the roles with TLS listeners have it.
    */

@@ -58,6 +58,7 @@ export const rspamd: Daemon = {
     process.kill(pid, 'SIGHUP');
   },
   pidFiles: (input) => [join(input.instance.runDir, 'rspamd.pid')],
+  agentWritesPidFile: true,
 };
 
 /** Whether `dir` holds at least one file clamd loads signatures from. */

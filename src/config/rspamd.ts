@@ -60,7 +60,8 @@ export function rspamdArguments(instance: Pick<FilterInstanceContext, 'configDir
   return [
     RSPAMD, '--no-fork', '--config', `${instance.configDir}/${RSPAMD_CONF}`,
     ...(user === undefined ? [] : ['--user', user, '--group', user]),
-    ...rspamdVariables(instance).flatMap((v) => ['--var', v]),
+    // One token each: rspamd's option parser takes the value of --var only after '='.
+    ...rspamdVariables(instance).map((v) => `--var=${v}`),
   ];
 }
 

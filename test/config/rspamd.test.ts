@@ -112,7 +112,7 @@ test('GIVEN resolvers, test patterns and greylisting off WHEN rendered THEN the 
 test('GIVEN an instance WHEN its command is built THEN rspamd runs in the foreground on the generated file with the instance directories as variables', () => {
   assert.deepEqual(rspamdArguments(INSTANCE, '_rspamd'), [
     '/usr/bin/rspamd', '--no-fork', '--config', '/etc/mailfleet/as/rspamd.conf', '--user', '_rspamd', '--group', '_rspamd',
-    '--var', 'LOCAL_CONFDIR=/etc/mailfleet/as', '--var', 'DBDIR=/var/lib/mailfleet/as-0', '--var', 'RUNDIR=/run/mf/as-0',
+    '--var=LOCAL_CONFDIR=/etc/mailfleet/as', '--var=DBDIR=/var/lib/mailfleet/as-0', '--var=RUNDIR=/run/mf/as-0',
   ]);
   assert.ok(!rspamdArguments(INSTANCE).includes('--user'), 'a pod starts it as its user already');
 });
