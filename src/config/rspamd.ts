@@ -89,7 +89,12 @@ function rspamdConf({ spec, instance }: FilterConfigInput): string {
     'worker "rspamd_proxy" {',
     `  bind_socket = "${hostPort(instance.listen, ports.milter)}";`,
     '  milter = yes;',
-    '  self_scan = yes;',
+    // Self-scan is a property of the upstream in 3.4 (a worker-level `self_scan` is ignored, and the proxy, finding
+    // no upstream to forward to, fails every message).
+    '  upstream "local" {',
+    '    default = yes;',
+    '    self_scan = yes;',
+    '  }',
     `  count = ${filter.processes};`,
     `  timeout = ${RSPAMD_MILTER_TIMEOUT_S}s;`,
     '  discard_on_reject = false;',

@@ -27,7 +27,8 @@ test('GIVEN an as instance WHEN rendered THEN rspamd.conf takes the stock rules 
   assert.ok(conf.includes('worker "rspamd_proxy" {'));
   assert.ok(conf.includes('bind_socket = "127.121.0.5:11332";'));
   assert.ok(conf.includes('milter = yes;'));
-  assert.ok(conf.includes('self_scan = yes;'));
+  assert.ok(conf.includes('self_scan = yes;'), 'the default upstream scans itself');
+  assert.ok(conf.includes('upstream "local" {'));
   assert.ok(conf.includes('count = 2;'));
   assert.ok(conf.includes('bind_socket = "127.121.0.5:11334";'));
   assert.ok(!conf.some((l) => l.startsWith('worker "normal"') || l.startsWith('worker "fuzzy"')), 'no normal or fuzzy worker');
