@@ -121,15 +121,22 @@ test('rspamd and clamd as the milter of the mta and the msa, with real daemons',
     assert.equal(Math.floor((r.data?.code ?? 0) / 100), 5, JSON.stringify(r.data));
   });
 
-  await t.test('GIVEN the add-header test pattern WHEN sent to the mta THEN it is greylisted (4xx) at first, and its retry delivered, tagged X-Spam: Yes', async () => {
-    const id = `tagged-${run}@remote.test`;
-    const data = mail({ id, from: 'bulk@remote.test', to: user1, subject: 'Offer', body: GTUBE_ADD_HEADER });
-    const first = await send('bulk@remote.test', user1, data);
+  await t.test('GIVEN a message scoring above greylist (4) and below reject (15) WHEN sent to the mta THEN it is greylisted (4xx), and its retry after the delay is accepted', async () => {
+    // A subject in capitals (SUBJ_ALL_CAPS 3), an .exe attached (MIME_BAD_EXTENSION 2), no authentication results
+    // (AUTH_NA 1): about 6.
+    const data = mailWithAttachment({ id: `greylist-${run}@remote.test`, from: 'shop@remote.test', to: user2, subject: 'YOUR ORDER IS READY FOR PICKUP', file: Buffer.from('MZ not really a program'), filename: 'order.exe' });
+    const first = await send('shop@remote.test', user2, data);
     assert.equal(first.data?.code, 451, JSON.stringify(first.data));
-    await until('the retry let through', async () => ((await send('bulk@remote.test', user1, data)).data?.code === 250 ? true : undefined), 30_000, 500);
+    await until('the retry let through', async () => ((await send('shop@remote.test', user2, data)).data?.code === 250 ? true : undefined), 30_000, 500);
+  });
+
+  await t.test('GIVEN the add-header test pattern WHEN sent to the mta THEN it is delivered, tagged X-Spam: Yes', async () => {
+    const id = `tagged-${run}@remote.test`;
+    const r = await send('bulk@remote.test', user1, mail({ id, from: 'bulk@remote.test', to: user1, subject: 'Offer', body: GTUBE_ADD_HEADER }));
+    assert.equal(r.data?.code, 250, JSON.stringify(r.data));
     const raw = await fetchRaw(imap.host, imap.port, user1, platform.clientTls('starttls'), id);
+    // The milter's own header; GTUBE skips every rule and module, milter_headers (X-Spam-Status) among them.
     assert.equal(header(raw, 'X-Spam'), 'Yes');
-    assert.match(header(raw, 'X-Spam-Status') ?? '', /^Yes, score=/);
   });
 
   await t.test('GIVEN the ClamAV test file attached WHEN sent to the mta THEN it is refused at the end of DATA with 5xx naming the virus', async () => {
