@@ -3,10 +3,10 @@
  * with logs on stderr; as root (the single host) each drops to its package's account, in a pod each runs as that
  * account already.
  */
-import { existsSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  CLAMAV_USER, CLAMD, CLAMD_CONF, DKIM_SELECTORS_MAP, filterConfigInput, roleConfigFiles, RSPAMD_LOCAL_D, rspamdArguments, SIGNATURE_FILE_PATTERN,
+  CLAMAV_USER, CLAMD, CLAMD_CONF, DKIM_SELECTORS_MAP, filterConfigInput, roleConfigFiles, RSPAMD_LOCAL_D, RSPAMD_OVERRIDE_PREFIX, rspamdArguments, SIGNATURE_FILE_PATTERN,
   type ConfigInput,
 } from '../config/index.ts';
 import { MailfleetError } from '../errors.ts';
@@ -21,11 +21,20 @@ function installConfig(input: DaemonInput, group: string): void {
   writeConfigFiles(input.instance.configDir, files, group);
 }
 
-/** `local.d` → `.` in the config directory (see RSPAMD_LOCAL_D), replaced if anything else is there. */
-function linkLocalD(configDir: string): void {
+/**
+ * `local.d` → `.` in the config directory (see RSPAMD_LOCAL_D), and `override.d/<module>.conf` → each generated
+ * `override.<module>.conf` (RSPAMD_OVERRIDE_PREFIX); whatever was there before is replaced.
+ */
+export function linkRspamdIncludes(configDir: string): void {
   const link = join(configDir, RSPAMD_LOCAL_D.name);
   rmSync(link, { recursive: true, force: true });
   symlinkSync(RSPAMD_LOCAL_D.target, link);
+  const overrides = join(configDir, 'override.d');
+  rmSync(overrides, { recursive: true, force: true });
+  mkdirSync(overrides, { mode: 0o755 });
+  for (const name of readdirSync(configDir)) {
+    if (name.startsWith(RSPAMD_OVERRIDE_PREFIX) && name.endsWith('.conf')) symlinkSync(join('..', name), join(overrides, name.slice(RSPAMD_OVERRIDE_PREFIX.length)));
+  }
 }
 
 /**
@@ -48,13 +57,13 @@ export const rspamd: Daemon = {
     ensureDir(instance.runDir, 0o750, RSPAMD_USER);
     ensureDkimDir(filterConfigInput(input).dkimDir);
     installConfig(input, RSPAMD_USER);
-    linkLocalD(instance.configDir);
+    linkRspamdIncludes(instance.configDir);
   },
   command: (input) => rspamdArguments(input.instance, PRIVILEGED ? RSPAMD_USER : undefined),
   async reload(input, pid) {
     // Peers moved (kvs, av): new files, and rspamd re-reads them and restarts its workers gracefully.
     installConfig(input, RSPAMD_USER);
-    linkLocalD(input.instance.configDir);
+    linkRspamdIncludes(input.instance.configDir);
     process.kill(pid, 'SIGHUP');
   },
   pidFiles: (input) => [join(input.instance.runDir, 'rspamd.pid')],

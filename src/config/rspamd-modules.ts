@@ -8,6 +8,12 @@
  */
 import type { ConfigFiles, FilterConfigInput } from './context.ts';
 
+/**
+ * Files that go to `$LOCAL_CONFDIR/override.d/<module>.conf` (replacing the stock values, where local.d merges into
+ * them) are generated flat as `override.<module>.conf`; the installer links each from `override.d/`.
+ */
+export const RSPAMD_OVERRIDE_PREFIX = 'override.';
+
 /** The key of each domain's current selector in the DKIM directory, and how a key file is named there. */
 export const DKIM_SELECTORS_MAP = 'selectors.map';
 export const dkimKeyFile = (domain: string, selector: string): string => `${domain}.${selector}.key`;
@@ -134,6 +140,19 @@ function antivirus(input: FilterConfigInput): string {
 
 const disabled = (input: FilterConfigInput, module: string): string => file(input, `${module} off (spec.filter.publicLists: false)`, ['enabled = false;']);
 
+/**
+ * Modules that stay on but read a list from maps.rspamd.com first and the copy in the package only as a fallback:
+ * without public lists, the package's copy alone. A local.d file would add to the stock list (arrays merge), so
+ * these replace it from override.d (RSPAMD_OVERRIDE_PREFIX).
+ */
+function packagedMapsOnly(input: FilterConfigInput): ConfigFiles {
+  const what = 'the package\'s list only (spec.filter.publicLists: false)';
+  return {
+    [`${RSPAMD_OVERRIDE_PREFIX}mime_types.conf`]: file(input, what, ['file = ["${CONFDIR}/maps.d/mime_types.inc"];']),
+    [`${RSPAMD_OVERRIDE_PREFIX}mid.conf`]: file(input, what, ['source {', '  url = ["${CONFDIR}/maps.d/mid.inc"];', '}']),
+  };
+}
+
 export function rspamdModuleFiles(input: FilterConfigInput): ConfigFiles {
   const withAntivirus = (input.peers.av ?? []).length > 0;
   const out: ConfigFiles = {
@@ -150,6 +169,7 @@ export function rspamdModuleFiles(input: FilterConfigInput): ConfigFiles {
   if (withAntivirus) out['antivirus.conf'] = antivirus(input);
   if (!input.spec.filter.publicLists) {
     for (const module of PUBLIC_LIST_MODULES) out[`${module}.conf`] = disabled(input, module);
+    Object.assign(out, packagedMapsOnly(input));
   }
   return out;
 }

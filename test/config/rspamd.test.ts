@@ -94,8 +94,11 @@ test('GIVEN no av peer WHEN rendered THEN the antivirus module is not configured
 test('GIVEN publicLists off WHEN rendered THEN every module that reaches the Internet by itself is disabled; on (default) THEN none is touched', () => {
   const off = files(testSpec('filter: { publicLists: false }'));
   for (const m of PUBLIC_LIST_MODULES) assert.deepEqual(lines(off[`${m}.conf`]), ['enabled = false;'], m);
+  assert.deepEqual(lines(off['override.mime_types.conf']), ['file = ["${CONFDIR}/maps.d/mime_types.inc"];'], 'the package\'s copy, not maps.rspamd.com');
+  assert.ok(lines(off['override.mid.conf']).includes('url = ["${CONFDIR}/maps.d/mid.inc"];'));
   const on = files();
   for (const m of PUBLIC_LIST_MODULES) assert.equal(on[`${m}.conf`], undefined, m);
+  for (const m of ['mime_types', 'mid']) assert.equal(on[`override.${m}.conf`], undefined, m);
 });
 
 test('GIVEN resolvers, test patterns and greylisting off WHEN rendered THEN the options and greylist files say so', () => {
