@@ -3,10 +3,10 @@
  * with logs on stderr; as root (the single host) each drops to its package's account, in a pod each runs as that
  * account already.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  CLAMAV_USER, CLAMD, CLAMD_CONF, DKIM_SELECTORS_MAP, filterConfigInput, roleConfigFiles, RSPAMD_LOCAL_D, RSPAMD_OVERRIDE_PREFIX, rspamdArguments, SIGNATURE_FILE_PATTERN,
+  CLAMAV_USER, CLAMD, CLAMD_CONF, filterConfigInput, roleConfigFiles, RSPAMD_LOCAL_D, RSPAMD_OVERRIDE_PREFIX, rspamdArguments, SIGNATURE_FILE_PATTERN,
   type ConfigInput,
 } from '../config/index.ts';
 import { MailfleetError } from '../errors.ts';
@@ -37,17 +37,6 @@ export function linkRspamdIncludes(configDir: string): void {
   }
 }
 
-/**
- * The DKIM directory: present, with a selectors map rspamd can watch (empty: nothing is signed yet). Where it is
- * mounted read-only (a Secret in a pod) it is left as it is.
- */
-function ensureDkimDir(dir: string): void {
-  if (existsSync(join(dir, DKIM_SELECTORS_MAP))) return;
-  if (!PRIVILEGED) return;
-  ensureDir(dir, 0o750, RSPAMD_USER);
-  writeFileSync(join(dir, DKIM_SELECTORS_MAP), '', { mode: 0o640 });
-}
-
 export const rspamd: Daemon = {
   async init(input) {
     const { instance } = input;
@@ -55,7 +44,6 @@ export const rspamd: Daemon = {
     freshDir(instance.runDir, 0o750);
     // The workers write their pid file, control socket and temporary files there as rspamd's account.
     ensureDir(instance.runDir, 0o750, RSPAMD_USER);
-    ensureDkimDir(filterConfigInput(input).dkimDir);
     installConfig(input, RSPAMD_USER);
     linkRspamdIncludes(instance.configDir);
   },

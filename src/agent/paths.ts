@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { InstanceContext } from '../config/index.ts';
+import { dkimPaths } from '../dkim/index.ts';
 import type { AgentRole } from '../spec/index.ts';
 
 /** Runtime dirs live under /run with a short per-state-dir prefix: unix socket paths are limited to 107 bytes. */
@@ -17,7 +18,8 @@ export function instanceRunDir(stateDir: string, name: string): string {
 
 /**
  * Where an instance keeps its config, data and sockets; the same for every incarnation of that name. The filter
- * roles also get the platform's DKIM keys (`as`) and the signature directory the updater fills (`av`).
+ * roles also get the DKIM signing directory `mailfleet dkim` keeps (`as`, src/dkim) and the signature directory the
+ * updater fills (`av`).
  */
 export function instanceContext(stateDir: string, role: AgentRole, name: string, listen: string): InstanceContext {
   const root = resolve(stateDir);
@@ -30,15 +32,11 @@ export function instanceContext(stateDir: string, role: AgentRole, name: string,
     runDir: instanceRunDir(root, name),
     mailDir: join(root, 'data', 'mail-storage'),
     tlsDir: tlsCertsDir(root),
-    ...(role === 'as' ? { dkimDir: dkimKeysDir(root) } : {}),
+    ...(role === 'as' ? { dkimDir: dkimPaths(root).signing } : {}),
     ...(role === 'av' ? { signaturesDir: join(root, 'data', 'clamav') } : {}),
   };
 }
 
-/** The single host's DKIM keys and selectors map (`mailfleet dkim`), read by every `as` instance. */
-export function dkimKeysDir(stateDir: string): string {
-  return join(resolve(stateDir), 'dkim');
-}
 
 /** The single host's server certificates: `<state>/tls/certs/<name>/{tls.crt,tls.key}`, root's only. */
 export function tlsCertsDir(stateDir: string): string {

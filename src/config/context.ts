@@ -50,8 +50,8 @@ export interface FilterConfigInput {
   instance: FilterInstanceContext;
   peers: Peers;
   /**
-   * The DKIM keys rspamd signs with, one file `<domain>.<selector>.key` each, and `selectors.map` naming each
-   * domain's current selector (the platform's DKIM Secret mounted in Kubernetes, `STATE/dkim` on the single host).
+   * The DKIM signing directory (src/dkim): `<domain>.<selector>.key` files and `selectors.map` naming each domain's
+   * active selector (the `<platform>-dkim` Secret's mount in a pod, `STATE/dkim/signing` on the single host).
    */
   dkimDir: string;
   /** Where clamd reads its signatures (an `av` instance); the updater writes there. */

@@ -6,6 +6,7 @@
  * `$LOCAL_CONFDIR/local.d/<module>.conf`). The files are flat (a ConfigMap key holds no `/`): `local.d` in the
  * config directory is a link to the directory itself (RSPAMD_LOCAL_D).
  */
+import { KEY_PATH_TEMPLATE, SELECTOR_MAP_FILE } from '../dkim/index.ts';
 import type { ConfigFiles, FilterConfigInput } from './context.ts';
 
 /**
@@ -14,9 +15,6 @@ import type { ConfigFiles, FilterConfigInput } from './context.ts';
  */
 export const RSPAMD_OVERRIDE_PREFIX = 'override.';
 
-/** The key of each domain's current selector in the DKIM directory, and how a key file is named there. */
-export const DKIM_SELECTORS_MAP = 'selectors.map';
-export const dkimKeyFile = (domain: string, selector: string): string => `${domain}.${selector}.key`;
 
 /** The symbol rspamd's antivirus module reports a virus with (and `X-Virus` names). */
 export const VIRUS_SYMBOL = 'CLAM_VIRUS';
@@ -59,8 +57,9 @@ function arc(input: FilterConfigInput): string {
 
 /**
  * Authenticated mail (the msa's users) is signed for the domain of its From header, with the key of the selector
- * `selectors.map` names for it; a domain without a line there is not signed, and neither is mail from an account of
- * another domain. The map is re-read when it changes (a rotation), without a restart.
+ * `selectors.map` names for it (the signing directory `mailfleet dkim` keeps, src/dkim); a domain without a line
+ * there is not signed, and neither is mail from an account of another domain. The map is re-read when it changes
+ * (a rotation), without a restart: the controller worker watches maps.
  */
 function dkimSigning(input: FilterConfigInput): string {
   return file(input, 'DKIM signing of authenticated mail', [
@@ -74,8 +73,8 @@ function dkimSigning(input: FilterConfigInput): string {
     'allow_hdrfrom_mismatch = false;',
     'try_fallback = false;',
     'use_redis = false;',
-    `path = ${JSON.stringify(`${input.dkimDir}/${dkimKeyFile('$domain', '$selector')}`)};`,
-    `selector_map = ${JSON.stringify(`${input.dkimDir}/${DKIM_SELECTORS_MAP}`)};`,
+    `path = ${JSON.stringify(`${input.dkimDir}/${KEY_PATH_TEMPLATE}`)};`,
+    `selector_map = ${JSON.stringify(`${input.dkimDir}/${SELECTOR_MAP_FILE}`)};`,
   ]);
 }
 

@@ -35,6 +35,6 @@ export { DEFAULT_DKIM_ALGORITHM, DEFAULT_RSA_KEY_BITS, DKIM_ALGORITHMS, dkimPubl
 export { DEFAULT_RETIRE_AFTER_MS, SELECTOR_STATES, type DomainKeys, type Keyring, type SelectorEntry, type SelectorState } from './keyring.ts';
 export { checkPublished, dkimRecord, dkimRecordName, parseTagList, TXT_STRING_MAX_BYTES, txtStrings, type DkimRecord, type RecordCheck } from './record.ts';
 export { dkimSigningFiles, KEY_PATH_TEMPLATE, SELECTOR_MAP_FILE, signingKeyFileName } from './signing-files.ts';
-export { dkimPaths, installSigningFiles, loadKeyring, storeKeyReader, type DkimPaths } from './store.ts';
+export { dkimPaths, installSigningFiles, loadKeyring, prepareDkimDirs, storeKeyReader, type DkimPaths } from './store.ts';
 export { createTxtLookup, DNS_TIMEOUT_MS, type TxtAnswer, type TxtLookup, type TxtLookupOptions } from './dns-lookup.ts';
 export { checkVisible, generateFirstKey, keyringAt, rotateDomain, syncKeyring, type RotateOutcome, type SyncEvent } from './rotation.ts';

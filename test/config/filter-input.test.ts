@@ -20,7 +20,7 @@ test('GIVEN a signature directory in the spec WHEN av is rendered THEN clamd rea
 
 test('GIVEN an as instance WHEN rendered through roleConfigFiles THEN rspamd signs with the keys of the instance\'s DKIM directory', () => {
   const input: ConfigInput = { spec: secrets(testSpec()), instance: instanceContext('/var/lib/mf', 'as', 'as-0', '127.121.0.5'), peers: PEERS };
-  assert.match(roleConfigFiles('as', input)['dkim_signing.conf'] ?? '', /selector_map = "\/var\/lib\/mf\/dkim\/selectors\.map";/);
+  assert.match(roleConfigFiles('as', input)['dkim_signing.conf'] ?? '', /selector_map = "\/var\/lib\/mf\/dkim\/signing\/selectors\.map";/);
 });
 
 test('GIVEN a mail role WHEN asked for filter input THEN it is refused', () => {

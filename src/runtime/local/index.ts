@@ -16,6 +16,7 @@ import { startControlServer } from './control.ts';
 import { roleFigures } from './figures.ts';
 import { serveRuntimeMetrics } from './metrics-listener.ts';
 import { CONTROLLER_ROLE, startMonitoring, type Monitoring, type MonitoringStatus } from './monitoring.ts';
+import { prepareDkimSigning } from './dkim-signing.ts';
 import { checkPrerequisites, checkStateDirReachable, ensureMailUser } from './prerequisites.ts';
 import { logsDir, privateLogs } from './logs.ts';
 import { createLocalRuntime, type LocalRuntime, type Progress } from './runtime.ts';
@@ -98,6 +99,8 @@ export async function startLocalPlatform(opts: {
   mkdirSync(join(stateDir, 'data'), { recursive: true });
   chmodSync(join(stateDir, 'data'), STATE_DIR_MODE);
   mkdirSync(runPrefix(stateDir), { recursive: true });
+  // rspamd reads the DKIM signing directory as its own account.
+  if (filterRuns(spec)) prepareDkimSigning(stateDir);
   const specFile = join(stateDir, 'spec.json');
   writeFileSync(specFile, JSON.stringify(platform, null, 2) + '\n', { mode: 0o600 });
   chmodSync(specFile, 0o600);

@@ -4,9 +4,10 @@
  * over a ClamAV test file, DKIM keys made with openssl and messages signed and verified by python3-dkim.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { runCli } from '../../support/platform.ts';
 import { findProgram, freePort, startProcess, tempDir } from '../config/tools.ts';
 
 export const UNBOUND = findProgram('unbound');
@@ -29,13 +30,15 @@ function txtData(text: string): string {
   return parts.join(' ');
 }
 
+/** A port for the DNS server, free now on `host` (chosen before the platform, whose spec names it). */
+export const dnsPort = (host: string): Promise<number> => freePort(host);
+
 /**
- * unbound on `host` answering `records` from local data and NXDOMAIN for every other name (the root zone is
- * static: it never recurses). Returns `host:port` for rspamd's `nameservers`.
+ * unbound on `host`:`port` answering `records` from local data and NXDOMAIN for every other name (the root zone is
+ * static: it never recurses).
  */
-export async function startDns(t: TestContext, host: string, records: readonly TxtRecord[]): Promise<string> {
+export async function startDns(t: TestContext, host: string, port: number, records: readonly TxtRecord[]): Promise<void> {
   const dir = tempDir(t, 'filter-dns');
-  const port = await freePort(host);
   const conf = [
     'server:',
     `  interface: ${host}`,
@@ -58,7 +61,6 @@ export async function startDns(t: TestContext, host: string, records: readonly T
   const file = join(dir, 'unbound.conf');
   writeFileSync(file, conf);
   await startProcess(t, UNBOUND as string, ['-d', '-c', file], /start of service/);
-  return `${host}:${port}`;
 }
 
 /** A directory clamd (as `clamav`) can read, holding one MD5 signature of the ClamAV test file, named TEST_VIRUS_NAME. */
@@ -81,17 +83,19 @@ export function dkimKeyPair(): { privatePem: string; publicB64: string } {
 
 export const dkimRecord = (publicB64: string): string => `v=DKIM1; k=rsa; p=${publicB64}`;
 
-/** Puts a signing key and its selector where rspamd reads them (the platform's DKIM directory), readable by `_rspamd`. */
-export function installDkimKey(dkimDir: string, domain: string, selector: string, privatePem: string): void {
-  mkdirSync(dkimDir, { recursive: true, mode: 0o750 });
-  const group = Number(execFileSync('getent', ['group', '_rspamd'], { encoding: 'utf8' }).split(':')[2]);
-  chownSync(dkimDir, 0, group);
-  const key = join(dkimDir, `${domain}.${selector}.key`);
-  writeFileSync(key, privatePem, { mode: 0o640 });
-  chownSync(key, 0, group);
-  const map = join(dkimDir, 'selectors.map');
-  writeFileSync(map, `${domain} ${selector}\n`, { mode: 0o640 });
-  chownSync(map, 0, group);
+/**
+ * `mailfleet dkim generate DOMAIN` in a state directory, before the platform starts there; the record it asks to
+ * publish, from `mailfleet dkim show DOMAIN --json`.
+ */
+export function generateDkimKey(stateDir: string, domain: string): TxtRecord & { selector: string } {
+  const made = runCli(['dkim', 'generate', domain, '--state-dir', stateDir]);
+  if (made.code !== 0) throw new Error(`dkim generate: ${made.stderr}`);
+  const shown = runCli(['dkim', 'show', domain, '--json', '--state-dir', stateDir]);
+  if (shown.code !== 0) throw new Error(`dkim show: ${shown.stderr}`);
+  const { records } = JSON.parse(shown.stdout) as { records: { selector: string; name: string; value: string }[] };
+  const [r] = records;
+  if (!r) throw new Error(`dkim show listed no record: ${shown.stdout}`);
+  return { selector: r.selector, name: r.name.replace(/\.$/, ''), text: r.value };
 }
 
 const PY_SIGN = `
