@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import { get } from 'node:http';
+import { connect } from 'node:net';
 import { readerDn } from '../config/index.ts';
 import { clamdPing, imapCapability, lmtpLhlo, pop3Capa, redisPing, smtpEhlo } from '../protocol/index.ts';
+import { parseHttpResponse } from '../protocol/scrape.ts';
 import { requireSecret, type AgentRole, type PlatformSpec } from '../spec/index.ts';
 
 /** One protocol dialogue against the instance's own daemon; throws when it does not succeed. */
@@ -20,30 +21,47 @@ async function ldapSearch(ldapts: Promise<typeof import('ldapts')>, spec: Platfo
 
 export const OPENSSL = '/usr/bin/openssl';
 
-/** The most of an answer `httpPing` reads: rspamd's `/ping` says `pong` and a line break. */
-const PING_BODY_LIMIT = 64;
+/** The most of an answer `httpPing` reads: rspamd's `/ping` answer (headers and `pong`) is about 150 bytes. */
+const PING_ANSWER_LIMIT = 4096;
 
 /**
- * GET `path` over plain HTTP (no keep-alive) and expect 200 with `expected` as the body's first line: rspamd's
- * controller answers `/ping` with `pong` once its workers are up. The body read is bounded.
+ * GET `path` over plain HTTP/1.0 and expect 200 with `expected` as the body's first line: rspamd's controller
+ * answers `/ping` with `pong` once its workers are up. A raw socket rather than node:http, whose import loads
+ * node:tls into every agent; the answer read is bounded.
  */
 export function httpPing(host: string, port: number, path: string, expected: string, timeoutMs: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    const req = get({ host, port, path, agent: false, timeout: timeoutMs, signal }, (res) => {
-      let body = '';
-      res.setEncoding('latin1');
-      res.on('data', (chunk: string) => {
-        body += chunk;
-        if (body.length > PING_BODY_LIMIT) res.destroy();
-      });
-      res.on('close', () => {
-        const line = body.split(/\r?\n/, 1)[0] ?? '';
-        if (res.statusCode === 200 && line === expected) resolve();
-        else reject(new Error(`GET ${path} on ${host}:${port}: ${res.statusCode ?? '?'} ${JSON.stringify(line.slice(0, PING_BODY_LIMIT))}`));
-      });
+    const where = `GET ${path} on ${host}:${port}`;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const socket = connect({ host, port });
+    const finish = (failure?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      socket.destroy();
+      if (failure) reject(failure);
+      else resolve();
+    };
+    const onAbort = () => finish(new Error(`${where}: aborted`));
+    const timer = setTimeout(() => finish(new Error(`${where}: no answer within ${timeoutMs} ms`)), timeoutMs);
+    signal.addEventListener('abort', onAbort, { once: true });
+    socket.on('connect', () => socket.write(`GET ${path} HTTP/1.0\r\nHost: ${host}\r\n\r\n`));
+    socket.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > PING_ANSWER_LIMIT) return finish(new Error(`${where}: answer larger than ${PING_ANSWER_LIMIT} bytes`));
+      chunks.push(chunk);
     });
-    req.on('timeout', () => req.destroy(new Error(`GET ${path} on ${host}:${port}: no answer within ${timeoutMs} ms`)));
-    req.on('error', reject);
+    socket.on('error', (err) => finish(new Error(`${where}: ${err.message}`)));
+    socket.on('close', () => {
+      const answer = parseHttpResponse(Buffer.concat(chunks));
+      if (!answer.ok) return finish(new Error(`${where}: ${answer.error.message}`));
+      const line = answer.value.body.toString('latin1').split(/\r?\n/, 1)[0] ?? '';
+      if (answer.value.status === 200 && line === expected) finish();
+      else finish(new Error(`${where}: ${answer.value.status} ${JSON.stringify(line.slice(0, 64))}`));
+    });
   });
 }
 
