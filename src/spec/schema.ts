@@ -188,6 +188,8 @@ const KUBERNETES_SCHEMA = {
         mailbox: resources('1', '1Gi', '4', '4Gi'),
         ldap: resources('250m', '512Mi', '1', '1Gi'),
         kvs: resources('100m', '256Mi', '500m', '512Mi'),
+        // rspamd: ~266 MB PSS on a cold start while hyperscan compiles (about a core for ~10 s), ~100 MB warm.
+        as: resources('250m', '384Mi', '2', '1Gi'),
         controller: resources('50m', '64Mi', '500m', '256Mi'),
         probe: resources('25m', '96Mi', '250m', '192Mi'),
         policy: resources('250m', '128Mi', '1', '256Mi'),

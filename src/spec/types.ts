@@ -368,7 +368,7 @@ export interface ContainerResources {
   limits: { cpu: string; memory: string };
 }
 
-export type KubeWorkload = Role | 'probe' | 'policy' | 'mailout' | 'fallback' | 'controller' | 'victoriametrics' | 'vmalert' | 'alertmanager' | 'loki' | 'promtail' | 'nodelocaldns' | 'unbound';
+export type KubeWorkload = Role | 'as' | 'probe' | 'policy' | 'mailout' | 'fallback' | 'controller' | 'victoriametrics' | 'vmalert' | 'alertmanager' | 'loki' | 'promtail' | 'nodelocaldns' | 'unbound';
 
 export interface KubernetesSpec {
   /** Namespace every namespaced object goes to. Default `mailfleet`. */

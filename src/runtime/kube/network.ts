@@ -2,7 +2,7 @@
  * NetworkPolicies: everything in the namespace is denied by default (in and out), then each
  * component gets exactly the flows the mail path needs. Ports are named as on the containers.
  */
-import { policyCounts, policyRuns, probeRuns } from '../../spec/index.ts';
+import { filterRuns, policyCounts, policyRuns, probeRuns } from '../../spec/index.ts';
 import { meta, OPERATOR_POD_LABELS, PLATFORM_LABEL, replicasOf, selector, type MailWorkload, type RenderContext } from './context.ts';
 import type { KubeObject, Rendered } from './objects.ts';
 
@@ -102,6 +102,8 @@ function mailFlows(ctx: RenderContext, w: MailWorkload): { ingress: Flow[]; egre
   const probe = (...ports: string[]): Flow[] => (probeRuns(ctx.spec) ? [{ peers: [{ component: 'probe' }], ports }] : []);
   // The policy server, from the roles that ask it (some rule counts their requests).
   const policy = (role: 'mta' | 'msa'): Flow[] => (policyCounts(ctx.spec, role).size > 0 ? [{ peers: [{ component: 'policy' }], ports: ['policy'] }] : []);
+  // rspamd, the milter of both roles that take mail in.
+  const milter: Flow[] = filterRuns(ctx.spec) ? [{ peers: [{ component: 'as' }], ports: ['milter'] }] : [];
   const doveadm: Flow = {
     peers: [{ component: 'controller' }, { component: 'mailbox' }, ...(ctx.operatorNamespace ? [{ operatorNamespace: ctx.operatorNamespace }] : [])],
     ports: ['doveadm'],
@@ -110,12 +112,12 @@ function mailFlows(ctx: RenderContext, w: MailWorkload): { ingress: Flow[]; egre
     case 'mta':
       return {
         ingress: [{ peers: [{ world: true }], ports: ['smtp'] }, ...(behindLb ? [{ peers: lb, ports: ['smtp-lb'] }] : []), ...probe('smtp'), SCRAPE],
-        egress: [{ peers: [{ component: 'proxy' }], ports: ['lmtp'] }, ldap, ...relay, ...policy('mta')],
+        egress: [{ peers: [{ component: 'proxy' }], ports: ['lmtp'] }, ldap, ...relay, ...policy('mta'), ...milter],
       };
     case 'msa':
       return {
         ingress: [{ peers: [{ world: true }], ports: ['submission', 'submissions'] }, ...(behindLb ? [{ peers: lb, ports: ['submission-lb', 'submissions-lb'] }] : []), ...probe('submissions'), SCRAPE],
-        egress: [{ peers: [{ component: 'proxy' }], ports: ['auth'] }, ldap, ...relay, ...policy('msa')],
+        egress: [{ peers: [{ component: 'proxy' }], ports: ['auth'] }, ldap, ...relay, ...policy('msa'), ...milter],
       };
     case 'proxy':
       return {
@@ -139,8 +141,15 @@ function mailFlows(ctx: RenderContext, w: MailWorkload): { ingress: Flow[]; egre
     case 'ldap':
       return { ingress: [{ peers: ['mta', 'msa', 'proxy', 'mailbox'].map((component) => ({ component })), ports: ['ldap'] }, SCRAPE], egress: [] };
     case 'kvs':
-      // Redis's one client is the policy server: Postfix never talks to it.
-      return { ingress: [...(policyRuns(ctx.spec) ? [{ peers: [{ component: 'policy' }], ports: ['redis'] }] : []), SCRAPE], egress: [] };
+      // Redis's clients are the policy server and rspamd: Postfix never talks to it.
+      return {
+        ingress: [
+          ...(policyRuns(ctx.spec) ? [{ peers: [{ component: 'policy' }], ports: ['redis'] }] : []),
+          ...(filterRuns(ctx.spec) ? [{ peers: [{ component: 'as' }], ports: ['redis'] }] : []),
+          SCRAPE,
+        ],
+        egress: [],
+      };
     case 'mailout':
       return {
         ingress: [{ peers: [{ component: 'mta' }, { component: 'msa' }], ports: ['smtp'] }, SCRAPE],

@@ -6,6 +6,7 @@ import { meta, OUTBOUND_POOLS, renderContext, type MailWorkload, type RenderCont
 import { renderController } from './controller.ts';
 import { renderDns } from './dns.ts';
 import { renderEgress } from './egress.ts';
+import { renderFilter } from './filter.ts';
 import { renderMail } from './mail.ts';
 import { renderMailNetworkPolicies } from './network.ts';
 import { sortObjects, type KubeObject, type Rendered } from './objects.ts';
@@ -51,6 +52,7 @@ export function renderPlatformDocuments(doc: MailPlatform, opts: RenderOptions =
     ...renderEgress(ctx),
     ...renderController(ctx),
     ...renderPolicy(ctx),
+    ...renderFilter(ctx),
     ...renderProbe(ctx),
     ...renderScrape(ctx),
     ...renderObservability(ctx),

@@ -90,7 +90,7 @@ test('GIVEN other rules WHEN rendered THEN the pods\' rules digest changes, so t
   assert.notEqual(digest(variant((s) => (s.policy = { rules: [] }))), base);
 });
 
-test('GIVEN network policies WHEN rendered THEN only mta and msa reach the policy port and the scrapers http; it reaches only Redis; Redis admits only it', () => {
+test('GIVEN network policies WHEN rendered THEN only mta and msa reach the policy port and the scrapers http; it reaches only Redis; Redis admits only it and rspamd', () => {
   const objects = renderPlatform(parseSpec(EXAMPLE));
   const own = find(objects, 'NetworkPolicy', 'demo-policy').spec as { ingress: Rule[]; egress: Rule[] };
   assert.deepEqual(own.ingress.map((r) => [r.from?.map((p) => component(p) ?? 'monitoring namespaces'), r.ports.map((p) => p.port)]), [
@@ -99,7 +99,7 @@ test('GIVEN network policies WHEN rendered THEN only mta and msa reach the polic
   ]);
   assert.deepEqual(own.egress.map((r) => [r.to?.map(component), r.ports.map((p) => p.port)]), [[['kvs'], ['redis']]]);
   const kvs = find(objects, 'NetworkPolicy', 'demo-kvs').spec as { ingress: Rule[] };
-  assert.deepEqual(kvs.ingress.filter((r) => r.ports.some((p) => p.port === 'redis')).map((r) => r.from?.map(component)), [['policy']]);
+  assert.deepEqual(kvs.ingress.filter((r) => r.ports.some((p) => p.port === 'redis')).map((r) => r.from?.map(component)), [['policy'], ['as']]);
   for (const w of ['mta', 'msa']) {
     const egress = (find(objects, 'NetworkPolicy', `demo-${w}`).spec as { egress: Rule[] }).egress.filter((r) => r.to?.some((p) => component(p) === 'policy'));
     assert.deepEqual(egress.map((r) => r.ports.map((p) => p.port)), [['policy']], `${w} may ask the policy server`);
@@ -114,13 +114,13 @@ test('GIVEN rules for the mta only WHEN rendered THEN the msa neither asks the p
   assert.ok(msa.every((r) => r.to?.every((p) => component(p) !== 'policy')));
 });
 
-test('GIVEN the policy server disabled or without replicas WHEN rendered THEN nothing of it is rendered, no config asks it and Redis admits nobody but the scrapers', () => {
+test('GIVEN the policy server disabled or without replicas WHEN rendered THEN nothing of it is rendered, no config asks it and Redis does not admit it', () => {
   for (const policy of [{ enabled: false }, { replicas: 0 }]) {
     const objects = renderPlatform(variant((s) => (s.policy = policy)));
     assert.ok(!objects.some((o) => o.metadata.labels?.['app.kubernetes.io/component'] === 'policy'), JSON.stringify(policy));
     for (const w of ['mta', 'msa']) assert.doesNotMatch(configMapFile(objects, `demo-${w}-config`, 'main.cf'), /check_policy_service/);
     assert.doesNotMatch(configMapFile(objects, 'demo-spec', 'peers.json'), /policy/);
     const kvs = find(objects, 'NetworkPolicy', 'demo-kvs').spec as { ingress: Rule[] };
-    assert.ok(kvs.ingress.every((r) => !r.ports.some((p) => p.port === 'redis')));
+    assert.ok(kvs.ingress.every((r) => !r.from?.some((p) => component(p) === 'policy')));
   }
 });

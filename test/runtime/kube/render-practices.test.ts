@@ -61,7 +61,7 @@ test('GIVEN the example WHEN rendered THEN stateful roles are StatefulSets with 
   const mta = find(objects, 'StatefulSet', 'mta').spec as { volumeClaimTemplates: { spec: { accessModes: string[]; storageClassName: string } }[] };
   assert.deepEqual(mta.volumeClaimTemplates[0]?.spec.accessModes, ['ReadWriteOnce'], 'each mta pod has its own queue');
   assert.equal(mta.volumeClaimTemplates[0]?.spec.storageClassName, example.spec.kubernetes.storageClasses.mta);
-  assert.deepEqual(byKind(objects, 'Deployment').map((d) => d.metadata.name).sort(), ['demo-controller', 'demo-unbound', 'policy', 'probe', 'vmalert'], 'the stateless parts are Deployments');
+  assert.deepEqual(byKind(objects, 'Deployment').map((d) => d.metadata.name).sort(), ['as', 'demo-controller', 'demo-unbound', 'policy', 'probe', 'vmalert'], 'the stateless parts are Deployments');
   assert.deepEqual(byKind(objects, 'DaemonSet').map((d) => d.metadata.name).sort(), ['demo-node-local-dns', 'promtail'], 'per-node parts are DaemonSets');
 });
 

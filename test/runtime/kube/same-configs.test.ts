@@ -22,13 +22,14 @@ const STATE_DIR = '/var/lib/mailfleet-same-configs';
 /** The instance's own listen address; its entry in the peer list is a separate fact (as for a pod). */
 const OWN_ADDRESS = '127.77.99.99';
 
-/** Single-host peers: every instance on its own loopback address, as `mailfleet up` assigns them; the policy server's one. */
+/** Single-host peers: every instance on its own loopback address, as `mailfleet up` assigns them; the policy server's and rspamd's one. */
 function localPeers(): Peers {
   const out = {} as Peers;
   ROLES.forEach((role, r) => {
     out[role] = Array.from({ length: doc.spec.roles[role].replicas }, (_, i) => ({ name: `${role}-${i}`, host: `127.77.${r + 1}.${i + 10}` }));
   });
   out.policy = [{ name: 'policy-0', host: '127.77.50.10' }];
+  out.as = [{ name: 'as-0', host: '127.77.60.10' }];
   return out;
 }
 
@@ -54,6 +55,8 @@ function normalise(text: string, role: Role, local: Peers): string {
   for (const r of ROLES) local[r].forEach((p, i) => peerPairs.push([p.host, kube[r][i]?.host ?? '?']));
   // One policy instance on the single host, the policy Service in Kubernetes.
   for (const p of local.policy ?? []) peerPairs.push([p.host, kube.policy?.[0]?.host ?? '?']);
+  // One rspamd instance on the single host, the as Service in Kubernetes.
+  for (const p of local.as ?? []) peerPairs.push([p.host, kube.as?.[0]?.host ?? '?']);
   return replaceAll(out, peerPairs);
 }
 

@@ -1,0 +1,152 @@
+/**
+ * The filter in Kubernetes: `as` (rspamd under the agent) as a Deployment of `spec.roles.as.replicas` stateless
+ * pods behind the ClusterIP Service `as`, which every `mta` and `msa` names as its one milter (Postfix runs every
+ * milter it lists on every message, so the Service, not a list of pods, gives the replicas). Its config is the
+ * single host's (src/config/rspamd*.ts) in the role's ConfigMap, secrets as placeholders; the pods get only the
+ * Redis and controller passwords of the platform Secret, and the DKIM Secret (optional: without it mail goes out
+ * unsigned). rspamd's `$DBDIR` (hyperscan cache, maps) is an emptyDir: each new pod compiles its hyperscan
+ * database again (about a core for ~10 s, ~266 MB PSS, then ~100 MB), which the startup probe's budget covers.
+ */
+import { POD_PATHS, podInstanceContext } from '../../agent/index.ts';
+import { POD_NAME_PLACEHOLDER, podSecretKeys, redactSpec, roleConfigFiles, type ConfigInput } from '../../config/index.ts';
+import { filterRuns } from '../../spec/index.ts';
+import { secretName } from './configs.ts';
+import { image, kubePeers, meta, selector, type RenderContext } from './context.ts';
+import { dkimVolume } from './dkim.ts';
+import { networkPolicy, SCRAPE } from './network.ts';
+import type { KubeObject, Rendered } from './objects.ts';
+import { agentProbes, dnsConfig, drainHook, gracePeriodSeconds, placement, POD_ENV, resources, rootDaemonSecurity } from './pods.ts';
+import { scrapeAnnotations } from './scrape.ts';
+
+export const AS = 'as';
+/**
+ * The fixed uid and gid of `_rspamd` in the mailfleet-rspamd image (images/README.md). rspamd's workers run as
+ * it and read the DKIM keys at signing time: the pod's fsGroup makes the 0440 Secret files readable to them.
+ */
+export const RSPAMD_UID = 230;
+
+export const filterConfigMapName = (ctx: RenderContext): string => `${ctx.platform}-${AS}-config`;
+
+/** The milter (Postfix's), the controller (learning, statistics) and the agent's http (probes, /metrics). */
+export function filterPorts(ctx: RenderContext): { name: string; containerPort: number }[] {
+  const p = ctx.spec.ports;
+  return [
+    { name: 'milter', containerPort: p.milter },
+    { name: 'controller', containerPort: p.rspamd },
+    { name: 'http', containerPort: p.http },
+  ];
+}
+
+/** The config input of an `as` pod: redacted spec, pod paths, peers by DNS name. */
+export function filterConfigInput(ctx: RenderContext): ConfigInput {
+  return { spec: redactSpec(ctx.spec).spec, instance: podInstanceContext(AS, POD_NAME_PLACEHOLDER), peers: kubePeers(ctx) };
+}
+
+function filterDeployment(ctx: RenderContext): KubeObject {
+  const keys = podSecretKeys(AS, ctx.spec);
+  const dkim = dkimVolume(ctx);
+  const annotations = scrapeAnnotations(ctx);
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: meta(ctx, AS, AS),
+    spec: {
+      replicas: ctx.spec.roles.as.replicas,
+      // A new pod is ready only after its cold start: never take an old one away before.
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+      selector: { matchLabels: selector(ctx, AS) },
+      template: {
+        metadata: { labels: meta(ctx, AS, AS).labels, ...(Object.keys(annotations).length > 0 ? { annotations } : {}) },
+        spec: {
+          terminationGracePeriodSeconds: gracePeriodSeconds(ctx),
+          dnsPolicy: 'ClusterFirst',
+          dnsConfig: dnsConfig(),
+          enableServiceLinks: false,
+          automountServiceAccountToken: false,
+          securityContext: { fsGroup: RSPAMD_UID },
+          ...placement(ctx, AS),
+          containers: [
+            {
+              name: AS,
+              image: image(ctx, 'mailfleet-rspamd'),
+              imagePullPolicy: ctx.spec.kubernetes.images.pullPolicy,
+              args: ['--pod', '--role', AS, '--name', '$(POD_NAME)', '--address', '$(POD_IP)', '--log-format', 'json'],
+              env: POD_ENV,
+              ports: filterPorts(ctx).map((p) => ({ ...p, protocol: 'TCP' })),
+              // Readiness is rspamd's own answer (the agent asks its controller's /ping); the startup probe's
+              // 5 minutes cover the hyperscan compilation of a cold start many times over.
+              ...agentProbes(),
+              lifecycle: drainHook(),
+              resources: resources(ctx.spec.kubernetes.resources.as),
+              // rspamd starts as root and drops to its own user, as Postfix and Dovecot do.
+              securityContext: rootDaemonSecurity(),
+              volumeMounts: [
+                { name: 'config-source', mountPath: POD_PATHS.configMap, readOnly: true },
+                { name: 'spec', mountPath: POD_PATHS.specDir, readOnly: true },
+                { name: 'secrets', mountPath: POD_PATHS.secrets, readOnly: true },
+                dkim.mount,
+                { name: 'config', mountPath: POD_PATHS.config },
+                { name: 'run', mountPath: POD_PATHS.run },
+                { name: 'data', mountPath: POD_PATHS.data },
+              ],
+            },
+          ],
+          volumes: [
+            { name: 'config-source', configMap: { name: filterConfigMapName(ctx) } },
+            { name: 'spec', configMap: { name: `${ctx.platform}-spec` } },
+            // The Redis and controller passwords only.
+            { name: 'secrets', secret: { secretName: secretName(ctx), items: keys.map((key) => ({ key, path: key })), defaultMode: 0o400 } },
+            dkim.volume,
+            { name: 'config', emptyDir: {} },
+            { name: 'run', emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } },
+            // $DBDIR: hyperscan cache and downloaded maps, rebuilt by each new pod.
+            { name: 'data', emptyDir: { sizeLimit: '1Gi' } },
+          ],
+        },
+      },
+    },
+  };
+}
+
+/**
+ * Who reaches `as`: mta and msa on the milter port, the scrapers on http, the mailbox backends on the controller
+ * (learning from Junk moves). It reaches Redis (kvs) and, with DNS, nothing else: rspamd's DNS checks go
+ * through the cluster resolver.
+ */
+function filterNetworkPolicy(ctx: RenderContext): Rendered {
+  const { roles } = ctx.spec;
+  return networkPolicy(
+    ctx,
+    AS,
+    [
+      { peers: [{ component: 'mta' }, { component: 'msa' }], ports: ['milter'] },
+      ...(roles.mailbox.replicas > 0 ? [{ peers: [{ component: 'mailbox' }], ports: ['controller'] }] : []),
+      SCRAPE,
+    ],
+    [{ peers: [{ component: 'kvs' }], ports: ['redis'] }],
+  );
+}
+
+export function renderFilter(ctx: RenderContext): Rendered[] {
+  if (!filterRuns(ctx.spec)) return [];
+  const service: KubeObject = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta(ctx, AS, AS),
+    spec: {
+      type: 'ClusterIP',
+      selector: selector(ctx, AS),
+      ports: filterPorts(ctx).filter((p) => p.name !== 'http').map((p) => ({ name: p.name, port: p.containerPort, targetPort: p.name, protocol: 'TCP' })),
+    },
+  };
+  return [
+    { object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(ctx, filterConfigMapName(ctx), AS), data: roleConfigFiles(AS, filterConfigInput(ctx)) } },
+    {
+      comment: `rspamd, the milter of every mta and msa (the Service "as"). Mail is ${ctx.spec.filter.failure === 'open' ? 'accepted unscanned' : 'deferred (4xx)'} while no pod answers\n(spec.filter.failure). Cold start: ~10 s and about a core while hyperscan compiles.`,
+      object: filterDeployment(ctx),
+    },
+    { object: service },
+    { object: { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: meta(ctx, AS, AS), spec: { maxUnavailable: 1, selector: { matchLabels: selector(ctx, AS) } } } },
+    ...(ctx.spec.kubernetes.networkPolicies ? [filterNetworkPolicy(ctx)] : []),
+  ];
+}
