@@ -24,7 +24,7 @@ const POLICY_RC = '/usr/sbin/policy-rc.d';
  * themselves; Redis would not need root, but the agent that starts it (PID 1) installs root-owned config
  * files today (images/README.md).
  */
-const ROOT_IMAGES = ['dovecot', 'openldap', 'postfix'];
+const ROOT_IMAGES = ['dovecot', 'openldap', 'postfix', 'rspamd'];
 
 const images = loadImages();
 
@@ -311,6 +311,7 @@ test('GIVEN the users that own files on volumes WHEN their images are read THEN 
     dovecot: { 5000: 'vmail' },
     openldap: { 220: 'openldap' },
     redis: { 999: 'redis' },
+    rspamd: { 230: '_rspamd' },
   };
   const readme = readFileSync(join(REPO, 'images', 'README.md'), 'utf8');
   for (const [dir, users] of Object.entries(fixed)) {
