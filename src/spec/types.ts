@@ -375,7 +375,7 @@ export interface KubernetesSpec {
   namespace: string;
   /** Cluster DNS domain used in peer names. Default `cluster.local`. */
   clusterDomain: string;
-  /** Images: `<registry>/<image>:<tag>`; mailfleet-postfix, mailfleet-dovecot, mailfleet-openldap, mailfleet-redis, mailfleet. */
+  /** Images: `<registry>/<image>:<tag>`; mailfleet-postfix, mailfleet-dovecot, mailfleet-openldap, mailfleet-redis, mailfleet-rspamd, mailfleet. */
   images: { registry: string; tag: string; pullPolicy: 'Always' | 'IfNotPresent' | 'Never' };
   /** Node label naming the rack for topology spread. Default `topology.kubernetes.io/zone`. */
   rackLabel: string;
