@@ -45,4 +45,10 @@ const POLICY = [
   'mailfleet_policy_redis_up', 'mailfleet_policy_connections', 'mailfleet_policy_rules',
 ];
 
-export const CONTRACT_METRICS: ReadonlySet<string> = new Set([...AGENT, ...LMTP_ROUTER, ...BACKEND_SYNC, ...TLS, ...POSTFIX, ...DOVECOT, ...PROBE, ...POLICY]);
+/** rspamd 3.4's own names, relayed by the `as` agent (with its role and instance), and the relay's error counter. */
+const RSPAMD = [
+  'rspamd_scanned_total', 'rspamd_spam_total', 'rspamd_ham_total', 'rspamd_learned_total', 'rspamd_actions_total', 'rspamd_connections',
+  'mailfleet_agent_rspamd_scrape_errors_total',
+];
+
+export const CONTRACT_METRICS: ReadonlySet<string> = new Set([...AGENT, ...LMTP_ROUTER, ...BACKEND_SYNC, ...TLS, ...POSTFIX, ...DOVECOT, ...PROBE, ...POLICY, ...RSPAMD]);
