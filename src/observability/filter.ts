@@ -3,8 +3,8 @@
  * milter failures; the agent's log exporter does (`mailfleet_postfix_milter_failures_total`), and the `as` agent
  * relays rspamd's own metrics (`rspamd_*`, absent while rspamd does not answer). rspamd 3.4 exports no per-symbol
  * or per-scanner counter (CLAM_VIRUS_FAIL is only in its history and log), so clamd is judged by its own instances.
- * No rule fires on the mere absence of a role's series (Kubernetes does not render `as` and `av` yet); on the single
- * host every instance is a target, down or not.
+ * No rule fires on the mere absence of a role's series (Kubernetes does not render `av` yet, and a spec may name
+ * replicas a renderer does not run); on the single host every instance is a target, down or not.
  */
 import type { AlertRule, RuleGroup, Scope } from './rule.ts';
 
@@ -59,7 +59,7 @@ function filterDown(s: Scope): AlertRule[] {
     },
     {
       alert: 'MailfleetFilterDown',
-      // Not absent(): Kubernetes renders no as yet, where that would fire for ever. An instance down still has its
+      // Not absent(): where a role is not rendered, that would fire for ever. An instance down still has its
       // up series (0) while it is a target, so this holds on the single host whichever part is down.
       expr: `count by (namespace, role) (${up}) unless on (namespace, role) count by (namespace, role) (${scanned})`,
       forSeconds: 5 * MIN,
