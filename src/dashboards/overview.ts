@@ -89,6 +89,27 @@ export const overview: DashboardDefinition = {
       ],
     },
     {
+      title: 'Filter',
+      panels: [
+        graph('Messages scanned by rspamd', 'ops', [{ expr: rate('rspamd_scanned_total', [...NS, 'role="as"'], ['instance']), legend: '{{instance}}' }], {
+          description: 'Messages each rspamd (as) scanned per second, from its own metrics as its agent relays them.',
+        }),
+        graph('rspamd actions', 'ops', [{ expr: rate('rspamd_actions_total', [...NS, 'role="as"'], ['type']), legend: '{{type}}' }], {
+          description: 'Verdicts per second: no action (accepted), greylist, add header (tagged as spam), rewrite subject, soft reject, reject.',
+          stacked: true,
+        }),
+        graph('Milter failures', 'short', [{ expr: increase('mailfleet_postfix_milter_failures_total', NS, ['role', 'stage', 'reason']), legend: '{{role}} {{stage}} {{reason}}' }], {
+          description: 'Times Postfix could not ask rspamd and applied milter_default_action instead: mail accepted unscanned when the filter fails open, deferred (4xx) when it fails closed.',
+        }),
+        graph('Filter instances ready', 'short', [
+          { expr: sumBy(['role'], series('mailfleet_agent_ready', [...NS, 'role=~"as|av"'])), legend: '{{role}} ready' },
+          { expr: sumBy(['role'], series('mailfleet_agent_daemon_up', [...NS, 'role=~"as|av"'])), legend: '{{role}} running' },
+        ], {
+          description: 'rspamd (as) and clamd (av) instances that answer their readiness dialogue (rspamd /ping, clamd PING). With no av ready, rspamd lets mail through without a virus scan.',
+        }),
+      ],
+    },
+    {
       title: 'Probe and certificates',
       panels: [
         graph('Probe runs', 'short', [{ expr: increase('mailfleet_probe_runs_total', NS, ['path', 'result']), legend: '{{path}} {{result}}' }]),

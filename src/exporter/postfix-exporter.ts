@@ -98,6 +98,7 @@ export function createPostfixExporter(options: PostfixExporterOptions): PostfixE
     cleanupRejected: tallies.plain(m.cleanupRejected),
     cleanupNotAccepted: tallies.plain(m.cleanupNotAccepted),
     bounceNotifications: tallies.plain(m.bounceNotifications),
+    milterFailures: tallies.two(m.milterFailures, ['stage', 'reason']),
   };
 
   function record(event: PostfixLogEvent): void {
@@ -158,6 +159,8 @@ export function createPostfixExporter(options: PostfixExporterOptions): PostfixE
       case 'bounce-notification':
         if (event.notification.endsWith('non-delivery')) count.bounceNotifications();
         return;
+      case 'milter-failure':
+        return count.milterFailures(event.stage, event.reason);
       case 'unsupported':
         return count.unsupported(event.service, event.level);
       default:

@@ -37,6 +37,7 @@ export interface PostfixLogMetrics {
   cleanupRejected: Counter;
   cleanupNotAccepted: Counter;
   bounceNotifications: Counter;
+  milterFailures: Counter<'stage' | 'reason'>;
 }
 
 /** `collect` runs before the counters are read at a scrape (the exporter hands them its tallies there). */
@@ -87,5 +88,10 @@ export function createPostfixLogMetrics(registry: Registry, collect: () => void)
     cleanupRejected: counter('cleanup_messages_rejected_total', 'Messages cleanup rejected (header/body checks, milters).'),
     cleanupNotAccepted: counter('cleanup_messages_not_accepted_total', 'Messages cleanup could not take (e.g. an unreasonable alias expansion).'),
     bounceNotifications: counter('bounce_notifications_total', 'Non-delivery notifications the bounce daemon sent (to the sender or the postmaster).'),
+    milterFailures: counter(
+      'milter_failures_total',
+      'Times Postfix could not ask its milter (the filter) and acted on milter_default_action instead (accept: the message went on unscanned; tempfail: 4xx), by stage (connect, command, content, unknown) and reason (refused, timeout, closed, protocol, other).',
+      ['stage', 'reason'],
+    ),
   };
 }

@@ -2,7 +2,8 @@
  * Alert rules of the platform, in Prometheus rule format: the files vmalert loads on the single host
  * and from the rules ConfigMap in Kubernetes (promtool checks and unit-tests them).
  */
-import { policyRuns, type PlatformSpec } from '../spec/index.ts';
+import { antivirusRuns, filterRuns, policyRuns, type PlatformSpec } from '../spec/index.ts';
+import { filterGroups } from './filter.ts';
 import { hostGroups } from './host.ts';
 import { kubernetesGroups } from './kubernetes.ts';
 import { mailFlowGroups } from './mail-flow.ts';
@@ -36,7 +37,11 @@ export function alertRuleFiles(spec: PlatformSpec, opts: AlertRuleOptions = {}):
   const s = scope(opts.namespace);
   const render = { forScale: spec.alerting.forScale, evaluationSeconds: spec.alerting.evaluationSeconds };
   return {
-    [MAIL_RULES_FILE]: renderRuleFile([...mailFlowGroups(s, { policyRuns: policyRuns(spec) }), ...mailServiceGroups(s)], render),
+    [MAIL_RULES_FILE]: renderRuleFile([
+      ...mailFlowGroups(s, { policyRuns: policyRuns(spec) }),
+      ...mailServiceGroups(s),
+      ...filterGroups(s, { filterRuns: filterRuns(spec), antivirusRuns: antivirusRuns(spec), failure: spec.filter.failure }),
+    ], render),
     [PLATFORM_RULES_FILE]: renderRuleFile(platformGroups(s), render),
     ...(opts.namespace === undefined ? {} : { [KUBERNETES_RULES_FILE]: renderRuleFile(kubernetesGroups(s), render) }),
     [HOST_RULES_FILE]: renderRuleFile(hostGroups(), render),

@@ -72,6 +72,8 @@ export {
   type CleanupAction,
   type DeliveryDelays,
   type DeliveryStatus,
+  type MilterFailureReason,
+  type MilterStage,
   type PostfixLogEvent,
   type PostfixLogEventKind,
   type PostfixLogLevel,

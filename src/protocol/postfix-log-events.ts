@@ -29,6 +29,18 @@ export const SMTP_STAGES = [
 ] as const;
 export type SmtpStage = (typeof SMTP_STAGES)[number] | 'other';
 
+/**
+ * Where in the SMTP session Postfix's milter client failed: `connect` (the TCP connection or the option
+ * negotiation), `command` (connect, HELO, MAIL, RCPT, DATA events: `milter_command_timeout`), `content` (headers
+ * and body: `milter_content_timeout`), `unknown` (the line does not say).
+ */
+export type MilterStage = 'connect' | 'command' | 'content' | 'unknown';
+/**
+ * Why: `refused` (nothing listens), `timeout`, `closed` (the milter hung up or reset the connection),
+ * `protocol` (it answered something Postfix could not use), `other`.
+ */
+export type MilterFailureReason = 'refused' | 'timeout' | 'closed' | 'protocol' | 'other';
+
 /** `status=` of a delivery line; `other` for a word Postfix 3.7 does not write. */
 export type DeliveryStatus = 'sent' | 'deferred' | 'bounced' | 'expired' | 'deliverable' | 'undeliverable' | 'other';
 
@@ -109,6 +121,13 @@ export type PostfixLogEvent = Common & (
   | { readonly kind: 'master'; readonly what: 'started' | 'reloaded' | 'stopping' }
   | { readonly kind: 'postsuper'; readonly action: 'hold' | 'release' | 'expire' | 'remove' | 'requeue' | 'summary' }
   | { readonly kind: 'statistics' }
+  /**
+   * Postfix's milter client failed (smtpd or cleanup): it acts on `milter_default_action` (accept: the message
+   * goes on unscanned; tempfail: 4xx), which the line does not name.
+   */
+  | { readonly kind: 'milter-failure'; readonly stage: MilterStage; readonly reason: MilterFailureReason }
+  /** A milter warning that repeats a failure already logged (`read error in initial handshake`). */
+  | { readonly kind: 'milter-warning' }
   /** A line the codec does not understand. */
   | { readonly kind: 'unsupported' }
 );

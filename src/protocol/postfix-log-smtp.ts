@@ -12,6 +12,7 @@ import type {
   SmtpdAction,
   SmtpdCommandCount,
 } from './postfix-log-events.ts';
+import { parseMilterWarning } from './postfix-log-milter.ts';
 import { decimalAt, dsnEnd, queueIdEnd, replyCodeAt, stageAt, token, untilChar, wholeAt } from './postfix-log-scan.ts';
 
 type Event = PostfixLogEvent;
@@ -109,6 +110,8 @@ function isFcrdnsWarning(m: string): boolean {
 
 export function parseSmtpd(c: LineContext, m: string): Event | undefined {
   if (c.level === 'warning') {
+    const milter = parseMilterWarning(c, m);
+    if (milter !== undefined) return milter;
     const sasl = saslFailure(c, m);
     if (sasl !== undefined) return sasl;
     return isFcrdnsWarning(m) ? { ...c, kind: 'smtpd-fcrdns-error' } : undefined;

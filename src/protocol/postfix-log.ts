@@ -16,6 +16,7 @@
  */
 import type { BounceNotification, CleanupAction, PostfixLogEvent, PostfixLogLevel, PostfixService } from './postfix-log-events.ts';
 import { POSTFIX_DAEMONS } from './postfix-log-events.ts';
+import { parseMilterWarning } from './postfix-log-milter.ts';
 import { queueIdEnd } from './postfix-log-scan.ts';
 import { parseDeliveryAgent, parseSmtpd, type LineContext } from './postfix-log-smtp.ts';
 
@@ -94,7 +95,7 @@ function parseQmgr(c: LineContext, m: string): Event | undefined {
 }
 
 function parseCleanup(c: LineContext, m: string): Event | undefined {
-  if (c.level === 'warning') return m.includes('message not accepted') ? { ...c, kind: 'cleanup-not-accepted' } : undefined;
+  if (c.level === 'warning') return parseMilterWarning(c, m) ?? (m.includes('message not accepted') ? { ...c, kind: 'cleanup-not-accepted' } : undefined);
   const q = queueIdEnd(m);
   if (q === -1 || c.level !== 'info') return undefined;
   const queueId = m.slice(0, q);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DASHBOARD_NAMES, DASHBOARD_TAG, dashboardFileName, dashboardFiles } from '../../src/dashboards/index.ts';
-import { dashboardQueries, metricNames, substitute, variablesOutsideRegexMatchers } from '../support/dashboard-queries.ts';
+import { dashboardQueries, FILTER_ROLES_ONLY, metricNames, substitute, variablesOutsideRegexMatchers } from '../support/dashboard-queries.ts';
 import { CONTRACT_METRICS } from '../support/metrics-contract.ts';
 
 interface Panel {
@@ -124,6 +124,7 @@ test('GIVEN the signals the dashboards exist for WHEN the dashboards are searche
     'mailfleet_probe_success', 'mailfleet_probe_stage_duration_seconds', 'mailfleet_probe_certificate_expiry_timestamp_seconds',
     'mailfleet_backends_reconciles_total', 'mailfleet_backends_errors_total', 'mailfleet_backends_sync_latency_seconds', 'mailfleet_backends', 'mailfleet_backends_users',
     'mailfleet_agent_ready', 'mailfleet_agent_daemon_up', 'mailfleet_tls_certificate_expiry_timestamp_seconds',
+    'mailfleet_postfix_milter_failures_total', 'rspamd_scanned_total', 'rspamd_actions_total',
   ]) assert.ok(used.has(m), m);
 });
 
@@ -148,4 +149,11 @@ test('GIVEN Grafana variables WHEN substituted THEN intervals become a window an
   assert.equal(substitute('increase(x[$__interval]) / $__range', { interval: '1h' }), 'increase(x[1h]) / 1h');
   assert.throws(() => substitute('rate(x[$__auto])'), /unknown Grafana variable \$__auto/);
   assert.deepEqual(variablesOutsideRegexMatchers('x{a=~"$a",b="$b"} > $c'), ['$b', '$c']);
+});
+
+test('GIVEN queries of the filter roles and others WHEN matched against FILTER_ROLES_ONLY THEN only those scoped to as or av are', () => {
+  for (const expr of ['rate(rspamd_scanned_total{namespace=~"$namespace",role="as"}[1m])', 'sum by (role) (mailfleet_agent_ready{role=~"as|av"})', 'up{role="av"}']) {
+    assert.ok(FILTER_ROLES_ONLY.test(expr), expr);
+  }
+  for (const expr of ['mailfleet_agent_ready{role=~"$role"}', 'up{role="mta"}', 'x{role="ask"}', 'x{role=~"as|mta"}']) assert.ok(!FILTER_ROLES_ONLY.test(expr), expr);
 });

@@ -248,3 +248,21 @@ test('GIVEN every metric of the contract WHEN the exporter is created THEN each 
   ].map((n) => `${P}${n}`);
   for (const name of contract) assert.ok(names.includes(name), `${name} is registered`);
 });
+
+test('GIVEN milter failures as Postfix 3.7 logs them WHEN fed THEN each failure counts once by stage and reason, follow-ups not at all', async () => {
+  const { registry, exporter: e } = exporter();
+  e.line('Dec 06 09:43:58 mx postfix/smtpd[16429]: warning: connect to Milter service inet:127.126.1.2:11332: Connection refused');
+  e.line('Dec 06 09:43:59 mx postfix/smtpd[16430]: warning: connect to Milter service inet:127.126.1.2:11332: Connection refused');
+  e.line("Dec 06 09:44:00 mx postfix/smtpd[16434]: warning: milter inet:127.126.1.3:11332: can't read SMFIC_OPTNEG reply packet header: Connection timed out");
+  e.line('Dec 06 09:44:00 mx postfix/smtpd[16434]: warning: milter inet:127.126.1.3:11332: read error in initial handshake');
+  e.line('Dec 06 09:44:00 mx postfix/smtpd[16506]: warning: milter inet:127.126.1.4:11332: unexpected reply "Z" in initial handshake');
+  e.line("Dec 06 09:44:01 mx postfix/smtpd[1]: warning: milter inet:127.126.1.3:11332: can't read SMFIC_BODYEOB reply packet header: Success");
+  e.line('Dec 06 09:44:01 mx postfix/smtpd[1]: warning: milter8_event: attempt to send event SMFIC_QUIT to milter inet:127.126.1.3:11332 after error');
+  assert.deepEqual(await series(registry, `${P}milter_failures_total`), {
+    '{stage="connect",reason="refused"}': 2,
+    '{stage="connect",reason="timeout"}': 1,
+    '{stage="connect",reason="protocol"}': 1,
+    '{stage="content",reason="closed"}': 1,
+  });
+  assert.deepEqual(await series(registry, `${P}log_lines_unsupported_total`), {});
+});

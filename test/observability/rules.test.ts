@@ -116,7 +116,7 @@ test('GIVEN the promtool unit tests WHEN compared with the mail and platform pac
 
 test('GIVEN a namespace WHEN rendered THEN every selector of the scoped packs matches it and the host pack matches none', () => {
   const files = alertRuleFiles(testSpec(), { namespace: NAMESPACE });
-  const metric = /\b(mailfleet_\w+|up|kube_\w+|kubelet_\w+|redis_\w+|node_\w+)\b(\{[^}]*\})?/g;
+  const metric = /\b(mailfleet_\w+|up|kube_\w+|kubelet_\w+|redis_\w+|rspamd_\w+|node_\w+)\b(\{[^}]*\})?/g;
   for (const name of [MAIL_RULES_FILE, PLATFORM_RULES_FILE, KUBERNETES_RULES_FILE, REDIS_RULES_FILE]) {
     for (const r of rules(files[name] ?? '')) {
       const selectors = [...r.expr.matchAll(metric)];
@@ -145,4 +145,24 @@ test('GIVEN the same spec WHEN rendered twice THEN the bytes are the same', () =
 
 test('GIVEN a namespace that is not a Kubernetes name WHEN rendered THEN it is refused', () => {
   for (const namespace of ['', 'Mail', 'a"}or up{', 'x'.repeat(64)]) assert.throws(() => alertRuleFiles(testSpec(), { namespace }), RangeError, namespace);
+});
+
+/** A platform that runs clamd behind rspamd (its signatures from a mirror). */
+const ANTIVIRUS = 'roles: { av: { replicas: 1 } }\nfilter: { antivirus: { signatures: { mirror: "https://clamav.example.com" } } }';
+
+test('GIVEN a spec that runs clamd WHEN promtool runs the antivirus unit tests THEN MailfleetAntivirusUnavailable fires and stays quiet as they expect', (t) => {
+  const { dir, files, tests } = rulesDir(t, testSpec(ANTIVIRUS), { namespace: NAMESPACE }, 'antivirus');
+  assert.ok(tests.length > 0);
+  assert.ok(rules(files[MAIL_RULES_FILE] ?? '').some((r) => r.alert === 'MailfleetAntivirusUnavailable'));
+  const run = tool('promtool', ['test', 'rules', ...tests], dir);
+  assert.equal(run.code, 0, run.output);
+});
+
+test('GIVEN the filter failing open, failing closed, without clamd or not running WHEN rendered THEN the filter rules follow the spec', () => {
+  const alerts = (extra: string) => rules(alertRuleFiles(testSpec(extra), { namespace: NAMESPACE })[MAIL_RULES_FILE] ?? '')
+    .map((r) => r.alert).filter((a) => /Milter|Filter|Antivirus/.test(a));
+  assert.deepEqual(alerts(''), ['MailfleetMilterFailingOpen', 'MailfleetFilterDown', 'MailfleetFilterDown']);
+  assert.deepEqual(alerts('filter: { failure: closed }'), ['MailfleetMilterFailingClosed', 'MailfleetFilterDown', 'MailfleetFilterDown']);
+  assert.deepEqual(alerts(ANTIVIRUS), ['MailfleetMilterFailingOpen', 'MailfleetFilterDown', 'MailfleetFilterDown', 'MailfleetAntivirusUnavailable']);
+  assert.deepEqual(alerts('roles: { as: { replicas: 0 } }'), []);
 });

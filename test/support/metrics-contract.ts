@@ -27,6 +27,7 @@ const POSTFIX = [
   'deliveries_total', 'delivery_delay_seconds', 'deferred_total', 'bounced_total', 'smtp_tls_connections_total', 'smtp_connection_timeouts_total',
   'qmgr_messages_inserted_total', 'qmgr_inserted_recipients', 'qmgr_inserted_size_bytes', 'qmgr_messages_removed_total', 'qmgr_messages_expired_total',
   'cleanup_messages_processed_total', 'cleanup_messages_rejected_total', 'cleanup_messages_not_accepted_total', 'bounce_notifications_total',
+  'milter_failures_total',
   'queue_messages', 'queue_size_bytes', 'queue_oldest_message_age_seconds', 'queue_message_age_seconds', 'queue_message_size_bytes', 'queue_scrape_errors_total',
 ].map((n) => `mailfleet_postfix_${n}`);
 
@@ -44,4 +45,10 @@ const POLICY = [
   'mailfleet_policy_redis_up', 'mailfleet_policy_connections', 'mailfleet_policy_rules',
 ];
 
-export const CONTRACT_METRICS: ReadonlySet<string> = new Set([...AGENT, ...LMTP_ROUTER, ...BACKEND_SYNC, ...TLS, ...POSTFIX, ...DOVECOT, ...PROBE, ...POLICY]);
+/** rspamd 3.4's own names, relayed by the `as` agent (with its role and instance), and the relay's error counter. */
+const RSPAMD = [
+  'rspamd_scanned_total', 'rspamd_spam_total', 'rspamd_ham_total', 'rspamd_learned_total', 'rspamd_actions_total', 'rspamd_connections',
+  'mailfleet_agent_rspamd_scrape_errors_total',
+];
+
+export const CONTRACT_METRICS: ReadonlySet<string> = new Set([...AGENT, ...LMTP_ROUTER, ...BACKEND_SYNC, ...TLS, ...POSTFIX, ...DOVECOT, ...PROBE, ...POLICY, ...RSPAMD]);

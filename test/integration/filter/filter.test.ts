@@ -191,7 +191,7 @@ test('rspamd and clamd as the milter of the mta and the msa, with real daemons',
     assert.equal(direct.status, 401);
   });
 
-  await t.test('GIVEN rspamd stopped WHEN mail is sent to the mta THEN it is accepted unscanned (fail open) and Postfix logs the milter failure', async () => {
+  await t.test('GIVEN rspamd stopped WHEN mail is sent to the mta THEN it is accepted unscanned (fail open), Postfix logs the milter failure and the mta agent counts it', async () => {
     const as = await platform.instance('as-0');
     const agentPid = as.pid as number;
     const rspamdPid = Number(readFileSync(join(instanceRunDir(platform.stateDir, 'as-0'), 'rspamd.pid'), 'utf8').trim());
@@ -220,6 +220,12 @@ test('rspamd and clamd as the milter of the mta and the msa, with real daemons',
     assert.equal(header(raw, 'X-Spam-Status'), undefined, 'not scanned');
     const log = readFileSync(join(platform.stateDir, 'logs', 'mta-0.log'), 'utf8');
     assert.match(log, /warning: connect to Milter service inet:[0-9.]+:11332: Connection refused/);
+    // The mta's agent reads that warning from Postfix's log and counts it.
+    await until('the milter failure counted on the mta agent\'s /metrics', async () => {
+      const text = await (await fetch(`http://${mta.address}:${mta.ports.http}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+      const counted = text.split('\n').find((l) => l.startsWith('mailfleet_postfix_milter_failures_total{') && l.includes('stage="connect"') && l.includes('reason="refused"'));
+      return counted !== undefined && Number(counted.slice(counted.lastIndexOf(' ') + 1)) >= 1 ? true : undefined;
+    }, 20_000, 250);
     process.kill(agentPid, 'SIGCONT');
   });
 });
