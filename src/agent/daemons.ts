@@ -11,6 +11,7 @@ import { demoAccounts, requireSecret, type AgentRole } from '../spec/index.ts';
 import type { ConfigSource, Daemon, DaemonInput } from './daemon.ts';
 import { clamd, rspamd } from './filter-daemons.ts';
 import { chownTree, ensureDir, freshDir, writeConfigFiles } from './fs.ts';
+import { installLearnFiles } from './learn-files.ts';
 
 const run = promisify(execFile);
 
@@ -70,10 +71,12 @@ const dovecot: Daemon = {
     freshDir(runDir, 0o755);
     if (role === 'mailbox') ensureDir(mailDir, 0o770, VMAIL_USER);
     writeRoleConfig(input);
+    if (role === 'mailbox') await installLearnFiles(input.instance.configDir);
   },
   command: (input) => [DOVECOT, '-F', '-c', join(input.instance.configDir, 'dovecot.conf')],
   async reload(input, pid) {
     writeRoleConfig(input);
+    if (input.instance.role === 'mailbox') await installLearnFiles(input.instance.configDir);
     process.kill(pid, 'SIGHUP');
   },
   pidFiles: (input) => [join(input.instance.runDir, 'master.pid')],

@@ -1,6 +1,7 @@
 import { requireSecret } from '../spec/index.ts';
 import { authWorkerService, BACKEND_LOGIN_USER, dovecotBase, dovecotLdapConf, LMTP_SERVICE_SETTINGS, LOGIN_SERVICE_SETTINGS, serviceBlock, VMAIL_USER } from './dovecot-common.ts';
 import type { ConfigFiles, ConfigInput } from './context.ts';
+import { learnFiles, learnSettings } from './dovecot-learn.ts';
 import { dovecotStatsSettings, MAILBOX_METRICS } from './dovecot-stats.ts';
 
 /**
@@ -10,6 +11,7 @@ import { dovecotStatsSettings, MAILBOX_METRICS } from './dovecot-stats.ts';
 export function dovecotBackendFiles(input: ConfigInput): ConfigFiles {
   const { spec, instance } = input;
   const addr = instance.listen;
+  const learn = learnSettings(input);
   const conf = [
     ...dovecotBase(input, 'imap pop3 lmtp'),
     // An internal hop: clients' TLS ends at the proxy, and only the proxies reach a backend.
@@ -49,19 +51,21 @@ export function dovecotBackendFiles(input: ConfigInput): ConfigFiles {
     'namespace inbox {',
     '  inbox = yes',
     '  separator = /',
+    ...learn.namespace,
     '}',
     'plugin {',
     '  quota = maildir:User quota',
+    ...learn.plugin,
     '}',
     ...serviceBlock('imap-login', [{ name: 'imap', address: addr, port: spec.ports.imap }, { name: 'imaps', address: addr, port: 0 }], LOGIN_SERVICE_SETTINGS),
     ...serviceBlock('pop3-login', [{ name: 'pop3', address: addr, port: spec.ports.pop3 }, { name: 'pop3s', address: addr, port: 0 }], LOGIN_SERVICE_SETTINGS),
     ...serviceBlock('lmtp', [{ name: 'lmtp', address: addr, port: spec.ports.lmtp }], LMTP_SERVICE_SETTINGS),
     ...authWorkerService(spec),
     'protocol lmtp {',
-    '  mail_plugins = $mail_plugins quota',
+    `  mail_plugins = $mail_plugins quota${learn.lmtpPlugins}`,
     '}',
     'protocol imap {',
-    '  mail_plugins = $mail_plugins imap_quota',
+    `  mail_plugins = $mail_plugins imap_quota${learn.imapPlugins}`,
     '}',
     ...dovecotStatsSettings(MAILBOX_METRICS),
     '',
@@ -69,5 +73,6 @@ export function dovecotBackendFiles(input: ConfigInput): ConfigFiles {
   return {
     'dovecot.conf': conf.join('\n'),
     'dovecot-ldap.conf.ext': dovecotLdapConf(input, { proxy: false }),
+    ...learnFiles(input),
   };
 }

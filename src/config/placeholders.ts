@@ -94,7 +94,8 @@ export function podSecretKeys(workload: SecretConsumer, spec: PlatformSpec): str
       return [k.ldapAuthPassword, k.doveadmApiKey, k.backendLoginPassword];
     case 'mailbox':
       // Its drain asks the directors over doveadm HTTP whether users are still routed here; the proxies log in with the backend login.
-      return [k.ldapAuthPassword, k.doveadmApiKey, k.backendLoginPassword];
+      // While rspamd runs, the learn program gives its controller the password.
+      return [k.ldapAuthPassword, k.doveadmApiKey, k.backendLoginPassword, ...(filterRuns(spec) ? [k.filterControllerPassword] : [])];
     case 'ldap':
       return [
         k.ldapAdminPassword,

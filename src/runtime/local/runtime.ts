@@ -46,8 +46,8 @@ const DEPENDENTS: Partial<Record<InstanceRole, InstanceRole[]>> = {
   kvs: ['policy', 'as'],
   policy: ['mta', 'msa'],
   proxy: ['mta', 'msa'],
-  // rspamd is the mta's and msa's milter; clamd is rspamd's antivirus.
-  as: ['mta', 'msa'],
+  // rspamd is the mta's and msa's milter and learns from the mailboxes; clamd is rspamd's antivirus.
+  as: ['mta', 'msa', 'mailbox'],
   av: ['as'],
 };
 

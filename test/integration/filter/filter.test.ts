@@ -29,13 +29,13 @@ const GTUBE = 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.
 const GTUBE_ADD_HEADER = 'YJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X';
 const DELIVERY_DEADLINE_MS = 60_000;
 
-/** The raw message with `id` in `user`'s INBOX, once it is there. */
-async function fetchRaw(host: string, port: number, user: string, tls: TlsClientOptions, id: string): Promise<string> {
-  return until(`message ${id} in ${user}'s INBOX`, async () => {
+/** The raw message with `id` in `user`'s `mailbox`, once it is there. */
+async function fetchRaw(host: string, port: number, user: string, tls: TlsClientOptions, id: string, mailbox = 'INBOX'): Promise<string> {
+  return until(`message ${id} in ${user}'s ${mailbox}`, async () => {
     const client = new ImapFlow({ host, port, auth: { user, pass: PASSWORD }, logger: false, ...imapFlowTls(tls) });
     await client.connect();
     try {
-      const lock = await client.getMailboxLock('INBOX');
+      const lock = await client.getMailboxLock(mailbox);
       try {
         const exists = typeof client.mailbox === 'object' ? client.mailbox.exists : 0;
         if (exists === 0) return undefined;
@@ -131,11 +131,11 @@ test('rspamd and clamd as the milter of the mta and the msa, with real daemons',
     await until('the retry let through', async () => ((await send('shop@remote.test', user2, data)).data?.code === 250 ? true : undefined), 30_000, 500);
   });
 
-  await t.test('GIVEN the add-header test pattern WHEN sent to the mta THEN it is delivered, tagged X-Spam: Yes', async () => {
+  await t.test('GIVEN the add-header test pattern WHEN sent to the mta THEN it is delivered into Junk, tagged X-Spam: Yes', async () => {
     const id = `tagged-${run}@remote.test`;
     const r = await send('bulk@remote.test', user1, mail({ id, from: 'bulk@remote.test', to: user1, subject: 'Offer', body: GTUBE_ADD_HEADER }));
     assert.equal(r.data?.code, 250, JSON.stringify(r.data));
-    const raw = await fetchRaw(imap.host, imap.port, user1, platform.clientTls('starttls'), id);
+    const raw = await fetchRaw(imap.host, imap.port, user1, platform.clientTls('starttls'), id, 'Junk');
     // The milter's own header; GTUBE skips every rule and module, milter_headers (X-Spam-Status) among them.
     assert.equal(header(raw, 'X-Spam'), 'Yes');
   });
