@@ -8,8 +8,26 @@ import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { requireSecret } from '../spec/index.ts';
 
-const run = promisify(execFile);
+const exec = promisify(execFile);
 const POLL_MS = 250;
+/** A Postfix or Dovecot tool that hangs (a daemon wedged) must not hold the drain past its budget. */
+const TOOL_TIMEOUT_MS = 5000;
+const run = (file: string, args: string[]) => exec(file, args, { timeout: TOOL_TIMEOUT_MS, killSignal: 'SIGKILL' });
+
+/** The drain's settings: main.cf with each `key = value` replacing the key's line, not repeating it. */
+export function replaceMainCfSettings(mainCf: string, comment: string, settings: Record<string, string>): string {
+  const keys = new Set(Object.keys(settings));
+  const kept: string[] = [];
+  let dropping = false;
+  for (const line of mainCf.split('\n')) {
+    // A value continues on lines that start with whitespace: they go with their key.
+    if (dropping && /^[ \t]/.test(line)) continue;
+    dropping = keys.has(/^([a-z0-9_]+)\s*=/.exec(line)?.[1] ?? '');
+    if (!dropping) kept.push(line);
+  }
+  while (kept.length > 0 && kept[kept.length - 1] === '') kept.pop();
+  return [...kept, comment, ...Object.entries(settings).map(([k, v]) => `${k} = ${v}`), ''].join('\n');
+}
 
 /** What a drain did, for the log and the agent's metrics. */
 export interface DrainReport {
@@ -49,12 +67,11 @@ async function queueCounts(configDir: string): Promise<Record<string, number>> {
 const drainPostfix: Drainer = async (input, deadline, log) => {
   const { configDir } = input.instance;
   const mainCf = join(configDir, 'main.cf');
-  writeFileSync(mainCf, readFileSync(mainCf, 'utf8') + [
-    '# draining: refuse new sessions politely',
-    'smtpd_delay_reject = no',
-    'smtpd_client_restrictions = static:{421 4.3.2 Service shutting down, try again later}',
-    '',
-  ].join('\n'));
+  // Replaced, not appended: a repeated key makes every Postfix program warn "overriding earlier entry".
+  writeFileSync(mainCf, replaceMainCfSettings(readFileSync(mainCf, 'utf8'), '# draining: refuse new sessions politely', {
+    smtpd_delay_reject: 'no',
+    smtpd_client_restrictions: 'static:{421 4.3.2 Service shutting down, try again later}',
+  }));
   await run('postfix', ['-c', configDir, 'reload']);
   await run('postqueue', ['-c', configDir, '-f']).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'queue flush failed'));
   let counts: Record<string, number> = {};
@@ -66,9 +83,17 @@ const drainPostfix: Drainer = async (input, deadline, log) => {
   return { completed: empty, detail: empty ? `queue drained (${left})` : `budget spent; kept in the queue: ${left}` };
 };
 
+/**
+ * The rows of a doveadm table. Dovecot 2.3's `proxy list` prints a header of its own, and another for each login
+ * process that answers (`username service src-ip …`) even when it has no session: no header counts as a row.
+ */
+export function doveadmRows(stdout: string): string[] {
+  return stdout.split('\n').filter((l) => l.trim() !== '' && !/^username\s/.test(l));
+}
+
 async function doveadmLines(conf: string, args: string[]): Promise<string[]> {
   const { stdout } = await run('doveadm', ['-c', conf, ...args]);
-  return stdout.split('\n').slice(1).filter((l) => l.trim() !== '');
+  return doveadmRows(stdout);
 }
 
 /** proxy: readiness is already false; sessions get until the budget's end to finish, then the rest are kicked. */

@@ -116,22 +116,30 @@ test('the mail path on one host, with real daemons', { timeout: 600_000 }, async
   });
 
   await t.test('WHEN a wrong password is given on TLS THEN IMAP, POP3 and SMTP AUTH all refuse it', async () => {
-    const client = new ImapFlow({ host: imap.host, port: imap.implicit, auth: { user: sender, pass: 'wrong' }, logger: false, ...imapFlowTls(platform.clientTls('implicit')) });
-    await assert.rejects(client.connect());
-    client.close();
-    // Dovecot doubles its delay for every failed login from one address (auth penalty), up to 15 s.
-    const pop3Session = await openPop3Session({ host: pop3.host, port: pop3.starttls, timeoutMs: 20_000, tls: platform.clientTls('starttls') });
-    try {
-      assert.equal((await pop3Session.login(sender, 'wrong')).ok, false);
-    } finally {
-      await pop3Session.quit();
-    }
-    const smtp = await openSmtpSession({ host: msa.address, port: ports.submission, timeoutMs: 20_000, tls: platform.clientTls('starttls') });
-    try {
-      assert.equal((await smtp.authPlain(sender, 'wrong')).code, 535);
-    } finally {
-      await smtp.quit();
-    }
+    // At once: Dovecot doubles its delay for every failed login from one address (auth penalty, up to 15 s), so
+    // one after the other the three would wait 2 + 4 + 8 s.
+    const viaImap = async () => {
+      const client = new ImapFlow({ host: imap.host, port: imap.implicit, auth: { user: sender, pass: 'wrong' }, logger: false, ...imapFlowTls(platform.clientTls('implicit')) });
+      await assert.rejects(client.connect());
+      client.close();
+    };
+    const viaPop3 = async () => {
+      const pop3Session = await openPop3Session({ host: pop3.host, port: pop3.starttls, timeoutMs: 20_000, tls: platform.clientTls('starttls') });
+      try {
+        assert.equal((await pop3Session.login(sender, 'wrong')).ok, false);
+      } finally {
+        await pop3Session.quit();
+      }
+    };
+    const viaSmtp = async () => {
+      const smtp = await openSmtpSession({ host: msa.address, port: ports.submission, timeoutMs: 20_000, tls: platform.clientTls('starttls') });
+      try {
+        assert.equal((await smtp.authPlain(sender, 'wrong')).code, 535);
+      } finally {
+        await smtp.quit();
+      }
+    };
+    await Promise.all([viaImap(), viaPop3(), viaSmtp()]);
   });
 
   await t.test('WHEN a client would authenticate before TLS THEN 587 answers 530, IMAP says LOGINDISABLED and POP3 refuses USER', async () => {

@@ -261,7 +261,10 @@ export function createLocalRuntime(opts: RuntimeOptions): LocalRuntime {
     if (!stopping && opts.beforeStop) await opts.beforeStop(pod);
     signalPod(pod, 'SIGTERM');
     const exited = pod.exited ?? Promise.resolve(0);
-    const finished = await Promise.race([exited.then(() => true), delay(STOP_TIMEOUT_MS + 5000, undefined, { ref: false }).then(() => false)]);
+    // The agent's own worst case is its drain budget, then the daemon's stop: only past both is it stuck (the
+    // Kubernetes renderer gives the same room as terminationGracePeriodSeconds).
+    const stopBudgetMs = spec.drainSeconds * 1000 + STOP_TIMEOUT_MS + 5000;
+    const finished = await Promise.race([exited.then(() => true), delay(stopBudgetMs, undefined, { ref: false }).then(() => false)]);
     if (!finished && pod.pid) {
       log.warn({ instance: pod.name }, 'agent did not stop in time; killing its process group');
       try {
