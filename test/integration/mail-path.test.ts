@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ImapFlow } from 'imapflow';
@@ -198,6 +199,12 @@ test('the mail path on one host, with real daemons', { timeout: 600_000 }, async
     const r = platform.cli(['down']);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(platform.leftovers(), []);
+    // Every agent that drains finished its drain, none by running out of budget: no session or queue was left.
+    for (const name of ['mta-0', 'msa-0', 'proxy-0', 'mailbox-0']) {
+      const drains = readFileSync(join(platform.stateDir, 'logs', `${name}.log`), 'utf8').split('\n').filter((l) => l.includes('"msg":"drain finished"'));
+      assert.equal(drains.length, 1, `${name}: ${drains.join('\n')}`);
+      assert.match(drains[0] ?? '', /"completed":true/, name);
+    }
     const listening = execFileSync('ss', ['-Htln'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes('127.81.'));
     assert.deepEqual(listening, []);
   });
