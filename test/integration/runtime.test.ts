@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -6,7 +7,7 @@ import { test } from 'node:test';
 import { openSmtpSession } from '../../src/protocol/index.ts';
 import { watchEndpoints } from '../support/endpoints.ts';
 import { imapMessageIds, message, waitQueueEmpty } from '../support/mail.ts';
-import { DOMAIN, doveadm, startPlatform } from '../support/platform.ts';
+import { DOMAIN, doveadm, localCaFile, startPlatform } from '../support/platform.ts';
 
 const POOL = '127.82.0.0/16';
 const PASSWORD = 'runtime-password';
@@ -32,7 +33,8 @@ async function rcptCode(host: string, port: number, to: string): Promise<number 
 }
 
 test('the single-host runtime: status, endpoints, scaling, self-healing, accounts', { timeout: 600_000 }, async (t) => {
-  const platform = await startPlatform(t, { addressPool: POOL, accounts: 5, password: PASSWORD, roles: { mailbox: 2, proxy: 1, mta: 1, msa: 0 } });
+  // A drain budget of 12 s: the last subtest waits it out once.
+  const platform = await startPlatform(t, { addressPool: POOL, accounts: 5, password: PASSWORD, roles: { mailbox: 2, proxy: 1, mta: 1, msa: 0 }, extra: { drainSeconds: 12 } });
   const watch = watchEndpoints(t, join(platform.stateDir, 'control.sock'));
   await watch.waitFor((e) => e.type === 'SYNCED', 10_000);
 
@@ -153,6 +155,34 @@ test('the single-host runtime: status, endpoints, scaling, self-healing, account
     const removed = platform.cli(['accounts', 'remove', address]);
     assert.equal(removed.code, 0, removed.stderr);
     assert.equal(await rcptCode(mta.address, mta.ports.smtp as number, address), 550);
+  });
+
+  await t.test('GIVEN a user logged in over IMAP (Python\'s imaplib) WHEN mailfleet down runs THEN it says what it waits for, the proxy ends the session at its drain budget\'s end, and no agent is killed', async () => {
+    const proxy = await platform.instance('proxy-0');
+    const holder = spawn('/usr/bin/python3', ['-c', [
+      'import imaplib, ssl, sys, time',
+      'ctx = ssl.create_default_context(cafile=sys.argv[3]); ctx.check_hostname = False',
+      'm = imaplib.IMAP4_SSL(sys.argv[1], int(sys.argv[2]), ssl_context=ctx)',
+      `m.login('user1@${DOMAIN}', sys.argv[4]); m.select('INBOX')`,
+      'print("logged in", flush=True)',
+      'time.sleep(120)',
+    ].join('\n'), proxy.address, String(proxy.ports.imaps), localCaFile(platform.stateDir), PASSWORD], { stdio: ['ignore', 'pipe', 'inherit'] });
+    t.after(() => holder.kill('SIGKILL'));
+    await new Promise<void>((resolve, reject) => {
+      holder.stdout.once('data', () => resolve());
+      holder.once('exit', (code) => reject(new Error(`imaplib exited ${code} before logging in`)));
+    });
+
+    const r = platform.cli(['down']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /still stopping after 1\d s \(each instance drains within spec\.drainSeconds\): draining proxy-0; \d+ more to stop after/);
+    const drains = readFileSync(join(platform.stateDir, 'logs', 'proxy-0.log'), 'utf8').split('\n').filter((l) => l.includes('"msg":"drain finished"'));
+    assert.equal(drains.length, 1, drains.join('\n'));
+    assert.match(drains[0] ?? '', /"completed":false,"detail":"kicked the sessions of 1 user\(s\)"/);
+    assert.doesNotMatch(readFileSync(join(platform.stateDir, 'logs', 'runtime.log'), 'utf8'), /did not stop in time/);
+    holder.kill('SIGKILL'); // it names the state dir's CA file: not the platform's
+    await new Promise((resolve) => holder.exitCode === null && holder.signalCode === null ? holder.once('exit', resolve) : resolve(undefined));
+    assert.deepEqual(platform.leftovers(), []);
   });
 });
 
