@@ -6,46 +6,18 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { controlRequest, type StatusReport } from '../../src/runtime/local/index.ts';
 import { startPlatform } from '../support/platform.ts';
 import { until } from '../support/poll.ts';
+import { alertWebhook, type Notification } from '../support/alert-webhook.ts';
 
 const POOL = '127.113.0.0/16';
 const WEBHOOK_HOST = '127.113.250.2';
 const ALERT = 'MailfleetBackendDown';
 const NOTIFY_DEADLINE_MS = 180_000;
 
-interface Notification {
-  status: 'firing' | 'resolved';
-  receiver: string;
-  groupLabels: Record<string, string>;
-  alerts: { status: string; labels: Record<string, string>; annotations: Record<string, string> }[];
-}
-
-/** A webhook on loopback collecting every notification Alertmanager posts. */
-async function webhook(t: TestContext): Promise<{ url: string; received: Notification[] }> {
-  const received: Notification[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      if (req.method === 'POST' && req.url === '/alerts') received.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Notification);
-      res.writeHead(200).end();
-    });
-  });
-  server.listen(0, WEBHOOK_HOST);
-  await once(server, 'listening');
-  t.after(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  return { url: `http://${WEBHOOK_HOST}:${(server.address() as AddressInfo).port}/alerts`, received };
-}
 
 /** The Dovecot master of an instance and every process under it. */
 function dovecotTree(stateDir: string, instance: string): number[] {
@@ -68,7 +40,7 @@ function dovecotTree(stateDir: string, instance: string): number[] {
 const backendDown = (n: Notification, status: 'firing' | 'resolved') => n.status === status && n.alerts.some((a) => a.labels.alertname === ALERT && a.status === status);
 
 test('a stopped mailbox Dovecot raises MailfleetBackendDown at the webhook, and its resolution', { timeout: 600_000 }, async (t) => {
-  const hook = await webhook(t);
+  const hook = await alertWebhook(t, WEBHOOK_HOST);
   const platform = await startPlatform(t, {
     addressPool: POOL,
     accounts: 3,

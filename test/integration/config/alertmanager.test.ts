@@ -4,16 +4,14 @@
  * one grouped notification to a webhook in the test, then the resolved one.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { ALERT_WEBHOOK_RECEIVER, ALERTMANAGER_CONFIG_FILE, alertmanagerConfig, type AlertTimings } from '../../../src/config/index.ts';
 import type { PlatformSpec } from '../../../src/spec/index.ts';
 import { testSpec } from '../../support/spec.ts';
 import { findProgram, freePort, pollUntil, run, startProcess, tempDir } from './tools.ts';
+import { alertWebhook } from '../../support/alert-webhook.ts';
 
 const AMTOOL = findProgram('amtool');
 const ALERTMANAGER = findProgram('prometheus-alertmanager');
@@ -31,32 +29,6 @@ function configFile(t: TestContext, spec: PlatformSpec, timings?: AlertTimings, 
   return file;
 }
 
-interface Notification {
-  receiver: string;
-  status: 'firing' | 'resolved';
-  groupLabels: Record<string, string>;
-  alerts: { status: string; labels: Record<string, string> }[];
-}
-
-/** A webhook on loopback collecting every notification Alertmanager posts. */
-async function webhook(t: TestContext): Promise<{ url: string; received: Notification[] }> {
-  const received: Notification[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      if (req.method === 'POST' && req.url === '/alerts') received.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Notification);
-      res.writeHead(200).end();
-    });
-  });
-  server.listen(0, WEBHOOK_HOST);
-  await once(server, 'listening');
-  t.after(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  return { url: `http://${WEBHOOK_HOST}:${(server.address() as AddressInfo).port}/alerts`, received };
-}
 
 test('GIVEN the default config WHEN checked THEN amtool accepts it and routes any alert to the webhook', { skip: !AMTOOL }, (t) => {
   const file = configFile(t, specWith('http://alert-receiver.monitoring.svc:8080/alerts'));
@@ -73,7 +45,7 @@ test('GIVEN a config with a field Alertmanager does not know WHEN checked THEN a
 });
 
 test('GIVEN Alertmanager running the config WHEN two instances of a role fire the same alert and then resolve THEN the webhook gets one grouped firing notification, then a resolved one', { skip: !ALERTMANAGER }, async (t) => {
-  const hook = await webhook(t);
+  const hook = await alertWebhook(t, WEBHOOK_HOST);
   const file = configFile(t, specWith(hook.url), { groupWaitSeconds: 1, groupIntervalSeconds: 1, repeatIntervalSeconds: 3600 });
   const port = await freePort(ALERTMANAGER_HOST);
   const args = [`--config.file=${file}`, `--storage.path=${tempDir(t, 'amdata')}`, `--web.listen-address=${ALERTMANAGER_HOST}:${port}`, '--cluster.listen-address='];
