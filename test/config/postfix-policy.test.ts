@@ -1,36 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { roleConfigFiles, type ConfigInput, type Peers } from '../../src/config/index.ts';
-import { withSecrets, type PlatformSpec } from '../../src/spec/index.ts';
+import type { Peers } from '../../src/config/index.ts';
+import type { PlatformSpec } from '../../src/spec/index.ts';
+import { CLUSTER_PEERS, mainCfSettings } from '../support/postfix-main-cf.ts';
 import { testSpec } from '../support/spec.ts';
 
 const SECRETS = { ldapAdminPassword: 'test-admin-secret-0123', ldapReaderPassword: 'test-reader-secret-0123', ldapAuthPassword: 'test-auth-secret-0123', doveadmApiKey: 'test-doveadm-key-0123456789', backendLoginPassword: 'test-backend-login-0123', redisPassword: 'test-redis-secret-0123' };
 
-const PEERS: Peers = {
-  ldap: [{ name: 'ldap-0', host: 'ldap-0.ldap' }],
-  kvs: [{ name: 'kvs-0', host: 'kvs-0.kvs' }],
-  mailbox: [{ name: 'mailbox-0', host: 'mailbox-0.mailbox' }],
-  proxy: [{ name: 'proxy-0', host: 'proxy-0.proxy' }],
-  mta: [],
-  msa: [],
-  policy: [{ name: 'policy', host: 'policy.mail.svc.cluster.local' }],
-};
+const PEERS: Peers = { ...CLUSTER_PEERS, policy: [{ name: 'policy', host: 'policy.mail.svc.cluster.local' }] };
 
 function mainCf(role: 'mta' | 'msa', spec: PlatformSpec, peers: Peers = PEERS): Map<string, string> {
-  const input: ConfigInput = {
-    spec: withSecrets(spec, SECRETS),
-    peers,
-    instance: { role, name: `${role}-0`, listen: '0.0.0.0', configDir: '/etc/mailfleet', dataDir: '/var/lib/mailfleet', runDir: '/run/mailfleet', mailDir: '/srv/mail', tlsDir: '/etc/mailfleet/tls' },
-  };
-  const out = new Map<string, string>();
-  for (const line of (roleConfigFiles(role, input)['main.cf'] ?? '').split('\n')) {
-    const m = /^([a-z_]+) = ?(.*)$/.exec(line);
-    if (m) {
-      assert.equal(out.has(m[1] as string), false, `${m[1]} set twice`);
-      out.set(m[1] as string, m[2] as string);
-    }
-  }
-  return out;
+  return mainCfSettings(role, spec, peers, SECRETS);
 }
 
 const check = (context: string, host = 'policy.mail.svc.cluster.local', timeout = 2) =>
