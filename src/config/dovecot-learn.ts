@@ -47,7 +47,7 @@ export const LEARN_SERVICE = LEARN_PROGRAM;
 /** The learn service's address-space limit, MiB: what Node.js reserves at start (~1.2 GB) with room to spare. */
 export const LEARN_VSZ_LIMIT_MIB = 2048;
 /**
- * Learn programs running at once on a backend (each about 50 MB resident for a short message); more moves wait for
+ * Learn programs running at once on a backend (each about 60 MB resident, a 1 MB message included); more moves wait for
  * one to end, within the pipe's time limit.
  */
 export const LEARN_PROCESS_LIMIT = 10;
