@@ -23,6 +23,7 @@ const COMMANDS: Record<string, { load: () => Promise<Run>; help: string }> = {
   policy: { load: async () => (await import('./policy.ts')).policyCommand, help: 'policy --rules FILE --redis HOST:PORT ...  run the Postfix policy server (flow control)' },
   exporter: { load: async () => (await import('./exporter.ts')).exporterCommand, help: 'exporter postfix --log FILE|- [--from-start] [--showq PATH] [--listen HOST:PORT]  Postfix metrics on /metrics' },
   probe: { load: async () => (await import('./probe.ts')).probeCommand, help: 'probe [--state-dir DIR | --imap … --pop3 … --msa|--mta …] [--once [--json]]  synthetic mail transactions' },
+  learn: { load: async () => (await import('./learn.ts')).learnCommand, help: 'learn spam|ham --url URL --password-file FILE  the message on stdin to rspamd\'s controller (Junk moves)' },
   agent: { load: async () => (await import('./agent.ts')).agentCommand, help: 'agent [--pod] --role ROLE --name NAME ...  run one instance (container entrypoint)' },
 };
 

@@ -61,6 +61,7 @@ export function dovecotBackendFiles(input: ConfigInput): ConfigFiles {
     ...serviceBlock('pop3-login', [{ name: 'pop3', address: addr, port: spec.ports.pop3 }, { name: 'pop3s', address: addr, port: 0 }], LOGIN_SERVICE_SETTINGS),
     ...serviceBlock('lmtp', [{ name: 'lmtp', address: addr, port: spec.ports.lmtp }], LMTP_SERVICE_SETTINGS),
     ...authWorkerService(spec),
+    ...learn.service,
     'protocol lmtp {',
     `  mail_plugins = $mail_plugins quota${learn.lmtpPlugins}`,
     '}',

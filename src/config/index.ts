@@ -12,7 +12,7 @@ export type { ConfigFiles, ConfigInput, FilterConfigInput, FilterInstanceContext
 export { authDn, certificateFiles, readerDn } from './context.ts';
 export { configYaml } from './config-yaml.ts';
 export { VMAIL_USER } from './dovecot-common.ts';
-export { LEARN_DIR, LEARN_FILES, LEARN_PROGRAM, LEARN_SCRIPTS } from './dovecot-learn.ts';
+export { LEARN_CLI_TOKEN, LEARN_DIR, LEARN_FILES, LEARN_PROGRAM, LEARN_SCRIPTS } from './dovecot-learn.ts';
 export { dovecotStatsSocket, MAILBOX_METRICS, PROXY_METRICS, type DovecotMetric } from './dovecot-stats.ts';
 export { postfixOutboundFiles, postfixProxyServices, type PostfixProxyService } from './postfix.ts';
 export { POLICY_RULES_FILE, policyRulesFile } from './policy-rules.ts';

@@ -49,6 +49,9 @@ const CASES: { command: string; args: string[]; first: string | RegExp }[] = [
   { command: 'dkim', args: ['dkim', 'rotate', 'example.com', '--retire-after', 'a week'], first: '--retire-after: expected a whole number of days from 0 to 365, got "a week"' },
   { command: 'dkim', args: ['dkim', 'show', 'example..com'], first: 'DOMAIN: expected a domain name, got "example..com"' },
   { command: 'dkim', args: ['dkim', 'export-secret'], first: 'export-secret needs -f SPEC: the Secret is named and placed after the platform' },
+  { command: 'learn', args: ['learn', 'spam', '--url', 'as:11334', '--password-file', '/x'], first: '--url: expected an http:// or https:// URL, got "as:11334"' },
+  { command: 'learn', args: ['learn', 'ham', '--url', 'http://as:11334', '--password-file', '/x', '--timeout', '0'], first: '--timeout: expected a whole number of seconds from 1 to 300, got "0"' },
+  { command: 'learn', args: ['learn', 'spam', '--url', 'http://as:11334'], first: '--password-file is required' },
   // The HTTP port takes no drain any more: --url is gone, not ignored.
   { command: 'agent drain', args: ['agent', 'drain', '--url', 'http://127.0.0.1:8081'], first: /^mailfleet: .*'--url'/ },
 ];

@@ -40,25 +40,27 @@ test('GIVEN an as instance WHEN a backend is rendered THEN imapsieve learns spam
   assert.match(conf, /^ {2}imapsieve_mailbox1_name = Junk\n {2}imapsieve_mailbox1_causes = COPY APPEND\n {2}imapsieve_mailbox1_before = file:\/etc\/mailfleet\/sieve\/learn-spam\.sieve$/m);
   assert.match(conf, /^ {2}imapsieve_mailbox2_name = \*\n {2}imapsieve_mailbox2_from = Junk\n {2}imapsieve_mailbox2_causes = COPY\n {2}imapsieve_mailbox2_before = file:\/etc\/mailfleet\/sieve\/learn-ham\.sieve$/m);
   assert.match(conf, /^ {2}sieve_before = \/etc\/mailfleet\/sieve\/spam-to-junk\.sieve$/m);
-  assert.match(conf, /^ {2}sieve_pipe_bin_dir = \/etc\/mailfleet\/sieve$/m);
+  // The program runs behind a script service's socket in base_dir, with an address-space limit Node.js starts under.
+  assert.match(conf, /^ {2}sieve_pipe_socket_dir = \.$/m);
+  assert.doesNotMatch(conf, /sieve_pipe_bin_dir/);
+  assert.match(conf, /^service rspamd-learn \{\n {2}executable = script \/etc\/mailfleet\/sieve\/rspamd-learn\n {2}user = vmail\n {2}vsz_limit = 2048 M\n {2}process_limit = 10\n {2}unix_listener rspamd-learn \{\n {4}user = vmail\n {4}mode = 0600\n {2}\}\n\}$/m);
   assert.match(conf, /mailbox Junk \{\n {4}special_use = \\Junk\n {4}auto = subscribe\n/);
   assert.doesNotMatch(conf, /test-controller-0123/);
 });
 
-test('GIVEN an as instance WHEN a backend is rendered THEN the learn program reads the password from a file, is time-limited and never fails', () => {
+test('GIVEN an as instance WHEN a backend is rendered THEN the learn program runs mailfleet learn with the password from a file, the message size limit and a deadline', () => {
   const files = roleConfigFiles('mailbox', withAs);
   const program = files['rspamd-learn'] ?? '';
   assert.match(program, /^#!\/bin\/sh\n/);
-  assert.match(program, /curl -sS --max-time 10 -H @\/etc\/mailfleet\/sieve\/rspamd-learn\.headers --data-binary @- /);
-  assert.match(program, /http:\/\/10\.0\.0\.7:11334\/learn"\$1"/);
-  assert.doesNotMatch(program, /test-controller-0123/);
-  assert.match(program, /\nexit 0\n$/);
-  assert.equal(files['rspamd-learn.headers'], 'Password: test-controller-0123\n');
+  // The agent puts its launcher's path in place of the token when it installs the program.
+  assert.match(program, /\nexec \{\{mailfleet-cli\}\} learn "\$1" --url http:\/\/10\.0\.0\.7:11334 --password-file \/etc\/mailfleet\/sieve\/rspamd-learn\.password --max-bytes 52428800 --timeout 10\n$/);
+  assert.doesNotMatch(program, /test-controller-0123|curl/);
+  assert.equal(files['rspamd-learn.password'], 'test-controller-0123\n');
   assert.match(files['learn-ham.sieve'] ?? '', /if string "\$\{mailbox\}" "Trash" \{ stop; \}/);
   assert.match(files['spam-to-junk.sieve'] ?? '', /if header :is "X-Spam" "Yes" \{ fileinto "Junk"; stop; \}/);
 });
 
 test('GIVEN an IPv6 as address WHEN rendered THEN the controller URL brackets it', () => {
   const files = roleConfigFiles('mailbox', input({ ...base, as: [{ name: 'as', host: 'fd00::7' }] }));
-  assert.match(files['rspamd-learn'] ?? '', /http:\/\/\[fd00::7\]:11334\/learn/);
+  assert.match(files['rspamd-learn'] ?? '', / --url http:\/\/\[fd00::7\]:11334 /);
 });

@@ -136,7 +136,12 @@ function mailFlows(ctx: RenderContext, w: MailWorkload): { ingress: Flow[]; egre
     case 'mailbox':
       return {
         ingress: [{ peers: [{ component: 'proxy' }], ports: ['imap', 'pop3', 'lmtp'] }, SCRAPE],
-        egress: [ldap, ...(ctx.spec.roles.proxy.replicas > 0 ? [{ peers: [{ component: 'proxy' }], ports: ['doveadm'] }] : [])],
+        egress: [
+          ldap,
+          ...(ctx.spec.roles.proxy.replicas > 0 ? [{ peers: [{ component: 'proxy' }], ports: ['doveadm'] }] : []),
+          // Learning from Junk moves: the learn program posts to rspamd's controller (the Service as).
+          ...(filterRuns(ctx.spec) ? [{ peers: [{ component: 'as' }], ports: ['controller'] }] : []),
+        ],
       };
     case 'ldap':
       return { ingress: [{ peers: ['mta', 'msa', 'proxy', 'mailbox'].map((component) => ({ component })), ports: ['ldap'] }, SCRAPE], egress: [] };

@@ -2,7 +2,8 @@
  * Filtering and signing on one host with real daemons: rspamd (`as`) as the milter of the mta and the msa, clamd
  * (`av`) with a signature database built by sigtool, unbound on loopback as rspamd's only resolver (SPF, DKIM and
  * DMARC records of the test domains; NXDOMAIN for everything else, so nothing leaves loopback). Mail is sent by SMTP
- * and read back over IMAP; DKIM signatures are made and checked by python3-dkim.
+ * and read back over IMAP; DKIM signatures are made and checked by python3-dkim. Learning from the Junk folder runs
+ * on the same platform (learning.ts): one platform start, one rspamd cold start for both.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ import {
   dkimKeyPair, dkimRecord, dkimSign, dkimVerify, dnsPort, generateDkimKey, mail, mailWithAttachment, signatureDirectory, SIGTOOL, startDns,
   TEST_VIRUS_FILE, TEST_VIRUS_NAME, UNBOUND, type TxtRecord,
 } from './harness.ts';
+import { bayesLearns, learningSubtests, learningWhileDownSubtest, REDIS_CLI, type LearningContext } from './learning.ts';
 
 const POOL = '127.121.0.0/16';
 /** unbound's address: outside the platform's pool. */
@@ -59,7 +61,7 @@ function header(raw: string, name: string): string | undefined {
   return m?.[1]?.replace(/\r?\n[ \t]+/g, ' ');
 }
 
-test('rspamd and clamd as the milter of the mta and the msa, with real daemons', { timeout: 600_000, skip: !UNBOUND || !SIGTOOL }, async (t) => {
+test('rspamd and clamd as the milter of the mta and the msa, with real daemons', { timeout: 600_000, skip: !UNBOUND || !SIGTOOL || !REDIS_CLI }, async (t) => {
   const sender = dkimKeyPair();
   let platformKey: TxtRecord & { selector: string } = { selector: '', name: '', text: '' };
   const port = await dnsPort(DNS_HOST);
@@ -100,6 +102,8 @@ test('rspamd and clamd as the milter of the mta and the msa, with real daemons',
   const user1 = `user1@${DOMAIN}`;
   const user2 = `user2@${DOMAIN}`;
   const run = Date.now().toString(36);
+  // Learning moves a user's mail of its own between INBOX, Junk and Trash.
+  const learning: LearningContext = { platform, user: `user3@${DOMAIN}`, password: PASSWORD, run };
   const send = async (from: string, to: string, data: string) => {
     const [r] = await sendAll(smtp.host, smtp.port, [{ from, to: [to], data }], 1, { tls: platform.clientTls('starttls') });
     assert.ok(r);
@@ -180,6 +184,8 @@ test('rspamd and clamd as the milter of the mta and the msa, with real daemons',
     assert.equal(dkimVerify(raw.replace(/\r?\n/g, '\r\n'), records), 'pass');
   });
 
+  await learningSubtests(t, learning);
+
   await t.test('GIVEN the scans above WHEN the as agent is scraped THEN rspamd\'s own metrics are there (fetched with the controller password), and a scrape of the running rspamd fails no fetch', async () => {
     const as = await platform.instance('as-0');
     const scrape = async (): Promise<string> => (await fetch(`http://${as.address}:${as.ports.http}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
@@ -196,9 +202,11 @@ test('rspamd and clamd as the milter of the mta and the msa, with real daemons',
     assert.equal(direct.status, 401);
   });
 
+  const learned = await bayesLearns(platform);
+  let agentPid = 0;
   await t.test('GIVEN rspamd stopped WHEN mail is sent to the mta THEN it is accepted unscanned (fail open), Postfix logs the milter failure and the mta agent counts it', async () => {
     const as = await platform.instance('as-0');
-    const agentPid = as.pid as number;
+    agentPid = as.pid as number;
     const rspamdPid = Number(readFileSync(join(instanceRunDir(platform.stateDir, 'as-0'), 'rspamd.pid'), 'utf8').trim());
     // Its agent frozen (it would restart rspamd), rspamd itself stopped: the milter port refuses connections.
     process.kill(agentPid, 'SIGSTOP');
@@ -231,6 +239,9 @@ test('rspamd and clamd as the milter of the mta and the msa, with real daemons',
       const counted = text.split('\n').find((l) => l.startsWith('mailfleet_postfix_milter_failures_total{') && l.includes('stage="connect"') && l.includes('reason="refused"'));
       return counted !== undefined && Number(counted.slice(counted.lastIndexOf(' ') + 1)) >= 1 ? true : undefined;
     }, 20_000, 250);
-    process.kill(agentPid, 'SIGCONT');
   });
+
+  // rspamd is still stopped, its agent frozen.
+  await learningWhileDownSubtest(t, learning, learned);
+  if (agentPid !== 0) process.kill(agentPid, 'SIGCONT');
 });

@@ -102,6 +102,20 @@ test('GIVEN network policies WHEN rendered THEN only mta and msa reach the milte
     const toAs = policy(objects, w).egress.filter((r) => r.to?.some((p) => component(p) === 'as'));
     assert.deepEqual(toAs.map((r) => r.ports.map((p) => p.port)), [['milter']], `${w} may reach the milter`);
   }
+  // The learn program of the mailbox backends posts Junk moves to rspamd's controller, and nothing else of as.
+  const mailboxToAs = policy(objects, 'mailbox').egress.filter((r) => r.to?.some((p) => component(p) === 'as'));
+  assert.deepEqual(mailboxToAs.map((r) => [r.to?.map(component), r.ports.map((p) => p.port)]), [[['as'], ['controller']]]);
+});
+
+test('GIVEN rspamd runs WHEN the mailbox config is rendered THEN the learn program runs the mailfleet CLI against the Service as, the password from a file resolved from the Secret', () => {
+  const controller = generateSecret();
+  const objects = renderPlatform(variant((s) => ((s.filter as Record<string, unknown>).controllerPassword = controller)));
+  const program = configMapFile(objects, 'demo-mailbox-config', 'rspamd-learn');
+  assert.match(program, /^exec \{\{mailfleet-cli\}\} learn "\$1" --url http:\/\/as\.mailfleet\.svc\.cluster\.local:11334 --password-file \/run\/mailfleet\/config\/sieve\/rspamd-learn\.password --max-bytes \d+ --timeout 10$/m);
+  assert.doesNotMatch(program, /curl/);
+  assert.equal(configMapFile(objects, 'demo-mailbox-config', 'rspamd-learn.password'), '{{mailfleet.secret.rspamd-controller-password}}\n');
+  const all = JSON.stringify(objects.filter((o) => o.kind === 'ConfigMap'));
+  assert.ok(!all.includes(controller), 'no controller password in a ConfigMap');
 });
 
 test('GIVEN spec.roles.as.replicas 0 WHEN rendered THEN nothing of as is rendered, no config names a milter and nobody may reach it', () => {
@@ -112,5 +126,6 @@ test('GIVEN spec.roles.as.replicas 0 WHEN rendered THEN nothing of as is rendere
     assert.ok(policy(objects, w).egress.every((r) => !r.to?.some((p) => component(p) === 'as')), `${w} egress names no as`);
   }
   assert.ok(policy(objects, 'kvs').ingress.every((r) => !r.from?.some((p) => component(p) === 'as')));
+  assert.ok(policy(objects, 'mailbox').egress.every((r) => !r.to?.some((p) => component(p) === 'as')), 'mailbox egress names no as');
   assert.doesNotMatch(configMapFile(objects, 'demo-spec', 'peers.json'), /"as"/);
 });
