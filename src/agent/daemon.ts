@@ -24,7 +24,7 @@ export interface Daemon {
    * What keeps the daemon from starting now (clamd: no signatures yet), or undefined once nothing does. `init`
    * fails while it holds; an agent in a pod waits until it no longer does (AgentOptions.awaitStart).
    */
-  startBlocker?(input: ConfigInput): StartBlocker | undefined;
+  startBlocker?: (input: ConfigInput) => StartBlocker | undefined;
   /** Directories, config files, stale state: everything before the daemon may start. */
   init(input: DaemonInput): Promise<void>;
   /** argv of the foreground daemon. */

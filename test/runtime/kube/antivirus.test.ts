@@ -156,7 +156,7 @@ test('GIVEN spec.roles.av.replicas 0 WHEN rendered THEN nothing of av or the upd
 test('GIVEN signatures from a host directory WHEN rendered for Kubernetes THEN render refuses, naming the field and what to use instead', () => {
   assert.throws(() => renderPlatform(withAv(1, { directory: '/srv/clamav' })), (err) => {
     assert.ok(isMailfleetError(err, 'SPEC_INVALID'));
-    const details = (err as { details?: string[] }).details ?? [];
+    const details = err.details;
     assert.ok(details.some((d) => d.startsWith('spec.filter.antivirus.signatures.directory: ') && d.includes('mirror')), details.join('\n'));
     return true;
   });
