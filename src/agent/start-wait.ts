@@ -2,7 +2,8 @@
  * An agent in a pod whose daemon cannot start yet waits instead of failing: clamd before the platform's updater
  * has put the first signatures on the shared volume. Meanwhile its HTTP port answers as the pod is: `/readyz`
  * 503 naming what it waits for (the Service sends it nothing), `/livez` 200 (nothing is hung, a restart would
- * only wait again), `/metrics` the agent's registry with `mailfleet_agent_waiting_to_start` 1. A log line names
+ * only wait again), `/metrics` the agent's registry with `mailfleet_agent_waiting_to_start` 1 and
+ * `mailfleet_agent_ready` 0. A log line names
  * the directory at once and every WAIT_LOG_INTERVAL_MS after. The single host does not wait: its runtime
  * restarts a failed start with backoff.
  */
@@ -16,6 +17,12 @@ import { startHttpResponder } from './http-responder.ts';
 export const START_POLL_MS = 1000;
 /** How often the wait is logged again. */
 export const WAIT_LOG_INTERVAL_MS = 30_000;
+
+/** The health server's flags (health.ts), 0 while waiting. */
+const HEALTH_FLAGS = [
+  ['mailfleet_agent_daemon_up', 'Whether the supervised daemon process is running.'],
+  ['mailfleet_agent_ready', 'Whether the daemon answered its protocol dialogue (cached).'],
+] as const;
 
 export interface StartWaitOptions {
   /** What keeps the daemon from starting, or undefined once it can. */
@@ -40,6 +47,9 @@ export async function waitUntilStartable(opts: StartWaitOptions, signal: AbortSi
   const started = Date.now();
   const waiting = new Gauge({ name: 'mailfleet_agent_waiting_to_start', help: 'Whether the agent waits for something its daemon needs before it can start (clamd: signatures).', registers: [opts.registry] });
   waiting.set(1);
+  // The health server's flags, 0 until it takes over (it registers them anew): alerts on an unready or stopped
+  // daemon see a waiting instance too.
+  for (const [name, help] of HEALTH_FLAGS) new Gauge({ name, help, registers: [opts.registry] }).set(0);
   const http = startHttpResponder({
     host: opts.host,
     port: opts.port,
@@ -76,6 +86,7 @@ export async function waitUntilStartable(opts: StartWaitOptions, signal: AbortSi
     waiting.set(0);
     return true;
   } finally {
+    for (const [name] of HEALTH_FLAGS) opts.registry.removeSingleMetric(name);
     await http.close();
   }
 }

@@ -67,6 +67,7 @@ test('GIVEN a daemon that cannot start WHEN the agent waits THEN it is alive and
   assert.deepEqual(await get(port, '/livez'), { status: 200, body: `waiting: no signatures in ${DIRECTORY} yet\n` });
   const metrics = await get(port, '/metrics');
   assert.ok('body' in metrics && /^mailfleet_agent_waiting_to_start\{[^}]*\} 1$/m.test(metrics.body), JSON.stringify(metrics));
+  assert.ok(/^mailfleet_agent_ready\{[^}]*\} 0$/m.test(metrics.body) && /^mailfleet_agent_daemon_up\{[^}]*\} 0$/m.test(metrics.body), 'the alerts on an unready instance see it');
 
   const waits = () => lines.filter((l) => l.msg === 'waiting to start the daemon');
   assert.ok(await until(5000, () => waits().length >= 3), 'the wait is logged again every logEveryMs');
@@ -76,7 +77,9 @@ test('GIVEN a daemon that cannot start WHEN the agent waits THEN it is alive and
   assert.equal(await waited, true);
   assert.ok(lines.some((l) => l.msg === 'daemon can start'));
   assert.ok('error' in (await get(port, '/readyz')), 'the port is free again for the agent\'s own health server');
-  assert.match(await registry.metrics(), /^mailfleet_agent_waiting_to_start\{[^}]*\} 0$/m);
+  const after = await registry.metrics();
+  assert.match(after, /^mailfleet_agent_waiting_to_start\{[^}]*\} 0$/m);
+  assert.doesNotMatch(after, /mailfleet_agent_ready|mailfleet_agent_daemon_up/, 'left for the health server to register');
 });
 
 test('GIVEN an agent waiting to start WHEN it is told to stop THEN the wait ends at once without starting and frees its port', async () => {
