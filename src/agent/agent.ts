@@ -15,6 +15,7 @@ import { shortSocketPath, startProxyGate, type ProxyGate } from './proxy-gate.ts
 import { startAgentControl } from './control.ts';
 import { ensureDir } from './fs.ts';
 import { startHealth } from './health.ts';
+import { waitUntilStartable } from './start-wait.ts';
 import { readinessCheck } from './readiness.ts';
 import { effectiveSettings, type AgentOrigin } from './settings.ts';
 import { reapOrphans, spawnDaemon, waitGone, type LogFormat } from './supervise.ts';
@@ -42,6 +43,12 @@ export interface AgentOptions {
    * pools run as an `mta` with a config of their own that serves none, and mount no certificate.
    */
   servesTls?: boolean;
+  /**
+   * A pod's agent waits while its daemon cannot start yet (clamd without signatures; `Daemon.startBlocker`):
+   * unready, alive, logging what it waits for (start-wait.ts). Default false: the start fails, and the single
+   * host's runtime retries it with backoff.
+   */
+  awaitStart?: boolean;
 }
 
 function readPeers(file: string): Peers {
@@ -142,14 +149,19 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
 
   const argv = daemon.command(input());
   await reapOrphans(daemon.pidFiles(input()), argv[0] ?? '', log);
+  // One registry for everything this agent exports, every series labelled with its role and instance.
+  const registry = instanceRegistry(instance.role, instance.name);
+  const { startBlocker } = daemon;
+  if (opts.awaitStart && startBlocker !== undefined) {
+    const blocker = () => startBlocker(input());
+    if (!(await waitUntilStartable({ blocker, host: opts.healthHost, port: opts.healthPort, registry, log }, signal))) return 0;
+  }
   await daemon.init(input());
   // After init, which empties the run dir the served copies live in.
   const serving = (opts.servesTls ?? servesTls(instance.role)) ? installCertificates(spec, instance) : undefined;
   if (serving) log.info({ certificates: serving.map((f) => ({ name: f.name, dnsNames: f.dnsNames, notAfter: f.notAfter.toISOString() })) }, 'certificates installed');
   log.info({ argv }, 'starting daemon');
   ensureDir(instance.runDir, 0o755);
-  // One registry for everything this agent exports, every series labelled with its role and instance.
-  const registry = instanceRegistry(instance.role, instance.name);
   const postfixLines = await postfixExporter(instance, log, registry);
   const proc = spawnDaemon(argv, {
     format: opts.logFormat,

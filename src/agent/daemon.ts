@@ -12,8 +12,19 @@ export interface DaemonInput extends ConfigInput {
   configSource?: ConfigSource;
 }
 
+/** Why a daemon cannot start yet, and the directory that must change first. */
+export interface StartBlocker {
+  detail: string;
+  directory: string;
+}
+
 /** How the agent prepares, runs and reloads the daemon of one role. */
 export interface Daemon {
+  /**
+   * What keeps the daemon from starting now (clamd: no signatures yet), or undefined once nothing does. `init`
+   * fails while it holds; an agent in a pod waits until it no longer does (AgentOptions.awaitStart).
+   */
+  startBlocker?: (input: ConfigInput) => StartBlocker | undefined;
   /** Directories, config files, stale state: everything before the daemon may start. */
   init(input: DaemonInput): Promise<void>;
   /** argv of the foreground daemon. */

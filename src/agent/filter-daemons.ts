@@ -10,7 +10,7 @@ import {
   type ConfigInput,
 } from '../config/index.ts';
 import { MailfleetError } from '../errors.ts';
-import type { Daemon, DaemonInput } from './daemon.ts';
+import type { Daemon, DaemonInput, StartBlocker } from './daemon.ts';
 import { ensureDir, freshDir, PRIVILEGED, writeConfigFiles } from './fs.ts';
 
 /** The account rspamd's workers run as (Debian's package). */
@@ -67,14 +67,20 @@ export function hasSignatures(dir: string): boolean {
   }
 }
 
+/** clamd refuses to start on an empty database: it waits for a signature file in its directory. */
+function signaturesMissing(input: ConfigInput): StartBlocker | undefined {
+  const dir = filterConfigInput(input).signaturesDir;
+  if (dir === undefined) return { detail: 'no signature directory', directory: '(none)' };
+  return hasSignatures(dir) ? undefined : { detail: `no signatures in ${dir} yet; clamd never starts on an empty database`, directory: dir };
+}
+
 export const clamd: Daemon = {
+  startBlocker: signaturesMissing,
   async init(input) {
     const { instance } = input;
-    const dir = filterConfigInput(input).signaturesDir;
-    // clamd refuses to start on an empty database; say why here rather than in its log.
-    if (dir === undefined || !hasSignatures(dir)) {
-      throw new MailfleetError('INSTANCE_START_FAILED', `${instance.name}: no signatures in ${dir ?? '(no signature directory)'} yet; clamd never starts on an empty database`);
-    }
+    // Said here rather than in clamd's log.
+    const missing = signaturesMissing(input);
+    if (missing !== undefined) throw new MailfleetError('INSTANCE_START_FAILED', `${instance.name}: ${missing.detail}`);
     ensureDir(instance.dataDir, 0o750, CLAMAV_USER);
     freshDir(instance.runDir, 0o750);
     ensureDir(instance.runDir, 0o750, CLAMAV_USER);

@@ -38,6 +38,7 @@ interface Wiring {
   healthHost: string;
   origin: AgentOrigin;
   configSource?: ConfigSource;
+  awaitStart?: boolean;
 }
 
 type Values = Partial<Record<PodOption | 'listen' | 'address' | 'file' | 'state-dir' | 'peers', string>>;
@@ -84,6 +85,8 @@ function podWiring(role: AgentRole, workload: SecretConsumer, name: string, valu
     healthHost: instance.listen,
     origin: { mode: 'pod', specFile: join(mounts.specDir, SPEC_FILE_NAME), configFrom: mounts.configFrom, secretsDir: mounts.secretsDir },
     configSource: mountedConfigSource(mounts, name),
+    // A pod waits for what its daemon needs (clamd: the updater's first signatures) instead of failing its start.
+    awaitStart: true,
   };
 }
 

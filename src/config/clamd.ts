@@ -13,6 +13,8 @@ export const CLAMD = '/usr/sbin/clamd';
 export const FRESHCLAM = '/usr/bin/freshclam';
 /** The account clamd and freshclam run as (Debian's package). */
 export const CLAMAV_USER = 'clamav';
+/** Scans clamd runs at once; each may hold one streamed message (up to `clamdStreamLimit`) in its temporary directory. */
+export const CLAMD_MAX_THREADS = 16;
 /** Seconds between clamd's checks of its signature directory for a newer database (it reloads it then). */
 export const CLAMD_SELF_CHECK_S = 600;
 /**
@@ -53,7 +55,7 @@ export function clamdFiles({ spec, instance, signaturesDir }: FilterConfigInput)
       `TCPAddr ${instance.listen}`,
       `TCPSocket ${spec.ports.clamd}`,
       'MaxConnectionQueueLength 64',
-      'MaxThreads 16',
+      `MaxThreads ${CLAMD_MAX_THREADS}`,
       'ReadTimeout 120',
       'CommandReadTimeout 30',
       'IdleTimeout 60',

@@ -3,8 +3,9 @@
  * milter failures; the agent's log exporter does (`mailfleet_postfix_milter_failures_total`), and the `as` agent
  * relays rspamd's own metrics (`rspamd_*`, absent while rspamd does not answer). rspamd 3.4 exports no per-symbol
  * or per-scanner counter (CLAM_VIRUS_FAIL is only in its history and log), so clamd is judged by its own instances.
- * No rule fires on the mere absence of a role's series (Kubernetes does not render `av` yet, and a spec may name
- * replicas a renderer does not run); on the single host every instance is a target, down or not.
+ * No rule fires on the mere absence of a role's series (a spec may name replicas a renderer does not run, e.g. `as`
+ * and `av` while no mta or msa runs); on the single host every instance is a target, down or not. An `av` pod
+ * waiting for its first signatures reports `mailfleet_agent_ready` 0, so the rule on an unready clamd sees it.
  */
 import type { AlertRule, RuleGroup, Scope } from './rule.ts';
 

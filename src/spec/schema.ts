@@ -160,6 +160,7 @@ const KUBERNETES_SCHEMA = {
         kvs: storageClass('mail-kvs'),
         metrics: storageClass('mail-metrics'),
         logs: storageClass('mail-logs'),
+        signatures: storageClass('mail-storage-rwx'),
       },
     },
     storageSizes: {
@@ -173,6 +174,7 @@ const KUBERNETES_SCHEMA = {
         kvs: quantity('5Gi'),
         metrics: quantity('50Gi'),
         logs: quantity('50Gi'),
+        signatures: quantity('2Gi'),
       },
     },
     resources: {
@@ -190,6 +192,12 @@ const KUBERNETES_SCHEMA = {
         kvs: resources('100m', '256Mi', '500m', '512Mi'),
         // rspamd: ~266 MB PSS on a cold start while hyperscan compiles (about a core for ~10 s), ~100 MB warm.
         as: resources('250m', '384Mi', '2', '1Gi'),
+        // clamd holds the whole database in memory, ~1 GiB with the official one; while SelfCheck reloads a newer
+        // one (ConcurrentDatabaseReload, on) it holds the old and the new side by side, hence a limit of 2.5 times.
+        av: resources('250m', '1Gi', '2', '2560Mi'),
+        // freshclam tests each download by loading it (TestDatabases), about one copy of clamd's memory, a few
+        // times a day.
+        freshclam: resources('50m', '256Mi', '1', '1536Mi'),
         controller: resources('50m', '64Mi', '500m', '256Mi'),
         probe: resources('25m', '96Mi', '250m', '192Mi'),
         policy: resources('250m', '128Mi', '1', '256Mi'),

@@ -204,8 +204,11 @@ export interface FilterSpec {
     /**
      * Where clamd's signatures come from, required while `av` runs (no default: a clamd without signatures
      * never starts). `mirror`: one updater per platform (freshclam) downloads them from this ClamAV mirror, e.g.
-     * `https://database.clamav.net` or a private one, `checksPerDay` times a day (default 12). `directory`: a
-     * directory you keep filled yourself (single host), which clamd reads and checks for changes.
+     * `https://database.clamav.net` or a private one, `checksPerDay` times a day (default 12); in Kubernetes a
+     * Deployment `freshclam` (one replica, never two writers) fills the ReadWriteMany volume
+     * `<platform>-clamav-signatures` that every `av` pod mounts read-only. `directory`: a directory you keep
+     * filled yourself, which clamd reads and checks for changes: single host only (`mailfleet render` refuses it,
+     * since a pod has no host directory; serve your signatures as a private mirror instead).
      */
     signatures?: { mirror?: string; directory?: string; checksPerDay: number };
   };
@@ -368,7 +371,7 @@ export interface ContainerResources {
   limits: { cpu: string; memory: string };
 }
 
-export type KubeWorkload = Role | 'as' | 'probe' | 'policy' | 'mailout' | 'fallback' | 'controller' | 'victoriametrics' | 'vmalert' | 'alertmanager' | 'loki' | 'promtail' | 'nodelocaldns' | 'unbound';
+export type KubeWorkload = Role | 'as' | 'av' | 'freshclam' | 'probe' | 'policy' | 'mailout' | 'fallback' | 'controller' | 'victoriametrics' | 'vmalert' | 'alertmanager' | 'loki' | 'promtail' | 'nodelocaldns' | 'unbound';
 
 export interface KubernetesSpec {
   /** Namespace every namespaced object goes to. Default `mailfleet`. */
@@ -379,10 +382,13 @@ export interface KubernetesSpec {
   images: { registry: string; tag: string; pullPolicy: 'Always' | 'IfNotPresent' | 'Never' };
   /** Node label naming the rack for topology spread. Default `topology.kubernetes.io/zone`. */
   rackLabel: string;
-  /** StorageClass per stateful role (mailbox is ReadWriteMany). */
-  storageClasses: Record<'mta' | 'msa' | 'mailout' | 'fallback' | 'mailbox' | 'ldap' | 'kvs' | 'metrics' | 'logs', string>;
-  /** Volume sizes. */
-  storageSizes: Record<'queue' | 'mail' | 'ldap' | 'kvs' | 'metrics' | 'logs', string>;
+  /**
+   * StorageClass per stateful role (mailbox is ReadWriteMany). `signatures`: the ReadWriteMany volume the
+   * freshclam updater fills and every `av` pod reads, default `mail-storage-rwx`.
+   */
+  storageClasses: Record<'mta' | 'msa' | 'mailout' | 'fallback' | 'mailbox' | 'ldap' | 'kvs' | 'metrics' | 'logs' | 'signatures', string>;
+  /** Volume sizes. `signatures`: clamd's database, default 2Gi (the official one is ~300 MB, plus freshclam's temporary copies). */
+  storageSizes: Record<'queue' | 'mail' | 'ldap' | 'kvs' | 'metrics' | 'logs' | 'signatures', string>;
   /** Requests and limits per workload; defaults are sized for a small node. */
   resources: Record<KubeWorkload, ContainerResources>;
   /** Default-deny NetworkPolicies with per-role allowlists. Default true. */

@@ -312,6 +312,7 @@ test('GIVEN the users that own files on volumes WHEN their images are read THEN 
     openldap: { 220: 'openldap' },
     redis: { 999: 'redis' },
     rspamd: { 230: '_rspamd' },
+    clamav: { 240: 'clamav' },
   };
   const readme = readFileSync(join(REPO, 'images', 'README.md'), 'utf8');
   for (const [dir, users] of Object.entries(fixed)) {
@@ -329,9 +330,11 @@ test('GIVEN each image WHEN its VOLUMEs are read THEN they are the pod volumes o
   for (const dir of DAEMON_IMAGES) {
     const list = volumes(image(dir));
     assert.ok(list.includes(POD_PATHS.data), `images/${dir}: VOLUME ${POD_PATHS.data}`);
-    for (const v of list) assert.ok(v === POD_PATHS.data || v === POD_PATHS.mail, `images/${dir}: VOLUME ${v} is not a pod volume`);
+    for (const v of list) assert.ok(v === POD_PATHS.data || v === POD_PATHS.mail || v === POD_PATHS.signatures, `images/${dir}: VOLUME ${v} is not a pod volume`);
   }
   assert.ok(volumes(image('dovecot')).includes(POD_PATHS.mail), `images/dovecot: VOLUME ${POD_PATHS.mail}`);
+  assert.ok(volumes(image('clamav')).includes(POD_PATHS.signatures), `images/clamav: VOLUME ${POD_PATHS.signatures}`);
+  for (const dir of DAEMON_IMAGES.filter((d) => d !== 'clamav')) assert.ok(!volumes(image(dir)).includes(POD_PATHS.signatures), `images/${dir}: only clamav holds signatures`);
 });
 
 test('GIVEN the tools the agent runs by name WHEN PATH is set THEN it keeps the sbin directories and puts the CLI first', () => {

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DOVECOT, POSTFIX_MASTER, REDIS, SLAPD } from '../../src/agent/index.ts';
-import { RSPAMD } from '../../src/config/index.ts';
+import { CLAMD, FRESHCLAM, RSPAMD } from '../../src/config/index.ts';
 import type { Role } from '../../src/spec/index.ts';
 import { aptGetInstalls, execForm, parseDockerfile, shellCommands, stages, type Dockerfile, type Instruction, type Stage } from './dockerfile.ts';
 
@@ -20,13 +20,14 @@ export const IMAGE_NAMES: Record<string, string> = {
   redis: 'mailfleet-redis',
   unbound: 'mailfleet-unbound',
   rspamd: 'mailfleet-rspamd',
+  clamav: 'mailfleet-clamav',
 };
 
 /** Images whose own daemon is the entrypoint (not `mailfleet agent`): supporting services, no agent role. */
 export const STANDALONE_IMAGES = ['unbound'] as const;
 
 /** The images built FROM the mailfleet image that run a daemon under `mailfleet agent`. */
-export const DAEMON_IMAGES = ['postfix', 'dovecot', 'openldap', 'redis', 'rspamd'] as const;
+export const DAEMON_IMAGES = ['postfix', 'dovecot', 'openldap', 'redis', 'rspamd', 'clamav'] as const;
 export type DaemonImage = (typeof DAEMON_IMAGES)[number];
 
 /** Which image runs each agent role. */
@@ -39,13 +40,18 @@ export const ROLE_IMAGES: Record<Role, DaemonImage> = {
   kvs: 'redis',
 };
 
-/** The daemon binary the agent starts (src/agent/daemons.ts) and the image that must hold it. */
+/**
+ * The daemon binary the agent starts (src/agent/daemons.ts) and the image that must hold it; and freshclam, which
+ * the updater's Deployment runs itself (src/runtime/kube/antivirus.ts).
+ */
 export const DAEMON_BINARIES: { path: string; image: DaemonImage }[] = [
   { path: POSTFIX_MASTER, image: 'postfix' },
   { path: DOVECOT, image: 'dovecot' },
   { path: SLAPD, image: 'openldap' },
   { path: REDIS, image: 'redis' },
   { path: RSPAMD, image: 'rspamd' },
+  { path: CLAMD, image: 'clamav' },
+  { path: FRESHCLAM, image: 'clamav' },
 ];
 
 /** Tools the agent runs by name next to its daemon (init, reload, drain), with the image they belong to. */
@@ -63,9 +69,6 @@ export const AGENT_TOOLS: { path: string; image: DaemonImage }[] = [
 export const NOT_IN_AN_IMAGE: Record<string, string> = {
   'victoria-metrics': 'the metrics workload is not an agent role and has no mailfleet image',
   'prometheus-alertmanager': 'Kubernetes runs the upstream Alertmanager image; only the single host runs the Debian package',
-  // clamd and its updater run on the single host so far; their images come with their Kubernetes workloads.
-  'clamav-daemon': 'the av role is not rendered for Kubernetes yet; only the single host runs it',
-  'clamav-freshclam': 'the signature updater is not rendered for Kubernetes yet',
 };
 
 /** The private key ssl-cert's postinst generates on install (a dependency of postfix and dovecot-core). */

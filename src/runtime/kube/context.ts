@@ -1,6 +1,6 @@
 /** What every part of the renderer shares: the spec, names, labels, images and where peers are by name. */
 import type { Peers } from '../../config/index.ts';
-import { filterRuns, policyRuns, ROLES, type MailPlatform, type PlatformSpec, type Role } from '../../spec/index.ts';
+import { antivirusRuns, filterRuns, policyRuns, ROLES, type MailPlatform, type PlatformSpec, type Role } from '../../spec/index.ts';
 
 /** Mail roles plus the outbound pools: every one runs Postfix or Dovecot or slapd or Redis under the agent. */
 export const OUTBOUND_POOLS = ['mailout', 'fallback'] as const;
@@ -60,7 +60,7 @@ export function meta(ctx: RenderContext, name: string, component: string, extra:
   };
 }
 
-export type MailfleetImage = 'mailfleet' | 'mailfleet-postfix' | 'mailfleet-dovecot' | 'mailfleet-openldap' | 'mailfleet-redis' | 'mailfleet-unbound' | 'mailfleet-rspamd';
+export type MailfleetImage = 'mailfleet' | 'mailfleet-postfix' | 'mailfleet-dovecot' | 'mailfleet-openldap' | 'mailfleet-redis' | 'mailfleet-unbound' | 'mailfleet-rspamd' | 'mailfleet-clamav';
 
 export function image(ctx: RenderContext, name: MailfleetImage): string {
   const { registry, tag } = ctx.spec.kubernetes.images;
@@ -78,7 +78,8 @@ export function serviceHost(ctx: RenderContext, service: string): string {
 
 /**
  * Each StatefulSet pod by its stable DNS name through the headless Service of its role; the policy server by
- * its Service (`policy`), which balances Postfix's connections over its replicas; rspamd by its Service (`as`).
+ * its Service (`policy`), which balances Postfix's connections over its replicas; rspamd by its Service (`as`),
+ * clamd by its (`av`).
  */
 export function kubePeers(ctx: RenderContext): Peers {
   const out = {} as Peers;
@@ -91,5 +92,7 @@ export function kubePeers(ctx: RenderContext): Peers {
   if (policyRuns(ctx.spec)) out.policy = [{ name: 'policy', host: serviceHost(ctx, 'policy') }];
   // One milter: the Service balances Postfix's connections over the rspamd replicas.
   if (filterRuns(ctx.spec)) out.as = [{ name: 'as', host: serviceHost(ctx, 'as') }];
+  // rspamd asks clamd through its Service likewise.
+  if (antivirusRuns(ctx.spec)) out.av = [{ name: 'av', host: serviceHost(ctx, 'av') }];
   return out;
 }

@@ -9,7 +9,7 @@
  */
 import { POD_PATHS, podInstanceContext } from '../../agent/index.ts';
 import { POD_NAME_PLACEHOLDER, podSecretKeys, redactSpec, roleConfigFiles, type ConfigInput } from '../../config/index.ts';
-import { filterRuns } from '../../spec/index.ts';
+import { antivirusRuns, filterRuns } from '../../spec/index.ts';
 import { secretName } from './configs.ts';
 import { image, kubePeers, meta, selector, type RenderContext } from './context.ts';
 import { dkimVolume } from './dkim.ts';
@@ -110,8 +110,8 @@ function filterDeployment(ctx: RenderContext): KubeObject {
 
 /**
  * Who reaches `as`: mta and msa on the milter port, the scrapers on http, the mailbox backends on the controller
- * (learning from Junk moves). It reaches Redis (kvs) and, with DNS, nothing else: rspamd's DNS checks go
- * through the cluster resolver.
+ * (learning from Junk moves). It reaches Redis (kvs), clamd (av) while it runs and, with DNS, nothing else:
+ * rspamd's DNS checks go through the cluster resolver.
  */
 function filterNetworkPolicy(ctx: RenderContext): Rendered {
   const { roles } = ctx.spec;
@@ -123,7 +123,7 @@ function filterNetworkPolicy(ctx: RenderContext): Rendered {
       ...(roles.mailbox.replicas > 0 ? [{ peers: [{ component: 'mailbox' }], ports: ['controller'] }] : []),
       SCRAPE,
     ],
-    [{ peers: [{ component: 'kvs' }], ports: ['redis'] }],
+    [{ peers: [{ component: 'kvs' }], ports: ['redis'] }, ...(antivirusRuns(ctx.spec) ? [{ peers: [{ component: 'av' }], ports: ['clamd'] }] : [])],
   );
 }
 

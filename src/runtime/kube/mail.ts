@@ -45,7 +45,7 @@ const UNPRIVILEGED: readonly MailWorkload[] = ['kvs'];
 /** The redis user of the mailfleet-redis image. */
 export const REDIS_UID = 999;
 
-const podUser = (uid: number) => ({ runAsNonRoot: true, runAsUser: uid, runAsGroup: uid, fsGroup: uid, seccompProfile: { type: 'RuntimeDefault' } });
+export const podUser = (uid: number) => ({ runAsNonRoot: true, runAsUser: uid, runAsGroup: uid, fsGroup: uid, seccompProfile: { type: 'RuntimeDefault' } });
 
 export const STORAGE_NOTE = 'iSCSI-backed volumes must not mount with online discard (no "discard" mount option): trim with a scheduled fstrim instead.';
 

@@ -10,7 +10,9 @@ import type { KubeObject, Rendered } from './objects.ts';
  * Who may talk: another component of this platform, anybody, the load balancer ranges, CIDRs, monitoring
  * namespaces, or the operator's pods in the operator's namespace.
  */
-export type Peer = { component: string } | { platform: true } | { world: true } | { cidrs: readonly string[] } | { monitoring: true } | { operatorNamespace: string };
+export type Peer = { component: string } | { platform: true } | { world: true } | { cidrs: readonly string[] } | { monitoring: true } | { operatorNamespace: string }
+  /** Any address but those of `except` (the cluster's networks): the Internet only. */
+  | { outside: readonly string[] };
 
 export interface Flow {
   peers: readonly Peer[];
@@ -27,6 +29,12 @@ function peersOf(ctx: RenderContext, peers: readonly Peer[]): object[] {
     if ('component' in p) return [{ podSelector: { matchLabels: selector(ctx, p.component) } }];
     if ('platform' in p) return [{ podSelector: { matchLabels: { [PLATFORM_LABEL]: ctx.platform } } }];
     if ('world' in p) return WORLD;
+    if ('outside' in p) {
+      return WORLD.map(({ ipBlock }) => {
+        const except = p.outside.filter((cidr) => cidr.includes(':') === ipBlock.cidr.includes(':'));
+        return { ipBlock: { ...ipBlock, ...(except.length > 0 ? { except } : {}) } };
+      });
+    }
     if ('monitoring' in p) return [{ namespaceSelector: { matchLabels: { [MONITORING_NAMESPACE_LABEL]: 'true' } } }];
     if ('operatorNamespace' in p) {
       return [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': p.operatorNamespace } }, podSelector: { matchLabels: { ...OPERATOR_POD_LABELS } } }];

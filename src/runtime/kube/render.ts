@@ -1,5 +1,6 @@
 /** spec → every Kubernetes object of the platform, in apply order. */
 import { ROLES, type MailPlatform } from '../../spec/index.ts';
+import { renderAntivirus } from './antivirus.ts';
 import { renderCertificates } from './certificates.ts';
 import { renderConfigs } from './configs.ts';
 import { meta, OUTBOUND_POOLS, renderContext, type MailWorkload, type RenderContext, type RenderOptions } from './context.ts';
@@ -53,6 +54,7 @@ export function renderPlatformDocuments(doc: MailPlatform, opts: RenderOptions =
     ...renderController(ctx),
     ...renderPolicy(ctx),
     ...renderFilter(ctx),
+    ...renderAntivirus(ctx),
     ...renderProbe(ctx),
     ...renderScrape(ctx),
     ...renderObservability(ctx),

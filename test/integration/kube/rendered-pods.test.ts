@@ -4,27 +4,42 @@
  * volumes at the rendered mount paths (ConfigMaps and the Secret as files, certificate Secrets as
  * kubelet projects them, emptyDirs, the data volume) and a private network namespace with only a loopback interface stands in for the pod
  * network, with the peers' DNS names in its /etc/hosts. Then the container's own args run:
- * `mailfleet agent --pod ...` from the StatefulSet, and its readiness probe must pass.
+ * `mailfleet agent --pod ...` from the StatefulSet, and its readiness probe must pass. The `av` pod (a Deployment)
+ * starts on its empty signature volume and waits, unready, until a signature file appears there, as the updater's
+ * first download would put one.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, readlinkSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, statSync, readlinkSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { parse } from 'yaml';
 import { generatedSecretValues, kubePeers, renderContext, renderPlatform, type KubeObject } from '../../../src/runtime/kube/index.ts';
-import { loadSpecFile, ROLES } from '../../../src/spec/index.ts';
+import { ROLES, validateSpec } from '../../../src/spec/index.ts';
 import { REPO } from '../../support/platform.ts';
+import { signatureDirectory } from '../filter/harness.ts';
 
-const example = loadSpecFile(join(REPO, 'examples', 'mailfleet.yaml'));
-// A short drain budget: the mailbox's drain, with no director beside it, fails only once the budget is spent.
-const doc = { ...example, spec: { ...example.spec, drainSeconds: 5 } };
+/**
+ * The example with clamd on (one `av` pod, its signatures from a mirror, which nothing here reaches), and a short
+ * drain budget: the mailbox's drain, with no director beside it, fails only once the budget is spent.
+ */
+const doc = (() => {
+  const example = parse(readFileSync(join(REPO, 'examples', 'mailfleet.yaml'), 'utf8')) as { spec: { roles: Record<string, unknown>; filter: Record<string, unknown> } & Record<string, unknown> };
+  example.spec.roles.av = { replicas: 1 };
+  example.spec.filter.antivirus = { signatures: { mirror: 'https://clamav-mirror.example.com' } };
+  example.spec.drainSeconds = 5;
+  return validateSpec(example);
+})();
 const objects = renderPlatform(doc);
 /** The example names an existing Secret, which render does not write: made here as the operator makes it. */
 const SECRET_VALUES = generatedSecretValues(doc.spec);
 const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 60_000;
 
-type Container = { args: string[]; env: { name: string }[]; readinessProbe: { httpGet: { path: string } }; lifecycle: { preStop: { exec: { command: string[] } } }; ports: { name: string; containerPort: number }[]; volumeMounts: { name: string; mountPath: string }[] };
+type Container = {
+  args: string[]; env: { name: string }[]; readinessProbe: { httpGet: { path: string } }; livenessProbe: { httpGet: { path: string } }; lifecycle: { preStop: { exec: { command: string[] } } };
+  ports: { name: string; containerPort: number }[]; volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
+};
 type Volume = { name: string; configMap?: { name: string }; secret?: { secretName: string; defaultMode?: number; items?: { key: string; path: string }[] }; emptyDir?: object; persistentVolumeClaim?: object };
 type PodSpec = { containers: Container[]; volumes: Volume[]; securityContext?: { runAsUser?: number; runAsGroup?: number; fsGroup?: number } };
 
@@ -76,8 +91,11 @@ function projectTlsSecret(root: string, dir: string, secret: NonNullable<Volume[
   symlinkSync(version, join(dir, '..data'));
 }
 
+/** A host directory, where the container mounts it, and whether read-only. */
+type Bind = [string, string, boolean];
+
 /** Lays out the pod's volumes under `root` at the paths its container mounts them. */
-function materialise(root: string, pod: PodSpec): { binds: [string, string][] } {
+function materialise(root: string, pod: PodSpec): { binds: Bind[] } {
   const [c] = pod.containers;
   assert.ok(c);
   const source = (v: Volume, dir: string) => {
@@ -98,13 +116,13 @@ function materialise(root: string, pod: PodSpec): { binds: [string, string][] } 
       }
     }
   };
-  const binds: [string, string][] = [];
+  const binds: Bind[] = [];
   for (const m of c.volumeMounts) {
     const v = pod.volumes.find((x) => x.name === m.name);
     const dir = join(root, 'volumes', m.name);
     if (v) source(v, dir);
     else mkdirSync(dir, { recursive: true }); // a volumeClaimTemplate: the pod's own PVC
-    binds.push([dir, m.mountPath]);
+    binds.push([dir, m.mountPath, m.readOnly === true]);
   }
   // fsGroup, as kubelet applies it: every volume group-owned by it; writable ones group-writable and setgid.
   const fsGroup = pod.securityContext?.fsGroup;
@@ -124,14 +142,14 @@ function chownRecursive(path: string, gid: number): void {
 }
 
 /** The pod's shell: private mounts and network, volumes bound, then the container's args (as runAsUser, if set). */
-function podScript(binds: [string, string][], hosts: string, args: string[], env: Record<string, string>, user?: PodSpec['securityContext']): string {
+function podScript(binds: Bind[], hosts: string, args: string[], env: Record<string, string>, user?: PodSpec['securityContext']): string {
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const lines = [
     'set -e',
     'mount --make-rprivate /',
     'ip link set lo up',
     ...MOUNT_POINTS.map((p) => `mount -t tmpfs -o mode=755 tmpfs ${p}`),
-    ...binds.map(([from, to]) => `mkdir -p ${q(to)} && mount --bind ${q(from)} ${q(to)}`),
+    ...binds.map(([from, to, ro]) => `mkdir -p ${q(to)} && mount --bind ${q(from)} ${q(to)}${ro ? ` && mount -o remount,bind,ro ${q(to)}` : ''}`),
     `mount --bind ${q(hosts)} /etc/hosts`,
     `exec ${runAs(user)}env ${Object.entries(env).map(([k, v]) => `${k}=${q(v)}`).join(' ')} ${q(join(REPO, 'bin', 'mailfleet'))} agent ${args.map(q).join(' ')}`,
   ];
@@ -180,7 +198,9 @@ async function poll(deadlineMs: number, check: () => boolean): Promise<boolean> 
   return check();
 }
 
-const ALL_WORKLOADS = ['ldap', 'kvs', 'mailbox', 'proxy', 'mta', 'msa', 'mailout', 'fallback'];
+const ALL_WORKLOADS = ['ldap', 'kvs', 'mailbox', 'proxy', 'mta', 'msa', 'mailout', 'fallback', 'av'];
+/** Workloads rendered as Deployments rather than StatefulSets. */
+const DEPLOYMENTS = ['av'];
 /** MAILFLEET_TEST_PODS=mta,proxy runs only those (when chasing one pod's failure). */
 const WORKLOADS = process.env.MAILFLEET_TEST_PODS ? process.env.MAILFLEET_TEST_PODS.split(',') : ALL_WORKLOADS;
 
@@ -205,9 +225,11 @@ test('rendered pods start from their mounts and pass their readiness probe', { t
   for (const w of WORKLOADS) {
     const title = w === 'msa'
       ? 'msa: starts from the rendered ConfigMap and Secret, and stays unready while Dovecot auth on the proxy does not answer'
-      : `${w}: the agent runs the daemon from the rendered ConfigMap and Secret and /readyz answers 200`;
+      : w === 'av'
+        ? 'av: the agent waits, unready and alive, on the empty signature volume, and starts clamd once a signature file appears there'
+        : `${w}: the agent runs the daemon from the rendered ConfigMap and Secret and /readyz answers 200`;
     await t.test(title, async (st) => {
-      const sts = find('StatefulSet', w) as KubeObject & { spec: { template: { spec: PodSpec } } };
+      const sts = find(DEPLOYMENTS.includes(w) ? 'Deployment' : 'StatefulSet', w) as KubeObject & { spec: { template: { spec: PodSpec } } };
       const pod = sts.spec.template.spec;
       const [c] = pod.containers;
       assert.ok(c);
@@ -243,7 +265,23 @@ test('rendered pods start from their mounts and pass their readiness probe', { t
       ns = netnsOf(child.pid);
 
       const http = c.ports.find((p) => p.name === 'http')?.containerPort;
-      const probe = () => spawnSync('nsenter', ['--target', String(child.pid), '--net', 'curl', '-sf', '-o', '/dev/null', `http://127.0.0.1:${http}${c.readinessProbe.httpGet.path}`]).status === 0;
+      const get = (path: string) => spawnSync('nsenter', ['--target', String(child.pid), '--net', 'curl', '-sf', '-o', '/dev/null', `http://127.0.0.1:${http}${path}`]).status === 0;
+      const probe = () => get(c.readinessProbe.httpGet.path);
+      if (w === 'av') {
+        // The updater has not downloaded anything yet: the volume is empty, and the agent waits rather than fail.
+        const mount = c.volumeMounts.find((m) => m.name === 'signatures');
+        assert.equal(mount?.readOnly, true, 'the av pod mounts the signature volume read-only');
+        const volume = join(root, w, 'volumes', 'signatures');
+        const waiting = new RegExp(`"msg":"waiting to start the daemon".*"directory":"${mount.mountPath}"|"directory":"${mount.mountPath}".*"msg":"waiting to start the daemon"`);
+        assert.ok(await poll(READY_TIMEOUT_MS, () => waiting.test(output) && get(c.livenessProbe.httpGet.path)), `av logs the directory it waits for and is alive; its output:\n${output.slice(-3000)}`);
+        assert.equal(probe(), false, 'av is not ready without signatures');
+        assert.equal(child.exitCode, null, 'the agent did not give up');
+        assert.doesNotMatch(output, /INSTANCE_START_FAILED|daemon exited/);
+        assert.ok(!/starting daemon/.test(output), 'clamd was not started on an empty database');
+        // The first download lands: a signature file appears on the volume.
+        signatureDirectory(join(root, 'download'));
+        renameSync(join(root, 'download', 'signatures', 'mailfleet-test.hdb'), join(volume, 'mailfleet-test.hdb'));
+      }
       if (w === 'msa') {
         // Submission authenticates through Dovecot auth on the proxy: alone, smtpd has no SASL mechanism
         // and refuses to start a session, so the pod stays unready (in a cluster, until proxy-0 answers).
