@@ -13,7 +13,7 @@ import { antivirusRuns, filterRuns } from '../../spec/index.ts';
 import { secretName } from './configs.ts';
 import { image, kubePeers, meta, selector, type RenderContext } from './context.ts';
 import { dkimVolume } from './dkim.ts';
-import { networkPolicy, SCRAPE } from './network.ts';
+import { networkPolicy, SCRAPE, type Flow } from './network.ts';
 import type { KubeObject, Rendered } from './objects.ts';
 import { agentProbes, dnsConfig, drainHook, gracePeriodSeconds, placement, POD_ENV, resources, rootDaemonSecurity } from './pods.ts';
 import { scrapeAnnotations } from './scrape.ts';
@@ -108,13 +108,35 @@ function filterDeployment(ctx: RenderContext): KubeObject {
   };
 }
 
+/** rspamd.com's fuzzy storage (UDP), which rspamd's fuzzy_check asks while public lists are on. */
+const FUZZY_PORT = 11335;
+
+/** The resolvers of `spec.filter.nameservers` as CIDRs of one address, with their ports (53 unless given). */
+function nameserverFlows(nameservers: readonly string[]): Flow[] {
+  const byPort = new Map<number, string[]>();
+  for (const ns of nameservers) {
+    const m = /^\[([0-9a-fA-F:]+)\](?::(\d+))?$/.exec(ns) ?? /^([0-9.]+)(?::(\d+))?$/.exec(ns);
+    if (!m?.[1]) continue;
+    const cidr = m[1].includes(':') ? `${m[1]}/128` : `${m[1]}/32`;
+    const port = Number(m[2] ?? 53);
+    byPort.set(port, [...(byPort.get(port) ?? []), cidr]);
+  }
+  return [...byPort].flatMap(([port, cidrs]) => (['UDP', 'TCP'] as const).map((protocol) => ({ peers: [{ cidrs }], ports: [port], protocol })));
+}
+
 /**
  * Who reaches `as`: mta and msa on the milter port, the scrapers on http, the mailbox backends on the controller
- * (learning from Junk moves). It reaches Redis (kvs), clamd (av) while it runs and, with DNS, nothing else:
- * rspamd's DNS checks go through the cluster resolver.
+ * (learning from Junk moves). It reaches Redis (kvs), clamd (av) while it runs, the resolvers of
+ * `spec.filter.nameservers` (else the cluster resolver, open to every pod) and, with `spec.filter.publicLists`,
+ * the Internet outside the cluster's networks: the maps it downloads (HTTP, HTTPS) and rspamd.com's fuzzy storage
+ * (UDP 11335), which without this rule would fail quietly.
  */
 function filterNetworkPolicy(ctx: RenderContext): Rendered {
-  const { roles } = ctx.spec;
+  const { roles, filter, kubernetes } = ctx.spec;
+  const cluster = [...new Set([...kubernetes.podNetworks, ...kubernetes.nodeNetworks])];
+  const internet: Flow[] = filter.publicLists
+    ? [{ peers: [{ outside: cluster }], ports: [80, 443] }, { peers: [{ outside: cluster }], ports: [FUZZY_PORT], protocol: 'UDP' }]
+    : [];
   return networkPolicy(
     ctx,
     AS,
@@ -123,7 +145,12 @@ function filterNetworkPolicy(ctx: RenderContext): Rendered {
       ...(roles.mailbox.replicas > 0 ? [{ peers: [{ component: 'mailbox' }], ports: ['controller'] }] : []),
       SCRAPE,
     ],
-    [{ peers: [{ component: 'kvs' }], ports: ['redis'] }, ...(antivirusRuns(ctx.spec) ? [{ peers: [{ component: 'av' }], ports: ['clamd'] }] : [])],
+    [
+      { peers: [{ component: 'kvs' }], ports: ['redis'] },
+      ...(antivirusRuns(ctx.spec) ? [{ peers: [{ component: 'av' }], ports: ['clamd'] }] : []),
+      ...nameserverFlows(filter.nameservers),
+      ...internet,
+    ],
   );
 }
 

@@ -17,6 +17,8 @@ export type Peer = { component: string } | { platform: true } | { world: true } 
 export interface Flow {
   peers: readonly Peer[];
   ports: readonly (string | number)[];
+  /** Default TCP. */
+  protocol?: 'TCP' | 'UDP';
 }
 
 /** Namespaces whose scrapers (vmagent, Prometheus) may read `/metrics`: label them with this. */
@@ -48,7 +50,7 @@ function portsOf(ports: readonly (string | number)[], protocol = 'TCP') {
 }
 
 export function networkPolicy(ctx: RenderContext, component: string, ingress: readonly Flow[], egress: readonly Flow[]): Rendered {
-  const rule = (key: 'from' | 'to') => (f: Flow) => ({ [key]: peersOf(ctx, f.peers), ports: portsOf(f.ports) });
+  const rule = (key: 'from' | 'to') => (f: Flow) => ({ [key]: peersOf(ctx, f.peers), ports: portsOf(f.ports, f.protocol) });
   return {
     object: {
       apiVersion: 'networking.k8s.io/v1',

@@ -19,7 +19,7 @@ interface Container { args: string[]; ports: { name: string; containerPort: numb
 interface Volume { name: string; secret?: { secretName: string; optional?: boolean; items?: { key: string }[] }; configMap?: { name: string }; emptyDir?: object }
 interface PodSpec { securityContext: { fsGroup?: number }; automountServiceAccountToken: boolean; containers: Container[]; volumes: Volume[] }
 interface Peer { podSelector?: { matchLabels: Record<string, string> }; namespaceSelector?: object }
-interface Rule { from?: Peer[]; to?: Peer[]; ports: { port: string | number }[] }
+interface Rule { from?: Peer[]; to?: Peer[]; ports: { port: string | number; protocol?: string }[] }
 
 const find = (objects: KubeObject[], kind: string, name: string) => {
   const o = objects.find((x) => x.kind === kind && x.metadata.name === name);
@@ -88,7 +88,7 @@ test('GIVEN the example WHEN rendered THEN mta and msa name the as Service as th
   assert.match(configMapFile(objects, 'demo-as-config', 'redis.conf'), /servers = "kvs-0\.kvs\.mailfleet\.svc\.cluster\.local:6379"/);
 });
 
-test('GIVEN network policies WHEN rendered THEN only mta and msa reach the milter, mailbox the controller, scrapers http; as reaches only Redis; Redis admits it', () => {
+test('GIVEN network policies WHEN rendered THEN only mta and msa reach the milter, mailbox the controller, scrapers http; as reaches Redis and, for public lists, the Internet; Redis admits it', () => {
   const objects = renderPlatform(parseSpec(EXAMPLE));
   const own = policy(objects, 'as');
   assert.deepEqual(rules(own.ingress, 'from'), [
@@ -96,7 +96,13 @@ test('GIVEN network policies WHEN rendered THEN only mta and msa reach the milte
     [['mailbox'], ['controller']],
     [['victoriametrics', 'monitoring namespaces'], ['http']],
   ]);
-  assert.deepEqual(rules(own.egress, 'to'), [[['kvs'], ['redis']]]);
+  assert.deepEqual(rules(own.egress.slice(0, 1), 'to'), [[['kvs'], ['redis']]]);
+  // Public lists are on by default: maps over HTTP(S) and the fuzzy storage over UDP, outside the cluster only.
+  assert.deepEqual(own.egress.slice(1).map((r) => r.ports), [[{ port: 80, protocol: 'TCP' }, { port: 443, protocol: 'TCP' }], [{ port: 11335, protocol: 'UDP' }]]);
+  for (const r of own.egress.slice(1)) assert.deepEqual(r.to?.map((p) => (p as { ipBlock?: { cidr: string; except?: string[] } }).ipBlock?.cidr), ['0.0.0.0/0', '::/0']);
+  const except = own.egress[1]?.to?.flatMap((p) => (p as { ipBlock?: { except?: string[] } }).ipBlock?.except ?? []) ?? [];
+  const { podNetworks, nodeNetworks } = parseSpec(EXAMPLE).spec.kubernetes;
+  assert.deepEqual(except.sort(), [...new Set([...podNetworks, ...nodeNetworks])].sort(), 'the cluster\'s own networks are not the Internet');
   assert.ok(rules(policy(objects, 'kvs').ingress, 'from').some(([peers, ports]) => JSON.stringify([peers, ports]) === JSON.stringify([['as'], ['redis']])));
   for (const w of ['mta', 'msa']) {
     const toAs = policy(objects, w).egress.filter((r) => r.to?.some((p) => component(p) === 'as'));
@@ -128,4 +134,18 @@ test('GIVEN spec.roles.as.replicas 0 WHEN rendered THEN nothing of as is rendere
   assert.ok(policy(objects, 'kvs').ingress.every((r) => !r.from?.some((p) => component(p) === 'as')));
   assert.ok(policy(objects, 'mailbox').egress.every((r) => !r.to?.some((p) => component(p) === 'as')), 'mailbox egress names no as');
   assert.doesNotMatch(configMapFile(objects, 'demo-spec', 'peers.json'), /"as"/);
+});
+
+test('GIVEN public lists off and resolvers of its own WHEN rendered THEN as reaches those resolvers on their ports (UDP and TCP) and nothing on the Internet', () => {
+  const objects = renderPlatform(variant((spec) => {
+    spec.filter = { ...(spec.filter as object), publicLists: false, nameservers: ['192.0.2.53', '198.51.100.7:5353', '[2001:db8::53]'] };
+  }));
+  const egress = policy(objects, 'as').egress.slice(1);
+  const seen = egress.map((r) => [r.to?.map((p) => (p as { ipBlock?: { cidr: string } }).ipBlock?.cidr), r.ports]);
+  assert.deepEqual(seen, [
+    [['192.0.2.53/32', '2001:db8::53/128'], [{ port: 53, protocol: 'UDP' }]],
+    [['192.0.2.53/32', '2001:db8::53/128'], [{ port: 53, protocol: 'TCP' }]],
+    [['198.51.100.7/32'], [{ port: 5353, protocol: 'UDP' }]],
+    [['198.51.100.7/32'], [{ port: 5353, protocol: 'TCP' }]],
+  ]);
 });
