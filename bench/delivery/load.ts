@@ -1,13 +1,14 @@
 /**
  * The load: `smtp-source` sessions against a target's MTA (or, with `starttls`, the same load from mailfleet's
- * own SMTP client, each session upgraded with STARTTLS as a sending MTA does), timed from the first connection
- * until the last message sits in a recipient's maildir.
+ * own SMTP client, each session upgraded with STARTTLS as a sending MTA does; with `mix`, the filtered mode's
+ * messages from that client), timed from the first connection until the last message sits in a recipient's maildir.
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { openSmtpSession } from '../../src/protocol/index.ts';
+import { mixedMessage } from './mix.ts';
 import type { DeliveryTarget } from './target.ts';
 
 const SMTP_SOURCE = '/usr/sbin/smtp-source';
@@ -28,6 +29,11 @@ export interface Load {
    * (opportunistic, as MTAs send to an MX); smtp-source speaks no TLS, so the client is mailfleet's own.
    */
   starttls?: boolean;
+  /**
+   * Send the filtered mode's mix (mix.ts: every message different, a quarter with an attachment) of this batch
+   * from mailfleet's SMTP client, a session per message as smtp-source does, instead of smtp-source's one body.
+   */
+  mix?: { batch: number };
 }
 
 export interface LoadResult {
@@ -84,13 +90,18 @@ function body(load: Load, rcpt: string, n: number): string {
   return [`From: <${load.sender}>`, `To: <${rcpt}>`, `Subject: bench ${n}`, `Message-ID: <bench-${n}-${Date.now()}@${CLIENT_HELO}>`, '', ...Array<string>(lines).fill(line), ''].join('\r\n');
 }
 
-/** `count` messages to `rcpt` over STARTTLS, one session per message. */
-async function starttlsSource(target: DeliveryTarget, load: Load, rcpt: string, count: number, signal: AbortSignal): Promise<void> {
-  for (let n = 0; n < count; n++) {
+/**
+ * `count` messages to `rcpt` from mailfleet's SMTP client, one session per message: over STARTTLS with
+ * `load.starttls`, the mix's messages with `load.mix` (numbered by `next()` across the load).
+ */
+async function clientSource(target: DeliveryTarget, load: Load, rcpt: string, count: number, signal: AbortSignal, next: () => number): Promise<void> {
+  for (let i = 0; i < count; i++) {
     signal.throwIfAborted();
-    const session = await openSmtpSession({ host: target.smtpHost, port: target.smtpPort, heloName: CLIENT_HELO, timeoutMs: 60_000, signal, tls: STARTTLS });
+    const n = next();
+    const data = load.mix ? mixedMessage({ from: load.sender, to: rcpt, batch: load.mix.batch, n, size: load.sizeBytes }) : body(load, rcpt, n);
+    const session = await openSmtpSession({ host: target.smtpHost, port: target.smtpPort, heloName: CLIENT_HELO, timeoutMs: 60_000, signal, ...(load.starttls ? { tls: STARTTLS } : {}) });
     try {
-      const result = await session.send({ from: load.sender, to: [rcpt], data: body(load, rcpt, n) });
+      const result = await session.send({ from: load.sender, to: [rcpt], data });
       if (result.data?.code !== 250) throw new Error(`${target.name}: message to ${rcpt} refused: ${JSON.stringify(result)} (logs: ${target.logs})`);
     } finally {
       await session.quit();
@@ -111,12 +122,15 @@ function jobs(messages: number, recipients: string[]): { rcpt: string; count: nu
 /** Runs the jobs on `concurrency` workers; the first failure aborts the others. */
 async function send(target: DeliveryTarget, load: Load, signal: AbortSignal): Promise<void> {
   const queue = jobs(load.messages, load.recipients);
+  let sent = 0;
+  const next = () => sent++;
   const failed = new AbortController();
   const both = AbortSignal.any([signal, failed.signal]);
   const worker = async () => {
     for (let job = queue.shift(); job !== undefined; job = queue.shift()) {
       both.throwIfAborted();
-      await (load.starttls ? starttlsSource : smtpSource)(target, load, job.rcpt, job.count, both);
+      if (load.starttls || load.mix) await clientSource(target, load, job.rcpt, job.count, both, next);
+      else await smtpSource(target, load, job.rcpt, job.count, both);
     }
   };
   const workers = Array.from({ length: Math.min(load.concurrency, queue.length) }, () =>
