@@ -121,28 +121,50 @@ interface RunContext {
 interface Running {
   name: string;
   target: DeliveryTarget;
+  /** Set by the warm-up. */
   idle: ReturnType<typeof cpuDelta>;
   rounds: { r: LoadResult; cpu: ReturnType<typeof cpuDelta>; processes?: Map<string, number> }[];
 }
 
-/** Brings one path up, warms it up, samples its idle CPU, and freezes it until its first round. */
-async function startPath(name: string, start: Start, ctx: RunContext): Promise<Running> {
-  const { root, bench, load, idleMs, defer, signal } = ctx;
+/** Brings one path up and freezes it until its warm-up. */
+async function bringUp(name: string, start: Start, ctx: RunContext): Promise<Running> {
+  const { root, bench, defer, signal } = ctx;
   console.error(`bench: starting ${name} path`);
   const t0 = Date.now();
   const target = await start(join(root, name), bench, defer, signal);
   // Stopped processes cannot take SIGTERM: a frozen path is thawed before its own stop steps run.
   defer(`${name} path (thaw)`, async () => thaw(target));
   console.error(`bench: ${name} is up in ${((Date.now() - t0) / 1000).toFixed(1)} s; smtp at ${target.smtpHost}:${target.smtpPort}`);
-  // Warm-up: one message per recipient, so every mailbox exists (and has a backend) before timing starts.
+  freeze(target);
+  return { name, target, idle: { byComponent: new Map(), oursMs: 0, outsideMs: 0 }, rounds: [] };
+}
+
+/**
+ * Both paths brought up at the same time (the filtered bare path's rspamd takes as long to load its rules as the
+ * platform takes to come up); each is frozen once up. Every start is awaited before a failure is thrown, so the
+ * stop steps of both are registered by then.
+ */
+async function bringUpAll(paths: Mode['paths'], ctx: RunContext): Promise<Running[]> {
+  const settled = await Promise.allSettled(paths.map(([name, start]) => bringUp(name, start, ctx)));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+}
+
+/** Warms a frozen path up, samples its idle CPU, and freezes it again until its first round. */
+async function warmUp(path: Running, ctx: RunContext): Promise<void> {
+  const { load, idleMs, signal } = ctx;
+  const { name, target } = path;
+  thaw(target);
+  await delay(THAW_SETTLE_MS, undefined, { signal });
+  // One message per recipient, so every mailbox exists (and has a backend) before timing starts.
   await deliver(target, { ...load, messages: load.recipients.length, ...(load.mix ? { mix: { batch: 0 } } : {}) }, signal);
   await ctx.afterWarmUp?.(target, signal);
   console.error(`bench: ${name} warmed up; sampling idle CPU for ${idleMs / 1000} s`);
   const idleStart = sampleCpu(target.cpuRoots());
   await delay(idleMs, undefined, { signal });
-  const idle = cpuDelta(idleStart, sampleCpu(target.cpuRoots()));
+  path.idle = cpuDelta(idleStart, sampleCpu(target.cpuRoots()));
   freeze(target);
-  return { name, target, idle, rounds: [] };
 }
 
 /** One timed load on a thawed path; the path is frozen again afterwards. */
@@ -306,8 +328,8 @@ async function main(): Promise<number> {
     for (const [host, port] of mode.mustBeFree) await assertNothingListens(host, port);
     const load: Load = { messages: opts.messages, sizeBytes: opts.sizeBytes, concurrency: opts.concurrency, sender: `bench@${BENCH_DOMAIN}`, recipients: bench.recipients, starttls: opts.starttls, ...(mode.filtered ? { mix: { batch: 0 } } : {}) };
     const ctx: RunContext = { root, bench, load, idleMs: opts.idleMs, processes: opts.processes, defer, signal, ...(mode.afterWarmUp ? { afterWarmUp: mode.afterWarmUp } : {}) };
-    const paths: Running[] = [];
-    for (const [name, start] of mode.paths) paths.push(await startPath(name, start, ctx));
+    const paths = await bringUpAll(mode.paths, ctx);
+    for (const p of paths) await warmUp(p, ctx);
     for (let round = 1; round <= opts.rounds; round++) for (const p of paths) await timedRound(p, round, ctx);
     // Every message the rounds and the warm-up delivered, by rspamd's verdict: any unscanned one fails the run.
     const verdicts: Verdicts | undefined = mode.filtered ? new Map(paths.map((p) => [p.name, scanVerdicts(p.target.mailRoot, bench.recipients)])) : undefined;

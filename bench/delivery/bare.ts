@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { roleConfigFiles, servedCertificateFile, servedCertificatesDir, type ConfigInput, type InstanceContext, type Peers } from '../../src/config/index.ts';
+import { LEARN_FILES, roleConfigFiles, servedCertificateFile, servedCertificatesDir, type ConfigInput, type InstanceContext, type Peers } from '../../src/config/index.ts';
 import { generateSecret, PLATFORM_SECRETS, quotaBytes, withSecrets, type PlatformSpec } from '../../src/spec/index.ts';
 import { installLearnFiles } from '../../src/agent/index.ts';
 import { startDaemon, stopDaemon, waitGreeting } from '../support/processes.ts';
@@ -134,7 +134,10 @@ function postfixFiles(spec: PlatformSpec, instance: InstanceContext, recipients:
 function dovecotFiles(spec: PlatformSpec, instance: InstanceContext, recipients: string[], filter?: string): Record<string, string> {
   const peers = filter === undefined ? noPeers() : { ...noPeers(), as: [{ name: 'bare-rspamd', host: filter }] };
   const input: ConfigInput = { spec, instance, peers };
-  const conf = roleConfigFiles('mailbox', input)['dovecot.conf'];
+  const generated = roleConfigFiles('mailbox', input);
+  const conf = generated['dovecot.conf'];
+  // The learning and Junk-filing files (only while rspamd runs), installed by installLearnFiles as the agent does.
+  const learn = Object.fromEntries(LEARN_FILES.flatMap((name) => (generated[name] === undefined ? [] : [[name, generated[name]]])));
   if (conf === undefined) throw new Error('mailbox generator returned no dovecot.conf');
   const users = join(instance.configDir, 'users');
   const quota = quotaBytes(spec.accounts.generate[0]?.quota ?? '1G');
@@ -154,7 +157,7 @@ function dovecotFiles(spec: PlatformSpec, instance: InstanceContext, recipients:
     const [local, domain] = r.split('@');
     return `${r}:{PLAIN}bench-password::::${instance.mailDir}/${domain}/${local}::userdb_quota_rule=*:bytes=${quota}\n`;
   });
-  return { 'dovecot.conf': replaceAuthBlocks(conf, blocks), users: lines.join('') };
+  return { ...learn, 'dovecot.conf': replaceAuthBlocks(conf, blocks), users: lines.join('') };
 }
 
 function writeFiles(configDir: string, files: Record<string, string>): void {
