@@ -26,7 +26,7 @@ import { assertNothingListens } from './support/processes.ts';
 import { addCpu, freeze, thaw } from './delivery/rounds.ts';
 import { BENCH_DOMAIN, type BenchSpec } from './delivery/spec.ts';
 import type { Defer, DeliveryTarget } from './delivery/target.ts';
-import { filterReport, UNSCANNED, type Verdicts } from './delivery/report.ts';
+import { filterReport, table, UNSCANNED, type Verdicts } from './delivery/report.ts';
 import { positive } from './support/options.ts';
 import { runningAsRoot } from './support/interrupt.ts';
 import { runBench } from './support/run.ts';
@@ -195,11 +195,6 @@ function total(path: Running, idleMs: number): PathResult {
   for (const x of path.rounds) for (const [k, v] of x.processes ?? []) processes.set(k, (processes.get(k) ?? 0) + v);
   const tracked = path.rounds.some((x) => x.processes !== undefined);
   return { path: path.name, r, cpu, idle: path.idle, idleMs, ...(tracked ? { processes } : {}) };
-}
-
-function table(rows: string[][]): void {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];
-  for (const row of rows) console.log(row.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  '));
 }
 
 /**

@@ -21,7 +21,8 @@ const ROWS: readonly [label: string, component: string][] = [
   ['mailfleet agent of av', 'agent av'],
 ];
 
-function table(rows: string[][]): void {
+/** Rows as columns: the first left-aligned, the others right-aligned. */
+export function table(rows: string[][]): void {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];
   for (const row of rows) console.log(row.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  '));
 }
