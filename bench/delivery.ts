@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { ATTACHMENT_EVERY } from './delivery/mix.ts';
 import { filteredMode, filteredPrerequisites, scanVerdicts, unfilteredMode, type Mode, type Start } from './delivery/filtered.ts';
 import { cpuDelta, sampleCpu, trackProcesses } from './delivery/cpu.ts';
-import { deliver, type Load, type LoadResult } from './delivery/load.ts';
+import { deliver, jobs, type Load, type LoadResult } from './delivery/load.ts';
 import { assertNothingListens } from './support/processes.ts';
 import { addCpu, freeze, thaw } from './delivery/rounds.ts';
 import { BENCH_DOMAIN, type BenchSpec } from './delivery/spec.ts';
@@ -173,9 +173,12 @@ async function timedRound(path: Running, round: number, ctx: RunContext): Promis
   thaw(path.target);
   await delay(THAW_SETTLE_MS, undefined, { signal });
   console.error(`bench: ${path.name} round ${round}: sending ${load.messages} messages`);
+  const roundLoad = { ...load, ...(load.mix ? { mix: { batch: round } } : {}) };
+  // The mix's messages are made before the CPU sample and the timed window.
+  const queue = jobs(roundLoad);
   const tracker = ctx.processes ? trackProcesses(path.target.cpuRoots()) : undefined;
   const before = sampleCpu(path.target.cpuRoots());
-  const r = await deliver(path.target, { ...load, ...(load.mix ? { mix: { batch: round } } : {}) }, signal);
+  const r = await deliver(path.target, roundLoad, signal, queue);
   const cpu = cpuDelta(before, sampleCpu(path.target.cpuRoots()));
   const processes = tracker?.stop();
   console.error(`bench: ${path.name} round ${round}: ${r.messages} delivered in ${r.deliveredSeconds.toFixed(2)} s (${(r.messages / r.deliveredSeconds).toFixed(1)} msg/s)`);

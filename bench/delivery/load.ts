@@ -91,14 +91,14 @@ function body(load: Load, rcpt: string, n: number): string {
 }
 
 /**
- * `count` messages to `rcpt` from mailfleet's SMTP client, one session per message: over STARTTLS with
- * `load.starttls`, the mix's messages with `load.mix` (numbered by `next()` across the load).
+ * A job's messages from mailfleet's SMTP client, one session per message: over STARTTLS with `load.starttls`,
+ * the mix's messages (made before the timed window) with `load.mix`.
  */
-async function clientSource(target: DeliveryTarget, load: Load, rcpt: string, count: number, signal: AbortSignal, next: () => number): Promise<void> {
-  for (let i = 0; i < count; i++) {
+async function clientSource(target: DeliveryTarget, load: Load, job: Job, signal: AbortSignal): Promise<void> {
+  const { rcpt } = job;
+  for (let i = 0; i < job.count; i++) {
     signal.throwIfAborted();
-    const n = next();
-    const data = load.mix ? mixedMessage({ from: load.sender, to: rcpt, batch: load.mix.batch, n, size: load.sizeBytes }) : body(load, rcpt, n);
+    const data = job.data?.[i] ?? body(load, rcpt, job.first + i);
     const session = await openSmtpSession({ host: target.smtpHost, port: target.smtpPort, heloName: CLIENT_HELO, timeoutMs: 60_000, signal, ...(load.starttls ? { tls: STARTTLS } : {}) });
     try {
       const result = await session.send({ from: load.sender, to: [rcpt], data });
@@ -112,24 +112,44 @@ async function clientSource(target: DeliveryTarget, load: Load, rcpt: string, co
 /** One options object for every session, so they share one TLS context. */
 const STARTTLS = Object.freeze({ mode: 'starttls' as const, rejectUnauthorized: false });
 
-/** `messages` spread over the recipients as evenly as they go: one job per recipient. */
-function jobs(messages: number, recipients: string[]): { rcpt: string; count: number }[] {
+/** Messages `first` … `first + count - 1` of a load, all to `rcpt`; `data`: the mix's messages, made in advance. */
+export interface Job {
+  rcpt: string;
+  count: number;
+  first: number;
+  data?: string[];
+}
+
+/**
+ * `messages` spread over the recipients as evenly as they go: one job per recipient, numbered in recipient order
+ * (so message n goes to the same recipient on both paths). With the mix, each job's messages are made here, before
+ * the timed window, so that making them costs the sender nothing while it is timed.
+ */
+export function jobs(load: Load): Job[] {
+  const { messages, recipients, mix } = load;
   const per = Math.floor(messages / recipients.length);
   const extra = messages % recipients.length;
-  return recipients.map((rcpt, i) => ({ rcpt, count: per + (i < extra ? 1 : 0) })).filter((j) => j.count > 0);
+  let first = 0;
+  const out: Job[] = [];
+  recipients.forEach((rcpt, i) => {
+    const count = per + (i < extra ? 1 : 0);
+    if (count === 0) return;
+    const job: Job = { rcpt, count, first };
+    if (mix) job.data = Array.from({ length: count }, (_, k) => mixedMessage({ from: load.sender, to: rcpt, batch: mix.batch, n: first + k, size: load.sizeBytes }));
+    out.push(job);
+    first += count;
+  });
+  return out;
 }
 
 /** Runs the jobs on `concurrency` workers; the first failure aborts the others. */
-async function send(target: DeliveryTarget, load: Load, signal: AbortSignal): Promise<void> {
-  const queue = jobs(load.messages, load.recipients);
-  let sent = 0;
-  const next = () => sent++;
+async function send(target: DeliveryTarget, load: Load, queue: Job[], signal: AbortSignal): Promise<void> {
   const failed = new AbortController();
   const both = AbortSignal.any([signal, failed.signal]);
   const worker = async () => {
     for (let job = queue.shift(); job !== undefined; job = queue.shift()) {
       both.throwIfAborted();
-      if (load.starttls || load.mix) await clientSource(target, load, job.rcpt, job.count, both, next);
+      if (load.starttls || load.mix) await clientSource(target, load, job, both);
       else await smtpSource(target, load, job.rcpt, job.count, both);
     }
   };
@@ -164,13 +184,13 @@ async function waitDelivered(target: DeliveryTarget, recipients: string[], expec
 }
 
 /**
- * Sends the load and waits until every message is delivered. The end time is the newest ctime among the new
+ * Sends the load (`queue`: its jobs, when the caller made them before measuring) and waits until every message is delivered. The end time is the newest ctime among the new
  * maildir files (set when Dovecot moves a message into `new/`), so the poll interval adds no error.
  */
-export async function deliver(target: DeliveryTarget, load: Load, signal: AbortSignal): Promise<LoadResult> {
+export async function deliver(target: DeliveryTarget, load: Load, signal: AbortSignal, queue: Job[] = jobs(load)): Promise<LoadResult> {
   const before = new Set(deliveredFiles(target.mailRoot, load.recipients));
   const startMs = Date.now();
-  await send(target, load, signal);
+  await send(target, load, queue, signal);
   const acceptedMs = Date.now();
   await waitDelivered(target, load.recipients, before.size + load.messages, signal);
   const observedMs = Date.now();
