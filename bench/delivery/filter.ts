@@ -31,7 +31,8 @@ const CLAMAV_USER = 'clamav';
 /** The ClamAV test file (package clamav-testfiles): the one signature of the bench's database matches it. */
 export const TEST_VIRUS_FILE = '/usr/share/clamav-testfiles/clam.exe';
 export const TEST_VIRUS_NAME = 'Mailfleet-Bench-Virus';
-export const FILTER_PROGRAMS = [RSPAMD, CLAMD, REDIS, UNBOUND, SIGTOOL, TEST_VIRUS_FILE];
+/** Programs and files the filtered mode needs. */
+export const FILTER_PREREQUISITES = [RSPAMD, CLAMD, REDIS, UNBOUND, SIGTOOL, TEST_VIRUS_FILE];
 const READY_TIMEOUT_MS = 60_000;
 export const DNS_PORT = 53;
 export const MILTER_PORT = 11332;

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { openSmtpSession } from '../../src/protocol/index.ts';
 import { BARE_ADDRESSES, startBare, type BareAddresses } from './bare.ts';
 import {
-  CLAMD_PORT, DNS_PORT, FILTER_PROGRAMS, MILTER_PORT, REDIS_PORT, signatureDirectory, startBareFilter, startResolver, TEST_VIRUS_FILE, TEST_VIRUS_NAME,
+  CLAMD_PORT, DNS_PORT, FILTER_PREREQUISITES, MILTER_PORT, REDIS_PORT, signatureDirectory, startBareFilter, startResolver, TEST_VIRUS_FILE, TEST_VIRUS_NAME,
   type BareFilterAddresses,
 } from './filter.ts';
 import { startFull } from './full.ts';
@@ -44,7 +44,7 @@ export interface Mode {
 
 /** Missing programs or files the filtered mode needs (packages rspamd, clamav-daemon, clamav-testfiles, redis-server, unbound). */
 export function filteredPrerequisites(): string[] {
-  return FILTER_PROGRAMS.filter((p) => !existsSync(p));
+  return FILTER_PREREQUISITES.filter((p) => !existsSync(p));
 }
 
 export function unfilteredMode(recipients: number): Mode {
