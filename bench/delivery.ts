@@ -1,10 +1,11 @@
 /**
  * End-to-end delivery bench: bare Postfix → Dovecot LMTP (the anchor) against the full mailfleet path
  * (mta → the proxy's LMTP router, which asks the director → mailbox backend, LDAP lookups), the same smtp-source
- * load on both, measured in one run.
+ * load on both, measured in one run. With `--filtered`, both paths scan every message: bare Postfix → rspamd
+ * milter (+ clamd) → Dovecot, configured by hand, against the platform with `as` and `av` (delivery/filtered.ts).
  *
  *   node_modules/.bin/node bench/delivery.ts [--messages 2000] [--size 4096] [--concurrency 10] [--recipients 100]
- *                                            [--rounds 3] [--quick] [--keep] [--processes] [--starttls]
+ *                                            [--rounds 3] [--quick] [--keep] [--processes] [--starttls] [--filtered]
  *
  * Both paths stay up; the rounds alternate bare, full, bare, full, … and the path not being timed is frozen
  * (SIGSTOP), so a burst of outside load on this shared host lands on both paths instead of skewing one.
@@ -17,14 +18,15 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { startBare, BARE_DOVECOT_ADDRESS, BARE_POSTFIX_ADDRESS } from './delivery/bare.ts';
-import { startFull } from './delivery/full.ts';
+import { ATTACHMENT_EVERY } from './delivery/mix.ts';
+import { filteredMode, filteredPrerequisites, scanVerdicts, unfilteredMode, type Mode, type Start } from './delivery/filtered.ts';
 import { cpuDelta, sampleCpu, trackProcesses } from './delivery/cpu.ts';
-import { deliver, type Load, type LoadResult } from './delivery/load.ts';
+import { deliver, jobs, type Load, type LoadResult } from './delivery/load.ts';
 import { assertNothingListens } from './support/processes.ts';
 import { addCpu, freeze, thaw } from './delivery/rounds.ts';
-import { benchSpec, BENCH_DOMAIN, type BenchSpec } from './delivery/spec.ts';
+import { BENCH_DOMAIN, type BenchSpec } from './delivery/spec.ts';
 import type { Defer, DeliveryTarget } from './delivery/target.ts';
+import { filterReport, table, UNSCANNED, type Verdicts } from './delivery/report.ts';
 import { positive } from './support/options.ts';
 import { runningAsRoot } from './support/interrupt.ts';
 import { runBench } from './support/run.ts';
@@ -33,7 +35,7 @@ const TARGET_RATIO = 0.9;
 /** Above this share of host CPU used by processes outside the bench during a timed run, the numbers are noise. */
 const NOISE_WARN_SHARE = 0.1;
 const STATE_PREFIX = '/tmp/mailfleet-bench-';
-const USAGE = 'usage: node bench/delivery.ts [--messages N] [--size BYTES] [--concurrency C] [--recipients R] [--rounds N] [--quick] [--keep] [--processes] [--starttls]';
+const USAGE = 'usage: node bench/delivery.ts [--messages N] [--size BYTES] [--concurrency C] [--recipients R] [--rounds N] [--quick] [--keep] [--processes] [--starttls] [--filtered]';
 /** After a path is thawed, its overdue timers (probes, idle kills) fire; the timed load starts after them. */
 const THAW_SETTLE_MS = 3000;
 
@@ -50,6 +52,8 @@ interface Options {
   processes: boolean;
   /** Send over STARTTLS (mailfleet's SMTP client instead of smtp-source, on both paths). */
   starttls: boolean;
+  /** Both paths filter: rspamd as the milter (+ clamd); see delivery/filtered.ts. */
+  filtered: boolean;
 }
 
 function options(argv: string[]): Options {
@@ -65,6 +69,7 @@ function options(argv: string[]): Options {
       keep: { type: 'boolean' },
       processes: { type: 'boolean' },
       starttls: { type: 'boolean' },
+      filtered: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -84,10 +89,9 @@ function options(argv: string[]): Options {
     keep: values.keep === true,
     processes: values.processes === true,
     starttls: values.starttls === true,
+    filtered: values.filtered === true,
   };
 }
-
-type Start = (root: string, bench: BenchSpec, defer: Defer, signal: AbortSignal) => Promise<DeliveryTarget>;
 
 /** Clean-up steps, run newest first; processes alive below this one are remembered for the left-behind check. */
 interface PathResult {
@@ -110,32 +114,57 @@ interface RunContext {
   processes: boolean;
   defer: Defer;
   signal: AbortSignal;
+  /** After a path's warm-up, before its idle sample (the filtered mode's virus check). */
+  afterWarmUp?: Mode['afterWarmUp'];
 }
 
 interface Running {
   name: string;
   target: DeliveryTarget;
+  /** Set by the warm-up. */
   idle: ReturnType<typeof cpuDelta>;
   rounds: { r: LoadResult; cpu: ReturnType<typeof cpuDelta>; processes?: Map<string, number> }[];
 }
 
-/** Brings one path up, warms it up, samples its idle CPU, and freezes it until its first round. */
-async function startPath(name: string, start: Start, ctx: RunContext): Promise<Running> {
-  const { root, bench, load, idleMs, defer, signal } = ctx;
+/** Brings one path up and freezes it until its warm-up. */
+async function bringUp(name: string, start: Start, ctx: RunContext): Promise<Running> {
+  const { root, bench, defer, signal } = ctx;
   console.error(`bench: starting ${name} path`);
   const t0 = Date.now();
   const target = await start(join(root, name), bench, defer, signal);
   // Stopped processes cannot take SIGTERM: a frozen path is thawed before its own stop steps run.
   defer(`${name} path (thaw)`, async () => thaw(target));
   console.error(`bench: ${name} is up in ${((Date.now() - t0) / 1000).toFixed(1)} s; smtp at ${target.smtpHost}:${target.smtpPort}`);
-  // Warm-up: one message per recipient, so every mailbox exists (and has a backend) before timing starts.
-  await deliver(target, { ...load, messages: load.recipients.length }, signal);
+  freeze(target);
+  return { name, target, idle: { byComponent: new Map(), oursMs: 0, outsideMs: 0 }, rounds: [] };
+}
+
+/**
+ * Both paths brought up at the same time (the filtered bare path's rspamd takes as long to load its rules as the
+ * platform takes to come up); each is frozen once up. Every start is awaited before a failure is thrown, so the
+ * stop steps of both are registered by then.
+ */
+async function bringUpAll(paths: Mode['paths'], ctx: RunContext): Promise<Running[]> {
+  const settled = await Promise.allSettled(paths.map(([name, start]) => bringUp(name, start, ctx)));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+}
+
+/** Warms a frozen path up, samples its idle CPU, and freezes it again until its first round. */
+async function warmUp(path: Running, ctx: RunContext): Promise<void> {
+  const { load, idleMs, signal } = ctx;
+  const { name, target } = path;
+  thaw(target);
+  await delay(THAW_SETTLE_MS, undefined, { signal });
+  // One message per recipient, so every mailbox exists (and has a backend) before timing starts.
+  await deliver(target, { ...load, messages: load.recipients.length, ...(load.mix ? { mix: { batch: 0 } } : {}) }, signal);
+  await ctx.afterWarmUp?.(target, signal);
   console.error(`bench: ${name} warmed up; sampling idle CPU for ${idleMs / 1000} s`);
   const idleStart = sampleCpu(target.cpuRoots());
   await delay(idleMs, undefined, { signal });
-  const idle = cpuDelta(idleStart, sampleCpu(target.cpuRoots()));
+  path.idle = cpuDelta(idleStart, sampleCpu(target.cpuRoots()));
   freeze(target);
-  return { name, target, idle, rounds: [] };
 }
 
 /** One timed load on a thawed path; the path is frozen again afterwards. */
@@ -144,9 +173,12 @@ async function timedRound(path: Running, round: number, ctx: RunContext): Promis
   thaw(path.target);
   await delay(THAW_SETTLE_MS, undefined, { signal });
   console.error(`bench: ${path.name} round ${round}: sending ${load.messages} messages`);
+  const roundLoad = { ...load, ...(load.mix ? { mix: { batch: round } } : {}) };
+  // The mix's messages are made before the CPU sample and the timed window.
+  const queue = jobs(roundLoad);
   const tracker = ctx.processes ? trackProcesses(path.target.cpuRoots()) : undefined;
   const before = sampleCpu(path.target.cpuRoots());
-  const r = await deliver(path.target, load, signal);
+  const r = await deliver(path.target, roundLoad, signal, queue);
   const cpu = cpuDelta(before, sampleCpu(path.target.cpuRoots()));
   const processes = tracker?.stop();
   console.error(`bench: ${path.name} round ${round}: ${r.messages} delivered in ${r.deliveredSeconds.toFixed(2)} s (${(r.messages / r.deliveredSeconds).toFixed(1)} msg/s)`);
@@ -166,11 +198,6 @@ function total(path: Running, idleMs: number): PathResult {
   for (const x of path.rounds) for (const [k, v] of x.processes ?? []) processes.set(k, (processes.get(k) ?? 0) + v);
   const tracked = path.rounds.some((x) => x.processes !== undefined);
   return { path: path.name, r, cpu, idle: path.idle, idleMs, ...(tracked ? { processes } : {}) };
-}
-
-function table(rows: string[][]): void {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];
-  for (const row of rows) console.log(row.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  '));
 }
 
 /**
@@ -225,8 +252,14 @@ function roundReport(paths: Running[]): number[] {
   return ratios;
 }
 
-function report(opts: Options, results: PathResult[], paths: Running[]): void {
-  console.log(`delivery bench: ${opts.rounds} round(s) of ${opts.messages} messages of ${opts.sizeBytes} B per path, ${opts.concurrency} sessions, ${opts.recipients} recipients, ${availableParallelism()} CPUs, ${opts.starttls ? 'STARTTLS from the sender (mailfleet\'s SMTP client, a handshake per message)' : 'plaintext (smtp-source)'}`);
+/** What sent the load, for the title line. */
+function sender(opts: Options): string {
+  const client = opts.starttls ? 'STARTTLS from the sender (mailfleet\'s SMTP client, a handshake per message)' : 'plaintext (smtp-source)';
+  return opts.filtered ? `${client.replace(' (smtp-source)', ' (mailfleet\'s SMTP client, a session per message)')}, every message different, 1 in ${ATTACHMENT_EVERY} with an attachment` : client;
+}
+
+function report(opts: Options, results: PathResult[], paths: Running[], verdicts?: Verdicts): void {
+  console.log(`delivery bench${opts.filtered ? ', filtered (rspamd + clamd on both paths)' : ''}: ${opts.rounds} round(s) of ${opts.messages} messages of ${opts.sizeBytes} B per path, ${opts.concurrency} sessions, ${opts.recipients} recipients, ${availableParallelism()} CPUs, ${sender(opts)}`);
   const ratios = roundReport(paths);
   console.log('');
   const rows = [['path', 'messages', 'seconds', 'msgs/s', 'accepted s']];
@@ -239,6 +272,10 @@ function report(opts: Options, results: PathResult[], paths: Running[]): void {
   console.log('');
   if (opts.processes) {
     processReport(results);
+    console.log('');
+  }
+  if (verdicts) {
+    filterReport(results, verdicts);
     console.log('');
   }
   const rate = (path: string) => {
@@ -278,18 +315,27 @@ async function main(): Promise<number> {
     console.error('bench: /usr/sbin/smtp-source is missing (it ships with the postfix package)');
     return 1;
   }
+  const missing = opts.filtered ? filteredPrerequisites() : [];
+  if (missing.length > 0) {
+    console.error(`bench: --filtered needs ${missing.join(', ')} (scripts/install-debian-packages.sh installs them)`);
+    return 1;
+  }
   return runBench({ prefix: STATE_PREFIX, keep: opts.keep }, async ({ root, defer, cleanUp, signal }) => {
-    const bench = benchSpec(opts.recipients);
-    await assertNothingListens(BARE_POSTFIX_ADDRESS, bench.platform.spec.ports.smtp);
-    await assertNothingListens(BARE_DOVECOT_ADDRESS, bench.platform.spec.ports.lmtp);
-    const load: Load = { messages: opts.messages, sizeBytes: opts.sizeBytes, concurrency: opts.concurrency, sender: `bench@${BENCH_DOMAIN}`, recipients: bench.recipients, starttls: opts.starttls };
-    const ctx: RunContext = { root, bench, load, idleMs: opts.idleMs, processes: opts.processes, defer, signal };
-    const paths: Running[] = [];
-    for (const [name, start] of [['bare', startBare], ['full', startFull]] as const) paths.push(await startPath(name, start, ctx));
+    const mode = opts.filtered ? filteredMode(root, opts.recipients) : unfilteredMode(opts.recipients);
+    const { bench } = mode;
+    for (const [host, port] of mode.mustBeFree) await assertNothingListens(host, port);
+    const load: Load = { messages: opts.messages, sizeBytes: opts.sizeBytes, concurrency: opts.concurrency, sender: `bench@${BENCH_DOMAIN}`, recipients: bench.recipients, starttls: opts.starttls, ...(mode.filtered ? { mix: { batch: 0 } } : {}) };
+    const ctx: RunContext = { root, bench, load, idleMs: opts.idleMs, processes: opts.processes, defer, signal, ...(mode.afterWarmUp ? { afterWarmUp: mode.afterWarmUp } : {}) };
+    const paths = await bringUpAll(mode.paths, ctx);
+    for (const p of paths) await warmUp(p, ctx);
     for (let round = 1; round <= opts.rounds; round++) for (const p of paths) await timedRound(p, round, ctx);
+    // Every message the rounds and the warm-up delivered, by rspamd's verdict: any unscanned one fails the run.
+    const verdicts: Verdicts | undefined = mode.filtered ? new Map(paths.map((p) => [p.name, scanVerdicts(p.target.mailRoot, bench.recipients)])) : undefined;
     await cleanUp();
-    report(opts, paths.map((p) => total(p, opts.idleMs)), paths);
-    return true;
+    report(opts, paths.map((p) => total(p, opts.idleMs)), paths, verdicts);
+    const unscanned = [...(verdicts ?? new Map<string, Map<string, number>>())].filter(([, v]) => (v.get(UNSCANNED) ?? 0) > 0);
+    for (const [path, v] of unscanned) console.log(`CHECK FAILED: ${v.get(UNSCANNED)} message(s) delivered on the ${path} path without rspamd's X-Spam-Status`);
+    return unscanned.length === 0;
   });
 }
 

@@ -10,17 +10,37 @@ import { execFile } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { roleConfigFiles, servedCertificateFile, servedCertificatesDir, type ConfigInput, type InstanceContext, type Peers } from '../../src/config/index.ts';
+import { LEARN_FILES, roleConfigFiles, servedCertificateFile, servedCertificatesDir, type ConfigInput, type InstanceContext, type Peers } from '../../src/config/index.ts';
 import { generateSecret, PLATFORM_SECRETS, quotaBytes, withSecrets, type PlatformSpec } from '../../src/spec/index.ts';
+import { installLearnFiles } from '../../src/agent/index.ts';
 import { startDaemon, stopDaemon, waitGreeting } from '../support/processes.ts';
 import type { BenchSpec } from './spec.ts';
+import type { Helpers } from './filter.ts';
 import type { Defer, DeliveryTarget } from './target.ts';
 
 const run = promisify(execFile);
 
-/** Loopback addresses of the bare pair, outside the full platform's pool (127.90.0.0/16). */
-export const BARE_POSTFIX_ADDRESS = '127.91.0.1';
-export const BARE_DOVECOT_ADDRESS = '127.91.0.2';
+/** Where the bare pair listens: outside the full platform's address pool. */
+export interface BareAddresses {
+  postfix: string;
+  dovecot: string;
+}
+
+/** The bare pair of the unfiltered bench, beside the full platform's pool 127.90.0.0/16. */
+export const BARE_ADDRESSES: BareAddresses = { postfix: '127.91.0.1', dovecot: '127.91.0.2' };
+
+/**
+ * What the filtered mode adds to the bare pair (see filter.ts): a milter Postfix asks for every message, and the
+ * daemons behind it, started before Postfix and stopped after it.
+ */
+export interface BareFilter {
+  start(root: string, logs: string, defer: Defer, signal: AbortSignal): Promise<Helpers & { milter: string; rspamd: string }>;
+}
+
+export interface BareOptions {
+  addresses: BareAddresses;
+  filter?: BareFilter;
+}
 const POSTFIX_MASTER = '/usr/lib/postfix/sbin/master';
 const DOVECOT = '/usr/sbin/dovecot';
 const VMAIL = 'vmail';
@@ -82,27 +102,42 @@ function replaceAuthBlocks(text: string, blocks: string): string {
   });
 }
 
-function postfixFiles(spec: PlatformSpec, instance: InstanceContext, recipients: string[]): Record<string, string> {
-  const peers = { ...noPeers(), proxy: [{ name: 'bare-dovecot', host: BARE_DOVECOT_ADDRESS }] };
+/**
+ * A milter as an administrator adds one: every message Postfix receives by SMTP, and none it makes itself. When the
+ * milter cannot be asked the sender is told to retry (4xx): in a bench a filter that is not asked must not pass for
+ * a fast one, and a deferred message shows as a stalled delivery.
+ */
+function milterLines(milter: string): string {
+  return [`smtpd_milters = ${milter}`, 'non_smtpd_milters =', 'milter_protocol = 6', 'milter_default_action = tempfail', ''].join('\n');
+}
+
+function postfixFiles(spec: PlatformSpec, instance: InstanceContext, recipients: string[], dovecot: string, milter?: string): Record<string, string> {
+  const peers = { ...noPeers(), proxy: [{ name: 'bare-dovecot', host: dovecot }] };
   const generated = roleConfigFiles('mta', { spec, instance, peers });
   const mainCf = generated['main.cf'];
   const masterCf = generated['master.cf'];
   if (mainCf === undefined || masterCf === undefined) throw new Error('mta generator returned no main.cf/master.cf');
-  const nextHop = `lmtp:inet:[${BARE_DOVECOT_ADDRESS}]:${spec.ports.lmtp}`;
+  const nextHop = `lmtp:inet:[${dovecot}]:${spec.ports.lmtp}`;
+  if (/^smtpd_milters = /m.test(mainCf)) throw new Error('generated main.cf of an mta without an as peer has a milter; update bench/delivery/bare.ts');
   if (!mainCf.includes(`virtual_transport = ${nextHop}\n`)) throw new Error(`generated main.cf does not deliver to ${nextHop}`);
   return {
     'main.cf': overrideMainCf(mainCf, {
       virtual_mailbox_domains: spec.domains.join(' '),
       virtual_mailbox_maps: `hash:${instance.configDir}/mailboxes`,
-    }),
+    }) + (milter === undefined ? '' : milterLines(milter)),
     'master.cf': masterCf,
     mailboxes: recipients.map((r) => `${r} ok\n`).join(''),
   };
 }
 
-function dovecotFiles(spec: PlatformSpec, instance: InstanceContext, recipients: string[]): Record<string, string> {
-  const input: ConfigInput = { spec, instance, peers: noPeers() };
-  const conf = roleConfigFiles('mailbox', input)['dovecot.conf'];
+/** `filter`: the bare rspamd's address, so the mailbox renders what it does while rspamd runs (Junk filing, learning). */
+function dovecotFiles(spec: PlatformSpec, instance: InstanceContext, recipients: string[], filter?: string): Record<string, string> {
+  const peers = filter === undefined ? noPeers() : { ...noPeers(), as: [{ name: 'bare-rspamd', host: filter }] };
+  const input: ConfigInput = { spec, instance, peers };
+  const generated = roleConfigFiles('mailbox', input);
+  const conf = generated['dovecot.conf'];
+  // The learning and Junk-filing files (only while rspamd runs), installed by installLearnFiles as the agent does.
+  const learn = Object.fromEntries(LEARN_FILES.flatMap((name) => (generated[name] === undefined ? [] : [[name, generated[name]]])));
   if (conf === undefined) throw new Error('mailbox generator returned no dovecot.conf');
   const users = join(instance.configDir, 'users');
   const quota = quotaBytes(spec.accounts.generate[0]?.quota ?? '1G');
@@ -122,7 +157,7 @@ function dovecotFiles(spec: PlatformSpec, instance: InstanceContext, recipients:
     const [local, domain] = r.split('@');
     return `${r}:{PLAIN}bench-password::::${instance.mailDir}/${domain}/${local}::userdb_quota_rule=*:bytes=${quota}\n`;
   });
-  return { 'dovecot.conf': replaceAuthBlocks(conf, blocks), users: lines.join('') };
+  return { ...learn, 'dovecot.conf': replaceAuthBlocks(conf, blocks), users: lines.join('') };
 }
 
 function writeFiles(configDir: string, files: Record<string, string>): void {
@@ -159,8 +194,12 @@ async function postfixCheck(configDir: string): Promise<void> {
   }
 }
 
-/** Renders, starts and waits for the bare Postfix → Dovecot pair under `root`; `defer` receives its stop steps. */
-export async function startBare(root: string, bench: BenchSpec, defer: Defer, signal: AbortSignal): Promise<DeliveryTarget> {
+/**
+ * Renders, starts and waits for the bare Postfix → Dovecot pair under `root` (with the filter's daemons between
+ * them when `opts.filter` is given); `defer` receives its stop steps.
+ */
+export async function startBare(root: string, bench: BenchSpec, defer: Defer, signal: AbortSignal, opts: BareOptions): Promise<DeliveryTarget> {
+  const { addresses } = opts;
   // The generators need the platform's secrets; the bare pair uses none of them (no LDAP, no director).
   const spec = withSecrets(bench.platform.spec, Object.fromEntries(PLATFORM_SECRETS.map((x) => [x.name, generateSecret()])));
   const vmail = await account(VMAIL);
@@ -171,7 +210,7 @@ export async function startBare(root: string, bench: BenchSpec, defer: Defer, si
   const dovecot: InstanceContext = {
     role: 'mailbox',
     name: 'bare-dovecot',
-    listen: BARE_DOVECOT_ADDRESS,
+    listen: addresses.dovecot,
     configDir: dir(join(root, 'dovecot', 'config')),
     dataDir: dir(join(root, 'dovecot', 'data')),
     runDir: dir(join(root, 'dovecot', 'run')),
@@ -179,12 +218,15 @@ export async function startBare(root: string, bench: BenchSpec, defer: Defer, si
     tlsDir: join(root, 'tls'),
   };
   dir(join(dovecot.dataDir, 'state'), 0o750);
-  writeFiles(dovecot.configDir, dovecotFiles(spec, dovecot, bench.recipients));
+  const filter = await opts.filter?.start(join(root, 'filter'), logs, defer, signal);
+  writeFiles(dovecot.configDir, dovecotFiles(spec, dovecot, bench.recipients, filter?.rspamd));
+  // As the agent does on a backend: the sieve scripts in place and compiled (none without the filter).
+  await installLearnFiles(dovecot.configDir);
 
   const postfix: InstanceContext = {
     role: 'mta',
     name: 'bare-postfix',
-    listen: BARE_POSTFIX_ADDRESS,
+    listen: addresses.postfix,
     configDir: dir(join(root, 'postfix', 'config')),
     dataDir: dir(join(root, 'postfix', 'data')),
     runDir: dir(join(root, 'postfix', 'run')),
@@ -193,27 +235,27 @@ export async function startBare(root: string, bench: BenchSpec, defer: Defer, si
   };
   dir(join(postfix.dataDir, 'queue'));
   dir(join(postfix.dataDir, 'lib'), 0o700, postfixUser);
-  writeFiles(postfix.configDir, postfixFiles(spec, postfix, bench.recipients));
+  writeFiles(postfix.configDir, postfixFiles(spec, postfix, bench.recipients, addresses.dovecot, filter?.milter));
   await serveSelfSigned(postfix, spec);
   await run('postmap', ['-c', postfix.configDir, `hash:${postfix.configDir}/mailboxes`]);
   await postfixCheck(postfix.configDir);
 
   const dovecotProc = startDaemon('bare dovecot', [DOVECOT, '-F', '-c', join(dovecot.configDir, 'dovecot.conf')], join(logs, 'dovecot.log'));
   defer('bare dovecot', () => stopDaemon(dovecotProc));
-  await waitGreeting(BARE_DOVECOT_ADDRESS, spec.ports.lmtp, dovecotProc, READY_TIMEOUT_MS, signal);
+  await waitGreeting(addresses.dovecot, spec.ports.lmtp, dovecotProc, READY_TIMEOUT_MS, signal);
 
   // `-s` keeps stdout open so `maillog_file = /dev/stdout` lands in the log file.
   const postfixProc = startDaemon('bare postfix', [POSTFIX_MASTER, '-c', postfix.configDir, '-s'], join(logs, 'postfix.log'));
   defer('bare postfix', () => stopDaemon(postfixProc));
-  await waitGreeting(BARE_POSTFIX_ADDRESS, spec.ports.smtp, postfixProc, READY_TIMEOUT_MS, signal);
+  await waitGreeting(addresses.postfix, spec.ports.smtp, postfixProc, READY_TIMEOUT_MS, signal);
 
   return {
     name: 'bare',
-    smtpHost: BARE_POSTFIX_ADDRESS,
+    smtpHost: addresses.postfix,
     smtpPort: spec.ports.smtp,
     mailRoot: mailDir,
     logs,
-    cpuRoots: () => new Map([[dovecotProc.child.pid ?? 0, 'mailbox'], [postfixProc.child.pid ?? 0, 'mta']]),
-    processRoots: () => [dovecotProc.child.pid ?? 0, postfixProc.child.pid ?? 0].filter((pid) => pid > 0),
+    cpuRoots: () => new Map([[dovecotProc.child.pid ?? 0, 'mailbox'], [postfixProc.child.pid ?? 0, 'mta'], ...(filter?.cpuRoots ?? [])]),
+    processRoots: () => [dovecotProc.child.pid ?? 0, postfixProc.child.pid ?? 0, ...(filter?.processRoots ?? [])].filter((pid) => pid > 0),
   };
 }

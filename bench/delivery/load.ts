@@ -1,13 +1,14 @@
 /**
  * The load: `smtp-source` sessions against a target's MTA (or, with `starttls`, the same load from mailfleet's
- * own SMTP client, each session upgraded with STARTTLS as a sending MTA does), timed from the first connection
- * until the last message sits in a recipient's maildir.
+ * own SMTP client, each session upgraded with STARTTLS as a sending MTA does; with `mix`, the filtered mode's
+ * messages from that client), timed from the first connection until the last message sits in a recipient's maildir.
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { openSmtpSession } from '../../src/protocol/index.ts';
+import { mixedMessage } from './mix.ts';
 import type { DeliveryTarget } from './target.ts';
 
 const SMTP_SOURCE = '/usr/sbin/smtp-source';
@@ -28,6 +29,11 @@ export interface Load {
    * (opportunistic, as MTAs send to an MX); smtp-source speaks no TLS, so the client is mailfleet's own.
    */
   starttls?: boolean;
+  /**
+   * Send the filtered mode's mix (mix.ts: every message different, a quarter with an attachment) of this batch
+   * from mailfleet's SMTP client, a session per message as smtp-source does, instead of smtp-source's one body.
+   */
+  mix?: { batch: number };
 }
 
 export interface LoadResult {
@@ -84,13 +90,18 @@ function body(load: Load, rcpt: string, n: number): string {
   return [`From: <${load.sender}>`, `To: <${rcpt}>`, `Subject: bench ${n}`, `Message-ID: <bench-${n}-${Date.now()}@${CLIENT_HELO}>`, '', ...Array<string>(lines).fill(line), ''].join('\r\n');
 }
 
-/** `count` messages to `rcpt` over STARTTLS, one session per message. */
-async function starttlsSource(target: DeliveryTarget, load: Load, rcpt: string, count: number, signal: AbortSignal): Promise<void> {
-  for (let n = 0; n < count; n++) {
+/**
+ * A job's messages from mailfleet's SMTP client, one session per message: over STARTTLS with `load.starttls`,
+ * the mix's messages (made before the timed window) with `load.mix`.
+ */
+async function clientSource(target: DeliveryTarget, load: Load, job: Job, signal: AbortSignal): Promise<void> {
+  const { rcpt } = job;
+  for (let i = 0; i < job.count; i++) {
     signal.throwIfAborted();
-    const session = await openSmtpSession({ host: target.smtpHost, port: target.smtpPort, heloName: CLIENT_HELO, timeoutMs: 60_000, signal, tls: STARTTLS });
+    const data = job.data?.[i] ?? body(load, rcpt, job.first + i);
+    const session = await openSmtpSession({ host: target.smtpHost, port: target.smtpPort, heloName: CLIENT_HELO, timeoutMs: 60_000, signal, ...(load.starttls ? { tls: STARTTLS } : {}) });
     try {
-      const result = await session.send({ from: load.sender, to: [rcpt], data: body(load, rcpt, n) });
+      const result = await session.send({ from: load.sender, to: [rcpt], data });
       if (result.data?.code !== 250) throw new Error(`${target.name}: message to ${rcpt} refused: ${JSON.stringify(result)} (logs: ${target.logs})`);
     } finally {
       await session.quit();
@@ -101,22 +112,45 @@ async function starttlsSource(target: DeliveryTarget, load: Load, rcpt: string, 
 /** One options object for every session, so they share one TLS context. */
 const STARTTLS = Object.freeze({ mode: 'starttls' as const, rejectUnauthorized: false });
 
-/** `messages` spread over the recipients as evenly as they go: one job per recipient. */
-function jobs(messages: number, recipients: string[]): { rcpt: string; count: number }[] {
+/** Messages `first` … `first + count - 1` of a load, all to `rcpt`; `data`: the mix's messages, made in advance. */
+export interface Job {
+  rcpt: string;
+  count: number;
+  first: number;
+  data?: string[];
+}
+
+/**
+ * `messages` spread over the recipients as evenly as they go: one job per recipient, numbered in recipient order
+ * (so message n goes to the same recipient on both paths). With the mix, each job's messages are made here, before
+ * the timed window, so that making them costs the sender nothing while it is timed.
+ */
+export function jobs(load: Load): Job[] {
+  const { messages, recipients, mix } = load;
   const per = Math.floor(messages / recipients.length);
   const extra = messages % recipients.length;
-  return recipients.map((rcpt, i) => ({ rcpt, count: per + (i < extra ? 1 : 0) })).filter((j) => j.count > 0);
+  let first = 0;
+  const out: Job[] = [];
+  recipients.forEach((rcpt, i) => {
+    const count = per + (i < extra ? 1 : 0);
+    if (count === 0) return;
+    const job: Job = { rcpt, count, first };
+    if (mix) job.data = Array.from({ length: count }, (_, k) => mixedMessage({ from: load.sender, to: rcpt, batch: mix.batch, n: first + k, size: load.sizeBytes }));
+    out.push(job);
+    first += count;
+  });
+  return out;
 }
 
 /** Runs the jobs on `concurrency` workers; the first failure aborts the others. */
-async function send(target: DeliveryTarget, load: Load, signal: AbortSignal): Promise<void> {
-  const queue = jobs(load.messages, load.recipients);
+async function send(target: DeliveryTarget, load: Load, queue: Job[], signal: AbortSignal): Promise<void> {
   const failed = new AbortController();
   const both = AbortSignal.any([signal, failed.signal]);
   const worker = async () => {
     for (let job = queue.shift(); job !== undefined; job = queue.shift()) {
       both.throwIfAborted();
-      await (load.starttls ? starttlsSource : smtpSource)(target, load, job.rcpt, job.count, both);
+      if (load.starttls || load.mix) await clientSource(target, load, job, both);
+      else await smtpSource(target, load, job.rcpt, job.count, both);
     }
   };
   const workers = Array.from({ length: Math.min(load.concurrency, queue.length) }, () =>
@@ -150,13 +184,13 @@ async function waitDelivered(target: DeliveryTarget, recipients: string[], expec
 }
 
 /**
- * Sends the load and waits until every message is delivered. The end time is the newest ctime among the new
+ * Sends the load (`queue`: its jobs, when the caller made them before measuring) and waits until every message is delivered. The end time is the newest ctime among the new
  * maildir files (set when Dovecot moves a message into `new/`), so the poll interval adds no error.
  */
-export async function deliver(target: DeliveryTarget, load: Load, signal: AbortSignal): Promise<LoadResult> {
+export async function deliver(target: DeliveryTarget, load: Load, signal: AbortSignal, queue: Job[] = jobs(load)): Promise<LoadResult> {
   const before = new Set(deliveredFiles(target.mailRoot, load.recipients));
   const startMs = Date.now();
-  await send(target, load, signal);
+  await send(target, load, queue, signal);
   const acceptedMs = Date.now();
   await waitDelivered(target, load.recipients, before.size + load.messages, signal);
   const observedMs = Date.now();

@@ -4,9 +4,19 @@ import { demoAccounts, parseSpec, type MailPlatform } from '../../src/spec/index
 export const BENCH_DOMAIN = 'bench.test';
 /** The full platform allocates from this pool; the bare path uses the next /16 (see bare.ts). */
 export const BENCH_ADDRESS_POOL = '127.90.0.0/16';
+/** The filtered mode's pool for the full platform; its bare path and both resolvers use the next /16 (filtered.ts). */
+export const FILTERED_ADDRESS_POOL = '127.130.0.0/16';
 
 /** Recipients per minute the bench's policy rule allows one client network: far above what one mta delivers. */
 const POLICY_LIMIT_PER_MINUTE = 1_000_000;
+
+/** The filtered mode's settings of the full platform (see filtered.ts). */
+export interface BenchFilter {
+  /** clamd's signatures: a directory the bench fills. */
+  signatures: string;
+  /** rspamd's resolver, `address:port`. */
+  nameserver: string;
+}
 
 export interface BenchSpec {
   /** YAML handed to `mailfleet up -f`. */
@@ -21,8 +31,13 @@ export interface BenchSpec {
  * The full path includes flow control: the mta asks the policy server at every RCPT, which counts in Redis under
  * the default rule's shape (recipients per client /24) with a limit no bench run reaches, so every request is
  * judged and none deferred (the bench sends everything from one address).
+ *
+ * With `filter`, the platform filters too: one `as` (rspamd, the mta's milter) and one `av` (clamd) with
+ * rspamd's defaults but for what the bench needs: greylisting off (every message would be deferred), no public
+ * lists and the bench's resolver (nothing leaves loopback), and fail closed (a filter that cannot be asked defers
+ * the mail instead of passing it unscanned, which would measure nothing). Addresses from FILTERED_ADDRESS_POOL.
  */
-export function benchSpec(recipients: number): BenchSpec {
+export function benchSpec(recipients: number, filter?: BenchFilter): BenchSpec {
   const text = [
     'apiVersion: mailfleet.io/v1alpha1',
     'kind: MailPlatform',
@@ -39,7 +54,17 @@ export function benchSpec(recipients: number): BenchSpec {
     '    mta: { replicas: 1 }',
     '    msa: { replicas: 1 }',
     // Unfiltered: rspamd would add its own scan to every message (and look things up on the Internet).
-    '    as: { replicas: 0 }',
+    ...(filter ? ['    as: { replicas: 1 }', '    av: { replicas: 1 }'] : ['    as: { replicas: 0 }']),
+    ...(filter
+      ? [
+          '  filter:',
+          '    failure: closed',
+          '    greylisting: { enabled: false }',
+          '    publicLists: false',
+          `    nameservers: ["${filter.nameserver}"]`,
+          `    antivirus: { signatures: { directory: ${JSON.stringify(filter.signatures)} } }`,
+        ]
+      : []),
     '  policy:',
     '    rules:',
     '      - name: mx-recipients-per-network',
@@ -50,7 +75,7 @@ export function benchSpec(recipients: number): BenchSpec {
     '        windows:',
     `          - { limit: ${POLICY_LIMIT_PER_MINUTE}, seconds: 60 }`,
     '  local:',
-    `    addressPool: ${BENCH_ADDRESS_POOL}`,
+    `    addressPool: ${filter ? FILTERED_ADDRESS_POOL : BENCH_ADDRESS_POOL}`,
     '  accounts:',
     '    generate:',
     `      - { count: ${recipients}, prefix: user, domain: ${BENCH_DOMAIN}, password: bench-password }`,
