@@ -225,9 +225,13 @@ test('GIVEN every apt-get install WHEN read THEN it is non-interactive, without 
       `${img.file}: DEBIAN_FRONTEND as ENV would stay set in the running container; use ARG`);
     for (const stage of img.stages) {
       let noninteractiveArg = false;
+      // A daemon image starts as the mailfleet image's user, which is not root: packages install only as root.
+      let user = stage.base === `\${${MAILFLEET_ARG}}` ? effectiveUser(image('mailfleet')) : 'root';
       for (const ins of stage.instructions) {
         if (ins.keyword === 'ARG') noninteractiveArg ||= argDeclarations(ins).some((a) => a.name === 'DEBIAN_FRONTEND' && a.value === 'noninteractive');
+        if (ins.keyword === 'USER') user = ins.args;
         if (ins.keyword !== 'RUN') continue;
+        if (aptGetInstalls(ins.args).length > 0) assert.ok(['root', '0', '0:0'].includes(user), `${where(img, ins)}: apt-get install runs as ${user}, not root: USER root before it`);
         const cmds = runCommands(ins);
         for (const install of aptGetInstalls(ins.args)) {
           installs++;
