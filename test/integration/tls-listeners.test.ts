@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { stringify } from 'yaml';
+import { runPrefix } from '../../src/agent/index.ts';
 import { ensureBuilt } from '../support/build.ts';
 import { issue, makeCa, removeCa, writePair } from '../support/certificates.ts';
 import { waitQueueEmpty } from '../support/mail.ts';
@@ -273,6 +274,8 @@ test('a lone mta agent and its certificate', { timeout: 180_000 }, async (t) => 
   const argv = [ensureBuilt(), 'agent', '--role', 'mta', '--name', 'mta-0', '--listen', LONE, '-f', specFile, '--state-dir', stateDir];
   t.after(() => {
     for (const pid of processesMentioning(stateDir)) process.kill(pid, 'SIGKILL');
+    // Without a runtime nobody else removes the agent's run dir (sockets, the certificate it served).
+    rmSync(runPrefix(stateDir), { recursive: true, force: true });
   });
 
   await t.test('GIVEN no certificate on disk WHEN the mta agent starts THEN it exits 1 naming the spec field and the file, and leaves no Postfix behind', () => {
