@@ -8,18 +8,25 @@ import type { ContainerResources } from '../../spec/index.ts';
 import { selector, type RenderContext } from './context.ts';
 
 /** kubelet must list these in `--allowed-unsafe-sysctls` (or `allowedUnsafeSysctls` in its config). */
-export const UNSAFE_SYSCTLS = ['kernel.msgmax', 'kernel.msgmnb', 'net.core.somaxconn', 'net.ipv4.tcp_tw_reuse'] as const;
+export const UNSAFE_SYSCTLS = ['kernel.msgmax', 'kernel.msgmnb', 'net.core.somaxconn', 'net.ipv4.tcp_tw_reuse', 'net.unix.max_dgram_qlen'] as const;
 export const UNSAFE_SYSCTLS_ANNOTATION = 'mailfleet.io/kubelet-allowed-unsafe-sysctls';
 
 const NETWORK_SYSCTLS = { 'net.core.somaxconn': '4096', 'net.ipv4.ip_local_port_range': '1024 65000', 'net.ipv4.tcp_tw_reuse': '1' };
 const IPC_SYSCTLS = { 'kernel.msgmax': '65536', 'kernel.msgmnb': '65536' };
+/**
+ * Every Postfix process logs through the postlog datagram socket to postlogd, which relays to the agent. A pod's
+ * network namespace queues 10 datagrams per socket (the kernel's default; systemd raises a host's to 512): with
+ * postlogd briefly behind (at a reload it is restarted), every process that logs blocks, the master too, and a
+ * master blocked there cannot start the postlogd that would drain it.
+ */
+const POSTFIX_SYSCTLS = { ...NETWORK_SYSCTLS, 'net.unix.max_dgram_qlen': '512' };
 
-/** Kernel parameters per workload: connection-heavy daemons get backlog and port range; Dovecot and slapd IPC limits. */
+/** Kernel parameters per workload: connection-heavy daemons get backlog and port range; Postfix its log queue; Dovecot and slapd IPC limits. */
 export const SYSCTLS: Record<string, Record<string, string>> = {
-  mta: NETWORK_SYSCTLS,
-  msa: NETWORK_SYSCTLS,
-  mailout: NETWORK_SYSCTLS,
-  fallback: NETWORK_SYSCTLS,
+  mta: POSTFIX_SYSCTLS,
+  msa: POSTFIX_SYSCTLS,
+  mailout: POSTFIX_SYSCTLS,
+  fallback: POSTFIX_SYSCTLS,
   proxy: NETWORK_SYSCTLS,
   mailbox: { 'net.core.somaxconn': '4096', ...IPC_SYSCTLS },
   ldap: { 'net.core.somaxconn': '4096', ...IPC_SYSCTLS },

@@ -130,8 +130,14 @@ test('GIVEN unsafe sysctls on a pod WHEN rendered THEN the pod names them for ku
   const pod = (mta.object.spec as { template: Pod }).template;
   const sysctls = (pod.spec.securityContext as { sysctls: { name: string }[] }).sysctls.map((s) => s.name);
   assert.ok(sysctls.includes('net.core.somaxconn') && sysctls.includes('net.ipv4.ip_local_port_range'));
-  assert.equal(pod.metadata?.annotations?.['mailfleet.io/kubelet-allowed-unsafe-sysctls'], 'net.core.somaxconn,net.ipv4.tcp_tw_reuse');
-  assert.match(mta.comment ?? '', /--allowed-unsafe-sysctls=net\.core\.somaxconn,net\.ipv4\.tcp_tw_reuse/);
+  // Postfix's postlog datagram queue: 10 in a pod's network namespace, where every logging process would block.
+  assert.deepEqual((pod.spec.securityContext as { sysctls: { name: string; value: string }[] }).sysctls.find((s) => s.name === 'net.unix.max_dgram_qlen'), { name: 'net.unix.max_dgram_qlen', value: '512' });
+  assert.equal(pod.metadata?.annotations?.['mailfleet.io/kubelet-allowed-unsafe-sysctls'], 'net.core.somaxconn,net.ipv4.tcp_tw_reuse,net.unix.max_dgram_qlen');
+  assert.match(mta.comment ?? '', /--allowed-unsafe-sysctls=net\.core\.somaxconn,net\.ipv4\.tcp_tw_reuse,net\.unix\.max_dgram_qlen/);
+  // Only the Postfix roles log through a datagram socket.
+  const proxy = docs.find((d) => d.object.kind === 'StatefulSet' && d.object.metadata.name === 'proxy');
+  const proxySysctls = ((proxy?.object.spec as { template: Pod }).template.spec.securityContext as { sysctls: { name: string }[] }).sysctls.map((s) => s.name);
+  assert.ok(!proxySysctls.includes('net.unix.max_dgram_qlen'));
 });
 
 test('GIVEN outbound pools WHEN rendered THEN each has its own IPPool with NAT off and its pods ask for it', () => {
