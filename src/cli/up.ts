@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { MailfleetError } from '../errors.ts';
@@ -58,8 +58,30 @@ export async function upCommand(argv: string[]): Promise<number> {
   if (outbound.mailout.replicas > 0 || outbound.fallback.replicas > 0) {
     say('mailfleet: the outbound pools (mailout, fallback) run in Kubernetes only; here mail for other domains stays queued');
   }
+  const dgramQueue = postlogQueueNote(platform.spec);
+  if (dgramQueue) say(`mailfleet: ${dgramQueue}`);
   say('mailfleet: platform is up; Ctrl-C or `mailfleet down` stops it');
   await local.stopped;
   say('mailfleet: platform stopped');
   return 0;
+}
+
+/** Below this, Postfix's processes block whenever postlogd falls behind (systemd sets 512 on a host it boots). */
+const POSTLOG_QUEUE_MIN = 512;
+
+/**
+ * A note when the host queues fewer datagrams per Unix socket than Postfix's logging needs: every Postfix process
+ * logs through postlogd's datagram socket, and once that queue is full each one that logs waits (the kernel's
+ * default is 10). Kubernetes pods get 512 from their rendered sysctls.
+ */
+function postlogQueueNote(spec: { roles: Record<string, { replicas: number }> }): string | undefined {
+  if ((spec.roles.mta?.replicas ?? 0) + (spec.roles.msa?.replicas ?? 0) === 0) return undefined;
+  let value: number;
+  try {
+    value = Number(readFileSync('/proc/sys/net/unix/max_dgram_qlen', 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+  if (!Number.isFinite(value) || value >= POSTLOG_QUEUE_MIN) return undefined;
+  return `net.unix.max_dgram_qlen is ${value} on this host: Postfix's processes wait whenever its log server falls ${value} lines behind; \`sysctl -w net.unix.max_dgram_qlen=${POSTLOG_QUEUE_MIN}\` (systemd's value) avoids it`;
 }
