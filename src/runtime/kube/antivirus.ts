@@ -21,9 +21,9 @@ import { specConfigMapName } from './configs.ts';
 import { image, kubePeers, meta, selector, type RenderContext } from './context.ts';
 import { podUser } from './mail.ts';
 import { networkPolicy, SCRAPE } from './network.ts';
+import { filterRoleDeployment } from './filter-deployment.ts';
 import type { KubeObject, Rendered } from './objects.ts';
-import { agentProbes, dnsConfig, drainHook, gracePeriodSeconds, nonRootSecurity, placement, POD_ENV, resources } from './pods.ts';
-import { scrapeAnnotations } from './scrape.ts';
+import { agentProbes, dnsConfig, drainHook, nonRootSecurity, POD_ENV, resources } from './pods.ts';
 
 export const AV = 'av';
 /** The updater's component and Deployment name. */
@@ -87,64 +87,43 @@ export function antivirusRunDirLimit(messageSizeLimit: number): string {
 }
 
 function antivirusDeployment(ctx: RenderContext): KubeObject {
-  const annotations = scrapeAnnotations(ctx);
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: meta(ctx, AV, AV),
-    spec: {
-      replicas: ctx.spec.roles.av.replicas,
-      // A new pod is ready only once clamd has loaded the database: never take an old one away before.
-      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-      selector: { matchLabels: selector(ctx, AV) },
-      template: {
-        metadata: { labels: meta(ctx, AV, AV).labels, ...(Object.keys(annotations).length > 0 ? { annotations } : {}) },
-        spec: {
-          terminationGracePeriodSeconds: gracePeriodSeconds(ctx),
-          dnsPolicy: 'ClusterFirst',
-          dnsConfig: dnsConfig(),
-          enableServiceLinks: false,
-          automountServiceAccountToken: false,
-          securityContext: { ...podUser(CLAMAV_UID), fsGroupChangePolicy: 'OnRootMismatch' },
-          ...placement(ctx, AV),
-          containers: [
-            {
-              name: AV,
-              image: image(ctx, 'mailfleet-clamav'),
-              imagePullPolicy: ctx.spec.kubernetes.images.pullPolicy,
-              args: ['--pod', '--role', AV, '--name', '$(POD_NAME)', '--address', '$(POD_IP)', '--log-format', 'json'],
-              env: POD_ENV,
-              ports: antivirusPorts(ctx).map((p) => ({ ...p, protocol: 'TCP' })),
-              // Readiness is clamd's own PONG; the startup probe also covers the wait for the first signatures.
-              ...agentProbes(SIGNATURES_WAIT_MS),
-              lifecycle: drainHook(),
-              resources: resources(ctx.spec.kubernetes.resources.av),
-              // clamd needs no privilege: it binds 3310 and reads its database as clamav.
-              securityContext: nonRootSecurity(false),
-              volumeMounts: [
-                { name: 'config-source', mountPath: POD_PATHS.configMap, readOnly: true },
-                { name: 'spec', mountPath: POD_PATHS.specDir, readOnly: true },
-                { name: 'config', mountPath: POD_PATHS.config },
-                { name: 'run', mountPath: POD_PATHS.run },
-                { name: 'data', mountPath: POD_PATHS.data },
-                { name: 'signatures', mountPath: POD_PATHS.signatures, readOnly: true },
-              ],
-            },
-          ],
-          // No Secret: clamd uses none.
-          volumes: [
-            { name: 'config-source', configMap: { name: antivirusConfigMapName(ctx) } },
-            { name: 'spec', configMap: { name: specConfigMapName(ctx) } },
-            { name: 'config', emptyDir: {} },
-            // On disk, not in memory: clamd's temporary copies of the messages it scans live here.
-            { name: 'run', emptyDir: { sizeLimit: antivirusRunDirLimit(ctx.spec.messageSizeLimit) } },
-            { name: 'data', emptyDir: { sizeLimit: '64Mi' } },
-            { name: 'signatures', persistentVolumeClaim: { claimName: signaturesClaimName(ctx), readOnly: true } },
-          ],
-        },
+  return filterRoleDeployment(ctx, AV, ctx.spec.roles.av.replicas, {
+    securityContext: { ...podUser(CLAMAV_UID), fsGroupChangePolicy: 'OnRootMismatch' },
+    containers: [
+      {
+        name: AV,
+        image: image(ctx, 'mailfleet-clamav'),
+        imagePullPolicy: ctx.spec.kubernetes.images.pullPolicy,
+        args: ['--pod', '--role', AV, '--name', '$(POD_NAME)', '--address', '$(POD_IP)', '--log-format', 'json'],
+        env: POD_ENV,
+        ports: antivirusPorts(ctx).map((p) => ({ ...p, protocol: 'TCP' })),
+        // Readiness is clamd's own PONG; the startup probe also covers the wait for the first signatures.
+        ...agentProbes(SIGNATURES_WAIT_MS),
+        lifecycle: drainHook(),
+        resources: resources(ctx.spec.kubernetes.resources.av),
+        // clamd needs no privilege: it binds 3310 and reads its database as clamav.
+        securityContext: nonRootSecurity(false),
+        volumeMounts: [
+          { name: 'config-source', mountPath: POD_PATHS.configMap, readOnly: true },
+          { name: 'spec', mountPath: POD_PATHS.specDir, readOnly: true },
+          { name: 'config', mountPath: POD_PATHS.config },
+          { name: 'run', mountPath: POD_PATHS.run },
+          { name: 'data', mountPath: POD_PATHS.data },
+          { name: 'signatures', mountPath: POD_PATHS.signatures, readOnly: true },
+        ],
       },
-    },
-  };
+    ],
+    // No Secret: clamd uses none.
+    volumes: [
+      { name: 'config-source', configMap: { name: antivirusConfigMapName(ctx) } },
+      { name: 'spec', configMap: { name: specConfigMapName(ctx) } },
+      { name: 'config', emptyDir: {} },
+      // On disk, not in memory: clamd's temporary copies of the messages it scans live here.
+      { name: 'run', emptyDir: { sizeLimit: antivirusRunDirLimit(ctx.spec.messageSizeLimit) } },
+      { name: 'data', emptyDir: { sizeLimit: '64Mi' } },
+      { name: 'signatures', persistentVolumeClaim: { claimName: signaturesClaimName(ctx), readOnly: true } },
+    ],
+  });
 }
 
 /**

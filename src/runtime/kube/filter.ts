@@ -14,9 +14,9 @@ import { secretName } from './configs.ts';
 import { image, kubePeers, meta, selector, type RenderContext } from './context.ts';
 import { dkimVolume } from './dkim.ts';
 import { networkPolicy, SCRAPE, type Flow } from './network.ts';
+import { filterRoleDeployment } from './filter-deployment.ts';
 import type { KubeObject, Rendered } from './objects.ts';
-import { agentProbes, dnsConfig, drainHook, gracePeriodSeconds, placement, POD_ENV, resources, rootDaemonSecurity } from './pods.ts';
-import { scrapeAnnotations } from './scrape.ts';
+import { agentProbes, drainHook, POD_ENV, resources, rootDaemonSecurity } from './pods.ts';
 
 export const AS = 'as';
 /**
@@ -45,67 +45,46 @@ export function filterConfigInput(ctx: RenderContext): ConfigInput {
 function filterDeployment(ctx: RenderContext): KubeObject {
   const keys = podSecretKeys(AS, ctx.spec);
   const dkim = dkimVolume(ctx);
-  const annotations = scrapeAnnotations(ctx);
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: meta(ctx, AS, AS),
-    spec: {
-      replicas: ctx.spec.roles.as.replicas,
-      // A new pod is ready only after its cold start: never take an old one away before.
-      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-      selector: { matchLabels: selector(ctx, AS) },
-      template: {
-        metadata: { labels: meta(ctx, AS, AS).labels, ...(Object.keys(annotations).length > 0 ? { annotations } : {}) },
-        spec: {
-          terminationGracePeriodSeconds: gracePeriodSeconds(ctx),
-          dnsPolicy: 'ClusterFirst',
-          dnsConfig: dnsConfig(),
-          enableServiceLinks: false,
-          automountServiceAccountToken: false,
-          securityContext: { fsGroup: RSPAMD_UID },
-          ...placement(ctx, AS),
-          containers: [
-            {
-              name: AS,
-              image: image(ctx, 'mailfleet-rspamd'),
-              imagePullPolicy: ctx.spec.kubernetes.images.pullPolicy,
-              args: ['--pod', '--role', AS, '--name', '$(POD_NAME)', '--address', '$(POD_IP)', '--log-format', 'json'],
-              env: POD_ENV,
-              ports: filterPorts(ctx).map((p) => ({ ...p, protocol: 'TCP' })),
-              // Readiness is rspamd's own answer (the agent asks its controller's /ping); the startup probe's
-              // 5 minutes cover the hyperscan compilation of a cold start many times over.
-              ...agentProbes(),
-              lifecycle: drainHook(),
-              resources: resources(ctx.spec.kubernetes.resources.as),
-              // rspamd starts as root and drops to its own user, as Postfix and Dovecot do.
-              securityContext: rootDaemonSecurity(),
-              volumeMounts: [
-                { name: 'config-source', mountPath: POD_PATHS.configMap, readOnly: true },
-                { name: 'spec', mountPath: POD_PATHS.specDir, readOnly: true },
-                { name: 'secrets', mountPath: POD_PATHS.secrets, readOnly: true },
-                dkim.mount,
-                { name: 'config', mountPath: POD_PATHS.config },
-                { name: 'run', mountPath: POD_PATHS.run },
-                { name: 'data', mountPath: POD_PATHS.data },
-              ],
-            },
-          ],
-          volumes: [
-            { name: 'config-source', configMap: { name: filterConfigMapName(ctx) } },
-            { name: 'spec', configMap: { name: `${ctx.platform}-spec` } },
-            // The Redis and controller passwords only.
-            { name: 'secrets', secret: { secretName: secretName(ctx), items: keys.map((key) => ({ key, path: key })), defaultMode: 0o400 } },
-            dkim.volume,
-            { name: 'config', emptyDir: {} },
-            { name: 'run', emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } },
-            // $DBDIR: hyperscan cache and downloaded maps, rebuilt by each new pod.
-            { name: 'data', emptyDir: { sizeLimit: '1Gi' } },
-          ],
-        },
+  return filterRoleDeployment(ctx, AS, ctx.spec.roles.as.replicas, {
+    securityContext: { fsGroup: RSPAMD_UID },
+    containers: [
+      {
+        name: AS,
+        image: image(ctx, 'mailfleet-rspamd'),
+        imagePullPolicy: ctx.spec.kubernetes.images.pullPolicy,
+        args: ['--pod', '--role', AS, '--name', '$(POD_NAME)', '--address', '$(POD_IP)', '--log-format', 'json'],
+        env: POD_ENV,
+        ports: filterPorts(ctx).map((p) => ({ ...p, protocol: 'TCP' })),
+        // Readiness is rspamd's own answer (the agent asks its controller's /ping); the startup probe's
+        // 5 minutes cover the hyperscan compilation of a cold start many times over.
+        ...agentProbes(),
+        lifecycle: drainHook(),
+        resources: resources(ctx.spec.kubernetes.resources.as),
+        // rspamd starts as root and drops to its own user, as Postfix and Dovecot do.
+        securityContext: rootDaemonSecurity(),
+        volumeMounts: [
+          { name: 'config-source', mountPath: POD_PATHS.configMap, readOnly: true },
+          { name: 'spec', mountPath: POD_PATHS.specDir, readOnly: true },
+          { name: 'secrets', mountPath: POD_PATHS.secrets, readOnly: true },
+          dkim.mount,
+          { name: 'config', mountPath: POD_PATHS.config },
+          { name: 'run', mountPath: POD_PATHS.run },
+          { name: 'data', mountPath: POD_PATHS.data },
+        ],
       },
-    },
-  };
+    ],
+    volumes: [
+      { name: 'config-source', configMap: { name: filterConfigMapName(ctx) } },
+      { name: 'spec', configMap: { name: `${ctx.platform}-spec` } },
+      // The Redis and controller passwords only.
+      { name: 'secrets', secret: { secretName: secretName(ctx), items: keys.map((key) => ({ key, path: key })), defaultMode: 0o400 } },
+      dkim.volume,
+      { name: 'config', emptyDir: {} },
+      { name: 'run', emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } },
+      // $DBDIR: hyperscan cache and downloaded maps, rebuilt by each new pod.
+      { name: 'data', emptyDir: { sizeLimit: '1Gi' } },
+    ],
+  });
 }
 
 /** rspamd.com's fuzzy storage (UDP), which rspamd's fuzzy_check asks while public lists are on. */
