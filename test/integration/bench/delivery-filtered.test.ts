@@ -5,29 +5,16 @@
  * no process behind. The figures themselves are the bench's business, not this test's.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
+import { runBench } from '../../support/bench.ts';
 import { ensureBuilt } from '../../support/build.ts';
 
-const BENCH = fileURLToPath(new URL('../../../bench/delivery.ts', import.meta.url));
 const MESSAGES = 40;
 const RECIPIENTS = 5;
 
-function run(args: string[]): Promise<{ status: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BENCH, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, out }));
-  });
-}
-
 test('GIVEN the delivery bench WHEN run short with --filtered THEN both paths filter, deliver and are measured', { timeout: 300_000 }, async () => {
   ensureBuilt();
-  const { status, out } = await run(['--filtered', '--quick', '--messages', String(MESSAGES), '--recipients', String(RECIPIENTS)]);
+  const { status, out } = await runBench('delivery', ['--filtered', '--quick', '--messages', String(MESSAGES), '--recipients', String(RECIPIENTS)]);
   assert.equal(status, 0, out);
   for (const path of ['bare', 'full']) {
     assert.match(out, new RegExp(`^bench: ${path} refuses the test virus: 5\\d\\d .*Mailfleet-Bench-Virus`, 'm'), `${path} asks clamd\n${out}`);

@@ -5,27 +5,13 @@
  * themselves are the bench's business, not this test's.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
+import { runBench } from '../../support/bench.ts';
 import { ensureBuilt } from '../../support/build.ts';
-
-const BENCH = fileURLToPath(new URL('../../../bench/policy.ts', import.meta.url));
-
-function run(args: string[]): Promise<{ status: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BENCH, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, out }));
-  });
-}
 
 test('GIVEN the policy bench WHEN run short at one connection THEN it measures every server, each rule bites, mailfleet judges every request', { timeout: 300_000 }, async () => {
   ensureBuilt();
-  const { status, out } = await run(['--only', 'noop,postfwd,mailfleet', '--connections', '1', '--seconds', '1', '--warmup', '1']);
+  const { status, out } = await runBench('policy', ['--only', 'noop,postfwd,mailfleet', '--connections', '1', '--seconds', '1', '--warmup', '1']);
   assert.equal(status, 0, out);
   for (const server of ['noop', 'postfwd', 'mailfleet']) assert.match(out, new RegExp(`^${server} +[0-9,]+ +[0-9.]+`, 'm'), `${server} measured\n${out}`);
   assert.match(out, /postfwd: first refusal at request 1,00\d .*: holds/, out);
