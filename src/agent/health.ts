@@ -46,19 +46,26 @@ interface HealthMetrics {
   checkDuration: Gauge;
 }
 
+/** The agent's state flags (gauges, 1 or 0) and their help; start-wait.ts exports the first two, at 0, before this server runs. */
+export const AGENT_FLAGS = {
+  mailfleet_agent_daemon_up: 'Whether the supervised daemon process is running.',
+  mailfleet_agent_ready: 'Whether the daemon answered its protocol dialogue (cached).',
+  mailfleet_agent_draining: 'Whether the agent is draining.',
+} as const;
+
 function registerHealthMetrics(registry: Registry, read: HealthReadings): HealthMetrics {
   const registers = [registry];
-  const flag = (name: string, help: string, value: () => boolean): Gauge => new Gauge({
+  const flag = (name: keyof typeof AGENT_FLAGS, value: () => boolean): Gauge => new Gauge({
     name,
-    help,
+    help: AGENT_FLAGS[name],
     registers,
     collect() {
       this.set(value() ? 1 : 0);
     },
   });
-  flag('mailfleet_agent_daemon_up', 'Whether the supervised daemon process is running.', read.daemonRunning);
-  flag('mailfleet_agent_ready', 'Whether the daemon answered its protocol dialogue (cached).', read.ready);
-  flag('mailfleet_agent_draining', 'Whether the agent is draining.', read.draining);
+  flag('mailfleet_agent_daemon_up', read.daemonRunning);
+  flag('mailfleet_agent_ready', read.ready);
+  flag('mailfleet_agent_draining', read.draining);
   const checks = new Counter({ name: 'mailfleet_agent_readiness_checks_total', help: 'Protocol readiness dialogues run, by result.', labelNames: ['result'], registers });
   for (const result of ['ok', 'fail']) checks.inc({ result }, 0);
   const checkDuration = new Gauge({ name: 'mailfleet_agent_readiness_check_duration_seconds', help: 'Duration of the last readiness dialogue.', registers });

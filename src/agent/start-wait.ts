@@ -11,6 +11,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../log.ts';
 import { Gauge, type Registry } from '../metrics/index.ts';
 import type { StartBlocker } from './daemon.ts';
+import { AGENT_FLAGS } from './health.ts';
 import { startHttpResponder } from './http-responder.ts';
 
 /** How often the agent looks again (a directory listing: cheap). */
@@ -18,11 +19,8 @@ export const START_POLL_MS = 1000;
 /** How often the wait is logged again. */
 export const WAIT_LOG_INTERVAL_MS = 30_000;
 
-/** The health server's flags (health.ts), 0 while waiting. */
-const HEALTH_FLAGS = [
-  ['mailfleet_agent_daemon_up', 'Whether the supervised daemon process is running.'],
-  ['mailfleet_agent_ready', 'Whether the daemon answered its protocol dialogue (cached).'],
-] as const;
+/** The health server's flags (health.ts) that are 0 while waiting. */
+const HEALTH_FLAGS = ['mailfleet_agent_daemon_up', 'mailfleet_agent_ready'] as const;
 
 export interface StartWaitOptions {
   /** What keeps the daemon from starting, or undefined once it can. */
@@ -49,7 +47,7 @@ export async function waitUntilStartable(opts: StartWaitOptions, signal: AbortSi
   waiting.set(1);
   // The health server's flags, 0 until it takes over (it registers them anew): alerts on an unready or stopped
   // daemon see a waiting instance too.
-  for (const [name, help] of HEALTH_FLAGS) new Gauge({ name, help, registers: [opts.registry] }).set(0);
+  for (const name of HEALTH_FLAGS) new Gauge({ name, help: AGENT_FLAGS[name], registers: [opts.registry] }).set(0);
   const http = startHttpResponder({
     host: opts.host,
     port: opts.port,
@@ -86,7 +84,7 @@ export async function waitUntilStartable(opts: StartWaitOptions, signal: AbortSi
     waiting.set(0);
     return true;
   } finally {
-    for (const [name] of HEALTH_FLAGS) opts.registry.removeSingleMetric(name);
+    for (const name of HEALTH_FLAGS) opts.registry.removeSingleMetric(name);
     await http.close();
   }
 }
