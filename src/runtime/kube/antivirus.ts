@@ -184,11 +184,9 @@ function freshclamDeployment(ctx: RenderContext): KubeObject {
  * (a mirror inside the cluster needs a policy of its own).
  */
 function antivirusNetworkPolicies(ctx: RenderContext, mirror: string): Rendered[] {
-  const { podNetworks, nodeNetworks } = ctx.spec.kubernetes;
-  const cluster = [...new Set([...podNetworks, ...nodeNetworks])];
   return [
     networkPolicy(ctx, AV, [{ peers: [{ component: 'as' }], ports: ['clamd'] }, SCRAPE], []),
-    networkPolicy(ctx, FRESHCLAM_COMPONENT, [], [{ peers: [{ outside: cluster }], ports: mirrorPorts(mirror) }]),
+    networkPolicy(ctx, FRESHCLAM_COMPONENT, [], [{ peers: [{ internet: true }], ports: mirrorPorts(mirror) }]),
   ];
 }
 

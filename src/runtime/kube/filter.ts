@@ -111,10 +111,9 @@ function nameserverFlows(nameservers: readonly string[]): Flow[] {
  * (UDP 11335), which without this rule would fail quietly.
  */
 function filterNetworkPolicy(ctx: RenderContext): Rendered {
-  const { roles, filter, kubernetes } = ctx.spec;
-  const cluster = [...new Set([...kubernetes.podNetworks, ...kubernetes.nodeNetworks])];
+  const { roles, filter } = ctx.spec;
   const internet: Flow[] = filter.publicLists
-    ? [{ peers: [{ outside: cluster }], ports: [80, 443] }, { peers: [{ outside: cluster }], ports: [FUZZY_PORT], protocol: 'UDP' }]
+    ? [{ peers: [{ internet: true }], ports: [80, 443] }, { peers: [{ internet: true }], ports: [FUZZY_PORT], protocol: 'UDP' }]
     : [];
   return networkPolicy(
     ctx,

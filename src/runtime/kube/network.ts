@@ -11,8 +11,8 @@ import type { KubeObject, Rendered } from './objects.ts';
  * namespaces, or the operator's pods in the operator's namespace.
  */
 export type Peer = { component: string } | { platform: true } | { world: true } | { cidrs: readonly string[] } | { monitoring: true } | { operatorNamespace: string }
-  /** Any address but those of `except` (the cluster's networks): the Internet only. */
-  | { outside: readonly string[] };
+  /** Any address outside the cluster's pod and node networks (`spec.kubernetes`): the Internet only. */
+  | { internet: true };
 
 export interface Flow {
   peers: readonly Peer[];
@@ -31,9 +31,10 @@ function peersOf(ctx: RenderContext, peers: readonly Peer[]): object[] {
     if ('component' in p) return [{ podSelector: { matchLabels: selector(ctx, p.component) } }];
     if ('platform' in p) return [{ podSelector: { matchLabels: { [PLATFORM_LABEL]: ctx.platform } } }];
     if ('world' in p) return WORLD;
-    if ('outside' in p) {
+    if ('internet' in p) {
+      const cluster = [...new Set([...ctx.spec.kubernetes.podNetworks, ...ctx.spec.kubernetes.nodeNetworks])];
       return WORLD.map(({ ipBlock }) => {
-        const except = p.outside.filter((cidr) => cidr.includes(':') === ipBlock.cidr.includes(':'));
+        const except = cluster.filter((cidr) => cidr.includes(':') === ipBlock.cidr.includes(':'));
         return { ipBlock: { ...ipBlock, ...(except.length > 0 ? { except } : {}) } };
       });
     }
