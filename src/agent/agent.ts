@@ -18,10 +18,15 @@ import { startHealth } from './health.ts';
 import { waitUntilStartable } from './start-wait.ts';
 import { readinessCheck } from './readiness.ts';
 import { effectiveSettings, type AgentOrigin } from './settings.ts';
-import { reapOrphans, spawnDaemon, waitGone, type LogFormat } from './supervise.ts';
+import { createReloadQueue, type ReloadQueue } from './reload-queue.ts';
+import { endProcessGroup, reapOrphans, spawnDaemon, waitGone, type LogFormat } from './supervise.ts';
 
 /** How long the daemon gets to stop after SIGTERM before it is killed. */
 export const STOP_TIMEOUT_MS = 20_000;
+/** Processes a daemon's master left behind get this long after SIGTERM before SIGKILL. */
+const LEFTOVER_GRACE_MS = 3000;
+/** Reload requests (SIGHUP, a renewed certificate) this close together make one reload. */
+const RELOAD_GATHER_MS = 200;
 /** Exit status of a process killed by SIGTERM, as the supervisor reports it. */
 const SIGTERM_EXIT = 128 + 15;
 
@@ -130,11 +135,10 @@ async function postfixExporter(instance: AgentOptions['instance'], log: Logger, 
 }
 
 /** The roles with TLS listeners watch their certificates and reload their daemon on a new one (certificate-watch.ts). */
-function watchCertificates(daemon: Daemon, input: () => DaemonInput, serving: CertificateFacts[] | undefined, log: Logger, registry: Registry): CertificateWatch | undefined {
-  const { reloadCertificates } = daemon;
-  if (serving === undefined || reloadCertificates === undefined) return undefined;
+function watchCertificates(daemon: Daemon, input: () => DaemonInput, reloads: ReloadQueue, serving: CertificateFacts[] | undefined, log: Logger, registry: Registry): CertificateWatch | undefined {
+  if (serving === undefined || daemon.reloadCertificates === undefined) return undefined;
   const { spec, instance } = input();
-  return startCertificateWatch({ sources: certificateSources(spec, instance), serving, reload: () => reloadCertificates(input()), log, registry });
+  return startCertificateWatch({ sources: certificateSources(spec, instance), serving, reload: () => reloads.request('certificates'), log, registry });
 }
 
 /**
@@ -188,11 +192,18 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     await Promise.all([router?.close(0), gate?.close()]);
     proc.child.kill('SIGTERM');
     await proc.exited;
+    await endProcessGroup(proc.pid, LEFTOVER_GRACE_MS);
     if (serving) removeServedCertificates(instance);
     return 1;
   }
 
-  const certificates = watchCertificates(daemon, input, serving, log, registry);
+  // SIGHUP (peers moved) and certificate renewals reload the daemon one at a time, bursts coalesced.
+  const reloads = createReloadQueue({
+    gatherMs: RELOAD_GATHER_MS,
+    settleMs: daemon.reloadSettleMs ?? 0,
+    run: (kind) => (kind === 'certificates' && daemon.reloadCertificates ? daemon.reloadCertificates(input()) : daemon.reload(input(), proc.pid)),
+  });
+  const certificates = watchCertificates(daemon, input, reloads, serving, log, registry);
   const relay = (await dovecotRelay(instance, log, registry)) ?? (await rspamdRelay(spec, instance, log, registry));
 
   const budgetMs = spec.drainSeconds * 1000;
@@ -225,7 +236,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   const control = startAgentControl({ path: agentSocket(instance.runDir), drain, log });
 
   const onHup = () => {
-    daemon.reload(input(), proc.pid).then(
+    reloads.request('config').then(
       () => log.info('daemon reloaded'),
       (err: unknown) => log.error({ err: errorMessage(err) }, 'reload failed'),
     );
@@ -250,6 +261,8 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   else signal.addEventListener('abort', () => void stop(), { once: true });
 
   const code = await proc.exited;
+  // What the master left: sessions it let run on (Dovecot), or helpers of a master that crashed.
+  if (await endProcessGroup(proc.pid, LEFTOVER_GRACE_MS)) log.info('ended the processes the daemon left behind');
   certificates?.close();
   if (serving) removeServedCertificates(instance);
   // Open splices end with the daemon; the balancer ports close with it.

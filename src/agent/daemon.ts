@@ -43,4 +43,6 @@ export interface Daemon {
    * ones. Only the roles with TLS listeners have it.
    */
   reloadCertificates?: (input: ConfigInput) => Promise<void>;
+  /** How long after a reload the daemon must be left alone before the next one (default 0). */
+  reloadSettleMs?: number;
 }

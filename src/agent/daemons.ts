@@ -84,6 +84,9 @@ const dovecot: Daemon = {
   async reloadCertificates(input) {
     await run('doveadm', ['-c', join(input.instance.configDir, 'dovecot.conf'), 'reload']);
   },
+  // The master re-creates its UNIX sockets and starts a new generation of processes after each SIGHUP; one
+  // more within that time left new login processes without their config socket.
+  reloadSettleMs: 1000,
 };
 
 function slapdDirs(input: ConfigInput): { configDb: string; db: string } {

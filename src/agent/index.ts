@@ -9,4 +9,5 @@ export { agentSocket, instanceContext, instanceRunDir, peersFile, podInstanceCon
 export { DAEMONS, DOVECOT, generatedConfig, POSTFIX_MASTER, REDIS, SLAPD, type ConfigSource } from './daemons.ts';
 export { loadPodSpec, mountedConfigFiles, mountedConfigSource, podPlaceholderValues, PEERS_FILE_NAME, SPEC_FILE_NAME, type PodMounts } from './pod.ts';
 export { effectiveSettings, type AgentOrigin } from './settings.ts';
-export { reapOrphans, waitGone, type LogFormat } from './supervise.ts';
+export { createReloadQueue, type ReloadKind } from './reload-queue.ts';
+export { endProcessGroup, reapOrphans, waitGone, type LogFormat } from './supervise.ts';

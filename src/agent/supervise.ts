@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, constants, fstatSync, openSync, rmSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -75,20 +75,25 @@ export interface SpawnOptions {
   onStdoutLine?: (line: Buffer) => void;
 }
 
+/**
+ * The daemon leads a process group of its own (`detached`), which its helper processes join: what is left of
+ * it when its master has gone is found by that group (`endProcessGroup`). Signals for the daemon are sent to
+ * its master by the agent, never by a terminal.
+ */
 export function spawnDaemon(argv: string[], options: SpawnOptions): DaemonProcess {
   const [file, ...args] = argv;
   if (file === undefined) throw new TypeError('empty daemon command');
   if (options.format === 'raw' && options.onStdoutLine === undefined && !fstatSync(1).isSocket() && !fstatSync(2).isSocket()) {
     // Verbatim lines need no relay: the daemon writes to our stdout itself (a file or a pipe can be
     // opened as /dev/stdout; only a socket cannot).
-    const child = spawn(file, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn(file, args, { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
     return { child, pid: child.pid ?? -1, exited: exitOf(child) };
   }
   const out = fifo(join(options.runDir, 'agent-stdout.fifo'));
   const err = fifo(join(options.runDir, 'agent-stderr.fifo'));
   let child: ChildProcess;
   try {
-    child = spawn(file, args, { stdio: ['ignore', out.writeFd, err.writeFd] });
+    child = spawn(file, args, { stdio: ['ignore', out.writeFd, err.writeFd], detached: true });
   } finally {
     closeSync(out.writeFd);
     closeSync(err.writeFd);
@@ -119,6 +124,56 @@ export async function waitGone(pid: number, timeoutMs: number): Promise<boolean>
 }
 
 /**
+ * The live members of a process group. Zombies do not count: a master that exits before reaping its children
+ * leaves them as zombies in the group until someone reaps them (never, when the agent is a container's
+ * PID 1), and `kill(-pgid, 0)` would call the group alive all that time.
+ */
+function liveGroupMembers(pgid: number): number[] {
+  const members: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so fields count from the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) === pgid && fields[0] !== 'Z') members.push(Number(entry));
+  }
+  return members;
+}
+
+/**
+ * Ends what is left of a daemon's process group once its master is gone: Dovecot keeps the processes that
+ * hold clients through a reload and a stop (`shutdown_clients = no`), and a crashed master leaves its
+ * helpers. SIGTERM first, SIGKILL to those still there after `graceMs`. True when something was left.
+ * The group's id cannot be taken by a new process while any member (zombies too) is left, so the signals
+ * reach only them.
+ */
+export async function endProcessGroup(pgid: number, graceMs: number): Promise<boolean> {
+  if (pgid <= 1 || liveGroupMembers(pgid).length === 0) return false;
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pgid, sig);
+    } catch {
+      // gone meanwhile
+    }
+  };
+  signal('SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (liveGroupMembers(pgid).length > 0) {
+    if (Date.now() > deadline) {
+      signal('SIGKILL');
+      break;
+    }
+    await delay(50);
+  }
+  return true;
+}
+
+/**
  * A daemon left running by an earlier incarnation (agent killed with -9) would hold the queue lock or the
  * listening socket: stop it before starting a new one.
  */
@@ -132,5 +187,7 @@ export async function reapOrphans(pidFiles: string[], exe: string, log: Logger):
       process.kill(pid, 'SIGKILL');
       await waitGone(pid, 2000);
     }
+    // Its helper processes, in the group it led.
+    await endProcessGroup(pid, 2000);
   }
 }

@@ -59,6 +59,10 @@ export function dovecotBase({ instance }: ConfigInput, protocols: string): strin
     // instead of one after another in the auth master.
     'auth_cache_verify_password_with_worker = yes',
     'verbose_proctitle = yes',
+    // A reload (a renewed certificate, peers moved) lets the old generation's processes finish what they
+    // hold: proxied and IMAP sessions, deliveries, the msa's connections to auth. By default Dovecot kills
+    // them 6 s after each reload. At a stop the agent ends whatever the master left (its process group).
+    'shutdown_clients = no',
   ];
 }
 

@@ -247,7 +247,11 @@ export function createLocalRuntime(opts: RuntimeOptions): LocalRuntime {
     return pod;
   }
 
-  async function terminate(pod: Pod): Promise<void> {
+  /**
+   * Stops one instance. `replaced`: a successor starts right after (a rolling restart); the peers then change
+   * once, when it starts, instead of the dependents reloading for a role with nobody in it first.
+   */
+  async function terminate(pod: Pod, replaced = false): Promise<void> {
     if (pod.state === 'backoff' || pod.state === 'stopped') {
       pod.state = 'stopped';
       pods.delete(pod.name);
@@ -277,7 +281,7 @@ export function createLocalRuntime(opts: RuntimeOptions): LocalRuntime {
     await cleanUp(pod);
     pod.state = 'stopped';
     pods.delete(pod.name);
-    publishPeers();
+    if (!replaced) publishPeers();
     opts.progress({ pod, phase: 'stopped', elapsedMs: Date.now() - started });
   }
 
@@ -312,7 +316,7 @@ export function createLocalRuntime(opts: RuntimeOptions): LocalRuntime {
       const report: { name: string; address: string; durationMs: number }[] = [];
       for (const pod of byRole(role)) {
         const started = Date.now();
-        await terminate(pod);
+        await terminate(pod, true);
         const fresh = create(role);
         await settle([fresh]);
         report.push({ name: fresh.name, address: fresh.address, durationMs: Date.now() - started });
@@ -321,7 +325,7 @@ export function createLocalRuntime(opts: RuntimeOptions): LocalRuntime {
     },
     async down() {
       stopping = true;
-      for (const role of [...INSTANCE_ROLES].reverse()) await Promise.all(byRole(role).map(terminate));
+      for (const role of [...INSTANCE_ROLES].reverse()) await Promise.all(byRole(role).map((p) => terminate(p)));
       await loop;
     },
   };
