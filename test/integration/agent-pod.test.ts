@@ -13,7 +13,7 @@ import { stringify } from 'yaml';
 import { POD_NAME_PLACEHOLDER, podSecretKeys, redactSpec, roleConfigFiles, secretPlaceholder, type InstanceContext, type Peers } from '../../src/config/index.ts';
 import { redisPing } from '../../src/protocol/index.ts';
 import { parseSpec } from '../../src/spec/index.ts';
-import { processesMentioning, REPO } from '../support/platform.ts';
+import { instanceProcessGroups, processesMentioning, REPO } from '../support/platform.ts';
 
 const ADDRESS = '127.85.0.10';
 const POD_NAME = 'kvs-0';
@@ -145,12 +145,14 @@ test('mailfleet agent --pod runs Redis from mounted config, spec and secrets', {
   closeSync(logFd);
   const exited = new Promise<number>((resolve) => agent.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : -1))));
   t.after(() => {
-    // Even when an assertion failed: the agent's whole process group goes.
+    // Even when an assertion failed: the agent's process group and its daemon's go.
     if (agent.exitCode === null && agent.signalCode === null && agent.pid !== undefined) {
-      try {
-        process.kill(-agent.pid, 'SIGKILL');
-      } catch {
-        // already gone
+      for (const group of instanceProcessGroups(agent.pid)) {
+        try {
+          process.kill(-group, 'SIGKILL');
+        } catch {
+          // already gone
+        }
       }
     }
   });

@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import { openImapSession } from '../../src/protocol/index.ts';
 import { controlRequest, type StatusReport } from '../../src/runtime/local/index.ts';
 import { ensureBuilt } from '../support/build.ts';
-import { HOSTNAME, localCaFile, runCli, startPlatform, type Platform } from '../support/platform.ts';
+import { HOSTNAME, instanceProcessGroups, localCaFile, runCli, startPlatform, type Platform } from '../support/platform.ts';
 import { until } from '../support/poll.ts';
 
 const POOL = '127.112.0.0/16';
@@ -146,10 +146,12 @@ test('the prober on a real platform', { timeout: 300_000 }, async (t) => {
   });
 
   await t.test('WHEN the proxy is frozen (SIGSTOP) THEN both paths fail, counted at the stages that need it, and the log names stage and error; thawed, they succeed again', async () => {
-    // The proxy's agent leads a process group holding Dovecot and the LMTP router.
-    const proxyGroup = (await platform.instance('proxy-0')).pid as number;
+    // The proxy's agent (with the LMTP router) leads one process group, the Dovecot it started another.
+    const proxyGroups = instanceProcessGroups((await platform.instance('proxy-0')).pid as number);
+    assert.ok(proxyGroups.length >= 2, `the agent's group and Dovecot's: ${proxyGroups.join(', ')}`);
+    const signalProxy = (signal: NodeJS.Signals) => proxyGroups.forEach((g) => process.kill(-g, signal));
     const before = await scrape(metrics);
-    process.kill(-proxyGroup, 'SIGSTOP');
+    signalProxy('SIGSTOP');
     try {
       // The msa asks Dovecot's auth service in the proxy at EHLO (a new smtpd) or at AUTH (one that has asked before).
       const msaStage = (got: Map<string, number>) => value(got, 'mailfleet_probe_failures_total{path="msa",stage="smtp"}') + value(got, 'mailfleet_probe_failures_total{path="msa",stage="connect"}');
@@ -165,7 +167,7 @@ test('the prober on a real platform', { timeout: 300_000 }, async (t) => {
       // The mta takes the mail; IMAP then waits for a greeting that never comes.
       assert.ok(failed.some((l) => l.path === 'mta' && l.stage === 'delivery_imap' && typeof l.address === 'string' && typeof l.tag === 'string'), JSON.stringify(failed.slice(-4)));
     } finally {
-      process.kill(-proxyGroup, 'SIGCONT');
+      signalProxy('SIGCONT');
     }
     const since = Date.now() / 1000;
     await until('both paths to succeed again', async () => {

@@ -117,6 +117,26 @@ export function processesMentioning(needle: string): number[] {
   return pids;
 }
 
+/**
+ * The process groups an instance runs in: its agent's, and the one its daemon leads (the agent starts the
+ * daemon as a group of its own). Signalling each freezes or thaws the whole instance.
+ */
+export function instanceProcessGroups(agentPid: number): number[] {
+  const groups = new Set([agentPid]);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // pid (comm) state ppid pgrp: fields counted after the last ')', since comm may hold anything.
+      const [, ppid, pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(ppid) === agentPid) groups.add(Number(pgrp));
+    } catch {
+      // gone while we looked
+    }
+  }
+  return [...groups];
+}
+
 function killAll(pids: number[]): void {
   for (const pid of pids) {
     try {
