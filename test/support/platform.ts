@@ -137,6 +137,29 @@ export function instanceProcessGroups(agentPid: number): number[] {
   return [...groups];
 }
 
+/** Lines kept from the end of each log, and the length each is cut to, in a failed subtest's diagnostic. */
+const LOG_TAIL_LINES = 12;
+const LOG_TAIL_WIDTH = 400;
+
+/** The last lines of the runtime's and every instance's log. */
+export function logTails(logsDir: string): string {
+  let names: string[];
+  try {
+    names = readdirSync(logsDir).filter((n) => n.endsWith('.log')).sort();
+  } catch {
+    return `no logs in ${logsDir}`;
+  }
+  return names.map((name) => {
+    let lines: string[];
+    try {
+      lines = readFileSync(join(logsDir, name), 'utf8').trimEnd().split('\n').slice(-LOG_TAIL_LINES);
+    } catch (err) {
+      lines = [String(err)];
+    }
+    return [`--- ${name} (last ${lines.length} lines)`, ...lines.map((l) => (l.length > LOG_TAIL_WIDTH ? `${l.slice(0, LOG_TAIL_WIDTH)}…` : l))].join('\n');
+  }).join('\n');
+}
+
 function killAll(pids: number[]): void {
   for (const pid of pids) {
     try {
@@ -217,6 +240,12 @@ export async function startPlatform(t: TestContext, options: PlatformOptions): P
     leftovers: () => processesMentioning(stateDir),
     clientTls: (mode) => ({ mode, ca: readFileSync(localCaFile(stateDir), 'utf8'), servername: HOSTNAME }),
   };
+
+  // A subtest that fails shows what the platform logged last: a CI log then holds more than the assertion.
+  // (`passed` is Node's since 21.7; the type definitions here lack it.)
+  t.afterEach((sub) => {
+    if ((sub as TestContext & { passed?: boolean }).passed === false) sub.diagnostic(logTails(join(stateDir, 'logs')));
+  });
 
   t.after(async () => {
     if (!stopped && runtime.exitCode !== null) {
