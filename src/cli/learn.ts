@@ -13,14 +13,12 @@
  * stderr in one line (Dovecot logs it); 2 a command line that was not understood.
  */
 import { request } from 'node:http';
-import { openSync, readSync, closeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
+import { readSecretFile } from '../files.ts';
 import { parse, usageError } from './args.ts';
 
 const USAGE = 'mailfleet learn spam|ham --url URL --password-file FILE [--max-bytes N] [--timeout SECONDS]  (the message on stdin)';
 
-/** Longest password file read: a controller password is far shorter. */
-export const MAX_PASSWORD_BYTES = 4096;
 /** Longest answer of rspamd's controller read: `{"success":true}` or `{"error":"…"}`. */
 export const MAX_REPLY_BYTES = 4096;
 /** Longest reason written to stderr (one line of Dovecot's log). */
@@ -54,20 +52,6 @@ export function learnVerdict(status: number, body: Buffer): LearnOutcome {
   const said = oneLine(error ?? text);
   if (/already learned/i.test(error ?? '')) return { learned: true, note: said };
   return { learned: false, reason: `rspamd answered ${status}${said === '' ? '' : `: ${said}`}` };
-}
-
-/** The password in `file`: its first line, at most MAX_PASSWORD_BYTES read; an empty one is refused. */
-export function readPassword(file: string): string {
-  const fd = openSync(file, 'r');
-  try {
-    const buf = Buffer.alloc(MAX_PASSWORD_BYTES);
-    const n = readSync(fd, buf, 0, buf.length, 0);
-    const password = buf.subarray(0, n).toString('utf8').split(/\r?\n/, 1)[0] ?? '';
-    if (password === '') throw new Error(`${file} holds no password`);
-    return password;
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /**
@@ -142,9 +126,9 @@ export async function learnCommand(argv: string[]): Promise<number> {
   const signal = AbortSignal.timeout(values.timeout * 1000);
   let password: string;
   try {
-    password = readPassword(values['password-file']);
+    password = readSecretFile(values['password-file'], 'the password file');
   } catch (err) {
-    return fail(`the password file: ${oneLine((err as Error).message)}`);
+    return fail(oneLine((err as Error).message));
   }
   let message: Buffer | undefined;
   try {

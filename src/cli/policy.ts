@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import type { Peers } from '../config/index.ts';
 import { MailfleetError, errorMessage } from '../errors.ts';
+import { readSecretFile } from '../files.ts';
 import { createLogger } from '../log.ts';
 import {
   createPolicyServer, loadPolicyRulesFile, startPolicyHttp, DEADLINE_MS, DEFAULT_KEY_PREFIX, type PolicyRules, type RedisOptions,
@@ -31,13 +32,7 @@ type Values = ReturnType<typeof parse<typeof OPTIONS>>['values'];
 
 /** The Redis password: from a file (a mounted Secret), else MAILFLEET_REDIS_PASSWORD, else none. */
 function redisPassword(file: string | undefined): string | undefined {
-  if (file) {
-    try {
-      return readFileSync(file, 'utf8').trim();
-    } catch (err) {
-      throw new MailfleetError('USAGE', `--redis-password-file: cannot read ${file}: ${errorMessage(err)}`, { cause: err });
-    }
-  }
+  if (file) return readSecretFile(file, '--redis-password-file');
   return process.env.MAILFLEET_REDIS_PASSWORD || undefined;
 }
 

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Peers } from '../config/index.ts';
 import { MailfleetError } from '../errors.ts';
+import { readSecretFile } from '../files.ts';
 import { createLogger, createRootLogger } from '../log.ts';
 import {
   createProbeMetrics, createProber, fixedTargets, peerTargets, startProbeHttp, summarize, summaryText, type ProbeSettings, type ProbeTargets,
@@ -43,18 +44,6 @@ const OPTIONS = {
 type Values = ReturnType<typeof parse<typeof OPTIONS>>['values'];
 
 /** A one-line secret from a file (a mounted Secret key); its final newline dropped. */
-function readSecretFile(file: string): string {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new MailfleetError('SECRET_MISSING', `${file}: cannot read the probe account's password`, { cause: err });
-  }
-  const value = text.replace(/\r?\n$/, '');
-  if (value === '' || /[\r\n\0]/.test(value)) throw new MailfleetError('SECRET_MISSING', `${file}: expected the password on one line`);
-  return value;
-}
-
 function readCa(file: string): string {
   let text: string;
   try {
@@ -90,7 +79,7 @@ function explicitWiring(values: Values, name: string): Wiring {
     settings: {
       instance: name,
       paths: [...(values.msa ? ['msa' as const] : []), ...(values.mta ? ['mta' as const] : [])],
-      account: { address: values.account, password: readSecretFile(values['password-file']) },
+      account: { address: values.account, password: readSecretFile(values['password-file'], '--password-file') },
       tls: {
         ...(values['ca-file'] === undefined ? {} : { ca: readCa(values['ca-file']) }),
         ...(values.servername === undefined ? {} : { servername: values.servername }),
@@ -125,7 +114,7 @@ async function localWiring(values: Values, name: string): Promise<Wiring> {
       paths: probePaths(spec),
       account: {
         address: values.account ?? spec.probe.address,
-        password: values['password-file'] === undefined ? requireSecret(spec, 'probePassword') : readSecretFile(values['password-file']),
+        password: values['password-file'] === undefined ? requireSecret(spec, 'probePassword') : readSecretFile(values['password-file'], '--password-file'),
       },
       tls: { ...(ca === undefined ? {} : { ca }), servername: values.servername ?? spec.tls.certificates[0]?.hosts[0] ?? spec.hostname, msaMode },
       heloName: `probe.${spec.probe.address.split('@')[1] ?? spec.domains[0] ?? 'invalid'}`,

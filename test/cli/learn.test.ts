@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { test, type TestContext } from 'node:test';
-import { learnVerdict, MAX_PASSWORD_BYTES, oneLine, readBounded, readPassword } from '../../src/cli/learn.ts';
+import { learnVerdict, oneLine, readBounded } from '../../src/cli/learn.ts';
 import { ensureBuilt } from '../support/build.ts';
 
 const HOST = '127.129.0.1';
@@ -45,22 +45,6 @@ test('GIVEN rspamd\'s answers WHEN read THEN 200 is learned, "already learned" i
     if (c.text) assert.match(text, c.text);
   }
   assert.equal(oneLine('\u0000a\tb\u00ff\ufffd'), '?a?bÿ?');
-});
-
-test('GIVEN a password file WHEN read THEN its first line is the password; an empty one is refused; at most 4 KiB is read', (t) => {
-  const dir = mkdtempSync('/tmp/mailfleet-unit-learn-');
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const file = (name: string, data: string | Buffer) => {
-    writeFileSync(join(dir, name), data);
-    return join(dir, name);
-  };
-  assert.equal(readPassword(file('a', 'sekrit\n')), 'sekrit');
-  assert.equal(readPassword(file('b', 'sekrit\r\nsecond line\n')), 'sekrit');
-  assert.equal(readPassword(file('c', 'no-newline')), 'no-newline');
-  assert.throws(() => readPassword(file('d', '\nsekrit\n')), /holds no password/);
-  assert.throws(() => readPassword(file('e', '')), /holds no password/);
-  assert.equal(readPassword(file('f', Buffer.alloc(1_000_000, 'p'))).length, MAX_PASSWORD_BYTES);
-  assert.throws(() => readPassword(join(dir, 'missing')), /ENOENT/);
 });
 
 test('GIVEN a message on stdin WHEN read with a bound THEN one within it comes whole, a longer one is read to its end and dropped, a stalled one times out', async () => {
