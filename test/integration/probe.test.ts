@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { staleAfterMs } from '../../src/probe/index.ts';
 import { openImapSession } from '../../src/protocol/index.ts';
 import { controlRequest, type StatusReport } from '../../src/runtime/local/index.ts';
 import { ensureBuilt } from '../support/build.ts';
@@ -218,7 +219,10 @@ test('the prober on a real platform', { timeout: 300_000 }, async (t) => {
 
   await t.test('THEN no probe message stays: each cycle deletes its own, and those of the failed cycles are removed once stale', async () => {
     await until('the stale messages of the frozen cycles to be removed', async () => (logLines(platform).some((l) => l.msg === 'stale probe messages removed' && Number(l.removed) >= 1) ? true : undefined), 90_000, 1000);
-    // Between two cycles the mailbox is empty; a prober that left its mail would never see it so.
-    await until('an empty probe mailbox', async () => ((await inboxCount(platform, password)) === 0 ? true : undefined), 30_000, 300);
+    // Between two cycles the mailbox is empty; a prober that left its mail would never see it so. The frozen
+    // cycles left messages until the thaw, however long the freeze took; each goes at the first cycle after it
+    // is stale: the last one at most staleAfterMs (33 s here) and a cycle or two after the thaw.
+    const lastStaleMs = staleAfterMs({ intervalMs: INTERVAL_S * 1000, timeoutMs: TIMEOUT_S * 1000 }) + 3 * INTERVAL_S * 1000;
+    await until('an empty probe mailbox', async () => ((await inboxCount(platform, password)) === 0 ? true : undefined), lastStaleMs, 300);
   });
 });
