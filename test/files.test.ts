@@ -1,19 +1,27 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { MailfleetError } from '../src/errors.ts';
 import { MAX_SECRET_FILE_BYTES, readSecretFile } from '../src/files.ts';
+
+/** A directory removed after the test, and a writer of files in it. */
+function scratch(t: TestContext): { dir: string; file: (name: string, data: string | Buffer) => string } {
+  const dir = mkdtempSync('/tmp/mailfleet-unit-secret-');
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return {
+    dir,
+    file: (name, data) => {
+      writeFileSync(join(dir, name), data);
+      return join(dir, name);
+    },
+  };
+}
 
 const refused = (pattern: RegExp) => (err: unknown) => err instanceof MailfleetError && err.code === 'SECRET_MISSING' && pattern.test(err.message);
 
 test('GIVEN secret files as editors, kubectl and the platform write them WHEN read THEN the value is the file less one trailing line break', (t) => {
-  const dir = mkdtempSync('/tmp/mailfleet-unit-secret-');
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const file = (name: string, data: string | Buffer) => {
-    writeFileSync(join(dir, name), data);
-    return join(dir, name);
-  };
+  const { file } = scratch(t);
   assert.equal(readSecretFile(file('a', 'sekrit\n'), 'the test password'), 'sekrit');
   assert.equal(readSecretFile(file('b', 'sekrit\r\n'), 'the test password'), 'sekrit');
   assert.equal(readSecretFile(file('c', 'no-newline'), 'the test password'), 'no-newline');
@@ -22,12 +30,7 @@ test('GIVEN secret files as editors, kubectl and the platform write them WHEN re
 });
 
 test('GIVEN a secret file that holds no single value WHEN read THEN it is refused, naming its purpose and path, never cut to something else', (t) => {
-  const dir = mkdtempSync('/tmp/mailfleet-unit-secret-');
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const file = (name: string, data: string | Buffer) => {
-    writeFileSync(join(dir, name), data);
-    return join(dir, name);
-  };
+  const { dir, file } = scratch(t);
   assert.throws(() => readSecretFile(file('empty', ''), '--password-file'), refused(/^--password-file .*empty: empty$/));
   assert.throws(() => readSecretFile(file('newline', '\n'), '--password-file'), refused(/empty$/));
   assert.throws(() => readSecretFile(file('two', 'first\nsecond\n'), '--password-file'), refused(/one value on one line/));
