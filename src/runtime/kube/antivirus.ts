@@ -23,7 +23,7 @@ import { podUser } from './mail.ts';
 import { networkPolicy, SCRAPE } from './network.ts';
 import { filterRoleDeployment } from './filter-deployment.ts';
 import type { KubeObject, Rendered } from './objects.ts';
-import { agentProbes, dnsConfig, drainHook, nonRootSecurity, POD_ENV, resources } from './pods.ts';
+import { agentContainerHead, agentProbes, drainHook, nonRootSecurity, podBasics, resources } from './pods.ts';
 
 export const AV = 'av';
 /** The updater's component and Deployment name. */
@@ -91,11 +91,7 @@ function antivirusDeployment(ctx: RenderContext): KubeObject {
     securityContext: { ...podUser(CLAMAV_UID), fsGroupChangePolicy: 'OnRootMismatch' },
     containers: [
       {
-        name: AV,
-        image: image(ctx, 'mailfleet-clamav'),
-        imagePullPolicy: ctx.spec.kubernetes.images.pullPolicy,
-        args: ['--pod', '--role', AV, '--name', '$(POD_NAME)', '--address', '$(POD_IP)', '--log-format', 'json'],
-        env: POD_ENV,
+        ...agentContainerHead(ctx, AV, 'mailfleet-clamav'),
         ports: antivirusPorts(ctx).map((p) => ({ ...p, protocol: 'TCP' })),
         // Readiness is clamd's own PONG; the startup probe also covers the wait for the first signatures.
         ...agentProbes(SIGNATURES_WAIT_MS),
@@ -145,11 +141,7 @@ function freshclamDeployment(ctx: RenderContext): KubeObject {
       template: {
         metadata: { labels },
         spec: {
-          terminationGracePeriodSeconds: 30,
-          dnsPolicy: 'ClusterFirst',
-          dnsConfig: dnsConfig(),
-          enableServiceLinks: false,
-          automountServiceAccountToken: false,
+          ...podBasics(30),
           securityContext: { ...podUser(CLAMAV_UID), fsGroupChangePolicy: 'OnRootMismatch' },
           containers: [
             {

@@ -5,7 +5,7 @@
  */
 import { meta, selector, type RenderContext } from './context.ts';
 import type { KubeObject } from './objects.ts';
-import { dnsConfig, gracePeriodSeconds, placement } from './pods.ts';
+import { gracePeriodSeconds, placement, podBasics } from './pods.ts';
 import { scrapeAnnotations } from './scrape.ts';
 
 export interface FilterPod {
@@ -27,11 +27,7 @@ export function filterRoleDeployment(ctx: RenderContext, component: string, repl
       template: {
         metadata: { labels: meta(ctx, component, component).labels, ...(Object.keys(annotations).length > 0 ? { annotations } : {}) },
         spec: {
-          terminationGracePeriodSeconds: gracePeriodSeconds(ctx),
-          dnsPolicy: 'ClusterFirst',
-          dnsConfig: dnsConfig(),
-          enableServiceLinks: false,
-          automountServiceAccountToken: false,
+          ...podBasics(gracePeriodSeconds(ctx)),
           securityContext: pod.securityContext,
           ...placement(ctx, component),
           containers: pod.containers,

@@ -11,12 +11,12 @@ import { POD_PATHS, podInstanceContext } from '../../agent/index.ts';
 import { POD_NAME_PLACEHOLDER, podSecretKeys, redactSpec, roleConfigFiles, type ConfigInput } from '../../config/index.ts';
 import { antivirusRuns, filterRuns } from '../../spec/index.ts';
 import { secretName } from './configs.ts';
-import { image, kubePeers, meta, selector, type RenderContext } from './context.ts';
+import { kubePeers, meta, selector, type RenderContext } from './context.ts';
 import { dkimVolume } from './dkim.ts';
 import { networkPolicy, SCRAPE, type Flow } from './network.ts';
 import { filterRoleDeployment } from './filter-deployment.ts';
 import type { KubeObject, Rendered } from './objects.ts';
-import { agentProbes, drainHook, POD_ENV, resources, rootDaemonSecurity } from './pods.ts';
+import { agentContainerHead, agentProbes, drainHook, resources, rootDaemonSecurity } from './pods.ts';
 
 export const AS = 'as';
 /**
@@ -49,11 +49,7 @@ function filterDeployment(ctx: RenderContext): KubeObject {
     securityContext: { fsGroup: RSPAMD_UID },
     containers: [
       {
-        name: AS,
-        image: image(ctx, 'mailfleet-rspamd'),
-        imagePullPolicy: ctx.spec.kubernetes.images.pullPolicy,
-        args: ['--pod', '--role', AS, '--name', '$(POD_NAME)', '--address', '$(POD_IP)', '--log-format', 'json'],
-        env: POD_ENV,
+        ...agentContainerHead(ctx, AS, 'mailfleet-rspamd'),
         ports: filterPorts(ctx).map((p) => ({ ...p, protocol: 'TCP' })),
         // Readiness is rspamd's own answer (the agent asks its controller's /ping); the startup probe's
         // 5 minutes cover the hyperscan compilation of a cold start many times over.

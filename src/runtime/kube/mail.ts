@@ -7,11 +7,11 @@ import { podSecretKeys } from '../../config/index.ts';
 import { ROLES, seedingBudgetMs } from '../../spec/index.ts';
 import { tlsVolumes } from './certificates.ts';
 import { roleConfigMapName, secretName, specConfigMapName } from './configs.ts';
-import { image, meta, OUTBOUND_POOLS, replicasOf, selector, type MailfleetImage, type MailWorkload, type RenderContext } from './context.ts';
+import { meta, OUTBOUND_POOLS, replicasOf, selector, type MailfleetImage, type MailWorkload, type RenderContext } from './context.ts';
 import { ipPoolAnnotations } from './egress.ts';
 import type { KubeObject, Rendered } from './objects.ts';
 import {
-  agentProbes, dnsConfig, drainHook, gracePeriodSeconds, nonRootSecurity, placement, POD_ENV, resources, rootDaemonSecurity,
+  agentContainerHead, agentProbes, drainHook, gracePeriodSeconds, nonRootSecurity, placement, podBasics, resources, rootDaemonSecurity,
   sysctlsOf, UNSAFE_SYSCTLS_ANNOTATION, unsafeSysctlsOf,
 } from './pods.ts';
 import { scrapeAnnotations } from './scrape.ts';
@@ -164,20 +164,12 @@ function statefulSet(ctx: RenderContext, w: MailWorkload): Rendered {
       template: {
         metadata: { labels: meta(ctx, w, w).labels, ...(Object.keys(podAnnotations).length > 0 ? { annotations: podAnnotations } : {}) },
         spec: {
-          terminationGracePeriodSeconds: gracePeriodSeconds(ctx),
-          dnsPolicy: 'ClusterFirst',
-          dnsConfig: dnsConfig(),
-          enableServiceLinks: false,
-          automountServiceAccountToken: false,
+          ...podBasics(gracePeriodSeconds(ctx)),
           securityContext: { ...(unprivileged ? podUser(REDIS_UID) : {}), sysctls: sysctlsOf(w) },
           ...placement(ctx, w, KEEP_APART[w] ?? []),
           containers: [
             {
-              name: w,
-              image: image(ctx, IMAGE[w]),
-              imagePullPolicy: ctx.spec.kubernetes.images.pullPolicy,
-              args: ['--pod', '--role', w, '--name', '$(POD_NAME)', '--address', '$(POD_IP)', '--log-format', 'json'],
-              env: POD_ENV,
+              ...agentContainerHead(ctx, w, IMAGE[w]),
               ports: portsOf(ctx, w).map((p) => ({ name: p.name, containerPort: p.port, protocol: 'TCP' })),
               ...agentProbes(w === 'ldap' ? seedingBudgetMs(ctx.spec) : 0),
               lifecycle: drainHook(),

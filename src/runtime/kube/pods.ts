@@ -5,7 +5,7 @@
 import { POD_PATHS, STOP_TIMEOUT_MS } from '../../agent/index.ts';
 import { MAILFLEET_DNS_CONFIG } from '../../dns/index.ts';
 import type { ContainerResources } from '../../spec/index.ts';
-import { selector, type RenderContext } from './context.ts';
+import { image, selector, type MailfleetImage, type RenderContext } from './context.ts';
 
 /** kubelet must list these in `--allowed-unsafe-sysctls` (or `allowedUnsafeSysctls` in its config). */
 export const UNSAFE_SYSCTLS = ['kernel.msgmax', 'kernel.msgmnb', 'net.core.somaxconn', 'net.ipv4.tcp_tw_reuse', 'net.unix.max_dgram_qlen'] as const;
@@ -117,3 +117,28 @@ export const POD_ENV = [
   { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
   { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
 ];
+
+/**
+ * What every pod of the platform's own starts with: its grace period, cluster DNS with `ndots:1`, no service
+ * links in the environment and no API token.
+ */
+export function podBasics(terminationGracePeriodSeconds: number) {
+  return {
+    terminationGracePeriodSeconds,
+    dnsPolicy: 'ClusterFirst',
+    dnsConfig: dnsConfig(),
+    enableServiceLinks: false,
+    automountServiceAccountToken: false,
+  };
+}
+
+/** The head of an agent container: `mailfleet agent --pod` (the image's entrypoint) for `role`, told its pod's name and address. */
+export function agentContainerHead(ctx: RenderContext, role: string, imageName: MailfleetImage) {
+  return {
+    name: role,
+    image: image(ctx, imageName),
+    imagePullPolicy: ctx.spec.kubernetes.images.pullPolicy,
+    args: ['--pod', '--role', role, '--name', '$(POD_NAME)', '--address', '$(POD_IP)', '--log-format', 'json'],
+    env: POD_ENV,
+  };
+}
