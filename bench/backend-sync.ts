@@ -26,6 +26,7 @@ import { stringify } from 'yaml';
 import type { Defer } from './support/cleanup.ts';
 import { runningAsRoot } from './support/interrupt.ts';
 import { processTree } from './support/processes.ts';
+import { statFields } from '../src/proc.ts';
 import { runBench } from './support/run.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -344,15 +345,6 @@ function cpuSample(): { hostMs: number; oursMs: number } {
   return { hostMs, oursMs };
 }
 
-/** Fields after the command name of /proc/PID/stat: state(0) ppid(1) … utime(11) stime(12) cutime(13) cstime(14) … starttime(19). */
-function statFields(pid: number): string[] | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return undefined;
-  }
-}
 
 const percentile = (sorted: number[], p: number) => sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 

@@ -3,9 +3,10 @@
  * and proving afterwards that nothing it started is still running.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
+import { allPids, statFields } from '../../src/proc.ts';
 
 export const STOP_TIMEOUT_MS = 15_000;
 const POLL_INTERVAL_MS = 100;
@@ -71,18 +72,8 @@ interface ProcEntry {
 }
 
 function readProc(pid: number): ProcEntry | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name is parenthesised and may contain anything: parse after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { pid, ppid: Number(fields[1]), start: fields[19] ?? '', dead: fields[0] === 'Z' || fields[0] === 'X' };
-  } catch {
-    return undefined;
-  }
-}
-
-function allPids(): number[] {
-  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+  const fields = statFields(pid);
+  return fields === undefined ? undefined : { pid, ppid: Number(fields[1]), start: fields[19] ?? '', dead: fields[0] === 'Z' || fields[0] === 'X' };
 }
 
 function cmdline(pid: number): string {

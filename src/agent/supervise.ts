@@ -1,9 +1,10 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, constants, fstatSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, rmSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../log.ts';
+import { allPids, statFields } from '../proc.ts';
 import { createLogLineSplitter } from '../protocol/index.ts';
 import { livePid } from './daemons.ts';
 
@@ -129,20 +130,10 @@ export async function waitGone(pid: number, timeoutMs: number): Promise<boolean>
  * PID 1), and `kill(-pgid, 0)` would call the group alive all that time.
  */
 function liveGroupMembers(pgid: number): number[] {
-  const members: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // gone meanwhile
-    }
-    // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so fields count from the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[2]) === pgid && fields[0] !== 'Z') members.push(Number(entry));
-  }
-  return members;
+  return allPids().filter((pid) => {
+    const fields = statFields(pid);
+    return fields !== undefined && Number(fields[2]) === pgid && fields[0] !== 'Z';
+  });
 }
 
 /**

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { statFields } from '../proc.ts';
 import { controlRequest, controlSocket } from '../runtime/local/index.ts';
 import { parse } from './args.ts';
 import { resolveStateDir } from './state.ts';
@@ -30,12 +31,8 @@ async function stopProgress(stateDir: string): Promise<string | undefined> {
 
 /** A runtime that has exited but not been reaped by its parent (a zombie) counts as gone. */
 function runtimeAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
+  const state = statFields(pid)?.[0];
+  return state !== undefined && state !== 'Z';
 }
 
 /** Asks the runtime to stop everything and waits until it has exited. */

@@ -1,18 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { endProcessGroup } from '../../src/agent/index.ts';
+import { statFields } from '../../src/proc.ts';
 
 /** Running, not a zombie waiting for whoever inherited it to reap it. */
 function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
+  const state = statFields(pid)?.[0];
+  return state !== undefined && state !== 'Z';
 }
 
 /** A group leader that starts `script`'s background processes, prints their pids (once they are set up) and exits, as a master that left helpers. */

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import { createDirectorSink } from '../../src/backends/index.ts';
 import type { TlsClientOptions, TlsMode } from '../../src/protocol/index.ts';
+import { allPids, statFields } from '../../src/proc.ts';
 import { controlRequest, type InstanceStatus } from '../../src/runtime/local/index.ts';
 import { stringify } from 'yaml';
 import { ensureBuilt } from './build.ts';
@@ -105,16 +106,14 @@ export async function runCliAsync(args: string[], env: NodeJS.ProcessEnv = proce
 }
 
 export function processesMentioning(needle: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+  return allPids().filter((pid) => {
+    if (pid === process.pid) return false;
     try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(needle)) pids.push(Number(entry));
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(needle);
     } catch {
-      // gone while we looked
+      return false; // gone while we looked
     }
-  }
-  return pids;
+  });
 }
 
 /**
@@ -123,16 +122,9 @@ export function processesMentioning(needle: string): number[] {
  */
 export function instanceProcessGroups(agentPid: number): number[] {
   const groups = new Set([agentPid]);
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // pid (comm) state ppid pgrp: fields counted after the last ')', since comm may hold anything.
-      const [, ppid, pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(ppid) === agentPid) groups.add(Number(pgrp));
-    } catch {
-      // gone while we looked
-    }
+  for (const pid of allPids()) {
+    const [, ppid, pgrp] = statFields(pid) ?? [];
+    if (Number(ppid) === agentPid) groups.add(Number(pgrp));
   }
   return [...groups];
 }

@@ -1,0 +1,22 @@
+/** Reading processes from /proc (Linux). */
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** The pids of every process now running (and of zombies not yet reaped). */
+export function allPids(): number[] {
+  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+}
+
+/**
+ * The fields of /proc/PID/stat after the command name: state (0: `Z` a zombie), ppid (1), pgrp (2), …, utime
+ * (11), stime (12), …, starttime (19). Undefined when the process is gone. The command name is parenthesised
+ * and may hold spaces and parentheses, so the fields are counted from the last ')'.
+ */
+export function statFields(pid: number): string[] | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
