@@ -19,8 +19,6 @@ export interface ReloadQueueOptions {
 export interface ReloadQueue {
   /** Resolves once a reload begun after this call has finished; rejects with that reload's error. */
   request(kind: ReloadKind): Promise<void>;
-  /** Waits for a reload in progress (and any pending) to finish. */
-  idle(): Promise<void>;
 }
 
 interface Waiter {
@@ -64,9 +62,6 @@ export function createReloadQueue(opts: ReloadQueueOptions): ReloadQueue {
         }
         worker ??= work();
       });
-    },
-    async idle() {
-      while (worker) await worker;
     },
   };
 }
