@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { POSTFIX_LOG_QUEUE_MIN } from '../config/index.ts';
 import { MailfleetError } from '../errors.ts';
 import { createRootLogger } from '../log.ts';
 import { controlSocket, LOG_FILE_MODE, logsDir, privateLogs, startLocalPlatform, type Pod } from '../runtime/local/index.ts';
@@ -66,14 +67,7 @@ export async function upCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** Below this, Postfix's processes block whenever postlogd falls behind (systemd sets 512 on a host it boots). */
-const POSTLOG_QUEUE_MIN = 512;
-
-/**
- * A note when the host queues fewer datagrams per Unix socket than Postfix's logging needs: every Postfix process
- * logs through postlogd's datagram socket, and once that queue is full each one that logs waits (the kernel's
- * default is 10). Kubernetes pods get 512 from their rendered sysctls.
- */
+/** A note when the host queues fewer datagrams per Unix socket than Postfix's logging needs (POSTFIX_LOG_QUEUE_MIN). */
 function postlogQueueNote(spec: { roles: Record<string, { replicas: number }> }): string | undefined {
   if ((spec.roles.mta?.replicas ?? 0) + (spec.roles.msa?.replicas ?? 0) === 0) return undefined;
   let value: number;
@@ -82,6 +76,6 @@ function postlogQueueNote(spec: { roles: Record<string, { replicas: number }> })
   } catch {
     return undefined;
   }
-  if (!Number.isFinite(value) || value >= POSTLOG_QUEUE_MIN) return undefined;
-  return `net.unix.max_dgram_qlen is ${value} on this host: Postfix's processes wait whenever its log server falls ${value} lines behind; \`sysctl -w net.unix.max_dgram_qlen=${POSTLOG_QUEUE_MIN}\` (systemd's value) avoids it`;
+  if (!Number.isFinite(value) || value >= POSTFIX_LOG_QUEUE_MIN) return undefined;
+  return `net.unix.max_dgram_qlen is ${value} on this host: Postfix's processes wait whenever its log server falls ${value} lines behind; \`sysctl -w net.unix.max_dgram_qlen=${POSTFIX_LOG_QUEUE_MIN}\` (systemd's value) avoids it`;
 }

@@ -4,6 +4,13 @@ import { postfixMilterSettings } from './postfix-milter.ts';
 import { postfixPolicyChecks } from './postfix-policy.ts';
 import { postfixSniFiles, postfixTlsSettings } from './postfix-tls.ts';
 
+/**
+ * Datagrams a Unix socket must queue (`net.unix.max_dgram_qlen`) for Postfix's logging: every Postfix process logs
+ * through postlogd's datagram socket, and once that queue is full each one that logs waits (the kernel's default
+ * is 10; systemd sets 512 on a host it boots). Kubernetes pods set it; on one host `mailfleet up` says when it is lower.
+ */
+export const POSTFIX_LOG_QUEUE_MIN = 512;
+
 /** master.cf services every instance needs; `chroot` is off (the config and queue are per instance). */
 const MASTER_SERVICES = [
   'pickup    unix  n       -       n       60      1       pickup',

@@ -3,6 +3,7 @@
  * endpoints, graceful stop, security context.
  */
 import { POD_PATHS, STOP_TIMEOUT_MS } from '../../agent/index.ts';
+import { POSTFIX_LOG_QUEUE_MIN } from '../../config/index.ts';
 import { MAILFLEET_DNS_CONFIG } from '../../dns/index.ts';
 import type { ContainerResources } from '../../spec/index.ts';
 import { image, selector, type MailfleetImage, type RenderContext } from './context.ts';
@@ -19,7 +20,7 @@ const IPC_SYSCTLS = { 'kernel.msgmax': '65536', 'kernel.msgmnb': '65536' };
  * postlogd briefly behind (at a reload it is restarted), every process that logs blocks, the master too, and a
  * master blocked there cannot start the postlogd that would drain it.
  */
-const POSTFIX_SYSCTLS = { ...NETWORK_SYSCTLS, 'net.unix.max_dgram_qlen': '512' };
+const POSTFIX_SYSCTLS = { ...NETWORK_SYSCTLS, 'net.unix.max_dgram_qlen': String(POSTFIX_LOG_QUEUE_MIN) };
 
 /** Kernel parameters per workload: connection-heavy daemons get backlog and port range; Postfix its log queue; Dovecot and slapd IPC limits. */
 export const SYSCTLS: Record<string, Record<string, string>> = {
