@@ -10,7 +10,7 @@
 import { POD_PATHS, podInstanceContext } from '../../agent/index.ts';
 import { POD_NAME_PLACEHOLDER, podSecretKeys, redactSpec, roleConfigFiles, type ConfigInput } from '../../config/index.ts';
 import { antivirusRuns, filterRuns } from '../../spec/index.ts';
-import { secretName } from './configs.ts';
+import { secretName, specConfigMapName } from './configs.ts';
 import { kubePeers, meta, selector, type RenderContext } from './context.ts';
 import { dkimVolume } from './dkim.ts';
 import { networkPolicy, SCRAPE, type Flow } from './network.ts';
@@ -71,7 +71,7 @@ function filterDeployment(ctx: RenderContext): KubeObject {
     ],
     volumes: [
       { name: 'config-source', configMap: { name: filterConfigMapName(ctx) } },
-      { name: 'spec', configMap: { name: `${ctx.platform}-spec` } },
+      { name: 'spec', configMap: { name: specConfigMapName(ctx) } },
       // The Redis and controller passwords only.
       { name: 'secrets', secret: { secretName: secretName(ctx), items: keys.map((key) => ({ key, path: key })), defaultMode: 0o400 } },
       dkim.volume,
