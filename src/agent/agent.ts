@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { dovecotStatsSocket, postfixProxyServices, servesTls, type InstanceContext, type Peers } from '../config/index.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -25,6 +26,8 @@ import { endProcessGroup, reapOrphans, spawnDaemon, waitGone, type LogFormat } f
 export const STOP_TIMEOUT_MS = 20_000;
 /** Processes a daemon's master left behind get this long after SIGTERM before SIGKILL. */
 const LEFTOVER_GRACE_MS = 3000;
+/** After the daemon's processes are gone, how long its last log lines get to come out of the pipe. */
+const RELAY_DRAIN_MS = 1000;
 /** Reload requests (SIGHUP, a renewed certificate) this close together make one reload. */
 const RELOAD_GATHER_MS = 200;
 /** Exit status of a process killed by SIGTERM, as the supervisor reports it. */
@@ -263,6 +266,8 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   const code = await proc.exited;
   // What the master left: sessions it let run on (Dovecot), or helpers of a master that crashed.
   if (await endProcessGroup(proc.pid, LEFTOVER_GRACE_MS)) log.info('ended the processes the daemon left behind');
+  // The daemon's last lines, still in the pipe; bounded, should something else hold it open.
+  await Promise.race([proc.relayed, delay(RELAY_DRAIN_MS, undefined, { ref: false })]);
   certificates?.close();
   if (serving) removeServedCertificates(instance);
   // Open splices end with the daemon; the balancer ports close with it.

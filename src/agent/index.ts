@@ -10,4 +10,4 @@ export { DAEMONS, DOVECOT, generatedConfig, POSTFIX_MASTER, REDIS, SLAPD, type C
 export { loadPodSpec, mountedConfigFiles, mountedConfigSource, podPlaceholderValues, PEERS_FILE_NAME, SPEC_FILE_NAME, type PodMounts } from './pod.ts';
 export { effectiveSettings, type AgentOrigin } from './settings.ts';
 export { createReloadQueue, type ReloadKind } from './reload-queue.ts';
-export { endProcessGroup, reapOrphans, waitGone, type LogFormat } from './supervise.ts';
+export { endProcessGroup, reapOrphans, spawnDaemon, waitGone, type LogFormat } from './supervise.ts';

@@ -1,6 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, constants, fstatSync, openSync, rmSync } from 'node:fs';
-import { Socket } from 'node:net';
+import { Socket, type SocketConstructorOpts } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../log.ts';
@@ -15,16 +15,33 @@ export interface DaemonProcess {
   pid: number;
   /** Resolves with the exit status (128 + signal number when killed by a signal). */
   exited: Promise<number>;
+  /**
+   * Resolves once every line the daemon and its processes wrote has been relayed: when the last of them has
+   * closed its output. Read in batches (RELAY_BATCH_MS), the last lines may still be in the pipe when the
+   * master exits.
+   */
+  relayed: Promise<void>;
 }
 
 const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15, SIGQUIT: 3, SIGABRT: 6, SIGSEGV: 11 };
 
 /**
- * Each daemon output line goes to stdout verbatim, or wrapped as a JSON line with role and instance, and to
- * `also` (the Postfix exporter reads the log lines it relays). One write per chunk read, not per line: a
- * write to a pipe or file is a system call, and Postfix logs about ten lines per message.
+ * After reading daemon output, the relay leaves the pipe alone this long, so that what the daemon writes
+ * meanwhile is read in one go. Postfix writes each log line on its own, about ten per message: read as they
+ * come, each would be a wake-up, a read and a write of its own. A pipe holds 64 KiB, at least 150 ms of a busy
+ * MTA's log; a daemon that fills it waits until the relay reads again.
  */
-function relay(stream: NodeJS.ReadableStream, format: LogFormat, fields: { role: string; instance: string; stream: string }, also?: (line: Buffer) => void): void {
+export const RELAY_BATCH_MS = 20;
+
+/**
+ * Each daemon output line goes to stdout verbatim, or wrapped as a JSON line with role and instance, and to
+ * `also` (the Postfix exporter reads the log lines it relays). One write per batch read, not per line: a
+ * write to a pipe or file is a system call.
+ *
+ * `stream` must hold at most one read (a `readableHighWaterMark` of 1, as `fifo` makes it): while the relay
+ * waits, the stream stops reading once it holds something, and the rest stays in the pipe for one read later.
+ */
+function relay(stream: Socket, format: LogFormat, fields: { role: string; instance: string; stream: string }, also?: (line: Buffer) => void): Promise<void> {
   let json: string[] = [];
   // A line longer than the splitter keeps is relayed cut in JSON (its beginning says which process wrote it) and
   // handed cut to `also`; memory stays bounded whatever the daemon writes.
@@ -32,19 +49,38 @@ function relay(stream: NodeJS.ReadableStream, format: LogFormat, fields: { role:
     if (format === 'json') json.push(JSON.stringify({ time: new Date().toISOString(), ...fields, msg: line.toString('utf8') }) + '\n');
     also?.(line);
   });
-  stream.on('data', (chunk: Buffer) => {
-    // Verbatim: the bytes as the daemon wrote them.
-    if (format === 'raw') process.stdout.write(chunk);
-    lines.push(chunk);
-    if (json.length > 0) {
-      process.stdout.write(json.join(''));
-      json = [];
-    }
-  });
-  stream.on('end', () => {
-    lines.end();
+  const flush = (): void => {
     if (json.length > 0) process.stdout.write(json.join(''));
     json = [];
+  };
+  let waiting = false;
+  /** Takes what the stream holds; when there was something, waits before the next read. */
+  const take = (): void => {
+    let got = false;
+    for (let chunk: Buffer | null; (chunk = stream.read() as Buffer | null) !== null;) {
+      got = true;
+      // Verbatim: the bytes as the daemon wrote them.
+      if (format === 'raw') process.stdout.write(chunk);
+      lines.push(chunk);
+    }
+    flush();
+    if (!got) return;
+    waiting = true;
+    setTimeout(() => {
+      waiting = false;
+      take();
+    }, RELAY_BATCH_MS);
+  };
+  stream.on('readable', () => {
+    if (!waiting) take();
+  });
+  return new Promise((resolve) => {
+    stream.once('end', () => {
+      lines.end();
+      flush();
+      resolve();
+    });
+    stream.once('error', () => resolve());
   });
 }
 
@@ -57,7 +93,9 @@ function fifo(path: string): { reader: Socket; writeFd: number } {
   execFileSync('mkfifo', ['-m', '0600', path]);
   const readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   const writeFd = openSync(path, constants.O_WRONLY);
-  return { reader: new Socket({ fd: readFd, readable: true, writable: false }), writeFd };
+  // Holding at most one read (see relay); Node takes the stream option, its types do not list it.
+  const options: SocketConstructorOpts & { readableHighWaterMark: number } = { fd: readFd, readable: true, writable: false, readableHighWaterMark: 1 };
+  return { reader: new Socket(options), writeFd };
 }
 
 function exitOf(child: ChildProcess): Promise<number> {
@@ -88,7 +126,7 @@ export function spawnDaemon(argv: string[], options: SpawnOptions): DaemonProces
     // Verbatim lines need no relay: the daemon writes to our stdout itself (a file or a pipe can be
     // opened as /dev/stdout; only a socket cannot).
     const child = spawn(file, args, { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
-    return { child, pid: child.pid ?? -1, exited: exitOf(child) };
+    return { child, pid: child.pid ?? -1, exited: exitOf(child), relayed: Promise.resolve() };
   }
   const out = fifo(join(options.runDir, 'agent-stdout.fifo'));
   const err = fifo(join(options.runDir, 'agent-stderr.fifo'));
@@ -100,9 +138,11 @@ export function spawnDaemon(argv: string[], options: SpawnOptions): DaemonProces
     closeSync(err.writeFd);
   }
   const exited = exitOf(child);
-  relay(out.reader, options.format, { role: options.role, instance: options.instance, stream: 'stdout' }, options.onStdoutLine);
-  relay(err.reader, options.format, { role: options.role, instance: options.instance, stream: 'stderr' });
-  return { child, pid: child.pid ?? -1, exited };
+  const relayed = Promise.all([
+    relay(out.reader, options.format, { role: options.role, instance: options.instance, stream: 'stdout' }, options.onStdoutLine),
+    relay(err.reader, options.format, { role: options.role, instance: options.instance, stream: 'stderr' }),
+  ]).then(() => undefined);
+  return { child, pid: child.pid ?? -1, exited, relayed };
 }
 
 function alive(pid: number): boolean {
