@@ -5,9 +5,9 @@
  * at once; more wait for a slot, within a deadline.
  */
 import { openConnection, type Connection, type ConnectionOptions } from './backend-connection.ts';
-import { sendEnvelope, temporary, type Envelope, type MessageSink, type TransactionTimeouts } from './backend-transaction.ts';
+import { sendEnvelope, temporary, type Envelope, type FirstChunk, type MessageSink, type TransactionTimeouts } from './backend-transaction.ts';
 
-export type { Envelope, MessageSink } from './backend-transaction.ts';
+export type { Envelope, FirstChunk, MessageSink } from './backend-transaction.ts';
 
 export interface PoolOptions extends ConnectionOptions, TransactionTimeouts {
   /** An idle connection is closed after this long. */
@@ -31,10 +31,10 @@ export type PoolEvent = 'opened' | 'reused' | 'failed' | 'queued' | 'slot_timeou
 
 export interface BackendPool {
   /**
-   * Starts a transaction at `host`: a slot, a connection, the envelope. Never rejects: a backend that fails
-   * gives each recipient a 4xx, which `finish()` returns.
+   * Starts a transaction at `host`: a slot, a connection, the envelope with the message's first chunk. Never
+   * rejects: a backend that fails gives each recipient a 4xx, which `finish()` returns.
    */
-  begin(host: string, envelope: Envelope): Promise<MessageSink>;
+  begin(host: string, envelope: Envelope, first: FirstChunk): Promise<MessageSink>;
   idleConnections(): number;
   /** Closes idle connections; transactions waiting for a slot get their 451 now. */
   close(): void;
@@ -114,7 +114,7 @@ export function createBackendPool(opts: PoolOptions, count: (event: PoolEvent) =
     idle.set(host, list);
   }
 
-  async function start(host: string, env: Envelope): Promise<MessageSink> {
+  async function start(host: string, env: Envelope, first: FirstChunk): Promise<MessageSink> {
     const temp = (text: string): MessageSink => settled(env.recipients.map((r) => temporary(r, text)));
     let conn = take(host);
     if (conn) count('reused');
@@ -135,7 +135,7 @@ export function createBackendPool(opts: PoolOptions, count: (event: PoolEvent) =
         if (reusable) giveBack(host, used);
         else count('failed');
         release(host);
-      });
+      }, first);
       if (r.kind === 'open') return r.sink;
       if (r.kind === 'done') {
         if (r.reusable) giveBack(host, used);
@@ -144,8 +144,8 @@ export function createBackendPool(opts: PoolOptions, count: (event: PoolEvent) =
         return settled(r.replies);
       }
       used.socket.destroy();
-      // A pooled connection closed under the envelope: the message was not sent, so sending the envelope
-      // again on a new connection cannot store anything twice. Silence is no such proof: no repeat then.
+      // A pooled connection closed before MAIL was answered: nothing was stored, so sending it all again on a
+      // new connection cannot store anything twice. Silence is no such proof: no repeat then.
       if (pooled && r.kind === 'closed') {
         count('retried');
         conn = undefined;
@@ -158,9 +158,9 @@ export function createBackendPool(opts: PoolOptions, count: (event: PoolEvent) =
   }
 
   return {
-    async begin(host, env) {
+    async begin(host, env, first) {
       if (!(await acquire(host))) return settled(env.recipients.map((r) => temporary(r, `backend ${host} busy: no free slot within ${opts.slotWaitMs} ms`)));
-      return start(host, env);
+      return start(host, env, first);
     },
     idleConnections: () => [...idle.values()].reduce((n, l) => n + l.length, 0),
     close() {

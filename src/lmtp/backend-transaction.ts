@@ -1,9 +1,11 @@
 /**
- * One LMTP transaction on a backend connection, in two steps. The envelope (MAIL and the RCPTs) goes first and
- * its replies are awaited: nothing can be stored before the message is sent, so a connection that fails here
- * (a pooled one the backend had let go) may be replaced and the envelope sent again. The message then goes in
- * `BDAT` chunks as it arrives, with backpressure, and `BDAT … LAST` asks for one reply per recipient. Once a
- * byte of the message is out, nothing is sent twice: a recipient the backend did not answer gets a 451.
+ * One LMTP transaction on a backend connection. The envelope (MAIL and the RCPTs) goes out pipelined with the
+ * message's first chunk (`BDAT n`, or `BDAT n LAST` when that is the whole message): for the usual message one
+ * write and one read at each end instead of two. A connection that fails before MAIL is answered (a pooled one
+ * the backend had let go) may be replaced and the transaction sent again: Dovecot answers MAIL before it can
+ * have read the chunk behind it, so nothing was stored. The rest of the message goes in `BDAT` chunks as it
+ * arrives, with backpressure, and `BDAT … LAST` asks for one reply per recipient. Once MAIL is answered,
+ * nothing is sent twice: a recipient the backend did not answer gets a 451.
  */
 import { lmtpReply, type LmtpReply, type SmtpReply } from '../protocol/index.ts';
 import { BackendError, type Connection } from './backend-connection.ts';
@@ -27,7 +29,10 @@ export interface MessageSink {
   /** Appends message bytes (dot-unstuffed). False: the backend is behind; wait for `whenWritable()`. */
   write(chunk: Buffer): boolean;
   whenWritable(): Promise<void>;
-  /** Ends the message (`last`: its final bytes, sent with the end) and resolves with one reply per recipient. */
+  /**
+   * Ends the message (`last`: its final bytes, sent with the end) and resolves with one reply per recipient.
+   * When the first chunk was the whole message, it only reads the replies (`last` is then empty).
+   */
   finish(last?: Buffer): Promise<LmtpReply[]>;
   /** Gives the message up: it is never completed, so the backend stores nothing. */
   abort(): void;
@@ -52,47 +57,69 @@ export function temporary(recipient: string, text: string): LmtpReply {
   return lmtpReply(451, '4.4.0', `<${recipient}> ${text}`);
 }
 
-function failure(err: unknown): EnvelopeResult {
+/** The message's first bytes, sent with the envelope; `last`: they are the whole message. */
+export interface FirstChunk {
+  readonly data: Buffer;
+  readonly last: boolean;
+}
+
+/** Why a connection failed, before MAIL was answered (`closed` then proves nothing was stored) or after. */
+function failure(err: unknown, mailAnswered: boolean): EnvelopeResult {
   const message = err instanceof Error ? err.message : String(err);
-  return err instanceof BackendError && err.kind === 'closed' ? { kind: 'closed', reason: message } : { kind: 'failed', reason: message };
+  return !mailAnswered && err instanceof BackendError && err.kind === 'closed' ? { kind: 'closed', reason: message } : { kind: 'failed', reason: message };
+}
+
+function chunkCommand(size: number, last: boolean): string {
+  return `BDAT ${size}${last ? ' LAST' : ''}\r\n`;
 }
 
 /**
- * Sends MAIL and the RCPTs pipelined and reads their replies. When the result is `open`, the sink's `onEnd`
- * hears once, at its end, whether `conn` may be reused; otherwise the caller decides from the result.
+ * Sends MAIL, the RCPTs and the first chunk pipelined and reads the envelope's replies. When the result is
+ * `open`, the sink's `onEnd` hears once, at its end, whether `conn` may be reused; otherwise the caller decides
+ * from the result.
  */
-export async function sendEnvelope(conn: Connection, env: Envelope, t: TransactionTimeouts, onEnd: (reusable: boolean) => void): Promise<EnvelopeResult> {
+export async function sendEnvelope(conn: Connection, env: Envelope, t: TransactionTimeouts, onEnd: (reusable: boolean) => void, first: FirstChunk): Promise<EnvelopeResult> {
   const params = env.mailParams.length > 0 ? ` ${env.mailParams.join(' ')}` : '';
   conn.busy(true);
-  conn.socket.write(`MAIL FROM:<${env.sender}>${params}\r\n${env.recipients.map((r) => `RCPT TO:<${r}>\r\n`).join('')}`);
+  const { socket } = conn;
+  socket.cork();
+  socket.write(`MAIL FROM:<${env.sender}>${params}\r\n${env.recipients.map((r) => `RCPT TO:<${r}>\r\n`).join('')}${chunkCommand(first.data.length, first.last)}`);
+  if (first.data.length > 0) socket.write(first.data);
+  socket.uncork();
   const rcpt: SmtpReply[] = [];
   let mail: SmtpReply;
   try {
     mail = await conn.reply(t.replyTimeoutMs);
-    // 421 is a backend closing the connection, as Dovecot does to one it has let idle too long.
-    if (mail.code === 421) return { kind: 'closed', reason: `backend is closing: ${mail.lines.join(' ')}` };
-    for (let i = 0; i < env.recipients.length; i++) rcpt.push(await conn.reply(t.replyTimeoutMs));
   } catch (err) {
-    return failure(err);
+    return failure(err, false);
   }
-  if (mail.code >= 300) {
-    conn.busy(false);
-    return { kind: 'done', replies: env.recipients.map(() => asLmtpReply(mail)), reusable: true };
+  // 421 is a backend closing the connection, as Dovecot does to one it has let idle too long.
+  if (mail.code === 421) return { kind: 'closed', reason: `backend is closing: ${mail.lines.join(' ')}` };
+  try {
+    for (let i = 0; i < env.recipients.length; i++) rcpt.push(await conn.reply(t.replyTimeoutMs));
+    if (mail.code >= 300 || rcpt.every((r) => r.code >= 300)) {
+      // No transaction, or none with a recipient: the chunk is refused with one reply.
+      await conn.reply(t.replyTimeoutMs);
+      let reusable = true;
+      if (mail.code < 300) {
+        // MAIL was taken: RSET ends the transaction so the connection can carry the next one.
+        socket.write('RSET\r\n');
+        reusable = (await conn.reply(t.replyTimeoutMs).catch(() => undefined))?.code === 250;
+      }
+      conn.busy(false);
+      return { kind: 'done', replies: mail.code >= 300 ? env.recipients.map(() => asLmtpReply(mail)) : rcpt.map(asLmtpReply), reusable };
+    }
+  } catch (err) {
+    return failure(err, true);
   }
-  if (rcpt.every((r) => r.code >= 300)) {
-    // MAIL was taken: RSET ends the transaction so the connection can carry the next one.
-    conn.socket.write('RSET\r\n');
-    const reset = await conn.reply(t.replyTimeoutMs).catch(() => undefined);
-    conn.busy(false);
-    return { kind: 'done', replies: rcpt.map(asLmtpReply), reusable: reset?.code === 250 };
-  }
-  return { kind: 'open', sink: openMessage(conn, env, rcpt, t, onEnd) };
+  return { kind: 'open', sink: openMessage(conn, env, rcpt, t, onEnd, first.last) };
 }
 
-function openMessage(conn: Connection, env: Envelope, rcpt: readonly SmtpReply[], t: TransactionTimeouts, onEnd: (reusable: boolean) => void): MessageSink {
+/** `lastSent`: the first chunk was the whole message; `finish` then only reads the replies. */
+function openMessage(conn: Connection, env: Envelope, rcpt: readonly SmtpReply[], t: TransactionTimeouts, onEnd: (reusable: boolean) => void, lastSent: boolean): MessageSink {
   const { socket } = conn;
-  /** Chunks sent whose reply has not been read. */
-  let unanswered = 0;
+  /** Chunks sent whose reply has not been read: the first one's, unless it was the last. */
+  let unanswered = lastSent ? 0 : 1;
   let reading: Promise<void> = Promise.resolve();
   let readerRunning = false;
   /** The first chunk the backend refused, or why the connection failed. */
@@ -131,10 +158,12 @@ function openMessage(conn: Connection, env: Envelope, rcpt: readonly SmtpReply[]
     return more && !socket.writableNeedDrain;
   }
 
+  if (unanswered > 0) reading = readChunkReplies();
+
   return {
     write(chunk) {
       if (ended || broken !== undefined || refused || socket.destroyed || chunk.length === 0) return true;
-      const more = send(`BDAT ${chunk.length}\r\n`, chunk);
+      const more = send(chunkCommand(chunk.length, false), chunk);
       unanswered++;
       if (!readerRunning) reading = readChunkReplies();
       return more;
@@ -146,7 +175,7 @@ function openMessage(conn: Connection, env: Envelope, rcpt: readonly SmtpReply[]
     async finish(last) {
       const unstored = (text: string): LmtpReply[] => env.recipients.map((r, i) => (rcpt[i] as SmtpReply).code >= 300 ? asLmtpReply(rcpt[i] as SmtpReply) : temporary(r, text));
       if (ended) return unstored('message given up');
-      if (broken === undefined && !socket.destroyed) send(`BDAT ${last?.length ?? 0} LAST\r\n`, last);
+      if (!lastSent && broken === undefined && !socket.destroyed) send(chunkCommand(last?.length ?? 0, true), last);
       await reading;
       if (broken !== undefined || refused) {
         end(false);

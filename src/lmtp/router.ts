@@ -58,14 +58,16 @@ const SESSION_LIMITS: Omit<SessionLimits, 'maxMessageBytes'> = {
 
 /**
  * Backend deadlines, set against Postfix's own LMTP client timeouts so that the router answers before Postfix
- * gives up on it: the slot wait, connect and the envelope's replies (60 + 5 + 30 s, the last as silence
- * between replies) fit in lmtp_data_init_timeout (120 s, Postfix waiting for the reply to DATA), and 540 s
- * of silence before the final replies in lmtp_data_done_timeout (600 s).
+ * gives up on it. A transaction opens with the message's first part: for a message that comes in one part,
+ * the slot wait, connect and the envelope's replies (60 + 5 + 30 s, the last as silence between replies) and
+ * 480 s of silence before the final replies fit in lmtp_data_done_timeout (600 s, Postfix waiting for the
+ * replies after its last byte); for a longer one the first three pass while Postfix is still sending, within
+ * lmtp_data_xfer_timeout (180 s for each of its writes).
  */
 const POOL_SETTINGS: Omit<PoolOptions, 'port' | 'heloName' | 'localAddress'> = {
   connectTimeoutMs: 5000,
   replyTimeoutMs: 30_000,
-  dataTimeoutMs: 540_000,
+  dataTimeoutMs: 480_000,
   slotWaitMs: 60_000,
   idleMs: 20_000,
   maxActivePerBackend: 6,

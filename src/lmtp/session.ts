@@ -59,9 +59,9 @@ const MAX_PENDING_BYTES = 64 * 1024;
 /** Replies the client has not read yet, held before the session stops taking its commands. */
 const MAX_OUTPUT_BYTES = 64 * 1024;
 
-/** The message being received and where it goes. */
+/** The message being received and where it goes (once its first part is in). */
 interface InFlight {
-  delivery: Delivery;
+  delivery?: Delivery;
   from: { address: string; params: readonly string[] };
   rcpts: readonly Recipient[];
   tooBig: boolean;
@@ -88,7 +88,7 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
 
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   // A client gone in the middle of its message: the backends never get its end, so none stores it.
-  socket.once('close', () => message?.delivery.abort());
+  socket.once('close', () => message?.delivery?.abort());
   socket.setNoDelay(true);
   socket.on('error', (err) => log.debug({ err: err.message }, 'client connection error'));
 
@@ -113,7 +113,7 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
     ending = true;
     closingAt = Date.now();
     // A message not yet complete is given up: no backend gets its end, so none stores it.
-    message?.delivery.abort();
+    message?.delivery?.abort();
     socket.end(last);
   }
 
@@ -148,27 +148,37 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
     return send(lmtpReply(451, '4.3.0', `<${address}> Temporary internal error`));
   }
 
-  /** DATA: a transaction at each recipient's backend, then 354; the message streams through as it comes. */
-  async function begin(): Promise<void> {
-    const from = sender as { address: string; params: readonly string[] };
+  /** DATA: 354 at once; each backend's transaction opens with the message's first part, and the rest streams through as it comes. */
+  function begin(): void {
     readingBody = true;
-    const opened = await work(startDelivery(deps.pool, from, recipients));
-    message = { delivery: opened, from, rcpts: recipients, tooBig: false, started: Date.now() };
-    // A client gone or cut off while the backends were asked: nothing of the message will come.
-    if (ending || socket.destroyed) return opened.abort();
+    message = { from: sender as InFlight['from'], rcpts: recipients, tooBig: false, started: Date.now() };
     deadline = Date.now() + limits.bodyTimeoutMs;
     socket.write('354 OK, end data with <CR><LF>.<CR><LF>\r\n');
+  }
+
+  /** A transaction at each recipient's backend, opened with `first` (`last`: the whole message). */
+  async function open(m: InFlight, first: Buffer, last: boolean): Promise<Delivery> {
+    const opened = await work(startDelivery(deps.pool, m.from, m.rcpts, { data: first, last }));
+    m.delivery = opened;
+    // A client gone or cut off while the backends were asked: the rest of the message will not come.
+    if (!last && (ending || socket.destroyed)) opened.abort();
+    return opened;
   }
 
   async function body(item: StreamItem): Promise<void> {
     const m = message as InFlight;
     if (item.kind === 'body-part') {
+      if (m.tooBig) return;
+      if (!m.delivery) {
+        await open(m, item.data, false);
+        return;
+      }
       // The slowest backend sets the pace: no more is read from the client until every one can take more.
       return work(m.delivery.write(item.data));
     }
     if (item.kind === 'body-too-big') {
       m.tooBig = true;
-      return m.delivery.abort();
+      return m.delivery?.abort();
     }
     if (item.kind !== 'body-end') return;
     readingBody = false;
@@ -178,7 +188,14 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
       for (const r of m.rcpts) send(lmtpReply(552, '5.3.4', `<${r.address}> Message too big for system`));
       return;
     }
-    const replies = await work(m.delivery.finish(item.data));
+    let delivery = m.delivery;
+    let last = item.data;
+    if (!delivery) {
+      // The usual message comes in one part: it goes with the envelope, and finish() only reads the replies.
+      delivery = await open(m, item.data, true);
+      last = Buffer.alloc(0);
+    }
+    const replies = await work(delivery.finish(last));
     for (const r of replies) send(r);
     deps.events.delivered(replies, item.bytes);
     // Each delivery is logged by the backend that saved it; here only a refused or deferred one is news.
@@ -215,7 +232,8 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
       case 'DATA':
         if (!sender) return send(lmtpReply(503, '5.5.1', 'MAIL needed first'));
         if (recipients.length === 0) return send(lmtpReply(554, '5.5.1', 'No valid recipients'));
-        return begin();
+        begin();
+        return;
       case 'RSET':
         reset();
         return send(lmtpReply(250, '2.0.0', 'OK'));

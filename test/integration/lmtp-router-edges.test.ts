@@ -90,7 +90,7 @@ async function deliver(c: LmtpClient, rcpts: readonly string[], text = 'hello'):
   return c.send(body(text), rcpts.length);
 }
 
-test('GIVEN a backend that stores a message, then sits on all its replies past the reply deadline WHEN the router delivers over a pooled connection THEN the message is stored once and the late 250 is passed on', async (t) => {
+test('GIVEN a backend that stores a message, then sits on its final replies past the reply deadline WHEN the router delivers over a pooled connection THEN the message is stored once and the late 250 is passed on', async (t) => {
   const h = await harness(t, { pool: { replyTimeoutMs: 300, dataTimeoutMs: 10_000 } });
   const backend = h.backends[0] as FakeBackend;
   const c = await h.connect();
@@ -120,6 +120,42 @@ test('GIVEN a pooled connection the backend has let go stale WHEN the next trans
   assert.deepEqual(codes(await deliver(c, ['a1@example.com'], 'after-stale')), ['250']);
   assert.equal(backend.stored.filter((m) => m.body.includes('after-stale')).length, 1);
   assert.equal(backend.connections(), 2);
+});
+
+test('GIVEN a message that comes in one part WHEN the router delivers it over a pooled connection THEN the backend reads MAIL, RCPT and the whole message at once', async (t) => {
+  const h = await harness(t);
+  const backend = h.backends[0] as FakeBackend;
+  const c = await h.connect();
+  assert.deepEqual(codes(await deliver(c, ['a1@example.com'], 'warm-up')), ['250']);
+  assert.deepEqual(codes(await deliver(c, ['a1@example.com'], 'one part')), ['250']);
+  const stored = backend.stored.find((m) => m.body.includes('one part'));
+  assert.equal(stored?.connection, 1);
+  assert.equal(stored?.reads, 1);
+});
+
+test('GIVEN a pooled connection the backend drops right after answering MAIL WHEN a message goes out on it THEN it is not sent again: its recipient gets 451 and nothing is stored', async (t) => {
+  const h = await harness(t);
+  const backend = h.backends[0] as FakeBackend;
+  const c = await h.connect();
+  assert.deepEqual(codes(await deliver(c, ['a1@example.com'], 'warm-up')), ['250']);
+  backend.behaviour.onMail = (connection) => (connection === 1 ? 'drop' : 'ok');
+  assert.deepEqual(codes(await deliver(c, ['a1@example.com'], 'after-drop')), ['451']);
+  assert.equal(backend.stored.filter((m) => m.body.includes('after-drop')).length, 0);
+  assert.equal(backend.connections(), 1, 'no second connection: the message was not sent again');
+});
+
+test('GIVEN a backend that refuses one of two recipients and then the only one WHEN each message goes with its envelope THEN each recipient gets its backend\'s reply, only the one taken is stored, and the connection carries both', async (t) => {
+  const h = await harness(t);
+  const backend = h.backends[0] as FakeBackend;
+  backend.behaviour.onRcpt = (r) => (r.startsWith('gone') ? `550 5.1.1 <${r}> User doesn't exist` : undefined);
+  const c = await h.connect();
+  const mixed = await deliver(c, ['a1@example.com', 'gone@example.com'], 'mixed');
+  assert.deepEqual(codes(mixed), ['250', '550']);
+  assert.match(mixed[1] ?? '', /User doesn't exist/);
+  assert.deepEqual(codes(await deliver(c, ['gone@example.com'], 'nobody')), ['550']);
+  assert.deepEqual(codes(await deliver(c, ['a2@example.com'], 'after')), ['250']);
+  assert.deepEqual(backend.stored.map((m) => m.recipients), [['a1@example.com'], ['a2@example.com']]);
+  assert.equal(backend.connections(), 1);
 });
 
 test('GIVEN every slot of a backend held by a stalled transaction WHEN another transaction waits for a slot THEN it gets 451 once the wait deadline passes and nothing of it is stored', async (t) => {

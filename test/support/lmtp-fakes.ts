@@ -68,19 +68,26 @@ export interface StoredMessage {
   readonly body: Buffer;
   /** Which connection of its backend it came over (1, 2, …). */
   readonly connection: number;
+  /** Reads it took, from the one with its MAIL to the one with its last byte. */
+  readonly reads: number;
 }
 
 /** How a backend answers once it has stored a message. */
 export type AfterStore =
   | 'reply'
-  /** Sits on every reply not yet flushed (the MAIL and RCPT replies pipelined with the message too) for `ms`. */
+  /** Sits on the final replies (and any after them) for `stallMs`. */
   | { readonly stallMs: number }
   /** Sends the replies up to `replies` final ones, then drops the connection. */
   | { readonly replies: number; readonly thenClose: true };
 
 export interface BackendBehaviour {
-  /** On MAIL: `'stale'` answers 421 and closes, as Dovecot does to a connection it has let idle too long. */
-  onMail?(connection: number): 'ok' | 'stale';
+  /**
+   * On MAIL: `'stale'` answers 421 and closes, as Dovecot does to a connection it has let idle too long;
+   * `'drop'` answers 250 and then drops the connection.
+   */
+  onMail?(connection: number): 'ok' | 'stale' | 'drop';
+  /** On RCPT: a reply line refusing the recipient, or undefined to take it. */
+  onRcpt?(recipient: string): string | undefined;
   afterStore?(message: StoredMessage): AfterStore;
 }
 
@@ -97,9 +104,10 @@ export interface FakeBackend {
 }
 
 /**
- * LMTP backends on `hosts`, all on one port, offering PIPELINING and CHUNKING. Like Dovecot, each replies
- * to a batch of pipelined commands in one write after working through it, so a stall while storing holds back
- * the MAIL and RCPT replies of the same batch.
+ * LMTP backends on `hosts`, all on one port, offering PIPELINING and CHUNKING. Each replies to a batch of
+ * pipelined commands in one write after working through it, but like Dovecot (which writes its MAIL and RCPT
+ * replies before it opens the mailbox) it sends what it has to say before storing a message first: a stall
+ * while storing holds back the final replies only.
  */
 export async function startFakeBackends(t: TestContext, hosts: readonly string[]): Promise<{ port: number; backends: FakeBackend[] }> {
   let port = 0;
@@ -143,6 +151,7 @@ function lmtpDialog(s: Socket, connection: number, backend: FakeBackend, onBytes
   let bdat: { left: number; last: boolean } | undefined;
   let rcpts: string[] = [];
   let chunks: Buffer[] = [];
+  let readsSinceMail = 0;
   const reply = (line: string): void => void out.push(`${line}\r\n`);
   const flush = (): void => {
     if (out.length > 0 && !s.destroyed) s.write(out.join(''));
@@ -150,7 +159,9 @@ function lmtpDialog(s: Socket, connection: number, backend: FakeBackend, onBytes
   };
 
   function store(): void {
-    const message: StoredMessage = { recipients: rcpts, body: Buffer.concat(chunks), connection };
+    // What it had to say before the message (the MAIL and RCPT replies) is out before it stores, as Dovecot's is.
+    flush();
+    const message: StoredMessage = { recipients: rcpts, body: Buffer.concat(chunks), connection, reads: readsSinceMail };
     backend.stored.push(message);
     const finals = rcpts.map((r) => `250 2.0.0 <${r}> Saved`);
     rcpts = [];
@@ -179,16 +190,20 @@ function lmtpDialog(s: Socket, connection: number, backend: FakeBackend, onBytes
     const verb = line.split(' ')[0]?.toUpperCase();
     if (verb === 'LHLO') return reply('250-fake\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 8BITMIME');
     if (verb === 'MAIL') {
-      if (backend.behaviour.onMail?.(connection) === 'stale') {
-        reply('421 4.4.2 fake Disconnected for inactivity');
-        flush();
-        s.end();
-        return;
-      }
-      return reply('250 2.1.0 OK');
+      readsSinceMail = 1;
+      const how = backend.behaviour.onMail?.(connection) ?? 'ok';
+      if (how === 'ok') return reply('250 2.1.0 OK');
+      reply(how === 'stale' ? '421 4.4.2 fake Disconnected for inactivity' : '250 2.1.0 OK');
+      flush();
+      if (how === 'stale') s.end();
+      else s.destroy();
+      return;
     }
     if (verb === 'RCPT') {
-      rcpts.push(/<([^>]*)>/.exec(line)?.[1] ?? '');
+      const rcpt = /<([^>]*)>/.exec(line)?.[1] ?? '';
+      const refusal = backend.behaviour.onRcpt?.(rcpt);
+      if (refusal !== undefined) return reply(refusal);
+      rcpts.push(rcpt);
       return reply('250 2.1.5 OK');
     }
     if (verb === 'BDAT') {
@@ -222,7 +237,11 @@ function lmtpDialog(s: Socket, connection: number, backend: FakeBackend, onBytes
         if (bdat.left > 0) break;
         const { last } = bdat;
         bdat = undefined;
-        if (last) store();
+        // As Dovecot: a chunk with no recipient taken is refused (and its bytes skipped).
+        if (rcpts.length === 0) {
+          chunks = [];
+          reply('503 5.5.0 No valid recipients');
+        } else if (last) store();
         else reply(`250 2.0.0 OK chunk`);
         continue;
       }
@@ -236,6 +255,7 @@ function lmtpDialog(s: Socket, connection: number, backend: FakeBackend, onBytes
   }
 
   s.on('data', (chunk: Buffer) => {
+    readsSinceMail++;
     input = input.length === 0 ? chunk : Buffer.concat([input, chunk]);
     work();
   });
