@@ -22,8 +22,9 @@ export function maxBodyBytes(messageSizeLimit: number): number {
 
 /**
  * What one session may hold at most: up to 64 KiB of unread input plus one read (64 KiB), the part of the
- * message in hand (up to both again, dot-unstuffed), and per backend what its socket buffers before it says
- * "wait" (16 KiB); recipients and replies are small. Messages stream through: none is held whole, so the
+ * message in hand (up to both again, dot-unstuffed), the parts gathered before they go to the backends (less
+ * than 32 KiB before that part, and a copy while they are joined), and per backend what its socket buffers
+ * before it says "wait" (16 KiB); recipients and replies are small. Messages stream through: none is held whole, so the
  * message size does not enter. 512 KiB leaves room for what the heap keeps around that.
  */
 export const SESSION_BYTES = 512 * 1024;

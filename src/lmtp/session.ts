@@ -59,9 +59,18 @@ const MAX_PENDING_BYTES = 64 * 1024;
 /** Replies the client has not read yet, held before the session stops taking its commands. */
 const MAX_OUTPUT_BYTES = 64 * 1024;
 
-/** The message being received and where it goes (once its first part is in). */
+/**
+ * Message bytes gathered before they go to the backends: a message up to this size goes in one write with its
+ * envelope, a longer one in chunks of about this size instead of one (and one reply to wait for) per read.
+ */
+const CHUNK_BYTES = 32 * 1024;
+
+/** The message being received and where it goes (once its first chunk is gathered). */
 interface InFlight {
   delivery?: Delivery;
+  /** Parts read and not yet sent, `heldBytes` in all. */
+  held: Buffer[];
+  heldBytes: number;
   from: { address: string; params: readonly string[] };
   rcpts: readonly Recipient[];
   tooBig: boolean;
@@ -151,9 +160,17 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
   /** DATA: 354 at once; each backend's transaction opens with the message's first part, and the rest streams through as it comes. */
   function begin(): void {
     readingBody = true;
-    message = { from: sender as InFlight['from'], rcpts: recipients, tooBig: false, started: Date.now() };
+    message = { from: sender as InFlight['from'], rcpts: recipients, held: [], heldBytes: 0, tooBig: false, started: Date.now() };
     deadline = Date.now() + limits.bodyTimeoutMs;
     socket.write('354 OK, end data with <CR><LF>.<CR><LF>\r\n');
+  }
+
+  /** The parts held, as one buffer; none held after. */
+  function takeHeld(m: InFlight): Buffer {
+    const chunk = m.held.length === 1 ? (m.held[0] as Buffer) : Buffer.concat(m.held);
+    m.held = [];
+    m.heldBytes = 0;
+    return chunk;
   }
 
   /** A transaction at each recipient's backend, opened with `first` (`last`: the whole message). */
@@ -169,15 +186,20 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
     const m = message as InFlight;
     if (item.kind === 'body-part') {
       if (m.tooBig) return;
+      m.held.push(item.data);
+      m.heldBytes += item.data.length;
+      if (m.heldBytes < CHUNK_BYTES) return;
+      const chunk = takeHeld(m);
       if (!m.delivery) {
-        await open(m, item.data, false);
+        await open(m, chunk, false);
         return;
       }
       // The slowest backend sets the pace: no more is read from the client until every one can take more.
-      return work(m.delivery.write(item.data));
+      return work(m.delivery.write(chunk));
     }
     if (item.kind === 'body-too-big') {
       m.tooBig = true;
+      takeHeld(m);
       return m.delivery?.abort();
     }
     if (item.kind !== 'body-end') return;
@@ -188,11 +210,12 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
       for (const r of m.rcpts) send(lmtpReply(552, '5.3.4', `<${r.address}> Message too big for system`));
       return;
     }
+    m.held.push(item.data);
+    let last = takeHeld(m);
     let delivery = m.delivery;
-    let last = item.data;
     if (!delivery) {
-      // The usual message comes in one part: it goes with the envelope, and finish() only reads the replies.
-      delivery = await open(m, item.data, true);
+      // A message up to CHUNK_BYTES goes whole with the envelope, and finish() only reads the replies.
+      delivery = await open(m, last, true);
       last = Buffer.alloc(0);
     }
     const replies = await work(delivery.finish(last));

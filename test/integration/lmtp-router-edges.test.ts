@@ -133,6 +133,25 @@ test('GIVEN a message that comes in one part WHEN the router delivers it over a 
   assert.equal(stored?.reads, 1);
 });
 
+test('GIVEN messages the client sends in 4 KiB writes WHEN the router delivers them THEN it gathers them: one of 20 KiB reaches the backend in one read with its envelope, one of 200 KiB in a few', async (t) => {
+  const h = await harness(t);
+  const backend = h.backends[0] as FakeBackend;
+  const c = await h.connect();
+  for (const [name, kib] of [['small', 20], ['large', 200]] as const) {
+    await c.send(`LHLO mta.test\r\nMAIL FROM:<s@remote.test>\r\nRCPT TO:<a1@example.com>\r\nDATA\r\n`, 4);
+    const text = `Subject: ${name}\r\n\r\n${`${'y'.repeat(62)}\r\n`.repeat(kib * 16)}`;
+    for (let at = 0; at < text.length; at += 4096) {
+      c.socket.write(text.slice(at, at + 4096));
+      await delay(2);
+    }
+    assert.deepEqual(codes(await c.send('.\r\n', 1)), ['250']);
+  }
+  const [small, large] = ['small', 'large'].map((name) => backend.stored.find((m) => m.body.includes(`Subject: ${name}`)));
+  assert.equal(small?.reads, 1);
+  // 50 writes from the client; about 7 chunks of 32 KiB to the backend.
+  assert.ok(large !== undefined && large.body.length > 200 * 1024 && large.reads <= 12, `the large one took ${large?.reads} reads`);
+});
+
 test('GIVEN a pooled connection the backend drops right after answering MAIL WHEN a message goes out on it THEN it is not sent again: its recipient gets 451 and nothing is stored', async (t) => {
   const h = await harness(t);
   const backend = h.backends[0] as FakeBackend;
@@ -288,10 +307,12 @@ test('GIVEN a client that pauses in the middle of its message for longer than a 
   const h = await harness(t, { pool: { replyTimeoutMs: 300 } });
   const c = await h.connect();
   await c.send('LHLO mta.test\r\nMAIL FROM:<s@remote.test>\r\nRCPT TO:<a1@example.com>\r\nDATA\r\n', 4);
-  c.socket.write('Subject: pause\r\n\r\nfirst half\r\n');
+  // More than the router gathers before it opens the backend's transaction (32 KiB).
+  const firstHalf = `Subject: pause\r\n\r\n${`${'x'.repeat(70)}\r\n`.repeat(600)}`;
+  c.socket.write(firstHalf);
   await until('the first half at the backend', async () => (h.backends[0]?.received() ? true : undefined), 5000);
   // The pause itself is what is tested: over three times the backends' reply timeout.
   await delay(1000);
   assert.deepEqual(codes(await c.send('second half\r\n.\r\n', 1)), ['250']);
-  assert.equal(h.backends[0]?.stored[0]?.body.toString(), 'Subject: pause\r\n\r\nfirst half\r\nsecond half\r\n');
+  assert.equal(h.backends[0]?.stored[0]?.body.toString(), `${firstHalf}second half\r\n`);
 });
