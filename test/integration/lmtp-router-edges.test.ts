@@ -111,15 +111,22 @@ test('GIVEN a backend that dies after the first of two final replies WHEN the ro
   assert.deepEqual(codes(final), ['250', '451']);
 });
 
-test('GIVEN a pooled connection the backend has let go stale WHEN the next transaction starts on it THEN it goes again on a new connection and is stored once', async (t) => {
+/**
+ * A delivery that leaves its connection in the pool, then one more on it with the backend closing that
+ * connection at MAIL as `how` says: its final replies, copies stored, and backend connections in all.
+ */
+async function onPooledConnection(t: TestContext, how: 'stale' | 'drop'): Promise<{ final: string[]; stored: number; connections: number }> {
   const h = await harness(t);
   const backend = h.backends[0] as FakeBackend;
   const c = await h.connect();
   assert.deepEqual(codes(await deliver(c, ['a1@example.com'], 'warm-up')), ['250']);
-  backend.behaviour.onMail = (connection) => (connection === 1 ? 'stale' : 'ok');
-  assert.deepEqual(codes(await deliver(c, ['a1@example.com'], 'after-stale')), ['250']);
-  assert.equal(backend.stored.filter((m) => m.body.includes('after-stale')).length, 1);
-  assert.equal(backend.connections(), 2);
+  backend.behaviour.onMail = (connection) => (connection === 1 ? how : 'ok');
+  const final = codes(await deliver(c, ['a1@example.com'], `after-${how}`));
+  return { final, stored: backend.stored.filter((m) => m.body.includes(`after-${how}`)).length, connections: backend.connections() };
+}
+
+test('GIVEN a pooled connection the backend has let go stale WHEN the next transaction starts on it THEN it goes again on a new connection and is stored once', async (t) => {
+  assert.deepEqual(await onPooledConnection(t, 'stale'), { final: ['250'], stored: 1, connections: 2 });
 });
 
 test('GIVEN a message that comes in one part WHEN the router delivers it over a pooled connection THEN the backend reads MAIL, RCPT and the whole message at once', async (t) => {
@@ -153,14 +160,8 @@ test('GIVEN messages the client sends in 4 KiB writes WHEN the router delivers t
 });
 
 test('GIVEN a pooled connection the backend drops right after answering MAIL WHEN a message goes out on it THEN it is not sent again: its recipient gets 451 and nothing is stored', async (t) => {
-  const h = await harness(t);
-  const backend = h.backends[0] as FakeBackend;
-  const c = await h.connect();
-  assert.deepEqual(codes(await deliver(c, ['a1@example.com'], 'warm-up')), ['250']);
-  backend.behaviour.onMail = (connection) => (connection === 1 ? 'drop' : 'ok');
-  assert.deepEqual(codes(await deliver(c, ['a1@example.com'], 'after-drop')), ['451']);
-  assert.equal(backend.stored.filter((m) => m.body.includes('after-drop')).length, 0);
-  assert.equal(backend.connections(), 1, 'no second connection: the message was not sent again');
+  // One connection in all: the message was not sent again.
+  assert.deepEqual(await onPooledConnection(t, 'drop'), { final: ['451'], stored: 0, connections: 1 });
 });
 
 test('GIVEN a backend that refuses one of two recipients and then the only one WHEN each message goes with its envelope THEN each recipient gets its backend\'s reply, only the one taken is stored, and the connection carries both', async (t) => {
