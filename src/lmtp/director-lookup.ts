@@ -2,7 +2,8 @@
  * Asks the local Dovecot director which backend serves a user: the same passdb lookup Dovecot's own LMTP
  * proxy makes, over the director's `director-userdb` socket. Every recipient is asked afresh, so the director
  * stays the one authority on where a user lives (moves, flushes and removed backends take effect at once)
- * and keeps counting the user as active. One connection, lookups pipelined by request id.
+ * and keeps counting the user as active. One connection, lookups pipelined by request id; a lookup whose
+ * connection ends before it is answered goes out once more on a new one.
  */
 import { createConnection, type Socket } from 'node:net';
 import { AUTH_MASTER_HANDSHAKE, createLineSplitter, formatPassLookup, parseAuthMasterReply } from '../protocol/index.ts';
@@ -23,10 +24,19 @@ interface Waiting {
   deadline: number;
   /** The connection the lookup went out on: only its end can fail the lookup. */
   socket: Socket;
+  user: string;
+  /** Sent again once already, after its first connection ended. */
+  retried: boolean;
 }
 
 /** How often unanswered lookups are checked against their deadline. */
 const SWEEP_MS = 250;
+/**
+ * A lookup whose connection ended before its answer goes out again once, this much later, on a new connection.
+ * A Dovecot reload (a renewed certificate, peers that moved) re-creates the director's sockets and ends the
+ * old processes' connections; a moment later the new ones answer.
+ */
+export const LOOKUP_RETRY_MS = 200;
 
 export function createDirectorLookup(opts: { socketPath: string; timeoutMs: number }): BackendLookup {
   let socket: Socket | undefined;
@@ -79,6 +89,32 @@ export function createDirectorLookup(opts: { socketPath: string; timeoutMs: numb
     for (const [id, w] of [...waiting]) if (!on || w.socket === on) settle(id, { kind: 'failed', reason });
   }
 
+  function send(id: number, w: Waiting): void {
+    w.socket = socket ??= connect();
+    outgoing.push(formatPassLookup(id, w.user, { service: 'lmtp' }));
+    if (!flushQueued) {
+      flushQueued = true;
+      setImmediate(flush);
+    }
+  }
+
+  /** The lookups sent on `on`, which ended: each goes again once on a new connection, or fails. */
+  function retryAll(reason: string, on: Socket): void {
+    for (const [id, w] of [...waiting]) {
+      if (w.socket !== on) continue;
+      if (w.retried || closed) {
+        settle(id, { kind: 'failed', reason });
+        continue;
+      }
+      w.retried = true;
+      setTimeout(() => {
+        // Answered, timed out or given up meanwhile: nothing to send.
+        if (waiting.get(id) !== w || closed) return;
+        send(id, w);
+      }, LOOKUP_RETRY_MS).unref();
+    }
+  }
+
   function connect(): Socket {
     const lines = createLineSplitter();
     const onAnswers = (chunk: Buffer): void => {
@@ -97,12 +133,16 @@ export function createDirectorLookup(opts: { socketPath: string; timeoutMs: numb
     };
     const s = createConnection({ path: opts.socketPath, onread: readInto(16 * 1024, onAnswers) });
     s.write(AUTH_MASTER_HANDSHAKE);
+    let ended = false;
+    // 'error' and then 'close': the lookups on it are handled once.
     const gone = (err?: Error): void => {
+      if (ended) return;
+      ended = true;
       if (socket === s) {
         socket = undefined;
         outgoing = [];
       }
-      failAll(err ? `director socket: ${err.message}` : 'director socket closed', s);
+      retryAll(err ? `director socket: ${err.message}` : 'director socket closed', s);
     };
     s.on('error', gone);
     s.on('close', () => gone());
@@ -112,16 +152,12 @@ export function createDirectorLookup(opts: { socketPath: string; timeoutMs: numb
   return {
     lookup(user) {
       if (closed) return Promise.resolve({ kind: 'failed', reason: 'router is stopping' });
-      const on = (socket ??= connect());
       const id = nextId++;
       return new Promise<LookupResult>((resolve) => {
-        waiting.set(id, { resolve, deadline: Date.now() + opts.timeoutMs, socket: on });
+        const w: Waiting = { resolve, deadline: Date.now() + opts.timeoutMs, socket: (socket ??= connect()), user, retried: false };
+        waiting.set(id, w);
         sweeper ??= setInterval(sweep, SWEEP_MS).unref();
-        outgoing.push(formatPassLookup(id, user, { service: 'lmtp' }));
-        if (!flushQueued) {
-          flushQueued = true;
-          setImmediate(flush);
-        }
+        send(id, w);
       });
     },
     close() {

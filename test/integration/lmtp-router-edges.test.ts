@@ -304,6 +304,23 @@ test('GIVEN a director lookup that timed out WHEN the next lookup goes out on a 
   assert.deepEqual(codes(replies), ['250', '250', '451', '250']);
 });
 
+test('GIVEN a director that closes its connection instead of answering, once WHEN a recipient is looked up THEN the lookup goes again on a new connection and the message is delivered', async (t) => {
+  const drops = new Set<string>();
+  const h = await harness(t, {}, (user) => {
+    if (user.startsWith('flaky') && !drops.has(user)) {
+      drops.add(user);
+      return 'drop';
+    }
+    return user.startsWith('always') ? 'drop' : route(user);
+  });
+  const c = await h.connect();
+  assert.deepEqual(codes(await deliver(c, ['flaky1@example.com'], 'after a dropped lookup')), ['250']);
+  assert.equal(h.backends[0]?.stored.filter((m) => m.body.includes('after a dropped lookup')).length, 1);
+  // A director that drops it again: the recipient gets a 451 (Postfix tries later), not a wait.
+  const replies = await c.send('RSET\r\nMAIL FROM:<s@remote.test>\r\nRCPT TO:<always1@example.com>\r\n', 3);
+  assert.deepEqual(codes(replies), ['250', '250', '451']);
+});
+
 test('GIVEN a client that pauses in the middle of its message for longer than a backend may stay silent WHEN it goes on THEN the message is delivered: the pause is the client\'s, not the backend\'s', async (t) => {
   const h = await harness(t, { pool: { replyTimeoutMs: 300 } });
   const c = await h.connect();

@@ -35,8 +35,8 @@ export interface FakeDirector {
 }
 
 /**
- * `route(user)` names the user's backend, `undefined` for an unknown user, or `'stall'` to leave the lookup
- * unanswered.
+ * `route(user)` names the user's backend, `undefined` for an unknown user, `'stall'` to leave the lookup
+ * unanswered, or `'drop'` to close the connection instead of answering.
  */
 export async function startFakeDirector(t: TestContext, route: (user: string) => string | undefined): Promise<FakeDirector> {
   const dir = mkdtempSync(join(tmpdir(), 'mailfleet-fake-director-'));
@@ -55,6 +55,10 @@ export async function startFakeDirector(t: TestContext, route: (user: string) =>
         asked.push(user);
         const host = route(user);
         if (host === 'stall') continue;
+        if (host === 'drop') {
+          s.destroy();
+          return;
+        }
         s.write(host === undefined ? `NOTFOUND\t${id}\n` : `PASS\t${id}\tuser=${user}\tproxy=y\thost=${host}\n`);
       }
     });
