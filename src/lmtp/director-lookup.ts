@@ -84,11 +84,11 @@ export function createDirectorLookup(opts: { socketPath: string; timeoutMs: numb
     }
   }
 
-  /** Fails the lookups sent on `on` (all, without it). A replaced connection closing leaves the new one's alone. */
-  function failAll(reason: string, on?: Socket): void {
-    for (const [id, w] of [...waiting]) if (!on || w.socket === on) settle(id, { kind: 'failed', reason });
+  function failAll(reason: string): void {
+    for (const id of [...waiting.keys()]) settle(id, { kind: 'failed', reason });
   }
 
+  /** Queues the lookup on the current connection (a new one when there is none). */
   function send(id: number, w: Waiting): void {
     w.socket = socket ??= connect();
     outgoing.push(formatPassLookup(id, w.user, { service: 'lmtp' }));
@@ -98,7 +98,10 @@ export function createDirectorLookup(opts: { socketPath: string; timeoutMs: numb
     }
   }
 
-  /** The lookups sent on `on`, which ended: each goes again once on a new connection, or fails. */
+  /**
+   * The lookups sent on `on`, which ended: each goes again once on a new connection, or fails. A replaced
+   * connection closing leaves the new one's alone.
+   */
   function retryAll(reason: string, on: Socket): void {
     for (const [id, w] of [...waiting]) {
       if (w.socket !== on) continue;
