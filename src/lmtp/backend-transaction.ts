@@ -7,6 +7,7 @@
  * arrives, with backpressure, and `BDAT … LAST` asks for one reply per recipient. Once MAIL is answered,
  * nothing is sent twice: a recipient the backend did not answer gets a 451.
  */
+import type { Socket } from 'node:net';
 import { lmtpReply, type LmtpReply, type SmtpReply } from '../protocol/index.ts';
 import { BackendError, type Connection } from './backend-connection.ts';
 import { drainOrClose } from './socket-drain.ts';
@@ -73,6 +74,15 @@ function chunkCommand(size: number, last: boolean): string {
   return `BDAT ${size}${last ? ' LAST' : ''}\r\n`;
 }
 
+/** Commands and the chunk behind them in one write; false when the socket says wait. */
+function send(socket: Socket, commands: string, chunk: Buffer | undefined): boolean {
+  socket.cork();
+  socket.write(commands);
+  const more = chunk && chunk.length > 0 ? socket.write(chunk) : true;
+  socket.uncork();
+  return more && !socket.writableNeedDrain;
+}
+
 /**
  * Sends MAIL, the RCPTs and the first chunk pipelined and reads the envelope's replies. When the result is
  * `open`, the sink's `onEnd` hears once, at its end, whether `conn` may be reused; otherwise the caller decides
@@ -82,10 +92,7 @@ export async function sendEnvelope(conn: Connection, env: Envelope, t: Transacti
   const params = env.mailParams.length > 0 ? ` ${env.mailParams.join(' ')}` : '';
   conn.busy(true);
   const { socket } = conn;
-  socket.cork();
-  socket.write(`MAIL FROM:<${env.sender}>${params}\r\n${env.recipients.map((r) => `RCPT TO:<${r}>\r\n`).join('')}${chunkCommand(first.data.length, first.last)}`);
-  if (first.data.length > 0) socket.write(first.data);
-  socket.uncork();
+  send(socket, `MAIL FROM:<${env.sender}>${params}\r\n${env.recipients.map((r) => `RCPT TO:<${r}>\r\n`).join('')}${chunkCommand(first.data.length, first.last)}`, first.data);
   const rcpt: SmtpReply[] = [];
   let mail: SmtpReply;
   try {
@@ -150,20 +157,12 @@ function openMessage(conn: Connection, env: Envelope, rcpt: readonly SmtpReply[]
     }
   }
 
-  function send(header: string, chunk: Buffer | undefined): boolean {
-    socket.cork();
-    socket.write(header);
-    const more = chunk && chunk.length > 0 ? socket.write(chunk) : true;
-    socket.uncork();
-    return more && !socket.writableNeedDrain;
-  }
-
   if (unanswered > 0) reading = readChunkReplies();
 
   return {
     write(chunk) {
       if (ended || broken !== undefined || refused || socket.destroyed || chunk.length === 0) return true;
-      const more = send(chunkCommand(chunk.length, false), chunk);
+      const more = send(socket, chunkCommand(chunk.length, false), chunk);
       unanswered++;
       if (!readerRunning) reading = readChunkReplies();
       return more;
@@ -175,7 +174,7 @@ function openMessage(conn: Connection, env: Envelope, rcpt: readonly SmtpReply[]
     async finish(last) {
       const unstored = (text: string): LmtpReply[] => env.recipients.map((r, i) => (rcpt[i] as SmtpReply).code >= 300 ? asLmtpReply(rcpt[i] as SmtpReply) : temporary(r, text));
       if (ended) return unstored('message given up');
-      if (!lastSent && broken === undefined && !socket.destroyed) send(chunkCommand(last?.length ?? 0, true), last);
+      if (!lastSent && broken === undefined && !socket.destroyed) send(socket, chunkCommand(last?.length ?? 0, true), last);
       await reading;
       if (broken !== undefined || refused) {
         end(false);
