@@ -20,7 +20,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { ATTACHMENT_EVERY } from './delivery/mix.ts';
 import { filteredMode, filteredPrerequisites, scanVerdicts, unfilteredMode, type Mode, type Start } from './delivery/filtered.ts';
-import { cpuDelta, sampleCpu, trackProcesses } from './delivery/cpu.ts';
+import { cpuDelta, sampleCpu, trackProcesses, type ProcessUse } from './delivery/cpu.ts';
 import { deliver, jobs, type Load, type LoadResult } from './delivery/load.ts';
 import { assertNothingListens } from './support/processes.ts';
 import { addCpu, freeze, thaw } from './delivery/rounds.ts';
@@ -102,8 +102,8 @@ interface PathResult {
   /** CPU used while the path sat idle for `idleMs` before the load: its background cost (health checks, probes). */
   idle: ReturnType<typeof cpuDelta>;
   idleMs: number;
-  /** With --processes: "component process-name" → CPU ms during the timed load. */
-  processes?: Map<string, number>;
+  /** With --processes: "component process-name" → CPU ms and runs during the timed load. */
+  processes?: Map<string, ProcessUse>;
 }
 
 interface RunContext {
@@ -123,7 +123,7 @@ interface Running {
   target: DeliveryTarget;
   /** Set by the warm-up. */
   idle: ReturnType<typeof cpuDelta>;
-  rounds: { r: LoadResult; cpu: ReturnType<typeof cpuDelta>; processes?: Map<string, number> }[];
+  rounds: { r: LoadResult; cpu: ReturnType<typeof cpuDelta>; processes?: Map<string, ProcessUse> }[];
 }
 
 /** Brings one path up and freezes it until its warm-up. */
@@ -194,8 +194,13 @@ function total(path: Running, idleMs: number): PathResult {
     acceptedSeconds: path.rounds.reduce((n, x) => n + x.r.acceptedSeconds, 0),
   };
   const cpu = path.rounds.map((x) => x.cpu).reduce(addCpu);
-  const processes = new Map<string, number>();
-  for (const x of path.rounds) for (const [k, v] of x.processes ?? []) processes.set(k, (processes.get(k) ?? 0) + v);
+  const processes = new Map<string, ProcessUse>();
+  for (const x of path.rounds) {
+    for (const [k, v] of x.processes ?? []) {
+      const sum = processes.get(k) ?? { ms: 0, runs: 0 };
+      processes.set(k, { ms: sum.ms + v.ms, runs: sum.runs + v.runs });
+    }
+  }
   const tracked = path.rounds.some((x) => x.processes !== undefined);
   return { path: path.name, r, cpu, idle: path.idle, idleMs, ...(tracked ? { processes } : {}) };
 }
@@ -221,17 +226,29 @@ function cpuReport(results: PathResult[]): void {
   table(rows);
 }
 
-/** With --processes: CPU per message by component and process name, side by side, largest first. */
+/**
+ * With --processes: CPU and runs (wake-ups) per message by component and process name, side by side, largest CPU
+ * first; then the runs a message costs each path in all, and the CPU of one run of the full path's own hops.
+ */
 function processReport(results: PathResult[]): void {
   const keys = [...new Set(results.flatMap((x) => [...(x.processes?.keys() ?? [])]))];
-  const perMsg = (x: PathResult, key: string) => (x.processes?.get(key) ?? 0) / x.r.messages;
+  const perMsg = (x: PathResult, key: string) => (x.processes?.get(key)?.ms ?? 0) / x.r.messages;
+  const runsPerMsg = (x: PathResult, key: string) => (x.processes?.get(key)?.runs ?? 0) / x.r.messages;
   keys.sort((a, b) => Math.max(...results.map((x) => perMsg(x, b))) - Math.max(...results.map((x) => perMsg(x, a))));
-  const rows = [['process (sampled every 200 ms)', ...results.map((x) => `${x.path} ms/msg`)]];
+  const rows = [['process (sampled every 200 ms)', ...results.map((x) => `${x.path} ms/msg`), ...results.map((x) => `${x.path} runs/msg`), ...results.map((x) => `${x.path} µs/run`)]];
   for (const k of keys) {
     if (Math.max(...results.map((x) => perMsg(x, k))) < 0.01) continue;
-    rows.push([k, ...results.map((x) => (x.processes?.has(k) ? perMsg(x, k).toFixed(2) : '-'))]);
+    const cell = (x: PathResult, f: (x: PathResult, k: string) => number, digits: number) => (x.processes?.has(k) ? f(x, k).toFixed(digits) : '-');
+    const perRun = (x: PathResult, key: string) => (runsPerMsg(x, key) > 0 ? (perMsg(x, key) * 1000) / runsPerMsg(x, key) : 0);
+    rows.push([k, ...results.map((x) => cell(x, perMsg, 2)), ...results.map((x) => cell(x, runsPerMsg, 1)), ...results.map((x) => cell(x, perRun, 0))]);
   }
+  const totalOf = (x: PathResult, f: (x: PathResult, k: string) => number) => keys.reduce((n, k) => n + f(x, k), 0);
+  rows.push(['all processes', ...results.map((x) => totalOf(x, perMsg).toFixed(2)), ...results.map((x) => totalOf(x, runsPerMsg).toFixed(1)), ...results.map((x) => {
+    const runs = totalOf(x, runsPerMsg);
+    return runs > 0 ? ((totalOf(x, perMsg) * 1000) / runs).toFixed(0) : '-';
+  })]);
   table(rows);
+  console.log("runs: times a process's threads were put on a CPU during the rounds (/proc/PID/task/*/schedstat), per delivered message");
 }
 
 /** Each round's rates and ratio: how much the ratio moves from round to round on this host. */

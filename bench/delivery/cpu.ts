@@ -119,15 +119,44 @@ export function cpuDelta(before: CpuSample, after: CpuSample): { byComponent: Ma
   return { byComponent, oursMs, outsideMs: Math.max(0, after.hostBusyMs - before.hostBusyMs - oursMs) };
 }
 
+/** What one process (or all of a name within a component) used during a window. */
+export interface ProcessUse {
+  /** CPU milliseconds (utime + stime). */
+  ms: number;
+  /**
+   * Times its threads were put on a CPU (the third field of `/proc/PID/task/TID/schedstat`, summed over its
+   * threads): one a wake-up, plus one each time it was preempted. A process that waits on a socket runs once for
+   * each time something arrives; what a message costs a hop shows here as runs per message.
+   */
+  runs: number;
+}
+
+/** Runs of a process so far, over all its threads; undefined once it has exited. */
+function runsOf(pid: number): number | undefined {
+  let runs = 0;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        runs += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[2] ?? 0);
+      } catch {
+        // the thread ended
+      }
+    }
+  } catch {
+    return undefined;
+  }
+  return runs;
+}
+
 /**
- * Per-process CPU during a window, by component and process name (`/proc/PID/comm`: lmtp, auth, smtpd, proxymap,
- * slapd …): which daemon process inside a component costs what. Polls the bench's process tree every `intervalMs`
- * and sums each process's own CPU (utime+stime) from its first to its last sighting, so a process that exits loses
- * at most its last interval, and one that lives shorter than an interval is missed; the component totals above
- * stay the exact figures.
+ * Per-process CPU and runs during a window, by component and process name (`/proc/PID/comm`: lmtp, auth, smtpd,
+ * proxymap, slapd …): which daemon process inside a component costs what, and how often it is woken for it.
+ * Polls the bench's process tree every `intervalMs` and sums each process's own figures from its first to its last
+ * sighting, so a process that exits loses at most its last interval, and one that lives shorter than an interval is
+ * missed; the component totals above stay the exact figures for CPU.
  */
-export function trackProcesses(roots: Map<number, string>, intervalMs = 200): { stop: () => Map<string, number> } {
-  const seen = new Map<string, { key: string; first: number; last: number }>();
+export function trackProcesses(roots: Map<number, string>, intervalMs = 200): { stop: () => Map<string, ProcessUse> } {
+  const seen = new Map<string, { key: string; first: ProcessUse; last: ProcessUse }>();
   const tick = (initial: boolean) => {
     const procs = readProcs();
     const children = new Map<number, Proc[]>();
@@ -146,8 +175,10 @@ export function trackProcesses(roots: Map<number, string>, intervalMs = 200): { 
       // A pid is keyed with its start time, so a reused pid is a new process.
       const id = `${item.p.pid}:${item.p.start}`;
       const rec = seen.get(id);
-      if (rec) rec.last = item.p.selfMs;
-      else seen.set(id, { key: `${l.self} ${comm}`, first: initial ? item.p.selfMs : 0, last: item.p.selfMs });
+      const runs = runsOf(item.p.pid);
+      const now: ProcessUse = { ms: item.p.selfMs, runs: runs ?? rec?.last.runs ?? 0 };
+      if (rec) rec.last = now;
+      else seen.set(id, { key: `${l.self} ${comm}`, first: initial ? now : { ms: 0, runs: 0 }, last: now });
       for (const c of children.get(item.p.pid) ?? []) queue.push({ p: c, inherited: l.children });
     }
   };
@@ -157,8 +188,14 @@ export function trackProcesses(roots: Map<number, string>, intervalMs = 200): { 
     stop() {
       clearInterval(timer);
       tick(false);
-      const out = new Map<string, number>();
-      for (const r of seen.values()) if (r.last > r.first) out.set(r.key, (out.get(r.key) ?? 0) + r.last - r.first);
+      const out = new Map<string, ProcessUse>();
+      for (const r of seen.values()) {
+        const ms = r.last.ms - r.first.ms;
+        const runs = r.last.runs - r.first.runs;
+        if (ms <= 0 && runs <= 0) continue;
+        const sum = out.get(r.key) ?? { ms: 0, runs: 0 };
+        out.set(r.key, { ms: sum.ms + Math.max(0, ms), runs: sum.runs + Math.max(0, runs) });
+      }
       return out;
     },
   };
