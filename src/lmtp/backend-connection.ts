@@ -30,6 +30,8 @@ export interface Connection {
   idle(ms: number): void;
   /** Whether a transaction may start on it (open, nothing unread). */
   usable(): boolean;
+  /** When it was opened (`Date.now()`). */
+  readonly openedAt: number;
   /** Resolves when the connection has ended, with why. */
   readonly ended: Promise<Error>;
 }
@@ -123,6 +125,7 @@ export function openConnection(host: string, opts: ConnectionOptions): Promise<C
       },
       idle: arm,
       usable: () => failure === undefined && ready.length === 0 && !socket.destroyed,
+      openedAt: Date.now(),
       ended,
     };
 

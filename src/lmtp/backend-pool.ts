@@ -3,6 +3,12 @@
  * connection instead of once per message. Each connection carries one transaction at a time
  * (backend-transaction.ts) and goes back to the pool when it ends in step. A few transactions run at a backend
  * at once; more wait for a slot, within a deadline.
+ *
+ * A connection is reused only for `maxAgeMs` after it was opened. Each one is a Dovecot lmtp process of the
+ * configuration the backend had when it opened: after a reload (the backend's peers moved, say LDAP to a new
+ * address) that process and the auth process it asks stay on the old configuration for as long as the
+ * connection lives. Kept for good, one such connection made every message through it wait for an LDAP
+ * server that was gone (4 s each).
  */
 import { openConnection, type Connection, type ConnectionOptions } from './backend-connection.ts';
 import { sendEnvelope, temporary, type Envelope, type FirstChunk, type MessageSink, type TransactionTimeouts } from './backend-transaction.ts';
@@ -12,6 +18,8 @@ export type { Envelope, FirstChunk, MessageSink } from './backend-transaction.ts
 export interface PoolOptions extends ConnectionOptions, TransactionTimeouts {
   /** An idle connection is closed after this long. */
   idleMs: number;
+  /** A connection opened longer ago than this is closed when its transaction ends, not reused. */
+  maxAgeMs: number;
   /**
    * Transactions in flight per backend; more wait their turn. Deliveries are CPU- and fsync-bound on the
    * backend, so a few at a time keep it busy, and more only add Dovecot processes (one per connection).
@@ -92,19 +100,22 @@ export function createBackendPool(opts: PoolOptions, count: (event: PoolEvent) =
     else active.delete(host);
   }
 
+  const tooOld = (conn: Connection): boolean => Date.now() - conn.openedAt > opts.maxAgeMs;
+
   function take(host: string): Connection | undefined {
     const list = idle.get(host);
     while (list && list.length > 0) {
       const conn = list.pop() as Connection;
       conn.idle(0);
-      if (conn.usable()) return conn;
+      if (conn.usable() && !tooOld(conn)) return conn;
+      if (!conn.socket.destroyed) conn.socket.end('QUIT\r\n');
     }
     idle.delete(host);
     return undefined;
   }
 
   function giveBack(host: string, conn: Connection): void {
-    if (closed || !conn.usable()) {
+    if (closed || !conn.usable() || tooOld(conn)) {
       conn.socket.end('QUIT\r\n');
       return;
     }

@@ -70,6 +70,7 @@ const POOL_SETTINGS: Omit<PoolOptions, 'port' | 'heloName' | 'localAddress'> = {
   dataTimeoutMs: 480_000,
   slotWaitMs: 60_000,
   idleMs: 20_000,
+  maxAgeMs: 10_000,
   maxActivePerBackend: 6,
 };
 const LOOKUP_TIMEOUT_MS = 10_000;

@@ -178,6 +178,20 @@ test('GIVEN a backend that refuses one of two recipients and then the only one W
   assert.equal(backend.connections(), 1);
 });
 
+test('GIVEN a backend connection older than the pool\'s age limit WHEN the next message comes THEN it goes on a new connection, as after a reload of the backend, and the old one is not used again', async (t) => {
+  const h = await harness(t, { pool: { maxAgeMs: 400 } });
+  const backend = h.backends[0] as FakeBackend;
+  const c = await h.connect();
+  assert.deepEqual(codes(await deliver(c, ['a1@example.com'], 'first')), ['250']);
+  assert.deepEqual(codes(await deliver(c, ['a1@example.com'], 'second')), ['250']);
+  assert.equal(backend.connections(), 1, 'reused while young');
+  await delay(500);
+  assert.deepEqual(codes(await deliver(c, ['a1@example.com'], 'third')), ['250']);
+  assert.deepEqual(codes(await deliver(c, ['a1@example.com'], 'fourth')), ['250']);
+  assert.equal(backend.connections(), 2, 'one new connection, reused in turn');
+  assert.deepEqual(backend.stored.map((m) => /first|second|third|fourth/.exec(m.body.toString())?.[0]), ['first', 'second', 'third', 'fourth']);
+});
+
 test('GIVEN every slot of a backend held by a stalled transaction WHEN another transaction waits for a slot THEN it gets 451 once the wait deadline passes and nothing of it is stored', async (t) => {
   const h = await harness(t, { pool: { maxActivePerBackend: 1, slotWaitMs: 300, dataTimeoutMs: 60_000 } });
   const backend = h.backends[0] as FakeBackend;
