@@ -81,8 +81,7 @@ function postfixBase({ spec, instance }: ConfigInput, mynetworks: readonly strin
 
 function mainCf(input: ConfigInput, extra: string[], delayReject = true): string {
   const { spec, instance, peers } = input;
-  const proxyHosts = peers.proxy.length > 0 ? peers.proxy.map((p) => p.host) : ['127.0.0.1'];
-  const lmtp = proxyHosts.map((host) => `inet:[${host}]:${spec.ports.lmtp}`);
+  const lmtp = peers.proxy.map((p) => `inet:[${p.host}]:${spec.ports.lmtp}`);
   return [
     ...postfixBase(input, spec.relayNetworks, 'ipv4'),
     'smtputf8_enable = no',
@@ -93,12 +92,8 @@ function mainCf(input: ConfigInput, extra: string[], delayReject = true): string
     `virtual_mailbox_domains = ${spec.domains.join(' ')}`,
     `virtual_mailbox_maps = proxy:ldap:${instance.configDir}/ldap-mailboxes.cf`,
     `proxy_read_maps = $virtual_mailbox_maps`,
-    `virtual_transport = lmtp:${lmtp[0] as string}`,
+    `virtual_transport = lmtp:${lmtp[0] ?? 'inet:[127.0.0.1]:24'}`,
     ...(lmtp.length > 1 ? [`lmtp_fallback_relay = ${lmtp.slice(1).join(' ')}`] : []),
-    // Postfix keeps an LMTP connection for the next message only while the queue has a backlog for it; below
-    // that, every message opened a session at the router (greeting, LHLO, QUIT). The proxies are always kept.
-    // Postfix matches this list against the next hop's host.
-    `lmtp_connection_cache_destinations = ${proxyHosts.join(' ')}`,
     'lmtp_destination_recipient_limit = 50',
     'lmtp_connect_timeout = 5s',
     ...foreignMail(input),

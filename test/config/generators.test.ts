@@ -48,8 +48,6 @@ test('GIVEN the mta role WHEN rendered THEN recipients come from LDAP, unknown o
   assert.equal(main.get('virtual_mailbox_maps'), 'proxy:ldap:/etc/mailfleet/ldap-mailboxes.cf');
   assert.equal(main.get('virtual_transport'), 'lmtp:inet:[proxy-0.proxy]:24');
   assert.equal(main.get('lmtp_fallback_relay'), 'inet:[proxy-1.proxy]:24');
-  // Connections to every proxy are kept for the next message, with a backlog or without.
-  assert.equal(main.get('lmtp_connection_cache_destinations'), 'proxy-0.proxy proxy-1.proxy');
   assert.equal(main.get('maillog_file'), '/dev/stdout');
   assert.match(main.get('smtpd_recipient_restrictions') ?? '', /reject_unlisted_recipient/);
   assert.equal(main.get('unknown_virtual_mailbox_reject_code'), '550');
