@@ -228,25 +228,27 @@ function cpuReport(results: PathResult[]): void {
 
 /**
  * With --processes: CPU and runs (wake-ups) per message by component and process name, side by side, largest CPU
- * first; then the runs a message costs each path in all, and the CPU of one run of the full path's own hops.
+ * first, each with the CPU of one of its runs; then the same for all of each path's processes together.
  */
 function processReport(results: PathResult[]): void {
   const keys = [...new Set(results.flatMap((x) => [...(x.processes?.keys() ?? [])]))];
   const perMsg = (x: PathResult, key: string) => (x.processes?.get(key)?.ms ?? 0) / x.r.messages;
   const runsPerMsg = (x: PathResult, key: string) => (x.processes?.get(key)?.runs ?? 0) / x.r.messages;
+  const usPerRun = (ms: number, runs: number) => (runs > 0 ? ((ms * 1000) / runs).toFixed(0) : '-');
   keys.sort((a, b) => Math.max(...results.map((x) => perMsg(x, b))) - Math.max(...results.map((x) => perMsg(x, a))));
   const rows = [['process (sampled every 200 ms)', ...results.map((x) => `${x.path} ms/msg`), ...results.map((x) => `${x.path} runs/msg`), ...results.map((x) => `${x.path} µs/run`)]];
   for (const k of keys) {
     if (Math.max(...results.map((x) => perMsg(x, k))) < 0.01) continue;
-    const cell = (x: PathResult, f: (x: PathResult, k: string) => number, digits: number) => (x.processes?.has(k) ? f(x, k).toFixed(digits) : '-');
-    const perRun = (x: PathResult, key: string) => (runsPerMsg(x, key) > 0 ? (perMsg(x, key) * 1000) / runsPerMsg(x, key) : 0);
-    rows.push([k, ...results.map((x) => cell(x, perMsg, 2)), ...results.map((x) => cell(x, runsPerMsg, 1)), ...results.map((x) => cell(x, perRun, 0))]);
+    const cell = (x: PathResult, text: string) => (x.processes?.has(k) ? text : '-');
+    rows.push([
+      k,
+      ...results.map((x) => cell(x, perMsg(x, k).toFixed(2))),
+      ...results.map((x) => cell(x, runsPerMsg(x, k).toFixed(1))),
+      ...results.map((x) => cell(x, usPerRun(perMsg(x, k), runsPerMsg(x, k)))),
+    ]);
   }
-  const totalOf = (x: PathResult, f: (x: PathResult, k: string) => number) => keys.reduce((n, k) => n + f(x, k), 0);
-  rows.push(['all processes', ...results.map((x) => totalOf(x, perMsg).toFixed(2)), ...results.map((x) => totalOf(x, runsPerMsg).toFixed(1)), ...results.map((x) => {
-    const runs = totalOf(x, runsPerMsg);
-    return runs > 0 ? ((totalOf(x, perMsg) * 1000) / runs).toFixed(0) : '-';
-  })]);
+  const totals = results.map((x) => ({ ms: keys.reduce((n, k) => n + perMsg(x, k), 0), runs: keys.reduce((n, k) => n + runsPerMsg(x, k), 0) }));
+  rows.push(['all processes', ...totals.map((t) => t.ms.toFixed(2)), ...totals.map((t) => t.runs.toFixed(1)), ...totals.map((t) => usPerRun(t.ms, t.runs))]);
   table(rows);
   console.log("runs: times a process's threads were put on a CPU during the rounds (/proc/PID/task/*/schedstat), per delivered message");
 }

@@ -19,15 +19,14 @@
  *
  * It runs once per request, so it is written for Redis's time: one HGET for a rule of one window, and each TAT
  * handed to HSET as a number, not formatted in Lua (Redis writes a number argument with 17 significant digits,
- * which reads back as the same double). Measured with redis-benchmark (8 clients, one window): about 9.4-12.6 µs a call before, 8.3-9.8
- * after.
+ * which reads back as the same double). Measured with redis-benchmark (8 clients, one window): about 9.4-12.6 µs
+ * a call before, 8.3-9.8 after.
  */
 export const LIMITER_SCRIPT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local pos = 1
-local writes = 0
-local wkeys, wkv, whorizon = {}, {}, {}
+local writes = {}
 local over = {}
 local refused = false
 for i = 1, #KEYS do
@@ -55,27 +54,25 @@ for i = 1, #KEYS do
     if tat < now then tat = now end
     local step = cost * period
     if step > span then step = span end
-    local ahead = tat + step - now
+    local nextTat = tat + step
+    local ahead = nextTat - now
     if ahead > span then fits = false end
     kv[2 * j - 1] = ARGV[at]
-    kv[2 * j] = now + ahead
+    kv[2 * j] = nextTat
     if ahead > horizon then horizon = ahead end
   end
   pos = pos + n * 3
   if fits then
-    writes = writes + 1
-    wkeys[writes] = key
-    wkv[writes] = kv
-    whorizon[writes] = horizon
+    writes[#writes + 1] = { key, kv, horizon }
   else
     over[#over + 1] = i - 1
     if hard then refused = true end
   end
 end
 if not refused then
-  for w = 1, writes do
-    redis.call('HSET', wkeys[w], unpack(wkv[w]))
-    redis.call('PEXPIRE', wkeys[w], math.ceil(whorizon[w] / 1000) + 1000)
+  for _, w in ipairs(writes) do
+    redis.call('HSET', w[1], unpack(w[2]))
+    redis.call('PEXPIRE', w[1], math.ceil(w[3] / 1000) + 1000)
   end
 end
 return over
