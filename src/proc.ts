@@ -20,3 +20,12 @@ export function statFields(pid: number): string[] | undefined {
   }
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
+
+/** The process's command name (`/proc/PID/comm`: the executable's name, at most 15 bytes), undefined when it is gone. */
+export function processName(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trimEnd();
+  } catch {
+    return undefined;
+  }
+}

@@ -151,7 +151,7 @@ function watchCertificates(daemon: Daemon, input: () => DaemonInput, reloads: Re
 export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise<number> {
   const { spec, instance, log } = opts;
   const daemon = DAEMONS[instance.role];
-  const input = (): DaemonInput => ({ spec, instance, peers: readPeers(opts.peersFile), configSource: opts.configSource });
+  const input = (): DaemonInput => ({ spec, instance, peers: readPeers(opts.peersFile), configSource: opts.configSource, log });
   log.info({ settings: effectiveSettings(opts) }, 'effective settings');
 
   const argv = daemon.command(input());
@@ -204,7 +204,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   const reloads = createReloadQueue({
     gatherMs: RELOAD_GATHER_MS,
     settleMs: daemon.reloadSettleMs ?? 0,
-    run: (kind) => (kind === 'certificates' && daemon.reloadCertificates ? daemon.reloadCertificates(input()) : daemon.reload(input(), proc.pid)),
+    run: (kind) => (kind === 'certificates' && daemon.reloadCertificates ? daemon.reloadCertificates(input(), proc.pid) : daemon.reload(input(), proc.pid)),
   });
   const certificates = watchCertificates(daemon, input, reloads, serving, log, registry);
   const relay = (await dovecotRelay(instance, log, registry)) ?? (await rspamdRelay(spec, instance, log, registry));

@@ -1,5 +1,6 @@
 /** What the agent knows of a daemon: how to prepare, run and reload it (the roles' own are in daemons.ts). */
 import type { ConfigFiles, ConfigInput } from '../config/index.ts';
+import type { Logger } from '../log.ts';
 
 /**
  * Where the daemon's config files come from. The single host generates them from the spec; a pod installs
@@ -10,6 +11,8 @@ export type ConfigSource = (input: ConfigInput) => ConfigFiles;
 /** What init and reload work from: the generators' input, and where the config files come from (default: generated). */
 export interface DaemonInput extends ConfigInput {
   configSource?: ConfigSource;
+  /** The agent's logger, for what a reload leaves running after it returns. */
+  log?: Logger;
 }
 
 /** Why a daemon cannot start yet, and the directory that must change first. */
@@ -42,7 +45,7 @@ export interface Daemon {
    * Make the daemon load the certificates just installed, gracefully: open sessions finish on the old
    * ones. Only the roles with TLS listeners have it.
    */
-  reloadCertificates?: (input: ConfigInput) => Promise<void>;
+  reloadCertificates?: (input: DaemonInput, pid: number) => Promise<void>;
   /** How long after a reload the daemon must be left alone before the next one (default 0). */
   reloadSettleMs?: number;
 }

@@ -12,6 +12,7 @@ import type { ConfigSource, Daemon, DaemonInput } from './daemon.ts';
 import { clamd, rspamd } from './filter-daemons.ts';
 import { chownTree, ensureDir, freshDir, writeConfigFiles } from './fs.ts';
 import { installLearnFiles } from './learn-files.ts';
+import { reloadPostfix } from './postfix-reload.ts';
 
 const run = promisify(execFile);
 
@@ -50,16 +51,16 @@ const postfix: Daemon = {
     await postfixCheck(configDir);
   },
   command: (input) => [POSTFIX_MASTER, '-c', input.instance.configDir, '-s'],
-  async reload(input) {
+  async reload(input, pid) {
     writeRoleConfig(input, 'postfix');
-    await run('postfix', ['-c', input.instance.configDir, 'reload']);
+    await reloadPostfix({ configDir: input.instance.configDir, masterPid: pid, log: input.log });
     // Peers moved (a proxy came back elsewhere): retry deferred mail now rather than at the next queue run.
     await run('postqueue', ['-c', input.instance.configDir, '-f']);
   },
   pidFiles: (input) => [join(input.instance.dataDir, 'queue', 'pid', 'master.pid')],
   // New smtpd processes read the installed files; those in a session exit when it ends.
-  async reloadCertificates(input) {
-    await run('postfix', ['-c', input.instance.configDir, 'reload']);
+  async reloadCertificates(input, pid) {
+    await reloadPostfix({ configDir: input.instance.configDir, masterPid: pid, log: input.log });
   },
 };
 

@@ -7,6 +7,7 @@ import type { ConfigInput } from '../config/index.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { requireSecret } from '../spec/index.ts';
+import { postfixMasterPid, reloadPostfix } from './postfix-reload.ts';
 
 const exec = promisify(execFile);
 const POLL_MS = 250;
@@ -72,7 +73,7 @@ const drainPostfix: Drainer = async (input, deadline, log) => {
     smtpd_delay_reject: 'no',
     smtpd_client_restrictions: 'static:{421 4.3.2 Service shutting down, try again later}',
   }));
-  await run('postfix', ['-c', configDir, 'reload']);
+  await reloadPostfix({ configDir, masterPid: postfixMasterPid(join(input.instance.dataDir, 'queue')), log });
   await run('postqueue', ['-c', configDir, '-f']).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'queue flush failed'));
   let counts: Record<string, number> = {};
   const empty = await until(deadline, async () => {

@@ -25,6 +25,8 @@ export interface BarePostfix {
   /** The file Postfix logs to. */
   readonly logFile: string;
   readonly showqPath: string;
+  /** master's process id. */
+  readonly pid: number;
   /** Runs a Postfix admin command (postqueue, postsuper) on this instance; resolves with its stdout. */
   admin(program: 'postqueue' | 'postsuper', args: readonly string[]): Promise<string>;
 }
@@ -127,6 +129,7 @@ export async function startPostfix(
     configDir,
     logFile,
     showqPath: join(queueDir, 'public', 'showq'),
+    pid: running.master.pid ?? 0,
     admin: async (program, args) => (await run(program, ['-c', configDir, ...args], { encoding: 'utf8' })).stdout,
   };
 }
