@@ -128,14 +128,15 @@ function mailFlows(ctx: RenderContext, w: MailWorkload): { ingress: Flow[]; egre
     case 'msa':
       return {
         ingress: [{ peers: [{ world: true }], ports: ['submission', 'submissions'] }, ...(behindLb ? [{ peers: lb, ports: ['submission-lb', 'submissions-lb'] }] : []), ...probe('submissions'), SCRAPE],
-        egress: [{ peers: [{ component: 'proxy' }], ports: ['auth'] }, ldap, ...relay, ...policy('msa'), ...milter],
+        // auth: the proxy's Dovecot checks SASL logins; lmtp: mail for the platform's own domains goes to the mailboxes.
+        egress: [{ peers: [{ component: 'proxy' }], ports: ['auth', 'lmtp'] }, ldap, ...relay, ...policy('msa'), ...milter],
       };
     case 'proxy':
       return {
         ingress: [
           { peers: [{ world: true }], ports: ['imap', 'imaps', 'pop3', 'pop3s'] },
           ...(behindLb ? [{ peers: lb, ports: ['imap-lb', 'imaps-lb', 'pop3-lb', 'pop3s-lb'] }] : []),
-          { peers: [{ component: 'mta' }], ports: ['lmtp'] },
+          { peers: [{ component: 'mta' }, { component: 'msa' }], ports: ['lmtp'] },
           { peers: [{ component: 'msa' }], ports: ['auth'] },
           doveadm,
           { peers: [{ component: 'proxy' }], ports: ['director'] },
