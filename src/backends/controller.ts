@@ -6,6 +6,9 @@ import type { BackendMetrics } from './metrics.ts';
 import { plan, recordStep } from './plan.ts';
 import type { BackendSource, DirectorHost, DirectorSink, DrainState, Step } from './types.ts';
 
+/** A backend as the director lists it, for the `mailfleet_backends` gauge. */
+type BackendState = 'up' | 'down' | 'draining';
+
 export const RESYNC_MS = 30_000;
 export const DRAIN_TIMEOUT_MS = 60_000;
 export const DRAIN_POLL_MS = 250;
@@ -70,13 +73,14 @@ export function createBackendController(opts: BackendControllerOptions): Backend
   }
 
   function publish(hosts: DirectorHost[]): void {
-    metrics.backends.reset();
+    // Every state is published, 0 included: "no backend up" must be a series at 0, not a missing one.
+    const counts: Record<BackendState, number> = { up: 0, down: 0, draining: 0 };
     metrics.users.reset();
     for (const h of hosts) {
-      const state = drains.has(h.address) || h.vhosts === 0 ? 'draining' : h.up ? 'up' : 'down';
-      metrics.backends.inc({ state });
+      counts[drains.has(h.address) || h.vhosts === 0 ? 'draining' : h.up ? 'up' : 'down']++;
       metrics.users.set({ backend: h.address }, h.users);
     }
+    for (const [state, n] of Object.entries(counts)) metrics.backends.set({ state }, n);
   }
 
   /** One reconcile; returns true when a follow-up soon is needed (changes to confirm, a drain in progress). */
