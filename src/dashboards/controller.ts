@@ -44,10 +44,12 @@ export const controller: DashboardDefinition = {
     {
       title: 'Certificates',
       panels: [
-        graph('Certificate renewals', 'short', [{ expr: increase('mailfleet_tls_certificate_renewals_total', NS, ['certificate', 'result']), legend: '{{certificate}} {{result}}' }]),
+        graph('Certificate renewals', 'short', [{ expr: increase('mailfleet_tls_certificate_renewals_total', NS, ['certificate', 'result']), legend: '{{certificate}} {{result}}' }], {
+          description: 'Issuance attempts of the single host\'s runtime (in Kubernetes cert-manager issues, and reports on its Certificates).',
+        }),
         graph('Certificates served: time left', 's', [
-          { expr: `min by (certificate) (${series('mailfleet_tls_certificate_expiry_timestamp_seconds', NS)}) - time()`, legend: '{{certificate}}' },
-        ]),
+          { expr: `min by (certificate) (${series('mailfleet_agent_certificate_expiry_timestamp_seconds', NS)}) - time()`, legend: '{{certificate}}' },
+        ], { description: 'The earliest expiry among the instances serving each certificate, as their agents report it.' }),
       ],
     },
   ],

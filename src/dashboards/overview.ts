@@ -35,7 +35,7 @@ export const overview: DashboardDefinition = {
           thresholds: [['green'], ['orange', 100], ['red', 1000]],
         }),
         stat('First certificate expiry', 's', [
-          { expr: `min(${series('mailfleet_tls_certificate_expiry_timestamp_seconds', NS)}) - time()`, legend: 'served' },
+          { expr: `min(${series('mailfleet_agent_certificate_expiry_timestamp_seconds', NS)}) - time()`, legend: 'served' },
           { expr: `min(${series('mailfleet_probe_certificate_expiry_timestamp_seconds', NS)}) - time()`, legend: 'seen by the probe' },
         ], {
           description: 'Time until the first certificate expires: those the platform serves, and those the prober was shown.',
@@ -117,11 +117,11 @@ export const overview: DashboardDefinition = {
           description: 'From submission until the message was fetched by every protocol.',
         }),
         graph('Certificates: time left', 's', [
-          { expr: `${series('mailfleet_tls_certificate_expiry_timestamp_seconds', NS)} - time()`, legend: '{{certificate}} ({{instance}})' },
+          { expr: `${series('mailfleet_agent_certificate_expiry_timestamp_seconds', NS)} - time()`, legend: '{{certificate}} ({{role}} {{instance}})' },
           { expr: `${series('mailfleet_probe_certificate_expiry_timestamp_seconds', NS)} - time()`, legend: '{{servername}} at {{endpoint}} (probe)' },
         ]),
         graph('Certificates on stand-in', 'short', [{ expr: sumBy(['certificate'], series('mailfleet_tls_certificate_stand_in', NS)), legend: '{{certificate}}' }], {
-          description: 'Certificates served from a stand-in because the configured issuer has not delivered one yet.',
+          description: 'Certificates served from a stand-in because the configured issuer has not delivered one yet (the single host, whose runtime issues them).',
         }),
       ],
     },

@@ -24,13 +24,13 @@ export interface AlertRuleOptions {
   /**
    * The platform's Kubernetes namespace: every selector of the mail, platform, Kubernetes and Redis packs
    * matches it (`namespace="…"`), and the Kubernetes pack is rendered. Default: none, for the single host,
-   * whose series carry no namespace; there is no Kubernetes pack then.
+   * whose series carry no namespace; there are no Kubernetes, host and Redis packs then.
    */
   namespace?: string;
 }
 
 /**
- * File name → rule file, one per pack: mail, platform, Kubernetes (with a namespace only), host and Redis.
+ * File name → rule file, one per pack: mail, platform, and with a namespace (Kubernetes) only, Kubernetes, host and Redis.
  * `for:` durations follow `spec.alerting.forScale`, group intervals `spec.alerting.evaluationSeconds`.
  */
 export function alertRuleFiles(spec: PlatformSpec, opts: AlertRuleOptions = {}): Record<string, string> {
@@ -39,12 +39,18 @@ export function alertRuleFiles(spec: PlatformSpec, opts: AlertRuleOptions = {}):
   return {
     [MAIL_RULES_FILE]: renderRuleFile([
       ...mailFlowGroups(s, { policyRuns: policyRuns(spec) }),
-      ...mailServiceGroups(s),
+      ...mailServiceGroups(s, opts.namespace === undefined),
       ...filterGroups(s, { filterRuns: filterRuns(spec), antivirusRuns: antivirusRuns(spec), failure: spec.filter.failure }),
     ], render),
     [PLATFORM_RULES_FILE]: renderRuleFile(platformGroups(s), render),
-    ...(opts.namespace === undefined ? {} : { [KUBERNETES_RULES_FILE]: renderRuleFile(kubernetesGroups(s), render) }),
-    [HOST_RULES_FILE]: renderRuleFile(hostGroups(), render),
-    [REDIS_RULES_FILE]: renderRuleFile(redisGroups(s), render),
+    // Their series come from kube-state-metrics and the kubelet, node_exporter and redis_exporter, which the
+    // single host does not run: there their rules could never fire.
+    ...(opts.namespace === undefined
+      ? {}
+      : {
+          [KUBERNETES_RULES_FILE]: renderRuleFile(kubernetesGroups(s), render),
+          [HOST_RULES_FILE]: renderRuleFile(hostGroups(), render),
+          [REDIS_RULES_FILE]: renderRuleFile(redisGroups(s), render),
+        }),
   };
 }

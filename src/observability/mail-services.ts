@@ -68,7 +68,11 @@ function backends(s: Scope): AlertRule[] {
   ];
 }
 
-function certificates(s: Scope): AlertRule[] {
+/**
+ * What each daemon serves, as its agent reports it (both runtimes), and what the prober is shown. The stand-in is
+ * the single host's: there the runtime issues the certificates; in Kubernetes cert-manager does.
+ */
+function certificates(s: Scope, singleHost: boolean): AlertRule[] {
   const expiring = (alert: string, metric: string, severity: Severity, limit: number, seen: string, runbook: string): AlertRule => ({
     alert,
     expr: `${s.sel(metric)} - time() < ${limit}`,
@@ -80,22 +84,26 @@ function certificates(s: Scope): AlertRule[] {
   });
   const served = 'Certificate {{ $labels.certificate }} served by {{ $labels.role }} {{ $labels.instance }}';
   const probed = 'Certificate of {{ $labels.endpoint }} ({{ $labels.servername }}) seen by probe {{ $labels.instance }}';
-  const servedRunbook = 'mailfleet_tls_certificate_renewals_total{result} and the runtime\'s log say why renewal fails (ACME reachability, issuer).';
-  const probedRunbook = 'In Kubernetes check the cert-manager Certificate and its issuer; on the single host, MailfleetCertificateExpiring\'s runbook.';
+  const servedRunbook = singleHost
+    ? 'mailfleet status shows each certificate\'s last renewal error; mailfleet_tls_certificate_renewals_total{result} and the runtime\'s log say why renewal fails (ACME reachability, issuer).'
+    : 'kubectl describe certificate (cert-manager) and its issuer say why renewal fails; the agent reloads its daemon once the Secret changes.';
+  const probedRunbook = 'The certificate served there: MailfleetCertificateExpiring\'s runbook.';
   return [
-    expiring('MailfleetCertificateExpiring', 'mailfleet_tls_certificate_expiry_timestamp_seconds', 'warning', CERT_WARNING_S, served, servedRunbook),
-    expiring('MailfleetCertificateExpiring', 'mailfleet_tls_certificate_expiry_timestamp_seconds', 'critical', CERT_CRITICAL_S, served, servedRunbook),
+    expiring('MailfleetCertificateExpiring', 'mailfleet_agent_certificate_expiry_timestamp_seconds', 'warning', CERT_WARNING_S, served, servedRunbook),
+    expiring('MailfleetCertificateExpiring', 'mailfleet_agent_certificate_expiry_timestamp_seconds', 'critical', CERT_CRITICAL_S, served, servedRunbook),
     expiring('MailfleetProbeCertificateExpiring', 'mailfleet_probe_certificate_expiry_timestamp_seconds', 'warning', CERT_WARNING_S, probed, probedRunbook),
     expiring('MailfleetProbeCertificateExpiring', 'mailfleet_probe_certificate_expiry_timestamp_seconds', 'critical', CERT_CRITICAL_S, probed, probedRunbook),
-    {
-      alert: 'MailfleetCertificateStandIn',
-      expr: `${s.sel('mailfleet_tls_certificate_stand_in')} == 1`,
-      forSeconds: 30 * MIN,
-      severity: 'warning',
-      summary: `${WHO} serves a stand-in for certificate {{ $labels.certificate }}`,
-      description: 'Its issuer has not delivered the certificate, so a stand-in from the local CA is served: clients that verify refuse it.',
-      runbook: 'The runtime\'s log and mailfleet_tls_certificate_renewals_total{result="failure"} say why the issuer fails.',
-    },
+    ...(singleHost
+      ? [{
+          alert: 'MailfleetCertificateStandIn',
+          expr: `${s.sel('mailfleet_tls_certificate_stand_in')} == 1`,
+          forSeconds: 30 * MIN,
+          severity: 'warning' as const,
+          summary: 'A stand-in is served for certificate {{ $labels.certificate }}',
+          description: 'Its issuer has not delivered the certificate, so a stand-in from the local CA is served: clients that verify refuse it.',
+          runbook: 'The runtime\'s log and mailfleet_tls_certificate_renewals_total{result="failure"} say why the issuer fails.',
+        }]
+      : []),
   ];
 }
 
@@ -124,10 +132,11 @@ function lmtpRouter(s: Scope): AlertRule[] {
   ];
 }
 
-export function mailServiceGroups(s: Scope): RuleGroup[] {
+/** `singleHost`: the runtime issues the certificates (its stand-in rule); Kubernetes: cert-manager does. */
+export function mailServiceGroups(s: Scope, singleHost: boolean): RuleGroup[] {
   return [
     { name: 'mailfleet-backends', rules: backends(s) },
-    { name: 'mailfleet-tls', rules: certificates(s) },
+    { name: 'mailfleet-tls', rules: certificates(s, singleHost) },
     { name: 'mailfleet-lmtp', rules: lmtpRouter(s) },
   ];
 }

@@ -123,7 +123,7 @@ test('GIVEN the signals the dashboards exist for WHEN the dashboards are searche
     'mailfleet_lmtp_router_sessions_total', 'mailfleet_lmtp_router_deliveries_total', 'mailfleet_lmtp_router_backend_connections_total',
     'mailfleet_probe_success', 'mailfleet_probe_stage_duration_seconds', 'mailfleet_probe_certificate_expiry_timestamp_seconds',
     'mailfleet_backends_reconciles_total', 'mailfleet_backends_errors_total', 'mailfleet_backends_sync_latency_seconds', 'mailfleet_backends', 'mailfleet_backends_users',
-    'mailfleet_agent_ready', 'mailfleet_agent_daemon_up', 'mailfleet_tls_certificate_expiry_timestamp_seconds',
+    'mailfleet_agent_ready', 'mailfleet_agent_daemon_up', 'mailfleet_agent_certificate_expiry_timestamp_seconds',
     'mailfleet_postfix_milter_failures_total', 'rspamd_scanned_total', 'rspamd_actions_total',
   ]) assert.ok(used.has(m), m);
 });
