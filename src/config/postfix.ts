@@ -91,7 +91,7 @@ function mainCf(input: ConfigInput, extra: string[], delayReject = true): string
     // Mailboxes stay in LDAP; proxymap shares one LDAP connection across all smtpd processes.
     `virtual_mailbox_domains = ${spec.domains.join(' ')}`,
     `virtual_mailbox_maps = proxy:ldap:${instance.configDir}/ldap-mailboxes.cf`,
-    `proxy_read_maps = $virtual_mailbox_maps`,
+    `proxy_read_maps = $virtual_mailbox_maps $smtpd_sender_login_maps`,
     `virtual_transport = lmtp:${lmtp[0] ?? 'inet:[127.0.0.1]:24'}`,
     ...(lmtp.length > 1 ? [`lmtp_fallback_relay = ${lmtp.slice(1).join(' ')}`] : []),
     'lmtp_destination_recipient_limit = 50',
@@ -100,9 +100,16 @@ function mainCf(input: ConfigInput, extra: string[], delayReject = true): string
     'smtpd_banner = $myhostname ESMTP',
     'smtpd_helo_required = yes',
     'disable_vrfy_command = yes',
+    // SMTP smuggling: a bare LF, or a "<LF>.<CR><LF>" that ends the message early for one server and not for the
+    // next, is read as CRLF, so the end of DATA is where every later hop sees it (clients of `relayNetworks` excepted,
+    // Postfix's default). A client that sends commands
+    // before the greeting or pipelines without PIPELINING is not a mail server: it is refused.
+    'smtpd_forbid_bare_newline = normalize',
+    'smtpd_forbid_unauth_pipelining = yes',
     `smtpd_delay_reject = ${delayReject ? 'yes' : 'no'}`,
     `message_size_limit = ${spec.messageSizeLimit}`,
-    'smtpd_client_connection_count_limit = 200',
+    // One client address may hold a quarter of the smtpd processes (Postfix's default), not all of them.
+    'smtpd_client_connection_count_limit = 50',
     'smtpd_client_connection_rate_limit = 0',
     'smtpd_recipient_limit = 1000',
     'unknown_virtual_mailbox_reject_code = 550',
@@ -160,15 +167,15 @@ function proxyProtocolServices(role: 'mta' | 'msa', spec: PlatformSpec): string[
 }
 
 /**
- * Relaying (mail to domains not served here) needs SASL authentication, or a client in `mynetworks`,
- * which holds only `spec.relayNetworks` (empty by default). A client address from a PROXY header never
- * makes a client trusted unless the spec names its network.
+ * The mta takes mail for the served domains from anyone and relays for a client in `mynetworks` only, which
+ * holds only `spec.relayNetworks` (empty by default). The msa takes nothing from a client that has not logged
+ * in (RFC 6409), whatever the recipient, unless the spec trusts its network. A client address from a PROXY
+ * header never makes a client trusted unless the spec names its network.
  */
-function relayRestrictions(spec: PlatformSpec, sasl: boolean): string {
+function relayRestrictions(spec: PlatformSpec, role: 'mta' | 'msa'): string {
   return [
     ...(spec.relayNetworks.length > 0 ? ['permit_mynetworks'] : []),
-    ...(sasl ? ['permit_sasl_authenticated'] : []),
-    'reject_unauth_destination',
+    ...(role === 'msa' ? ['permit_sasl_authenticated', 'reject'] : ['reject_unauth_destination']),
   ].join(', ');
 }
 
@@ -204,7 +211,7 @@ export function postfixMtaFiles(input: ConfigInput): ConfigFiles {
   const { spec } = input;
   const policy = postfixPolicyChecks(input, 'mta');
   const extra = [
-    `smtpd_relay_restrictions = ${relayRestrictions(spec, false)}`,
+    `smtpd_relay_restrictions = ${relayRestrictions(spec, 'mta')}`,
     `smtpd_recipient_restrictions = ${['reject_non_fqdn_recipient', 'reject_unknown_recipient_domain', 'reject_unlisted_recipient', ...policy.recipient].join(', ')}`,
     ...stageRestrictions(policy),
     'smtpd_sasl_auth_enable = no',
@@ -223,7 +230,8 @@ export function postfixMtaFiles(input: ConfigInput): ConfigFiles {
 }
 
 /**
- * Submission (`msa`): SASL through Dovecot auth on the proxy layer; relaying only when authenticated.
+ * Submission (`msa`): SASL through Dovecot auth on the proxy layer; nothing taken without logging in, and a user
+ * sends as their own address only.
  * Nothing but TLS: 587 answers `530 5.7.0` to anything before STARTTLS (AUTH included, and AUTH is not
  * even offered until then), 465 speaks TLS from the first byte.
  */
@@ -240,9 +248,11 @@ export function postfixMsaFiles(input: ConfigInput): ConfigFiles {
     'broken_sasl_auth_clients = yes',
     ...postfixTlsSettings(input, 'encrypt'),
     'smtpd_tls_auth_only = yes',
-    `smtpd_relay_restrictions = ${relayRestrictions(spec, true)}`,
+    `smtpd_relay_restrictions = ${relayRestrictions(spec, 'msa')}`,
     `smtpd_recipient_restrictions = ${['reject_non_fqdn_recipient', 'reject_unlisted_recipient', ...policy.recipient].join(', ')}`,
-    'smtpd_sender_restrictions = reject_non_fqdn_sender',
+    // A user sends as their own address only: the owner of an address is the account of that address (LDAP).
+    `smtpd_sender_login_maps = proxy:ldap:${input.instance.configDir}/ldap-mailboxes.cf`,
+    'smtpd_sender_restrictions = reject_non_fqdn_sender, reject_authenticated_sender_login_mismatch',
     ...stageRestrictions(policy, true),
     // Scanned like inbound mail, and signed (rspamd signs what authenticated users send).
     ...postfixMilterSettings(input),

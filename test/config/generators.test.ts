@@ -60,7 +60,7 @@ test('GIVEN the mta and msa roles WHEN rendered THEN the served domains are the 
     const files = roleConfigFiles(role, input(role));
     const main = settings(files['main.cf'] ?? '');
     assert.equal(main.get('virtual_mailbox_domains'), 'example.com example.net');
-    assert.equal(main.get('proxy_read_maps'), '$virtual_mailbox_maps');
+    assert.equal(main.get('proxy_read_maps'), '$virtual_mailbox_maps $smtpd_sender_login_maps');
     assert.equal(files['ldap-domains.cf'], undefined);
   }
 });
@@ -77,11 +77,22 @@ test('GIVEN the ldap role WHEN rendered THEN slapd does not try syslog (its log 
   assert.match(ldif, /^olcLogLevel: 0$/m);
 });
 
-test('GIVEN the msa role WHEN rendered THEN SASL goes to Dovecot auth on the proxy and only authenticated clients relay', () => {
+test('GIVEN the msa role WHEN rendered THEN SASL goes to Dovecot auth on the proxy, only clients logged in submit (whatever the recipient), as their own address', () => {
   const main = settings(roleConfigFiles('msa', input('msa'))['main.cf'] ?? '');
   assert.equal(main.get('smtpd_sasl_type'), 'dovecot');
   assert.equal(main.get('smtpd_sasl_path'), 'inet:proxy-0.proxy:12345');
-  assert.equal(main.get('smtpd_relay_restrictions'), 'permit_sasl_authenticated, reject_unauth_destination');
+  assert.equal(main.get('smtpd_relay_restrictions'), 'permit_sasl_authenticated, reject');
+  assert.equal(main.get('smtpd_sender_login_maps'), `proxy:ldap:${input('msa').instance.configDir}/ldap-mailboxes.cf`);
+  assert.equal(main.get('smtpd_sender_restrictions'), 'reject_non_fqdn_sender, reject_authenticated_sender_login_mismatch');
+});
+
+test('GIVEN the mta and msa roles WHEN rendered THEN SMTP smuggling is closed (bare newlines normalized, unauthorized pipelining refused) and one client holds at most 50 sessions', () => {
+  for (const role of ['mta', 'msa'] as const) {
+    const main = settings(roleConfigFiles(role, input(role))['main.cf'] ?? '');
+    assert.equal(main.get('smtpd_forbid_bare_newline'), 'normalize', role);
+    assert.equal(main.get('smtpd_forbid_unauth_pipelining'), 'yes', role);
+    assert.equal(main.get('smtpd_client_connection_count_limit'), '50', role);
+  }
 });
 
 test('GIVEN a pod (listening on 0.0.0.0) behind a load balancer WHEN mta and msa are rendered THEN mynetworks is empty and relaying trusts no network', () => {
@@ -90,7 +101,7 @@ test('GIVEN a pod (listening on 0.0.0.0) behind a load balancer WHEN mta and msa
     const main = settings(roleConfigFiles(role, input(role, '0.0.0.0', behindLb))['main.cf'] ?? '');
     assert.equal(main.get('mynetworks'), '', `${role}: a PROXY header claiming an address in mynetworks would make it trusted`);
     assert.doesNotMatch(main.get('smtpd_relay_restrictions') ?? '', /permit_mynetworks/);
-    assert.match(main.get('smtpd_relay_restrictions') ?? '', /reject_unauth_destination$/);
+    assert.match(main.get('smtpd_relay_restrictions') ?? '', role === 'mta' ? /reject_unauth_destination$/ : /permit_sasl_authenticated, reject$/);
   }
 });
 
@@ -100,7 +111,7 @@ test('GIVEN spec.relayNetworks WHEN mta and msa are rendered THEN mynetworks is 
   assert.equal(mta.get('mynetworks'), '10.20.0.0/16 2001:db8:1::/48');
   assert.equal(mta.get('smtpd_relay_restrictions'), 'permit_mynetworks, reject_unauth_destination');
   const msa = settings(roleConfigFiles('msa', input('msa', '0.0.0.0', trusting))['main.cf'] ?? '');
-  assert.equal(msa.get('smtpd_relay_restrictions'), 'permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination');
+  assert.equal(msa.get('smtpd_relay_restrictions'), 'permit_mynetworks, permit_sasl_authenticated, reject');
 });
 
 test('GIVEN load balancer ranges WHEN mta and msa are rendered THEN the PROXY-protocol smtpd is a unix service (the agent guards the balancer port), never an inet listener', () => {

@@ -28,7 +28,7 @@ test('GIVEN the default rules WHEN the mta is rendered THEN it asks the policy s
 
 test('GIVEN the default rules WHEN the msa is rendered THEN it asks at DATA only (messages per account), not at RCPT', () => {
   const main = mainCf('msa', testSpec());
-  assert.equal(main.get('smtpd_relay_restrictions'), 'permit_sasl_authenticated, reject_unauth_destination');
+  assert.equal(main.get('smtpd_relay_restrictions'), 'permit_sasl_authenticated, reject');
   assert.equal(main.get('smtpd_recipient_restrictions'), 'reject_non_fqdn_recipient, reject_unlisted_recipient');
   assert.equal(main.get('smtpd_data_restrictions'), check('msa'));
   assert.equal(main.get('smtpd_client_restrictions'), '');

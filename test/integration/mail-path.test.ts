@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ImapFlow } from 'imapflow';
@@ -13,6 +14,46 @@ const ACCOUNTS = 100;
 /** A third each through the mta on 25 (STARTTLS), the msa on 587 (STARTTLS, AUTH) and on 465 (implicit TLS, AUTH). */
 const MESSAGES = 300;
 const PASSWORD = 'census-password';
+
+/**
+ * An SMTP dialog of raw writes: each write after the replies to the one before (a greeting first). Resolves with
+ * every reply's last line, in order. For what a client library will not send (bare line feeds in DATA).
+ */
+async function rawSmtp(host: string, port: number, writes: string[]): Promise<string[]> {
+  const socket = connect({ host, port });
+  socket.setTimeout(30_000, () => socket.destroy(new Error('SMTP dialog timed out')));
+  const replies: string[] = [];
+  let buffered = '';
+  let waiting: { count: number; done: () => void } | undefined;
+  const closed = new Promise<void>((resolve, reject) => {
+    socket.on('error', reject);
+    socket.on('close', () => resolve());
+  });
+  socket.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString('latin1');
+    let lf: number;
+    while ((lf = buffered.indexOf('\r\n')) !== -1) {
+      const line = buffered.slice(0, lf);
+      buffered = buffered.slice(lf + 2);
+      if (line[3] === '-') continue;
+      replies.push(line);
+      if (waiting && replies.length >= waiting.count) waiting.done();
+    }
+  });
+  const until = (count: number) => new Promise<void>((resolve) => (replies.length >= count ? resolve() : (waiting = { count, done: resolve })));
+  // Replies expected after each write: its commands (lines not inside DATA), a 354 counts for its DATA.
+  let expected = 1;
+  await until(expected);
+  for (const write of writes) {
+    const inData = /^354/.test(replies[replies.length - 1] ?? '');
+    expected += inData ? 1 : write.split('\r\n').length - 1;
+    socket.write(write);
+    await Promise.race([until(expected), closed]);
+  }
+  socket.end();
+  await closed;
+  return replies;
+}
 
 test('the mail path on one host, with real daemons', { timeout: 600_000 }, async (t) => {
   // The policy server with the default rules; the census's one submitting account is exempt from its hourly limit.
@@ -167,14 +208,43 @@ test('the mail path on one host, with real daemons', { timeout: 600_000 }, async
     }
   });
 
-  await t.test('WHEN a client submits on TLS without SASL THEN relaying to a foreign domain is refused', async () => {
+  await t.test('WHEN a client submits on TLS without SASL THEN the msa takes nothing, for a foreign domain or a local one', async () => {
     const smtp = await openSmtpSession({ host: msa.address, port: ports.submission, tls: platform.clientTls('starttls') });
     try {
-      const r = await smtp.send(message(`relay-${run}@client.test`, users[0] as string, 'someone@elsewhere.test'));
-      assert.equal(r.rcpt[0]?.code, 554);
+      const foreign = await smtp.send(message(`relay-${run}@client.test`, users[0] as string, 'someone@elsewhere.test'));
+      assert.equal(foreign.rcpt[0]?.code, 554);
+      const local = await smtp.send(message(`unauth-${run}@client.test`, users[0] as string, users[1] as string));
+      assert.equal(local.rcpt[0]?.code, 554, 'an msa delivers for clients that logged in only (RFC 6409)');
     } finally {
       await smtp.quit();
     }
+  });
+
+  await t.test('WHEN a logged-in user submits with another account\'s address as sender THEN it is refused with 553', async () => {
+    const smtp = await openSmtpSession({ host: msa.address, port: ports.submissions, tls: platform.clientTls('implicit') });
+    try {
+      assert.equal((await smtp.authPlain(sender, PASSWORD)).code, 235);
+      const r = await smtp.send(message(`forged-${run}@client.test`, users[2] as string, users[1] as string));
+      assert.equal(r.rcpt[0]?.code, 553);
+      assert.match(r.rcpt[0]?.lines.join(' ') ?? '', /not owned by user/);
+    } finally {
+      await smtp.quit();
+    }
+  });
+
+  await t.test('WHEN a client smuggles a second message after <LF>.<CR><LF> THEN the mta takes one message, the smuggled commands inside it', async () => {
+    const to = users[3] as string;
+    const id = `smuggle-${run}@client.test`;
+    const replies = await rawSmtp(mta.address, ports.smtp, [
+      'EHLO client.test\r\n',
+      `MAIL FROM:<sender@remote.test>\r\nRCPT TO:<${to}>\r\nDATA\r\n`,
+      `Message-ID: <${id}>\r\nSubject: outer\r\n\r\nouter\n.\r\nMAIL FROM:<${sender}>\r\nRCPT TO:<${to}>\r\nDATA\r\nSubject: smuggled\r\n\r\ninner\r\n.\r\n`,
+      'QUIT\r\n',
+    ]);
+    assert.deepEqual(replies.map((r) => r.slice(0, 3)), ['220', '250', '250', '250', '354', '250', '221'], replies.join(' | '));
+    await waitQueueEmpty(join(platform.stateDir, 'instances', 'mta-0', 'config'));
+    const ids = await imapMessageIds(imap.host, imap.starttls, to, PASSWORD, platform.clientTls('starttls'));
+    assert.deepEqual(ids.filter((m) => m.startsWith('smuggle-')), [id], 'one message, not two');
   });
 
   await t.test('WHEN a client submits with SASL on 465 THEN foreign and local mail are accepted and local mail is delivered', async () => {
