@@ -86,6 +86,14 @@ test('GIVEN the msa role WHEN rendered THEN SASL goes to Dovecot auth on the pro
   assert.equal(main.get('smtpd_sender_restrictions'), 'reject_non_fqdn_sender, reject_authenticated_sender_login_mismatch');
 });
 
+test('GIVEN the mta and msa roles WHEN rendered THEN an Authentication-Results header a client brings is dropped (rspamd writes them)', () => {
+  for (const role of ['mta', 'msa'] as const) {
+    const files = roleConfigFiles(role, input(role));
+    assert.equal(settings(files['main.cf'] ?? '').get('header_checks'), `regexp:${input(role).instance.configDir}/header-checks`, role);
+    assert.match(files['header-checks'] ?? '', /^\/\^Authentication-Results:\/ IGNORE$/m, role);
+  }
+});
+
 test('GIVEN the mta and msa roles WHEN rendered THEN SMTP smuggling is closed (bare newlines normalized, unauthorized pipelining refused) and one client holds at most 50 sessions', () => {
   for (const role of ['mta', 'msa'] as const) {
     const main = settings(roleConfigFiles(role, input(role))['main.cf'] ?? '');
