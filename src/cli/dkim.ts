@@ -15,7 +15,7 @@ import { resolveStateDir } from './state.ts';
 const USAGE = `mailfleet dkim generate DOMAIN [--algorithm rsa|ed25519] [--bits 2048|3072|4096] [--force]
        mailfleet dkim list [DOMAIN] [--json]
        mailfleet dkim show DOMAIN [--json]
-       mailfleet dkim rotate DOMAIN [--dns IP:PORT] [--retire-after DAYS] [--force] [--algorithm …] [--bits …]
+       mailfleet dkim rotate DOMAIN [--algorithm rsa|ed25519] [--bits 2048|3072|4096] [--dns IP:PORT] [--retire-after DAYS] [--force]
        mailfleet dkim sync [--dns IP:PORT] [--retire-after DAYS]
        mailfleet dkim export-secret -f SPEC
   each with [--state-dir DIR | -f SPEC]`;
@@ -28,7 +28,7 @@ const KEY = { algorithm: { type: 'choice', values: DKIM_ALGORITHMS }, bits: { ty
 const DNS = {
   /** The nameserver the visibility check asks; default the system's resolvers. */
   dns: { type: 'host-port' },
-  /** How long a replaced selector's record must stay published. */
+  /** How long the selector a promotion replaces stays retiring (its record published); one already retiring keeps its date. */
   'retire-after': { type: 'integer', min: 0, max: 365, unit: 'days', default: 7 },
 } as const satisfies Options;
 

@@ -72,6 +72,22 @@ export function generateDkimKey(opts: KeyOptions = {}): DkimKeyPair {
   return { ...publicKeyFacts(privateKey), privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
 }
 
+/**
+ * What the key that replaces `current` is made with: what `asked` says, the rest as `current` is, so a
+ * rotation keeps the algorithm and size unless told otherwise (`rsa` asked of an ed25519 domain gets the
+ * default size). A size asked of an ed25519 domain without `rsa` is refused as USAGE: changing the
+ * algorithm is said, never implied.
+ */
+export function successorKeyOptions(current: DkimPublicKey, asked: KeyOptions = {}): KeyOptions {
+  const algorithm = asked.algorithm ?? current.algorithm;
+  if (algorithm === 'ed25519') {
+    if (asked.bits !== undefined) throw new MailfleetError('USAGE', `the key it replaces is ed25519, which has no size: add --algorithm rsa to make an RSA key of ${asked.bits} bits`);
+    return { algorithm };
+  }
+  const bits = asked.bits ?? (current.algorithm === 'rsa' ? current.bits : undefined);
+  return { algorithm, ...(bits === undefined ? {} : { bits }) };
+}
+
 /** The key in a PEM text; throws DKIM_STORE_INVALID naming `where` when it is not an rsa or ed25519 private key. */
 export function parseDkimPrivateKey(pem: string, where: string): KeyObject {
   if (Buffer.byteLength(pem) > MAX_KEY_PEM_BYTES) throw new MailfleetError('DKIM_STORE_INVALID', `${where}: longer than ${MAX_KEY_PEM_BYTES} bytes: not a DKIM private key`);

@@ -3,8 +3,8 @@
  * rotation (a pending selector, promoted once its record is visible in DNS), and the sweep that promotes
  * what became visible and retires what is due. Time and DNS come from the caller.
  */
-import { generateDkimKey, type KeyOptions } from './keys.ts';
-import { addFirstKey, addPendingKey, pendingEntry, promotePending, retireDue, DEFAULT_RETIRE_AFTER_MS, type Keyring, type SelectorEntry } from './keyring.ts';
+import { generateDkimKey, successorKeyOptions, type KeyOptions } from './keys.ts';
+import { activeEntry, addFirstKey, addPendingKey, pendingEntry, promotePending, retireDue, DEFAULT_RETIRE_AFTER_MS, type Keyring, type SelectorEntry } from './keyring.ts';
 import { checkPublished, dkimRecord, dkimRecordName, type DkimRecord, type RecordCheck } from './record.ts';
 import { commitKeyring, loadKeyring, withDkimLock, type DkimPaths, type NewKey } from './store.ts';
 import type { TxtLookup } from './dns-lookup.ts';
@@ -47,7 +47,8 @@ export type RotateOutcome =
 
 /**
  * `mailfleet dkim rotate`: without a pending selector, makes one (promoted at once with `force`); with one,
- * promotes it when DNS publishes its record (or with `force`), else reports what DNS answered.
+ * promotes it when DNS publishes its record (or with `force`), else reports what DNS answered. The new key
+ * is of the active key's algorithm and size except where `key` says otherwise ({@link successorKeyOptions}).
  */
 export async function rotateDomain(paths: DkimPaths, domain: string, opts: ChangeOptions & { lookup: TxtLookup; key?: KeyOptions; force?: boolean }): Promise<RotateOutcome> {
   return withDkimLock(paths, async () => {
@@ -56,7 +57,9 @@ export async function rotateDomain(paths: DkimPaths, domain: string, opts: Chang
     let pending = pendingEntry(ring, domain);
     let made = false;
     if (!pending) {
-      const pair = generateDkimKey(opts.key);
+      const active = activeEntry(ring, domain);
+      // Without an active key addPendingKey refuses the rotation (DKIM_KEY_NOT_FOUND).
+      const pair = generateDkimKey(active ? successorKeyOptions(active, opts.key) : opts.key);
       const next = addPendingKey(ring, domain, pair, opts.now);
       ring = next.ring;
       pending = next.entry;
@@ -85,7 +88,11 @@ export type SyncEvent =
   | { kind: 'waiting'; domain: string; entry: SelectorEntry; record: DkimRecord; reason: string }
   | { kind: 'retired'; domain: string; entry: SelectorEntry };
 
-/** `mailfleet dkim sync`: retires what is due, promotes every pending selector whose record DNS now publishes. */
+/**
+ * `mailfleet dkim sync`: retires what is due, promotes every pending selector whose record DNS now publishes.
+ * `retireAfterMs` is the period of the selectors those promotions replace; a selector already retiring keeps
+ * the `retireAt` it was given when replaced (the date it was announced with).
+ */
 export async function syncKeyring(paths: DkimPaths, opts: ChangeOptions & { lookup: TxtLookup }): Promise<SyncEvent[]> {
   return withDkimLock(paths, async () => {
     const swept = retireDue(loadKeyring(paths), opts.now);

@@ -1,15 +1,19 @@
 /**
  * `mailfleet dkim` as scripts use it: stdout read from a pipe and parsed (`mailfleet dkim list --json | jq`),
  * exit codes, and the state directory it leaves. The DNS check of rotate is in test/integration/dkim-rotate.test.ts.
+ * The tests at the end run the command in this process ({@link dkimHere}): what they check needs no built dist/.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { parse } from 'yaml';
+import { dkimCommand } from '../../src/cli/dkim.ts';
+import { isMailfleetError } from '../../src/errors.ts';
 import { runCli, type CliResult } from '../support/platform.ts';
 
 const EXAMPLE = new URL('../../examples/mailfleet.yaml', import.meta.url).pathname;
+const README = new URL('../../README.md', import.meta.url).pathname;
 const DAY_MS = 86_400_000;
 
 interface ListedKey { domain: string; selector: string; state: string; algorithm: string; bits?: number; created: string; retireAt?: string; ageSeconds: number }
@@ -129,4 +133,60 @@ test('GIVEN keys for one of the spec\'s domains WHEN export-secret runs THEN std
   const expected = readdirSync(signing).filter((f) => !f.startsWith('example.org.'));
   assert.deepEqual(Object.keys(secret.data).sort(), expected.sort());
   for (const name of expected) assert.equal(Buffer.from(secret.data[name] ?? '', 'base64').toString('utf8'), readFileSync(join(signing, name), 'utf8').replace(/^example\.org .*\n/m, ''), name);
+});
+
+/** `mailfleet dkim …` run in this process (no build of dist/): its exit code and what it wrote to stdout. */
+async function dkimHere(t: TestContext, dir: string, ...args: string[]): Promise<{ code: number; stdout: string }> {
+  let stdout = '';
+  const write = t.mock.method(process.stdout, 'write', (chunk: string | Uint8Array) => {
+    stdout += String(chunk);
+    return true;
+  });
+  try {
+    return { code: await dkimCommand([...args, '--state-dir', dir]), stdout };
+  } finally {
+    write.mock.restore();
+  }
+}
+
+async function keyKinds(t: TestContext, dir: string): Promise<string[]> {
+  const listed = await dkimHere(t, dir, 'list', '--json');
+  return (JSON.parse(listed.stdout) as ListedKey[]).map((k) => `${k.state} ${k.bits === undefined ? k.algorithm : `${k.algorithm}-${k.bits}`}`);
+}
+
+test('GIVEN the README\'s CLI section WHEN its dkim synopsis is read THEN it is the usage dkim prints, line for line', async () => {
+  const usage = await dkimCommand([]).then(() => '', (err: unknown) => (isMailfleetError(err, 'USAGE') ? err.message : ''));
+  const printed = usage.split('\nusage: ')[1]?.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('mailfleet dkim '));
+  const section = readFileSync(README, 'utf8').split(/^## CLI$/m)[1]?.split(/^## /m)[0] ?? '';
+  const documented = section.split('\n').filter((l) => l.startsWith('mailfleet dkim '));
+  assert.ok(printed && printed.length >= 6, usage);
+  assert.deepEqual(documented, printed);
+});
+
+test('GIVEN an ed25519 domain WHEN rotate runs without --algorithm THEN the pending selector is ed25519; with --algorithm rsa it is rsa-2048', async (t) => {
+  const dir = stateDir(t);
+  assert.equal((await dkimHere(t, dir, 'generate', 'example.com', '--algorithm', 'ed25519')).code, 0);
+  const rotated = await dkimHere(t, dir, 'rotate', 'example.com');
+  assert.equal(rotated.code, 0);
+  assert.match(rotated.stdout, /new selector mf\d{8}-2 \(ed25519\) is pending/);
+  assert.deepEqual(await keyKinds(t, dir), ['active ed25519', 'pending ed25519']);
+
+  const other = stateDir(t);
+  assert.equal((await dkimHere(t, other, 'generate', 'example.com', '--algorithm', 'ed25519')).code, 0);
+  assert.equal((await dkimHere(t, other, 'rotate', 'example.com', '--algorithm', 'rsa')).code, 0);
+  assert.deepEqual(await keyKinds(t, other), ['active ed25519', 'pending rsa-2048']);
+});
+
+test('GIVEN a domain generated with --bits 4096 WHEN rotate runs without --bits THEN the pending selector is rsa-4096', async (t) => {
+  const dir = stateDir(t);
+  assert.equal((await dkimHere(t, dir, 'generate', 'example.com', '--bits', '4096')).code, 0);
+  assert.equal((await dkimHere(t, dir, 'rotate', 'example.com')).code, 0);
+  assert.deepEqual(await keyKinds(t, dir), ['active rsa-4096', 'pending rsa-4096']);
+});
+
+test('GIVEN an ed25519 domain WHEN rotate is given --bits without --algorithm THEN USAGE (exit 2) saying to add --algorithm rsa, and nothing is pending', async (t) => {
+  const dir = stateDir(t);
+  assert.equal((await dkimHere(t, dir, 'generate', 'example.com', '--algorithm', 'ed25519')).code, 0);
+  await assert.rejects(dkimHere(t, dir, 'rotate', 'example.com', '--bits', '4096'), (err) => isMailfleetError(err, 'USAGE') && /--algorithm rsa/.test(err.message));
+  assert.deepEqual(await keyKinds(t, dir), ['active ed25519']);
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { test } from 'node:test';
 import { isMailfleetError } from '../../src/errors.ts';
-import { dkimPublicKeyOf, generateDkimKey, MAX_KEY_PEM_BYTES, parseDkimPrivateKey, rspamdKeyText } from '../../src/dkim/keys.ts';
+import { dkimPublicKeyOf, generateDkimKey, MAX_KEY_PEM_BYTES, parseDkimPrivateKey, rspamdKeyText, successorKeyOptions } from '../../src/dkim/keys.ts';
 
 test('GIVEN no options WHEN a key is made THEN it is RSA 2048 in PKCS#8 PEM, and p= is its DER SubjectPublicKeyInfo', () => {
   const key = generateDkimKey();
@@ -64,3 +64,23 @@ for (const { what, pem } of NOT_KEYS) {
     assert.throws(() => parseDkimPrivateKey(pem, '/state/dkim/keys/x/y.pem'), (err) => isMailfleetError(err, 'DKIM_STORE_INVALID') && err.message.startsWith('/state/dkim/keys/x/y.pem'));
   });
 }
+
+const SUCCESSORS: { current: { algorithm: 'rsa' | 'ed25519'; bits?: number }; asked: { algorithm?: 'rsa' | 'ed25519'; bits?: number }; made: object }[] = [
+  { current: { algorithm: 'ed25519' }, asked: {}, made: { algorithm: 'ed25519' } },
+  { current: { algorithm: 'rsa', bits: 4096 }, asked: {}, made: { algorithm: 'rsa', bits: 4096 } },
+  { current: { algorithm: 'rsa', bits: 4096 }, asked: { bits: 3072 }, made: { algorithm: 'rsa', bits: 3072 } },
+  { current: { algorithm: 'rsa', bits: 4096 }, asked: { algorithm: 'rsa' }, made: { algorithm: 'rsa', bits: 4096 } },
+  { current: { algorithm: 'rsa', bits: 4096 }, asked: { algorithm: 'ed25519' }, made: { algorithm: 'ed25519' } },
+  { current: { algorithm: 'ed25519' }, asked: { algorithm: 'rsa' }, made: { algorithm: 'rsa' } },
+  { current: { algorithm: 'ed25519' }, asked: { algorithm: 'rsa', bits: 3072 }, made: { algorithm: 'rsa', bits: 3072 } },
+];
+
+for (const { current, asked, made } of SUCCESSORS) {
+  test(`GIVEN a ${JSON.stringify(current)} key WHEN its successor is asked as ${JSON.stringify(asked)} THEN it is made as ${JSON.stringify(made)}`, () => {
+    assert.deepEqual(successorKeyOptions({ ...current, publicKey: 'x' }, asked), made);
+  });
+}
+
+test('GIVEN an ed25519 key WHEN its successor is asked with a size but no algorithm THEN USAGE: the algorithm is never changed by implication', () => {
+  assert.throws(() => successorKeyOptions({ algorithm: 'ed25519', publicKey: 'x' }, { bits: 4096 }), (err) => isMailfleetError(err, 'USAGE'));
+});

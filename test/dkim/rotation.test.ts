@@ -96,3 +96,54 @@ test('GIVEN a domain without keys WHEN rotated THEN DKIM_KEY_NOT_FOUND and the s
   await assert.rejects(rotateDomain(paths, 'example.com', { now: T0, lookup: zone().lookup, key: KEY }), (err) => isMailfleetError(err, 'DKIM_KEY_NOT_FOUND'));
   assert.deepEqual(keyringAt(paths, T0).domains, {});
 });
+
+const kindOf = (e: { algorithm: string; bits?: number }): string => (e.bits === undefined ? e.algorithm : `${e.algorithm}-${e.bits}`);
+
+test('GIVEN an ed25519 domain WHEN rotated without key options THEN the new selector is ed25519', async (t) => {
+  const paths = freshPaths(t);
+  await generateFirstKey(paths, 'example.com', { now: T0, key: KEY });
+  const outcome = await rotateDomain(paths, 'example.com', { now: at(1), lookup: zone().lookup });
+  assert.equal(outcome.kind, 'pending');
+  assert.equal(kindOf(outcome.entry), 'ed25519');
+  assert.match(outcome.record.value, /^v=DKIM1; k=ed25519; /);
+});
+
+test('GIVEN an rsa-4096 domain WHEN rotated without key options THEN the new selector is rsa-4096', async (t) => {
+  const paths = freshPaths(t);
+  await generateFirstKey(paths, 'example.com', { now: T0, key: { algorithm: 'rsa', bits: 4096 } });
+  const outcome = await rotateDomain(paths, 'example.com', { now: at(1), lookup: zone().lookup, key: {} });
+  assert.equal(kindOf(outcome.entry), 'rsa-4096');
+});
+
+test('GIVEN an ed25519 domain WHEN rotated with algorithm rsa THEN the new selector is rsa of the default size', async (t) => {
+  const paths = freshPaths(t);
+  await generateFirstKey(paths, 'example.com', { now: T0, key: KEY });
+  const outcome = await rotateDomain(paths, 'example.com', { now: at(1), lookup: zone().lookup, key: { algorithm: 'rsa' } });
+  assert.equal(kindOf(outcome.entry), 'rsa-2048');
+});
+
+test('GIVEN an ed25519 domain WHEN rotated with a size but no algorithm THEN USAGE and nothing is pending', async (t) => {
+  const paths = freshPaths(t);
+  await generateFirstKey(paths, 'example.com', { now: T0, key: KEY });
+  await assert.rejects(rotateDomain(paths, 'example.com', { now: at(1), lookup: zone().lookup, key: { bits: 4096 } }), (err) => isMailfleetError(err, 'USAGE'));
+  assert.deepEqual(states(paths, at(1)), ['mf20250314:active']);
+});
+
+test('GIVEN a selector retiring and another pending whose record is published WHEN synced with a retire period THEN the replaced one retires after it and the earlier one keeps its date', async (t) => {
+  const paths = freshPaths(t);
+  const dns = zone();
+  await generateFirstKey(paths, 'example.com', { now: T0, key: KEY });
+  const first = await rotateDomain(paths, 'example.com', { now: at(1), lookup: dns.lookup, force: true, retireAfterMs: 10 * DAY_MS });
+  assert.equal(first.kind === 'promoted' ? first.replaced?.retireAt : '', at(11).toISOString());
+  const second = await rotateDomain(paths, 'example.com', { now: at(2), lookup: dns.lookup });
+  dns.publish(second.record.name, [second.record.value]);
+
+  const events = await syncKeyring(paths, { now: at(3), lookup: dns.lookup, retireAfterMs: 0 });
+  assert.deepEqual(events.map((e) => `${e.kind} ${e.entry.selector}`), ['promoted mf20250316']);
+  const retireAt = Object.fromEntries((keyringAt(paths, at(3)).domains['example.com']?.selectors ?? []).map((e) => [e.selector, `${e.state} ${e.retireAt ?? '-'}`]));
+  assert.deepEqual(retireAt, {
+    mf20250314: `retiring ${at(11).toISOString()}`,
+    mf20250315: `retired ${at(3).toISOString()}`,
+    mf20250316: 'active -',
+  });
+});
