@@ -183,6 +183,26 @@ test('reliability: rolling restarts, kill -9, hung daemons, stale pid files', { 
     })();
   });
 
+  await t.test('WHEN a daemon stays stopped past the liveness window THEN the runtime restarts its instance on a new address, ready again', async () => {
+    const box = await platform.instance('mailbox-2');
+    const conf = join(platform.stateDir, 'instances', 'mailbox-2', 'config', 'dovecot.conf');
+    const masters = execFileSync('pgrep', ['-f', conf], { encoding: 'utf8' }).trim().split('\n').map(Number);
+    const tree = [...masters, ...execFileSync('pgrep', ['-P', masters.join(',')], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number)];
+    for (const pid of tree) process.kill(pid, 'SIGSTOP');
+    // Whatever the restart does not kill is let go at the end.
+    t.after(() => tree.forEach((pid) => { try { process.kill(pid, 'SIGCONT'); } catch { /* gone */ } }));
+    const stoppedAt = Date.now();
+    // hungSeconds (6) until /livez fails, LIVENESS_FAILURE_MS (30 s) of failing, the drain budget (15 s), the stop.
+    const back = await until('mailbox-2 restarted on a new address and ready', async () => {
+      const now = await platform.instance('mailbox-2');
+      return now.ready && now.address !== box.address && now.restarts > box.restarts ? now : undefined;
+    }, 150_000, 500);
+    t.diagnostic(`mailbox-2 back on ${back.address} ${Math.round((Date.now() - stoppedAt) / 1000)} s after its daemon stopped`);
+    const log = readFileSync(join(platform.stateDir, 'logs', 'runtime.log'), 'utf8');
+    assert.match(log, /"instance":"mailbox-2".*instance failed its liveness probe; restarting it/);
+    for (const pid of tree) assert.throws(() => process.kill(pid, 0), `process ${pid} of the hung daemon is gone`);
+  });
+
   await t.test('GIVEN a stale master.pid from a killed Postfix WHEN the mta starts again THEN it comes up', async () => {
     const pidFile = join(platform.stateDir, 'data', 'mta-1', 'queue', 'pid', 'master.pid');
     const masterPid = Number(readFileSync(pidFile, 'utf8').trim());

@@ -20,20 +20,36 @@ export const BACKOFF_MAX_MS = 30_000;
 export const BACKOFF_RESET_MS = 60_000;
 
 const PROBE_TIMEOUT_MS = 2500;
+/**
+ * An instance whose /livez has failed (an error answer, or none) for this long is restarted, as the kubelet
+ * restarts a container after three failed liveness probes ten seconds apart (src/runtime/kube/pods.ts).
+ */
+export const LIVENESS_FAILURE_MS = 30_000;
+/** Of a failed probe's answer, the part kept for the log (the agent says why in one line). */
+const PROBE_DETAIL_BYTES = 200;
+
+interface ProbeResult {
+  ok: boolean;
+  detail: string;
+}
 
 /**
- * One GET /readyz: true on a 2xx answer. Plain node:http without keep-alive: a probe every few seconds per
+ * One GET of a probe path: ok on a 2xx answer. Plain node:http without keep-alive: a probe every few seconds per
  * instance is most of what an idle platform does, and fetch costs several times more CPU per request.
  */
-function readyz(host: string, port: number): Promise<boolean> {
+function httpProbe(host: string, port: number, path: '/readyz' | '/livez'): Promise<ProbeResult> {
   return new Promise((resolve) => {
-    const req = get({ host, port, path: '/readyz', agent: false, timeout: PROBE_TIMEOUT_MS }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300));
-      res.on('error', () => resolve(false));
+    const req = get({ host, port, path, agent: false, timeout: PROBE_TIMEOUT_MS }, (res) => {
+      let detail = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        if (detail.length < PROBE_DETAIL_BYTES) detail += chunk.slice(0, PROBE_DETAIL_BYTES - detail.length);
+      });
+      res.on('end', () => resolve({ ok: res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300, detail: `${res.statusCode} ${detail.trim()}` }));
+      res.on('error', (err) => resolve({ ok: false, detail: err.message }));
     });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(false));
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`)));
+    req.on('error', (err) => resolve({ ok: false, detail: err.message }));
   });
 }
 
@@ -191,8 +207,41 @@ export function createLocalRuntime(opts: RuntimeOptions): LocalRuntime {
     opts.addresses.release(pod.address);
   }
 
+  /** Since when each running instance's /livez has failed, while it does. */
+  const livezFailing = new Map<Pod, number>();
+
+  /**
+   * Liveness, for a running instance: one that has failed /livez for LIVENESS_FAILURE_MS (a hung daemon, a drain
+   * that never ends, an agent that no longer answers) is stopped like a crashed one (SIGTERM, its drain, SIGKILL
+   * past the budget), and the crash path brings it back on a new address.
+   */
+  async function checkLiveness(pod: Pod): Promise<void> {
+    const live = await httpProbe(pod.address, spec.ports.http, '/livez');
+    if (pod.state !== 'running') return void livezFailing.delete(pod);
+    if (live.ok) return void livezFailing.delete(pod);
+    const since = livezFailing.get(pod) ?? Date.now();
+    livezFailing.set(pod, since);
+    if (Date.now() - since < LIVENESS_FAILURE_MS) return;
+    livezFailing.delete(pod);
+    log.warn({ instance: pod.name, livez: live.detail, failingMs: Date.now() - since }, 'instance failed its liveness probe; restarting it');
+    opts.progress({ pod, phase: 'crashed', detail: `liveness failed for ${Math.round((Date.now() - since) / 1000)} s (${live.detail})` });
+    const incarnation = pod.exited;
+    signalPod(pod, 'SIGTERM');
+    const stopBudgetMs = spec.drainSeconds * 1000 + STOP_TIMEOUT_MS + 5000;
+    const stopped = await Promise.race([(incarnation ?? Promise.resolve(0)).then(() => true), delay(stopBudgetMs, undefined, { ref: false }).then(() => false)]);
+    if (!stopped && pod.exited === incarnation && pod.pid) {
+      log.warn({ instance: pod.name }, 'agent did not stop in time; killing its process group');
+      try {
+        process.kill(-pod.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+
   async function probe(pod: Pod): Promise<void> {
-    let ready = await readyz(pod.address, spec.ports.http);
+    const [readiness] = await Promise.all([httpProbe(pod.address, spec.ports.http, '/readyz'), pod.state === 'running' ? checkLiveness(pod) : undefined]);
+    let ready = readiness.ok;
     if (pod.state !== 'starting' && pod.state !== 'running' && pod.state !== 'terminating') return;
     if (ready && pod.state === 'starting') {
       pod.state = 'running';
