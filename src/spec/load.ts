@@ -4,8 +4,10 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { MailfleetError } from '../errors.ts';
 import { passwordProblem } from './accounts.ts';
 import { filterProblems } from './filter.ts';
+import { networkProblems } from './networks.ts';
 import { policyProblems } from './policy.ts';
 import { fillProbeDefaults, probeProblems } from './probe.ts';
+import { resourceProblems } from './resources.ts';
 import { secretProblems } from './secrets.ts';
 import type { MailPlatform } from './types.ts';
 import { platformValidator } from './validator.ts';
@@ -62,7 +64,9 @@ function semanticProblems(doc: MailPlatform): string[] {
   if (roles.proxy.replicas > 0 && roles.ldap.replicas === 0) {
     problems.push('spec.roles.ldap.replicas: expected 1 (accounts live in LDAP)');
   }
-  problems.push(...tlsProblems(spec), ...probeProblems(spec), ...policyProblems(spec), ...filterProblems(spec));
+  problems.push(
+    ...tlsProblems(spec), ...probeProblems(spec), ...policyProblems(spec), ...filterProblems(spec), ...networkProblems(spec), ...resourceProblems(spec),
+  );
   return problems;
 }
 
