@@ -6,8 +6,16 @@
  * One request per connection: the answer carries `connection: close` and the connection ends after it. The
  * request head is bounded (line length, header count) and must arrive within a deadline that does not restart on
  * every byte; header values and any body are read and dropped, never buffered.
+ *
+ * At most MAX_CONNECTIONS are held. The port faces the pod network (on the single host, every local user, from any
+ * 127.x address), so a peer can open that many and send nothing; refusing newcomers then would refuse the kubelet's
+ * probes too. A newcomer at the cap takes the place of a connection that is not being answered instead (see
+ * {@link pickEvictee}): a probe sends its whole head at once and is done in milliseconds, a connection held open
+ * by sending nothing or dripping bytes has not completed its head. Only when every held connection is waiting for
+ * its handler's answer is the newcomer refused.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { createLineSplitter, parseHttpRequestLine } from '../protocol/index.ts';
 import { listenOwnerOnly } from './fs.ts';
 
@@ -19,7 +27,8 @@ export const HEAD_TIMEOUT_MS = 10_000;
 const LINGER_MS = 5000;
 /** Bytes of a request body read and dropped at most; more ends the connection. */
 export const MAX_DISCARDED_BYTES = 64 * 1024;
-const MAX_CONNECTIONS = 64;
+/** Connections held at most; a newcomer past it takes the place of one {@link pickEvictee} picks, or is refused. */
+export const MAX_CONNECTIONS = 64;
 
 const REASONS: Record<number, string> = {
   200: 'OK', 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 408: 'Request Timeout',
@@ -40,15 +49,44 @@ export interface HttpResponder {
   close(): Promise<void>;
 }
 
+/** Reading the head, then waiting for the handler's answer, then answered (waiting for the peer to close). */
+export type ConnectionStage = 'head' | 'handling' | 'answered';
+
+/** What the cap sees of a held connection. */
+export interface HeldConnection {
+  readonly stage: ConnectionStage;
+  /** When it entered its stage, in ms on a monotonic clock: accepted (head) or answered. */
+  readonly since: number;
+  /** The whole answer has been handed to the kernel, which still delivers it if the connection is dropped now. */
+  readonly flushed: boolean;
+}
+
+/**
+ * Which held connection makes room for a newcomer: first one answered whose answer is all with the kernel (it only
+ * waits for the peer to close), then the one that has waited longest without completing its head, then one whose
+ * answer its peer is not reading; each the longest in its stage first. None while every connection is being
+ * handled: the newcomer is refused then.
+ */
+export function pickEvictee<K>(held: ReadonlyMap<K, HeldConnection>): K | undefined {
+  const rank = (c: HeldConnection): number => c.stage === 'answered' ? (c.flushed ? 0 : 2) : c.stage === 'head' ? 1 : Infinity;
+  let best: { key: K; rank: number; since: number } | undefined;
+  for (const [key, c] of held) {
+    const r = rank(c);
+    if (r === Infinity) continue;
+    if (best === undefined || r < best.rank || (r === best.rank && c.since < best.since)) best = { key, rank: r, since: c.since };
+  }
+  return best?.key;
+}
+
 function head(status: number, contentType: string, length: number): string {
   return `HTTP/1.1 ${status} ${REASONS[status] ?? 'Status'}\r\ncontent-type: ${contentType}\r\ncache-control: no-store\r\n`
     + `content-length: ${length}\r\nconnection: close\r\n\r\n`;
 }
 
-function serveConnection(socket: Socket, handle: (req: HttpRequest, respond: Respond) => void, headTimeoutMs: number): void {
+function serveConnection(socket: Socket, handle: (req: HttpRequest, respond: Respond) => void, headTimeoutMs: number): HeldConnection {
   const lines = createLineSplitter({ maxLineBytes: MAX_LINE_BYTES });
-  /** Reading the head, then waiting for the handler's answer, then done. */
-  let state: 'head' | 'handling' | 'answered' = 'head';
+  let state: ConnectionStage = 'head';
+  let since = performance.now();
   let request: HttpRequest | undefined;
   let headers = 0;
   let discarded = 0;
@@ -57,6 +95,7 @@ function serveConnection(socket: Socket, handle: (req: HttpRequest, respond: Res
   function answer(status: number, body: string, contentType = 'text/plain; charset=utf-8'): void {
     if (state === 'answered' || socket.destroyed) return;
     state = 'answered';
+    since = performance.now();
     clearTimeout(deadline);
     const payload = request?.method === 'HEAD' ? '' : body;
     socket.end(head(status, contentType, Buffer.byteLength(body)) + payload);
@@ -92,6 +131,11 @@ function serveConnection(socket: Socket, handle: (req: HttpRequest, respond: Res
   });
   socket.on('error', () => socket.destroy());
   socket.on('close', () => clearTimeout(deadline));
+  return {
+    get stage() { return state; },
+    get since() { return since; },
+    get flushed() { return socket.writableFinished; },
+  };
 }
 
 /**
@@ -112,19 +156,28 @@ export function startHttpResponder(opts: ListenAt & {
   /** Default HEAD_TIMEOUT_MS. */
   headTimeoutMs?: number;
 }): HttpResponder {
-  const sockets = new Set<Socket>();
+  /** In the order they were accepted. */
+  const held = new Map<Socket, HeldConnection>();
   const server = createServer({ allowHalfOpen: true }, (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    serveConnection(socket, opts.handle, opts.headTimeoutMs ?? HEAD_TIMEOUT_MS);
+    if (held.size >= MAX_CONNECTIONS) {
+      const evictee = pickEvictee(held);
+      if (evictee === undefined) {
+        socket.destroy();
+        return;
+      }
+      // Now, not at its 'close': the newcomer's place is free before it is taken.
+      held.delete(evictee);
+      evictee.destroy();
+    }
+    held.set(socket, serveConnection(socket, opts.handle, opts.headTimeoutMs ?? HEAD_TIMEOUT_MS));
+    socket.once('close', () => held.delete(socket));
   });
-  server.maxConnections = MAX_CONNECTIONS;
   server.on('error', opts.onError);
   listen(server, opts);
   return {
     server,
     close: () => new Promise((resolve) => {
-      for (const s of sockets) s.destroy();
+      for (const s of held.keys()) s.destroy();
       server.close(() => resolve());
     }),
   };

@@ -2,16 +2,21 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { lstatSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { get, request } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { MAX_HEADER_LINES, MAX_LINE_BYTES, startHttpResponder, type HttpRequest, type Respond } from '../../../src/agent/http-responder.ts';
+import { MAX_CONNECTIONS, MAX_HEADER_LINES, MAX_LINE_BYTES, startHttpResponder, type HttpRequest, type Respond } from '../../../src/agent/http-responder.ts';
+import { until } from '../../support/poll.ts';
 
 const HOST = '127.0.0.1';
 
 /** A responder on a free port, closed after the test; `handle` defaults to echoing method and path. */
 async function responder(t: TestContext, handle?: (req: HttpRequest, respond: Respond) => void, headTimeoutMs?: number): Promise<number> {
+  return (await responderServer(t, handle, headTimeoutMs)).port;
+}
+
+async function responderServer(t: TestContext, handle?: (req: HttpRequest, respond: Respond) => void, headTimeoutMs?: number): Promise<{ port: number; server: Server }> {
   const errors: Error[] = [];
   const http = startHttpResponder({
     host: HOST,
@@ -23,7 +28,7 @@ async function responder(t: TestContext, handle?: (req: HttpRequest, respond: Re
   t.after(() => http.close());
   await once(http.server, 'listening');
   t.after(() => assert.deepEqual(errors, []));
-  return (http.server.address() as AddressInfo).port;
+  return { port: (http.server.address() as AddressInfo).port, server: http.server };
 }
 
 /** Sends raw bytes (optionally in pieces), returns everything the server sent until it closed. */
@@ -189,4 +194,149 @@ test('GIVEN a stale file at the path and a permissive umask WHEN a responder lis
   let body = '';
   for await (const chunk of res) body += String(chunk);
   assert.equal(body, 'POST /drain\n');
+});
+
+/** How long the kubelet waits for a probe's answer by default (timeoutSeconds: 1). */
+const PROBE_TIMEOUT_MS = 1000;
+
+/** A request as a probe sends it, the whole head at once: the answer's status, or NaN when none came within PROBE_TIMEOUT_MS. */
+async function probe(port: number): Promise<number> {
+  const socket = connect(port, HOST);
+  const timer = setTimeout(() => socket.destroy(), PROBE_TIMEOUT_MS);
+  let text = '';
+  socket.setEncoding('latin1').on('data', (c: string) => (text += c));
+  socket.on('error', () => undefined);
+  const closed = new Promise((resolve) => socket.once('close', resolve));
+  socket.write('GET /livez HTTP/1.1\r\nHost: x\r\n\r\n');
+  await closed;
+  clearTimeout(timer);
+  return status(text);
+}
+
+/** The server's side of its connections, in the order accepted, and the most it ever had open at once. */
+function watchConnections(server: Server): { accepted: Socket[]; peak: () => number } {
+  const accepted: Socket[] = [];
+  const open = new Set<Socket>();
+  let peak = 0;
+  // Added after the responder's own listener: by now it has kept, made room for or refused the newcomer.
+  server.on('connection', (socket: Socket) => {
+    accepted.push(socket);
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+    peak = Math.max(peak, [...open].filter((s) => !s.destroyed).length);
+  });
+  return { accepted, peak: () => peak };
+}
+
+/** Client connections that send nothing, destroyed after the test; resolves once the server has accepted them all. */
+async function holdIdle(t: TestContext, port: number, watch: { accepted: Socket[] }, count: number): Promise<Socket[]> {
+  const target = watch.accepted.length + count;
+  const clients = Array.from({ length: count }, () => connect(port, HOST).on('error', () => undefined));
+  t.after(() => clients.forEach((c) => c.destroy()));
+  await until('the server to accept every connection', async () => (watch.accepted.length >= target ? true : undefined), 5000, 5);
+  return clients;
+}
+
+test('GIVEN the cap held by connections that sent no complete head WHEN a probe connects THEN it is answered and the one waiting longest makes room, though it sent a byte last', async (t) => {
+  const { port, server } = await responderServer(t);
+  const watch = watchConnections(server);
+  const clients = await holdIdle(t, port, watch, MAX_CONNECTIONS);
+  const oldest = watch.accepted[0];
+  assert.ok(oldest);
+  clients.find((c) => c.localPort === oldest.remotePort)?.write('GET /livez HTTP/1.1\r\n');
+  await once(oldest, 'data');
+
+  assert.equal(await probe(port), 200);
+  assert.equal(oldest.destroyed, true);
+  assert.deepEqual(watch.accepted.slice(1, MAX_CONNECTIONS).filter((s) => s.destroyed), []);
+});
+
+test('GIVEN the cap held by idle connections and one answered whose peer does not close WHEN a probe connects THEN the answered one makes room, not the idle ones', async (t) => {
+  const { port, server } = await responderServer(t);
+  const watch = watchConnections(server);
+  await holdIdle(t, port, watch, MAX_CONNECTIONS - 1);
+  const lingering = connect({ port, host: HOST, allowHalfOpen: true }).on('error', () => undefined);
+  t.after(() => lingering.destroy());
+  lingering.resume().write('GET /livez HTTP/1.1\r\n\r\n');
+  await once(lingering, 'end');
+  const answered = watch.accepted[MAX_CONNECTIONS - 1];
+  assert.ok(answered && !answered.destroyed);
+
+  assert.equal(await probe(port), 200);
+  assert.equal(answered.destroyed, true);
+  assert.deepEqual(watch.accepted.slice(0, MAX_CONNECTIONS - 1).filter((s) => s.destroyed), []);
+});
+
+test('GIVEN the cap held by requests whose handler has not answered WHEN another connects THEN it is closed unanswered and the held ones get their answers', async (t) => {
+  const pending: Respond[] = [];
+  const port = await responder(t, (_req, respond) => void pending.push(respond));
+  const held = Array.from({ length: MAX_CONNECTIONS }, () => raw(port, 'GET /readyz HTTP/1.1\r\n\r\n'));
+  await until('every request to reach the handler', async () => (pending.length === MAX_CONNECTIONS ? true : undefined), 5000, 5);
+
+  assert.ok(Number.isNaN(await probe(port)));
+  for (const respond of pending) respond(200, 'ok\n');
+  assert.deepEqual((await Promise.all(held)).map(status), Array<number>(MAX_CONNECTIONS).fill(200));
+});
+
+/**
+ * Connections that never complete a head, each opened again as soon as the server closes it: some send nothing,
+ * some a partial head and then a byte a second. Stopped (every socket destroyed) after the test.
+ */
+function startAttack(t: TestContext): { start(port: number, idle: number, dripping: number): void; closes: () => number; firstWaveOpen: () => number } {
+  let stopped = false;
+  let closes = 0;
+  const open = new Set<Socket>();
+  const dripping = new Set<Socket>();
+  const firstWave = new Set<Socket>();
+  const drip = setInterval(() => dripping.forEach((s) => s.write('x')), 1000);
+  t.after(() => {
+    stopped = true;
+    clearInterval(drip);
+    open.forEach((s) => s.destroy());
+  });
+  function connectOne(port: number, drips: boolean): Socket {
+    const socket = connect(port, HOST);
+    let connected = false;
+    open.add(socket);
+    socket.on('error', () => undefined).once('connect', () => (connected = true));
+    if (drips) {
+      dripping.add(socket);
+      socket.write('GET /livez HTTP/1.1\r\nX-Slow: ');
+    }
+    socket.once('close', () => {
+      open.delete(socket);
+      dripping.delete(socket);
+      firstWave.delete(socket);
+      closes++;
+      // Refused: the server is gone, nothing left to hold.
+      if (!stopped && connected) connectOne(port, drips);
+    });
+    return socket;
+  }
+  return {
+    start(port, idle, drips) {
+      for (let i = 0; i < idle + drips; i++) firstWave.add(connectOne(port, i >= idle));
+    },
+    closes: () => closes,
+    firstWaveOpen: () => firstWave.size,
+  };
+}
+
+test('GIVEN 200 idle and 20 byte-dripping connections, each re-opened when closed WHEN /livez is probed during the attack THEN every probe is answered in time, the server never holds more than its cap, and the attacker\'s connections are closed', async (t) => {
+  const IDLE = 200;
+  const DRIPPING = 20;
+  const PROBES = 20;
+  const attack = startAttack(t);
+  const { port, server } = await responderServer(t);
+  const watch = watchConnections(server);
+  attack.start(port, IDLE, DRIPPING);
+  await until('the attack to fill the cap', async () => (attack.closes() >= IDLE + DRIPPING - MAX_CONNECTIONS ? true : undefined), 10_000, 5);
+
+  const closesBefore = attack.closes();
+  const statuses: number[] = [];
+  for (let i = 0; i < PROBES; i++) statuses.push(await probe(port));
+  assert.deepEqual(statuses, Array<number>(PROBES).fill(200));
+  assert.ok(attack.closes() > closesBefore, 'the attack went on while probed');
+  await until('every connection of the first wave to be closed', async () => (attack.firstWaveOpen() === 0 ? true : undefined), 10_000, 5);
+  assert.equal(watch.peak(), MAX_CONNECTIONS);
 });
