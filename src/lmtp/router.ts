@@ -53,6 +53,9 @@ const SESSION_LIMITS: Omit<SessionLimits, 'maxMessageBytes'> = {
   // RFC 5321 section 4.5.3.2: 5 minutes for a command; Postfix sends its body at once after 354.
   commandTimeoutMs: 300_000,
   bodyTimeoutMs: 300_000,
+  // A Postfix on the pod network sends megabytes a second; 8 KiB/s held for a whole body deadline is 2.4 MB.
+  slotMinBytesPerSecond: 8 * 1024,
+  slotGraceMs: 10_000,
   closeGraceMs: 10_000,
 };
 
@@ -74,6 +77,8 @@ const POOL_SETTINGS: Omit<PoolOptions, 'port' | 'heloName' | 'localAddress'> = {
   maxActivePerBackend: 6,
 };
 const LOOKUP_TIMEOUT_MS = 10_000;
+/** A session idle this long may be closed to make room for a new client at the session cap. */
+const EVICT_IDLE_MS = 2000;
 /** After the drain budget and the 421s, how long clients get to read them before their sessions are destroyed. */
 const CLOSE_FORCE_MS = 1000;
 
@@ -101,8 +106,32 @@ export async function startLmtpRouter(opts: RouterOptions): Promise<Router> {
     socket.end(`421 4.3.2 ${opts.hostname} Too many sessions, try again later\r\n`, () => socket.destroy());
   }
 
+  /**
+   * At the cap, the session that has waited longest for its client's next command (at least EVICT_IDLE_MS) makes
+   * room: a client holding sessions open and silent would otherwise shut out the MTAs. A session taking a message
+   * or waiting on a backend is never chosen.
+   */
+  function evictIdle(): boolean {
+    const now = Date.now();
+    let victim: Session | undefined;
+    let oldest = now - EVICT_IDLE_MS;
+    for (const s of sessions) {
+      const since = s.idleSince();
+      if (since !== undefined && since <= oldest) {
+        victim = s;
+        oldest = since;
+      }
+    }
+    if (!victim) return false;
+    opts.log.info({ idleMs: now - oldest }, 'session cap reached: closing the session idle longest');
+    victim.terminate(`${opts.hostname} Too many sessions; closing an idle one`);
+    victim.destroy();
+    metrics.refused();
+    return true;
+  }
+
   const server: Server = createServer((socket: Socket) => {
-    if (sessions.size >= cap) return refuse(socket);
+    if (sessions.size >= cap && !evictIdle()) return refuse(socket);
     metrics.session();
     const cid = nextCid++;
     const session = startSession(socket, {

@@ -25,6 +25,14 @@ export interface SessionLimits {
   bodyTimeoutMs: number;
   /** A session told to close whose client keeps it open (by not reading its last reply) is cut off this long after. */
   closeGraceMs: number;
+  /**
+   * Once a message's backend transactions are open (each holds one of its backend's few slots), the client must
+   * send at least this many bytes a second on average, counted from `slotGraceMs` after the opening and without
+   * the time the backends take: a client that drips its message would otherwise hold the slots until the body
+   * deadline, and every other delivery to those backends would wait and fail.
+   */
+  slotMinBytesPerSecond: number;
+  slotGraceMs: number;
 }
 
 /** What a session reports as it works, for metrics. */
@@ -47,6 +55,11 @@ export interface Session {
   shutdown(text: string): void;
   /** Says 421 now, in a transaction or not (a message not complete is given up), and closes. */
   terminate(text: string): void;
+  /**
+   * Since when the session has waited for its client's next command (between transactions or in an envelope);
+   * undefined while it takes a message, waits for the director or a backend, or is closing.
+   */
+  idleSince(): number | undefined;
   /** Gone, said or not. */
   destroy(): void;
   /** Enforces the session's deadlines; the router calls it for every session, about once a second. */
@@ -75,6 +88,18 @@ interface InFlight {
   rcpts: readonly Recipient[];
   tooBig: boolean;
   started: number;
+  /** Client bytes received since DATA, and how many of them had come when the backend transactions opened. */
+  received: number;
+  receivedAtOpen: number;
+  /** When the backend transactions opened, and the time since spent waiting for the backends. */
+  openedAt?: number;
+  backendMs: number;
+}
+
+/** Whether a message whose backend transactions are open has come in slower than the floor allows (SessionLimits). */
+function tooSlow(m: InFlight, now: number, limits: SessionLimits): boolean {
+  const clientMs = now - (m.openedAt ?? now) - m.backendMs - limits.slotGraceMs;
+  return clientMs > 0 && m.received - m.receivedAtOpen < (clientMs / 1000) * limits.slotMinBytesPerSecond;
 }
 
 export function startSession(socket: Socket, deps: SessionDeps): Session {
@@ -90,6 +115,8 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
   let shutdownText: string | undefined;
   /** When the client's time for its next command or its message runs out. */
   let deadline = Date.now() + limits.commandTimeoutMs;
+  /** Since when the client's next command is awaited. */
+  let waitingSince = Date.now();
   /** Waiting for the director or a backend: the client's deadline waits too, and moves by as much. */
   let working = false;
   /** When the session said its last reply; the socket is destroyed a grace period after. */
@@ -110,6 +137,7 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
     } finally {
       working = false;
       deadline += Date.now() - started;
+      if (message?.openedAt !== undefined) message.backendMs += Date.now() - started;
     }
   }
 
@@ -160,7 +188,7 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
   /** DATA: 354 at once; each backend's transaction opens with the message's first part, and the rest streams through as it comes. */
   function begin(): void {
     readingBody = true;
-    message = { from: sender as InFlight['from'], rcpts: recipients, held: [], heldBytes: 0, tooBig: false, started: Date.now() };
+    message = { from: sender as InFlight['from'], rcpts: recipients, held: [], heldBytes: 0, tooBig: false, started: Date.now(), received: 0, receivedAtOpen: 0, backendMs: 0 };
     deadline = Date.now() + limits.bodyTimeoutMs;
     socket.write('354 OK, end data with <CR><LF>.<CR><LF>\r\n');
   }
@@ -177,6 +205,8 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
   async function open(m: InFlight, first: Buffer, last: boolean): Promise<Delivery> {
     const opened = await work(startDelivery(deps.pool, m.from, m.rcpts, { data: first, last }));
     m.delivery = opened;
+    m.openedAt = Date.now();
+    m.receivedAtOpen = m.received;
     // A client gone or cut off while the backends were asked: the rest of the message will not come.
     if (!last && (ending || socket.destroyed)) opened.abort();
     return opened;
@@ -288,7 +318,10 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
         const item = readingBody ? stream.nextBody() : stream.nextLine();
         if (!item) break;
         await handle(item);
-        if (!readingBody) deadline = Date.now() + limits.commandTimeoutMs;
+        if (!readingBody) {
+          deadline = Date.now() + limits.commandTimeoutMs;
+          waitingSince = Date.now();
+        }
         if (shutdownText !== undefined && !readingBody && sender === undefined) hangUp(`421 4.3.2 ${shutdownText}\r\n`);
       }
     } catch (err) {
@@ -303,6 +336,7 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
 
   socket.on('data', (chunk: Buffer) => {
     if (ending) return;
+    if (message) message.received += chunk.length;
     stream.push(chunk);
     if (stream.buffered() > MAX_PENDING_BYTES) socket.pause();
     void pump();
@@ -318,6 +352,9 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
     terminate(text) {
       hangUp(`421 4.3.2 ${text}\r\n`);
     },
+    idleSince() {
+      return readingBody || working || ending ? undefined : waitingSince;
+    },
     destroy() {
       socket.destroy();
     },
@@ -326,6 +363,9 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
         if (now - closingAt > limits.closeGraceMs) socket.destroy();
       } else if (!working && now > deadline) {
         hangUp(`421 4.4.2 ${deps.hostname} Timeout waiting for ${readingBody ? 'the message' : 'a command'}, closing\r\n`);
+      } else if (!working && message?.openedAt !== undefined && tooSlow(message, now, limits)) {
+        log.warn({ from: message.from.address, bytes: message.received, ms: now - message.started }, 'client sends its message too slowly for the backend slots it holds; closing');
+        hangUp(`421 4.4.2 ${deps.hostname} Message arriving too slowly, closing\r\n`);
       }
     },
     closed,

@@ -33,6 +33,15 @@ export function formatLmtpReply(reply: LmtpReply): string {
 const SYNTAX = lmtpReply(501, '5.5.4', 'Syntax error in parameters');
 const UNKNOWN = lmtpReply(500, '5.5.1', 'Unknown command');
 
+/** Whether `text` holds a control character (0-31, 127). */
+function hasControl(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 32 || c === 127) return true;
+  }
+  return false;
+}
+
 /**
  * `<local@domain>` (or `<>` for MAIL) followed by ESMTP parameters. Source routes (`<@a,@b:user@c>`) are
  * accepted and dropped as RFC 5321 says. Quoted local parts are kept as sent.
@@ -56,6 +65,9 @@ function parsePath(rest: string, allowEmpty: boolean): { address: string; params
   const route = /^@[^:]*:/.exec(address);
   if (route) address = address.slice(route[0].length);
   if (address === '' && !allowEmpty) return undefined;
+  // No control character anywhere, quoted or not (RFC 5321's qtextSMTP and quoted-pairSMTP are 32-126): a NUL
+  // would end the director's lookup early and the backend would refuse what the router had said 250 to.
+  if (hasControl(address)) return undefined;
   if (address !== '' && (!address.includes('@') || /[\s<>]/.test(address.replace(/"(?:[^"\\]|\\.)*"/g, '')))) return undefined;
   const after = text.slice(end + 1);
   if (after !== '' && !after.startsWith(' ')) return undefined;

@@ -348,3 +348,32 @@ test('GIVEN a client that pauses in the middle of its message for longer than a 
   assert.deepEqual(codes(await c.send('second half\r\n.\r\n', 1)), ['250']);
   assert.equal(h.backends[0]?.stored[0]?.body.toString(), `${firstHalf}second half\r\n`);
 });
+
+test('GIVEN a client that opens a message\'s backend transaction and then drips the rest WHEN it falls below the slot floor THEN it is cut off with 421, nothing is stored and the slot serves the next delivery', async (t) => {
+  const h = await harness(t, { session: { slotGraceMs: 300, slotMinBytesPerSecond: 64 * 1024 }, pool: { maxActivePerBackend: 1, slotWaitMs: 5000 } });
+  const dripper = await h.connect();
+  await dripper.send('LHLO mta.test\r\nMAIL FROM:<s@remote.test>\r\nRCPT TO:<a1@example.com>\r\nDATA\r\n', 4);
+  // More than the router gathers before it opens the backend's transaction (32 KiB), then a byte every 100 ms.
+  dripper.socket.write(`Subject: drip\r\n\r\n${`${'x'.repeat(70)}\r\n`.repeat(600)}`);
+  await until('the transaction open at the backend', async () => (h.backends[0]?.received() ? true : undefined), 5000);
+  const drip = setInterval(() => dripper.socket.write('y'), 100);
+  t.after(() => clearInterval(drip));
+  const [last] = await dripper.take(1, 10_000);
+  assert.match(last ?? '', /^421 4\.4\.2 .*too slowly/);
+  clearInterval(drip);
+  const next = await h.connect();
+  assert.deepEqual(codes(await deliver(next, ['a2@example.com'], 'after the dripper')), ['250']);
+  assert.deepEqual(h.backends[0]?.stored.map((m) => m.recipients), [['a2@example.com']]);
+});
+
+test('GIVEN the session cap held by clients that say nothing WHEN an MTA connects THEN the session idle longest makes room and the MTA delivers', async (t) => {
+  const h = await harness(t, { maxSessions: 3 });
+  const idle = await Promise.all([h.connect(), h.connect(), h.connect()]);
+  // Past the 2 s a session must have been idle to be closed for a newcomer.
+  await delay(2500);
+  const mta = await openLmtp(ROUTER, h.port);
+  t.after(() => mta.close());
+  assert.deepEqual(codes(await deliver(mta, ['a1@example.com'], 'through the cap')), ['250']);
+  const told = await Promise.all(idle.map(async (c) => (await Promise.race([c.closed.then(() => 'closed'), delay(3000, 'open')]))));
+  assert.equal(told.filter((x) => x === 'closed').length, 1, `one idle session closed: ${told.join(', ')}`);
+});
