@@ -153,6 +153,9 @@ export function createPostfixExporter(options: PostfixExporterOptions): PostfixE
         if (!event.resent) count.cleanupProcessed();
         return;
       case 'cleanup-reject':
+        // The client got it at the end of DATA: a reject of that stage too. cleanup logs the DSN only, so the
+        // code is its class (4xx, 5xx).
+        count.smtpdRejects(event.stage, event.dsn === undefined ? 'none' : `${event.dsn[0]}xx`);
         return count.cleanupRejected();
       case 'cleanup-not-accepted':
         return count.cleanupNotAccepted();

@@ -112,7 +112,8 @@ export type PostfixLogEvent = Common & (
   /** `status=expired, returned to sender` (or `force-expired` after `postsuper -e`: `forced`). */
   | { readonly kind: 'qmgr-expired'; readonly queueId: string; readonly forced: boolean }
   | { readonly kind: 'cleanup-message'; readonly queueId: string; readonly resent: boolean }
-  | { readonly kind: 'cleanup-reject'; readonly queueId: string; readonly milter: boolean }
+  /** A message refused at its end by a milter or a header/body check: the stage (END-OF-MESSAGE) and the DSN, no reply code. */
+  | { readonly kind: 'cleanup-reject'; readonly queueId: string; readonly milter: boolean; readonly stage: SmtpStage; readonly dsn: string | undefined }
   | { readonly kind: 'cleanup-action'; readonly queueId: string; readonly action: CleanupAction }
   /** cleanup gave up on a message it could not take (`… -- message not accepted, try again later`). */
   | { readonly kind: 'cleanup-not-accepted' }

@@ -17,7 +17,7 @@
 import type { BounceNotification, CleanupAction, PostfixLogEvent, PostfixLogLevel, PostfixService } from './postfix-log-events.ts';
 import { POSTFIX_DAEMONS } from './postfix-log-events.ts';
 import { parseMilterWarning } from './postfix-log-milter.ts';
-import { queueIdEnd } from './postfix-log-scan.ts';
+import { dsnEnd, queueIdEnd, stageAt } from './postfix-log-scan.ts';
 import { parseDeliveryAgent, parseSmtpd, type LineContext } from './postfix-log-smtp.ts';
 
 /** Longest line read, in bytes (characters for a string); the rest of a longer line is ignored. */
@@ -105,7 +105,16 @@ function parseCleanup(c: LineContext, m: string): Event | undefined {
   const colon = m.indexOf(': ', rest);
   if (colon === -1 || colon - rest > 16) return undefined;
   const action = m.slice(rest, colon);
-  if (action === 'reject' || action === 'milter-reject') return { ...c, kind: 'cleanup-reject', queueId, milter: action === 'milter-reject' };
+  if (action === 'reject' || action === 'milter-reject') {
+    // `milter-reject: END-OF-MESSAGE from host[addr]: 5.7.1 text; from=<…> …`, or a header/body check's
+    // `reject: header Subject: … from host[addr]; from=<…> … helo=<…>: 5.7.1 text`, refused at the end of DATA
+    // too: the DSN only, no reply code.
+    const check = m.startsWith('header ', colon + 2) || m.startsWith('body ', colon + 2);
+    const text = check ? m.lastIndexOf('>: ') : m.indexOf(']: ', colon);
+    const end = text === -1 ? -1 : dsnEnd(m, text + 3);
+    const stage = check ? 'END-OF-MESSAGE' : stageAt(m, colon + 2);
+    return { ...c, kind: 'cleanup-reject', queueId, milter: action === 'milter-reject', stage, dsn: end === -1 ? undefined : m.slice(text + 3, end) };
+  }
   return CLEANUP_ACTIONS.has(action) ? { ...c, kind: 'cleanup-action', queueId, action: action as CleanupAction } : undefined;
 }
 

@@ -151,6 +151,8 @@ test('GIVEN cleanup, qmgr expiry and bounce lines WHEN fed THEN their counters h
   e.line('x postfix/bounce[11214]: 889F443E2F1: sender non-delivery notification: 8AAE843E1C3');
   e.line('x postfix/bounce[1]: 889F443E2F1: sender delay notification: 8AAE843E1C3');
   assert.deepEqual(await series(registry, `${P}cleanup_messages_rejected_total`), { '{}': 2 });
+  // The clients were refused at the end of DATA: rejects of that stage, by the DSN's class (cleanup logs no reply code).
+  assert.deepEqual(await series(registry, `${P}smtpd_rejects_total`), { '{stage="END-OF-MESSAGE",code="5xx"}': 2 });
   assert.deepEqual(await series(registry, `${P}cleanup_messages_not_accepted_total`), { '{}': 1 });
   assert.deepEqual(await series(registry, `${P}qmgr_messages_expired_total`), { '{}': 1 });
   assert.deepEqual(await series(registry, `${P}bounce_notifications_total`), { '{}': 1 });

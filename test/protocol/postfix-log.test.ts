@@ -169,12 +169,12 @@ const REAL: readonly { given: string; line: string; expected: PostfixLogEvent }[
   {
     given: 'cleanup milter-reject',
     line: 'Dec 06 05:06:02 mx postfix/cleanup[12155]: A9BD443E467: milter-reject: END-OF-MESSAGE from unknown[127.110.0.7]: 5.7.1 milter says no; from=<a@client.test> to=<x@ok.test> proto=ESMTP helo=<client.test>',
-    expected: { service: 'cleanup', ...info, kind: 'cleanup-reject', queueId: 'A9BD443E467', milter: true },
+    expected: { service: 'cleanup', ...info, kind: 'cleanup-reject', queueId: 'A9BD443E467', milter: true, stage: 'END-OF-MESSAGE', dsn: '5.7.1' },
   },
   {
     given: 'cleanup header_checks reject',
     line: 'Dec 06 05:05:13 mx postfix/cleanup[11210]: 0876943E3E3: reject: header Subject: forbidden thing from unknown[127.110.0.7]; from=<a@client.test> to=<x@ok.test> proto=ESMTP helo=<client.test>: 5.7.1 forbidden subject',
-    expected: { service: 'cleanup', ...info, kind: 'cleanup-reject', queueId: '0876943E3E3', milter: false },
+    expected: { service: 'cleanup', ...info, kind: 'cleanup-reject', queueId: '0876943E3E3', milter: false, stage: 'END-OF-MESSAGE', dsn: '5.7.1' },
   },
   {
     given: 'cleanup header_checks hold',
