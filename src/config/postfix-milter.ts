@@ -13,8 +13,11 @@ import type { ConfigInput } from './context.ts';
 
 /** Seconds Postfix waits for the milter's TCP connection: short, so a dead rspamd costs each session little. */
 export const MILTER_CONNECT_TIMEOUT_S = 5;
-/** Seconds Postfix waits for the answer to a command (connect, MAIL, RCPT, headers). */
-export const MILTER_COMMAND_TIMEOUT_S = 30;
+/**
+ * Seconds Postfix waits for the answer to a command (connect, MAIL, RCPT, headers). rspamd answers those at once
+ * (it scans at the end of the message): a hung rspamd would otherwise hold every new session's greeting this long.
+ */
+export const MILTER_COMMAND_TIMEOUT_S = 10;
 
 /** `inet:` endpoint of a host (a name, an IPv4 or a bracketed IPv6 address) and port. */
 function endpoint(host: string, port: number): string {

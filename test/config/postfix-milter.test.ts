@@ -21,7 +21,7 @@ test('GIVEN an as peer WHEN the mta and the msa are rendered THEN each uses rspa
     assert.equal(main.get('milter_protocol'), '6');
     assert.equal(main.get('milter_default_action'), 'accept');
     assert.equal(main.get('milter_connect_timeout'), '5s');
-    assert.equal(main.get('milter_command_timeout'), '30s');
+    assert.equal(main.get('milter_command_timeout'), '10s');
     assert.equal(main.get('milter_content_timeout'), '130s', 'longer than rspamd\'s own IO timeout');
     assert.equal(main.get('milter_macro_daemon_name'), undefined, 'the host name stays the daemon name (rspamd\'s authserv-id)');
   }
