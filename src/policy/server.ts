@@ -39,7 +39,10 @@ export interface PolicyServerOptions {
 }
 
 export interface PolicyTuning {
-  /** Open connections at most; more are refused by the kernel's backlog. Default 2000. */
+  /**
+   * Open connections at most. Past it a newcomer takes the place of the connection idle longest (at least
+   * EVICT_IDLE_MS: a Postfix smtpd reconnects when it needs it again), else it is closed at once. Default 2000.
+   */
   maxConnections: number;
   /** Requests judged at once per connection (Postfix sends one at a time). Default 16. */
   maxPending: number;
@@ -77,6 +80,8 @@ export const DEFAULT_KEY_PREFIX = 'mailfleet:policy:';
 export const DEADLINE_MS = 100;
 const LOG_INTERVAL_MS = 10_000;
 const SWEEP_MS = 1000;
+/** A connection idle this long may be closed to make room at the connection cap. */
+const EVICT_IDLE_MS = 1000;
 const TUNING: PolicyTuning = {
   maxConnections: 2000,
   maxPending: 16,
@@ -174,8 +179,29 @@ export function createPolicyServer(opts: PolicyServerOptions): PolicyServer {
   };
   let nextCid = 1;
 
+  /** At the cap: closes the connection idle longest, if one has been idle EVICT_IDLE_MS; false when none has. */
+  function evictIdle(): boolean {
+    let victim: Session | undefined;
+    let oldest = Date.now() - EVICT_IDLE_MS;
+    for (const s of sessions) {
+      const since = s.idleSince();
+      if (since !== undefined && since <= oldest) {
+        victim = s;
+        oldest = since;
+      }
+    }
+    if (!victim) return false;
+    victim.destroy();
+    sessions.delete(victim);
+    return true;
+  }
+
   function accept(socket: Socket): void {
     if (draining) return void socket.destroy();
+    if (sessions.size >= tuning.maxConnections && !evictIdle()) {
+      throttle.warn('connection-cap', { maxConnections: tuning.maxConnections }, 'connection cap reached and none idle: a new connection closed');
+      return void socket.destroy();
+    }
     const cid = nextCid++;
     const session = startSession(socket, { ...sessionDeps, log: log.child({ cid, client: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}` }) });
     sessions.add(session);
@@ -209,7 +235,6 @@ export function createPolicyServer(opts: PolicyServerOptions): PolicyServer {
     async start(signal) {
       limiter = newLimiter();
       const server: Server = createServer({ noDelay: true }, accept);
-      server.maxConnections = tuning.maxConnections;
       try {
         server.listen(opts.listen.port, opts.listen.host);
         await once(server, 'listening');

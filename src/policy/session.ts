@@ -33,14 +33,16 @@ export interface SessionDeps {
 export interface Session {
   /** Enforces the deadlines; the server calls it for every session about once a second. */
   tick(now: number): void;
+  /** Since when the connection has been idle (no request in progress, none arriving); undefined while it is not. */
+  idleSince(): number | undefined;
   /** Reads no more requests, answers those in progress, then closes. */
   close(): void;
   destroy(): void;
   readonly closed: Promise<void>;
 }
 
-/** Replies the client has not read, held before reading from it pauses. */
-const MAX_OUTPUT_BYTES = 64 * 1024;
+/** Replies the client has not read, held before reading from it pauses (a reply is about 20 bytes: hundreds of them). */
+const MAX_OUTPUT_BYTES = 16 * 1024;
 /** Bytes received and not decoded yet, held before reading from it pauses. */
 const MAX_INPUT_BYTES = 64 * 1024;
 
@@ -179,6 +181,9 @@ export function startSession(socket: Socket, deps: SessionDeps): Session {
         flowControl();
         flush();
       }
+    },
+    idleSince() {
+      return gone || closing || pending.length > 0 || requestSince !== undefined || decoder.inRequest() ? undefined : activeAt;
     },
     close() {
       if (closing) return;

@@ -1,6 +1,7 @@
 /** One policy server against a real Redis: limits hold, requests are answered in order, counts are all or nothing. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { until } from '../../support/poll.ts';
 import { metric, openPolicyClient, policyHost, redisCommand, SKIP, startPolicy, startRedis } from './harness.ts';
 
 const TEST = { timeout: 60_000, skip: SKIP };
@@ -128,4 +129,23 @@ test('GIVEN a Redis with a password WHEN the server has it THEN requests are jud
   assert.deepEqual(await other.askAll([rcpt('192.0.2.70'), rcpt('192.0.2.70')]), ['DUNNO', 'DUNNO']);
   assert.equal(await metric(wrong.registry, 'mailfleet_policy_fail_open_total', { reason: 'redis_down' }), 2);
   assert.equal(await metric(wrong.registry, 'mailfleet_policy_redis_up'), 0);
+});
+
+test('GIVEN the connection cap held by connections that send nothing WHEN an smtpd connects THEN the one idle longest makes room and the newcomer is answered', TEST, async (t) => {
+  const redis = await startRedis(t);
+  const policy = await startPolicy(t, {
+    host: policyHost(1),
+    redis,
+    rules: { rules: [{ name: 'rcpt-per-client', key: 'client_address', count: 'recipients', windows: [{ limit: 5, seconds: HOUR }] }] },
+    tuning: { maxConnections: 20 },
+  });
+  const hoarders = await Promise.all(Array.from({ length: 20 }, () => openPolicyClient(t, policy.host, policy.port)));
+  const closed = hoarders.map((h) => { let gone = false; h.socket.once('close', () => { gone = true; }); return () => gone; });
+  // Past the second a connection must have been idle to make room.
+  await new Promise((resolve) => setTimeout(resolve, 1200));
+  const smtpd = await openPolicyClient(t, policy.host, policy.port);
+  assert.equal(await smtpd.ask(rcpt('192.0.2.20')), 'DUNNO');
+  await until('a hoarder closed', async () => (closed.some((gone) => gone()) ? true : undefined), 5000, 20);
+  assert.equal(closed.filter((gone) => gone()).length, 1, 'one hoarder closed, no more');
+  assert.equal(await metric(policy.registry, 'mailfleet_policy_connections'), 20);
 });
