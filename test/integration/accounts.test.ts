@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { test } from 'node:test';
 import { ImapFlow } from 'imapflow';
 import type { TlsClientOptions } from '../../src/protocol/index.ts';
@@ -95,6 +96,23 @@ test('accounts: password storage, rules and LDAP access', { timeout: 300_000 }, 
     assert.equal(await imapLogin(proxy.address, proxy.ports.imap as number, `carol@${DOMAIN}`, 'carol-long-password', platform.clientTls('starttls')), true);
   });
 
+
+  await t.test('GIVEN an account logged in (its password in the proxy\'s auth cache, a session open) WHEN it is removed THEN its password fails at once and the session is ended', async () => {
+    const user = `carol@${DOMAIN}`;
+    assert.equal(await imapLogin(proxy.address, proxy.ports.imap as number, user, 'carol-long-password', platform.clientTls('starttls')), true);
+    const open = new ImapFlow({ host: proxy.address, port: proxy.ports.imap as number, auth: { user, pass: 'carol-long-password' }, logger: false, ...imapFlowTls(platform.clientTls('starttls')) });
+    open.on('error', () => undefined);
+    await open.connect();
+    const ended = new Promise<void>((resolve) => open.once('close', () => resolve()));
+    t.after(() => open.close());
+
+    const r = platform.cli(['accounts', 'remove', user]);
+
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '', 'every proxy and mailbox forgot the account');
+    assert.equal(await imapLogin(proxy.address, proxy.ports.imap as number, user, 'carol-long-password', platform.clientTls('starttls')), false, 'within the cache\'s 60 s');
+    await Promise.race([ended, delay(10_000).then(() => assert.fail('the open session was not ended'))]);
+  });
 
   await t.test('GIVEN a directory without Dovecot\'s bind account (seeded by an older version) WHEN ldap restarts THEN it is added with the current secret and logins work', async () => {
     const authDn = `cn=mailauth,${baseDn}`;
