@@ -1,5 +1,5 @@
 /**
- * The prober: a cycle removes stale probe messages, then runs every path at once (stages.ts, path.ts),
+ * The prober: a cycle runs every path at once (stages.ts, path.ts) and, beside them, removes stale probe messages,
  * counts the results and logs them; the loop starts a cycle every interval (a cycle that runs longer
  * delays the next, never overlaps it). One assembly for `mailfleet probe`, its `--once`, and the
  * single host's `probe` instance.
@@ -130,7 +130,9 @@ export function createProber(opts: ProberOptions): Prober {
     const startedAt = now();
     lastStart = startedAt;
     const found = targets();
-    const cleanup = await clean(found, signal);
+    // The clean-up runs beside the paths, not before them: a backend that does not answer would otherwise hold
+    // every probe back by the clean-up's deadline. It removes only messages older than several intervals.
+    const cleaning = clean(found, signal);
     const paths = await Promise.all(settings.paths.map(async (path) => {
       const tag = probeTag(settings.instance, path, startedAt, randomBytes(6).toString('hex'));
       let queueId: string | undefined;
@@ -140,7 +142,7 @@ export function createProber(opts: ProberOptions): Prober {
       report(result, queueId, found);
       return result;
     }));
-    return { startedAt, paths, ...cleanup };
+    return { startedAt, paths, ...(await cleaning) };
   }
 
   return {

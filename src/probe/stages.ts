@@ -83,6 +83,20 @@ function describe(err: unknown, stage: Stage, signal: AbortSignal): StageFailure
   return { stage, code: 'FAILED', message: err instanceof Error ? err.message : String(err) };
 }
 
+/** How long a step that missed its deadline gets to fail with its own error (destroyed sockets fail at once). */
+const ABORTED_STEP_GRACE_MS = 200;
+
+/** The error `step` rejects with within the grace period, if it does. */
+async function settledError(step: Promise<void>): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const grace = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ABORTED_STEP_GRACE_MS)));
+  try {
+    return await Promise.race([step.then(() => undefined, (err: unknown) => err), grace]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Rejects when `signal` aborts (at once if it has): a step that missed its deadline ends there, whatever it awaits. */
 function rejectOnAbort(signal: AbortSignal): Promise<never> {
   return new Promise((_, reject) => {
@@ -110,14 +124,18 @@ export async function runStages(path: ProbePath, tag: string, make: (signal: Abo
     for (const [stage, step] of steps) {
       const began = now();
       const timer = setTimeout(() => abort.abort(new StageDeadline(stage, timeoutMs)), timeoutMs);
+      let running: Promise<void> | undefined;
       try {
         if (abort.signal.aborted) throw abort.signal.reason;
-        await Promise.race([step(abort.signal), rejectOnAbort(abort.signal)]);
+        running = step(abort.signal);
+        await Promise.race([running, rejectOnAbort(abort.signal)]);
       } catch (err) {
         if (stopping.aborted) return result('aborted');
         // Whatever the steps left open goes now: the path is over.
         if (!abort.signal.aborted) abort.abort(new Error('path failed'));
-        return result('failed', describe(err, stage, abort.signal));
+        // A missed deadline: the step's own error, once the abort has reached its dialog, says at which step of it.
+        const own = err === abort.signal.reason && running !== undefined ? await settledError(running) : undefined;
+        return result('failed', describe(own ?? err, stage, abort.signal));
       } finally {
         clearTimeout(timer);
       }

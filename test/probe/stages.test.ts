@@ -59,6 +59,16 @@ test('GIVEN a stage that hangs and ignores its signal WHEN its deadline passes T
   assert.deepEqual(fake.ran, ['connect', 'smtp', 'delivery_imap']);
 });
 
+test('GIVEN a stage whose dialog fails with its step once aborted WHEN its deadline passes THEN the DEADLINE failure names that step and address', async () => {
+  // As the protocol clients do: the path's signal destroys the socket and the dialog rejects saying where it was.
+  const dialog = (s: AbortSignal) => new Promise<void>((_, reject) => {
+    s.addEventListener('abort', () => setImmediate(() => reject(Object.assign(new Error('dialog aborted (127.0.0.1:993, login)'), { code: 'PROTOCOL_ABORTED', address: '127.0.0.1:993', step: 'login' }))), { once: true });
+  });
+  const fake = fakeSteps({ delivery_imap: dialog });
+  const result = await runStages('mta', 'tag-4', fake.make, 50, new AbortController().signal);
+  assert.deepEqual(result.failure, { stage: 'delivery_imap', code: 'DEADLINE', message: 'delivery_imap did not finish within 50 ms', step: 'login', address: '127.0.0.1:993' });
+});
+
 test('GIVEN each stage well inside its deadline WHEN the stages together take longer than one deadline THEN the path still succeeds: deadlines are per stage', async () => {
   const slow = (s: AbortSignal) => new Promise<void>((resolve, reject) => {
     const timer = setTimeout(resolve, 30);
