@@ -3,6 +3,7 @@
  * rotation (a pending selector, promoted once its record is visible in DNS), and the sweep that promotes
  * what became visible and retires what is due. Time and DNS come from the caller.
  */
+import { MailfleetError } from '../errors.ts';
 import { generateDkimKey, successorKeyOptions, type KeyOptions } from './keys.ts';
 import { activeEntry, addFirstKey, addPendingKey, pendingEntry, promotePending, retireDue, DEFAULT_RETIRE_AFTER_MS, type Keyring, type SelectorEntry } from './keyring.ts';
 import { checkPublished, dkimRecord, dkimRecordName, type DkimRecord, type RecordCheck } from './record.ts';
@@ -45,6 +46,15 @@ export type RotateOutcome =
   /** The pending selector's record is not visible yet: nothing changed. */
   | { kind: 'waiting'; entry: SelectorEntry; record: DkimRecord; reason: string };
 
+/** A key asked for (`--algorithm`, `--bits`) that is not the pending selector's: that one is what rotate promotes. */
+function refuseOtherKey(pending: SelectorEntry, asked: KeyOptions): void {
+  const wrongAlgorithm = asked.algorithm !== undefined && asked.algorithm !== pending.algorithm;
+  const wrongBits = asked.bits !== undefined && asked.bits !== pending.bits;
+  if (!wrongAlgorithm && !wrongBits) return;
+  const has = pending.algorithm === 'rsa' ? `rsa-${pending.bits ?? '?'}` : pending.algorithm;
+  throw new MailfleetError('USAGE', `selector ${pending.selector} (${has}) is already pending and rotate promotes it as it is: run rotate without --algorithm/--bits, then rotate again for the key you asked for`);
+}
+
 /**
  * `mailfleet dkim rotate`: without a pending selector, makes one (promoted at once with `force`); with one,
  * promotes it when DNS publishes its record (or with `force`), else reports what DNS answered. The new key
@@ -56,6 +66,7 @@ export async function rotateDomain(paths: DkimPaths, domain: string, opts: Chang
     const added: NewKey[] = [];
     let pending = pendingEntry(ring, domain);
     let made = false;
+    if (pending && opts.key !== undefined) refuseOtherKey(pending, opts.key);
     if (!pending) {
       const active = activeEntry(ring, domain);
       // Without an active key addPendingKey refuses the rotation (DKIM_KEY_NOT_FOUND).

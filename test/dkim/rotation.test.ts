@@ -129,6 +129,16 @@ test('GIVEN an ed25519 domain WHEN rotated with a size but no algorithm THEN USA
   assert.deepEqual(states(paths, at(1)), ['mf20250314:active']);
 });
 
+test('GIVEN an ed25519 selector pending WHEN rotated with algorithm rsa THEN USAGE naming the pending one, which stays as it was', async (t) => {
+  const paths = freshPaths(t);
+  await generateFirstKey(paths, 'example.com', { now: T0, key: KEY });
+  const first = await rotateDomain(paths, 'example.com', { now: at(1), lookup: zone().lookup });
+  await assert.rejects(rotateDomain(paths, 'example.com', { now: at(2), lookup: zone().lookup, key: { algorithm: 'rsa' } }), (err) => isMailfleetError(err, 'USAGE') && err.message.includes(`${first.entry.selector} (ed25519) is already pending`));
+  const again = await rotateDomain(paths, 'example.com', { now: at(2), lookup: zone().lookup, key: { algorithm: 'ed25519' } });
+  assert.equal(again.kind, 'waiting', 'the same algorithm as the pending one is no conflict');
+  assert.equal(again.entry.selector, first.entry.selector);
+});
+
 test('GIVEN a selector retiring and another pending whose record is published WHEN synced with a retire period THEN the replaced one retires after it and the earlier one keeps its date', async (t) => {
   const paths = freshPaths(t);
   const dns = zone();
