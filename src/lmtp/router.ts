@@ -6,6 +6,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
+import { longestIdle } from '../eviction.ts';
 import type { Logger } from '../log.ts';
 import type { Registry } from '../metrics/index.ts';
 import { createBackendPool, type PoolOptions } from './backend-pool.ts';
@@ -112,20 +113,11 @@ export async function startLmtpRouter(opts: RouterOptions): Promise<Router> {
    * or waiting on a backend is never chosen.
    */
   function evictIdle(): boolean {
-    const now = Date.now();
-    let victim: Session | undefined;
-    let oldest = now - EVICT_IDLE_MS;
-    for (const s of sessions) {
-      const since = s.idleSince();
-      if (since !== undefined && since <= oldest) {
-        victim = s;
-        oldest = since;
-      }
-    }
-    if (!victim) return false;
-    opts.log.info({ idleMs: now - oldest }, 'session cap reached: closing the session idle longest');
-    victim.terminate(`${opts.hostname} Too many sessions; closing an idle one`);
-    victim.destroy();
+    const found = longestIdle(sessions, EVICT_IDLE_MS, Date.now());
+    if (!found) return false;
+    opts.log.info({ idleMs: found.idleMs }, 'session cap reached: closing the session idle longest');
+    found.item.terminate(`${opts.hostname} Too many sessions; closing an idle one`);
+    found.item.destroy();
     metrics.refused();
     return true;
   }

@@ -11,6 +11,7 @@ import { once } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
+import { longestIdle } from '../eviction.ts';
 import type { Logger } from '../log.ts';
 import type { PolicyDecoderOptions, PolicyRequest } from '../protocol/index.ts';
 import { createDeadlineQueue } from './deadlines.ts';
@@ -181,18 +182,10 @@ export function createPolicyServer(opts: PolicyServerOptions): PolicyServer {
 
   /** At the cap: closes the connection idle longest, if one has been idle EVICT_IDLE_MS; false when none has. */
   function evictIdle(): boolean {
-    let victim: Session | undefined;
-    let oldest = Date.now() - EVICT_IDLE_MS;
-    for (const s of sessions) {
-      const since = s.idleSince();
-      if (since !== undefined && since <= oldest) {
-        victim = s;
-        oldest = since;
-      }
-    }
-    if (!victim) return false;
-    victim.destroy();
-    sessions.delete(victim);
+    const found = longestIdle(sessions, EVICT_IDLE_MS, Date.now());
+    if (!found) return false;
+    found.item.destroy();
+    sessions.delete(found.item);
     return true;
   }
 
