@@ -12,23 +12,13 @@ import { reloadPostfix } from '../../../src/agent/postfix-reload.ts';
 import { createLogger } from '../../../src/log.ts';
 import { openSmtpSession } from '../../../src/protocol/index.ts';
 import { until } from '../../support/poll.ts';
-import { startPostfix, type BarePostfix } from '../exporter/bare-postfix.ts';
+import { BASE_MAIN_CF, startPostfix, type BarePostfix } from '../exporter/bare-postfix.ts';
 
 const SMTP = '127.126.2.1';
 const LMTP = '127.126.2.2';
 const log = createLogger('test', { level: process.env.MAILFLEET_TEST_LOG ?? 'silent' });
 
-const MAIN_CF = `
-compatibility_level = 3.6
-myhostname = mx.example.test
-mydestination =
-inet_interfaces = all
-inet_protocols = ipv4
-smtputf8_enable = no
-alias_maps =
-alias_database =
-mynetworks = 127.0.0.0/8
-relay_domains = ok.test
+const MAIN_CF = `${BASE_MAIN_CF}relay_domains = ok.test
 transport_maps = inline:{ ok.test=lmtp:inet:[${LMTP}]:24 }
 notify_classes =
 `;

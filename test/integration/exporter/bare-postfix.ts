@@ -73,6 +73,19 @@ function readLog(path: string): string {
   }
 }
 
+/** What every bare Postfix of the tests starts from: a relay for the test's own domains, no local delivery, IPv4. */
+export const BASE_MAIN_CF = `
+compatibility_level = 3.6
+myhostname = mx.example.test
+mydestination =
+inet_interfaces = all
+inet_protocols = ipv4
+smtputf8_enable = no
+alias_maps =
+alias_database =
+mynetworks = 127.0.0.0/8
+`;
+
 /** An smtp-sink on `address` (`host:port`) with extra options (`-f RCPT`: refuse recipients for good; `-L`: LMTP). */
 export async function startSink(t: TestContext, address: string, options: readonly string[] = []): Promise<void> {
   const child = spawn('/usr/sbin/smtp-sink', ['-u', 'postfix', ...options, address, '100'], { stdio: 'ignore' });

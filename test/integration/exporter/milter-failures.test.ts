@@ -12,7 +12,7 @@ import { Registry } from 'prom-client';
 import { createPostfixExporter } from '../../../src/exporter/index.ts';
 import { openSmtpSession } from '../../../src/protocol/index.ts';
 import { series } from '../../exporter/series.ts';
-import { startPostfix } from './bare-postfix.ts';
+import { BASE_MAIN_CF, startPostfix } from './bare-postfix.ts';
 
 const HOST = '127.126.1.1';
 const REFUSED = '127.126.1.2:11332';
@@ -36,17 +36,7 @@ async function listen(t: { after: (fn: () => Promise<void>) => void }, address: 
   });
 }
 
-const MAIN_CF = `
-compatibility_level = 3.6
-myhostname = mx.example.test
-mydestination =
-inet_interfaces = all
-inet_protocols = ipv4
-smtputf8_enable = no
-alias_maps =
-alias_database =
-mynetworks = 127.0.0.0/8
-relay_domains = ok.test
+const MAIN_CF = `${BASE_MAIN_CF}relay_domains = ok.test
 transport_maps = inline:{ ok.test=discard: }
 milter_protocol = 6
 milter_default_action = accept
