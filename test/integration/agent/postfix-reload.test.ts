@@ -12,7 +12,7 @@ import { reloadPostfix } from '../../../src/agent/postfix-reload.ts';
 import { createLogger } from '../../../src/log.ts';
 import { openSmtpSession } from '../../../src/protocol/index.ts';
 import { until } from '../../support/poll.ts';
-import { BASE_MAIN_CF, startPostfix, type BarePostfix } from '../exporter/bare-postfix.ts';
+import { BASE_MAIN_CF, BASE_MASTER_CF, startPostfix, type BarePostfix } from '../exporter/bare-postfix.ts';
 
 const SMTP = '127.126.2.1';
 const LMTP = '127.126.2.2';
@@ -25,19 +25,8 @@ notify_classes =
 
 const MASTER_CF = `
 ${SMTP}:25 inet n - n - - smtpd
-pickup unix n - n 60 1 pickup
-cleanup unix n - n - 0 cleanup
-qmgr unix n - n 300 1 qmgr
-rewrite unix - - n - - trivial-rewrite
-bounce unix - - n - 0 bounce
-defer unix - - n - 0 bounce
-trace unix - - n - 0 bounce
-proxymap unix - - n - - proxymap
 lmtp unix - - n - - lmtp
-anvil unix - - n - 1 anvil
-showq unix n - n - - showq
-postlog unix-dgram n - n - 1 postlogd
-`;
+${BASE_MASTER_CF}`;
 
 interface HeldLmtp {
   /** Resolves when a message's final dot has arrived (its reply is held). */

@@ -86,6 +86,21 @@ alias_database =
 mynetworks = 127.0.0.0/8
 `;
 
+/** The services every bare Postfix of the tests runs; a test adds its listeners and delivery agents. */
+export const BASE_MASTER_CF = `
+pickup unix n - n 60 1 pickup
+cleanup unix n - n - 0 cleanup
+qmgr unix n - n 300 1 qmgr
+rewrite unix - - n - - trivial-rewrite
+bounce unix - - n - 0 bounce
+defer unix - - n - 0 bounce
+trace unix - - n - 0 bounce
+proxymap unix - - n - - proxymap
+anvil unix - - n - 1 anvil
+showq unix n - n - - showq
+postlog unix-dgram n - n - 1 postlogd
+`;
+
 /** An smtp-sink on `address` (`host:port`) with extra options (`-f RCPT`: refuse recipients for good; `-L`: LMTP). */
 export async function startSink(t: TestContext, address: string, options: readonly string[] = []): Promise<void> {
   const child = spawn('/usr/sbin/smtp-sink', ['-u', 'postfix', ...options, address, '100'], { stdio: 'ignore' });

@@ -12,7 +12,7 @@ import { Registry } from 'prom-client';
 import { createPostfixExporter } from '../../../src/exporter/index.ts';
 import { openSmtpSession } from '../../../src/protocol/index.ts';
 import { series } from '../../exporter/series.ts';
-import { BASE_MAIN_CF, startPostfix } from './bare-postfix.ts';
+import { BASE_MAIN_CF, BASE_MASTER_CF, startPostfix } from './bare-postfix.ts';
 
 const HOST = '127.126.1.1';
 const REFUSED = '127.126.1.2:11332';
@@ -51,18 +51,8 @@ ${HOST}:25 inet n - n - - smtpd -o smtpd_milters=inet:${REFUSED}
 ${HOST}:26 inet n - n - - smtpd -o smtpd_milters=inet:${SILENT}
 ${HOST}:27 inet n - n - - smtpd -o smtpd_milters=inet:${GARBAGE}
 ${HOST}:28 inet n - n - - smtpd -o smtpd_milters=inet:${REFUSED} -o milter_default_action=tempfail
-pickup unix n - n 60 1 pickup
-cleanup unix n - n - 0 cleanup
-qmgr unix n - n 300 1 qmgr
-rewrite unix - - n - - trivial-rewrite
-bounce unix - - n - 0 bounce
-defer unix - - n - 0 bounce
-trace unix - - n - 0 bounce
-proxymap unix - - n - - proxymap
 discard unix - - n - - discard
-anvil unix - - n - 1 anvil
-postlog unix-dgram n - n - 1 postlogd
-`;
+${BASE_MASTER_CF}`;
 
 async function send(port: number): Promise<number[]> {
   const session = await openSmtpSession({ host: HOST, port, heloName: 'client.test', timeoutMs: 20_000 });

@@ -12,7 +12,7 @@ import { createPostfixExporter, followFile } from '../../../src/exporter/index.t
 import { openSmtpSession, type Envelope } from '../../../src/protocol/index.ts';
 import { series } from '../../exporter/series.ts';
 import { until } from '../../support/poll.ts';
-import { selfSignedChain, startPostfix, startSink } from './bare-postfix.ts';
+import { BASE_MAIN_CF, BASE_MASTER_CF, selfSignedChain, startPostfix, startSink } from './bare-postfix.ts';
 
 const HOST = '127.110.1.1';
 const OK_SINK = '127.110.1.2:2525';
@@ -22,18 +22,8 @@ const LMTP_SINK = '127.110.1.5:2424';
 const WAIT_MS = 60_000;
 const P = 'mailfleet_postfix_';
 
-const MAIN_CF = `
-compatibility_level = 3.6
-myhostname = mx.example.test
-mydomain = example.test
+const MAIN_CF = `${BASE_MAIN_CF}mydomain = example.test
 myorigin = example.test
-mydestination =
-inet_interfaces = all
-inet_protocols = ipv4
-smtputf8_enable = no
-alias_maps =
-alias_database =
-mynetworks = 127.0.0.0/8
 relay_domains = ok.test bad.test defer.test lmtp.test tls.test
 transport_maps = inline:{ ok.test=smtp:[${OK_SINK.replace(':', ']:')}, bad.test=smtp:[${BAD_SINK.replace(':', ']:')}, defer.test=smtp:[${NOBODY.replace(':', ']:')}, lmtp.test=lmtp:inet:[${LMTP_SINK.replace(':', ']:')}, tls.test=smtp:[${HOST}]:2526 }
 smtpd_relay_restrictions = permit_mynetworks reject_unauth_destination
@@ -53,28 +43,17 @@ const MASTER_CF = `
 ${HOST}:25 inet n - n - - smtpd
 ${HOST}:587 inet n - n - - smtpd -o syslog_name=postfix/submission -o smtpd_delay_reject=no -o smtpd_sender_restrictions=check_sender_access,inline:{bad@ok.test=REJECT}
 ${HOST}:2526 inet n - n - - smtpd -o syslog_name=postfix-mx/in -o smtpd_tls_security_level=encrypt -o smtpd_recipient_restrictions=check_recipient_access,inline:{tls.test=DISCARD}
-pickup unix n - n 60 1 pickup
-cleanup unix n - n - 0 cleanup
-qmgr unix n - n 300 1 qmgr
 tlsmgr unix - - n 1000? 1 tlsmgr
-rewrite unix - - n - - trivial-rewrite
-bounce unix - - n - 0 bounce
-defer unix - - n - 0 bounce
-trace unix - - n - 0 bounce
 verify unix - - n - 1 verify
 flush unix n - n 1000? 0 flush
-proxymap unix - - n - - proxymap
 smtp unix - - n - - smtp
 relay unix - - n - - smtp
-showq unix n - n - - showq
 error unix - - n - - error
 retry unix - - n - - error
 discard unix - - n - - discard
 lmtp unix - - n - - lmtp
-anvil unix - - n - 1 anvil
 scache unix - - n - 1 scache
-postlog unix-dgram n - n - 1 postlogd
-`;
+${BASE_MASTER_CF}`;
 
 function envelope(to: string, subject = 'census', from = 'a@ok.test'): Envelope {
   return { from, to: [to], data: `From: <${from}>\r\nTo: <${to}>\r\nSubject: ${subject}\r\n\r\nbody\r\n` };
