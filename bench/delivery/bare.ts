@@ -121,6 +121,8 @@ function postfixFiles(spec: PlatformSpec, instance: InstanceContext, recipients:
   if (/^smtpd_milters = /m.test(mainCf)) throw new Error('generated main.cf of an mta without an as peer has a milter; update bench/delivery/bare.ts');
   if (!mainCf.includes(`virtual_transport = ${nextHop}\n`)) throw new Error(`generated main.cf does not deliver to ${nextHop}`);
   return {
+    // Every file the generator makes (header checks, TLS maps) as the mta has them; only the lookups differ.
+    ...generated,
     'main.cf': overrideMainCf(mainCf, {
       virtual_mailbox_domains: spec.domains.join(' '),
       virtual_mailbox_maps: `hash:${instance.configDir}/mailboxes`,
