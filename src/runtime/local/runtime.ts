@@ -225,18 +225,28 @@ export function createLocalRuntime(opts: RuntimeOptions): LocalRuntime {
     livezFailing.delete(pod);
     log.warn({ instance: pod.name, livez: live.detail, failingMs: Date.now() - since }, 'instance failed its liveness probe; restarting it');
     opts.progress({ pod, phase: 'crashed', detail: `liveness failed for ${Math.round((Date.now() - since) / 1000)} s (${live.detail})` });
+    await stopAgent(pod);
+  }
+
+  /**
+   * SIGTERM to the agent of `pod`, and SIGKILL to its process group when it has not exited within its stop budget:
+   * its drain budget, then the daemon's stop; only past both is it stuck (the Kubernetes renderer gives the same
+   * room as terminationGracePeriodSeconds). True when it had to be killed.
+   */
+  async function stopAgent(pod: Pod): Promise<boolean> {
     const incarnation = pod.exited;
     signalPod(pod, 'SIGTERM');
     const stopBudgetMs = spec.drainSeconds * 1000 + STOP_TIMEOUT_MS + 5000;
-    const stopped = await Promise.race([(incarnation ?? Promise.resolve(0)).then(() => true), delay(stopBudgetMs, undefined, { ref: false }).then(() => false)]);
-    if (!stopped && pod.exited === incarnation && pod.pid) {
-      log.warn({ instance: pod.name }, 'agent did not stop in time; killing its process group');
-      try {
-        process.kill(-pod.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
+    const exited = await Promise.race([(incarnation ?? Promise.resolve(0)).then(() => true), delay(stopBudgetMs, undefined, { ref: false }).then(() => false)]);
+    // A later incarnation (the crash path relaunched it meanwhile) is not this one's to kill.
+    if (exited || pod.exited !== incarnation || !pod.pid) return false;
+    log.warn({ instance: pod.name }, 'agent did not stop in time; killing its process group');
+    try {
+      process.kill(-pod.pid, 'SIGKILL');
+    } catch {
+      // already gone
     }
+    return true;
   }
 
   async function probe(pod: Pod): Promise<void> {
@@ -312,21 +322,7 @@ export function createLocalRuntime(opts: RuntimeOptions): LocalRuntime {
     const started = Date.now();
     // On a full stop nothing is left to drain towards.
     if (!stopping && opts.beforeStop) await opts.beforeStop(pod);
-    signalPod(pod, 'SIGTERM');
-    const exited = pod.exited ?? Promise.resolve(0);
-    // The agent's own worst case is its drain budget, then the daemon's stop: only past both is it stuck (the
-    // Kubernetes renderer gives the same room as terminationGracePeriodSeconds).
-    const stopBudgetMs = spec.drainSeconds * 1000 + STOP_TIMEOUT_MS + 5000;
-    const finished = await Promise.race([exited.then(() => true), delay(stopBudgetMs, undefined, { ref: false }).then(() => false)]);
-    if (!finished && pod.pid) {
-      log.warn({ instance: pod.name }, 'agent did not stop in time; killing its process group');
-      try {
-        process.kill(-pod.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-      await waitGone(pod.pid, 2000);
-    }
+    if ((await stopAgent(pod)) && pod.pid) await waitGone(pod.pid, 2000);
     await cleanUp(pod);
     pod.state = 'stopped';
     pods.delete(pod.name);
