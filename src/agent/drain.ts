@@ -1,19 +1,14 @@
-import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import type { ConfigInput } from '../config/index.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { requireSecret } from '../spec/index.ts';
 import { postfixMasterPid, reloadPostfix } from './postfix-reload.ts';
+import { runTool } from './tool.ts';
 
-const exec = promisify(execFile);
 const POLL_MS = 250;
-/** A Postfix or Dovecot tool that hangs (a daemon wedged) must not hold the drain past its budget. */
-const TOOL_TIMEOUT_MS = 5000;
-const run = (file: string, args: string[]) => exec(file, args, { timeout: TOOL_TIMEOUT_MS, killSignal: 'SIGKILL' });
 
 /** The drain's settings: main.cf with each `key = value` replacing the key's line, not repeating it. */
 export function replaceMainCfSettings(mainCf: string, comment: string, settings: Record<string, string>): string {
@@ -50,7 +45,7 @@ async function until(deadline: number, done: () => Promise<boolean>): Promise<bo
 
 /** Messages in a Postfix instance's queue, by queue name. */
 async function queueCounts(configDir: string): Promise<Record<string, number>> {
-  const { stdout } = await run('postqueue', ['-c', configDir, '-j']);
+  const { stdout } = await runTool('postqueue', ['-c', configDir, '-j']);
   const counts: Record<string, number> = {};
   for (const line of stdout.split('\n')) {
     if (!line.trim()) continue;
@@ -74,7 +69,7 @@ const drainPostfix: Drainer = async (input, deadline, log) => {
     smtpd_client_restrictions: 'static:{421 4.3.2 Service shutting down, try again later}',
   }));
   await reloadPostfix({ configDir, masterPid: postfixMasterPid(join(input.instance.dataDir, 'queue')), log });
-  await run('postqueue', ['-c', configDir, '-f']).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'queue flush failed'));
+  await runTool('postqueue', ['-c', configDir, '-f']).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'queue flush failed'));
   let counts: Record<string, number> = {};
   const empty = await until(deadline, async () => {
     counts = await queueCounts(configDir);
@@ -93,7 +88,7 @@ export function doveadmRows(stdout: string): string[] {
 }
 
 async function doveadmLines(conf: string, args: string[]): Promise<string[]> {
-  const { stdout } = await run('doveadm', ['-c', conf, ...args]);
+  const { stdout } = await runTool('doveadm', ['-c', conf, ...args]);
   return doveadmRows(stdout);
 }
 
@@ -104,7 +99,7 @@ const drainProxy: Drainer = async (input, deadline) => {
   const idle = await until(kickAt, async () => (await doveadmLines(conf, ['proxy', 'list'])).length === 0);
   if (idle) return { completed: true, detail: 'no proxied sessions left' };
   const users = [...new Set((await doveadmLines(conf, ['proxy', 'list']).catch(() => [])).map((l) => l.split(/\s+/)[0] ?? '').filter(Boolean))];
-  if (users.length > 0) await run('doveadm', ['-c', conf, 'proxy', 'kick', ...users]).catch(() => undefined);
+  if (users.length > 0) await runTool('doveadm', ['-c', conf, 'proxy', 'kick', ...users]).catch(() => undefined);
   return { completed: false, detail: `kicked the sessions of ${users.length} user(s)` };
 };
 

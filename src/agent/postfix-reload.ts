@@ -1,16 +1,11 @@
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { allPids, processName, statFields } from '../proc.ts';
+import { runTool } from './tool.ts';
 
-const exec = promisify(execFile);
-/** A Postfix tool that hangs (a daemon wedged) must not hold its caller. */
-const TOOL_TIMEOUT_MS = 5000;
-const run = (file: string, args: string[]) => exec(file, args, { timeout: TOOL_TIMEOUT_MS, killSignal: 'SIGKILL' });
 
 /** Postfix's delivery agents: a queue file is locked by one of them while it delivers. */
 const DELIVERY_AGENTS = new Set(['smtp', 'lmtp', 'local', 'virtual', 'pipe', 'error', 'retry', 'discard']);
@@ -67,7 +62,7 @@ async function kickAfter(old: Seen[], opts: PostfixReloadOptions): Promise<void>
   const deadline = Date.now() + OLD_AGENTS_MAX_MS;
   while (old.some(alive) && Date.now() < deadline) await delay(POLL_MS, undefined, { ref: false });
   try {
-    await run('postkick', ['-c', opts.configDir, 'public', 'qmgr', 'I']);
+    await runTool('postkick', ['-c', opts.configDir, 'public', 'qmgr', 'I']);
     opts.log?.debug({ agents: old.length }, 'delivery agents of the previous configuration done; qmgr scans incoming');
   } catch (err) {
     opts.log?.warn({ err: errorMessage(err) }, 'could not ask qmgr to scan incoming after the reload');
@@ -80,6 +75,6 @@ async function kickAfter(old: Seen[], opts: PostfixReloadOptions): Promise<void>
  */
 export async function reloadPostfix(opts: PostfixReloadOptions): Promise<void> {
   const old = opts.masterPid === undefined ? [] : deliveryAgents(opts.masterPid);
-  await run('postfix', ['-c', opts.configDir, 'reload']);
+  await runTool('postfix', ['-c', opts.configDir, 'reload']);
   if (old.length > 0) void kickAfter(old, opts);
 }
