@@ -4,7 +4,8 @@
  *
  * - `# EOF` and whatever follows it, `# UNIT` lines, other comments, `_created` samples, timestamps and exemplars
  *   are left out.
- * - A counter family `x` is typed and described as `x_total`, the name its samples carry. Dovecot 2.3 (observed on
+ * - A counter family `x` is typed and described as `x_total`, the name its samples carry; a family already named
+ *   `x_total` whose samples carry that same name (rspamd 3.4's) keeps it. Dovecot 2.3 (observed on
  *   2.3.19) also prints the total of a counter with `group_by` as `x_count`, and of its summed duration as
  *   `x_sum`, inside the counter family; those become the unlabelled `x_total` (`x_duration_seconds_total`).
  * - An `info` family `x` becomes the gauge `x_info`, a `stateset` a gauge, `unknown` untyped; a family of a type
@@ -152,15 +153,21 @@ function parseSample(line: string): Sample | undefined {
 /** The family a sample belongs to: the current one if its name fits that family's type, otherwise its own. */
 function suffixOf(family: Family | undefined, sampleName: string): string | undefined {
   if (!family) return undefined;
+  if (family.type === 'counter' && family.name.endsWith('_total') && sampleName === family.name) return '';
   for (const suffix of SUFFIXES[family.type ?? 'unknown']) if (sampleName === family.name + suffix) return suffix;
   return undefined;
+}
+
+/** A counter's 0.0.4 name: its family's with `_total`, which a family named with it already has (rspamd's are). */
+function counterName(family: Family): string {
+  return family.name.endsWith('_total') ? family.name : `${family.name}_total`;
 }
 
 /** The 0.0.4 name of a sample of `family` called family name + `suffix`; undefined for one left out (`_created`). */
 function outputName(family: Family, suffix: string): string | undefined {
   switch (family.type) {
     case 'counter':
-      return suffix === '_created' ? undefined : `${family.name}_total`;
+      return suffix === '_created' ? undefined : counterName(family);
     case 'info':
       return `${family.name}_info`;
     case 'histogram':
@@ -175,7 +182,7 @@ function outputName(family: Family, suffix: string): string | undefined {
 function header(family: Family): { name: string; type?: string } {
   switch (family.type) {
     case 'counter':
-      return { name: `${family.name}_total`, type: 'counter' };
+      return { name: counterName(family), type: 'counter' };
     case 'info':
       return { name: `${family.name}_info`, type: 'gauge' };
     case 'stateset':
