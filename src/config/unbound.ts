@@ -6,7 +6,7 @@
  * outlives node-local-dns's connection reuse.
  */
 import { isIP } from 'node:net';
-import type { PlatformSpec } from '../spec/index.ts';
+import { networkProblem, type PlatformSpec } from '../spec/index.ts';
 import type { ConfigFiles } from './context.ts';
 
 export const UNBOUND_CONF = 'unbound.conf';
@@ -63,12 +63,8 @@ function upstreamAddress(upstream: string): string {
 }
 
 function checkCidr(cidr: string): string {
-  const [address = '', bits, ...rest] = cidr.split('/');
-  const family = isIP(address);
-  const max = family === 6 ? 128 : 32;
-  if (family === 0 || rest.length > 0 || (bits !== undefined && !(/^[0-9]{1,3}$/.test(bits) && Number(bits) <= max))) {
-    throw new RangeError(`unbound access-control range ${JSON.stringify(cidr)} is not a CIDR`);
-  }
+  const problem = networkProblem(cidr, { bare: true });
+  if (problem !== undefined) throw new RangeError(`unbound access-control range ${JSON.stringify(cidr)} ${problem}`);
   return cidr;
 }
 

@@ -1,8 +1,10 @@
 /**
  * IP addresses as the policy server needs them: parse what Postfix sends in `client_address`, match networks,
  * and aggregate a client into its /24 or /64 (or any prefix) so that one limit covers a whole network.
- * IPv4-mapped IPv6 addresses (`::ffff:192.0.2.1`) are IPv4.
+ * IPv4-mapped IPv6 addresses (`::ffff:192.0.2.1`) are IPv4. The platform spec reads its networks with the same
+ * `parseNetwork`.
  */
+import { SocketAddress } from 'node:net';
 
 export interface IpAddress {
   readonly version: 4 | 6;
@@ -89,21 +91,43 @@ export function parseIp(text: string): IpAddress | undefined {
   return bytes ? { version: 4, bytes } : undefined;
 }
 
+/** What a network may be: one family or either, and whether an address alone (a /32 or /128) will do (default yes). */
+export interface NetworkForm {
+  readonly family?: 4 | 6;
+  readonly bare?: boolean;
+}
+
+const either = (family: 4 | 6 | undefined): string => (family === undefined ? 'IPv4 or IPv6' : `IPv${family}`);
+
 /**
- * `192.0.2.0/24`, `2001:db8::/32`, or a bare address (a /32 or /128). A network whose address has bits set past
- * its prefix is refused: `192.0.2.1/24` is a typo more often than a wish.
+ * `192.0.2.0/24`, `2001:db8::/32`, or with `form.bare` (the default) an address alone (a /32 or /128); else why
+ * not, said so the caller can quote the value before it. Read strictly, for the spec's fields as for the policy
+ * rules:
+ * - an IPv4 address is four octets from 0 to 255 without leading zeros; an address with a zone (`%eth0`) is not a
+ *   network;
+ * - a prefix length is 0 to 32 (IPv4) or 0 to 128 (IPv6), without leading zeros;
+ * - no bits are set past the prefix: `192.0.2.1/24` is a typo more often than a wish;
+ * - no IPv4-mapped IPv6 (`::ffff:192.0.2.0/120`): a client's mapped address is compared as IPv4, so such a network
+ *   would never match.
  */
-export function parseNetwork(text: string): Network | string {
+export function parseNetwork(text: string, form: NetworkForm = {}): Network | string {
+  const bare = form.bare ?? true;
   const slash = text.indexOf('/');
-  const ip = parseIp(slash === -1 ? text : text.slice(0, slash));
-  if (!ip || (slash !== -1 && text.slice(0, slash).includes(':') && ip.version === 4)) return 'expected an IPv4 or IPv6 address or network (CIDR)';
+  const address = slash === -1 ? text : text.slice(0, slash);
+  const mapped = address.includes(':');
+  const ip = address.includes('%') ? undefined : parseIp(address);
+  const family = ip === undefined ? undefined : mapped ? 6 : ip.version;
+  if ((slash === -1 && !bare) || ip === undefined || (form.family !== undefined && family !== form.family)) {
+    return `expected an ${either(form.family)} network (address/prefix)${bare ? ' or address' : ''}`;
+  }
+  if (mapped && ip.version === 4) return 'expected an IPv4 network written as IPv4, not as IPv4-mapped IPv6';
   const max = ip.version === 4 ? 32 : 128;
   if (slash === -1) return { ...ip, prefix: max };
   const prefixText = text.slice(slash + 1);
   const prefix = /^(0|[1-9][0-9]{0,2})$/.test(prefixText) ? Number(prefixText) : NaN;
   if (!(prefix <= max)) return `expected a prefix length from 0 to ${max}`;
   const masked = mask(ip.bytes, prefix);
-  if (!masked.every((b, i) => b === ip.bytes[i])) return `has bits set past its /${prefix} (the network is ${format({ version: ip.version, bytes: masked })}/${prefix})`;
+  if (!masked.every((b, i) => b === ip.bytes[i])) return `has bits set past its /${prefix} (the network is ${shortForm({ version: ip.version, bytes: masked })}/${prefix})`;
   return { ...ip, prefix };
 }
 
@@ -132,6 +156,11 @@ function format(ip: IpAddress): string {
   const groups: string[] = [];
   for (let i = 0; i < 16; i += 2) groups.push((((ip.bytes[i] as number) << 8) | (ip.bytes[i + 1] as number)).toString(16));
   return groups.join(':');
+}
+
+/** `ip` as people write it: IPv6 with its longest run of zero groups as `::` (RFC 5952). */
+function shortForm(ip: IpAddress): string {
+  return ip.version === 4 ? format(ip) : new SocketAddress({ address: format(ip), family: 'ipv6' }).address;
 }
 
 /** The network `ip` falls in, at `prefix4` or `prefix6` bits, as text: `192.0.2.0/24`, `2001:db8:0:1:0:0:0:0/64`. */

@@ -7,3 +7,5 @@ export {
   type PolicyCount, type PolicyExempt, type PolicyKey, type PolicyRule, type PolicyRules, type PolicyWindow,
 } from './rules-schema.ts';
 export { policyRulesProblems } from './rules.ts';
+// The spec's address and network fields are read as the rules' exemptions are.
+export { parseIp, parseNetwork, type NetworkForm } from './address.ts';

@@ -60,7 +60,10 @@ test('GIVEN networks WHEN asked whether they hold addresses THEN prefixes decide
 test('GIVEN malformed networks WHEN parsed THEN each says what is wrong', () => {
   assert.match(parseNetwork('10.0.0.0/') as string, /prefix length/);
   assert.match(parseNetwork('10.0.0.0/8/8') as string, /prefix length/);
-  assert.match(parseNetwork('::ffff:10.0.0.0/104') as string, /IPv4 or IPv6/);
-  assert.match(parseNetwork('2001:db8::1/32') as string, /bits set past its \/32 \(the network is 2001:db8:0:0:0:0:0:0\/32\)/);
-  assert.match(parseNetwork('example.org/24') as string, /IPv4 or IPv6/);
+  assert.equal(parseNetwork('::ffff:10.0.0.0/104'), 'expected an IPv4 network written as IPv4, not as IPv4-mapped IPv6');
+  assert.equal(parseNetwork('2001:db8::1/32'), 'has bits set past its /32 (the network is 2001:db8::/32)');
+  assert.equal(parseNetwork('example.org/24'), 'expected an IPv4 or IPv6 network (address/prefix) or address');
+  assert.equal(parseNetwork('fe80::1%eth0'), 'expected an IPv4 or IPv6 network (address/prefix) or address', 'a zone is not part of a network');
+  assert.equal(parseNetwork('192.0.2.0', { bare: false }), 'expected an IPv4 or IPv6 network (address/prefix)');
+  assert.equal(parseNetwork('192.0.2.0/24', { family: 6 }), 'expected an IPv6 network (address/prefix) or address');
 });
