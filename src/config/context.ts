@@ -67,6 +67,12 @@ export interface ConfigInput {
    * host, which runs no outbound pool: such mail is held in the queue.
    */
   relay?: { mailout: string; fallback?: string };
+  /**
+   * Where an `mta` or `msa` delivers mail for the served domains over LMTP: one name whose A records are the proxies
+   * that are ready (Kubernetes: the `proxy-lmtp` Service). Absent on the single host, where no name holds the
+   * proxies' addresses: each instance names them itself (see postfix-lmtp.ts).
+   */
+  lmtpHost?: string;
 }
 
 /** File name (relative to the config dir) → contents. */

@@ -1,5 +1,6 @@
 import { requireSecret, type PlatformSpec } from '../spec/index.ts';
 import { ldapUris, readerDn, type ConfigFiles, type ConfigInput } from './context.ts';
+import { LMTP_STATUS_FILTER, LMTP_STATUS_FILTER_FILE, postfixLmtpSettings } from './postfix-lmtp.ts';
 import { postfixMilterSettings } from './postfix-milter.ts';
 import { postfixPolicyChecks } from './postfix-policy.ts';
 import { postfixSniFiles, postfixTlsSettings } from './postfix-tls.ts';
@@ -80,20 +81,19 @@ function postfixBase({ spec, instance }: ConfigInput, mynetworks: readonly strin
 }
 
 function mainCf(input: ConfigInput, extra: string[], delayReject = true): string {
-  const { spec, instance, peers } = input;
-  const lmtp = peers.proxy.map((p) => `inet:[${p.host}]:${spec.ports.lmtp}`);
+  const { spec, instance } = input;
   return [
     ...postfixBase(input, spec.relayNetworks, 'ipv4'),
     'smtputf8_enable = no',
-    // Mail for served domains goes over LMTP to the proxy layer, whose router asks the director for the backend.
+    // Mail for served domains goes over LMTP to the proxy layer (which proxy: postfix-lmtp.ts), whose router asks the
+    // director for the backend.
     // The served domains are the spec's (accounts can only be added in them), so they are listed here: an LDAP
     // map was asked 1.4 times per message (smtpd, trivial-rewrite for cleanup and qmgr), uncached.
     // Mailboxes stay in LDAP; proxymap shares one LDAP connection across all smtpd processes.
     `virtual_mailbox_domains = ${spec.domains.join(' ')}`,
     `virtual_mailbox_maps = proxy:ldap:${instance.configDir}/ldap-mailboxes.cf`,
     `proxy_read_maps = $virtual_mailbox_maps $smtpd_sender_login_maps`,
-    `virtual_transport = lmtp:${lmtp[0] ?? 'inet:[127.0.0.1]:24'}`,
-    ...(lmtp.length > 1 ? [`lmtp_fallback_relay = ${lmtp.slice(1).join(' ')}`] : []),
+    ...postfixLmtpSettings(input),
     'lmtp_destination_recipient_limit = 50',
     'lmtp_connect_timeout = 5s',
     ...foreignMail(input),
@@ -236,6 +236,7 @@ export function postfixMtaFiles(input: ConfigInput): ConfigFiles {
     ]),
     ...ldapMaps(input),
     'header-checks': HEADER_CHECKS,
+    [LMTP_STATUS_FILTER_FILE]: LMTP_STATUS_FILTER,
     ...postfixSniFiles(input),
   };
 }
@@ -277,6 +278,7 @@ export function postfixMsaFiles(input: ConfigInput): ConfigFiles {
     ]),
     ...ldapMaps(input),
     'header-checks': HEADER_CHECKS,
+    [LMTP_STATUS_FILTER_FILE]: LMTP_STATUS_FILTER,
     ...postfixSniFiles(input),
   };
 }

@@ -47,7 +47,7 @@ test('GIVEN the mta role WHEN rendered THEN recipients come from LDAP, unknown o
   const main = settings(files['main.cf'] ?? '');
   assert.equal(main.get('virtual_mailbox_maps'), 'proxy:ldap:/etc/mailfleet/ldap-mailboxes.cf');
   assert.equal(main.get('virtual_transport'), 'lmtp:inet:[proxy-0.proxy]:24');
-  assert.equal(main.get('lmtp_fallback_relay'), 'inet:[proxy-1.proxy]:24');
+  assert.equal(main.get('lmtp_fallback_relay'), '[proxy-1.proxy]:24');
   assert.equal(main.get('maillog_file'), '/dev/stdout');
   assert.match(main.get('smtpd_recipient_restrictions') ?? '', /reject_unlisted_recipient/);
   assert.equal(main.get('unknown_virtual_mailbox_reject_code'), '550');

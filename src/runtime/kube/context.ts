@@ -77,6 +77,12 @@ export function serviceHost(ctx: RenderContext, service: string): string {
 }
 
 /**
+ * The headless Service the `mta` and `msa` deliver LMTP to: its A records are the proxy pods that are ready, unlike
+ * those of the `proxy` Service, which publishes not-ready pods for the director ring (see mail.ts).
+ */
+export const PROXY_LMTP_SERVICE = 'proxy-lmtp';
+
+/**
  * Each StatefulSet pod by its stable DNS name through the headless Service of its role; the policy server by
  * its Service (`policy`), which balances Postfix's connections over its replicas; rspamd by its Service (`as`),
  * clamd by its (`av`).

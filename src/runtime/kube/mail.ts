@@ -7,7 +7,7 @@ import { podSecretKeys } from '../../config/index.ts';
 import { ROLES, seedingBudgetMs } from '../../spec/index.ts';
 import { tlsVolumes } from './certificates.ts';
 import { roleConfigMapName, secretName, specConfigMapName } from './configs.ts';
-import { meta, OUTBOUND_POOLS, replicasOf, selector, type MailfleetImage, type MailWorkload, type RenderContext } from './context.ts';
+import { meta, OUTBOUND_POOLS, PROXY_LMTP_SERVICE, replicasOf, selector, type MailfleetImage, type MailWorkload, type RenderContext } from './context.ts';
 import { ipPoolAnnotations } from './egress.ts';
 import type { KubeObject, Rendered } from './objects.ts';
 import {
@@ -213,6 +213,27 @@ function headlessService(ctx: RenderContext, w: MailWorkload): KubeObject {
   };
 }
 
+/**
+ * Where the `mta` and `msa` deliver: the proxies' LMTP port, headless, listing only the pods that are ready (their
+ * agent's /readyz: LMTP, IMAP and POP3 answer and it is not draining). Postfix resolves the name at each delivery and
+ * spreads its connections over the A records; a proxy that goes unready leaves them (the `proxy` Service, which must
+ * list not-ready pods for the director ring, cannot serve here).
+ */
+function lmtpService(ctx: RenderContext): KubeObject {
+  const lmtp = portsOf(ctx, 'proxy').filter((p) => p.name === 'lmtp');
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta(ctx, PROXY_LMTP_SERVICE, 'proxy'),
+    spec: {
+      clusterIP: 'None',
+      publishNotReadyAddresses: false,
+      selector: selector(ctx, 'proxy'),
+      ports: lmtp.map((p) => ({ name: p.name, port: p.port, targetPort: p.name, protocol: 'TCP' })),
+    },
+  };
+}
+
 function loadBalancerService(ctx: RenderContext, name: string, w: MailWorkload): KubeObject {
   const ports = portsOf(ctx, w).filter((p) => p.public);
   return {
@@ -248,7 +269,7 @@ export function renderMail(ctx: RenderContext): Rendered[] {
   const { roles } = ctx.spec;
   if (roles.mta.replicas > 0) out.push({ object: loadBalancerService(ctx, `${ctx.platform}-mx`, 'mta') });
   if (roles.msa.replicas > 0) out.push({ object: loadBalancerService(ctx, `${ctx.platform}-submission`, 'msa') });
-  if (roles.proxy.replicas > 0) out.push({ object: loadBalancerService(ctx, `${ctx.platform}-access`, 'proxy') });
+  if (roles.proxy.replicas > 0) out.push({ object: lmtpService(ctx) }, { object: loadBalancerService(ctx, `${ctx.platform}-access`, 'proxy') });
   if (roles.mailbox.replicas > 0) {
     out.push({
       comment: `Mail storage shared by every mailbox backend. ${STORAGE_NOTE}`,

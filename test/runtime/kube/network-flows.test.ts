@@ -112,6 +112,9 @@ for (const file of ['examples/mailfleet.yaml', 'test/golden/full-spec.yaml']) {
     // The reading finds the platform's main paths: a test that found nothing would pass for nothing.
     const seen = new Set(found.map((c) => `${c.from}→${c.to}`));
     for (const path of ['mta→proxy', 'msa→proxy', 'proxy→ldap', 'mta→ldap']) assert.ok(seen.has(path), `found ${path} (found: ${[...seen].join(', ')})`);
+    // Mail for the served domains goes to the Service of ready proxies, which the reading resolves to the proxy pods.
+    const lmtp = new Set(found.filter((c) => c.host === 'proxy-lmtp').map((c) => `${c.from}→${c.to}:${c.port}`));
+    assert.deepEqual([...lmtp].sort(), ['msa→proxy:24', 'mta→proxy:24']);
     assert.deepEqual(found.filter((c) => c.problem !== undefined).map((c) => `${c.from} → ${c.host}:${c.port}: ${c.problem}`), []);
   });
 }

@@ -2,18 +2,23 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { instanceContext, podInstanceContext } from '../../../src/agent/index.ts';
 import { POD_NAME_PLACEHOLDER, redactSpec, roleConfigFiles, type Peers } from '../../../src/config/index.ts';
-import { kubePeers, renderContext, renderPlatform } from '../../../src/runtime/kube/index.ts';
+import { kubePeers, podConfigInput, renderContext, renderPlatform } from '../../../src/runtime/kube/index.ts';
 import { generateSecret, loadSpecFile, ROLES, validateSpec, withSecrets, type Role } from '../../../src/spec/index.ts';
 
 const example = loadSpecFile(new URL('../../../examples/mailfleet.yaml', import.meta.url).pathname);
 /**
  * The single host runs no outbound pool (it holds foreign mail in the queue); compare with a spec whose
  * pools are off too. With pools on, only the relay lines change (render-practices.test.ts covers them).
+ * Two proxies, so that the LMTP next hop of the single host has a fallback relay to account for.
  */
 const doc = validateSpec({
   ...example,
   spec: withSecrets(
-    { ...example.spec, outbound: { mailout: { ...example.spec.outbound.mailout, replicas: 0 }, fallback: { ...example.spec.outbound.fallback, replicas: 0 } } },
+    {
+      ...example.spec,
+      roles: { ...example.spec.roles, proxy: { ...example.spec.roles.proxy, replicas: 2 } },
+      outbound: { mailout: { ...example.spec.outbound.mailout, replicas: 0 }, fallback: { ...example.spec.outbound.fallback, replicas: 0 } },
+    },
     // What the single host generates on first start.
     { ldapAdminPassword: generateSecret(), ldapReaderPassword: generateSecret(), ldapAuthPassword: generateSecret(), doveadmApiKey: generateSecret(), backendLoginPassword: generateSecret(), redisPassword: generateSecret(), filterControllerPassword: generateSecret() },
   ),
@@ -34,8 +39,27 @@ function localPeers(): Peers {
 }
 
 /**
- * Maps what is allowed to differ: peer addresses → peer DNS names, the instance's own name and
- * address, directories, and secret values → the placeholders the Secret fills in.
+ * The one setting allowed to differ in substance, the LMTP next hop of an mta or msa: the single host names every
+ * proxy by address (the one the instance's ordinal picks first, the others as fallback relays; no name holds them
+ * there), Kubernetes one name whose A records are the ready proxies. The single host's lines must name each proxy
+ * once; they then read as the ConfigMap's one line.
+ */
+function lmtpNextHop(text: string, local: Peers): string {
+  const first = /^virtual_transport = lmtp:inet:\[([^\]]+)\]:(\d+)$/m.exec(text);
+  if (first === null) return text;
+  const fallback = /^lmtp_fallback_relay = (.*)$/m.exec(text)?.[1]?.split(' ') ?? [];
+  const named = [first[1], ...fallback.map((d) => {
+    const m = /^\[([^\]]+)\]:(\d+)$/.exec(d);
+    return m !== null && m[2] === first[2] ? m[1] : `not a proxy's LMTP endpoint: ${d}`;
+  })];
+  assert.deepEqual(named.sort(), local.proxy.map((p) => p.host).sort(), 'the single host names every proxy once');
+  const kubeHost = podConfigInput(renderContext(doc), 'mta').lmtpHost ?? '?';
+  return text.replace(first[0], `virtual_transport = lmtp:inet:[${kubeHost}]:${first[2]}`).replace(/^lmtp_fallback_relay = .*\n/m, '');
+}
+
+/**
+ * Maps what is allowed to differ: the LMTP next hop (above), peer addresses → peer DNS names, the instance's own
+ * name and address, directories, and secret values → the placeholders the Secret fills in.
  */
 function normalise(text: string, role: Role, local: Peers): string {
   const kube = kubePeers(renderContext(doc));
@@ -45,7 +69,7 @@ function normalise(text: string, role: Role, local: Peers): string {
   const replaceAll = (s: string, pairs: [string, string][]) =>
     // Longest first, so a prefix never replaces part of a longer match.
     [...pairs].sort((a, b) => b[0].length - a[0].length).reduce((acc, [from, to]) => acc.split(from).join(to), s);
-  let out = replaceAll(text, [
+  let out = replaceAll(lmtpNextHop(text, local), [
     [localInstance.configDir, pod.configDir], [localInstance.dataDir, pod.dataDir], [localInstance.runDir, pod.runDir], [localInstance.mailDir, pod.mailDir],
     ...Object.entries(secrets).map(([key, value]): [string, string] => [value, `{{mailfleet.secret.${key}}}`]),
     [OWN_ADDRESS, pod.listen],
@@ -61,7 +85,8 @@ function normalise(text: string, role: Role, local: Peers): string {
 }
 
 for (const role of ROLES) {
-  test(`GIVEN the ${role} config of the single host and of the Kubernetes ConfigMap THEN they differ only in addresses, names, paths and secrets`, () => {
+  const nextHop = role === 'mta' || role === 'msa' ? ' (and the LMTP next hop: every proxy by address, or the name of the ready ones)' : '';
+  test(`GIVEN the ${role} config of the single host and of the Kubernetes ConfigMap THEN they differ only in addresses, names, paths and secrets${nextHop}`, () => {
     const local = localPeers();
     const localFiles = roleConfigFiles(role, { spec: doc.spec, instance: instanceContext(STATE_DIR, role, `${role}-0`, OWN_ADDRESS), peers: local });
     const configMap = renderPlatform(doc).find((o) => o.kind === 'ConfigMap' && o.metadata.name === `demo-${role}-config`);
