@@ -4,6 +4,9 @@ import { dovecotTlsSettings } from './dovecot-tls.ts';
 import { requireSecret } from '../spec/index.ts';
 import type { ConfigFiles, ConfigInput } from './context.ts';
 
+/** The LDAP settings of the msa's SASL logins: the users' passdb without the backend login's fields. */
+export const SASL_LDAP_CONF = 'dovecot-ldap-sasl.conf.ext';
+
 /**
  * A `proxy` instance: Dovecot director ring member proxying IMAP and POP3 to the backend the director
  * assigns each user. LMTP on this instance is mailfleet's router (src/lmtp), which asks the director
@@ -43,6 +46,18 @@ export function dovecotProxyFiles(input: ConfigInput): ConfigFiles {
     '  driver = ldap',
     `  args = ${instance.configDir}/dovecot-ldap.conf.ext`,
     '}',
+    // The msa's SASL logins (service smtp, on the auth port) check the password without the proxy fields: Dovecot
+    // hands a passdb's extra fields to the auth client on success, and the proxy passdb's are the backends'
+    // master login (`master`, `pass`), which no SMTP server needs. Dovecot tries this passdb first for smtp
+    // and stops at its answer, so the proxy passdb's fields are never looked up for it.
+    'protocol smtp {',
+    '  passdb {',
+    '    driver = ldap',
+    `    args = ${instance.configDir}/${SASL_LDAP_CONF}`,
+    '    result_failure = return-fail',
+    '    result_internalfail = return-fail',
+    '  }',
+    '}',
     // The proxy keeps no mail; a userdb is still needed for `director map` to list user names.
     'userdb {',
     '  driver = ldap',
@@ -73,5 +88,6 @@ export function dovecotProxyFiles(input: ConfigInput): ConfigFiles {
   return {
     'dovecot.conf': conf.join('\n'),
     'dovecot-ldap.conf.ext': dovecotLdapConf(input, { proxy: true }),
+    [SASL_LDAP_CONF]: dovecotLdapConf(input, { proxy: false }),
   };
 }
