@@ -100,6 +100,9 @@ function mainCf(input: ConfigInput, extra: string[], delayReject = true): string
     'smtpd_banner = $myhostname ESMTP',
     'smtpd_helo_required = yes',
     'disable_vrfy_command = yes',
+    // Nothing here serves ETRN (no fast flush, no on-demand relay): it is not offered, and refused when sent.
+    'smtpd_discard_ehlo_keywords = etrn',
+    'smtpd_etrn_restrictions = reject',
     // SMTP smuggling: a bare LF, or a "<LF>.<CR><LF>" that ends the message early for one server and not for the
     // next, is read as CRLF, so the end of DATA is where every later hop sees it (clients of `relayNetworks` excepted,
     // Postfix's default). A client that sends commands

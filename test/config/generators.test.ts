@@ -103,6 +103,19 @@ test('GIVEN the mta and msa roles WHEN rendered THEN SMTP smuggling is closed (b
   }
 });
 
+test('GIVEN the mta and msa roles, behind a load balancer or not, WHEN rendered THEN ETRN is neither offered in the EHLO reply nor served', () => {
+  for (const withSpec of [spec, testSpec('loadBalancer: { sourceRanges: [192.0.2.0/28] }')]) {
+    for (const role of ['mta', 'msa'] as const) {
+      const files = roleConfigFiles(role, input(role, '0.0.0.0', withSpec));
+      const main = settings(files['main.cf'] ?? '');
+      assert.equal(main.get('smtpd_discard_ehlo_keywords'), 'etrn', role);
+      assert.equal(main.get('smtpd_etrn_restrictions'), 'reject', role);
+      // No smtpd service of the role (submission, submissions, the PROXY-protocol ones) sets either back.
+      assert.doesNotMatch(files['master.cf'] ?? '', /smtpd_(discard_ehlo_keywords|etrn_restrictions)/, role);
+    }
+  }
+});
+
 test('GIVEN a pod (listening on 0.0.0.0) behind a load balancer WHEN mta and msa are rendered THEN mynetworks is empty and relaying trusts no network', () => {
   const behindLb = testSpec('loadBalancer: { sourceRanges: [192.0.2.0/28] }');
   for (const role of ['mta', 'msa'] as const) {

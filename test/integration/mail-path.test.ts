@@ -208,6 +208,27 @@ test('the mail path on one host, with real daemons', { timeout: 600_000 }, async
     }
   });
 
+  await t.test('WHEN a client says EHLO to 25 (plaintext and TLS), 587 and 465 THEN ETRN is not offered, and sent anyway it gets 554', async () => {
+    const sessions: [string, () => ReturnType<typeof openSmtpSession>][] = [
+      ['mta 25', () => openSmtpSession({ host: mta.address, port: ports.smtp, heloName: 'client.test' })],
+      ['mta 25 STARTTLS', () => openSmtpSession({ host: mta.address, port: ports.smtp, heloName: 'client.test', tls: platform.clientTls('starttls') })],
+      ['msa 587 STARTTLS', () => openSmtpSession({ host: msa.address, port: ports.submission, heloName: 'client.test', tls: platform.clientTls('starttls') })],
+      ['msa 465', () => openSmtpSession({ host: msa.address, port: ports.submissions, heloName: 'client.test', tls: platform.clientTls('implicit') })],
+    ];
+    for (const [where, open] of sessions) {
+      const smtp = await open();
+      try {
+        const offered = `${where}: ${smtp.capabilities.join(', ')}`;
+        assert.ok(smtp.capabilities.includes('PIPELINING'), offered);
+        assert.equal(smtp.capabilities.some((c) => /^ETRN\b/i.test(c)), false, offered);
+        const etrn = await smtp.command(`ETRN ${DOMAIN}`);
+        assert.deepEqual([etrn.code, etrn.enhanced], [554, '5.7.1'], where);
+      } finally {
+        await smtp.quit();
+      }
+    }
+  });
+
   await t.test('WHEN a client submits on TLS without SASL THEN the msa takes nothing, for a foreign domain or a local one', async () => {
     const smtp = await openSmtpSession({ host: msa.address, port: ports.submission, tls: platform.clientTls('starttls') });
     try {
