@@ -55,6 +55,12 @@ function ldapMap(input: ConfigInput, query: string, resultAttribute: string, sea
   ].join('\n');
 }
 
+/**
+ * Nothing here serves ETRN (no fast flush, no on-demand relay; the outbound pools' clients are the platform's own
+ * MTAs, which never send it): every smtpd leaves it out of the EHLO reply and refuses it with 554 when sent.
+ */
+const NO_ETRN = ['smtpd_discard_ehlo_keywords = etrn', 'smtpd_etrn_restrictions = reject'];
+
 /** Identity, paths and logging every Postfix instance shares; no local delivery anywhere. `mynetworks` is only ever what the spec names. */
 function postfixBase({ spec, instance }: ConfigInput, mynetworks: readonly string[], protocols: 'ipv4' | 'all'): string[] {
   return [
@@ -100,9 +106,7 @@ function mainCf(input: ConfigInput, extra: string[], delayReject = true): string
     'smtpd_banner = $myhostname ESMTP',
     'smtpd_helo_required = yes',
     'disable_vrfy_command = yes',
-    // Nothing here serves ETRN (no fast flush, no on-demand relay): it is not offered, and refused when sent.
-    'smtpd_discard_ehlo_keywords = etrn',
-    'smtpd_etrn_restrictions = reject',
+    ...NO_ETRN,
     // SMTP smuggling: a bare LF, or a "<LF>.<CR><LF>" that ends the message early for one server and not for the
     // next, is read as CRLF, so the end of DATA is where every later hop sees it (clients of `relayNetworks` excepted,
     // Postfix's default). A client that sends commands
@@ -297,6 +301,7 @@ export function postfixOutboundFiles(input: ConfigInput, pool: 'mailout' | 'fall
   const main = [
     ...postfixBase(input, relayNetworks, 'all'),
     'smtpd_banner = $myhostname ESMTP',
+    ...NO_ETRN,
     'smtpd_relay_restrictions = permit_mynetworks, reject',
     'smtpd_recipient_restrictions = permit_mynetworks, reject',
     'default_transport = smtp',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { roleConfigFiles, serviceAccountsChangeLdif, slapdConfigLdif, type ConfigInput, type Peers } from '../../src/config/index.ts';
+import { postfixOutboundFiles, roleConfigFiles, serviceAccountsChangeLdif, slapdConfigLdif, type ConfigInput, type Peers } from '../../src/config/index.ts';
 import { parseSpec, withSecrets, type PlatformSpec, type Role } from '../../src/spec/index.ts';
 import { testSpec } from '../support/spec.ts';
 
@@ -113,6 +113,18 @@ test('GIVEN the mta and msa roles, behind a load balancer or not, WHEN rendered 
       // No smtpd service of the role (submission, submissions, the PROXY-protocol ones) sets either back.
       assert.doesNotMatch(files['master.cf'] ?? '', /smtpd_(discard_ehlo_keywords|etrn_restrictions)/, role);
     }
+  }
+});
+
+test('GIVEN the outbound pools (mailout, fallback) WHEN rendered THEN their smtpd neither offers ETRN in the EHLO reply nor serves it', () => {
+  for (const pool of ['mailout', 'fallback'] as const) {
+    const files = postfixOutboundFiles(input('mta'), pool, ['10.244.0.0/16']);
+    const main = settings(files['main.cf'] ?? '');
+    assert.equal(main.get('smtpd_discard_ehlo_keywords'), 'etrn', pool);
+    assert.equal(main.get('smtpd_etrn_restrictions'), 'reject', pool);
+    // The pool's one smtpd service (port 25) sets neither back.
+    assert.match(files['master.cf'] ?? '', / inet n - n - - smtpd\b/, pool);
+    assert.doesNotMatch(files['master.cf'] ?? '', /smtpd_(discard_ehlo_keywords|etrn_restrictions)/, pool);
   }
 });
 

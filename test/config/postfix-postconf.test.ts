@@ -1,14 +1,15 @@
 /**
- * What Postfix itself says of the main.cf and master.cf an mta and an msa get: `postconf -n` warns of an unknown or
- * unused parameter, a setting written twice or a bad value; a rendered config must draw no warning.
+ * What Postfix itself says of the main.cf and master.cf an mta, an msa and the outbound pools (mailout, fallback) get:
+ * `postconf -n` warns of an unknown or unused parameter, a setting written twice or a bad value; a rendered config must
+ * draw no warning.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
-import { roleConfigFiles, type ConfigInput, type Peers } from '../../src/config/index.ts';
+import { test, type TestContext } from 'node:test';
+import { postfixOutboundFiles, roleConfigFiles, type ConfigFiles, type ConfigInput, type Peers } from '../../src/config/index.ts';
 import { withSecrets } from '../../src/spec/index.ts';
 import { CLUSTER_PEERS } from '../support/postfix-main-cf.ts';
 import { testSpec } from '../support/spec.ts';
@@ -24,25 +25,33 @@ const PEERS: Peers = {
   policy: [{ name: 'policy', host: 'policy.mail.svc.cluster.local' }],
 };
 
-const RUNTIMES: { runtime: string; name: string; lmtpHost?: string }[] = [
+const KUBE_NAMES = { lmtpHost: 'proxy-lmtp.mail.svc.cluster.local' };
+const RUNTIMES: { runtime: string; name: string; names?: typeof KUBE_NAMES }[] = [
   { runtime: 'a single-host instance', name: 'INSTANCE-1' },
-  { runtime: 'a Kubernetes pod', name: '{{mailfleet.pod.name}}', lmtpHost: 'proxy-lmtp.mail.svc.cluster.local' },
+  { runtime: 'a Kubernetes pod', name: '{{mailfleet.pod.name}}', names: KUBE_NAMES },
 ];
 
-for (const role of ['mta', 'msa'] as const) {
-  for (const { runtime, name, lmtpHost } of RUNTIMES) {
-    test(`GIVEN the ${role} config of ${runtime} WHEN postconf -n reads it THEN Postfix warns of nothing`, { skip: noPostconf }, (t) => {
-      const dir = mkdtempSync(join(tmpdir(), 'mailfleet-postconf-'));
-      t.after(() => rmSync(dir, { recursive: true, force: true }));
-      const input: ConfigInput = {
-        spec,
-        peers: PEERS,
-        instance: { role, name: name.replace('INSTANCE', role), listen: '0.0.0.0', configDir: dir, dataDir: join(dir, 'data'), runDir: join(dir, 'run'), mailDir: '/srv/mail', tlsDir: join(dir, 'tls') },
-        ...(lmtpHost === undefined ? {} : { lmtpHost }),
-      };
-      for (const [file, text] of Object.entries(roleConfigFiles(role, input))) writeFileSync(join(dir, file), text);
+/** `postconf -n` on the files `render` writes into `dir` (the config dir they name). */
+function postconf(t: TestContext, render: (dir: string) => ConfigFiles): SpawnSyncReturns<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'mailfleet-postconf-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  for (const [file, text] of Object.entries(render(dir))) writeFileSync(join(dir, file), text);
+  return spawnSync('postconf', ['-n', '-c', dir], { encoding: 'utf8' });
+}
 
-      const r = spawnSync('postconf', ['-n', '-c', dir], { encoding: 'utf8' });
+function inputIn(dir: string, role: 'mta' | 'msa', name: string, names?: typeof KUBE_NAMES): ConfigInput {
+  return {
+    spec,
+    peers: PEERS,
+    instance: { role, name, listen: '0.0.0.0', configDir: dir, dataDir: join(dir, 'data'), runDir: join(dir, 'run'), mailDir: '/srv/mail', tlsDir: join(dir, 'tls') },
+    ...names,
+  };
+}
+
+for (const role of ['mta', 'msa'] as const) {
+  for (const { runtime, name, names } of RUNTIMES) {
+    test(`GIVEN the ${role} config of ${runtime} WHEN postconf -n reads it THEN Postfix warns of nothing`, { skip: noPostconf }, (t) => {
+      const r = postconf(t, (dir) => roleConfigFiles(role, inputIn(dir, role, name.replace('INSTANCE', role), names)));
 
       assert.equal(r.status, 0);
       assert.equal(r.stderr, '');
@@ -51,4 +60,16 @@ for (const role of ['mta', 'msa'] as const) {
       assert.match(r.stdout, /^virtual_transport = lmtp:inet:\[/m);
     });
   }
+}
+
+// The outbound pools run in Kubernetes only.
+for (const pool of ['mailout', 'fallback'] as const) {
+  test(`GIVEN the ${pool} config of a Kubernetes pod WHEN postconf -n reads it THEN Postfix warns of nothing`, { skip: noPostconf }, (t) => {
+    const r = postconf(t, (dir) => postfixOutboundFiles(inputIn(dir, 'mta', '{{mailfleet.pod.name}}', KUBE_NAMES), pool, ['10.244.0.0/16']));
+
+    assert.equal(r.status, 0);
+    assert.equal(r.stderr, '');
+    assert.match(r.stdout, /^smtpd_discard_ehlo_keywords = etrn$/m);
+    assert.match(r.stdout, /^smtpd_etrn_restrictions = reject$/m);
+  });
 }
