@@ -73,6 +73,12 @@ export interface ConfigInput {
    * proxies' addresses: each instance names them itself (see postfix-lmtp.ts).
    */
   lmtpHost?: string;
+  /**
+   * Where an `msa` has SMTP AUTH checked (Dovecot auth): one name that reaches a ready proxy (Kubernetes: the ClusterIP
+   * Service `proxy-auth`). Absent on the single host, where each msa names the proxy its ordinal picks (see
+   * postfix-sasl.ts).
+   */
+  authHost?: string;
 }
 
 /** File name (relative to the config dir) → contents. */

@@ -12,10 +12,11 @@
  * no mail.
  *
  * Single host: no name holds the proxies' loopback addresses, so each instance lists them itself, starting at the
- * one its ordinal picks (mta-0 proxy-0, mta-1 proxy-1, …), the others as fallback relays tried in turn when it does
- * not answer.
+ * one its ordinal picks (mta-0 proxy-0, mta-1 proxy-1, …; proxy-turn.ts), the others as fallback relays tried in turn
+ * when it does not answer.
  */
-import type { ConfigInput, Peer } from './context.ts';
+import type { ConfigInput } from './context.ts';
+import { proxiesInTurn } from './proxy-turn.ts';
 
 /** The file (in the config dir) `lmtp_delivery_status_filter` reads. */
 export const LMTP_STATUS_FILTER_FILE = 'lmtp-status-filter';
@@ -32,25 +33,12 @@ export const LMTP_STATUS_FILTER = [
   '',
 ].join('\n');
 
-/** The ordinal in an instance's name (`mta-1` → 1); 0 for a name without one. */
-function ordinalOf(name: string): number {
-  const m = /-(\d+)$/.exec(name);
-  return m ? Number(m[1]) : 0;
-}
-
-/** The proxies, starting at the one `ordinal` picks and wrapping round. */
-function rotated(proxies: readonly Peer[], ordinal: number): Peer[] {
-  if (proxies.length === 0) return [];
-  const start = ordinal % proxies.length;
-  return [...proxies.slice(start), ...proxies.slice(0, start)];
-}
-
 /** The main.cf lines that name the role's LMTP next hop. */
 export function postfixLmtpSettings({ spec, instance, peers, lmtpHost }: ConfigInput): string[] {
   const port = spec.ports.lmtp;
   const filter = `lmtp_delivery_status_filter = regexp:${instance.configDir}/${LMTP_STATUS_FILTER_FILE}`;
   if (lmtpHost !== undefined) return [`virtual_transport = lmtp:inet:[${lmtpHost}]:${port}`, filter];
-  const [first, ...rest] = rotated(peers.proxy, ordinalOf(instance.name));
+  const [first, ...rest] = proxiesInTurn(peers.proxy, instance.name);
   return [
     `virtual_transport = lmtp:inet:[${first?.host ?? '127.0.0.1'}]:${port}`,
     // Without `inet:`: Postfix 3.7's LMTP client takes that prefix on the next hop only, and one here ends the lmtp

@@ -3,6 +3,7 @@ import { ldapUris, readerDn, type ConfigFiles, type ConfigInput } from './contex
 import { LMTP_STATUS_FILTER, LMTP_STATUS_FILTER_FILE, postfixLmtpSettings } from './postfix-lmtp.ts';
 import { postfixMilterSettings } from './postfix-milter.ts';
 import { postfixPolicyChecks } from './postfix-policy.ts';
+import { postfixSaslPath } from './postfix-sasl.ts';
 import { postfixSniFiles, postfixTlsSettings } from './postfix-tls.ts';
 
 /**
@@ -255,13 +256,13 @@ export function postfixMtaFiles(input: ConfigInput): ConfigFiles {
  * even offered until then), 465 speaks TLS from the first byte.
  */
 export function postfixMsaFiles(input: ConfigInput): ConfigFiles {
-  const { spec, peers } = input;
-  const auth = peers.proxy[0];
+  const { spec } = input;
   const policy = postfixPolicyChecks(input, 'msa');
   const extra = [
     'smtpd_sasl_auth_enable = yes',
     'smtpd_sasl_type = dovecot',
-    `smtpd_sasl_path = inet:${auth ? auth.host : '127.0.0.1'}:${spec.ports.auth}`,
+    // Which proxy: postfix-sasl.ts.
+    postfixSaslPath(input),
     'smtpd_sasl_security_options = noanonymous',
     'smtpd_sasl_authenticated_header = no',
     'broken_sasl_auth_clients = yes',

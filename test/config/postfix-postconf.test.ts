@@ -25,7 +25,7 @@ const PEERS: Peers = {
   policy: [{ name: 'policy', host: 'policy.mail.svc.cluster.local' }],
 };
 
-const KUBE_NAMES = { lmtpHost: 'proxy-lmtp.mail.svc.cluster.local' };
+const KUBE_NAMES = { lmtpHost: 'proxy-lmtp.mail.svc.cluster.local', authHost: 'proxy-auth.mail.svc.cluster.local' };
 const RUNTIMES: { runtime: string; name: string; names?: typeof KUBE_NAMES }[] = [
   { runtime: 'a single-host instance', name: 'INSTANCE-1' },
   { runtime: 'a Kubernetes pod', name: '{{mailfleet.pod.name}}', names: KUBE_NAMES },
@@ -58,6 +58,7 @@ for (const role of ['mta', 'msa'] as const) {
       assert.match(r.stdout, /^smtpd_discard_ehlo_keywords = etrn$/m);
       assert.match(r.stdout, /^smtpd_etrn_restrictions = reject$/m);
       assert.match(r.stdout, /^virtual_transport = lmtp:inet:\[/m);
+      if (role === 'msa') assert.match(r.stdout, new RegExp(`^smtpd_sasl_path = inet:${names ? KUBE_NAMES.authHost : '127\\.77\\.3\\.11'}:12345$`, 'm'));
     });
   }
 }

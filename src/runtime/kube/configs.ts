@@ -7,7 +7,7 @@ import { podInstanceContext } from '../../agent/index.ts';
 import { platformSecretKeys, POD_NAME_PLACEHOLDER, postfixOutboundFiles, redactSpec, roleConfigFiles, type ConfigFiles, type ConfigInput } from '../../config/index.ts';
 import { MailfleetError } from '../../errors.ts';
 import { generateSecret, missingSecrets, ROLES, withSecrets, type PlatformSpec } from '../../spec/index.ts';
-import { kubePeers, meta, OUTBOUND_POOLS, PROXY_LMTP_SERVICE, replicasOf, serviceHost, type MailWorkload, type RenderContext } from './context.ts';
+import { kubePeers, meta, OUTBOUND_POOLS, PROXY_AUTH_SERVICE, PROXY_LMTP_SERVICE, replicasOf, serviceHost, type MailWorkload, type RenderContext } from './context.ts';
 import type { KubeObject, Rendered } from './objects.ts';
 
 export const specConfigMapName = (ctx: RenderContext): string => `${ctx.platform}-spec`;
@@ -30,8 +30,9 @@ export function podConfigInput(ctx: RenderContext, w: MailWorkload): ConfigInput
     instance: podInstanceContext(role, POD_NAME_PLACEHOLDER),
     peers: kubePeers(ctx),
     ...(relay ? { relay } : {}),
-    // One name for every mta and msa pod (their ConfigMap is shared): the ready proxies, in DNS.
-    ...(ctx.spec.roles.proxy.replicas > 0 ? { lmtpHost: serviceHost(ctx, PROXY_LMTP_SERVICE) } : {}),
+    // One name for every mta and msa pod (their ConfigMap is shared): the ready proxies, in DNS (LMTP) and behind one
+    // Service address (the msa's SASL).
+    ...(ctx.spec.roles.proxy.replicas > 0 ? { lmtpHost: serviceHost(ctx, PROXY_LMTP_SERVICE), authHost: serviceHost(ctx, PROXY_AUTH_SERVICE) } : {}),
   };
 }
 

@@ -83,6 +83,12 @@ export function serviceHost(ctx: RenderContext, service: string): string {
 export const PROXY_LMTP_SERVICE = 'proxy-lmtp';
 
 /**
+ * The ClusterIP Service the `msa` has SMTP AUTH checked through (Dovecot auth on the proxies): kube-proxy spreads its
+ * connections over the ready proxy pods (see config/postfix-sasl.ts for why not a headless name).
+ */
+export const PROXY_AUTH_SERVICE = 'proxy-auth';
+
+/**
  * Each StatefulSet pod by its stable DNS name through the headless Service of its role; the policy server by
  * its Service (`policy`), which balances Postfix's connections over its replicas; rspamd by its Service (`as`),
  * clamd by its (`av`).

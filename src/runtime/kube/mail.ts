@@ -7,7 +7,7 @@ import { podSecretKeys } from '../../config/index.ts';
 import { ROLES, seedingBudgetMs } from '../../spec/index.ts';
 import { tlsVolumes } from './certificates.ts';
 import { roleConfigMapName, secretName, specConfigMapName } from './configs.ts';
-import { meta, OUTBOUND_POOLS, PROXY_LMTP_SERVICE, replicasOf, selector, type MailfleetImage, type MailWorkload, type RenderContext } from './context.ts';
+import { meta, OUTBOUND_POOLS, PROXY_AUTH_SERVICE, PROXY_LMTP_SERVICE, replicasOf, selector, type MailfleetImage, type MailWorkload, type RenderContext } from './context.ts';
 import { ipPoolAnnotations } from './egress.ts';
 import type { KubeObject, Rendered } from './objects.ts';
 import {
@@ -234,6 +234,26 @@ function lmtpService(ctx: RenderContext): KubeObject {
   };
 }
 
+/**
+ * Where the `msa` has SMTP AUTH checked: the proxies' Dovecot auth port behind one cluster IP, listing only the pods
+ * that are ready. A ClusterIP rather than a headless name: Postfix's SASL client connects to the first address the
+ * resolver gives and never shuffles, so only kube-proxy's choice per connection spreads the logins (postfix-sasl.ts).
+ */
+function authService(ctx: RenderContext): KubeObject {
+  const auth = portsOf(ctx, 'proxy').filter((p) => p.name === 'auth');
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta(ctx, PROXY_AUTH_SERVICE, 'proxy'),
+    spec: {
+      type: 'ClusterIP',
+      publishNotReadyAddresses: false,
+      selector: selector(ctx, 'proxy'),
+      ports: auth.map((p) => ({ name: p.name, port: p.port, targetPort: p.name, protocol: 'TCP' })),
+    },
+  };
+}
+
 function loadBalancerService(ctx: RenderContext, name: string, w: MailWorkload): KubeObject {
   const ports = portsOf(ctx, w).filter((p) => p.public);
   return {
@@ -269,7 +289,9 @@ export function renderMail(ctx: RenderContext): Rendered[] {
   const { roles } = ctx.spec;
   if (roles.mta.replicas > 0) out.push({ object: loadBalancerService(ctx, `${ctx.platform}-mx`, 'mta') });
   if (roles.msa.replicas > 0) out.push({ object: loadBalancerService(ctx, `${ctx.platform}-submission`, 'msa') });
-  if (roles.proxy.replicas > 0) out.push({ object: lmtpService(ctx) }, { object: loadBalancerService(ctx, `${ctx.platform}-access`, 'proxy') });
+  if (roles.proxy.replicas > 0) {
+    out.push({ object: lmtpService(ctx) }, { object: authService(ctx) }, { object: loadBalancerService(ctx, `${ctx.platform}-access`, 'proxy') });
+  }
   if (roles.mailbox.replicas > 0) {
     out.push({
       comment: `Mail storage shared by every mailbox backend. ${STORAGE_NOTE}`,

@@ -14,7 +14,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, 
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import { generatedSecretValues, kubePeers, renderContext, renderPlatform, type KubeObject } from '../../../src/runtime/kube/index.ts';
+import { generatedSecretValues, kubePeers, podConfigInput, renderContext, renderPlatform, type KubeObject } from '../../../src/runtime/kube/index.ts';
 import { ROLES, validateSpec } from '../../../src/spec/index.ts';
 import { REPO } from '../../support/platform.ts';
 import { signatureDirectory } from '../filter/harness.ts';
@@ -52,12 +52,16 @@ const find = (kind: string, name: string): KubeObject => {
 /** Host directories the mount points need to exist on (created empty when missing, removed after). */
 const MOUNT_POINTS = ['/etc/mailfleet', '/srv/mail', '/var/lib/mailfleet', '/run/mailfleet'];
 
-/** Every pod DNS name and Service name of the platform, on the pod's own loopback. */
+/**
+ * Every pod DNS name and Service name of the platform, on the pod's own loopback; with them the Service address of the
+ * ready proxies the msa has its logins checked through, which resolves whether any proxy is ready or not.
+ */
 function hostsFile(): string {
   const ctx = renderContext(doc);
   const peers = kubePeers(ctx);
   const names = ROLES.flatMap((r) => peers[r].map((p) => p.host));
   names.push(...['mailout', 'fallback', ...ROLES].map((s) => `${s}.${ctx.namespace}.svc.${doc.spec.kubernetes.clusterDomain}`));
+  names.push(podConfigInput(ctx, 'msa').authHost ?? '');
   return `127.0.0.1 localhost ${names.join(' ')}\n::1 localhost ip6-localhost\n`;
 }
 
@@ -224,7 +228,7 @@ test('rendered pods start from their mounts and pass their readiness probe', { t
 
   for (const w of WORKLOADS) {
     const title = w === 'msa'
-      ? 'msa: starts from the rendered ConfigMap and Secret, and stays unready while Dovecot auth on the proxy does not answer'
+      ? 'msa: starts from the rendered ConfigMap and Secret, and stays unready while no proxy\'s Dovecot auth answers behind the proxy-auth Service'
       : w === 'av'
         ? 'av: the agent waits, unready and alive, on the empty signature volume, and starts clamd once a signature file appears there'
         : `${w}: the agent runs the daemon from the rendered ConfigMap and Secret and /readyz answers 200`;
@@ -283,9 +287,10 @@ test('rendered pods start from their mounts and pass their readiness probe', { t
         renameSync(join(root, 'download', 'signatures', 'mailfleet-test.hdb'), join(volume, 'mailfleet-test.hdb'));
       }
       if (w === 'msa') {
-        // Submission authenticates through Dovecot auth on the proxy: alone, smtpd has no SASL mechanism
-        // and refuses to start a session, so the pod stays unready (in a cluster, until proxy-0 answers).
-        assert.ok(await poll(READY_TIMEOUT_MS, () => !probe() && /Connect to Dovecot auth socket 'inet:proxy-0\.proxy\.[^']*:12345' failed/.test(output)), `msa tried the proxy's auth service; its output:\n${output.slice(-3000)}`);
+        // Submission authenticates through Dovecot auth on the proxies: alone, smtpd has no SASL mechanism and
+        // refuses to start a session, so the pod stays unready (in a cluster, until some proxy is ready behind the
+        // proxy-auth Service, whichever it is).
+        assert.ok(await poll(READY_TIMEOUT_MS, () => !probe() && /Connect to Dovecot auth socket 'inet:proxy-auth\.[^']*:12345' failed: Connection refused/.test(output)), `msa tried the proxies' auth Service; its output:\n${output.slice(-3000)}`);
         assert.equal(probe(), false, 'msa is not ready without its auth service');
         return;
       }

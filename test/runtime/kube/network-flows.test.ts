@@ -115,6 +115,9 @@ for (const file of ['examples/mailfleet.yaml', 'test/golden/full-spec.yaml']) {
     // Mail for the served domains goes to the Service of ready proxies, which the reading resolves to the proxy pods.
     const lmtp = new Set(found.filter((c) => c.host === 'proxy-lmtp').map((c) => `${c.from}→${c.to}:${c.port}`));
     assert.deepEqual([...lmtp].sort(), ['msa→proxy:24', 'mta→proxy:24']);
+    // The msa's SASL goes to the Service of ready proxies, and to no single proxy pod.
+    const auth = found.filter((c) => c.port === platform.spec.ports.auth);
+    assert.deepEqual([...new Set(auth.map((c) => `${c.from}→${c.host}→${c.to}:${c.port}`))], [`msa→proxy-auth→proxy:${platform.spec.ports.auth}`]);
     assert.deepEqual(found.filter((c) => c.problem !== undefined).map((c) => `${c.from} → ${c.host}:${c.port}: ${c.problem}`), []);
   });
 }

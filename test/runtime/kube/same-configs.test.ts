@@ -58,8 +58,20 @@ function lmtpNextHop(text: string, local: Peers): string {
 }
 
 /**
- * Maps what is allowed to differ: the LMTP next hop (above), peer addresses → peer DNS names, the instance's own
- * name and address, directories, and secret values → the placeholders the Secret fills in.
+ * The other, the msa's SASL server: the single host names the proxy the instance's ordinal picks (proxy-0 for msa-0) by
+ * address, Kubernetes the one Service address of the ready proxies.
+ */
+function saslServer(text: string, local: Peers): string {
+  const path = /^smtpd_sasl_path = inet:([^:\n]+):(\d+)$/m.exec(text);
+  if (path === null) return text;
+  assert.equal(path[1], local.proxy[0]?.host, 'msa-0 of the single host has its logins checked by proxy-0');
+  const kubeHost = podConfigInput(renderContext(doc), 'msa').authHost ?? '?';
+  return text.replace(path[0], `smtpd_sasl_path = inet:${kubeHost}:${path[2]}`);
+}
+
+/**
+ * Maps what is allowed to differ: the LMTP next hop and the SASL server (above), peer addresses → peer DNS names, the
+ * instance's own name and address, directories, and secret values → the placeholders the Secret fills in.
  */
 function normalise(text: string, role: Role, local: Peers): string {
   const kube = kubePeers(renderContext(doc));
@@ -69,7 +81,7 @@ function normalise(text: string, role: Role, local: Peers): string {
   const replaceAll = (s: string, pairs: [string, string][]) =>
     // Longest first, so a prefix never replaces part of a longer match.
     [...pairs].sort((a, b) => b[0].length - a[0].length).reduce((acc, [from, to]) => acc.split(from).join(to), s);
-  let out = replaceAll(lmtpNextHop(text, local), [
+  let out = replaceAll(saslServer(lmtpNextHop(text, local), local), [
     [localInstance.configDir, pod.configDir], [localInstance.dataDir, pod.dataDir], [localInstance.runDir, pod.runDir], [localInstance.mailDir, pod.mailDir],
     ...Object.entries(secrets).map(([key, value]): [string, string] => [value, `{{mailfleet.secret.${key}}}`]),
     [OWN_ADDRESS, pod.listen],
@@ -85,7 +97,9 @@ function normalise(text: string, role: Role, local: Peers): string {
 }
 
 for (const role of ROLES) {
-  const nextHop = role === 'mta' || role === 'msa' ? ' (and the LMTP next hop: every proxy by address, or the name of the ready ones)' : '';
+  const nextHop = role === 'mta' || role === 'msa'
+    ? ` (and the LMTP next hop${role === 'msa' ? ' and SASL server' : ''}: proxies by address, or the name of the ready ones)`
+    : '';
   test(`GIVEN the ${role} config of the single host and of the Kubernetes ConfigMap THEN they differ only in addresses, names, paths and secrets${nextHop}`, () => {
     const local = localPeers();
     const localFiles = roleConfigFiles(role, { spec: doc.spec, instance: instanceContext(STATE_DIR, role, `${role}-0`, OWN_ADDRESS), peers: local });

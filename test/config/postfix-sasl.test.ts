@@ -1,0 +1,82 @@
+/**
+ * Which proxy's Dovecot auth an msa has SMTP AUTH checked by: on one host the proxy its ordinal picks, the same one its
+ * LMTP deliveries go to first; in Kubernetes the one name of the ready proxies.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { roleConfigFiles, type ConfigInput, type Peers } from '../../src/config/index.ts';
+import { withSecrets } from '../../src/spec/index.ts';
+import { testSpec } from '../support/spec.ts';
+
+const spec = withSecrets(testSpec(), { ldapReaderPassword: 'test-reader-secret-0123' });
+
+/** Single-host peers: `proxies` proxy instances on loopback addresses, in ordinal order (as peers.json lists them). */
+function localPeers(proxies: number): Peers {
+  return {
+    ldap: [{ name: 'ldap-0', host: '127.77.1.10' }],
+    kvs: [],
+    mailbox: [{ name: 'mailbox-0', host: '127.77.2.10' }],
+    proxy: Array.from({ length: proxies }, (_, i) => ({ name: `proxy-${i}`, host: `127.77.3.${10 + i}` })),
+    mta: [],
+    msa: [],
+  };
+}
+
+function input(role: 'mta' | 'msa', name: string, peers: Peers, authHost?: string): ConfigInput {
+  return {
+    spec,
+    peers,
+    instance: { role, name, listen: '127.77.9.9', configDir: '/etc/mailfleet', dataDir: '/var/lib/mailfleet', runDir: '/run/mailfleet', mailDir: '/srv/mail', tlsDir: '/etc/mailfleet/tls' },
+    ...(authHost === undefined ? {} : { authHost }),
+  };
+}
+
+/** The main.cf settings `i` renders, by name. */
+function settings(i: ConfigInput): Map<string, string> {
+  const main = roleConfigFiles(i.instance.role, i)['main.cf'] ?? '';
+  return new Map(main.split('\n').flatMap((l) => {
+    const m = /^([a-z_]+) = (.*)$/.exec(l);
+    return m ? [[m[1] as string, m[2] as string] as const] : [];
+  }));
+}
+
+const saslPath = (i: ConfigInput) => settings(i).get('smtpd_sasl_path');
+
+test('GIVEN two msas and two proxies on one host WHEN rendered THEN each msa has its logins checked by a different proxy', () => {
+  const peers = localPeers(2);
+  assert.equal(saslPath(input('msa', 'msa-0', peers)), 'inet:127.77.3.10:12345');
+  assert.equal(saslPath(input('msa', 'msa-1', peers)), 'inet:127.77.3.11:12345');
+});
+
+test('GIVEN more msas than proxies WHEN rendered THEN the ordinal wraps round', () => {
+  const peers = localPeers(3);
+  assert.equal(saslPath(input('msa', 'msa-3', peers)), 'inet:127.77.3.10:12345');
+  assert.equal(saslPath(input('msa', 'msa-5', peers)), 'inet:127.77.3.12:12345');
+});
+
+test('GIVEN one proxy WHEN rendered THEN every msa has its logins checked there', () => {
+  for (const name of ['msa-0', 'msa-1', 'msa-2']) assert.equal(saslPath(input('msa', name, localPeers(1))), 'inet:127.77.3.10:12345', name);
+});
+
+test('GIVEN an msa on one host WHEN rendered THEN its logins and its first LMTP next hop go to the same proxy', () => {
+  const peers = localPeers(3);
+  for (const name of ['msa-0', 'msa-1', 'msa-2', 'msa-7']) {
+    const main = settings(input('msa', name, peers));
+    const sasl = /^inet:([^:]+):\d+$/.exec(main.get('smtpd_sasl_path') ?? '')?.[1];
+    const lmtp = /^lmtp:inet:\[([^\]]+)\]:\d+$/.exec(main.get('virtual_transport') ?? '')?.[1];
+    assert.ok(sasl !== undefined && sasl === lmtp, `${name}: SASL ${sasl ?? '?'}, LMTP ${lmtp ?? '?'}`);
+  }
+});
+
+test('GIVEN authHost (the Kubernetes Service of ready proxies) WHEN rendered THEN it is where every msa has its logins checked, whatever the proxy peers', () => {
+  const host = 'proxy-auth.mail.svc.cluster.local';
+  for (const name of ['{{mailfleet.pod.name}}', 'msa-1']) assert.equal(saslPath(input('msa', name, localPeers(3), host)), `inet:${host}:12345`, name);
+});
+
+test('GIVEN the mta WHEN rendered THEN it offers no SMTP AUTH and names no SASL server, authHost or not', () => {
+  for (const authHost of [undefined, 'proxy-auth.mail.svc.cluster.local']) {
+    const main = settings(input('mta', 'mta-1', localPeers(2), authHost));
+    assert.equal(main.get('smtpd_sasl_auth_enable'), 'no');
+    assert.equal(main.has('smtpd_sasl_path'), false);
+  }
+});

@@ -1,0 +1,52 @@
+/**
+ * Where an msa on one host has its logins checked: the Dovecot auth of the proxy its ordinal picks (msa-0 proxy-0,
+ * msa-1 proxy-1), not proxy-0 for every msa. Read where the check happens: each proxy's count of successful logins
+ * (`dovecot_auth_success_total` on its agent's /metrics).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { openSmtpSession } from '../../src/protocol/index.ts';
+import { DOMAIN, startPlatform, type InstanceStatus, type Platform } from '../support/platform.ts';
+import { until } from '../support/poll.ts';
+
+const POOL = '127.147.0.0/16';
+const PASSWORD = 'msa-sasl-password';
+/** Dovecot's processes report their events to its stats process asynchronously: a short wait at most. */
+const EVENTS_DEADLINE_MS = 30_000;
+
+/** The proxy's count of successful logins (absent: none yet). */
+async function logins(proxy: InstanceStatus): Promise<number> {
+  const text = await (await fetch(`http://${proxy.address}:${proxy.ports.http}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+  const m = new RegExp(`^dovecot_auth_success_total\\{[^}]*instance="${proxy.name}"[^}]*\\} (\\S+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+/** AUTH PLAIN on the msa's port 465; resolves with the reply code. */
+async function logIn(platform: Platform, msa: InstanceStatus): Promise<number> {
+  const smtp = await openSmtpSession({ host: msa.address, port: msa.ports.submissions as number, heloName: 'client.test', timeoutMs: 20_000, tls: platform.clientTls('implicit') });
+  try {
+    return (await smtp.authPlain(`user1@${DOMAIN}`, PASSWORD)).code;
+  } finally {
+    await smtp.quit();
+  }
+}
+
+test('msa SASL on one host with two msas and two proxies', { timeout: 600_000 }, async (t) => {
+  const platform = await startPlatform(t, { addressPool: POOL, accounts: 1, password: PASSWORD, roles: { mailbox: 1, proxy: 2, mta: 0, msa: 2 } });
+  const proxies = [await platform.instance('proxy-0'), await platform.instance('proxy-1')];
+
+  for (const ordinal of [1, 0]) {
+    await t.test(`WHEN a user logs in on msa-${ordinal} THEN proxy-${ordinal} checks the password and the other proxy does not`, async () => {
+      const msa = await platform.instance(`msa-${ordinal}`);
+      const before = await Promise.all(proxies.map(logins));
+
+      assert.equal(await logIn(platform, msa), 235);
+
+      const own = proxies[ordinal] as InstanceStatus;
+      await until(`${own.name} to count the login`, async () => ((await logins(own)) > (before[ordinal] ?? 0) ? true : undefined), EVENTS_DEADLINE_MS, 250);
+      const after = await Promise.all(proxies.map(logins));
+      assert.equal(after[ordinal], (before[ordinal] ?? 0) + 1, `${own.name}: one login more`);
+      assert.equal(after[1 - ordinal], before[1 - ordinal], `proxy-${1 - ordinal}: no login`);
+    });
+  }
+});
