@@ -47,7 +47,15 @@ export class LimiterUnavailable extends Error {
   }
 }
 
+/** Why the limiter would refuse a check at once. */
+export type LimiterRefusal = Extract<FailOpenReason, 'redis_down' | 'overload'>;
+
 export interface Limiter {
+  /**
+   * Why a check made now would fail at once (not connected, or `maxInFlight` checks already waiting), or undefined
+   * when it would be sent. The server answers such a request on the spot instead of through a rejected promise.
+   */
+  refusal(): LimiterRefusal | undefined;
   /** Runs the script; resolves with the indexes of the buckets over their limit, rejects with {@link LimiterUnavailable}. */
   check(keys: readonly string[], args: readonly string[]): Promise<number[]>;
   isUp(): boolean;
@@ -152,6 +160,10 @@ export function createRedisLimiter(opts: LimiterOptions): Limiter {
   }
 
   return {
+    refusal() {
+      if (closed || current === undefined || !current.isReady) return 'redis_down';
+      return inFlight >= maxInFlight ? 'overload' : undefined;
+    },
     check(keys, args) {
       const client = current;
       if (closed || client === undefined || !client.isReady) return Promise.reject(new LimiterUnavailable('redis_down', 'redis is not connected'));

@@ -16,7 +16,7 @@ import type { Logger } from '../log.ts';
 import type { PolicyDecoderOptions, PolicyRequest } from '../protocol/index.ts';
 import { createDeadlineQueue } from './deadlines.ts';
 import { compilePolicy, decide, PASS, planRequest, scriptCall, type CompiledPolicy, type Decision } from './evaluate.ts';
-import { createRedisLimiter, LimiterUnavailable, type RedisOptions } from './limiter.ts';
+import { createRedisLimiter, LimiterUnavailable, type LimiterRefusal, type RedisOptions } from './limiter.ts';
 import { createLogThrottle } from './log-throttle.ts';
 import { createPolicyMetrics, type FailOpenReason, type PolicyMetrics } from './metrics.ts';
 import type { PolicyRules } from './rules-schema.ts';
@@ -105,6 +105,11 @@ export function createPolicyServer(opts: PolicyServerOptions): PolicyServer {
   const metrics = createPolicyMetrics(opts.registry);
   const throttle = createLogThrottle(log, LOG_INTERVAL_MS);
   const deadlines = createDeadlineQueue(opts.deadlineMs ?? DEADLINE_MS);
+  /** What the log says of a check the limiter refused at once. */
+  const refusalDetail: Readonly<Record<LimiterRefusal, string>> = {
+    redis_down: 'redis is not connected',
+    overload: `${tuning.maxInFlight} checks already wait for redis`,
+  };
   let policy: CompiledPolicy = compilePolicy(opts.rules);
   metrics.rules.set(policy.rules.length);
   const sessions = new Set<Session>();
@@ -138,19 +143,25 @@ export function createPolicyServer(opts: PolicyServerOptions): PolicyServer {
     };
     const buckets = planRequest(rules, request.attributes);
     if (buckets.length === 0) return finish(PASS);
-    let settled = false;
     const failOpen = (reason: FailOpenReason, detail: string): void => {
       metrics.failOpen(reason);
       throttle.warn(`fail-open-${reason}`, { reason, detail, action: rules.failOpen.reply }, 'policy request not judged, default action');
       finish(rules.failOpen);
     };
+    const active = limiter as NonNullable<typeof limiter>;
+    // Answered here and now when Redis cannot take the check. Through a rejected promise each answer came in a
+    // microtask that went on to judge the client's next request: a flood was worked through, every byte of every
+    // client, without the event loop turning once (no Redis reply read, no timer run, no other client served).
+    const refused = active.refusal();
+    if (refused !== undefined) return failOpen(refused, refusalDetail[refused]);
+    let settled = false;
     const deadline = deadlines.add(() => {
       if (settled) return;
       settled = true;
       failOpen('timeout', `no answer from redis within ${opts.deadlineMs ?? DEADLINE_MS} ms`);
     });
     const { keys, args } = scriptCall(keyPrefix, buckets);
-    (limiter as NonNullable<typeof limiter>).check(keys, args).then(
+    active.check(keys, args).then(
       (over) => {
         if (settled) return;
         settled = true;
