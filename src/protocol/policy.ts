@@ -68,8 +68,15 @@ export interface PolicyDecoder {
   end(): ParseError | undefined;
   /** Bytes held that `next` has not consumed yet. */
   buffered(): number;
+  /**
+   * Bytes the decoder keeps in memory: those not consumed yet and those consumed before them since the last `push`
+   * (they share one string, let go when a `push` brings more or all of it is consumed).
+   */
+  retained(): number;
   /** Part of a request has been consumed or is waiting: the peer is in the middle of one. */
   inRequest(): boolean;
+  /** Lets go of everything held (the peer is gone); the decoder yields nothing more, as after an error. */
+  discard(): void;
 }
 
 const LF = '\n';
@@ -109,6 +116,8 @@ export function createPolicyDecoder(options: PolicyDecoderOptions = {}): PolicyD
   let failed = false;
   // The request in progress.
   let attributes: Partial<Record<PolicyAttribute, string>> = {};
+  /** The attributes of the request in progress whose values are slices of `text` (and so keep all of it alive). */
+  const sliced: PolicyAttribute[] = [];
   let lines = 0;
   let unknown = 0;
   let requestBytes = 0;
@@ -143,7 +152,10 @@ export function createPolicyDecoder(options: PolicyDecoderOptions = {}): PolicyD
       return undefined;
     }
     if (attributes[key] !== undefined) return fail('PROTOCOL_MALFORMED_REQUEST', `attribute ${name} given twice`, text.slice(start, Math.min(end, start + 200)));
-    value ??= text.slice(eq + 1, end);
+    if (value === undefined) {
+      value = text.slice(eq + 1, end);
+      sliced.push(key);
+    }
     if (NUMERIC.has(key) && value !== '' && !DIGITS.test(value)) return fail('PROTOCOL_MALFORMED_REQUEST', `attribute ${name} is not a number`, text.slice(start, Math.min(end, start + 200)));
     attributes[key] = value;
     return undefined;
@@ -155,6 +167,7 @@ export function createPolicyDecoder(options: PolicyDecoderOptions = {}): PolicyD
     }
     const request: PolicyRequest = { attributes, unknownAttributes: unknown, bytes: requestBytes };
     attributes = {};
+    sliced.length = 0;
     lines = 0;
     unknown = 0;
     requestBytes = 0;
@@ -164,6 +177,11 @@ export function createPolicyDecoder(options: PolicyDecoderOptions = {}): PolicyD
   return {
     push(chunk) {
       if (failed || chunk.length === 0) return;
+      // A request whose first lines came before: its values cut from `text` (ASCII; the others were decoded as
+      // UTF-8 into strings of their own) get their own copies, so that `text` (up to a whole read, most of it
+      // consumed) is let go below instead of staying alive as long as the request is unfinished.
+      for (const key of sliced) attributes[key] = Buffer.from(attributes[key] as string, 'latin1').toString('latin1');
+      sliced.length = 0;
       const added = chunk.toString('latin1');
       const base = pos === text.length ? 0 : text.length - pos;
       if (base === 0) {
@@ -224,6 +242,15 @@ export function createPolicyDecoder(options: PolicyDecoderOptions = {}): PolicyD
       return parseFailure('PROTOCOL_LINE_UNTERMINATED', 'the stream ended in the middle of a request', text.slice(pos, pos + 200)).error;
     },
     buffered: () => text.length - pos,
+    retained: () => text.length,
+    discard() {
+      failed = true;
+      text = '';
+      pos = 0;
+      scan = 0;
+      attributes = {};
+      sliced.length = 0;
+    },
     inRequest: () => !failed && (lines > 0 || text.length > pos),
   };
 }

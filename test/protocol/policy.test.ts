@@ -134,6 +134,46 @@ test('GIVEN requests fed one at a time WHEN part of one has arrived THEN inReque
   assert.equal(decoder.end(), undefined);
 });
 
+test('GIVEN two requests and the start of a third in one push WHEN two are decoded THEN the decoder says it still keeps the whole push', () => {
+  const decoder = createPolicyDecoder();
+  const first = `${REQ}sender=a\n\n${REQ}sender=b\n\n`;
+  decoder.push(Buffer.from(`${first}${REQ}sen`));
+  assert.equal(decoder.next()?.ok, true);
+  assert.equal(decoder.next()?.ok, true);
+  assert.equal(decoder.next(), undefined);
+  assert.equal(decoder.buffered(), 3, 'the lines of the third request are consumed as they come');
+  assert.equal(decoder.retained(), first.length + REQ.length + 3, 'what was decoded shares one string with the rest');
+  decoder.push(Buffer.from('der=c\n\n'));
+  assert.equal(decoder.next()?.ok, true);
+  assert.equal(decoder.next(), undefined);
+  assert.equal(decoder.retained(), 0, 'all consumed: nothing kept');
+});
+
+test('GIVEN a request whose values came in an earlier push WHEN the rest arrives THEN they are whole, ASCII and UTF-8 alike', () => {
+  const decoder = createPolicyDecoder();
+  decoder.push(Buffer.from(`${REQ}sender=a-long-sender-address@example.org\nrecipient=r\u00e9ception@example.org\nhelo_na`));
+  assert.equal(decoder.next(), undefined);
+  decoder.push(Buffer.from('me=mx.example.org\n\n'));
+  const item = decoder.next();
+  assert.deepEqual(item?.ok ? item.value.attributes : undefined, {
+    request: 'smtpd_access_policy',
+    sender: 'a-long-sender-address@example.org',
+    recipient: 'r\u00e9ception@example.org',
+    helo_name: 'mx.example.org',
+  });
+});
+
+test('GIVEN bytes held and a request in progress WHEN discarded THEN nothing is kept and nothing more decoded', () => {
+  const decoder = createPolicyDecoder();
+  decoder.push(Buffer.from(`${REQ}sender=a\n`));
+  assert.equal(decoder.next(), undefined);
+  decoder.discard();
+  assert.equal(decoder.retained(), 0);
+  decoder.push(Buffer.from('\n'));
+  assert.equal(decoder.next(), undefined);
+  assert.equal(decoder.end(), undefined);
+});
+
 test('GIVEN an action WHEN a reply is formatted THEN it is one action line and an empty line', () => {
   assert.equal(formatPolicyReply('DUNNO'), 'action=DUNNO\n\n');
   assert.equal(formatPolicyReply('DEFER_IF_PERMIT 4.7.1 rate limit exceeded'), 'action=DEFER_IF_PERMIT 4.7.1 rate limit exceeded\n\n');
