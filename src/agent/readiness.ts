@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
-import { readerDn } from '../config/index.ts';
+import { postfixHealthHost, readerDn } from '../config/index.ts';
 import { clamdPing, imapCapability, lmtpLhlo, pop3Capa, redisPing, smtpEhlo } from '../protocol/index.ts';
 import { parseHttpResponse } from '../protocol/scrape.ts';
 import { requireSecret, type AgentRole, type PlatformSpec } from '../spec/index.ts';
@@ -141,14 +141,16 @@ export function readinessCheck(role: AgentRole, spec: PlatformSpec, host: string
   const { ports } = spec;
   const base = { host, timeoutMs };
   switch (role) {
+    // Postfix's health-check smtpd (config/postfix.ts), with processes of its own: a public port whose every
+    // smtpd a client holds still has a Postfix behind it that answers.
     case 'mta':
-      return async (signal) => void (await smtpEhlo({ ...base, port: ports.smtp, heloName: 'readiness.mailfleet', signal }));
+      return async (signal) => void (await smtpEhlo({ ...base, host: postfixHealthHost(host), port: ports.smtpHealth, heloName: 'readiness.mailfleet', signal }));
     case 'msa': {
       const submissions = afterSuccessEvery(async (signal) => {
-        await tlsGreeting(host, ports.submissions, /^220 /, timeoutMs, signal);
+        await tlsGreeting(postfixHealthHost(host), ports.submissionsHealth, /^220 /, timeoutMs, signal);
       }, TLS_RECHECK_MS, now);
       return async (signal) => {
-        await Promise.all([smtpEhlo({ ...base, port: ports.submission, heloName: 'readiness.mailfleet', signal }), submissions(signal)]);
+        await Promise.all([smtpEhlo({ ...base, host: postfixHealthHost(host), port: ports.smtpHealth, heloName: 'readiness.mailfleet', signal }), submissions(signal)]);
       };
     }
     case 'mailbox':

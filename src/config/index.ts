@@ -14,7 +14,7 @@ export { configYaml } from './config-yaml.ts';
 export { VMAIL_USER } from './dovecot-common.ts';
 export { LEARN_CLI_TOKEN, LEARN_DIR, LEARN_FILES, LEARN_PROGRAM, LEARN_SCRIPTS } from './dovecot-learn.ts';
 export { dovecotStatsSocket, MAILBOX_METRICS, PROXY_METRICS, type DovecotMetric } from './dovecot-stats.ts';
-export { POSTFIX_LOG_QUEUE_MIN, postfixOutboundFiles, postfixProxyServices, type PostfixProxyService } from './postfix.ts';
+export { POSTFIX_LOG_QUEUE_MIN, postfixHealthHost, postfixOutboundFiles, postfixProxyServices, type PostfixProxyService } from './postfix.ts';
 export { POLICY_RULES_FILE, policyRulesFile } from './policy-rules.ts';
 export { MILTER_COMMAND_TIMEOUT_S, MILTER_CONNECT_TIMEOUT_S, postfixMilterSettings } from './postfix-milter.ts';
 export { RSPAMD, RSPAMD_CONF, RSPAMD_LOCAL_D, RSPAMD_REDIS_DB, RSPAMD_TASK_TIMEOUT_S, rspamdArguments, rspamdFiles, rspamdVariables } from './rspamd.ts';

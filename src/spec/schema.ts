@@ -302,6 +302,8 @@ export const PLATFORM_SCHEMA = {
             director: port(9090),
             auth: port(12345),
             http: port(8081),
+            smtpHealth: port(10026),
+            submissionsHealth: port(10466),
             policy: port(10040),
             milter: port(11332),
             rspamd: port(11334),

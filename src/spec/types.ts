@@ -54,6 +54,14 @@ export interface Ports {
   auth: number;
   /** agent health and metrics (`/livez`, `/readyz`, `/metrics`). */
   http: number;
+  /**
+   * The health-check smtpd of every `mta` and `msa`: its own two processes, on the instance's own address (in a
+   * pod, its loopback), so that clients holding every smtpd of the public ports do not make the agent see a hung
+   * Postfix. Default 10026.
+   */
+  smtpHealth: number;
+  /** The same with TLS from the first byte, on every `msa` (its check of the TLS it serves on 465). Default 10466. */
+  submissionsHealth: number;
   /** The policy server (Postfix policy delegation) on every `policy` instance. */
   policy: number;
   /** rspamd's milter (its proxy worker, scanning itself) on every `as` instance. Default 11332. */

@@ -165,6 +165,20 @@ test('GIVEN load balancer ranges WHEN mta and msa are rendered THEN the PROXY-pr
   assert.doesNotMatch(direct, /smtpd_upstream_proxy_protocol/, 'no balancer range: no PROXY-protocol service');
 });
 
+test('GIVEN the mta and msa roles WHEN rendered THEN a health-check smtpd of two processes of its own, without milters, listens on the instance\'s own address (a pod\'s loopback)', () => {
+  const health = (role: 'mta' | 'msa', listen: string): string[] =>
+    (roleConfigFiles(role, input(role, listen))['master.cf'] ?? '').split('\n').filter((l) => l.includes('syslog_name=postfix/health'));
+  const common = 'inet n - n - 2 smtpd -o syslog_name=postfix/health -o smtpd_timeout=10s -o smtpd_milters= -o smtpd_client_connection_count_limit=0';
+  assert.deepEqual(health('mta', '0.0.0.0'), [`127.0.0.1:10026 ${common}`]);
+  assert.deepEqual(health('mta', '127.82.0.5'), [`127.82.0.5:10026 ${common}`]);
+  assert.deepEqual(health('msa', '0.0.0.0'), [`127.0.0.1:10026 ${common}`, `127.0.0.1:10466 ${common} -o smtpd_tls_wrappermode=yes`]);
+  // The outbound pools' agents run the mta's readiness dialogue, so they have the same service.
+  for (const pool of ['mailout', 'fallback'] as const) {
+    const master = postfixOutboundFiles(input('mta'), pool, ['10.244.0.0/16'])['master.cf'] ?? '';
+    assert.deepEqual(master.split('\n').filter((l) => l.includes('syslog_name=postfix/health')), [`127.0.0.1:10026 ${common}`], pool);
+  }
+});
+
 test('GIVEN any Postfix role WHEN rendered THEN foreign mail is held for the outbound pool and never routed to the Internet', () => {
   const main = settings(roleConfigFiles('mta', input('mta'))['main.cf'] ?? '');
   assert.equal(main.get('default_transport'), 'mailout');

@@ -1,5 +1,6 @@
 /**
- * The readiness dialogues of the roles with TLS listeners: `msa` asks 587 and 465, `proxy` asks
+ * The readiness dialogues of the roles with TLS listeners: `msa` asks its health-check smtpd, plain and with
+ * implicit TLS (not the public 587 and 465, which clients may hold), `proxy` asks
  * LMTP, 143, 110, 993 and 995. On the implicit-TLS ports the handshake (in an `openssl s_client`
  * process) must succeed and the daemon greet over it; the certificate is not verified (the agent
  * checks its own daemon by address).
@@ -44,7 +45,7 @@ async function listen(t: TestContext, script: Script): Promise<number> {
 }
 
 async function msaCheck(t: TestContext, submissions: Script): Promise<ReadinessCheck> {
-  const spec = testSpec(`ports: { submission: ${await listen(t, SMTP)}, submissions: ${await listen(t, submissions)} }`);
+  const spec = testSpec(`ports: { smtpHealth: ${await listen(t, SMTP)}, submissionsHealth: ${await listen(t, submissions)} }`);
   return readinessCheck('msa', spec, HOST, TIMEOUT_MS);
 }
 
@@ -54,11 +55,11 @@ async function proxyCheck(t: TestContext, imaps: Script, pop3s: Script): Promise
   return readinessCheck('proxy', spec, HOST, TIMEOUT_MS);
 }
 
-test('GIVEN an msa answering EHLO on 587 and on TLS on 465 WHEN its readiness is checked THEN it passes without verifying the certificate', TEST, async (t) => {
+test('GIVEN an msa whose health-check smtpd answers EHLO, plain and on TLS WHEN its readiness is checked THEN it passes without verifying the certificate', TEST, async (t) => {
   await run(await msaCheck(t, onTls(SMTP)));
 });
 
-test('GIVEN an msa whose 465 speaks plaintext WHEN its readiness is checked THEN it fails at the handshake', TEST, async (t) => {
+test('GIVEN an msa whose TLS health-check port speaks plaintext WHEN its readiness is checked THEN it fails at the handshake', TEST, async (t) => {
   await assert.rejects(run(await msaCheck(t, SMTP)), /TLS on 127\.104\.4\.1:\d+: handshake failed/);
 });
 
@@ -83,7 +84,7 @@ test('GIVEN a proxy whose 993 handshakes but never greets WHEN its readiness is 
   await assert.rejects(run(await proxyCheck(t, mute, onTls(POP3))), /no greeting within 2000 ms/);
 });
 
-test('GIVEN an msa whose 465 passed WHEN it breaks THEN probes pass until TLS_RECHECK_MS has gone by, and then each probe asks again', TEST, async (t) => {
+test('GIVEN an msa whose TLS check passed WHEN it breaks THEN probes pass until TLS_RECHECK_MS has gone by, and then each probe asks again', TEST, async (t) => {
   let clock = 0;
   let handshakes = 0;
   // The first connection gets a handshake; every later one plaintext, which no TLS client accepts.
@@ -91,7 +92,7 @@ test('GIVEN an msa whose 465 passed WHEN it breaks THEN probes pass until TLS_RE
     handshakes++;
     await (handshakes === 1 ? onTls(SMTP) : SMTP)(peer);
   };
-  const spec = testSpec(`ports: { submission: ${await listen(t, SMTP)}, submissions: ${await listen(t, breaking)} }`);
+  const spec = testSpec(`ports: { smtpHealth: ${await listen(t, SMTP)}, submissionsHealth: ${await listen(t, breaking)} }`);
   const check = readinessCheck('msa', spec, HOST, TIMEOUT_MS, () => clock);
   await run(check);
   clock += TLS_RECHECK_MS - 1;
@@ -113,7 +114,7 @@ function loadsTls(role: 'mta' | 'msa'): boolean {
     const silent = createServer(() => {}).listen(0, '${HOST}');
     await once(silent, 'listening');
     const port = silent.address().port;
-    const spec = testSpec(\`ports: { smtp: \${port}, submission: \${port}, submissions: \${port} }\`);
+    const spec = testSpec(\`ports: { smtpHealth: \${port}, submissionsHealth: \${port} }\`);
     await readinessCheck('${role}', spec, '${HOST}', 200)(new AbortController().signal).catch(() => undefined);
     silent.close();
     silent.unref();
@@ -127,6 +128,6 @@ test('GIVEN an mta agent WHEN its plaintext readiness check runs THEN node:tls i
   assert.equal(loadsTls('mta'), false);
 });
 
-test('GIVEN an msa agent WHEN its readiness check runs on 465 THEN node:tls is not loaded either: the handshake runs in openssl', TEST, () => {
+test('GIVEN an msa agent WHEN its readiness check runs its TLS dialogue THEN node:tls is not loaded either: the handshake runs in openssl', TEST, () => {
   assert.equal(loadsTls('msa'), false);
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { instanceContext, podInstanceContext } from '../../../src/agent/index.ts';
-import { POD_NAME_PLACEHOLDER, redactSpec, roleConfigFiles, type Peers } from '../../../src/config/index.ts';
+import { POD_NAME_PLACEHOLDER, postfixHealthHost, redactSpec, roleConfigFiles, type Peers } from '../../../src/config/index.ts';
 import { kubePeers, podConfigInput, renderContext, renderPlatform } from '../../../src/runtime/kube/index.ts';
 import { generateSecret, loadSpecFile, ROLES, validateSpec, withSecrets, type Role } from '../../../src/spec/index.ts';
 
@@ -71,7 +71,8 @@ function saslServer(text: string, local: Peers): string {
 
 /**
  * Maps what is allowed to differ: the LMTP next hop and the SASL server (above), peer addresses → peer DNS names, the
- * instance's own name and address, directories, and secret values → the placeholders the Secret fills in.
+ * instance's own name and address (its health-check smtpd's: a pod's loopback), directories, and secret values → the
+ * placeholders the Secret fills in.
  */
 function normalise(text: string, role: Role, local: Peers): string {
   const kube = kubePeers(renderContext(doc));
@@ -84,6 +85,8 @@ function normalise(text: string, role: Role, local: Peers): string {
   let out = replaceAll(saslServer(lmtpNextHop(text, local), local), [
     [localInstance.configDir, pod.configDir], [localInstance.dataDir, pod.dataDir], [localInstance.runDir, pod.runDir], [localInstance.mailDir, pod.mailDir],
     ...Object.entries(secrets).map(([key, value]): [string, string] => [value, `{{mailfleet.secret.${key}}}`]),
+    // The health-check smtpd listens on the instance's own address: in a pod, which listens on every address, its loopback.
+    ...[doc.spec.ports.smtpHealth, doc.spec.ports.submissionsHealth].map((port): [string, string] => [`${OWN_ADDRESS}:${port} `, `${postfixHealthHost(pod.listen)}:${port} `]),
     [OWN_ADDRESS, pod.listen],
   ]);
   out = out.replace(new RegExp(`\\b${role}-0\\b`, 'g'), POD_NAME_PLACEHOLDER);
