@@ -16,6 +16,7 @@ import type { Logger } from '../log.ts';
 import type { PolicyDecoderOptions, PolicyRequest } from '../protocol/index.ts';
 import { createDeadlineQueue } from './deadlines.ts';
 import { compilePolicy, decide, PASS, planRequest, scriptCall, type CompiledPolicy, type Decision } from './evaluate.ts';
+import { createHeldBudget } from './held-budget.ts';
 import { createRedisLimiter, LimiterUnavailable, type LimiterRefusal, type RedisOptions } from './limiter.ts';
 import { createLogThrottle } from './log-throttle.ts';
 import { createPolicyMetrics, type FailOpenReason, type PolicyMetrics } from './metrics.ts';
@@ -83,6 +84,20 @@ const LOG_INTERVAL_MS = 10_000;
 const SWEEP_MS = 1000;
 /** A connection idle this long may be closed to make room at the connection cap. */
 const EVICT_IDLE_MS = 1000;
+/**
+ * Bytes a connection may hold for its client (see held-budget.ts), on average over `maxConnections`: 8 MiB for
+ * all 2,000. Twice the largest request a Postfix smtpd sends, which it sends only once it has read the reply to the
+ * one before: a Postfix client never holds this much, so it is never closed for the budget. A flooding client holds
+ * a read of up to 64 KiB and more (a paused connection is counted for the read it still makes): the budget
+ * keeps a few dozen of them, where 2,000 at the per-connection bounds held hundreds of MB.
+ */
+const HELD_BYTES_PER_CONNECTION = 4 * 1024;
+/**
+ * The sockets' own buffers: none. A paused socket stops reading from the kernel after the one read it has under way
+ * (64 KiB at most) instead of reading on until Node's default 64 KiB are buffered; replies wait in the session,
+ * which has one write under way at a time.
+ */
+const SOCKET_HIGH_WATER_MARK = 0;
 const TUNING: PolicyTuning = {
   maxConnections: 2000,
   maxPending: 16,
@@ -113,6 +128,12 @@ export function createPolicyServer(opts: PolicyServerOptions): PolicyServer {
   let policy: CompiledPolicy = compilePolicy(opts.rules);
   metrics.rules.set(policy.rules.length);
   const sessions = new Set<Session>();
+  const held = createHeldBudget({
+    perHolder: HELD_BYTES_PER_CONNECTION,
+    maxHolders: tuning.maxConnections,
+    holders: () => sessions,
+    shed: (report) => throttle.warn('held-budget', { ...report, heldBudget: held.limit }, 'policy clients held more undecoded requests and unread replies than the budget, those holding most disconnected'),
+  });
   let listening = false;
   let draining = false;
   let limiter: ReturnType<typeof createRedisLimiter> | undefined;
@@ -188,6 +209,7 @@ export function createPolicyServer(opts: PolicyServerOptions): PolicyServer {
       metrics.protocolError(code);
       throttle.warn(`protocol-${code}`, { code, ...detail }, 'policy client broke the protocol, disconnected without reply');
     },
+    holding: (delta: number) => held.change(delta),
   };
   let nextCid = 1;
 
@@ -238,7 +260,7 @@ export function createPolicyServer(opts: PolicyServerOptions): PolicyServer {
     },
     async start(signal) {
       limiter = newLimiter();
-      const server: Server = createServer({ noDelay: true }, accept);
+      const server: Server = createServer({ noDelay: true, highWaterMark: SOCKET_HIGH_WATER_MARK }, accept);
       try {
         server.listen(opts.listen.port, opts.listen.host);
         await once(server, 'listening');
