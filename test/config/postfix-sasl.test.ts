@@ -5,31 +5,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { roleConfigFiles, type ConfigInput, type Peers } from '../../src/config/index.ts';
-import { withSecrets } from '../../src/spec/index.ts';
-import { testSpec } from '../support/spec.ts';
+import { localPeers, postfixInput } from './proxy-peers.ts';
 
-const spec = withSecrets(testSpec(), { ldapReaderPassword: 'test-reader-secret-0123' });
-
-/** Single-host peers: `proxies` proxy instances on loopback addresses, in ordinal order (as peers.json lists them). */
-function localPeers(proxies: number): Peers {
-  return {
-    ldap: [{ name: 'ldap-0', host: '127.77.1.10' }],
-    kvs: [],
-    mailbox: [{ name: 'mailbox-0', host: '127.77.2.10' }],
-    proxy: Array.from({ length: proxies }, (_, i) => ({ name: `proxy-${i}`, host: `127.77.3.${10 + i}` })),
-    mta: [],
-    msa: [],
-  };
-}
-
-function input(role: 'mta' | 'msa', name: string, peers: Peers, authHost?: string): ConfigInput {
-  return {
-    spec,
-    peers,
-    instance: { role, name, listen: '127.77.9.9', configDir: '/etc/mailfleet', dataDir: '/var/lib/mailfleet', runDir: '/run/mailfleet', mailDir: '/srv/mail', tlsDir: '/etc/mailfleet/tls' },
-    ...(authHost === undefined ? {} : { authHost }),
-  };
-}
+const input = (role: 'mta' | 'msa', name: string, peers: Peers, authHost?: string): ConfigInput =>
+  postfixInput(role, name, peers, authHost === undefined ? {} : { authHost });
 
 /** The main.cf settings `i` renders, by name. */
 function settings(i: ConfigInput): Map<string, string> {

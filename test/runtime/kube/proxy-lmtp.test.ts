@@ -3,27 +3,8 @@
  * Service), so that Postfix spreads its LMTP connections over every proxy and none goes to a proxy that is not ready.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { renderPlatform, type KubeObject } from '../../../src/runtime/kube/index.ts';
-import { parseSpec } from '../../../src/spec/index.ts';
-
-const full = parseSpec(readFileSync(new URL('../../../test/golden/full-spec.yaml', import.meta.url), 'utf8'));
-const objects = renderPlatform(full);
-const namespace = full.spec.kubernetes.namespace;
-
-interface ServiceSpec { clusterIP?: string; publishNotReadyAddresses?: boolean; selector: Record<string, string>; ports: { name: string; port: number; targetPort: string }[] }
-
-function service(name: string): ServiceSpec {
-  const o = objects.find((x) => x.kind === 'Service' && x.metadata.name === name);
-  assert.ok(o, `Service ${name} is rendered`);
-  return o.spec as ServiceSpec;
-}
-
-function mainCf(component: 'mta' | 'msa'): string {
-  const cm = objects.find((o: KubeObject) => o.kind === 'ConfigMap' && o.metadata.name === `${full.metadata.name}-${component}-config`);
-  return (cm?.data as Record<string, string> | undefined)?.['main.cf'] ?? '';
-}
+import { full, mainCf, namespace, service } from './proxy-services.ts';
 
 test('GIVEN several proxies WHEN rendered THEN every mta and msa pod delivers to the proxy-lmtp name and to no single proxy pod, with no fallback relay', () => {
   assert.ok(full.spec.roles.proxy.replicas > 1 && full.spec.roles.mta.replicas > 1);
