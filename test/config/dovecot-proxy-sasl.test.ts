@@ -5,18 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { SASL_LDAP_CONF } from '../../src/config/dovecot-proxy.ts';
-import { roleConfigFiles, type ConfigFiles, type Peers } from '../../src/config/index.ts';
+import { roleConfigFiles, type ConfigFiles } from '../../src/config/index.ts';
 import { withSecrets } from '../../src/spec/index.ts';
 import { testSpec } from '../support/spec.ts';
+import { ONE_OF_EACH } from './peers.ts';
 
-const peers: Peers = {
-  ldap: [{ name: 'ldap-0', host: 'ldap-0.ldap' }],
-  kvs: [],
-  mailbox: [{ name: 'mailbox-0', host: 'mailbox-0.mailbox' }],
-  proxy: [{ name: 'proxy-0', host: 'proxy-0.proxy' }],
-  mta: [],
-  msa: [],
-};
+const peers = ONE_OF_EACH;
 const BACKEND_LOGIN = 'b-secret-0123456789';
 const SECRETS = { ldapAdminPassword: 'a-secret-0123456789', ldapReaderPassword: 'r-secret-0123456789', ldapAuthPassword: 'u-secret-0123456789', doveadmApiKey: 'k-secret-0123456789', backendLoginPassword: BACKEND_LOGIN, redisPassword: 'd-secret-0123456789' };
 

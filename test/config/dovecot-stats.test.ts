@@ -1,17 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { dovecotStatsSocket, MAILBOX_METRICS, PROXY_METRICS, roleConfigFiles, type ConfigInput, type Peers } from '../../src/config/index.ts';
+import { dovecotStatsSocket, MAILBOX_METRICS, PROXY_METRICS, roleConfigFiles, type ConfigInput } from '../../src/config/index.ts';
 import { withSecrets, type Role } from '../../src/spec/index.ts';
 import { testSpec } from '../support/spec.ts';
+import { ONE_OF_EACH } from './peers.ts';
 
-const peers: Peers = {
-  ldap: [{ name: 'ldap-0', host: 'ldap-0.ldap' }],
-  kvs: [],
-  mailbox: [{ name: 'mailbox-0', host: 'mailbox-0.mailbox' }],
-  proxy: [{ name: 'proxy-0', host: 'proxy-0.proxy' }],
-  mta: [],
-  msa: [],
-};
+const peers = ONE_OF_EACH;
 const SECRETS = { ldapAdminPassword: 'a-secret-0123456789', ldapReaderPassword: 'r-secret-0123456789', ldapAuthPassword: 'u-secret-0123456789', doveadmApiKey: 'k-secret-0123456789', backendLoginPassword: 'b-secret-0123456789', redisPassword: 'd-secret-0123456789' };
 
 /** dovecot.conf of `role`, in a pod (`0.0.0.0`) or on the single host (its own loopback address). */

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { roleConfigFiles, type ConfigInput, type Peers } from '../../src/config/index.ts';
-import { localPeers, postfixInput } from './proxy-peers.ts';
+import { localPeers, postfixInput } from './peers.ts';
 
 const input = (role: 'mta' | 'msa', name: string, peers: Peers, lmtpHost?: string): ConfigInput =>
   postfixInput(role, name, peers, lmtpHost === undefined ? {} : { lmtpHost });

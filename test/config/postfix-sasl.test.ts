@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { roleConfigFiles, type ConfigInput, type Peers } from '../../src/config/index.ts';
-import { localPeers, postfixInput } from './proxy-peers.ts';
+import { localPeers, postfixInput } from './peers.ts';
 
 const input = (role: 'mta' | 'msa', name: string, peers: Peers, authHost?: string): ConfigInput =>
   postfixInput(role, name, peers, authHost === undefined ? {} : { authHost });

@@ -1,17 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { POSTFIX_SNI_MAP, roleConfigFiles, servedCertificateFile, type ConfigInput, type InstanceContext, type Peers } from '../../src/config/index.ts';
+import { POSTFIX_SNI_MAP, roleConfigFiles, servedCertificateFile, type ConfigInput, type InstanceContext } from '../../src/config/index.ts';
 import { withSecrets, type PlatformSpec, type Role } from '../../src/spec/index.ts';
 import { testSpec } from '../support/spec.ts';
+import { ONE_OF_EACH } from './peers.ts';
 
-const peers: Peers = {
-  ldap: [{ name: 'ldap-0', host: 'ldap-0.ldap' }],
-  kvs: [],
-  mailbox: [{ name: 'mailbox-0', host: 'mailbox-0.mailbox' }],
-  proxy: [{ name: 'proxy-0', host: 'proxy-0.proxy' }],
-  mta: [],
-  msa: [],
-};
+const peers = ONE_OF_EACH;
 const SECRETS = { ldapAdminPassword: 'test-admin-secret-0123', ldapReaderPassword: 'test-reader-secret-0123', ldapAuthPassword: 'test-auth-secret-0123', doveadmApiKey: 'test-doveadm-key-0123456789', backendLoginPassword: 'test-backend-login-0123', redisPassword: 'test-redis-secret-0123' };
 
 const TWO_CERTIFICATES = `tls:

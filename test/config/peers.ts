@@ -1,10 +1,21 @@
 /**
- * The set-up of the tests of which proxy an mta or msa turns to (its LMTP next hop, its SASL server): single-host
- * peers with a given number of proxies, and the input of one mta or msa instance among them.
+ * Peers the config tests render with: one of each peer a proxy, mailbox or Postfix needs, named as pods are; and for
+ * the tests of which proxy an mta or msa turns to (its LMTP next hop, its SASL server), single-host peers with a given
+ * number of proxies and the input of one mta or msa instance among them.
  */
 import type { ConfigInput, Peers } from '../../src/config/index.ts';
 import { withSecrets } from '../../src/spec/index.ts';
 import { testSpec } from '../support/spec.ts';
+
+/** One ldap, mailbox and proxy, by their pod names. */
+export const ONE_OF_EACH: Peers = {
+  ldap: [{ name: 'ldap-0', host: 'ldap-0.ldap' }],
+  kvs: [],
+  mailbox: [{ name: 'mailbox-0', host: 'mailbox-0.mailbox' }],
+  proxy: [{ name: 'proxy-0', host: 'proxy-0.proxy' }],
+  mta: [],
+  msa: [],
+};
 
 const spec = withSecrets(testSpec(), { ldapReaderPassword: 'test-reader-secret-0123' });
 
