@@ -83,6 +83,9 @@ export const overview: DashboardDefinition = {
         graph('Policy fail-open', 'ops', [{ expr: rate('mailfleet_policy_fail_open_total', NS, ['reason']), legend: '{{reason}}' }], {
           description: 'Requests answered with the default action without a check, per second: Redis down, past the deadline, too many in flight, or a script error. Mail flows, unlimited.',
         }),
+        graph('Policy connections shed', 'ops', [{ expr: rate('mailfleet_policy_connections_shed_total', NS, ['reason']), legend: '{{reason}}' }], {
+          description: 'Client connections the policy servers closed per second to protect themselves: an idle one making room at the connection cap, a newcomer turned away there, or those holding most past the budget of unread replies and undecoded requests. Anything but a rare idle_at_cap means clients other than Postfix are at the port, or too few policy servers.',
+        }),
         graph('Policy servers connected to Redis', 'short', [{ expr: sumBy([], series('mailfleet_policy_redis_up', NS)), legend: 'connected' }, { expr: `count(${series('mailfleet_policy_redis_up', NS)})`, legend: 'instances' }], {
           description: 'Policy servers whose Redis (kvs) connection is ready, against all of them.',
         }),

@@ -4,12 +4,22 @@ import { POLICY_STAGES } from './evaluate.ts';
 /** Why a request got the default action instead of a judgement. */
 export type FailOpenReason = 'redis_down' | 'timeout' | 'overload' | 'error';
 
+/**
+ * Why the server closed a client connection that had broken no rule: the idle one that made room for a newcomer at
+ * the connection cap (`idle_at_cap`), a newcomer turned away at the cap with none idle (`refused_at_cap`), one of
+ * those holding most when all together held more than the budget of undecoded requests and unread replies
+ * (`held_budget`).
+ */
+export type ShedReason = 'idle_at_cap' | 'refused_at_cap' | 'held_budget';
+
 export interface PolicyMetrics {
   readonly registry: Registry;
   /** Counts one answered request and its time from complete request to reply. */
   answered(stage: string, verb: string, rule: string, seconds: number): void;
   failOpen(reason: FailOpenReason): void;
   protocolError(code: string): void;
+  /** Counts `count` connections closed for `reason`. */
+  shed(reason: ShedReason, count?: number): void;
   redisUp(up: boolean): void;
   connections: Gauge;
   rules: Gauge;
@@ -45,6 +55,13 @@ export function createPolicyMetrics(registry = new Registry()): PolicyMetrics {
     labelNames: ['code'],
     registers,
   });
+  const shed = new Counter({
+    name: 'mailfleet_policy_connections_shed_total',
+    help: 'Client connections the server closed to protect itself: the idle one making room at the connection cap, a newcomer turned away there, or those holding most past the budget of undecoded requests and unread replies.',
+    labelNames: ['reason'],
+    registers,
+  });
+  for (const reason of ['idle_at_cap', 'refused_at_cap', 'held_budget']) shed.inc({ reason }, 0);
   const redisUp = new Gauge({ name: 'mailfleet_policy_redis_up', help: 'Whether the connection to Redis is ready (1) or not (0).', registers });
   const connections = new Gauge({ name: 'mailfleet_policy_connections', help: 'Open policy client connections.', registers });
   const rules = new Gauge({ name: 'mailfleet_policy_rules', help: 'Rules in force.', registers });
@@ -67,6 +84,7 @@ export function createPolicyMetrics(registry = new Registry()): PolicyMetrics {
     },
     failOpen: (reason) => failOpen.inc({ reason }),
     protocolError: (code) => protocolErrors.inc({ code }),
+    shed: (reason, count = 1) => shed.inc({ reason }, count),
     redisUp: (up) => redisUp.set(up ? 1 : 0),
     connections,
     rules,

@@ -132,7 +132,10 @@ export function createPolicyServer(opts: PolicyServerOptions): PolicyServer {
     perHolder: HELD_BYTES_PER_CONNECTION,
     maxHolders: tuning.maxConnections,
     holders: () => sessions,
-    shed: (report) => throttle.warn('held-budget', { ...report, heldBudget: held.limit }, 'policy clients held more undecoded requests and unread replies than the budget, those holding most disconnected'),
+    shed: (report) => {
+      metrics.shed('held_budget', report.closed);
+      throttle.warn('held-budget', { ...report, heldBudget: held.limit }, 'policy clients held more undecoded requests and unread replies than the budget, those holding most disconnected');
+    },
   });
   let listening = false;
   let draining = false;
@@ -219,12 +222,14 @@ export function createPolicyServer(opts: PolicyServerOptions): PolicyServer {
     if (!found) return false;
     found.item.destroy();
     sessions.delete(found.item);
+    metrics.shed('idle_at_cap');
     return true;
   }
 
   function accept(socket: Socket): void {
     if (draining) return void socket.destroy();
     if (sessions.size >= tuning.maxConnections && !evictIdle()) {
+      metrics.shed('refused_at_cap');
       throttle.warn('connection-cap', { maxConnections: tuning.maxConnections }, 'connection cap reached and none idle: a new connection closed');
       return void socket.destroy();
     }

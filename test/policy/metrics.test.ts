@@ -14,3 +14,14 @@ test('GIVEN a fresh registry WHEN exported THEN every fail-open reason is there 
   const text = await createPolicyMetrics().registry.metrics();
   for (const reason of ['redis_down', 'timeout', 'overload', 'error']) assert.match(text, new RegExp(`^mailfleet_policy_fail_open_total\\{reason="${reason}"\\} 0$`, 'm'));
 });
+
+test('GIVEN a fresh registry WHEN exported THEN every reason for shedding a connection is there at 0, and shedding counts by reason', async () => {
+  const metrics = createPolicyMetrics();
+  const before = await metrics.registry.metrics();
+  for (const reason of ['idle_at_cap', 'refused_at_cap', 'held_budget']) assert.match(before, new RegExp(`^mailfleet_policy_connections_shed_total\\{reason="${reason}"\\} 0$`, 'm'));
+  metrics.shed('held_budget', 7);
+  metrics.shed('idle_at_cap');
+  const after = await metrics.registry.metrics();
+  assert.match(after, /^mailfleet_policy_connections_shed_total\{reason="held_budget"\} 7$/m);
+  assert.match(after, /^mailfleet_policy_connections_shed_total\{reason="idle_at_cap"\} 1$/m);
+});

@@ -123,6 +123,9 @@ test(`GIVEN mailfleet policy at its ${CONNECTIONS} connections WHEN all but one 
   assert.deepEqual([...new Set(answers)], ['DUNNO']);
   assert.equal(await good.ask({ protocol_state: 'RCPT', client_address: '198.51.100.1', recipient: 'good@example.org' }), 'DUNNO');
   assert.equal(good.socket.destroyed, false);
+  // The connections closed to keep within the budget are counted, for the operator to see.
+  const shed = /^mailfleet_policy_connections_shed_total\{reason="held_budget"\} (\d+)$/m.exec(await fetch(`http://${HOST}:${metricsPort}/metrics`).then((r) => r.text()));
+  assert.ok(Number(shed?.[1] ?? 0) > 0, `held_budget sheds counted: ${shed?.[0] ?? 'no series'}`);
 
   child.kill('SIGTERM');
   await exited;

@@ -19,7 +19,7 @@ const HOST = policyHost(41);
 const REQUEST_TIMEOUT_MS = 1000;
 /**
  * How far the server's peak RSS may rise above its idle RSS. Measured about 20-30 MB; the bound's own arithmetic:
- * ~180 connections, each at most 64 KiB of input and 64 KiB of unread replies held, plus what the heap keeps
+ * ~180 connections, each at most 64 KiB of input and 16 KiB of unread replies held, plus what the heap keeps
  * between collections.
  */
 const RSS_RISE_BOUND_MB = 120;

@@ -148,4 +148,6 @@ test('GIVEN the connection cap held by connections that send nothing WHEN an smt
   await until('a hoarder closed', async () => (closed.some((gone) => gone()) ? true : undefined), 5000, 20);
   assert.equal(closed.filter((gone) => gone()).length, 1, 'one hoarder closed, no more');
   assert.equal(await metric(policy.registry, 'mailfleet_policy_connections'), 20);
+  assert.equal(await metric(policy.registry, 'mailfleet_policy_connections_shed_total', { reason: 'idle_at_cap' }), 1);
+  assert.equal(await metric(policy.registry, 'mailfleet_policy_connections_shed_total', { reason: 'refused_at_cap' }), 0);
 });
