@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { postfixHealthHost, readerDn } from '../config/index.ts';
-import { clamdPing, imapCapability, lmtpLhlo, pop3Capa, redisPing, smtpEhlo } from '../protocol/index.ts';
+import { clamdPing, dovecotAuthHandshake, imapCapability, lmtpLhlo, pop3Capa, redisPing, smtpEhlo } from '../protocol/index.ts';
 import { parseHttpResponse } from '../protocol/scrape.ts';
 import { requireSecret, type AgentRole, type PlatformSpec } from '../spec/index.ts';
 
@@ -173,6 +173,8 @@ export function readinessCheck(role: AgentRole, spec: PlatformSpec, host: string
           lmtpLhlo({ ...base, port: ports.lmtp, heloName: 'readiness.mailfleet', signal }),
           imapCapability({ ...base, port: ports.imap, signal }),
           pop3Capa({ ...base, port: ports.pop3, signal }),
+          // The msas' SMTP AUTH: an unready proxy leaves the proxy-auth Service, so its auth must be up too.
+          dovecotAuthHandshake({ ...base, port: ports.auth, signal }),
           implicitTls(signal),
         ]);
       };

@@ -109,6 +109,7 @@ export { DEFAULT_MAX_LITERAL_BYTES, openImapSession, type ImapSession, type Imap
 export { pop3Capa, type Pop3CapaDetail } from './client/pop3.ts';
 export { redisPing, type RedisPingDetail, type RedisPingOptions } from './client/redis.ts';
 export { clamdPing, type ClamdPingDetail } from './client/clamd.ts';
+export { dovecotAuthHandshake, type DovecotAuthDetail } from './client/dovecot-auth.ts';
 export { tcpConnect, type TcpConnectDetail } from './client/tcp.ts';
 export { openSmtpSession, type Envelope, type SendResult, type SmtpSession, type SmtpSessionOptions } from './client/smtp-session.ts';
 export { openPop3Session, type Pop3Session, type Pop3SessionOptions } from './client/pop3-session.ts';

@@ -1,7 +1,7 @@
 /**
  * The readiness dialogues of the roles with TLS listeners: `msa` asks its health-check smtpd, plain and with
- * implicit TLS (not the public 587 and 465, which clients may hold), `proxy` asks
- * LMTP, 143, 110, 993 and 995. On the implicit-TLS ports the handshake (in an `openssl s_client`
+ * implicit TLS (not the public 587 and 465, which clients may hold), `proxy` asks LMTP, 143, 110, 993 and 995, and
+ * its auth port for Dovecot's handshake. On the implicit-TLS ports the handshake (in an `openssl s_client`
  * process) must succeed and the daemon greet over it; the certificate is not verified (the agent
  * checks its own daemon by address).
  */
@@ -29,6 +29,8 @@ const SMTP = answering('220 msa ESMTP\r\n', '250-msa\r\n250 PIPELINING\r\n', '22
 const LMTP = answering('220 proxy LMTP\r\n', '250-proxy\r\n250 PIPELINING\r\n', '221 Bye\r\n');
 const IMAP = answering('* OK ready\r\n', '* CAPABILITY IMAP4rev1\r\na1 OK done\r\n', '* BYE\r\na2 OK done\r\n');
 const POP3 = answering('+OK ready\r\n', '+OK\r\nUIDL\r\n.\r\n', '+OK bye\r\n');
+/** Dovecot auth's handshake, sent on connect whatever the client says (the msas' SMTP AUTH goes there). */
+const AUTH = answering('VERSION\t1\t2\nMECH\tPLAIN\tplaintext\nMECH\tLOGIN\tplaintext\nSPID\t42\nCUID\t7\nCOOKIE\t0123456789abcdef\nDONE\n');
 
 /** `script` after a TLS handshake. */
 function onTls(script: Script): Script {
@@ -49,9 +51,9 @@ async function msaCheck(t: TestContext, submissions: Script): Promise<ReadinessC
   return readinessCheck('msa', spec, HOST, TIMEOUT_MS);
 }
 
-async function proxyCheck(t: TestContext, imaps: Script, pop3s: Script): Promise<ReadinessCheck> {
-  const ports = { lmtp: await listen(t, LMTP), imap: await listen(t, IMAP), pop3: await listen(t, POP3), imaps: await listen(t, imaps), pop3s: await listen(t, pop3s) };
-  const spec = testSpec(`ports: { lmtp: ${ports.lmtp}, imap: ${ports.imap}, pop3: ${ports.pop3}, imaps: ${ports.imaps}, pop3s: ${ports.pop3s} }`);
+async function proxyCheck(t: TestContext, imaps: Script, pop3s: Script, auth: Script = AUTH): Promise<ReadinessCheck> {
+  const ports = { lmtp: await listen(t, LMTP), imap: await listen(t, IMAP), pop3: await listen(t, POP3), imaps: await listen(t, imaps), pop3s: await listen(t, pop3s), auth: await listen(t, auth) };
+  const spec = testSpec(`ports: { lmtp: ${ports.lmtp}, imap: ${ports.imap}, pop3: ${ports.pop3}, imaps: ${ports.imaps}, pop3s: ${ports.pop3s}, auth: ${ports.auth} }`);
   return readinessCheck('proxy', spec, HOST, TIMEOUT_MS);
 }
 
@@ -63,8 +65,13 @@ test('GIVEN an msa whose TLS health-check port speaks plaintext WHEN its readine
   await assert.rejects(run(await msaCheck(t, SMTP)), /TLS on 127\.104\.4\.1:\d+: handshake failed/);
 });
 
-test('GIVEN a proxy answering on all five ports, 993 and 995 on TLS WHEN its readiness is checked THEN it passes', TEST, async (t) => {
+test('GIVEN a proxy answering on all six ports, 993 and 995 on TLS, its auth with a handshake WHEN its readiness is checked THEN it passes', TEST, async (t) => {
   await run(await proxyCheck(t, onTls(IMAP), onTls(POP3)));
+});
+
+test('GIVEN a proxy whose auth port answers no Dovecot handshake WHEN its readiness is checked THEN it fails: the msas would have no SMTP AUTH there', TEST, async (t) => {
+  await assert.rejects(run(await proxyCheck(t, onTls(IMAP), onTls(POP3), answering('220 not dovecot auth\r\n'))), /expected VERSION 1/);
+  await assert.rejects(run(await proxyCheck(t, onTls(IMAP), onTls(POP3), () => {})), /no answer within/);
 });
 
 test('GIVEN a proxy whose 993 speaks plaintext WHEN its readiness is checked THEN it fails at the handshake', TEST, async (t) => {

@@ -1,10 +1,10 @@
-/** imapCapability, pop3Capa and lmtpLhlo against a real Dovecot started for this file. */
+/** imapCapability, pop3Capa, lmtpLhlo and dovecotAuthHandshake against a real Dovecot started for this file. */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { imapCapability, lmtpLhlo, pop3Capa } from '../../../src/protocol/index.ts';
+import { dovecotAuthHandshake, imapCapability, lmtpLhlo, pop3Capa } from '../../../src/protocol/index.ts';
 import { findProgram, startDaemon, type Daemon } from './daemon.ts';
 import { closedPort } from './fake-server.ts';
 
@@ -13,11 +13,11 @@ const SKIP = DOVECOT === undefined ? 'dovecot is not installed' : process.getuid
 const TEST = { timeout: 10_000, skip: SKIP };
 const HOST = '127.0.0.1';
 
-const ports = { imap: 0, pop3: 0, lmtp: 0 };
+const ports = { imap: 0, pop3: 0, lmtp: 0, auth: 0 };
 let dir = '';
 let daemon: Daemon | undefined;
 
-/** Just enough Dovecot for the three listeners: no TLS, static auth, everything under `base`. */
+/** Just enough Dovecot for the four listeners: no TLS, static auth, everything under `base`. */
 function dovecotConf(base: string): string {
   return `base_dir = ${base}/run
 state_dir = ${base}/state
@@ -55,13 +55,18 @@ service lmtp {
     port = ${ports.lmtp}
   }
 }
+service auth {
+  inet_listener auth-client {
+    port = ${ports.auth}
+  }
+}
 `;
 }
 
 before(async () => {
   if (SKIP !== false || DOVECOT === undefined) return;
   dir = await mkdtemp(join(tmpdir(), 'mailfleet-protocol-dovecot-'));
-  Object.assign(ports, { imap: await closedPort(), pop3: await closedPort(), lmtp: await closedPort() });
+  Object.assign(ports, { imap: await closedPort(), pop3: await closedPort(), lmtp: await closedPort(), auth: await closedPort() });
   await writeFile(join(dir, 'dovecot.conf'), dovecotConf(dir));
   daemon = await startDaemon(DOVECOT, ['-F', '-c', join(dir, 'dovecot.conf')], /starting up/);
 });
@@ -84,4 +89,9 @@ test('GIVEN a real Dovecot WHEN pop3Capa runs THEN UIDL is among the capabilitie
 test('GIVEN a real Dovecot WHEN lmtpLhlo runs THEN PIPELINING is among the capabilities', TEST, async () => {
   const result = await lmtpLhlo({ host: HOST, port: ports.lmtp, heloName: 'mta-0.example.org' });
   assert.ok(result.detail.capabilities.includes('PIPELINING'));
+});
+
+test('GIVEN a real Dovecot WHEN dovecotAuthHandshake runs on its auth listener THEN the handshake ends in DONE and offers PLAIN', TEST, async () => {
+  const result = await dovecotAuthHandshake({ host: HOST, port: ports.auth });
+  assert.ok(result.detail.mechanisms.includes('PLAIN'), result.detail.mechanisms.join(' '));
 });
