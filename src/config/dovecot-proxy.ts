@@ -37,6 +37,9 @@ export function dovecotProxyFiles(input: ConfigInput): ConfigFiles {
   };
   const conf = [
     ...dovecotBase(input, 'imap pop3'),
+    // What clients are greeted with names the host, as the MTAs' banner does, not the server and the distribution
+    // ("Dovecot (Debian) ready.").
+    `login_greeting = ${spec.hostname} ready.`,
     ...dovecotTlsSettings(input),
     `director_servers = ${ring}`,
     `director_mail_servers = ${backends}`,

@@ -186,6 +186,11 @@ test('GIVEN any Postfix role WHEN rendered THEN foreign mail is held for the out
   assert.equal(main.get('relayhost'), '[127.0.0.1]:9');
 });
 
+test('GIVEN the proxy role WHEN rendered THEN clients are greeted with the host name, not the server and its distribution', () => {
+  const conf = settings(roleConfigFiles('proxy', input('proxy'))['dovecot.conf'] ?? '');
+  assert.equal(conf.get('login_greeting'), `${spec.hostname} ready.`);
+});
+
 test('GIVEN the proxy role WHEN rendered THEN it is a director ring member with the doveadm HTTP API and an API key', () => {
   const files = roleConfigFiles('proxy', input('proxy'));
   const conf = files['dovecot.conf'] ?? '';
