@@ -55,11 +55,17 @@ test('GIVEN an mta and an msa whose public port has every smtpd held by idle cli
         const late = await dial(before.address, target, '127.133.0.9', 3000);
         held.push(late.socket);
         assert.equal(late.greeted, false, `${port} still greeted a newcomer: ${opened.filter((o) => o.greeted).length} connections greeted, the port was not full`);
+        // Liveness never fails (that is what restarts); readiness may miss a beat while 200 smtpd processes start
+        // beside the health check's two, but not stay down.
         const started = Date.now();
+        const ready: boolean[] = [];
         while (Date.now() - started < HELD_MS) {
-          assert.deepEqual([await health(before, '/livez'), await health(before, '/readyz')], [200, 200], `after ${Date.now() - started} ms held`);
+          assert.equal(await health(before, '/livez'), 200, `/livez after ${Date.now() - started} ms held`);
+          ready.push((await health(before, '/readyz')) === 200);
           await delay(500);
         }
+        assert.ok(ready.filter(Boolean).length >= ready.length * 0.8, `/readyz 200 in ${ready.filter(Boolean).length} of ${ready.length} probes`);
+        assert.equal(await health(before, '/readyz'), 200, '/readyz at the end of the hold');
         const after = await platform.instance(name);
         assert.equal(after.address, before.address, 'the instance was not restarted (a restart takes a new address)');
       } finally {
