@@ -29,3 +29,24 @@ export function processName(pid: number): string | undefined {
     return undefined;
   }
 }
+
+/** The process groups of `pid`'s descendants (children, theirs, …), read from /proc now; `pid`'s own not included. */
+export function descendantGroups(pid: number): Set<number> {
+  const children = new Map<number, number[]>();
+  const groups = new Map<number, number>();
+  for (const p of allPids()) {
+    const fields = statFields(p);
+    if (fields === undefined) continue;
+    const ppid = Number(fields[1]);
+    children.set(ppid, [...(children.get(ppid) ?? []), p]);
+    groups.set(p, Number(fields[2]));
+  }
+  const out = new Set<number>();
+  const queue = [...(children.get(pid) ?? [])];
+  for (let p = queue.shift(); p !== undefined; p = queue.shift()) {
+    const group = groups.get(p);
+    if (group !== undefined && group !== pid) out.add(group);
+    queue.push(...(children.get(p) ?? []));
+  }
+  return out;
+}

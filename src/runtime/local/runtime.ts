@@ -5,6 +5,7 @@ import { reapOrphans, STOP_TIMEOUT_MS, waitGone } from '../../agent/index.ts';
 import { createEndpointFeed, type EndpointFeed } from '../../backends/index.ts';
 import type { Peers } from '../../config/index.ts';
 import { errorMessage, MailfleetError } from '../../errors.ts';
+import { descendantGroups } from '../../proc.ts';
 import type { Logger } from '../../log.ts';
 import { FILTER_ROLES, INSTANCE_ROLES, instanceReplicas, ROLES, seedingBudgetMs, type InstanceRole, type PlatformSpec, type Role } from '../../spec/index.ts';
 import type { AddressPool } from './addresses.ts';
@@ -240,11 +241,16 @@ export function createLocalRuntime(opts: RuntimeOptions): LocalRuntime {
     const exited = await Promise.race([(incarnation ?? Promise.resolve(0)).then(() => true), delay(stopBudgetMs, undefined, { ref: false }).then(() => false)]);
     // A later incarnation (the crash path relaunched it meanwhile) is not this one's to kill.
     if (exited || pod.exited !== incarnation || !pod.pid) return false;
-    log.warn({ instance: pod.name }, 'agent did not stop in time; killing its process group');
-    try {
-      process.kill(-pod.pid, 'SIGKILL');
-    } catch {
-      // already gone
+    log.warn({ instance: pod.name }, 'agent did not stop in time; killing its process group and its daemon\'s');
+    // The daemon leads a process group of its own (the agent ends it on a stop it finishes): found before the
+    // agent dies, or a hung daemon's processes would outlive it, stopped or spinning, for good.
+    const daemonGroups = descendantGroups(pod.pid);
+    for (const group of [pod.pid, ...daemonGroups]) {
+      try {
+        process.kill(-group, 'SIGKILL');
+      } catch {
+        // already gone
+      }
     }
     return true;
   }
