@@ -122,10 +122,18 @@ test('the single-host runtime: status, endpoints, scaling, self-healing, account
     process.kill(pid, 'SIGKILL');
     await watch.waitFor((e) => e.endpoint?.name === 'ldap-0' && e.endpoint.ready && e.endpoint.address !== before.address, 60_000, from);
     const mta = (await platform.instance('mta-0'));
+    // The mta reloads for the new LDAP address meanwhile: a session may fail or wait (Postfix starts its smtpd
+    // processes afresh) until it has; what must hold is that it gets there.
+    let last = '';
     const code = await waitUntil('mta accepting a known recipient', async () => {
-      const c = await rcptCode(mta.address, mta.ports.smtp as number, `user1@${DOMAIN}`);
+      const c = await rcptCode(mta.address, mta.ports.smtp as number, `user1@${DOMAIN}`).catch((err: unknown) => {
+        last = err instanceof Error ? err.message : String(err);
+        return undefined;
+      });
       return c === 250 ? c : undefined;
-    }, 30_000);
+    }, 60_000).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}; last failure: ${last}`, { cause: err });
+    });
     assert.equal(code, 250);
     assert.equal(await rcptCode(mta.address, mta.ports.smtp as number, `nobody@${DOMAIN}`), 550);
   });
