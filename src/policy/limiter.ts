@@ -55,7 +55,7 @@ export interface Limiter {
    * Why a check made now would fail at once (not connected, or `maxInFlight` checks already waiting), or undefined
    * when it would be sent. The server answers such a request on the spot instead of through a rejected promise.
    */
-  refusal(): LimiterRefusal | undefined;
+  refusal(): { reason: LimiterRefusal; message: string } | undefined;
   /** Runs the script; resolves with the indexes of the buckets over their limit, rejects with {@link LimiterUnavailable}. */
   check(keys: readonly string[], args: readonly string[]): Promise<number[]>;
   isUp(): boolean;
@@ -159,15 +159,17 @@ export function createRedisLimiter(opts: LimiterOptions): Limiter {
     throw new LimiterUnavailable('redis_down', `redis: ${errorMessage(err)}`, err);
   }
 
+  function refusal(): { reason: LimiterRefusal; message: string } | undefined {
+    if (closed || current === undefined || !current.isReady) return { reason: 'redis_down', message: 'redis is not connected' };
+    return inFlight >= maxInFlight ? { reason: 'overload', message: `${inFlight} checks already wait for redis` } : undefined;
+  }
+
   return {
-    refusal() {
-      if (closed || current === undefined || !current.isReady) return 'redis_down';
-      return inFlight >= maxInFlight ? 'overload' : undefined;
-    },
+    refusal,
     check(keys, args) {
-      const client = current;
-      if (closed || client === undefined || !client.isReady) return Promise.reject(new LimiterUnavailable('redis_down', 'redis is not connected'));
-      if (inFlight >= maxInFlight) return Promise.reject(new LimiterUnavailable('overload', `${inFlight} checks already wait for redis`));
+      const refused = refusal();
+      if (refused !== undefined) return Promise.reject(new LimiterUnavailable(refused.reason, refused.message));
+      const client = current as Client;
       if (inFlight === 0) progressAt = Date.now();
       inFlight++;
       let pending: Promise<number[]>;

@@ -17,7 +17,7 @@ import type { PolicyDecoderOptions, PolicyRequest } from '../protocol/index.ts';
 import { createDeadlineQueue } from './deadlines.ts';
 import { compilePolicy, decide, PASS, planRequest, scriptCall, type CompiledPolicy, type Decision } from './evaluate.ts';
 import { createHeldBudget } from './held-budget.ts';
-import { createRedisLimiter, LimiterUnavailable, type LimiterRefusal, type RedisOptions } from './limiter.ts';
+import { createRedisLimiter, LimiterUnavailable, type RedisOptions } from './limiter.ts';
 import { createLogThrottle } from './log-throttle.ts';
 import { createPolicyMetrics, type FailOpenReason, type PolicyMetrics } from './metrics.ts';
 import type { PolicyRules } from './rules-schema.ts';
@@ -120,11 +120,6 @@ export function createPolicyServer(opts: PolicyServerOptions): PolicyServer {
   const metrics = createPolicyMetrics(opts.registry);
   const throttle = createLogThrottle(log, LOG_INTERVAL_MS);
   const deadlines = createDeadlineQueue(opts.deadlineMs ?? DEADLINE_MS);
-  /** What the log says of a check the limiter refused at once. */
-  const refusalDetail: Readonly<Record<LimiterRefusal, string>> = {
-    redis_down: 'redis is not connected',
-    overload: `${tuning.maxInFlight} checks already wait for redis`,
-  };
   let policy: CompiledPolicy = compilePolicy(opts.rules);
   metrics.rules.set(policy.rules.length);
   const sessions = new Set<Session>();
@@ -177,7 +172,7 @@ export function createPolicyServer(opts: PolicyServerOptions): PolicyServer {
     // microtask that went on to judge the client's next request: a flood was worked through, every byte of every
     // client, without the event loop turning once (no Redis reply read, no timer run, no other client served).
     const refused = active.refusal();
-    if (refused !== undefined) return failOpen(refused, refusalDetail[refused]);
+    if (refused !== undefined) return failOpen(refused.reason, refused.message);
     let settled = false;
     const deadline = deadlines.add(() => {
       if (settled) return;
