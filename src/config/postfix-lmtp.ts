@@ -4,7 +4,7 @@
  * MTAs spread their deliveries over all of them rather than each sending everything to the first.
  *
  * Kubernetes: one name (`input.lmtpHost`, the headless Service `proxy-lmtp`) whose A records are the proxies that are
- * ready (their agent's /readyz: LMTP, IMAP and POP3 answer and it is not draining). Postfix's LMTP client shuffles
+ * ready (their agent's /readyz: LMTP, IMAP, POP3 and Dovecot auth answer and it is not draining). Postfix's LMTP client shuffles
  * them (`lmtp_randomize_addresses`, on by default) and goes on to the next when one does not answer. No fallback
  * relay: every name one could list resolves through the same cluster DNS, so none helps while DNS is down (the
  * delivery is deferred and tried again within `maximal_backoff_time`, 2 minutes), and the only names that resolve while no proxy

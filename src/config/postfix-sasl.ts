@@ -12,8 +12,8 @@
  * connection (an smtpd process opens one at its first EHLO and keeps it while it lives), so the logins spread over
  * the ready proxies and one that goes unready (draining, stopped) gets no new connections; a broken connection is
  * opened again through the same name. The name resolves whatever the endpoints; with no proxy ready the connection
- * fails, smtpd has no SASL mechanism and ends the session, so the msa's readiness check (EHLO on the submission port)
- * fails until some proxy is ready, whichever it is.
+ * fails, smtpd has no SASL mechanism and ends the session, so the msa's readiness check (EHLO on its health-check smtpd,
+ * which has SASL on as the submission port has) fails until some proxy is ready, whichever it is.
  *
  * Single host: no name holds the proxies' loopback addresses, and `smtpd_sasl_path` takes one endpoint: each msa
  * names the proxy its ordinal picks (msa-0 proxy-0, msa-1 proxy-1, …; proxy-turn.ts), and is unready while that one

@@ -214,42 +214,26 @@ function headlessService(ctx: RenderContext, w: MailWorkload): KubeObject {
 }
 
 /**
- * Where the `mta` and `msa` deliver: the proxies' LMTP port, headless, listing only the pods that are ready (their
- * agent's /readyz: LMTP, IMAP and POP3 answer and it is not draining). Postfix resolves the name at each delivery and
- * spreads its connections over the A records; a proxy that goes unready leaves them (the `proxy` Service, which must
- * list not-ready pods for the director ring, cannot serve here).
+ * One proxy port behind a Service of its own that lists only the proxy pods that are ready (their agent's /readyz:
+ * LMTP, IMAP, POP3 and Dovecot auth answer and it is not draining); the `proxy` Service, which must list not-ready
+ * pods for the director ring, cannot serve here.
+ * - `proxy-lmtp`, where the `mta` and `msa` deliver: headless. Postfix resolves the name at each delivery and spreads
+ *   its connections over the A records; a proxy that goes unready leaves them.
+ * - `proxy-auth`, where the `msa` has SMTP AUTH checked: one cluster IP. Postfix's SASL client connects to the first
+ *   address the resolver gives and never shuffles, so only kube-proxy's choice per connection spreads the logins
+ *   (postfix-sasl.ts).
  */
-function lmtpService(ctx: RenderContext): KubeObject {
-  const lmtp = portsOf(ctx, 'proxy').filter((p) => p.name === 'lmtp');
+function readyProxyService(ctx: RenderContext, name: string, portName: 'lmtp' | 'auth', headless: boolean): KubeObject {
+  const ports = portsOf(ctx, 'proxy').filter((p) => p.name === portName);
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: meta(ctx, PROXY_LMTP_SERVICE, 'proxy'),
+    metadata: meta(ctx, name, 'proxy'),
     spec: {
-      clusterIP: 'None',
+      ...(headless ? { clusterIP: 'None' } : { type: 'ClusterIP' }),
       publishNotReadyAddresses: false,
       selector: selector(ctx, 'proxy'),
-      ports: lmtp.map((p) => ({ name: p.name, port: p.port, targetPort: p.name, protocol: 'TCP' })),
-    },
-  };
-}
-
-/**
- * Where the `msa` has SMTP AUTH checked: the proxies' Dovecot auth port behind one cluster IP, listing only the pods
- * that are ready. A ClusterIP rather than a headless name: Postfix's SASL client connects to the first address the
- * resolver gives and never shuffles, so only kube-proxy's choice per connection spreads the logins (postfix-sasl.ts).
- */
-function authService(ctx: RenderContext): KubeObject {
-  const auth = portsOf(ctx, 'proxy').filter((p) => p.name === 'auth');
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: meta(ctx, PROXY_AUTH_SERVICE, 'proxy'),
-    spec: {
-      type: 'ClusterIP',
-      publishNotReadyAddresses: false,
-      selector: selector(ctx, 'proxy'),
-      ports: auth.map((p) => ({ name: p.name, port: p.port, targetPort: p.name, protocol: 'TCP' })),
+      ports: ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.name, protocol: 'TCP' })),
     },
   };
 }
@@ -290,7 +274,7 @@ export function renderMail(ctx: RenderContext): Rendered[] {
   if (roles.mta.replicas > 0) out.push({ object: loadBalancerService(ctx, `${ctx.platform}-mx`, 'mta') });
   if (roles.msa.replicas > 0) out.push({ object: loadBalancerService(ctx, `${ctx.platform}-submission`, 'msa') });
   if (roles.proxy.replicas > 0) {
-    out.push({ object: lmtpService(ctx) }, { object: authService(ctx) }, { object: loadBalancerService(ctx, `${ctx.platform}-access`, 'proxy') });
+    out.push({ object: readyProxyService(ctx, PROXY_LMTP_SERVICE, 'lmtp', true) }, { object: readyProxyService(ctx, PROXY_AUTH_SERVICE, 'auth', false) }, { object: loadBalancerService(ctx, `${ctx.platform}-access`, 'proxy') });
   }
   if (roles.mailbox.replicas > 0) {
     out.push({

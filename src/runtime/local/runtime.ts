@@ -230,9 +230,9 @@ export function createLocalRuntime(opts: RuntimeOptions): LocalRuntime {
   }
 
   /**
-   * SIGTERM to the agent of `pod`, and SIGKILL to its process group when it has not exited within its stop budget:
-   * its drain budget, then the daemon's stop; only past both is it stuck (the Kubernetes renderer gives the same
-   * room as terminationGracePeriodSeconds). True when it had to be killed.
+   * SIGTERM to the agent of `pod`, and SIGKILL to its process group and its daemon's when it has not exited within
+   * its stop budget: its drain budget, then the daemon's stop; only past both is it stuck (the Kubernetes renderer
+   * gives the same room as terminationGracePeriodSeconds). True when it had to be killed.
    */
   async function stopAgent(pod: Pod): Promise<boolean> {
     const incarnation = pod.exited;
