@@ -87,6 +87,7 @@ export {
 } from './victoriametrics.ts';
 export { ALERT_GROUP_BY, ALERT_WEBHOOK_RECEIVER, ALERTMANAGER_CONFIG_FILE, alertmanagerConfig, type AlertmanagerOptions, type AlertTimings } from './alertmanager.ts';
 export { VMALERT_NOTIFIER_FILE, vmalertNotifierConfig } from './vmalert.ts';
+export { adminKeyEnvironment, ENV_FLAGS_FLAG, envFlagName, VICTORIAMETRICS_ADMIN_FLAGS, VMALERT_ADMIN_FLAGS } from './metrics-admin.ts';
 export {
   DEFAULT_LOG_RETENTION_DAYS,
   LOKI_CONFIG_FILE,

@@ -57,6 +57,7 @@ export function redactSpec(spec: PlatformSpec): { spec: PlatformSpec; secrets: R
     ...(spec.roles.kvs.replicas > 0 ? { redis: { ...spec.redis, password: secretPlaceholder(SECRET_KEYS.redisPassword) } } : {}),
     // Without rspamd there is no controller, and its password is no secret of the platform.
     ...(filterRuns(spec) ? { filter: { ...spec.filter, controllerPassword: secretPlaceholder(SECRET_KEYS.filterControllerPassword) } } : {}),
+    alerting: { ...spec.alerting, adminKey: secretPlaceholder(SECRET_KEYS.metricsAdminKey) },
     accounts: {
       ...spec.accounts,
       seed: spec.accounts.seed.map((a, i) => ({ ...a, password: secretPlaceholder(seedPasswordKey(i)) })),

@@ -1,6 +1,6 @@
 /**
  * The platform's own secrets: the LDAP admin and service-account passwords, the doveadm API key, the proxies'
- * backend login, the Redis password and rspamd's controller password. A
+ * backend login, the Redis password, rspamd's controller password and the metrics admin key. A
  * spec may give them; none has a default. Where the spec gives none they are generated strong on first
  * start (single host: once, kept in the state directory) or held in a Kubernetes Secret (one the
  * operator creates, or `spec.kubernetes.existingSecret`). Values everybody knows are refused.
@@ -12,7 +12,7 @@ import { probeRuns } from './probe.ts';
 import type { PlatformSpec } from './types.ts';
 
 export type PlatformSecretName = 'ldapAdminPassword' | 'ldapReaderPassword' | 'ldapAuthPassword' | 'doveadmApiKey' | 'backendLoginPassword' | 'probePassword' | 'redisPassword'
-  | 'filterControllerPassword';
+  | 'filterControllerPassword' | 'metricsAdminKey';
 
 export interface PlatformSecret {
   name: PlatformSecretName;
@@ -36,6 +36,8 @@ export const PLATFORM_SECRETS: readonly PlatformSecret[] = [
   { name: 'redisPassword', field: 'spec.redis.password', key: 'redis-password', inUse: (spec) => spec.roles.kvs.replicas > 0 },
   // rspamd's controller (statistics, metrics, learning from the mailbox backends), while rspamd runs.
   { name: 'filterControllerPassword', field: 'spec.filter.controllerPassword', key: 'rspamd-controller-password', inUse: filterRuns },
+  // VictoriaMetrics' and vmalert's admin endpoints (deletes, snapshots, reloads, /flags, pprof).
+  { name: 'metricsAdminKey', field: 'spec.alerting.adminKey', key: 'metrics-admin-key' },
 ];
 
 /** The platform secrets `spec` uses. */
@@ -79,6 +81,8 @@ export function secretValue(spec: PlatformSpec, name: PlatformSecretName): strin
       return spec.redis.password;
     case 'filterControllerPassword':
       return spec.filter.controllerPassword;
+    case 'metricsAdminKey':
+      return spec.alerting.adminKey;
   }
 }
 
@@ -108,6 +112,7 @@ export function withSecrets(spec: PlatformSpec, values: PlatformSecretValues): P
   const probePassword = pick('probePassword');
   const redisPassword = pick('redisPassword');
   const controllerPassword = pick('filterControllerPassword');
+  const metricsAdminKey = pick('metricsAdminKey');
   return {
     ...spec,
     ldap: {
@@ -124,6 +129,7 @@ export function withSecrets(spec: PlatformSpec, values: PlatformSecretValues): P
     probe: { ...spec.probe, ...(probePassword === undefined ? {} : { password: probePassword }) },
     redis: { ...spec.redis, ...(redisPassword === undefined ? {} : { password: redisPassword }) },
     filter: { ...spec.filter, ...(controllerPassword === undefined ? {} : { controllerPassword }) },
+    alerting: { ...spec.alerting, ...(metricsAdminKey === undefined ? {} : { adminKey: metricsAdminKey }) },
   };
 }
 

@@ -272,6 +272,12 @@ export interface AlertingSpec {
   forScale: number;
   /** Seconds between two evaluations of the rules (each rule group's `interval`, vmalert's `-evaluationInterval`). 1 to 600; default 30. */
   evaluationSeconds: number;
+  /**
+   * The key VictoriaMetrics' and vmalert's admin endpoints ask for (`?authKey=`): deleting series, snapshots,
+   * merges, flushes, cache resets, config reloads, `/flags`, `/debug/pprof`. Queries, writes and `/metrics` need
+   * none. No default: generated like the LDAP passwords.
+   */
+  adminKey?: string;
 }
 
 /** The single host (`mailfleet up`): where it keeps its state, its addresses, and its metrics and alerting. */

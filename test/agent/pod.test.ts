@@ -26,6 +26,7 @@ const platform = parseSpec(stringify({
     probe: { password: 'probe-secret-0123456789' },
     redis: { password: 'redis-secret-0123456789' },
     filter: { controllerPassword: 'rspamd-secret-0123456789' },
+    alerting: { adminKey: 'metrics-admin-key-0123456789' },
     accounts: {
       seed: [{ address: 'alice@example.com', password: 'alice-password' }],
       generate: [{ count: 2, prefix: 'user', domain: 'example.com', password: 'generated-password' }],

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { controlRequest, type MonitoringStatus, type StatusReport } from '../../src/runtime/local/index.ts';
 import { processesMentioning, startPlatform, type Platform } from '../support/platform.ts';
@@ -92,6 +93,32 @@ test('VictoriaMetrics on the single host follows the instances', { timeout: 600_
     // Agent series keep their own labels: no exported_role/exported_instance copies.
     const ready = await query(vm, 'mailfleet_agent_ready{instance="mta-0"}');
     assert.deepEqual(ready.map((s) => Object.keys(s.metric).sort()), [['__name__', 'instance', 'job', 'role']]);
+  });
+
+  await t.test('GIVEN a series in VictoriaMetrics WHEN anyone asks its admin endpoints without the metrics admin key THEN they refuse, and with the key they act', async () => {
+    const key = (JSON.parse(readFileSync(join(platform.stateDir, 'secrets.json'), 'utf8')) as Record<string, string>)['metrics-admin-key'];
+    assert.ok(key, 'the runtime generated the metrics admin key');
+    const series = 'mailfleet_test_admin_probe';
+    const match = `match[]=${encodeURIComponent(`${series}{}`)}`;
+    // Writes stay open (scrapes, vmalert's state): the series to delete.
+    const imported = await fetch(`${vm}/api/v1/import/prometheus`, { method: 'POST', body: `${series} 1\n`, signal: AbortSignal.timeout(5000) });
+    assert.equal(imported.status, 204);
+    const present = async () => (await query(vm, series)).length === 1;
+    await until(`${series} queryable`, async () => ((await present()) ? true : undefined), SCRAPED_DEADLINE_MS, 250);
+
+    const ask = async (path: string, authKey?: string) =>
+      (await fetch(`${path}${path.includes('?') ? '&' : '?'}${authKey === undefined ? '' : `authKey=${encodeURIComponent(authKey)}`}`, { signal: AbortSignal.timeout(5000) })).status;
+    for (const path of [`${vm}/api/v1/admin/tsdb/delete_series?${match}`, `${vm}/snapshot/create`, `${vm}/internal/force_merge`, `${vm}/flags`, `${first.vmalert?.url ?? ''}/flags`]) {
+      for (const wrong of [undefined, 'not-the-key']) {
+        const status = await ask(path, wrong);
+        assert.ok(status >= 400 && status < 500, `${path} with ${wrong ?? 'no key'}: HTTP ${status}`);
+      }
+    }
+    assert.ok(await present(), 'the refused delete deleted nothing');
+    assert.equal(await ask(`${vm}/flags`, key), 200);
+    assert.equal(await ask(`${first.vmalert?.url ?? ''}/flags`, key), 200);
+    assert.equal(await ask(`${vm}/api/v1/admin/tsdb/delete_series?${match}`, key), 204);
+    await until(`${series} deleted`, async () => ((await present()) ? undefined : true), SCRAPED_DEADLINE_MS, 250);
   });
 
   await t.test('WHEN the controller is scraped THEN the backend-sync metrics are in VictoriaMetrics as role controller', async () => {

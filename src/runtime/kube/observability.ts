@@ -4,12 +4,13 @@
  * ConfigMaps the mail alert rules and Grafana dashboards are mounted from.
  */
 import {
-  ALERTMANAGER_CONFIG_FILE, alertmanagerConfig, LOKI_CONFIG_FILE, LOKI_DATA_DIR, LOKI_EXPAND_ENV_FLAG, LOKI_HTTP_PORT, LOKI_S3_ENV,
+  ALERTMANAGER_CONFIG_FILE, alertmanagerConfig, ENV_FLAGS_FLAG, envFlagName, LOKI_CONFIG_FILE, LOKI_DATA_DIR, LOKI_EXPAND_ENV_FLAG, LOKI_HTTP_PORT, LOKI_S3_ENV,
   LOKI_S3_SECRET_KEYS, lokiConfig, POD_LOG_DIR, PROMTAIL_CONFIG_FILE, PROMTAIL_HTTP_PORT, PROMTAIL_NODE_ENV, promtailConfig,
-  SCRAPE_CONFIG_FILE, scrapeConfig,
+  SCRAPE_CONFIG_FILE, scrapeConfig, SECRET_KEYS, VICTORIAMETRICS_ADMIN_FLAGS, VMALERT_ADMIN_FLAGS,
 } from '../../config/index.ts';
 import { dashboardFiles } from '../../dashboards/index.ts';
 import { alertRuleFiles } from '../../observability/index.ts';
+import { secretName } from './configs.ts';
 import type { RenderContext } from './context.ts';
 import { KUBE_API, networkPolicy, type Flow } from './network.ts';
 import type { Rendered } from './objects.ts';
@@ -26,6 +27,10 @@ const LOKI_UID = 10001;
 
 export const rulesConfigMap = (ctx: RenderContext): string => `${ctx.platform}-alert-rules`;
 export const dashboardsConfigMap = (ctx: RenderContext): string => `${ctx.platform}-grafana-dashboards`;
+
+/** The metrics admin key in each variable that sets one of `flags` (see config/metrics-admin.ts), from the platform Secret. */
+const adminKeyEnv = (ctx: RenderContext, flags: readonly string[]) =>
+  flags.map((f) => ({ name: envFlagName(f), valueFrom: { secretKeyRef: { name: secretName(ctx), key: SECRET_KEYS.metricsAdminKey } } }));
 
 const httpProbe = (path: string, port: string) => ({
   readinessProbe: { httpGet: { path, port }, periodSeconds: 10 },
@@ -57,7 +62,9 @@ function victoriaMetrics(ctx: RenderContext): Rendered[] {
             '-retentionPeriod=30d',
             `-httpListenAddr=:${VM_PORT}`,
             ...(discovers ? [`-promscrape.config=/etc/victoriametrics/${SCRAPE_CONFIG_FILE}`, '-promscrape.config.strictParse'] : []),
+            ENV_FLAGS_FLAG,
           ],
+          env: adminKeyEnv(ctx, VICTORIAMETRICS_ADMIN_FLAGS),
           ports: [{ name: 'http', containerPort: VM_PORT }],
           resources: k.resources.victoriametrics,
           securityContext: LOCKED_DOWN,
@@ -91,7 +98,9 @@ function alerting(ctx: RenderContext): Rendered[] {
             `-notifier.url=http://alertmanager:${ALERTMANAGER_PORT}`,
             `-httpListenAddr=:${VMALERT_PORT}`,
             `-evaluationInterval=${ctx.spec.alerting.evaluationSeconds}s`,
+            ENV_FLAGS_FLAG,
           ],
+          env: adminKeyEnv(ctx, VMALERT_ADMIN_FLAGS),
           ports: [{ name: 'http', containerPort: VMALERT_PORT }],
           resources: k.resources.vmalert,
           securityContext: LOCKED_DOWN,

@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { EndpointWatch } from '../../backends/index.ts';
 import {
-  ALERTMANAGER_CONFIG_FILE, alertmanagerConfig, SCRAPE_CONFIG_FILE, scrapeConfig, scrapeTargetsFile, VMALERT_NOTIFIER_FILE, vmalertNotifierConfig,
-  type ConfigFiles, type ScrapeTargetGroup,
+  adminKeyEnvironment, ALERTMANAGER_CONFIG_FILE, alertmanagerConfig, ENV_FLAGS_FLAG, SCRAPE_CONFIG_FILE, scrapeConfig, scrapeTargetsFile, VMALERT_NOTIFIER_FILE, VICTORIAMETRICS_ADMIN_FLAGS, VMALERT_ADMIN_FLAGS,
+  vmalertNotifierConfig, type ConfigFiles, type ScrapeTargetGroup,
 } from '../../config/index.ts';
 import { errorMessage, MailfleetError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
-import type { PlatformSpec } from '../../spec/index.ts';
+import { requireSecret, type PlatformSpec } from '../../spec/index.ts';
 import type { AddressPool } from './addresses.ts';
 import { startSupervised, type SupervisedProcess } from './supervised.ts';
 
@@ -113,6 +113,8 @@ function writeFiles(dir: string, files: ConfigFiles): void {
  */
 export async function startMonitoring(opts: MonitoringOptions): Promise<Monitoring> {
   const { spec, log } = opts;
+  // Every local user reaches these loopback addresses: changing or erasing the metrics takes the key.
+  const adminKey = requireSecret(spec, 'metricsAdminKey');
   const dir = join(opts.stateDir, 'monitoring');
   const rulesDir = join(dir, 'rules');
   rmSync(rulesDir, { recursive: true, force: true });
@@ -121,9 +123,9 @@ export async function startMonitoring(opts: MonitoringOptions): Promise<Monitori
   const pidFile = (name: string) => join(dir, `${name}.pid`);
   const logFile = (name: string) => join(opts.logDir, `${name}.log`);
   const started: SupervisedProcess[] = [];
-  const supervise = async (name: string, argv: string[]) => {
+  const supervise = async (name: string, argv: string[], env?: Record<string, string>) => {
     const p = await startSupervised({
-      name, argv, uid: NOBODY, gid: NOBODY, logFile: logFile(name), pidFile: pidFile(name), log,
+      name, argv, ...(env ? { env } : {}), uid: NOBODY, gid: NOBODY, logFile: logFile(name), pidFile: pidFile(name), log,
       onCrash: (code, backoffMs) => opts.onCrash?.(name, code, backoffMs),
     });
     started.push(p);
@@ -168,7 +170,8 @@ export async function startMonitoring(opts: MonitoringOptions): Promise<Monitori
       '-promscrape.config.strictParse',
       `-promscrape.fileSDCheckInterval=${TARGETS_CHECK_S}s`,
       `-search.latencyOffset=${QUERY_LATENCY_OFFSET_S}s`,
-    ]);
+      ENV_FLAGS_FLAG,
+    ], adminKeyEnvironment(VICTORIAMETRICS_ADMIN_FLAGS, adminKey));
     await healthy(`${vmUrl}/health`, 'victoriametrics', logFile('victoriametrics'), () => vm.restarts());
     // Debian's build leaves out the web UI's bundle (/vmui/ answers 404): its start page lists targets and the APIs.
     const vmUi = (await answers(`${vmUrl}/vmui/`)) ? `${vmUrl}/vmui/` : `${vmUrl}/`;
@@ -212,7 +215,8 @@ export async function startMonitoring(opts: MonitoringOptions): Promise<Monitori
         `-notifier.config=${join(dir, VMALERT_NOTIFIER_FILE)}`,
         `-evaluationInterval=${rules.evaluationSeconds}s`,
         `-external.url=${url}`,
-      ]);
+        ENV_FLAGS_FLAG,
+      ], adminKeyEnvironment(VMALERT_ADMIN_FLAGS, adminKey));
       await healthy(`${url}/health`, 'vmalert', logFile('vmalert'), () => proc.restarts());
       vmalert = { proc, url };
     }

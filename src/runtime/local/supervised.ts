@@ -30,6 +30,8 @@ export interface SupervisedOptions {
   name: string;
   /** Absolute program path, then its arguments. */
   argv: string[];
+  /** Added to the runtime's environment: where a secret goes that must not show on the command line. */
+  env?: Record<string, string>;
   /** It drops root before exec: the unprivileged user and group it runs as. */
   uid: number;
   gid: number;
@@ -57,7 +59,9 @@ export async function startSupervised(opts: SupervisedOptions): Promise<Supervis
   function launch(): void {
     const out = openSync(opts.logFile, 'a', LOG_FILE_MODE);
     // Its own process group: a Ctrl-C on the terminal reaches the runtime, which stops it after the instances.
-    const child = spawn(exe as string, args, { stdio: ['ignore', out, out], detached: true, uid: opts.uid, gid: opts.gid });
+    const child = spawn(exe as string, args, {
+      stdio: ['ignore', out, out], detached: true, uid: opts.uid, gid: opts.gid, ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+    });
     closeSync(out);
     const startedAt = Date.now();
     pid = child.pid;

@@ -179,6 +179,7 @@ const INLINE_BACKEND_LOGIN = 'inline-backend-login-0123456';
 const INLINE_PROBE = 'inline-probe-password-0123';
 const INLINE_REDIS = 'inline-redis-password-0123456';
 const INLINE_RSPAMD = 'inline-rspamd-password-0123456';
+const INLINE_METRICS_ADMIN = 'inline-metrics-admin-key-0123456';
 
 /** The example with every platform secret in the spec and no existing Secret named: the Secret is rendered. */
 const inline = () => variant((d) => {
@@ -187,13 +188,14 @@ const inline = () => variant((d) => {
   d.spec.probe = { password: INLINE_PROBE };
   d.spec.redis = { password: INLINE_REDIS };
   d.spec.filter = { controllerPassword: INLINE_RSPAMD };
+  d.spec.alerting = { adminKey: INLINE_METRICS_ADMIN };
   d.spec.kubernetes.existingSecret = '';
 });
 
 test('GIVEN every secret in the spec WHEN rendered THEN no ConfigMap holds one and the Secret holds them all', () => {
   const doc = inline();
   const objects = renderPlatform(doc);
-  const secretValues = [INLINE_SECRETS.adminPassword, INLINE_SECRETS.readerPassword, INLINE_SECRETS.authPassword, INLINE_KEY, INLINE_BACKEND_LOGIN, INLINE_PROBE, INLINE_REDIS, INLINE_RSPAMD, ...doc.spec.accounts.seed.map((a) => a.password)];
+  const secretValues = [INLINE_SECRETS.adminPassword, INLINE_SECRETS.readerPassword, INLINE_SECRETS.authPassword, INLINE_KEY, INLINE_BACKEND_LOGIN, INLINE_PROBE, INLINE_REDIS, INLINE_RSPAMD, INLINE_METRICS_ADMIN, ...doc.spec.accounts.seed.map((a) => a.password)];
   for (const cm of byKind(objects, 'ConfigMap')) {
     const text = JSON.stringify(cm);
     for (const s of secretValues) assert.ok(!text.includes(s), `ConfigMap ${cm.metadata.name} must not contain a secret`);
@@ -280,4 +282,24 @@ test('GIVEN each scrape mode WHEN rendered THEN exactly that discovery is used',
   assert.equal(((find(vm, 'StatefulSet', 'mta').spec as { template: Pod }).template.metadata?.annotations ?? {})['prometheus.io/scrape'], undefined);
   const sm = renderPlatform(variant((d) => (d.spec.kubernetes.scrape = 'ServiceMonitor')));
   assert.equal(byKind(sm, 'ServiceMonitor').length, 1);
+});
+
+test('GIVEN the example WHEN rendered THEN VictoriaMetrics and vmalert take the metrics admin key for every admin endpoint from the Secret, in their environment and never in their arguments', () => {
+  const objects = renderPlatform(example);
+  const expected: Record<string, string[]> = {
+    victoriametrics: ['configAuthKey', 'deleteAuthKey', 'flagsAuthKey', 'forceFlushAuthKey', 'forceMergeAuthKey', 'pprofAuthKey', 'reloadAuthKey', 'search_resetCacheAuthKey', 'snapshotAuthKey'],
+    vmalert: ['flagsAuthKey', 'pprofAuthKey', 'reloadAuthKey'],
+  };
+  for (const { owner, pod } of podTemplates(objects).filter(({ owner: o }) => o.metadata.name in expected)) {
+    const [c] = pod.spec.containers as { args: string[]; env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[] }[];
+    assert.ok(c, owner.metadata.name);
+    assert.ok(c.args.includes('-envflag.enable'), `${owner.metadata.name} reads flags from its environment`);
+    assert.ok(!c.args.some((a) => /AuthKey/i.test(a)), `${owner.metadata.name}: no key on the command line`);
+    assert.deepEqual((c.env ?? []).map((e) => e.name).sort(), expected[owner.metadata.name], owner.metadata.name);
+    for (const e of c.env ?? []) {
+      assert.equal(e.value, undefined, `${e.name} has no literal value`);
+      assert.deepEqual(e.valueFrom?.secretKeyRef, { name: example.spec.kubernetes.existingSecret, key: 'metrics-admin-key' }, e.name);
+    }
+  }
+  assert.equal(podTemplates(objects).filter(({ owner: o }) => o.metadata.name in expected).length, 2);
 });

@@ -123,6 +123,7 @@ test('GIVEN a Secret the operator applied from spec secrets WHEN the spec drops 
     s.probe = { password: 'inline-probe-password-0123' };
     s.redis = { password: 'inline-redis-password-0123456' };
     s.filter = { ...s.filter!, controllerPassword: 'inline-rspamd-password-0123456' };
+    s.alerting = { ...s.alerting, adminKey: 'inline-metrics-admin-key-0123456' };
     s.kubernetes!.existingSecret = '';
   });
   const before = renderPlatform(inline);
