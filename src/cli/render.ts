@@ -8,6 +8,7 @@ import { allowedClusterIssuers, allowedRegistries } from './allow-lists.ts';
 
 const USAGE = `mailfleet render -f SPEC [-o DIR]
        mailfleet render crd
+       mailfleet render alertmanager-web --password-file FILE -o FILE
        mailfleet render operator [--namespace NS] [--image IMAGE] [--watch-namespace NS | --allow-cross-namespace]
                                  [--allowed-registries REGISTRY,...] [--allowed-cluster-issuers NAME,...]`;
 
@@ -19,6 +20,15 @@ const USAGE = `mailfleet render -f SPEC [-o DIR]
 export async function renderCommand(argv: string[]): Promise<number> {
   if (argv[0] === 'crd') {
     process.stdout.write(toYaml([{ object: mailPlatformCrd() }]));
+    return 0;
+  }
+  if (argv[0] === 'alertmanager-web') {
+    const { values } = parse(argv.slice(1), { 'password-file': { type: 'string' }, output: { type: 'string', short: 'o' } }, USAGE);
+    if (values['password-file'] === undefined) throw usageError(USAGE, '--password-file is required: the metrics admin key');
+    if (values.output === undefined) throw usageError(USAGE, '-o FILE is required');
+    // Loaded here only: no other command pays for the hashing library.
+    const { writeAlertmanagerWebConfig } = await import('./alertmanager-web.ts');
+    writeAlertmanagerWebConfig(values['password-file'], values.output);
     return 0;
   }
   if (argv[0] === 'operator') {

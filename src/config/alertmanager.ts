@@ -61,3 +61,15 @@ export function alertmanagerConfig(spec: PlatformSpec, timings: AlertmanagerOpti
   };
   return { [ALERTMANAGER_CONFIG_FILE]: configYaml(config) };
 }
+
+/** Alertmanager's `--web.config.file`: every request (the API, the UI, silences, alerts from vmalert) needs this user's password. */
+export const ALERTMANAGER_WEB_CONFIG_FILE = 'web.yml';
+/** The one user, whose password is the platform's metrics admin key (`spec.alerting.adminKey`). */
+export const ALERTMANAGER_USER = 'admin';
+const BCRYPT_HASH = /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/;
+
+/** `web.yml` for a bcrypt hash of the admin key (Alertmanager accepts no other form; the caller hashes, with a fresh salt). */
+export function alertmanagerWebConfig(bcryptHash: string): ConfigFiles {
+  if (!BCRYPT_HASH.test(bcryptHash)) throw new RangeError('not a bcrypt hash');
+  return { [ALERTMANAGER_WEB_CONFIG_FILE]: configYaml({ basic_auth_users: { [ALERTMANAGER_USER]: bcryptHash } }) };
+}

@@ -85,7 +85,10 @@ export {
   DEFAULT_SCRAPE_INTERVAL_S, KUBERNETES_SCRAPE_JOB, SCRAPE_CONFIG_FILE, scrapeConfig, scrapeTargetsFile, type FileScrapeJob, type ScrapeMode, type ScrapeOptions,
   type ScrapeTargetGroup, type StaticScrapeJob,
 } from './victoriametrics.ts';
-export { ALERT_GROUP_BY, ALERT_WEBHOOK_RECEIVER, ALERTMANAGER_CONFIG_FILE, alertmanagerConfig, type AlertmanagerOptions, type AlertTimings } from './alertmanager.ts';
+export {
+  ALERT_GROUP_BY, ALERT_WEBHOOK_RECEIVER, ALERTMANAGER_CONFIG_FILE, ALERTMANAGER_USER, ALERTMANAGER_WEB_CONFIG_FILE, alertmanagerConfig, alertmanagerWebConfig,
+  type AlertmanagerOptions, type AlertTimings,
+} from './alertmanager.ts';
 export { VMALERT_NOTIFIER_FILE, vmalertNotifierConfig } from './vmalert.ts';
 export { adminKeyEnvironment, ENV_FLAGS_FLAG, envFlagName, VICTORIAMETRICS_ADMIN_FLAGS, VMALERT_ADMIN_FLAGS } from './metrics-admin.ts';
 export {

@@ -398,8 +398,8 @@ export const PLATFORM_SCHEMA = {
             // Greater than 0 (a bound the CRD's structural schema can carry: it has no numeric exclusiveMinimum).
             forScale: { type: 'number', minimum: 0.000001, maximum: 1, default: 1 },
             evaluationSeconds: { type: 'integer', minimum: 1, maximum: 600, default: 30 },
-            // No default: generated like the LDAP passwords (see secrets.ts).
-            adminKey: SECRET,
+            // No default: generated like the LDAP passwords (see secrets.ts). Alertmanager keeps it as a bcrypt hash, which reads 72 bytes.
+            adminKey: { ...SECRET, maxLength: 72 },
           },
         },
         kubernetes: KUBERNETES_SCHEMA,

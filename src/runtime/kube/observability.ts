@@ -4,14 +4,14 @@
  * ConfigMaps the mail alert rules and Grafana dashboards are mounted from.
  */
 import {
-  ALERTMANAGER_CONFIG_FILE, alertmanagerConfig, ENV_FLAGS_FLAG, envFlagName, LOKI_CONFIG_FILE, LOKI_DATA_DIR, LOKI_EXPAND_ENV_FLAG, LOKI_HTTP_PORT, LOKI_S3_ENV,
+  ALERTMANAGER_CONFIG_FILE, ALERTMANAGER_USER, ALERTMANAGER_WEB_CONFIG_FILE, alertmanagerConfig, ENV_FLAGS_FLAG, envFlagName, LOKI_CONFIG_FILE, LOKI_DATA_DIR, LOKI_EXPAND_ENV_FLAG, LOKI_HTTP_PORT, LOKI_S3_ENV,
   LOKI_S3_SECRET_KEYS, lokiConfig, POD_LOG_DIR, PROMTAIL_CONFIG_FILE, PROMTAIL_HTTP_PORT, PROMTAIL_NODE_ENV, promtailConfig,
   SCRAPE_CONFIG_FILE, scrapeConfig, SECRET_KEYS, VICTORIAMETRICS_ADMIN_FLAGS, VMALERT_ADMIN_FLAGS,
 } from '../../config/index.ts';
 import { dashboardFiles } from '../../dashboards/index.ts';
 import { alertRuleFiles } from '../../observability/index.ts';
 import { secretName } from './configs.ts';
-import type { RenderContext } from './context.ts';
+import { image, type RenderContext } from './context.ts';
 import { KUBE_API, networkPolicy, type Flow } from './network.ts';
 import type { Rendered } from './objects.ts';
 import { configMap, container, daemonSet, deployment, disruptionBudget, LOCKED_DOWN, NON_ROOT, service, serviceAccountWithRole, statefulSet } from './workload.ts';
@@ -31,6 +31,17 @@ export const dashboardsConfigMap = (ctx: RenderContext): string => `${ctx.platfo
 /** The metrics admin key in each variable that sets one of `flags` (see config/metrics-admin.ts), from the platform Secret. */
 const adminKeyEnv = (ctx: RenderContext, flags: readonly string[]) =>
   flags.map((f) => ({ name: envFlagName(f), valueFrom: { secretKeyRef: { name: secretName(ctx), key: SECRET_KEYS.metricsAdminKey } } }));
+
+/** Where the metrics admin key is mounted (only that key of the Secret), for vmalert and Alertmanager's init container. */
+const ADMIN_KEY_DIR = '/etc/mailfleet/secrets';
+const adminKeyVolume = (ctx: RenderContext) => ({
+  name: 'admin-key',
+  secret: { secretName: secretName(ctx), items: [{ key: SECRET_KEYS.metricsAdminKey, path: SECRET_KEYS.metricsAdminKey }], defaultMode: 0o440 },
+});
+const ADMIN_KEY_MOUNT = { name: 'admin-key', mountPath: ADMIN_KEY_DIR, readOnly: true };
+const ADMIN_KEY_FILE = `${ADMIN_KEY_DIR}/${SECRET_KEYS.metricsAdminKey}`;
+/** Alertmanager's web config (basic auth), written at pod start by its init container into a volume of that pod only. */
+const ALERTMANAGER_WEB_DIR = '/run/alertmanager-web';
 
 const httpProbe = (path: string, port: string) => ({
   readinessProbe: { httpGet: { path, port }, periodSeconds: 10 },
@@ -96,6 +107,8 @@ function alerting(ctx: RenderContext): Rendered[] {
             `-remoteRead.url=http://victoriametrics:${VM_PORT}`,
             `-remoteWrite.url=http://victoriametrics:${VM_PORT}`,
             `-notifier.url=http://alertmanager:${ALERTMANAGER_PORT}`,
+            `-notifier.basicAuth.username=${ALERTMANAGER_USER}`,
+            `-notifier.basicAuth.passwordFile=${ADMIN_KEY_FILE}`,
             `-httpListenAddr=:${VMALERT_PORT}`,
             `-evaluationInterval=${ctx.spec.alerting.evaluationSeconds}s`,
             ENV_FLAGS_FLAG,
@@ -105,9 +118,9 @@ function alerting(ctx: RenderContext): Rendered[] {
           resources: k.resources.vmalert,
           securityContext: LOCKED_DOWN,
           ...httpProbe('/health', 'http'),
-          volumeMounts: [{ name: 'rules', mountPath: '/etc/vmalert/rules', readOnly: true }],
+          volumeMounts: [{ name: 'rules', mountPath: '/etc/vmalert/rules', readOnly: true }, ADMIN_KEY_MOUNT],
         })],
-        volumes: [{ name: 'rules', configMap: { name: rulesConfigMap(ctx) } }],
+        volumes: [{ name: 'rules', configMap: { name: rulesConfigMap(ctx) } }, adminKeyVolume(ctx)],
       }),
     },
     { object: service(ctx, 'vmalert', 'vmalert', [{ name: 'http', port: VMALERT_PORT }]) },
@@ -119,14 +132,39 @@ function alerting(ctx: RenderContext): Rendered[] {
         containers: [container({
           name: 'alertmanager',
           image: k.thirdPartyImages.alertmanager,
-          args: [`--config.file=/etc/alertmanager/${ALERTMANAGER_CONFIG_FILE}`, '--storage.path=/alertmanager', '--cluster.listen-address=', `--web.listen-address=:${ALERTMANAGER_PORT}`],
+          args: [
+            `--config.file=/etc/alertmanager/${ALERTMANAGER_CONFIG_FILE}`,
+            '--storage.path=/alertmanager',
+            '--cluster.listen-address=',
+            `--web.listen-address=:${ALERTMANAGER_PORT}`,
+            `--web.config.file=${ALERTMANAGER_WEB_DIR}/${ALERTMANAGER_WEB_CONFIG_FILE}`,
+          ],
           ports: [{ name: 'http', containerPort: ALERTMANAGER_PORT }],
           resources: k.resources.alertmanager,
           securityContext: LOCKED_DOWN,
-          ...httpProbe('/-/ready', 'http'),
-          volumeMounts: [{ name: 'config', mountPath: '/etc/alertmanager', readOnly: true }, { name: 'data', mountPath: '/alertmanager' }],
+          // Every path asks for the password, /-/ready too, and a probe has no way to send a secret: the port answering is the check.
+          readinessProbe: { tcpSocket: { port: 'http' }, periodSeconds: 10 },
+          livenessProbe: { tcpSocket: { port: 'http' }, periodSeconds: 20, failureThreshold: 3 },
+          volumeMounts: [
+            { name: 'config', mountPath: '/etc/alertmanager', readOnly: true },
+            { name: 'data', mountPath: '/alertmanager' },
+            { name: 'web', mountPath: ALERTMANAGER_WEB_DIR, readOnly: true },
+          ],
         })],
-        volumes: [{ name: 'config', configMap: { name: 'alertmanager' } }],
+        volumes: [{ name: 'config', configMap: { name: 'alertmanager' } }, adminKeyVolume(ctx), { name: 'web', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } }],
+        extra: {
+          initContainers: [container({
+            name: 'web-config',
+            image: image(ctx, 'mailfleet'),
+            imagePullPolicy: k.images.pullPolicy,
+            command: ['mailfleet', 'render', 'alertmanager-web'],
+            args: ['--password-file', ADMIN_KEY_FILE, '-o', `${ALERTMANAGER_WEB_DIR}/${ALERTMANAGER_WEB_CONFIG_FILE}`],
+            ports: [],
+            resources: k.resources.alertmanager,
+            securityContext: LOCKED_DOWN,
+            volumeMounts: [ADMIN_KEY_MOUNT, { name: 'web', mountPath: ALERTMANAGER_WEB_DIR }],
+          })],
+        },
       }, { storageClass: k.storageClasses.metrics, size: '1Gi', mountName: 'data' }),
     },
     { object: service(ctx, 'alertmanager', 'alertmanager', [{ name: 'http', port: ALERTMANAGER_PORT }]) },

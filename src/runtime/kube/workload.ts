@@ -7,6 +7,7 @@ import { dnsConfig, placement, resources } from './pods.ts';
 export interface ContainerSpec {
   name: string;
   image: string;
+  imagePullPolicy?: string;
   args?: string[];
   command?: string[];
   env?: object[];
