@@ -14,7 +14,7 @@ const COMMANDS: Record<string, { load: () => Promise<Run>; help: string }> = {
   restart: { load: async () => (await import('./restart.ts')).restartCommand, help: 'restart ROLE [--state-dir DIR]       rolling restart, one instance at a time' },
   accounts: { load: async () => (await import('./accounts.ts')).accountsCommand, help: 'accounts add|list|remove ...         manage mail accounts in LDAP' },
   validate: { load: async () => (await import('./validate.ts')).validateCommand, help: 'validate -f SPEC                     check a spec and print it with defaults' },
-  render: { load: async () => (await import('./render.ts')).renderCommand, help: 'render -f SPEC [-o DIR] | crd | operator   Kubernetes YAML for kubectl/GitOps' },
+  render: { load: async () => (await import('./render.ts')).renderCommand, help: 'render -f SPEC [-o DIR] | crd | operator | alertmanager-web   Kubernetes YAML for kubectl/GitOps' },
   dashboards: { load: async () => (await import('./dashboards.ts')).dashboardsCommand, help: 'dashboards -o DIR                    the Grafana dashboards as JSON files for import' },
   controller: { load: async () => (await import('./controller.ts')).controllerCommand, help: 'controller --source kube|local ...    run the backend-sync controller' },
   operator: { load: async () => (await import('./operator.ts')).operatorCommand, help: 'operator [--namespace NS|--all-namespaces] ...  reconcile MailPlatform resources' },
@@ -23,6 +23,7 @@ const COMMANDS: Record<string, { load: () => Promise<Run>; help: string }> = {
   policy: { load: async () => (await import('./policy.ts')).policyCommand, help: 'policy --rules FILE --redis HOST:PORT ...  run the Postfix policy server (flow control)' },
   exporter: { load: async () => (await import('./exporter.ts')).exporterCommand, help: 'exporter postfix --log FILE|- [--from-start] [--showq PATH] [--listen HOST:PORT]  Postfix metrics on /metrics' },
   probe: { load: async () => (await import('./probe.ts')).probeCommand, help: 'probe [--state-dir DIR | --imap … --pop3 … --msa|--mta …] [--once [--json]]  synthetic mail transactions' },
+  'logs-gateway': { load: async () => (await import('./logs-gateway.ts')).logsGatewayCommand, help: 'logs-gateway --upstream HOST:PORT [--listen HOST:PORT]  Loki\'s pushes and reads only (its pod\'s front door)' },
   learn: { load: async () => (await import('./learn.ts')).learnCommand, help: 'learn spam|ham --url URL --password-file FILE  the message on stdin to rspamd\'s controller (Junk moves)' },
   agent: { load: async () => (await import('./agent.ts')).agentCommand, help: 'agent [--pod] --role ROLE --name NAME ...  run one instance (container entrypoint)' },
 };

@@ -9,7 +9,10 @@ import { configYaml } from './config-yaml.ts';
 import type { ConfigFiles } from './context.ts';
 
 export const LOKI_CONFIG_FILE = 'loki.yaml';
+/** The Loki Service's port: the logs gateway (`mailfleet logs-gateway`) in Loki's pod, which passes pushes and reads only. */
 export const LOKI_HTTP_PORT = 3100;
+/** Loki's own HTTP listener, on its pod's loopback only: the gateway is the one way in. */
+export const LOKI_LOOPBACK_HTTP_PORT = 3101;
 export const LOKI_GRPC_PORT = 9095;
 /** Where Loki keeps its WAL, index cache and compactor state: the logs volume. */
 export const LOKI_DATA_DIR = '/var/loki';
@@ -37,7 +40,8 @@ export function lokiConfig(spec: PlatformSpec, opts: LokiOptions = {}): ConfigFi
   const config = {
     target: 'all',
     auth_enabled: false,
-    server: { http_listen_port: LOKI_HTTP_PORT, grpc_listen_port: LOKI_GRPC_PORT, log_level: 'info' },
+    // HTTP on loopback: deletes, flushes and the ingester's shutdown are reached only through the gateway, which refuses them.
+    server: { http_listen_address: '127.0.0.1', http_listen_port: LOKI_LOOPBACK_HTTP_PORT, grpc_listen_port: LOKI_GRPC_PORT, log_level: 'info' },
     common: {
       // One process: the ring lives in memory and Loki reaches itself on loopback, whatever the pod's interfaces are called.
       instance_addr: '127.0.0.1',

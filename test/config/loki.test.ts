@@ -39,13 +39,14 @@ function render(s = spec, opts?: LokiOptions): Yaml {
   return parse(text(s, opts)) as Yaml;
 }
 
-test('GIVEN a spec WHEN rendered THEN Loki runs as one process with its ring in memory and no auth', () => {
+test('GIVEN a spec WHEN rendered THEN Loki runs as one process with its ring in memory, no auth of its own, and HTTP on loopback only (the gateway is its way in)', () => {
   const config = render();
   assert.equal(config.target, 'all');
   assert.equal(config.auth_enabled, false);
   assert.equal(config.common.replication_factor, 1);
   assert.deepEqual(config.common.ring, { kvstore: { store: 'inmemory' } });
-  assert.equal(config.server.http_listen_port, 3100);
+  assert.equal(config.server.http_listen_address, '127.0.0.1');
+  assert.equal(config.server.http_listen_port, 3101);
 });
 
 test('GIVEN an http S3 endpoint WHEN rendered THEN chunks and index go to that bucket, path-style, without TLS', () => {

@@ -4,7 +4,7 @@
  * ConfigMaps the mail alert rules and Grafana dashboards are mounted from.
  */
 import {
-  ALERTMANAGER_CONFIG_FILE, ALERTMANAGER_USER, ALERTMANAGER_WEB_CONFIG_FILE, alertmanagerConfig, ENV_FLAGS_FLAG, envFlagName, LOKI_CONFIG_FILE, LOKI_DATA_DIR, LOKI_EXPAND_ENV_FLAG, LOKI_HTTP_PORT, LOKI_S3_ENV,
+  ALERTMANAGER_CONFIG_FILE, ALERTMANAGER_USER, ALERTMANAGER_WEB_CONFIG_FILE, alertmanagerConfig, ENV_FLAGS_FLAG, envFlagName, LOKI_CONFIG_FILE, LOKI_DATA_DIR, LOKI_EXPAND_ENV_FLAG, LOKI_GRPC_PORT, LOKI_HTTP_PORT, LOKI_LOOPBACK_HTTP_PORT, LOKI_S3_ENV,
   LOKI_S3_SECRET_KEYS, lokiConfig, POD_LOG_DIR, PROMTAIL_CONFIG_FILE, PROMTAIL_HTTP_PORT, PROMTAIL_NODE_ENV, promtailConfig,
   SCRAPE_CONFIG_FILE, scrapeConfig, SECRET_KEYS, VICTORIAMETRICS_ADMIN_FLAGS, VMALERT_ADMIN_FLAGS,
 } from '../../config/index.ts';
@@ -40,6 +40,8 @@ const adminKeyVolume = (ctx: RenderContext) => ({
 });
 const ADMIN_KEY_MOUNT = { name: 'admin-key', mountPath: ADMIN_KEY_DIR, readOnly: true };
 const ADMIN_KEY_FILE = `${ADMIN_KEY_DIR}/${SECRET_KEYS.metricsAdminKey}`;
+/** The logs gateway beside Loki: a stream relay, light. */
+const LOGS_GATEWAY_RESOURCES = { requests: { cpu: '10m', memory: '48Mi' }, limits: { cpu: '500m', memory: '160Mi' } };
 /** Alertmanager's web config (basic auth), written at pod start by its init container into a volume of that pod only. */
 const ALERTMANAGER_WEB_DIR = '/run/alertmanager-web';
 
@@ -190,11 +192,24 @@ function logs(ctx: RenderContext): Rendered[] {
           image: k.thirdPartyImages.loki,
           args: [`-config.file=/etc/loki/${LOKI_CONFIG_FILE}`, LOKI_EXPAND_ENV_FLAG],
           env: [s3Env(LOKI_S3_ENV.accessKeyId, LOKI_S3_SECRET_KEYS.accessKeyId), s3Env(LOKI_S3_ENV.secretAccessKey, LOKI_S3_SECRET_KEYS.secretAccessKey)],
-          ports: [{ name: 'http', containerPort: LOKI_HTTP_PORT }],
+          // Its HTTP is on the pod's loopback, out of a probe's reach: its gRPC port answering is the liveness check, its readiness is the gateway's /ready.
+          ports: [{ name: 'grpc', containerPort: LOKI_GRPC_PORT }],
           resources: k.resources.loki,
           securityContext: LOCKED_DOWN,
-          ...httpProbe('/ready', 'http'),
+          livenessProbe: { tcpSocket: { port: 'grpc' }, periodSeconds: 20, failureThreshold: 3 },
           volumeMounts: [{ name: 'config', mountPath: '/etc/loki', readOnly: true }, { name: 'data', mountPath: LOKI_DATA_DIR }],
+        }), container({
+          name: 'gateway',
+          image: image(ctx, 'mailfleet'),
+          imagePullPolicy: k.images.pullPolicy,
+          command: ['mailfleet', 'logs-gateway'],
+          args: ['--listen', `0.0.0.0:${LOKI_HTTP_PORT}`, '--upstream', `127.0.0.1:${LOKI_LOOPBACK_HTTP_PORT}`],
+          ports: [{ name: 'http', containerPort: LOKI_HTTP_PORT }],
+          resources: LOGS_GATEWAY_RESOURCES,
+          securityContext: LOCKED_DOWN,
+          // /ready is Loki's, through the gateway; /livez the gateway's own.
+          readinessProbe: { httpGet: { path: '/ready', port: 'http' }, periodSeconds: 10 },
+          livenessProbe: { httpGet: { path: '/livez', port: 'http' }, periodSeconds: 20, failureThreshold: 3 },
         })],
         volumes: [{ name: 'config', configMap: { name: 'loki' } }],
       }, { storageClass: k.storageClasses.logs, size: k.storageSizes.logs, mountName: 'data' }),
