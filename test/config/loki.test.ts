@@ -19,7 +19,7 @@ const spec = specWith('{ s3Endpoint: "http://minio.storage.svc:9000", bucket: ma
 interface Yaml {
   target: string;
   auth_enabled: boolean;
-  server: { http_listen_port: number };
+  server: { http_listen_address: string; http_listen_port: number };
   common: {
     replication_factor: number;
     ring: unknown;
