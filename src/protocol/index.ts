@@ -63,6 +63,7 @@ export {
   type PolicyDecoderOptions,
   type PolicyRequest,
 } from './policy.ts';
+export { createPolicyReplyDecoder, formatPolicyRequest, MAX_POLICY_REPLY_BYTES, type PolicyReplyDecoder } from './policy-reply.ts';
 export { POSTFIX_LOG_MAX_LINE_BYTES, parsePostfixLogLine } from './postfix-log.ts';
 export { DEFAULT_KEEP_BYTES, createLogLineSplitter, type LogLineSplitter } from './log-lines.ts';
 export {
