@@ -23,6 +23,10 @@ const ENTRY_POINTS = [
   // The policy rules document (schema, types, checks) without the policy server (node-redis, prom-client),
   // for the spec, which every agent loads.
   'src/policy/document.ts',
+  // The policy-protocol client session and the warning throttle without the policy server (node-redis), for the
+  // proxies' quota relay, which serves the same protocol.
+  'src/policy/session.ts',
+  'src/policy/log-throttle.ts',
 ];
 
 /**
