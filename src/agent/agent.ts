@@ -1,10 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { dovecotStatsSocket, postfixProxyServices, servesTls, type InstanceContext, type Peers } from '../config/index.ts';
+import { dovecotStatsSocket, postfixProxyServices, QUOTA_RELAY_DEADLINE_MS, servesTls, type InstanceContext, type Peers } from '../config/index.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Router } from '../lmtp/index.ts';
+import type { QuotaRelay } from '../quota/index.ts';
 import { instanceRegistry, type Registry } from '../metrics/index.ts';
 import type { PlatformSpec } from '../spec/index.ts';
 import { certificateSources, installCertificates, removeServedCertificates, type CertificateFacts } from './certificates.ts';
@@ -83,6 +84,39 @@ async function startRouter(spec: PlatformSpec, instance: AgentOptions['instance'
     log,
     registry,
   });
+}
+
+/**
+ * A `proxy` answers the MTAs' quota questions at RCPT time (`spec.quota.checkAtRcpt`, see src/quota): it asks its
+ * director for the user's backend, as the router does, on a connection of its own whose lookups time out with the
+ * relay's deadline. Only a proxy's agent loads the relay.
+ */
+async function startRelay(spec: PlatformSpec, instance: AgentOptions['instance'], log: Logger, registry: Registry): Promise<QuotaRelay | undefined> {
+  if (instance.role !== 'proxy' || !spec.quota.checkAtRcpt) return undefined;
+  const [{ startQuotaRelay }, { createDirectorLookup }] = await Promise.all([import('../quota/index.ts'), import('../lmtp/index.ts')]);
+  const lookup = createDirectorLookup({ socketPath: join(instance.runDir, 'director-userdb'), timeoutMs: QUOTA_RELAY_DEADLINE_MS });
+  try {
+    const relay = await startQuotaRelay({
+      host: instance.listen,
+      port: spec.ports.quotaStatus,
+      lookup,
+      backendPort: spec.ports.quotaStatus,
+      deadlineMs: QUOTA_RELAY_DEADLINE_MS,
+      ...(instance.listen === '0.0.0.0' ? {} : { localAddress: instance.listen }),
+      log: log.child({ component: 'quota-relay' }),
+      registry,
+    });
+    return {
+      port: relay.port,
+      async close(budgetMs) {
+        await relay.close(budgetMs);
+        lookup.close();
+      },
+    };
+  } catch (err) {
+    lookup.close();
+    throw err;
+  }
 }
 
 /**
@@ -186,13 +220,15 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   });
 
   let router: Router | undefined;
+  let quotaRelay: QuotaRelay | undefined;
   let gate: ProxyGate | undefined;
   try {
     router = await startRouter(spec, instance, log, registry);
+    quotaRelay = await startRelay(spec, instance, log, registry);
     gate = await startGate(spec, instance, log, registry);
   } catch (err) {
-    log.error({ err: errorMessage(err) }, 'lmtp router or proxy gate failed to start');
-    await Promise.all([router?.close(0), gate?.close()]);
+    log.error({ err: errorMessage(err) }, 'lmtp router, quota relay or proxy gate failed to start');
+    await Promise.all([router?.close(0), quotaRelay?.close(0), gate?.close()]);
     proc.child.kill('SIGTERM');
     await proc.exited;
     await endProcessGroup(proc.pid, LEFTOVER_GRACE_MS);
@@ -216,7 +252,8 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     draining = true;
     drainStartedAt ??= Date.now();
     // The router stops taking sessions at once; those open finish their transactions within the budget.
-    drained ??= Promise.all([drainRole(input(), budgetMs, log), router?.close(budgetMs)]).then(([report]) => {
+    // The quota relay stops too: the mtas' questions then go unanswered and their mail is let through unchecked.
+    drained ??= Promise.all([drainRole(input(), budgetMs, log), router?.close(budgetMs), quotaRelay?.close(budgetMs)]).then(([report]) => {
       log[report.completed ? 'info' : 'warn']({ completed: report.completed, detail: report.detail, durationMs: report.durationMs }, 'drain finished');
       return report;
     });
@@ -271,7 +308,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   certificates?.close();
   if (serving) removeServedCertificates(instance);
   // Open splices end with the daemon; the balancer ports close with it.
-  await gate?.close();
+  await Promise.all([gate?.close(), quotaRelay?.close(0)]);
   process.off('SIGHUP', onHup);
   for (const [sig, handler] of forwarded) process.off(sig, handler);
   await Promise.all([health.close(), control.close()]);

@@ -79,6 +79,12 @@ export interface ConfigInput {
    * postfix-sasl.ts).
    */
   authHost?: string;
+  /**
+   * Where an `mta` asks whether a recipient's mailbox has room (the proxies' quota relay, `spec.quota.checkAtRcpt`): one
+   * name that reaches a ready proxy (Kubernetes: the ClusterIP Service `proxy-quota`). Absent on the single host, where
+   * each mta names the proxy its ordinal picks (see postfix-quota.ts).
+   */
+  quotaHost?: string;
 }
 
 /** File name (relative to the config dir) → contents. */

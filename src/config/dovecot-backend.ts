@@ -2,6 +2,7 @@ import { requireSecret } from '../spec/index.ts';
 import { authWorkerService, BACKEND_LOGIN_USER, dovecotBase, dovecotLdapConf, LMTP_SERVICE_SETTINGS, LOGIN_SERVICE_SETTINGS, serviceBlock, VMAIL_USER } from './dovecot-common.ts';
 import type { ConfigFiles, ConfigInput } from './context.ts';
 import { learnFiles, learnSettings } from './dovecot-learn.ts';
+import { quotaStatusPluginSettings, quotaStatusService } from './dovecot-quota-status.ts';
 import { dovecotStatsSettings, MAILBOX_METRICS } from './dovecot-stats.ts';
 
 /**
@@ -55,11 +56,13 @@ export function dovecotBackendFiles(input: ConfigInput): ConfigFiles {
     '}',
     'plugin {',
     '  quota = maildir:User quota',
+    ...quotaStatusPluginSettings(input),
     ...learn.plugin,
     '}',
     ...serviceBlock('imap-login', [{ name: 'imap', address: addr, port: spec.ports.imap }, { name: 'imaps', address: addr, port: 0 }], LOGIN_SERVICE_SETTINGS),
     ...serviceBlock('pop3-login', [{ name: 'pop3', address: addr, port: spec.ports.pop3 }, { name: 'pop3s', address: addr, port: 0 }], LOGIN_SERVICE_SETTINGS),
     ...serviceBlock('lmtp', [{ name: 'lmtp', address: addr, port: spec.ports.lmtp }], LMTP_SERVICE_SETTINGS),
+    ...quotaStatusService(input),
     ...authWorkerService(spec),
     ...learn.service,
     'protocol lmtp {',

@@ -16,6 +16,8 @@ export { LEARN_CLI_TOKEN, LEARN_DIR, LEARN_FILES, LEARN_PROGRAM, LEARN_SCRIPTS }
 export { dovecotStatsSocket, MAILBOX_METRICS, PROXY_METRICS, type DovecotMetric } from './dovecot-stats.ts';
 export { POSTFIX_LOG_QUEUE_MIN, postfixHealthHost, postfixOutboundFiles, postfixProxyServices, type PostfixProxyService } from './postfix.ts';
 export { POLICY_RULES_FILE, policyRulesFile } from './policy-rules.ts';
+export { QUOTA_RELAY_DEADLINE_MS } from './postfix-quota.ts';
+export { QUOTA_OVER_REPLY } from './dovecot-quota-status.ts';
 export { MILTER_COMMAND_TIMEOUT_S, MILTER_CONNECT_TIMEOUT_S, postfixMilterSettings } from './postfix-milter.ts';
 export { RSPAMD, RSPAMD_CONF, RSPAMD_LOCAL_D, RSPAMD_REDIS_DB, RSPAMD_TASK_TIMEOUT_S, rspamdArguments, rspamdFiles, rspamdVariables } from './rspamd.ts';
 export { PUBLIC_LIST_MODULES, RSPAMD_OVERRIDE_PREFIX, VIRUS_SYMBOL } from './rspamd-modules.ts';

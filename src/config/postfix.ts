@@ -3,6 +3,7 @@ import { ldapUris, readerDn, type ConfigFiles, type ConfigInput } from './contex
 import { LMTP_STATUS_FILTER, LMTP_STATUS_FILTER_FILE, postfixLmtpSettings } from './postfix-lmtp.ts';
 import { postfixMilterSettings } from './postfix-milter.ts';
 import { postfixPolicyChecks } from './postfix-policy.ts';
+import { postfixQuotaCheck } from './postfix-quota.ts';
 import { postfixSaslPath } from './postfix-sasl.ts';
 import { postfixSniFiles, postfixTlsSettings } from './postfix-tls.ts';
 
@@ -257,7 +258,9 @@ export function postfixMtaFiles(input: ConfigInput): ConfigFiles {
   const policy = postfixPolicyChecks(input, 'mta');
   const extra = [
     `smtpd_relay_restrictions = ${relayRestrictions(spec, 'mta')}`,
-    `smtpd_recipient_restrictions = ${['reject_non_fqdn_recipient', 'reject_unknown_recipient_domain', 'reject_unlisted_recipient', ...policy.recipient].join(', ')}`,
+    // Flow control before quota: a flood is counted (and stopped) by the cheap Redis check before each of its recipients
+    // costs a director lookup and a question to a backend; a recipient the quota check refuses has still been counted.
+    `smtpd_recipient_restrictions = ${['reject_non_fqdn_recipient', 'reject_unknown_recipient_domain', 'reject_unlisted_recipient', ...policy.recipient, ...postfixQuotaCheck(input)].join(', ')}`,
     ...stageRestrictions(policy),
     'smtpd_sasl_auth_enable = no',
     ...postfixTlsSettings(input, 'may'),

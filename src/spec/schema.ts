@@ -308,6 +308,7 @@ export const PLATFORM_SCHEMA = {
             milter: port(11332),
             rspamd: port(11334),
             clamd: port(3310),
+            quotaStatus: port(12340),
           },
         },
         ldap: {
@@ -407,6 +408,12 @@ export const PLATFORM_SCHEMA = {
         probe: PROBE_SCHEMA,
         policy: POLICY_SPEC_SCHEMA,
         filter: FILTER_SPEC_SCHEMA,
+        quota: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: { checkAtRcpt: { type: 'boolean', default: true } },
+        },
         accounts: {
           type: 'object',
           additionalProperties: false,

@@ -70,6 +70,11 @@ export interface Ports {
   rspamd: number;
   /** clamd on every `av` instance. Default 3310. */
   clamd: number;
+  /**
+   * Mailbox quota at RCPT time (`spec.quota.checkAtRcpt`): Dovecot's quota-status service on every `mailbox`, and the
+   * quota relay in every `proxy`'s agent, which the `mta` asks and which asks the user's backend. Default 12340.
+   */
+  quotaStatus: number;
 }
 
 export interface Account {
@@ -156,6 +161,21 @@ export interface PlatformSpec {
   probe: ProbeSpec;
   policy: PolicySpec;
   filter: FilterSpec;
+  quota: QuotaSpec;
+}
+
+/**
+ * Mailbox quota. Quota is known on the user's backend only; a message for a full mailbox that an `mta` accepted
+ * would be refused at delivery and bounced to its envelope sender, forged for most spam (backscatter).
+ */
+export interface QuotaSpec {
+  /**
+   * Ask the recipient's backend at RCPT time whether the message fits, and refuse it there (`552 5.2.2`) when it does
+   * not: the `mta` asks the quota relay of a `proxy` (a Postfix policy service), which asks the director for the
+   * user's backend and that backend's Dovecot quota-status. Anything failing on the way lets the mail in (as without
+   * the check). Default true.
+   */
+  checkAtRcpt: boolean;
 }
 
 /**

@@ -7,7 +7,7 @@ import { podInstanceContext } from '../../agent/index.ts';
 import { platformSecretKeys, POD_NAME_PLACEHOLDER, postfixOutboundFiles, redactSpec, roleConfigFiles, type ConfigFiles, type ConfigInput } from '../../config/index.ts';
 import { MailfleetError } from '../../errors.ts';
 import { generateSecret, missingSecrets, ROLES, withSecrets, type PlatformSpec } from '../../spec/index.ts';
-import { kubePeers, meta, OUTBOUND_POOLS, PROXY_AUTH_SERVICE, PROXY_LMTP_SERVICE, replicasOf, serviceHost, type MailWorkload, type RenderContext } from './context.ts';
+import { kubePeers, meta, OUTBOUND_POOLS, PROXY_AUTH_SERVICE, PROXY_LMTP_SERVICE, PROXY_QUOTA_SERVICE, quotaChecked, replicasOf, serviceHost, type MailWorkload, type RenderContext } from './context.ts';
 import type { KubeObject, Rendered } from './objects.ts';
 
 export const specConfigMapName = (ctx: RenderContext): string => `${ctx.platform}-spec`;
@@ -33,6 +33,8 @@ export function podConfigInput(ctx: RenderContext, w: MailWorkload): ConfigInput
     // One name for every mta and msa pod (their ConfigMap is shared): the ready proxies, in DNS (LMTP) and behind one
     // Service address (the msa's SASL).
     ...(ctx.spec.roles.proxy.replicas > 0 ? { lmtpHost: serviceHost(ctx, PROXY_LMTP_SERVICE), authHost: serviceHost(ctx, PROXY_AUTH_SERVICE) } : {}),
+    // The mta's quota questions, behind one Service address like the msa's SASL.
+    ...(quotaChecked(ctx.spec) ? { quotaHost: serviceHost(ctx, PROXY_QUOTA_SERVICE) } : {}),
   };
 }
 

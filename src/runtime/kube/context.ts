@@ -89,6 +89,17 @@ export const PROXY_LMTP_SERVICE = 'proxy-lmtp';
 export const PROXY_AUTH_SERVICE = 'proxy-auth';
 
 /**
+ * The ClusterIP Service the `mta` asks the proxies' quota relay through at RCPT time (spec.quota.checkAtRcpt), for the
+ * same reason as {@link PROXY_AUTH_SERVICE} (see config/postfix-quota.ts).
+ */
+export const PROXY_QUOTA_SERVICE = 'proxy-quota';
+
+/** The mta asks the proxies about quota, and they ask the backends: the check is on and both roles run. */
+export function quotaChecked(spec: PlatformSpec): boolean {
+  return spec.quota.checkAtRcpt && spec.roles.proxy.replicas > 0 && spec.roles.mailbox.replicas > 0;
+}
+
+/**
  * Each StatefulSet pod by its stable DNS name through the headless Service of its role; the policy server by
  * its Service (`policy`), which balances Postfix's connections over its replicas; rspamd by its Service (`as`),
  * clamd by its (`av`).

@@ -7,7 +7,7 @@ import { podSecretKeys } from '../../config/index.ts';
 import { ROLES, seedingBudgetMs } from '../../spec/index.ts';
 import { tlsVolumes } from './certificates.ts';
 import { roleConfigMapName, secretName, specConfigMapName } from './configs.ts';
-import { meta, OUTBOUND_POOLS, PROXY_AUTH_SERVICE, PROXY_LMTP_SERVICE, replicasOf, selector, type MailfleetImage, type MailWorkload, type RenderContext } from './context.ts';
+import { meta, OUTBOUND_POOLS, PROXY_AUTH_SERVICE, PROXY_LMTP_SERVICE, PROXY_QUOTA_SERVICE, quotaChecked, replicasOf, selector, type MailfleetImage, type MailWorkload, type RenderContext } from './context.ts';
 import { ipPoolAnnotations } from './egress.ts';
 import type { KubeObject, Rendered } from './objects.ts';
 import {
@@ -54,6 +54,8 @@ export function portsOf(ctx: RenderContext, w: MailWorkload): Port[] {
   const lb = ctx.spec.loadBalancer;
   const behindLb = lb.sourceRanges.length > 0;
   const http = { name: 'http', port: p.http };
+  // The proxies' quota relay and the backends' Dovecot quota-status (spec.quota.checkAtRcpt).
+  const quota = ctx.spec.quota.checkAtRcpt ? [{ name: 'quota-status', port: p.quotaStatus }] : [];
   switch (w) {
     case 'mta':
       return [{ name: 'smtp', port: p.smtp, public: true }, ...(behindLb ? [{ name: 'smtp-lb', port: lb.ports.smtp, public: true }] : []), http];
@@ -85,10 +87,11 @@ export function portsOf(ctx: RenderContext, w: MailWorkload): Port[] {
         { name: 'auth', port: p.auth },
         { name: 'doveadm', port: p.doveadm },
         { name: 'director', port: p.director },
+        ...quota,
         http,
       ];
     case 'mailbox':
-      return [{ name: 'imap', port: p.imap }, { name: 'pop3', port: p.pop3 }, { name: 'lmtp', port: p.lmtp }, http];
+      return [{ name: 'imap', port: p.imap }, { name: 'pop3', port: p.pop3 }, { name: 'lmtp', port: p.lmtp }, ...quota, http];
     case 'ldap':
       return [{ name: 'ldap', port: p.ldap }, http];
     case 'kvs':
@@ -222,8 +225,10 @@ function headlessService(ctx: RenderContext, w: MailWorkload): KubeObject {
  * - `proxy-auth`, where the `msa` has SMTP AUTH checked: one cluster IP. Postfix's SASL client connects to the first
  *   address the resolver gives and never shuffles, so only kube-proxy's choice per connection spreads the logins
  *   (postfix-sasl.ts).
+ * - `proxy-quota`, where the `mta` asks whether a recipient's mailbox has room (spec.quota.checkAtRcpt): one cluster IP,
+ *   for the same reason (Postfix's policy client connects like its SASL client; postfix-quota.ts).
  */
-function readyProxyService(ctx: RenderContext, name: string, portName: 'lmtp' | 'auth', headless: boolean): KubeObject {
+function readyProxyService(ctx: RenderContext, name: string, portName: 'lmtp' | 'auth' | 'quota-status', headless: boolean): KubeObject {
   const ports = portsOf(ctx, 'proxy').filter((p) => p.name === portName);
   return {
     apiVersion: 'v1',
@@ -274,7 +279,9 @@ export function renderMail(ctx: RenderContext): Rendered[] {
   if (roles.mta.replicas > 0) out.push({ object: loadBalancerService(ctx, `${ctx.platform}-mx`, 'mta') });
   if (roles.msa.replicas > 0) out.push({ object: loadBalancerService(ctx, `${ctx.platform}-submission`, 'msa') });
   if (roles.proxy.replicas > 0) {
-    out.push({ object: readyProxyService(ctx, PROXY_LMTP_SERVICE, 'lmtp', true) }, { object: readyProxyService(ctx, PROXY_AUTH_SERVICE, 'auth', false) }, { object: loadBalancerService(ctx, `${ctx.platform}-access`, 'proxy') });
+    out.push({ object: readyProxyService(ctx, PROXY_LMTP_SERVICE, 'lmtp', true) }, { object: readyProxyService(ctx, PROXY_AUTH_SERVICE, 'auth', false) });
+    if (quotaChecked(ctx.spec)) out.push({ object: readyProxyService(ctx, PROXY_QUOTA_SERVICE, 'quota-status', false) });
+    out.push({ object: loadBalancerService(ctx, `${ctx.platform}-access`, 'proxy') });
   }
   if (roles.mailbox.replicas > 0) {
     out.push({

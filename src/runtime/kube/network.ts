@@ -3,7 +3,7 @@
  * component gets exactly the flows the mail path needs. Ports are named as on the containers.
  */
 import { filterRuns, policyCounts, policyRuns, probeRuns } from '../../spec/index.ts';
-import { meta, OPERATOR_POD_LABELS, PLATFORM_LABEL, replicasOf, selector, type MailWorkload, type RenderContext } from './context.ts';
+import { meta, OPERATOR_POD_LABELS, PLATFORM_LABEL, quotaChecked, replicasOf, selector, type MailWorkload, type RenderContext } from './context.ts';
 import type { KubeObject, Rendered } from './objects.ts';
 
 /**
@@ -115,6 +115,9 @@ function mailFlows(ctx: RenderContext, w: MailWorkload): { ingress: Flow[]; egre
   const policy = (role: 'mta' | 'msa'): Flow[] => (policyCounts(ctx.spec, role).size > 0 ? [{ peers: [{ component: 'policy' }], ports: ['policy'] }] : []);
   // rspamd, the milter of both roles that take mail in.
   const milter: Flow[] = filterRuns(ctx.spec) ? [{ peers: [{ component: 'as' }], ports: ['milter'] }] : [];
+  // Quota at RCPT (spec.quota.checkAtRcpt): the mta asks a proxy's relay, which asks the user's backend's quota-status.
+  const quota = quotaChecked(ctx.spec);
+  const quotaFlow = (component: string): Flow[] => (quota ? [{ peers: [{ component }], ports: ['quota-status'] }] : []);
   const doveadm: Flow = {
     peers: [{ component: 'controller' }, { component: 'mailbox' }, ...(ctx.operatorNamespace ? [{ operatorNamespace: ctx.operatorNamespace }] : [])],
     ports: ['doveadm'],
@@ -123,7 +126,7 @@ function mailFlows(ctx: RenderContext, w: MailWorkload): { ingress: Flow[]; egre
     case 'mta':
       return {
         ingress: [{ peers: [{ world: true }], ports: ['smtp'] }, ...(behindLb ? [{ peers: lb, ports: ['smtp-lb'] }] : []), ...probe('smtp'), SCRAPE],
-        egress: [{ peers: [{ component: 'proxy' }], ports: ['lmtp'] }, ldap, ...relay, ...policy('mta'), ...milter],
+        egress: [{ peers: [{ component: 'proxy' }], ports: ['lmtp'] }, ...quotaFlow('proxy'), ldap, ...relay, ...policy('mta'), ...milter],
       };
     case 'msa':
       return {
@@ -138,16 +141,17 @@ function mailFlows(ctx: RenderContext, w: MailWorkload): { ingress: Flow[]; egre
           ...(behindLb ? [{ peers: lb, ports: ['imap-lb', 'imaps-lb', 'pop3-lb', 'pop3s-lb'] }] : []),
           { peers: [{ component: 'mta' }, { component: 'msa' }], ports: ['lmtp'] },
           { peers: [{ component: 'msa' }], ports: ['auth'] },
+          ...quotaFlow('mta'),
           doveadm,
           { peers: [{ component: 'proxy' }], ports: ['director'] },
           ...probe('imaps', 'pop3s'),
           SCRAPE,
         ],
-        egress: [{ peers: [{ component: 'mailbox' }], ports: ['imap', 'pop3', 'lmtp'] }, { peers: [{ component: 'proxy' }], ports: ['director'] }, ldap],
+        egress: [{ peers: [{ component: 'mailbox' }], ports: ['imap', 'pop3', 'lmtp'] }, ...quotaFlow('mailbox'), { peers: [{ component: 'proxy' }], ports: ['director'] }, ldap],
       };
     case 'mailbox':
       return {
-        ingress: [{ peers: [{ component: 'proxy' }], ports: ['imap', 'pop3', 'lmtp'] }, SCRAPE],
+        ingress: [{ peers: [{ component: 'proxy' }], ports: ['imap', 'pop3', 'lmtp'] }, ...quotaFlow('proxy'), SCRAPE],
         egress: [
           ldap,
           ...(ctx.spec.roles.proxy.replicas > 0 ? [{ peers: [{ component: 'proxy' }], ports: ['doveadm'] }] : []),
