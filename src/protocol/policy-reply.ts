@@ -6,7 +6,7 @@
  * A reply is one `action=<text>` line and an empty line. The decoder takes bytes as they come and yields the action
  * once the empty line has arrived; it is strict, since the server may be broken: anything but that (another
  * attribute, a second action, a line past {@link MAX_POLICY_REPLY_BYTES}, a byte outside printable ASCII, bytes after
- * the reply before the next request) is an error, after which it yields nothing more.
+ * the reply in the same read) is an error, after which it yields nothing more.
  */
 import { parsed, parseFailure, type ParseResult } from './result.ts';
 

@@ -76,6 +76,8 @@ const EVICT_IDLE_MS = 2000;
 const SWEEP_MS = 1000;
 const LOG_INTERVAL_MS = 60_000;
 const CLOSE_GRACE_MS = 2000;
+/** The share of the deadline a backend gets to answer in, counted from the question's arrival. */
+const BACKEND_SHARE = 0.9;
 
 type Outcome = { answer: Exclude<RelayAnswer, 'fail_open'>; action: string } | { reason: FailOpenReason; detail: string };
 
@@ -132,7 +134,9 @@ export async function startQuotaRelay(opts: QuotaRelayOptions): Promise<QuotaRel
       failOpen('deadline', `no answer within ${opts.deadlineMs} ms`);
     }, opts.deadlineMs);
     timer.unref();
-    void ask(recipient, request.attributes.size || '0', Date.now() + opts.deadlineMs).then((outcome) => {
+    // The backend gets most of the time and its own timeout, so a silent backend is told apart from a slow director;
+    // the timer above is the backstop.
+    void ask(recipient, request.attributes.size || '0', Date.now() + opts.deadlineMs * BACKEND_SHARE).then((outcome) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
