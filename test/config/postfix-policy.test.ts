@@ -15,11 +15,13 @@ function mainCf(role: 'mta' | 'msa', spec: PlatformSpec, peers: Peers = PEERS): 
 
 const check = (context: string, host = 'policy.mail.svc.cluster.local', timeout = 2) =>
   `check_policy_service { inet:${host}:10040, timeout=${timeout}s, default_action=DUNNO, try_limit=1, policy_context=${context} }`;
+/** The mta's quota check (config/postfix-quota.ts), which comes after flow control. */
+const QUOTA_CHECK = 'check_policy_service { inet:proxy-0.proxy:12340, timeout=2s, default_action=DUNNO, try_limit=1 }';
 
-test('GIVEN the default rules WHEN the mta is rendered THEN it asks the policy server at RCPT, last, after reject_unauth_destination has run', () => {
+test('GIVEN the default rules WHEN the mta is rendered THEN it asks the policy server at RCPT, after reject_unauth_destination has run, before the quota check', () => {
   const main = mainCf('mta', testSpec());
   assert.equal(main.get('smtpd_relay_restrictions'), 'reject_unauth_destination');
-  assert.equal(main.get('smtpd_recipient_restrictions'), `reject_non_fqdn_recipient, reject_unknown_recipient_domain, reject_unlisted_recipient, ${check('mta')}`);
+  assert.equal(main.get('smtpd_recipient_restrictions'), `reject_non_fqdn_recipient, reject_unknown_recipient_domain, reject_unlisted_recipient, ${check('mta')}, ${QUOTA_CHECK}`);
   assert.equal(main.get('smtpd_data_restrictions'), undefined, 'no mta rule counts messages');
   assert.equal(main.get('smtpd_end_of_data_restrictions'), undefined);
   assert.equal(main.get('smtpd_client_restrictions'), undefined);
@@ -48,7 +50,7 @@ test('GIVEN rules at every stage WHEN rendered THEN each stage gets the check, C
   const c = check('mta', 'policy.mail.svc.cluster.local', 3);
   assert.equal(mta.get('smtpd_client_restrictions'), c);
   assert.equal(mta.get('smtpd_delay_reject'), 'no');
-  assert.match(mta.get('smtpd_recipient_restrictions') ?? '', new RegExp(`reject_unlisted_recipient, ${c.replace(/[{}]/g, '\\$&')}$`));
+  assert.equal(mta.get('smtpd_recipient_restrictions'), `reject_non_fqdn_recipient, reject_unknown_recipient_domain, reject_unlisted_recipient, ${c}, ${QUOTA_CHECK}`);
   assert.equal(mta.get('smtpd_data_restrictions'), c);
   assert.equal(mta.get('smtpd_end_of_data_restrictions'), undefined, 'the bytes rule is the msa\'s');
   const msa = mainCf('msa', spec);
@@ -67,7 +69,7 @@ test('GIVEN the policy disabled, without replicas, without rules or without an i
   for (const [what, spec, peers] of cases) {
     for (const role of ['mta', 'msa'] as const) {
       const main = mainCf(role, spec, peers);
-      assert.ok(![...main.values()].some((v) => v.includes('check_policy_service')), `${what}: ${role}`);
+      assert.ok(![...main.values()].some((v) => v.includes('check_policy_service { inet:policy')), `${what}: ${role}`);
       assert.equal(main.get('smtpd_delay_reject'), 'yes', `${what}: ${role}`);
     }
   }

@@ -59,7 +59,8 @@ test('GIVEN the example WHEN rendered THEN the mta and msa configs ask the polic
   assert.deepEqual(service.ports, [{ name: 'policy', port: 10040, targetPort: 'policy', protocol: 'TCP' }]);
   assert.equal(service.selector['app.kubernetes.io/component'], 'policy');
   const check = (role: string) => `check_policy_service { inet:policy.mailfleet.svc.cluster.local:10040, timeout=2s, default_action=DUNNO, try_limit=1, policy_context=${role} }`;
-  assert.match(configMapFile(objects, 'demo-mta-config', 'main.cf'), new RegExp(`^smtpd_recipient_restrictions = .*, ${check('mta').replace(/[{}.]/g, '\\$&')}$`, 'm'));
+  // Flow control first; the quota check (config/postfix-quota.ts) after it.
+  assert.match(configMapFile(objects, 'demo-mta-config', 'main.cf'), new RegExp(`^smtpd_recipient_restrictions = .*, ${check('mta').replace(/[{}.]/g, '\\$&')}, check_policy_service \\{ inet:proxy-quota\\.`, 'm'));
   assert.match(configMapFile(objects, 'demo-msa-config', 'main.cf'), new RegExp(`^smtpd_data_restrictions = ${check('msa').replace(/[{}.]/g, '\\$&')}$`, 'm'));
 });
 
@@ -118,7 +119,7 @@ test('GIVEN the policy server disabled or without replicas WHEN rendered THEN no
   for (const policy of [{ enabled: false }, { replicas: 0 }]) {
     const objects = renderPlatform(variant((s) => (s.policy = policy)));
     assert.ok(!objects.some((o) => o.metadata.labels?.['app.kubernetes.io/component'] === 'policy'), JSON.stringify(policy));
-    for (const w of ['mta', 'msa']) assert.doesNotMatch(configMapFile(objects, `demo-${w}-config`, 'main.cf'), /check_policy_service/);
+    for (const w of ['mta', 'msa']) assert.doesNotMatch(configMapFile(objects, `demo-${w}-config`, 'main.cf'), /check_policy_service { inet:policy/);
     assert.doesNotMatch(configMapFile(objects, 'demo-spec', 'peers.json'), /policy/);
     const kvs = find(objects, 'NetworkPolicy', 'demo-kvs').spec as { ingress: Rule[] };
     assert.ok(kvs.ingress.every((r) => !r.from?.some((p) => component(p) === 'policy')));

@@ -70,6 +70,18 @@ function saslServer(text: string, local: Peers): string {
 }
 
 /**
+ * And the mta's quota relay: the single host names the proxy the instance's ordinal picks by address, Kubernetes the
+ * one Service address of the ready proxies (config/postfix-quota.ts).
+ */
+function quotaRelay(text: string, local: Peers): string {
+  const check = /check_policy_service \{ inet:([^:\s]+):(\d+), timeout=\d+s, default_action=DUNNO, try_limit=1 \}/.exec(text);
+  if (check === null) return text;
+  assert.equal(check[1], local.proxy[0]?.host, 'mta-0 of the single host asks proxy-0 about quota');
+  const kubeHost = podConfigInput(renderContext(doc), 'mta').quotaHost ?? '?';
+  return text.replace(`inet:${check[1]}:${check[2]}`, `inet:${kubeHost}:${check[2]}`);
+}
+
+/**
  * Maps what is allowed to differ: the LMTP next hop and the SASL server (above), peer addresses → peer DNS names, the
  * instance's own name and address (its health-check smtpd's: a pod's loopback), directories, and secret values → the
  * placeholders the Secret fills in.
@@ -82,7 +94,7 @@ function normalise(text: string, role: Role, local: Peers): string {
   const replaceAll = (s: string, pairs: [string, string][]) =>
     // Longest first, so a prefix never replaces part of a longer match.
     [...pairs].sort((a, b) => b[0].length - a[0].length).reduce((acc, [from, to]) => acc.split(from).join(to), s);
-  let out = replaceAll(saslServer(lmtpNextHop(text, local), local), [
+  let out = replaceAll(quotaRelay(saslServer(lmtpNextHop(text, local), local), local), [
     [localInstance.configDir, pod.configDir], [localInstance.dataDir, pod.dataDir], [localInstance.runDir, pod.runDir], [localInstance.mailDir, pod.mailDir],
     ...Object.entries(secrets).map(([key, value]): [string, string] => [value, `{{mailfleet.secret.${key}}}`]),
     // The health-check smtpd listens on the instance's own address: in a pod, which listens on every address, its loopback.
@@ -101,7 +113,7 @@ function normalise(text: string, role: Role, local: Peers): string {
 
 for (const role of ROLES) {
   const nextHop = role === 'mta' || role === 'msa'
-    ? ` (and the LMTP next hop${role === 'msa' ? ' and SASL server' : ''}: proxies by address, or the name of the ready ones)`
+    ? ` (and the LMTP next hop${role === 'msa' ? ' and SASL server' : ' and quota relay'}: proxies by address, or the name of the ready ones)`
     : '';
   test(`GIVEN the ${role} config of the single host and of the Kubernetes ConfigMap THEN they differ only in addresses, names, paths and secrets${nextHop}`, () => {
     const local = localPeers();
