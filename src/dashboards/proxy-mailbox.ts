@@ -5,7 +5,7 @@
  */
 import type { DashboardDefinition } from './dashboard.ts';
 import { graph } from './panels.ts';
-import { increase, rate, series, sumBy } from './promql.ts';
+import { increase, quantile, rate, series, sumBy } from './promql.ts';
 
 const ALL = ['namespace=~"$namespace"', 'role=~"$role"', 'instance=~"$instance"'];
 const IMAP = [...ALL, 'tagged_reply_state!=""'];
@@ -16,7 +16,7 @@ const ROUTER = ['namespace=~"$namespace"', 'role="proxy"', 'instance=~"$instance
 export const proxyMailbox: DashboardDefinition = {
   name: 'proxy-mailbox',
   title: 'mailfleet / Proxy and mailbox',
-  description: 'Dovecot on the proxies (director, IMAP/POP3/LMTP proxy) and the mailbox backends; the LMTP router and its backend pool.',
+  description: 'Dovecot on the proxies (director, IMAP/POP3/LMTP proxy) and the mailbox backends; the LMTP router and its backend pool; the quota relay.',
   variables: [
     { kind: 'label', name: 'namespace', label: 'Namespace', selector: 'mailfleet_agent_ready{role=~"proxy|mailbox"}' },
     { kind: 'label', name: 'role', label: 'Role', selector: 'mailfleet_agent_ready{namespace=~"$namespace",role=~"proxy|mailbox"}' },
@@ -88,6 +88,21 @@ export const proxyMailbox: DashboardDefinition = {
           { expr: increase('mailfleet_lmtp_router_backend_retries_total', ROUTER), legend: 'sent again on a new connection' },
         ]),
         graph('Idle backend connections', 'short', [{ expr: sumBy(['instance'], series('mailfleet_lmtp_router_backend_idle_connections', ROUTER)), legend: '{{instance}}' }]),
+      ],
+    },
+    {
+      title: 'Quota at RCPT',
+      panels: [
+        graph('Quota questions by answer', 'ops', [{ expr: rate('mailfleet_quota_relay_requests_total', ROUTER, ['answer']), legend: '{{answer}}' }], {
+          description: 'The mtas\' questions to the proxies\' quota relay: dunno (the message fits, or nothing to ask), reject (552, mailbox full: refused at RCPT instead of bounced later), fail_open (not checked, let through).',
+        }),
+        graph('Quota not checked, by reason', 'short', [{ expr: increase('mailfleet_quota_relay_fail_open_total', ROUTER, ['reason']), legend: '{{reason}}' }], {
+          description: 'Questions answered DUNNO because the director or the backend\'s quota-status did not answer in time or answered something else.',
+        }),
+        graph('Quota question time', 's', [
+          { expr: quantile(0.5, 'mailfleet_quota_relay_request_duration_seconds', ROUTER), legend: 'p50' },
+          { expr: quantile(0.99, 'mailfleet_quota_relay_request_duration_seconds', ROUTER), legend: 'p99' },
+        ], { description: 'From a complete question to its answer: a director lookup and a round-trip to the backend. The deadline is 1 s.' }),
       ],
     },
     {
