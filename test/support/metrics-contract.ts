@@ -13,6 +13,10 @@ const LMTP_ROUTER = [
   'backend_connections_total', 'backend_queued_total', 'backend_slot_timeouts_total', 'backend_retries_total', 'backend_idle_connections',
 ].map((n) => `mailfleet_lmtp_router_${n}`);
 
+const QUOTA_RELAY = [
+  'requests_total', 'fail_open_total', 'protocol_errors_total', 'request_duration_seconds', 'connections', 'backend_connections',
+].map((n) => `mailfleet_quota_relay_${n}`);
+
 const BACKEND_SYNC = [
   'mailfleet_backends', 'mailfleet_backends_users', 'mailfleet_backends_reconcile_duration_seconds', 'mailfleet_backends_reconciles_total',
   'mailfleet_backends_errors_total', 'mailfleet_backends_steps_total', 'mailfleet_backends_sync_latency_seconds',
@@ -51,4 +55,4 @@ const RSPAMD = [
   'mailfleet_agent_rspamd_scrape_errors_total',
 ];
 
-export const CONTRACT_METRICS: ReadonlySet<string> = new Set([...AGENT, ...LMTP_ROUTER, ...BACKEND_SYNC, ...TLS, ...POSTFIX, ...DOVECOT, ...PROBE, ...POLICY, ...RSPAMD]);
+export const CONTRACT_METRICS: ReadonlySet<string> = new Set([...AGENT, ...LMTP_ROUTER, ...QUOTA_RELAY, ...BACKEND_SYNC, ...TLS, ...POSTFIX, ...DOVECOT, ...PROBE, ...POLICY, ...RSPAMD]);
