@@ -56,8 +56,11 @@ export interface Limiter {
    * when it would be sent. The server answers such a request on the spot instead of through a rejected promise.
    */
   refusal(): { reason: LimiterRefusal; message: string } | undefined;
-  /** Runs the script; resolves with the indexes of the buckets over their limit, rejects with {@link LimiterUnavailable}. */
-  check(keys: readonly string[], args: readonly string[]): Promise<number[]>;
+  /**
+   * Runs the script (the limiter's, or `script`); resolves with the indexes of the buckets over their limit (what
+   * `script` returns), rejects with {@link LimiterUnavailable}.
+   */
+  check(keys: readonly string[], args: readonly string[], script?: LimiterScriptText): Promise<number[]>;
   isUp(): boolean;
   close(): Promise<void>;
 }
@@ -70,6 +73,14 @@ const BACKOFF_FIRST_MS = 50;
 const BACKOFF_MAX_MS = 2000;
 
 export const LIMITER_SCRIPT_SHA1 = createHash('sha1').update(LIMITER_SCRIPT).digest('hex');
+
+/** A Lua script the limiter's connection runs: its text and SHA-1 (EVALSHA first, EVAL when Redis lacks it). */
+export interface LimiterScriptText {
+  readonly text: string;
+  readonly sha1: string;
+}
+
+const LIMITER: LimiterScriptText = { text: LIMITER_SCRIPT, sha1: LIMITER_SCRIPT_SHA1 };
 
 function backoff(retries: number): number {
   const base = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** Math.min(retries, 10));
@@ -138,11 +149,11 @@ export function createRedisLimiter(opts: LimiterOptions): Limiter {
   watchdog.unref();
 
   /** The script by its digest, by its text when Redis does not have it. */
-  function run(client: Client, keys: readonly string[], args: readonly string[]): Promise<number[]> {
+  function run(client: Client, keys: readonly string[], args: readonly string[], script: LimiterScriptText): Promise<number[]> {
     const tail = [String(keys.length), ...keys, ...args];
-    return client.sendCommand<number[]>(['EVALSHA', LIMITER_SCRIPT_SHA1, ...tail]).catch((err: unknown) => {
+    return client.sendCommand<number[]>(['EVALSHA', script.sha1, ...tail]).catch((err: unknown) => {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return client.sendCommand<number[]>(['EVAL', LIMITER_SCRIPT, ...tail]);
+      return client.sendCommand<number[]>(['EVAL', script.text, ...tail]);
     });
   }
 
@@ -166,7 +177,7 @@ export function createRedisLimiter(opts: LimiterOptions): Limiter {
 
   return {
     refusal,
-    check(keys, args) {
+    check(keys, args, script = LIMITER) {
       const refused = refusal();
       if (refused !== undefined) return Promise.reject(new LimiterUnavailable(refused.reason, refused.message));
       const client = current as Client;
@@ -174,7 +185,7 @@ export function createRedisLimiter(opts: LimiterOptions): Limiter {
       inFlight++;
       let pending: Promise<number[]>;
       try {
-        pending = run(client, keys, args);
+        pending = run(client, keys, args, script);
       } catch (err) {
         // node-redis refuses at once when its queue is full or the socket just closed.
         pending = Promise.reject(err instanceof Error ? err : new Error(String(err)));

@@ -93,6 +93,8 @@ export interface PolicyRules {
   readonly exempt: PolicyExempt;
   /** Checked in order; a request over several limits gets the first one's action. Default none. */
   readonly rules: readonly PolicyRule[];
+  /** Limits on failed logins, which Dovecot's proxies ask about. Default {@link DEFAULT_AUTH_RULES}. */
+  readonly auth: AuthRules;
 }
 
 export const DEFAULT_RULE_ACTION = 'DEFER_IF_PERMIT';
@@ -153,6 +155,148 @@ const RULE_SCHEMA = {
   },
 } as const;
 
+/**
+ * The `auth` section: limits on failed logins (IMAP, POP3, SMTP AUTH), which Dovecot's proxies ask the policy
+ * server about (`auth_policy_server_url`). Failures are counted per client address (aggregated to a prefix) or per
+ * account (`login`); over a limit a login is refused (`reject`, Dovecot's status -1) or delayed (`tarpit`, status =
+ * seconds).
+ */
+/** What failures are counted per: the client's address (or its network), or the account a client tried. */
+export const AUTH_KEYS = ['remote', 'login'] as const;
+export type AuthKey = (typeof AUTH_KEYS)[number];
+export const AUTH_ACTIONS = ['reject', 'tarpit'] as const;
+export type AuthAction = (typeof AUTH_ACTIONS)[number];
+
+export interface AuthRule {
+  /** Names the rule in Redis keys, metrics and logs: lower-case letters, digits and '-'. */
+  readonly name: string;
+  readonly key: AuthKey;
+  /** One to eight rates of failed logins; over any one of them, the rule's action. */
+  readonly windows: readonly PolicyWindow[];
+  /** With key `remote`: IPv4 clients share a count per network of this prefix length. Default 32. */
+  readonly ipv4Prefix?: number;
+  /** With key `remote`: IPv6 clients share a count per network of this prefix length. Default 64. */
+  readonly ipv6Prefix?: number;
+  /**
+   * With key `login`: count a failure only when its password (Dovecot's truncated, salted hash of it) was not
+   * already tried against the account within the longest window. A phone retrying one stale password counts once;
+   * an attacker guessing counts every guess. Default true.
+   */
+  readonly distinctPasswords?: boolean;
+  /**
+   * With key `login`: a client address (/32, IPv6 /64) that logged in to the account successfully within this many
+   * seconds is not held to this rule, so an attack on an account does not lock its owner out from where they
+   * usually are. 0: no exception. Default 2592000 (30 days).
+   */
+  readonly knownSeconds?: number;
+  /** Who this rule leaves alone (client networks, logins), besides the section's own `exempt`. */
+  readonly exempt: PolicyExempt;
+  /** Over the limit: `reject` the login (default), or `tarpit` it by `tarpitSeconds`. */
+  readonly action: AuthAction;
+  /** With `tarpit`: seconds Dovecot waits before it goes on with the login, 1 to 60. Default 15. */
+  readonly tarpitSeconds?: number;
+  /** What Dovecot tells the client with a refusal. Default {@link DEFAULT_AUTH_TEXT}. */
+  readonly text: string;
+}
+
+export interface AuthRules {
+  /** Who no auth rule counts or refuses (client networks, logins). Default none. */
+  readonly exempt: PolicyExempt;
+  /** Checked in order; a login over several limits gets the first refusing rule's answer. */
+  readonly rules: readonly AuthRule[];
+}
+
+export const DEFAULT_AUTH_TEXT = 'too many failed logins, try again later';
+export const DEFAULT_TARPIT_SECONDS = 15;
+export const MAX_TARPIT_SECONDS = 60;
+export const DEFAULT_KNOWN_SECONDS = 30 * 86_400;
+export const MAX_AUTH_RULES = 32;
+export const AUTH_TEXT_PATTERN = '^[ -~]{1,200}$';
+
+/**
+ * What an ISP wants on from the start (see the README for the reasoning):
+ * - `auth-address`: one client address (IPv4, or an IPv6 /64) gets 10 failed logins in 5 minutes, 30 an hour and
+ *   100 a day, then is refused whatever password it sends. Counted per address, not per /24: CGNAT and campus
+ *   networks put many honest users behind one network.
+ * - `auth-network`: an IPv4 /24 or IPv6 /48 gets 300 failures an hour: a botnet spread over one hosting network.
+ * - `auth-account`: one account gets 20 distinct wrong passwords an hour and 50 a day, from anywhere; then it is
+ *   refused, except from addresses it logged in from successfully within 30 days. Distinct passwords only: a client
+ *   retrying a stale saved password (every few minutes, for days) is one guess, not hundreds.
+ */
+export const DEFAULT_AUTH_RULES: readonly AuthRule[] = [
+  {
+    name: 'auth-address',
+    key: 'remote',
+    ipv4Prefix: 32,
+    ipv6Prefix: 64,
+    windows: [{ limit: 10, seconds: 300 }, { limit: 30, seconds: 3600 }, { limit: 100, seconds: 86_400 }],
+    exempt: { networks: [], accounts: [] },
+    action: 'reject',
+    text: DEFAULT_AUTH_TEXT,
+  },
+  {
+    name: 'auth-network',
+    key: 'remote',
+    ipv4Prefix: 24,
+    ipv6Prefix: 48,
+    windows: [{ limit: 300, seconds: 3600 }],
+    exempt: { networks: [], accounts: [] },
+    action: 'reject',
+    text: DEFAULT_AUTH_TEXT,
+  },
+  {
+    name: 'auth-account',
+    key: 'login',
+    distinctPasswords: true,
+    knownSeconds: DEFAULT_KNOWN_SECONDS,
+    windows: [{ limit: 20, seconds: 3600 }, { limit: 50, seconds: 86_400 }],
+    exempt: { networks: [], accounts: [] },
+    action: 'reject',
+    text: DEFAULT_AUTH_TEXT,
+  },
+];
+
+const AUTH_RULE_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'key', 'windows'],
+  properties: {
+    name: { type: 'string', pattern: NAME_PATTERN },
+    key: { enum: AUTH_KEYS },
+    windows: {
+      type: 'array', minItems: 1, maxItems: MAX_WINDOWS,
+      items: {
+        type: 'object', additionalProperties: false, required: ['limit', 'seconds'],
+        properties: {
+          limit: { type: 'integer', minimum: 1, maximum: MAX_LIMIT },
+          seconds: { type: 'integer', minimum: 1, maximum: MAX_WINDOW_SECONDS },
+          burst: { type: 'integer', minimum: 1, maximum: MAX_LIMIT },
+        },
+      },
+    },
+    ipv4Prefix: { type: 'integer', minimum: 0, maximum: 32 },
+    ipv6Prefix: { type: 'integer', minimum: 0, maximum: 128 },
+    distinctPasswords: { type: 'boolean' },
+    knownSeconds: { type: 'integer', minimum: 0, maximum: MAX_WINDOW_SECONDS },
+    exempt: EXEMPT_SCHEMA,
+    action: { enum: AUTH_ACTIONS, default: 'reject' },
+    tarpitSeconds: { type: 'integer', minimum: 1, maximum: MAX_TARPIT_SECONDS },
+    text: { type: 'string', pattern: AUTH_TEXT_PATTERN, default: DEFAULT_AUTH_TEXT },
+  },
+} as const;
+
+/** The JSON schema of the `auth` section, defaults included. */
+export const AUTH_RULES_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    exempt: EXEMPT_SCHEMA,
+    rules: { type: 'array', maxItems: MAX_AUTH_RULES, default: DEFAULT_AUTH_RULES, items: AUTH_RULE_SCHEMA },
+  },
+} as const;
+
+
 /** The JSON schema of a {@link PolicyRules} document, defaults included (for `spec.policy`). */
 export const POLICY_RULES_SCHEMA = {
   type: 'object',
@@ -162,5 +306,6 @@ export const POLICY_RULES_SCHEMA = {
     defaultAction: { type: 'string', pattern: FAIL_ACTION_PATTERN, default: DEFAULT_FAIL_ACTION },
     exempt: EXEMPT_SCHEMA,
     rules: { type: 'array', maxItems: MAX_RULES, default: [], items: RULE_SCHEMA },
+    auth: AUTH_RULES_SCHEMA,
   },
 } as const;

@@ -5,6 +5,7 @@
  * filled in and is deep-frozen.
  */
 import { MailfleetError } from '../errors.ts';
+import { authRulesProblems, readAuthRules } from './auth-rules.ts';
 import { array, choice, exempt, integer, join, object, text, window, type Problems } from './rule-fields.ts';
 import {
   ACTION_PATTERN, CONTEXT_PATTERN, COUNT_KEYS, DEFAULT_FAIL_ACTION, DEFAULT_RULE_ACTION, DEFAULT_RULE_TEXT, FAIL_ACTION_PATTERN,
@@ -81,6 +82,7 @@ export function policyRulesProblems(rules: PolicyRules, at = ''): string[] {
       }
     });
   });
+  problems.push(...authRulesProblems(rules.auth, join(at, 'auth')));
   return problems;
 }
 
@@ -98,7 +100,7 @@ function deepFreeze<T>(value: T): T {
  */
 export function validatePolicyRules(input: unknown, at = '', source = 'policy rules'): PolicyRules {
   const problems: string[] = [];
-  const record = object(input ?? {}, at, ['defaultAction', 'exempt', 'rules'], [], problems);
+  const record = object(input ?? {}, at, ['defaultAction', 'exempt', 'rules', 'auth'], [], problems);
   let result: PolicyRules | undefined;
   if (record) {
     const defaultAction = record.defaultAction === undefined
@@ -107,8 +109,9 @@ export function validatePolicyRules(input: unknown, at = '', source = 'policy ru
     const exemptions = exempt(record.exempt, join(at, 'exempt'), problems);
     const list = array(record.rules ?? [], join(at, 'rules'), 0, MAX_RULES, problems) ?? [];
     const rules = list.map((r, i) => rule(r, join(join(at, 'rules'), i), problems));
-    if (problems.length === 0 && defaultAction !== undefined) {
-      result = { defaultAction, exempt: exemptions, rules: rules as PolicyRule[] };
+    const auth = readAuthRules(record.auth, join(at, 'auth'), problems);
+    if (problems.length === 0 && defaultAction !== undefined && auth !== undefined) {
+      result = { defaultAction, exempt: exemptions, rules: rules as PolicyRule[], auth };
       problems.push(...policyRulesProblems(result, at));
     }
   }

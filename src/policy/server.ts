@@ -15,6 +15,10 @@ import { longestIdle } from '../eviction.ts';
 import type { Logger } from '../log.ts';
 import type { PolicyDecoderOptions, PolicyRequest } from '../protocol/index.ts';
 import { createDeadlineQueue } from './deadlines.ts';
+import { compileAuthPolicy, type CompiledAuthPolicy } from './auth-evaluate.ts';
+import { createAuthJudge } from './auth-judge.ts';
+import { startAuthListener, type AuthListener, type AuthListenerTuning } from './auth-listener.ts';
+import { createAuthPolicyMetrics } from './auth-metrics.ts';
 import { compilePolicy, decide, PASS, planRequest, scriptCall, type CompiledPolicy, type Decision } from './evaluate.ts';
 import { createHeldBudget } from './held-budget.ts';
 import { createRedisLimiter, LimiterUnavailable, type RedisOptions } from './limiter.ts';
@@ -38,6 +42,11 @@ export interface PolicyServerOptions {
   readonly deadlineMs?: number;
   /** Tests shorten these; production takes the defaults below. */
   readonly tuning?: Partial<PolicyTuning>;
+  /**
+   * Dovecot's auth policy listener (HTTP), judged by the rules' `auth` section; absent: none. Every request must
+   * carry `Authorization: Bearer <apiKey>`.
+   */
+  readonly auth?: { readonly listen: { readonly host: string; readonly port: number }; readonly apiKey: string; readonly tuning?: Partial<AuthListenerTuning> };
 }
 
 export interface PolicyTuning {
@@ -66,6 +75,8 @@ export interface PolicyServer {
   start(signal: AbortSignal): Promise<void>;
   /** The bound address, once listening. */
   readonly listening: Promise<{ host: string; port: number }>;
+  /** The auth policy listener's bound address, once listening (rejects when none is asked for). */
+  readonly authListening: Promise<{ host: string; port: number }>;
   /** Rules for requests from now on; connections stay open. */
   reload(rules: PolicyRules): void;
   /**
@@ -120,8 +131,19 @@ export function createPolicyServer(opts: PolicyServerOptions): PolicyServer {
   const metrics = createPolicyMetrics(opts.registry);
   const throttle = createLogThrottle(log, LOG_INTERVAL_MS);
   const deadlines = createDeadlineQueue(opts.deadlineMs ?? DEADLINE_MS);
+  // Dovecot's auth policy requests share the Redis connection, the deadline queue (the same time for every entry) and the log throttle.
   let policy: CompiledPolicy = compilePolicy(opts.rules);
+  let authPolicy: CompiledAuthPolicy = compileAuthPolicy(opts.rules.auth);
   metrics.rules.set(policy.rules.length);
+  const authMetrics = createAuthPolicyMetrics(metrics.registry);
+  const deadlineMs = opts.deadlineMs ?? DEADLINE_MS;
+  let authBound: (address: { host: string; port: number }) => void = () => {};
+  let authFailed: (err: unknown) => void = () => {};
+  const authAddress = new Promise<{ host: string; port: number }>((resolve, reject) => {
+    authBound = resolve;
+    authFailed = reject;
+  });
+  authAddress.catch(() => {});
   const sessions = new Set<Session>();
   const held = createHeldBudget({
     perHolder: HELD_BYTES_PER_CONNECTION,
@@ -238,14 +260,26 @@ export function createPolicyServer(opts: PolicyServerOptions): PolicyServer {
     });
   }
 
+  const judgeAuth = createAuthJudge({
+    policy: () => authPolicy,
+    limiter: () => limiter,
+    deadlines,
+    deadlineMs,
+    keyPrefix,
+    metrics: authMetrics,
+    throttle,
+  });
+
   return {
     metrics,
     listening: boundAddress,
+    authListening: authAddress,
     ready: () => listening && !draining,
     reload(rules) {
       policy = compilePolicy(rules);
+      authPolicy = compileAuthPolicy(rules.auth);
       metrics.rules.set(policy.rules.length);
-      log.info({ rules: policy.rules.map((r) => r.name), defaultAction: policy.failOpen.reply }, 'policy rules reloaded');
+      log.info({ rules: policy.rules.map((r) => r.name), authRules: authPolicy.rules.map((r) => r.name), defaultAction: policy.failOpen.reply }, 'policy rules reloaded');
     },
     redirect(next) {
       const same = next.host === redis.host && next.port === redis.port && next.password === redis.password && next.username === redis.username;
@@ -270,10 +304,24 @@ export function createPolicyServer(opts: PolicyServerOptions): PolicyServer {
         throw err;
       }
       server.on('error', (err) => log.error({ err: err.message }, 'policy listener error'));
+      let authListener: AuthListener | undefined;
+      if (opts.auth === undefined) authFailed(new Error('no auth policy listener asked for'));
+      else {
+        try {
+          authListener = await startAuthListener({ listen: opts.auth.listen, apiKey: opts.auth.apiKey, judge: judgeAuth, metrics: authMetrics, throttle, ...(opts.auth.tuning ? { tuning: opts.auth.tuning } : {}) });
+        } catch (err) {
+          authFailed(err);
+          failedToBind(err);
+          server.close();
+          await limiter.close();
+          throw err;
+        }
+        authBound(authListener.address);
+      }
       const address = server.address() as AddressInfo;
       listening = true;
       bound({ host: address.address, port: address.port });
-      log.info({ listen: `${address.address}:${address.port}`, redis: `${redis.host}:${redis.port}`, keyPrefix, deadlineMs: opts.deadlineMs ?? DEADLINE_MS, rules: policy.rules.map((r) => r.name), defaultAction: policy.failOpen.reply }, 'policy server listening');
+      log.info({ listen: `${address.address}:${address.port}`, authListen: authListener ? `${authListener.address.host}:${authListener.address.port}` : undefined, authRules: authPolicy.rules.map((r) => r.name), redis: `${redis.host}:${redis.port}`, keyPrefix, deadlineMs: opts.deadlineMs ?? DEADLINE_MS, rules: policy.rules.map((r) => r.name), defaultAction: policy.failOpen.reply }, 'policy server listening');
       // One sweep enforces every session's deadlines: no timer per session, none restarted per byte.
       const sweeper = setInterval(() => {
         const now = Date.now();
@@ -283,6 +331,7 @@ export function createPolicyServer(opts: PolicyServerOptions): PolicyServer {
 
       if (!signal.aborted) await once(signal, 'abort');
       draining = true;
+      const authClosed = authListener?.close();
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       const allClosed = (): Promise<unknown> => Promise.all([...sessions].map((s) => s.closed));
       for (const s of sessions) s.close();
@@ -290,6 +339,7 @@ export function createPolicyServer(opts: PolicyServerOptions): PolicyServer {
       for (const s of sessions) s.destroy();
       await allClosed();
       await stopped;
+      await authClosed;
       clearInterval(sweeper);
       deadlines.clear();
       await limiter.close();

@@ -64,6 +64,15 @@ export {
   type PolicyRequest,
 } from './policy.ts';
 export { createPolicyReplyDecoder, formatPolicyRequest, MAX_POLICY_REPLY_BYTES, type PolicyReplyDecoder } from './policy-reply.ts';
+export {
+  AUTH_POLICY_COMMANDS,
+  AUTH_POLICY_MAX_BODY_BYTES,
+  authPolicyCommand,
+  formatAuthPolicyReply,
+  parseAuthPolicyRequest,
+  type AuthPolicyCommand,
+  type AuthPolicyRequest,
+} from './auth-policy.ts';
 export { POSTFIX_LOG_MAX_LINE_BYTES, parsePostfixLogLine } from './postfix-log.ts';
 export { DEFAULT_KEEP_BYTES, createLogLineSplitter, type LogLineSplitter } from './log-lines.ts';
 export {

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { isMailfleetError } from '../../src/errors.ts';
 import { loadPolicyRulesFile } from '../../src/policy/rules-file.ts';
-import { POLICY_RULES_SCHEMA } from '../../src/policy/rules-schema.ts';
+import { DEFAULT_AUTH_RULES, POLICY_RULES_SCHEMA } from '../../src/policy/rules-schema.ts';
 import { policyRulesProblems, validatePolicyRules } from '../../src/policy/rules.ts';
 
 const require = createRequire(import.meta.url);
@@ -34,8 +34,10 @@ test('GIVEN a rule with only the required fields WHEN validated THEN the default
   assert.ok(Object.isFrozen(rules.rules[0]?.windows[0]));
 });
 
-test('GIVEN an empty document WHEN validated THEN it holds no rules and fails open with DUNNO', () => {
-  assert.deepEqual(validatePolicyRules(undefined), { defaultAction: 'DUNNO', exempt: { networks: [], accounts: [] }, rules: [] });
+test('GIVEN an empty document WHEN validated THEN it holds no Postfix rules, the default auth rules, and fails open with DUNNO', () => {
+  const { auth, ...rest } = validatePolicyRules(undefined);
+  assert.deepEqual(rest, { defaultAction: 'DUNNO', exempt: { networks: [], accounts: [] }, rules: [] });
+  assert.deepEqual(auth.rules, DEFAULT_AUTH_RULES);
 });
 
 /** A bad field → the one problem that names it. */
