@@ -12,8 +12,9 @@ import { parse, usageError } from './args.ts';
 import { resolveStateDir } from './state.ts';
 
 const USAGE = `mailfleet policy --rules FILE --redis HOST:PORT [--redis-password-file FILE] [--listen HOST:PORT]
+                 [--auth-listen HOST:PORT --auth-key-file FILE]
                  [--metrics HOST:PORT] [--platform NAME] [--deadline-ms ${DEADLINE_MS}] [--name NAME]
-       mailfleet policy [--state-dir DIR] [--listen HOST:PORT] [--metrics HOST:PORT] [--name NAME]`;
+       mailfleet policy [--state-dir DIR] [--listen HOST:PORT] [--auth-listen HOST:PORT] [--metrics HOST:PORT] [--name NAME]`;
 
 const OPTIONS = {
   rules: { type: 'string' },
@@ -22,6 +23,9 @@ const OPTIONS = {
   // Loopback by default: nothing outside the host reaches it unless asked.
   listen: { type: 'host-port', default: '127.0.0.1:10040' },
   metrics: { type: 'host-port' },
+  // Dovecot's auth policy (HTTP): off unless asked for; it needs the credential the proxies send.
+  'auth-listen': { type: 'host-port' },
+  'auth-key-file': { type: 'string' },
   platform: { type: 'name' },
   'deadline-ms': { type: 'integer', min: 5, max: 10_000, unit: 'milliseconds' },
   name: { type: 'string' },
@@ -42,6 +46,8 @@ interface Source {
   redis(): RedisOptions;
   keyPrefix: string;
   deadlineMs: number;
+  /** The credential of Dovecot's auth policy requests; undefined: none configured. */
+  authKey: string | undefined;
   /** What a reload reads, for the log line of a failed one. */
   describe: string;
 }
@@ -55,6 +61,7 @@ function explicitSource(values: Values, file: string): Source {
     redis: () => redis,
     keyPrefix: values.platform ? `mailfleet:${values.platform}:policy:` : DEFAULT_KEY_PREFIX,
     deadlineMs: values['deadline-ms'] ?? DEADLINE_MS,
+    authKey: values['auth-key-file'] === undefined ? undefined : readSecretFile(values['auth-key-file'], '--auth-key-file'),
     describe: file,
   };
 }
@@ -65,7 +72,7 @@ function explicitSource(values: Values, file: string): Source {
  * moves; both files are read again then.
  */
 async function platformSource(values: Values): Promise<Source> {
-  for (const flag of ['redis', 'redis-password-file', 'platform', 'deadline-ms'] as const) {
+  for (const flag of ['redis', 'redis-password-file', 'platform', 'deadline-ms', 'auth-key-file'] as const) {
     if (values[flag] !== undefined) throw usageError(USAGE, `--${flag} comes from the platform's spec without --rules`);
   }
   const stateDir = resolveStateDir(values);
@@ -75,13 +82,13 @@ async function platformSource(values: Values): Promise<Source> {
   if (!existsSync(specFile)) {
     throw new MailfleetError('RUNTIME_NOT_RUNNING', `${specFile} is missing: no platform runs on ${stateDir} (start one with 'mailfleet up', or give --rules FILE and --redis HOST:PORT)`);
   }
-  const { requireSecret, validateSpec } = await import('../spec/index.ts');
+  const { authPolicyRuns, requireSecret, validateSpec } = await import('../spec/index.ts');
   const load = () => validateSpec(JSON.parse(readFileSync(specFile, 'utf8')), specFile);
   const first = load();
   return {
     rules: () => {
-      const { defaultAction, exempt, rules } = load().spec.policy;
-      return { defaultAction, exempt, rules };
+      const { defaultAction, exempt, rules, auth } = load().spec.policy;
+      return { defaultAction, exempt, rules, auth: { exempt: auth.exempt, rules: auth.rules } };
     },
     redis: () => {
       const kvs = (JSON.parse(readFileSync(peersFile, 'utf8')) as Peers).kvs[0];
@@ -90,6 +97,7 @@ async function platformSource(values: Values): Promise<Source> {
     },
     keyPrefix: `mailfleet:${first.metadata.name}:policy:`,
     deadlineMs: first.spec.policy.deadlineMs,
+    authKey: authPolicyRuns(first.spec) ? requireSecret(first.spec, 'authPolicyApiKey') : undefined,
     describe: `${specFile} and ${peersFile}`,
   };
 }
@@ -112,7 +120,12 @@ export async function policyCommand(argv: string[]): Promise<number> {
   process.once('SIGTERM', () => abort.abort());
   process.once('SIGINT', () => abort.abort());
 
-  const server = createPolicyServer({ rules, redis: source.redis(), listen: values.listen, log, registry, keyPrefix: source.keyPrefix, deadlineMs: source.deadlineMs });
+  const authListen = values['auth-listen'];
+  if (authListen !== undefined && source.authKey === undefined) {
+    throw usageError(USAGE, values.rules === undefined ? "--auth-listen: the platform's spec does not run the auth policy (spec.policy.auth.enabled and a proxy)" : '--auth-listen needs --auth-key-file');
+  }
+  const auth = authListen === undefined || source.authKey === undefined ? undefined : { listen: authListen, apiKey: source.authKey };
+  const server = createPolicyServer({ rules, redis: source.redis(), listen: values.listen, log, registry, keyPrefix: source.keyPrefix, deadlineMs: source.deadlineMs, ...(auth ? { auth } : {}) });
   const reload = (): void => {
     try {
       const next = source.rules();

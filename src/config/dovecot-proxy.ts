@@ -1,11 +1,35 @@
 import { authWorkerService, dovecotBase, dovecotLdapConf, LOGIN_SERVICE_SETTINGS, serviceBlock, type DovecotListener } from './dovecot-common.ts';
 import { dovecotStatsSettings, PROXY_METRICS } from './dovecot-stats.ts';
 import { dovecotTlsSettings } from './dovecot-tls.ts';
-import { requireSecret } from '../spec/index.ts';
+import { authPolicyRuns, authPolicyTimeoutMs, requireSecret } from '../spec/index.ts';
 import type { ConfigFiles, ConfigInput } from './context.ts';
 
 /** The LDAP settings of the msa's SASL logins: the users' passdb without the backend login's fields. */
 export const SASL_LDAP_CONF = 'dovecot-ldap-sasl.conf.ext';
+
+/**
+ * Dovecot's auth policy client: before each login (and after a passdb success) it asks the policy server, and
+ * reports the outcome after. What crosses the hop: the login name, the client's address, the protocol, the session
+ * id and a 12-bit hash of nonce, user and password; never the password, nor the client's IMAP ID. A policy server
+ * that cannot be reached or does not answer within the timeout lets the login go on (`reject_on_fail = no`).
+ * None while the auth policy does not run or no policy instance is known yet.
+ */
+export function dovecotAuthPolicySettings(input: ConfigInput): string[] {
+  const { spec, peers } = input;
+  const server = peers.policy?.[0];
+  if (!authPolicyRuns(spec) || server === undefined) return [];
+  const host = server.host.includes(':') ? `[${server.host}]` : server.host;
+  return [
+    `auth_policy_server_url = http://${host}:${spec.ports.authPolicy}/`,
+    `auth_policy_server_api_header = Authorization: Bearer ${requireSecret(spec, 'authPolicyApiKey')}`,
+    `auth_policy_hash_nonce = ${requireSecret(spec, 'authPolicyHashNonce')}`,
+    'auth_policy_hash_mech = sha256',
+    'auth_policy_hash_truncate = 12',
+    `auth_policy_server_timeout_msecs = ${authPolicyTimeoutMs(spec.policy.deadlineMs)}`,
+    'auth_policy_reject_on_fail = no',
+    'auth_policy_request_attributes = login=%{requested_username} pwhash=%{hashed_password} remote=%{rip} protocol=%s session_id=%{session}',
+  ];
+}
 
 /**
  * A `proxy` instance: Dovecot director ring member proxying IMAP and POP3 to the backend the director
@@ -45,6 +69,7 @@ export function dovecotProxyFiles(input: ConfigInput): ConfigFiles {
     `director_mail_servers = ${backends}`,
     'director_user_expire = 15 min',
     `doveadm_api_key = ${requireSecret(spec, 'doveadmApiKey')}`,
+    ...dovecotAuthPolicySettings(input),
     'passdb {',
     '  driver = ldap',
     `  args = ${instance.configDir}/dovecot-ldap.conf.ext`,

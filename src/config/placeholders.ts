@@ -8,7 +8,7 @@
  * `{{mailfleet.pod.name}}`. Neither Postfix, Dovecot, slapd nor Redis gives `{{` a meaning.
  */
 import { MailfleetError } from '../errors.ts';
-import { filterRuns, PLATFORM_SECRETS, platformSecrets, probeRuns, secretValue, type FilterRole, type PlatformSecretName, type PlatformSpec, type Role } from '../spec/index.ts';
+import { authPolicyRuns, filterRuns, PLATFORM_SECRETS, platformSecrets, probeRuns, secretValue, type FilterRole, type PlatformSecretName, type PlatformSpec, type Role } from '../spec/index.ts';
 
 const PLACEHOLDER = /\{\{mailfleet\.(secret|pod)\.([a-z0-9-]+)\}\}/g;
 
@@ -58,6 +58,10 @@ export function redactSpec(spec: PlatformSpec): { spec: PlatformSpec; secrets: R
     // Without rspamd there is no controller, and its password is no secret of the platform.
     ...(filterRuns(spec) ? { filter: { ...spec.filter, controllerPassword: secretPlaceholder(SECRET_KEYS.filterControllerPassword) } } : {}),
     alerting: { ...spec.alerting, adminKey: secretPlaceholder(SECRET_KEYS.metricsAdminKey) },
+    // Without a proxy asking about logins, the auth policy has no credential or nonce.
+    ...(authPolicyRuns(spec)
+      ? { policy: { ...spec.policy, auth: { ...spec.policy.auth, apiKey: secretPlaceholder(SECRET_KEYS.authPolicyApiKey), hashNonce: secretPlaceholder(SECRET_KEYS.authPolicyHashNonce) } } }
+      : {}),
     accounts: {
       ...spec.accounts,
       seed: spec.accounts.seed.map((a, i) => ({ ...a, password: secretPlaceholder(seedPasswordKey(i)) })),
@@ -92,7 +96,8 @@ export function podSecretKeys(workload: SecretConsumer, spec: PlatformSpec): str
     case 'msa':
       return [k.ldapReaderPassword];
     case 'proxy':
-      return [k.ldapAuthPassword, k.doveadmApiKey, k.backendLoginPassword];
+      // Its Dovecot asks the policy server about logins with the credential, and hashes tried passwords with the nonce.
+      return [k.ldapAuthPassword, k.doveadmApiKey, k.backendLoginPassword, ...(authPolicyRuns(spec) ? [k.authPolicyApiKey, k.authPolicyHashNonce] : [])];
     case 'mailbox':
       // Its drain asks the directors over doveadm HTTP whether users are still routed here; the proxies log in with the backend login.
       // While rspamd runs, the learn program gives its controller the password.
@@ -113,8 +118,8 @@ export function podSecretKeys(workload: SecretConsumer, spec: PlatformSpec): str
       // redis.conf's requirepass, and the agent's readiness check (AUTH, then PING).
       return [k.redisPassword];
     case 'policy':
-      // Its Redis client authenticates; nothing else of the platform is its business.
-      return [k.redisPassword];
+      // Its Redis client authenticates, and the proxies' auth policy requests carry the credential; never the nonce.
+      return [k.redisPassword, ...(authPolicyRuns(spec) ? [k.authPolicyApiKey] : [])];
     case 'as':
       // rspamd's Redis (Bayes, greylisting, history) and its controller's password.
       return [k.redisPassword, k.filterControllerPassword];

@@ -8,7 +8,7 @@ export { FILTER_ROLES, INSTANCE_ROLES, PROCESS_ROLES, ROLES } from './types.ts';
 export type { Account, AgentRole, AlertingSpec, ContainerResources, FilterRole, FilterSpec, InstanceRole, MailPlatform, PlatformSpec, PolicySpec, Ports, ProbeSpec, ProcessRole, QuotaSpec, Role, RoleSpec } from './types.ts';
 export { instanceReplicas, PROBE_PATHS, probePaths, probeRuns, type ProbePath } from './probe.ts';
 export { antivirusRuns, filterRuns } from './filter.ts';
-export { DEFAULT_POLICY_RULES, POLICY_CONTEXTS, policyCounts, policyRuns, type PolicyContext } from './policy.ts';
+export { authPolicyRuns, authPolicyTimeoutMs, DEFAULT_POLICY_RULES, POLICY_CONTEXTS, policyCounts, policyRuns, type PolicyContext } from './policy.ts';
 export {
   generateSecret, KNOWN_SECRETS, MIN_SECRET_LENGTH, missingSecrets, PLATFORM_SECRETS, platformSecrets, requireSecret, secretValue, withSecrets,
   type PlatformSecret, type PlatformSecretName, type PlatformSecretValues,

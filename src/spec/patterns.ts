@@ -11,3 +11,5 @@ export const QUANTITY_PATTERN = '^[0-9]+(\\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$';
 /** A Kubernetes object name that is also a DNS label (namespaces, Services, Secrets). */
 export const NAME_PATTERN = '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$';
 export const ADDRESS_PATTERN = '^[a-z0-9._+-]{1,64}@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$';
+/** Shortest secret accepted from a spec. Generated ones are 43 characters (32 random bytes). */
+export const MIN_SECRET_LENGTH = 16;

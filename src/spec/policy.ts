@@ -2,7 +2,8 @@
  * `spec.policy`: the flow-control policy server of the platform, whether and how it runs, and its rules document
  * (the same one `mailfleet policy --rules FILE` reads, embedded). Its schema, defaults and the checks past ajv.
  */
-import { POLICY_RULES_SCHEMA, policyRulesProblems, type PolicyCount, type PolicyRule } from '../policy/document.ts';
+import { AUTH_RULES_SCHEMA, POLICY_RULES_SCHEMA, policyRulesProblems, type PolicyCount, type PolicyRule } from '../policy/document.ts';
+import { MIN_SECRET_LENGTH } from './patterns.ts';
 import type { PlatformSpec } from './types.ts';
 
 /** The `policy_context` each Postfix role sends with its checks: what `rules[].contexts` names. */
@@ -46,6 +47,14 @@ export const DEFAULT_POLICY_RULES: readonly PolicyRule[] = [
 /** Default deadline of a request, as `mailfleet policy --deadline-ms`. */
 export const DEFAULT_POLICY_DEADLINE_MS = 100;
 
+/** Dovecot's wait for the policy server's answer to a login, from the server's own deadline: room for the round trip on a loaded node. */
+export function authPolicyTimeoutMs(deadlineMs: number): number {
+  return Math.min(10_000, Math.max(500, deadlineMs * 3));
+}
+
+/** A secret of the auth policy: one token of dovecot.conf and of an HTTP header (no whitespace, quotes, backslash, `#`, `<`). */
+const AUTH_SECRET = { type: 'string', minLength: MIN_SECRET_LENGTH, maxLength: 256, pattern: '^[^\\s"\'\\\\#<]+$' };
+
 /** `spec.policy`: the settings of the role, then the rules document's own fields (see PolicySpec). */
 export const POLICY_SPEC_SCHEMA = {
   type: 'object',
@@ -57,17 +66,37 @@ export const POLICY_SPEC_SCHEMA = {
     deadlineMs: { type: 'integer', minimum: 5, maximum: 10_000, default: DEFAULT_POLICY_DEADLINE_MS },
     ...POLICY_RULES_SCHEMA.properties,
     rules: { ...POLICY_RULES_SCHEMA.properties.rules, default: DEFAULT_POLICY_RULES },
+    auth: {
+      ...AUTH_RULES_SCHEMA,
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        // No defaults: what the spec leaves out is generated (see secrets.ts).
+        apiKey: AUTH_SECRET,
+        hashNonce: AUTH_SECRET,
+        ...AUTH_RULES_SCHEMA.properties,
+      },
+    },
   },
 } as const;
 
-/** Whether the policy server runs: enabled, with replicas, and a Postfix role to ask it. */
-export function policyRuns(spec: Pick<PlatformSpec, 'roles' | 'policy'>): boolean {
+/** Whether the proxies ask the policy server about logins: `spec.policy.auth.enabled`, with a proxy to ask and replicas to answer. */
+export function authPolicyRuns(spec: Pick<PlatformSpec, 'roles' | 'policy'>): boolean {
+  return spec.policy.enabled && spec.policy.auth.enabled && spec.policy.replicas > 0 && spec.roles.proxy.replicas > 0;
+}
+
+/** Whether Postfix asks the policy server: enabled, with replicas, and an `mta` or `msa`. */
+function postfixAsks(spec: Pick<PlatformSpec, 'roles' | 'policy'>): boolean {
   return spec.policy.enabled && spec.policy.replicas > 0 && (spec.roles.mta.replicas > 0 || spec.roles.msa.replicas > 0);
+}
+
+/** Whether the policy server runs: enabled, with replicas, and a Postfix role or the proxies' logins to ask it. */
+export function policyRuns(spec: Pick<PlatformSpec, 'roles' | 'policy'>): boolean {
+  return postfixAsks(spec) || authPolicyRuns(spec);
 }
 
 /** The stages at which a role asks the policy server: those at which one of the rules counts its requests. */
 export function policyCounts(spec: Pick<PlatformSpec, 'roles' | 'policy'>, context: PolicyContext): Set<PolicyCount> {
-  if (!policyRuns(spec)) return new Set();
+  if (!postfixAsks(spec)) return new Set();
   return new Set(spec.policy.rules.filter((r) => r.contexts === undefined || r.contexts.includes(context)).map((r) => r.count));
 }
 

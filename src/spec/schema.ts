@@ -305,6 +305,7 @@ export const PLATFORM_SCHEMA = {
             smtpHealth: port(10026),
             submissionsHealth: port(10466),
             policy: port(10040),
+            authPolicy: port(10041),
             milter: port(11332),
             rspamd: port(11334),
             clamd: port(3310),

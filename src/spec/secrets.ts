@@ -1,6 +1,7 @@
 /**
  * The platform's own secrets: the LDAP admin and service-account passwords, the doveadm API key, the proxies'
- * backend login, the Redis password, rspamd's controller password and the metrics admin key. A
+ * backend login, the Redis password, rspamd's controller password, the metrics admin key and the auth policy's
+ * credential and hash nonce. A
  * spec may give them; none has a default. Where the spec gives none they are generated strong on first
  * start (single host: once, kept in the state directory) or held in a Kubernetes Secret (one the
  * operator creates, or `spec.kubernetes.existingSecret`). Values everybody knows are refused.
@@ -8,11 +9,12 @@
 import { randomBytes } from 'node:crypto';
 import { MailfleetError } from '../errors.ts';
 import { filterRuns } from './filter.ts';
+import { authPolicyRuns } from './policy.ts';
 import { probeRuns } from './probe.ts';
 import type { PlatformSpec } from './types.ts';
 
 export type PlatformSecretName = 'ldapAdminPassword' | 'ldapReaderPassword' | 'ldapAuthPassword' | 'doveadmApiKey' | 'backendLoginPassword' | 'probePassword' | 'redisPassword'
-  | 'filterControllerPassword' | 'metricsAdminKey';
+  | 'filterControllerPassword' | 'metricsAdminKey' | 'authPolicyApiKey' | 'authPolicyHashNonce';
 
 export interface PlatformSecret {
   name: PlatformSecretName;
@@ -38,6 +40,9 @@ export const PLATFORM_SECRETS: readonly PlatformSecret[] = [
   { name: 'filterControllerPassword', field: 'spec.filter.controllerPassword', key: 'rspamd-controller-password', inUse: filterRuns },
   // VictoriaMetrics' and vmalert's admin endpoints (deletes, snapshots, reloads, /flags, pprof).
   { name: 'metricsAdminKey', field: 'spec.alerting.adminKey', key: 'metrics-admin-key' },
+  // Dovecot's auth policy: the credential the proxies send the policy server, and the nonce of the password hashes they send.
+  { name: 'authPolicyApiKey', field: 'spec.policy.auth.apiKey', key: 'auth-policy-api-key', inUse: authPolicyRuns },
+  { name: 'authPolicyHashNonce', field: 'spec.policy.auth.hashNonce', key: 'auth-policy-hash-nonce', inUse: authPolicyRuns },
 ];
 
 /** The platform secrets `spec` uses. */
@@ -45,8 +50,7 @@ export function platformSecrets(spec: PlatformSpec): PlatformSecret[] {
   return PLATFORM_SECRETS.filter((s) => s.inUse?.(spec) ?? true);
 }
 
-/** Shortest secret accepted from a spec. Generated ones are 43 characters (32 random bytes). */
-export const MIN_SECRET_LENGTH = 16;
+export { MIN_SECRET_LENGTH } from './patterns.ts';
 const GENERATED_SECRET_BYTES = 32;
 
 /**
@@ -83,6 +87,10 @@ export function secretValue(spec: PlatformSpec, name: PlatformSecretName): strin
       return spec.filter.controllerPassword;
     case 'metricsAdminKey':
       return spec.alerting.adminKey;
+    case 'authPolicyApiKey':
+      return spec.policy.auth.apiKey;
+    case 'authPolicyHashNonce':
+      return spec.policy.auth.hashNonce;
   }
 }
 
@@ -113,6 +121,8 @@ export function withSecrets(spec: PlatformSpec, values: PlatformSecretValues): P
   const redisPassword = pick('redisPassword');
   const controllerPassword = pick('filterControllerPassword');
   const metricsAdminKey = pick('metricsAdminKey');
+  const authApiKey = pick('authPolicyApiKey');
+  const authHashNonce = pick('authPolicyHashNonce');
   return {
     ...spec,
     ldap: {
@@ -130,6 +140,10 @@ export function withSecrets(spec: PlatformSpec, values: PlatformSecretValues): P
     redis: { ...spec.redis, ...(redisPassword === undefined ? {} : { password: redisPassword }) },
     filter: { ...spec.filter, ...(controllerPassword === undefined ? {} : { controllerPassword }) },
     alerting: { ...spec.alerting, ...(metricsAdminKey === undefined ? {} : { adminKey: metricsAdminKey }) },
+    policy: {
+      ...spec.policy,
+      auth: { ...spec.policy.auth, ...(authApiKey === undefined ? {} : { apiKey: authApiKey }), ...(authHashNonce === undefined ? {} : { hashNonce: authHashNonce }) },
+    },
   };
 }
 

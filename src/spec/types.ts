@@ -1,4 +1,4 @@
-import type { PolicyRules } from '../policy/document.ts';
+import type { AuthRules, PolicyRules } from '../policy/document.ts';
 
 /** The roles the platform knows, in start order (dependencies first). */
 export const ROLES = ['ldap', 'kvs', 'mailbox', 'proxy', 'mta', 'msa'] as const;
@@ -64,6 +64,8 @@ export interface Ports {
   submissionsHealth: number;
   /** The policy server (Postfix policy delegation) on every `policy` instance. */
   policy: number;
+  /** Dovecot's auth policy (HTTP) on every `policy` instance, which the proxies ask about every login. Default 10041. */
+  authPolicy: number;
   /** rspamd's milter (its proxy worker, scanning itself) on every `as` instance. Default 11332. */
   milter: number;
   /** rspamd's controller on every `as` instance: `/ping`, `/metrics`, learning (password). Default 11334. */
@@ -254,6 +256,30 @@ export interface PolicySpec extends PolicyRules {
   replicas: number;
   /** Time from a complete request to its reply at most; past it, `defaultAction`. 5 to 10000; default 100. */
   deadlineMs: number;
+  auth: AuthPolicySpec;
+}
+
+/**
+ * Brute-force protection of logins (IMAP, POP3, and SMTP AUTH, which the msa checks through the proxies' Dovecot
+ * auth): every proxy asks the policy server before a login and reports its outcome after (Dovecot's
+ * `auth_policy_server_url`); failures are counted in Redis, shared by every proxy and policy instance, per client
+ * address and per account, and a client over a limit is refused or delayed (`rules`, see AuthRules). While Redis
+ * cannot answer within `deadlineMs` logins are allowed (counted in `mailfleet_policy_auth_fail_open_total`), and
+ * Dovecot allows a login it could not ask about.
+ */
+export interface AuthPolicySpec extends AuthRules {
+  /** Ask the policy server about logins. Default true; it takes effect while `spec.policy.enabled` and a proxy runs. */
+  enabled: boolean;
+  /**
+   * The credential the proxies send with every request (`Authorization: Bearer`). No default: generated like the
+   * other platform secrets. 16 to 256 letters, digits or `._~+/=-`.
+   */
+  apiKey?: string;
+  /**
+   * The nonce every proxy mixes into the hash of a tried password (`auth_policy_hash_nonce`), so the policy server
+   * sees a truncated, salted hash and never a password. No default: generated; the same for every proxy.
+   */
+  hashNonce?: string;
 }
 
 /**

@@ -27,6 +27,7 @@ const platform = parseSpec(stringify({
     redis: { password: 'redis-secret-0123456789' },
     filter: { controllerPassword: 'rspamd-secret-0123456789' },
     alerting: { adminKey: 'metrics-admin-key-0123456789' },
+    policy: { auth: { apiKey: 'auth-policy-key-0123456789', hashNonce: 'auth-policy-nonce-0123456789' } },
     accounts: {
       seed: [{ address: 'alice@example.com', password: 'alice-password' }],
       generate: [{ count: 2, prefix: 'user', domain: 'example.com', password: 'generated-password' }],

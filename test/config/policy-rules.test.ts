@@ -6,9 +6,11 @@ import { validatePolicyRules } from '../../src/policy/index.ts';
 import { testSpec } from '../support/spec.ts';
 
 test('GIVEN spec.policy WHEN its rules file is written THEN the policy server reads back the same document', () => {
-  const spec = testSpec('policy: { exempt: { networks: [10.0.0.0/8] }, rules: [{ name: a, key: sender, count: bytes, windows: [{ limit: 9, seconds: 60, burst: 3 }], contexts: [msa] }] }');
-  const { defaultAction, exempt, rules } = spec.policy;
-  assert.deepEqual(validatePolicyRules(parse(policyRulesFile(spec))), { defaultAction, exempt, rules });
+  const spec = testSpec('policy: { exempt: { networks: [10.0.0.0/8] }, rules: [{ name: a, key: sender, count: bytes, windows: [{ limit: 9, seconds: 60, burst: 3 }], contexts: [msa] }], auth: { exempt: { accounts: [probe@example.org] }, rules: [{ name: t, key: login, distinctPasswords: false, knownSeconds: 0, windows: [{ limit: 5, seconds: 60 }], action: tarpit, tarpitSeconds: 9 }] } }');
+  const { defaultAction, exempt, rules, auth } = spec.policy;
+  const text = policyRulesFile(spec);
+  assert.deepEqual(validatePolicyRules(parse(text)), { defaultAction, exempt, rules, auth: { exempt: auth.exempt, rules: auth.rules } });
+  assert.doesNotMatch(text, /apiKey|hashNonce|enabled/, 'the auth rules only: not the credential, the nonce or the switch');
 });
 
 test('GIVEN the same rules written in another field order WHEN the file is written THEN the bytes are the same', () => {

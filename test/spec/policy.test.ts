@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isMailfleetError } from '../../src/errors.ts';
 import { validatePolicyRules } from '../../src/policy/index.ts';
-import { DEFAULT_POLICY_RULES, parseSpec, policyCounts, policyRuns } from '../../src/spec/index.ts';
+import { authPolicyRuns, DEFAULT_POLICY_RULES, parseSpec, policyCounts, policyRuns } from '../../src/spec/index.ts';
 
 const MINIMAL = `apiVersion: mailfleet.io/v1alpha1
 kind: MailPlatform
@@ -40,7 +40,7 @@ test('GIVEN a spec without policy WHEN parsed THEN the policy server runs with 2
 
 test('GIVEN the default rules WHEN validated as a rules file THEN the policy server takes them unchanged', () => {
   const { spec } = parseSpec(MINIMAL);
-  const doc = { defaultAction: spec.policy.defaultAction, exempt: spec.policy.exempt, rules: spec.policy.rules };
+  const doc = { defaultAction: spec.policy.defaultAction, exempt: spec.policy.exempt, rules: spec.policy.rules, auth: { exempt: spec.policy.auth.exempt, rules: spec.policy.auth.rules } };
   assert.deepEqual(validatePolicyRules(structuredClone(doc), 'spec.policy'), doc);
 });
 
@@ -92,9 +92,31 @@ test('GIVEN which roles run and which rules exist WHEN asked THEN the policy run
   const open = parseSpec(`${MINIMAL}  policy:\n    rules:\n${rule('a')}      - { name: b, key: sasl_username, count: bytes, windows: [{ limit: 5, seconds: 60 }], contexts: [msa] }\n`).spec;
   assert.deepEqual([...policyCounts(open, 'mta')], ['recipients'], 'a rule without contexts counts for both');
   assert.deepEqual([...policyCounts(open, 'msa')].sort(), ['bytes', 'recipients']);
-  for (const off of ['policy: { enabled: false }', 'policy: { replicas: 0 }', 'roles: { mta: { replicas: 0 }, msa: { replicas: 0 } }']) {
+  for (const off of ['policy: { enabled: false }', 'policy: { replicas: 0 }', 'roles: { mta: { replicas: 0 }, msa: { replicas: 0 } }\n  policy: { auth: { enabled: false } }']) {
     const s = parseSpec(`${MINIMAL}  ${off}\n`).spec;
     assert.equal(policyRuns(s), false, off);
     assert.deepEqual([...policyCounts(s, 'mta')], [], off);
   }
+});
+
+test('GIVEN proxies and no Postfix role WHEN asked THEN the policy server still runs, for the logins, and counts no Postfix stage', () => {
+  const { spec } = parseSpec(`${MINIMAL}  roles: { mta: { replicas: 0 }, msa: { replicas: 0 } }\n`);
+  assert.equal(authPolicyRuns(spec), true);
+  assert.equal(policyRuns(spec), true);
+  assert.deepEqual([...policyCounts(spec, 'mta')], []);
+  assert.equal(authPolicyRuns(parseSpec(`${MINIMAL}  roles: { proxy: { replicas: 0 }, mta: { replicas: 0 }, msa: { replicas: 0 } }\n`).spec), false, 'no proxy asks');
+});
+
+test('GIVEN a spec without spec.policy.auth WHEN parsed THEN login protection is on with the default rules; bad auth rules are named by field', () => {
+  const { spec } = parseSpec(MINIMAL);
+  assert.equal(spec.policy.auth.enabled, true);
+  assert.deepEqual(spec.policy.auth.rules.map((r) => [r.name, r.key, r.action]), [['auth-address', 'remote', 'reject'], ['auth-network', 'remote', 'reject'], ['auth-account', 'login', 'reject']]);
+  assert.equal(spec.policy.auth.apiKey, undefined, 'no default credential: generated');
+  assert.deepEqual(problems(`${MINIMAL}  policy: { auth: { rules: [{ name: x, key: login, windows: [{ limit: 3, seconds: 60 }], ipv4Prefix: 24, action: ban }], apiKey: short } }\n`).sort(), [
+    'spec.policy.auth.apiKey: must NOT have fewer than 16 characters',
+    'spec.policy.auth.rules[0].action: must be equal to one of the allowed values',
+  ]);
+  assert.deepEqual(problems(`${MINIMAL}  policy: { auth: { rules: [{ name: x, key: login, windows: [{ limit: 3, seconds: 60 }], ipv4Prefix: 24 }] } }\n`), [
+    'spec.policy.auth.rules[0].ipv4Prefix: only taken with key remote',
+  ]);
 });

@@ -2,7 +2,7 @@
  * NetworkPolicies: everything in the namespace is denied by default (in and out), then each
  * component gets exactly the flows the mail path needs. Ports are named as on the containers.
  */
-import { filterRuns, policyCounts, policyRuns, probeRuns } from '../../spec/index.ts';
+import { authPolicyRuns, filterRuns, policyCounts, policyRuns, probeRuns } from '../../spec/index.ts';
 import { meta, OPERATOR_POD_LABELS, PLATFORM_LABEL, quotaChecked, replicasOf, selector, type MailWorkload, type RenderContext } from './context.ts';
 import type { KubeObject, Rendered } from './objects.ts';
 
@@ -147,7 +147,14 @@ function mailFlows(ctx: RenderContext, w: MailWorkload): { ingress: Flow[]; egre
           ...probe('imaps', 'pop3s'),
           SCRAPE,
         ],
-        egress: [{ peers: [{ component: 'mailbox' }], ports: ['imap', 'pop3', 'lmtp'] }, ...quotaFlow('mailbox'), { peers: [{ component: 'proxy' }], ports: ['director'] }, ldap],
+        egress: [
+          { peers: [{ component: 'mailbox' }], ports: ['imap', 'pop3', 'lmtp'] },
+          ...quotaFlow('mailbox'),
+          { peers: [{ component: 'proxy' }], ports: ['director'] },
+          ldap,
+          // Dovecot's auth policy client asks the policy server about every login.
+          ...(authPolicyRuns(ctx.spec) ? [{ peers: [{ component: 'policy' }], ports: ['auth-policy'] }] : []),
+        ],
       };
     case 'mailbox':
       return {

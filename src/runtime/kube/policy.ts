@@ -2,14 +2,15 @@
  * The policy server in Kubernetes: a Deployment (`spec.policy.replicas`, spread like every stateless role) running
  * `mailfleet policy` on the rules of `spec.policy` (a ConfigMap; a change of rules rolls the pods), counting in the
  * `kvs` Redis with the password from the platform Secret (that key only), behind a ClusterIP Service `policy` that
- * the `mta` and `msa` ask (Kubernetes balances Postfix's persistent connections over the replicas). Its
- * NetworkPolicy lets in only mta and msa on the policy port and the scrapers on http, and out only to Redis (and
- * DNS, which every pod may reach).
+ * the `mta` and `msa` ask (Kubernetes balances Postfix's persistent connections over the replicas), and the
+ * proxies' Dovecot asks about logins on the auth-policy port (HTTP, with the credential from the Secret). Its
+ * NetworkPolicy lets in only mta and msa on the policy port, the proxies on auth-policy and the scrapers on http,
+ * and out only to Redis (and DNS, which every pod may reach).
  */
 import { createHash } from 'node:crypto';
 import { POD_PATHS } from '../../agent/index.ts';
-import { POLICY_RULES_FILE, policyRulesFile, SECRET_KEYS } from '../../config/index.ts';
-import { policyRuns } from '../../spec/index.ts';
+import { podSecretKeys, POLICY_RULES_FILE, policyRulesFile, SECRET_KEYS } from '../../config/index.ts';
+import { authPolicyRuns, policyRuns } from '../../spec/index.ts';
 import { secretName } from './configs.ts';
 import { meta, selector, serviceHost, type RenderContext } from './context.ts';
 import { networkPolicy, SCRAPE } from './network.ts';
@@ -36,6 +37,7 @@ function policyArgs(ctx: RenderContext): string[] {
     '--platform', platform,
     '--deadline-ms', String(spec.policy.deadlineMs),
     '--listen', `0.0.0.0:${spec.ports.policy}`,
+    ...(authPolicyRuns(spec) ? ['--auth-listen', `0.0.0.0:${spec.ports.authPolicy}`, '--auth-key-file', `${POD_PATHS.secrets}/${SECRET_KEYS.authPolicyApiKey}`] : []),
     '--metrics', `0.0.0.0:${spec.ports.http}`,
   ];
 }
@@ -44,13 +46,14 @@ export function renderPolicy(ctx: RenderContext): Rendered[] {
   if (!policyRuns(ctx.spec)) return [];
   const name = `${ctx.platform}-${POLICY}`;
   const { ports } = ctx.spec;
+  const auth = authPolicyRuns(ctx.spec);
   const rules = policyRulesFile(ctx.spec);
   const podAnnotations = { ...scrapeAnnotations(ctx), [POLICY_RULES_DIGEST_ANNOTATION]: createHash('sha256').update(rules).digest('hex') };
   const out: Rendered[] = [
     { object: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(ctx, name, POLICY), automountServiceAccountToken: false } },
     { object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(ctx, policyRulesConfigMapName(ctx), POLICY), data: { [POLICY_RULES_FILE]: rules } } },
     {
-      comment: `The policy server: mta and msa ask it (check_policy_service, policy_context=<role>) at the stages its rules count at;\nit counts in Redis (kvs-0), answers ${ctx.spec.policy.defaultAction} when Redis cannot answer within ${ctx.spec.policy.deadlineMs} ms, and Postfix lets mail through\nwhen it cannot be reached. mailfleet_policy_* metrics on its http port.`,
+      comment: `The policy server: mta and msa ask it (check_policy_service, policy_context=<role>) at the stages its rules count at${auth ? ',\nthe proxies\' Dovecot about every login (auth_policy_server_url, port auth-policy)' : ''};\nit counts in Redis (kvs-0), answers ${ctx.spec.policy.defaultAction} when Redis cannot answer within ${ctx.spec.policy.deadlineMs} ms, and Postfix lets mail through\nwhen it cannot be reached. mailfleet_policy_* metrics on its http port.`,
       object: mailfleetDeployment(ctx, {
         name: POLICY,
         serviceAccount: name,
@@ -60,6 +63,7 @@ export function renderPolicy(ctx: RenderContext): Rendered[] {
         args: policyArgs(ctx),
         ports: [
           { name: 'policy', containerPort: ports.policy },
+          ...(auth ? [{ name: 'auth-policy', containerPort: ports.authPolicy }] : []),
           { name: 'http', containerPort: ports.http },
         ],
         resources: ctx.spec.kubernetes.resources.policy,
@@ -73,8 +77,8 @@ export function renderPolicy(ctx: RenderContext): Rendered[] {
         ],
         volumes: [
           { name: 'rules', configMap: { name: policyRulesConfigMapName(ctx) } },
-          // The Redis password only: nothing else of the platform Secret.
-          { name: 'secrets', secret: { secretName: secretName(ctx), items: [{ key: SECRET_KEYS.redisPassword, path: SECRET_KEYS.redisPassword }], defaultMode: 0o440 } },
+          // The Redis password and the auth policy's credential only: nothing else of the platform Secret.
+          { name: 'secrets', secret: { secretName: secretName(ctx), items: podSecretKeys('policy', ctx.spec).map((key) => ({ key, path: key })), defaultMode: 0o440 } },
         ],
       }),
     },
@@ -86,7 +90,10 @@ export function renderPolicy(ctx: RenderContext): Rendered[] {
         spec: {
           type: 'ClusterIP',
           selector: selector(ctx, POLICY),
-          ports: [{ name: 'policy', port: ports.policy, targetPort: 'policy', protocol: 'TCP' }],
+          ports: [
+            { name: 'policy', port: ports.policy, targetPort: 'policy', protocol: 'TCP' },
+            ...(auth ? [{ name: 'auth-policy', port: ports.authPolicy, targetPort: 'auth-policy', protocol: 'TCP' }] : []),
+          ],
         },
       },
     },
@@ -101,7 +108,8 @@ export function renderPolicy(ctx: RenderContext): Rendered[] {
   ];
   if (ctx.spec.kubernetes.networkPolicies) {
     const askers = [{ component: 'mta' }, { component: 'msa' }];
-    out.push(networkPolicy(ctx, POLICY, [{ peers: askers, ports: ['policy'] }, SCRAPE], [{ peers: [{ component: 'kvs' }], ports: ['redis'] }]));
+    const logins = auth ? [{ peers: [{ component: 'proxy' }], ports: ['auth-policy'] }] : [];
+    out.push(networkPolicy(ctx, POLICY, [{ peers: askers, ports: ['policy'] }, ...logins, SCRAPE], [{ peers: [{ component: 'kvs' }], ports: ['redis'] }]));
   }
   return out;
 }

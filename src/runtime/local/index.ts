@@ -9,7 +9,7 @@ import {
 import { MailfleetError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { alertRuleFiles } from '../../observability/index.ts';
-import { antivirusRuns, filterRuns, type MailPlatform } from '../../spec/index.ts';
+import { antivirusRuns, authPolicyRuns, filterRuns, type MailPlatform } from '../../spec/index.ts';
 import { createCertificateRenewal, createTlsMetrics } from '../../tls/index.ts';
 import { createAddressPool } from './addresses.ts';
 import { startControlServer } from './control.ts';
@@ -133,7 +133,8 @@ export async function startLocalPlatform(opts: {
   const metricsServer = await serveRuntimeMetrics({ host: controllerAddress, port: platform.spec.ports.http, metrics: () => registry.metrics(), log });
   const runtime: LocalRuntime = createLocalRuntime({
     spec: platform.spec,
-    launch: { cli: opts.agentCommand, specFile, stateDir, logDir, httpPort: platform.spec.ports.http, policyPort: platform.spec.ports.policy },
+    launch: { cli: opts.agentCommand, specFile, stateDir, logDir, httpPort: platform.spec.ports.http, policyPort: platform.spec.ports.policy,
+      ...(authPolicyRuns(platform.spec) ? { authPolicyPort: platform.spec.ports.authPolicy } : {}) },
     peersFile: peersFile(stateDir),
     addresses,
     log,

@@ -32,6 +32,8 @@ export interface PodLaunch {
   httpPort: number;
   /** Where a policy instance serves Postfix on its address (spec.ports.policy). */
   policyPort: number;
+  /** Where a policy instance serves the proxies' auth policy on its address (spec.ports.authPolicy); undefined: it does not. */
+  authPolicyPort?: number;
 }
 
 /**
@@ -46,6 +48,7 @@ function instanceArgs(pod: Pod, launch: PodLaunch): string[] {
     return [
       'policy', '--state-dir', launch.stateDir, '--name', pod.name,
       '--listen', `${pod.address}:${launch.policyPort}`, '--metrics', `${pod.address}:${launch.httpPort}`,
+      ...(launch.authPolicyPort === undefined ? [] : ['--auth-listen', `${pod.address}:${launch.authPolicyPort}`]),
     ];
   }
   return [

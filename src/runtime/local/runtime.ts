@@ -56,12 +56,13 @@ function httpProbe(host: string, port: number, path: '/readyz' | '/livez'): Prom
 
 /**
  * Which roles must re-read their config when a role's addresses change (the single-host stand-in for DNS): the
- * policy server reconnects to a moved kvs, Postfix asks a moved policy server.
+ * policy server reconnects to a moved kvs, Postfix and the proxies' Dovecot ask a moved policy server.
  */
 const DEPENDENTS: Partial<Record<InstanceRole, InstanceRole[]>> = {
   ldap: ['mta', 'msa', 'mailbox', 'proxy'],
   kvs: ['policy', 'as'],
-  policy: ['mta', 'msa'],
+  // The proxies ask it about logins.
+  policy: ['mta', 'msa', 'proxy'],
   proxy: ['mta', 'msa'],
   // rspamd is the mta's and msa's milter and learns from the mailboxes; clamd is rspamd's antivirus.
   as: ['mta', 'msa', 'mailbox'],

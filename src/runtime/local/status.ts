@@ -28,7 +28,7 @@ export function rolePorts(role: InstanceRole, ports: Ports): Record<string, numb
     case 'kvs':
       return { redis: ports.redis, ...http };
     case 'policy':
-      return { policy: ports.policy, ...http };
+      return { policy: ports.policy, authPolicy: ports.authPolicy, ...http };
     case 'as':
       return { milter: ports.milter, rspamd: ports.rspamd, ...http };
     case 'av':

@@ -45,18 +45,20 @@ test('GIVEN the example WHEN rendered THEN two policy servers count in kvs-0 wit
   assert.equal(flag(args, '--redis'), 'kvs-0.kvs.mailfleet.svc.cluster.local:6379');
   assert.equal(flag(args, '--redis-password-file'), '/etc/mailfleet/secrets/redis-password');
   assert.deepEqual([flag(args, '--platform'), flag(args, '--deadline-ms'), flag(args, '--listen'), flag(args, '--metrics'), flag(args, '--name')], ['demo', '100', '0.0.0.0:10040', '0.0.0.0:8081', '$(POD_NAME)']);
-  assert.deepEqual(container.ports.map((p) => [p.name, p.containerPort]), [['policy', 10040], ['http', 8081]]);
+  assert.deepEqual(container.ports.map((p) => [p.name, p.containerPort]), [['policy', 10040], ['auth-policy', 10041], ['http', 8081]]);
+  assert.deepEqual([flag(args, '--auth-listen'), flag(args, '--auth-key-file')], ['0.0.0.0:10041', '/etc/mailfleet/secrets/auth-policy-api-key']);
   assert.deepEqual([container.livenessProbe.httpGet, container.readinessProbe.httpGet], [{ path: '/livez', port: 'http' }, { path: '/readyz', port: 'http' }]);
   const rules = parse(configMapFile(objects, 'demo-policy-rules', 'rules.yaml')) as unknown;
-  const { defaultAction, exempt, rules: list } = doc.spec.policy;
-  assert.deepEqual(validatePolicyRules(rules), { defaultAction, exempt, rules: list }, 'the file the server reads is spec.policy\'s rules document');
+  const { defaultAction, exempt, rules: list, auth } = doc.spec.policy;
+  const expected = { defaultAction, exempt, rules: list, auth: { exempt: auth.exempt, rules: auth.rules } };
+  assert.deepEqual(validatePolicyRules(rules), expected, 'the file the server reads is spec.policy\'s rules document, auth rules too, without the auth secrets');
 });
 
 test('GIVEN the example WHEN rendered THEN the mta and msa configs ask the policy Service, each at the stage its rules count at', () => {
   const objects = renderPlatform(parseSpec(EXAMPLE));
   const service = find(objects, 'Service', 'policy').spec as { type: string; ports: { name: string; port: number; targetPort: string }[]; selector: Record<string, string> };
   assert.equal(service.type, 'ClusterIP', 'one address, connections balanced over the replicas');
-  assert.deepEqual(service.ports, [{ name: 'policy', port: 10040, targetPort: 'policy', protocol: 'TCP' }]);
+  assert.deepEqual(service.ports, [{ name: 'policy', port: 10040, targetPort: 'policy', protocol: 'TCP' }, { name: 'auth-policy', port: 10041, targetPort: 'auth-policy', protocol: 'TCP' }]);
   assert.equal(service.selector['app.kubernetes.io/component'], 'policy');
   const check = (role: string) => `check_policy_service { inet:policy.mailfleet.svc.cluster.local:10040, timeout=2s, default_action=DUNNO, try_limit=1, policy_context=${role} }`;
   // Flow control first; the quota check (config/postfix-quota.ts) after it.
@@ -64,7 +66,7 @@ test('GIVEN the example WHEN rendered THEN the mta and msa configs ask the polic
   assert.match(configMapFile(objects, 'demo-msa-config', 'main.cf'), new RegExp(`^smtpd_data_restrictions = ${check('msa').replace(/[{}.]/g, '\\$&')}$`, 'm'));
 });
 
-test('GIVEN the example WHEN rendered THEN the policy server runs unprivileged, spread, mounts no token and only the Redis password', () => {
+test('GIVEN the example WHEN rendered THEN the policy server runs unprivileged, spread, mounts no token and only the Redis password and the auth policy credential', () => {
   const objects = renderPlatform(parseSpec(EXAMPLE));
   const { spec, container, meta } = podOf(objects);
   assert.equal(spec.automountServiceAccountToken, false);
@@ -73,7 +75,7 @@ test('GIVEN the example WHEN rendered THEN the policy server runs unprivileged, 
   assert.equal(container.securityContext.readOnlyRootFilesystem, true);
   assert.deepEqual(container.securityContext.capabilities, { drop: ['ALL'] });
   const secret = spec.volumes.find((v) => v.secret)?.secret;
-  assert.deepEqual([secret?.secretName, secret?.items?.map((i) => i.key)], ['demo-secrets', ['redis-password']]);
+  assert.deepEqual([secret?.secretName, secret?.items?.map((i) => i.key)], ['demo-secrets', ['redis-password', 'auth-policy-api-key']], 'never the hash nonce');
   assert.deepEqual(container.resources, { requests: { cpu: '250m', memory: '128Mi' }, limits: { cpu: '1', memory: '256Mi' } });
   assert.equal(meta.annotations['prometheus.io/scrape'], 'true');
   assert.equal(meta.annotations['prometheus.io/port'], '8081');
@@ -91,11 +93,12 @@ test('GIVEN other rules WHEN rendered THEN the pods\' rules digest changes, so t
   assert.notEqual(digest(variant((s) => (s.policy = { rules: [] }))), base);
 });
 
-test('GIVEN network policies WHEN rendered THEN only mta and msa reach the policy port and the scrapers http; it reaches only Redis; Redis admits only it and rspamd', () => {
+test('GIVEN network policies WHEN rendered THEN only mta and msa reach the policy port, the proxies the auth-policy port and the scrapers http; it reaches only Redis; Redis admits only it and rspamd', () => {
   const objects = renderPlatform(parseSpec(EXAMPLE));
   const own = find(objects, 'NetworkPolicy', 'demo-policy').spec as { ingress: Rule[]; egress: Rule[] };
   assert.deepEqual(own.ingress.map((r) => [r.from?.map((p) => component(p) ?? 'monitoring namespaces'), r.ports.map((p) => p.port)]), [
     [['mta', 'msa'], ['policy']],
+    [['proxy'], ['auth-policy']],
     [['victoriametrics', 'monitoring namespaces'], ['http']],
   ]);
   assert.deepEqual(own.egress.map((r) => [r.to?.map(component), r.ports.map((p) => p.port)]), [[['kvs'], ['redis']]]);
@@ -105,6 +108,27 @@ test('GIVEN network policies WHEN rendered THEN only mta and msa reach the polic
     const egress = (find(objects, 'NetworkPolicy', `demo-${w}`).spec as { egress: Rule[] }).egress.filter((r) => r.to?.some((p) => component(p) === 'policy'));
     assert.deepEqual(egress.map((r) => r.ports.map((p) => p.port)), [['policy']], `${w} may ask the policy server`);
   }
+  const proxy = (find(objects, 'NetworkPolicy', 'demo-proxy').spec as { egress: Rule[] }).egress.filter((r) => r.to?.some((p) => component(p) === 'policy'));
+  assert.deepEqual(proxy.map((r) => r.ports.map((p) => p.port)), [['auth-policy']], 'the proxies ask it about logins, on that port only');
+});
+
+test('GIVEN the example WHEN rendered THEN the proxy Dovecot asks the policy Service about logins with the credential and nonce from the Secret, not failing closed', () => {
+  const conf = configMapFile(renderPlatform(parseSpec(EXAMPLE)), 'demo-proxy-config', 'dovecot.conf');
+  assert.match(conf, /^auth_policy_server_url = http:\/\/policy\.mailfleet\.svc\.cluster\.local:10041\/$/m);
+  assert.match(conf, /^auth_policy_server_api_header = Authorization: Bearer \{\{mailfleet\.secret\.auth-policy-api-key\}\}$/m);
+  assert.match(conf, /^auth_policy_hash_nonce = \{\{mailfleet\.secret\.auth-policy-hash-nonce\}\}$/m);
+  assert.match(conf, /^auth_policy_reject_on_fail = no$/m);
+  assert.match(conf, /^auth_policy_server_timeout_msecs = 500$/m);
+  assert.doesNotMatch(conf, /client_id/, 'the client\'s IMAP ID does not cross the hop');
+});
+
+test('GIVEN the auth policy off WHEN rendered THEN the proxies ask nothing, the policy server has no auth port and mounts no credential', () => {
+  const objects = renderPlatform(variant((s) => (s.policy = { auth: { enabled: false } })));
+  assert.doesNotMatch(configMapFile(objects, 'demo-proxy-config', 'dovecot.conf'), /auth_policy/);
+  const { container, spec } = podOf(objects);
+  assert.deepEqual(container.ports.map((p) => p.name), ['policy', 'http']);
+  assert.ok(!container.args.includes('--auth-listen'));
+  assert.deepEqual(spec.volumes.find((v) => v.secret)?.secret?.items?.map((i) => i.key), ['redis-password']);
 });
 
 test('GIVEN rules for the mta only WHEN rendered THEN the msa neither asks the policy server nor may reach it', () => {

@@ -180,6 +180,7 @@ const INLINE_PROBE = 'inline-probe-password-0123';
 const INLINE_REDIS = 'inline-redis-password-0123456';
 const INLINE_RSPAMD = 'inline-rspamd-password-0123456';
 const INLINE_METRICS_ADMIN = 'inline-metrics-admin-key-0123456';
+const INLINE_AUTH_POLICY = { apiKey: 'inline-auth-policy-key-0123456', hashNonce: 'inline-auth-policy-nonce-01234' };
 
 /** The example with every platform secret in the spec and no existing Secret named: the Secret is rendered. */
 const inline = () => variant((d) => {
@@ -189,13 +190,14 @@ const inline = () => variant((d) => {
   d.spec.redis = { password: INLINE_REDIS };
   d.spec.filter = { controllerPassword: INLINE_RSPAMD };
   d.spec.alerting = { adminKey: INLINE_METRICS_ADMIN };
+  d.spec.policy = { auth: INLINE_AUTH_POLICY };
   d.spec.kubernetes.existingSecret = '';
 });
 
 test('GIVEN every secret in the spec WHEN rendered THEN no ConfigMap holds one and the Secret holds them all', () => {
   const doc = inline();
   const objects = renderPlatform(doc);
-  const secretValues = [INLINE_SECRETS.adminPassword, INLINE_SECRETS.readerPassword, INLINE_SECRETS.authPassword, INLINE_KEY, INLINE_BACKEND_LOGIN, INLINE_PROBE, INLINE_REDIS, INLINE_RSPAMD, INLINE_METRICS_ADMIN, ...doc.spec.accounts.seed.map((a) => a.password)];
+  const secretValues = [INLINE_SECRETS.adminPassword, INLINE_SECRETS.readerPassword, INLINE_SECRETS.authPassword, INLINE_KEY, INLINE_BACKEND_LOGIN, INLINE_PROBE, INLINE_REDIS, INLINE_RSPAMD, INLINE_METRICS_ADMIN, INLINE_AUTH_POLICY.apiKey, INLINE_AUTH_POLICY.hashNonce, ...doc.spec.accounts.seed.map((a) => a.password)];
   for (const cm of byKind(objects, 'ConfigMap')) {
     const text = JSON.stringify(cm);
     for (const s of secretValues) assert.ok(!text.includes(s), `ConfigMap ${cm.metadata.name} must not contain a secret`);
@@ -234,7 +236,8 @@ test('GIVEN the example WHEN rendered THEN the Internet-facing mta mounts only t
   for (const w of ['mailout', 'fallback']) assert.equal(secretItems(objects, w), undefined, `${w} mounts no Secret`);
   assert.deepEqual(secretItems(objects, 'kvs'), ['redis-password'], 'Redis holds its own password, and nothing else');
   assert.ok(secretItems(objects, 'ldap')?.includes('ldap-admin-password'));
-  assert.deepEqual(secretItems(objects, 'proxy'), ['ldap-auth-password', 'doveadm-api-key', 'backend-login-password']);
+  // The auth policy: the credential the proxies send the policy server and the nonce of the password hashes.
+  assert.deepEqual(secretItems(objects, 'proxy'), ['ldap-auth-password', 'doveadm-api-key', 'backend-login-password', 'auth-policy-api-key', 'auth-policy-hash-nonce']);
   assert.ok(!secretItems(objects, 'mta')?.includes('ldap-auth-password'), 'the mta cannot read password hashes');
 });
 

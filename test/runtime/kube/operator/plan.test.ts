@@ -124,6 +124,7 @@ test('GIVEN a Secret the operator applied from spec secrets WHEN the spec drops 
     s.redis = { password: 'inline-redis-password-0123456' };
     s.filter = { ...s.filter!, controllerPassword: 'inline-rspamd-password-0123456' };
     s.alerting = { ...s.alerting, adminKey: 'inline-metrics-admin-key-0123456' };
+    s.policy = { ...s.policy, auth: { apiKey: 'inline-auth-policy-key-0123456', hashNonce: 'inline-auth-policy-nonce-01234' } };
     s.kubernetes!.existingSecret = '';
   });
   const before = renderPlatform(inline);
