@@ -14,6 +14,7 @@ export { configYaml } from './config-yaml.ts';
 export { VMAIL_USER } from './dovecot-common.ts';
 export { LEARN_CLI_TOKEN, LEARN_DIR, LEARN_FILES, LEARN_PROGRAM, LEARN_SCRIPTS } from './dovecot-learn.ts';
 export { dovecotStatsSocket, MAILBOX_METRICS, PROXY_METRICS, type DovecotMetric } from './dovecot-stats.ts';
+export { dovecotAuthPolicySettings } from './dovecot-proxy.ts';
 export { POSTFIX_LOG_QUEUE_MIN, postfixHealthHost, postfixOutboundFiles, postfixProxyServices, type PostfixProxyService } from './postfix.ts';
 export { POLICY_RULES_FILE, policyRulesFile } from './policy-rules.ts';
 export { QUOTA_RELAY_DEADLINE_MS } from './postfix-quota.ts';
