@@ -86,6 +86,13 @@ export const overview: DashboardDefinition = {
         graph('Policy connections shed', 'ops', [{ expr: rate('mailfleet_policy_connections_shed_total', NS, ['reason']), legend: '{{reason}}' }], {
           description: 'Client connections the policy servers closed per second to protect themselves: an idle one making room at the connection cap, a newcomer turned away there, or those holding most past the budget of unread replies and undecoded requests. Anything but a rare idle_at_cap means clients other than Postfix are at the port, or too few policy servers.',
         }),
+        graph('Login policy verdicts', 'ops', [{ expr: rate('mailfleet_policy_auth_requests_total', NS, ['command', 'verdict', 'rule']), legend: '{{command}} {{verdict}} {{rule}}' }], {
+          description: 'What the proxies\' Dovecot was told per second before logins (allow, reject, tarpit, with the auth rule that decided) and the outcomes it reported after. A rise in reject is a password-guessing wave held back.',
+          stacked: true,
+        }),
+        graph('Login policy fail-open', 'ops', [{ expr: rate('mailfleet_policy_auth_fail_open_total', NS, ['reason']), legend: '{{reason}}' }], {
+          description: 'Login checks and reports answered allow without Redis per second: Redis down, past the deadline, too many in flight, or a script error. Logins go on, failures are not counted.',
+        }),
         graph('Policy servers connected to Redis', 'short', [{ expr: sumBy([], series('mailfleet_policy_redis_up', NS)), legend: 'connected' }, { expr: `count(${series('mailfleet_policy_redis_up', NS)})`, legend: 'instances' }], {
           description: 'Policy servers whose Redis (kvs) connection is ready, against all of them.',
         }),

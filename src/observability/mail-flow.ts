@@ -252,12 +252,43 @@ function policy(s: Scope, runs: boolean): AlertRule[] {
   ];
 }
 
+/** Refused or delayed logins in ten minutes, all proxies together, that make a brute-force wave worth a look. */
+const LOGIN_REFUSALS_WAVE = 500;
+
+/**
+ * Brute-force protection of logins: the auth policy letting logins through unchecked (Redis down or slow), and a
+ * wave of logins refused by its rules (an attack under way, or a rule refusing honest clients).
+ */
+function loginPolicy(s: Scope): AlertRule[] {
+  const refused = s.sel('mailfleet_policy_auth_requests_total', 'command="allow",verdict=~"reject|tarpit"');
+  return [
+    {
+      alert: 'MailfleetLoginPolicyFailingOpen',
+      expr: `sum without (reason) (increase(${s.sel('mailfleet_policy_auth_fail_open_total')}[5m])) > 0`,
+      forSeconds: 5 * MIN,
+      severity: 'warning',
+      summary: 'Policy server {{ $labels.instance }} lets logins through unchecked',
+      description: 'It answered {{ $value | humanize }} login checks or reports in five minutes without asking Redis: failed logins are not counted and a password-guessing attack would not be stopped.',
+      runbook: 'mailfleet_policy_auth_fail_open_total{reason} says why (redis_down, timeout, overload, error); the policy server\'s log has the detail (its store, kvs, is usually the cause).',
+    },
+    {
+      alert: 'MailfleetLoginBruteForce',
+      expr: `sum without (instance, pod, command, verdict) (increase(${refused}[10m])) > ${LOGIN_REFUSALS_WAVE}`,
+      forSeconds: 10 * MIN,
+      severity: 'warning',
+      summary: 'Auth rule {{ $labels.rule }} of the {{ $labels.role }} servers refused or delayed {{ $value | humanize }} logins in ten minutes',
+      description: 'A password-guessing wave against the platform (IMAP, POP3 or SMTP AUTH) is being held back by the rule, or the rule refuses honest clients (a NAT gateway, a broken client retrying).',
+      runbook: 'The policy server\'s log names a refused login and address per rule and interval; mailfleet_policy_auth_failures_counted_total{rule} shows the failures behind it. Exempt a network that is yours (spec.policy.auth.exempt) rather than raising the limits.',
+    },
+  ];
+}
+
 export function mailFlowGroups(s: Scope, opts: { policyRuns: boolean }): RuleGroup[] {
   return [
     { name: 'mailfleet-probe', rules: probe(s) },
     { name: 'mailfleet-queue', rules: queues(s) },
     { name: 'mailfleet-delivery', rules: deliveries(s) },
     { name: 'mailfleet-smtpd', rules: rejects(s) },
-    { name: 'mailfleet-policy', rules: policy(s, opts.policyRuns) },
+    { name: 'mailfleet-policy', rules: [...policy(s, opts.policyRuns), ...loginPolicy(s)] },
   ];
 }
