@@ -118,6 +118,7 @@ test('GIVEN the documents above WHEN checked by ajv against POLICY_RULES_SCHEMA 
 test('GIVEN the example rules file WHEN loaded THEN it is valid', () => {
   const rules = loadPolicyRulesFile(fileURLToPath(new URL('../../examples/policy-rules.yaml', import.meta.url)));
   assert.deepEqual(rules.rules.map((r) => r.name), ['rcpt-per-network', 'rcpt-per-domain', 'msg-per-account', 'bytes-per-account']);
+  assert.deepEqual(rules.auth.rules.map((r) => `${r.name}:${r.action}`), ['auth-address:reject', 'auth-network-tarpit:tarpit', 'auth-account:reject']);
 });
 
 test('GIVEN a rules file that is not YAML WHEN loaded THEN POLICY_RULES_INVALID names the file', (t) => {
