@@ -21,6 +21,13 @@ async function logins(proxy: InstanceStatus): Promise<number> {
   return m ? Number(m[1]) : 0;
 }
 
+/** The login outcomes the policy instance has been told of by the proxies' Dovecot (its auth policy reports). */
+async function reportedLogins(policy: InstanceStatus): Promise<number> {
+  const text = await (await fetch(`http://${policy.address}:${policy.ports.http}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+  const m = /^mailfleet_policy_auth_requests_total\{command="report",verdict="reported"[^}]*\} (\S+)$/m.exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
 /** AUTH PLAIN on the msa's port 465; resolves with the reply code. */
 async function logIn(platform: Platform, msa: InstanceStatus): Promise<number> {
   const smtp = await openSmtpSession({ host: msa.address, port: msa.ports.submissions as number, heloName: 'client.test', timeoutMs: 20_000, tls: platform.clientTls('implicit') });
@@ -32,8 +39,11 @@ async function logIn(platform: Platform, msa: InstanceStatus): Promise<number> {
 }
 
 test('msa SASL on one host with two msas and two proxies', { timeout: 600_000 }, async (t) => {
-  const platform = await startPlatform(t, { addressPool: POOL, accounts: 1, password: PASSWORD, roles: { mailbox: 1, proxy: 2, mta: 0, msa: 2 } });
+  // The policy server without Postfix rules: it runs for the proxies' login checks alone.
+  const platform = await startPlatform(t, { addressPool: POOL, accounts: 1, password: PASSWORD, roles: { mailbox: 1, proxy: 2, mta: 0, msa: 2 }, policy: { rules: [] } });
   const proxies = [await platform.instance('proxy-0'), await platform.instance('proxy-1')];
+  const policy = await platform.instance('policy-0');
+  const reportedBefore = await reportedLogins(policy);
 
   for (const ordinal of [1, 0]) {
     await t.test(`WHEN a user logs in on msa-${ordinal} THEN proxy-${ordinal} checks the password and the other proxy does not`, async () => {
@@ -49,4 +59,8 @@ test('msa SASL on one host with two msas and two proxies', { timeout: 600_000 },
       assert.equal(after[1 - ordinal], before[1 - ordinal], `proxy-${1 - ordinal}: no login`);
     });
   }
+
+  await t.test('WHEN users logged in on the msas THEN each proxy told the policy server (SMTP AUTH is under the login brute-force rules too)', async () => {
+    await until('the policy server to hear of both logins', async () => ((await reportedLogins(policy)) >= reportedBefore + 2 ? true : undefined), EVENTS_DEADLINE_MS, 250);
+  });
 });
