@@ -94,7 +94,8 @@ test('flow control: a flood from one network is deferred, others deliver, Redis 
 
   await t.test('GIVEN the platform WHEN up THEN the runtime runs policy-0 on its own address and the mta asks it at RCPT', () => {
     assert.equal(policy.state, 'running');
-    assert.deepEqual(policy.ports, { policy: 10040, http: 8081 });
+    // authPolicy: the proxies ask it about logins.
+    assert.deepEqual(policy.ports, { policy: 10040, authPolicy: 10041, http: 8081 });
     const main = readFileSync(join(platform.stateDir, 'instances', 'mta-0', 'config', 'main.cf'), 'utf8');
     assert.match(main, new RegExp(`^smtpd_recipient_restrictions = .*reject_unlisted_recipient, check_policy_service \\{ inet:${policy.address.replace(/\./g, '\\.')}:10040, timeout=2s, default_action=DUNNO, try_limit=1, policy_context=mta \\}$`, 'm'));
   });

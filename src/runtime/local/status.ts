@@ -1,4 +1,4 @@
-import type { InstanceRole, PlatformSpec, Ports } from '../../spec/index.ts';
+import { authPolicyRuns, type InstanceRole, type PlatformSpec } from '../../spec/index.ts';
 import { backendInDirectors, type BackendInDirectors, type DirectorView } from '../../backends/index.ts';
 import type { CertificateStatus } from '../../tls/index.ts';
 import type { FiguresReport } from './figures.ts';
@@ -12,7 +12,8 @@ function directorEntry(pod: Pod, views: readonly DirectorView[]): Pick<InstanceS
 }
 
 /** Protocol name → port, per role: what `mailfleet status` shows and clients connect to. */
-export function rolePorts(role: InstanceRole, ports: Ports): Record<string, number> {
+export function rolePorts(role: InstanceRole, spec: Pick<PlatformSpec, 'ports' | 'policy' | 'roles'>): Record<string, number> {
+  const { ports } = spec;
   const http = { http: ports.http };
   switch (role) {
     case 'mta':
@@ -28,7 +29,7 @@ export function rolePorts(role: InstanceRole, ports: Ports): Record<string, numb
     case 'kvs':
       return { redis: ports.redis, ...http };
     case 'policy':
-      return { policy: ports.policy, authPolicy: ports.authPolicy, ...http };
+      return { policy: ports.policy, ...(authPolicyRuns(spec) ? { authPolicy: ports.authPolicy } : {}), ...http };
     case 'as':
       return { milter: ports.milter, rspamd: ports.rspamd, ...http };
     case 'av':
@@ -88,7 +89,7 @@ export function statusReport(
       role: p.role,
       name: p.name,
       address: p.address,
-      ports: rolePorts(p.role, spec.ports),
+      ports: rolePorts(p.role, spec),
       state: p.state,
       ready: p.ready,
       restarts: p.restarts,
