@@ -19,7 +19,10 @@ export interface AuthListenerTuning {
   maxConnections: number;
   /** Time for a request's headers, and for the whole request, from its first byte. Default 5 s. */
   requestTimeoutMs: number;
-  /** An idle kept-alive connection is closed after this. Default 15 s, past Dovecot's own 10 s, so Dovecot closes first. */
+  /**
+   * An idle kept-alive connection, or one that never sends a request, is closed after this. Default 15 s, past
+   * Dovecot's own 10 s, so Dovecot closes first.
+   */
   keepAliveMs: number;
   /** Largest request body. Default {@link AUTH_POLICY_MAX_BODY_BYTES}. */
   maxBodyBytes: number;
@@ -111,9 +114,15 @@ export async function startAuthListener(opts: AuthListenerOptions): Promise<Auth
     requestTimeout: tuning.requestTimeoutMs,
     headersTimeout: tuning.requestTimeoutMs,
     keepAliveTimeout: tuning.keepAliveMs,
+    // How often the request and header deadlines are checked (Node's default, 30 s, would let a slow client
+    // hold a connection six times the deadline).
+    connectionsCheckingInterval: Math.min(1000, tuning.requestTimeoutMs),
     noDelay: true,
   }, handle);
   server.maxConnections = tuning.maxConnections;
+  // A connection that sends nothing at all (no request started, so no request deadline) is closed once it has been
+  // silent as long as an idle kept-alive one may be.
+  server.setTimeout(tuning.keepAliveMs);
   server.on('clientError', (_err, socket) => {
     metrics.refused('malformed');
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');

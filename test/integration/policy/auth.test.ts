@@ -4,7 +4,9 @@
  * is down. Dovecot itself is the client in test/integration/auth-policy-dovecot.test.ts.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
+import { createConnection, type Socket } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { until } from '../../support/poll.ts';
 import { metric, SKIP, startPolicy, startRedis, type RunningPolicy } from './harness.ts';
@@ -153,4 +155,31 @@ test('GIVEN Redis silent (stopped) WHEN Dovecot asks THEN the answer is allow at
   assert.deepEqual(JSON.parse(reply.body), { status: 0, msg: '' });
   assert.ok(reply.ms < DEADLINE_MS + SLACK_MS, `${reply.ms.toFixed(1)} ms`);
   assert.equal(await metric(policy.running.registry, 'mailfleet_policy_auth_fail_open_total', { reason: 'timeout' }), 1);
+});
+
+test('GIVEN the auth policy listener WHEN clients hold connections open silent, or start a request and never finish it THEN the cap turns newcomers away, the silent ones are closed once idle and the slow ones at the deadline', TEST, async (t) => {
+  const redis = await startRedis(t, '127.134.0.9');
+  const running = await startPolicy(t, { host: host(90), redis, rules: RULES, auth: { listen: { host: host(90), port: 0 }, apiKey: API_KEY, tuning: { maxConnections: 2, requestTimeoutMs: 500, keepAliveMs: 800 } } });
+  const policy = await running.server.authListening;
+  const sockets: Socket[] = [];
+  t.after(() => sockets.forEach((s) => s.destroy()));
+  const open = async (): Promise<{ socket: Socket; closed: Promise<number> }> => {
+    const socket = createConnection({ host: policy.host, port: policy.port });
+    socket.on('error', () => {});
+    sockets.push(socket);
+    const started = performance.now();
+    const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(performance.now() - started)));
+    await once(socket, 'connect');
+    return { socket, closed };
+  };
+  const slow = await open();
+  slow.socket.write('POST /?command=allow HTTP/1.1\r\nHost: x\r\n');
+  const idle = await open();
+  const third = await open();
+  assert.ok((await third.closed) < 400, 'past the cap, a newcomer is closed at once, not when idle');
+  const slowMs = await slow.closed;
+  assert.ok(slowMs >= 400 && slowMs < 3000, `an unfinished request is cut at its deadline (${slowMs.toFixed(0)} ms)`);
+  const idleMs = await idle.closed;
+  assert.ok(idleMs >= 600 && idleMs < 3000, `a connection that sends nothing is closed once idle (${idleMs.toFixed(0)} ms)`);
+  assert.equal((await post(policy, '/?command=allow', JSON.stringify(attrs('u@example.org', '192.0.2.1', 'a')))).status, 200, 'and it serves on');
 });
