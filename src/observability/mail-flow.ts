@@ -283,6 +283,28 @@ function loginPolicy(s: Scope): AlertRule[] {
   ];
 }
 
+/** Quota questions in ten minutes answered unchecked, and their share, past which the check counts as broken. */
+const QUOTA_FAIL_OPEN_MIN = 10;
+const QUOTA_FAIL_OPEN_SHARE = 0.05;
+
+/**
+ * The mta's quota check at RCPT: a proxy's relay answering DUNNO because it could not ask (director, backend or its
+ * quota-status down or slow). Mail still flows; mail for full mailboxes is accepted and bounced later (backscatter).
+ */
+function quotaCheck(s: Scope): AlertRule[] {
+  const failed = `sum without (reason) (increase(${s.sel('mailfleet_quota_relay_fail_open_total')}[10m]))`;
+  const asked = `sum without (answer) (increase(${s.sel('mailfleet_quota_relay_requests_total')}[10m]))`;
+  return [{
+    alert: 'MailfleetQuotaCheckFailingOpen',
+    expr: `(${failed} > ${QUOTA_FAIL_OPEN_MIN}) and (${failed} / ${asked} > ${QUOTA_FAIL_OPEN_SHARE})`,
+    forSeconds: 10 * MIN,
+    severity: 'warning',
+    summary: 'Quota relay {{ $labels.instance }} lets recipients through unchecked',
+    description: 'More than 5% of the mta\'s quota questions to it in ten minutes were answered DUNNO because it could not ask the mailbox backend: mail for full mailboxes is accepted and bounced later, to senders that are often forged (backscatter).',
+    runbook: 'mailfleet_quota_relay_fail_open_total{reason} says why (lookup: the director; connect, timeout, closed, protocol, backend_error: the backend\'s quota-status; busy, deadline: the relay itself); the proxy agent\'s log names the backend.',
+  }];
+}
+
 export function mailFlowGroups(s: Scope, opts: { policyRuns: boolean }): RuleGroup[] {
   return [
     { name: 'mailfleet-probe', rules: probe(s) },
@@ -290,5 +312,6 @@ export function mailFlowGroups(s: Scope, opts: { policyRuns: boolean }): RuleGro
     { name: 'mailfleet-delivery', rules: deliveries(s) },
     { name: 'mailfleet-smtpd', rules: rejects(s) },
     { name: 'mailfleet-policy', rules: [...policy(s, opts.policyRuns), ...loginPolicy(s)] },
+    { name: 'mailfleet-quota', rules: quotaCheck(s) },
   ];
 }
