@@ -38,7 +38,7 @@ export function alertRuleFiles(spec: PlatformSpec, opts: AlertRuleOptions = {}):
   const render = { forScale: spec.alerting.forScale, evaluationSeconds: spec.alerting.evaluationSeconds };
   return {
     [MAIL_RULES_FILE]: renderRuleFile([
-      ...mailFlowGroups(s, { policyRuns: policyRuns(spec) }),
+      ...mailFlowGroups(s, { policyRuns: policyRuns(spec), quotaChecked: spec.quota.checkAtRcpt }),
       ...mailServiceGroups(s, opts.namespace === undefined),
       ...filterGroups(s, { filterRuns: filterRuns(spec), antivirusRuns: antivirusRuns(spec), failure: spec.filter.failure }),
     ], render),

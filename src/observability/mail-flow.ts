@@ -305,13 +305,14 @@ function quotaCheck(s: Scope): AlertRule[] {
   }];
 }
 
-export function mailFlowGroups(s: Scope, opts: { policyRuns: boolean }): RuleGroup[] {
+/** `quotaChecked`: whether the mta asks the quota relay (`spec.quota.checkAtRcpt`); its rule exists only then. */
+export function mailFlowGroups(s: Scope, opts: { policyRuns: boolean; quotaChecked: boolean }): RuleGroup[] {
   return [
     { name: 'mailfleet-probe', rules: probe(s) },
     { name: 'mailfleet-queue', rules: queues(s) },
     { name: 'mailfleet-delivery', rules: deliveries(s) },
     { name: 'mailfleet-smtpd', rules: rejects(s) },
     { name: 'mailfleet-policy', rules: [...policy(s, opts.policyRuns), ...loginPolicy(s)] },
-    { name: 'mailfleet-quota', rules: quotaCheck(s) },
+    ...(opts.quotaChecked ? [{ name: 'mailfleet-quota', rules: quotaCheck(s) }] : []),
   ];
 }
