@@ -3,6 +3,7 @@ import { ldapUris, readerDn, type ConfigFiles, type ConfigInput } from './contex
 import { LMTP_STATUS_FILTER, LMTP_STATUS_FILTER_FILE, postfixLmtpSettings } from './postfix-lmtp.ts';
 import { postfixMilterSettings } from './postfix-milter.ts';
 import { postfixPolicyChecks } from './postfix-policy.ts';
+import { POSTSCREEN_HELPERS, postfixPostscreenFiles, postfixPostscreenSettings, postscreenRuns, postscreenServices } from './postfix-postscreen.ts';
 import { postfixQuotaCheck } from './postfix-quota.ts';
 import { postfixSaslPath } from './postfix-sasl.ts';
 import { postfixSniFiles, postfixTlsSettings } from './postfix-tls.ts';
@@ -174,6 +175,10 @@ export function postfixProxyServices(role: 'mta' | 'msa', spec: PlatformSpec): P
 }
 
 function proxyProtocolServices(role: 'mta' | 'msa', spec: PlatformSpec): string[] {
+  if (role === 'mta' && postscreenRuns(spec)) {
+    // postscreen reads the header (and the agent's gate has already refused every peer outside the balancer ranges).
+    return postfixProxyServices(role, spec).flatMap(({ service }) => postscreenServices(`${service} unix - n n -`, `smtpd-${service.replace(/^smtp-/, '')}`, `postfix/${service}`, true));
+  }
   return postfixProxyServices(role, spec).map(({ service, implicitTls }) =>
     `${service} unix - n n - - smtpd -o syslog_name=postfix/${service} -o smtpd_upstream_proxy_protocol=haproxy${implicitTls ? ' -o smtpd_tls_wrappermode=yes' : ''}`);
 }
@@ -251,7 +256,9 @@ function ldapMaps(input: ConfigInput): ConfigFiles {
 
 /**
  * Inbound MX (`mta`): accepts mail for served domains only, rejects unknown recipients at RCPT. STARTTLS is
- * offered, never required: a sending MTA without TLS must still get through.
+ * offered, never required: a sending MTA without TLS must still get through. postscreen (postfix-postscreen.ts)
+ * takes port 25 and the balancer's service and hands the clients that pass to smtpd; the health-check smtpd is
+ * asked directly.
  */
 export function postfixMtaFiles(input: ConfigInput): ConfigFiles {
   const { spec } = input;
@@ -265,14 +272,18 @@ export function postfixMtaFiles(input: ConfigInput): ConfigFiles {
     'smtpd_sasl_auth_enable = no',
     ...postfixTlsSettings(input, 'may'),
     ...postfixMilterSettings(input),
+    ...postfixPostscreenSettings(input),
   ];
+  const screened = postscreenRuns(spec);
   return {
     'main.cf': mainCf(input, extra, policy.delayReject),
     'master.cf': masterCf(input.instance.listen, [
-      `@LISTEN@:${spec.ports.smtp} inet n - n - - smtpd`,
+      ...(screened ? postscreenServices(`@LISTEN@:${spec.ports.smtp} inet n - n -`, 'smtpd') : [`@LISTEN@:${spec.ports.smtp} inet n - n - - smtpd`]),
       ...proxyProtocolServices('mta', spec),
       ...healthServices(spec, false),
+      ...(screened ? POSTSCREEN_HELPERS : []),
     ]),
+    ...postfixPostscreenFiles(input),
     ...ldapMaps(input),
     'header-checks': HEADER_CHECKS,
     [LMTP_STATUS_FILTER_FILE]: LMTP_STATUS_FILTER,

@@ -5,7 +5,7 @@ export { quantityValue } from './quantity.ts';
 export { addressProblem, networkProblem, type NetworkForm } from './networks.ts';
 export { NAME_PATTERN, QUOTA_PATTERN } from './patterns.ts';
 export { FILTER_ROLES, INSTANCE_ROLES, PROCESS_ROLES, ROLES } from './types.ts';
-export type { Account, AgentRole, AlertingSpec, ContainerResources, FilterRole, FilterSpec, InstanceRole, MailPlatform, PlatformSpec, PolicySpec, Ports, ProbeSpec, ProcessRole, QuotaSpec, Role, RoleSpec } from './types.ts';
+export type { Account, AgentRole, AlertingSpec, ContainerResources, FilterRole, FilterSpec, InstanceRole, MailPlatform, MtaSpec, PlatformSpec, PolicySpec, Ports, ProbeSpec, ProcessRole, QuotaSpec, Role, RoleSpec } from './types.ts';
 export { instanceReplicas, PROBE_PATHS, probePaths, probeRuns, type ProbePath } from './probe.ts';
 export { antivirusRuns, filterRuns } from './filter.ts';
 export { authPolicyRuns, authPolicyTimeoutMs, DEFAULT_POLICY_RULES, POLICY_CONTEXTS, policyCounts, policyRuns, type PolicyContext } from './policy.ts';

@@ -4,6 +4,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { MailfleetError } from '../errors.ts';
 import { passwordProblem } from './accounts.ts';
 import { filterProblems } from './filter.ts';
+import { mtaProblems } from './mta.ts';
 import { networkProblems } from './networks.ts';
 import { policyProblems } from './policy.ts';
 import { fillProbeDefaults, probeProblems } from './probe.ts';
@@ -65,7 +66,7 @@ function semanticProblems(doc: MailPlatform): string[] {
     problems.push('spec.roles.ldap.replicas: expected 1 (accounts live in LDAP)');
   }
   problems.push(
-    ...tlsProblems(spec), ...probeProblems(spec), ...policyProblems(spec), ...filterProblems(spec), ...networkProblems(spec), ...resourceProblems(spec),
+    ...tlsProblems(spec), ...probeProblems(spec), ...policyProblems(spec), ...filterProblems(spec), ...networkProblems(spec), ...resourceProblems(spec), ...mtaProblems(spec.mta),
   );
   return problems;
 }

@@ -1,5 +1,6 @@
 import { ADDRESS_PATTERN, CIDR_PATTERN, DOMAIN_PATTERN, DOMAIN_PATTERN_LOOSE, NAME_PATTERN, QUANTITY_PATTERN, QUOTA_PATTERN } from './patterns.ts';
 import { FILTER_SPEC_SCHEMA } from './filter.ts';
+import { MTA_SPEC_SCHEMA } from './mta.ts';
 import { POLICY_SPEC_SCHEMA } from './policy.ts';
 import { MIN_SECRET_LENGTH } from './secrets.ts';
 import { ROLES } from './types.ts';
@@ -386,6 +387,7 @@ export const PLATFORM_SCHEMA = {
             },
           },
         },
+        mta: MTA_SPEC_SCHEMA,
         outbound: {
           type: 'object',
           additionalProperties: false,

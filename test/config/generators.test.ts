@@ -51,7 +51,7 @@ test('GIVEN the mta role WHEN rendered THEN recipients come from LDAP, unknown o
   assert.equal(main.get('maillog_file'), '/dev/stdout');
   assert.match(main.get('smtpd_recipient_restrictions') ?? '', /reject_unlisted_recipient/);
   assert.equal(main.get('unknown_virtual_mailbox_reject_code'), '550');
-  assert.match(files['master.cf'] ?? '', /^0\.0\.0\.0:25 inet n - n - - smtpd$/m);
+  assert.match(files['master.cf'] ?? '', /^0\.0\.0\.0:25 inet n - n - 1 postscreen$/m);
   assert.match(files['ldap-mailboxes.cf'] ?? '', /^server_host = ldap:\/\/ldap-0\.ldap:389$/m);
 });
 
@@ -147,10 +147,13 @@ test('GIVEN spec.relayNetworks WHEN mta and msa are rendered THEN mynetworks is 
   assert.equal(msa.get('smtpd_relay_restrictions'), 'permit_mynetworks, permit_sasl_authenticated, reject');
 });
 
-test('GIVEN load balancer ranges WHEN mta and msa are rendered THEN the PROXY-protocol smtpd is a unix service (the agent guards the balancer port), never an inet listener', () => {
+test('GIVEN load balancer ranges WHEN mta and msa are rendered THEN the PROXY-protocol service is a unix service (the agent guards the balancer port), never an inet listener; on the mta postscreen reads the header', () => {
   const behindLb = testSpec('loadBalancer: { sourceRanges: [192.0.2.0/28] }');
   const expected = {
-    mta: ['smtp-lb unix - n n - - smtpd -o syslog_name=postfix/smtp-lb -o smtpd_upstream_proxy_protocol=haproxy'],
+    mta: [
+      'smtp-lb unix - n n - 1 postscreen -o syslog_name=postfix/smtp-lb -o postscreen_upstream_proxy_protocol=haproxy -o smtpd_service_name=smtpd-lb',
+      'smtpd-lb pass - - n - - smtpd -o syslog_name=postfix/smtp-lb',
+    ],
     msa: [
       'submission-lb unix - n n - - smtpd -o syslog_name=postfix/submission-lb -o smtpd_upstream_proxy_protocol=haproxy',
       'submissions-lb unix - n n - - smtpd -o syslog_name=postfix/submissions-lb -o smtpd_upstream_proxy_protocol=haproxy -o smtpd_tls_wrappermode=yes',
@@ -158,11 +161,11 @@ test('GIVEN load balancer ranges WHEN mta and msa are rendered THEN the PROXY-pr
   };
   for (const role of ['mta', 'msa'] as const) {
     const master = roleConfigFiles(role, input(role, '0.0.0.0', behindLb))['master.cf'] ?? '';
-    const proxied = master.split('\n').filter((l) => l.includes('smtpd_upstream_proxy_protocol'));
+    const proxied = master.split('\n').filter((l) => /^(smtpd?-lb|submissions?-lb) /.test(l));
     assert.deepEqual(proxied, expected[role]);
   }
   const direct = roleConfigFiles('mta', input('mta'))['master.cf'] ?? '';
-  assert.doesNotMatch(direct, /smtpd_upstream_proxy_protocol/, 'no balancer range: no PROXY-protocol service');
+  assert.doesNotMatch(direct, /upstream_proxy_protocol/, 'no balancer range: no PROXY-protocol service');
 });
 
 test('GIVEN the mta and msa roles WHEN rendered THEN a health-check smtpd of two processes of its own, without milters, listens on the instance\'s own address (a pod\'s loopback)', () => {

@@ -16,8 +16,14 @@ import { testSpec } from '../support/spec.ts';
 
 const noPostconf = spawnSync('postconf', ['-d', 'mail_version']).status !== 0 ? 'postconf is not installed' : false;
 
-/** Behind a balancer (the PROXY-protocol services in master.cf), with rspamd and the policy server. */
-const spec = withSecrets(testSpec('loadBalancer: { sourceRanges: [192.0.2.0/28] }'), { ldapReaderPassword: 'test-reader-secret-0123' });
+/**
+ * Behind a balancer (the PROXY-protocol services in master.cf), with rspamd, the policy server, and postscreen with
+ * every setting of its own.
+ */
+const spec = withSecrets(testSpec([
+  'loadBalancer: { sourceRanges: [192.0.2.0/28] }',
+  'mta: { postscreen: { allowNetworks: [198.51.100.0/24], denyNetworks: [198.51.100.9/32], dnsbl: { sites: [{ domain: zen.example.net, reply: "127.0.0.[2..11]", weight: 3 }, { domain: wl.example.net, weight: -2 }], threshold: 3 } } }',
+].join('\n')), { ldapReaderPassword: 'test-reader-secret-0123' });
 const PEERS: Peers = {
   ...CLUSTER_PEERS,
   proxy: [{ name: 'proxy-0', host: '127.77.3.10' }, { name: 'proxy-1', host: '127.77.3.11' }],
@@ -58,6 +64,10 @@ for (const role of ['mta', 'msa'] as const) {
       assert.match(r.stdout, /^smtpd_discard_ehlo_keywords = etrn$/m);
       assert.match(r.stdout, /^smtpd_etrn_restrictions = reject$/m);
       assert.match(r.stdout, /^virtual_transport = lmtp:inet:\[/m);
+      if (role === 'mta') {
+        assert.match(r.stdout, /^postscreen_greet_action = enforce$/m);
+        assert.match(r.stdout, /^postscreen_dnsbl_sites = zen\.example\.net=127\.0\.0\.\[2\.\.11\]\*3, wl\.example\.net\*-2$/m);
+      }
       if (role === 'msa') assert.match(r.stdout, new RegExp(`^smtpd_sasl_path = inet:${names ? KUBE_NAMES.authHost : '127\\.77\\.3\\.11'}:12345$`, 'm'));
     });
   }
