@@ -5,7 +5,7 @@
  */
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
-import { parsePostfixLogLine, type PostfixLogEvent } from '../protocol/index.ts';
+import { parsePostfixLogLine, POSTSCREEN_ACTIONS, type PostfixLogEvent } from '../protocol/index.ts';
 import { capped, relayLabel, type LabelBound } from './labels.ts';
 import { createPostfixLogMetrics, type PostfixLogMetrics } from './postfix-metrics.ts';
 import { createQueueMetrics, type QueueMetrics, type QueueReadOptions } from './queue.ts';
@@ -72,6 +72,10 @@ export function createPostfixExporter(options: PostfixExporterOptions): PostfixE
   const cipher = bound();
   const protocol = bound();
   const sasl = bound();
+  const dnsbl = bound();
+  // Every action's series exists from the start (0), so a rate over it reads 0 rather than nothing before the first
+  // event; on an msa, which runs no postscreen, they stay 0.
+  for (const action of POSTSCREEN_ACTIONS) m.postscreenActions.inc({ action }, 0);
 
   const delays = cache((transport) => STAGES.map((stage) => m.delay.labels(transport, stage)));
   const count = {
@@ -99,6 +103,9 @@ export function createPostfixExporter(options: PostfixExporterOptions): PostfixE
     cleanupNotAccepted: tallies.plain(m.cleanupNotAccepted),
     bounceNotifications: tallies.plain(m.bounceNotifications),
     milterFailures: tallies.two(m.milterFailures, ['stage', 'reason']),
+    postscreenActions: tallies.one(m.postscreenActions, 'action'),
+    postscreenRejects: tallies.two(m.postscreenRejects, ['reason', 'code']),
+    dnsblListings: tallies.one(m.dnsblListings, 'domain'),
   };
 
   function record(event: PostfixLogEvent): void {
@@ -164,6 +171,15 @@ export function createPostfixExporter(options: PostfixExporterOptions): PostfixE
         return;
       case 'milter-failure':
         return count.milterFailures(event.stage, event.reason);
+      case 'postscreen-action':
+        return count.postscreenActions(event.action);
+      case 'postscreen-reject':
+        return count.postscreenRejects(event.reason, event.code === undefined ? 'none' : code(event.code));
+      case 'postscreen-dnsbl-rank':
+        m.postscreenDnsblRank.observe(event.rank);
+        return;
+      case 'dnsbl-listed':
+        return count.dnsblListings(dnsbl(event.domain));
       case 'unsupported':
         return count.unsupported(event.service, event.level);
       default:

@@ -9,6 +9,8 @@ export const DELAY_BUCKETS_SECONDS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 
 /** Message size buckets: 1 kB to 1 GB. */
 export const SIZE_BUCKETS_BYTES = [1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 const RECIPIENT_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000];
+/** Blocklist scores: weights are small whole numbers, thresholds a few of them. */
+const RANK_BUCKETS = [1, 2, 3, 4, 5, 8, 13, 21];
 
 export interface PostfixLogMetrics {
   lines: Counter<'service'>;
@@ -38,6 +40,10 @@ export interface PostfixLogMetrics {
   cleanupNotAccepted: Counter;
   bounceNotifications: Counter;
   milterFailures: Counter<'stage' | 'reason'>;
+  postscreenActions: Counter<'action'>;
+  postscreenRejects: Counter<'reason' | 'code'>;
+  postscreenDnsblRank: Histogram;
+  dnsblListings: Counter<'domain'>;
 }
 
 /** `collect` runs before the counters are read at a scrape (the exporter hands them its tallies there). */
@@ -93,5 +99,22 @@ export function createPostfixLogMetrics(registry: Registry, collect: () => void)
       'Times Postfix could not ask its milter (the filter) and acted on milter_default_action instead (accept: the message went on unscanned; tempfail: 4xx), by stage (connect, command, content, unknown) and reason (refused, timeout, closed, protocol, other).',
       ['stage', 'reason'],
     ),
+    postscreenActions: counter(
+      'postscreen_actions_total',
+      'What postscreen did with its clients, by action: connect, pass_new (passed its tests, handed to smtpd), pass_old (passed before: handed over at once), pregreet (talked before its turn), hangup (left during the tests), disconnect, allowlisted, denylisted, allowlist_veto, the tests after the greeting (pipelining, non_smtp_command, bare_newline), its limits (command_time_limit, command_count_limit, command_length_limit), data_without_rcpt.',
+      ['action'],
+    ),
+    postscreenRejects: counter(
+      'postscreen_rejects_total',
+      'Clients postscreen refused, by reason (dnsbl, protocol: a failed test such as pregreet, connection_limit, busy: every port taken, unavailable, other) and reply code (none: the line names none).',
+      ['reason', 'code'],
+    ),
+    postscreenDnsblRank: new Histogram({
+      name: 'mailfleet_postfix_postscreen_dnsbl_rank',
+      help: 'Blocklist scores postscreen computed for listed clients (sum of the weights of the lists that list them).',
+      buckets: RANK_BUCKETS,
+      registers,
+    }),
+    dnsblListings: counter('dnsbl_listings_total', 'Clients a DNS blocklist listed (dnsblog, answering postscreen), by the list\'s domain.', ['domain']),
   };
 }

@@ -77,6 +77,8 @@ export { POSTFIX_LOG_MAX_LINE_BYTES, parsePostfixLogLine } from './postfix-log.t
 export { DEFAULT_KEEP_BYTES, createLogLineSplitter, type LogLineSplitter } from './log-lines.ts';
 export {
   POSTFIX_DAEMONS,
+  POSTSCREEN_ACTIONS,
+  POSTSCREEN_REJECT_REASONS,
   SMTP_STAGES,
   type BounceNotification,
   type CleanupAction,
@@ -88,6 +90,8 @@ export {
   type PostfixLogEventKind,
   type PostfixLogLevel,
   type PostfixService,
+  type PostscreenAction,
+  type PostscreenRejectReason,
   type SmtpdAction,
   type SmtpdCommandCount,
   type SmtpStage,

@@ -80,6 +80,32 @@ export type CleanupAction =
   | 'hold' | 'discard' | 'redirect' | 'filter' | 'warning' | 'info' | 'replace' | 'prepend' | 'strip' | 'bcc'
   | 'milter-hold' | 'milter-discard';
 
+/**
+ * What postscreen did with a client: `connect`; `pass_new` (passed its tests, handed to smtpd), `pass_old` (passed
+ * before, still cached: handed over at once); `pregreet` (talked before its turn); `hangup` (left during the
+ * tests); `disconnect` (its session with postscreen ended); `allowlisted`/`denylisted` (its address is on the
+ * access list), `allowlist_veto` (allowlisted by a blocklist score, but a test failed); the tests after the
+ * greeting (`pipelining`, `non_smtp_command`, `bare_newline`) and its limits (`command_time_limit`,
+ * `command_count_limit`, `command_length_limit`); `data_without_rcpt`.
+ */
+export type PostscreenAction =
+  | 'connect' | 'pass_new' | 'pass_old' | 'pregreet' | 'hangup' | 'disconnect' | 'allowlisted' | 'denylisted' | 'allowlist_veto'
+  | 'pipelining' | 'non_smtp_command' | 'bare_newline' | 'command_time_limit' | 'command_count_limit' | 'command_length_limit'
+  | 'data_without_rcpt';
+export const POSTSCREEN_ACTIONS: readonly PostscreenAction[] = [
+  'connect', 'pass_new', 'pass_old', 'pregreet', 'hangup', 'disconnect', 'allowlisted', 'denylisted', 'allowlist_veto',
+  'pipelining', 'non_smtp_command', 'bare_newline', 'command_time_limit', 'command_count_limit', 'command_length_limit',
+  'data_without_rcpt',
+];
+
+/**
+ * Why postscreen refused a client: `dnsbl` (blocklist score at the threshold), `protocol` (a failed test:
+ * pregreet, pipelining, …), `connection_limit` (too many connections from its address), `busy` (every port or
+ * smtpd process taken), `unavailable` (passed tests after the greeting: try again, or denied), `other`.
+ */
+export type PostscreenRejectReason = 'dnsbl' | 'protocol' | 'connection_limit' | 'busy' | 'unavailable' | 'other';
+export const POSTSCREEN_REJECT_REASONS: readonly PostscreenRejectReason[] = ['dnsbl', 'protocol', 'connection_limit', 'busy', 'unavailable', 'other'];
+
 export type PostfixLogEvent = Common & (
   | { readonly kind: 'smtpd-connect' }
   | { readonly kind: 'smtpd-disconnect'; readonly commands: readonly SmtpdCommandCount[] }
@@ -129,6 +155,13 @@ export type PostfixLogEvent = Common & (
   | { readonly kind: 'milter-failure'; readonly stage: MilterStage; readonly reason: MilterFailureReason }
   /** A milter warning that repeats a failure already logged (`read error in initial handshake`). */
   | { readonly kind: 'milter-warning' }
+  | { readonly kind: 'postscreen-action'; readonly action: PostscreenAction }
+  /** `DNSBL rank N for [addr]:port`: the client's blocklist score (logged when it is listed at all). */
+  | { readonly kind: 'postscreen-dnsbl-rank'; readonly rank: number }
+  /** `NOQUEUE: reject: RCPT from [addr]:port: 550 5.7.1 …`: postscreen refused the client (at CONNECT or RCPT). */
+  | { readonly kind: 'postscreen-reject'; readonly stage: SmtpStage; readonly reason: PostscreenRejectReason; readonly code: string | undefined; readonly dsn: string | undefined }
+  /** dnsblog: a blocklist lists a client (`domain` lower-cased, letters, digits, dots and dashes only). */
+  | { readonly kind: 'dnsbl-listed'; readonly domain: string }
   /** A line the codec does not understand. */
   | { readonly kind: 'unsupported' }
 );

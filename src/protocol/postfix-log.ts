@@ -17,6 +17,7 @@
 import type { BounceNotification, CleanupAction, PostfixLogEvent, PostfixLogLevel, PostfixService } from './postfix-log-events.ts';
 import { POSTFIX_DAEMONS } from './postfix-log-events.ts';
 import { parseMilterWarning } from './postfix-log-milter.ts';
+import { parseDnsblog, parsePostscreen } from './postfix-log-postscreen.ts';
 import { dsnEnd, queueIdEnd, stageAt } from './postfix-log-scan.ts';
 import { parseDeliveryAgent, parseSmtpd, type LineContext } from './postfix-log-smtp.ts';
 
@@ -173,6 +174,10 @@ function parseMessage(c: LineContext, m: string): Event | undefined {
       return m.startsWith('stopping the Postfix') ? { ...c, kind: 'master', what: 'stopping' } : undefined;
     case 'postsuper':
       return parsePostsuper(c, m);
+    case 'postscreen':
+      return parsePostscreen(c, m);
+    case 'dnsblog':
+      return parseDnsblog(c, m);
     case 'anvil':
     case 'scache':
       return c.level === 'info' && m.startsWith('statistics: ') ? { ...c, kind: 'statistics' } : undefined;

@@ -268,3 +268,46 @@ test('GIVEN milter failures as Postfix 3.7 logs them WHEN fed THEN each failure 
   });
   assert.deepEqual(await series(registry, `${P}log_lines_unsupported_total`), {});
 });
+
+test('GIVEN a new exporter WHEN scraped THEN every postscreen action has a series at 0 (a rate over it reads 0 before the first event)', async () => {
+  const { registry } = exporter();
+  const zeros = await series(registry, `${P}postscreen_actions_total`);
+  assert.equal(Object.keys(zeros).length, 16);
+  assert.equal(zeros['{action="pregreet"}'], 0);
+  assert.ok(Object.values(zeros).every((v) => v === 0));
+});
+
+test('GIVEN postscreen and dnsblog lines as Postfix 3.7 logs them WHEN fed THEN actions, refusals, ranks and listings count, none as unsupported', async () => {
+  const { registry, exporter: e } = exporter();
+  const ps = 'Dec 07 05:35:04 mx postfix/postscreen[14354]: ';
+  for (const line of [
+    'CONNECT from [127.145.0.24]:34555 to [127.145.0.1]:25',
+    'PREGREET 12 after 0 from [127.145.0.24]:34555: HELO early\\r\\n',
+    'NOQUEUE: reject: RCPT from [127.145.0.24]:34555: 550 5.5.1 Protocol error; from=<a@b.test>, to=<x@y.test>, proto=SMTP, helo=<early>',
+    'DISCONNECT [127.145.0.24]:34555',
+    'CONNECT from [192.0.2.5]:41234 to [127.145.0.1]:25',
+    'DNSBL rank 3 for [192.0.2.5]:41234',
+    'NOQUEUE: reject: RCPT from [192.0.2.5]:41234: 550 5.7.1 Service unavailable; client [192.0.2.5] blocked using zen.example.net; from=<a@b.test>, to=<u@example.com>, proto=ESMTP, helo=<bot>',
+    'CONNECT from [127.145.0.2]:36177 to [127.145.0.1]:25',
+    'PASS NEW [127.145.0.2]:36177',
+    'NOQUEUE: reject: CONNECT from [127.145.0.25]:60227: too many connections',
+  ]) e.line(ps + line);
+  e.line('Dec 07 05:35:04 mx postfix/smtp-lb/postscreen[9]: PASS OLD [198.51.100.7]:40000');
+  e.line('Dec 07 05:35:04 mx postfix/dnsblog[31]: addr 192.0.2.5 listed by domain zen.example.net as 127.0.0.4');
+
+  const actions = await series(registry, `${P}postscreen_actions_total`);
+  assert.deepEqual(
+    Object.fromEntries(Object.entries(actions).filter(([, v]) => v !== 0)),
+    { '{action="connect"}': 3, '{action="pregreet"}': 1, '{action="disconnect"}': 1, '{action="pass_new"}': 1, '{action="pass_old"}': 1 },
+  );
+  assert.deepEqual(await series(registry, `${P}postscreen_rejects_total`), {
+    '{reason="protocol",code="550"}': 1,
+    '{reason="dnsbl",code="550"}': 1,
+    '{reason="connection_limit",code="none"}': 1,
+  });
+  const rank = await series(registry, `${P}postscreen_dnsbl_rank`);
+  assert.equal(rank['_count{}'], 1);
+  assert.equal(rank['_sum{}'], 3);
+  assert.deepEqual(await series(registry, `${P}dnsbl_listings_total`), { '{domain="zen.example.net"}': 1 });
+  assert.deepEqual(await series(registry, `${P}log_lines_unsupported_total`), {});
+});

@@ -31,7 +31,7 @@ const POSTFIX = [
   'deliveries_total', 'delivery_delay_seconds', 'deferred_total', 'bounced_total', 'smtp_tls_connections_total', 'smtp_connection_timeouts_total',
   'qmgr_messages_inserted_total', 'qmgr_inserted_recipients', 'qmgr_inserted_size_bytes', 'qmgr_messages_removed_total', 'qmgr_messages_expired_total',
   'cleanup_messages_processed_total', 'cleanup_messages_rejected_total', 'cleanup_messages_not_accepted_total', 'bounce_notifications_total',
-  'milter_failures_total',
+  'milter_failures_total', 'postscreen_actions_total', 'postscreen_rejects_total', 'postscreen_dnsbl_rank', 'dnsbl_listings_total',
   'queue_messages', 'queue_size_bytes', 'queue_oldest_message_age_seconds', 'queue_message_age_seconds', 'queue_message_size_bytes', 'queue_scrape_errors_total',
 ].map((n) => `mailfleet_postfix_${n}`);
 
