@@ -160,8 +160,9 @@ test('GIVEN outbound pools WHEN rendered THEN each has its own IPPool with NAT o
 test('GIVEN a load balancer range WHEN rendered THEN PROXY-protocol listeners exist and only that range may reach them', () => {
   const objects = renderPlatform(variant((d) => (d.spec.loadBalancer.sourceRanges = ['192.0.2.0/28'])));
   const mtaMaster = (find(objects, 'ConfigMap', 'demo-mta-config').data as Record<string, string>)['master.cf'] ?? '';
-  assert.match(mtaMaster, /^smtp-lb unix .* -o smtpd_upstream_proxy_protocol=haproxy$/m);
-  assert.doesNotMatch(mtaMaster, /inet .*smtpd_upstream_proxy_protocol/, 'the balancer port is the agent\'s, which checks the peer');
+  // postscreen reads the header on the mta (and hands the client, with its address, to smtpd).
+  assert.match(mtaMaster, /^smtp-lb unix .* postscreen .*-o postscreen_upstream_proxy_protocol=haproxy /m);
+  assert.doesNotMatch(mtaMaster, /inet .*upstream_proxy_protocol/, 'the balancer port is the agent\'s, which checks the peer');
   const proxyConf = (find(objects, 'ConfigMap', 'demo-proxy-config').data as Record<string, string>)['dovecot.conf'] ?? '';
   assert.match(proxyConf, /^haproxy_trusted_networks = 192\.0\.2\.0\/28$/m);
   const policy = find(objects, 'NetworkPolicy', 'demo-mta').spec as { ingress: { from: { ipBlock?: { cidr: string } }[]; ports: { port: string }[] }[] };
