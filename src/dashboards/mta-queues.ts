@@ -9,7 +9,7 @@ const STAGES = ['before_qmgr', 'in_qmgr', 'conn_setup', 'transmission'];
 export const mtaQueues: DashboardDefinition = {
   name: 'mta-queues',
   title: 'mailfleet / MTA and queues',
-  description: 'Postfix from its logs and its queues (read through showq): connections, rejects, SASL, TLS, deliveries, delays.',
+  description: 'Postfix from its logs and its queues (read through showq): connections, postscreen, rejects, SASL, TLS, deliveries, delays.',
   variables: [
     { kind: 'label', name: 'namespace', label: 'Namespace', selector: 'mailfleet_postfix_log_lines_total' },
     { kind: 'label', name: 'role', label: 'Role', selector: 'mailfleet_postfix_log_lines_total{namespace=~"$namespace"}' },
@@ -56,6 +56,18 @@ export const mtaQueues: DashboardDefinition = {
         ], { max: 1, description: 'TLS sessions set up by smtpd (STARTTLS or implicit) per connection accepted.' }),
         graph('TLS connections by protocol', 'cps', [{ expr: rate('mailfleet_postfix_smtpd_tls_connections_total', ALL, ['protocol']), legend: '{{protocol}}' }]),
         graph('Connections lost by stage', 'cps', [{ expr: rate('mailfleet_postfix_smtpd_connections_lost_total', ALL, ['after_stage']), legend: 'after {{after_stage}}' }]),
+      ],
+    },
+    {
+      title: 'postscreen (inbound MX)',
+      panels: [
+        graph('postscreen actions', 'ops', [{ expr: rate('mailfleet_postfix_postscreen_actions_total', ALL, ['action']), legend: '{{action}}' }], {
+          description: 'What postscreen did with each client before any smtpd saw it: connect, pass_new (waited its turn, handed to smtpd), pass_old (passed before, handed over at once), pregreet (a bot talking before its turn), hangup, allowlisted, denylisted, and the rest.',
+        }),
+        graph('postscreen refusals', 'ops', [
+          { expr: rate('mailfleet_postfix_postscreen_rejects_total', ALL, ['reason', 'code']), legend: '{{reason}} {{code}}' },
+          { expr: rate('mailfleet_postfix_dnsbl_listings_total', ALL, ['domain']), legend: 'listed by {{domain}}' },
+        ], { description: 'Clients postscreen refused, by reason (dnsbl, protocol: a failed test such as pregreet, connection_limit, busy), and listings by each DNS blocklist.' }),
       ],
     },
     {

@@ -124,6 +124,8 @@ export const EVENT_ONLY_METRICS: Readonly<Record<string, string>> = {
   mailfleet_probe_failures_total: 'a failed probe stage',
   mailfleet_backends_errors_total: 'a reconcile error',
   mailfleet_postfix_milter_failures_total: 'a milter Postfix cannot ask',
+  mailfleet_postfix_postscreen_rejects_total: 'a client postscreen refuses',
+  mailfleet_postfix_dnsbl_listings_total: 'a client a DNS blocklist lists',
   // Histograms of the messages in a queue when it is read: all buckets 0 while the queues are empty, and a
   // quantile of nothing is no series.
   mailfleet_postfix_queue_message_age_seconds: 'a message waiting in a queue when the agent reads it',
