@@ -60,7 +60,7 @@ test('PROXY protocol and relaying on the single host', { timeout: 300_000 }, asy
     await t.test(`GIVEN the load balancer WHEN it forwards a client claiming ${what} THEN mail to a foreign domain is refused (no relay without authentication)`, async () => {
       const dialog = await openRawDialog({ host: mta.address, port: LB_PORTS.smtp, localAddress: BALANCER, preamble: proxyV1(claimed, mta.address, 40002, LB_PORTS.smtp) });
       try {
-        assert.match((await dialog.greeting()) ?? '', /^220 /);
+        assert.match((await dialog.greeting()) ?? '', /^220 /m, 'a greeting ending in a 220 line (postscreen sends two)');
         assert.match((await dialog.command('EHLO client.test')) ?? '', /^250 /m);
         assert.match((await dialog.command('MAIL FROM:<spammer@remote.test>')) ?? '', /^250 /);
         const rcpt = await dialog.command('RCPT TO:<victim@foreign.test>');
@@ -74,7 +74,7 @@ test('PROXY protocol and relaying on the single host', { timeout: 300_000 }, asy
   await t.test('GIVEN the load balancer WHEN it forwards a client THEN mail for an account is accepted and logged with the client\'s address', async () => {
     const dialog = await openRawDialog({ host: mta.address, port: LB_PORTS.smtp, localAddress: BALANCER, preamble: proxyV1(CLIENT, mta.address, 40003, LB_PORTS.smtp) });
     try {
-      assert.match((await dialog.greeting()) ?? '', /^220 /);
+      assert.match((await dialog.greeting()) ?? '', /^220 /m);
       assert.match((await dialog.command('EHLO client.test')) ?? '', /^250 /m);
       assert.match((await dialog.command('MAIL FROM:<sender@remote.test>')) ?? '', /^250 /);
       assert.match((await dialog.command(`RCPT TO:<user1@${DOMAIN}>`)) ?? '', /^250 /);
@@ -111,7 +111,7 @@ test('PROXY protocol and relaying on the single host', { timeout: 300_000 }, asy
     await t.test(`GIVEN a client on the ${role}'s own port (no PROXY) WHEN it asks to relay without AUTH THEN it is refused`, async () => {
       const dialog = await openRawDialog({ host, port: port as number, localAddress: STRANGER });
       try {
-        assert.match((await dialog.greeting()) ?? '', /^220 /);
+        assert.match((await dialog.greeting()) ?? '', /^220 /m);
         assert.match((await dialog.command('EHLO client.test')) ?? '', /^250 /m);
         assert.match((await dialog.command('MAIL FROM:<spammer@remote.test>')) ?? '', /^250 /);
         const rcpt = await dialog.command('RCPT TO:<victim@foreign.test>');
