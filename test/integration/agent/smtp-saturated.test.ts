@@ -20,16 +20,25 @@ const HUNG_SECONDS = 3;
 /** How long the port stays held while the agent is watched: well past hungSeconds. */
 const HELD_MS = (HUNG_SECONDS + 5) * 1000;
 
-/** Opens a connection and resolves with it once `greeting` bytes came, or after `waitMs` with whether any did. */
+/**
+ * Opens a connection and resolves with it once a whole greeting came (its last line `220 …`: the mta's postscreen
+ * sends `220-` at once and the rest only when an smtpd takes the client), or after `waitMs` with whether one did.
+ */
 function dial(host: string, port: number, localAddress: string, waitMs: number): Promise<{ socket: Socket; greeted: boolean }> {
   return new Promise((resolve) => {
     const socket = connect({ host, port, localAddress });
     socket.on('error', () => undefined);
     const timer = setTimeout(() => resolve({ socket, greeted: false }), waitMs);
-    socket.once('data', (chunk: Buffer) => {
+    let text = '';
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      const done = /^220 .*\r\n/m.test(text) || /^(?!220)\d{3} /m.test(text);
+      if (!done) return;
       clearTimeout(timer);
-      resolve({ socket, greeted: chunk.toString('latin1').startsWith('220') });
-    });
+      socket.off('data', onData);
+      resolve({ socket, greeted: /^220 /m.test(text) });
+    };
+    socket.on('data', onData);
   });
 }
 
@@ -51,7 +60,7 @@ test('GIVEN an mta and an msa whose public port has every smtpd held by idle cli
       try {
         const opened = await Promise.all(SOURCES.flatMap((source) => Array.from({ length: PER_SOURCE }, () => dial(before.address, target, source, 5000))));
         held.push(...opened.map((o) => o.socket));
-        // The port is full: a newcomer gets no greeting while the others hold their processes.
+        // The port is full: a newcomer gets no (whole) greeting while the others hold their processes.
         const late = await dial(before.address, target, '127.133.0.9', 3000);
         held.push(late.socket);
         assert.equal(late.greeted, false, `${port} still greeted a newcomer: ${opened.filter((o) => o.greeted).length} connections greeted, the port was not full`);
