@@ -49,6 +49,10 @@ export function probeProblems(spec: PlatformSpec): string[] {
   if (probe.timeoutSeconds > probe.intervalSeconds) {
     problems.push(`spec.probe.timeoutSeconds: at most spec.probe.intervalSeconds (${probe.intervalSeconds}); a stage must end before the next cycle is due`);
   }
+  const screen = spec.mta.postscreen;
+  if (probeRuns(spec) && screen.enabled && probe.timeoutSeconds <= screen.greetWaitSeconds) {
+    problems.push(`spec.probe.timeoutSeconds: more than spec.mta.postscreen.greetWaitSeconds (${screen.greetWaitSeconds}); postscreen holds a new client address that long before the mta greets it, the prober's too`);
+  }
   const bundle = probe.caBundle;
   if (bundle !== undefined && (bundle.secret === undefined) === (bundle.configMap === undefined)) {
     problems.push('spec.probe.caBundle: name either secret or configMap (the one holding the CA certificates under key)');

@@ -48,6 +48,14 @@ for (const { given, probe, problem } of INVALID) {
   });
 }
 
+test('GIVEN a stage deadline no longer than postscreen\'s greet wait WHEN parsed THEN it is refused, naming both; off, or longer, it passes', () => {
+  const got = problems(`${MINIMAL}  probe: { timeoutSeconds: 6 }\n`);
+  assert.ok(got.some((p) => p.startsWith('spec.probe.timeoutSeconds: more than spec.mta.postscreen.greetWaitSeconds (6)')), got.join('\n'));
+  assert.deepEqual(problems(`${MINIMAL}  probe: { timeoutSeconds: 7 }\n`), []);
+  assert.deepEqual(problems(`${MINIMAL}  probe: { timeoutSeconds: 6 }\n  mta: { postscreen: { enabled: false } }\n`), []);
+  assert.deepEqual(problems(`${MINIMAL}  probe: { timeoutSeconds: 4 }\n  mta: { postscreen: { greetWaitSeconds: 1 } }\n`), []);
+});
+
 test('GIVEN the probe address is also a demo account WHEN parsed THEN it is refused: the prober needs a mailbox of its own', () => {
   const got = problems(`${MINIMAL}  probe: { address: user1@example.com }\n  accounts: { generate: [{ count: 2, domain: example.com, password: pw1234-long-enough }] }\n`);
   assert.ok(got.some((p) => p.startsWith('spec.probe.address: user1@example.com is also a demo account')), got.join('\n'));
