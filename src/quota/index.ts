@@ -4,3 +4,4 @@
  */
 export { startQuotaRelay, type QuotaRelay, type QuotaRelayOptions, type RelayTuning } from './relay.ts';
 export { FAIL_OPEN_REASONS, RELAY_ANSWERS, type FailOpenReason, type RelayAnswer } from './metrics.ts';
+export { createRoomCache, HEADROOM_BYTES, ROOM_MAX_ENTRIES, ROOM_TTL_MS, type RoomCache } from './room.ts';

@@ -22,6 +22,7 @@ import { startSession, type Session, type SessionLimits } from '../policy/sessio
 import { formatPolicyRequest, recipientUser, type PolicyRequest } from '../protocol/index.ts';
 import { createQuotaBackends, type QuotaBackendOptions } from './backends.ts';
 import { registerRelayMetrics, type FailOpenReason, type RelayAnswer } from './metrics.ts';
+import { createRoomCache, HEADROOM_BYTES } from './room.ts';
 
 export interface QuotaRelayOptions {
   /** Where the MTAs connect. */
@@ -47,6 +48,8 @@ export interface RelayTuning {
   maxConnections: number;
   session: SessionLimits;
   backends: Pick<QuotaBackendOptions, 'maxPerBackend' | 'idleMs'>;
+  /** How long a backend's answer about a mailbox's room is believed, and for how many mailboxes (room.ts). */
+  room: { ttlMs?: number; maxEntries?: number };
 }
 
 export interface QuotaRelay {
@@ -69,6 +72,7 @@ const TUNING: RelayTuning = {
   },
   // Each connection is one quota-status process on the backend; a question takes about a millisecond.
   backends: { maxPerBackend: 16, idleMs: 20_000 },
+  room: {},
 };
 
 /** A connection idle this long may be closed to make room at the connection cap. */
@@ -76,6 +80,9 @@ const EVICT_IDLE_MS = 2000;
 const SWEEP_MS = 1000;
 const LOG_INTERVAL_MS = 60_000;
 const CLOSE_GRACE_MS = 2000;
+/** A `size` attribute as Postfix sends it (the client's SIZE=, else 0); anything else counts as 0. */
+const SIZE = /^[0-9]{1,15}$/;
+const MAX_SIZE_BYTES = 2 ** 40;
 /** The share of the deadline a backend gets to answer in, counted from the question's arrival. */
 const BACKEND_SHARE = 0.9;
 
@@ -92,26 +99,42 @@ export async function startQuotaRelay(opts: QuotaRelayOptions): Promise<QuotaRel
   const backends = createQuotaBackends({ port: opts.backendPort, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}), ...tuning.backends });
   const metrics = registerRelayMetrics(opts.registry, { backendConnections: () => backends.open() });
   const sessions = new Set<Session>();
+  const room = createRoomCache(tuning.room);
   let draining = false;
 
-  /** Asks the director, then the user's backend. Never rejects. */
-  async function ask(recipient: string, size: string, deadline: number): Promise<Outcome> {
-    const user = recipientUser(recipient);
+  /** One question to the user's backend about `bytes`: DUNNO, a refusal, or why it could not be asked. */
+  async function askBackend(host: string, user: string, bytes: number, deadline: number): Promise<Outcome> {
     let request: Buffer;
     try {
-      request = formatPolicyRequest({ protocol_state: 'RCPT', recipient: user, size });
+      request = formatPolicyRequest({ protocol_state: 'RCPT', recipient: user, size: String(bytes) });
     } catch {
       return { reason: 'protocol', detail: 'recipient cannot be passed on' };
     }
+    const reply = await backends.ask(host, request, deadline);
+    if (reply.kind === 'failed') return { reason: reply.reason, detail: `${host}: ${reply.detail}` };
+    if (reply.action.toUpperCase() === DUNNO) return { answer: 'dunno', action: DUNNO };
+    if (REFUSAL.test(reply.action)) return { answer: 'reject', action: reply.action };
+    return { reason: 'backend_error', detail: `${host} answered ${reply.action.slice(0, 120)}` };
+  }
+
+  /**
+   * From the room remembered (room.ts), else the director, then the user's backend: first about the message and the
+   * headroom, which lets the next ones be answered from memory, and only when that is refused about the message alone.
+   * Never rejects.
+   */
+  async function ask(recipient: string, size: string, deadline: number): Promise<Outcome> {
+    const user = recipientUser(recipient);
+    const bytes = SIZE.test(size) ? Math.min(Number(size), MAX_SIZE_BYTES) : 0;
+    if (room.take(user, bytes, Date.now())) return { answer: 'dunno', action: DUNNO };
     const found = await lookup.lookup(user);
     // The director knows every user its passdb does; one it does not know is the MTA's to refuse, not ours.
     if (found.kind === 'unknown') return { answer: 'dunno', action: DUNNO };
     if (found.kind === 'failed') return { reason: 'lookup', detail: found.reason };
-    const reply = await backends.ask(found.host, request, deadline);
-    if (reply.kind === 'failed') return { reason: reply.reason, detail: `${found.host}: ${reply.detail}` };
-    if (reply.action.toUpperCase() === DUNNO) return { answer: 'dunno', action: DUNNO };
-    if (REFUSAL.test(reply.action)) return { answer: 'reject', action: reply.action };
-    return { reason: 'backend_error', detail: `${found.host} answered ${reply.action.slice(0, 120)}` };
+    const padded = bytes + HEADROOM_BYTES;
+    const roomy = await askBackend(found.host, user, padded, deadline);
+    if ('answer' in roomy && roomy.answer === 'dunno') room.remember(user, padded, bytes, Date.now());
+    if (!('answer' in roomy) || roomy.answer === 'dunno') return roomy;
+    return askBackend(found.host, user, bytes, deadline);
   }
 
   function judge(request: PolicyRequest, answer: (action: string) => void): void {

@@ -11,7 +11,7 @@ import { test, type TestContext } from 'node:test';
 import { pino } from 'pino';
 import type { BackendLookup, LookupResult } from '../../../src/lmtp/index.ts';
 import { Registry } from '../../../src/metrics/index.ts';
-import { startQuotaRelay } from '../../../src/quota/index.ts';
+import { HEADROOM_BYTES, startQuotaRelay } from '../../../src/quota/index.ts';
 import { capturedLogger } from '../../support/log-lines.ts';
 
 const RELAY_HOST = '127.139.0.1';
@@ -128,7 +128,7 @@ async function openClient(t: TestContext, port: number): Promise<Client> {
 
 const RCPT = { protocol_state: 'RCPT', recipient: 'full+tag@example.com', size: '30000', client_address: '192.0.2.1' };
 
-test('GIVEN a backend that says the mailbox is full WHEN asked twice THEN its 5xx is passed on, for the user without detail, on one kept connection', async (t) => {
+test('GIVEN a backend that says the mailbox is full WHEN asked twice THEN its 5xx is passed on, for the user without detail, on one kept connection, each time after asking about the headroom first', async (t) => {
   const backend = await startBackend(t, answer('552 5.2.2 Mailbox is full'));
   const lookup = lookupOf({ kind: 'backend', host: backend.host });
   const { relay, metric } = await startRelay(t, backend.port, lookup);
@@ -137,7 +137,9 @@ test('GIVEN a backend that says the mailbox is full WHEN asked twice THEN its 5x
   assert.equal(await client.ask(RCPT), '552 5.2.2 Mailbox is full');
   assert.deepEqual(lookup.users, ['full@example.com', 'full@example.com']);
   assert.equal(backend.connections, 1);
-  assert.deepEqual(backend.requests[0]?.split('\n'), ['request=smtpd_access_policy', 'protocol_state=RCPT', 'recipient=full@example.com', 'size=30000']);
+  assert.deepEqual(backend.requests[0]?.split('\n'), ['request=smtpd_access_policy', 'protocol_state=RCPT', 'recipient=full@example.com', `size=${30000 + HEADROOM_BYTES}`]);
+  assert.deepEqual(backend.requests[1]?.split('\n'), ['request=smtpd_access_policy', 'protocol_state=RCPT', 'recipient=full@example.com', 'size=30000']);
+  assert.equal(backend.requests.length, 4, 'a refusal is never remembered');
   assert.equal(await metric('mailfleet_quota_relay_requests_total', { answer: 'reject' }), 2);
 });
 
@@ -148,6 +150,35 @@ test('GIVEN a backend that says it fits WHEN asked THEN DUNNO, counted as dunno'
   assert.equal(await client.ask(RCPT), 'DUNNO');
   assert.equal(await metric('mailfleet_quota_relay_requests_total', { answer: 'dunno' }), 1);
   assert.equal(await metric('mailfleet_quota_relay_requests_total', { answer: 'fail_open' }), 0);
+});
+
+test('GIVEN a mailbox with room WHEN asked again within the room it has THEN answered from memory; past the room, after another message took it, or for another user, the backend is asked', async (t) => {
+  const backend = await startBackend(t, answer('DUNNO'));
+  const { relay, metric } = await startRelay(t, backend.port, lookupOf({ kind: 'backend', host: backend.host }));
+  const client = await openClient(t, relay.port);
+  assert.equal(await client.ask(RCPT), 'DUNNO');
+  assert.equal(await client.ask(RCPT), 'DUNNO');
+  assert.equal(backend.requests.length, 1, 'the second from memory');
+  // The room left is the headroom less what went through: a message as large as that is asked about again.
+  assert.equal(await client.ask({ ...RCPT, size: String(HEADROOM_BYTES) }), 'DUNNO');
+  assert.equal(backend.requests.length, 2);
+  assert.equal(await client.ask({ ...RCPT, recipient: 'other@example.com' }), 'DUNNO');
+  assert.equal(backend.requests.length, 3);
+  assert.equal(await metric('mailfleet_quota_relay_requests_total', { answer: 'dunno' }), 4);
+});
+
+test('GIVEN a mailbox with room for the message but not the headroom WHEN asked THEN DUNNO, and the next question goes to the backend again', async (t) => {
+  // quota-status's answer for a mailbox with 50,000 bytes left.
+  const backend = await startBackend(t, (request, socket) => {
+    const size = Number(/size=([0-9]+)/.exec(request)?.[1] ?? 0);
+    socket.write(size <= 50_000 ? 'action=DUNNO\n\n' : 'action=552 5.2.2 Mailbox is full\n\n');
+  });
+  const { relay } = await startRelay(t, backend.port, lookupOf({ kind: 'backend', host: backend.host }));
+  const client = await openClient(t, relay.port);
+  assert.equal(await client.ask(RCPT), 'DUNNO');
+  assert.equal(await client.ask(RCPT), 'DUNNO');
+  assert.equal(backend.requests.length, 4, 'nothing remembered: the room is less than the headroom');
+  assert.equal(await client.ask({ ...RCPT, size: '60000' }), '552 5.2.2 Mailbox is full');
 });
 
 test('GIVEN a request without a recipient (another stage) WHEN asked THEN DUNNO without asking the director or a backend', async (t) => {
@@ -216,7 +247,8 @@ test('GIVEN a backend that closes its connection after each answer WHEN asked ag
   const { relay, metric } = await startRelay(t, backend.port, lookupOf({ kind: 'backend', host: backend.host }));
   const client = await openClient(t, relay.port);
   for (let i = 0; i < 3; i++) assert.equal(await client.ask(RCPT), '552 5.2.2 Mailbox is full');
-  assert.equal(backend.connections, 3);
+  // Two questions each (the headroom, then the message alone), each on a connection of its own.
+  assert.equal(backend.connections, 6);
   assert.equal(await metric('mailfleet_quota_relay_requests_total', { answer: 'fail_open' }), 0);
 });
 
