@@ -1,5 +1,5 @@
 import type { AuthRules, PolicyRules } from '../policy/document.ts';
-import type { MtaSpec } from './mta.ts';
+import type { MtaSpec } from './mta-spec.ts';
 
 /** The roles the platform knows, in start order (dependencies first). */
 export const ROLES = ['ldap', 'kvs', 'mailbox', 'proxy', 'mta', 'msa'] as const;
