@@ -57,6 +57,8 @@ function writeSpec(dir: string): { spec: string; stateDir: string } {
       hostname: 'mx.example.com',
       roles: { ldap: { replicas: 1 }, kvs: { replicas: 0 }, proxy: { replicas: 1 }, mailbox: { replicas: 1 }, mta: { replicas: 0 }, msa: { replicas: 0 } },
       director: { apiKey: randomBytes(24).toString('hex') },
+      // No kvs, so no policy server (flow control and the login checks keep their counts in Redis).
+      policy: { enabled: false },
       local: { stateDir, addressPool: POOL },
     },
   }));
