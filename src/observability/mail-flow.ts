@@ -221,6 +221,19 @@ function rejects(s: Scope): AlertRule[] {
   ];
 }
 
+/** The policy server answering without asking Redis (its fail-open counter `metric` moved) for five minutes: flow control or login checks. */
+function policyFailingOpen(s: Scope, alert: string, metric: string, summary: string, description: string): AlertRule {
+  return {
+    alert,
+    expr: `sum without (reason) (increase(${s.sel(metric)}[5m])) > 0`,
+    forSeconds: 5 * MIN,
+    severity: 'warning',
+    summary,
+    description,
+    runbook: `${metric}{reason} says why (redis_down, timeout, overload, error); the policy server's log has the detail (its store, kvs, is usually the cause).`,
+  };
+}
+
 /**
  * The policy server: one that answers without checking (Redis down or slow, overload), and none answering at
  * all. Either way Postfix lets the mail through (`default_action=DUNNO`): flow control is off, mail flows.
@@ -229,15 +242,8 @@ function rejects(s: Scope): AlertRule[] {
 function policy(s: Scope, runs: boolean): AlertRule[] {
   const up = s.sel('up', 'role="policy"');
   return [
-    {
-      alert: 'MailfleetPolicyFailingOpen',
-      expr: `sum without (reason) (increase(${s.sel('mailfleet_policy_fail_open_total')}[5m])) > 0`,
-      forSeconds: 5 * MIN,
-      severity: 'warning',
-      summary: 'Policy server {{ $labels.instance }} lets mail through unchecked',
-      description: 'It answered {{ $value | humanize }} requests in five minutes with its default action without checking them: flow control is off and a flood would get in.',
-      runbook: 'mailfleet_policy_fail_open_total{reason} says why (redis_down, timeout, overload, error); the policy server\'s log has the detail (its store, kvs, is usually the cause).',
-    },
+    policyFailingOpen(s, 'MailfleetPolicyFailingOpen', 'mailfleet_policy_fail_open_total', 'Policy server {{ $labels.instance }} lets mail through unchecked',
+      'It answered {{ $value | humanize }} requests in five minutes with its default action without checking them: flow control is off and a flood would get in.'),
     ...(runs
       ? [{
           alert: 'MailfleetPolicyDown',
@@ -262,15 +268,8 @@ const LOGIN_REFUSALS_WAVE = 500;
 function loginPolicy(s: Scope): AlertRule[] {
   const refused = s.sel('mailfleet_policy_auth_requests_total', 'command="allow",verdict=~"reject|tarpit"');
   return [
-    {
-      alert: 'MailfleetLoginPolicyFailingOpen',
-      expr: `sum without (reason) (increase(${s.sel('mailfleet_policy_auth_fail_open_total')}[5m])) > 0`,
-      forSeconds: 5 * MIN,
-      severity: 'warning',
-      summary: 'Policy server {{ $labels.instance }} lets logins through unchecked',
-      description: 'It answered {{ $value | humanize }} login checks or reports in five minutes without asking Redis: failed logins are not counted and a password-guessing attack would not be stopped.',
-      runbook: 'mailfleet_policy_auth_fail_open_total{reason} says why (redis_down, timeout, overload, error); the policy server\'s log has the detail (its store, kvs, is usually the cause).',
-    },
+    policyFailingOpen(s, 'MailfleetLoginPolicyFailingOpen', 'mailfleet_policy_auth_fail_open_total', 'Policy server {{ $labels.instance }} lets logins through unchecked',
+      'It answered {{ $value | humanize }} login checks or reports in five minutes without asking Redis: failed logins are not counted and a password-guessing attack would not be stopped.'),
     {
       alert: 'MailfleetLoginBruteForce',
       expr: `sum without (instance, pod, command, verdict) (increase(${refused}[10m])) > ${LOGIN_REFUSALS_WAVE}`,
