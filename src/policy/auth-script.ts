@@ -27,6 +27,13 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local pos = 2
 local out = {}
+-- Window j of the bucket whose windows start at ARGV[first]: its field, period, span, and its arrival time, not before now.
+local function window(key, first, j)
+  local at = first + j * 3
+  local tat = tonumber(redis.call('HGET', key, ARGV[at])) or now
+  if tat < now then tat = now end
+  return ARGV[at], tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2]), tat
+end
 for i = 1, #KEYS / 3 do
   local key = KEYS[3 * i - 2]
   local pwset = KEYS[3 * i - 1]
@@ -47,11 +54,7 @@ for i = 1, #KEYS / 3 do
     if member == '' or redis.call('SISMEMBER', known, member) == 0 then
       local full = false
       for j = 0, n - 1 do
-        local at = first + j * 3
-        local period = tonumber(ARGV[at + 1])
-        local span = tonumber(ARGV[at + 2])
-        local tat = tonumber(redis.call('HGET', key, ARGV[at])) or now
-        if tat < now then tat = now end
+        local _, period, span, tat = window(key, first, j)
         if tat - now + period > span + period / 2 then full = true end
       end
       if full then out[#out + 1] = i - 1 end
@@ -65,14 +68,10 @@ for i = 1, #KEYS / 3 do
     if counts then
       local horizon = 0
       for j = 0, n - 1 do
-        local at = first + j * 3
-        local period = tonumber(ARGV[at + 1])
-        local span = tonumber(ARGV[at + 2])
-        local tat = tonumber(redis.call('HGET', key, ARGV[at])) or now
-        if tat < now then tat = now end
+        local field, period, span, tat = window(key, first, j)
         local nextTat = tat + period
         if nextTat > now + span then nextTat = now + span end
-        redis.call('HSET', key, ARGV[at], nextTat)
+        redis.call('HSET', key, field, nextTat)
         if nextTat - now > horizon then horizon = nextTat - now end
       end
       redis.call('PEXPIRE', key, math.ceil(horizon / 1000) + 1000)
