@@ -24,7 +24,7 @@ const ENTRY_POINTS = [
   // for the spec, which every agent loads.
   'src/policy/document.ts',
   // The policy-protocol client session and the warning throttle without the policy server (node-redis), for the
-  // proxies' quota relay, which serves the same protocol.
+  // proxies' quota relay, which serves the same protocol; the throttle for the logs gateway too.
   'src/policy/session.ts',
   'src/policy/log-throttle.ts',
 ];

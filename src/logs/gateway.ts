@@ -11,6 +11,7 @@ import { once } from 'node:events';
 import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.ts';
+import { createLogThrottle } from '../policy/log-throttle.ts';
 import { lokiRoute } from './routes.ts';
 
 export interface LogsGatewayOptions {
@@ -37,6 +38,7 @@ const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 const DEFAULT_UPSTREAM_TIMEOUT_MS = 300_000;
 /** Headers of one hop only (RFC 9110 section 7.6.1), never passed on; `host` is Loki's own. */
 const HOP_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host']);
+const REFUSAL_LOG_INTERVAL_MS = 6_000;
 /** Answered here, not by Loki: the gateway's own liveness. */
 const LIVEZ = '/livez';
 
@@ -61,18 +63,11 @@ export async function startLogsGateway(opts: LogsGatewayOptions): Promise<LogsGa
   const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const upstreamTimeoutMs = opts.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS;
   const log = opts.log;
-  let refusalsLogged = 0;
-  let refusalWindow = 0;
+  // A scan must not flood the log: one line per kind of refusal and interval, saying how many were left out.
+  const throttle = createLogThrottle(log, REFUSAL_LOG_INTERVAL_MS);
 
   function logRefusal(req: IncomingMessage, path: string, status: number, reason: string): void {
-    // One line per refusal, at most 10 a minute: a scan must not flood the log.
-    const minute = Math.floor(Date.now() / 60_000);
-    if (minute !== refusalWindow) {
-      refusalWindow = minute;
-      refusalsLogged = 0;
-    }
-    if (++refusalsLogged > 10) return;
-    log.warn({ method: req.method, path: path.slice(0, 200), status, reason, peer: req.socket.remoteAddress }, 'request refused');
+    throttle.warn(`refused-${status}-${reason}`, { method: req.method, path: path.slice(0, 200), status, reason, peer: req.socket.remoteAddress }, 'request refused');
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
