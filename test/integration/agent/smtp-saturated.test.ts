@@ -19,6 +19,11 @@ const PER_SOURCE = 45;
 const HUNG_SECONDS = 3;
 /** How long the port stays held while the agent is watched: well past hungSeconds. */
 const HELD_MS = (HUNG_SECONDS + 5) * 1000;
+/**
+ * How long each held connection may wait for its greeting. The master starts the 200 smtpd processes one by one; on a
+ * busy host that takes several seconds, and a newcomer dialled before the last of them starts would still be greeted.
+ */
+const GREETING_WAIT_MS = 15_000;
 
 /**
  * Opens a connection and resolves with it once a whole greeting came (its last line `220 …`: the mta's postscreen
@@ -58,12 +63,20 @@ test('GIVEN an mta and an msa whose public port has every smtpd held by idle cli
       const target = before.ports[port] as number;
       const held: Socket[] = [];
       try {
-        const opened = await Promise.all(SOURCES.flatMap((source) => Array.from({ length: PER_SOURCE }, () => dial(before.address, target, source, 5000))));
+        const opened = await Promise.all(SOURCES.flatMap((source) => Array.from({ length: PER_SOURCE }, () => dial(before.address, target, source, GREETING_WAIT_MS))));
         held.push(...opened.map((o) => o.socket));
-        // The port is full: a newcomer gets no (whole) greeting while the others hold their processes.
-        const late = await dial(before.address, target, '127.133.0.9', 3000);
-        held.push(late.socket);
-        assert.equal(late.greeted, false, `${port} still greeted a newcomer: ${opened.filter((o) => o.greeted).length} connections greeted, the port was not full`);
+        // The port is full: a newcomer gets no (whole) greeting while the others hold their processes. A few of the
+        // batch may have been turned away by postscreen's own queue limit rather than hold an smtpd, so newcomers
+        // that are still greeted are kept as holders too, up to a handful.
+        let greeted = opened.filter((o) => o.greeted).length;
+        let full = false;
+        for (let extra = 0; extra < 10 && !full; extra++) {
+          const late = await dial(before.address, target, '127.133.0.9', 3000);
+          held.push(late.socket);
+          if (late.greeted) greeted++;
+          else full = true;
+        }
+        assert.ok(full, `${port} still greeted newcomers: ${greeted} connections greeted, the port was not full`);
         // Liveness never fails (that is what restarts); readiness may miss a beat while 200 smtpd processes start
         // beside the health check's two, but not stay down.
         const started = Date.now();
