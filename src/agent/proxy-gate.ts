@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { Counter, Gauge, type Registry } from '../metrics/index.ts';
+import { joinSockets } from '../sockets.ts';
 
 /** Spliced connections per balancer port: Postfix's default process limit for the service, and some. */
 export const PROXY_GATE_MAX_CONNECTIONS = 1000;
@@ -59,24 +60,6 @@ export function shortSocketPath(runDir: string, service: string, target: string)
   rmSync(link, { force: true });
   symlinkSync(target, link);
   return link;
-}
-
-function splice(client: Socket, socketPath: string, onDone: () => void): void {
-  const upstream = connect({ path: socketPath });
-  let done = false;
-  const end = () => {
-    if (done) return;
-    done = true;
-    client.destroy();
-    upstream.destroy();
-    onDone();
-  };
-  client.on('error', end).on('close', end);
-  upstream.on('error', end).on('close', end);
-  // pipe() pauses the source while the destination's buffer is full.
-  client.pipe(upstream);
-  upstream.pipe(client);
-  client.resume();
 }
 
 /** The gate's metrics in `registry`: connections by service and result, and those spliced now (read at each scrape). */
@@ -139,7 +122,7 @@ export async function startProxyGate(opts: {
       connections.inc({ service, result: 'accepted' });
       spliced.set(service, (spliced.get(service) ?? 0) + 1);
       open.add(client);
-      splice(client, l.socketPath, () => {
+      joinSockets(client, connect({ path: l.socketPath }), () => {
         spliced.set(service, (spliced.get(service) ?? 1) - 1);
         open.delete(client);
       });

@@ -1,0 +1,41 @@
+import type { Server, Socket } from 'node:net';
+
+/**
+ * Joins two sockets both ways with backpressure (pipe() pauses a source while its destination's buffer is full) and
+ * ends both when either ends or fails; `onDone` runs once. Resumes `a`, which a server may have accepted paused.
+ */
+export function joinSockets(a: Socket, b: Socket, onDone: () => void): void {
+  let done = false;
+  const end = () => {
+    if (done) return;
+    done = true;
+    a.destroy();
+    b.destroy();
+    onDone();
+  };
+  a.on('error', end).on('close', end);
+  b.on('error', end).on('close', end);
+  a.pipe(b);
+  b.pipe(a);
+  a.resume();
+}
+
+/** Listens on `host:port` (0: any free port) and resolves with the port taken; rejects on a failure to listen. */
+export async function listenOn(server: Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  return typeof address === 'object' && address !== null ? address.port : port;
+}
+
+/** Stops `server` accepting, destroys `open`, and resolves once the server has closed. */
+export async function closeServer(server: Server, open: Iterable<Socket>): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  for (const s of open) s.destroy();
+  await closed;
+}
