@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { dovecotStatsSocket, postfixProxyServices, QUOTA_RELAY_DEADLINE_MS, servesTls, type InstanceContext, type Peers } from '../config/index.ts';
+import { AUTH_RELAY_TARGET_FILE, authRelayListenHost, authRelaySocketPath, parseAuthRelayTarget, dovecotStatsSocket, postfixProxyServices, QUOTA_RELAY_DEADLINE_MS, servesTls, type InstanceContext, type Peers } from '../config/index.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Router } from '../lmtp/index.ts';
@@ -18,7 +18,7 @@ import { startAgentControl } from './control.ts';
 import { ensureDir } from './fs.ts';
 import { startHealth } from './health.ts';
 import { waitUntilStartable } from './start-wait.ts';
-import { readinessCheck } from './readiness.ts';
+import { readinessCheck, type AuthRelayCheck } from './readiness.ts';
 import { effectiveSettings, type AgentOrigin } from './settings.ts';
 import { createReloadQueue, type ReloadQueue } from './reload-queue.ts';
 import { endProcessGroup, reapOrphans, spawnDaemon, waitGone, type LogFormat } from './supervise.ts';
@@ -117,6 +117,42 @@ async function startRelay(spec: PlatformSpec, instance: AgentOptions['instance']
     lookup.close();
     throw err;
   }
+}
+
+/**
+ * The msas' SMTP AUTH crosses the pod network only inside TLS keyed by the relay key (src/auth-relay): a `proxy`'s
+ * agent takes the auth port and joins each keyed connection to Dovecot auth's unix socket; an `msa`'s agent takes
+ * its Postfix's SASL connections on loopback and carries them to the proxy `auth-relay-target` names. Only their
+ * agents load the relay.
+ */
+async function startAuthRelay(spec: PlatformSpec, instance: AgentOptions['instance'], log: Logger, registry: Registry): Promise<{ close(): Promise<void> } | undefined> {
+  if (instance.role !== 'proxy' && instance.role !== 'msa') return undefined;
+  const [{ startAuthRelayClient, startAuthRelayServer }, { authRelayRuns, requireSecret }] = await Promise.all([import('../auth-relay/index.ts'), import('../spec/index.ts')]);
+  if (!authRelayRuns(spec)) return undefined;
+  const secret = requireSecret(spec, 'authRelayKey');
+  const relayLog = log.child({ component: 'auth-relay' });
+  if (instance.role === 'proxy') {
+    return startAuthRelayServer({ host: instance.listen, port: spec.ports.auth, secret, upstreamPath: authRelaySocketPath(instance), log: relayLog, registry });
+  }
+  const targetFile = join(instance.configDir, AUTH_RELAY_TARGET_FILE);
+  return startAuthRelayClient({
+    host: authRelayListenHost(instance),
+    port: spec.ports.auth,
+    target: () => parseAuthRelayTarget(readFileSync(targetFile, 'utf8')),
+    secret,
+    identity: instance.name,
+    ...(instance.listen === '0.0.0.0' ? {} : { localAddress: instance.listen }),
+    log: relayLog,
+    registry,
+  });
+}
+
+/** What a proxy's readiness checks of its SMTP AUTH path, while msas relay to it. */
+async function proxyAuthRelayCheck(spec: PlatformSpec, instance: AgentOptions['instance']): Promise<AuthRelayCheck | undefined> {
+  if (instance.role !== 'proxy') return undefined;
+  const { authRelayRuns, requireSecret } = await import('../spec/index.ts');
+  if (!authRelayRuns(spec)) return undefined;
+  return { socketPath: authRelaySocketPath(instance), secret: requireSecret(spec, 'authRelayKey'), identity: `${instance.name}-readiness` };
 }
 
 /**
@@ -222,13 +258,15 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   let router: Router | undefined;
   let quotaRelay: QuotaRelay | undefined;
   let gate: ProxyGate | undefined;
+  let authRelay: { close(): Promise<void> } | undefined;
   try {
     router = await startRouter(spec, instance, log, registry);
     quotaRelay = await startRelay(spec, instance, log, registry);
     gate = await startGate(spec, instance, log, registry);
+    authRelay = await startAuthRelay(spec, instance, log, registry);
   } catch (err) {
-    log.error({ err: errorMessage(err) }, 'lmtp router, quota relay or proxy gate failed to start');
-    await Promise.all([router?.close(0), quotaRelay?.close(0), gate?.close()]);
+    log.error({ err: errorMessage(err) }, 'lmtp router, quota relay, proxy gate or auth relay failed to start');
+    await Promise.all([router?.close(0), quotaRelay?.close(0), gate?.close(), authRelay?.close()]);
     proc.child.kill('SIGTERM');
     await proc.exited;
     await endProcessGroup(proc.pid, LEFTOVER_GRACE_MS);
@@ -263,7 +301,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   const health = startHealth({
     host: opts.healthHost,
     port: opts.healthPort,
-    check: readinessCheck(instance.role, spec, instance.listen, 2000),
+    check: readinessCheck(instance.role, spec, instance.listen, 2000, Date.now, await proxyAuthRelayCheck(spec, instance)),
     state: { daemonRunning: () => running, drainStartedAt: () => drainStartedAt },
     log,
     hungAfterMs: spec.hungSeconds * 1000,
@@ -307,8 +345,8 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   await Promise.race([proc.relayed, delay(RELAY_DRAIN_MS, undefined, { ref: false })]);
   certificates?.close();
   if (serving) removeServedCertificates(instance);
-  // Open splices end with the daemon; the balancer ports close with it.
-  await Promise.all([gate?.close(), quotaRelay?.close(0)]);
+  // Open splices end with the daemon; the balancer ports and the auth relay close with it.
+  await Promise.all([gate?.close(), quotaRelay?.close(0), authRelay?.close()]);
   process.off('SIGHUP', onHup);
   for (const [sig, handler] of forwarded) process.off(sig, handler);
   await Promise.all([health.close(), control.close()]);

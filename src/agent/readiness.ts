@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { postfixHealthHost, readerDn } from '../config/index.ts';
-import { clamdPing, dovecotAuthHandshake, imapCapability, lmtpLhlo, pop3Capa, redisPing, smtpEhlo } from '../protocol/index.ts';
+import { clamdPing, imapCapability, lmtpLhlo, pop3Capa, redisPing, smtpEhlo } from '../protocol/index.ts';
 import { parseHttpResponse } from '../protocol/scrape.ts';
 import { requireSecret, type AgentRole, type PlatformSpec } from '../spec/index.ts';
 
@@ -133,11 +133,35 @@ function afterSuccessEvery(check: ReadinessCheck, everyMs: number, now: () => nu
   };
 }
 
+/** A proxy's SMTP AUTH path (src/auth-relay): Dovecot auth's socket, and the relay key its agent takes on the auth port. */
+export interface AuthRelayCheck {
+  socketPath: string;
+  secret: string;
+  identity: string;
+}
+
+/**
+ * The msas' SMTP AUTH on a proxy: an unready proxy leaves the proxy-auth Service, so its auth must be up too. Dovecot
+ * auth's handshake on its socket at every probe; through the relay (a TLS handshake with the key, as an msa makes)
+ * once a {@link TLS_RECHECK_MS}. Nothing when no msa runs.
+ */
+function proxyAuthCheck(host: string, port: number, timeoutMs: number, now: () => number, relay: AuthRelayCheck | undefined): ReadinessCheck {
+  if (relay === undefined) return async () => undefined;
+  const relayed = afterSuccessEvery(async (signal) => {
+    const { authRelayHandshake } = await import('../auth-relay/index.ts');
+    await authRelayHandshake({ host: postfixHealthHost(host), port }, relay.secret, relay.identity, timeoutMs, signal);
+  }, TLS_RECHECK_MS, now);
+  return async (signal) => {
+    const { dovecotAuthSocketHandshake } = await import('../auth-relay/index.ts');
+    await Promise.all([dovecotAuthSocketHandshake(relay.socketPath, timeoutMs, signal), relayed(signal)]);
+  };
+}
+
 /**
  * The readiness dialogue of each role (DESIGN: readiness = the protocol dialogue succeeds).
  * `now` is the clock {@link TLS_RECHECK_MS} is measured with.
  */
-export function readinessCheck(role: AgentRole, spec: PlatformSpec, host: string, timeoutMs: number, now: () => number = Date.now): ReadinessCheck {
+export function readinessCheck(role: AgentRole, spec: PlatformSpec, host: string, timeoutMs: number, now: () => number = Date.now, authRelay?: AuthRelayCheck): ReadinessCheck {
   const { ports } = spec;
   const base = { host, timeoutMs };
   switch (role) {
@@ -168,13 +192,13 @@ export function readinessCheck(role: AgentRole, spec: PlatformSpec, host: string
           tlsGreeting(host, ports.pop3s, /^\+OK/, timeoutMs, signal),
         ]);
       }, TLS_RECHECK_MS, now);
+      const auth = proxyAuthCheck(host, ports.auth, timeoutMs, now, authRelay);
       return async (signal) => {
         await Promise.all([
           lmtpLhlo({ ...base, port: ports.lmtp, heloName: 'readiness.mailfleet', signal }),
           imapCapability({ ...base, port: ports.imap, signal }),
           pop3Capa({ ...base, port: ports.pop3, signal }),
-          // The msas' SMTP AUTH: an unready proxy leaves the proxy-auth Service, so its auth must be up too.
-          dovecotAuthHandshake({ ...base, port: ports.auth, signal }),
+          auth(signal),
           implicitTls(signal),
         ]);
       };

@@ -1,11 +1,18 @@
 import { authWorkerService, dovecotBase, dovecotLdapConf, LOGIN_SERVICE_SETTINGS, serviceBlock, type DovecotListener } from './dovecot-common.ts';
 import { dovecotStatsSettings, PROXY_METRICS } from './dovecot-stats.ts';
 import { dovecotTlsSettings } from './dovecot-tls.ts';
-import { authPolicyRuns, authPolicyTimeoutMs, requireSecret } from '../spec/index.ts';
-import type { ConfigFiles, ConfigInput } from './context.ts';
+import { join } from 'node:path';
+import { authPolicyRuns, authPolicyTimeoutMs, authRelayRuns, requireSecret } from '../spec/index.ts';
+import type { ConfigFiles, ConfigInput, InstanceContext } from './context.ts';
 
 /** The LDAP settings of the msa's SASL logins: the users' passdb without the backend login's fields. */
 export const SASL_LDAP_CONF = 'dovecot-ldap-sasl.conf.ext';
+/** Dovecot auth's socket for the msas' SMTP AUTH (under base_dir), which the proxy agent's relay joins. */
+export const DOVECOT_AUTH_RELAY_SOCKET = 'auth-relay';
+
+export function authRelaySocketPath(instance: InstanceContext): string {
+  return join(instance.runDir, DOVECOT_AUTH_RELAY_SOCKET);
+}
 
 /**
  * Dovecot's auth policy client: before each login (and after a passdb success) it asks the policy server, and
@@ -108,7 +115,9 @@ export function dovecotProxyFiles(input: ConfigInput): ConfigFiles {
     ...loginService('pop3'),
     // The backend-sync controller's calls should not wait for a doveadm-server process to start.
     ...serviceBlock('doveadm', [{ name: 'http', address: addr, port: spec.ports.doveadm }], ['process_min_avail = 2']),
-    ...serviceBlock('auth', [{ name: 'auth-client', address: addr, port: spec.ports.auth }]),
+    // The msas' SMTP AUTH arrives through the agent's relay (TLS with the relay key, src/auth-relay) on this socket,
+    // which only root reaches; Dovecot auth has no TCP listener, so nothing reaches it in clear over a network.
+    ...(authRelayRuns(spec) ? serviceBlock('auth', [], [`unix_listener ${DOVECOT_AUTH_RELAY_SOCKET} {`, '  mode = 0600', '}']) : []),
     ...authWorkerService(spec),
     ...dovecotStatsSettings(PROXY_METRICS),
     '',

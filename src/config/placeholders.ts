@@ -8,7 +8,7 @@
  * `{{mailfleet.pod.name}}`. Neither Postfix, Dovecot, slapd nor Redis gives `{{` a meaning.
  */
 import { MailfleetError } from '../errors.ts';
-import { authPolicyRuns, filterRuns, PLATFORM_SECRETS, platformSecrets, probeRuns, secretValue, type FilterRole, type PlatformSecretName, type PlatformSpec, type Role } from '../spec/index.ts';
+import { authPolicyRuns, authRelayRuns, filterRuns, PLATFORM_SECRETS, platformSecrets, probeRuns, secretValue, type FilterRole, type PlatformSecretName, type PlatformSpec, type Role } from '../spec/index.ts';
 
 const PLACEHOLDER = /\{\{mailfleet\.(secret|pod)\.([a-z0-9-]+)\}\}/g;
 
@@ -50,6 +50,7 @@ export function redactSpec(spec: PlatformSpec): { spec: PlatformSpec; secrets: R
       ...spec.director,
       apiKey: secretPlaceholder(SECRET_KEYS.doveadmApiKey),
       backendLoginPassword: secretPlaceholder(SECRET_KEYS.backendLoginPassword),
+      ...(authRelayRuns(spec) ? { authRelayKey: secretPlaceholder(SECRET_KEYS.authRelayKey) } : {}),
     },
     // A prober that does not run has no account, and its password is no secret of the platform.
     ...(probeRuns(spec) ? { probe: { ...spec.probe, password: secretPlaceholder(SECRET_KEYS.probePassword) } } : {}),
@@ -93,11 +94,18 @@ export function podSecretKeys(workload: SecretConsumer, spec: PlatformSpec): str
   const k = SECRET_KEYS;
   switch (workload) {
     case 'mta':
-    case 'msa':
       return [k.ldapReaderPassword];
+    case 'msa':
+      // Its agent relays SMTP AUTH to the proxies over TLS keyed with the relay key.
+      return [k.ldapReaderPassword, ...(authRelayRuns(spec) ? [k.authRelayKey] : [])];
     case 'proxy':
-      // Its Dovecot asks the policy server about logins with the credential, and hashes tried passwords with the nonce.
-      return [k.ldapAuthPassword, k.doveadmApiKey, k.backendLoginPassword, ...(authPolicyRuns(spec) ? [k.authPolicyApiKey, k.authPolicyHashNonce] : [])];
+      // Its agent takes the msas' SMTP AUTH with the relay key; its Dovecot asks the policy server about logins with
+      // the credential, and hashes tried passwords with the nonce.
+      return [
+        k.ldapAuthPassword, k.doveadmApiKey, k.backendLoginPassword,
+        ...(authRelayRuns(spec) ? [k.authRelayKey] : []),
+        ...(authPolicyRuns(spec) ? [k.authPolicyApiKey, k.authPolicyHashNonce] : []),
+      ];
     case 'mailbox':
       // Its drain asks the directors over doveadm HTTP whether users are still routed here; the proxies log in with the backend login.
       // While rspamd runs, the learn program gives its controller the password.

@@ -5,7 +5,7 @@ import { postfixMilterSettings } from './postfix-milter.ts';
 import { postfixPolicyChecks } from './postfix-policy.ts';
 import { POSTSCREEN_HELPERS, postfixPostscreenFiles, postfixPostscreenSettings, postscreenRuns, postscreenServices } from './postfix-postscreen.ts';
 import { postfixQuotaCheck } from './postfix-quota.ts';
-import { postfixSaslPath } from './postfix-sasl.ts';
+import { AUTH_RELAY_TARGET_FILE, authRelayTargetFile, postfixSaslPath } from './postfix-sasl.ts';
 import { postfixSniFiles, postfixTlsSettings } from './postfix-tls.ts';
 
 /**
@@ -303,7 +303,7 @@ export function postfixMsaFiles(input: ConfigInput): ConfigFiles {
   const extra = [
     'smtpd_sasl_auth_enable = yes',
     'smtpd_sasl_type = dovecot',
-    // Which proxy: postfix-sasl.ts.
+    // The agent's relay to a proxy: postfix-sasl.ts.
     postfixSaslPath(input),
     'smtpd_sasl_security_options = noanonymous',
     'smtpd_sasl_authenticated_header = no',
@@ -327,6 +327,7 @@ export function postfixMsaFiles(input: ConfigInput): ConfigFiles {
       ...proxyProtocolServices('msa', spec),
       ...healthServices(spec, true),
     ]),
+    [AUTH_RELAY_TARGET_FILE]: authRelayTargetFile(input),
     ...ldapMaps(input),
     'header-checks': HEADER_CHECKS,
     [LMTP_STATUS_FILTER_FILE]: LMTP_STATUS_FILTER,

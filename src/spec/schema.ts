@@ -340,6 +340,7 @@ export const PLATFORM_SCHEMA = {
             vhostCount: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
             apiKey: SECRET,
             backendLoginPassword: SECRET,
+            authRelayKey: SECRET,
             resyncSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 30 },
             drainTimeoutSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 60 },
           },

@@ -1,7 +1,7 @@
 /**
  * The platform's own secrets: the LDAP admin and service-account passwords, the doveadm API key, the proxies'
- * backend login, the Redis password, rspamd's controller password, the metrics admin key and the auth policy's
- * credential and hash nonce. A
+ * backend login, the msas' SMTP AUTH relay key, the Redis password, rspamd's controller password, the metrics admin
+ * key and the auth policy's credential and hash nonce. A
  * spec may give them; none has a default. Where the spec gives none they are generated strong on first
  * start (single host: once, kept in the state directory) or held in a Kubernetes Secret (one the
  * operator creates, or `spec.kubernetes.existingSecret`). Values everybody knows are refused.
@@ -14,7 +14,7 @@ import { probeRuns } from './probe.ts';
 import type { PlatformSpec } from './types.ts';
 
 export type PlatformSecretName = 'ldapAdminPassword' | 'ldapReaderPassword' | 'ldapAuthPassword' | 'doveadmApiKey' | 'backendLoginPassword' | 'probePassword' | 'redisPassword'
-  | 'filterControllerPassword' | 'metricsAdminKey' | 'authPolicyApiKey' | 'authPolicyHashNonce';
+  | 'filterControllerPassword' | 'metricsAdminKey' | 'authPolicyApiKey' | 'authPolicyHashNonce' | 'authRelayKey';
 
 export interface PlatformSecret {
   name: PlatformSecretName;
@@ -32,6 +32,8 @@ export const PLATFORM_SECRETS: readonly PlatformSecret[] = [
   { name: 'ldapAuthPassword', field: 'spec.ldap.authPassword', key: 'ldap-auth-password' },
   { name: 'doveadmApiKey', field: 'spec.director.apiKey', key: 'doveadm-api-key' },
   { name: 'backendLoginPassword', field: 'spec.director.backendLoginPassword', key: 'backend-login-password' },
+  // The TLS-PSK key of the msas' SMTP AUTH hop to the proxies' Dovecot auth (src/auth-relay), while both run.
+  { name: 'authRelayKey', field: 'spec.director.authRelayKey', key: 'auth-relay-key', inUse: authRelayRuns },
   // The prober's mailbox account: LDAP holds its hash, the prober logs in with it.
   { name: 'probePassword', field: 'spec.probe.password', key: 'probe-password', inUse: probeRuns },
   // Redis (kvs) `requirepass`: every client of the platform's Redis authenticates with it.
@@ -44,6 +46,11 @@ export const PLATFORM_SECRETS: readonly PlatformSecret[] = [
   { name: 'authPolicyApiKey', field: 'spec.policy.auth.apiKey', key: 'auth-policy-api-key', inUse: authPolicyRuns },
   { name: 'authPolicyHashNonce', field: 'spec.policy.auth.hashNonce', key: 'auth-policy-hash-nonce', inUse: authPolicyRuns },
 ];
+
+/** Whether msas relay SMTP AUTH to proxies (src/auth-relay): both roles run. */
+export function authRelayRuns(spec: PlatformSpec): boolean {
+  return spec.roles.msa.replicas > 0 && spec.roles.proxy.replicas > 0;
+}
 
 /** The platform secrets `spec` uses. */
 export function platformSecrets(spec: PlatformSpec): PlatformSecret[] {
@@ -79,6 +86,8 @@ export function secretValue(spec: PlatformSpec, name: PlatformSecretName): strin
       return spec.director.apiKey;
     case 'backendLoginPassword':
       return spec.director.backendLoginPassword;
+    case 'authRelayKey':
+      return spec.director.authRelayKey;
     case 'probePassword':
       return spec.probe.password;
     case 'redisPassword':
@@ -117,6 +126,7 @@ export function withSecrets(spec: PlatformSpec, values: PlatformSecretValues): P
   const auth = pick('ldapAuthPassword');
   const apiKey = pick('doveadmApiKey');
   const backendLogin = pick('backendLoginPassword');
+  const authRelayKey = pick('authRelayKey');
   const probePassword = pick('probePassword');
   const redisPassword = pick('redisPassword');
   const controllerPassword = pick('filterControllerPassword');
@@ -135,6 +145,7 @@ export function withSecrets(spec: PlatformSpec, values: PlatformSecretValues): P
       ...spec.director,
       ...(apiKey === undefined ? {} : { apiKey }),
       ...(backendLogin === undefined ? {} : { backendLoginPassword: backendLogin }),
+      ...(authRelayKey === undefined ? {} : { authRelayKey }),
     },
     probe: { ...spec.probe, ...(probePassword === undefined ? {} : { password: probePassword }) },
     redis: { ...spec.redis, ...(redisPassword === undefined ? {} : { password: redisPassword }) },

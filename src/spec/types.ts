@@ -143,6 +143,12 @@ export interface PlatformSpec {
      * on the proxy, and never crosses the internal hop.
      */
     backendLoginPassword?: string;
+    /**
+     * The key of the msas' SMTP AUTH hop to the proxies (no default: generated like the other secrets): each msa's
+     * agent relays its Postfix's Dovecot SASL connections to a proxy's agent over TLS keyed with it (TLS-PSK), so
+     * the users' passwords never cross the pod network in clear, and nothing without the key reaches Dovecot auth.
+     */
+    authRelayKey?: string;
     resyncSeconds: number;
     drainTimeoutSeconds: number;
   };

@@ -80,7 +80,9 @@ test('GIVEN the ldap role WHEN rendered THEN slapd does not try syslog (its log 
 test('GIVEN the msa role WHEN rendered THEN SASL goes to Dovecot auth on the proxy, only clients logged in submit (whatever the recipient), as their own address', () => {
   const main = settings(roleConfigFiles('msa', input('msa'))['main.cf'] ?? '');
   assert.equal(main.get('smtpd_sasl_type'), 'dovecot');
-  assert.equal(main.get('smtpd_sasl_path'), 'inet:proxy-0.proxy:12345');
+  // Through the agent's relay on its own loopback (src/auth-relay), which carries it to the proxy in TLS.
+  assert.equal(main.get('smtpd_sasl_path'), `inet:${input('msa').instance.listen === '0.0.0.0' ? '127.0.0.1' : input('msa').instance.listen}:12345`);
+  assert.equal(roleConfigFiles('msa', input('msa'))['auth-relay-target'], 'proxy-0.proxy:12345\n');
   assert.equal(main.get('smtpd_relay_restrictions'), 'permit_sasl_authenticated, reject');
   assert.equal(main.get('smtpd_sender_login_maps'), `proxy:ldap:${input('msa').instance.configDir}/ldap-mailboxes.cf`);
   assert.equal(main.get('smtpd_sender_restrictions'), 'reject_non_fqdn_sender, reject_authenticated_sender_login_mismatch');

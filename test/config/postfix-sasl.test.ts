@@ -1,10 +1,11 @@
 /**
- * Which proxy's Dovecot auth an msa has SMTP AUTH checked by: on one host the proxy its ordinal picks, the same one its
- * LMTP deliveries go to first; in Kubernetes the one name of the ready proxies.
+ * Which proxy's Dovecot auth an msa has SMTP AUTH checked by (`auth-relay-target`, which its agent's relay reads): on one
+ * host the proxy its ordinal picks, the same one its LMTP deliveries go to first; in Kubernetes the one name of the
+ * ready proxies. Postfix itself talks to the relay on its own loopback only.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { roleConfigFiles, type ConfigInput, type Peers } from '../../src/config/index.ts';
+import { AUTH_RELAY_TARGET_FILE, parseAuthRelayTarget, roleConfigFiles, type ConfigInput, type Peers } from '../../src/config/index.ts';
 import { localPeers, postfixInput } from './peers.ts';
 
 const input = (role: 'mta' | 'msa', name: string, peers: Peers, authHost?: string): ConfigInput =>
@@ -19,7 +20,27 @@ function settings(i: ConfigInput): Map<string, string> {
   }));
 }
 
-const saslPath = (i: ConfigInput) => settings(i).get('smtpd_sasl_path');
+/** Where the msa's relay carries SMTP AUTH, as `host:port`. */
+function saslPath(i: ConfigInput): string {
+  const target = parseAuthRelayTarget(roleConfigFiles(i.instance.role, i)[AUTH_RELAY_TARGET_FILE] ?? '');
+  return `inet:${target?.host ?? '?'}:${target?.port ?? '?'}`;
+}
+
+test('GIVEN an msa on one host or in a pod WHEN rendered THEN Postfix\'s SASL client talks to its agent\'s relay on its own loopback, never to a proxy', () => {
+  const peers = localPeers(2);
+  assert.equal(settings(input('msa', 'msa-1', peers)).get('smtpd_sasl_path'), `inet:${input('msa', 'msa-1', peers).instance.listen}:12345`);
+  const pod = input('msa', '{{mailfleet.pod.name}}', peers, 'proxy-auth.mail.svc.cluster.local');
+  const podSettings = settings({ ...pod, instance: { ...pod.instance, listen: '0.0.0.0' } });
+  assert.equal(podSettings.get('smtpd_sasl_path'), 'inet:127.0.0.1:12345');
+});
+
+test('GIVEN an msa with no proxy WHEN rendered THEN its relay has nowhere to go and says so with an empty target', () => {
+  const text = roleConfigFiles('msa', input('msa', 'msa-0', localPeers(0)))[AUTH_RELAY_TARGET_FILE];
+  assert.equal(text, '');
+  assert.equal(parseAuthRelayTarget(text ?? ''), undefined);
+  for (const bad of ['proxy', ':12345', 'proxy:0', 'proxy:70000', 'proxy:x']) assert.equal(parseAuthRelayTarget(bad), undefined, bad);
+  assert.deepEqual(parseAuthRelayTarget('proxy-auth.mail.svc.cluster.local:12345\n'), { host: 'proxy-auth.mail.svc.cluster.local', port: 12345 });
+});
 
 test('GIVEN two msas and two proxies on one host WHEN rendered THEN each msa has its logins checked by a different proxy', () => {
   const peers = localPeers(2);
@@ -41,7 +62,7 @@ test('GIVEN an msa on one host WHEN rendered THEN its logins and its first LMTP 
   const peers = localPeers(3);
   for (const name of ['msa-0', 'msa-1', 'msa-2', 'msa-7']) {
     const main = settings(input('msa', name, peers));
-    const sasl = /^inet:([^:]+):\d+$/.exec(main.get('smtpd_sasl_path') ?? '')?.[1];
+    const sasl = /^inet:([^:]+):\d+$/.exec(saslPath(input('msa', name, peers)))?.[1];
     const lmtp = /^lmtp:inet:\[([^\]]+)\]:\d+$/.exec(main.get('virtual_transport') ?? '')?.[1];
     assert.ok(sasl !== undefined && sasl === lmtp, `${name}: SASL ${sasl ?? '?'}, LMTP ${lmtp ?? '?'}`);
   }

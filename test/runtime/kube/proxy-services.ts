@@ -19,7 +19,7 @@ export function service(name: string): ServiceSpec {
   return o.spec as ServiceSpec;
 }
 
-export function mainCf(component: 'mta' | 'msa'): string {
+export function mainCf(component: 'mta' | 'msa', file = 'main.cf'): string {
   const cm = objects.find((o: KubeObject) => o.kind === 'ConfigMap' && o.metadata.name === `${full.metadata.name}-${component}-config`);
-  return (cm?.data as Record<string, string> | undefined)?.['main.cf'] ?? '';
+  return (cm?.data as Record<string, string> | undefined)?.[file] ?? '';
 }

@@ -20,7 +20,7 @@ const doc = validateSpec({
       outbound: { mailout: { ...example.spec.outbound.mailout, replicas: 0 }, fallback: { ...example.spec.outbound.fallback, replicas: 0 } },
     },
     // What the single host generates on first start.
-    { ldapAdminPassword: generateSecret(), ldapReaderPassword: generateSecret(), ldapAuthPassword: generateSecret(), doveadmApiKey: generateSecret(), backendLoginPassword: generateSecret(), redisPassword: generateSecret(), filterControllerPassword: generateSecret(), authPolicyApiKey: generateSecret(), authPolicyHashNonce: generateSecret() },
+    { ldapAdminPassword: generateSecret(), ldapReaderPassword: generateSecret(), ldapAuthPassword: generateSecret(), doveadmApiKey: generateSecret(), backendLoginPassword: generateSecret(), authRelayKey: generateSecret(), redisPassword: generateSecret(), filterControllerPassword: generateSecret(), authPolicyApiKey: generateSecret(), authPolicyHashNonce: generateSecret() },
   ),
 });
 const STATE_DIR = '/var/lib/mailfleet-same-configs';
@@ -58,15 +58,16 @@ function lmtpNextHop(text: string, local: Peers): string {
 }
 
 /**
- * The other, the msa's SASL server: the single host names the proxy the instance's ordinal picks (proxy-0 for msa-0) by
- * address, Kubernetes the one Service address of the ready proxies.
+ * The other, the msa's SASL server, in the target file of its agent's relay (Postfix itself names the relay on the
+ * instance's own address, which the addresses step maps): the single host names the proxy the instance's ordinal
+ * picks (proxy-0 for msa-0) by address, Kubernetes the one Service address of the ready proxies.
  */
 function saslServer(text: string, local: Peers): string {
-  const path = /^smtpd_sasl_path = inet:([^:\n]+):(\d+)$/m.exec(text);
-  if (path === null) return text;
-  assert.equal(path[1], local.proxy[0]?.host, 'msa-0 of the single host has its logins checked by proxy-0');
+  const target = /^([^:\n]+):(\d+)\n$/.exec(text);
+  if (target === null || !text.startsWith(local.proxy[0]?.host ?? '?')) return text;
+  assert.equal(target[1], local.proxy[0]?.host, 'msa-0 of the single host has its logins checked by proxy-0');
   const kubeHost = podConfigInput(renderContext(doc), 'msa').authHost ?? '?';
-  return text.replace(path[0], `smtpd_sasl_path = inet:${kubeHost}:${path[2]}`);
+  return `${kubeHost}:${target[2]}\n`;
 }
 
 /**
@@ -99,6 +100,8 @@ function normalise(text: string, role: Role, local: Peers): string {
     ...Object.entries(secrets).map(([key, value]): [string, string] => [value, `{{mailfleet.secret.${key}}}`]),
     // The health-check smtpd listens on the instance's own address: in a pod, which listens on every address, its loopback.
     ...[doc.spec.ports.smtpHealth, doc.spec.ports.submissionsHealth].map((port): [string, string] => [`${OWN_ADDRESS}:${port} `, `${postfixHealthHost(pod.listen)}:${port} `]),
+    // So does the msa's SMTP AUTH relay, which its Postfix reaches on the same loopback.
+    [`inet:${OWN_ADDRESS}:${doc.spec.ports.auth}\n`, `inet:${postfixHealthHost(pod.listen)}:${doc.spec.ports.auth}\n`],
     [OWN_ADDRESS, pod.listen],
   ]);
   out = out.replace(new RegExp(`\\b${role}-0\\b`, 'g'), POD_NAME_PLACEHOLDER);
