@@ -48,7 +48,7 @@ export const PLATFORM_SECRETS: readonly PlatformSecret[] = [
 ];
 
 /** Whether msas relay SMTP AUTH to proxies (src/auth-relay): both roles run. */
-export function authRelayRuns(spec: PlatformSpec): boolean {
+export function authRelayRuns(spec: Pick<PlatformSpec, 'roles'>): boolean {
   return spec.roles.msa.replicas > 0 && spec.roles.proxy.replicas > 0;
 }
 

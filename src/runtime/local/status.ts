@@ -1,4 +1,4 @@
-import { authPolicyRuns, type InstanceRole, type PlatformSpec } from '../../spec/index.ts';
+import { authPolicyRuns, authRelayRuns, type InstanceRole, type PlatformSpec } from '../../spec/index.ts';
 import { backendInDirectors, type BackendInDirectors, type DirectorView } from '../../backends/index.ts';
 import type { CertificateStatus } from '../../tls/index.ts';
 import type { FiguresReport } from './figures.ts';
@@ -12,18 +12,24 @@ function directorEntry(pod: Pod, views: readonly DirectorView[]): Pick<InstanceS
 }
 
 /** Protocol name → port, per role: what `mailfleet status` shows and clients connect to. */
-export function rolePorts(role: InstanceRole, spec: Pick<PlatformSpec, 'ports' | 'policy' | 'roles'>): Record<string, number> {
+export function rolePorts(role: InstanceRole, spec: Pick<PlatformSpec, 'ports' | 'policy' | 'roles' | 'quota'>): Record<string, number> {
   const { ports } = spec;
   const http = { http: ports.http };
+  // The mtas' quota questions at RCPT: the proxies' relay, and the backends' quota-status it asks.
+  const quota: Record<string, number> = spec.quota.checkAtRcpt ? { quotaStatus: ports.quotaStatus } : {};
   switch (role) {
     case 'mta':
       return { smtp: ports.smtp, ...http };
     case 'msa':
       return { submission: ports.submission, submissions: ports.submissions, ...http };
     case 'proxy':
-      return { imap: ports.imap, imaps: ports.imaps, pop3: ports.pop3, pop3s: ports.pop3s, lmtp: ports.lmtp, doveadm: ports.doveadm, director: ports.director, auth: ports.auth, ...http };
+      return {
+        imap: ports.imap, imaps: ports.imaps, pop3: ports.pop3, pop3s: ports.pop3s, lmtp: ports.lmtp, doveadm: ports.doveadm, director: ports.director,
+        // The msas' SMTP AUTH, in TLS with the relay key.
+        ...(authRelayRuns(spec) ? { auth: ports.auth } : {}), ...quota, ...http,
+      };
     case 'mailbox':
-      return { imap: ports.imap, pop3: ports.pop3, lmtp: ports.lmtp, ...http };
+      return { imap: ports.imap, pop3: ports.pop3, lmtp: ports.lmtp, ...quota, ...http };
     case 'ldap':
       return { ldap: ports.ldap, ...http };
     case 'kvs':
