@@ -5,18 +5,20 @@
  * (`target()`), so a proxy that moved is reached at its new address without a restart.
  *
  * Bounded: at most `maxConnections` at once; the proxy must take the handshake within `connectTimeoutMs`, or the
- * smtpd's connection is closed (it then offers no AUTH, as when Dovecot auth is down); a relayed connection idle for
- * `idleTimeoutMs` is closed. Postfix's bytes wait, paused, until the TLS handshake is done.
+ * smtpd's connection is closed (it then offers no AUTH, as when Dovecot auth is down). Relayed connections are kept
+ * while Postfix keeps them, with TCP keepalive (see server.ts); one the proxy closes between logins is carried on to
+ * a new connection at the next login (session.ts). Postfix's lines wait until the TLS handshake is done.
  */
 import { createServer, type Socket } from 'node:net';
-import type { ConnectionOptions } from 'node:tls';
+import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { Counter, Gauge, type Registry } from '../metrics/index.ts';
 import { createLogThrottle } from '../policy/log-throttle.ts';
-import { closeServer, joinSockets, listenOn } from '../sockets.ts';
+import { closeServer, listenOn } from '../sockets.ts';
+import { carrySession } from './session.ts';
 import { RELAY_CIPHERS, RELAY_TLS_VERSION, relayKey } from './psk.ts';
-import { RELAY_HANDSHAKE_TIMEOUT_MS, RELAY_IDLE_TIMEOUT_MS } from './server.ts';
+import { RELAY_HANDSHAKE_TIMEOUT_MS, RELAY_KEEPALIVE_MS } from './server.ts';
 
 export const RELAY_CLIENT_MAX_CONNECTIONS = 1024;
 const LOG_INTERVAL_MS = 60_000;
@@ -41,7 +43,6 @@ export interface AuthRelayClientOptions {
   registry: Registry;
   maxConnections?: number;
   connectTimeoutMs?: number;
-  idleTimeoutMs?: number;
 }
 
 export interface AuthRelayClient {
@@ -65,13 +66,13 @@ export function relayConnectOptions(target: RelayTarget, secret: string, identit
   };
 }
 
-type ClientResult = 'relayed' | 'no_target' | 'failed';
-const RESULTS: readonly ClientResult[] = ['relayed', 'no_target', 'failed'];
+type ClientResult = 'relayed' | 'resumed' | 'no_target' | 'failed';
+const RESULTS: readonly ClientResult[] = ['relayed', 'resumed', 'no_target', 'failed'];
 
 function clientMetrics(registry: Registry, open: () => number): Counter<'result'> {
   const connections = new Counter({
     name: 'mailfleet_auth_relay_client_connections_total',
-    help: 'Postfix SASL connections carried to a proxy: relayed, no proxy known, or the proxy not reached with the relay key in time.',
+    help: 'Connections to a proxy for Postfix SASL sessions: relayed (made), resumed (a session carried over to a new one after its proxy closed between logins), no proxy known, or the proxy not reached with the relay key in time.',
     labelNames: ['result'],
     registers: [registry],
   });
@@ -93,9 +94,9 @@ export async function startAuthRelayClient(opts: AuthRelayClientOptions): Promis
   const connections = clientMetrics(opts.registry, () => open.size);
   const throttle = createLogThrottle(opts.log, LOG_INTERVAL_MS);
   const connectMs = opts.connectTimeoutMs ?? RELAY_HANDSHAKE_TIMEOUT_MS;
-  const idleMs = opts.idleTimeoutMs ?? RELAY_IDLE_TIMEOUT_MS;
 
-  const carry = (local: Socket) => {
+  /** A keyed connection to the proxy the target names now, once its handshake is done. */
+  const dial = (): Promise<TLSSocket> => new Promise((resolve, reject) => {
     let target: RelayTarget | undefined;
     try {
       target = opts.target();
@@ -105,42 +106,42 @@ export async function startAuthRelayClient(opts: AuthRelayClientOptions): Promis
     if (target === undefined) {
       connections.inc({ result: 'no_target' });
       throttle.warn('no-target', {}, 'SMTP AUTH relay: no proxy to carry SMTP AUTH to');
-      local.destroy();
+      reject(new Error('no proxy'));
       return;
     }
-    open.add(local);
+    const proxy = `${target.host}:${target.port}`;
     const remote = connect(relayConnectOptions(target, opts.secret, opts.identity, opts.localAddress));
-    const deadline = setTimeout(() => remote.destroy(new Error(`no TLS handshake within ${connectMs} ms`)), connectMs);
-    let secured = false;
-    remote.once('secureConnect', () => {
-      secured = true;
-      clearTimeout(deadline);
-      connections.inc({ result: 'relayed' });
-      local.setTimeout(idleMs, () => local.destroy());
-      joinSockets(local, remote, () => open.delete(local));
-    });
-    let abandoned = false;
+    let settled = false;
     const failed = (err?: Error) => {
-      if (secured || abandoned) return;
-      abandoned = true;
+      if (settled) return;
+      settled = true;
       clearTimeout(deadline);
-      open.delete(local);
+      remote.off('secureConnect', secured);
+      remote.destroy();
       connections.inc({ result: 'failed' });
-      throttle.warn('failed', { proxy: `${target.host}:${target.port}`, err: err ? errorMessage(err) : 'closed' }, 'SMTP AUTH relay: the proxy was not reached');
-      local.destroy();
-      remote.destroy();
+      throttle.warn('failed', { proxy, err: err ? errorMessage(err) : 'closed' }, 'SMTP AUTH relay: the proxy was not reached');
+      reject(err ?? new Error('closed'));
     };
-    remote.once('error', failed);
-    remote.once('close', () => failed());
-    // Postfix gave up first (its smtpd ended): nothing failed.
-    local.once('close', () => {
-      if (secured || abandoned) return;
-      abandoned = true;
+    const closed = () => failed();
+    const secured = () => {
+      settled = true;
       clearTimeout(deadline);
-      open.delete(local);
-      remote.destroy();
+      remote.off('error', failed).off('close', closed).on('error', () => undefined);
+      connections.inc({ result: 'relayed' });
+      remote.setKeepAlive(true, RELAY_KEEPALIVE_MS);
+      resolve(remote);
+    };
+    const deadline = setTimeout(() => failed(new Error(`no TLS handshake within ${connectMs} ms`)), connectMs);
+    remote.once('secureConnect', secured).once('error', failed).once('close', closed);
+  });
+
+  const carry = (local: Socket) => {
+    open.add(local);
+    carrySession(local, {
+      dial,
+      resumed: () => connections.inc({ result: 'resumed' }),
+      ended: () => open.delete(local),
     });
-    local.on('error', () => undefined);
   };
 
   const server = createServer({ pauseOnConnect: true }, carry);

@@ -6,9 +6,10 @@
  * is joined to Dovecot's socket byte for byte.
  *
  * Bounded: at most `maxConnections` at once (more are refused at accept); the handshake must finish within
- * `handshakeTimeoutMs` of the connect, however the bytes trickle; a relayed connection idle for `idleTimeoutMs` is
- * closed (Postfix's smtpd keeps its auth connection while it lives and opens a new one when it finds it closed).
- * Each direction is piped with backpressure.
+ * `handshakeTimeoutMs` of the connect, however the bytes trickle. Each direction is piped with backpressure. A
+ * relayed connection is not closed for being idle: Postfix's smtpd keeps its auth connection while it lives, and one
+ * closed under it fails the next login with 535 ("Connection lost to authentication server") before smtpd opens
+ * another. TCP keepalive finds a peer that vanished.
  */
 import { connect, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -21,7 +22,8 @@ import { RELAY_CIPHERS, RELAY_IDENTITY, RELAY_TLS_VERSION, relayKey } from './ps
 
 export const RELAY_MAX_CONNECTIONS = 2048;
 export const RELAY_HANDSHAKE_TIMEOUT_MS = 5000;
-export const RELAY_IDLE_TIMEOUT_MS = 3_600_000;
+/** TCP keepalive of relayed connections: a vanished peer's connection is found and closed. */
+export const RELAY_KEEPALIVE_MS = 60_000;
 const LOG_INTERVAL_MS = 60_000;
 
 export interface AuthRelayServerOptions {
@@ -35,7 +37,6 @@ export interface AuthRelayServerOptions {
   registry: Registry;
   maxConnections?: number;
   handshakeTimeoutMs?: number;
-  idleTimeoutMs?: number;
 }
 
 export interface AuthRelayServer {
@@ -72,7 +73,6 @@ export async function startAuthRelayServer(opts: AuthRelayServerOptions): Promis
   const open = new Set<Socket>();
   const connections = serverMetrics(opts.registry, () => open.size);
   const throttle = createLogThrottle(opts.log, LOG_INTERVAL_MS);
-  const idleMs = opts.idleTimeoutMs ?? RELAY_IDLE_TIMEOUT_MS;
   const server = createServer({
     ciphers: RELAY_CIPHERS,
     minVersion: RELAY_TLS_VERSION,
@@ -87,7 +87,7 @@ export async function startAuthRelayServer(opts: AuthRelayServerOptions): Promis
       reached = true;
       connections.inc({ result: 'relayed' });
     });
-    tls.setTimeout(idleMs, () => tls.destroy());
+    tls.setKeepAlive(true, RELAY_KEEPALIVE_MS);
     joinSockets(tls, upstream, () => {
       open.delete(tls);
       if (reached) return;

@@ -31,9 +31,10 @@ const AUTH_LINE = `VERSION\t1\t2\nCPID\t99\nAUTH\t1\tPLAIN\tservice=smtp\tresp=$
 
 interface Upstream {
   path: string;
-  /** Connections Dovecot auth's stand-in took, and what it read. */
+  /** Connections Dovecot auth's stand-in took, and what it read (all, and per connection). */
   connections: number;
   received: string;
+  sockets: { socket: Socket; received: string }[];
 }
 
 function track(t: TestContext, server: Server): Set<Socket> {
@@ -50,17 +51,20 @@ function track(t: TestContext, server: Server): Set<Socket> {
   return sockets;
 }
 
-/** Dovecot auth's stand-in on a unix socket: its handshake on connect, `OK` to an AUTH line. */
-async function startUpstream(t: TestContext): Promise<Upstream> {
+/** Dovecot auth's stand-in on a unix socket: its handshake on connect (unless `greet` is false), `OK` to each AUTH line (unless `answer` is false). */
+async function startUpstream(t: TestContext, { answer = true, greet = true } = {}): Promise<Upstream> {
   const dir = mkdtempSync(join(tmpdir(), 'mailfleet-auth-relay-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const upstream: Upstream = { path: join(dir, 'auth-relay'), connections: 0, received: '' };
+  const upstream: Upstream = { path: join(dir, 'auth-relay'), connections: 0, received: '', sockets: [] };
   const server = createServer((socket) => {
     upstream.connections++;
-    socket.write(HANDSHAKE);
+    const own = { socket, received: '' };
+    upstream.sockets.push(own);
+    if (greet) socket.write(HANDSHAKE);
     socket.setEncoding('latin1').on('data', (chunk: string) => {
       upstream.received += chunk;
-      if (/^AUTH\t1\t/m.test(chunk)) socket.write('OK\t1\tuser=anna@example.com\n');
+      own.received += chunk;
+      for (const [, id] of chunk.matchAll(/^AUTH\t(\d+)\t/gm)) if (answer) socket.write(`OK\t${id}\tuser=anna@example.com\n`);
     });
   });
   track(t, server);
@@ -229,4 +233,68 @@ test('GIVEN an msa relay WHEN there is no proxy, the proxy port is closed, silen
   assert.notEqual(gone.closedAfterMs, undefined, 'Dovecot auth gone: closed');
   assert.ok(!gone.read.includes('VERSION'));
   assert.equal(await proxy.count('upstream_failed'), 1);
+});
+
+/** A Postfix-like client of the msa relay: what it read, and a wait for text to appear in it. */
+async function postfixClient(t: TestContext, port: number) {
+  const socket = connect({ host: MSA, port });
+  socket.on('error', () => undefined);
+  t.after(() => socket.destroy());
+  const state = { read: '', closed: false };
+  socket.setEncoding('latin1').on('data', (c: string) => (state.read += c));
+  socket.on('close', () => (state.closed = true));
+  const waitFor = async (pattern: RegExp, what: string) => {
+    for (let i = 0; i < 50 && !pattern.test(state.read) && !state.closed; i++) await delay(100);
+    assert.match(state.read, pattern, what);
+  };
+  return { socket, state, waitFor };
+}
+
+test('GIVEN a Postfix session relayed to a proxy WHEN the proxy closes it between logins THEN the next AUTH on the same connection goes over a new one, after the remembered client handshake, and Postfix sees one server handshake', { timeout: 30_000 }, async (t) => {
+  const upstream = await startUpstream(t);
+  const proxy = await startProxySide(t, upstream);
+  const msa = await startMsaSide(t, () => ({ host: PROXY, port: proxy.server.port }));
+  const postfix = await postfixClient(t, msa.client.port);
+  postfix.socket.write('VERSION\t1\t2\nCPID\t99\n');
+  await postfix.waitFor(/DONE\n/, 'the server handshake');
+  postfix.socket.write('AUTH\t1\tPLAIN\tservice=smtp\tresp=AGFubmEAc2VjcmV0\n');
+  await postfix.waitFor(/OK\t1\t/, 'the first login answered');
+  // The proxy restarts: its end of the connection goes.
+  upstream.sockets[0]!.socket.destroy();
+  await delay(300);
+  assert.equal(postfix.state.closed, false, 'Postfix keeps its connection: no login was under way');
+  postfix.socket.write('AUTH\t2\tPLAIN\tservice=smtp\tresp=AGFubmEAc2VjcmV0\n');
+  await postfix.waitFor(/OK\t2\t/, 'the second login answered over a new connection');
+  assert.equal(upstream.connections, 2);
+  assert.ok(upstream.sockets[1]!.received.startsWith('VERSION\t1\t2\nCPID\t99\nAUTH\t2\t'), `the new connection got the client handshake first: ${JSON.stringify(upstream.sockets[1]!.received)}`);
+  assert.equal(postfix.state.read.match(/^VERSION\t/gm)?.length, 1, 'the new server handshake was not passed on');
+  assert.equal(await msa.count('resumed'), 1);
+  assert.equal(await msa.count('relayed'), 2);
+});
+
+test('GIVEN a Postfix session WHEN the proxy closes during a login, or before its handshake reached Postfix THEN Postfix\'s connection is closed (it is waiting for an answer)', { timeout: 30_000 }, async (t) => {
+  const upstream = await startUpstream(t, { answer: false });
+  const proxy = await startProxySide(t, upstream);
+  const mute = await startUpstream(t, { greet: false });
+  const muteProxy = await startProxySide(t, mute);
+  let target = { host: PROXY, port: proxy.server.port };
+  const msa = await startMsaSide(t, () => target);
+  const during = await postfixClient(t, msa.client.port);
+  during.socket.write('VERSION\t1\t2\nCPID\t99\n');
+  await during.waitFor(/DONE\n/, 'the server handshake');
+  during.socket.write('AUTH\t1\tPLAIN\tservice=smtp\tresp=AGFubmEAc2VjcmV0\n');
+  for (let i = 0; i < 50 && !upstream.received.includes('AUTH\t1'); i++) await delay(50);
+  upstream.sockets[0]!.socket.destroy();
+  for (let i = 0; i < 30 && !during.state.closed; i++) await delay(100);
+  assert.equal(during.state.closed, true, 'closed during a login');
+
+  // A proxy that closes right after the TLS handshake, before Dovecot's handshake: Postfix is waiting for it.
+  target = { host: PROXY, port: muteProxy.server.port };
+  const early = await postfixClient(t, msa.client.port);
+  early.socket.write('VERSION\t1\t2\nCPID\t98\n');
+  for (let i = 0; i < 50 && mute.sockets.length < 1; i++) await delay(50);
+  mute.sockets[0]!.socket.destroy();
+  for (let i = 0; i < 30 && !early.state.closed; i++) await delay(100);
+  assert.equal(early.state.closed, true, 'closed before its handshake');
+  assert.equal(await msa.count('resumed'), 0);
 });
