@@ -287,10 +287,11 @@ test('rendered pods start from their mounts and pass their readiness probe', { t
         renameSync(join(root, 'download', 'signatures', 'mailfleet-test.hdb'), join(volume, 'mailfleet-test.hdb'));
       }
       if (w === 'msa') {
-        // Submission authenticates through Dovecot auth on the proxies: alone, smtpd has no SASL mechanism and
-        // refuses to start a session, so the pod stays unready (in a cluster, until some proxy is ready behind the
-        // proxy-auth Service, whichever it is).
-        assert.ok(await poll(READY_TIMEOUT_MS, () => !probe() && /Connect to Dovecot auth socket 'inet:proxy-auth\.[^']*:12345' failed: Connection refused/.test(output)), `msa tried the proxies' auth Service; its output:\n${output.slice(-3000)}`);
+        // Submission authenticates through Dovecot auth on the proxies, which the agent's relay reaches for Postfix:
+        // alone, the relay finds no proxy behind the proxy-auth Service, smtpd has no SASL mechanism and refuses to
+        // start a session, so the pod stays unready (in a cluster, until some proxy is ready there, whichever it is).
+        const relayTried = /"proxy":"proxy-auth\.[^"]*:12345".*the proxy was not reached|the proxy was not reached.*"proxy":"proxy-auth\.[^"]*:12345"/;
+        assert.ok(await poll(READY_TIMEOUT_MS, () => !probe() && relayTried.test(output)), `msa's relay tried the proxies' auth Service; its output:\n${output.slice(-3000)}`);
         assert.equal(probe(), false, 'msa is not ready without its auth service');
         return;
       }
