@@ -12,11 +12,13 @@ const IMAP = [...ALL, 'tagged_reply_state!=""'];
 const LMTP = [...ALL, 'status_code!=""'];
 /** The LMTP router runs in the proxies' agents. */
 const ROUTER = ['namespace=~"$namespace"', 'role="proxy"', 'instance=~"$instance"'];
+/** The msas' end of the SMTP AUTH relay (the instance variable lists proxies and backends only). */
+const MSA = ['namespace=~"$namespace"', 'role="msa"'];
 
 export const proxyMailbox: DashboardDefinition = {
   name: 'proxy-mailbox',
   title: 'mailfleet / Proxy and mailbox',
-  description: 'Dovecot on the proxies (director, IMAP/POP3/LMTP proxy) and the mailbox backends; the LMTP router and its backend pool; the quota relay.',
+  description: 'Dovecot on the proxies (director, IMAP/POP3/LMTP proxy) and the mailbox backends; the LMTP router and its backend pool; the quota relay; the msas\' SMTP AUTH relay.',
   variables: [
     { kind: 'label', name: 'namespace', label: 'Namespace', selector: 'mailfleet_agent_ready{role=~"proxy|mailbox"}' },
     { kind: 'label', name: 'role', label: 'Role', selector: 'mailfleet_agent_ready{namespace=~"$namespace",role=~"proxy|mailbox"}' },
@@ -103,6 +105,17 @@ export const proxyMailbox: DashboardDefinition = {
           { expr: quantile(0.5, 'mailfleet_quota_relay_request_duration_seconds', ROUTER), legend: 'p50' },
           { expr: quantile(0.99, 'mailfleet_quota_relay_request_duration_seconds', ROUTER), legend: 'p99' },
         ], { description: 'From a complete question to its answer: a director lookup and a round-trip to the backend. The deadline is 1 s.' }),
+      ],
+    },
+    {
+      title: 'SMTP AUTH relay',
+      panels: [
+        graph('Connections to the proxies\' auth port', 'short', [{ expr: increase('mailfleet_auth_relay_server_connections_total', ROUTER, ['result']), legend: '{{result}}' }], {
+          description: 'The msas\' SMTP AUTH, in TLS with the relay key: relayed to Dovecot auth, refused (no handshake with the key within 5 s), upstream_failed (Dovecot auth did not take it).',
+        }),
+        graph('msa logins carried to a proxy', 'short', [{ expr: increase('mailfleet_auth_relay_client_connections_total', MSA, ['result']), legend: '{{result}}' }], {
+          description: 'Postfix SASL connections the msas\' agents carried: relayed, no_target (no proxy known), failed (the proxy did not take the handshake in time).',
+        }),
       ],
     },
     {

@@ -2,7 +2,7 @@
  * Alert rules of the platform, in Prometheus rule format: the files vmalert loads on the single host
  * and from the rules ConfigMap in Kubernetes (promtool checks and unit-tests them).
  */
-import { antivirusRuns, filterRuns, policyRuns, type PlatformSpec } from '../spec/index.ts';
+import { antivirusRuns, authRelayRuns, filterRuns, policyRuns, type PlatformSpec } from '../spec/index.ts';
 import { filterGroups } from './filter.ts';
 import { hostGroups } from './host.ts';
 import { kubernetesGroups } from './kubernetes.ts';
@@ -39,7 +39,7 @@ export function alertRuleFiles(spec: PlatformSpec, opts: AlertRuleOptions = {}):
   return {
     [MAIL_RULES_FILE]: renderRuleFile([
       ...mailFlowGroups(s, { policyRuns: policyRuns(spec), quotaChecked: spec.quota.checkAtRcpt }),
-      ...mailServiceGroups(s, opts.namespace === undefined),
+      ...mailServiceGroups(s, opts.namespace === undefined, authRelayRuns(spec)),
       ...filterGroups(s, { filterRuns: filterRuns(spec), antivirusRuns: antivirusRuns(spec), failure: spec.filter.failure }),
     ], render),
     [PLATFORM_RULES_FILE]: renderRuleFile(platformGroups(s), render),

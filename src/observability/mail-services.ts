@@ -1,7 +1,7 @@
 /**
  * Mail pack, second half: the parts behind the mail flow. The director's backends and the
  * backend-sync controller, the certificates the platform serves (as the agents hold them and as the
- * probe sees them), and the proxy's LMTP router.
+ * probe sees them), the proxy's LMTP router, and the msas' SMTP AUTH relay to the proxies.
  */
 import type { AlertRule, RuleGroup, Scope, Severity } from './rule.ts';
 
@@ -24,6 +24,8 @@ const CERT_CRITICAL_S = 3 * DAY;
 const LMTP_REFUSED_RATIO = 0.05;
 /** Deliveries that gave up waiting for a backend connection slot (each is a deferral at the MTA). */
 const LMTP_SLOT_TIMEOUTS = 5;
+/** SMTP AUTH relay connections failed or refused in ten minutes: an smtpd retries once, a restart or two is noise. */
+const AUTH_RELAY_FAILURES = 5;
 
 function backends(s: Scope): AlertRule[] {
   const users = s.sel('mailfleet_backends_users');
@@ -132,11 +134,44 @@ function lmtpRouter(s: Scope): AlertRule[] {
   ];
 }
 
-/** `singleHost`: the runtime issues the certificates (its stand-in rule); Kubernetes: cert-manager does. */
-export function mailServiceGroups(s: Scope, singleHost: boolean): RuleGroup[] {
+/**
+ * The msas' SMTP AUTH relay to the proxies (src/auth-relay): an msa that cannot carry logins to a proxy (its users
+ * cannot send), and a proxy refusing peers without the relay key on its auth port (an msa holding another key, or
+ * something else on the pod network trying Dovecot auth).
+ */
+function authRelay(s: Scope): AlertRule[] {
+  const increase = (metric: string, matchers: string) => `sum without (result) (increase(${s.sel(metric, matchers)}[10m]))`;
+  return [
+    {
+      alert: 'MailfleetSmtpAuthRelayFailing',
+      expr: `${increase('mailfleet_auth_relay_client_connections_total', 'result=~"failed|no_target"')} > ${AUTH_RELAY_FAILURES}`,
+      forSeconds: 10 * MIN,
+      severity: 'warning',
+      summary: `${WHO} cannot carry SMTP AUTH to a proxy`,
+      description: '{{ $value | humanize }} of its Postfix\'s SASL connections in ten minutes found no proxy or none that took the TLS handshake with the relay key: submissions on it get no AUTH and fail.',
+      runbook: 'The msa agent\'s log names the proxy and the error; check the proxies\' readiness and that msa and proxy pods mount the same auth-relay-key.',
+    },
+    {
+      alert: 'MailfleetSmtpAuthRelayRefusing',
+      expr: `${increase('mailfleet_auth_relay_server_connections_total', 'result="refused"')} > ${AUTH_RELAY_FAILURES}`,
+      forSeconds: 10 * MIN,
+      severity: 'warning',
+      summary: `${WHO} refuses connections to its SMTP AUTH port`,
+      description: '{{ $value | humanize }} connections in ten minutes did not finish a TLS handshake with the relay key: an msa with another key, or a peer on the pod network trying Dovecot auth.',
+      runbook: 'The proxy agent\'s log names the peer address; an msa there means its auth-relay-key differs from the proxy\'s (a Secret changed on one side).',
+    },
+  ];
+}
+
+/**
+ * `singleHost`: the runtime issues the certificates (its stand-in rule); Kubernetes: cert-manager does.
+ * `authRelayRuns`: msas relay SMTP AUTH to proxies; its rules exist only then.
+ */
+export function mailServiceGroups(s: Scope, singleHost: boolean, authRelayRuns: boolean): RuleGroup[] {
   return [
     { name: 'mailfleet-backends', rules: backends(s) },
     { name: 'mailfleet-tls', rules: certificates(s, singleHost) },
     { name: 'mailfleet-lmtp', rules: lmtpRouter(s) },
+    ...(authRelayRuns ? [{ name: 'mailfleet-auth-relay', rules: authRelay(s) }] : []),
   ];
 }

@@ -17,6 +17,10 @@ const QUOTA_RELAY = [
   'requests_total', 'fail_open_total', 'protocol_errors_total', 'request_duration_seconds', 'connections', 'backend_connections',
 ].map((n) => `mailfleet_quota_relay_${n}`);
 
+const AUTH_RELAY = [
+  'server_connections_total', 'server_connections', 'client_connections_total', 'client_connections',
+].map((n) => `mailfleet_auth_relay_${n}`);
+
 const BACKEND_SYNC = [
   'mailfleet_backends', 'mailfleet_backends_users', 'mailfleet_backends_reconcile_duration_seconds', 'mailfleet_backends_reconciles_total',
   'mailfleet_backends_errors_total', 'mailfleet_backends_steps_total', 'mailfleet_backends_sync_latency_seconds',
@@ -58,4 +62,4 @@ const RSPAMD = [
   'mailfleet_agent_rspamd_scrape_errors_total',
 ];
 
-export const CONTRACT_METRICS: ReadonlySet<string> = new Set([...AGENT, ...LMTP_ROUTER, ...QUOTA_RELAY, ...BACKEND_SYNC, ...TLS, ...POSTFIX, ...DOVECOT, ...PROBE, ...POLICY, ...RSPAMD]);
+export const CONTRACT_METRICS: ReadonlySet<string> = new Set([...AGENT, ...LMTP_ROUTER, ...QUOTA_RELAY, ...AUTH_RELAY, ...BACKEND_SYNC, ...TLS, ...POSTFIX, ...DOVECOT, ...PROBE, ...POLICY, ...RSPAMD]);
