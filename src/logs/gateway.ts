@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.ts';
 import { createLogThrottle } from '../policy/log-throttle.ts';
 import { lokiRoute } from './routes.ts';
+import { refuseClientError } from '../http-refusal.ts';
 
 export interface LogsGatewayOptions {
   host: string;
@@ -129,10 +130,7 @@ export async function startLogsGateway(opts: LogsGatewayOptions): Promise<LogsGa
   server.keepAliveTimeout = 5_000;
   server.maxConnections = MAX_CONNECTIONS;
   server.maxHeadersCount = 100;
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-    else socket.destroy();
-  });
+  server.on('clientError', refuseClientError);
   server.listen(opts.port, opts.host);
   await once(server, 'listening');
   return {

@@ -13,6 +13,7 @@ import { AUTH_POLICY_MAX_BODY_BYTES, authPolicyCommand, formatAuthPolicyReply, p
 import type { AuthJudge } from './auth-judge.ts';
 import type { AuthPolicyMetrics, AuthRefusalReason } from './auth-metrics.ts';
 import type { LogThrottle } from './log-throttle.ts';
+import { refuseClientError } from '../http-refusal.ts';
 
 export interface AuthListenerTuning {
   /** Open connections at most; more are closed at once. Default 1024 (Dovecot opens up to 100 per auth process). */
@@ -46,7 +47,7 @@ export interface AuthListener {
 
 const TUNING: AuthListenerTuning = { maxConnections: 1024, requestTimeoutMs: 5000, keepAliveMs: 15_000, maxBodyBytes: AUTH_POLICY_MAX_BODY_BYTES };
 const MAX_HEADER_BYTES = 8192;
-const STATUS: Record<AuthRefusalReason, number> = { unauthorized: 401, malformed: 400, too_large: 413, not_found: 404, method: 405, draining: 503 };
+const STATUS: Record<AuthRefusalReason, number> = { unauthorized: 401, malformed: 400, timeout: 408, too_large: 413, not_found: 404, method: 405, draining: 503 };
 
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
 
@@ -123,10 +124,9 @@ export async function startAuthListener(opts: AuthListenerOptions): Promise<Auth
   // A connection that sends nothing at all (no request started, so no request deadline) is closed once it has been
   // silent as long as an idle kept-alive one may be.
   server.setTimeout(tuning.keepAliveMs);
-  server.on('clientError', (_err, socket) => {
-    metrics.refused('malformed');
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-    else socket.destroy();
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    metrics.refused(err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'timeout' : 'malformed');
+    refuseClientError(err, socket);
   });
   server.listen(opts.listen.port, opts.listen.host);
   await once(server, 'listening');

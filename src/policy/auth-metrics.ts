@@ -2,7 +2,7 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import type { FailOpenReason } from './metrics.ts';
 
 /** Why a request to the auth policy listener got no judgement. */
-export type AuthRefusalReason = 'unauthorized' | 'malformed' | 'too_large' | 'not_found' | 'method' | 'draining';
+export type AuthRefusalReason = 'unauthorized' | 'malformed' | 'timeout' | 'too_large' | 'not_found' | 'method' | 'draining';
 
 export interface AuthPolicyMetrics {
   /** One answered request: its command, verdict and deciding rule, and its time. */
@@ -49,7 +49,7 @@ export function createAuthPolicyMetrics(registry: Registry): AuthPolicyMetrics {
     registers,
   });
   for (const reason of ['redis_down', 'timeout', 'overload', 'error']) failOpen.inc({ reason }, 0);
-  for (const reason of ['unauthorized', 'malformed', 'too_large', 'not_found', 'method', 'draining']) refused.inc({ reason }, 0);
+  for (const reason of ['unauthorized', 'malformed', 'timeout', 'too_large', 'not_found', 'method', 'draining']) refused.inc({ reason }, 0);
   for (const command of ['allow', 'report']) requests.inc({ command, verdict: command === 'allow' ? 'allow' : 'reported', rule: '' }, 0);
   return {
     answered(command, verdict, rule, seconds) {

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { MailfleetError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { refuseClientError } from '../http-refusal.ts';
 
 /** The only path answered: RFC 8555 §8.3, a token of base64url characters. */
 const CHALLENGE_PATH = /^\/\.well-known\/acme-challenge\/([A-Za-z0-9_-]{1,256})$/;
@@ -59,15 +60,15 @@ export async function startHttp01Responder(listen: string, log: Logger): Promise
     reply(200, keyAuthorization);
   }
 
-  const server: Server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: IDLE_TIMEOUT_MS }, answer);
+  const server: Server = createServer({
+    maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: IDLE_TIMEOUT_MS,
+    // The deadlines are checked this often (Node's default, 30 s, would let a trickling peer stay six times as long).
+    connectionsCheckingInterval: 1000,
+  }, answer);
   server.maxConnections = MAX_CONNECTIONS;
   server.maxRequestsPerSocket = MAX_REQUESTS_PER_CONNECTION;
   server.setTimeout(IDLE_TIMEOUT_MS, (socket) => socket.destroy());
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
-    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-    else socket.destroy();
-  });
+  server.on('clientError', refuseClientError);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(new MailfleetError('TLS_ISSUE_FAILED', `spec.tls.acme.http01Listen: cannot listen on ${listen} (${(err as NodeJS.ErrnoException).code ?? err.message})`, { cause: err })));
     server.listen({ host, port, exclusive: true }, resolve);

@@ -136,6 +136,24 @@ test('GIVEN the logs gateway in front of Loki WHEN pods push, read and try the r
     assert.ok(Date.now() - started < 20_000, `closed after ${Date.now() - started} ms`);
   });
 
+  await t.test('a client that trickles its request head a byte every 200 ms is cut off at the head deadline, not kept by each byte', async () => {
+    const socket = connect(GATEWAY.port, GATEWAY.host);
+    socket.on('error', () => undefined);
+    await once(socket, 'connect');
+    const head = `GET /loki/api/v1/query HTTP/1.1\r\nHost: x\r\nX-Pad: ${'a'.repeat(200)}`;
+    let sent = 0;
+    const trickle = setInterval(() => {
+      if (sent < head.length && !socket.destroyed) socket.write(head[sent++] ?? '');
+    }, 200);
+    const started = Date.now();
+    let answer = '';
+    socket.on('data', (c: Buffer) => (answer += c.toString('latin1')));
+    await new Promise((resolve) => socket.once('close', resolve));
+    clearInterval(trickle);
+    assert.match(answer, /^HTTP\/1\.1 408 /);
+    assert.ok(Date.now() - started < 20_000, `closed after ${Date.now() - started} ms (head deadline 10 s, ${sent} bytes sent)`);
+  });
+
   await t.test('with Loki gone, a read gets 502 at once', async () => {
     assert.equal((await send('GET', '/ready')).status, 200, 'through to a Loki that answers');
     // A port nothing listens on: the same gateway binary, pointed there.

@@ -70,6 +70,28 @@ test('GIVEN an HTTP-01 responder WHEN a peer sends oversized headers, garbage or
   assert.equal(await res.text(), 'k');
 });
 
+test('GIVEN an HTTP-01 responder WHEN a peer trickles a request a byte every 200 ms THEN it is answered 408 and closed at the header deadline, not kept by each byte', { timeout: 30_000 }, async (t) => {
+  const responder = await startHttp01Responder(`${HOST}:0`, pino({ level: 'silent' }));
+  t.after(() => responder.close());
+  const socket = connect({ host: HOST, port: responder.address.port });
+  socket.on('error', () => undefined);
+  t.after(() => socket.destroy());
+  const started = Date.now();
+  let read = '';
+  socket.setEncoding('latin1').on('data', (c: string) => (read += c));
+  const request = `GET /.well-known/acme-challenge/t HTTP/1.1\r\nhost: x\r\nx-pad: ${'a'.repeat(500)}`;
+  let sent = 0;
+  const trickle = setInterval(() => {
+    if (sent < request.length && !socket.destroyed) socket.write(request[sent++] ?? '');
+  }, 200);
+  t.after(() => clearInterval(trickle));
+  await new Promise((resolve) => socket.once('close', resolve));
+  clearInterval(trickle);
+  const lasted = Date.now() - started;
+  assert.ok(lasted < 9000, `closed ${lasted} ms after the connect (header deadline 5 s, checked every second)`);
+  assert.match(read, /^HTTP\/1\.1 408 /);
+});
+
 test('GIVEN an address already taken WHEN a responder starts there THEN TLS_ISSUE_FAILED names spec.tls.acme.http01Listen', async (t) => {
   const first = await startHttp01Responder(`${HOST}:0`, pino({ level: 'silent' }));
   t.after(() => first.close());

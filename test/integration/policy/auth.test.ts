@@ -183,3 +183,26 @@ test('GIVEN the auth policy listener WHEN clients hold connections open silent, 
   assert.ok(idleMs >= 600 && idleMs < 3000, `a connection that sends nothing is closed once idle (${idleMs.toFixed(0)} ms)`);
   assert.equal((await post(policy, '/?command=allow', JSON.stringify(attrs('u@example.org', '192.0.2.1', 'a')))).status, 200, 'and it serves on');
 });
+
+test('GIVEN the auth policy listener WHEN a client trickles a request a byte at a time, faster than the idle timeout THEN it is still cut at the request deadline, not kept alive by each byte', TEST, async (t) => {
+  const redis = await startRedis(t, '127.134.0.10');
+  const running = await startPolicy(t, { host: host(91), redis, rules: RULES, auth: { listen: { host: host(91), port: 0 }, apiKey: API_KEY, tuning: { requestTimeoutMs: 500, keepAliveMs: 800 } } });
+  const policy = await running.server.authListening;
+  const socket = createConnection({ host: policy.host, port: policy.port });
+  socket.on('error', () => {});
+  t.after(() => socket.destroy());
+  await once(socket, 'connect');
+  const started = performance.now();
+  const request = 'POST /?command=allow HTTP/1.1\r\nHost: x\r\nX-Padding: ' + 'a'.repeat(200);
+  let sent = 0;
+  const trickle = setInterval(() => {
+    if (sent < request.length) socket.write(request[sent++] ?? '');
+  }, 100);
+  t.after(() => clearInterval(trickle));
+  await new Promise((resolve) => socket.once('close', resolve));
+  clearInterval(trickle);
+  const lasted = performance.now() - started;
+  assert.ok(lasted < 3000, `a trickled request is cut at its deadline (${lasted.toFixed(0)} ms, ${sent} bytes sent)`);
+  assert.ok(sent < request.length, 'it was cut before the request could end');
+  assert.equal((await post(policy, '/?command=allow', JSON.stringify(attrs('u@example.org', '192.0.2.1', 'a')))).status, 200, 'and it serves on');
+});
