@@ -49,7 +49,9 @@ test('the single-host runtime: status, endpoints, scaling, self-healing, account
       assert.equal(i.ready, true);
       assert.equal(i.restarts, 0);
     }
-    assert.deepEqual(Object.keys((await platform.instance('proxy-0')).ports).sort(), ['auth', 'director', 'doveadm', 'http', 'imap', 'imaps', 'lmtp', 'pop3', 'pop3s']);
+    // No msa here, so no SMTP AUTH relay port on the proxy; the quota relay's port while the mta asks at RCPT.
+    assert.deepEqual(Object.keys((await platform.instance('proxy-0')).ports).sort(), ['director', 'doveadm', 'http', 'imap', 'imaps', 'lmtp', 'pop3', 'pop3s', 'quotaStatus']);
+    assert.equal((await platform.instance('mailbox-0')).ports.quotaStatus, 12340);
     assert.equal((await platform.instance('mta-0')).ports.smtp, 25);
   });
 
