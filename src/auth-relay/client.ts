@@ -13,9 +13,10 @@ import { createServer, type Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { Counter, Gauge, type Registry } from '../metrics/index.ts';
+import type { Registry } from '../metrics/index.ts';
 import { createLogThrottle } from '../policy/log-throttle.ts';
 import { closeServer, listenOn } from '../sockets.ts';
+import { relayMetrics } from './metrics.ts';
 import { carrySession } from './session.ts';
 import { RELAY_CIPHERS, RELAY_TLS_VERSION, relayKey } from './psk.ts';
 import { RELAY_HANDSHAKE_TIMEOUT_MS, RELAY_KEEPALIVE_MS } from './server.ts';
@@ -69,29 +70,13 @@ export function relayConnectOptions(target: RelayTarget, secret: string, identit
 type ClientResult = 'relayed' | 'resumed' | 'no_target' | 'failed';
 const RESULTS: readonly ClientResult[] = ['relayed', 'resumed', 'no_target', 'failed'];
 
-function clientMetrics(registry: Registry, open: () => number): Counter<'result'> {
-  const connections = new Counter({
-    name: 'mailfleet_auth_relay_client_connections_total',
-    help: 'Connections to a proxy for Postfix SASL sessions: relayed (made), resumed (a session carried over to a new one after its proxy closed between logins), no proxy known, or the proxy not reached with the relay key in time.',
-    labelNames: ['result'],
-    registers: [registry],
-  });
-  for (const result of RESULTS) connections.inc({ result }, 0);
-  new Gauge({
-    name: 'mailfleet_auth_relay_client_connections',
-    help: 'Postfix SASL connections carried to a proxy now.',
-    registers: [registry],
-    collect() {
-      this.set(open());
-    },
-  });
-  return connections;
-}
-
 export async function startAuthRelayClient(opts: AuthRelayClientOptions): Promise<AuthRelayClient> {
   const { connect } = await import('node:tls');
   const open = new Set<Socket>();
-  const connections = clientMetrics(opts.registry, () => open.size);
+  const connections = relayMetrics(opts.registry, 'client', RESULTS, {
+    total: 'Connections to a proxy for Postfix SASL sessions: relayed (made), resumed (a session carried over to a new one after its proxy closed between logins), no proxy known, or the proxy not reached with the relay key in time.',
+    open: 'Postfix SASL connections carried to a proxy now.',
+  }, () => open.size);
   const throttle = createLogThrottle(opts.log, LOG_INTERVAL_MS);
   const connectMs = opts.connectTimeoutMs ?? RELAY_HANDSHAKE_TIMEOUT_MS;
 

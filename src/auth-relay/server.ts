@@ -15,9 +15,10 @@ import { connect, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { Counter, Gauge, type Registry } from '../metrics/index.ts';
+import type { Registry } from '../metrics/index.ts';
 import { createLogThrottle } from '../policy/log-throttle.ts';
 import { closeServer, joinSockets, listenOn } from '../sockets.ts';
+import { relayMetrics } from './metrics.ts';
 import { RELAY_CIPHERS, RELAY_IDENTITY, RELAY_TLS_VERSION, relayKey } from './psk.ts';
 
 export const RELAY_MAX_CONNECTIONS = 2048;
@@ -48,30 +49,14 @@ export interface AuthRelayServer {
 type ServerResult = 'relayed' | 'refused' | 'upstream_failed';
 const RESULTS: readonly ServerResult[] = ['relayed', 'refused', 'upstream_failed'];
 
-function serverMetrics(registry: Registry, open: () => number): Counter<'result'> {
-  const connections = new Counter({
-    name: 'mailfleet_auth_relay_server_connections_total',
-    help: 'Connections to the SMTP AUTH relay: relayed to Dovecot auth, refused (no TLS with the relay key in time), or Dovecot auth unreachable.',
-    labelNames: ['result'],
-    registers: [registry],
-  });
-  for (const result of RESULTS) connections.inc({ result }, 0);
-  new Gauge({
-    name: 'mailfleet_auth_relay_server_connections',
-    help: 'Connections relayed to Dovecot auth now.',
-    registers: [registry],
-    collect() {
-      this.set(open());
-    },
-  });
-  return connections;
-}
-
 export async function startAuthRelayServer(opts: AuthRelayServerOptions): Promise<AuthRelayServer> {
   const { createServer } = await import('node:tls');
   const key = relayKey(opts.secret);
   const open = new Set<Socket>();
-  const connections = serverMetrics(opts.registry, () => open.size);
+  const connections = relayMetrics(opts.registry, 'server', RESULTS, {
+    total: 'Connections to the SMTP AUTH relay: relayed to Dovecot auth, refused (no TLS with the relay key in time), or Dovecot auth unreachable.',
+    open: 'Connections relayed to Dovecot auth now.',
+  }, () => open.size);
   const throttle = createLogThrottle(opts.log, LOG_INTERVAL_MS);
   const server = createServer({
     ciphers: RELAY_CIPHERS,

@@ -32,11 +32,20 @@ export interface SessionEvents {
   ended(): void;
 }
 
-/** Splits complete lines off `buffer` (without their `\n`); the incomplete rest stays. */
-function takeLines(state: { buffer: string }): string[] | undefined {
-  const lines = state.buffer.split('\n');
-  state.buffer = lines.pop() ?? '';
-  return state.buffer.length > MAX_LINE_BYTES ? undefined : lines;
+/**
+ * Calls `line` for each complete line `socket` sends (without its `\n`); `overflow` when a line grows past
+ * {@link MAX_LINE_BYTES}. `line` returns false to stop reading the rest of a chunk (the session ended).
+ */
+function onLines(socket: Socket, line: (text: string) => boolean, overflow: () => void): void {
+  let buffer = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk: string) => {
+    const lines = (buffer + chunk).split('\n');
+    buffer = lines.pop() ?? '';
+    if (buffer.length > MAX_LINE_BYTES) return overflow();
+    for (const text of lines) if (!line(text)) return undefined;
+    return undefined;
+  });
 }
 
 const command = (line: string): string => line.slice(0, line.indexOf('\t') === -1 ? line.length : line.indexOf('\t'));
@@ -55,7 +64,6 @@ export function carrySession(local: Socket, events: SessionEvents): void {
   let ended = false;
   const pending: string[] = [];
   let pendingBytes = 0;
-  const fromLocal = { buffer: '' };
 
   const end = () => {
     if (ended) return;
@@ -67,27 +75,20 @@ export function carrySession(local: Socket, events: SessionEvents): void {
 
   const attach = (r: TLSSocket) => {
     remote = r;
-    const fromRemote = { buffer: '' };
-    r.setEncoding('latin1');
-    r.on('data', (chunk: string) => {
-      fromRemote.buffer += chunk;
-      const lines = takeLines(fromRemote);
-      if (lines === undefined) return end();
-      for (const line of lines) {
-        if (swallowing) {
-          if (line === 'DONE') swallowing = false;
-          continue;
-        }
-        const cmd = command(line);
-        if (cmd === 'OK' || cmd === 'FAIL') outstanding = false;
-        if (line === 'DONE') greeted = true;
-        if (!local.write(`${line}\n`, 'latin1')) {
-          r.pause();
-          local.once('drain', () => r.resume());
-        }
+    onLines(r, (line) => {
+      if (swallowing) {
+        if (line === 'DONE') swallowing = false;
+        return true;
       }
-      return undefined;
-    });
+      const cmd = command(line);
+      if (cmd === 'OK' || cmd === 'FAIL') outstanding = false;
+      if (line === 'DONE') greeted = true;
+      if (!local.write(`${line}\n`, 'latin1')) {
+        r.pause();
+        local.once('drain', () => r.resume());
+      }
+      return true;
+    }, end);
     r.on('error', () => undefined);
     r.on('close', () => {
       if (remote !== r) return;
@@ -131,24 +132,20 @@ export function carrySession(local: Socket, events: SessionEvents): void {
     return connectRemote();
   };
 
-  local.setEncoding('latin1');
-  local.on('data', (chunk: string) => {
-    fromLocal.buffer += chunk;
-    const lines = takeLines(fromLocal);
-    if (lines === undefined) return end();
-    for (const line of lines) {
-      const cmd = command(line);
-      if (cmd === 'AUTH') authSeen = true;
-      if (!authSeen) {
-        handshake += `${line}\n`;
-        if (handshake.length > MAX_HANDSHAKE_BYTES) return end();
+  onLines(local, (line) => {
+    const cmd = command(line);
+    if (cmd === 'AUTH') authSeen = true;
+    if (!authSeen) {
+      handshake += `${line}\n`;
+      if (handshake.length > MAX_HANDSHAKE_BYTES) {
+        end();
+        return false;
       }
-      if (cmd === 'AUTH' || cmd === 'CONT') outstanding = true;
-      send(`${line}\n`);
-      if (ended) return undefined;
     }
-    return undefined;
-  });
+    if (cmd === 'AUTH' || cmd === 'CONT') outstanding = true;
+    send(`${line}\n`);
+    return !ended;
+  }, end);
   local.on('error', () => undefined);
   local.on('close', end);
   connectRemote();
