@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { Counter, Gauge, type Registry } from '../metrics/index.ts';
-import { joinSockets } from '../sockets.ts';
+import { joinSockets, listenOn } from '../sockets.ts';
 
 /** Spliced connections per balancer port: Postfix's default process limit for the service, and some. */
 export const PROXY_GATE_MAX_CONNECTIONS = 1000;
@@ -128,13 +128,7 @@ export async function startProxyGate(opts: {
       });
     });
     server.maxConnections = opts.maxConnections ?? PROXY_GATE_MAX_CONNECTIONS;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(l.port, l.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOn(server, l.port, l.host);
     server.on('error', (err) => opts.log.error({ service: l.service, err: errorMessage(err) }, 'proxy gate error'));
     servers.push(server);
   }

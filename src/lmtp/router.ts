@@ -9,6 +9,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { longestIdle } from '../eviction.ts';
 import type { Logger } from '../log.ts';
 import type { Registry } from '../metrics/index.ts';
+import { listenOn } from '../sockets.ts';
 import { createBackendPool, type PoolOptions } from './backend-pool.ts';
 import { createDirectorLookup } from './director-lookup.ts';
 import { maxBodyBytes, maxSessions } from './limits.ts';
@@ -144,13 +145,7 @@ export async function startLmtpRouter(opts: RouterOptions): Promise<Router> {
     for (const s of sessions) s.tick(now);
   }, sweepMs).unref();
   server.on('error', (err) => opts.log.error({ err: err.message }, 'lmtp router listener error'));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listenOn(server, opts.port, opts.host);
   opts.log.info({ listen: `${opts.host}:${opts.port}`, directorSocket: opts.directorSocket, backendPort: opts.backendPort, maxSessions: cap, maxMessageBytes: limits.maxMessageBytes }, 'lmtp router listening');
 
   return {

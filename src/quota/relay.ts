@@ -20,6 +20,7 @@ import type { Registry } from '../metrics/index.ts';
 import { createLogThrottle } from '../policy/log-throttle.ts';
 import { startSession, type Session, type SessionLimits } from '../policy/session.ts';
 import { formatPolicyRequest, recipientUser, type PolicyRequest } from '../protocol/index.ts';
+import { listenOn } from '../sockets.ts';
 import { createQuotaBackends, type QuotaBackendOptions } from './backends.ts';
 import { registerRelayMetrics, type FailOpenReason, type RelayAnswer } from './metrics.ts';
 import { createRoomCache, HEADROOM_BYTES } from './room.ts';
@@ -200,16 +201,8 @@ export async function startQuotaRelay(opts: QuotaRelayOptions): Promise<QuotaRel
   }
 
   const server: Server = createServer({ noDelay: true }, accept);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  const port = await listenOn(server, opts.port, opts.host);
   server.on('error', (err) => log.error({ err: err.message }, 'quota relay listener error'));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : opts.port;
   // One sweep enforces every session's deadlines: no timer per session, none restarted per byte.
   const sweeper = setInterval(() => {
     const now = Date.now();
