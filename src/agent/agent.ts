@@ -8,6 +8,7 @@ import type { Router } from '../lmtp/index.ts';
 import type { QuotaRelay } from '../quota/index.ts';
 import { instanceRegistry, type Registry } from '../metrics/index.ts';
 import type { PlatformSpec } from '../spec/index.ts';
+import { installBackendTls, renewBackendTls } from './backend-tls.ts';
 import { certificateSources, installCertificates, removeServedCertificates, type CertificateFacts } from './certificates.ts';
 import { startCertificateWatch, type CertificateWatch } from './certificate-watch.ts';
 import { DAEMONS, type ConfigSource, type Daemon, type DaemonInput } from './daemons.ts';
@@ -237,6 +238,9 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   // After init, which empties the run dir the served copies live in.
   const serving = (opts.servesTls ?? servesTls(instance.role)) ? installCertificates(spec, instance) : undefined;
   if (serving) log.info({ certificates: serving.map((f) => ({ name: f.name, dnsNames: f.dnsNames, notAfter: f.notAfter.toISOString() })) }, 'certificates installed');
+  const installBackend = () => installBackendTls(spec, instance, input().peers);
+  const backendTlsEnd = installBackend();
+  if (backendTlsEnd) log.info({ notAfter: backendTlsEnd.toISOString() }, 'backend TLS certificate issued');
   log.info({ argv }, 'starting daemon');
   ensureDir(instance.runDir, 0o755);
   const postfixLines = await postfixExporter(instance, log, registry);
@@ -281,6 +285,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     run: (kind) => (kind === 'certificates' && daemon.reloadCertificates ? daemon.reloadCertificates(input(), proc.pid) : daemon.reload(input(), proc.pid)),
   });
   const certificates = watchCertificates(daemon, input, reloads, serving, log, registry);
+  const backendTls = backendTlsEnd && renewBackendTls({ notAfter: backendTlsEnd, issue: installBackend, reload: () => reloads.request('certificates'), log, registry });
   const relay = (await dovecotRelay(instance, log, registry)) ?? (await rspamdRelay(spec, instance, log, registry));
 
   const budgetMs = spec.drainSeconds * 1000;
@@ -344,6 +349,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   // The daemon's last lines, still in the pipe; bounded, should something else hold it open.
   await Promise.race([proc.relayed, delay(RELAY_DRAIN_MS, undefined, { ref: false })]);
   certificates?.close();
+  backendTls?.close();
   if (serving) removeServedCertificates(instance);
   // Open splices end with the daemon; the balancer ports and the auth relay close with it.
   await Promise.all([gate?.close(), quotaRelay?.close(0), authRelay?.close()]);

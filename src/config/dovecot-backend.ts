@@ -4,6 +4,7 @@ import type { ConfigFiles, ConfigInput } from './context.ts';
 import { learnFiles, learnSettings } from './dovecot-learn.ts';
 import { quotaStatusPluginSettings, quotaStatusService } from './dovecot-quota-status.ts';
 import { dovecotStatsSettings, MAILBOX_METRICS } from './dovecot-stats.ts';
+import { backendTlsServerSettings } from './dovecot-tls.ts';
 
 /**
  * A `mailbox` backend: IMAP, POP3 and LMTP over mail storage shared by every backend.
@@ -15,8 +16,8 @@ export function dovecotBackendFiles(input: ConfigInput): ConfigFiles {
   const learn = learnSettings(input);
   const conf = [
     ...dovecotBase(input, 'imap pop3 lmtp'),
-    // An internal hop: clients' TLS ends at the proxy, and only the proxies reach a backend.
-    'ssl = no',
+    // Clients' TLS ends at the proxy; only the proxies reach a backend, over TLS of their own.
+    ...backendTlsServerSettings(input),
     'disable_plaintext_auth = no',
     // Proxied logins arrive from the proxies' addresses: loopback here, the pod network in Kubernetes.
     // Only those may pass on a client's address (and the NetworkPolicy lets only the proxies in).

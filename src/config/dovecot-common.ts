@@ -1,4 +1,4 @@
-import { requireSecret, type PlatformSpec } from '../spec/index.ts';
+import { backendTlsRuns, requireSecret, type PlatformSpec } from '../spec/index.ts';
 import { authDn, ldapUris, type ConfigInput } from './context.ts';
 
 export const VMAIL_USER = 'vmail';
@@ -13,7 +13,12 @@ export function dovecotLdapConf({ spec, peers, instance }: ConfigInput, options:
   const passAttrs = ['mail=user', 'userPassword=password'];
   // The proxy verifies the user's password (once) and logs in to the backend as the master user on the
   // user's behalf: the backend verifies no Argon2id hash again, and the user's password stays on the proxy.
-  if (options.proxy) passAttrs.push('=proxy=y', `=master=${BACKEND_LOGIN_USER}`, `=pass=${requireSecret(spec, 'backendLoginPassword')}`);
+  // The login goes after STARTTLS, to a backend whose certificate the backend hop's CA issued for the address the
+  // director names (`starttls=yes` checks it; it is no login at all otherwise).
+  if (options.proxy) {
+    passAttrs.push('=proxy=y', `=master=${BACKEND_LOGIN_USER}`, `=pass=${requireSecret(spec, 'backendLoginPassword')}`);
+    if (backendTlsRuns(spec)) passAttrs.push('=starttls=yes');
+  }
   return [
     `uris = ${ldapUris(peers, spec.ports.ldap)}`,
     `dn = ${authDn(spec)}`,

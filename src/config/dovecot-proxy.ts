@@ -1,6 +1,6 @@
 import { authWorkerService, dovecotBase, dovecotLdapConf, LOGIN_SERVICE_SETTINGS, serviceBlock, type DovecotListener } from './dovecot-common.ts';
 import { dovecotStatsSettings, PROXY_METRICS } from './dovecot-stats.ts';
-import { dovecotTlsSettings } from './dovecot-tls.ts';
+import { backendTlsClientSettings, dovecotTlsSettings } from './dovecot-tls.ts';
 import { join } from 'node:path';
 import { authPolicyRuns, authPolicyTimeoutMs, authRelayRuns, requireSecret } from '../spec/index.ts';
 import type { ConfigFiles, ConfigInput, InstanceContext } from './context.ts';
@@ -72,6 +72,7 @@ export function dovecotProxyFiles(input: ConfigInput): ConfigFiles {
     // ("Dovecot (Debian) ready.").
     `login_greeting = ${spec.hostname} ready.`,
     ...dovecotTlsSettings(input),
+    ...backendTlsClientSettings(input),
     `director_servers = ${ring}`,
     `director_mail_servers = ${backends}`,
     'director_user_expire = 15 min',

@@ -1,4 +1,6 @@
-import type { ConfigInput } from './context.ts';
+import { join } from 'node:path';
+import { backendTlsRuns } from '../spec/index.ts';
+import type { ConfigInput, InstanceContext } from './context.ts';
 import { defaultCertificate, servedCertificateFile, sniHosts, TLS_CIPHER_LIST } from './tls.ts';
 
 /**
@@ -30,4 +32,33 @@ export function dovecotTlsSettings(input: ConfigInput): string[] {
     'disable_plaintext_auth = yes',
     ...others.flatMap(({ host, certificate }) => [`local_name ${host} {`, ...fileSettings(certificate).map((l) => `  ${l}`), '}']),
   ];
+}
+
+/**
+ * The files of the proxies' hop to the backends, in the run dir (the agent writes them before Dovecot starts):
+ * the certificate a backend serves (key, then certificate) and the CA a proxy trusts.
+ */
+export function backendTlsFiles(instance: InstanceContext): { served: string; ca: string } {
+  return { served: join(instance.runDir, 'backend-tls.pem'), ca: join(instance.runDir, 'backend-ca.pem') };
+}
+
+/**
+ * A backend's TLS: only the proxies talk to it, and they log in after STARTTLS (TLS 1.3) with the certificate its
+ * agent issues from the backend hop's CA. Without proxies nothing logs in, and TLS stays off.
+ */
+export function backendTlsServerSettings({ spec, instance }: ConfigInput): string[] {
+  if (!backendTlsRuns(spec)) return ['ssl = no'];
+  const file = backendTlsFiles(instance).served;
+  return ['ssl = yes', `ssl_cert = <${file}`, `ssl_key = <${file}`, 'ssl_min_protocol = TLSv1.3', 'ssl_options = no_compression'];
+}
+
+/**
+ * A proxy's trust for its logins to the backends. Dovecot's login proxy ignores `ssl_client_ca_*` (its processes
+ * are chrooted and could not read them), but trusts the CA certificates given inline by `ssl_ca`, which the config
+ * process reads; that CA issues no revocation lists, and `ssl_require_crl` would refuse every backend without one.
+ * `ssl_ca` checks clients' certificates only with `ssl_verify_client_cert`, which stays off.
+ */
+export function backendTlsClientSettings({ spec, instance }: ConfigInput): string[] {
+  if (!backendTlsRuns(spec)) return [];
+  return [`ssl_ca = <${backendTlsFiles(instance).ca}`, 'ssl_require_crl = no'];
 }

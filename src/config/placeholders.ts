@@ -8,7 +8,7 @@
  * `{{mailfleet.pod.name}}`. Neither Postfix, Dovecot, slapd nor Redis gives `{{` a meaning.
  */
 import { MailfleetError } from '../errors.ts';
-import { authPolicyRuns, authRelayRuns, filterRuns, PLATFORM_SECRETS, platformSecrets, probeRuns, secretValue, type FilterRole, type PlatformSecretName, type PlatformSpec, type Role } from '../spec/index.ts';
+import { authPolicyRuns, authRelayRuns, backendTlsRuns, filterRuns, PLATFORM_SECRETS, platformSecrets, probeRuns, secretValue, type FilterRole, type PlatformSecretName, type PlatformSpec, type Role } from '../spec/index.ts';
 
 const PLACEHOLDER = /\{\{mailfleet\.(secret|pod)\.([a-z0-9-]+)\}\}/g;
 
@@ -51,6 +51,7 @@ export function redactSpec(spec: PlatformSpec): { spec: PlatformSpec; secrets: R
       apiKey: secretPlaceholder(SECRET_KEYS.doveadmApiKey),
       backendLoginPassword: secretPlaceholder(SECRET_KEYS.backendLoginPassword),
       ...(authRelayRuns(spec) ? { authRelayKey: secretPlaceholder(SECRET_KEYS.authRelayKey) } : {}),
+      ...(backendTlsRuns(spec) ? { backendTlsKey: secretPlaceholder(SECRET_KEYS.backendTlsKey) } : {}),
     },
     // A prober that does not run has no account, and its password is no secret of the platform.
     ...(probeRuns(spec) ? { probe: { ...spec.probe, password: secretPlaceholder(SECRET_KEYS.probePassword) } } : {}),
@@ -104,12 +105,19 @@ export function podSecretKeys(workload: SecretConsumer, spec: PlatformSpec): str
       return [
         k.ldapAuthPassword, k.doveadmApiKey, k.backendLoginPassword,
         ...(authRelayRuns(spec) ? [k.authRelayKey] : []),
+        // Its Dovecot trusts the backends' certificates by the CA its agent derives from this key.
+        ...(backendTlsRuns(spec) ? [k.backendTlsKey] : []),
         ...(authPolicyRuns(spec) ? [k.authPolicyApiKey, k.authPolicyHashNonce] : []),
       ];
     case 'mailbox':
       // Its drain asks the directors over doveadm HTTP whether users are still routed here; the proxies log in with the backend login.
-      // While rspamd runs, the learn program gives its controller the password.
-      return [k.ldapAuthPassword, k.doveadmApiKey, k.backendLoginPassword, ...(filterRuns(spec) ? [k.filterControllerPassword] : [])];
+      // While rspamd runs, the learn program gives its controller the password. Its agent issues the certificate the
+      // proxies' logins are checked against from the backend TLS key.
+      return [
+        k.ldapAuthPassword, k.doveadmApiKey, k.backendLoginPassword,
+        ...(backendTlsRuns(spec) ? [k.backendTlsKey] : []),
+        ...(filterRuns(spec) ? [k.filterControllerPassword] : []),
+      ];
     case 'ldap':
       return [
         k.ldapAdminPassword,

@@ -20,6 +20,9 @@ const CONTROLLER_ERROR_RATIO = 0.5;
  */
 const CERT_WARNING_S = 14 * DAY;
 const CERT_CRITICAL_S = 3 * DAY;
+/** A backend's certificate for the proxies is renewed 10 days before its end (src/agent/backend-tls.ts). */
+const BACKEND_TLS_WARNING_S = 7 * DAY;
+const BACKEND_TLS_CRITICAL_S = 2 * DAY;
 /** Share of LMTP connections told 421 at the router's session cap; MTAs retry, so a trickle is harmless. */
 const LMTP_REFUSED_RATIO = 0.05;
 /** Deliveries that gave up waiting for a backend connection slot (each is a deferral at the MTA). */
@@ -90,7 +93,11 @@ function certificates(s: Scope, singleHost: boolean): AlertRule[] {
     ? 'mailfleet status shows each certificate\'s last renewal error; mailfleet_tls_certificate_renewals_total{result} and the runtime\'s log say why renewal fails (ACME reachability, issuer).'
     : 'kubectl describe certificate (cert-manager) and its issuer say why renewal fails; the agent reloads its daemon once the Secret changes.';
   const probedRunbook = 'The certificate served there: MailfleetCertificateExpiring\'s runbook.';
+  const backend = 'The certificate mailbox backend {{ $labels.instance }} serves the proxies';
+  const backendRunbook = 'Its agent issues a new one 10 days before the end: its log says why that fails ("backend TLS certificate renewal failed"). A restarted backend issues a new one at start.';
   return [
+    expiring('MailfleetBackendTlsExpiring', 'mailfleet_agent_backend_tls_expiry_timestamp_seconds', 'warning', BACKEND_TLS_WARNING_S, backend, backendRunbook),
+    expiring('MailfleetBackendTlsExpiring', 'mailfleet_agent_backend_tls_expiry_timestamp_seconds', 'critical', BACKEND_TLS_CRITICAL_S, backend, backendRunbook),
     expiring('MailfleetCertificateExpiring', 'mailfleet_agent_certificate_expiry_timestamp_seconds', 'warning', CERT_WARNING_S, served, servedRunbook),
     expiring('MailfleetCertificateExpiring', 'mailfleet_agent_certificate_expiry_timestamp_seconds', 'critical', CERT_CRITICAL_S, served, servedRunbook),
     expiring('MailfleetProbeCertificateExpiring', 'mailfleet_probe_certificate_expiry_timestamp_seconds', 'warning', CERT_WARNING_S, probed, probedRunbook),

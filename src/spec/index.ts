@@ -11,6 +11,6 @@ export { instanceReplicas, PROBE_PATHS, probePaths, probeRuns, type ProbePath } 
 export { antivirusRuns, filterRuns } from './filter.ts';
 export { authPolicyRuns, authPolicyTimeoutMs, DEFAULT_POLICY_RULES, POLICY_CONTEXTS, policyCounts, policyRuns, type PolicyContext } from './policy.ts';
 export {
-  authRelayRuns, generateSecret, KNOWN_SECRETS, MIN_SECRET_LENGTH, missingSecrets, PLATFORM_SECRETS, platformSecrets, requireSecret, secretValue, withSecrets,
+  authRelayRuns, backendTlsRuns, generateSecret, KNOWN_SECRETS, MIN_SECRET_LENGTH, missingSecrets, PLATFORM_SECRETS, platformSecrets, requireSecret, secretValue, withSecrets,
   type PlatformSecret, type PlatformSecretName, type PlatformSecretValues,
 } from './secrets.ts';

@@ -341,6 +341,7 @@ export const PLATFORM_SCHEMA = {
             apiKey: SECRET,
             backendLoginPassword: SECRET,
             authRelayKey: SECRET,
+            backendTlsKey: SECRET,
             resyncSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 30 },
             drainTimeoutSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 60 },
           },

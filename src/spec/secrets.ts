@@ -14,7 +14,7 @@ import { probeRuns } from './probe.ts';
 import type { PlatformSpec } from './types.ts';
 
 export type PlatformSecretName = 'ldapAdminPassword' | 'ldapReaderPassword' | 'ldapAuthPassword' | 'doveadmApiKey' | 'backendLoginPassword' | 'probePassword' | 'redisPassword'
-  | 'filterControllerPassword' | 'metricsAdminKey' | 'authPolicyApiKey' | 'authPolicyHashNonce' | 'authRelayKey';
+  | 'filterControllerPassword' | 'metricsAdminKey' | 'authPolicyApiKey' | 'authPolicyHashNonce' | 'authRelayKey' | 'backendTlsKey';
 
 export interface PlatformSecret {
   name: PlatformSecretName;
@@ -34,6 +34,9 @@ export const PLATFORM_SECRETS: readonly PlatformSecret[] = [
   { name: 'backendLoginPassword', field: 'spec.director.backendLoginPassword', key: 'backend-login-password' },
   // The TLS-PSK key of the msas' SMTP AUTH hop to the proxies' Dovecot auth (src/auth-relay), while both run.
   { name: 'authRelayKey', field: 'spec.director.authRelayKey', key: 'auth-relay-key', inUse: authRelayRuns },
+  // The proxies' logins to the backends go over TLS: backends issue their certificate from the CA this derives
+  // (src/tls/internal-ca.ts), proxies trust that CA alone.
+  { name: 'backendTlsKey', field: 'spec.director.backendTlsKey', key: 'backend-tls-key', inUse: backendTlsRuns },
   // The prober's mailbox account: LDAP holds its hash, the prober logs in with it.
   { name: 'probePassword', field: 'spec.probe.password', key: 'probe-password', inUse: probeRuns },
   // Redis (kvs) `requirepass`: every client of the platform's Redis authenticates with it.
@@ -50,6 +53,11 @@ export const PLATFORM_SECRETS: readonly PlatformSecret[] = [
 /** Whether msas relay SMTP AUTH to proxies (src/auth-relay): both roles run. */
 export function authRelayRuns(spec: Pick<PlatformSpec, 'roles'>): boolean {
   return spec.roles.msa.replicas > 0 && spec.roles.proxy.replicas > 0;
+}
+
+/** Whether proxies log in to mailbox backends (src/tls/internal-ca.ts keys that hop): both roles run. */
+export function backendTlsRuns(spec: Pick<PlatformSpec, 'roles'>): boolean {
+  return spec.roles.proxy.replicas > 0 && spec.roles.mailbox.replicas > 0;
 }
 
 /** The platform secrets `spec` uses. */
@@ -88,6 +96,8 @@ export function secretValue(spec: PlatformSpec, name: PlatformSecretName): strin
       return spec.director.backendLoginPassword;
     case 'authRelayKey':
       return spec.director.authRelayKey;
+    case 'backendTlsKey':
+      return spec.director.backendTlsKey;
     case 'probePassword':
       return spec.probe.password;
     case 'redisPassword':
@@ -127,6 +137,7 @@ export function withSecrets(spec: PlatformSpec, values: PlatformSecretValues): P
   const apiKey = pick('doveadmApiKey');
   const backendLogin = pick('backendLoginPassword');
   const authRelayKey = pick('authRelayKey');
+  const backendTlsKey = pick('backendTlsKey');
   const probePassword = pick('probePassword');
   const redisPassword = pick('redisPassword');
   const controllerPassword = pick('filterControllerPassword');
@@ -146,6 +157,7 @@ export function withSecrets(spec: PlatformSpec, values: PlatformSecretValues): P
       ...(apiKey === undefined ? {} : { apiKey }),
       ...(backendLogin === undefined ? {} : { backendLoginPassword: backendLogin }),
       ...(authRelayKey === undefined ? {} : { authRelayKey }),
+      ...(backendTlsKey === undefined ? {} : { backendTlsKey }),
     },
     probe: { ...spec.probe, ...(probePassword === undefined ? {} : { password: probePassword }) },
     redis: { ...spec.redis, ...(redisPassword === undefined ? {} : { password: redisPassword }) },

@@ -153,6 +153,13 @@ export interface PlatformSpec {
      * the users' passwords never cross the pod network in clear, and nothing without the key reaches Dovecot auth.
      */
     authRelayKey?: string;
+    /**
+     * The key of the proxies' hop to the mailbox backends (no default: generated like the other secrets). The CA of
+     * that hop is derived from it: each backend's agent issues the certificate its Dovecot serves, and the proxies
+     * log in (as the backend login, with its password) only after STARTTLS to a backend holding such a certificate
+     * for the address the director names.
+     */
+    backendTlsKey?: string;
     resyncSeconds: number;
     drainTimeoutSeconds: number;
   };

@@ -220,9 +220,9 @@ test('GIVEN proxy and mailbox WHEN rendered THEN auth workers verify the slow pa
   assert.match(roleConfigFiles('proxy', input('proxy', '0.0.0.0', heavy))['dovecot.conf'] ?? '', /^ {2}vsz_limit = 1152 M$/m);
 });
 
-test('GIVEN proxy and mailbox WHEN rendered THEN the proxy logs in to the backend as the master user, so the user\'s hash is verified once and the password stays on the proxy', () => {
+test('GIVEN proxy and mailbox WHEN rendered THEN the proxy logs in to the backend as the master user after STARTTLS, so the user\'s hash is verified once and the password stays on the proxy', () => {
   const proxyLdap = roleConfigFiles('proxy', input('proxy'))['dovecot-ldap.conf.ext'] ?? '';
-  assert.match(proxyLdap, new RegExp(`^pass_attrs = mail=user, userPassword=password, =proxy=y, =master=mailproxy, =pass=${SECRETS.backendLoginPassword}$`, 'm'));
+  assert.match(proxyLdap, new RegExp(`^pass_attrs = mail=user, userPassword=password, =proxy=y, =master=mailproxy, =pass=${SECRETS.backendLoginPassword}, =starttls=yes$`, 'm'));
   const backend = roleConfigFiles('mailbox', input('mailbox'))['dovecot.conf'] ?? '';
   const master = backend.indexOf('  master = yes');
   assert.ok(master > 0 && master < backend.indexOf('  driver = ldap'), 'the master passdb comes before the users\' passdb');

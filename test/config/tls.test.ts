@@ -151,11 +151,23 @@ test('GIVEN load balancer ranges WHEN the proxy is rendered THEN the balancer ha
   assert.equal(listener(roleConfigFiles('proxy', input('proxy'))['dovecot.conf'] ?? '', 'imaps_lb'), undefined, 'no ranges: no balancer listener');
 });
 
-test('GIVEN the mailbox role WHEN rendered THEN the backend speaks no TLS: the hop from the proxy is internal', () => {
-  const s = settings(roleConfigFiles('mailbox', input('mailbox'))['dovecot.conf'] ?? '');
+test('GIVEN proxy and mailbox WHEN rendered THEN the backend serves TLS 1.3 with the certificate its agent issues, and the proxy trusts the backend CA its agent writes', () => {
+  const backend = settings(roleConfigFiles('mailbox', input('mailbox'))['dovecot.conf'] ?? '');
+  assert.equal(backend.get('ssl'), 'yes');
+  assert.equal(backend.get('ssl_cert'), '</run/mailfleet/run/backend-tls.pem');
+  assert.equal(backend.get('ssl_key'), '</run/mailfleet/run/backend-tls.pem');
+  assert.equal(backend.get('ssl_min_protocol'), 'TLSv1.3');
+  const proxy = settings(roleConfigFiles('proxy', input('proxy'))['dovecot.conf'] ?? '');
+  // The login proxy ignores ssl_client_ca_*: only ssl_ca reaches it.
+  assert.equal(proxy.get('ssl_ca'), '</run/mailfleet/run/backend-ca.pem');
+  assert.equal(proxy.get('ssl_require_crl'), 'no');
+  assert.equal(proxy.get('ssl_verify_client_cert'), undefined, 'clients are asked for no certificate');
+});
+
+test('GIVEN no proxy WHEN the mailbox role is rendered THEN nothing logs in to it and it speaks no TLS', () => {
+  const s = settings(roleConfigFiles('mailbox', input('mailbox', testSpec('roles: { proxy: { replicas: 0 }, mta: { replicas: 0 }, msa: { replicas: 0 } }')))['dovecot.conf'] ?? '');
   assert.equal(s.get('ssl'), 'no');
   assert.equal(s.get('ssl_cert'), undefined);
-  assert.equal(s.get('disable_plaintext_auth'), 'no');
 });
 
 test('GIVEN an instance WHEN its served certificate file is named THEN it is in the run dir, not where the issuer writes', () => {

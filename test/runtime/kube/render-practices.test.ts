@@ -186,7 +186,7 @@ const INLINE_AUTH_POLICY = { apiKey: 'inline-auth-policy-key-0123456', hashNonce
 /** The example with every platform secret in the spec and no existing Secret named: the Secret is rendered. */
 const inline = () => variant((d) => {
   d.spec.ldap = { ...(d.spec.ldap as object), ...INLINE_SECRETS };
-  d.spec.director = { apiKey: INLINE_KEY, backendLoginPassword: INLINE_BACKEND_LOGIN, authRelayKey: 'inline-auth-relay-key-012345' };
+  d.spec.director = { apiKey: INLINE_KEY, backendLoginPassword: INLINE_BACKEND_LOGIN, authRelayKey: 'inline-auth-relay-key-012345', backendTlsKey: 'inline-backend-tls-key-01234' };
   d.spec.probe = { password: INLINE_PROBE };
   d.spec.redis = { password: INLINE_REDIS };
   d.spec.filter = { controllerPassword: INLINE_RSPAMD };
@@ -238,7 +238,7 @@ test('GIVEN the example WHEN rendered THEN the Internet-facing mta mounts only t
   assert.deepEqual(secretItems(objects, 'kvs'), ['redis-password'], 'Redis holds its own password, and nothing else');
   assert.ok(secretItems(objects, 'ldap')?.includes('ldap-admin-password'));
   // The auth policy: the credential the proxies send the policy server and the nonce of the password hashes.
-  assert.deepEqual(secretItems(objects, 'proxy'), ['ldap-auth-password', 'doveadm-api-key', 'backend-login-password', 'auth-relay-key', 'auth-policy-api-key', 'auth-policy-hash-nonce']);
+  assert.deepEqual(secretItems(objects, 'proxy'), ['ldap-auth-password', 'doveadm-api-key', 'backend-login-password', 'auth-relay-key', 'backend-tls-key', 'auth-policy-api-key', 'auth-policy-hash-nonce']);
   assert.ok(!secretItems(objects, 'mta')?.includes('ldap-auth-password'), 'the mta cannot read password hashes');
 });
 

@@ -1,0 +1,6 @@
+/**
+ * TLS on the platform's internal hops: a hop's CA derived from a platform secret, and the short-lived server
+ * certificates it issues. node:crypto alone, so the agents can load it (src/tls, the public certificates' room,
+ * brings a certificate library).
+ */
+export { deriveInternalCa, issueInternalCertificate, type InternalCa, type IssuedCertificate } from './ca.ts';
