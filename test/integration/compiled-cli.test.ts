@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { CLI_MAIN } from '../support/build.ts';
 import { REPO, startPlatform } from '../support/platform.ts';
 
-const POOL = '127.95.0.0/16';
+const POOL = '127.145.0.0/16';
 /** What bin/mailfleet gives an agent's Node.js (see the launcher), besides glibc's trim threshold. */
 const AGENT_V8_FLAGS = ['--max-semi-space-size=1', '--no-opt', '--no-maglev'];
 

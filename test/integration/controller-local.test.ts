@@ -12,9 +12,9 @@ import { ensureBuilt } from '../support/build.ts';
 import { doveadm, startPlatform, type Platform } from '../support/platform.ts';
 import { until } from '../support/poll.ts';
 
-const POOL = '127.94.0.0/16';
-/** Far above what the runtime hands out from the pool (it counts up from 127.94.0.1). */
-const LISTEN = '127.94.250.1:8081';
+const POOL = '127.162.0.0/16';
+/** Far above what the runtime hands out from the pool (it counts up from 127.162.0.1). */
+const LISTEN = '127.162.250.1:8081';
 const CONTROLLER_RESYNC_SECONDS = 1;
 const DEADLINE_MS = 20_000;
 

@@ -11,7 +11,7 @@ import { controlRequest, type MonitoringStatus, type StatusReport } from '../../
 import { processesMentioning, startPlatform, type Platform } from '../support/platform.ts';
 import { until } from '../support/poll.ts';
 
-const POOL = '127.113.0.0/16';
+const POOL = '127.146.0.0/16';
 const SCRAPE_S = 2;
 const SCRAPED_DEADLINE_MS = 60_000;
 

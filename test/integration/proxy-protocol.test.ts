@@ -12,10 +12,10 @@ import { DOMAIN, HOSTNAME, localCaFile, startPlatform } from '../support/platfor
 import { pythonClient } from '../support/tls-clients.ts';
 import { until } from '../support/poll.ts';
 
-const POOL = '127.98.0.0/16';
+const POOL = '127.158.0.0/16';
 /** The load balancer, and a host outside its range; both outside what the pool hands out first. */
-const BALANCER = '127.98.200.1';
-const STRANGER = '127.98.200.2';
+const BALANCER = '127.158.200.1';
+const STRANGER = '127.158.200.2';
 const LB_PORTS = { smtp: 10025, submission: 10587, imap: 10143, pop3: 10110 };
 /** A client address as the balancer would report it. */
 const CLIENT = '198.51.100.7';

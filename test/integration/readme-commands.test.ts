@@ -13,7 +13,7 @@ import { test, type TestContext } from 'node:test';
 import { stringify } from 'yaml';
 import { processesMentioning, REPO } from '../support/platform.ts';
 
-const POOL = '127.91.0.0/16';
+const POOL = '127.160.0.0/16';
 const USER = 'mailfleet-readme';
 const UP_TIMEOUT_MS = 240_000;
 const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { startPlatform } from '../support/platform.ts';
 
-const POOL = '127.92.0.0/16';
+const POOL = '127.161.0.0/16';
 
 const mode = (path: string): number => lstatSync(path).mode & 0o777;
 const octal = (path: string): string => mode(path).toString(8);

@@ -9,8 +9,8 @@ import { pino } from 'pino';
 import { isMailfleetError } from '../../src/errors.ts';
 import { startHttp01Responder } from '../../src/tls/index.ts';
 
-// 127.101.0.0/16: this file shares the pool of tls-local-ca.test.ts, on its own addresses.
-const HOST = '127.101.1.1';
+// 127.151.0.0/16: this file shares the pool of tls-local-ca.test.ts, on its own addresses.
+const HOST = '127.151.1.1';
 
 /** Sends raw bytes and collects everything until the server closes (or `ms` passes). */
 function raw(port: number, bytes: string | Buffer, ms = 8000): Promise<{ text: string; closed: boolean }> {

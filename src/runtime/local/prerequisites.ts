@@ -77,11 +77,23 @@ export function checkPrerequisites(needs: boolean | OptionalPrerequisites = fals
   }
 }
 
+const MAIL_USER_ATTEMPTS = 5;
+
 /** The owner of mail storage: created on first start like a package would, since no package ships it. */
 export function ensureMailUser(): boolean {
-  if (accountExists('vmail')) return false;
-  execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', 'vmail']);
-  return true;
+  // Two platforms starting at once on a new host both find no vmail: one useradd wins, the other fails (the name is
+  // taken, or the password file is locked for a moment). What counts is that the account exists after.
+  for (let attempt = 1; ; attempt++) {
+    if (accountExists('vmail')) return false;
+    try {
+      execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', 'vmail'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      return true;
+    } catch (err) {
+      if (accountExists('vmail')) return false;
+      if (attempt >= MAIL_USER_ATTEMPTS) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
+  }
 }
 
 /**

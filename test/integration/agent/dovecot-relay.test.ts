@@ -15,8 +15,8 @@ import { createDovecotMetricsRelay, type DovecotScrapeError } from '../../../src
 import { startHealth } from '../../../src/agent/health.ts';
 import { instanceRegistry, type Registry } from '../../../src/metrics/index.ts';
 
-/** The agent's health port, in this file's own part of the 127.111.0.0/16 pool (platforms count up from .0.1). */
-const HOST = '127.111.250.1';
+/** The agent's health port, in this file's own part of the 127.149.0.0/16 pool (platforms count up from .0.1). */
+const HOST = '127.149.250.1';
 const DOVECOT = readFileSync(new URL('../../protocol/fixtures/dovecot-2.3.19-mailbox.openmetrics', import.meta.url), 'utf8');
 const LABELS = { role: 'mailbox', instance: 'mailbox-0' };
 const log = pino({ level: 'silent' });

@@ -1,6 +1,6 @@
 /**
  * A policy server told that Redis moved (the single host's kvs restarted on another address) counts in the new
- * one without dropping its clients; told the same address, it keeps its connection. Addresses of 127.119.0.0/16.
+ * one without dropping its clients; told the same address, it keeps its connection. Addresses of 127.152.0.0/16.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -12,9 +12,9 @@ const RCPT = { protocol_state: 'RCPT', client_address: '192.0.2.9', recipient: '
 const PASSWORD = 'redirect-test-password-0123';
 
 test('GIVEN a policy server counting in one Redis WHEN redirected to another THEN the same client connection is judged by the new one', { skip: SKIP, timeout: 30_000 }, async (t) => {
-  const first = await startRedis(t, '127.119.1.1', ['--requirepass', PASSWORD]);
-  const second = await startRedis(t, '127.119.1.2', ['--requirepass', PASSWORD]);
-  const policy = await startPolicy(t, { host: '127.119.1.10', rules: RULES, redis: { host: first.host, port: first.port, password: PASSWORD } });
+  const first = await startRedis(t, '127.152.1.1', ['--requirepass', PASSWORD]);
+  const second = await startRedis(t, '127.152.1.2', ['--requirepass', PASSWORD]);
+  const policy = await startPolicy(t, { host: '127.152.1.10', rules: RULES, redis: { host: first.host, port: first.port, password: PASSWORD } });
   const client = await openPolicyClient(t, policy.host, policy.port);
 
   assert.deepEqual(await client.askAll([RCPT, RCPT, RCPT]), ['DUNNO', 'DUNNO', 'DEFER_IF_PERMIT 4.7.1 rate limit exceeded'], 'the limit holds in the first Redis');
@@ -31,8 +31,8 @@ test('GIVEN a policy server counting in one Redis WHEN redirected to another THE
 });
 
 test('GIVEN a policy server WHEN redirected to the address it has THEN its connection stays', { skip: SKIP, timeout: 30_000 }, async (t) => {
-  const redis = await startRedis(t, '127.119.1.3');
-  const policy = await startPolicy(t, { host: '127.119.1.11', rules: RULES, redis: { host: redis.host, port: redis.port } });
+  const redis = await startRedis(t, '127.152.1.3');
+  const policy = await startPolicy(t, { host: '127.152.1.11', rules: RULES, redis: { host: redis.host, port: redis.port } });
   const before = await redisCommand(redis, 'CLIENT', 'LIST');
   policy.server.redirect({ host: redis.host, port: redis.port });
   const client = await openPolicyClient(t, policy.host, policy.port);

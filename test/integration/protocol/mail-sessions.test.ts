@@ -6,7 +6,7 @@ import { answering, startFakeServer } from './fake-server.ts';
 
 const TEST = { timeout: 10_000 };
 /** An address of the prober's test pool, so that nothing here meets another test's servers. */
-const HOST = '127.112.250.1';
+const HOST = '127.150.250.1';
 const MESSAGE = 'Subject: probe\r\nX-Mailfleet-Probe: t-1\r\n\r\n.dot line\r\n';
 
 test('GIVEN a FETCH answer with a literal sent in pieces WHEN the IMAP session reads it THEN the message comes back whole on the FETCH response', TEST, async (t) => {

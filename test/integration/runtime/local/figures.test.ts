@@ -10,7 +10,7 @@ import { test, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { MAX_ANSWER_BYTES, roleFigures } from '../../../../src/runtime/local/figures.ts';
 
-const HOST = '127.113.250.1';
+const HOST = '127.148.250.1';
 
 async function fakeVictoriaMetrics(t: TestContext, handle: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
   const server = createServer(handle);
