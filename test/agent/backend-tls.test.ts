@@ -3,14 +3,13 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
-import { pino } from 'pino';
 import { BACKEND_TLS_RENEW_BEFORE_MS, backendTlsHosts, installBackendTls, renewBackendTls } from '../../src/agent/backend-tls.ts';
 import { backendTlsFiles, type InstanceContext, type Peers } from '../../src/config/index.ts';
 import { instanceRegistry } from '../../src/metrics/index.ts';
 import { withSecrets, type Role } from '../../src/spec/index.ts';
 import { deriveInternalCa } from '../../src/internal-tls/index.ts';
+import { capturedLogger } from '../support/log-lines.ts';
 import { until } from '../support/poll.ts';
 import { testSpec } from '../support/spec.ts';
 
@@ -66,13 +65,7 @@ test('GIVEN no proxies, or another role WHEN installed THEN nothing is written a
 test('GIVEN a served certificate WHEN it nears its end THEN a new one is issued and Dovecot reloads; a failure is logged and tried again', async (t) => {
   let clock = Date.UTC(2026, 11, 7);
   const end = new Date(clock + 30 * 86_400_000);
-  const logged: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) logged.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
+  const { log, lines: logged } = capturedLogger();
   let issued = 0;
   let reloads = 0;
   let failing = true;
@@ -87,7 +80,7 @@ test('GIVEN a served certificate WHEN it nears its end THEN a new one is issued 
     reload: async () => {
       reloads++;
     },
-    log: pino({ level: 'info' }, sink),
+    log,
     registry,
     checkMs: 5,
     now: () => clock,
@@ -97,7 +90,7 @@ test('GIVEN a served certificate WHEN it nears its end THEN a new one is issued 
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(issued, 0, 'not while more than ten days are left');
   clock = end.getTime() - BACKEND_TLS_RENEW_BEFORE_MS + 1;
-  await until('a failed renewal logged', async () => logged.find((l) => l.msg === 'backend TLS certificate renewal failed'), 2000, 5);
+  await until('a failed renewal logged', async () => logged().find((l) => l.msg === 'backend TLS certificate renewal failed'), 2000, 5);
   assert.equal(reloads, 0);
   failing = false;
   await until('a renewal', async () => (reloads === 1 ? true : undefined), 2000, 5);
