@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { LEARN_FILES, roleConfigFiles, servedCertificateFile, servedCertificatesDir, type ConfigInput, type InstanceContext, type Peers } from '../../src/config/index.ts';
 import { generateSecret, PLATFORM_SECRETS, quotaBytes, withSecrets, type PlatformSpec } from '../../src/spec/index.ts';
-import { installLearnFiles } from '../../src/agent/index.ts';
+import { installBackendTls, installLearnFiles } from '../../src/agent/index.ts';
 import { startDaemon, stopDaemon, waitGreeting } from '../support/processes.ts';
 import type { BenchSpec } from './spec.ts';
 import type { Helpers } from './filter.ts';
@@ -227,8 +227,10 @@ export async function startBare(root: string, bench: BenchSpec, defer: Defer, si
   dir(join(dovecot.dataDir, 'state'), 0o750);
   const filter = await opts.filter?.start(join(root, 'filter'), logs, defer, signal);
   writeFiles(dovecot.configDir, dovecotFiles(spec, dovecot, bench.recipients, filter?.rspamd));
-  // As the agent does on a backend: the sieve scripts in place and compiled (none without the filter).
+  // As the agent does on a backend: the sieve scripts in place and compiled (none without the filter), and the
+  // certificate it serves the proxies (the bench's Postfix delivers over LMTP without TLS, as the full path's router does).
   await installLearnFiles(dovecot.configDir);
+  installBackendTls(spec, dovecot, noPeers());
 
   const postfix: InstanceContext = {
     role: 'mta',

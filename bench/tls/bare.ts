@@ -24,10 +24,15 @@ export const BARE_IMAPS_ADDRESS = '127.91.0.3';
 const DOVECOT = '/usr/sbin/dovecot';
 const READY_TIMEOUT_MS = 30_000;
 
-/** The TLS lines of the generated proxy config (`ssl…` settings, top level only), which the bare Dovecot takes over. */
+const TOP_LEVEL_SSL = /^ssl(_[a-z_]+)? = /;
+
+/**
+ * The TLS lines of the generated proxy config (`ssl…` settings, top level only), which the bare Dovecot takes over;
+ * not the proxy's trust in the backends (`ssl_ca`, `ssl_require_crl`), which a server that logs in nowhere has no use for.
+ */
 function proxyTlsSettings(spec: PlatformSpec, instance: InstanceContext): string[] {
   const proxy = roleConfigFiles('proxy', { spec, instance: { ...instance, role: 'proxy' }, peers: noPeers() })['dovecot.conf'] ?? '';
-  const lines = proxy.split('\n').filter((l) => /^ssl(_[a-z_]+)? = /.test(l));
+  const lines = proxy.split('\n').filter((l) => TOP_LEVEL_SSL.test(l) && !/^ssl_(ca|require_crl) = /.test(l));
   if (!lines.includes('ssl = yes')) throw new Error('the generated proxy dovecot.conf does not serve TLS (no top-level "ssl = yes"); update bench/tls/bare.ts');
   return lines;
 }
@@ -37,11 +42,13 @@ function dovecotFiles(spec: PlatformSpec, instance: InstanceContext, ldap: strin
   const files = roleConfigFiles('mailbox', input);
   const conf = files['dovecot.conf'] ?? '';
   const masterLogin = /^passdb \{\n {2}driver = static\n {2}master = yes\n(?: {2}.*\n)*?\}\n/m;
-  if (!/^ssl = no$/m.test(conf) || !/inet_listener imaps \{\n {4}address = .*\n {4}port = 0\n/.test(conf) || !masterLogin.test(conf)) {
-    throw new Error('the generated mailbox dovecot.conf changed shape (ssl = no, an imaps listener on port 0, the master passdb); update bench/tls/bare.ts');
+  if (!/^ssl = yes$/m.test(conf) || !/inet_listener imaps \{\n {4}address = .*\n {4}port = 0\n/.test(conf) || !masterLogin.test(conf)) {
+    throw new Error('the generated mailbox dovecot.conf changed shape (ssl = yes for the proxies, an imaps listener on port 0, the master passdb); update bench/tls/bare.ts');
   }
-  const dovecotConf = conf
-    .replace(/^ssl = no$/m, proxyTlsSettings(spec, instance).join('\n'))
+  // The backend's TLS (its certificate for the proxies) gives way to the proxy's, which clients see.
+  const lines = conf.split('\n');
+  const first = lines.findIndex((l) => TOP_LEVEL_SSL.test(l));
+  const dovecotConf = [...lines.slice(0, first), ...proxyTlsSettings(spec, instance), ...lines.slice(first).filter((l) => !TOP_LEVEL_SSL.test(l))].join('\n')
     .replace(/(inet_listener imaps \{\n {4}address = .*\n) {4}port = 0\n/, `$1    port = ${spec.ports.imaps}\n    ssl = yes\n`)
     .replace(masterLogin, '')
     // Clients log in here directly, over TLS: plaintext logins are refused as on the proxy.

@@ -1,4 +1,5 @@
 export { runAgent, STOP_TIMEOUT_MS, type AgentOptions } from './agent.ts';
+export { installBackendTls } from './backend-tls.ts';
 export { installCertificates, type CertificateFacts } from './certificates.ts';
 export { requestDrain } from './control.ts';
 export { doveadmRows, replaceMainCfSettings } from './drain.ts';

@@ -141,7 +141,7 @@ test('the LMTP router of the proxy layer, with real daemons', { timeout: 300_000
     const address = backendOf(who);
     const victim = (await platform.status()).find((i) => i.role === 'mailbox' && i.address === address);
     assert.ok(victim, `no mailbox at ${address}`);
-    const master = processesMentioning(`instances/${victim.name}/config/dovecot.conf`).find((pid) => {
+    const master = processesMentioning(`${platform.stateDir}/instances/${victim.name}/config/dovecot.conf`).find((pid) => {
       try {
         return execFileSync('readlink', [`/proc/${pid}/exe`], { encoding: 'utf8' }).trim() === '/usr/sbin/dovecot';
       } catch {

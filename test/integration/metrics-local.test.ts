@@ -66,7 +66,7 @@ test('VictoriaMetrics on the single host follows the instances', { timeout: 600_
 
   await t.test('GIVEN mailfleet up WHEN it is ready THEN it printed the VictoriaMetrics UI, which listens on an address of the pool', async () => {
     // /vmui/ where the build ships the UI; Debian's does not, and its start page is shown instead.
-    assert.match(first.victoriametrics.ui, /^http:\/\/127\.113\.\d+\.\d+:8428\/(vmui\/)?$/);
+    assert.match(first.victoriametrics.ui, /^http:\/\/127\.146\.\d+\.\d+:8428\/(vmui\/)?$/);
     assert.ok(platform.output().includes(`metrics: ${first.victoriametrics.ui}`), platform.output());
     assert.equal((await fetch(first.victoriametrics.ui, { signal: AbortSignal.timeout(5000) })).status, 200);
     assert.equal(typeof vmPid, 'number');

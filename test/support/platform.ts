@@ -88,7 +88,9 @@ export const API_KEY = 'test-doveadm-api-key-0123456789';
 /** Runs the mailfleet CLI as users do: the compiled CLI (built first when stale) on the project's Node. */
 export function runCli(args: string[], env: NodeJS.ProcessEnv = process.env): CliResult {
   const r = spawnSync(process.execPath, [ensureBuilt(), ...args], { encoding: 'utf8', env, timeout: 180_000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  // A CLI that never ran to an exit status says why: killed by a signal, or not started at all.
+  const why = r.status === null ? `\n[runCli: ${r.error ? `spawn failed: ${r.error.message}` : `killed by ${r.signal ?? 'an unknown signal'}`}]` : '';
+  return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: (r.stderr ?? '') + why };
 }
 
 /**
