@@ -8,7 +8,6 @@ import type { Router } from '../lmtp/index.ts';
 import type { QuotaRelay } from '../quota/index.ts';
 import { instanceRegistry, type Registry } from '../metrics/index.ts';
 import type { PlatformSpec } from '../spec/index.ts';
-import { installBackendTls, renewBackendTls } from './backend-tls.ts';
 import { certificateSources, installCertificates, removeServedCertificates, type CertificateFacts } from './certificates.ts';
 import { startCertificateWatch, type CertificateWatch } from './certificate-watch.ts';
 import { DAEMONS, type ConfigSource, type Daemon, type DaemonInput } from './daemons.ts';
@@ -238,7 +237,9 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   // After init, which empties the run dir the served copies live in.
   const serving = (opts.servesTls ?? servesTls(instance.role)) ? installCertificates(spec, instance) : undefined;
   if (serving) log.info({ certificates: serving.map((f) => ({ name: f.name, dnsNames: f.dnsNames, notAfter: f.notAfter.toISOString() })) }, 'certificates installed');
-  const installBackend = () => installBackendTls(spec, instance, input().peers);
+  // Only proxies and backends speak the backend hop's TLS; other roles never load it.
+  const backendTlsCode = instance.role === 'proxy' || instance.role === 'mailbox' ? await import('./backend-tls.ts') : undefined;
+  const installBackend = () => backendTlsCode?.installBackendTls(spec, instance, input().peers);
   const backendTlsEnd = installBackend();
   if (backendTlsEnd) log.info({ notAfter: backendTlsEnd.toISOString() }, 'backend TLS certificate issued');
   log.info({ argv }, 'starting daemon');
@@ -285,7 +286,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     run: (kind) => (kind === 'certificates' && daemon.reloadCertificates ? daemon.reloadCertificates(input(), proc.pid) : daemon.reload(input(), proc.pid)),
   });
   const certificates = watchCertificates(daemon, input, reloads, serving, log, registry);
-  const backendTls = backendTlsEnd && renewBackendTls({ notAfter: backendTlsEnd, issue: installBackend, reload: () => reloads.request('certificates'), log, registry });
+  const backendTls = backendTlsEnd && backendTlsCode?.renewBackendTls({ notAfter: backendTlsEnd, issue: installBackend, reload: () => reloads.request('certificates'), log, registry });
   const relay = (await dovecotRelay(instance, log, registry)) ?? (await rspamdRelay(spec, instance, log, registry));
 
   const budgetMs = spec.drainSeconds * 1000;
