@@ -142,5 +142,12 @@ test('GIVEN a live platform whose prober has run WHEN every dashboard query runs
     const oldest = (await vmQuery(url, 'min(timestamp(up))')).data?.result[0] as { value: [number, string] } | undefined;
     return oldest && Number(oldest.value[1]) > after ? true : undefined;
   }, SUCCESS_DEADLINE_MS, 500);
-  assert.deepEqual(await emptyQueries(url, queries), []);
+  const empty = await emptyQueries(url, queries);
+  // Should a query find nothing, what the platform and its scrapes looked like then says why.
+  const context = empty.length === 0 ? '' : JSON.stringify({
+    instances: (await platform.status()).map((i) => `${i.name} ${i.address} ready=${i.ready} restarts=${i.restarts}`),
+    up: (await vmQuery(url, 'up')).data?.result,
+    runtime: platform.output().split('\n').slice(-40),
+  });
+  assert.deepEqual(empty, [], context);
 });
