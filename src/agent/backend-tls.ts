@@ -1,7 +1,7 @@
 /**
  * TLS on the proxies' hop to the mailbox backends. A proxy logs in to a backend as the backend login, with its
  * password, on behalf of each user; that hop goes over STARTTLS, and the proxy checks the backend's certificate
- * against the hop's CA for the address the director names (src/tls/internal-ca.ts derives the CA from the
+ * against the hop's CA for the address the director names (src/internal-tls/ca.ts derives the CA from the
  * platform's backend TLS key).
  *
  * - A backend's agent issues its Dovecot's certificate at start, for the address it is reached by (a pod's IP is

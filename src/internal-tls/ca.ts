@@ -57,6 +57,16 @@ function extension(oid: string, value: Buffer, critical = false): Buffer {
   return sequence(objectIdentifier(oid), ...(critical ? [booleanTrue()] : []), octetString(value));
 }
 
+/** A serial from `bytes`: positive and of full length (RFC 5280: at most 20 octets, non-negative). */
+export function positiveSerial(bytes: Buffer): Buffer {
+  const serial = Buffer.from(bytes);
+  serial[0] = ((serial[0] as number) & 0x7f) | 0x40;
+  return serial;
+}
+
+/** X.509 times have whole seconds. */
+export const wholeSeconds = (ms: number): Date => new Date(Math.floor(ms / 1000) * 1000);
+
 /** The key identifier RFC 5280 4.2.1.2 (1) describes: SHA-1 of the public key's bits. */
 function keyIdentifier(key: KeyObject): Buffer {
   const spki = createPublicKey(key).export({ type: 'spki', format: 'der' });
@@ -106,8 +116,7 @@ export function deriveInternalCa(secret: string, hop: string): InternalCa {
   for (let round = 0; key === undefined; round++) {
     key = p256Key(Buffer.from(hkdfSync('sha256', secret, `mailfleet ${hop} CA`, `ca key ${round}`, 32)));
   }
-  const serial = Buffer.from(hkdfSync('sha256', secret, `mailfleet ${hop} CA`, 'ca serial', 16));
-  serial[0] = ((serial[0] as number) & 0x7f) | 0x40;
+  const serial = positiveSerial(Buffer.from(hkdfSync('sha256', secret, `mailfleet ${hop} CA`, 'ca serial', 16)));
   const subject = name([OID.commonName, `mailfleet ${hop} CA`], [OID.organization, 'mailfleet']);
   const keyId = keyIdentifier(key);
   const tbs = tbsCertificate({
@@ -135,18 +144,16 @@ export function issueInternalCertificate(ca: InternalCa, request: { hosts: reado
   const [first] = request.hosts;
   if (first === undefined) throw new MailfleetError('TLS_ISSUE_FAILED', 'a certificate needs at least one host');
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const serial = randomBytes(16);
-  serial[0] = ((serial[0] as number) & 0x7f) | 0x40;
-  const notAfter = new Date(Math.floor((now + request.validityDays * DAY_MS) / 1000) * 1000);
+  const notAfter = wholeSeconds(now + request.validityDays * DAY_MS);
   const altNames = request.hosts.map((host) => {
     const ip = ipBytes(host);
     // GeneralName: dNSName [2] IA5String, iPAddress [7] OCTET STRING.
     return ip === undefined ? implicit(2, Buffer.from(host, 'ascii')) : implicit(7, ip);
   });
   const tbs = tbsCertificate({
-    serial,
+    serial: positiveSerial(randomBytes(16)),
     issuer: ca.subject,
-    notBefore: new Date(Math.floor((now - BACKDATE_MS) / 1000) * 1000),
+    notBefore: wholeSeconds(now - BACKDATE_MS),
     notAfter,
     subject: name([OID.commonName, first]),
     publicKey: privateKey,

@@ -35,7 +35,7 @@ export const PLATFORM_SECRETS: readonly PlatformSecret[] = [
   // The TLS-PSK key of the msas' SMTP AUTH hop to the proxies' Dovecot auth (src/auth-relay), while both run.
   { name: 'authRelayKey', field: 'spec.director.authRelayKey', key: 'auth-relay-key', inUse: authRelayRuns },
   // The proxies' logins to the backends go over TLS: backends issue their certificate from the CA this derives
-  // (src/tls/internal-ca.ts), proxies trust that CA alone.
+  // (src/internal-tls/ca.ts), proxies trust that CA alone.
   { name: 'backendTlsKey', field: 'spec.director.backendTlsKey', key: 'backend-tls-key', inUse: backendTlsRuns },
   // The prober's mailbox account: LDAP holds its hash, the prober logs in with it.
   { name: 'probePassword', field: 'spec.probe.password', key: 'probe-password', inUse: probeRuns },
@@ -55,7 +55,7 @@ export function authRelayRuns(spec: Pick<PlatformSpec, 'roles'>): boolean {
   return spec.roles.msa.replicas > 0 && spec.roles.proxy.replicas > 0;
 }
 
-/** Whether proxies log in to mailbox backends (src/tls/internal-ca.ts keys that hop): both roles run. */
+/** Whether proxies log in to mailbox backends (src/internal-tls/ca.ts keys that hop): both roles run. */
 export function backendTlsRuns(spec: Pick<PlatformSpec, 'roles'>): boolean {
   return spec.roles.proxy.replicas > 0 && spec.roles.mailbox.replicas > 0;
 }

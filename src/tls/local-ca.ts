@@ -5,6 +5,7 @@ import {
   SubjectAlternativeNameExtension, SubjectKeyIdentifierExtension, X509Certificate as PeculiarCertificate, X509CertificateGenerator,
 } from '@peculiar/x509';
 import { errorMessage, MailfleetError } from '../errors.ts';
+import { positiveSerial, wholeSeconds } from '../internal-tls/index.ts';
 import { ecdsaSigningKey, newPrivateKey, privateKeyPem, publicKeySpki, type KeyType } from './keys.ts';
 import { parseChain, parsePrivateKey } from './pem.ts';
 import { readPemFile, writeCertificateFile, writePrivateKeyFile, type TlsPaths } from './store.ts';
@@ -22,15 +23,8 @@ export interface LocalCa {
   key: KeyObject;
 }
 
-/** A positive, 128-bit random serial (RFC 5280: at most 20 octets, non-negative). */
-function serialNumber(): string {
-  const bytes = randomBytes(16);
-  bytes[0] = ((bytes[0] as number) & 0x7f) | 0x40;
-  return bytes.toString('hex');
-}
-
-/** X.509 times have whole seconds. */
-const wholeSeconds = (ms: number): Date => new Date(Math.floor(ms / 1000) * 1000);
+/** A positive, 128-bit random serial, in hex. */
+const serialNumber = (): string => positiveSerial(randomBytes(16)).toString('hex');
 
 async function createCa(platformName: string, now: number): Promise<LocalCa> {
   const key = await newPrivateKey('ecdsa-p256');
