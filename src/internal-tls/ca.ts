@@ -1,9 +1,13 @@
 /**
- * The CA of an internal hop (the proxies' logins to the mailbox backends): derived from a platform secret, so that
- * every instance holding the secret has the same CA without a file to hand around. Servers of the hop issue their
- * own short-lived certificate for the address they are reached by (a pod's IP is known only once it runs), and
- * clients of the hop trust the CA alone. Holding the secret lets one issue such certificates: it goes only to the
- * roles of the hop, which hold that hop's password anyway.
+ * The CA of an internal hop (the proxies' logins to the mailbox backends, the binds to LDAP): derived from a
+ * platform secret, so that every instance holding the secret has the same CA without a file to hand around. Servers
+ * of the hop issue their own certificate for the address they are reached by (a pod's IP is known only once it
+ * runs), and clients of the hop trust the CA alone. Holding the secret lets one issue such certificates: it goes
+ * only to the roles that may serve the hop.
+ *
+ * Two kinds of CA key: P-256 (the backend hop: both ends hold the secret), and Ed25519, whose signatures are
+ * deterministic, so that the CA's certificate is the same bytes wherever it is derived and can be handed to clients
+ * that must not hold the secret (the LDAP hop: a rendered Secret stays deterministic).
  *
  * Built on node:crypto alone (no certificate library in the agent, whose memory is budgeted).
  */
@@ -16,6 +20,7 @@ import {
 
 const OID = {
   ecdsaWithSha256: '1.2.840.10045.4.3.2',
+  ed25519: '1.3.101.112',
   commonName: '2.5.4.3',
   organization: '2.5.4.10',
   subjectKeyIdentifier: '2.5.29.14',
@@ -36,9 +41,13 @@ const CA_NOT_AFTER = new Date(Date.UTC(2125, 0, 1));
 const BACKDATE_MS = 60 * 60_000;
 const DAY_MS = 86_400_000;
 
+export type InternalCaKey = 'p256' | 'ed25519';
+
 export interface InternalCa {
   /** What the hop's clients trust, PEM. */
   certPem: string;
+  /** The same, DER. */
+  certDer: Buffer;
   key: KeyObject;
   /** The CA's subject, DER: the issuer of what it signs. */
   subject: Buffer;
@@ -70,22 +79,28 @@ export const wholeSeconds = (ms: number): Date => new Date(Math.floor(ms / 1000)
 /** The key identifier RFC 5280 4.2.1.2 (1) describes: SHA-1 of the public key's bits. */
 function keyIdentifier(key: KeyObject): Buffer {
   const spki = createPublicKey(key).export({ type: 'spki', format: 'der' });
-  // A P-256 SubjectPublicKeyInfo ends with the 65-byte uncompressed point.
-  return createHash('sha1').update(spki.subarray(spki.length - 65)).digest();
+  // A SubjectPublicKeyInfo ends with the key's bits: P-256's 65-byte uncompressed point, Ed25519's 32 bytes.
+  return createHash('sha1').update(spki.subarray(spki.length - (key.asymmetricKeyType === 'ed25519' ? 32 : 65))).digest();
 }
 
-function signed(tbs: Buffer, key: KeyObject): string {
-  const algorithm = sequence(objectIdentifier(OID.ecdsaWithSha256));
-  const der = sequence(tbs, algorithm, bitString(sign('sha256', tbs, key)));
+/** The AlgorithmIdentifier of what `key` signs with: Ed25519 has no parameters and hashes nothing first. */
+const signatureAlgorithm = (key: KeyObject): Buffer => sequence(objectIdentifier(key.asymmetricKeyType === 'ed25519' ? OID.ed25519 : OID.ecdsaWithSha256));
+
+/** PEM of a certificate's DER, 64 characters a line. */
+export function certificatePem(der: Buffer): string {
   const lines = der.toString('base64').match(/.{1,64}/g) ?? [];
   return `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;
 }
 
-function tbsCertificate(fields: { serial: Buffer; issuer: Buffer; notBefore: Date; notAfter: Date; subject: Buffer; publicKey: KeyObject; extensions: Buffer[] }): Buffer {
+function signed(tbs: Buffer, key: KeyObject): Buffer {
+  return sequence(tbs, signatureAlgorithm(key), bitString(sign(key.asymmetricKeyType === 'ed25519' ? null : 'sha256', tbs, key)));
+}
+
+function tbsCertificate(fields: { serial: Buffer; issuer: Buffer; issuerKey: KeyObject; notBefore: Date; notAfter: Date; subject: Buffer; publicKey: KeyObject; extensions: Buffer[] }): Buffer {
   return sequence(
     explicit(0, smallInteger(2)),
     unsignedInteger(fields.serial),
-    sequence(objectIdentifier(OID.ecdsaWithSha256)),
+    signatureAlgorithm(fields.issuerKey),
     fields.issuer,
     sequence(time(fields.notBefore), time(fields.notAfter)),
     fields.subject,
@@ -105,23 +120,37 @@ function p256Key(scalar: Buffer): KeyObject | undefined {
   return createPrivateKey({ key: { kty: 'EC', crv: 'P-256', d: b64(scalar), x: b64(point.subarray(1, 33)), y: b64(point.subarray(33, 65)) }, format: 'jwk' });
 }
 
-/**
- * The hop's CA from its secret: the same key and certificate body wherever it is derived (the signature differs,
- * ECDSA signs with a random nonce; a trust anchor's own signature is not what a client checks). `hop` names the
- * hop in the derivation and the CA's name, so one secret can never stand for two hops.
- */
-export function deriveInternalCa(secret: string, hop: string): InternalCa {
-  if (secret.length === 0) throw new MailfleetError('TLS_CA_INVALID', `the ${hop} CA needs a secret`);
-  let key: KeyObject | undefined;
-  for (let round = 0; key === undefined; round++) {
-    key = p256Key(Buffer.from(hkdfSync('sha256', secret, `mailfleet ${hop} CA`, `ca key ${round}`, 32)));
+/** PKCS #8 of an Ed25519 key (RFC 8410): this prefix, then the 32-byte seed. */
+const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+function caKey(secret: string, hop: string, kind: InternalCaKey): KeyObject {
+  if (kind === 'ed25519') {
+    // Every 32 bytes are an Ed25519 seed.
+    const seed = Buffer.from(hkdfSync('sha256', secret, `mailfleet ${hop} CA`, 'ca ed25519 key', 32));
+    return createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
   }
+  for (let round = 0; ; round++) {
+    const key = p256Key(Buffer.from(hkdfSync('sha256', secret, `mailfleet ${hop} CA`, `ca key ${round}`, 32)));
+    if (key !== undefined) return key;
+  }
+}
+
+/**
+ * The hop's CA from its secret: the same key and certificate body wherever it is derived. With a P-256 key the
+ * signature differs (ECDSA signs with a random nonce; a trust anchor's own signature is not what a client checks);
+ * with Ed25519 the whole certificate is the same bytes. `hop` names the hop in the derivation and the CA's name,
+ * so one secret can never stand for two hops.
+ */
+export function deriveInternalCa(secret: string, hop: string, kind: InternalCaKey = 'p256'): InternalCa {
+  if (secret.length === 0) throw new MailfleetError('TLS_CA_INVALID', `the ${hop} CA needs a secret`);
+  const key = caKey(secret, hop, kind);
   const serial = positiveSerial(Buffer.from(hkdfSync('sha256', secret, `mailfleet ${hop} CA`, 'ca serial', 16)));
   const subject = name([OID.commonName, `mailfleet ${hop} CA`], [OID.organization, 'mailfleet']);
   const keyId = keyIdentifier(key);
   const tbs = tbsCertificate({
     serial,
     issuer: subject,
+    issuerKey: key,
     notBefore: CA_NOT_BEFORE,
     notAfter: CA_NOT_AFTER,
     subject,
@@ -133,7 +162,8 @@ export function deriveInternalCa(secret: string, hop: string): InternalCa {
       extension(OID.subjectKeyIdentifier, octetString(keyId)),
     ],
   });
-  return { certPem: signed(tbs, key), key, subject, keyId };
+  const certDer = signed(tbs, key);
+  return { certPem: certificatePem(certDer), certDer, key, subject, keyId };
 }
 
 /**
@@ -153,6 +183,7 @@ export function issueInternalCertificate(ca: InternalCa, request: { hosts: reado
   const tbs = tbsCertificate({
     serial: positiveSerial(randomBytes(16)),
     issuer: ca.subject,
+    issuerKey: ca.key,
     notBefore: wholeSeconds(now - BACKDATE_MS),
     notAfter,
     subject: name([OID.commonName, first]),
@@ -168,5 +199,5 @@ export function issueInternalCertificate(ca: InternalCa, request: { hosts: reado
     ],
   });
   const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  return { pem: keyPem + signed(tbs, ca.key), notAfter };
+  return { pem: keyPem + certificatePem(signed(tbs, ca.key)), notAfter };
 }

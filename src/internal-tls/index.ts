@@ -3,4 +3,4 @@
  * certificates it issues. node:crypto alone, so the agents can load it (src/tls, the public certificates' room,
  * brings a certificate library).
  */
-export { deriveInternalCa, issueInternalCertificate, positiveSerial, wholeSeconds, type InternalCa, type IssuedCertificate } from './ca.ts';
+export { certificatePem, deriveInternalCa, issueInternalCertificate, positiveSerial, wholeSeconds, type InternalCa, type InternalCaKey, type IssuedCertificate } from './ca.ts';

@@ -79,3 +79,23 @@ test('GIVEN no hosts or no secret WHEN asked THEN the issuer refuses', () => {
   assert.throws(() => issueInternalCertificate(deriveInternalCa(SECRET, 'backend'), { hosts: [], validityDays: 1 }), { code: 'TLS_ISSUE_FAILED' });
   assert.throws(() => deriveInternalCa('', 'backend'), { code: 'TLS_CA_INVALID' });
 });
+
+test('GIVEN an Ed25519 CA WHEN derived twice THEN its certificate is the same bytes, and it issues P-256 server certificates that verify', () => {
+  const a = deriveInternalCa(SECRET, 'ldap', 'ed25519');
+  const b = deriveInternalCa(SECRET, 'ldap', 'ed25519');
+  assert.equal(a.certPem, b.certPem, 'a deterministic signature: the same certificate everywhere');
+  assert.notEqual(deriveInternalCa(`${SECRET}x`, 'ldap', 'ed25519').certPem, a.certPem);
+  assert.notEqual(deriveInternalCa(SECRET, 'backend', 'ed25519').certPem, a.certPem);
+  assert.equal(a.key.asymmetricKeyType, 'ed25519');
+  const caCert = certificateOf(a.certPem);
+  assert.equal(caCert.subject, 'CN=mailfleet ldap CA\nO=mailfleet');
+  assert.ok(caCert.verify(caCert.publicKey), 'its own signature holds');
+  assert.ok(caCert.ca);
+  assert.deepEqual(new X509Certificate(a.certDer).raw, caCert.raw, 'the DER is the PEM\'s');
+  const issued = issueInternalCertificate(a, { hosts: ['127.0.0.1', 'ldap-0.ldap.mail.svc.cluster.local'], validityDays: 30 });
+  const leaf = certificateOf(issued.pem);
+  assert.equal(leaf.publicKey.asymmetricKeyType, 'ec');
+  assert.ok(leaf.verify(caCert.publicKey));
+  assert.ok(leaf.checkIssued(caCert));
+  assert.equal(leaf.verify(certificateOf(deriveInternalCa(`${SECRET}x`, 'ldap', 'ed25519').certPem).publicKey), false);
+});
