@@ -1,5 +1,5 @@
 import { Client, Change, Attribute, EqualityFilter } from 'ldapts';
-import { accountAttributes, accountDn, hashPassword } from '../config/index.ts';
+import { accountAttributes, accountDn, hashPassword, ldapStartTlsOptions } from '../config/index.ts';
 import { errorMessage, MailfleetError } from '../errors.ts';
 import { passwordProblem, quotaBytes, requireSecret, type Account, type PlatformSpec } from '../spec/index.ts';
 
@@ -23,8 +23,15 @@ function ldapFailure(what: string, err: unknown): MailfleetError {
   return new MailfleetError('LDAP_FAILED', `${what}: ${errorMessage(err)}`, { cause: err });
 }
 
+/** Opens the directory at `url` (`ldap://HOST:PORT`): StartTLS to slapd, checked as the platform's clients check it, then the admin's bind. */
 export async function openAccountDirectory(spec: PlatformSpec, url: string): Promise<AccountDirectory> {
   const client = new Client({ url, timeout: 10_000, connectTimeout: 5_000 });
+  try {
+    await client.startTLS(ldapStartTlsOptions(spec, new URL(url).hostname.replace(/^\[(.*)\]$/, '$1')));
+  } catch (err) {
+    await client.unbind().catch(() => undefined);
+    throw ldapFailure(`cannot start TLS with ${url}`, err);
+  }
   try {
     await client.bind(`cn=admin,${spec.ldap.baseDn}`, requireSecret(spec, 'ldapAdminPassword'));
   } catch (err) {

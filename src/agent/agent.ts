@@ -242,6 +242,10 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   const installBackend = () => backendTlsCode?.installBackendTls(spec, instance, input().peers);
   const backendTlsEnd = installBackend();
   if (backendTlsEnd) log.info({ notAfter: backendTlsEnd.toISOString() }, 'backend TLS certificate issued');
+  // slapd serves its clients TLS with a certificate its agent issues (ldap-tls.ts).
+  const ldapTlsCode = instance.role === 'ldap' ? await import('./ldap-tls.ts') : undefined;
+  const ldapTlsEnd = ldapTlsCode?.installLdapTls(spec, instance, input().peers);
+  if (ldapTlsEnd) log.info({ notAfter: ldapTlsEnd.toISOString() }, 'LDAP TLS certificate issued');
   log.info({ argv }, 'starting daemon');
   ensureDir(instance.runDir, 0o755);
   const postfixLines = await postfixExporter(instance, log, registry);
@@ -287,6 +291,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   });
   const certificates = watchCertificates(daemon, input, reloads, serving, log, registry);
   const backendTls = backendTlsEnd && backendTlsCode?.renewBackendTls({ notAfter: backendTlsEnd, issue: installBackend, reload: () => reloads.request('certificates'), log, registry });
+  const ldapTls = ldapTlsEnd && ldapTlsCode?.renewLdapTls({ spec, instance, peers: () => input().peers, notAfter: ldapTlsEnd, log, registry });
   const relay = (await dovecotRelay(instance, log, registry)) ?? (await rspamdRelay(spec, instance, log, registry));
 
   const budgetMs = spec.drainSeconds * 1000;
@@ -351,6 +356,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   await Promise.race([proc.relayed, delay(RELAY_DRAIN_MS, undefined, { ref: false })]);
   certificates?.close();
   backendTls?.close();
+  ldapTls?.close();
   if (serving) removeServedCertificates(instance);
   // Open splices end with the daemon; the balancer ports and the auth relay close with it.
   await Promise.all([gate?.close(), quotaRelay?.close(0), authRelay?.close()]);

@@ -12,6 +12,7 @@ import type { ConfigSource, Daemon, DaemonInput } from './daemon.ts';
 import { clamd, rspamd } from './filter-daemons.ts';
 import { chownTree, ensureDir, freshDir, writeConfigFiles } from './fs.ts';
 import { installLearnFiles } from './learn-files.ts';
+import { ldapiUrl } from './ldap-tls.ts';
 import { reloadPostfix } from './postfix-reload.ts';
 
 const run = promisify(execFile);
@@ -149,7 +150,8 @@ const slapd: Daemon = {
     chownTree(instance.runDir, 'openldap');
   },
   command: (input) => [
-    SLAPD, '-d', 'stats', '-h', `ldap://${input.instance.listen}:${input.spec.ports.ldap}/`,
+    // The agent's root-only socket, for its certificate renewals (ldap-tls.ts), beside the clients' port.
+    SLAPD, '-d', 'stats', '-h', `ldap://${input.instance.listen}:${input.spec.ports.ldap}/ ${ldapiUrl(input.instance, { listener: true })}`,
     '-F', slapdDirs(input).configDb, '-u', 'openldap', '-g', 'openldap',
   ],
   async reload() {

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { join } from 'node:path';
-import type { ConfigFiles } from '../config/index.ts';
+import { LDAP_CA_FILE, type ConfigFiles } from '../config/index.ts';
 
 /** uid/gid of a system account, from the passwd database. */
 export function account(name: string): { uid: number; gid: number } {
@@ -39,16 +39,23 @@ export function freshDir(path: string, mode: number): void {
 }
 
 /**
- * Config files may carry secrets (LDAP bind password, doveadm API key): root and `group` may read them.
- * Unprivileged, the agent's own user owns them (the daemon runs as that user too).
+ * Config files that hold nothing secret and are read by a daemon's unprivileged processes (the LDAP hop's CA
+ * certificate: Dovecot's auth process and Postfix's proxymap read it at their first bind, as their own users).
+ */
+const PUBLIC_CONFIG_FILES: ReadonlySet<string> = new Set([LDAP_CA_FILE]);
+
+/**
+ * Config files may carry secrets (LDAP bind password, doveadm API key): root and `group` may read them; everybody
+ * may read the public ones. Unprivileged, the agent's own user owns them (the daemon runs as that user too).
  */
 export function writeConfigFiles(dir: string, files: ConfigFiles, group?: string): void {
   ensureDir(dir, 0o755);
   const gid = group === undefined || !PRIVILEGED ? 0 : account(group).gid;
   for (const [name, body] of Object.entries(files)) {
     const path = join(dir, name);
-    writeFileSync(path, body, { mode: 0o640 });
-    chmodSync(path, 0o640);
+    const mode = PUBLIC_CONFIG_FILES.has(name) ? 0o644 : 0o640;
+    writeFileSync(path, body, { mode });
+    chmodSync(path, mode);
     if (PRIVILEGED) chownSync(path, 0, gid);
   }
 }

@@ -1,5 +1,6 @@
 export { runAgent, STOP_TIMEOUT_MS, type AgentOptions } from './agent.ts';
 export { installBackendTls } from './backend-tls.ts';
+export { installLdapTls, reloadLdapTls } from './ldap-tls.ts';
 export { installCertificates, type CertificateFacts } from './certificates.ts';
 export { requestDrain } from './control.ts';
 export { doveadmRows, replaceMainCfSettings } from './drain.ts';

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
-import { postfixHealthHost, readerDn } from '../config/index.ts';
+import { ldapStartTlsOptions, postfixHealthHost, readerDn } from '../config/index.ts';
 import { clamdPing, imapCapability, lmtpLhlo, pop3Capa, redisPing, smtpEhlo } from '../protocol/index.ts';
 import { parseHttpResponse } from '../protocol/scrape.ts';
 import { requireSecret, type AgentRole, type PlatformSpec } from '../spec/index.ts';
@@ -8,10 +8,16 @@ import { requireSecret, type AgentRole, type PlatformSpec } from '../spec/index.
 /** One protocol dialogue against the instance's own daemon; throws when it does not succeed. */
 export type ReadinessCheck = (signal: AbortSignal) => Promise<void>;
 
+/**
+ * A bind and a search as Postfix's account, after StartTLS as every client does. slapd's certificate names the
+ * address it listens on, or 127.0.0.1 where that is every address (a pod), which is then what this dials.
+ */
 async function ldapSearch(ldapts: Promise<typeof import('ldapts')>, spec: PlatformSpec, host: string, timeoutMs: number): Promise<void> {
   const { Client } = await ldapts;
-  const client = new Client({ url: `ldap://${host}:${spec.ports.ldap}`, timeout: timeoutMs, connectTimeout: timeoutMs });
+  const dialled = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const client = new Client({ url: `ldap://${dialled.includes(':') ? `[${dialled}]` : dialled}:${spec.ports.ldap}`, timeout: timeoutMs, connectTimeout: timeoutMs });
   try {
+    await client.startTLS(ldapStartTlsOptions(spec, dialled));
     await client.bind(readerDn(spec), requireSecret(spec, 'ldapReaderPassword'));
     await client.search(`ou=domains,${spec.ldap.baseDn}`, { scope: 'one', sizeLimit: 1, attributes: ['associatedDomain'] });
   } finally {

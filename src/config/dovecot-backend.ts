@@ -5,6 +5,7 @@ import { learnFiles, learnSettings } from './dovecot-learn.ts';
 import { quotaStatusPluginSettings, quotaStatusService } from './dovecot-quota-status.ts';
 import { dovecotStatsSettings, MAILBOX_METRICS } from './dovecot-stats.ts';
 import { backendTlsServerSettings } from './dovecot-tls.ts';
+import { LDAP_CA_FILE, ldapCaFile } from './ldap-tls.ts';
 
 /**
  * A `mailbox` backend: IMAP, POP3 and LMTP over mail storage shared by every backend.
@@ -78,6 +79,7 @@ export function dovecotBackendFiles(input: ConfigInput): ConfigFiles {
   return {
     'dovecot.conf': conf.join('\n'),
     'dovecot-ldap.conf.ext': dovecotLdapConf(input, { proxy: false }),
+    [LDAP_CA_FILE]: ldapCaFile(input.spec),
     ...learnFiles(input),
   };
 }

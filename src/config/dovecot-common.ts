@@ -1,5 +1,6 @@
 import { backendTlsRuns, requireSecret, type PlatformSpec } from '../spec/index.ts';
 import { authDn, ldapUris, type ConfigInput } from './context.ts';
+import { ldapCaPath } from './ldap-tls.ts';
 
 export const VMAIL_USER = 'vmail';
 
@@ -21,6 +22,11 @@ export function dovecotLdapConf({ spec, peers, instance }: ConfigInput, options:
   }
   return [
     `uris = ${ldapUris(peers, spec.ports.ldap)}`,
+    // The bind goes after StartTLS, to a slapd whose certificate the LDAP hop's CA issued for the name dialled
+    // (src/config/ldap-tls.ts); slapd takes no bind in clear.
+    'tls = yes',
+    `tls_ca_cert_file = ${ldapCaPath(instance)}`,
+    'tls_require_cert = hard',
     `dn = ${authDn(spec)}`,
     `dnpass = ${requireSecret(spec, 'ldapAuthPassword')}`,
     'ldap_version = 3',

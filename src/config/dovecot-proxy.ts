@@ -4,6 +4,7 @@ import { backendTlsClientSettings, dovecotTlsSettings } from './dovecot-tls.ts';
 import { join } from 'node:path';
 import { authPolicyRuns, authPolicyTimeoutMs, authRelayRuns, requireSecret } from '../spec/index.ts';
 import type { ConfigFiles, ConfigInput, InstanceContext } from './context.ts';
+import { LDAP_CA_FILE, ldapCaFile } from './ldap-tls.ts';
 
 /** The LDAP settings of the msa's SASL logins: the users' passdb without the backend login's fields. */
 export const SASL_LDAP_CONF = 'dovecot-ldap-sasl.conf.ext';
@@ -126,6 +127,7 @@ export function dovecotProxyFiles(input: ConfigInput): ConfigFiles {
   return {
     'dovecot.conf': conf.join('\n'),
     'dovecot-ldap.conf.ext': dovecotLdapConf(input, { proxy: true }),
+    [LDAP_CA_FILE]: ldapCaFile(input.spec),
     [SASL_LDAP_CONF]: dovecotLdapConf(input, { proxy: false }),
   };
 }

@@ -16,6 +16,7 @@ export { LEARN_CLI_TOKEN, LEARN_DIR, LEARN_FILES, LEARN_PROGRAM, LEARN_SCRIPTS }
 export { dovecotStatsSocket, MAILBOX_METRICS, PROXY_METRICS, type DovecotMetric } from './dovecot-stats.ts';
 export { authRelaySocketPath, dovecotAuthPolicySettings } from './dovecot-proxy.ts';
 export { backendTlsFiles } from './dovecot-tls.ts';
+export { LDAP_CA_FILE, LDAP_TLS_CA_KEY, ldapCa, ldapCaFile, ldapCaPath, ldapCaSecretValue, ldapServedPath, ldapStartTlsOptions } from './ldap-tls.ts';
 export { AUTH_RELAY_TARGET_FILE, authRelayListenHost, parseAuthRelayTarget } from './postfix-sasl.ts';
 export { POSTFIX_LOG_QUEUE_MIN, postfixHealthHost, postfixOutboundFiles, postfixProxyServices, type PostfixProxyService } from './postfix.ts';
 export { POLICY_RULES_FILE, policyRulesFile } from './policy-rules.ts';

@@ -8,6 +8,7 @@
  * `{{mailfleet.pod.name}}`. Neither Postfix, Dovecot, slapd nor Redis gives `{{` a meaning.
  */
 import { MailfleetError } from '../errors.ts';
+import { LDAP_TLS_CA_KEY, ldapCaSecretValue } from './ldap-ca.ts';
 import { authPolicyRuns, authRelayRuns, backendTlsRuns, filterRuns, PLATFORM_SECRETS, platformSecrets, probeRuns, secretValue, type FilterRole, type PlatformSecretName, type PlatformSpec, type Role } from '../spec/index.ts';
 
 const PLACEHOLDER = /\{\{mailfleet\.(secret|pod)\.([a-z0-9-]+)\}\}/g;
@@ -36,6 +37,8 @@ export function redactSpec(spec: PlatformSpec): { spec: PlatformSpec; secrets: R
     const value = secretValue(spec, s.name);
     if (value !== undefined) secrets[s.key] = value;
   }
+  // The LDAP clients' trust, derived from slapd's key, beside it (src/config/ldap-tls.ts).
+  if (spec.ldap.tlsKey !== undefined && spec.roles.ldap.replicas > 0) secrets[LDAP_TLS_CA_KEY] = ldapCaSecretValue(spec.ldap.tlsKey);
   spec.accounts.seed.forEach((a, i) => (secrets[seedPasswordKey(i)] = a.password));
   spec.accounts.generate.forEach((g, i) => (secrets[generatedPasswordKey(i)] = g.password));
   const redacted: PlatformSpec = {
@@ -45,6 +48,7 @@ export function redactSpec(spec: PlatformSpec): { spec: PlatformSpec; secrets: R
       adminPassword: secretPlaceholder(SECRET_KEYS.ldapAdminPassword),
       readerPassword: secretPlaceholder(SECRET_KEYS.ldapReaderPassword),
       authPassword: secretPlaceholder(SECRET_KEYS.ldapAuthPassword),
+      ...(spec.roles.ldap.replicas > 0 ? { tlsKey: secretPlaceholder(SECRET_KEYS.ldapTlsKey) } : {}),
     },
     director: {
       ...spec.director,
@@ -73,10 +77,11 @@ export function redactSpec(spec: PlatformSpec): { spec: PlatformSpec; secrets: R
   return { spec: redacted, secrets };
 }
 
-/** Every key of the platform Secret: the platform secrets in use, then the demo accounts' passwords. */
+/** Every key of the platform Secret: the platform secrets in use, the LDAP CA derived from one, then the demo accounts' passwords. */
 export function platformSecretKeys(spec: PlatformSpec): string[] {
   return [
     ...platformSecrets(spec).map((s) => s.key),
+    ...(spec.roles.ldap.replicas > 0 ? [LDAP_TLS_CA_KEY] : []),
     ...spec.accounts.seed.map((_, i) => seedPasswordKey(i)),
     ...spec.accounts.generate.map((_, i) => generatedPasswordKey(i)),
   ];
@@ -93,17 +98,19 @@ export type SecretConsumer = Role | FilterRole | 'mailout' | 'fallback' | 'probe
  */
 export function podSecretKeys(workload: SecretConsumer, spec: PlatformSpec): string[] {
   const k = SECRET_KEYS;
+  // An LDAP client trusts slapd by the hop's CA certificate; only slapd's pods hold the key it derives from.
+  const ldapCa = spec.roles.ldap.replicas > 0 ? [LDAP_TLS_CA_KEY] : [];
   switch (workload) {
     case 'mta':
-      return [k.ldapReaderPassword];
+      return [k.ldapReaderPassword, ...ldapCa];
     case 'msa':
       // Its agent relays SMTP AUTH to the proxies over TLS keyed with the relay key.
-      return [k.ldapReaderPassword, ...(authRelayRuns(spec) ? [k.authRelayKey] : [])];
+      return [k.ldapReaderPassword, ...ldapCa, ...(authRelayRuns(spec) ? [k.authRelayKey] : [])];
     case 'proxy':
       // Its agent takes the msas' SMTP AUTH with the relay key; its Dovecot asks the policy server about logins with
       // the credential, and hashes tried passwords with the nonce.
       return [
-        k.ldapAuthPassword, k.doveadmApiKey, k.backendLoginPassword,
+        k.ldapAuthPassword, ...ldapCa, k.doveadmApiKey, k.backendLoginPassword,
         ...(authRelayRuns(spec) ? [k.authRelayKey] : []),
         // Its Dovecot trusts the backends' certificates by the CA its agent derives from this key.
         ...(backendTlsRuns(spec) ? [k.backendTlsKey] : []),
@@ -114,7 +121,7 @@ export function podSecretKeys(workload: SecretConsumer, spec: PlatformSpec): str
       // While rspamd runs, the learn program gives its controller the password. Its agent issues the certificate the
       // proxies' logins are checked against from the backend TLS key.
       return [
-        k.ldapAuthPassword, k.doveadmApiKey, k.backendLoginPassword,
+        k.ldapAuthPassword, ...ldapCa, k.doveadmApiKey, k.backendLoginPassword,
         ...(backendTlsRuns(spec) ? [k.backendTlsKey] : []),
         ...(filterRuns(spec) ? [k.filterControllerPassword] : []),
       ];
@@ -123,6 +130,8 @@ export function podSecretKeys(workload: SecretConsumer, spec: PlatformSpec): str
         k.ldapAdminPassword,
         k.ldapReaderPassword,
         k.ldapAuthPassword,
+        // Its agent issues slapd's certificate from the CA this derives.
+        k.ldapTlsKey,
         // slapd's start makes the prober's account hold this password.
         ...(probeRuns(spec) ? [k.probePassword] : []),
         ...spec.accounts.seed.map((_, i) => seedPasswordKey(i)),

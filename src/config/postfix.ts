@@ -1,5 +1,6 @@
 import { requireSecret, type PlatformSpec } from '../spec/index.ts';
 import { ldapUris, readerDn, type ConfigFiles, type ConfigInput } from './context.ts';
+import { LDAP_CA_FILE, ldapCaFile, ldapCaPath } from './ldap-tls.ts';
 import { LMTP_STATUS_FILTER, LMTP_STATUS_FILTER_FILE, postfixLmtpSettings } from './postfix-lmtp.ts';
 import { postfixMilterSettings } from './postfix-milter.ts';
 import { postfixPolicyChecks } from './postfix-policy.ts';
@@ -43,10 +44,15 @@ const MASTER_SERVICES = [
 ];
 
 function ldapMap(input: ConfigInput, query: string, resultAttribute: string, searchBase: string): string {
-  const { spec, peers } = input;
+  const { spec, peers, instance } = input;
   return [
     `server_host = ${ldapUris(peers, spec.ports.ldap)}`,
     'version = 3',
+    // The bind goes after StartTLS, to a slapd whose certificate the LDAP hop's CA issued for the name dialled
+    // (src/config/ldap-tls.ts); slapd takes no bind in clear.
+    'start_tls = yes',
+    `tls_ca_cert_file = ${ldapCaPath(instance)}`,
+    'tls_require_cert = yes',
     'bind = yes',
     `bind_dn = ${readerDn(spec)}`,
     `bind_pw = ${requireSecret(spec, 'ldapReaderPassword')}`,
@@ -251,6 +257,7 @@ function ldapMaps(input: ConfigInput): ConfigFiles {
   const base = input.spec.ldap.baseDn;
   return {
     'ldap-mailboxes.cf': ldapMap(input, '(&(objectClass=mailfleetAccount)(mail=%s))', 'mail', `ou=accounts,${base}`),
+    [LDAP_CA_FILE]: ldapCaFile(input.spec),
   };
 }
 

@@ -1,5 +1,6 @@
 import { probeRuns, quotaBytes, requireSecret, type Account, type PlatformSpec } from '../spec/index.ts';
 import { authDn, readerDn, type ConfigFiles, type ConfigInput } from './context.ts';
+import { ldapServedPath } from './ldap-tls.ts';
 
 /**
  * A small schema for what the standard ones lack: the account's quota.
@@ -23,6 +24,10 @@ olcObjectClasses: ( 1.3.6.1.4.1.99999.77.2.1 NAME 'mailfleetAccount'
  * which the agent and the container runtime collect. `olcLogLevel` is the *syslog* level, and there is no syslog
  * socket on the single host or in a pod: with `stats` there, glibc tried and failed to reach /dev/log for every
  * line (socket, connect, close, getpid: four wasted system calls per log line). 0 turns only that off.
+ *
+ * TLS (src/config/ldap-tls.ts): the certificate its agent issues (key and certificate in one file), TLS 1.3 only,
+ * and no simple bind below a strength of 128 (`simple_bind=128`): a bind in clear, or over the agent's `ldapi` socket,
+ * is refused with `confidentialityRequired`. Only binds: the agent's EXTERNAL over `ldapi` stays possible.
  */
 export function slapdConfigLdif(input: ConfigInput, rootPasswordHash: string): string {
   const { spec, instance } = input;
@@ -34,6 +39,10 @@ cn: config
 olcPidFile: ${instance.runDir}/slapd.pid
 olcArgsFile: ${instance.runDir}/slapd.args
 olcLogLevel: 0
+olcTLSCertificateFile: ${ldapServedPath(instance)}
+olcTLSCertificateKeyFile: ${ldapServedPath(instance)}
+olcTLSProtocolMin: 3.4
+olcSecurity: simple_bind=128
 
 dn: cn=module{0},cn=config
 objectClass: olcModuleList

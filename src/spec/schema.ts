@@ -323,6 +323,7 @@ export const PLATFORM_SCHEMA = {
             adminPassword: SECRET,
             readerPassword: SECRET,
             authPassword: SECRET,
+            tlsKey: SECRET,
           },
         },
         redis: {

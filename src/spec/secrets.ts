@@ -1,5 +1,5 @@
 /**
- * The platform's own secrets: the LDAP admin and service-account passwords, the doveadm API key, the proxies'
+ * The platform's own secrets: the LDAP admin and service-account passwords and TLS key, the doveadm API key, the proxies'
  * backend login, the msas' SMTP AUTH relay key, the Redis password, rspamd's controller password, the metrics admin
  * key and the auth policy's credential and hash nonce. A
  * spec may give them; none has a default. Where the spec gives none they are generated strong on first
@@ -13,7 +13,7 @@ import { authPolicyRuns } from './policy.ts';
 import { probeRuns } from './probe.ts';
 import type { PlatformSpec } from './types.ts';
 
-export type PlatformSecretName = 'ldapAdminPassword' | 'ldapReaderPassword' | 'ldapAuthPassword' | 'doveadmApiKey' | 'backendLoginPassword' | 'probePassword' | 'redisPassword'
+export type PlatformSecretName = 'ldapAdminPassword' | 'ldapReaderPassword' | 'ldapAuthPassword' | 'ldapTlsKey' | 'doveadmApiKey' | 'backendLoginPassword' | 'probePassword' | 'redisPassword'
   | 'filterControllerPassword' | 'metricsAdminKey' | 'authPolicyApiKey' | 'authPolicyHashNonce' | 'authRelayKey' | 'backendTlsKey';
 
 export interface PlatformSecret {
@@ -30,6 +30,9 @@ export const PLATFORM_SECRETS: readonly PlatformSecret[] = [
   { name: 'ldapAdminPassword', field: 'spec.ldap.adminPassword', key: 'ldap-admin-password' },
   { name: 'ldapReaderPassword', field: 'spec.ldap.readerPassword', key: 'ldap-reader-password' },
   { name: 'ldapAuthPassword', field: 'spec.ldap.authPassword', key: 'ldap-auth-password' },
+  // Binds to LDAP go over TLS: slapd issues its certificate from the CA this derives (src/config/ldap-tls.ts); the
+  // clients trust that CA's certificate, which the platform Secret holds beside it (`ldap-tls-ca`), never the key.
+  { name: 'ldapTlsKey', field: 'spec.ldap.tlsKey', key: 'ldap-tls-key', inUse: (spec) => spec.roles.ldap.replicas > 0 },
   { name: 'doveadmApiKey', field: 'spec.director.apiKey', key: 'doveadm-api-key' },
   { name: 'backendLoginPassword', field: 'spec.director.backendLoginPassword', key: 'backend-login-password' },
   // The TLS-PSK key of the msas' SMTP AUTH hop to the proxies' Dovecot auth (src/auth-relay), while both run.
@@ -90,6 +93,8 @@ export function secretValue(spec: PlatformSpec, name: PlatformSecretName): strin
       return spec.ldap.readerPassword;
     case 'ldapAuthPassword':
       return spec.ldap.authPassword;
+    case 'ldapTlsKey':
+      return spec.ldap.tlsKey;
     case 'doveadmApiKey':
       return spec.director.apiKey;
     case 'backendLoginPassword':
@@ -134,6 +139,7 @@ export function withSecrets(spec: PlatformSpec, values: PlatformSecretValues): P
   const admin = pick('ldapAdminPassword');
   const reader = pick('ldapReaderPassword');
   const auth = pick('ldapAuthPassword');
+  const ldapTlsKey = pick('ldapTlsKey');
   const apiKey = pick('doveadmApiKey');
   const backendLogin = pick('backendLoginPassword');
   const authRelayKey = pick('authRelayKey');
@@ -151,6 +157,7 @@ export function withSecrets(spec: PlatformSpec, values: PlatformSecretValues): P
       ...(admin === undefined ? {} : { adminPassword: admin }),
       ...(reader === undefined ? {} : { readerPassword: reader }),
       ...(auth === undefined ? {} : { authPassword: auth }),
+      ...(ldapTlsKey === undefined ? {} : { tlsKey: ldapTlsKey }),
     },
     director: {
       ...spec.director,

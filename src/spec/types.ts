@@ -126,7 +126,7 @@ export interface PlatformSpec {
    * the hashes it verifies). No default: left out, they are generated (single host: once, in the state
    * directory; Kubernetes: in the platform Secret). See secrets.ts.
    */
-  ldap: { baseDn: string; adminPassword?: string; readerPassword?: string; authPassword?: string };
+  ldap: { baseDn: string; adminPassword?: string; readerPassword?: string; authPassword?: string; tlsKey?: string };
   /**
    * The password of the platform's Redis (`kvs`, its `requirepass`), which the policy server and the kvs
    * readiness check authenticate with. No default: generated like the LDAP passwords. At least 16 characters,

@@ -4,7 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { BACKEND_TLS_RENEW_BEFORE_MS, backendTlsHosts, installBackendTls, renewBackendTls } from '../../src/agent/backend-tls.ts';
+import { backendTlsHosts, installBackendTls, renewBackendTls } from '../../src/agent/backend-tls.ts';
+import { INTERNAL_TLS_RENEW_BEFORE_MS } from '../../src/agent/internal-tls.ts';
 import { backendTlsFiles, type InstanceContext, type Peers } from '../../src/config/index.ts';
 import { instanceRegistry } from '../../src/metrics/index.ts';
 import { withSecrets, type Role } from '../../src/spec/index.ts';
@@ -89,7 +90,7 @@ test('GIVEN a served certificate WHEN it nears its end THEN a new one is issued 
   assert.match(await registry.metrics(), new RegExp(`^mailfleet_agent_backend_tls_expiry_timestamp_seconds\\{[^}]*\\} ${end.getTime() / 1000}$`, 'm'));
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(issued, 0, 'not while more than ten days are left');
-  clock = end.getTime() - BACKEND_TLS_RENEW_BEFORE_MS + 1;
+  clock = end.getTime() - INTERNAL_TLS_RENEW_BEFORE_MS + 1;
   await until('a failed renewal logged', async () => logged().find((l) => l.msg === 'backend TLS certificate renewal failed'), 2000, 5);
   assert.equal(reloads, 0);
   failing = false;

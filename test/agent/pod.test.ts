@@ -21,7 +21,7 @@ const platform = parseSpec(stringify({
   spec: {
     domains: ['example.com'],
     hostname: 'mx.example.com',
-    ldap: { adminPassword: 'admin-secret-0123456789', readerPassword: 'reader-secret-0123456789', authPassword: 'auth-secret-0123456789' },
+    ldap: { adminPassword: 'admin-secret-0123456789', readerPassword: 'reader-secret-0123456789', authPassword: 'auth-secret-0123456789', tlsKey: 'ldap-tls-key-0123456789' },
     director: { apiKey: 'doveadm-key-0123456789', backendLoginPassword: 'backend-login-0123456789', authRelayKey: 'auth-relay-key-0123456789', backendTlsKey: 'backend-tls-key-0123456789' },
     probe: { password: 'probe-secret-0123456789' },
     redis: { password: 'redis-secret-0123456789' },

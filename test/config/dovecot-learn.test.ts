@@ -11,7 +11,7 @@ spec:
   hostname: mx.example.com
 `).spec;
 
-const SECRETS = { ldapAuthPassword: 'test-auth-secret-0123', doveadmApiKey: 'test-doveadm-key-0123456789', backendLoginPassword: 'test-backend-login-0123', filterControllerPassword: 'test-controller-0123' };
+const SECRETS = { ldapAuthPassword: 'test-auth-secret-0123', ldapTlsKey: 'test-ldap-tls-key-0123456789', doveadmApiKey: 'test-doveadm-key-0123456789', backendLoginPassword: 'test-backend-login-0123', filterControllerPassword: 'test-controller-0123' };
 
 const base: Peers = { ldap: [{ name: 'ldap-0', host: 'ldap-0.ldap' }], kvs: [], mailbox: [], proxy: [], mta: [], msa: [] };
 

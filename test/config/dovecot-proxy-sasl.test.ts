@@ -12,7 +12,7 @@ import { ONE_OF_EACH } from './peers.ts';
 
 const peers = ONE_OF_EACH;
 const BACKEND_LOGIN = 'b-secret-0123456789';
-const SECRETS = { ldapAdminPassword: 'a-secret-0123456789', ldapReaderPassword: 'r-secret-0123456789', ldapAuthPassword: 'u-secret-0123456789', doveadmApiKey: 'k-secret-0123456789', backendLoginPassword: BACKEND_LOGIN, redisPassword: 'd-secret-0123456789' };
+const SECRETS = { ldapAdminPassword: 'a-secret-0123456789', ldapReaderPassword: 'r-secret-0123456789', ldapAuthPassword: 'u-secret-0123456789', ldapTlsKey: 'test-ldap-tls-key-0123456789', doveadmApiKey: 'k-secret-0123456789', backendLoginPassword: BACKEND_LOGIN, redisPassword: 'd-secret-0123456789' };
 
 function proxyFiles(dir = '/etc/mailfleet'): ConfigFiles {
   return roleConfigFiles('proxy', {

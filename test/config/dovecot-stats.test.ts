@@ -6,7 +6,7 @@ import { testSpec } from '../support/spec.ts';
 import { ONE_OF_EACH } from './peers.ts';
 
 const peers = ONE_OF_EACH;
-const SECRETS = { ldapAdminPassword: 'a-secret-0123456789', ldapReaderPassword: 'r-secret-0123456789', ldapAuthPassword: 'u-secret-0123456789', doveadmApiKey: 'k-secret-0123456789', backendLoginPassword: 'b-secret-0123456789', redisPassword: 'd-secret-0123456789' };
+const SECRETS = { ldapAdminPassword: 'a-secret-0123456789', ldapReaderPassword: 'r-secret-0123456789', ldapAuthPassword: 'u-secret-0123456789', ldapTlsKey: 'test-ldap-tls-key-0123456789', doveadmApiKey: 'k-secret-0123456789', backendLoginPassword: 'b-secret-0123456789', redisPassword: 'd-secret-0123456789' };
 
 /** dovecot.conf of `role`, in a pod (`0.0.0.0`) or on the single host (its own loopback address). */
 function dovecotConf(role: Role, listen: string): string {

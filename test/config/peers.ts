@@ -17,7 +17,7 @@ export const ONE_OF_EACH: Peers = {
   msa: [],
 };
 
-const spec = withSecrets(testSpec(), { ldapReaderPassword: 'test-reader-secret-0123' });
+const spec = withSecrets(testSpec(), { ldapReaderPassword: 'test-reader-secret-0123', ldapTlsKey: 'test-ldap-tls-key-0123456789' });
 
 /** Single-host peers: `proxies` proxy instances on loopback addresses, in ordinal order (as peers.json lists them). */
 export function localPeers(proxies: number): Peers {

@@ -5,7 +5,7 @@ import type { PlatformSpec } from '../../src/spec/index.ts';
 import { CLUSTER_PEERS, mainCfSettings } from '../support/postfix-main-cf.ts';
 import { testSpec } from '../support/spec.ts';
 
-const SECRETS = { ldapReaderPassword: 'test-reader-secret-0123' };
+const SECRETS = { ldapReaderPassword: 'test-reader-secret-0123', ldapTlsKey: 'test-ldap-tls-key-0123456789' };
 
 const PEERS: Peers = { ...CLUSTER_PEERS, as: [{ name: 'as', host: 'as.mail.svc.cluster.local' }] };
 

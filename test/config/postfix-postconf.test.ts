@@ -23,7 +23,7 @@ const noPostconf = spawnSync('postconf', ['-d', 'mail_version']).status !== 0 ? 
 const spec = withSecrets(testSpec([
   'loadBalancer: { sourceRanges: [192.0.2.0/28] }',
   'mta: { postscreen: { allowNetworks: [198.51.100.0/24], denyNetworks: [198.51.100.9/32], dnsbl: { sites: [{ domain: zen.example.net, reply: "127.0.0.[2..11]", weight: 3 }, { domain: wl.example.net, weight: -2 }], threshold: 3 } } }',
-].join('\n')), { ldapReaderPassword: 'test-reader-secret-0123' });
+].join('\n')), { ldapReaderPassword: 'test-reader-secret-0123', ldapTlsKey: 'test-ldap-tls-key-0123456789' });
 const PEERS: Peers = {
   ...CLUSTER_PEERS,
   proxy: [{ name: 'proxy-0', host: '127.77.3.10' }, { name: 'proxy-1', host: '127.77.3.11' }],

@@ -10,7 +10,7 @@ const LB = 'loadBalancer: { sourceRanges: [192.0.2.0/28] }';
 
 function mta(spec: PlatformSpec, listen = '0.0.0.0'): ConfigFiles {
   return roleConfigFiles('mta', {
-    spec: withSecrets(spec, { ldapReaderPassword: 'test-reader-secret-0123' }),
+    spec: withSecrets(spec, { ldapReaderPassword: 'test-reader-secret-0123', ldapTlsKey: 'test-ldap-tls-key-0123456789' }),
     peers: CLUSTER_PEERS,
     instance: { role: 'mta', name: 'mta-0', listen, configDir: '/etc/mailfleet', dataDir: '/var/lib/mailfleet', runDir: '/run/mailfleet', mailDir: '/srv/mail', tlsDir: '/etc/mailfleet/tls' },
   });

@@ -6,7 +6,7 @@ import { withSecrets, type PlatformSpec } from '../../src/spec/index.ts';
 import { CLUSTER_PEERS, mainCfSettings } from '../support/postfix-main-cf.ts';
 import { testSpec } from '../support/spec.ts';
 
-const SECRETS = { ldapAdminPassword: 'test-admin-secret-0123', ldapReaderPassword: 'test-reader-secret-0123', ldapAuthPassword: 'test-auth-secret-0123', doveadmApiKey: 'test-doveadm-key-0123456789', backendLoginPassword: 'test-backend-login-0123', redisPassword: 'test-redis-secret-0123' };
+const SECRETS = { ldapAdminPassword: 'test-admin-secret-0123', ldapReaderPassword: 'test-reader-secret-0123', ldapAuthPassword: 'test-auth-secret-0123', ldapTlsKey: 'test-ldap-tls-key-0123456789', doveadmApiKey: 'test-doveadm-key-0123456789', backendLoginPassword: 'test-backend-login-0123', redisPassword: 'test-redis-secret-0123' };
 const check = (host: string) => `check_policy_service { inet:${host}:12340, timeout=2s, default_action=DUNNO, try_limit=1 }`;
 
 function backendConf(spec: PlatformSpec): string {

@@ -29,7 +29,7 @@ const platform = parseSpec(stringify({
     domains: ['example.com'],
     hostname: 'mx.example.com',
     roles: { mta: { replicas: 0 }, msa: { replicas: 0 }, proxy: { replicas: 0 }, mailbox: { replicas: 0 }, ldap: { replicas: 1 }, kvs: { replicas: 1 } },
-    ldap: { adminPassword: 'pod-admin-secret-41', readerPassword: 'pod-reader-secret-42', authPassword: 'pod-auth-secret-44' },
+    ldap: { adminPassword: 'pod-admin-secret-41', readerPassword: 'pod-reader-secret-42', authPassword: 'pod-auth-secret-44', tlsKey: 'pod-ldap-tls-key-45' },
     director: { apiKey: 'pod-doveadm-key-0123456789', backendLoginPassword: 'pod-backend-login-0123456' },
     redis: { password: 'pod-redis-secret-0123456789' },
     accounts: { generate: [{ count: 2, prefix: 'user', domain: 'example.com', password: 'pod-user-secret-43' }] },

@@ -266,7 +266,7 @@ test('a lone mta agent and its certificate', { timeout: 180_000 }, async (t) => 
       hostname: DEFAULT_NAME,
       drainSeconds: 1,
       director: { apiKey: 'lone-doveadm-api-key-0123456789' },
-      ldap: { adminPassword: 'lone-admin-secret-0123', readerPassword: 'lone-reader-secret-0123', authPassword: 'lone-auth-secret-0123' },
+      ldap: { adminPassword: 'lone-admin-secret-0123', readerPassword: 'lone-reader-secret-0123', authPassword: 'lone-auth-secret-0123', tlsKey: 'lone-ldap-tls-key-0123' },
       tls: { minProtocol: 'TLSv1.3' },
     },
   }));

@@ -174,7 +174,7 @@ test('GIVEN a load balancer range WHEN rendered THEN PROXY-protocol listeners ex
   assert.deepEqual(mx.ports.map((p) => p.name), ['smtp', 'smtp-lb']);
 });
 
-const INLINE_SECRETS = { adminPassword: 'inline-admin-secret-0123', readerPassword: 'inline-reader-secret-0123', authPassword: 'inline-auth-secret-0123' };
+const INLINE_SECRETS = { adminPassword: 'inline-admin-secret-0123', readerPassword: 'inline-reader-secret-0123', authPassword: 'inline-auth-secret-0123', tlsKey: 'inline-ldap-tls-key-0123' };
 const INLINE_KEY = 'inline-doveadm-key-0123456789';
 const INLINE_BACKEND_LOGIN = 'inline-backend-login-0123456';
 const INLINE_PROBE = 'inline-probe-password-0123';
@@ -230,15 +230,17 @@ const secretItems = (objects: KubeObject[], workload: string): string[] | undefi
   return volumes.find((v) => v.secret)?.secret?.items?.map((i) => i.key);
 };
 
-test('GIVEN the example WHEN rendered THEN the Internet-facing mta mounts only the LDAP reader password: no admin password, no doveadm key', () => {
+test('GIVEN the example WHEN rendered THEN the Internet-facing mta mounts only the LDAP reader password and the LDAP CA\'s certificate: no admin password, no doveadm key, no LDAP TLS key', () => {
   const objects = renderPlatform(example);
-  assert.deepEqual(secretItems(objects, 'mta'), ['ldap-reader-password']);
-  assert.deepEqual(secretItems(objects, 'msa'), ['ldap-reader-password', 'auth-relay-key'], 'the msa: its LDAP maps and the key of its SMTP AUTH relay to the proxies');
+  assert.deepEqual(secretItems(objects, 'mta'), ['ldap-reader-password', 'ldap-tls-ca']);
+  assert.deepEqual(secretItems(objects, 'msa'), ['ldap-reader-password', 'ldap-tls-ca', 'auth-relay-key'], 'the msa: its LDAP maps and the key of its SMTP AUTH relay to the proxies');
   for (const w of ['mailout', 'fallback']) assert.equal(secretItems(objects, w), undefined, `${w} mounts no Secret`);
   assert.deepEqual(secretItems(objects, 'kvs'), ['redis-password'], 'Redis holds its own password, and nothing else');
   assert.ok(secretItems(objects, 'ldap')?.includes('ldap-admin-password'));
+  assert.ok(secretItems(objects, 'ldap')?.includes('ldap-tls-key'), 'slapd issues its certificate from the key');
+  for (const w of ['mta', 'msa', 'proxy', 'mailbox']) assert.ok(!secretItems(objects, w)?.includes('ldap-tls-key'), `${w}: an LDAP client holds the CA's certificate, never its key`);
   // The auth policy: the credential the proxies send the policy server and the nonce of the password hashes.
-  assert.deepEqual(secretItems(objects, 'proxy'), ['ldap-auth-password', 'doveadm-api-key', 'backend-login-password', 'auth-relay-key', 'backend-tls-key', 'auth-policy-api-key', 'auth-policy-hash-nonce']);
+  assert.deepEqual(secretItems(objects, 'proxy'), ['ldap-auth-password', 'ldap-tls-ca', 'doveadm-api-key', 'backend-login-password', 'auth-relay-key', 'backend-tls-key', 'auth-policy-api-key', 'auth-policy-hash-nonce']);
   assert.ok(!secretItems(objects, 'mta')?.includes('ldap-auth-password'), 'the mta cannot read password hashes');
 });
 

@@ -20,7 +20,7 @@ const doc = validateSpec({
       outbound: { mailout: { ...example.spec.outbound.mailout, replicas: 0 }, fallback: { ...example.spec.outbound.fallback, replicas: 0 } },
     },
     // What the single host generates on first start.
-    { ldapAdminPassword: generateSecret(), ldapReaderPassword: generateSecret(), ldapAuthPassword: generateSecret(), doveadmApiKey: generateSecret(), backendLoginPassword: generateSecret(), authRelayKey: generateSecret(), backendTlsKey: generateSecret(), redisPassword: generateSecret(), filterControllerPassword: generateSecret(), authPolicyApiKey: generateSecret(), authPolicyHashNonce: generateSecret() },
+    { ldapAdminPassword: generateSecret(), ldapReaderPassword: generateSecret(), ldapAuthPassword: generateSecret(), ldapTlsKey: generateSecret(), doveadmApiKey: generateSecret(), backendLoginPassword: generateSecret(), authRelayKey: generateSecret(), backendTlsKey: generateSecret(), redisPassword: generateSecret(), filterControllerPassword: generateSecret(), authPolicyApiKey: generateSecret(), authPolicyHashNonce: generateSecret() },
   ),
 });
 const STATE_DIR = '/var/lib/mailfleet-same-configs';

@@ -22,7 +22,7 @@ function stateDir(t: TestContext): string {
 test('GIVEN a spec without secrets WHEN the single host starts the first time THEN strong ones are generated into a 0600 file', (t) => {
   const dir = stateDir(t);
   const { platform, generated } = withLocalSecrets(bare(), dir);
-  assert.deepEqual(generated, ['spec.ldap.adminPassword', 'spec.ldap.readerPassword', 'spec.ldap.authPassword', 'spec.director.apiKey', 'spec.director.backendLoginPassword', 'spec.director.authRelayKey', 'spec.director.backendTlsKey', 'spec.probe.password', 'spec.redis.password', 'spec.filter.controllerPassword', 'spec.alerting.adminKey', 'spec.policy.auth.apiKey', 'spec.policy.auth.hashNonce']);
+  assert.deepEqual(generated, ['spec.ldap.adminPassword', 'spec.ldap.readerPassword', 'spec.ldap.authPassword', 'spec.ldap.tlsKey', 'spec.director.apiKey', 'spec.director.backendLoginPassword', 'spec.director.authRelayKey', 'spec.director.backendTlsKey', 'spec.probe.password', 'spec.redis.password', 'spec.filter.controllerPassword', 'spec.alerting.adminKey', 'spec.policy.auth.apiKey', 'spec.policy.auth.hashNonce']);
   const values = [platform.spec.ldap.adminPassword, platform.spec.ldap.readerPassword, platform.spec.ldap.authPassword, platform.spec.director.apiKey, platform.spec.redis.password];
   for (const v of values) assert.match(v ?? '', /^[A-Za-z0-9_-]{43}$/);
   assert.equal(new Set(values).size, 5);
@@ -42,7 +42,7 @@ test('GIVEN a spec that gives a secret WHEN started THEN the spec\'s value is us
   const dir = stateDir(t);
   const { platform, generated } = withLocalSecrets(bare('  director: { apiKey: my-own-doveadm-key-0123456 }\n'), dir);
   assert.equal(platform.spec.director.apiKey, 'my-own-doveadm-key-0123456');
-  assert.deepEqual(generated, ['spec.ldap.adminPassword', 'spec.ldap.readerPassword', 'spec.ldap.authPassword', 'spec.director.backendLoginPassword', 'spec.director.authRelayKey', 'spec.director.backendTlsKey', 'spec.probe.password', 'spec.redis.password', 'spec.filter.controllerPassword', 'spec.alerting.adminKey', 'spec.policy.auth.apiKey', 'spec.policy.auth.hashNonce']);
+  assert.deepEqual(generated, ['spec.ldap.adminPassword', 'spec.ldap.readerPassword', 'spec.ldap.authPassword', 'spec.ldap.tlsKey', 'spec.director.backendLoginPassword', 'spec.director.authRelayKey', 'spec.director.backendTlsKey', 'spec.probe.password', 'spec.redis.password', 'spec.filter.controllerPassword', 'spec.alerting.adminKey', 'spec.policy.auth.apiKey', 'spec.policy.auth.hashNonce']);
   assert.ok(!readFileSync(join(dir, SECRETS_FILE), 'utf8').includes('my-own-doveadm-key'));
 });
 

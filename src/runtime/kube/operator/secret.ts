@@ -11,7 +11,7 @@
  */
 import type { Logger } from '../../../log.ts';
 import { missingSecrets, type MailPlatform } from '../../../spec/index.ts';
-import { platformSecretKeys } from '../../../config/index.ts';
+import { LDAP_TLS_CA_KEY, ldapCaSecretValue, platformSecretKeys, SECRET_KEYS } from '../../../config/index.ts';
 import { generatedSecretValues, secretName } from '../configs.ts';
 import { labels, renderContext } from '../context.ts';
 import type { KubeObject } from '../objects.ts';
@@ -77,6 +77,12 @@ export async function ensurePlatformSecret(api: KubeApi, doc: MailPlatform, ref:
   if (lacking.length === 0) return 'present';
   const fresh = generatedSecretValues(doc.spec);
   const added = Object.fromEntries(lacking.map((k) => [k, fresh[k] ?? '']));
+  // The LDAP clients' CA goes with slapd's key as the Secret holds it (or as added now), never with a fresh one.
+  if (added[LDAP_TLS_CA_KEY] !== undefined) {
+    const held = data[SECRET_KEYS.ldapTlsKey];
+    const key = added[SECRET_KEYS.ldapTlsKey] ?? (held === undefined ? undefined : Buffer.from(held, 'base64').toString('utf8').replace(/\r?\n$/, ''));
+    if (key !== undefined) added[LDAP_TLS_CA_KEY] = ldapCaSecretValue(key);
+  }
   await api.mergePatch(ref, { metadata: { resourceVersion: serverMeta(current).resourceVersion }, data: base64(added) }, { manager: FIELD_MANAGER });
   log.info({ platform: owner, secret: `${ref.namespace}/${ref.name}`, added: lacking }, 'platform secret completed');
   return 'completed';

@@ -118,7 +118,7 @@ test('GIVEN a platform being deleted WHEN planned THEN everything it owns goes b
 
 test('GIVEN a Secret the operator applied from spec secrets WHEN the spec drops them (the Secret is now kept outside the render) THEN it is not pruned', () => {
   const inline = variant((s) => {
-    s.ldap = { ...s.ldap, adminPassword: 'inline-admin-secret-0123', readerPassword: 'inline-reader-secret-0123', authPassword: 'inline-auth-secret-0123' };
+    s.ldap = { ...s.ldap, adminPassword: 'inline-admin-secret-0123', readerPassword: 'inline-reader-secret-0123', authPassword: 'inline-auth-secret-0123', tlsKey: 'inline-ldap-tls-key-0123' };
     s.director = { apiKey: 'inline-doveadm-key-0123456789', backendLoginPassword: 'inline-backend-login-0123456', authRelayKey: 'inline-auth-relay-key-012345', backendTlsKey: 'inline-backend-tls-key-01234' };
     s.probe = { password: 'inline-probe-password-0123' };
     s.redis = { password: 'inline-redis-password-0123456' };

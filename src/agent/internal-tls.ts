@@ -1,0 +1,86 @@
+/**
+ * What the agents of an internal TLS hop's servers share (the backends for the proxies' logins, slapd for the binds
+ * to LDAP): the names their certificate holds, and keeping it current.
+ */
+import { isIP } from 'node:net';
+import type { InstanceContext } from '../config/index.ts';
+import { errorMessage } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { Gauge, type Registry } from '../metrics/index.ts';
+
+/** A served certificate lives a month; a pod that lives longer gets a new one. */
+export const INTERNAL_TLS_VALIDITY_DAYS = 30;
+/** A new certificate is issued once the one served has less than this left. */
+export const INTERNAL_TLS_RENEW_BEFORE_MS = 10 * 86_400_000;
+/** How often the served certificate's end is looked at. */
+export const INTERNAL_TLS_CHECK_MS = 3_600_000;
+
+const wildcard = (address: string): boolean => address === '0.0.0.0' || address === '::';
+
+/**
+ * The names a server's certificate holds: the address clients reach it by (never the wildcard it listens on), and
+ * `own`, its DNS name, where it has one.
+ */
+export function servedTlsHosts(instance: InstanceContext, own: string | undefined): string[] {
+  const address = instance.address ?? instance.listen;
+  const hosts = wildcard(address) ? [] : [address];
+  if (own !== undefined && isIP(own) === 0) hosts.push(own);
+  return hosts;
+}
+
+export function internalTlsDue(notAfter: Date, now: number): boolean {
+  return notAfter.getTime() - now < INTERNAL_TLS_RENEW_BEFORE_MS;
+}
+
+export interface InternalTlsRenewal {
+  close(): void;
+}
+
+/**
+ * Keeps a served certificate current: hourly, one that is due is replaced and `reload` has the daemon read it
+ * (sessions keep theirs). A failure is logged and tried again the next hour. Exports the served certificate's end as
+ * `metric`; `what` names the certificate in the log.
+ */
+export function renewInternalTls(opts: {
+  notAfter: Date;
+  issue: () => Date | undefined;
+  reload: () => Promise<void>;
+  metric: { name: string; help: string };
+  what: string;
+  log: Logger;
+  registry: Registry;
+  checkMs?: number;
+  now?: () => number;
+}): InternalTlsRenewal {
+  const now = opts.now ?? Date.now;
+  let notAfter = opts.notAfter;
+  new Gauge({
+    name: opts.metric.name,
+    help: opts.metric.help,
+    registers: [opts.registry],
+    collect() {
+      this.set(Math.floor(notAfter.getTime() / 1000));
+    },
+  });
+  let running = false;
+  const check = (): void => {
+    if (running || !internalTlsDue(notAfter, now())) return;
+    running = true;
+    void (async () => {
+      try {
+        const next = opts.issue();
+        if (next === undefined) return;
+        notAfter = next;
+        await opts.reload();
+        opts.log.info({ notAfter: next.toISOString() }, `${opts.what} renewed`);
+      } catch (err) {
+        opts.log.error({ err: errorMessage(err) }, `${opts.what} renewal failed`);
+      } finally {
+        running = false;
+      }
+    })();
+  };
+  const timer = setInterval(check, opts.checkMs ?? INTERNAL_TLS_CHECK_MS);
+  timer.unref();
+  return { close: () => clearInterval(timer) };
+}
