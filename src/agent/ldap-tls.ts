@@ -14,7 +14,7 @@ import { issueInternalCertificate } from '../internal-tls/index.ts';
 import type { Logger } from '../log.ts';
 import type { Registry } from '../metrics/index.ts';
 import { requireSecret, type PlatformSpec } from '../spec/index.ts';
-import { account, PRIVILEGED } from './fs.ts';
+import { account, ensureDir, PRIVILEGED } from './fs.ts';
 import { INTERNAL_TLS_VALIDITY_DAYS, renewInternalTls, servedTlsHosts, type InternalTlsRenewal } from './internal-tls.ts';
 
 const run = promisify(execFile);
@@ -46,6 +46,7 @@ export function ldapTlsHosts(instance: InstanceContext, peers: Peers): string[] 
 export function installLdapTls(spec: PlatformSpec, instance: InstanceContext, peers: Peers, now = Date.now()): Date {
   const issued = issueInternalCertificate(ldapCa(requireSecret(spec, 'ldapTlsKey')), { hosts: ldapTlsHosts(instance, peers), validityDays: INTERNAL_TLS_VALIDITY_DAYS }, now);
   const file = ldapServedPath(instance);
+  ensureDir(instance.runDir, 0o755);
   writeFileAtomic(file, issued.pem, { mode: 0o600 });
   // slapd reads the key after it has become its own user.
   if (PRIVILEGED) {

@@ -9,6 +9,7 @@ import { allowedClusterIssuers, allowedRegistries } from './allow-lists.ts';
 const USAGE = `mailfleet render -f SPEC [-o DIR]
        mailfleet render crd
        mailfleet render alertmanager-web --password-file FILE -o FILE
+       mailfleet render ldap-ca --key-file FILE
        mailfleet render operator [--namespace NS] [--image IMAGE] [--watch-namespace NS | --allow-cross-namespace]
                                  [--allowed-registries REGISTRY,...] [--allowed-cluster-issuers NAME,...]`;
 
@@ -29,6 +30,13 @@ export async function renderCommand(argv: string[]): Promise<number> {
     // Loaded here only: no other command pays for the hashing library.
     const { writeAlertmanagerWebConfig } = await import('./alertmanager-web.ts');
     writeAlertmanagerWebConfig(values['password-file'], values.output);
+    return 0;
+  }
+  if (argv[0] === 'ldap-ca') {
+    const { values } = parse(argv.slice(1), { 'key-file': { type: 'string' } }, USAGE);
+    if (values['key-file'] === undefined) throw usageError(USAGE, '--key-file is required: the LDAP TLS key (Secret key ldap-tls-key; - for stdin)');
+    const { ldapCaSecretValueFromFile } = await import('./ldap-ca.ts');
+    process.stdout.write(`${ldapCaSecretValueFromFile(values['key-file'])}\n`);
     return 0;
   }
   if (argv[0] === 'operator') {

@@ -20,7 +20,7 @@ const CONTROLLER_ERROR_RATIO = 0.5;
  */
 const CERT_WARNING_S = 14 * DAY;
 const CERT_CRITICAL_S = 3 * DAY;
-/** A backend's certificate for the proxies is renewed 10 days before its end (src/agent/backend-tls.ts). */
+/** A backend's certificate for the proxies, and slapd's for its clients, are renewed 10 days before their end (src/agent/internal-tls.ts). */
 const BACKEND_TLS_WARNING_S = 7 * DAY;
 const BACKEND_TLS_CRITICAL_S = 2 * DAY;
 /** Share of LMTP connections told 421 at the router's session cap; MTAs retry, so a trickle is harmless. */
@@ -95,7 +95,11 @@ function certificates(s: Scope, singleHost: boolean): AlertRule[] {
   const probedRunbook = 'The certificate served there: MailfleetCertificateExpiring\'s runbook.';
   const backend = 'The certificate mailbox backend {{ $labels.instance }} serves the proxies';
   const backendRunbook = 'Its agent issues a new one 10 days before the end: its log says why that fails ("backend TLS certificate renewal failed"). A restarted backend issues a new one at start.';
+  const ldap = 'The certificate slapd {{ $labels.instance }} serves its clients';
+  const ldapRunbook = 'Its agent issues a new one 10 days before the end and has slapd read it over ldapi: its log says why that fails ("LDAP TLS certificate renewal failed"). A restarted ldap instance issues a new one at start.';
   return [
+    expiring('MailfleetLdapTlsExpiring', 'mailfleet_agent_ldap_tls_expiry_timestamp_seconds', 'warning', BACKEND_TLS_WARNING_S, ldap, ldapRunbook),
+    expiring('MailfleetLdapTlsExpiring', 'mailfleet_agent_ldap_tls_expiry_timestamp_seconds', 'critical', BACKEND_TLS_CRITICAL_S, ldap, ldapRunbook),
     expiring('MailfleetBackendTlsExpiring', 'mailfleet_agent_backend_tls_expiry_timestamp_seconds', 'warning', BACKEND_TLS_WARNING_S, backend, backendRunbook),
     expiring('MailfleetBackendTlsExpiring', 'mailfleet_agent_backend_tls_expiry_timestamp_seconds', 'critical', BACKEND_TLS_CRITICAL_S, backend, backendRunbook),
     expiring('MailfleetCertificateExpiring', 'mailfleet_agent_certificate_expiry_timestamp_seconds', 'warning', CERT_WARNING_S, served, servedRunbook),

@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
+import { ldapCaSecretValue } from '../../src/config/index.ts';
+import { ensureBuilt } from '../support/build.ts';
 import { runCli } from '../support/platform.ts';
 import { validateObjects } from '../support/kube/openapi.ts';
 
@@ -60,4 +64,23 @@ test('GIVEN render crd and render operator WHEN their output is validated THEN e
   const report = await validateObjects(objects);
   assert.deepEqual(report.problems, []);
   assert.deepEqual(report.unchecked, []);
+});
+
+test('GIVEN an LDAP TLS key in a file or on stdin WHEN render ldap-ca runs THEN it prints the Secret value ldap-tls-ca of that key, one line; a short key is refused', (t) => {
+  const key = 'an-ldap-tls-key-of-my-own-0123456789';
+  const file = join(tempDir(t), 'ldap-tls-key');
+  writeFileSync(file, `${key}\n`);
+  const fromFile = runCli(['render', 'ldap-ca', '--key-file', file]);
+  assert.equal(fromFile.code, 0, fromFile.stderr);
+  assert.equal(fromFile.stdout, `${ldapCaSecretValue(key)}\n`);
+  const cert = new X509Certificate(Buffer.from(fromFile.stdout.trim(), 'base64'));
+  assert.equal(cert.subject, 'CN=mailfleet ldap CA\nO=mailfleet');
+  const fromStdin = spawnSync(process.execPath, [ensureBuilt(), 'render', 'ldap-ca', '--key-file', '-'], { input: key, encoding: 'utf8' });
+  assert.equal(fromStdin.status, 0, fromStdin.stderr);
+  assert.equal(fromStdin.stdout, fromFile.stdout, 'the same value from a pipe');
+  writeFileSync(file, 'short\n');
+  const short = runCli(['render', 'ldap-ca', '--key-file', file]);
+  assert.equal(short.code, 2);
+  assert.match(short.stderr, /the LDAP TLS key must be one line of at least 16 characters/);
+  assert.equal(short.stdout, '');
 });

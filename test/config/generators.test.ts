@@ -77,6 +77,37 @@ test('GIVEN the ldap role WHEN rendered THEN slapd does not try syslog (its log 
   assert.match(ldif, /^olcLogLevel: 0$/m);
 });
 
+test('GIVEN the ldap role WHEN rendered THEN slapd serves TLS 1.3 with the certificate its agent issues and refuses a simple bind without TLS', () => {
+  const ldif = slapdConfigLdif(input('ldap'), '{SSHA}x');
+  const served = `${input('ldap').instance.runDir}/ldap-tls.pem`;
+  assert.match(ldif, new RegExp(`^olcTLSCertificateFile: ${served}$`, 'm'));
+  assert.match(ldif, new RegExp(`^olcTLSCertificateKeyFile: ${served}$`, 'm'));
+  assert.match(ldif, /^olcTLSProtocolMin: 3\.4$/m);
+  assert.match(ldif, /^olcSecurity: simple_bind=128$/m);
+});
+
+test('GIVEN every LDAP client WHEN rendered THEN it binds only after StartTLS, trusting the LDAP CA file among its config files and checking the name', () => {
+  for (const role of ['mta', 'msa'] as const) {
+    const files = roleConfigFiles(role, input(role));
+    const map = files['ldap-mailboxes.cf'] ?? '';
+    assert.match(map, /^start_tls = yes$/m, role);
+    assert.match(map, /^tls_require_cert = yes$/m, role);
+    assert.match(map, new RegExp(`^tls_ca_cert_file = ${input(role).instance.configDir}/ldap-ca.pem$`, 'm'), role);
+    assert.match(files['ldap-ca.pem'] ?? '', /^-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=]+\n-----END CERTIFICATE-----\n$/, role);
+  }
+  for (const role of ['proxy', 'mailbox'] as const) {
+    const files = roleConfigFiles(role, input(role));
+    const ldapConfs = Object.entries(files).filter(([name]) => /^dovecot-ldap.*\.conf\.ext$/.test(name));
+    assert.ok(ldapConfs.length > 0, role);
+    for (const [name, conf] of ldapConfs) {
+      assert.match(conf, /^tls = yes$/m, `${role} ${name}`);
+      assert.match(conf, /^tls_require_cert = hard$/m, `${role} ${name}`);
+      assert.match(conf, new RegExp(`^tls_ca_cert_file = ${input(role).instance.configDir}/ldap-ca.pem$`, 'm'), `${role} ${name}`);
+    }
+    assert.ok(files['ldap-ca.pem'], role);
+  }
+});
+
 test('GIVEN the msa role WHEN rendered THEN SASL goes to Dovecot auth on the proxy, only clients logged in submit (whatever the recipient), as their own address', () => {
   const main = settings(roleConfigFiles('msa', input('msa'))['main.cf'] ?? '');
   assert.equal(main.get('smtpd_sasl_type'), 'dovecot');

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
 import { parse } from 'yaml';
+import { ldapCaSecretValue } from '../../../src/config/index.ts';
 import { createLogger } from '../../../src/log.ts';
 import { PLATFORM_LABEL, renderPlatform, type KubeObject } from '../../../src/runtime/kube/index.ts';
 import {
@@ -290,6 +291,7 @@ for (const [what, change, name] of [
       assert.ok(value(key).length >= 32, `${key} is strong: ${value(key).length} characters`);
       assert.ok(!/change-me|demo-/.test(value(key)), `${key} is no known value`);
     }
+    assert.equal(value('ldap-tls-ca'), ldapCaSecretValue(value('ldap-tls-key')), 'the LDAP clients\' CA goes with slapd\'s key');
     const seed = (EXAMPLE.spec.accounts as { seed: { password: string }[] }).seed[0]?.password;
     assert.equal(value('account-seed-0-password'), seed, 'the demo accounts\' passwords come from the spec');
     const managers = ((created.metadata.managedFields ?? []) as { manager: string; operation: string }[]).map((e) => `${e.manager}/${e.operation}`);
@@ -378,4 +380,30 @@ test('GIVEN a Secret applied with stringData WHEN read back THEN the test API se
 
   const read = await api.get({ apiVersion: 'v1', kind: 'Secret', namespace: NS, name: 's' });
   assert.deepEqual([read?.data, read?.stringData], [{ k: 'dg==' }, undefined]);
+});
+
+test('GIVEN a Secret the operator made before the LDAP hop had TLS WHEN reconciled THEN it adds the key and the CA derived from it; one holding the key gets the CA of that key', async (t) => {
+  for (const [what, held] of [['without the LDAP TLS key', {}], ['with the LDAP TLS key', { 'ldap-tls-key': 'an-ldap-tls-key-made-earlier-0123' }]] as const) {
+    await t.test(what, async (st) => {
+      const { cluster, api } = await startCluster(st);
+      const data = Object.fromEntries(Object.entries({ 'ldap-admin-password': 'an-admin-password-made-earlier-0123', ...held }).map(([k, v]) => [k, Buffer.from(v).toString('base64')]));
+      cluster.server.put({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'demo-secrets', namespace: NS, annotations: { [GENERATED_ANNOTATION]: FIELD_MANAGER } },
+        data,
+      });
+      startOperator(st, cluster);
+      await api.apply(platform(), { manager: 'kubectl', force: false });
+      const completed = await waitFor('the completed Secret', () => {
+        const secret = get(cluster, 'v1', 'Secret', NS, 'demo-secrets');
+        return (secret?.data as Record<string, string> | undefined)?.['ldap-tls-ca'] === undefined ? undefined : secret;
+      }, DEADLINE_MS);
+      const value = (k: string) => Buffer.from((completed.data as Record<string, string>)[k] ?? '', 'base64').toString('utf8');
+      assert.equal(value('ldap-admin-password'), 'an-admin-password-made-earlier-0123', 'a value it held is never changed');
+      if ('ldap-tls-key' in held) assert.equal(value('ldap-tls-key'), held['ldap-tls-key']);
+      else assert.ok(value('ldap-tls-key').length >= 32, 'a strong key added');
+      assert.equal(value('ldap-tls-ca'), ldapCaSecretValue(value('ldap-tls-key')), 'the CA of the key the Secret holds');
+    });
+  }
 });
