@@ -18,7 +18,7 @@ const DELIVERY_MS = 30_000;
 
 function mtaInput(name: string, peers: Peers, lmtpHost?: string): ConfigInput {
   return {
-    spec: withSecrets(testSpec(), { ldapReaderPassword: 'test-reader-secret-0123' }),
+    spec: withSecrets(testSpec(), { ldapReaderPassword: 'test-reader-secret-0123', ldapTlsKey: 'test-ldap-tls-key-0123456789' }),
     peers,
     // @CONFIG@: the bare Postfix's config directory, where it writes the generator's files too.
     instance: { role: 'mta', name, listen: '0.0.0.0', configDir: '@CONFIG@', dataDir: '/var/lib/mailfleet', runDir: '/run/mailfleet', mailDir: '/srv/mail', tlsDir: '/etc/mailfleet/tls' },
