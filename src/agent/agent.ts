@@ -241,6 +241,8 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   const backendTlsCode = instance.role === 'proxy' || instance.role === 'mailbox' ? await import('./backend-tls.ts') : undefined;
   const installBackend = () => backendTlsCode?.installBackendTls(spec, instance, input().peers);
   const backendTlsEnd = installBackend();
+  // A proxy's Dovecot asks the policy server about logins over HTTPS, trusting the hop's CA alone.
+  if (instance.role === 'proxy') (await import('./auth-policy-ca.ts')).installAuthPolicyCa(spec, instance);
   if (backendTlsEnd) log.info({ notAfter: backendTlsEnd.toISOString() }, 'backend TLS certificate issued');
   // slapd serves its clients TLS with a certificate its agent issues (ldap-tls.ts).
   const ldapTlsCode = instance.role === 'ldap' ? await import('./ldap-tls.ts') : undefined;

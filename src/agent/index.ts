@@ -1,4 +1,5 @@
 export { runAgent, STOP_TIMEOUT_MS, type AgentOptions } from './agent.ts';
+export { installAuthPolicyCa } from './auth-policy-ca.ts';
 export { installBackendTls } from './backend-tls.ts';
 export { installLdapTls, reloadLdapTls } from './ldap-tls.ts';
 export { installCertificates, type CertificateFacts } from './certificates.ts';

@@ -12,9 +12,9 @@ import { parse, usageError } from './args.ts';
 import { resolveStateDir } from './state.ts';
 
 const USAGE = `mailfleet policy --rules FILE --redis HOST:PORT [--redis-password-file FILE] [--listen HOST:PORT]
-                 [--auth-listen HOST:PORT --auth-key-file FILE]
+                 [--auth-listen HOST:PORT --auth-key-file FILE [--auth-tls-name NAME,...]]
                  [--metrics HOST:PORT] [--platform NAME] [--deadline-ms ${DEADLINE_MS}] [--name NAME]
-       mailfleet policy [--state-dir DIR] [--listen HOST:PORT] [--auth-listen HOST:PORT] [--metrics HOST:PORT] [--name NAME]`;
+       mailfleet policy [--state-dir DIR] [--listen HOST:PORT] [--auth-listen HOST:PORT [--auth-tls-name NAME,...]] [--metrics HOST:PORT] [--name NAME]`;
 
 const OPTIONS = {
   rules: { type: 'string' },
@@ -26,6 +26,8 @@ const OPTIONS = {
   // Dovecot's auth policy (HTTP): off unless asked for; it needs the credential the proxies send.
   'auth-listen': { type: 'host-port' },
   'auth-key-file': { type: 'string' },
+  // The names the proxies dial, for the HTTPS certificate (the listen address when it is not a wildcard).
+  'auth-tls-name': { type: 'string' },
   platform: { type: 'name' },
   'deadline-ms': { type: 'integer', min: 5, max: 10_000, unit: 'milliseconds' },
   name: { type: 'string' },
@@ -103,6 +105,17 @@ async function platformSource(values: Values): Promise<Source> {
 }
 
 /**
+ * The names of the auth policy listener's certificate (it always serves HTTPS: the requests carry the credential):
+ * `--auth-tls-name`, else the address it listens on; a wildcard address names nothing a proxy dials.
+ */
+function authTlsNames(host: string, given: string | undefined): string[] {
+  const names = (given ?? '').split(',').map((n) => n.trim()).filter((n) => n !== '');
+  if (names.length > 0) return names;
+  if (host === '0.0.0.0' || host === '::') throw usageError(USAGE, `--auth-tls-name is required with --auth-listen on ${host}: the name the proxies dial`);
+  return [host];
+}
+
+/**
  * `mailfleet policy`: the Postfix policy server (the `policy` role). With --rules, the rules come from a YAML or
  * JSON file and Redis from the flags (a Kubernetes pod); without, from the platform running on the state dir
  * (the single host's instance). Either is checked before any socket opens; SIGHUP reads them again and, when
@@ -124,7 +137,9 @@ export async function policyCommand(argv: string[]): Promise<number> {
   if (authListen !== undefined && source.authKey === undefined) {
     throw usageError(USAGE, values.rules === undefined ? "--auth-listen: the platform's spec does not run the auth policy (spec.policy.auth.enabled and a proxy)" : '--auth-listen needs --auth-key-file');
   }
-  const auth = authListen === undefined || source.authKey === undefined ? undefined : { listen: authListen, apiKey: source.authKey };
+  const auth = authListen === undefined || source.authKey === undefined
+    ? undefined
+    : { listen: authListen, apiKey: source.authKey, tlsNames: authTlsNames(authListen.host, values['auth-tls-name']) };
   const server = createPolicyServer({ rules, redis: source.redis(), listen: values.listen, log, registry, keyPrefix: source.keyPrefix, deadlineMs: source.deadlineMs, ...(auth ? { auth } : {}) });
   const reload = (): void => {
     try {

@@ -15,6 +15,11 @@ export function authRelaySocketPath(instance: InstanceContext): string {
   return join(instance.runDir, DOVECOT_AUTH_RELAY_SOCKET);
 }
 
+/** The auth policy hop's CA, which a proxy's agent writes for its Dovecot's auth process. */
+export function authPolicyCaPath(instance: InstanceContext): string {
+  return join(instance.runDir, 'auth-policy-ca.pem');
+}
+
 /**
  * Dovecot's auth policy client: before each login (and after a passdb success) it asks the policy server, and
  * reports the outcome after. What crosses the hop: the login name, the client's address, the protocol, the session
@@ -28,7 +33,10 @@ export function dovecotAuthPolicySettings(input: ConfigInput): string[] {
   if (!authPolicyRuns(spec) || server === undefined) return [];
   const host = server.host.includes(':') ? `[${server.host}]` : server.host;
   return [
-    `auth_policy_server_url = http://${host}:${spec.ports.authPolicy}/`,
+    // HTTPS, checked against the hop's CA alone, which the agent writes (src/agent/auth-policy-ca.ts): the requests
+    // carry the credential. Dovecot's auth process (not chrooted) reads the client CA file.
+    `auth_policy_server_url = https://${host}:${spec.ports.authPolicy}/`,
+    `ssl_client_ca_file = ${authPolicyCaPath(input.instance)}`,
     `auth_policy_server_api_header = Authorization: Bearer ${requireSecret(spec, 'authPolicyApiKey')}`,
     `auth_policy_hash_nonce = ${requireSecret(spec, 'authPolicyHashNonce')}`,
     'auth_policy_hash_mech = sha256',

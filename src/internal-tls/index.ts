@@ -4,3 +4,4 @@
  * brings a certificate library).
  */
 export { certificatePem, deriveInternalCa, issueInternalCertificate, positiveSerial, wholeSeconds, type InternalCa, type InternalCaKey, type IssuedCertificate } from './ca.ts';
+export { authPolicyCa } from './auth-policy.ts';

@@ -1,5 +1,6 @@
 /**
- * The HTTP listener Dovecot's auth processes ask (`auth_policy_server_url`): `POST /?command=allow|report` with a
+ * The HTTP listener Dovecot's auth processes ask (`auth_policy_server_url`), over TLS when `tls` names the server
+ * (auth-tls.ts; the platform always does): `POST /?command=allow|report` with a
  * JSON body and the credential `Authorization: Bearer <key>` (`auth_policy_server_api_header`). Anything else is
  * refused before the body is read: first no or a wrong credential 401 (logged, throttled), then another path or command 404,
  * another method 405; a body past the cap 413, one that is not a Dovecot request 400. Bounded: header size, time
@@ -7,10 +8,12 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { AUTH_POLICY_MAX_BODY_BYTES, authPolicyCommand, formatAuthPolicyReply, parseAuthPolicyRequest } from '../protocol/index.ts';
 import type { AuthJudge } from './auth-judge.ts';
+import { AUTH_POLICY_TLS_RENEW_BEFORE_MS, issueAuthPolicyCertificate } from './auth-tls.ts';
 import type { AuthPolicyMetrics, AuthRefusalReason } from './auth-metrics.ts';
 import type { LogThrottle } from './log-throttle.ts';
 import { refuseClientError } from '../http-refusal.ts';
@@ -37,13 +40,23 @@ export interface AuthListenerOptions {
   readonly metrics: AuthPolicyMetrics;
   readonly throttle: LogThrottle;
   readonly tuning?: Partial<AuthListenerTuning>;
+  /**
+   * HTTPS with a certificate for these names (what the proxies dial) from the CA derived from the credential,
+   * renewed while it runs; absent: plain HTTP.
+   */
+  readonly tls?: { readonly names: readonly string[]; readonly onRenewalError?: (err: unknown) => void };
 }
 
 export interface AuthListener {
   readonly address: { host: string; port: number };
+  /** When the served certificate runs out; undefined without TLS. */
+  certificateNotAfter(): Date | undefined;
   /** Stops accepting, answers what is in progress, closes every connection. */
   close(): Promise<void>;
 }
+
+/** How often the served certificate's end is looked at. */
+const RENEW_CHECK_MS = 3_600_000;
 
 const TUNING: AuthListenerTuning = { maxConnections: 1024, requestTimeoutMs: 5000, keepAliveMs: 15_000, maxBodyBytes: AUTH_POLICY_MAX_BODY_BYTES };
 const MAX_HEADER_BYTES = 8192;
@@ -110,7 +123,7 @@ export async function startAuthListener(opts: AuthListenerOptions): Promise<Auth
     });
   }
 
-  const server: Server = createServer({
+  const http: ServerOptions = {
     maxHeaderSize: MAX_HEADER_BYTES,
     requestTimeout: tuning.requestTimeoutMs,
     headersTimeout: tuning.requestTimeoutMs,
@@ -119,7 +132,31 @@ export async function startAuthListener(opts: AuthListenerOptions): Promise<Auth
     // hold a connection six times the deadline).
     connectionsCheckingInterval: Math.min(1000, tuning.requestTimeoutMs),
     noDelay: true,
-  }, handle);
+  };
+  const tls = opts.tls;
+  let issued = tls === undefined ? undefined : issueAuthPolicyCertificate(opts.apiKey, tls.names);
+  const server: Server | TlsServer = issued === undefined
+    ? createServer(http, handle)
+    // A handshake gets the request's time, not Node's default two minutes.
+    : createTlsServer({ ...http, key: issued.pem, cert: issued.pem, minVersion: 'TLSv1.2', handshakeTimeout: tuning.requestTimeoutMs }, handle);
+  let renewal: NodeJS.Timeout | undefined;
+  if (tls !== undefined && 'setSecureContext' in server) {
+    server.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => {
+      metrics.refused('malformed');
+      throttle.warn('auth-tls', { client: socket.remoteAddress, detail: err.code ?? err.message }, 'auth policy TLS handshake failed');
+      socket.destroy();
+    });
+    renewal = setInterval(() => {
+      if (issued === undefined || issued.notAfter.getTime() - Date.now() >= AUTH_POLICY_TLS_RENEW_BEFORE_MS) return;
+      try {
+        issued = issueAuthPolicyCertificate(opts.apiKey, tls.names);
+        server.setSecureContext({ key: issued.pem, cert: issued.pem, minVersion: 'TLSv1.2' });
+      } catch (err) {
+        tls.onRenewalError?.(err);
+      }
+    }, RENEW_CHECK_MS);
+    renewal.unref();
+  }
   server.maxConnections = tuning.maxConnections;
   // A connection that sends nothing at all (no request started, so no request deadline) is closed once it has been
   // silent as long as an idle kept-alive one may be.
@@ -133,8 +170,10 @@ export async function startAuthListener(opts: AuthListenerOptions): Promise<Auth
   const bound = server.address() as AddressInfo;
   return {
     address: { host: bound.address, port: bound.port },
+    certificateNotAfter: () => issued?.notAfter,
     async close() {
       draining = true;
+      clearInterval(renewal);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const force = setTimeout(() => server.closeAllConnections(), 2000);

@@ -12,6 +12,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
 import { longestIdle } from '../eviction.ts';
+import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { PolicyDecoderOptions, PolicyRequest } from '../protocol/index.ts';
 import { createDeadlineQueue } from './deadlines.ts';
@@ -46,7 +47,13 @@ export interface PolicyServerOptions {
    * Dovecot's auth policy listener (HTTP), judged by the rules' `auth` section; absent: none. Every request must
    * carry `Authorization: Bearer <apiKey>`.
    */
-  readonly auth?: { readonly listen: { readonly host: string; readonly port: number }; readonly apiKey: string; readonly tuning?: Partial<AuthListenerTuning> };
+  readonly auth?: {
+    readonly listen: { readonly host: string; readonly port: number };
+    readonly apiKey: string;
+    readonly tuning?: Partial<AuthListenerTuning>;
+    /** HTTPS for these names (auth-tls.ts); absent: plain HTTP. */
+    readonly tlsNames?: readonly string[];
+  };
 }
 
 export interface PolicyTuning {
@@ -308,7 +315,15 @@ export function createPolicyServer(opts: PolicyServerOptions): PolicyServer {
       if (opts.auth === undefined) authFailed(new Error('no auth policy listener asked for'));
       else {
         try {
-          authListener = await startAuthListener({ listen: opts.auth.listen, apiKey: opts.auth.apiKey, judge: judgeAuth, metrics: authMetrics, throttle, ...(opts.auth.tuning ? { tuning: opts.auth.tuning } : {}) });
+          authListener = await startAuthListener({
+            listen: opts.auth.listen,
+            apiKey: opts.auth.apiKey,
+            judge: judgeAuth,
+            metrics: authMetrics,
+            throttle,
+            ...(opts.auth.tuning ? { tuning: opts.auth.tuning } : {}),
+            ...(opts.auth.tlsNames ? { tls: { names: opts.auth.tlsNames, onRenewalError: (err: unknown) => log.error({ err: errorMessage(err) }, 'auth policy TLS certificate renewal failed') } } : {}),
+          });
         } catch (err) {
           authFailed(err);
           failedToBind(err);

@@ -5,12 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { installAuthPolicyCa } from '../../src/agent/index.ts';
 import { dovecotAuthPolicySettings, type ConfigInput } from '../../src/config/index.ts';
+import { authPolicyCa } from '../../src/internal-tls/index.ts';
 import { withSecrets } from '../../src/spec/index.ts';
 import { testSpec } from '../support/spec.ts';
 import { freePort, metric, REDIS, startPolicy, startRedis, type RunningPolicy } from './policy/harness.ts';
@@ -69,15 +72,22 @@ async function login(imap: { host: string; port: number }, source: string, user:
 async function startRig(t: TestContext): Promise<Rig> {
   const redis = await startRedis(t, '127.135.0.1');
   const authPort = await freePort('127.135.0.2');
-  const policy = await startPolicy(t, { host: '127.135.0.2', redis, rules: RULES, deadlineMs: DEADLINE_MS, auth: { listen: { host: '127.135.0.2', port: authPort }, apiKey: API_KEY } });
+  // HTTPS for the address the proxy dials, as `mailfleet policy` serves it.
+  const policy = await startPolicy(t, { host: '127.135.0.2', redis, rules: RULES, deadlineMs: DEADLINE_MS, auth: { listen: { host: '127.135.0.2', port: authPort }, apiKey: API_KEY, tlsNames: ['127.135.0.2'] } });
   const dir = await mkdtemp(join(tmpdir(), 'mailfleet-test-auth-policy-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
+  // Dovecot's auth process reads the CA file as its own user, as it reads it in a proxy's run dir.
+  await chmod(dir, 0o755);
+  const instance = { role: 'proxy', name: 'proxy-0', listen: '127.135.0.3', runDir: join(dir, 'agent-run'), configDir: dir, dataDir: dir, mailDir: dir, tlsDir: dir } as const;
   const imapPort = await freePort('127.135.0.3');
   // The proxy's own settings, from the generator, for a policy instance at 127.135.0.2.
   const spec = withSecrets(testSpec(`ports: { authPolicy: ${authPort} }\npolicy: { deadlineMs: ${DEADLINE_MS} }`), { authPolicyApiKey: API_KEY, authPolicyHashNonce: NONCE });
-  const input = { spec, peers: { policy: [{ name: 'policy-0', host: '127.135.0.2' }] } } as unknown as ConfigInput;
+  const input = { spec, instance, peers: { policy: [{ name: 'policy-0', host: '127.135.0.2' }] } } as unknown as ConfigInput;
   const settings = dovecotAuthPolicySettings(input);
   assert.ok(settings.length > 0, 'the generator configures the auth policy');
+  assert.ok(settings.includes(`auth_policy_server_url = https://127.135.0.2:${authPort}/`), 'over HTTPS');
+  // The CA file, where a proxy's agent writes it.
+  installAuthPolicyCa(spec, instance);
   await writeFile(join(dir, 'dovecot.conf'), [
     `base_dir = ${dir}/run`,
     `state_dir = ${dir}/state`,
@@ -117,6 +127,28 @@ async function startRig(t: TestContext): Promise<Rig> {
 test('GIVEN a real Dovecot asking the policy server', TEST, async (t) => {
   const rig = await startRig(t);
   const { imap, policy } = rig;
+
+  await t.test('GIVEN the policy server\'s auth listener WHEN a client speaks plain HTTP or trusts another CA THEN nothing is served; with the hop\'s CA the certificate names the address dialled', async () => {
+    const { host, port } = await policy.server.authListening;
+    const plain = await new Promise<string>((resolve) => {
+      const socket = createConnection({ host, port });
+      let got = '';
+      socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
+      socket.on('error', () => resolve(got));
+      socket.on('close', () => resolve(got));
+      socket.write(`POST /?command=allow HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${API_KEY}\r\nContent-Length: 2\r\n\r\n{}`);
+    });
+    assert.doesNotMatch(plain, /^HTTP\/1\.1 200/, 'no answer in clear');
+    const handshake = (ca: string) => new Promise<void>((resolve, reject) => {
+      const socket = tlsConnect({ host, port, ca, servername: '' }, () => {
+        socket.end();
+        resolve();
+      });
+      socket.on('error', reject);
+    });
+    await handshake(authPolicyCa(API_KEY).certPem);
+    await assert.rejects(handshake(authPolicyCa('another-platform-auth-policy-key-0123').certPem), /self.signed|unable to verify|certificate/i);
+  });
 
   await t.test('WHEN one address fails three logins THEN it is refused even with the right password, and another address logs in', async () => {
     for (let i = 0; i < 3; i++) assert.equal((await login(imap, '127.135.1.1', `user${i}@example.com`, `wrong${i}`)).status, 'NO');

@@ -37,7 +37,10 @@ function policyArgs(ctx: RenderContext): string[] {
     '--platform', platform,
     '--deadline-ms', String(spec.policy.deadlineMs),
     '--listen', `0.0.0.0:${spec.ports.policy}`,
-    ...(authPolicyRuns(spec) ? ['--auth-listen', `0.0.0.0:${spec.ports.authPolicy}`, '--auth-key-file', `${POD_PATHS.secrets}/${SECRET_KEYS.authPolicyApiKey}`] : []),
+    // HTTPS for the name the proxies dial (kubePeers: the Service).
+    ...(authPolicyRuns(spec)
+      ? ['--auth-listen', `0.0.0.0:${spec.ports.authPolicy}`, '--auth-key-file', `${POD_PATHS.secrets}/${SECRET_KEYS.authPolicyApiKey}`, '--auth-tls-name', serviceHost(ctx, 'policy')]
+      : []),
     '--metrics', `0.0.0.0:${spec.ports.http}`,
   ];
 }

@@ -112,9 +112,14 @@ test('GIVEN network policies WHEN rendered THEN only mta and msa reach the polic
   assert.deepEqual(proxy.map((r) => r.ports.map((p) => p.port)), [['auth-policy']], 'the proxies ask it about logins, on that port only');
 });
 
-test('GIVEN the example WHEN rendered THEN the proxy Dovecot asks the policy Service about logins with the credential and nonce from the Secret, not failing closed', () => {
-  const conf = configMapFile(renderPlatform(parseSpec(EXAMPLE)), 'demo-proxy-config', 'dovecot.conf');
-  assert.match(conf, /^auth_policy_server_url = http:\/\/policy\.mailfleet\.svc\.cluster\.local:10041\/$/m);
+test('GIVEN the example WHEN rendered THEN the proxy Dovecot asks the policy Service about logins over HTTPS with the credential and nonce from the Secret, not failing closed', () => {
+  const objects = renderPlatform(parseSpec(EXAMPLE));
+  const conf = configMapFile(objects, 'demo-proxy-config', 'dovecot.conf');
+  assert.match(conf, /^auth_policy_server_url = https:\/\/policy\.mailfleet\.svc\.cluster\.local:10041\/$/m);
+  // The hop's CA, which the proxy's agent writes into its run dir; the policy server's certificate names the Service.
+  assert.match(conf, /^ssl_client_ca_file = \/run\/mailfleet\/run\/auth-policy-ca\.pem$/m);
+  const { container } = podOf(objects);
+  assert.equal(container.args[container.args.indexOf('--auth-tls-name') + 1], 'policy.mailfleet.svc.cluster.local');
   assert.match(conf, /^auth_policy_server_api_header = Authorization: Bearer \{\{mailfleet\.secret\.auth-policy-api-key\}\}$/m);
   assert.match(conf, /^auth_policy_hash_nonce = \{\{mailfleet\.secret\.auth-policy-hash-nonce\}\}$/m);
   assert.match(conf, /^auth_policy_reject_on_fail = no$/m);
