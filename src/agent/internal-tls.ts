@@ -41,16 +41,20 @@ export interface InternalTlsRenewal {
  * (sessions keep theirs). A failure is logged and tried again the next hour. Exports the served certificate's end as
  * `metric`; `what` names the certificate in the log.
  */
-export function renewInternalTls(opts: {
+/** What a renewal runs with besides the certificate: where it logs and exports, and (in tests) its clock. */
+export interface RenewalContext {
   notAfter: Date;
-  issue: () => Date | undefined;
-  reload: () => Promise<void>;
-  metric: { name: string; help: string };
-  what: string;
   log: Logger;
   registry: Registry;
   checkMs?: number;
   now?: () => number;
+}
+
+export function renewInternalTls(opts: RenewalContext & {
+  issue: () => Date | undefined;
+  reload: () => Promise<void>;
+  metric: { name: string; help: string };
+  what: string;
 }): InternalTlsRenewal {
   const now = opts.now ?? Date.now;
   let notAfter = opts.notAfter;

@@ -11,11 +11,9 @@ import { promisify } from 'node:util';
 import { ldapCa, ldapServedPath, type InstanceContext, type Peers } from '../config/index.ts';
 import { writeFileAtomic } from '../files.ts';
 import { issueInternalCertificate } from '../internal-tls/index.ts';
-import type { Logger } from '../log.ts';
-import type { Registry } from '../metrics/index.ts';
 import { requireSecret, type PlatformSpec } from '../spec/index.ts';
 import { account, ensureDir, PRIVILEGED } from './fs.ts';
-import { INTERNAL_TLS_VALIDITY_DAYS, renewInternalTls, servedTlsHosts, type InternalTlsRenewal } from './internal-tls.ts';
+import { INTERNAL_TLS_VALIDITY_DAYS, renewInternalTls, servedTlsHosts, type InternalTlsRenewal, type RenewalContext } from './internal-tls.ts';
 
 const run = promisify(execFile);
 /** ldapmodify against a hung slapd must not hold the renewal. */
@@ -73,26 +71,14 @@ export async function reloadLdapTls(instance: InstanceContext): Promise<void> {
 }
 
 /** Keeps slapd's certificate current; exports its end as `mailfleet_agent_ldap_tls_expiry_timestamp_seconds`. */
-export function renewLdapTls(opts: {
-  spec: PlatformSpec;
-  instance: InstanceContext;
-  peers: () => Peers;
-  notAfter: Date;
-  log: Logger;
-  registry: Registry;
-  checkMs?: number;
-  now?: () => number;
-}): InternalTlsRenewal {
+export function renewLdapTls(opts: RenewalContext & { spec: PlatformSpec; instance: InstanceContext; peers: () => Peers }): InternalTlsRenewal {
+  const { spec, instance, peers, ...context } = opts;
   const now = opts.now ?? Date.now;
   return renewInternalTls({
-    notAfter: opts.notAfter,
-    issue: () => installLdapTls(opts.spec, opts.instance, opts.peers(), now()),
-    reload: () => reloadLdapTls(opts.instance),
+    ...context,
+    issue: () => installLdapTls(spec, instance, peers(), now()),
+    reload: () => reloadLdapTls(instance),
     metric: { name: 'mailfleet_agent_ldap_tls_expiry_timestamp_seconds', help: 'When the certificate slapd serves its clients runs out (it is replaced 10 days before)' },
     what: 'LDAP TLS certificate',
-    log: opts.log,
-    registry: opts.registry,
-    ...(opts.checkMs === undefined ? {} : { checkMs: opts.checkMs }),
-    now,
   });
 }
