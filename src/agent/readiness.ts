@@ -12,12 +12,12 @@ export type ReadinessCheck = (signal: AbortSignal) => Promise<void>;
  * A bind and a search as Postfix's account, after StartTLS as every client does. slapd's certificate names the
  * address it listens on, or 127.0.0.1 where that is every address (a pod), which is then what this dials.
  */
-async function ldapSearch(ldapts: Promise<typeof import('ldapts')>, spec: PlatformSpec, host: string, timeoutMs: number): Promise<void> {
+async function ldapSearch(ldapts: Promise<typeof import('ldapts')>, spec: PlatformSpec, dialled: string, tls: ReturnType<typeof ldapStartTlsOptions>, timeoutMs: number): Promise<void> {
   const { Client } = await ldapts;
-  const dialled = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const client = new Client({ url: `ldap://${dialled.includes(':') ? `[${dialled}]` : dialled}:${spec.ports.ldap}`, timeout: timeoutMs, connectTimeout: timeoutMs });
   try {
-    await client.startTLS(ldapStartTlsOptions(spec, dialled));
+    // A copy: ldapts puts its socket into the options it is given.
+    await client.startTLS({ ...tls });
     await client.bind(readerDn(spec), requireSecret(spec, 'ldapReaderPassword'));
     await client.search(`ou=domains,${spec.ldap.baseDn}`, { scope: 'one', sizeLimit: 1, attributes: ['associatedDomain'] });
   } finally {
@@ -214,7 +214,10 @@ export function readinessCheck(role: AgentRole, spec: PlatformSpec, host: string
       const ldapts = import('ldapts');
       // A failed load fails each check that awaits it, not the agent before the first check.
       ldapts.catch(() => undefined);
-      return async () => ldapSearch(ldapts, spec, host, timeoutMs);
+      const dialled = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+      // The CA once, not at every check.
+      const tls = ldapStartTlsOptions(spec, dialled);
+      return async () => ldapSearch(ldapts, spec, dialled, tls, timeoutMs);
     }
     case 'kvs': {
       const password = requireSecret(spec, 'redisPassword');
