@@ -44,7 +44,13 @@ export interface AuthListenerOptions {
    * HTTPS with a certificate for these names (what the proxies dial) from the CA derived from the credential,
    * renewed while it runs; absent: plain HTTP.
    */
-  readonly tls?: { readonly names: readonly string[]; readonly onRenewalError?: (err: unknown) => void };
+  readonly tls?: {
+    readonly names: readonly string[];
+    readonly onRenewalError?: (err: unknown) => void;
+    /** How often the certificate's end is looked at (default hourly), and the clock: for tests. */
+    readonly checkMs?: number;
+    readonly now?: () => number;
+  };
 }
 
 export interface AuthListener {
@@ -134,7 +140,8 @@ export async function startAuthListener(opts: AuthListenerOptions): Promise<Auth
     noDelay: true,
   };
   const tls = opts.tls;
-  let issued = tls === undefined ? undefined : issueAuthPolicyCertificate(opts.apiKey, tls.names);
+  const now = tls?.now ?? Date.now;
+  let issued = tls === undefined ? undefined : issueAuthPolicyCertificate(opts.apiKey, tls.names, now());
   const server: Server | TlsServer = issued === undefined
     ? createServer(http, handle)
     // A handshake gets the request's time, not Node's default two minutes.
@@ -147,14 +154,14 @@ export async function startAuthListener(opts: AuthListenerOptions): Promise<Auth
       socket.destroy();
     });
     renewal = setInterval(() => {
-      if (issued === undefined || issued.notAfter.getTime() - Date.now() >= AUTH_POLICY_TLS_RENEW_BEFORE_MS) return;
+      if (issued === undefined || issued.notAfter.getTime() - now() >= AUTH_POLICY_TLS_RENEW_BEFORE_MS) return;
       try {
-        issued = issueAuthPolicyCertificate(opts.apiKey, tls.names);
+        issued = issueAuthPolicyCertificate(opts.apiKey, tls.names, now());
         server.setSecureContext({ key: issued.pem, cert: issued.pem, minVersion: 'TLSv1.2' });
       } catch (err) {
         tls.onRenewalError?.(err);
       }
-    }, RENEW_CHECK_MS);
+    }, tls.checkMs ?? RENEW_CHECK_MS);
     renewal.unref();
   }
   server.maxConnections = tuning.maxConnections;
