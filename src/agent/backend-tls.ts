@@ -11,9 +11,9 @@
 import { backendTlsFiles, type InstanceContext, type Peers } from '../config/index.ts';
 import { writeFileAtomic } from '../files.ts';
 import { backendTlsRuns, requireSecret, type PlatformSpec } from '../spec/index.ts';
-import { deriveInternalCa, issueInternalCertificate } from '../internal-tls/index.ts';
+import { deriveInternalCa, INTERNAL_TLS_VALIDITY_DAYS, issueInternalCertificate } from '../internal-tls/index.ts';
 import { ensureDir } from './fs.ts';
-import { INTERNAL_TLS_VALIDITY_DAYS, renewInternalTls, servedTlsHosts, type InternalTlsRenewal } from './internal-tls.ts';
+import { renewInternalTls, servedTlsHosts, type InternalTlsRenewal } from './internal-tls.ts';
 
 /** The hop's name in the CA's derivation and subject. */
 const HOP = 'backend';

@@ -6,16 +6,11 @@ import { isIP } from 'node:net';
 import type { InstanceContext } from '../config/index.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { INTERNAL_TLS_CHECK_MS, internalTlsDue } from '../internal-tls/index.ts';
 import { Gauge, type Registry } from '../metrics/index.ts';
 
-/** A served certificate lives a month; a pod that lives longer gets a new one. */
-export const INTERNAL_TLS_VALIDITY_DAYS = 30;
-/** A new certificate is issued once the one served has less than this left. */
-export const INTERNAL_TLS_RENEW_BEFORE_MS = 10 * 86_400_000;
-/** How often the served certificate's end is looked at. */
-export const INTERNAL_TLS_CHECK_MS = 3_600_000;
-
-const wildcard = (address: string): boolean => address === '0.0.0.0' || address === '::';
+/** Whether an instance listens on every address (a pod), which names nothing a client dials. */
+export const listensOnEveryAddress = (address: string): boolean => address === '0.0.0.0' || address === '::';
 
 /**
  * The names a server's certificate holds: the address clients reach it by (never the wildcard it listens on), and
@@ -23,24 +18,15 @@ const wildcard = (address: string): boolean => address === '0.0.0.0' || address 
  */
 export function servedTlsHosts(instance: InstanceContext, own: string | undefined): string[] {
   const address = instance.address ?? instance.listen;
-  const hosts = wildcard(address) ? [] : [address];
+  const hosts = listensOnEveryAddress(address) ? [] : [address];
   if (own !== undefined && isIP(own) === 0) hosts.push(own);
   return hosts;
-}
-
-export function internalTlsDue(notAfter: Date, now: number): boolean {
-  return notAfter.getTime() - now < INTERNAL_TLS_RENEW_BEFORE_MS;
 }
 
 export interface InternalTlsRenewal {
   close(): void;
 }
 
-/**
- * Keeps a served certificate current: hourly, one that is due is replaced and `reload` has the daemon read it
- * (sessions keep theirs). A failure is logged and tried again the next hour. Exports the served certificate's end as
- * `metric`; `what` names the certificate in the log.
- */
 /** What a renewal runs with besides the certificate: where it logs and exports, and (in tests) its clock. */
 export interface RenewalContext {
   notAfter: Date;
@@ -50,6 +36,11 @@ export interface RenewalContext {
   now?: () => number;
 }
 
+/**
+ * Keeps a served certificate current: hourly, one that is due is replaced and `reload` has the daemon read it
+ * (sessions keep theirs). A failure is logged and tried again the next hour. Exports the served certificate's end as
+ * `metric`; `what` names the certificate in the log.
+ */
 export function renewInternalTls(opts: RenewalContext & {
   issue: () => Date | undefined;
   reload: () => Promise<void>;

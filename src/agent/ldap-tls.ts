@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ldapCa, ldapServedPath, type InstanceContext, type Peers } from '../config/index.ts';
 import { writeFileAtomic } from '../files.ts';
-import { issueInternalCertificate } from '../internal-tls/index.ts';
+import { INTERNAL_TLS_VALIDITY_DAYS, issueInternalCertificate } from '../internal-tls/index.ts';
 import { requireSecret, type PlatformSpec } from '../spec/index.ts';
 import { account, ensureDir, PRIVILEGED } from './fs.ts';
-import { INTERNAL_TLS_VALIDITY_DAYS, renewInternalTls, servedTlsHosts, type InternalTlsRenewal, type RenewalContext } from './internal-tls.ts';
+import { listensOnEveryAddress, renewInternalTls, servedTlsHosts, type InternalTlsRenewal, type RenewalContext } from './internal-tls.ts';
 
 const run = promisify(execFile);
 /** ldapmodify against a hung slapd must not hold the renewal. */
@@ -36,7 +36,7 @@ export function ldapiUrl(instance: InstanceContext, options: { listener: boolean
  */
 export function ldapTlsHosts(instance: InstanceContext, peers: Peers): string[] {
   const hosts = servedTlsHosts(instance, peers.ldap.find((p) => p.name === instance.name)?.host);
-  if (instance.listen === '0.0.0.0' || instance.listen === '::') hosts.push('127.0.0.1');
+  if (listensOnEveryAddress(instance.listen)) hosts.push('127.0.0.1');
   return hosts;
 }
 

@@ -4,6 +4,7 @@ import { ldapStartTlsOptions, postfixHealthHost, readerDn } from '../config/inde
 import { clamdPing, imapCapability, lmtpLhlo, pop3Capa, redisPing, smtpEhlo } from '../protocol/index.ts';
 import { parseHttpResponse } from '../protocol/scrape.ts';
 import { requireSecret, type AgentRole, type PlatformSpec } from '../spec/index.ts';
+import { listensOnEveryAddress } from './internal-tls.ts';
 
 /** One protocol dialogue against the instance's own daemon; throws when it does not succeed. */
 export type ReadinessCheck = (signal: AbortSignal) => Promise<void>;
@@ -227,7 +228,8 @@ export function readinessCheck(role: AgentRole, spec: PlatformSpec, host: string
       const ldapts = import('ldapts');
       // A failed load fails each check that awaits it, not the agent before the first check.
       ldapts.catch(() => undefined);
-      const dialled = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+      // What slapd's certificate names where it listens on every address (ldap-tls.ts).
+      const dialled = listensOnEveryAddress(host) ? '127.0.0.1' : host;
       // The CA once, not at every check.
       const tls = ldapStartTlsOptions(spec, dialled);
       // StartTLS and the bind as clients make them once a TLS_RECHECK_MS (a handshake at every probe took the

@@ -38,7 +38,8 @@ export function redactSpec(spec: PlatformSpec): { spec: PlatformSpec; secrets: R
     if (value !== undefined) secrets[s.key] = value;
   }
   // The LDAP clients' trust, derived from slapd's key, beside it (src/config/ldap-tls.ts).
-  if (spec.ldap.tlsKey !== undefined && spec.roles.ldap.replicas > 0) secrets[LDAP_TLS_CA_KEY] = ldapCaSecretValue(spec.ldap.tlsKey);
+  const ldapTlsKey = secrets[SECRET_KEYS.ldapTlsKey];
+  if (ldapTlsKey !== undefined) secrets[LDAP_TLS_CA_KEY] = ldapCaSecretValue(ldapTlsKey);
   spec.accounts.seed.forEach((a, i) => (secrets[seedPasswordKey(i)] = a.password));
   spec.accounts.generate.forEach((g, i) => (secrets[generatedPasswordKey(i)] = g.password));
   const redacted: PlatformSpec = {

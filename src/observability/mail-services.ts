@@ -20,7 +20,7 @@ const CONTROLLER_ERROR_RATIO = 0.5;
  */
 const CERT_WARNING_S = 14 * DAY;
 const CERT_CRITICAL_S = 3 * DAY;
-/** A backend's certificate for the proxies, and slapd's for its clients, are renewed 10 days before their end (src/agent/internal-tls.ts). */
+/** A backend's certificate for the proxies, and slapd's for its clients, are renewed 10 days before their end (src/internal-tls/lifetime.ts). */
 const BACKEND_TLS_WARNING_S = 7 * DAY;
 const BACKEND_TLS_CRITICAL_S = 2 * DAY;
 /** Share of LMTP connections told 421 at the router's session cap; MTAs retry, so a trickle is harmless. */

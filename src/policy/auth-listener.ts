@@ -13,7 +13,8 @@ import { createServer as createTlsServer, type Server as TlsServer } from 'node:
 import type { AddressInfo } from 'node:net';
 import { AUTH_POLICY_MAX_BODY_BYTES, authPolicyCommand, formatAuthPolicyReply, parseAuthPolicyRequest } from '../protocol/index.ts';
 import type { AuthJudge } from './auth-judge.ts';
-import { AUTH_POLICY_TLS_RENEW_BEFORE_MS, issueAuthPolicyCertificate } from './auth-tls.ts';
+import { INTERNAL_TLS_CHECK_MS, internalTlsDue } from '../internal-tls/index.ts';
+import { issueAuthPolicyCertificate } from './auth-tls.ts';
 import type { AuthPolicyMetrics, AuthRefusalReason } from './auth-metrics.ts';
 import type { LogThrottle } from './log-throttle.ts';
 import { refuseClientError } from '../http-refusal.ts';
@@ -60,9 +61,6 @@ export interface AuthListener {
   /** Stops accepting, answers what is in progress, closes every connection. */
   close(): Promise<void>;
 }
-
-/** How often the served certificate's end is looked at. */
-const RENEW_CHECK_MS = 3_600_000;
 
 const TUNING: AuthListenerTuning = { maxConnections: 1024, requestTimeoutMs: 5000, keepAliveMs: 15_000, maxBodyBytes: AUTH_POLICY_MAX_BODY_BYTES };
 const MAX_HEADER_BYTES = 8192;
@@ -154,14 +152,14 @@ export async function startAuthListener(opts: AuthListenerOptions): Promise<Auth
       socket.destroy();
     });
     renewal = setInterval(() => {
-      if (issued === undefined || issued.notAfter.getTime() - now() >= AUTH_POLICY_TLS_RENEW_BEFORE_MS) return;
+      if (issued === undefined || !internalTlsDue(issued.notAfter, now())) return;
       try {
         issued = issueAuthPolicyCertificate(opts.apiKey, tls.names, now());
         server.setSecureContext({ key: issued.pem, cert: issued.pem, minVersion: 'TLSv1.2' });
       } catch (err) {
         tls.onRenewalError?.(err);
       }
-    }, tls.checkMs ?? RENEW_CHECK_MS);
+    }, tls.checkMs ?? INTERNAL_TLS_CHECK_MS);
     renewal.unref();
   }
   server.maxConnections = tuning.maxConnections;

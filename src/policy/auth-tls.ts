@@ -4,12 +4,9 @@
  * which only the proxies and the policy server hold; the proxies' Dovecot trusts that CA alone. The server issues
  * its certificate at start, for the names the proxies dial, and a new one before it runs out.
  */
-import { authPolicyCa, issueInternalCertificate } from '../internal-tls/index.ts';
-/** A certificate lives a month; a server that runs longer gets a new one 10 days before the end. */
-export const AUTH_POLICY_TLS_VALIDITY_DAYS = 30;
-export const AUTH_POLICY_TLS_RENEW_BEFORE_MS = 10 * 86_400_000;
+import { authPolicyCa, INTERNAL_TLS_VALIDITY_DAYS, issueInternalCertificate } from '../internal-tls/index.ts';
 
 /** A server certificate for `names` (key, then certificate, PEM) and its end. */
 export function issueAuthPolicyCertificate(apiKey: string, names: readonly string[], now = Date.now()): { pem: string; notAfter: Date } {
-  return issueInternalCertificate(authPolicyCa(apiKey), { hosts: names, validityDays: AUTH_POLICY_TLS_VALIDITY_DAYS }, now);
+  return issueInternalCertificate(authPolicyCa(apiKey), { hosts: names, validityDays: INTERNAL_TLS_VALIDITY_DAYS }, now);
 }

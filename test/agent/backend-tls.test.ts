@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { backendTlsHosts, installBackendTls, renewBackendTls } from '../../src/agent/backend-tls.ts';
-import { INTERNAL_TLS_RENEW_BEFORE_MS } from '../../src/agent/internal-tls.ts';
+import { INTERNAL_TLS_RENEW_BEFORE_MS } from '../../src/internal-tls/index.ts';
 import { backendTlsFiles, type InstanceContext, type Peers } from '../../src/config/index.ts';
 import { instanceRegistry } from '../../src/metrics/index.ts';
 import { withSecrets, type Role } from '../../src/spec/index.ts';
