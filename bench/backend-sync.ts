@@ -7,7 +7,7 @@
  *
  * Per scale-up: t0 = Date.now() when the `ready:true` endpoint event of the new instance arrives on the runtime's
  * watch stream (`GET /v1/endpoints?watch=1` on DIR/control.sock); t1 = Date.now() when the first `directorStatus`
- * answer (doveadm HTTP API on the proxy, one request at a time, every ~5 ms from the new instance's first endpoint
+ * answer (doveadm HTTP API on the proxy, over TLS, one request at a time, every ~5 ms from the new instance's first endpoint
  * event on) lists the new address with state up and vhosts > 0. Latency = t1 − t0. Each doveadm HTTP request costs the
  * proxy a fresh doveadm-server process (Dovecot closes the connection): the polling itself loads the host.
  * Target (DESIGN.md): p95 < 250 ms over 20 scale events; anchor: load-balancer controllers of this kind sync every 30 s.
@@ -26,6 +26,7 @@ import { stringify } from 'yaml';
 import type { Defer } from './support/cleanup.ts';
 import { runningAsRoot } from './support/interrupt.ts';
 import { processTree } from './support/processes.ts';
+import { createDirectorSink } from '../src/backends/index.ts';
 import { statFields } from '../src/proc.ts';
 import { runBench } from './support/run.ts';
 
@@ -212,22 +213,10 @@ function watchEndpoints(socketPath: string, defer: Defer) {
   };
 }
 
+/** `directorStatus` through mailfleet's own doveadm client: HTTPS, the proxy's certificate checked against the doveadm CA. */
 function directorClient(url: string) {
-  const auth = `X-Dovecot-API ${Buffer.from(API_KEY).toString('base64')}`;
-  let tag = 0;
-  return async (params: Record<string, string> = {}): Promise<Record<string, string>[]> => {
-    const t = `s${++tag}`;
-    const res = await fetch(`${url}/doveadm/v1`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: auth },
-      body: JSON.stringify([['directorStatus', params, t]]),
-      signal: AbortSignal.timeout(5000),
-    });
-    if (!res.ok) throw new Error(`directorStatus: HTTP ${res.status}`);
-    const [kind, rows] = ((await res.json()) as [string, unknown, string][])[0] ?? [];
-    if (kind !== 'doveadmResponse') throw new Error(`directorStatus: ${JSON.stringify(rows)}`);
-    return rows as Record<string, string>[];
-  };
+  const director = createDirectorSink({ apiKey: API_KEY, endpoints: () => [{ url }] });
+  return async (params: Record<string, string> = {}): Promise<Record<string, string>[]> => (await director.call('directorStatus', params)) as Record<string, string>[];
 }
 
 type DirectorStatus = ReturnType<typeof directorClient>;
@@ -397,7 +386,7 @@ async function main(): Promise<number> {
     await watch.waitFor((l) => l.type === 'SYNCED', 0, 10_000, signal);
     const proxy = watch.current().find((e) => e.role === 'proxy' && e.ready);
     if (!proxy) throw new Error('no ready proxy endpoint');
-    const status = directorClient(`http://${proxy.address}:${DOVEADM_PORT}`);
+    const status = directorClient(`https://${proxy.address}:${DOVEADM_PORT}`);
     const initial = routable(await status());
     if (initial.length !== 2) throw new Error(`the director routes to ${initial.join(', ') || 'nothing'} before the first event (expected 2 backends)`);
     const before = await controllerHistogram(socketPath);

@@ -241,8 +241,12 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   const backendTlsCode = instance.role === 'proxy' || instance.role === 'mailbox' ? await import('./backend-tls.ts') : undefined;
   const installBackend = () => backendTlsCode?.installBackendTls(spec, instance, input().peers);
   const backendTlsEnd = installBackend();
-  // A proxy's Dovecot asks the policy server about logins over HTTPS, trusting the hop's CA alone.
+  // A proxy's Dovecot asks the policy server about logins over HTTPS, trusting the hop's CA alone, and serves its
+  // doveadm HTTP API over TLS with a certificate its agent issues (doveadm-tls.ts).
   if (instance.role === 'proxy') (await import('./auth-policy-ca.ts')).installAuthPolicyCa(spec, instance);
+  const doveadmTlsCode = instance.role === 'proxy' ? await import('./doveadm-tls.ts') : undefined;
+  const doveadmTlsEnd = doveadmTlsCode?.installDoveadmTls(spec, instance, input().peers);
+  if (doveadmTlsEnd) log.info({ notAfter: doveadmTlsEnd.toISOString() }, 'doveadm TLS certificate issued');
   if (backendTlsEnd) log.info({ notAfter: backendTlsEnd.toISOString() }, 'backend TLS certificate issued');
   // slapd serves its clients TLS with a certificate its agent issues (ldap-tls.ts).
   const ldapTlsCode = instance.role === 'ldap' ? await import('./ldap-tls.ts') : undefined;
@@ -294,6 +298,9 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   const certificates = watchCertificates(daemon, input, reloads, serving, log, registry);
   const backendTls = backendTlsEnd && backendTlsCode?.renewBackendTls({ notAfter: backendTlsEnd, issue: installBackend, reload: () => reloads.request('certificates'), log, registry });
   const ldapTls = ldapTlsEnd && ldapTlsCode?.renewLdapTls({ spec, instance, peers: () => input().peers, notAfter: ldapTlsEnd, log, registry });
+  const doveadmTls = doveadmTlsEnd && doveadmTlsCode?.renewDoveadmTls({
+    spec, instance, peers: () => input().peers, notAfter: doveadmTlsEnd, reload: () => reloads.request('certificates'), log, registry,
+  });
   const relay = (await dovecotRelay(instance, log, registry)) ?? (await rspamdRelay(spec, instance, log, registry));
 
   const budgetMs = spec.drainSeconds * 1000;
@@ -359,6 +366,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   certificates?.close();
   backendTls?.close();
   ldapTls?.close();
+  doveadmTls?.close();
   if (serving) removeServedCertificates(instance);
   // Open splices end with the daemon; the balancer ports and the auth relay close with it.
   await Promise.all([gate?.close(), quotaRelay?.close(0), authRelay?.close()]);

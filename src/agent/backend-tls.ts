@@ -11,9 +11,9 @@
 import { backendTlsFiles, type InstanceContext, type Peers } from '../config/index.ts';
 import { writeFileAtomic } from '../files.ts';
 import { backendTlsRuns, requireSecret, type PlatformSpec } from '../spec/index.ts';
-import { deriveInternalCa, INTERNAL_TLS_VALIDITY_DAYS, issueInternalCertificate } from '../internal-tls/index.ts';
+import { deriveInternalCa } from '../internal-tls/index.ts';
 import { ensureDir } from './fs.ts';
-import { renewInternalTls, servedTlsHosts, type InternalTlsRenewal } from './internal-tls.ts';
+import { renewInternalTls, servedTlsHosts, writeServedCertificate, type InternalTlsRenewal } from './internal-tls.ts';
 
 /** The hop's name in the CA's derivation and subject. */
 const HOP = 'backend';
@@ -32,14 +32,12 @@ export function installBackendTls(spec: PlatformSpec, instance: InstanceContext,
   if (!backendTlsRuns(spec) || (instance.role !== 'proxy' && instance.role !== 'mailbox')) return undefined;
   const ca = deriveInternalCa(requireSecret(spec, 'backendTlsKey'), HOP);
   const files = backendTlsFiles(instance);
-  ensureDir(instance.runDir, 0o755);
   if (instance.role === 'proxy') {
+    ensureDir(instance.runDir, 0o755);
     writeFileAtomic(files.ca, ca.certPem, { mode: 0o644 });
     return undefined;
   }
-  const issued = issueInternalCertificate(ca, { hosts: backendTlsHosts(instance, peers), validityDays: INTERNAL_TLS_VALIDITY_DAYS }, now);
-  writeFileAtomic(files.served, issued.pem, { mode: 0o600 });
-  return issued.notAfter;
+  return writeServedCertificate(instance, ca, backendTlsHosts(instance, peers), files.served, now);
 }
 
 /**

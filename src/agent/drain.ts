@@ -115,7 +115,7 @@ const drainMailbox: Drainer = async (input, deadline) => {
   const { createDirectorSink } = await import('../backends/index.ts');
   const director = createDirectorSink({
     apiKey: requireSecret(spec, 'doveadmApiKey'),
-    endpoints: () => peers.proxy.map((p) => ({ url: `http://${p.host}:${spec.ports.doveadm}` })),
+    endpoints: () => peers.proxy.map((p) => ({ url: `https://${p.host}:${spec.ports.doveadm}` })),
     timeoutMs: 2000,
   });
   const me = instance.address ?? instance.listen;

@@ -5,9 +5,11 @@
 import { isIP } from 'node:net';
 import type { InstanceContext } from '../config/index.ts';
 import { errorMessage } from '../errors.ts';
+import { writeFileAtomic } from '../files.ts';
 import type { Logger } from '../log.ts';
-import { INTERNAL_TLS_CHECK_MS, internalTlsDue } from '../internal-tls/index.ts';
+import { INTERNAL_TLS_CHECK_MS, INTERNAL_TLS_VALIDITY_DAYS, internalTlsDue, issueInternalCertificate, type InternalCa } from '../internal-tls/index.ts';
 import { Gauge, type Registry } from '../metrics/index.ts';
+import { ensureDir } from './fs.ts';
 
 /** Whether an instance listens on every address (a pod), which names nothing a client dials. */
 export const listensOnEveryAddress = (address: string): boolean => address === '0.0.0.0' || address === '::';
@@ -21,6 +23,17 @@ export function servedTlsHosts(instance: InstanceContext, own: string | undefine
   const hosts = listensOnEveryAddress(address) ? [] : [address];
   if (own !== undefined && isIP(own) === 0) hosts.push(own);
   return hosts;
+}
+
+/**
+ * Issues a server's certificate from `ca` for `hosts` and writes it (key, then certificate) to `file` in the instance's
+ * run dir, readable by root alone, at once for the daemon to read. Returns its end.
+ */
+export function writeServedCertificate(instance: InstanceContext, ca: InternalCa, hosts: string[], file: string, now: number): Date {
+  const issued = issueInternalCertificate(ca, { hosts, validityDays: INTERNAL_TLS_VALIDITY_DAYS }, now);
+  ensureDir(instance.runDir, 0o755);
+  writeFileAtomic(file, issued.pem, { mode: 0o600 });
+  return issued.notAfter;
 }
 
 export interface InternalTlsRenewal {

@@ -9,11 +9,9 @@ import { chownSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ldapCa, ldapServedPath, type InstanceContext, type Peers } from '../config/index.ts';
-import { writeFileAtomic } from '../files.ts';
-import { INTERNAL_TLS_VALIDITY_DAYS, issueInternalCertificate } from '../internal-tls/index.ts';
 import { requireSecret, type PlatformSpec } from '../spec/index.ts';
-import { account, ensureDir, PRIVILEGED } from './fs.ts';
-import { listensOnEveryAddress, renewInternalTls, servedTlsHosts, type InternalTlsRenewal, type RenewalContext } from './internal-tls.ts';
+import { account, PRIVILEGED } from './fs.ts';
+import { listensOnEveryAddress, renewInternalTls, servedTlsHosts, writeServedCertificate, type InternalTlsRenewal, type RenewalContext } from './internal-tls.ts';
 
 const run = promisify(execFile);
 /** ldapmodify against a hung slapd must not hold the renewal. */
@@ -42,16 +40,14 @@ export function ldapTlsHosts(instance: InstanceContext, peers: Peers): string[] 
 
 /** Writes slapd's certificate (key, then certificate; slapd's user only) and returns its end. Before slapd starts. */
 export function installLdapTls(spec: PlatformSpec, instance: InstanceContext, peers: Peers, now = Date.now()): Date {
-  const issued = issueInternalCertificate(ldapCa(requireSecret(spec, 'ldapTlsKey')), { hosts: ldapTlsHosts(instance, peers), validityDays: INTERNAL_TLS_VALIDITY_DAYS }, now);
   const file = ldapServedPath(instance);
-  ensureDir(instance.runDir, 0o755);
-  writeFileAtomic(file, issued.pem, { mode: 0o600 });
+  const notAfter = writeServedCertificate(instance, ldapCa(requireSecret(spec, 'ldapTlsKey')), ldapTlsHosts(instance, peers), file, now);
   // slapd reads the key after it has become its own user.
   if (PRIVILEGED) {
     const { uid, gid } = account('openldap');
     chownSync(file, uid, gid);
   }
-  return issued.notAfter;
+  return notAfter;
 }
 
 /**

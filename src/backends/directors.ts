@@ -14,7 +14,7 @@ export function directorsFromEndpoints(endpoints: () => Endpoint[], doveadmPort:
   return () => endpoints()
     .filter((e) => e.role === 'proxy' && e.ready)
     .sort((a, b) => a.name.localeCompare(b.name))
-    .map((e) => ({ address: e.address, url: `http://${e.address}:${doveadmPort}` }));
+    .map((e) => ({ address: e.address, url: `https://${e.address.includes(':') ? `[${e.address}]` : e.address}:${doveadmPort}` }));
 }
 
 /**
@@ -51,7 +51,8 @@ export function failoverSink<M extends DirectorSink>(members: () => M[] | Promis
         return await fn(m);
       } catch (err) {
         last = err;
-        if (!(err instanceof DirectorError) || err.kind !== 'unreachable') throw err;
+        // A member that cannot be reached, or whose TLS fails, leaves the others to ask.
+        if (!(err instanceof DirectorError) || (err.kind !== 'unreachable' && err.kind !== 'tls')) throw err;
       }
     }
     throw last;

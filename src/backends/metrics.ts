@@ -24,7 +24,7 @@ export function createBackendMetrics(registry = new Registry()): BackendMetrics 
       registers: [registry],
     }),
     reconciles: new Counter({ name: 'mailfleet_backends_reconciles_total', help: 'Reconciles run, by result (noop, applied, error).', labelNames: ['result'], registers: [registry] }),
-    errors: new Counter({ name: 'mailfleet_backends_errors_total', help: 'Reconcile errors, by kind (unavailable, unreachable, auth, tempfail, notfound, failed).', labelNames: ['kind'], registers: [registry] }),
+    errors: new Counter({ name: 'mailfleet_backends_errors_total', help: 'Reconcile errors, by kind (unavailable, unreachable, tls, auth, tempfail, notfound, failed).', labelNames: ['kind'], registers: [registry] }),
     steps: new Counter({ name: 'mailfleet_backends_steps_total', help: 'Director changes applied, by operation.', labelNames: ['op'], registers: [registry] }),
     syncLatency: new Histogram({
       name: 'mailfleet_backends_sync_latency_seconds',

@@ -13,7 +13,7 @@ import { controlSocket } from '../runtime/local/index.ts';
 import { validateSpec } from '../spec/index.ts';
 import { parse, usageError } from './args.ts';
 
-const USAGE = `mailfleet controller --source kube --director URL[,URL…] [--namespace NS] [--service mailbox] [--lease NAME] [--identity ID]
+const USAGE = `mailfleet controller --source kube --director https://HOST:PORT[,…] [--namespace NS] [--service mailbox] [--lease NAME] [--identity ID]
                      [--api-key-file FILE] [--vhost-count 100] [--ring-port 9090] [--resync SECONDS] [--listen HOST:PORT] [--kubeconfig FILE]
        mailfleet controller --source local --state-dir DIR [--resync SECONDS] [--listen HOST:PORT]`;
 const RESYNC_SECONDS = 30;
@@ -67,6 +67,9 @@ export async function controllerCommand(argv: string[]): Promise<number> {
     };
   } else {
     if (!values.director) throw usageError(USAGE, '--source kube needs --director (the doveadm HTTP URLs of the proxies, by DNS name)');
+    // The API key goes with every call: the proxies serve their doveadm API over TLS only.
+    const plain = values.director.find((u) => !u.startsWith('https://'));
+    if (plain !== undefined) throw usageError(USAGE, `--director ${plain}: the doveadm API is called over https:// only (it carries the API key)`);
     const kc = new KubeConfig();
     if (values.kubeconfig) kc.loadFromFile(values.kubeconfig);
     else kc.loadFromDefault();

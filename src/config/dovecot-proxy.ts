@@ -20,6 +20,22 @@ export function authPolicyCaPath(instance: InstanceContext): string {
   return join(instance.runDir, 'auth-policy-ca.pem');
 }
 
+/** The certificate a proxy's doveadm HTTP listener serves (key, then certificate; root only), which its agent issues. */
+export function doveadmTlsPath(instance: InstanceContext): string {
+  return join(instance.runDir, 'doveadm-tls.pem');
+}
+
+/**
+ * The doveadm HTTP listener's TLS: its callers (the backend-sync controller, the operator, a draining mailbox) send
+ * the API key with every request, so it serves implicit TLS 1.3 only, with a certificate from the doveadm hop's CA
+ * (src/internal-tls/doveadm.ts) that its callers check. The `protocol doveadm` filter gives doveadm-server its own
+ * certificate; the login services keep the public ones. A request in plain HTTP gets no answer.
+ */
+export function dovecotDoveadmTlsSettings(instance: InstanceContext): string[] {
+  const file = doveadmTlsPath(instance);
+  return ['protocol doveadm {', `  ssl_cert = <${file}`, `  ssl_key = <${file}`, '  ssl_min_protocol = TLSv1.3', '}'];
+}
+
 /**
  * Dovecot's auth policy client: before each login (and after a passdb success) it asks the policy server, and
  * reports the outcome after. What crosses the hop: the login name, the client's address, the protocol, the session
@@ -86,6 +102,7 @@ export function dovecotProxyFiles(input: ConfigInput): ConfigFiles {
     `director_mail_servers = ${backends}`,
     'director_user_expire = 15 min',
     `doveadm_api_key = ${requireSecret(spec, 'doveadmApiKey')}`,
+    ...dovecotDoveadmTlsSettings(instance),
     ...dovecotAuthPolicySettings(input),
     'passdb {',
     '  driver = ldap',
@@ -124,7 +141,7 @@ export function dovecotProxyFiles(input: ConfigInput): ConfigFiles {
     ...loginService('imap'),
     ...loginService('pop3'),
     // The backend-sync controller's calls should not wait for a doveadm-server process to start.
-    ...serviceBlock('doveadm', [{ name: 'http', address: addr, port: spec.ports.doveadm }], ['process_min_avail = 2']),
+    ...serviceBlock('doveadm', [{ name: 'http', address: addr, port: spec.ports.doveadm, ssl: true }], ['process_min_avail = 2']),
     // The msas' SMTP AUTH arrives through the agent's relay (TLS with the relay key, src/auth-relay) on this socket,
     // which only root reaches; Dovecot auth has no TCP listener, so nothing reaches it in clear over a network.
     ...(authRelayRuns(spec) ? serviceBlock('auth', [], [`unix_listener ${DOVECOT_AUTH_RELAY_SOCKET} {`, '  mode = 0600', '}']) : []),

@@ -14,7 +14,7 @@ export { configYaml } from './config-yaml.ts';
 export { VMAIL_USER } from './dovecot-common.ts';
 export { LEARN_CLI_TOKEN, LEARN_DIR, LEARN_FILES, LEARN_PROGRAM, LEARN_SCRIPTS } from './dovecot-learn.ts';
 export { dovecotStatsSocket, MAILBOX_METRICS, PROXY_METRICS, type DovecotMetric } from './dovecot-stats.ts';
-export { authPolicyCaPath, authRelaySocketPath, dovecotAuthPolicySettings } from './dovecot-proxy.ts';
+export { authPolicyCaPath, authRelaySocketPath, doveadmTlsPath, dovecotAuthPolicySettings } from './dovecot-proxy.ts';
 export { backendTlsFiles } from './dovecot-tls.ts';
 export { LDAP_CA_FILE, LDAP_TLS_CA_KEY, ldapCa, ldapCaFile, ldapCaPath, ldapCaSecretValue, ldapServedPath, ldapStartTlsOptions } from './ldap-tls.ts';
 export { AUTH_RELAY_TARGET_FILE, authRelayListenHost, parseAuthRelayTarget } from './postfix-sasl.ts';

@@ -68,7 +68,7 @@ function backends(s: Scope): AlertRule[] {
       severity: 'warning',
       summary: 'Backend-sync controller {{ $labels.instance }} fails to reconcile',
       description: '{{ $value | humanizePercentage }} of its reconciles fail: new mailbox backends do not join the director and dead ones are not taken out.',
-      runbook: 'mailfleet_backends_errors_total{kind} says why (unreachable, auth, …); the controller\'s log names the backend and the doveadm call.',
+      runbook: 'mailfleet_backends_errors_total{kind} says why (unreachable, tls, auth, …); the controller\'s log names the backend and the doveadm call.',
     },
   ];
 }
@@ -97,7 +97,11 @@ function certificates(s: Scope, singleHost: boolean): AlertRule[] {
   const backendRunbook = 'Its agent issues a new one 10 days before the end: its log says why that fails ("backend TLS certificate renewal failed"). A restarted backend issues a new one at start.';
   const ldap = 'The certificate slapd {{ $labels.instance }} serves its clients';
   const ldapRunbook = 'Its agent issues a new one 10 days before the end and has slapd read it over ldapi: its log says why that fails ("LDAP TLS certificate renewal failed"). A restarted ldap instance issues a new one at start.';
+  const doveadm = 'The certificate proxy {{ $labels.instance }} serves its doveadm API\'s callers';
+  const doveadmRunbook = 'Its agent issues a new one 10 days before the end and has Dovecot reload: its log says why that fails ("doveadm TLS certificate renewal failed"). A restarted proxy issues a new one at start. Until then backend sync and drains refuse it (mailfleet_backends_errors_total{kind="tls"}).';
   return [
+    expiring('MailfleetDoveadmTlsExpiring', 'mailfleet_agent_doveadm_tls_expiry_timestamp_seconds', 'warning', BACKEND_TLS_WARNING_S, doveadm, doveadmRunbook),
+    expiring('MailfleetDoveadmTlsExpiring', 'mailfleet_agent_doveadm_tls_expiry_timestamp_seconds', 'critical', BACKEND_TLS_CRITICAL_S, doveadm, doveadmRunbook),
     expiring('MailfleetLdapTlsExpiring', 'mailfleet_agent_ldap_tls_expiry_timestamp_seconds', 'warning', BACKEND_TLS_WARNING_S, ldap, ldapRunbook),
     expiring('MailfleetLdapTlsExpiring', 'mailfleet_agent_ldap_tls_expiry_timestamp_seconds', 'critical', BACKEND_TLS_CRITICAL_S, ldap, ldapRunbook),
     expiring('MailfleetBackendTlsExpiring', 'mailfleet_agent_backend_tls_expiry_timestamp_seconds', 'warning', BACKEND_TLS_WARNING_S, backend, backendRunbook),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { postfixOutboundFiles, roleConfigFiles, serviceAccountsChangeLdif, slapdConfigLdif, type ConfigInput, type Peers } from '../../src/config/index.ts';
+import { doveadmTlsPath, postfixOutboundFiles, roleConfigFiles, serviceAccountsChangeLdif, slapdConfigLdif, type ConfigInput, type Peers } from '../../src/config/index.ts';
 import { parseSpec, withSecrets, type PlatformSpec, type Role } from '../../src/spec/index.ts';
 import { testSpec } from '../support/spec.ts';
 
@@ -238,6 +238,17 @@ test('GIVEN the proxy role WHEN rendered THEN it is a director ring member with 
   assert.match(conf, /executable = pop3-login director/);
   assert.match(files['dovecot-ldap.conf.ext'] ?? '', /=proxy=y/);
   for (const line of conf.split('\n')) if (line.includes('{')) assert.match(line, /\{$/, `Dovecot needs '{' at the end of the line: ${line}`);
+});
+
+test('GIVEN a proxy WHEN rendered THEN its doveadm HTTP listener serves TLS 1.3 only, with the certificate its agent issues, and the login services keep the public one', () => {
+  const inst = input('proxy');
+  const conf = roleConfigFiles('proxy', inst)['dovecot.conf'] ?? '';
+  const doveadm = conf.slice(conf.indexOf('service doveadm {'));
+  assert.match(doveadm.slice(0, doveadm.indexOf('\n}')), /inet_listener http \{\n[^}]*ssl = yes\n/);
+  const file = doveadmTlsPath(inst.instance);
+  const filter = conf.slice(conf.indexOf('protocol doveadm {'));
+  assert.equal(filter.slice(0, filter.indexOf('}') + 1), `protocol doveadm {\n  ssl_cert = <${file}\n  ssl_key = <${file}\n  ssl_min_protocol = TLSv1.3\n}`);
+  assert.notEqual(settings(conf).get('ssl_cert'), `<${file}`, 'the global certificate stays the public one');
 });
 
 test('GIVEN proxy and mailbox WHEN rendered THEN auth workers verify the slow password hashes, with room for the hash\'s memory', () => {

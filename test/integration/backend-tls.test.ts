@@ -6,18 +6,33 @@
  * A stand-in backend shows what a proxy sends: it is added to the director and a user moved to it, behind a tap
  * that records every byte on the wire. With a certificate of another CA, or of the backend CA for another address,
  * the proxy ends the handshake and sends no login; with the right one the login arrives, inside TLS only.
+ *
+ * The proxy's doveadm HTTP API (the backend-sync controller's, carrying the API key) is TLS 1.3 only, with a
+ * certificate of the doveadm CA: curl and openssl s_client see what a caller gets.
  */
+
+/** The certificate `openssl s_client` is served at `host:port` (implicit TLS), and whether it verified against `ca`. */
+function servedCertificate(host: string, port: number, ca: string, extra: string[] = []): { certificate?: X509Certificate; verified: boolean; code: number } {
+  const r = spawnSync('openssl', ['s_client', '-connect', `${host}:${port}`, '-CAfile', ca, '-verify_ip', host, ...extra], { input: '', encoding: 'utf8', timeout: 10_000 });
+  const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(r.stdout)?.[0];
+  return { ...(pem ? { certificate: new X509Certificate(pem) } : {}), verified: /Verify return code: 0 \(ok\)/.test(r.stdout), code: r.status ?? -1 };
+}
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { TLSSocket } from 'node:tls';
 import { closeServer } from '../../src/sockets.ts';
 import { openImapSession, openPop3Session } from '../../src/protocol/index.ts';
-import { deriveInternalCa, issueInternalCertificate } from '../../src/internal-tls/index.ts';
+import { instanceContext } from '../../src/agent/index.ts';
+import { doveadmTlsPath } from '../../src/config/index.ts';
+import { deriveInternalCa, doveadmCa, issueInternalCertificate } from '../../src/internal-tls/index.ts';
 import { until } from '../support/poll.ts';
-import { DOMAIN, doveadm, startPlatform, type Platform } from '../support/platform.ts';
+import { API_KEY, DOMAIN, doveadm, startPlatform, type Platform } from '../support/platform.ts';
 
 const POOL = '127.142.0.0/16';
 /** The stand-in backend and the tap in front of it: addresses of the pool no instance takes. */
@@ -202,5 +217,44 @@ test('the proxies log in to the backends over TLS, to a backend the backend CA v
     const imap = await openImapSession({ host: proxy.address, port: proxy.ports.imaps as number, timeoutMs: 20_000, tls: platform.clientTls('implicit') });
     assert.equal((await imap.login(user, PASSWORD)).status, 'OK');
     await imap.logout();
+  });
+
+  await t.test('GIVEN the proxy\'s doveadm API WHEN stock clients call it THEN only TLS 1.3 with a certificate of the doveadm CA answers, and a reload serves a new one', async () => {
+    const apiKey = API_KEY;
+    const port = proxy.ports.doveadm as number;
+    const dir = mkdtempSync(join(tmpdir(), 'mailfleet-doveadm-ca-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const caFile = join(dir, 'doveadm-ca.pem');
+    writeFileSync(caFile, doveadmCa(apiKey).certPem);
+    const call = (url: string, ...options: string[]) => spawnSync('curl', ['-sS', '--max-time', '10', ...options, '-H', `Authorization: X-Dovecot-API ${Buffer.from(apiKey).toString('base64')}`,
+      '-H', 'Content-Type: application/json', '-d', '[["directorStatus",{},"c1"]]', `${url}/doveadm/v1`], { encoding: 'utf8', timeout: 15_000 });
+
+    const ok = call(`https://${proxy.address}:${port}`, '--cacert', caFile);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stdout, /^\[\["doveadmResponse",\[\{"mail server ip":/);
+    const plain = call(`http://${proxy.address}:${port}`);
+    assert.notEqual(plain.status, 0, 'a request in plain HTTP gets no answer');
+    assert.equal(plain.stdout, '');
+    const system = call(`https://${proxy.address}:${port}`);
+    assert.equal(system.status, 60, `the system CAs do not vouch for it: ${system.stderr}`);
+
+    const served = servedCertificate(proxy.address, port, caFile);
+    assert.ok(served.verified, 'verified against the doveadm CA for the proxy\'s address');
+    assert.equal(served.certificate?.issuer, 'CN=mailfleet doveadm CA\nO=mailfleet');
+    assert.equal(servedCertificate(proxy.address, port, caFile, ['-tls1_2']).certificate, undefined, 'TLS 1.2 gets no certificate');
+    const imaps = servedCertificate(proxy.address, proxy.ports.imaps as number, caFile);
+    assert.ok(imaps.certificate && !imaps.verified, 'IMAPS keeps the public certificate');
+
+    // What the agent's renewal does: a new certificate in place, then Dovecot reloads.
+    const instance = instanceContext(platform.stateDir, 'proxy', 'proxy-0', proxy.address);
+    writeFileSync(doveadmTlsPath(instance), issueInternalCertificate(doveadmCa(apiKey), { hosts: [proxy.address], validityDays: 2 }).pem, { mode: 0o600 });
+    const reload = spawnSync('doveadm', ['-c', join(instance.configDir, 'dovecot.conf'), 'reload'], { encoding: 'utf8', timeout: 15_000 });
+    assert.equal(reload.status, 0, reload.stderr);
+    const renewed = await until('the new certificate served', async () => {
+      const now = servedCertificate(proxy.address, port, caFile);
+      return now.verified && now.certificate?.serialNumber !== served.certificate?.serialNumber ? now.certificate : undefined;
+    }, 20_000, 250);
+    assert.ok(new Date(renewed.validTo).getTime() < Date.now() + 3 * 86_400_000);
+    assert.ok((await director('directorStatus')).length > 0, 'the controller\'s client calls it still');
   });
 });

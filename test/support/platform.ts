@@ -280,6 +280,6 @@ export function localCaFile(stateDir: string): string {
 
 /** One doveadm HTTP API command to a proxy, through the controller's director client; returns the response rows. */
 export async function doveadm(host: string, port: number, command: string, params: Record<string, string> = {}): Promise<Record<string, string>[]> {
-  const director = createDirectorSink({ apiKey: API_KEY, endpoints: () => [{ url: `http://${host}:${port}` }] });
+  const director = createDirectorSink({ apiKey: API_KEY, endpoints: () => [{ url: `https://${host}:${port}` }] });
   return (await director.call(command, params)) as Record<string, string>[];
 }

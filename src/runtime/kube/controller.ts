@@ -34,7 +34,7 @@ export function renderController(ctx: RenderContext): Rendered[] {
   const name = controllerName(ctx);
   const { ports } = ctx.spec;
   const directors = Array.from({ length: ctx.spec.roles.proxy.replicas }, (_, i) =>
-    `http://proxy-${i}.proxy.${ctx.namespace}.svc.${ctx.spec.kubernetes.clusterDomain}:${ports.doveadm}`);
+    `https://proxy-${i}.proxy.${ctx.namespace}.svc.${ctx.spec.kubernetes.clusterDomain}:${ports.doveadm}`);
   const podAnnotations = scrapeAnnotations(ctx);
   const out: Rendered[] = [
     ...serviceAccountWithRole(ctx, name, CONTROLLER, CONTROLLER_RULES),

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { test, type TestContext } from 'node:test';
 import { instanceContext } from '../../../src/agent/index.ts';
 import { drainRole } from '../../../src/agent/drain.ts';
 import type { Peers } from '../../../src/config/index.ts';
+import { doveadmCa, issueInternalCertificate } from '../../../src/internal-tls/index.ts';
 import { createLogger } from '../../../src/log.ts';
 import { parseSpec, withSecrets } from '../../../src/spec/index.ts';
 import { ensureBuilt } from '../../support/build.ts';
@@ -21,14 +23,16 @@ const log = createLogger('test', { level: process.env.MAILFLEET_TEST_LOG ?? 'sil
 const BUDGET_MS = 600;
 const example = parseSpec(readFileSync(new URL('../../../examples/mailfleet.yaml', import.meta.url), 'utf8'));
 
+const API_KEY = 'drain-test-key-0123456789';
+
 function mailboxInput(doveadmPort: number, proxies: number) {
-  const spec = withSecrets({ ...example.spec, ports: { ...example.spec.ports, doveadm: doveadmPort } }, { doveadmApiKey: 'drain-test-key-0123456789' });
+  const spec = withSecrets({ ...example.spec, ports: { ...example.spec.ports, doveadm: doveadmPort } }, { doveadmApiKey: API_KEY });
   const peers = { ldap: [], kvs: [], mailbox: [], proxy: Array.from({ length: proxies }, (_, i) => ({ name: `proxy-${i}`, host: '127.0.0.1' })), mta: [], msa: [] } as Peers;
   const instance = { ...instanceContext('/nonexistent', 'mailbox', 'mailbox-0', '127.0.0.1'), address: '127.0.0.1' };
   return { spec, peers, instance };
 }
 
-async function listen(t: TestContext, server: Server): Promise<number> {
+async function listen(t: TestContext, server: Server | ReturnType<typeof createTlsServer>): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
   return (server.address() as AddressInfo).port;
@@ -53,7 +57,9 @@ test('GIVEN directors nobody can reach WHEN a mailbox drains THEN the drain fail
 });
 
 test('GIVEN a director that no longer lists the backend WHEN a mailbox drains THEN it is done', async (t) => {
-  const director = createServer((req, res) => {
+  // Over TLS, as a proxy's doveadm listener serves it: a certificate of the CA derived from the API key.
+  const served = issueInternalCertificate(doveadmCa(API_KEY), { hosts: ['127.0.0.1'], validityDays: 1 });
+  const director = createTlsServer({ key: served.pem, cert: served.pem }, (req, res) => {
     req.resume();
     req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify([['doveadmResponse', [{ 'mail server ip': '10.9.9.9', vhosts: '100', state: 'up', users: '3' }], 'x']])));
   });
@@ -94,4 +100,20 @@ test('GIVEN an agent whose drain could not reach any director WHEN the preStop h
 
   assert.equal(code, 1);
   assert.deepEqual(JSON.parse(out), report);
+});
+
+test('GIVEN a director that answers in plain HTTP WHEN a mailbox drains THEN the key is not sent and the drain fails, saying TLS was refused', async (t) => {
+  let requests = 0;
+  const director = createServer((req, res) => {
+    requests++;
+    req.resume();
+    req.on('end', () => res.writeHead(200).end('[]'));
+  });
+  const port = await listen(t, director);
+
+  const report = await drainRole(mailboxInput(port, 1), BUDGET_MS, log);
+
+  assert.equal(report.completed, false);
+  assert.match(report.detail, /TLS refused/);
+  assert.equal(requests, 0);
 });

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
 import { parse } from 'yaml';
 import { ldapCaSecretValue } from '../../../src/config/index.ts';
+import { doveadmCa, issueInternalCertificate } from '../../../src/internal-tls/index.ts';
 import { createLogger } from '../../../src/log.ts';
 import { PLATFORM_LABEL, renderPlatform, type KubeObject } from '../../../src/runtime/kube/index.ts';
 import {
@@ -240,10 +241,12 @@ test('GIVEN a platform WHEN its MailPlatform is deleted THEN the finalizer delet
   assert.ok(get(cluster, 'v1', 'ConfigMap', NS, 'hand-made'), 'the unlabelled ConfigMap survives');
 });
 
-test('GIVEN a ready mailbox endpoint WHEN the operator runs the platform THEN its backend sync adds it to the director with the API key from the platform Secret', async (t) => {
+test('GIVEN a ready mailbox endpoint WHEN the operator runs the platform THEN its backend sync adds it to the director over TLS with the API key from the platform Secret', async (t) => {
   const { cluster, api } = await startCluster(t);
   const calls: { auth: string; body: unknown }[] = [];
-  const director = createServer((req, res) => {
+  // A director serving what a proxy's agent issues: a certificate of the CA derived from the Secret's key, for its address.
+  const served = issueInternalCertificate(doveadmCa('key-from-the-secret-0123'), { hosts: ['127.0.0.1'], validityDays: 1 });
+  const director = createServer({ key: served.pem, cert: served.pem }, (req, res) => {
     let raw = '';
     req.on('data', (c: Buffer) => (raw += c.toString()));
     req.on('end', () => {
@@ -254,7 +257,7 @@ test('GIVEN a ready mailbox endpoint WHEN the operator runs the platform THEN it
   });
   await new Promise<void>((resolve) => director.listen(0, '127.0.0.1', resolve));
   t.after(() => new Promise<void>((resolve) => director.close(() => resolve())));
-  const url = `http://127.0.0.1:${(director.address() as AddressInfo).port}`;
+  const url = `https://127.0.0.1:${(director.address() as AddressInfo).port}`;
   cluster.server.put({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'platform-keys', namespace: NS }, data: { 'doveadm-api-key': Buffer.from('key-from-the-secret-0123').toString('base64') } });
   cluster.server.put({
     apiVersion: 'discovery.k8s.io/v1',

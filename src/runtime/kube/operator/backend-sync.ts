@@ -35,7 +35,7 @@ export function directorEndpoints(doc: MailPlatform): DirectorEndpoint[] {
   const { spec } = doc;
   const ns = spec.kubernetes.namespace;
   return Array.from({ length: spec.roles.proxy.replicas }, (_, i) => ({
-    url: `http://proxy-${i}.proxy.${ns}.svc.${spec.kubernetes.clusterDomain}:${spec.ports.doveadm}`,
+    url: `https://proxy-${i}.proxy.${ns}.svc.${spec.kubernetes.clusterDomain}:${spec.ports.doveadm}`,
   }));
 }
 
