@@ -1,7 +1,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { AUTH_RELAY_TARGET_FILE, authRelayListenHost, authRelaySocketPath, parseAuthRelayTarget, dovecotStatsSocket, postfixProxyServices, QUOTA_RELAY_DEADLINE_MS, servesTls, type InstanceContext, type Peers } from '../config/index.ts';
+import {
+  AUTH_RELAY_TARGET_FILE, authRelayListenHost, authRelaySocketPath, parseAuthRelayTarget, dovecotStatsSocket, postfixProxyServices, QUOTA_RELAY_DEADLINE_MS, redisRelayListenHost, redisSocketPath, servesTls,
+  type InstanceContext, type Peers,
+} from '../config/index.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Router } from '../lmtp/index.ts';
@@ -147,6 +150,24 @@ async function startAuthRelay(spec: PlatformSpec, instance: AgentOptions['instan
   });
 }
 
+/** An `as` agent carries rspamd's Redis connections over TLS to the kvs (redis-relay.ts), to wherever the kvs is now. */
+async function startFilterRedisRelay(spec: PlatformSpec, instance: AgentOptions['instance'], peers: () => Peers, log: Logger, registry: Registry): Promise<{ close(): Promise<void> } | undefined> {
+  if (instance.role !== 'as') return undefined;
+  const [{ startRedisRelay }, { redisCa }, { requireSecret }] = await Promise.all([import('./redis-relay.ts'), import('../internal-tls/index.ts'), import('../spec/index.ts')]);
+  return startRedisRelay({
+    host: redisRelayListenHost(instance),
+    port: spec.ports.redis,
+    target: () => {
+      const kvs = peers().kvs[0];
+      return kvs === undefined ? undefined : { host: kvs.host, port: spec.ports.redis };
+    },
+    ca: redisCa(requireSecret(spec, 'redisPassword')).certPem,
+    ...(instance.listen === '0.0.0.0' ? {} : { localAddress: instance.listen }),
+    log: log.child({ component: 'redis-relay' }),
+    registry,
+  });
+}
+
 /** What a proxy's readiness checks of its SMTP AUTH path, while msas relay to it. */
 async function proxyAuthRelayCheck(spec: PlatformSpec, instance: AgentOptions['instance']): Promise<AuthRelayCheck | undefined> {
   if (instance.role !== 'proxy') return undefined;
@@ -252,6 +273,10 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   const ldapTlsCode = instance.role === 'ldap' ? await import('./ldap-tls.ts') : undefined;
   const ldapTlsEnd = ldapTlsCode?.installLdapTls(spec, instance, input().peers);
   if (ldapTlsEnd) log.info({ notAfter: ldapTlsEnd.toISOString() }, 'LDAP TLS certificate issued');
+  // Redis serves its clients TLS only, with a certificate its agent issues (redis-tls.ts).
+  const redisTlsCode = instance.role === 'kvs' ? await import('./redis-tls.ts') : undefined;
+  const redisTlsEnd = redisTlsCode?.installRedisTls(spec, instance, input().peers);
+  if (redisTlsEnd) log.info({ notAfter: redisTlsEnd.toISOString() }, 'Redis TLS certificate issued');
   log.info({ argv }, 'starting daemon');
   ensureDir(instance.runDir, 0o755);
   const postfixLines = await postfixExporter(instance, log, registry);
@@ -274,14 +299,16 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   let quotaRelay: QuotaRelay | undefined;
   let gate: ProxyGate | undefined;
   let authRelay: { close(): Promise<void> } | undefined;
+  let redisRelay: { close(): Promise<void> } | undefined;
   try {
     router = await startRouter(spec, instance, log, registry);
     quotaRelay = await startRelay(spec, instance, log, registry);
     gate = await startGate(spec, instance, log, registry);
     authRelay = await startAuthRelay(spec, instance, log, registry);
+    redisRelay = await startFilterRedisRelay(spec, instance, () => input().peers, log, registry);
   } catch (err) {
-    log.error({ err: errorMessage(err) }, 'lmtp router, quota relay, proxy gate or auth relay failed to start');
-    await Promise.all([router?.close(0), quotaRelay?.close(0), gate?.close(), authRelay?.close()]);
+    log.error({ err: errorMessage(err) }, 'lmtp router, quota relay, proxy gate, auth relay or Redis relay failed to start');
+    await Promise.all([router?.close(0), quotaRelay?.close(0), gate?.close(), authRelay?.close(), redisRelay?.close()]);
     proc.child.kill('SIGTERM');
     await proc.exited;
     await endProcessGroup(proc.pid, LEFTOVER_GRACE_MS);
@@ -298,6 +325,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   const certificates = watchCertificates(daemon, input, reloads, serving, log, registry);
   const backendTls = backendTlsEnd && backendTlsCode?.renewBackendTls({ notAfter: backendTlsEnd, issue: installBackend, reload: () => reloads.request('certificates'), log, registry });
   const ldapTls = ldapTlsEnd && ldapTlsCode?.renewLdapTls({ spec, instance, peers: () => input().peers, notAfter: ldapTlsEnd, log, registry });
+  const redisTls = redisTlsEnd && redisTlsCode?.renewRedisTls({ spec, instance, peers: () => input().peers, notAfter: redisTlsEnd, log, registry });
   const doveadmTls = doveadmTlsEnd && doveadmTlsCode?.renewDoveadmTls({
     spec, instance, peers: () => input().peers, notAfter: doveadmTlsEnd, reload: () => reloads.request('certificates'), log, registry,
   });
@@ -321,7 +349,10 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   const health = startHealth({
     host: opts.healthHost,
     port: opts.healthPort,
-    check: readinessCheck(instance.role, spec, instance.listen, 2000, Date.now, await proxyAuthRelayCheck(spec, instance)),
+    check: readinessCheck(instance.role, spec, instance.listen, 2000, Date.now, {
+      ...await proxyAuthRelayCheck(spec, instance).then((authRelay) => (authRelay === undefined ? {} : { authRelay })),
+      ...(instance.role === 'kvs' ? { redisSocket: redisSocketPath(instance) } : {}),
+    }),
     state: { daemonRunning: () => running, drainStartedAt: () => drainStartedAt },
     log,
     hungAfterMs: spec.hungSeconds * 1000,
@@ -367,9 +398,10 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   backendTls?.close();
   ldapTls?.close();
   doveadmTls?.close();
+  redisTls?.close();
   if (serving) removeServedCertificates(instance);
-  // Open splices end with the daemon; the balancer ports and the auth relay close with it.
-  await Promise.all([gate?.close(), quotaRelay?.close(0), authRelay?.close()]);
+  // Open splices end with the daemon; the balancer ports and the auth and Redis relays close with it.
+  await Promise.all([gate?.close(), quotaRelay?.close(0), authRelay?.close(), redisRelay?.close()]);
   process.off('SIGHUP', onHup);
   for (const [sig, handler] of forwarded) process.off(sig, handler);
   await Promise.all([health.close(), control.close()]);

@@ -2,6 +2,7 @@ export { runAgent, STOP_TIMEOUT_MS, type AgentOptions } from './agent.ts';
 export { installAuthPolicyCa } from './auth-policy-ca.ts';
 export { installBackendTls } from './backend-tls.ts';
 export { installLdapTls, reloadLdapTls } from './ldap-tls.ts';
+export { reloadRedisTls } from './redis-tls.ts';
 export { installCertificates, type CertificateFacts } from './certificates.ts';
 export { requestDrain } from './control.ts';
 export { doveadmRows, replaceMainCfSettings } from './drain.ts';

@@ -5,6 +5,7 @@ import { clamdPing, imapCapability, lmtpLhlo, pop3Capa, redisPing, smtpEhlo } fr
 import { parseHttpResponse } from '../protocol/scrape.ts';
 import { requireSecret, type AgentRole, type PlatformSpec } from '../spec/index.ts';
 import { listensOnEveryAddress } from './internal-tls.ts';
+import { redisCa } from '../internal-tls/index.ts';
 
 /** One protocol dialogue against the instance's own daemon; throws when it does not succeed. */
 export type ReadinessCheck = (signal: AbortSignal) => Promise<void>;
@@ -160,6 +161,13 @@ export interface AuthRelayCheck {
   identity: string;
 }
 
+/** The local sockets a check uses besides the ports: a proxy's Dovecot auth and relay, Redis's own socket. */
+export interface LocalSockets {
+  authRelay?: AuthRelayCheck;
+  /** Redis's unix socket: PING there at every probe (without it, only the check over TLS runs). */
+  redisSocket?: string;
+}
+
 /**
  * The msas' SMTP AUTH on a proxy: an unready proxy leaves the proxy-auth Service, so its auth must be up too. Dovecot
  * auth's handshake on its socket at every probe; through the relay (a TLS handshake with the key, as an msa makes)
@@ -181,7 +189,8 @@ function proxyAuthCheck(host: string, port: number, timeoutMs: number, now: () =
  * The readiness dialogue of each role (DESIGN: readiness = the protocol dialogue succeeds).
  * `now` is the clock {@link TLS_RECHECK_MS} is measured with.
  */
-export function readinessCheck(role: AgentRole, spec: PlatformSpec, host: string, timeoutMs: number, now: () => number = Date.now, authRelay?: AuthRelayCheck): ReadinessCheck {
+export function readinessCheck(role: AgentRole, spec: PlatformSpec, host: string, timeoutMs: number, now: () => number = Date.now, local: LocalSockets = {}): ReadinessCheck {
+  const { authRelay } = local;
   const { ports } = spec;
   const base = { host, timeoutMs };
   switch (role) {
@@ -242,7 +251,18 @@ export function readinessCheck(role: AgentRole, spec: PlatformSpec, host: string
     }
     case 'kvs': {
       const password = requireSecret(spec, 'redisPassword');
-      return async (signal) => void (await redisPing({ ...base, port: ports.redis, password, signal }));
+      // What Redis's certificate names where it listens on every address (redis-tls.ts).
+      const dialled = listensOnEveryAddress(host) ? '127.0.0.1' : host;
+      const ca = redisCa(password).certPem;
+      // TLS, AUTH and PING as clients make them once a TLS_RECHECK_MS; PING on Redis's own socket at every probe.
+      const overTls = afterSuccessEvery(async (signal) => {
+        await redisPing({ ...base, host: dialled, port: ports.redis, password, signal, tls: { mode: 'implicit', ca, minVersion: 'TLSv1.3' } });
+      }, TLS_RECHECK_MS, now);
+      const { redisSocket } = local;
+      return async (signal) => {
+        if (redisSocket !== undefined) await redisPing({ ...base, port: ports.redis, socketPath: redisSocket, password, signal });
+        await overTls(signal);
+      };
     }
     case 'as':
       // The controller answers once the workers, the milter among them, are up.

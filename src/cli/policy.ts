@@ -1,9 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import type { Peers } from '../config/index.ts';
 import { MailfleetError, errorMessage } from '../errors.ts';
 import { readSecretFile } from '../files.ts';
+import { redisCa } from '../internal-tls/index.ts';
 import { createLogger } from '../log.ts';
 import {
   createPolicyServer, loadPolicyRulesFile, startPolicyHttp, DEADLINE_MS, DEFAULT_KEY_PREFIX, type PolicyRules, type RedisOptions,
@@ -11,7 +13,7 @@ import {
 import { parse, usageError } from './args.ts';
 import { resolveStateDir } from './state.ts';
 
-const USAGE = `mailfleet policy --rules FILE --redis HOST:PORT [--redis-password-file FILE] [--listen HOST:PORT]
+const USAGE = `mailfleet policy --rules FILE --redis HOST:PORT [--redis-password-file FILE] [--redis-tls platform|CA-FILE] [--listen HOST:PORT]
                  [--auth-listen HOST:PORT --auth-key-file FILE [--auth-tls-name NAME,...]]
                  [--metrics HOST:PORT] [--platform NAME] [--deadline-ms ${DEADLINE_MS}] [--name NAME]
        mailfleet policy [--state-dir DIR] [--listen HOST:PORT] [--auth-listen HOST:PORT [--auth-tls-name NAME,...]] [--metrics HOST:PORT] [--name NAME]`;
@@ -20,6 +22,8 @@ const OPTIONS = {
   rules: { type: 'string' },
   redis: { type: 'host-port' },
   'redis-password-file': { type: 'string' },
+  // TLS to Redis: `platform` trusts the CA derived from the password (what a platform's kvs serves), else a CA file.
+  'redis-tls': { type: 'string' },
   // Loopback by default: nothing outside the host reaches it unless asked.
   listen: { type: 'host-port', default: '127.0.0.1:10040' },
   metrics: { type: 'host-port' },
@@ -42,6 +46,34 @@ function redisPassword(file: string | undefined): string | undefined {
   return process.env.MAILFLEET_REDIS_PASSWORD || undefined;
 }
 
+const isLoopback = (host: string): boolean => (isIPv4(host) && host.startsWith('127.')) || host === '::1' || host === 'localhost';
+
+/**
+ * TLS to Redis from `--redis-tls`: `platform` trusts the CA derived from the password, as a platform's kvs serves it;
+ * anything else names a PEM file of the CAs to trust. Without it the connection is plaintext, refused when it would
+ * carry the password beyond loopback.
+ */
+function redisTls(given: string | undefined, password: string | undefined, host: string): RedisOptions['tls'] {
+  if (given === 'platform') {
+    if (password === undefined) throw usageError(USAGE, '--redis-tls platform: the CA is derived from the Redis password; give --redis-password-file');
+    return { ca: redisCa(password).certPem };
+  }
+  if (given !== undefined) {
+    let ca: string;
+    try {
+      ca = readFileSync(given, 'utf8');
+    } catch (err) {
+      throw new MailfleetError('USAGE', `--redis-tls ${given}: cannot read the CA file (${errorMessage(err)})`);
+    }
+    if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new MailfleetError('USAGE', `--redis-tls ${given}: no PEM certificate in it`);
+    return { ca };
+  }
+  if (password !== undefined && !isLoopback(host)) {
+    throw usageError(USAGE, `--redis ${host}: the password would cross the network in clear; give --redis-tls platform (a platform's kvs) or --redis-tls CA-FILE`);
+  }
+  return undefined;
+}
+
 /** Where the rules, Redis and the deadline come from, read again on SIGHUP. */
 interface Source {
   rules(): PolicyRules;
@@ -57,7 +89,9 @@ interface Source {
 /** Kubernetes (or any other place): a rules file, Redis and its password from the flags. */
 function explicitSource(values: Values, file: string): Source {
   const password = redisPassword(values['redis-password-file']);
-  const redis = { ...(values.redis ?? { host: '127.0.0.1', port: 6379 }), ...(password === undefined ? {} : { password }) };
+  const address = values.redis ?? { host: '127.0.0.1', port: 6379 };
+  const tls = redisTls(values['redis-tls'], password, address.host);
+  const redis = { ...address, ...(password === undefined ? {} : { password }), ...(tls === undefined ? {} : { tls }) };
   return {
     rules: () => loadPolicyRulesFile(file),
     redis: () => redis,
@@ -74,7 +108,7 @@ function explicitSource(values: Values, file: string): Source {
  * moves; both files are read again then.
  */
 async function platformSource(values: Values): Promise<Source> {
-  for (const flag of ['redis', 'redis-password-file', 'platform', 'deadline-ms', 'auth-key-file'] as const) {
+  for (const flag of ['redis', 'redis-password-file', 'redis-tls', 'platform', 'deadline-ms', 'auth-key-file'] as const) {
     if (values[flag] !== undefined) throw usageError(USAGE, `--${flag} comes from the platform's spec without --rules`);
   }
   const stateDir = resolveStateDir(values);
@@ -95,7 +129,9 @@ async function platformSource(values: Values): Promise<Source> {
     redis: () => {
       const kvs = (JSON.parse(readFileSync(peersFile, 'utf8')) as Peers).kvs[0];
       if (kvs === undefined) throw new MailfleetError('INSTANCE_START_FAILED', `${peersFile}: no kvs instance runs, and the policy server counts in it`);
-      return { host: kvs.host, port: first.spec.ports.redis, password: requireSecret(first.spec, 'redisPassword') };
+      const password = requireSecret(first.spec, 'redisPassword');
+      // The kvs serves TLS only, with a certificate of the CA derived from the password, for its address.
+      return { host: kvs.host, port: first.spec.ports.redis, password, tls: { ca: redisCa(password).certPem } };
     },
     keyPrefix: `mailfleet:${first.metadata.name}:policy:`,
     deadlineMs: first.spec.policy.deadlineMs,

@@ -132,8 +132,9 @@ export const overview: DashboardDefinition = {
           { expr: `${series('mailfleet_agent_backend_tls_expiry_timestamp_seconds', NS)} - time()`, legend: 'backend TLS of {{instance}} (for the proxies)' },
           { expr: `${series('mailfleet_agent_ldap_tls_expiry_timestamp_seconds', NS)} - time()`, legend: 'LDAP TLS of {{instance}} (for its clients)' },
           { expr: `${series('mailfleet_agent_doveadm_tls_expiry_timestamp_seconds', NS)} - time()`, legend: 'doveadm TLS of {{instance}} (for its callers)' },
+          { expr: `${series('mailfleet_agent_redis_tls_expiry_timestamp_seconds', NS)} - time()`, legend: 'Redis TLS of {{instance}} (for its clients)' },
         ], {
-          description: 'Served certificates, those the prober was shown, the backends\' certificates for the proxies\' logins, slapd\'s for the binds to LDAP and the proxies\' for their doveadm API (30 days, renewed 10 days before the end).',
+          description: 'Served certificates, those the prober was shown, and the internal hops\' (30 days, renewed 10 days before the end): the backends\' for the proxies\' logins, slapd\'s for the binds to LDAP, the proxies\' for their doveadm API, Redis\'s for its clients.',
         }),
         graph('Certificates on stand-in', 'short', [{ expr: sumBy(['certificate'], series('mailfleet_tls_certificate_stand_in', NS)), legend: '{{certificate}}' }], {
           description: 'Certificates served from a stand-in because the configured issuer has not delivered one yet (the single host, whose runtime issues them).',

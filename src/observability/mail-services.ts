@@ -99,7 +99,11 @@ function certificates(s: Scope, singleHost: boolean): AlertRule[] {
   const ldapRunbook = 'Its agent issues a new one 10 days before the end and has slapd read it over ldapi: its log says why that fails ("LDAP TLS certificate renewal failed"). A restarted ldap instance issues a new one at start.';
   const doveadm = 'The certificate proxy {{ $labels.instance }} serves its doveadm API\'s callers';
   const doveadmRunbook = 'Its agent issues a new one 10 days before the end and has Dovecot reload: its log says why that fails ("doveadm TLS certificate renewal failed"). A restarted proxy issues a new one at start. Until then backend sync and drains refuse it (mailfleet_backends_errors_total{kind="tls"}).';
+  const redis = 'The certificate Redis {{ $labels.instance }} serves its clients';
+  const redisRunbook = 'Its agent issues a new one 10 days before the end and has Redis read it (CONFIG SET over its own socket): its log says why that fails ("Redis TLS certificate renewal failed"). A restarted kvs issues a new one at start.';
   return [
+    expiring('MailfleetRedisTlsExpiring', 'mailfleet_agent_redis_tls_expiry_timestamp_seconds', 'warning', BACKEND_TLS_WARNING_S, redis, redisRunbook),
+    expiring('MailfleetRedisTlsExpiring', 'mailfleet_agent_redis_tls_expiry_timestamp_seconds', 'critical', BACKEND_TLS_CRITICAL_S, redis, redisRunbook),
     expiring('MailfleetDoveadmTlsExpiring', 'mailfleet_agent_doveadm_tls_expiry_timestamp_seconds', 'warning', BACKEND_TLS_WARNING_S, doveadm, doveadmRunbook),
     expiring('MailfleetDoveadmTlsExpiring', 'mailfleet_agent_doveadm_tls_expiry_timestamp_seconds', 'critical', BACKEND_TLS_CRITICAL_S, doveadm, doveadmRunbook),
     expiring('MailfleetLdapTlsExpiring', 'mailfleet_agent_ldap_tls_expiry_timestamp_seconds', 'warning', BACKEND_TLS_WARNING_S, ldap, ldapRunbook),

@@ -22,6 +22,11 @@ export interface RedisOptions {
   readonly password?: string;
   /** The ACL user. Default none (the `default` user). */
   readonly username?: string;
+  /**
+   * TLS (1.3) to Redis, trusting `ca` alone for `host` (or `servername`); absent: plaintext, which the CLI allows
+   * only to a loopback address (the password would cross the network in clear).
+   */
+  readonly tls?: { readonly ca: string; readonly servername?: string };
 }
 
 export interface LimiterOptions extends RedisOptions {
@@ -89,7 +94,10 @@ function backoff(retries: number): number {
 
 function newClient(opts: LimiterOptions, maxInFlight: number) {
   return createClient({
-    socket: { host: opts.host, port: opts.port, connectTimeout: opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS, noDelay: true, keepAlive: true, reconnectStrategy: backoff },
+    socket: {
+      host: opts.host, port: opts.port, connectTimeout: opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS, noDelay: true, keepAlive: true, reconnectStrategy: backoff,
+      ...(opts.tls === undefined ? {} : { tls: true as const, ca: opts.tls.ca, minVersion: 'TLSv1.3' as const, ...(opts.tls.servername === undefined ? {} : { servername: opts.tls.servername }) }),
+    },
     ...(opts.password === undefined ? {} : { password: opts.password }),
     ...(opts.username === undefined ? {} : { username: opts.username }),
     name: 'mailfleet-policy',

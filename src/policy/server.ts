@@ -289,7 +289,8 @@ export function createPolicyServer(opts: PolicyServerOptions): PolicyServer {
       log.info({ rules: policy.rules.map((r) => r.name), authRules: authPolicy.rules.map((r) => r.name), defaultAction: policy.failOpen.reply }, 'policy rules reloaded');
     },
     redirect(next) {
-      const same = next.host === redis.host && next.port === redis.port && next.password === redis.password && next.username === redis.username;
+      const same = next.host === redis.host && next.port === redis.port && next.password === redis.password && next.username === redis.username
+        && next.tls?.ca === redis.tls?.ca && next.tls?.servername === redis.tls?.servername;
       if (same) return;
       redis = next;
       log.info({ redis: `${next.host}:${next.port}` }, 'redis moved, reconnecting');

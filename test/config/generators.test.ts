@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { doveadmTlsPath, postfixOutboundFiles, roleConfigFiles, serviceAccountsChangeLdif, slapdConfigLdif, type ConfigInput, type Peers } from '../../src/config/index.ts';
+import { doveadmTlsPath, postfixOutboundFiles, redisSocketPath, redisTlsPath, roleConfigFiles, serviceAccountsChangeLdif, slapdConfigLdif, type ConfigInput, type Peers } from '../../src/config/index.ts';
 import { parseSpec, withSecrets, type PlatformSpec, type Role } from '../../src/spec/index.ts';
 import { testSpec } from '../support/spec.ts';
 
@@ -323,4 +323,17 @@ test('GIVEN the kvs role WHEN rendered THEN Redis requires the platform\'s passw
   const conf = roleConfigFiles('kvs', input('kvs', '127.0.0.9'))['redis.conf'] ?? '';
   assert.match(conf, new RegExp(`^requirepass ${SECRETS.redisPassword}$`, 'm'));
   assert.match(conf, /^bind 127\.0\.0\.9$/m);
+});
+
+test('GIVEN the kvs role WHEN rendered THEN its TCP port serves TLS 1.3 only, with the certificate its agent issues, and its agent has a socket of its own', () => {
+  const inst = input('kvs', '127.0.0.9');
+  const conf = roleConfigFiles('kvs', inst)['redis.conf'] ?? '';
+  assert.match(conf, /^port 0$/m, 'no plaintext port');
+  assert.match(conf, /^tls-port 6379$/m);
+  assert.match(conf, new RegExp(`^tls-cert-file ${redisTlsPath(inst.instance)}$`, 'm'));
+  assert.match(conf, new RegExp(`^tls-key-file ${redisTlsPath(inst.instance)}$`, 'm'));
+  assert.match(conf, /^tls-protocols "TLSv1\.3"$/m);
+  assert.match(conf, /^tls-auth-clients no$/m, 'the password admits clients, not a certificate');
+  assert.match(conf, new RegExp(`^unixsocket ${redisSocketPath(inst.instance)}$`, 'm'));
+  assert.match(conf, /^unixsocketperm 600$/m);
 });

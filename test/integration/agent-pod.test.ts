@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { stringify } from 'yaml';
 import { POD_NAME_PLACEHOLDER, podSecretKeys, redactSpec, roleConfigFiles, secretPlaceholder, type InstanceContext, type Peers } from '../../src/config/index.ts';
 import { redisPing } from '../../src/protocol/index.ts';
+import { redisCa } from '../../src/internal-tls/index.ts';
 import { parseSpec } from '../../src/spec/index.ts';
 import { instanceProcessGroups, processesMentioning, REPO } from '../support/platform.ts';
 
@@ -166,10 +167,12 @@ test('mailfleet agent --pod runs Redis from mounted config, spec and secrets', {
     }
   });
 
-  await t.test('THEN Redis answers PING on its port to a client with the Secret\'s password, and NOAUTH to one without', async () => {
-    const r = await redisPing({ host: ADDRESS, port: platform.spec.ports.redis, password: secrets['redis-password'], timeoutMs: 3000 });
+  await t.test('THEN Redis answers PING on its port over TLS (a certificate of the CA of the Secret\'s password) to a client with the password, NOAUTH to one without, and nothing in plain TCP', async () => {
+    const tls = { mode: 'implicit' as const, ca: redisCa(secrets['redis-password'] ?? '').certPem, minVersion: 'TLSv1.3' as const };
+    const r = await redisPing({ host: ADDRESS, port: platform.spec.ports.redis, password: secrets['redis-password'], timeoutMs: 3000, tls });
     assert.equal(r.detail.reply, '+PONG');
-    await assert.rejects(redisPing({ host: ADDRESS, port: platform.spec.ports.redis, timeoutMs: 3000 }), { code: 'PROTOCOL_UNEXPECTED_REPLY', reply: /^-NOAUTH/ });
+    await assert.rejects(redisPing({ host: ADDRESS, port: platform.spec.ports.redis, timeoutMs: 3000, tls }), { code: 'PROTOCOL_UNEXPECTED_REPLY', reply: /^-NOAUTH/ });
+    await assert.rejects(redisPing({ host: ADDRESS, port: platform.spec.ports.redis, password: secrets['redis-password'], timeoutMs: 3000 }), (err: { code?: string }) => err.code !== 'PROTOCOL_UNEXPECTED_REPLY');
   });
 
   await t.test('THEN the mounted config is installed in the config dir with the password filled in, not world-readable; the ConfigMap holds only the placeholder', () => {

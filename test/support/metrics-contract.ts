@@ -7,6 +7,7 @@ const AGENT = [
   'mailfleet_agent_daemon_up', 'mailfleet_agent_ready', 'mailfleet_agent_draining', 'mailfleet_agent_readiness_checks_total',
   'mailfleet_agent_readiness_check_duration_seconds', 'mailfleet_agent_certificate_reloads_total', 'mailfleet_agent_certificate_expiry_timestamp_seconds',
   'mailfleet_agent_backend_tls_expiry_timestamp_seconds', 'mailfleet_agent_ldap_tls_expiry_timestamp_seconds', 'mailfleet_agent_doveadm_tls_expiry_timestamp_seconds',
+  'mailfleet_agent_redis_tls_expiry_timestamp_seconds', 'mailfleet_redis_relay_connections_total', 'mailfleet_redis_relay_connections',
 ];
 
 const LMTP_ROUTER = [

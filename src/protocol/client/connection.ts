@@ -16,6 +16,8 @@ export type { ErrorDetail } from './line-socket.ts';
 export interface ConnectionTarget {
   readonly host: string;
   readonly port: number;
+  /** A unix socket to connect to instead of `host:port`, which then only name the peer in errors. */
+  readonly socketPath?: string;
   /** Limit for each step. */
   readonly timeoutMs: number;
   readonly signal?: AbortSignal;
@@ -52,7 +54,7 @@ export interface Connection {
  * rejects with `PROTOCOL_CONNECT_FAILED`, a TLS error, `PROTOCOL_TIMEOUT` or `PROTOCOL_ABORTED`.
  */
 export async function openConnection(target: ConnectionTarget): Promise<Connection> {
-  const address = formatAddress(target.host, target.port);
+  const address = target.socketPath ?? formatAddress(target.host, target.port);
   const error: Connection['error'] = (code, step, message, fields = {}) =>
     protocolError(code, message, { ...fields, address, step });
   const { signal } = target;
@@ -60,7 +62,7 @@ export async function openConnection(target: ConnectionTarget): Promise<Connecti
 
   let step = 'connect';
   let tls: TlsDetail | undefined;
-  const socket = connect({ host: target.host, port: target.port });
+  const socket = target.socketPath === undefined ? connect({ host: target.host, port: target.port }) : connect({ path: target.socketPath });
   const lines = createLineSocket(socket, (code, message, fields) => error(code, step, message, fields));
   const onAbort = (): void => lines.fail(error('PROTOCOL_ABORTED', step, 'dialog aborted', { cause: signal?.reason }));
   signal?.addEventListener('abort', onAbort, { once: true });

@@ -15,6 +15,8 @@ export interface DialogOptions {
   readonly host: string;
   /** TCP port, 1..65535. */
   readonly port: number;
+  /** A unix socket to connect to instead (a daemon's local socket for its own agent); `host` and `port` still name it. */
+  readonly socketPath?: string;
   /** Limit for each step: connect, the greeting, and each command's reply. Default {@link DEFAULT_STEP_TIMEOUT_MS}. */
   readonly timeoutMs?: number;
   /** Aborting destroys the socket and rejects with `PROTOCOL_ABORTED`. */
@@ -34,7 +36,9 @@ export interface DialogResult<D> {
 export async function connectDialog(options: DialogOptions): Promise<Connection> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
   checkOptions(options, timeoutMs);
-  return openConnection({ host: options.host, port: options.port, timeoutMs, signal: options.signal, tls: options.tls });
+  return openConnection({
+    host: options.host, port: options.port, timeoutMs, signal: options.signal, tls: options.tls, ...(options.socketPath === undefined ? {} : { socketPath: options.socketPath }),
+  });
 }
 
 /** Opens a connection, runs `dialog` on it, and destroys the socket whatever the outcome. */

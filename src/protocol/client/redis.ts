@@ -1,4 +1,7 @@
-/** Redis readiness dialog: `AUTH` when a password is given, then `PING` as a RESP array, expecting `+PONG`. */
+/**
+ * Redis dialogs: readiness (`AUTH` when a password is given, then `PING` as a RESP array, expecting `+PONG`), and one
+ * command expecting `+OK` (the agent's `CONFIG SET` on its own Redis).
+ */
 import { checkOption, readRawLine, runDialog, type DialogOptions, type DialogResult } from './dialog.ts';
 
 export interface RedisPingOptions extends DialogOptions {
@@ -40,6 +43,35 @@ export async function redisPing(options: RedisPingOptions): Promise<DialogResult
     if (reply !== PONG_REPLY) {
       throw connection.error('PROTOCOL_UNEXPECTED_REPLY', 'ping', `expected ${PONG_REPLY}`, { reply });
     }
+    return { reply };
+  });
+}
+
+/** A command argument the dialog sends: no line breaks or NULs (RESP carries any bytes, but none of ours needs them). */
+const ARGUMENT = /^[^\r\n\0]{1,4096}$/;
+
+/** `args` as a RESP array of bulk strings (lengths in bytes). */
+function respCommand(args: readonly string[]): string {
+  return [`*${args.length}`, ...args.flatMap((a) => [`$${Buffer.byteLength(a)}`, a])].join('\r\n');
+}
+
+/**
+ * Sends AUTH (with `password`), then `args` as one command, and expects `+OK` to both. An error reply rejects with
+ * `PROTOCOL_UNEXPECTED_REPLY` carrying the reply; neither the password nor the arguments are part of an error.
+ */
+export async function redisCommand(options: RedisPingOptions & { readonly args: readonly string[] }): Promise<DialogResult<RedisPingDetail>> {
+  const { password, args } = options;
+  if (password !== undefined) checkOption(options, 'password', password, PASSWORD);
+  if (args.length === 0) throw new TypeError('redisCommand needs a command');
+  for (const a of args) checkOption(options, 'args', a, ARGUMENT);
+  return runDialog(options, async (connection) => {
+    if (password !== undefined) {
+      const auth = await connection.exchange('auth', authCommand(password), readRawLine);
+      if (auth !== OK_REPLY) throw connection.error('PROTOCOL_UNEXPECTED_REPLY', 'auth', `expected ${OK_REPLY}`, { reply: auth });
+    }
+    const step = (args[0] as string).toLowerCase();
+    const reply = await connection.exchange(step, respCommand(args), readRawLine);
+    if (reply !== OK_REPLY) throw connection.error('PROTOCOL_UNEXPECTED_REPLY', step, `expected ${OK_REPLY}`, { reply });
     return { reply };
   });
 }

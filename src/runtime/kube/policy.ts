@@ -26,7 +26,7 @@ export const POLICY_RULES_DIGEST_ANNOTATION = 'mailfleet.io/policy-rules-sha256'
 
 export const policyRulesConfigMapName = (ctx: RenderContext): string => `${ctx.platform}-policy-rules`;
 
-/** `mailfleet policy`'s flags: the rules file, Redis by its pod's stable name, the password file, its deadline. */
+/** `mailfleet policy`'s flags: the rules file, Redis by its pod's stable name over TLS, the password file, its deadline. */
 function policyArgs(ctx: RenderContext): string[] {
   const { spec, platform } = ctx;
   return [
@@ -34,6 +34,8 @@ function policyArgs(ctx: RenderContext): string[] {
     '--rules', `${POLICY_RULES_DIR}/${POLICY_RULES_FILE}`,
     '--redis', `kvs-0.${serviceHost(ctx, 'kvs')}:${spec.ports.redis}`,
     '--redis-password-file', `${POD_PATHS.secrets}/${SECRET_KEYS.redisPassword}`,
+    // The kvs serves TLS only, with a certificate of the CA derived from the password (config/redis.ts).
+    '--redis-tls', 'platform',
     '--platform', platform,
     '--deadline-ms', String(spec.policy.deadlineMs),
     '--listen', `0.0.0.0:${spec.ports.policy}`,

@@ -84,7 +84,7 @@ async function proxyCheck(t: TestContext, imaps: Script, pop3s: Script, auth: st
   const relay = await authBehindRelay(t, auth);
   const ports = { lmtp: await listen(t, LMTP), imap: await listen(t, IMAP), pop3: await listen(t, POP3), imaps: await listen(t, imaps), pop3s: await listen(t, pop3s), auth: relay.port };
   const spec = testSpec(`ports: { lmtp: ${ports.lmtp}, imap: ${ports.imap}, pop3: ${ports.pop3}, imaps: ${ports.imaps}, pop3s: ${ports.pop3s}, auth: ${ports.auth} }`);
-  return readinessCheck('proxy', spec, HOST, TIMEOUT_MS, Date.now, { socketPath: relay.socketPath, secret: RELAY_SECRET, identity: 'proxy-0-readiness' });
+  return readinessCheck('proxy', spec, HOST, TIMEOUT_MS, Date.now, { authRelay: { socketPath: relay.socketPath, secret: RELAY_SECRET, identity: 'proxy-0-readiness' } });
 }
 
 test('GIVEN an msa whose health-check smtpd answers EHLO, plain and on TLS WHEN its readiness is checked THEN it passes without verifying the certificate', TEST, async (t) => {
@@ -108,7 +108,7 @@ test('GIVEN a proxy whose relay does not hold the relay key the agent checks wit
   const relay = await authBehindRelay(t, AUTH);
   const ports = { lmtp: await listen(t, LMTP), imap: await listen(t, IMAP), pop3: await listen(t, POP3), imaps: await listen(t, onTls(IMAP)), pop3s: await listen(t, onTls(POP3)) };
   const spec = testSpec(`ports: { lmtp: ${ports.lmtp}, imap: ${ports.imap}, pop3: ${ports.pop3}, imaps: ${ports.imaps}, pop3s: ${ports.pop3s}, auth: ${relay.port} }`);
-  const check = readinessCheck('proxy', spec, HOST, TIMEOUT_MS, Date.now, { socketPath: relay.socketPath, secret: 'another-relay-secret-0123456789abcdef', identity: 'proxy-0-readiness' });
+  const check = readinessCheck('proxy', spec, HOST, TIMEOUT_MS, Date.now, { authRelay: { socketPath: relay.socketPath, secret: 'another-relay-secret-0123456789abcdef', identity: 'proxy-0-readiness' } });
   await assert.rejects(run(check), /\(relay\)/);
 });
 

@@ -8,11 +8,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { ImapFlow } from 'imapflow';
 import { RSPAMD_REDIS_DB } from '../../../src/config/index.ts';
+import { redisCa } from '../../../src/internal-tls/index.ts';
 import { openLmtp } from '../../support/lmtp-client.ts';
 import { imapFlowTls } from '../../support/mail.ts';
 import type { Platform } from '../../support/platform.ts';
@@ -95,13 +96,16 @@ export function mailboxes({ platform, user, password }: LearningContext) {
   };
 }
 
-/** redis-cli against the platform's kvs, in rspamd's database, the password from STATE/secrets.json (by environment, not argv). */
+/** redis-cli against the platform's kvs over TLS, in rspamd's database, the password from STATE/secrets.json (by environment, not argv). */
 export async function rspamdRedis(platform: Platform, ...args: string[]): Promise<string> {
   const kvs = await platform.instance('kvs-0');
   const secrets = JSON.parse(readFileSync(join(platform.stateDir, 'secrets.json'), 'utf8')) as Record<string, string>;
   const password = secrets['redis-password'];
   assert.ok(password, 'the platform has a Redis password');
-  const r = spawnSync(REDIS_CLI as string, ['-h', kvs.address, '-p', String(kvs.ports.redis), '-n', String(RSPAMD_REDIS_DB), '--raw', ...args], {
+  // Redis serves TLS only, with a certificate of the CA derived from its password.
+  const ca = join(platform.stateDir, 'redis-ca.test.pem');
+  writeFileSync(ca, redisCa(password).certPem);
+  const r = spawnSync(REDIS_CLI as string, ['--tls', '--cacert', ca, '-h', kvs.address, '-p', String(kvs.ports.redis), '-n', String(RSPAMD_REDIS_DB), '--raw', ...args], {
     encoding: 'utf8', env: { ...process.env, REDISCLI_AUTH: password }, timeout: 10_000,
   });
   assert.equal(r.status, 0, `redis-cli ${args.join(' ')}: ${r.stderr}`);
