@@ -9,7 +9,7 @@ import { runCli } from '../support/platform.ts';
  * flag and what it expected. `first` is that whole line where mailfleet's parser writes it, or a pattern
  * for node's own complaints (a missing value, a value for a switch).
  */
-const CASES: { command: string; args: string[]; first: string | RegExp }[] = [
+const CASES: { command: string; args: string[]; first: string | RegExp; env?: Record<string, string> }[] = [
   { command: 'up', args: ['up', '-f', 'spec.yaml', '--log-stdout=yes'], first: /^mailfleet: .*'--log-stdout'/ },
   { command: 'down', args: ['down', '--state-dir'], first: /^mailfleet: .*--state-dir/ },
   { command: 'status', args: ['status', '--json=yes'], first: /^mailfleet: .*'--json'/ },
@@ -38,6 +38,12 @@ const CASES: { command: string; args: string[]; first: string | RegExp }[] = [
   { command: 'policy', args: ['policy', '--rules', 'rules.yaml', '--deadline-ms', '2'], first: '--deadline-ms: expected a whole number of milliseconds from 5 to 10000, got "2"' },
   { command: 'policy', args: ['policy', '--rules', 'rules.yaml', '--redis', 'kvs-0'], first: '--redis: expected HOST:PORT with a port from 0 (any free port) to 65535 (e.g. 0.0.0.0:8081, [::]:8081), got "kvs-0"' },
   { command: 'policy', args: ['policy', '--listen', '127.0.0.1:10040', '--redis', '127.0.0.1:6379'], first: '--redis comes from the platform\'s spec without --rules' },
+  {
+    command: 'policy', args: ['policy', '--rules', 'rules.yaml', '--redis', '10.0.0.5:6379'], env: { MAILFLEET_REDIS_PASSWORD: 'a-redis-password' },
+    first: '--redis 10.0.0.5: the password would cross the network in clear; give --redis-tls platform (a platform\'s kvs) or --redis-tls CA-FILE',
+  },
+  { command: 'policy', args: ['policy', '--rules', 'rules.yaml', '--redis-tls', 'platform'], first: '--redis-tls platform: the CA is derived from the Redis password; give --redis-password-file' },
+  { command: 'controller', args: ['controller', '--director', 'http://proxy-0.proxy:8080'], first: '--director http://proxy-0.proxy:8080: the doveadm API is called over https:// only (it carries the API key)' },
   { command: 'probe', args: ['probe', '--interval', '2'], first: '--interval: expected a whole number of seconds from 5 to 3600, got "2"' },
   { command: 'probe', args: ['probe', '--msa', 'submission'], first: '--msa: expected HOST:PORT with a port from 0 (any free port) to 65535 (e.g. 0.0.0.0:8081, [::]:8081), got "submission"' },
   { command: 'probe', args: ['probe', '--json'], first: '--json only with --once' },
@@ -56,12 +62,13 @@ const CASES: { command: string; args: string[]; first: string | RegExp }[] = [
   { command: 'agent drain', args: ['agent', 'drain', '--url', 'http://127.0.0.1:8081'], first: /^mailfleet: .*'--url'/ },
 ];
 
-for (const { command, args, first } of CASES) {
+for (const { command, args, first, env } of CASES) {
   test(`GIVEN mailfleet ${args.join(' ')} WHEN run THEN ${command} exits 2 naming the flag before doing anything`, (t) => {
     // A state directory nothing runs in: a command that got past its flags would fail differently.
     const stateDir = mkdtempSync('/tmp/mailfleet-unit-flags-');
     t.after(() => rmSync(stateDir, { recursive: true, force: true }));
-    const r = runCli(args, { ...process.env, MAILFLEET_STATE_DIR: join(stateDir, 'none'), KUBECONFIG: join(stateDir, 'no-kubeconfig') });
+    const { MAILFLEET_REDIS_PASSWORD: _, ...inherited } = process.env;
+    const r = runCli(args, { ...inherited, MAILFLEET_STATE_DIR: join(stateDir, 'none'), KUBECONFIG: join(stateDir, 'no-kubeconfig'), ...env });
     assert.equal(r.code, 2, r.stderr);
     assert.equal(r.stdout, '');
     const line = r.stderr.split('\n')[0] ?? '';
