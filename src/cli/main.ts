@@ -14,7 +14,7 @@ const COMMANDS: Record<string, { load: () => Promise<Run>; help: string }> = {
   restart: { load: async () => (await import('./restart.ts')).restartCommand, help: 'restart ROLE [--state-dir DIR]       rolling restart, one instance at a time' },
   accounts: { load: async () => (await import('./accounts.ts')).accountsCommand, help: 'accounts add|list|remove ...         manage mail accounts in LDAP' },
   validate: { load: async () => (await import('./validate.ts')).validateCommand, help: 'validate -f SPEC                     check a spec and print it with defaults' },
-  render: { load: async () => (await import('./render.ts')).renderCommand, help: 'render -f SPEC [-o DIR] | crd | operator | alertmanager-web | ldap-ca   Kubernetes YAML for kubectl/GitOps' },
+  render: { load: async () => (await import('./render.ts')).renderCommand, help: 'render -f SPEC [-o DIR] | crd | operator | alertmanager-web | ldap-ca | redis-ca | doveadm-ca   Kubernetes YAML for kubectl/GitOps' },
   dashboards: { load: async () => (await import('./dashboards.ts')).dashboardsCommand, help: 'dashboards -o DIR                    the Grafana dashboards as JSON files for import' },
   controller: { load: async () => (await import('./controller.ts')).controllerCommand, help: 'controller --source kube|local ...    run the backend-sync controller' },
   operator: { load: async () => (await import('./operator.ts')).operatorCommand, help: 'operator [--namespace NS|--all-namespaces] ...  reconcile MailPlatform resources' },

@@ -10,6 +10,7 @@ const USAGE = `mailfleet render -f SPEC [-o DIR]
        mailfleet render crd
        mailfleet render alertmanager-web --password-file FILE -o FILE
        mailfleet render ldap-ca --key-file FILE
+       mailfleet render redis-ca --password-file FILE | doveadm-ca --key-file FILE
        mailfleet render operator [--namespace NS] [--image IMAGE] [--watch-namespace NS | --allow-cross-namespace]
                                  [--allowed-registries REGISTRY,...] [--allowed-cluster-issuers NAME,...]`;
 
@@ -37,6 +38,16 @@ export async function renderCommand(argv: string[]): Promise<number> {
     if (values['key-file'] === undefined) throw usageError(USAGE, '--key-file is required: the LDAP TLS key (Secret key ldap-tls-key; - for stdin)');
     const { ldapCaSecretValueFromFile } = await import('./ldap-ca.ts');
     process.stdout.write(`${ldapCaSecretValueFromFile(values['key-file'])}\n`);
+    return 0;
+  }
+  if (argv[0] === 'redis-ca' || argv[0] === 'doveadm-ca') {
+    const hop = argv[0] === 'redis-ca' ? 'redis' : 'doveadm';
+    const flag = hop === 'redis' ? 'password-file' : 'key-file';
+    const { values } = parse(argv.slice(1), { [flag]: { type: 'string' } }, USAGE);
+    const file = values[flag];
+    if (typeof file !== 'string') throw usageError(USAGE, `--${flag} is required: the ${hop === 'redis' ? 'Redis password (Secret key redis-password' : 'doveadm API key (Secret key doveadm-api-key'}; - for stdin)`);
+    const { clientCaPemFromFile } = await import('./ldap-ca.ts');
+    process.stdout.write(clientCaPemFromFile(hop, file));
     return 0;
   }
   if (argv[0] === 'operator') {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { ldapCaSecretValue } from '../../src/config/index.ts';
+import { issueInternalCertificate, redisCa } from '../../src/internal-tls/index.ts';
 import { ensureBuilt } from '../support/build.ts';
 import { runCli } from '../support/platform.ts';
 import { validateObjects } from '../support/kube/openapi.ts';
@@ -83,4 +84,22 @@ test('GIVEN an LDAP TLS key in a file or on stdin WHEN render ldap-ca runs THEN 
   assert.equal(short.code, 2);
   assert.match(short.stderr, /the LDAP TLS key must be one line of at least 16 characters/);
   assert.equal(short.stdout, '');
+});
+
+test('GIVEN a Redis password or a doveadm API key WHEN render redis-ca or doveadm-ca runs THEN it prints the PEM CA a client of one\'s own trusts, which verifies what the platform serves', (t) => {
+  const password = 'a-redis-password-of-my-own-0123456789';
+  const file = join(tempDir(t), 'redis-password');
+  writeFileSync(file, `${password}\n`);
+  const redis = runCli(['render', 'redis-ca', '--password-file', file]);
+  assert.equal(redis.code, 0, redis.stderr);
+  const ca = new X509Certificate(redis.stdout);
+  assert.equal(ca.subject, 'CN=mailfleet redis CA\nO=mailfleet');
+  const leaf = new X509Certificate(issueInternalCertificate(redisCa(password), { hosts: ['127.0.0.1'], validityDays: 1 }).pem.replace(/^[\s\S]*?(?=-----BEGIN CERTIFICATE-----)/, ''));
+  assert.ok(leaf.verify(ca.publicKey), 'a certificate the kvs agent issues verifies against the printed CA');
+  const doveadm = spawnSync(process.execPath, [ensureBuilt(), 'render', 'doveadm-ca', '--key-file', '-'], { input: password, encoding: 'utf8' });
+  assert.equal(doveadm.status, 0, doveadm.stderr);
+  assert.equal(new X509Certificate(doveadm.stdout).subject, 'CN=mailfleet doveadm CA\nO=mailfleet');
+  const missing = runCli(['render', 'redis-ca']);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /--password-file is required/);
 });
