@@ -1,6 +1,6 @@
 /**
  * A proxy's side of TLS on the auth policy hop: its agent writes the hop's CA (derived from the credential it holds,
- * src/internal-tls/auth-policy.ts) where its Dovecot's auth process reads it (`ssl_client_ca_file`), before Dovecot
+ * src/internal-tls/client-cas.ts) where its Dovecot's auth process reads it (`ssl_client_ca_file`), before Dovecot
  * starts. A public certificate: the auth process reads it as its own unprivileged user.
  */
 import { authPolicyCaPath, type InstanceContext } from '../config/index.ts';

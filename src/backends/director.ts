@@ -1,7 +1,7 @@
 /**
  * The Dovecot 2.3 director over the doveadm HTTP API of a proxy. The API key is sent, never logged, and only over
  * TLS: the proxy's certificate is checked against the doveadm hop's CA alone (derived from the same key,
- * src/internal-tls/doveadm.ts) for the name or address dialled.
+ * src/internal-tls/client-cas.ts) for the name or address dialled.
  */
 import { request } from 'node:https';
 import { doveadmCa } from '../internal-tls/index.ts';

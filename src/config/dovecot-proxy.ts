@@ -28,7 +28,7 @@ export function doveadmTlsPath(instance: InstanceContext): string {
 /**
  * The doveadm HTTP listener's TLS: its callers (the backend-sync controller, the operator, a draining mailbox) send
  * the API key with every request, so it serves implicit TLS 1.3 only, with a certificate from the doveadm hop's CA
- * (src/internal-tls/doveadm.ts) that its callers check. The `protocol doveadm` filter gives doveadm-server its own
+ * (src/internal-tls/client-cas.ts) that its callers check. The `protocol doveadm` filter gives doveadm-server its own
  * certificate; the login services keep the public ones. A request in plain HTTP gets no answer.
  */
 export function dovecotDoveadmTlsSettings(instance: InstanceContext): string[] {

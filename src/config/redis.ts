@@ -19,7 +19,7 @@ export function redisSocketPath(instance: InstanceContext): string {
  * the agent fills.
  *
  * The password crosses the network inside TLS only: the TCP port serves TLS 1.3 alone (`port 0`, `tls-port`), with a
- * certificate the agent issues from the Redis hop's CA (src/internal-tls/redis.ts), which clients check. Clients
+ * certificate the agent issues from the Redis hop's CA (src/internal-tls/client-cas.ts), which clients check. Clients
  * present no certificate (`tls-auth-clients no`): the password is what admits them.
  */
 export function redisFiles({ spec, instance }: ConfigInput): ConfigFiles {

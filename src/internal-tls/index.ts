@@ -4,7 +4,5 @@
  * brings a certificate library).
  */
 export { certificatePem, deriveInternalCa, issueInternalCertificate, positiveSerial, wholeSeconds, type InternalCa, type InternalCaKey, type IssuedCertificate } from './ca.ts';
-export { authPolicyCa } from './auth-policy.ts';
-export { doveadmCa } from './doveadm.ts';
-export { redisCa } from './redis.ts';
+export { authPolicyCa, doveadmCa, redisCa } from './client-cas.ts';
 export { INTERNAL_TLS_CHECK_MS, INTERNAL_TLS_RENEW_BEFORE_MS, INTERNAL_TLS_VALIDITY_DAYS, internalTlsDue } from './lifetime.ts';
