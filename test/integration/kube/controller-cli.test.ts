@@ -28,7 +28,7 @@ test('GIVEN two controller replicas WHEN they start THEN one holds the Lease, bo
     const child = spawn(process.execPath, [
       main, 'controller', '--source', 'kube', '--kubeconfig', kubeconfig, '--namespace', NS, '--identity', `controller-${i}`,
       // No director answers here: the leader's reconcile fails and retries, which readiness does not depend on.
-      '--director', 'http://127.88.0.100:8080', '--api-key-file', keyFile, '--listen', `${address}:8081`, '--resync', '2',
+      '--director', 'https://127.88.0.100:8080', '--api-key-file', keyFile, '--listen', `${address}:8081`, '--resync', '2',
     ], { stdio: ['ignore', 'ignore', 'ignore'] });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     t.after(() => {
