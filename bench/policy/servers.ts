@@ -10,11 +10,12 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as connectTcp } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { roleConfigFiles, type Peers } from '../../src/config/index.ts';
+import { redisTlsPath, roleConfigFiles, type InstanceContext, type Peers } from '../../src/config/index.ts';
+import { issueInternalCertificate, redisCa } from '../../src/internal-tls/index.ts';
+import { redisPing as ping } from '../../src/protocol/index.ts';
 import { parseSpec, ROLES } from '../../src/spec/index.ts';
 import { parseMetrics, scrape, total } from '../exporter/metrics.ts';
 import type { Defer } from '../support/cleanup.ts';
@@ -178,25 +179,9 @@ function policyd(dbDir: string | undefined): ServerUnderTest {
   };
 }
 
-/** The Redis AUTH and PING dialogue once; resolves with whether it answered +OK and +PONG. */
-function redisPing(host: string, port: number, password: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connectTcp({ host, port });
-    let buf = '';
-    socket.setEncoding('latin1');
-    socket.setTimeout(1000, () => socket.destroy());
-    socket.on('connect', () => socket.write(`AUTH ${password}\r\nPING\r\n`));
-    socket.on('data', (chunk: string) => {
-      buf += chunk;
-      const lines = buf.split('\r\n');
-      if (lines.length > 2 || !buf.startsWith('+OK')) {
-        socket.destroy();
-        resolve(lines[0] === '+OK' && lines[1] === '+PONG');
-      }
-    });
-    socket.on('close', () => resolve(false));
-    socket.on('error', () => resolve(false));
-  });
+/** The Redis AUTH and PING dialogue once, over TLS trusting `ca`; resolves with whether it answered +OK and +PONG. */
+function redisPing(host: string, port: number, password: string, ca: string): Promise<boolean> {
+  return ping({ host, port, password, timeoutMs: 1000, tls: { mode: 'implicit', ca, minVersion: 'TLSv1.3' } }).then(() => true, () => false);
 }
 
 /** mailfleet's counts from its /metrics. */
@@ -207,10 +192,11 @@ async function mailfleetCounts(): Promise<ServerCounts> {
 
 /**
  * The platform's `kvs` Redis config (`src/config/redis.ts`: append-only file, fsync every second, `requirepass`
- * a fresh random password as the platform's generated one is), rendered for the bench's address and a data
- * directory in `dir`; returns the config file, where Redis listens and a file holding the password (0600).
+ * a fresh random password as the platform's generated one is, TLS 1.3 only with a certificate of the CA derived from
+ * it), rendered for the bench's address and a data directory in `dir`; returns the config file, where Redis listens,
+ * a file holding the password (0600) and the CA.
  */
-function kvsConfig(dir: string): { file: string; host: string; port: number; password: string; passwordFile: string } {
+function kvsConfig(dir: string): { file: string; host: string; port: number; password: string; passwordFile: string; ca: string } {
   const password = randomBytes(24).toString('base64url');
   const yaml = 'apiVersion: mailfleet.io/v1alpha1\nkind: MailPlatform\nmetadata: { name: bench-policy }\nspec:\n'
     + `  domains: [bench.test]\n  redis: { password: ${password} }\n`;
@@ -218,16 +204,16 @@ function kvsConfig(dir: string): { file: string; host: string; port: number; pas
   const dataDir = join(dir, 'kvs');
   mkdirSync(dataDir);
   const peers = Object.fromEntries(ROLES.map((r) => [r, []])) as unknown as Peers;
-  const files = roleConfigFiles('kvs', {
-    spec: platform.spec,
-    peers,
-    instance: { role: 'kvs', name: 'kvs-0', listen: REDIS_HOST, configDir: dataDir, dataDir, runDir: dataDir, mailDir: dataDir, tlsDir: dataDir },
-  });
+  const instance: InstanceContext = { role: 'kvs', name: 'kvs-0', listen: REDIS_HOST, configDir: dataDir, dataDir, runDir: dataDir, mailDir: dataDir, tlsDir: dataDir };
+  const files = roleConfigFiles('kvs', { spec: platform.spec, peers, instance });
   const file = join(dataDir, 'redis.conf');
   writeFileSync(file, files['redis.conf'] ?? '', { mode: 0o600 });
+  // Redis serves TLS only, as the kvs agent sets it up: a certificate of the CA derived from the password.
+  const ca = redisCa(password);
+  writeFileSync(redisTlsPath(instance), issueInternalCertificate(ca, { hosts: [REDIS_HOST], validityDays: 1 }).pem, { mode: 0o600 });
   const passwordFile = join(dir, 'redis-password');
   writeFileSync(passwordFile, password, { mode: 0o600 });
-  return { file, host: REDIS_HOST, port: platform.spec.ports.redis, password, passwordFile };
+  return { file, host: REDIS_HOST, port: platform.spec.ports.redis, password, passwordFile, ca: ca.certPem };
 }
 
 /**
@@ -246,7 +232,7 @@ function mailfleet(cli: string): ServerUnderTest {
       await assertNothingListens(MAILFLEET_METRICS.host, MAILFLEET_METRICS.port);
       const redis = foreground('redis', [BINARIES.redis, kvs.file], dir, defer);
       const deadline = Date.now() + START_TIMEOUT_MS;
-      while (!(await redisPing(kvs.host, kvs.port, kvs.password))) {
+      while (!(await redisPing(kvs.host, kvs.port, kvs.password, kvs.ca))) {
         signal.throwIfAborted();
         if (!alive(redis)()) throw new Error(`redis-server exited while starting (see ${join(dir, 'redis.log')})`);
         if (Date.now() > deadline) throw new Error(`redis-server not answering PING after ${START_TIMEOUT_MS / 1000} s`);
@@ -255,7 +241,7 @@ function mailfleet(cli: string): ServerUnderTest {
       const rules = join(dir, 'rules.yaml');
       writeFileSync(rules, mailfleetRules());
       const proc = foreground('mailfleet', [cli, 'policy', '--listen', `${this.host}:${this.port}`, '--redis', `${kvs.host}:${kvs.port}`,
-        '--redis-password-file', kvs.passwordFile, '--rules', rules, '--metrics', `${MAILFLEET_METRICS.host}:${MAILFLEET_METRICS.port}`], dir, defer);
+        '--redis-password-file', kvs.passwordFile, '--redis-tls', 'platform', '--rules', rules, '--metrics', `${MAILFLEET_METRICS.host}:${MAILFLEET_METRICS.port}`], dir, defer);
       await waitListening('mailfleet', this.host, this.port, alive(proc), START_TIMEOUT_MS, signal);
       // Requests before Redis is connected would be answered by the default action, unjudged: wait for it.
       for (;;) {
