@@ -28,7 +28,7 @@ import { runBench } from './support/run.ts';
 
 const STATE_PREFIX = '/tmp/mailfleet-bench-policy-';
 const USAGE = 'usage: node bench/policy.ts [--connections 1,8,64] [--seconds 10] [--warmup 2] [--clients 4096] [--seed 1] '
-  + '[--only noop,postfwd,policyd-rate-limit,mailfleet] [--mailfleet PATH] [--policyd-db DIR] [--quick] [--keep]';
+  + '[--only noop,postfwd,policyd-rate-limit,mailfleet] [--mailfleet PATH] [--policyd-db DIR] [--redis-plain] [--quick] [--keep]';
 /** The connections cycle through this many pre-encoded requests. */
 const POOL_REQUESTS = 8192;
 const MAX_CONNECTIONS = 1000;
@@ -50,6 +50,8 @@ interface Options {
   mailfleet: string;
   /** Where policyd-rate-limit keeps its SQLite database (the run's directory, on disk as Debian's is). */
   policydDb: string | undefined;
+  /** mailfleet's Redis in plaintext, as the kvs served it before TLS: what TLS costs, by difference. */
+  redisPlain: boolean;
   /** Keep the state directory (configs and logs of every run) after a successful run. */
   keep: boolean;
 }
@@ -70,7 +72,7 @@ function options(argv: string[]): Options {
     args: argv,
     options: {
       connections: { type: 'string' }, seconds: { type: 'string' }, warmup: { type: 'string' }, clients: { type: 'string' }, seed: { type: 'string' },
-      only: { type: 'string' }, mailfleet: { type: 'string' }, 'policyd-db': { type: 'string' }, quick: { type: 'boolean' }, keep: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      only: { type: 'string' }, mailfleet: { type: 'string' }, 'policyd-db': { type: 'string' }, 'redis-plain': { type: 'boolean' }, quick: { type: 'boolean' }, keep: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
@@ -96,6 +98,7 @@ function options(argv: string[]): Options {
     servers: SERVER_NAMES.filter((s) => only.includes(s)),
     mailfleet: values.mailfleet ?? MAILFLEET_CLI,
     policydDb: values['policyd-db'],
+    redisPlain: values['redis-plain'] === true,
     keep: values.keep === true,
   };
 }
@@ -139,7 +142,7 @@ async function main(): Promise<number> {
     for (const connections of opts.connections) {
       for (const name of opts.servers) {
         signal.throwIfAborted();
-        const server = serverFor(name, { mailfleetCli: opts.mailfleet, policydDbDir: opts.policydDb });
+        const server = serverFor(name, { mailfleetCli: opts.mailfleet, policydDbDir: opts.policydDb, redisPlain: opts.redisPlain });
         console.error(`bench: ${name} at ${connections} connection${connections === 1 ? '' : 's'}${checked.has(name) || !server.hasRule ? '' : ' (with the rule check first)'}`);
         runStack = cleanupStack();
         const runOptions = {
@@ -163,7 +166,7 @@ async function main(): Promise<number> {
       }
     }
     await cleanUp();
-    printHeader({ servers: opts.servers, connections: opts.connections, seconds: opts.seconds, warmup: opts.warmup, clients: opts.clients, meanBytes: runs[0]?.load.poolMeanBytes ?? NaN, policydDb: opts.policydDb });
+    printHeader({ servers: opts.servers, connections: opts.connections, seconds: opts.seconds, warmup: opts.warmup, clients: opts.clients, meanBytes: runs[0]?.load.poolMeanBytes ?? NaN, policydDb: opts.policydDb, redisPlain: opts.redisPlain });
     for (const c of opts.connections) printConnections(c, runs.filter((r) => r.connections === c));
     printRuleChecks(runs);
     printServerCounts(runs);

@@ -47,9 +47,10 @@ export function fasterAnchor(runs: RunResult[]): RunResult | undefined {
   return runs.filter((r) => ANCHORS.includes(r.server)).sort((a, b) => perS(b) - perS(a))[0];
 }
 
-export function printHeader(opts: { servers: ServerName[]; connections: number[]; seconds: number; warmup: number; clients: number; meanBytes: number; policydDb: string | undefined }): void {
+export function printHeader(opts: { servers: ServerName[]; connections: number[]; seconds: number; warmup: number; clients: number; meanBytes: number; policydDb: string | undefined; redisPlain: boolean }): void {
   console.log(`policy bench: ${opts.servers.join(', ')} at ${opts.connections.join(', ')} connections; ${opts.seconds} s per run after ${opts.warmup} s of warm-up; ${availableParallelism()} CPUs`);
   console.log(`  rule: 1,000 recipients per 60 s per client address; RCPT requests of Postfix 3.7 (${int(opts.meanBytes)} bytes on average) from ${int(opts.clients)} client addresses`);
+  if (opts.servers.includes('mailfleet')) console.log(`  mailfleet's Redis: ${opts.redisPlain ? 'plaintext (--redis-plain; the platform\'s kvs serves TLS only)' : 'TLS 1.3, as the platform\'s kvs serves it'}`);
   if (opts.servers.includes('policyd-rate-limit')) console.log(`  policyd-rate-limit's SQLite database: ${opts.policydDb === undefined ? 'on disk, in the run\'s directory (as Debian keeps it in /var/lib)' : `in ${opts.policydDb}`}`);
 }
 

@@ -179,9 +179,9 @@ function policyd(dbDir: string | undefined): ServerUnderTest {
   };
 }
 
-/** The Redis AUTH and PING dialogue once, over TLS trusting `ca`; resolves with whether it answered +OK and +PONG. */
-function redisPing(host: string, port: number, password: string, ca: string): Promise<boolean> {
-  return ping({ host, port, password, timeoutMs: 1000, tls: { mode: 'implicit', ca, minVersion: 'TLSv1.3' } }).then(() => true, () => false);
+/** The Redis AUTH and PING dialogue once, over TLS trusting `ca` (plaintext without); resolves with whether it answered +OK and +PONG. */
+function redisPing(host: string, port: number, password: string, ca: string | undefined): Promise<boolean> {
+  return ping({ host, port, password, timeoutMs: 1000, ...(ca === undefined ? {} : { tls: { mode: 'implicit' as const, ca, minVersion: 'TLSv1.3' as const } }) }).then(() => true, () => false);
 }
 
 /** mailfleet's counts from its /metrics. */
@@ -196,7 +196,7 @@ async function mailfleetCounts(): Promise<ServerCounts> {
  * it), rendered for the bench's address and a data directory in `dir`; returns the config file, where Redis listens,
  * a file holding the password (0600) and the CA.
  */
-function kvsConfig(dir: string): { file: string; host: string; port: number; password: string; passwordFile: string; ca: string } {
+function kvsConfig(dir: string, plain: boolean): { file: string; host: string; port: number; password: string; passwordFile: string; ca: string | undefined } {
   const password = randomBytes(24).toString('base64url');
   const yaml = 'apiVersion: mailfleet.io/v1alpha1\nkind: MailPlatform\nmetadata: { name: bench-policy }\nspec:\n'
     + `  domains: [bench.test]\n  redis: { password: ${password} }\n`;
@@ -207,27 +207,29 @@ function kvsConfig(dir: string): { file: string; host: string; port: number; pas
   const instance: InstanceContext = { role: 'kvs', name: 'kvs-0', listen: REDIS_HOST, configDir: dataDir, dataDir, runDir: dataDir, mailDir: dataDir, tlsDir: dataDir };
   const files = roleConfigFiles('kvs', { spec: platform.spec, peers, instance });
   const file = join(dataDir, 'redis.conf');
-  writeFileSync(file, files['redis.conf'] ?? '', { mode: 0o600 });
+  const conf = files['redis.conf'] ?? '';
+  // --redis-plain: the port in plaintext, as before TLS; nothing else changes.
+  writeFileSync(file, plain ? conf.replace(/^port 0\n/m, '').replace(/^tls-port /m, 'port ').replace(/^tls-.*\n/gm, '') : conf, { mode: 0o600 });
   // Redis serves TLS only, as the kvs agent sets it up: a certificate of the CA derived from the password.
   const ca = redisCa(password);
   writeFileSync(redisTlsPath(instance), issueInternalCertificate(ca, { hosts: [REDIS_HOST], validityDays: 1 }).pem, { mode: 0o600 });
   const passwordFile = join(dir, 'redis-password');
   writeFileSync(passwordFile, password, { mode: 0o600 });
-  return { file, host: REDIS_HOST, port: platform.spec.ports.redis, password, passwordFile, ca: ca.certPem };
+  return { file, host: REDIS_HOST, port: platform.spec.ports.redis, password, passwordFile, ca: plain ? undefined : ca.certPem };
 }
 
 /**
  * mailfleet: `mailfleet policy --listen … --redis … --rules FILE --metrics …`, with a redis-server of its own
  * configured as the platform's `kvs`. Ready when it accepts connections and its /metrics says Redis is up.
  */
-function mailfleet(cli: string): ServerUnderTest {
+function mailfleet(cli: string, redisPlain: boolean): ServerUnderTest {
   return {
     name: 'mailfleet',
     host: ADDRESSES.mailfleet,
     port: POLICY_PORT,
     hasRule: true,
     async start(dir, defer, signal) {
-      const kvs = kvsConfig(dir);
+      const kvs = kvsConfig(dir, redisPlain);
       await assertNothingListens(kvs.host, kvs.port);
       await assertNothingListens(MAILFLEET_METRICS.host, MAILFLEET_METRICS.port);
       const redis = foreground('redis', [BINARIES.redis, kvs.file], dir, defer);
@@ -241,7 +243,7 @@ function mailfleet(cli: string): ServerUnderTest {
       const rules = join(dir, 'rules.yaml');
       writeFileSync(rules, mailfleetRules());
       const proc = foreground('mailfleet', [cli, 'policy', '--listen', `${this.host}:${this.port}`, '--redis', `${kvs.host}:${kvs.port}`,
-        '--redis-password-file', kvs.passwordFile, '--redis-tls', 'platform', '--rules', rules, '--metrics', `${MAILFLEET_METRICS.host}:${MAILFLEET_METRICS.port}`], dir, defer);
+        '--redis-password-file', kvs.passwordFile, ...(kvs.ca === undefined ? [] : ['--redis-tls', 'platform']), '--rules', rules, '--metrics', `${MAILFLEET_METRICS.host}:${MAILFLEET_METRICS.port}`], dir, defer);
       await waitListening('mailfleet', this.host, this.port, alive(proc), START_TIMEOUT_MS, signal);
       // Requests before Redis is connected would be answered by the default action, unjudged: wait for it.
       for (;;) {
@@ -266,6 +268,8 @@ export interface ServerChoices {
   mailfleetCli: string;
   /** Where policyd-rate-limit's SQLite database goes instead of the run's directory. */
   policydDbDir: string | undefined;
+  /** mailfleet's Redis in plaintext instead of TLS. */
+  redisPlain: boolean;
 }
 
 export function serverFor(name: ServerName, choices: ServerChoices): ServerUnderTest {
@@ -273,7 +277,7 @@ export function serverFor(name: ServerName, choices: ServerChoices): ServerUnder
     case 'noop': return noop;
     case 'postfwd': return postfwd;
     case 'policyd-rate-limit': return policyd(choices.policydDbDir);
-    case 'mailfleet': return mailfleet(choices.mailfleetCli);
+    case 'mailfleet': return mailfleet(choices.mailfleetCli, choices.redisPlain);
   }
 }
 
