@@ -253,10 +253,11 @@ export function readinessCheck(role: AgentRole, spec: PlatformSpec, host: string
       const password = requireSecret(spec, 'redisPassword');
       // What Redis's certificate names where it listens on every address (redis-tls.ts).
       const dialled = listensOnEveryAddress(host) ? '127.0.0.1' : host;
-      const ca = redisCa(password).certPem;
+      // One options object for every check: the dialog caches its TLS context by it.
+      const tls = { mode: 'implicit', ca: redisCa(password).certPem, minVersion: 'TLSv1.3' } as const;
       // TLS, AUTH and PING as clients make them once a TLS_RECHECK_MS; PING on Redis's own socket at every probe.
       const overTls = afterSuccessEvery(async (signal) => {
-        await redisPing({ ...base, host: dialled, port: ports.redis, password, signal, tls: { mode: 'implicit', ca, minVersion: 'TLSv1.3' } });
+        await redisPing({ ...base, host: dialled, port: ports.redis, password, signal, tls });
       }, TLS_RECHECK_MS, now);
       const { redisSocket } = local;
       return async (signal) => {
