@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   BACKEND_NOT_ROUTABLE: 'a ready mailbox backend did not reach every director in time',
   KUBE_FAILED: 'a Kubernetes API request failed',
   USAGE: 'a command line was not understood',
+  HELP: 'the usage of a command was asked for (--help)',
   DNS_NAME_INVALID: 'a host name to audit is not a valid DNS name',
   DNS_AUDIT_FAILED: 'the DNS resolver audit could not run or observe the resolver',
   SECRET_MISSING: 'a platform secret has no value where one is needed',

@@ -151,6 +151,9 @@ export function check<S extends OptionSpec>(label: string, spec: S, raw: string,
 
 /** node:util parseArgs over the declared flags, every value checked and typed; frozen. Usage errors are USAGE (exit 2). */
 export function parse<const O extends Options>(argv: string[], options: O, usage: string): { values: Values<O>; positionals: string[] } {
+  // `--help` (or `-h`) anywhere before a `--`: the command's usage on stdout, exit 0 (main.ts), nothing else done.
+  const end = argv.indexOf('--');
+  if (!('help' in options) && (end === -1 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h')) throw new MailfleetError('HELP', `usage: ${usage}`);
   const config: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
   for (const [name, spec] of Object.entries(options)) {
     config[name] = { type: spec.type === 'boolean' ? 'boolean' : 'string', ...(spec.short === undefined ? {} : { short: spec.short }) };

@@ -50,6 +50,10 @@ async function main(argv: string[]): Promise<number> {
     const run = await command.load();
     return await run(rest);
   } catch (err) {
+    if (isMailfleetError(err, 'HELP')) {
+      process.stdout.write(`${err.message}\n`);
+      return 0;
+    }
     if (isMailfleetError(err)) {
       process.stderr.write(`mailfleet: ${err.message}\n`);
       for (const line of err.details) process.stderr.write(`  ${line}\n`);

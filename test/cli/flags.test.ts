@@ -77,3 +77,14 @@ for (const { command, args, first, env } of CASES) {
     assert.match(r.stderr, /\nusage: mailfleet /);
   });
 }
+
+test('GIVEN --help or -h after a command WHEN run THEN its usage is on stdout and it exits 0, doing nothing else', () => {
+  for (const args of [['up', '--help'], ['controller', '-h'], ['policy', '--rules', 'rules.yaml', '--help'], ['render', 'redis-ca', '--help']]) {
+    const r = runCli(args);
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`^usage: mailfleet ${args[0]} `), args.join(' '));
+    assert.equal(r.stderr, '');
+  }
+  // After `--` it is an argument, not a flag.
+  assert.equal(runCli(['scale', 'mailbox', '--', '--help']).code, 2);
+});
