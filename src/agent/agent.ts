@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
-  AUTH_RELAY_TARGET_FILE, authRelayListenHost, authRelaySocketPath, parseAuthRelayTarget, dovecotStatsSocket, postfixProxyServices, QUOTA_RELAY_DEADLINE_MS, redisRelayListenHost, redisSocketPath, servesTls,
+  AUTH_RELAY_TARGET_FILE, authRelayListenHost, authRelaySocketPath, parseAuthRelayTarget, dovecotStatsSocket, postfixProxyServices, QUOTA_RELAY_DEADLINE_MS, redisRelaySocketPath, redisSocketPath, servesTls,
   type InstanceContext, type Peers,
 } from '../config/index.ts';
 import { errorMessage } from '../errors.ts';
@@ -18,7 +18,7 @@ import { drainRole, type DrainReport } from './drain.ts';
 import { agentSocket } from './paths.ts';
 import { shortSocketPath, startProxyGate, type ProxyGate } from './proxy-gate.ts';
 import { startAgentControl } from './control.ts';
-import { ensureDir } from './fs.ts';
+import { account, ensureDir, PRIVILEGED } from './fs.ts';
 import { startHealth } from './health.ts';
 import { waitUntilStartable } from './start-wait.ts';
 import { readinessCheck, type AuthRelayCheck } from './readiness.ts';
@@ -153,10 +153,13 @@ async function startAuthRelay(spec: PlatformSpec, instance: AgentOptions['instan
 /** An `as` agent carries rspamd's Redis connections over TLS to the kvs (redis-relay.ts), to wherever the kvs is now. */
 async function startFilterRedisRelay(spec: PlatformSpec, instance: AgentOptions['instance'], peers: () => Peers, log: Logger, registry: Registry): Promise<{ close(): Promise<void> } | undefined> {
   if (instance.role !== 'as') return undefined;
-  const [{ startRedisRelay }, { redisCa }, { requireSecret }] = await Promise.all([import('./redis-relay.ts'), import('../internal-tls/index.ts'), import('../spec/index.ts')]);
+  const [{ startRedisRelay }, { redisCa }, { requireSecret }, { RSPAMD_USER }] = await Promise.all([
+    import('./redis-relay.ts'), import('../internal-tls/index.ts'), import('../spec/index.ts'), import('./filter-daemons.ts'),
+  ]);
   return startRedisRelay({
-    host: redisRelayListenHost(instance),
-    port: spec.ports.redis,
+    path: redisRelaySocketPath(instance),
+    // rspamd's workers connect as its user; an unprivileged agent (tests) runs rspamd as itself.
+    ...(PRIVILEGED ? { gid: account(RSPAMD_USER).gid } : {}),
     target: () => {
       const kvs = peers().kvs[0];
       return kvs === undefined ? undefined : { host: kvs.host, port: spec.ports.redis };

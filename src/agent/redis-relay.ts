@@ -1,21 +1,22 @@
 /**
  * The filters' way to Redis. rspamd (Debian's 3.4) speaks no TLS to Redis, and the kvs serves TLS only, so an `as`
- * agent takes rspamd's Redis connections on its own loopback (the pod's `127.0.0.1`; on one host the instance's
- * address) and carries each over TLS 1.3 to the kvs, checking its certificate against the Redis hop's CA for the name
- * it dials. rspamd sends AUTH itself: the password crosses the network inside TLS only.
+ * agent takes rspamd's Redis connections on a unix socket in its run dir (root and rspamd's group only) and carries
+ * each over TLS 1.3 to the kvs, checking its certificate against the Redis hop's CA for the name it dials. rspamd
+ * sends AUTH itself: the password crosses the network inside TLS only, and no TCP listener offers the relay to others.
  *
  * Where to is asked for each connection (`target()`), so a kvs that moved is reached at its new address. Bounded: at
  * most `maxConnections` at once; Redis must take the handshake within `connectTimeoutMs`, or rspamd's connection is
  * closed (rspamd reconnects by itself). Data waits until the handshake is done, then flows both ways with
  * backpressure; TCP keepalive finds peers that vanished.
  */
+import { chmodSync, chownSync, rmSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { Counter, Gauge, type Registry } from '../metrics/index.ts';
 import { createLogThrottle } from '../policy/log-throttle.ts';
-import { closeServer, joinSockets, listenOn } from '../sockets.ts';
+import { closeServer, joinSockets } from '../sockets.ts';
 
 export const REDIS_RELAY_MAX_CONNECTIONS = 256;
 const HANDSHAKE_TIMEOUT_MS = 5000;
@@ -28,9 +29,10 @@ export interface RedisRelayTarget {
 }
 
 export interface RedisRelayOptions {
-  /** Where rspamd connects (loopback). */
-  host: string;
-  port: number;
+  /** The unix socket rspamd connects to; a stale one is replaced. */
+  path: string;
+  /** The group that may connect besides root (rspamd's); none: root only. */
+  gid?: number;
   /** The Redis to carry a new connection to, or undefined when none runs. */
   target: () => RedisRelayTarget | undefined;
   /** The CA certificates trusted for Redis's certificate (PEM). */
@@ -44,7 +46,6 @@ export interface RedisRelayOptions {
 }
 
 export interface RedisRelay {
-  port: number;
   close(): Promise<void>;
 }
 
@@ -133,7 +134,16 @@ export async function startRedisRelay(opts: RedisRelayOptions): Promise<RedisRel
 
   const server = createServer({ pauseOnConnect: true }, carry);
   server.maxConnections = opts.maxConnections ?? REDIS_RELAY_MAX_CONNECTIONS;
-  const port = await listenOn(server, opts.port, opts.host);
+  rmSync(opts.path, { force: true });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.path, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  chmodSync(opts.path, opts.gid === undefined ? 0o600 : 0o660);
+  if (opts.gid !== undefined) chownSync(opts.path, 0, opts.gid);
   server.on('error', (err) => opts.log.error({ err: errorMessage(err) }, 'Redis relay error'));
-  return { port, close: () => closeServer(server, open) };
+  return { close: () => closeServer(server, open) };
 }

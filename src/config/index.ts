@@ -24,7 +24,7 @@ export { POLICY_RULES_FILE, policyRulesFile } from './policy-rules.ts';
 export { QUOTA_RELAY_DEADLINE_MS } from './postfix-quota.ts';
 export { QUOTA_OVER_REPLY } from './dovecot-quota-status.ts';
 export { MILTER_COMMAND_TIMEOUT_S, MILTER_CONNECT_TIMEOUT_S, postfixMilterSettings } from './postfix-milter.ts';
-export { RSPAMD, RSPAMD_CONF, RSPAMD_LOCAL_D, RSPAMD_REDIS_DB, RSPAMD_TASK_TIMEOUT_S, redisRelayListenHost, rspamdArguments, rspamdFiles, rspamdVariables } from './rspamd.ts';
+export { RSPAMD, RSPAMD_CONF, RSPAMD_LOCAL_D, RSPAMD_REDIS_DB, RSPAMD_TASK_TIMEOUT_S, redisRelaySocketPath, rspamdArguments, rspamdFiles, rspamdVariables } from './rspamd.ts';
 export { PUBLIC_LIST_MODULES, RSPAMD_OVERRIDE_PREFIX, VIRUS_SYMBOL } from './rspamd-modules.ts';
 export { CLAMAV_USER, CLAMD, CLAMD_CONF, CLAMD_MAX_THREADS, CLAMD_SELF_CHECK_S, clamdFiles, clamdStreamLimit, FRESHCLAM, FRESHCLAM_CONF, freshclamFiles, SIGNATURE_FILE_PATTERN } from './clamd.ts';
 export { POSTFIX_SNI_MAP } from './postfix-tls.ts';

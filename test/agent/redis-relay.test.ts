@@ -5,6 +5,9 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { createServer, type TLSSocket } from 'node:tls';
 import { startRedisRelay } from '../../src/agent/redis-relay.ts';
@@ -34,14 +37,19 @@ async function tlsRedis(t: TestContext, ca = redisCa(PASSWORD), hosts = ['127.0.
 
 async function relay(t: TestContext, target: () => { host: string; port: number } | undefined, connectTimeoutMs = 2000) {
   const registry = instanceRegistry('as', 'as-0');
-  const started = await startRedisRelay({ host: '127.0.0.1', port: 0, target, ca: redisCa(PASSWORD).certPem, log, registry, connectTimeoutMs });
-  t.after(() => started.close());
-  return { port: started.port, registry };
+  const dir = mkdtempSync(join(tmpdir(), 'mailfleet-redis-relay-'));
+  const path = join(dir, 'redis-relay.sock');
+  const started = await startRedisRelay({ path, target, ca: redisCa(PASSWORD).certPem, log, registry, connectTimeoutMs });
+  t.after(async () => {
+    await started.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { path, registry };
 }
 
 /** What the relay gives a plain client that sends `line`: the reply, or '' when the connection is closed first. */
-async function exchange(port: number, line: string): Promise<string> {
-  const socket: Socket = connect(port, '127.0.0.1');
+async function exchange(path: string, line: string): Promise<string> {
+  const socket: Socket = connect(path);
   socket.on('error', () => undefined);
   await once(socket, 'connect');
   socket.write(line);
@@ -58,10 +66,11 @@ async function exchange(port: number, line: string): Promise<string> {
 const counted = async (registry: ReturnType<typeof instanceRegistry>, result: string): Promise<number> =>
   Number(new RegExp(`^mailfleet_redis_relay_connections_total\\{[^}]*result="${result}"[^}]*\\} (\\d+)$`, 'm').exec(await registry.metrics())?.[1] ?? -1);
 
-test('GIVEN Redis with a certificate of the Redis CA WHEN rspamd connects in plain THEN its bytes cross in TLS 1.3 and come back', async (t) => {
+test('GIVEN Redis with a certificate of the Redis CA WHEN rspamd connects in plain THEN its bytes cross in TLS 1.3 and come back; the socket is the owner\'s only', async (t) => {
   const redis = await tlsRedis(t);
   const r = await relay(t, () => ({ host: '127.0.0.1', port: redis.port }));
-  assert.equal(await exchange(r.port, '*1\r\n$4\r\nPING\r\n'), 'echo:*1\r\n$4\r\nPING\r\n');
+  assert.equal(statSync(r.path).mode & 0o777, 0o600, 'no group given: root (the owner) only');
+  assert.equal(await exchange(r.path, '*1\r\n$4\r\nPING\r\n'), 'echo:*1\r\n$4\r\nPING\r\n');
   assert.deepEqual(redis.versions, ['TLSv1.3']);
   assert.equal(await counted(r.registry, 'relayed'), 1);
 });
@@ -69,17 +78,17 @@ test('GIVEN Redis with a certificate of the Redis CA WHEN rspamd connects in pla
 test('GIVEN a Redis with a certificate of another CA, or for another address WHEN rspamd connects THEN its connection is closed with nothing sent', async (t) => {
   const stranger = await tlsRedis(t, deriveInternalCa(PASSWORD, 'backend'));
   const r = await relay(t, () => ({ host: '127.0.0.1', port: stranger.port }));
-  assert.equal(await exchange(r.port, 'AUTH secret\r\n'), '');
+  assert.equal(await exchange(r.path, 'AUTH secret\r\n'), '');
   const elsewhere = await tlsRedis(t, redisCa(PASSWORD), ['127.0.0.2']);
   const r2 = await relay(t, () => ({ host: '127.0.0.1', port: elsewhere.port }));
-  assert.equal(await exchange(r2.port, 'AUTH secret\r\n'), '');
+  assert.equal(await exchange(r2.path, 'AUTH secret\r\n'), '');
   assert.equal(await counted(r.registry, 'failed'), 1);
   assert.equal(await counted(r2.registry, 'failed'), 1);
 });
 
 test('GIVEN no kvs known WHEN rspamd connects THEN the connection is closed and counted', async (t) => {
   const r = await relay(t, () => undefined);
-  assert.equal(await exchange(r.port, 'PING\r\n'), '');
+  assert.equal(await exchange(r.path, 'PING\r\n'), '');
   assert.equal(await counted(r.registry, 'no_target'), 1);
 });
 
@@ -97,7 +106,7 @@ test('GIVEN a Redis that takes the connection but never shakes hands WHEN rspamd
   });
   const r = await relay(t, () => ({ host: '127.0.0.1', port: (silent.address() as AddressInfo).port }), 300);
   const started = Date.now();
-  assert.equal(await exchange(r.port, 'PING\r\n'), '');
+  assert.equal(await exchange(r.path, 'PING\r\n'), '');
   assert.ok(Date.now() - started < 2000, 'closed near the 300 ms deadline');
   assert.equal(await counted(r.registry, 'failed'), 1);
 });

@@ -47,8 +47,8 @@ test('GIVEN a secret with a quote WHEN rendered THEN it is refused rather than w
   assert.throws(() => files(withSecrets(testSpec(), { filterControllerPassword: "it's-a-secret-0123456" })), (err) => isMailfleetError(err, 'CONFIG_UNRENDERABLE') && !err.message.includes('secret-0123456'));
 });
 
-test('GIVEN the kvs peer WHEN rendered THEN Redis is reached through the instance\'s agent (which carries it over TLS to the kvs), authenticated, in database 1', () => {
-  assert.deepEqual(lines(files()['redis.conf']), ['servers = "127.121.0.5:6379";', "password = 'test-redis-$ecret-0123';", 'db = "1";', 'timeout = 1s;']);
+test('GIVEN the kvs peer WHEN rendered THEN Redis is reached through the instance\'s agent on a socket in its run dir (the agent carries it over TLS to the kvs), authenticated, in database 1', () => {
+  assert.deepEqual(lines(files()['redis.conf']), ['servers = "/run/mf/as-0/redis-relay.sock";', "password = 'test-redis-$ecret-0123';", 'db = "1";', 'timeout = 1s;']);
   assert.equal(files(testSpec(), { ...PEERS, kvs: [] })['redis.conf'], undefined, 'no kvs, no Redis');
 });
 

@@ -79,14 +79,14 @@ test('GIVEN secrets in the spec WHEN rendered THEN the as ConfigMap holds placeh
   assert.ok(!all.includes(controller) && !all.includes(redis), 'no secret value in the ConfigMap');
 });
 
-test('GIVEN the example WHEN rendered THEN mta and msa name the as Service as their one milter and rspamd finds Redis through its agent on the pod\'s loopback', () => {
+test('GIVEN the example WHEN rendered THEN mta and msa name the as Service as their one milter and rspamd finds Redis through its agent on a socket in the pod\'s run dir', () => {
   const objects = renderPlatform(parseSpec(EXAMPLE));
   for (const w of ['mta', 'msa']) {
     const main = configMapFile(objects, `demo-${w}-config`, 'main.cf');
     assert.deepEqual(main.split('\n').filter((l) => l.startsWith('smtpd_milters')), ['smtpd_milters = inet:as.mailfleet.svc.cluster.local:11332'], w);
   }
   // The agent carries it over TLS to kvs-0 (src/agent/redis-relay.ts): rspamd speaks no TLS to Redis.
-  assert.match(configMapFile(objects, 'demo-as-config', 'redis.conf'), /servers = "127\.0\.0\.1:6379"/);
+  assert.match(configMapFile(objects, 'demo-as-config', 'redis.conf'), /servers = "\/run\/mailfleet\/run\/redis-relay\.sock"/);
 });
 
 test('GIVEN network policies WHEN rendered THEN only mta and msa reach the milter, mailbox the controller, scrapers http; as reaches Redis and, for public lists, the Internet; Redis admits it', () => {
