@@ -9,7 +9,7 @@
  * closed (rspamd reconnects by itself). Data waits until the handshake is done, then flows both ways with
  * backpressure; TCP keepalive finds peers that vanished.
  */
-import { chmodSync, chownSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { errorMessage } from '../errors.ts';
@@ -17,6 +17,7 @@ import type { Logger } from '../log.ts';
 import { Counter, Gauge, type Registry } from '../metrics/index.ts';
 import { createLogThrottle } from '../policy/log-throttle.ts';
 import { closeServer, joinSockets } from '../sockets.ts';
+import { listenOwnerOnly } from './fs.ts';
 
 export const REDIS_RELAY_MAX_CONNECTIONS = 256;
 const HANDSHAKE_TIMEOUT_MS = 5000;
@@ -134,16 +135,18 @@ export async function startRedisRelay(opts: RedisRelayOptions): Promise<RedisRel
 
   const server = createServer({ pauseOnConnect: true }, carry);
   server.maxConnections = opts.maxConnections ?? REDIS_RELAY_MAX_CONNECTIONS;
-  rmSync(opts.path, { force: true });
+  // Root's only from the moment it exists; then rspamd's group is let in.
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.path, () => {
+    server.once('error', reject).once('listening', () => {
       server.off('error', reject);
       resolve();
     });
+    listenOwnerOnly(server, opts.path);
   });
-  chmodSync(opts.path, opts.gid === undefined ? 0o600 : 0o660);
-  if (opts.gid !== undefined) chownSync(opts.path, 0, opts.gid);
+  if (opts.gid !== undefined) {
+    chownSync(opts.path, process.getuid?.() ?? 0, opts.gid);
+    chmodSync(opts.path, 0o660);
+  }
   server.on('error', (err) => opts.log.error({ err: errorMessage(err) }, 'Redis relay error'));
   return { close: () => closeServer(server, open) };
 }
