@@ -36,6 +36,19 @@ export function writeServedCertificate(instance: InstanceContext, ca: InternalCa
   return issued.notAfter;
 }
 
+/** What an instance's own readiness check dials: the address it listens on, or 127.0.0.1 where that is every address. */
+export const selfDialled = (listen: string): string => (listensOnEveryAddress(listen) ? '127.0.0.1' : listen);
+
+/**
+ * The names of a server's certificate when its agent's readiness check verifies it too (slapd, Redis): those of
+ * {@link servedTlsHosts} and what that check dials.
+ */
+export function selfCheckedTlsHosts(instance: InstanceContext, own: string | undefined): string[] {
+  const hosts = servedTlsHosts(instance, own);
+  const dialled = selfDialled(instance.listen);
+  return hosts.includes(dialled) ? hosts : [...hosts, dialled];
+}
+
 export interface InternalTlsRenewal {
   close(): void;
 }

@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { ldapCa, ldapServedPath, type InstanceContext, type Peers } from '../config/index.ts';
 import { requireSecret, type PlatformSpec } from '../spec/index.ts';
 import { account, PRIVILEGED } from './fs.ts';
-import { listensOnEveryAddress, renewInternalTls, servedTlsHosts, writeServedCertificate, type InternalTlsRenewal, type RenewalContext } from './internal-tls.ts';
+import { renewInternalTls, selfCheckedTlsHosts, writeServedCertificate, type InternalTlsRenewal, type RenewalContext } from './internal-tls.ts';
 
 const run = promisify(execFile);
 /** ldapmodify against a hung slapd must not hold the renewal. */
@@ -33,9 +33,7 @@ export function ldapiUrl(instance: InstanceContext, options: { listener: boolean
  * address (a pod), 127.0.0.1, which its agent's readiness check dials.
  */
 export function ldapTlsHosts(instance: InstanceContext, peers: Peers): string[] {
-  const hosts = servedTlsHosts(instance, peers.ldap.find((p) => p.name === instance.name)?.host);
-  if (listensOnEveryAddress(instance.listen)) hosts.push('127.0.0.1');
-  return hosts;
+  return selfCheckedTlsHosts(instance, peers.ldap.find((p) => p.name === instance.name)?.host);
 }
 
 /** Writes slapd's certificate (key, then certificate; slapd's user only) and returns its end. Before slapd starts. */

@@ -4,7 +4,7 @@ import { ldapStartTlsOptions, postfixHealthHost, readerDn } from '../config/inde
 import { clamdPing, imapCapability, lmtpLhlo, pop3Capa, redisPing, smtpEhlo } from '../protocol/index.ts';
 import { parseHttpResponse } from '../protocol/scrape.ts';
 import { requireSecret, type AgentRole, type PlatformSpec } from '../spec/index.ts';
-import { listensOnEveryAddress } from './internal-tls.ts';
+import { selfDialled } from './internal-tls.ts';
 import { redisCa } from '../internal-tls/index.ts';
 
 /** One protocol dialogue against the instance's own daemon; throws when it does not succeed. */
@@ -237,8 +237,8 @@ export function readinessCheck(role: AgentRole, spec: PlatformSpec, host: string
       const ldapts = import('ldapts');
       // A failed load fails each check that awaits it, not the agent before the first check.
       ldapts.catch(() => undefined);
-      // What slapd's certificate names where it listens on every address (ldap-tls.ts).
-      const dialled = listensOnEveryAddress(host) ? '127.0.0.1' : host;
+      // What slapd's certificate names for this check (ldap-tls.ts).
+      const dialled = selfDialled(host);
       // The CA once, not at every check.
       const tls = ldapStartTlsOptions(spec, dialled);
       // StartTLS and the bind as clients make them once a TLS_RECHECK_MS (a handshake at every probe took the
@@ -251,8 +251,8 @@ export function readinessCheck(role: AgentRole, spec: PlatformSpec, host: string
     }
     case 'kvs': {
       const password = requireSecret(spec, 'redisPassword');
-      // What Redis's certificate names where it listens on every address (redis-tls.ts).
-      const dialled = listensOnEveryAddress(host) ? '127.0.0.1' : host;
+      // What Redis's certificate names for this check (redis-tls.ts).
+      const dialled = selfDialled(host);
       // One options object for every check: the dialog caches its TLS context by it.
       const tls = { mode: 'implicit', ca: redisCa(password).certPem, minVersion: 'TLSv1.3' } as const;
       // TLS, AUTH and PING as clients make them once a TLS_RECHECK_MS; PING on Redis's own socket at every probe.

@@ -8,7 +8,7 @@ import { redisSocketPath, redisTlsPath, type InstanceContext, type Peers } from 
 import { redisCa } from '../internal-tls/index.ts';
 import { redisCommand } from '../protocol/index.ts';
 import { requireSecret, type PlatformSpec } from '../spec/index.ts';
-import { listensOnEveryAddress, renewInternalTls, servedTlsHosts, writeServedCertificate, type InternalTlsRenewal, type RenewalContext } from './internal-tls.ts';
+import { renewInternalTls, selfCheckedTlsHosts, writeServedCertificate, type InternalTlsRenewal, type RenewalContext } from './internal-tls.ts';
 
 const RELOAD_TIMEOUT_MS = 10_000;
 
@@ -17,9 +17,7 @@ const RELOAD_TIMEOUT_MS = 10_000;
  * (a pod), 127.0.0.1, which its agent's readiness check dials.
  */
 export function redisTlsHosts(instance: InstanceContext, peers: Peers): string[] {
-  const hosts = servedTlsHosts(instance, peers.kvs.find((p) => p.name === instance.name)?.host);
-  if (listensOnEveryAddress(instance.listen)) hosts.push('127.0.0.1');
-  return hosts;
+  return selfCheckedTlsHosts(instance, peers.kvs.find((p) => p.name === instance.name)?.host);
 }
 
 /** Writes Redis's certificate (key, then certificate; readable by the agent's user alone, which Redis runs as) and returns its end. */
