@@ -1,4 +1,9 @@
-import type { Server, Socket } from 'node:net';
+import { isIPv4, type Server, type Socket } from 'node:net';
+
+/** Whether `host` is a loopback address: 127.0.0.0/8 or ::1. */
+export function isLoopbackAddress(host: string): boolean {
+  return (isIPv4(host) && host.startsWith('127.')) || host === '::1';
+}
 
 /**
  * Joins two sockets both ways with backpressure (pipe() pauses a source while its destination's buffer is full) and

@@ -1,5 +1,4 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { isIPv4 } from 'node:net';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import type { Peers } from '../config/index.ts';
@@ -11,6 +10,7 @@ import {
   createPolicyServer, loadPolicyRulesFile, startPolicyHttp, DEADLINE_MS, DEFAULT_KEY_PREFIX, type PolicyRules, type RedisOptions,
 } from '../policy/index.ts';
 import { parse, usageError } from './args.ts';
+import { isLoopbackAddress } from '../sockets.ts';
 import { resolveStateDir } from './state.ts';
 
 const USAGE = `mailfleet policy --rules FILE --redis HOST:PORT [--redis-password-file FILE] [--redis-tls platform|CA-FILE] [--listen HOST:PORT]
@@ -46,7 +46,7 @@ function redisPassword(file: string | undefined): string | undefined {
   return process.env.MAILFLEET_REDIS_PASSWORD || undefined;
 }
 
-const isLoopback = (host: string): boolean => (isIPv4(host) && host.startsWith('127.')) || host === '::1' || host === 'localhost';
+const isLoopback = (host: string): boolean => host === 'localhost' || isLoopbackAddress(host);
 
 /**
  * TLS to Redis from `--redis-tls`: `platform` trusts the CA derived from the password, as a platform's kvs serves it;

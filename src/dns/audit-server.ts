@@ -9,6 +9,7 @@ import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dg
 import { once } from 'node:events';
 import { createServer, isIPv4, type Server, type Socket } from 'node:net';
 import { MailfleetError, errorMessage } from '../errors.ts';
+import { isLoopbackAddress } from '../sockets.ts';
 import { absoluteName } from './search.ts';
 import { createFrameReader, frame } from './tcp-frames.ts';
 import { buildFormatError, buildResponse, parseQuery, qtypeName } from './wire.ts';
@@ -53,10 +54,6 @@ export interface AuditServer {
   close(): Promise<void>;
 }
 
-function isLoopback(host: string): boolean {
-  return (isIPv4(host) && host.startsWith('127.')) || host === '::1';
-}
-
 type UdpHandler = (socket: UdpSocket, packet: Buffer, peer: RemoteInfo) => void;
 
 /** Binds a UDP socket with its handler already attached, so no early datagram goes unanswered. */
@@ -91,7 +88,7 @@ function closeUdp(udp: UdpSocket): Promise<void> {
 export async function startAuditServer(options: AuditServerOptions): Promise<AuditServer> {
   const host = options.host ?? AUDIT_SERVER_HOST;
   const requestedPort = options.port ?? DNS_PORT;
-  if (!isLoopback(host)) throw new MailfleetError('DNS_AUDIT_FAILED', `the audit DNS server listens on loopback only, not ${host}`);
+  if (!isLoopbackAddress(host)) throw new MailfleetError('DNS_AUDIT_FAILED', `the audit DNS server listens on loopback only, not ${host}`);
   const existing = new Set([...options.existing].map(absoluteName));
   const txt = new Map(Object.entries(options.txt ?? {}).map(([name, records]) => [absoluteName(name), records]));
   const recorded: ObservedQuery[] = [];
