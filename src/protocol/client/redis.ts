@@ -14,16 +14,40 @@ export interface RedisPingDetail {
   readonly reply: string;
 }
 
-/** `*1\r\n$4\r\nPING`: the command as a RESP array, as redis-cli sends it (the connection adds the final CRLF). */
-const PING_COMMAND = '*1\r\n$4\r\nPING';
 const PONG_REPLY = '+PONG';
 const OK_REPLY = '+OK';
 /** A password the dialog sends: printable, no line breaks (RESP carries any bytes, but a config never holds more). */
 const PASSWORD = /^[^\r\n\0]{1,512}$/;
+/** A command argument the dialog sends: no line breaks or NULs (RESP carries any bytes, but none of ours needs them). */
+const ARGUMENT = /^[^\r\n\0]{1,4096}$/;
 
-/** `AUTH password` as a RESP array; the bulk string's length is in bytes. */
-function authCommand(password: string): string {
-  return `*2\r\n$4\r\nAUTH\r\n$${Buffer.byteLength(password)}\r\n${password}`;
+/**
+ * `args` as a RESP array of bulk strings (lengths in bytes), as redis-cli sends a command (the connection adds the
+ * final CRLF): `PING` is `*1\r\n$4\r\nPING`.
+ */
+function respCommand(args: readonly string[]): string {
+  return [`*${args.length}`, ...args.flatMap((a) => [`$${Buffer.byteLength(a)}`, a])].join('\r\n');
+}
+
+/**
+ * AUTH with `password` when there is one, then `args` as one command, each expected to answer one line: `+OK`, then
+ * `expected`. Any other reply rejects with `PROTOCOL_UNEXPECTED_REPLY` carrying it; the step is the command's name in
+ * lower case. Neither the password nor the arguments are part of an error.
+ */
+async function authThenCommand(options: RedisPingOptions, args: readonly string[], expected: string): Promise<DialogResult<RedisPingDetail>> {
+  const { password } = options;
+  if (password !== undefined) checkOption(options, 'password', password, PASSWORD);
+  for (const a of args) checkOption(options, 'args', a, ARGUMENT);
+  return runDialog(options, async (connection) => {
+    const expect = async (command: readonly string[], reply: string): Promise<string> => {
+      const step = (command[0] as string).toLowerCase();
+      const got = await connection.exchange(step, respCommand(command), readRawLine);
+      if (got !== reply) throw connection.error('PROTOCOL_UNEXPECTED_REPLY', step, `expected ${reply}`, { reply: got });
+      return got;
+    };
+    if (password !== undefined) await expect(['AUTH', password], OK_REPLY);
+    return { reply: await expect(args, expected) };
+  });
 }
 
 /**
@@ -32,46 +56,11 @@ function authCommand(password: string): string {
  * `PROTOCOL_UNEXPECTED_REPLY` carrying the reply; the password is never part of an error.
  */
 export async function redisPing(options: RedisPingOptions): Promise<DialogResult<RedisPingDetail>> {
-  const { password } = options;
-  if (password !== undefined) checkOption(options, 'password', password, PASSWORD);
-  return runDialog(options, async (connection) => {
-    if (password !== undefined) {
-      const auth = await connection.exchange('auth', authCommand(password), readRawLine);
-      if (auth !== OK_REPLY) throw connection.error('PROTOCOL_UNEXPECTED_REPLY', 'auth', `expected ${OK_REPLY}`, { reply: auth });
-    }
-    const reply = await connection.exchange('ping', PING_COMMAND, readRawLine);
-    if (reply !== PONG_REPLY) {
-      throw connection.error('PROTOCOL_UNEXPECTED_REPLY', 'ping', `expected ${PONG_REPLY}`, { reply });
-    }
-    return { reply };
-  });
+  return authThenCommand(options, ['PING'], PONG_REPLY);
 }
 
-/** A command argument the dialog sends: no line breaks or NULs (RESP carries any bytes, but none of ours needs them). */
-const ARGUMENT = /^[^\r\n\0]{1,4096}$/;
-
-/** `args` as a RESP array of bulk strings (lengths in bytes). */
-function respCommand(args: readonly string[]): string {
-  return [`*${args.length}`, ...args.flatMap((a) => [`$${Buffer.byteLength(a)}`, a])].join('\r\n');
-}
-
-/**
- * Sends AUTH (with `password`), then `args` as one command, and expects `+OK` to both. An error reply rejects with
- * `PROTOCOL_UNEXPECTED_REPLY` carrying the reply; neither the password nor the arguments are part of an error.
- */
+/** Sends AUTH (with `password`), then `args` as one command, and expects `+OK` to both (see redisPing for errors). */
 export async function redisCommand(options: RedisPingOptions & { readonly args: readonly string[] }): Promise<DialogResult<RedisPingDetail>> {
-  const { password, args } = options;
-  if (password !== undefined) checkOption(options, 'password', password, PASSWORD);
-  if (args.length === 0) throw new TypeError('redisCommand needs a command');
-  for (const a of args) checkOption(options, 'args', a, ARGUMENT);
-  return runDialog(options, async (connection) => {
-    if (password !== undefined) {
-      const auth = await connection.exchange('auth', authCommand(password), readRawLine);
-      if (auth !== OK_REPLY) throw connection.error('PROTOCOL_UNEXPECTED_REPLY', 'auth', `expected ${OK_REPLY}`, { reply: auth });
-    }
-    const step = (args[0] as string).toLowerCase();
-    const reply = await connection.exchange(step, respCommand(args), readRawLine);
-    if (reply !== OK_REPLY) throw connection.error('PROTOCOL_UNEXPECTED_REPLY', step, `expected ${OK_REPLY}`, { reply });
-    return { reply };
-  });
+  if (options.args.length === 0) throw new TypeError('redisCommand needs a command');
+  return authThenCommand(options, options.args, OK_REPLY);
 }
