@@ -1,3 +1,4 @@
+/** What `render ldap-ca`, `redis-ca` and `doveadm-ca` print: an internal hop's CA, derived from a secret given in a file. */
 import { readFileSync } from 'node:fs';
 import { ldapCaSecretValue } from '../config/index.ts';
 import { MailfleetError } from '../errors.ts';
@@ -24,14 +25,19 @@ export function ldapCaSecretValueFromFile(path: string): string {
   return ldapCaSecretValue(readSecret(path, 'LDAP TLS key'));
 }
 
-/** The internal hops whose CA a client of one's own may need: derived from the secret its clients hold. */
+/**
+ * The internal hops whose CA a client of one's own may need, by `render` subcommand: derived from the secret its
+ * clients hold, read from the file `flag` names (the Secret key `secretKey`).
+ */
 export const CLIENT_CAS = {
-  redis: { secret: 'Redis password', derive: redisCa },
-  doveadm: { secret: 'doveadm API key', derive: doveadmCa },
+  'redis-ca': { flag: 'password-file', secret: 'Redis password', secretKey: 'redis-password', derive: redisCa },
+  'doveadm-ca': { flag: 'key-file', secret: 'doveadm API key', secretKey: 'doveadm-api-key', derive: doveadmCa },
 } as const;
 
-/** The PEM certificate of `hop`'s CA, for the secret in `path` (a redis_exporter's, a hand-made doveadm call's CA file). */
-export function clientCaPemFromFile(hop: keyof typeof CLIENT_CAS, path: string): string {
-  const { secret, derive } = CLIENT_CAS[hop];
+export type ClientCa = keyof typeof CLIENT_CAS;
+
+/** The PEM certificate of the CA, for the secret in `path` (a redis_exporter's, a hand-made doveadm call's CA file). */
+export function clientCaPemFromFile(which: ClientCa, path: string): string {
+  const { secret, derive } = CLIENT_CAS[which];
   return derive(readSecret(path, secret)).certPem;
 }

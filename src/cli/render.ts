@@ -36,18 +36,18 @@ export async function renderCommand(argv: string[]): Promise<number> {
   if (argv[0] === 'ldap-ca') {
     const { values } = parse(argv.slice(1), { 'key-file': { type: 'string' } }, USAGE);
     if (values['key-file'] === undefined) throw usageError(USAGE, '--key-file is required: the LDAP TLS key (Secret key ldap-tls-key; - for stdin)');
-    const { ldapCaSecretValueFromFile } = await import('./ldap-ca.ts');
+    const { ldapCaSecretValueFromFile } = await import('./internal-cas.ts');
     process.stdout.write(`${ldapCaSecretValueFromFile(values['key-file'])}\n`);
     return 0;
   }
   if (argv[0] === 'redis-ca' || argv[0] === 'doveadm-ca') {
-    const hop = argv[0] === 'redis-ca' ? 'redis' : 'doveadm';
-    const flag = hop === 'redis' ? 'password-file' : 'key-file';
+    const which = argv[0];
+    const { CLIENT_CAS, clientCaPemFromFile } = await import('./internal-cas.ts');
+    const { flag, secret, secretKey } = CLIENT_CAS[which];
     const { values } = parse(argv.slice(1), { [flag]: { type: 'string' } }, USAGE);
     const file = values[flag];
-    if (typeof file !== 'string') throw usageError(USAGE, `--${flag} is required: the ${hop === 'redis' ? 'Redis password (Secret key redis-password' : 'doveadm API key (Secret key doveadm-api-key'}; - for stdin)`);
-    const { clientCaPemFromFile } = await import('./ldap-ca.ts');
-    process.stdout.write(clientCaPemFromFile(hop, file));
+    if (typeof file !== 'string') throw usageError(USAGE, `--${flag} is required: the ${secret} (Secret key ${secretKey}; - for stdin)`);
+    process.stdout.write(clientCaPemFromFile(which, file));
     return 0;
   }
   if (argv[0] === 'operator') {
