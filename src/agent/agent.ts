@@ -13,7 +13,7 @@ import { instanceRegistry, type Registry } from '../metrics/index.ts';
 import type { PlatformSpec } from '../spec/index.ts';
 import { certificateSources, installCertificates, removeServedCertificates, type CertificateFacts } from './certificates.ts';
 import { startCertificateWatch, type CertificateWatch } from './certificate-watch.ts';
-import { DAEMONS, type ConfigSource, type Daemon, type DaemonInput } from './daemons.ts';
+import { DAEMONS, type ConfigSource, type Daemon, type DaemonInput, type UserSignal } from './daemons.ts';
 import { drainRole, type DrainReport } from './drain.ts';
 import { agentSocket } from './paths.ts';
 import { shortSocketPath, startProxyGate, type ProxyGate } from './proxy-gate.ts';
@@ -374,9 +374,19 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     );
   };
   process.on('SIGHUP', onHup);
-  // Signals with a meaning of their own to the daemon (Dovecot: SIGUSR1 reopens logs) pass straight through.
-  const forward = (sig: NodeJS.Signals) => () => proc.child.kill(sig);
-  const forwarded = (['SIGUSR1', 'SIGUSR2'] as const).map((sig) => [sig, forward(sig)] as const);
+  // A user signal goes on to the daemon only where it means something there (Dovecot: SIGUSR1 reopens its logs);
+  // elsewhere it would stop the daemon, so it is logged and dropped. Both are always handled here: Node would
+  // open its inspector on an unhandled SIGUSR1.
+  const userSignal = (sig: UserSignal) => () => {
+    const meaning = daemon.userSignals?.[sig];
+    if (meaning === undefined) {
+      log.warn({ signal: sig }, `${sig} not passed on: the daemon has no use for it and would stop`);
+      return;
+    }
+    log.info({ signal: sig }, `${sig} passed on to the daemon, which ${meaning}`);
+    proc.child.kill(sig);
+  };
+  const forwarded = (['SIGUSR1', 'SIGUSR2'] as const).map((sig) => [sig, userSignal(sig)] as const);
   for (const [sig, handler] of forwarded) process.on(sig, handler);
 
   const stop = async () => {

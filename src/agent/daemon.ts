@@ -21,6 +21,9 @@ export interface StartBlocker {
   directory: string;
 }
 
+/** The user signals an agent is sent; SIGHUP is its own (reload). */
+export type UserSignal = 'SIGUSR1' | 'SIGUSR2';
+
 /** How the agent prepares, runs and reloads the daemon of one role. */
 export interface Daemon {
   /**
@@ -46,6 +49,11 @@ export interface Daemon {
    * ones. Only the roles with TLS listeners have it.
    */
   reloadCertificates?: (input: DaemonInput, pid: number) => Promise<void>;
+  /**
+   * The user signals the agent passes on to the daemon, with what each does there. Any other is not passed: it
+   * would stop the daemon: Postfix's master and Redis stop on either, slapd, Dovecot and rspamd on SIGUSR2.
+   */
+  userSignals?: Partial<Record<UserSignal, string>>;
   /** How long after a reload the daemon must be left alone before the next one (default 0). */
   reloadSettleMs?: number;
 }

@@ -25,7 +25,7 @@ export const REDIS = '/usr/bin/redis-server';
 /** The single host's source: the pure generators. */
 export const generatedConfig: ConfigSource = (input) => roleConfigFiles(input.instance.role, input);
 
-export type { ConfigSource, Daemon, DaemonInput } from './daemon.ts';
+export type { ConfigSource, Daemon, DaemonInput, UserSignal } from './daemon.ts';
 
 /** Installs the role's config files (from `input.configSource`) in the config dir: root-owned, mode 0640, `group` may read. */
 export function writeRoleConfig(input: DaemonInput, group?: string): void {
@@ -86,6 +86,7 @@ const dovecot: Daemon = {
   async reloadCertificates(input) {
     await run('doveadm', ['-c', join(input.instance.configDir, 'dovecot.conf'), 'reload']);
   },
+  userSignals: { SIGUSR1: 'reopens its logs' },
   // The master re-creates its UNIX sockets and starts a new generation of processes after each SIGHUP; one
   // more within that time left new login processes without their config socket.
   reloadSettleMs: 1000,

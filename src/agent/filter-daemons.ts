@@ -56,6 +56,7 @@ export const rspamd: Daemon = {
   },
   pidFiles: (input) => [join(input.instance.runDir, 'rspamd.pid')],
   agentWritesPidFile: true,
+  userSignals: { SIGUSR1: 'reopens its logs' },
 };
 
 /** Whether `dir` holds at least one file clamd loads signatures from. */
@@ -92,4 +93,5 @@ export const clamd: Daemon = {
     installConfig(input, CLAMAV_USER);
   },
   pidFiles: (input) => [join(input.instance.runDir, 'clamd.pid')],
+  userSignals: { SIGUSR2: 'reloads its signatures' },
 };

@@ -6,9 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { lstatSync } from 'node:fs';
+import { lstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { request } from 'node:http';
 import { test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
 import { instanceContext } from '../../src/agent/index.ts';
 import { openSmtpSession } from '../../src/protocol/index.ts';
@@ -48,6 +49,21 @@ function socketOf(stateDir: string, instance: InstanceStatus): string {
   return join(instanceContext(stateDir, instance.role as Role, instance.name, instance.address).runDir, 'agent.sock');
 }
 
+/** The pid of the agent's child running `exe` (its daemon's master), or undefined. */
+function daemonPid(agentPid: number, exe: string): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === agentPid && readlinkSync(`/proc/${entry}/exe`) === exe) return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}
+
 test('agents take a drain only on their root-only control socket', { timeout: 300_000 }, async (t) => {
   const platform = await startPlatform(t, {
     addressPool: POOL,
@@ -71,6 +87,33 @@ test('agents take a drain only on their root-only control socket', { timeout: 30
       const answer = await ask('POST', mta, '/drain', from);
       assert.equal(answer.status, 403, `from ${from ?? 'the default address'}: ${answer.body}`);
       assert.match(answer.body, /control socket/);
+    }
+    await stillServing();
+  });
+
+  await t.test('GIVEN a ready mta and proxy WHEN their agents get SIGUSR1 and SIGUSR2 THEN each is passed on only where the daemon has a use for it: Postfix\'s master keeps running, Dovecot reopens its logs, nothing restarts', async () => {
+    const proxy = await platform.instance('proxy-0');
+    const targets = [
+      { instance: mta, exe: '/usr/lib/postfix/sbin/master', passed: [] as string[] },
+      { instance: proxy, exe: '/usr/sbin/dovecot', passed: ['SIGUSR1'] },
+    ];
+    for (const { instance, exe, passed } of targets) {
+      const agent = instance.pid;
+      assert.ok(agent !== null, instance.name);
+      const daemon = daemonPid(agent, exe);
+      assert.ok(daemon !== undefined, `${instance.name}: no ${exe} under agent ${agent}`);
+      for (const sig of ['SIGUSR1', 'SIGUSR2'] as const) {
+        process.kill(agent, sig);
+        const log = join(platform.stateDir, 'logs', `${instance.name}.log`);
+        const said = passed.includes(sig) ? `${sig} passed on to the daemon` : `${sig} not passed on`;
+        await until(`${instance.name}: "${said}" in its log`, async () => (readFileSync(log, 'utf8').includes(said) ? true : undefined), 10_000);
+      }
+      await delay(1000);
+      assert.equal(daemonPid(agent, exe), daemon, `${instance.name}: ${exe} still runs as pid ${daemon}`);
+      const now = await platform.instance(instance.name);
+      assert.equal(now.pid, agent, `${instance.name}: the agent was not restarted`);
+      assert.equal(now.restarts, instance.restarts, instance.name);
+      assert.equal((await ask('GET', now, '/readyz')).status, 200, instance.name);
     }
     await stillServing();
   });
