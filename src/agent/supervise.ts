@@ -114,6 +114,15 @@ export interface SpawnOptions {
   onStdoutLine?: (line: Buffer) => void;
 }
 
+/** Settings of the agent's own allocator (bin/mailfleet), not for its daemon: that keeps glibc's defaults. */
+const AGENT_ONLY_ENV = ['MALLOC_MMAP_THRESHOLD_'];
+
+function daemonEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of AGENT_ONLY_ENV) delete env[name];
+  return env;
+}
+
 /**
  * The daemon leads a process group of its own (`detached`), which its helper processes join: what is left of
  * it when its master has gone is found by that group (`endProcessGroup`). Signals for the daemon are sent to
@@ -125,14 +134,14 @@ export function spawnDaemon(argv: string[], options: SpawnOptions): DaemonProces
   if (options.format === 'raw' && options.onStdoutLine === undefined && !fstatSync(1).isSocket() && !fstatSync(2).isSocket()) {
     // Verbatim lines need no relay: the daemon writes to our stdout itself (a file or a pipe can be
     // opened as /dev/stdout; only a socket cannot).
-    const child = spawn(file, args, { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+    const child = spawn(file, args, { stdio: ['ignore', 'inherit', 'inherit'], detached: true, env: daemonEnv() });
     return { child, pid: child.pid ?? -1, exited: exitOf(child), relayed: Promise.resolve() };
   }
   const out = fifo(join(options.runDir, 'agent-stdout.fifo'));
   const err = fifo(join(options.runDir, 'agent-stderr.fifo'));
   let child: ChildProcess;
   try {
-    child = spawn(file, args, { stdio: ['ignore', out.writeFd, err.writeFd], detached: true });
+    child = spawn(file, args, { stdio: ['ignore', out.writeFd, err.writeFd], detached: true, env: daemonEnv() });
   } finally {
     closeSync(out.writeFd);
     closeSync(err.writeFd);

@@ -118,6 +118,17 @@ test('agents take a drain only on their root-only control socket', { timeout: 30
     await stillServing();
   });
 
+  await t.test('THEN an agent runs with the allocator setting of bin/mailfleet, and its daemon without it (glibc\'s default)', async () => {
+    const environ = (pid: number) => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    const agent = (await platform.instance('mta-0')).pid;
+    assert.ok(agent !== null);
+    const daemon = daemonPid(agent, '/usr/lib/postfix/sbin/master');
+    assert.ok(daemon !== undefined);
+    assert.ok(environ(agent).includes('MALLOC_MMAP_THRESHOLD_=32768'), 'the agent');
+    assert.ok(!environ(daemon).some((v) => v.startsWith('MALLOC_MMAP_THRESHOLD_=')), 'Postfix\'s master');
+    assert.ok(environ(daemon).includes('MALLOC_TRIM_THRESHOLD_=131072'), 'Postfix\'s master keeps the trim threshold');
+  });
+
   await t.test('THEN probes and metrics stay open on the HTTP port', async () => {
     for (const path of ['/livez', '/readyz', '/metrics']) assert.equal((await ask('GET', mta, path, STRANGER)).status, 200, path);
   });
