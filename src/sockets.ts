@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { isIPv4, type Server, type Socket } from 'node:net';
 
 /** Whether `host` is a loopback address: 127.0.0.0/8 or ::1. */
@@ -43,4 +44,22 @@ export async function closeServer(server: Server, open: Iterable<Socket>): Promi
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   for (const s of open) s.destroy();
   await closed;
+}
+
+/** Mode of a control socket: connecting needs write permission, which only its owner has. */
+export const OWNER_ONLY_SOCKET_MODE = 0o600;
+
+/**
+ * Listens on the unix socket `path`, which only its owner (root, or an unprivileged pod's user) may connect to,
+ * from the moment it exists: bind(2) runs within listen() and creates the file under the process's umask, which
+ * is narrowed around it. A socket left by a killed process is removed first.
+ */
+export function listenOwnerOnly(server: Server, path: string): void {
+  rmSync(path, { force: true });
+  const umask = process.umask(0o777 & ~OWNER_ONLY_SOCKET_MODE);
+  try {
+    server.listen(path);
+  } finally {
+    process.umask(umask);
+  }
 }

@@ -9,7 +9,7 @@
  */
 import { errorMessage, MailfleetError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { startHttpResponder, type HttpResponder } from './http-responder.ts';
+import { startHttpResponder, type HttpResponder } from '../http-responder.ts';
 
 export function startAgentControl(opts: {
   path: string;

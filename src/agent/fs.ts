@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { LDAP_CA_FILE, type ConfigFiles } from '../config/index.ts';
 
@@ -62,22 +61,4 @@ export function writeConfigFiles(dir: string, files: ConfigFiles, group?: string
 
 export function chownTree(path: string, owner: string): void {
   execFileSync('chown', ['-R', `${owner}:${owner}`, path]);
-}
-
-/** Mode of a control socket: connecting needs write permission, which only its owner has. */
-export const OWNER_ONLY_SOCKET_MODE = 0o600;
-
-/**
- * Listens on the unix socket `path`, which only its owner (root, or an unprivileged pod's user) may connect to,
- * from the moment it exists: bind(2) runs within listen() and creates the file under the process's umask, which
- * is narrowed around it. A socket left by a killed process is removed first.
- */
-export function listenOwnerOnly(server: Server, path: string): void {
-  rmSync(path, { force: true });
-  const umask = process.umask(0o777 & ~OWNER_ONLY_SOCKET_MODE);
-  try {
-    server.listen(path);
-  } finally {
-    process.umask(umask);
-  }
 }

@@ -2,7 +2,7 @@ import type { Server } from 'node:net';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { Counter, Gauge, type Registry } from '../metrics/index.ts';
-import { startHttpResponder } from './http-responder.ts';
+import { startHttpResponder } from '../http-responder.ts';
 import { liveness } from './liveness.ts';
 import type { ReadinessCheck } from './readiness.ts';
 

@@ -7,7 +7,7 @@ export { installCertificates, type CertificateFacts } from './certificates.ts';
 export { requestDrain } from './control.ts';
 export { doveadmRows, replaceMainCfSettings } from './drain.ts';
 export { installLearnFiles } from './learn-files.ts';
-export { account as systemAccount, listenOwnerOnly } from './fs.ts';
+export { account as systemAccount } from './fs.ts';
 export { RSPAMD_USER } from './filter-daemons.ts';
 export { agentSocket, instanceContext, instanceRunDir, peersFile, podInstanceContext, POD_PATHS, runPrefix, RUN_ROOT, tlsCertsDir } from './paths.ts';
 export { DAEMONS, DOVECOT, generatedConfig, POSTFIX_MASTER, REDIS, SLAPD, type ConfigSource } from './daemons.ts';

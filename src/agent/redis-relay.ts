@@ -17,7 +17,7 @@ import type { Logger } from '../log.ts';
 import { Counter, Gauge, type Registry } from '../metrics/index.ts';
 import { createLogThrottle } from '../policy/log-throttle.ts';
 import { closeServer, joinSockets } from '../sockets.ts';
-import { listenOwnerOnly } from './fs.ts';
+import { listenOwnerOnly } from '../sockets.ts';
 
 export const REDIS_RELAY_MAX_CONNECTIONS = 256;
 const HANDSHAKE_TIMEOUT_MS = 5000;

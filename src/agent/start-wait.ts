@@ -12,7 +12,7 @@ import type { Logger } from '../log.ts';
 import { Gauge, type Registry } from '../metrics/index.ts';
 import type { StartBlocker } from './daemon.ts';
 import { AGENT_FLAGS } from './health.ts';
-import { startHttpResponder } from './http-responder.ts';
+import { startHttpResponder } from '../http-responder.ts';
 
 /** How often the agent looks again (a directory listing: cheap). */
 export const START_POLL_MS = 1000;

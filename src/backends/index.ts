@@ -6,7 +6,6 @@ export { createDirectorSink, doveadmDirectors, DirectorError, type DirectorEndpo
 export { createMemoryDirectors, type MemoryDirectors } from './director-memory.ts';
 export { directorsByName, directorsFromEndpoints } from './directors.ts';
 export { createEndpointFeed, type Endpoint, type EndpointEvent, type EndpointFeed, type EndpointWatch } from './endpoints.ts';
-export { startControllerHttp } from './http.ts';
 export { createBackendMetrics, type BackendMetrics } from './metrics.ts';
 export { plan, recordStep, type PlanOptions } from './plan.ts';
 export { createEndpointBook, createFeedSource, createSocketSource, type LocalSource } from './source-local.ts';

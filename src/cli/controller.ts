@@ -3,11 +3,12 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import {
-  createBackendMetrics, createBackendSync, createSocketSource, directorsByName, directorsFromEndpoints, doveadmDirectors, startControllerHttp, syncSettings,
+  createBackendMetrics, createBackendSync, createSocketSource, directorsByName, directorsFromEndpoints, doveadmDirectors, syncSettings,
   type BackendSyncOptions,
 } from '../backends/index.ts';
 import { createEndpointSliceSource, leaseElection } from '../backends/kube.ts';
 import { MailfleetError } from '../errors.ts';
+import { serveProbeEndpoints, verdict } from '../http-responder.ts';
 import { createLogger } from '../log.ts';
 import { controlSocket } from '../runtime/local/index.ts';
 import { validateSpec } from '../spec/index.ts';
@@ -87,12 +88,14 @@ export async function controllerCommand(argv: string[]): Promise<number> {
   }
 
   const sync = createBackendSync({ ...wiring, log, metrics });
-  const server = await startControllerHttp({ host, port, registry: metrics.registry, ready: () => sync.ready() });
+  const server = await serveProbeEndpoints({
+    host, port, metrics: () => metrics.registry.metrics(), contentType: metrics.registry.contentType, live: () => verdict(true), ready: () => verdict(sync.ready(), 'not synced'), log,
+  });
   log.info({ source: values.source, listen: values.listen, vhostCount: wiring.vhostCount, resyncMs: wiring.resyncMs }, 'backend-sync controller starting');
   try {
     await sync.start(abort.signal);
   } finally {
-    server.close();
+    await server.close();
   }
   return 0;
 }

@@ -1,5 +1,6 @@
 import { Registry } from 'prom-client';
-import { createPostfixExporter, followFile, readLines, serveMetrics } from '../exporter/index.ts';
+import { createPostfixExporter, followFile, readLines } from '../exporter/index.ts';
+import { serveProbeEndpoints } from '../http-responder.ts';
 import { createLogger } from '../log.ts';
 import { parse, usageError } from './args.ts';
 
@@ -22,7 +23,7 @@ async function postfixCommand(argv: string[]): Promise<number> {
   const log = createLogger('postfix-exporter');
   const registry = new Registry();
   const exporter = createPostfixExporter({ registry, log, ...(values.showq === undefined ? {} : { showqPath: values.showq }) });
-  const server = await serveMetrics({ host: values.listen.host, port: values.listen.port, registry });
+  const server = await serveProbeEndpoints({ host: values.listen.host, port: values.listen.port, metrics: () => registry.metrics(), contentType: registry.contentType, log });
   const abort = new AbortController();
   process.once('SIGTERM', () => abort.abort());
   process.once('SIGINT', () => abort.abort());

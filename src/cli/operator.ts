@@ -1,9 +1,9 @@
 import { hostname } from 'node:os';
-import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { runWithLease } from '../backends/kube.ts';
+import { serveProbeEndpoints, verdict } from '../http-responder.ts';
 import { createLogger } from '../log.ts';
-import { createOperator, createOperatorMetrics, exposition, OPERATOR_LEASE_NAME, startOperatorHttp } from '../runtime/kube/operator/index.ts';
+import { createOperator, createOperatorMetrics, exposition, EXPOSITION_CONTENT_TYPE, OPERATOR_LEASE_NAME } from '../runtime/kube/operator/index.ts';
 import { allowedClusterIssuers, allowedRegistries } from './allow-lists.ts';
 import { parse, usageError } from './args.ts';
 
@@ -61,15 +61,17 @@ export async function operatorCommand(argv: string[]): Promise<number> {
   process.once('SIGTERM', () => abort.abort());
   process.once('SIGINT', () => abort.abort());
 
-  const server = await startOperatorHttp({
+  const server = await serveProbeEndpoints({
     host: listen.host,
     port: listen.port,
     metrics: () => exposition(operator.registries()),
+    contentType: EXPOSITION_CONTENT_TYPE,
+    live: () => verdict(true),
     // A standby replica is ready: it is waiting for the Lease, as it should.
-    ready: () => !leading || operator.synced(),
+    ready: () => verdict(!leading || operator.synced(), 'not synced'),
     log,
   });
-  log.info({ namespace: namespace ?? '(all)', lease: `${leaseNamespace}/${OPERATOR_LEASE_NAME}`, identity, listen: (server.address() as AddressInfo).port, resyncSeconds, scope }, 'operator starting');
+  log.info({ namespace: namespace ?? '(all)', lease: `${leaseNamespace}/${OPERATOR_LEASE_NAME}`, identity, listen: server.address.port, resyncSeconds, scope }, 'operator starting');
   try {
     await runWithLease({ kubeConfig: kc, namespace: leaseNamespace, name: OPERATOR_LEASE_NAME, identity, log }, abort.signal, async (signal) => {
       leading = true;
@@ -80,7 +82,7 @@ export async function operatorCommand(argv: string[]): Promise<number> {
       }
     });
   } finally {
-    server.close();
+    await server.close();
   }
   return 0;
 }

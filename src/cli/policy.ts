@@ -4,10 +4,11 @@ import { Registry } from 'prom-client';
 import type { Peers } from '../config/index.ts';
 import { MailfleetError, errorMessage } from '../errors.ts';
 import { readSecretFile } from '../files.ts';
+import { serveProbeEndpoints, verdict } from '../http-responder.ts';
 import { redisCa } from '../internal-tls/index.ts';
 import { createLogger } from '../log.ts';
 import {
-  createPolicyServer, loadPolicyRulesFile, startPolicyHttp, DEADLINE_MS, DEFAULT_KEY_PREFIX, type PolicyRules, type RedisOptions,
+  createPolicyServer, loadPolicyRulesFile, DEADLINE_MS, DEFAULT_KEY_PREFIX, type PolicyRules, type RedisOptions,
 } from '../policy/index.ts';
 import { parse, usageError } from './args.ts';
 import { isLoopbackAddress } from '../sockets.ts';
@@ -190,13 +191,15 @@ export async function policyCommand(argv: string[]): Promise<number> {
   };
   process.on('SIGHUP', reload);
   const http = values.metrics
-    ? await startPolicyHttp({ ...values.metrics, registry, ready: () => server.ready() })
+    ? await serveProbeEndpoints({
+      ...values.metrics, metrics: () => registry.metrics(), contentType: registry.contentType, live: () => verdict(true), ready: () => verdict(server.ready()), log,
+    })
     : undefined;
   try {
     await server.start(abort.signal);
   } finally {
     process.off('SIGHUP', reload);
-    http?.close();
+    await http?.close();
   }
   return 0;
 }

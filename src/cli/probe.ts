@@ -3,9 +3,10 @@ import { join } from 'node:path';
 import type { Peers } from '../config/index.ts';
 import { MailfleetError } from '../errors.ts';
 import { readSecretFile } from '../files.ts';
+import { serveProbeEndpoints } from '../http-responder.ts';
 import { createLogger, createRootLogger } from '../log.ts';
 import {
-  createProbeMetrics, createProber, fixedTargets, peerTargets, startProbeHttp, summarize, summaryText, type ProbeSettings, type ProbeTargets,
+  createProbeMetrics, createProber, fixedTargets, peerTargets, summarize, summaryText, type ProbeSettings, type ProbeTargets,
 } from '../probe/index.ts';
 // The patterns only: the spec's door loads the validator, which the explicit mode never uses.
 import { ADDRESS_PATTERN, DOMAIN_PATTERN_LOOSE } from '../spec/patterns.ts';
@@ -153,7 +154,9 @@ export async function probeCommand(argv: string[]): Promise<number> {
     process.stdout.write(values.json ? `${JSON.stringify(summary, null, 2)}\n` : summaryText(summary));
     return summary.ok ? 0 : 1;
   }
-  const http = await startProbeHttp({ ...values.listen, registry: metrics.registry, live: () => prober.live(), ready: () => prober.ready() });
+  const http = await serveProbeEndpoints({
+    ...values.listen, metrics: () => metrics.registry.metrics(), contentType: metrics.registry.contentType, live: () => prober.live(), ready: () => prober.ready(), log,
+  });
   log.info({ listen: `${values.listen.host}:${values.listen.port}`, servername: settings.tls.servername, ca: settings.tls.ca === undefined ? 'system' : 'given', account: settings.account.address }, 'effective settings');
   try {
     await prober.run(abort.signal);

@@ -21,4 +21,3 @@ export {
   type QueueReadOptions,
 } from './queue.ts';
 export { DEFAULT_POLL_MS, followFile, readLines, type FollowFileOptions } from './follow.ts';
-export { serveMetrics, type MetricsServer } from './metrics-server.ts';

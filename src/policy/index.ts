@@ -6,7 +6,6 @@
  */
 export { networkOf, parseIp, parseNetwork, type IpAddress, type Network } from './address.ts';
 export { compilePolicy, decide, planRequest, type Bucket, type CompiledPolicy, type Decision } from './evaluate.ts';
-export { startPolicyHttp } from './http.ts';
 export { AUTH_ALLOW, authMode, authScriptCall, authVerdict, compileAuthPolicy, planAuth, type AuthBucket, type AuthVerdict, type CompiledAuthPolicy } from './auth-evaluate.ts';
 export { AUTH_SCRIPT_SHA1 } from './auth-script.ts';
 export { LIMITER_SCRIPT_SHA1, type RedisOptions } from './limiter.ts';

@@ -2,7 +2,6 @@
  * The prober: synthetic transactions through the platform (submit through msa and mta, read back over IMAP
  * and POP3 through the proxy, delete), with per-stage metrics. `mailfleet probe` assembles it.
  */
-export { startProbeHttp, type ProbeHttp } from './http.ts';
 export { createProbeMetrics, type ProbeMetrics } from './metrics.ts';
 export { createProber, type CycleReport, type Health, type Prober, type ProberOptions } from './prober.ts';
 export { summarize, summaryText, type CycleSummary } from './report.ts';

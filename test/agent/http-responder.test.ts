@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { pickEvictee, type HeldConnection } from '../../src/agent/http-responder.ts';
+import { pickEvictee, type HeldConnection } from '../../src/http-responder.ts';
 
 const head = (since: number): HeldConnection => ({ stage: 'head', since, flushed: false });
 const handling = (since: number): HeldConnection => ({ stage: 'handling', since, flushed: false });

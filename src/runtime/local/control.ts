@@ -1,5 +1,5 @@
 import { request, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { listenOwnerOnly } from '../../agent/index.ts';
+import { listenOwnerOnly } from '../../sockets.ts';
 import { errorMessage, isMailfleetError, MailfleetError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { INSTANCE_ROLES, ROLES, type InstanceRole, type Role } from '../../spec/index.ts';

@@ -7,6 +7,7 @@ import {
   createBackendMetrics, createBackendSync, createFeedSource, directorsFromEndpoints, doveadmDirectors, ROUTABLE_TIMEOUT_MS, syncSettings, type BackendSync,
 } from '../../backends/index.ts';
 import { MailfleetError } from '../../errors.ts';
+import { serveProbeEndpoints } from '../../http-responder.ts';
 import type { Logger } from '../../log.ts';
 import { alertRuleFiles } from '../../observability/index.ts';
 import { antivirusRuns, authPolicyRuns, filterRuns, type MailPlatform } from '../../spec/index.ts';
@@ -14,7 +15,6 @@ import { createCertificateRenewal, createTlsMetrics } from '../../tls/index.ts';
 import { createAddressPool } from './addresses.ts';
 import { startControlServer } from './control.ts';
 import { roleFigures } from './figures.ts';
-import { serveRuntimeMetrics } from './metrics-listener.ts';
 import { CONTROLLER_ROLE, startMonitoring, type Monitoring, type MonitoringStatus } from './monitoring.ts';
 import { prepareDkimSigning } from './dkim-signing.ts';
 import { checkPrerequisites, checkStateDirReachable, ensureMailUser } from './prerequisites.ts';
@@ -130,7 +130,9 @@ export async function startLocalPlatform(opts: {
   const addresses = createAddressPool(platform.spec.local.addressPool, join(stateDir, 'addresses.json'));
   // The runtime's own metrics on an address of the pool, where VictoriaMetrics scrapes them as the controller.
   const controllerAddress = addresses.allocate();
-  const metricsServer = await serveRuntimeMetrics({ host: controllerAddress, port: platform.spec.ports.http, metrics: () => registry.metrics(), log });
+  // Where VictoriaMetrics scrapes the runtime's metrics as the `controller` role; the control socket's /metrics
+  // serves the same text to root.
+  const metricsServer = await serveProbeEndpoints({ host: controllerAddress, port: platform.spec.ports.http, metrics: () => registry.metrics(), contentType: registry.contentType, log });
   const runtime: LocalRuntime = createLocalRuntime({
     spec: platform.spec,
     launch: { cli: opts.agentCommand, specFile, stateDir, logDir, httpPort: platform.spec.ports.http, policyPort: platform.spec.ports.policy,
@@ -212,10 +214,7 @@ export async function startLocalPlatform(opts: {
     // After the instances, so that their last moments are still recorded; one still starting is waited for.
     await monitoringStarted.catch(() => undefined);
     await monitoring?.stop();
-    await new Promise<void>((r) => {
-      metricsServer.closeAllConnections();
-      metricsServer.close(() => r());
-    });
+    await metricsServer.close();
     syncAbort.abort();
     // An ACME order in flight is abandoned after a bounded wait: its answer would only be installed.
     await Promise.race([certificatesStopped, delay(CERTIFICATES_STOP_MS, undefined, { ref: false })]);

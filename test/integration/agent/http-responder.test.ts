@@ -6,7 +6,7 @@ import { connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { MAX_CONNECTIONS, MAX_HEADER_LINES, MAX_LINE_BYTES, startHttpResponder, type HttpRequest, type Respond } from '../../../src/agent/http-responder.ts';
+import { MAX_CONNECTIONS, MAX_HEADER_LINES, MAX_LINE_BYTES, startHttpResponder, type HttpRequest, type Respond } from '../../../src/http-responder.ts';
 import { until } from '../../support/poll.ts';
 
 const HOST = '127.0.0.1';

@@ -4,12 +4,15 @@
  * Redis is ready, stops on SIGTERM.
  */
 import { pino } from 'pino';
-import { createPolicyServer, startPolicyHttp, validatePolicyRules } from '../../../src/policy/index.ts';
+import { serveProbeEndpoints, verdict } from '../../../src/http-responder.ts';
+import { createPolicyServer, validatePolicyRules } from '../../../src/policy/index.ts';
 
 type Address = { host: string; port: number };
 const { metrics, ...options } = JSON.parse(process.argv[2] ?? '{}') as { listen: Address; redis: Address; metrics: Address; rules: unknown; tuning?: object };
-const server = createPolicyServer({ ...options, rules: validatePolicyRules(options.rules), log: pino({ level: 'warn' }, pino.destination(2)) });
-const http = await startPolicyHttp({ ...metrics, registry: server.metrics.registry, ready: () => server.ready() });
+const log = pino({ level: 'warn' }, pino.destination(2));
+const server = createPolicyServer({ ...options, rules: validatePolicyRules(options.rules), log });
+const { registry } = server.metrics;
+const http = await serveProbeEndpoints({ ...metrics, metrics: () => registry.metrics(), contentType: registry.contentType, ready: () => verdict(server.ready()), log });
 const abort = new AbortController();
 process.once('SIGTERM', () => abort.abort());
 const running = server.start(abort.signal);
@@ -22,4 +25,4 @@ const timer = setInterval(() => {
   });
 }, 20);
 await running;
-http.close();
+await http.close();

@@ -9,4 +9,3 @@ export { DELETE_POLL_MS, FINALIZER } from './reconcile.ts';
 export { GENERATED_ANNOTATION, platformSecretPlan } from './secret.ts';
 export { DEFAULT_WATCH_NAMESPACE, OPERATOR_LEASE_NAME, OPERATOR_LEASE_RULES, operatorRules, renderOperatorInstall, type OperatorInstallOptions, type Rule } from './install.ts';
 export { NAMESPACED_SCOPE, scopedSpec, scopeProblems, splitByScope, type OperatorScope } from './scope.ts';
-export { startOperatorHttp } from './http.ts';

@@ -1,7 +1,9 @@
 /**
- * The agent's HTTP listener: just enough HTTP/1.x for its health endpoints (kubelet probes, Prometheus scrapes)
- * and its control socket (the preStop drain), on node:net. node:http costs every agent about 12 MB it keeps, and PID 1 of every pod pays
- * it once per pod; these endpoints need a request line and one short answer per connection, nothing more.
+ * The HTTP listener of every mailfleet process for its probes and metrics (kubelet probes, Prometheus scrapes), and
+ * of the agent's control socket (the preStop drain): just enough HTTP/1.x, on node:net. node:http costs every agent
+ * about 12 MB it keeps, and PID 1 of every pod pays it once per pod; these endpoints need a request line and one
+ * short answer per connection, nothing more. {@link serveProbeEndpoints} is the `/metrics`, `/livez` and `/readyz`
+ * of the processes other than the agent (policy, prober, exporter, controller, operator, the single host's runtime).
  *
  * One request per connection: the answer carries `connection: close` and the connection ends after it. The
  * request head is bounded (line length, header count) and must arrive within a deadline that does not restart on
@@ -14,10 +16,12 @@
  * by sending nothing or dripping bytes has not completed its head. Only when every held connection is waiting for
  * its handler's answer is the newcomer refused.
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { createLineSplitter, parseHttpRequestLine } from '../protocol/index.ts';
-import { listenOwnerOnly } from './fs.ts';
+import { errorMessage } from './errors.ts';
+import type { Logger } from './log.ts';
+import { createLineSplitter, parseHttpRequestLine } from './protocol/index.ts';
+import { listenOwnerOnly } from './sockets.ts';
 
 export const MAX_LINE_BYTES = 4096;
 export const MAX_HEADER_LINES = 100;
@@ -181,4 +185,71 @@ export function startHttpResponder(opts: ListenAt & {
       server.close(() => resolve());
     }),
   };
+}
+
+/** What a probe answers: 200 with `detail` when ok, else 503. */
+export interface ProbeVerdict {
+  ok: boolean;
+  detail: string;
+}
+
+const OK: ProbeVerdict = { ok: true, detail: 'ok' };
+
+/** `ok`, or not with `detail` (`verdict(sync.ready(), 'not synced')`); `verdict(true)` for a process alive while it answers. */
+export function verdict(ok: boolean, detail = 'not ready'): ProbeVerdict {
+  return ok ? OK : { ok: false, detail };
+}
+
+export interface ProbeEndpointsOptions {
+  host: string;
+  /** 0: any free port (see `address`). */
+  port: number;
+  /** The exposition text, served with `contentType`. */
+  metrics: () => Promise<string>;
+  contentType: string;
+  /** Without them, `/livez` and `/readyz` are 404: a listener for scrapes only. */
+  live?: () => ProbeVerdict;
+  ready?: () => ProbeVerdict;
+  /** Told when collecting the metrics failed (the scrape gets 500), and of a failure of the listener once it is up. */
+  log: Logger;
+}
+
+export interface ProbeEndpoints {
+  readonly address: AddressInfo;
+  /** Stops listening and drops every open connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * `GET` (or `HEAD`) `/metrics`, `/livez` and `/readyz` on a responder: bounded like the agent's (a peer holding
+ * connections open without a request cannot keep the kubelet's probes or the scraper out), one request per
+ * connection. Resolves once listening; rejects if it cannot listen.
+ */
+export function serveProbeEndpoints(opts: ProbeEndpointsOptions): Promise<ProbeEndpoints> {
+  const verdicts = new Map([['/livez', opts.live], ['/readyz', opts.ready]]);
+  return new Promise((resolve, reject) => {
+    let listening = false;
+    const responder = startHttpResponder({
+      host: opts.host,
+      port: opts.port,
+      onError: (err) => (listening ? opts.log.error({ err: errorMessage(err) }, 'probe and metrics listener failed') : reject(err)),
+      handle: (req, reply) => {
+        if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'method not allowed\n');
+        if (req.path === '/metrics') {
+          opts.metrics().then((text) => reply(200, text, opts.contentType), (err: unknown) => {
+            opts.log.warn({ err: errorMessage(err) }, 'metrics failed');
+            reply(500, 'metrics failed\n');
+          });
+          return;
+        }
+        const verdict = verdicts.get(req.path)?.();
+        if (verdict === undefined) return reply(404, 'not found\n');
+        reply(verdict.ok ? 200 : 503, `${verdict.detail}\n`);
+      },
+    });
+    responder.server.once('listening', () => {
+      listening = true;
+      resolve({ address: responder.server.address() as AddressInfo, close: () => responder.close() });
+    });
+  });
 }
