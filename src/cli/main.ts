@@ -65,6 +65,11 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// SIGUSR1 would open Node's inspector on 127.0.0.1:9229 in a process without a handler for it: the policy server,
+// the prober, `mailfleet up`, mostly running as root, where whoever connects to it runs code as that user. Handled,
+// it does nothing; the agent adds its own handler, which passes it on to its daemon where the daemon has a use for it.
+process.on('SIGUSR1', () => undefined);
+
 // A closed pipe (`mailfleet accounts list | head`) ends the command quietly; any other write error is reported.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err: NodeJS.ErrnoException) => {

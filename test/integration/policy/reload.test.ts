@@ -5,10 +5,12 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { validatePolicyRules } from '../../../src/policy/index.ts';
 import { until } from '../../support/poll.ts';
 import { freePort, openPolicyClient, policyHost, SKIP, startPolicy, startRedis } from './harness.ts';
@@ -69,6 +71,18 @@ test('GIVEN mailfleet policy WHEN its rules file changes and it gets SIGHUP THEN
   assert.match(output, /rules\[0\]\.windows\[0\]\.limit: expected a whole number from 1/);
   assert.deepEqual(verbs(await client.askAll([rcpt])), ['DEFER_IF_PERMIT'], 'the rules in force stay');
   assert.equal(client.socket.destroyed, false, 'one connection throughout');
+
+  // SIGUSR1 opens no inspector (a root process, where connecting to it runs code): it is ignored.
+  child.kill('SIGUSR1');
+  await delay(500);
+  assert.equal(child.exitCode, null, output);
+  const inspector = await new Promise<string>((resolve) => connect(9229, '127.0.0.1').once('connect', function (this: Socket) {
+    this.destroy();
+    resolve('connected');
+  }).once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error')));
+  assert.equal(inspector, 'ECONNREFUSED', 'nothing listens on the inspector port');
+  assert.doesNotMatch(output, /Debugger listening/);
+  assert.deepEqual(verbs(await client.askAll([rcpt])), ['DEFER_IF_PERMIT'], 'still judging on the same connection');
 
   child.kill('SIGTERM');
   assert.equal(await exited, 0);
