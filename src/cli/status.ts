@@ -23,7 +23,7 @@ function directorCell(i: InstanceStatus, report: StatusReport): string {
 /** Where to look at the platform's metrics and alerts, and where alerts go. */
 export function monitoringLines(m: MonitoringStatus | undefined): string[] {
   if (!m) return [];
-  const lines = [`metrics: ${m.victoriametrics.ui} (VictoriaMetrics)${m.vmalert ? `   alerts: ${m.vmalert.ui} (vmalert)` : ''}`];
+  const lines = [`metrics: ${m.victoriametrics.ui} (VictoriaMetrics)${m.vmalert ? `   alerts: ${m.vmalert.ui} (vmalert)` : ''}   the runtime's own: ${m.runtimeMetrics}`];
   if (m.alertmanager) lines.push(`alerts go through Alertmanager (${m.alertmanager.url}/) to ${m.alertmanager.webhookUrl}`);
   else if (m.vmalert) lines.push('alerts are evaluated but sent nowhere: set spec.local.alertWebhookUrl to have Alertmanager post them');
   return lines;

@@ -72,6 +72,14 @@ test('VictoriaMetrics on the single host follows the instances', { timeout: 600_
     assert.equal(typeof vmPid, 'number');
   });
 
+  await t.test('GIVEN mailfleet up WHEN it is ready THEN it printed where the runtime serves its own metrics, which answer there with the backend-sync series', async () => {
+    assert.match(first.runtimeMetrics, /^http:\/\/127\.146\.\d+\.\d+:\d+\/metrics$/);
+    assert.ok(platform.output().includes(`the runtime's own: ${first.runtimeMetrics}`), platform.output());
+    const res = await fetch(first.runtimeMetrics, { signal: AbortSignal.timeout(5000) });
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /^mailfleet_backends\{/m);
+  });
+
   await t.test('GIVEN no webhook in the spec WHEN up is ready THEN vmalert evaluates the rule packs, no Alertmanager runs, and up says alerts go nowhere', async () => {
     assert.equal(first.alertmanager, undefined);
     assert.ok(first.vmalert, 'vmalert runs');

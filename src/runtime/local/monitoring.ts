@@ -49,6 +49,8 @@ export interface MonitoringStatus {
   vmalert?: ProcessStatus & { ui: string };
   /** Present when the spec names a webhook (`spec.local.alertWebhookUrl`). */
   alertmanager?: ProcessStatus & { webhookUrl: string };
+  /** The runtime's own metrics (backend sync, certificates), scraped as the `controller` role. */
+  runtimeMetrics: string;
 }
 
 export interface Monitoring {
@@ -228,6 +230,7 @@ export async function startMonitoring(opts: MonitoringOptions): Promise<Monitori
         victoriametrics: { ...status(vm, vmUrl), ui: vmUi },
         ...(vmalert ? { vmalert: { ...status(vmalert.proc, vmalert.url), ui: `${vmalert.url}/` } } : {}),
         ...(am ? { alertmanager: { ...status(am.proc, am.url), webhookUrl: am.webhookUrl } } : {}),
+        runtimeMetrics: `http://${opts.controllerTarget}/metrics`,
       }),
       async stop() {
         unsubscribe();
