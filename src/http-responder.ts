@@ -200,13 +200,18 @@ export function verdict(ok: boolean, detail = 'not ready'): ProbeVerdict {
   return ok ? OK : { ok: false, detail };
 }
 
+/** The exposition text and its content type (a prom-client Registry is one). */
+export interface MetricsSource {
+  metrics(): Promise<string>;
+  readonly contentType: string;
+}
+
 export interface ProbeEndpointsOptions {
   host: string;
   /** 0: any free port (see `address`). */
   port: number;
-  /** The exposition text, served with `contentType`. */
-  metrics: () => Promise<string>;
-  contentType: string;
+  /** Where `/metrics` comes from: a prom-client Registry, or any text and its content type. */
+  metrics: MetricsSource;
   /** Without them, `/livez` and `/readyz` are 404: a listener for scrapes only. */
   live?: () => ProbeVerdict;
   ready?: () => ProbeVerdict;
@@ -228,27 +233,25 @@ export interface ProbeEndpoints {
 export function serveProbeEndpoints(opts: ProbeEndpointsOptions): Promise<ProbeEndpoints> {
   const verdicts = new Map([['/livez', opts.live], ['/readyz', opts.ready]]);
   return new Promise((resolve, reject) => {
-    let listening = false;
     const responder = startHttpResponder({
       host: opts.host,
       port: opts.port,
-      onError: (err) => (listening ? opts.log.error({ err: errorMessage(err) }, 'probe and metrics listener failed') : reject(err)),
+      onError: (err) => (responder.server.listening ? opts.log.error({ err: errorMessage(err) }, 'probe and metrics listener failed') : reject(err)),
       handle: (req, reply) => {
         if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'method not allowed\n');
         if (req.path === '/metrics') {
-          opts.metrics().then((text) => reply(200, text, opts.contentType), (err: unknown) => {
+          opts.metrics.metrics().then((text) => reply(200, text, opts.metrics.contentType), (err: unknown) => {
             opts.log.warn({ err: errorMessage(err) }, 'metrics failed');
             reply(500, 'metrics failed\n');
           });
           return;
         }
-        const verdict = verdicts.get(req.path)?.();
-        if (verdict === undefined) return reply(404, 'not found\n');
-        reply(verdict.ok ? 200 : 503, `${verdict.detail}\n`);
+        const answer = verdicts.get(req.path)?.();
+        if (answer === undefined) return reply(404, 'not found\n');
+        reply(answer.ok ? 200 : 503, `${answer.detail}\n`);
       },
     });
     responder.server.once('listening', () => {
-      listening = true;
       resolve({ address: responder.server.address() as AddressInfo, close: () => responder.close() });
     });
   });

@@ -375,8 +375,8 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   };
   process.on('SIGHUP', onHup);
   // A user signal goes on to the daemon only where it means something there (Dovecot: SIGUSR1 reopens its logs);
-  // elsewhere it would stop the daemon, so it is logged and dropped. Both are always handled here: Node would
-  // open its inspector on an unhandled SIGUSR1.
+  // elsewhere it would stop the daemon, so it is logged and dropped. Both are always handled here: an unhandled
+  // SIGUSR2 would end the agent (the CLI's own SIGUSR1 handler only keeps Node's inspector shut).
   const userSignal = (sig: UserSignal) => () => {
     const meaning = daemon.userSignals?.[sig];
     if (meaning === undefined) {

@@ -89,7 +89,7 @@ export async function controllerCommand(argv: string[]): Promise<number> {
 
   const sync = createBackendSync({ ...wiring, log, metrics });
   const server = await serveProbeEndpoints({
-    host, port, metrics: () => metrics.registry.metrics(), contentType: metrics.registry.contentType, live: () => verdict(true), ready: () => verdict(sync.ready(), 'not synced'), log,
+    host, port, metrics: metrics.registry, live: () => verdict(true), ready: () => verdict(sync.ready(), 'not synced'), log,
   });
   log.info({ source: values.source, listen: values.listen, vhostCount: wiring.vhostCount, resyncMs: wiring.resyncMs }, 'backend-sync controller starting');
   try {

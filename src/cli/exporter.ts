@@ -23,7 +23,7 @@ async function postfixCommand(argv: string[]): Promise<number> {
   const log = createLogger('postfix-exporter');
   const registry = new Registry();
   const exporter = createPostfixExporter({ registry, log, ...(values.showq === undefined ? {} : { showqPath: values.showq }) });
-  const server = await serveProbeEndpoints({ host: values.listen.host, port: values.listen.port, metrics: () => registry.metrics(), contentType: registry.contentType, log });
+  const server = await serveProbeEndpoints({ host: values.listen.host, port: values.listen.port, metrics: registry, log });
   const abort = new AbortController();
   process.once('SIGTERM', () => abort.abort());
   process.once('SIGINT', () => abort.abort());

@@ -64,8 +64,7 @@ export async function operatorCommand(argv: string[]): Promise<number> {
   const server = await serveProbeEndpoints({
     host: listen.host,
     port: listen.port,
-    metrics: () => exposition(operator.registries()),
-    contentType: EXPOSITION_CONTENT_TYPE,
+    metrics: { metrics: () => exposition(operator.registries()), contentType: EXPOSITION_CONTENT_TYPE },
     live: () => verdict(true),
     // A standby replica is ready: it is waiting for the Lease, as it should.
     ready: () => verdict(!leading || operator.synced(), 'not synced'),

@@ -192,7 +192,7 @@ export async function policyCommand(argv: string[]): Promise<number> {
   process.on('SIGHUP', reload);
   const http = values.metrics
     ? await serveProbeEndpoints({
-      ...values.metrics, metrics: () => registry.metrics(), contentType: registry.contentType, live: () => verdict(true), ready: () => verdict(server.ready()), log,
+      ...values.metrics, metrics: registry, live: () => verdict(true), ready: () => verdict(server.ready()), log,
     })
     : undefined;
   try {

@@ -155,7 +155,7 @@ export async function probeCommand(argv: string[]): Promise<number> {
     return summary.ok ? 0 : 1;
   }
   const http = await serveProbeEndpoints({
-    ...values.listen, metrics: () => metrics.registry.metrics(), contentType: metrics.registry.contentType, live: () => prober.live(), ready: () => prober.ready(), log,
+    ...values.listen, metrics: metrics.registry, live: () => prober.live(), ready: () => prober.ready(), log,
   });
   log.info({ listen: `${values.listen.host}:${values.listen.port}`, servername: settings.tls.servername, ca: settings.tls.ca === undefined ? 'system' : 'given', account: settings.account.address }, 'effective settings');
   try {

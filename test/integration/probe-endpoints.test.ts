@@ -16,7 +16,7 @@ const TEXT = '# TYPE x counter\nx 1\n';
 const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 async function endpoints(t: TestContext, extra: Partial<ProbeEndpointsOptions> = {}): Promise<number> {
-  const served = await serveProbeEndpoints({ host: HOST, port: 0, metrics: async () => TEXT, contentType: CONTENT_TYPE, log: pino({ level: 'silent' }), ...extra });
+  const served = await serveProbeEndpoints({ host: HOST, port: 0, metrics: { metrics: async () => TEXT, contentType: CONTENT_TYPE }, log: pino({ level: 'silent' }), ...extra });
   t.after(() => served.close());
   return served.address.port;
 }
@@ -50,7 +50,7 @@ test('GIVEN a listener for scrapes only WHEN /livez or /readyz is asked THEN 404
 
 test('GIVEN collecting the metrics fails WHEN scraped THEN 500, and the failure is logged', async (t) => {
   const { log, lines } = capturedLogger();
-  const port = await endpoints(t, { metrics: () => Promise.reject(new Error('registry broke')), log });
+  const port = await endpoints(t, { metrics: { metrics: () => Promise.reject(new Error('registry broke')), contentType: CONTENT_TYPE }, log });
   assert.deepEqual(await ask(port, '/metrics'), { status: 500, type: 'text/plain; charset=utf-8', body: 'metrics failed\n' });
   assert.ok(lines().some((l) => l.msg === 'metrics failed' && String(l.err).includes('registry broke')), JSON.stringify(lines()));
 });
@@ -60,7 +60,7 @@ test('GIVEN the port is taken WHEN the endpoints start THEN they reject with the
   await new Promise<void>((resolve) => taken.listen(0, HOST, resolve));
   t.after(() => taken.close());
   const port = (taken.address() as { port: number }).port;
-  await assert.rejects(serveProbeEndpoints({ host: HOST, port, metrics: async () => TEXT, contentType: CONTENT_TYPE, log: pino({ level: 'silent' }) }), /EADDRINUSE/);
+  await assert.rejects(serveProbeEndpoints({ host: HOST, port, metrics: { metrics: async () => TEXT, contentType: CONTENT_TYPE }, log: pino({ level: 'silent' }) }), /EADDRINUSE/);
 });
 
 test('GIVEN a peer holding twice the cap of connections open without a request WHEN the kubelet probes and the scraper scrapes THEN both are answered', async (t) => {

@@ -132,7 +132,7 @@ export async function startLocalPlatform(opts: {
   const controllerAddress = addresses.allocate();
   // Where VictoriaMetrics scrapes the runtime's metrics as the `controller` role; the control socket's /metrics
   // serves the same text to root.
-  const metricsServer = await serveProbeEndpoints({ host: controllerAddress, port: platform.spec.ports.http, metrics: () => registry.metrics(), contentType: registry.contentType, log });
+  const metricsServer = await serveProbeEndpoints({ host: controllerAddress, port: platform.spec.ports.http, metrics: registry, log });
   const runtime: LocalRuntime = createLocalRuntime({
     spec: platform.spec,
     launch: { cli: opts.agentCommand, specFile, stateDir, logDir, httpPort: platform.spec.ports.http, policyPort: platform.spec.ports.policy,
