@@ -44,8 +44,16 @@ export interface HttpRequest {
   path: string;
 }
 
-/** Sends the one answer of a connection; later calls do nothing. */
-export type Respond = (status: number, body: string, contentType?: string) => void;
+/** Sends the one answer of a connection, with any extra header fields (names in lower case); later calls do nothing. */
+export type Respond = (status: number, body: string, contentType?: string, fields?: Readonly<Record<string, string>>) => void;
+
+/** 405, naming the methods the path allows (`allow`, as RFC 9110 asks of a 405). */
+export function refuseMethod(respond: Respond, allowed: readonly string[]): void {
+  respond(405, 'method not allowed\n', undefined, { allow: allowed.join(', ') });
+}
+
+/** What a request line can start with: a method's first character (a token's, RFC 9110), upper case in practice. */
+const METHOD_START = /^[!#$%&'*+.^_`|~0-9A-Za-z-]/;
 
 export interface HttpResponder {
   server: Server;
@@ -82,9 +90,11 @@ export function pickEvictee<K>(held: ReadonlyMap<K, HeldConnection>): K | undefi
   return best?.key;
 }
 
-function head(status: number, contentType: string, length: number): string {
+function head(status: number, contentType: string, length: number, fields: Readonly<Record<string, string>>): string {
+  let extra = '';
+  for (const [name, value] of Object.entries(fields)) extra += `${name}: ${value}\r\n`;
   return `HTTP/1.1 ${status} ${REASONS[status] ?? 'Status'}\r\ncontent-type: ${contentType}\r\ncache-control: no-store\r\n`
-    + `content-length: ${length}\r\nconnection: close\r\n\r\n`;
+    + `${extra}content-length: ${length}\r\nconnection: close\r\n\r\n`;
 }
 
 function serveConnection(socket: Socket, handle: (req: HttpRequest, respond: Respond) => void, headTimeoutMs: number): HeldConnection {
@@ -94,19 +104,25 @@ function serveConnection(socket: Socket, handle: (req: HttpRequest, respond: Res
   let request: HttpRequest | undefined;
   let headers = 0;
   let discarded = 0;
+  let started = false;
   const deadline = setTimeout(() => answer(408, ''), headTimeoutMs);
 
-  function answer(status: number, body: string, contentType = 'text/plain; charset=utf-8'): void {
+  function answer(status: number, body: string, contentType = 'text/plain; charset=utf-8', fields: Readonly<Record<string, string>> = {}): void {
     if (state === 'answered' || socket.destroyed) return;
     state = 'answered';
     since = performance.now();
     clearTimeout(deadline);
     const payload = request?.method === 'HEAD' ? '' : body;
-    socket.end(head(status, contentType, Buffer.byteLength(body)) + payload);
+    socket.end(head(status, contentType, Buffer.byteLength(body), fields) + payload);
     setTimeout(() => socket.destroy(), LINGER_MS).unref();
   }
 
   function readHead(chunk: Buffer): void {
+    // Not HTTP from its first byte (a TLS ClientHello starts with 0x16): answered now rather than at the head deadline.
+    if (!started) {
+      started = true;
+      if (!METHOD_START.test(chunk.toString('latin1', 0, 1))) return answer(400, '');
+    }
     for (const line of lines.push(chunk)) {
       if (!line.ok) return answer(line.error.code === 'PROTOCOL_LINE_TOO_LONG' ? 431 : 400, '');
       if (request === undefined) {
@@ -238,7 +254,7 @@ export function serveProbeEndpoints(opts: ProbeEndpointsOptions): Promise<ProbeE
       port: opts.port,
       onError: (err) => (responder.server.listening ? opts.log.error({ err: errorMessage(err) }, 'probe and metrics listener failed') : reject(err)),
       handle: (req, reply) => {
-        if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'method not allowed\n');
+        if (req.method !== 'GET' && req.method !== 'HEAD') return refuseMethod(reply, ['GET', 'HEAD']);
         if (req.path === '/metrics') {
           opts.metrics.metrics().then((text) => reply(200, text, opts.metrics.contentType), (err: unknown) => {
             opts.log.warn({ err: errorMessage(err) }, 'metrics failed');

@@ -9,7 +9,7 @@
  */
 import { errorMessage, MailfleetError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { startHttpResponder, type HttpResponder } from '../http-responder.ts';
+import { refuseMethod, startHttpResponder, type HttpResponder } from '../http-responder.ts';
 
 export function startAgentControl(opts: {
   path: string;
@@ -21,7 +21,7 @@ export function startAgentControl(opts: {
     onError: (err) => opts.log.error({ err: errorMessage(err), path: opts.path }, 'control socket error'),
     handle: (req, reply) => {
       if (req.path !== '/drain') return reply(404, 'not found\n');
-      if (req.method !== 'POST') return reply(405, 'method not allowed\n');
+      if (req.method !== 'POST') return refuseMethod(reply, ['POST']);
       opts.log.info('drain asked on the control socket');
       opts.drain().then(
         (report) => reply(200, JSON.stringify(report) + '\n', 'application/json'),

@@ -2,7 +2,7 @@ import type { Server } from 'node:net';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { Counter, Gauge, type Registry } from '../metrics/index.ts';
-import { startHttpResponder } from '../http-responder.ts';
+import { refuseMethod, startHttpResponder } from '../http-responder.ts';
 import { liveness } from './liveness.ts';
 import type { ReadinessCheck } from './readiness.ts';
 
@@ -156,7 +156,7 @@ export function startHealth(opts: {
     onError: (err) => opts.log.error({ err }, 'health server error'),
     handle: (req, reply) => {
       if (req.path === '/drain') return reply(403, DRAIN_REFUSED);
-      if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'method not allowed\n');
+      if (req.method !== 'GET' && req.method !== 'HEAD') return refuseMethod(reply, ['GET', 'HEAD']);
       if (req.path === '/livez') {
         // Liveness needs a fresh-enough protocol answer to tell a hung daemon from a live one.
         const answer = () => {

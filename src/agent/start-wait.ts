@@ -12,7 +12,7 @@ import type { Logger } from '../log.ts';
 import { Gauge, type Registry } from '../metrics/index.ts';
 import type { StartBlocker } from './daemon.ts';
 import { AGENT_FLAGS } from './health.ts';
-import { startHttpResponder } from '../http-responder.ts';
+import { refuseMethod, startHttpResponder } from '../http-responder.ts';
 
 /** How often the agent looks again (a directory listing: cheap). */
 export const START_POLL_MS = 1000;
@@ -53,7 +53,7 @@ export async function waitUntilStartable(opts: StartWaitOptions, signal: AbortSi
     port: opts.port,
     onError: (err) => opts.log.error({ err }, 'health server error'),
     handle: (req, reply) => {
-      if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'method not allowed\n');
+      if (req.method !== 'GET' && req.method !== 'HEAD') return refuseMethod(reply, ['GET', 'HEAD']);
       const what = `waiting: ${blocked?.detail ?? 'starting'}\n`;
       if (req.path === '/livez') return reply(200, what);
       if (req.path === '/readyz') return reply(503, what);

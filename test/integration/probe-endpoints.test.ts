@@ -21,11 +21,11 @@ async function endpoints(t: TestContext, extra: Partial<ProbeEndpointsOptions> =
   return served.address.port;
 }
 
-async function ask(port: number, path: string, method = 'GET'): Promise<{ status: number; type: string | undefined; body: string }> {
+async function ask(port: number, path: string, method = 'GET'): Promise<{ status: number; type: string | undefined; body: string; allow?: string }> {
   const res = await new Promise<IncomingMessage>((resolve, reject) => request({ host: HOST, port, path, method, agent: false, timeout: 5000 }, resolve).on('error', reject).end());
   let body = '';
   for await (const chunk of res) body += String(chunk);
-  return { status: res.statusCode ?? 0, type: res.headers['content-type'], body };
+  return { status: res.statusCode ?? 0, type: res.headers['content-type'], body, ...(res.headers.allow === undefined ? {} : { allow: res.headers.allow }) };
 }
 
 test('GIVEN probe endpoints WHEN scraped and probed THEN /metrics has the text and its type, the verdicts answer 200 or 503 with their detail, HEAD has no body', async (t) => {
@@ -38,7 +38,7 @@ test('GIVEN probe endpoints WHEN scraped and probed THEN /metrics has the text a
   ready = verdict(true);
   assert.equal((await ask(port, '/readyz')).status, 200);
   assert.equal((await ask(port, '/nothing')).status, 404);
-  assert.equal((await ask(port, '/metrics', 'POST')).status, 405);
+  assert.deepEqual(await ask(port, '/metrics', 'POST'), { status: 405, type: 'text/plain; charset=utf-8', body: 'method not allowed\n', allow: 'GET, HEAD' });
 });
 
 test('GIVEN a listener for scrapes only WHEN /livez or /readyz is asked THEN 404', async (t) => {

@@ -5,8 +5,9 @@ import { get, request } from 'node:http';
 import { connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { test, type TestContext } from 'node:test';
-import { MAX_CONNECTIONS, MAX_HEADER_LINES, MAX_LINE_BYTES, startHttpResponder, type HttpRequest, type Respond } from '../../../src/http-responder.ts';
+import { HEAD_TIMEOUT_MS, MAX_CONNECTIONS, MAX_HEADER_LINES, MAX_LINE_BYTES, refuseMethod, startHttpResponder, type HttpRequest, type Respond } from '../../../src/http-responder.ts';
 import { until } from '../../support/poll.ts';
 
 const HOST = '127.0.0.1';
@@ -119,6 +120,27 @@ for (const { given, bytes, expected } of BAD) {
     assert.equal(handled, 0);
   });
 }
+
+test('GIVEN the start of a TLS ClientHello without a line feed in it WHEN sent to the plain HTTP port THEN 400 at once, not at the head deadline', async (t) => {
+  let handled = 0;
+  const port = await responder(t, (_req, respond) => {
+    handled++;
+    respond(200, 'ok\n');
+  });
+  const started = performance.now();
+  // A handshake record (0x16, TLS 1.0 framing) holding the first bytes of a ClientHello: no LF to end a "line" on.
+  const response = await raw(port, Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, 0x5a, 0x21]));
+  assert.equal(status(response), 400);
+  assert.ok(performance.now() - started < 2000, `answered after ${Math.round(performance.now() - started)} ms (head deadline ${HEAD_TIMEOUT_MS} ms)`);
+  assert.equal(handled, 0);
+});
+
+test('GIVEN a handler that refuses a method WHEN asked THEN 405 names the allowed methods in allow', async (t) => {
+  const port = await responder(t, (req, respond) => (req.method === 'GET' ? respond(200, 'ok\n') : refuseMethod(respond, ['GET', 'HEAD'])));
+  const response = await raw(port, 'DELETE /livez HTTP/1.1\r\nHost: x\r\n\r\n');
+  assert.equal(status(response), 405);
+  assert.match(response, /\r\nallow: GET, HEAD\r\n/);
+});
 
 test('GIVEN a peer that trickles its head slower than the deadline WHEN the deadline passes THEN it gets 408 however often it sent a byte', async (t) => {
   const port = await responder(t, undefined, 300);
