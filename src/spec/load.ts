@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { ErrorObject } from 'ajv';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { MailfleetError } from '../errors.ts';
+import { errorMessage, MailfleetError } from '../errors.ts';
 import { passwordProblem } from './accounts.ts';
 import { filterProblems } from './filter.ts';
 import { mtaProblems } from './mta.ts';
@@ -125,18 +125,33 @@ export function parseSpec(text: string, source = 'spec'): MailPlatform {
   try {
     doc = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
   } catch (err) {
-    const where = err instanceof YAMLParseError && err.linePos ? ` line ${err.linePos[0].line}` : '';
-    throw new MailfleetError('SPEC_UNREADABLE', `${source}:${where} not valid YAML`, { cause: err });
+    throw new MailfleetError('SPEC_UNREADABLE', `${source}: not valid YAML: ${yamlProblem(err, text)}`, { cause: err });
   }
   return validateSpec(doc ?? {}, source);
 }
+
+/**
+ * What the YAML parser found and where, in one line: `Map keys must be unique at line 2, column 1`; a problem
+ * noticed past the last line (an unclosed `[`) is said to be at the end of the file.
+ */
+function yamlProblem(err: unknown, text: string): string {
+  if (!(err instanceof YAMLParseError)) return errorMessage(err);
+  const what = (err.message.split('\n')[0] ?? '').replace(/:$/, '');
+  const line = err.linePos?.[0].line;
+  const lines = text.endsWith('\n') ? text.split('\n').length - 1 : text.split('\n').length;
+  return line !== undefined && line > lines ? what.replace(/ at line \d+, column \d+$/, ' at the end of the file') : what;
+}
+
+/** Why a spec file could not be read, in a few words. */
+const UNREADABLE: Readonly<Record<string, string>> = { ENOENT: 'no such file', EACCES: 'permission denied', EISDIR: 'a directory, not a file' };
 
 export function loadSpecFile(path: string): MailPlatform {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new MailfleetError('SPEC_UNREADABLE', `${path}: cannot read spec file`, { cause: err });
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    throw new MailfleetError('SPEC_UNREADABLE', `${path}: cannot read spec file: ${UNREADABLE[code] ?? errorMessage(err)}`, { cause: err });
   }
   return parseSpec(text, path);
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isMailfleetError } from '../../src/errors.ts';
-import { demoAccounts, parseSpec, quotaBytes } from '../../src/spec/index.ts';
+import { demoAccounts, loadSpecFile, parseSpec, quotaBytes } from '../../src/spec/index.ts';
 
 const MINIMAL = `apiVersion: mailfleet.io/v1alpha1
 kind: MailPlatform
@@ -54,8 +54,21 @@ test('GIVEN mta without proxy WHEN parsed THEN the dependency is explained', () 
   assert.ok(got[0]?.startsWith('spec.roles.proxy.replicas: expected at least 1'), got.join('\n'));
 });
 
-test('GIVEN YAML that does not parse WHEN loaded THEN SPEC_UNREADABLE names the line', () => {
-  assert.throws(() => parseSpec('spec: [unclosed\n', 'x.yaml'), (err: unknown) => isMailfleetError(err, 'SPEC_UNREADABLE') && /x\.yaml: line \d+/.test(err.message));
+const UNPARSABLE: readonly { given: string; text: string; message: string }[] = [
+  { given: 'a key given twice', text: 'kind: MailPlatform\nkind: Other\n', message: 'x.yaml: not valid YAML: Map keys must be unique at line 2, column 1' },
+  { given: 'a mapping inside a compact one', text: 'metadata: name: demo\n', message: 'x.yaml: not valid YAML: Nested mappings are not allowed in compact mappings at line 1, column 11' },
+  { given: 'a [ never closed', text: 'kind: MailPlatform\nspec: [unclosed\n', message: 'x.yaml: not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a ] at the end of the file' },
+];
+
+for (const { given, text, message } of UNPARSABLE) {
+  test(`GIVEN YAML with ${given} WHEN loaded THEN SPEC_UNREADABLE says what the parser found, and where`, () => {
+    assert.throws(() => parseSpec(text, 'x.yaml'), (err: unknown) => isMailfleetError(err, 'SPEC_UNREADABLE') && err.message === message);
+  });
+}
+
+test('GIVEN a spec file that is missing or a directory WHEN loaded THEN SPEC_UNREADABLE says which', () => {
+  assert.throws(() => loadSpecFile('/nonexistent/spec.yaml'), (err: unknown) => isMailfleetError(err, 'SPEC_UNREADABLE') && err.message === '/nonexistent/spec.yaml: cannot read spec file: no such file');
+  assert.throws(() => loadSpecFile('/tmp'), (err: unknown) => isMailfleetError(err, 'SPEC_UNREADABLE') && err.message === '/tmp: cannot read spec file: a directory, not a file');
 });
 
 test('GIVEN generated accounts WHEN expanded THEN they follow prefix and count after the seeded ones', () => {
