@@ -66,7 +66,7 @@ export async function accountsCommand(argv: string[]): Promise<number> {
     json: { type: 'boolean' },
     'state-dir': { type: 'string', short: 's' },
     file: { type: 'string', short: 'f' },
-  }, USAGE);
+  }, USAGE, 2);
   const [action, address] = positionals;
   const stateDir = resolveStateDir(values);
   const { spec, peers, url } = platformLdap(stateDir);

@@ -140,6 +140,31 @@ export function usageError(usage: string, why: string): MailfleetError {
 }
 
 /**
+ * What a command of subcommands (`dkim`, `dns`, `exporter`) throws for a first argument that names none of them:
+ * its usage as asked for (HELP, exit 0) for `--help` or `-h`, else USAGE.
+ */
+export function notASubcommand(sub: string | undefined, usage: string): MailfleetError {
+  if (sub === '--help' || sub === '-h') return new MailfleetError('HELP', `usage: ${usage}`);
+  return usageError(usage, sub === undefined ? 'missing subcommand' : `unknown subcommand ${sub}`);
+}
+
+/** node:util parseArgs's message in the words of the rest of the CLI (its own ends on an unbalanced quote). */
+function parseArgsMessage(err: Error & { code?: string }): string {
+  const option = /'([^']+)'/.exec(err.message)?.[1];
+  if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option !== undefined) {
+    // `scale mailbox -1`: a negative number reads as a short option.
+    if (/^-[0-9]/.test(option)) return `${option}: no argument here takes a negative number`;
+    return `unknown option ${option}`;
+  }
+  if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option !== undefined) {
+    // `-s, --state-dir <value>` for a flag with a short form.
+    const flag = /--[A-Za-z0-9-]+/.exec(option)?.[0] ?? option.split(' ')[0] ?? option;
+    return /argument missing/.test(err.message) ? `${flag} needs a value` : `${flag} takes no value`;
+  }
+  return err.message;
+}
+
+/**
  * The typed value of one argument (a flag's or a positional's, named by `label`: `--resync`, `N`).
  * Throws USAGE: `--resync: expected a whole number of seconds from 1 to 3600, got "abc"`.
  */
@@ -149,8 +174,12 @@ export function check<S extends OptionSpec>(label: string, spec: S, raw: string,
   return value as ValueOf<S>;
 }
 
-/** node:util parseArgs over the declared flags, every value checked and typed; frozen. Usage errors are USAGE (exit 2). */
-export function parse<const O extends Options>(argv: string[], options: O, usage: string): { values: Values<O>; positionals: string[] } {
+/**
+ * node:util parseArgs over the declared flags, every value checked and typed; frozen. At most `maxPositionals`
+ * arguments that are not flags (none unless given): one more is refused, not ignored. Usage errors are USAGE
+ * (exit 2).
+ */
+export function parse<const O extends Options>(argv: string[], options: O, usage: string, maxPositionals = 0): { values: Values<O>; positionals: string[] } {
   // `--help` (or `-h`) anywhere before a `--`: the command's usage on stdout, exit 0 (main.ts), nothing else done.
   const end = argv.indexOf('--');
   if (!('help' in options) && (end === -1 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h')) throw new MailfleetError('HELP', `usage: ${usage}`);
@@ -162,8 +191,10 @@ export function parse<const O extends Options>(argv: string[], options: O, usage
   try {
     parsed = parseArgs({ args: argv, options: config, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new MailfleetError('USAGE', `${(err as Error).message}\nusage: ${usage}`, { cause: err });
+    throw new MailfleetError('USAGE', `${parseArgsMessage(err as Error)}\nusage: ${usage}`, { cause: err });
   }
+  const extra = parsed.positionals[maxPositionals];
+  if (extra !== undefined) throw usageError(usage, `unexpected argument ${extra}`);
   const values: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(options)) {
     const raw = parsed.values[name] ?? spec.default;

@@ -42,8 +42,7 @@ function writeReplacing(path: string, text: string): void {
  * as one file each in DIR, created if missing, for import; prints the path of every file written.
  */
 export async function dashboardsCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { output: { type: 'string', short: 'o' } }, USAGE);
-  if (positionals.length > 0) throw usageError(USAGE, `unexpected argument ${positionals[0] ?? ''}`);
+  const { values } = parse(argv, { output: { type: 'string', short: 'o' } }, USAGE);
   if (!values.output) throw usageError(USAGE, 'missing -o DIR');
   const dir = values.output;
   mkdirSync(dir, { recursive: true });

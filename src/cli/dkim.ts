@@ -9,7 +9,7 @@ import { MailfleetError } from '../errors.ts';
 import { dkimSecret, toYaml } from '../runtime/kube/index.ts';
 import { loadSpecFile, validateSpec, type MailPlatform } from '../spec/index.ts';
 import { DOMAIN_PATTERN } from '../spec/patterns.ts';
-import { parse, usageError, type Options } from './args.ts';
+import { notASubcommand, parse, usageError, type Options } from './args.ts';
 import { resolveStateDir } from './state.ts';
 
 const USAGE = `mailfleet dkim generate DOMAIN [--algorithm rsa|ed25519] [--bits 2048|3072|4096] [--force]
@@ -172,10 +172,9 @@ export async function dkimCommand(argv: string[]): Promise<number> {
   const now = new Date();
   switch (sub) {
     case 'generate': {
-      const { values, positionals } = parse(rest, { ...COMMON, ...KEY, force: { type: 'boolean' } }, USAGE);
+      const { values, positionals } = parse(rest, { ...COMMON, ...KEY, force: { type: 'boolean' } }, USAGE, 1);
       const stateDir = resolveStateDir(values);
       const domain = domainArg(positionals[0], platformOf(values, stateDir));
-      if (positionals.length > 1) throw usageError(USAGE, `unexpected argument ${positionals[1]}`);
       const { entry, record, retired } = await generateFirstKey(dkimPaths(stateDir), domain, { now, key: keyOptions(values), force: values.force === true });
       const gone = retired.length > 0 ? `; retired at once (remove their records): ${retired.map((e) => e.selector).join(', ')}` : '';
       process.stdout.write(`; ${domain} signs with selector ${entry.selector} (${keyKind(entry)}) from now; publish this record${gone}\n${record.zone}\n`);
@@ -183,33 +182,29 @@ export async function dkimCommand(argv: string[]): Promise<number> {
     }
     case 'list':
     case 'show': {
-      const { values, positionals } = parse(rest, { ...COMMON, json: { type: 'boolean' } }, USAGE);
+      const { values, positionals } = parse(rest, { ...COMMON, json: { type: 'boolean' } }, USAGE, 1);
       const stateDir = resolveStateDir(values);
       const paths = dkimPaths(stateDir);
-      if (positionals.length > 1) throw usageError(USAGE, `unexpected argument ${positionals[1]}`);
       const domain = positionals[0] === undefined && sub === 'list' ? undefined : domainArg(positionals[0], undefined);
       const ring = keyringAt(paths, now);
       return sub === 'list' ? listCommand(paths, ring, domain, values.json === true, now) : showCommand(paths, ring, domain ?? '', values.json === true);
     }
     case 'rotate': {
-      const { values, positionals } = parse(rest, { ...COMMON, ...KEY, ...DNS, force: { type: 'boolean' } }, USAGE);
+      const { values, positionals } = parse(rest, { ...COMMON, ...KEY, ...DNS, force: { type: 'boolean' } }, USAGE, 1);
       const stateDir = resolveStateDir(values);
       const domain = domainArg(positionals[0], platformOf(values, stateDir));
-      if (positionals.length > 1) throw usageError(USAGE, `unexpected argument ${positionals[1]}`);
       const outcome = await rotateDomain(dkimPaths(stateDir), domain, {
         now, lookup: lookupOf(values), key: keyOptions(values), force: values.force === true, retireAfterMs: values['retire-after'] * DAY_MS,
       });
       return rotateReport(domain, outcome);
     }
     case 'sync': {
-      const { values, positionals } = parse(rest, { ...COMMON, ...DNS }, USAGE);
-      if (positionals.length > 0) throw usageError(USAGE, `unexpected argument ${positionals[0]}`);
+      const { values } = parse(rest, { ...COMMON, ...DNS }, USAGE);
       const stateDir = resolveStateDir(values);
       return syncReport(await syncKeyring(dkimPaths(stateDir), { now, lookup: lookupOf(values), retireAfterMs: values['retire-after'] * DAY_MS }));
     }
     case 'export-secret': {
-      const { values, positionals } = parse(rest, COMMON, USAGE);
-      if (positionals.length > 0) throw usageError(USAGE, `unexpected argument ${positionals[0]}`);
+      const { values } = parse(rest, COMMON, USAGE);
       if (!values.file) throw usageError(USAGE, 'export-secret needs -f SPEC: the Secret is named and placed after the platform');
       const stateDir = resolveStateDir(values);
       const platform = platformOf(values, stateDir);
@@ -218,6 +213,6 @@ export async function dkimCommand(argv: string[]): Promise<number> {
       return exportSecret(paths, keyringAt(paths, now), platform);
     }
     default:
-      throw usageError(USAGE, sub === undefined ? 'missing subcommand' : `unknown subcommand ${sub}`);
+      throw notASubcommand(sub, USAGE);
   }
 }

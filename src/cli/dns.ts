@@ -12,7 +12,7 @@ import {
   type AuditProfile,
 } from '../dns/index.ts';
 import { MailfleetError, errorMessage } from '../errors.ts';
-import { parse, usageError } from './args.ts';
+import { notASubcommand, parse, usageError } from './args.ts';
 
 const USAGE = 'mailfleet dns audit NAME [--resolv-conf FILE] [--observe] [--json]';
 const DEFAULT_RESOLV_CONF = '/etc/resolv.conf';
@@ -32,10 +32,10 @@ async function auditCommand(argv: string[]): Promise<number> {
     argv,
     { 'resolv-conf': { type: 'string' }, observe: { type: 'boolean' }, json: { type: 'boolean' } },
     USAGE,
+    1,
   );
-  const [name, ...extra] = positionals;
+  const [name] = positionals;
   if (name === undefined) throw usageError(USAGE, 'missing NAME');
-  if (extra.length > 0) throw usageError(USAGE, `unexpected argument ${extra[0]}`);
   const problem = hostNameProblem(name);
   if (problem !== undefined) throw usageError(USAGE, `${JSON.stringify(name)} is not a host name to audit: ${problem}`);
   const observe = values.observe === true;
@@ -56,5 +56,5 @@ async function auditCommand(argv: string[]): Promise<number> {
 export async function dnsCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === 'audit') return auditCommand(rest);
-  throw usageError(USAGE, sub === undefined ? 'missing subcommand' : `unknown subcommand ${sub}`);
+  throw notASubcommand(sub, USAGE);
 }

@@ -2,7 +2,7 @@ import { Registry } from 'prom-client';
 import { createPostfixExporter, followFile, readLines } from '../exporter/index.ts';
 import { serveProbeEndpoints } from '../http-responder.ts';
 import { createLogger } from '../log.ts';
-import { parse, usageError } from './args.ts';
+import { notASubcommand, parse, usageError } from './args.ts';
 
 const USAGE = 'mailfleet exporter postfix --log FILE|- [--from-start] [--showq PATH] [--listen HOST:PORT]';
 
@@ -10,13 +10,12 @@ const USAGE = 'mailfleet exporter postfix --log FILE|- [--from-start] [--showq P
 const DEFAULT_LISTEN = '127.0.0.1:9154';
 
 async function postfixCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, {
+  const { values } = parse(argv, {
     log: { type: 'string' },
     'from-start': { type: 'boolean' },
     showq: { type: 'string' },
     listen: { type: 'host-port', default: DEFAULT_LISTEN },
   }, USAGE);
-  if (positionals.length > 0) throw usageError(USAGE, `unexpected argument ${positionals[0]}`);
   if (values.log === undefined && values.showq === undefined) throw usageError(USAGE, 'give --log (a file, or - for stdin), --showq, or both');
   if (values.log === '-' && values['from-start'] === true) throw usageError(USAGE, '--from-start is for a file, not stdin');
 
@@ -49,5 +48,5 @@ async function postfixCommand(argv: string[]): Promise<number> {
 export async function exporterCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === 'postfix') return postfixCommand(rest);
-  throw usageError(USAGE, sub === undefined ? 'missing subcommand' : `unknown subcommand ${sub}`);
+  throw notASubcommand(sub, USAGE);
 }

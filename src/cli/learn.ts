@@ -112,10 +112,9 @@ export async function learnCommand(argv: string[]): Promise<number> {
     'password-file': { type: 'string' },
     'max-bytes': { type: 'integer', min: 1, max: 1_073_741_824, default: 52_428_800, unit: 'bytes' },
     timeout: { type: 'integer', min: 1, max: 300, default: 10, unit: 'seconds' },
-  }, USAGE);
-  const [kind, ...extra] = positionals;
+  }, USAGE, 1);
+  const [kind] = positionals;
   if (kind !== 'spam' && kind !== 'ham') throw usageError(USAGE, kind === undefined ? 'missing spam or ham' : `expected spam or ham, got ${JSON.stringify(kind)}`);
-  if (extra.length > 0) throw usageError(USAGE, `unexpected argument ${extra[0]}`);
   if (values.url === undefined) throw usageError(USAGE, '--url is required: rspamd\'s controller');
   if (values['password-file'] === undefined) throw usageError(USAGE, '--password-file is required');
   const url = new URL(`learn${kind}`, values.url.endsWith('/') ? values.url : `${values.url}/`);

@@ -9,8 +9,7 @@ const DEFAULT_LISTEN = '127.0.0.1:3100';
 const STOP_GRACE_MS = 10_000;
 
 export async function logsGatewayCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { upstream: { type: 'host-port' }, listen: { type: 'host-port', default: DEFAULT_LISTEN } }, USAGE);
-  if (positionals.length > 0) throw usageError(USAGE, `unexpected argument ${positionals[0]}`);
+  const { values } = parse(argv, { upstream: { type: 'host-port' }, listen: { type: 'host-port', default: DEFAULT_LISTEN } }, USAGE);
   if (values.upstream === undefined) throw usageError(USAGE, '--upstream is required: where Loki listens');
   const log = createLogger('logs-gateway');
   const gateway = await startLogsGateway({ host: values.listen.host, port: values.listen.port, upstream: values.upstream, log });

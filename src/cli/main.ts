@@ -7,11 +7,11 @@ type Run = (argv: string[]) => Promise<number>;
  * of every pod) must not pay for the Kubernetes client, the renderer or the runtime that other commands need.
  */
 const COMMANDS: Record<string, { load: () => Promise<Run>; help: string }> = {
-  up: { load: async () => (await import('./up.ts')).upCommand, help: 'up -f SPEC [--state-dir DIR]        run the platform on this host (foreground)' },
-  down: { load: async () => (await import('./down.ts')).downCommand, help: 'down [--state-dir DIR]               stop a running platform gracefully' },
-  status: { load: async () => (await import('./status.ts')).statusCommand, help: 'status [--json] [--state-dir DIR]    list every instance, live figures per role' },
-  scale: { load: async () => (await import('./scale.ts')).scaleCommand, help: 'scale ROLE N [--state-dir DIR]       add or remove instances of a role' },
-  restart: { load: async () => (await import('./restart.ts')).restartCommand, help: 'restart ROLE [--state-dir DIR]       rolling restart, one instance at a time' },
+  up: { load: async () => (await import('./up.ts')).upCommand, help: 'up -f SPEC [--state-dir DIR] [--log-stdout]  run the platform on this host (foreground)' },
+  down: { load: async () => (await import('./down.ts')).downCommand, help: 'down [--state-dir DIR | -f SPEC]     stop a running platform gracefully' },
+  status: { load: async () => (await import('./status.ts')).statusCommand, help: 'status [--json] [--state-dir DIR | -f SPEC]  list every instance, live figures per role' },
+  scale: { load: async () => (await import('./scale.ts')).scaleCommand, help: 'scale ROLE N [--state-dir DIR | -f SPEC]  add or remove instances of a role' },
+  restart: { load: async () => (await import('./restart.ts')).restartCommand, help: 'restart ROLE [--state-dir DIR | -f SPEC]  rolling restart, one instance at a time' },
   accounts: { load: async () => (await import('./accounts.ts')).accountsCommand, help: 'accounts add|list|remove ...         manage mail accounts in LDAP' },
   validate: { load: async () => (await import('./validate.ts')).validateCommand, help: 'validate -f SPEC                     check a spec and print it with defaults' },
   render: { load: async () => (await import('./render.ts')).renderCommand, help: 'render -f SPEC [-o DIR] | crd | operator | alertmanager-web | ldap-ca | redis-ca | doveadm-ca   Kubernetes YAML for kubectl/GitOps' },
@@ -20,7 +20,7 @@ const COMMANDS: Record<string, { load: () => Promise<Run>; help: string }> = {
   operator: { load: async () => (await import('./operator.ts')).operatorCommand, help: 'operator [--namespace NS|--all-namespaces] ...  reconcile MailPlatform resources' },
   dkim: { load: async () => (await import('./dkim.ts')).dkimCommand, help: 'dkim generate|list|show|rotate|sync DOMAIN | export-secret -f SPEC   DKIM signing keys' },
   dns: { load: async () => (await import('./dns.ts')).dnsCommand, help: 'dns audit NAME [--resolv-conf FILE] [--observe] [--json]  DNS queries one lookup costs' },
-  policy: { load: async () => (await import('./policy.ts')).policyCommand, help: 'policy --rules FILE --redis HOST:PORT ...  run the Postfix policy server (flow control)' },
+  policy: { load: async () => (await import('./policy.ts')).policyCommand, help: 'policy [--rules FILE [--redis HOST:PORT] ...]  run the Postfix policy server (flow control)' },
   exporter: { load: async () => (await import('./exporter.ts')).exporterCommand, help: 'exporter postfix --log FILE|- [--from-start] [--showq PATH] [--listen HOST:PORT]  Postfix metrics on /metrics' },
   probe: { load: async () => (await import('./probe.ts')).probeCommand, help: 'probe [--state-dir DIR | --imap … --pop3 … --msa|--mta …] [--once [--json]]  synthetic mail transactions' },
   'logs-gateway': { load: async () => (await import('./logs-gateway.ts')).logsGatewayCommand, help: 'logs-gateway --upstream HOST:PORT [--listen HOST:PORT]  Loki\'s pushes and reads only (its pod\'s front door)' },
@@ -33,7 +33,7 @@ function usage(): string {
 }
 
 /** Errors in what the user gave (a spec, a command line, an account's address or password): exit 2. */
-const BAD_INPUT: ReadonlySet<string> = new Set(['SPEC_INVALID', 'SPEC_UNREADABLE', 'USAGE', 'ACCOUNT_INVALID', 'DOMAIN_UNKNOWN', 'POLICY_RULES_INVALID']);
+const BAD_INPUT: ReadonlySet<string> = new Set(['SPEC_INVALID', 'SPEC_UNREADABLE', 'USAGE', 'ACCOUNT_INVALID', 'DOMAIN_UNKNOWN', 'POLICY_RULES_INVALID', 'ROLE_UNKNOWN']);
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;

@@ -14,7 +14,7 @@ import { parse, usageError } from './args.ts';
 import { isLoopbackAddress } from '../sockets.ts';
 import { resolveStateDir } from './state.ts';
 
-const USAGE = `mailfleet policy --rules FILE --redis HOST:PORT [--redis-password-file FILE] [--redis-tls platform|CA-FILE] [--listen HOST:PORT]
+const USAGE = `mailfleet policy --rules FILE [--redis HOST:PORT] [--redis-password-file FILE] [--redis-tls platform|CA-FILE] [--listen HOST:PORT]
                  [--auth-listen HOST:PORT --auth-key-file FILE [--auth-tls-name NAME,...]]
                  [--metrics HOST:PORT] [--platform NAME] [--deadline-ms ${DEADLINE_MS}] [--name NAME]
        mailfleet policy [--state-dir DIR] [--listen HOST:PORT] [--auth-listen HOST:PORT [--auth-tls-name NAME,...]] [--metrics HOST:PORT] [--name NAME]`;

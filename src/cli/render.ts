@@ -9,8 +9,8 @@ import { allowedClusterIssuers, allowedRegistries } from './allow-lists.ts';
 const USAGE = `mailfleet render -f SPEC [-o DIR]
        mailfleet render crd
        mailfleet render alertmanager-web --password-file FILE -o FILE
-       mailfleet render ldap-ca --key-file FILE
-       mailfleet render redis-ca --password-file FILE | doveadm-ca --key-file FILE
+       mailfleet render ldap-ca --key-file FILE|-
+       mailfleet render redis-ca --password-file FILE|- | doveadm-ca --key-file FILE|-
        mailfleet render operator [--namespace NS] [--image IMAGE] [--watch-namespace NS | --allow-cross-namespace]
                                  [--allowed-registries REGISTRY,...] [--allowed-cluster-issuers NAME,...]`;
 
@@ -21,6 +21,7 @@ const USAGE = `mailfleet render -f SPEC [-o DIR]
  */
 export async function renderCommand(argv: string[]): Promise<number> {
   if (argv[0] === 'crd') {
+    parse(argv.slice(1), {}, USAGE);
     process.stdout.write(toYaml([{ object: mailPlatformCrd() }]));
     return 0;
   }

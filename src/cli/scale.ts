@@ -1,5 +1,6 @@
 import { ERROR_CODES, MailfleetError, type ErrorCode } from '../errors.ts';
 import { controlRequest, controlSocket } from '../runtime/local/index.ts';
+import { INSTANCE_ROLES, ROLES } from '../spec/index.ts';
 import { check, parse, usageError } from './args.ts';
 import { printStatus } from './status.ts';
 import { resolveStateDir } from './state.ts';
@@ -7,9 +8,11 @@ import { resolveStateDir } from './state.ts';
 const USAGE = 'mailfleet scale ROLE N [--state-dir DIR | -f SPEC]';
 
 export async function scaleCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { 'state-dir': { type: 'string', short: 's' }, file: { type: 'string', short: 'f' } }, USAGE);
+  const { values, positionals } = parse(argv, { 'state-dir': { type: 'string', short: 's' }, file: { type: 'string', short: 'f' } }, USAGE, 2);
   const [role, count] = positionals;
   if (role === undefined || count === undefined) throw usageError(USAGE, 'expected a role and a replica count');
+  // A typo is refused here; a role the runtime does not scale (ldap, probe) is refused by it, saying why.
+  if (!(INSTANCE_ROLES as readonly string[]).includes(role)) throw usageError(USAGE, `unknown role ${role}; roles: ${ROLES.join(', ')}`);
   const replicas = check('N', { type: 'integer', min: 0 }, count, USAGE);
   const socket = controlSocket(resolveStateDir(values));
   process.stderr.write(`mailfleet: scaling ${role} to ${replicas}…\n`);

@@ -7,6 +7,7 @@ import { createRootLogger } from '../log.ts';
 import { controlSocket, LOG_FILE_MODE, logsDir, privateLogs, startLocalPlatform, type Pod } from '../runtime/local/index.ts';
 import { demoAccounts, INSTANCE_ROLES, instanceReplicas, loadSpecFile } from '../spec/index.ts';
 import { parse, usageError } from './args.ts';
+import { createProgressCounter } from './progress.ts';
 import { monitoringLines, printStatus } from './status.ts';
 import { resolveStateDir } from './state.ts';
 
@@ -36,17 +37,17 @@ export async function upCommand(argv: string[]): Promise<number> {
   const stateDir = resolveStateDir(values);
   const { spec } = platform;
   const total = INSTANCE_ROLES.reduce((n, role) => n + instanceReplicas(spec, role), 0);
-  let ready = 0;
   say(`mailfleet: bringing up ${platform.metadata.name} (${total} instances) in ${stateDir}`);
+  const counter = createProgressCounter(total);
   const progress = ({ pod, phase, elapsedMs, detail }: { pod: Pod; phase: string; elapsedMs?: number; detail?: string }) => {
-    if (phase === 'ready') ready++;
-    const counter = `[${String(ready).padStart(String(total).length)}/${total}]`;
+    const count = counter.update(pod.name, phase);
     const timing = elapsedMs === undefined ? '' : ` (${(elapsedMs / 1000).toFixed(1)} s)`;
-    say(`${counter} ${pod.name.padEnd(12)} ${pod.address.padEnd(15)} ${phase}${timing}${detail ? ` — ${detail}` : ''}`);
+    say(`${count} ${pod.name.padEnd(12)} ${pod.address.padEnd(15)} ${phase}${timing}${detail ? ` — ${detail}` : ''}`);
   };
   if (!values['log-stdout']) privateLogs(logsDir(stateDir));
   const root = createRootLogger(values['log-stdout'] ? {} : { destination: join(logsDir(stateDir), 'runtime.log'), mode: LOG_FILE_MODE });
   const local = await startLocalPlatform({ platform, stateDir, agentCommand: agentCommand(), logFor: (component) => root.child({ component }), progress, note: (l) => say(`mailfleet: ${l}`) });
+  counter.started();
 
   say('');
   await printStatus(controlSocket(stateDir), false, { monitoring: false });

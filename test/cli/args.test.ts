@@ -32,7 +32,7 @@ const OPTIONS = {
 } as const satisfies Record<string, OptionSpec>;
 
 test('GIVEN no flags WHEN parsed THEN defaults are there in their typed form and the rest is absent', () => {
-  const { values, positionals } = parse(['a', 'b'], OPTIONS, USAGE);
+  const { values, positionals } = parse(['a', 'b'], OPTIONS, USAGE, 2);
   assert.deepEqual(positionals, ['a', 'b']);
   assert.equal(values.resync, 30);
   assert.deepEqual(values.listen, { host: '0.0.0.0', port: 8081 });
@@ -114,6 +114,19 @@ test('GIVEN parseArgs\' own complaints (unknown flag, missing or dash-led value,
   assert.match(usageLine(() => parse(['--resync'], OPTIONS, USAGE)), /--resync/);
   assert.match(usageLine(() => parse(['--resync', '-5'], OPTIONS, USAGE)), /--resync/);
   assert.match(usageLine(() => parse(['--json=yes'], OPTIONS, USAGE)), /--json/);
+});
+
+test('GIVEN more arguments than the command takes WHEN parsed THEN the first one too many is refused, not ignored', () => {
+  assert.equal(usageLine(() => parse(['--json', 'stray'], OPTIONS, USAGE)), 'unexpected argument stray');
+  assert.equal(usageLine(() => parse(['a', 'b', 'c'], OPTIONS, USAGE, 2)), 'unexpected argument c');
+  assert.deepEqual(parse(['a', '--', '-b'], OPTIONS, USAGE, 2).positionals, ['a', '-b']);
+});
+
+test('GIVEN parseArgs\' own complaints WHEN parsed THEN they read as the rest of the CLI does', () => {
+  assert.equal(usageLine(() => parse(['--frobnicate'], OPTIONS, USAGE)), 'unknown option --frobnicate');
+  assert.equal(usageLine(() => parse(['-1'], OPTIONS, USAGE, 1)), '-1: no argument here takes a negative number');
+  assert.equal(usageLine(() => parse(['-f'], OPTIONS, USAGE)), '--file needs a value');
+  assert.equal(usageLine(() => parse(['--json=yes'], OPTIONS, USAGE)), '--json takes no value');
 });
 
 test('GIVEN a USAGE error THEN its message ends with the command\'s usage', () => {
