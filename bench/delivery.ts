@@ -6,7 +6,9 @@
  *
  *   node_modules/.bin/node bench/delivery.ts [--messages 2000] [--size 4096] [--concurrency 10] [--recipients 100]
  *                                            [--rounds 3] [--quick] [--keep] [--processes] [--starttls] [--filtered]
+ *                                            [--no-quota-check]
  *
+ * The full path's mta checks each recipient's mailbox quota at RCPT (on by default); --no-quota-check turns that off.
  * Both paths stay up; the rounds alternate bare, full, bare, full, … and the path not being timed is frozen
  * (SIGSTOP), so a burst of outside load on this shared host lands on both paths instead of skewing one.
  *
@@ -35,7 +37,7 @@ const TARGET_RATIO = 0.9;
 /** Above this share of host CPU used by processes outside the bench during a timed run, the numbers are noise. */
 const NOISE_WARN_SHARE = 0.1;
 const STATE_PREFIX = '/tmp/mailfleet-bench-';
-const USAGE = 'usage: node bench/delivery.ts [--messages N] [--size BYTES] [--concurrency C] [--recipients R] [--rounds N] [--quick] [--keep] [--processes] [--starttls] [--filtered]';
+const USAGE = 'usage: node bench/delivery.ts [--messages N] [--size BYTES] [--concurrency C] [--recipients R] [--rounds N] [--quick] [--keep] [--processes] [--starttls] [--filtered] [--no-quota-check]';
 /** After a path is thawed, its overdue timers (probes, idle kills) fire; the timed load starts after them. */
 const THAW_SETTLE_MS = 3000;
 
@@ -54,6 +56,8 @@ interface Options {
   starttls: boolean;
   /** Both paths filter: rspamd as the milter (+ clamd); see delivery/filtered.ts. */
   filtered: boolean;
+  /** The full path's mta checks mailbox quotas at RCPT (spec.quota.checkAtRcpt), as by default. */
+  quotaCheck: boolean;
 }
 
 function options(argv: string[]): Options {
@@ -70,6 +74,7 @@ function options(argv: string[]): Options {
       processes: { type: 'boolean' },
       starttls: { type: 'boolean' },
       filtered: { type: 'boolean' },
+      'no-quota-check': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -90,6 +95,7 @@ function options(argv: string[]): Options {
     processes: values.processes === true,
     starttls: values.starttls === true,
     filtered: values.filtered === true,
+    quotaCheck: values['no-quota-check'] !== true,
   };
 }
 
@@ -278,7 +284,7 @@ function sender(opts: Options): string {
 }
 
 function report(opts: Options, results: PathResult[], paths: Running[], verdicts?: Verdicts): void {
-  console.log(`delivery bench${opts.filtered ? ', filtered (rspamd + clamd on both paths)' : ''}: ${opts.rounds} round(s) of ${opts.messages} messages of ${opts.sizeBytes} B per path, ${opts.concurrency} sessions, ${opts.recipients} recipients, ${availableParallelism()} CPUs, ${sender(opts)}`);
+  console.log(`delivery bench${opts.filtered ? ', filtered (rspamd + clamd on both paths)' : ''}: ${opts.rounds} round(s) of ${opts.messages} messages of ${opts.sizeBytes} B per path, ${opts.concurrency} sessions, ${opts.recipients} recipients, ${availableParallelism()} CPUs, ${sender(opts)}${opts.quotaCheck ? '' : ', the full path without its RCPT quota check'}`);
   const ratios = roundReport(paths);
   console.log('');
   const rows = [['path', 'messages', 'seconds', 'msgs/s', 'accepted s']];
@@ -340,7 +346,7 @@ async function main(): Promise<number> {
     return 1;
   }
   return runBench({ prefix: STATE_PREFIX, keep: opts.keep }, async ({ root, defer, cleanUp, signal }) => {
-    const mode = opts.filtered ? filteredMode(root, opts.recipients) : unfilteredMode(opts.recipients);
+    const mode = opts.filtered ? filteredMode(root, opts.recipients, opts.quotaCheck) : unfilteredMode(opts.recipients, opts.quotaCheck);
     const { bench } = mode;
     for (const [host, port] of mode.mustBeFree) await assertNothingListens(host, port);
     const load: Load = { messages: opts.messages, sizeBytes: opts.sizeBytes, concurrency: opts.concurrency, sender: `bench@${BENCH_DOMAIN}`, recipients: bench.recipients, starttls: opts.starttls, ...(mode.filtered ? { mix: { batch: 0 } } : {}) };

@@ -47,8 +47,8 @@ export function filteredPrerequisites(): string[] {
   return FILTER_PREREQUISITES.filter((p) => !existsSync(p));
 }
 
-export function unfilteredMode(recipients: number): Mode {
-  const bench = benchSpec(recipients);
+export function unfilteredMode(recipients: number, quotaCheck = true): Mode {
+  const bench = benchSpec(recipients, undefined, quotaCheck);
   const { smtp, lmtp } = bench.platform.spec.ports;
   return {
     filtered: false,
@@ -71,9 +71,9 @@ function withHelpers(target: DeliveryTarget, helpers: Map<number, string>): Deli
 }
 
 /** The filtered mode under `root`: the signature database is built now, since the platform's spec names it. */
-export function filteredMode(root: string, recipients: number): Mode {
+export function filteredMode(root: string, recipients: number, quotaCheck = true): Mode {
   const signatures = signatureDirectory(root);
-  const bench = benchSpec(recipients, { signatures, nameserver: `${FULL_DNS}:${DNS_PORT}` });
+  const bench = benchSpec(recipients, { signatures, nameserver: `${FULL_DNS}:${DNS_PORT}` }, quotaCheck);
   const { smtp, lmtp } = bench.platform.spec.ports;
   const { processes } = bench.platform.spec.filter;
   return {

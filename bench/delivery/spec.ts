@@ -36,8 +36,12 @@ export interface BenchSpec {
  * rspamd's defaults but for what the bench needs: greylisting off (every message would be deferred), no public
  * lists and the bench's resolver (nothing leaves loopback), and fail closed (a filter that cannot be asked defers
  * the mail instead of passing it unscanned, which would measure nothing). Addresses from FILTERED_ADDRESS_POOL.
+ *
+ * The mta also checks each recipient's mailbox quota at RCPT (`spec.quota.checkAtRcpt`, on by default): a policy
+ * request to the proxy's quota relay, which asks the director for the backend and its quota-status service.
+ * `quotaCheck` false turns it off, to show what it costs.
  */
-export function benchSpec(recipients: number, filter?: BenchFilter): BenchSpec {
+export function benchSpec(recipients: number, filter?: BenchFilter, quotaCheck = true): BenchSpec {
   const text = [
     'apiVersion: mailfleet.io/v1alpha1',
     'kind: MailPlatform',
@@ -74,6 +78,7 @@ export function benchSpec(recipients: number, filter?: BenchFilter): BenchSpec {
     '        ipv4Prefix: 24',
     '        windows:',
     `          - { limit: ${POLICY_LIMIT_PER_MINUTE}, seconds: 60 }`,
+    ...(quotaCheck ? [] : ['  quota: { checkAtRcpt: false }']),
     '  local:',
     `    addressPool: ${filter ? FILTERED_ADDRESS_POOL : BENCH_ADDRESS_POOL}`,
     '  accounts:',
