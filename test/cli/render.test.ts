@@ -29,6 +29,14 @@ test('GIVEN a spec with a bad Kubernetes field WHEN rendered THEN it exits 2 nam
   assert.match(r.stderr, /spec\.kubernetes\.storageSizes\.mail: expected a value matching/);
 });
 
+test('GIVEN the example, left with placeholders WHEN rendered THEN stderr names each by its field and stdout is the YAML alone', () => {
+  const r = runCli(['render', '-f', EXAMPLE]);
+  assert.equal(r.code, 0, r.stderr);
+  const fields = r.stderr.split('\n').filter((l) => l !== '').map((l) => /^mailfleet: warning: ([a-zA-Z.0-9]+):/.exec(l)?.[1] ?? l);
+  assert.deepEqual(fields, ['spec.kubernetes.images.registry', 'spec.outbound.mailout.ipv4Cidr', 'spec.outbound.fallback.ipv4Cidr', 'spec.kubernetes.alertWebhookUrl', 'spec.hostname']);
+  assert.ok(parseAllDocuments(r.stdout).every((d) => d.errors.length === 0), 'stdout parses as YAML');
+});
+
 test('GIVEN -o DIR WHEN rendered twice with an object dropped in between THEN the directory mirrors the output and the stale file is gone', (t) => {
   const dir = tempDir(t);
   const out = join(dir, 'manifests');
