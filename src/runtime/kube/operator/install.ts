@@ -132,6 +132,8 @@ export function renderOperatorInstall(opts: OperatorInstallOptions = {}): KubeOb
           metadata: { labels },
           spec: {
             serviceAccountName: OPERATOR_NAME,
+            // The two replicas (one leads, one waits on the Lease) on different nodes where there are two.
+            topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: labels } }],
             securityContext: { runAsNonRoot: true, runAsUser: MAILFLEET_UID, runAsGroup: MAILFLEET_UID, seccompProfile: { type: 'RuntimeDefault' } },
             containers: [{
               name: 'operator',
@@ -152,5 +154,7 @@ export function renderOperatorInstall(opts: OperatorInstallOptions = {}): KubeOb
         },
       },
     },
+    // A node drain takes one replica at a time: the other takes the Lease over.
+    { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: meta(namespace), spec: { maxUnavailable: 1, selector: { matchLabels: labels } } },
   ];
 }

@@ -22,7 +22,11 @@ test('GIVEN the default operator install WHEN rendered THEN it is namespaced: Ro
     'Role ops/mailfleet-operator-lease',
     'RoleBinding ops/mailfleet-operator-lease',
     'Deployment ops/mailfleet-operator',
+    'PodDisruptionBudget ops/mailfleet-operator',
   ]);
+  const pdb = objects.find((o) => o.kind === 'PodDisruptionBudget')!;
+  const deployment = objects.find((o) => o.kind === 'Deployment')!;
+  assert.deepEqual((pdb.spec as { selector: unknown }).selector, (deployment.spec as { selector: unknown }).selector, 'the budget covers the operator\'s pods');
   assert.deepEqual(argsOf(objects), ['--namespace', 'tenants', '--lease-namespace', 'ops', '--listen', '0.0.0.0:8081']);
   assert.equal(objects.find((o) => o.kind === 'Namespace')!.metadata.labels?.['pod-security.kubernetes.io/enforce'], 'privileged', 'the mail pods\' sysctls need it');
   for (const b of objects.filter((o) => o.kind === 'RoleBinding')) assert.deepEqual(b.subjects, [{ kind: 'ServiceAccount', name: 'mailfleet-operator', namespace: 'ops' }]);
@@ -51,7 +55,7 @@ test('GIVEN the namespaced install WHEN its Role where the operator runs is read
 test('GIVEN the installer allows cross-namespace rendering WHEN rendered THEN a ClusterRole is bound and the operator watches every namespace with the opt-in', () => {
   const objects = renderOperatorInstall({ namespace: 'ops', allowCrossNamespace: true, allowedRegistries: ['registry.example.net/mail'], allowedClusterIssuers: ['letsencrypt-dns01'] });
 
-  assert.deepEqual(objects.map((o) => o.kind), ['CustomResourceDefinition', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Deployment']);
+  assert.deepEqual(objects.map((o) => o.kind), ['CustomResourceDefinition', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Deployment', 'PodDisruptionBudget']);
   const deployment = objects[4]!.spec as Deployment;
   assert.equal(deployment.replicas, 2);
   assert.deepEqual(deployment.template.spec.containers[0]!.command, ['mailfleet', 'operator']);
