@@ -1,6 +1,6 @@
 import { MailfleetError } from '../errors.ts';
 import { controlRequest, controlSocket } from '../runtime/local/index.ts';
-import { INSTANCE_ROLES } from '../spec/index.ts';
+import { INSTANCE_ROLES, roleRefusal } from '../spec/index.ts';
 import { parse, usageError } from './args.ts';
 import { resolveStateDir } from './state.ts';
 
@@ -11,7 +11,8 @@ export async function restartCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, { 'state-dir': { type: 'string', short: 's' }, file: { type: 'string', short: 'f' } }, USAGE, 1);
   const [role] = positionals;
   if (!role) throw usageError(USAGE, 'expected a role');
-  if (!(INSTANCE_ROLES as readonly string[]).includes(role)) throw usageError(USAGE, `unknown role ${role}; roles: ${INSTANCE_ROLES.join(', ')}`);
+  const unknown = roleRefusal(role, INSTANCE_ROLES);
+  if (unknown !== undefined) throw usageError(USAGE, unknown);
   process.stderr.write(`mailfleet: rolling restart of ${role}…\n`);
   const { status, body } = await controlRequest(controlSocket(resolveStateDir(values)), 'POST', '/v1/restart', { role });
   if (status !== 200) {

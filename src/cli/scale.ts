@@ -1,6 +1,6 @@
 import { ERROR_CODES, MailfleetError, type ErrorCode } from '../errors.ts';
 import { controlRequest, controlSocket } from '../runtime/local/index.ts';
-import { INSTANCE_ROLES, ROLES } from '../spec/index.ts';
+import { INSTANCE_ROLES, roleRefusal, ROLES } from '../spec/index.ts';
 import { check, parse, usageError } from './args.ts';
 import { printStatus } from './status.ts';
 import { resolveStateDir } from './state.ts';
@@ -11,8 +11,10 @@ export async function scaleCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, { 'state-dir': { type: 'string', short: 's' }, file: { type: 'string', short: 'f' } }, USAGE, 2);
   const [role, count] = positionals;
   if (role === undefined || count === undefined) throw usageError(USAGE, 'expected a role and a replica count');
-  // A typo is refused here; a role the runtime does not scale (ldap, probe) is refused by it, saying why.
-  if (!(INSTANCE_ROLES as readonly string[]).includes(role)) throw usageError(USAGE, `unknown role ${role}; roles: ${ROLES.join(', ')}`);
+  // A typo is refused here, naming the roles that scale; a role the runtime does not scale (ldap, probe) is refused
+  // by it, saying why.
+  const unknown = roleRefusal(role, INSTANCE_ROLES) && roleRefusal(role, ROLES);
+  if (unknown !== undefined) throw usageError(USAGE, unknown);
   const replicas = check('N', { type: 'integer', min: 0 }, count, USAGE);
   const socket = controlSocket(resolveStateDir(values));
   process.stderr.write(`mailfleet: scaling ${role} to ${replicas}…\n`);

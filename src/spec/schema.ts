@@ -24,6 +24,9 @@ const outboundPool = (ipv4Cidr: string) => ({
   },
 });
 
+/** `spec.kubernetes.alertWebhookUrl`'s default: an example receiver, which `mailfleet render` names as a placeholder. */
+export const EXAMPLE_ALERT_WEBHOOK_URL = 'http://alert-receiver.monitoring.svc:8080/alerts';
+
 /** A platform secret given in the spec: long enough, and one token (it lands in config files). */
 const SECRET = { type: 'string', minLength: MIN_SECRET_LENGTH, pattern: '^\\S+$' };
 /** The Redis password: one token of redis.conf, where a quote starts a quoted string wherever it stands. */
@@ -213,7 +216,7 @@ const KUBERNETES_SCHEMA = {
     },
     networkPolicies: { type: 'boolean', default: true },
     scrape: { enum: ['annotations', 'VMPodScrape', 'ServiceMonitor'], default: 'annotations' },
-    alertWebhookUrl: { type: 'string', pattern: '^https?://', default: 'http://alert-receiver.monitoring.svc:8080/alerts' },
+    alertWebhookUrl: { type: 'string', pattern: '^https?://', default: EXAMPLE_ALERT_WEBHOOK_URL },
     logs: {
       type: 'object',
       additionalProperties: false,

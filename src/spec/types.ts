@@ -32,6 +32,14 @@ export type ProcessRole = (typeof PROCESS_ROLES)[number];
 export const INSTANCE_ROLES = ['ldap', 'kvs', 'policy', 'av', 'as', 'mailbox', 'proxy', 'mta', 'msa', 'probe'] as const satisfies readonly (AgentRole | ProcessRole)[];
 export type InstanceRole = AgentRole | ProcessRole;
 
+/**
+ * Why `name` (from a command line or a control request) is not one of `roles`, naming them; undefined when it is.
+ * `scale` and `restart` check it before asking the runtime, which checks it again for any other client.
+ */
+export function roleRefusal(name: unknown, roles: readonly string[]): string | undefined {
+  return typeof name === 'string' && roles.includes(name) ? undefined : `unknown role ${String(name)}; roles: ${roles.join(', ')}`;
+}
+
 export interface RoleSpec {
   /** Number of instances. */
   replicas: number;

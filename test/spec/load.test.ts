@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isMailfleetError } from '../../src/errors.ts';
-import { demoAccounts, loadSpecFile, parseSpec, quotaBytes } from '../../src/spec/index.ts';
+import { demoAccounts, INSTANCE_ROLES, loadSpecFile, parseSpec, quotaBytes, roleRefusal } from '../../src/spec/index.ts';
 
 const MINIMAL = `apiVersion: mailfleet.io/v1alpha1
 kind: MailPlatform
@@ -153,4 +153,11 @@ test('GIVEN a single-host alert webhook that is not an http(s) URL WHEN parsed T
     assert.ok(got.some((l) => l.startsWith('spec.local.alertWebhookUrl: expected a value matching')), got.join('\n'));
   }
   assert.deepEqual(problems(MINIMAL + '  local: { alertWebhookUrl: "https://pager.example.net/hooks/mail", alertTimings: { groupWaitSeconds: 1 } }\n'), []);
+});
+
+test('GIVEN a role name from a command line or a control request WHEN checked THEN one of the roles passes and anything else is refused naming them', () => {
+  assert.equal(roleRefusal('mailbox', INSTANCE_ROLES), undefined);
+  assert.equal(roleRefusal('mailboxes', ['mailbox', 'proxy']), 'unknown role mailboxes; roles: mailbox, proxy');
+  assert.equal(roleRefusal(7, ['mailbox']), 'unknown role 7; roles: mailbox');
+  assert.equal(roleRefusal(undefined, ['mailbox']), 'unknown role undefined; roles: mailbox');
 });

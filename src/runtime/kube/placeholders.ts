@@ -4,7 +4,7 @@
  * rendered with them renders fine and then does not work (images fail to pull, mail leaves from addresses that
  * route nowhere, alerts go nowhere), so `mailfleet render` names each on stderr; stdout stays the YAML.
  */
-import type { MailPlatform } from '../../spec/index.ts';
+import { EXAMPLE_ALERT_WEBHOOK_URL, type MailPlatform } from '../../spec/index.ts';
 
 /** The ranges RFC 5737 sets aside for documentation: never a host's real address. */
 const DOCUMENTATION_V4 = ['192.0.2.', '198.51.100.', '203.0.113.'];
@@ -30,7 +30,7 @@ export function placeholderWarnings(doc: MailPlatform): string[] {
       warnings.push(`spec.outbound.${pool}.ipv4Cidr: ${ipv4Cidr} is a documentation range (RFC 5737); mail to the Internet would leave from addresses that route nowhere: give the pool's public range`);
     }
   }
-  if (reservedHost(spec.kubernetes.alertWebhookUrl) || spec.kubernetes.alertWebhookUrl === 'http://alert-receiver.monitoring.svc:8080/alerts') {
+  if (reservedHost(spec.kubernetes.alertWebhookUrl) || spec.kubernetes.alertWebhookUrl === EXAMPLE_ALERT_WEBHOOK_URL) {
     warnings.push(`spec.kubernetes.alertWebhookUrl: ${spec.kubernetes.alertWebhookUrl} is the example receiver; alerts go nowhere until it names yours`);
   }
   if (reservedHost(spec.hostname)) {

@@ -2,7 +2,7 @@ import { request, createServer, type IncomingMessage, type Server, type ServerRe
 import { listenOwnerOnly } from '../../sockets.ts';
 import { errorMessage, isMailfleetError, MailfleetError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
-import { INSTANCE_ROLES, ROLES, type InstanceRole, type Role } from '../../spec/index.ts';
+import { INSTANCE_ROLES, roleRefusal, ROLES, type InstanceRole, type Role } from '../../spec/index.ts';
 import type { LocalRuntime } from './runtime.ts';
 import { statusReport } from './status.ts';
 import type { PlatformSpec } from '../../spec/index.ts';
@@ -91,7 +91,8 @@ export function startControlServer(opts: {
       const { role, replicas } = await body(req);
       if (role === 'probe') throw new MailfleetError('ROLE_NOT_SCALABLE', 'probe runs as one instance while spec.probe.enabled is true');
       if (role === 'policy') throw new MailfleetError('ROLE_NOT_SCALABLE', 'policy runs as one instance here while spec.policy runs it');
-      if (typeof role !== 'string' || !ROLES.includes(role as Role)) throw new MailfleetError('ROLE_UNKNOWN', `unknown role ${String(role)}; roles: ${ROLES.join(', ')}`);
+      const unknown = roleRefusal(role, ROLES);
+      if (unknown !== undefined) throw new MailfleetError('ROLE_UNKNOWN', unknown);
       if (role === 'ldap' || role === 'kvs') throw new MailfleetError('ROLE_NOT_SCALABLE', `${role} runs as a single instance here`);
       if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0 || replicas > 64) {
         throw new MailfleetError('CONTROL_REQUEST_INVALID', 'replicas must be an integer from 0 to 64');
@@ -101,7 +102,8 @@ export function startControlServer(opts: {
     }
     if (req.method === 'POST' && url.pathname === '/v1/restart') {
       const { role } = await body(req);
-      if (typeof role !== 'string' || !INSTANCE_ROLES.includes(role as InstanceRole)) throw new MailfleetError('ROLE_UNKNOWN', `unknown role ${String(role)}; roles: ${INSTANCE_ROLES.join(', ')}`);
+      const unknown = roleRefusal(role, INSTANCE_ROLES);
+      if (unknown !== undefined) throw new MailfleetError('ROLE_UNKNOWN', unknown);
       return json(res, 200, { restarted: await runtime.restart(role as InstanceRole) });
     }
     if (req.method === 'POST' && url.pathname === '/v1/down') {
