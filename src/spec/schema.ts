@@ -215,6 +215,7 @@ const KUBERNETES_SCHEMA = {
       },
     },
     networkPolicies: { type: 'boolean', default: true },
+    unsafeSysctls: { type: 'boolean', default: true },
     scrape: { enum: ['annotations', 'VMPodScrape', 'ServiceMonitor'], default: 'annotations' },
     alertWebhookUrl: { type: 'string', pattern: '^https?://', default: EXAMPLE_ALERT_WEBHOOK_URL },
     logs: {

@@ -270,6 +270,13 @@ export interface KubernetesSpec {
   resources: Record<KubeWorkload, ContainerResources>;
   /** Default-deny NetworkPolicies with per-role allowlists. Default true. */
   networkPolicies: boolean;
+  /**
+   * Pod sysctls kubelet allows only when told to (`--allowed-unsafe-sysctls`): the listen backlog
+   * (`net.core.somaxconn`), TIME_WAIT reuse for outgoing connections (`net.ipv4.tcp_tw_reuse`) and the queue of
+   * Postfix's log socket (`net.unix.max_dgram_qlen`, 512 where a pod has 10). Default true; false leaves them out
+   * for a kubelet one cannot configure (the safe ones, the port range and its reserved ports, stay).
+   */
+  unsafeSysctls: boolean;
   /** How metrics are discovered: pod annotations (the rendered VictoriaMetrics scrapes them; default), VMPodScrape (a VictoriaMetrics operator's vmagent) or ServiceMonitor (a Prometheus operator). */
   scrape: 'annotations' | 'VMPodScrape' | 'ServiceMonitor';
   /** Where Alertmanager posts alerts. */

@@ -1,5 +1,6 @@
 export { renderPlatform, renderPlatformDocuments } from './render.ts';
 export { placeholderWarnings } from './placeholders.ts';
+export { unsafeSysctlsNote } from './pods.ts';
 export { canonical, sortObjects, toYaml, type KubeObject, type ObjectMeta, type Rendered } from './objects.ts';
 export { kubePeers, labels, PLATFORM_LABEL, renderContext, type RenderContext } from './context.ts';
 export { generatedSecretValues, podConfigInput, workloadConfigFiles } from './configs.ts';

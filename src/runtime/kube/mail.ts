@@ -121,7 +121,8 @@ export const mailStorageClaim = (ctx: RenderContext): string => `${ctx.platform}
 
 function statefulSet(ctx: RenderContext, w: MailWorkload): Rendered {
   const claim = dataClaim(ctx, w);
-  const unsafe = unsafeSysctlsOf(w);
+  const unsafe = unsafeSysctlsOf(ctx, w);
+  const sysctls = sysctlsOf(ctx, w);
   const unprivileged = UNPRIVILEGED.includes(w);
   // Only the Secret keys this workload uses are projected into its pods: the mta holds no admin password.
   const secretKeys = podSecretKeys(w, ctx.spec);
@@ -168,7 +169,7 @@ function statefulSet(ctx: RenderContext, w: MailWorkload): Rendered {
         metadata: { labels: meta(ctx, w, w).labels, ...(Object.keys(podAnnotations).length > 0 ? { annotations: podAnnotations } : {}) },
         spec: {
           ...podBasics(gracePeriodSeconds(ctx)),
-          securityContext: { ...(unprivileged ? podUser(REDIS_UID) : {}), sysctls: sysctlsOf(w) },
+          securityContext: { ...(unprivileged ? podUser(REDIS_UID) : {}), ...(sysctls.length > 0 ? { sysctls } : {}) },
           ...placement(ctx, w, KEEP_APART[w] ?? []),
           containers: [
             {
@@ -197,7 +198,7 @@ function statefulSet(ctx: RenderContext, w: MailWorkload): Rendered {
   };
   return {
     object,
-    ...(unsafe.length > 0 ? { comment: `Pod sysctls ${unsafe.join(', ')} are unsafe to kubelet: every node running ${w} needs\nkubelet --allowed-unsafe-sysctls=${unsafe.join(',')} (or allowedUnsafeSysctls in its config).` } : {}),
+    ...(unsafe.length > 0 ? { comment: `Pod sysctls unsafe to kubelet: ${unsafe.join(', ')}. Every node running ${w} needs\nkubelet --allowed-unsafe-sysctls=${unsafe.join(',')} (or allowedUnsafeSysctls in its config);\nspec.kubernetes.unsafeSysctls: false leaves them out.` } : {}),
   };
 }
 

@@ -5,41 +5,94 @@
 import { POD_PATHS, STOP_TIMEOUT_MS } from '../../agent/index.ts';
 import { POSTFIX_LOG_QUEUE_MIN } from '../../config/index.ts';
 import { MAILFLEET_DNS_CONFIG } from '../../dns/index.ts';
-import type { ContainerResources } from '../../spec/index.ts';
+import type { ContainerResources, PlatformSpec } from '../../spec/index.ts';
 import { image, selector, type MailfleetImage, type RenderContext } from './context.ts';
 
-/** kubelet must list these in `--allowed-unsafe-sysctls` (or `allowedUnsafeSysctls` in its config). */
-export const UNSAFE_SYSCTLS = ['kernel.msgmax', 'kernel.msgmnb', 'net.core.somaxconn', 'net.ipv4.tcp_tw_reuse', 'net.unix.max_dgram_qlen'] as const;
+/**
+ * Sysctls kubelet refuses unless listed in its `--allowed-unsafe-sysctls` (or `allowedUnsafeSysctls` in its
+ * config); `spec.kubernetes.unsafeSysctls: false` leaves them out, for a kubelet one cannot configure.
+ */
+export const UNSAFE_SYSCTLS = ['net.core.somaxconn', 'net.ipv4.tcp_tw_reuse', 'net.unix.max_dgram_qlen'] as const;
 export const UNSAFE_SYSCTLS_ANNOTATION = 'mailfleet.io/kubelet-allowed-unsafe-sysctls';
 
-const NETWORK_SYSCTLS = { 'net.core.somaxconn': '4096', 'net.ipv4.ip_local_port_range': '1024 65000', 'net.ipv4.tcp_tw_reuse': '1' };
-const IPC_SYSCTLS = { 'kernel.msgmax': '65536', 'kernel.msgmnb': '65536' };
+/**
+ * The listen backlog: Linux before 5.4 caps every listener's at 128 (Redis asks 511, slapd 2048, Dovecot and
+ * Postfix their process limits); 5.4 and later default to 4096 already.
+ */
+const BACKLOG = { 'net.core.somaxconn': '4096' };
+/**
+ * Daemons that open many connections out (Postfix to the proxies and the Internet, the proxy to the backends):
+ * a wider ephemeral port range, and TIME_WAIT ports reused for new connections to the same peer. The range
+ * starts below the platform's listener ports; those are reserved (`ip_local_reserved_ports`), so an outgoing
+ * connection never takes a port a daemon is about to listen on.
+ */
+const OUTBOUND = { ...BACKLOG, 'net.ipv4.ip_local_port_range': '1024 65000', 'net.ipv4.tcp_tw_reuse': '1' };
 /**
  * Every Postfix process logs through the postlog datagram socket to postlogd, which relays to the agent. A pod's
  * network namespace queues 10 datagrams per socket (the kernel's default; systemd raises a host's to 512): with
  * postlogd briefly behind (at a reload it is restarted), every process that logs blocks, the master too, and a
  * master blocked there cannot start the postlogd that would drain it.
  */
-const POSTFIX_SYSCTLS = { ...NETWORK_SYSCTLS, 'net.unix.max_dgram_qlen': String(POSTFIX_LOG_QUEUE_MIN) };
+const POSTFIX = { ...OUTBOUND, 'net.unix.max_dgram_qlen': String(POSTFIX_LOG_QUEUE_MIN) };
 
-/** Kernel parameters per workload: connection-heavy daemons get backlog and port range; Postfix its log queue; Dovecot and slapd IPC limits. */
+/** Kernel parameters per workload: connection-heavy daemons get backlog and port range; Postfix its log queue. */
 export const SYSCTLS: Record<string, Record<string, string>> = {
-  mta: POSTFIX_SYSCTLS,
-  msa: POSTFIX_SYSCTLS,
-  mailout: POSTFIX_SYSCTLS,
-  fallback: POSTFIX_SYSCTLS,
-  proxy: NETWORK_SYSCTLS,
-  mailbox: { 'net.core.somaxconn': '4096', ...IPC_SYSCTLS },
-  ldap: { 'net.core.somaxconn': '4096', ...IPC_SYSCTLS },
-  kvs: { 'net.core.somaxconn': '4096' },
+  mta: POSTFIX,
+  msa: POSTFIX,
+  mailout: POSTFIX,
+  fallback: POSTFIX,
+  proxy: OUTBOUND,
+  mailbox: BACKLOG,
+  ldap: BACKLOG,
+  kvs: BACKLOG,
 };
 
-export function sysctlsOf(workload: string): { name: string; value: string }[] {
-  return Object.entries(SYSCTLS[workload] ?? {}).sort(([a], [b]) => a.localeCompare(b)).map(([name, value]) => ({ name, value }));
+/** `a,b,c-d`: ports in kernel list syntax, consecutive ones as a range. */
+function portList(ports: readonly number[]): string {
+  const sorted = [...new Set(ports)].sort((a, b) => a - b);
+  const runs: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    runs.push(i === j ? String(sorted[i]) : `${sorted[i]}-${sorted[j]}`);
+    i = j + 1;
+  }
+  return runs.join(',');
 }
 
-export function unsafeSysctlsOf(workload: string): string[] {
-  return sysctlsOf(workload).map((s) => s.name).filter((n) => (UNSAFE_SYSCTLS as readonly string[]).includes(n));
+/** The platform's listener ports inside `range` (`"low high"`): those an outgoing connection must not take. */
+function reservedPorts(ctx: RenderContext, range: string): string {
+  const [low, high] = range.split(' ').map(Number) as [number, number];
+  const listeners = [...Object.values(ctx.spec.ports) as number[], ...Object.values<number>(ctx.spec.loadBalancer.ports)];
+  return portList(listeners.filter((p) => p >= low && p <= high));
+}
+
+/** The workload's pod sysctls, sorted by name; the unsafe ones only where the spec allows them. */
+export function sysctlsOf(ctx: RenderContext, workload: string): { name: string; value: string }[] {
+  const own = { ...(SYSCTLS[workload] ?? {}) };
+  const range = own['net.ipv4.ip_local_port_range'];
+  if (range !== undefined) {
+    const reserved = reservedPorts(ctx, range);
+    if (reserved !== '') own['net.ipv4.ip_local_reserved_ports'] = reserved;
+  }
+  return Object.entries(own)
+    .filter(([name]) => ctx.spec.kubernetes.unsafeSysctls || !(UNSAFE_SYSCTLS as readonly string[]).includes(name))
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, value]) => ({ name, value }));
+}
+
+/**
+ * What kubelet must allow for the rendered pods to start, for `mailfleet render` to say on stderr; undefined
+ * when the spec leaves the unsafe sysctls out.
+ */
+export function unsafeSysctlsNote(spec: PlatformSpec): string | undefined {
+  if (!spec.kubernetes.unsafeSysctls) return undefined;
+  const names = [...UNSAFE_SYSCTLS].sort();
+  return `spec.kubernetes.unsafeSysctls: the mail pods set ${names.join(', ')}; kubelet refuses such a pod (SysctlForbidden) unless started with --allowed-unsafe-sysctls=${names.join(',')} (allowedUnsafeSysctls in its config); set it to false where the nodes' kubelet cannot be configured`;
+}
+
+export function unsafeSysctlsOf(ctx: RenderContext, workload: string): string[] {
+  return sysctlsOf(ctx, workload).map((s) => s.name).filter((n) => (UNSAFE_SYSCTLS as readonly string[]).includes(n));
 }
 
 /** `ndots:1` on every pod: a mail host name with dots is tried as-is first (2 queries, not 12). */

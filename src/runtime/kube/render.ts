@@ -32,7 +32,7 @@ export function namespaceLabels(labels: Record<string, string>): Record<string, 
 function namespace(ctx: RenderContext): Rendered {
   const m = meta(ctx, ctx.namespace, 'namespace', { namespaced: false });
   return {
-    comment: 'Pod Security: enforce "privileged", because the mail pods set unsafe sysctls (somaxconn, tcp_tw_reuse,\nmax_dgram_qlen, msgmax/msgmnb) and promtail reads the node\'s pod logs through hostPath, both of which "baseline" forbids;\nwarn and audit at "baseline" so anything else that would not pass it is reported.',
+    comment: 'Pod Security: enforce "privileged", because promtail reads the node\'s pod logs through hostPath and the mail pods\nset unsafe sysctls (somaxconn, tcp_tw_reuse, max_dgram_qlen; unless spec.kubernetes.unsafeSysctls is false), which\n"baseline" forbids; warn and audit at "baseline" so anything else that would not pass it is reported.',
     object: {
       apiVersion: 'v1',
       kind: 'Namespace',

@@ -140,6 +140,42 @@ test('GIVEN unsafe sysctls on a pod WHEN rendered THEN the pod names them for ku
   assert.ok(!proxySysctls.includes('net.unix.max_dgram_qlen'));
 });
 
+const sysctlsOfPod = (objects: KubeObject[], name: string) =>
+  ((find(objects, 'StatefulSet', name).spec as { template: Pod }).template.spec.securityContext as { sysctls?: { name: string; value: string }[] }).sysctls ?? [];
+
+test('GIVEN a widened ephemeral port range WHEN rendered THEN the platform\'s listener ports inside it are reserved', () => {
+  const objects = renderPlatform(variant((d) => (d.spec.ports = { http: 8082, policy: 40000 })));
+  const mta = Object.fromEntries(sysctlsOfPod(objects, 'mta').map((s) => [s.name, s.value]));
+  assert.equal(mta['net.ipv4.ip_local_port_range'], '1024 65000');
+  const reserved = mta['net.ipv4.ip_local_reserved_ports'] ?? '';
+  // Consecutive ports as ranges; below 1024 nothing (the range starts there).
+  assert.match(reserved, /^[0-9,-]+$/);
+  const ports = reserved.split(',').flatMap((part) => {
+    const [a, b] = part.split('-').map(Number) as [number, number?];
+    return b === undefined ? [a] : Array.from({ length: b - a + 1 }, (_, i) => a + i);
+  });
+  for (const port of [8082, 40000, 9090, 10041, 12345]) assert.ok(ports.includes(port), `${port} reserved in ${reserved}`);
+  assert.ok(!ports.includes(8081) && !ports.includes(10040), 'ports moved away are no longer reserved');
+  assert.ok(ports.every((p) => p >= 1024 && p <= 65000));
+  // A role without the widened range reserves nothing.
+  assert.ok(!sysctlsOfPod(objects, 'mailbox').some((s) => s.name === 'net.ipv4.ip_local_reserved_ports'));
+});
+
+test('GIVEN spec.kubernetes.unsafeSysctls false WHEN rendered THEN no pod asks kubelet for an unsafe sysctl and nothing names one', () => {
+  const docs = renderPlatformDocuments(variant((d) => (d.spec.kubernetes.unsafeSysctls = false)));
+  const objects = docs.map((d) => d.object);
+  const unsafe = ['net.core.somaxconn', 'net.ipv4.tcp_tw_reuse', 'net.unix.max_dgram_qlen'];
+  for (const { owner, pod } of podTemplates(objects)) {
+    const names = ((pod.spec.securityContext as { sysctls?: { name: string }[] } | undefined)?.sysctls ?? []).map((s) => s.name);
+    assert.deepEqual(names.filter((n) => unsafe.includes(n)), [], `${owner.metadata.name} sets only safe sysctls`);
+    assert.equal(pod.metadata?.annotations?.['mailfleet.io/kubelet-allowed-unsafe-sysctls'], undefined);
+  }
+  assert.ok(!docs.some((d) => /allowed-unsafe-sysctls=/.test(d.comment ?? '')));
+  // The safe ones stay: the port range and its reserved ports.
+  assert.deepEqual(sysctlsOfPod(objects, 'mta').map((s) => s.name), ['net.ipv4.ip_local_port_range', 'net.ipv4.ip_local_reserved_ports']);
+  assert.deepEqual(sysctlsOfPod(objects, 'kvs'), []);
+});
+
 test('GIVEN outbound pools WHEN rendered THEN each has its own IPPool with NAT off and its pods ask for it', () => {
   const objects = renderPlatform(variant((d) => (d.spec.outbound = { mailout: { ipv6Cidr: '2001:db8:25::/120' } })));
   for (const pool of ['mailout', 'fallback']) {
