@@ -216,6 +216,7 @@ const KUBERNETES_SCHEMA = {
     },
     networkPolicies: { type: 'boolean', default: true },
     unsafeSysctls: { type: 'boolean', default: true },
+    mtaMailboxSeparation: { enum: ['preferred', 'required'], default: 'preferred' },
     scrape: { enum: ['annotations', 'VMPodScrape', 'ServiceMonitor'], default: 'annotations' },
     alertWebhookUrl: { type: 'string', pattern: '^https?://', default: EXAMPLE_ALERT_WEBHOOK_URL },
     logs: {

@@ -277,6 +277,12 @@ export interface KubernetesSpec {
    * for a kubelet one cannot configure (the safe ones, the port range and its reserved ports, stay).
    */
   unsafeSysctls: boolean;
+  /**
+   * Whether `mta` and `mailbox` pods may share a node: `preferred` (default) keeps them apart where the nodes
+   * allow; `required` never puts them together, and leaves an `mta` Pending on a cluster with no node free of
+   * mailboxes (as many nodes as mailbox replicas, or fewer).
+   */
+  mtaMailboxSeparation: 'preferred' | 'required';
   /** How metrics are discovered: pod annotations (the rendered VictoriaMetrics scrapes them; default), VMPodScrape (a VictoriaMetrics operator's vmagent) or ServiceMonitor (a Prometheus operator). */
   scrape: 'annotations' | 'VMPodScrape' | 'ServiceMonitor';
   /** Where Alertmanager posts alerts. */

@@ -34,7 +34,7 @@ const IMAGE: Record<MailWorkload, MailfleetImage> = {
   kvs: 'mailfleet-redis',
 };
 
-/** Roles that must not share a node: an inbound flood must not starve the mailbox backends. */
+/** Roles kept off each other's nodes (see placement()): an inbound flood must not starve the mailbox backends. */
 const KEEP_APART: Partial<Record<MailWorkload, MailWorkload[]>> = { mta: ['mailbox'], mailbox: ['mta'] };
 
 /**

@@ -100,18 +100,27 @@ export function dnsConfig(): { options: { name: string; value?: string }[] } {
   return { options: (MAILFLEET_DNS_CONFIG.options ?? []).map((o) => ({ ...o })) };
 }
 
-/** Same role spread over nodes and racks; `avoid` roles never share a node with this one. */
+/**
+ * Same role spread over nodes and racks; `avoid` roles kept off this one's nodes: required
+ * (`spec.kubernetes.mtaMailboxSeparation: required`, never on one node) or, by default, preferred (apart where the
+ * nodes allow; on a cluster of as many nodes as mailboxes, required would leave the mta Pending).
+ */
 export function placement(ctx: RenderContext, component: string, avoid: readonly string[] = []) {
   const own = { matchLabels: selector(ctx, component) };
   const apart = avoid.map((other) => ({
     labelSelector: { matchLabels: selector(ctx, other) },
     topologyKey: 'kubernetes.io/hostname',
   }));
+  const required = ctx.spec.kubernetes.mtaMailboxSeparation === 'required';
+  const preferred = [
+    { weight: 100, podAffinityTerm: { labelSelector: own, topologyKey: 'kubernetes.io/hostname' } },
+    ...(required ? [] : apart.map((podAffinityTerm) => ({ weight: 100, podAffinityTerm }))),
+  ];
   return {
     affinity: {
       podAntiAffinity: {
-        preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { labelSelector: own, topologyKey: 'kubernetes.io/hostname' } }],
-        ...(apart.length > 0 ? { requiredDuringSchedulingIgnoredDuringExecution: apart } : {}),
+        preferredDuringSchedulingIgnoredDuringExecution: preferred,
+        ...(required && apart.length > 0 ? { requiredDuringSchedulingIgnoredDuringExecution: apart } : {}),
       },
     },
     topologySpreadConstraints: [

@@ -111,13 +111,28 @@ test('GIVEN the example WHEN rendered THEN every agent\'s preStop drains on the 
   }
 });
 
-test('GIVEN the example WHEN rendered THEN mta and mailbox never share a node and every role spreads over nodes and the rack label', () => {
+test('GIVEN the example WHEN rendered THEN mta and mailbox keep apart (preferred, or required when the spec says) and every role spreads over nodes and the rack label', () => {
+  type AntiAffinity = {
+    preferredDuringSchedulingIgnoredDuringExecution: { weight: number; podAffinityTerm: { labelSelector: { matchLabels: Record<string, string> }; topologyKey: string } }[];
+    requiredDuringSchedulingIgnoredDuringExecution?: { labelSelector: { matchLabels: Record<string, string> }; topologyKey: string }[];
+  };
+  const antiAffinity = (objects: KubeObject[], name: string) =>
+    ((find(objects, 'StatefulSet', name).spec as { template: Pod }).template.spec.affinity as { podAntiAffinity: AntiAffinity }).podAntiAffinity;
+  const component = (t: { labelSelector: { matchLabels: Record<string, string> } }) => t.labelSelector.matchLabels['app.kubernetes.io/component'];
   const objects = renderPlatform(parseSpec(EXAMPLE));
-  const spec = (name: string) => ((find(objects, 'StatefulSet', name).spec as { template: Pod }).template.spec);
-  const apart = (name: string) => (spec(name).affinity as { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { labelSelector: { matchLabels: Record<string, string> } }[] } })
-    .podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution.map((t) => t.labelSelector.matchLabels['app.kubernetes.io/component']);
-  assert.deepEqual(apart('mta'), ['mailbox']);
-  assert.deepEqual(apart('mailbox'), ['mta']);
+  for (const [name, other] of [['mta', 'mailbox'], ['mailbox', 'mta']] as const) {
+    const a = antiAffinity(objects, name);
+    assert.equal(a.requiredDuringSchedulingIgnoredDuringExecution, undefined, `${name}: nothing required by default`);
+    assert.deepEqual(a.preferredDuringSchedulingIgnoredDuringExecution.map((p) => component(p.podAffinityTerm)), [name, other]);
+    assert.ok(a.preferredDuringSchedulingIgnoredDuringExecution.every((p) => p.podAffinityTerm.topologyKey === 'kubernetes.io/hostname'));
+  }
+  const strict = renderPlatform(variant((d) => (d.spec.kubernetes.mtaMailboxSeparation = 'required')));
+  for (const [name, other] of [['mta', 'mailbox'], ['mailbox', 'mta']] as const) {
+    const a = antiAffinity(strict, name);
+    assert.deepEqual(a.requiredDuringSchedulingIgnoredDuringExecution?.map(component), [other]);
+    assert.deepEqual(a.preferredDuringSchedulingIgnoredDuringExecution.map((p) => component(p.podAffinityTerm)), [name]);
+  }
+  assert.equal(antiAffinity(strict, 'proxy').requiredDuringSchedulingIgnoredDuringExecution, undefined);
   const racked = variant((d) => (d.spec.kubernetes.rackLabel = 'example.net/rack'));
   const keys = ((find(renderPlatform(racked), 'StatefulSet', 'proxy').spec as { template: Pod }).template.spec.topologySpreadConstraints as { topologyKey: string }[]).map((t) => t.topologyKey);
   assert.deepEqual(keys, ['kubernetes.io/hostname', 'example.net/rack']);
