@@ -230,6 +230,7 @@ const KUBERNETES_SCHEMA = {
         credentialsSecret: { type: 'string', pattern: NAME_PATTERN, default: 'mailfleet-logs-s3' },
       },
     },
+    nodeLocalDns: { type: 'boolean', default: false },
     nodeLocalDnsAddress: { type: 'string', pattern: '^([0-9]{1,3}\\.){3}[0-9]{1,3}$', default: '169.254.20.10' },
     podNetworks: { type: 'array', minItems: 1, uniqueItems: true, default: ['10.0.0.0/8'], items: { type: 'string', pattern: CIDR_PATTERN } },
     nodeNetworks: { type: 'array', minItems: 1, uniqueItems: true, default: ['10.0.0.0/8'], items: { type: 'string', pattern: CIDR_PATTERN } },

@@ -289,7 +289,14 @@ export interface KubernetesSpec {
   alertWebhookUrl: string;
   /** Loki's S3-compatible object store; credentials come from the Secret named here (keys access-key-id, secret-access-key). */
   logs: { s3Endpoint: string; bucket: string; region: string; credentialsSecret: string };
-  /** node-local-dns listen address on every node. */
+  /**
+   * Render a node-local-dns DaemonSet (in kube-system, host network, on every node) and its unbound upstream with
+   * raised TCP limits for mail's MX/A/TLSA/DNSBL lookups. Default false: it is the cluster's add-on, one per
+   * cluster (it binds `nodeLocalDnsAddress` on every node), and serves pods only once kubelet's `--cluster-dns`
+   * points at it. Turn it on for a cluster that runs none.
+   */
+  nodeLocalDns: boolean;
+  /** node-local-dns listen address on every node (also allowed as a DNS server by the NetworkPolicies). */
   nodeLocalDnsAddress: string;
   /** Pod network ranges: the only clients the outbound relay pools relay for, and unbound answers. */
   podNetworks: string[];

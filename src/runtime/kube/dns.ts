@@ -5,6 +5,7 @@
  * through Service environment variables, which Kubernetes only injects within one namespace.
  */
 import { NODE_LOCAL_DNS_COREFILE, NODE_LOCAL_DNS_HEALTH_PORT, NODE_LOCAL_DNS_METRICS_PORT, nodeLocalDnsCorefile, UNBOUND_CONF, unboundFiles } from '../../config/index.ts';
+import { quantityValue } from '../../spec/index.ts';
 import { image, meta, type RenderContext } from './context.ts';
 import type { Rendered } from './objects.ts';
 import { configMap, container, daemonSet, deployment, disruptionBudget, LOCKED_DOWN, NON_ROOT } from './workload.ts';
@@ -13,6 +14,18 @@ export const DNS_NAMESPACE = 'kube-system';
 /** unbound listens unprivileged; its Service answers on 53. */
 const UNBOUND_PORT = 5353;
 const UNBOUND_UID = 65534;
+/** What unbound holds besides its caches (threads, buffers, the code). */
+const UNBOUND_BASE_MIB = 64;
+
+/**
+ * unbound's message cache, in MiB, from its container's memory limit: the RRset cache is twice it, and unbound's
+ * allocations run to two or three times the configured cache sizes, so the three take a ninth each of what the
+ * base leaves (512Mi: 49 + 98 MiB configured).
+ */
+export function unboundMsgCacheMiB(memoryLimit: string): number {
+  const limitMiB = quantityValue(memoryLimit) / 1024 ** 2;
+  return Math.max(4, Math.floor((limitMiB - UNBOUND_BASE_MIB) / 9));
+}
 
 export const unboundName = (ctx: RenderContext): string => `${ctx.platform}-unbound`;
 const envName = (service: string) => `${service.toUpperCase().replace(/-/g, '_')}_SERVICE_HOST`;
@@ -20,7 +33,12 @@ const envName = (service: string) => `${service.toUpperCase().replace(/-/g, '_')
 function unbound(ctx: RenderContext): Rendered[] {
   const name = unboundName(ctx);
   const k = ctx.spec.kubernetes;
-  const conf = unboundFiles(ctx.spec, { listen: '0.0.0.0', port: UNBOUND_PORT, allow: [...k.podNetworks, ...k.nodeNetworks] });
+  const conf = unboundFiles(ctx.spec, {
+    listen: '0.0.0.0',
+    port: UNBOUND_PORT,
+    allow: [...k.podNetworks, ...k.nodeNetworks],
+    msgCacheMiB: unboundMsgCacheMiB(k.resources.unbound.limits.memory),
+  });
   const dnsPorts = [{ name: 'dns', containerPort: UNBOUND_PORT, protocol: 'UDP' as const }, { name: 'dns-tcp', containerPort: UNBOUND_PORT, protocol: 'TCP' as const }];
   return [
     { object: configMap(ctx, name, 'unbound', conf, DNS_NAMESPACE) },
@@ -113,6 +131,10 @@ function nodeLocalDns(ctx: RenderContext): Rendered[] {
   ];
 }
 
+/**
+ * Only with `spec.kubernetes.nodeLocalDns`: node-local-dns is a cluster's add-on, not a platform's (one per
+ * cluster: it binds its address on every node, and serves pods only once kubelet's --cluster-dns points there).
+ */
 export function renderDns(ctx: RenderContext): Rendered[] {
-  return [...unbound(ctx), ...nodeLocalDns(ctx)];
+  return ctx.spec.kubernetes.nodeLocalDns ? [...unbound(ctx), ...nodeLocalDns(ctx)] : [];
 }

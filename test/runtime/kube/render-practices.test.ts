@@ -61,8 +61,25 @@ test('GIVEN the example WHEN rendered THEN stateful roles are StatefulSets with 
   const mta = find(objects, 'StatefulSet', 'mta').spec as { volumeClaimTemplates: { spec: { accessModes: string[]; storageClassName: string } }[] };
   assert.deepEqual(mta.volumeClaimTemplates[0]?.spec.accessModes, ['ReadWriteOnce'], 'each mta pod has its own queue');
   assert.equal(mta.volumeClaimTemplates[0]?.spec.storageClassName, example.spec.kubernetes.storageClasses.mta);
-  assert.deepEqual(byKind(objects, 'Deployment').map((d) => d.metadata.name).sort(), ['as', 'demo-controller', 'demo-unbound', 'policy', 'probe', 'vmalert'], 'the stateless parts are Deployments');
-  assert.deepEqual(byKind(objects, 'DaemonSet').map((d) => d.metadata.name).sort(), ['demo-node-local-dns', 'promtail'], 'per-node parts are DaemonSets');
+  assert.deepEqual(byKind(objects, 'Deployment').map((d) => d.metadata.name).sort(), ['as', 'demo-controller', 'policy', 'probe', 'vmalert'], 'the stateless parts are Deployments');
+  assert.deepEqual(byKind(objects, 'DaemonSet').map((d) => d.metadata.name).sort(), ['promtail'], 'per-node parts are DaemonSets');
+});
+
+test('GIVEN spec.kubernetes.nodeLocalDns WHEN rendered THEN node-local-dns and its unbound land in kube-system, unbound\'s caches sized to its memory limit; off by default, nothing there', () => {
+  const inKubeSystem = (objects: KubeObject[]) => objects.filter((o) => o.metadata.namespace === 'kube-system').map((o) => `${o.kind}/${o.metadata.name}`).sort();
+  assert.deepEqual(inKubeSystem(renderPlatform(example)), [], 'a cluster add-on only when asked for');
+  const objects = renderPlatform(variant((d) => {
+    d.spec.kubernetes.nodeLocalDns = true;
+    d.spec.kubernetes.resources = { unbound: { limits: { memory: '1Gi' } } };
+  }));
+  assert.deepEqual(inKubeSystem(objects), [
+    'ConfigMap/demo-node-local-dns', 'ConfigMap/demo-unbound', 'DaemonSet/demo-node-local-dns', 'Deployment/demo-unbound',
+    'PodDisruptionBudget/demo-unbound', 'Service/demo-kube-dns-upstream', 'Service/demo-unbound',
+  ]);
+  const conf = Object.values((find(objects, 'ConfigMap', 'demo-unbound') as { data: Record<string, string> }).data).join('\n');
+  // (1024 - 64) / 9: the caches and unbound's overhead on them stay well inside the limit.
+  assert.match(conf, /msg-cache-size: 106m/);
+  assert.match(conf, /rrset-cache-size: 212m/);
 });
 
 test('GIVEN every pod template WHEN inspected THEN it has ndots:1, requests and limits, agent probes and a drain hook within its grace period', () => {

@@ -49,7 +49,7 @@ test('GIVEN a foreign image registry or third-party image WHEN not allowed by th
 });
 
 test('GIVEN a namespaced operator WHEN the rendered platform is split THEN the Namespace, IPPools and kube-system objects are left to the installer', () => {
-  const doc = docOf(scopedSpec(EXAMPLE.spec, 'tenants', NAMESPACED_SCOPE));
+  const doc = docOf(scopedSpec(specWith({ nodeLocalDns: true }), 'tenants', NAMESPACED_SCOPE));
 
   const { apply, leftToInstaller } = splitByScope(renderPlatform(doc), 'tenants', NAMESPACED_SCOPE);
 
