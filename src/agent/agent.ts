@@ -220,6 +220,18 @@ async function rspamdRelay(spec: PlatformSpec, instance: AgentOptions['instance'
 }
 
 /**
+ * A `kvs` serves Redis's figures through its agent's /metrics (redis-metrics.ts): INFO over the unix socket, with the
+ * password no scraper has. Only its agent loads the relay.
+ */
+async function redisMetricsRelay(spec: PlatformSpec, instance: AgentOptions['instance'], log: Logger, registry: Registry): Promise<(() => Promise<string>) | undefined> {
+  if (instance.role !== 'kvs') return undefined;
+  const [{ createRedisMetricsRelay }, { requireSecret }] = await Promise.all([import('./redis-metrics.ts'), import('../spec/index.ts')]);
+  return createRedisMetricsRelay({
+    socketPath: redisSocketPath(instance), password: requireSecret(spec, 'redisPassword'), registry, labels: { role: instance.role, instance: instance.name }, log,
+  });
+}
+
+/**
  * An `mta` or `msa` counts its Postfix's log lines and reads its queue into the agent's metrics
  * (src/exporter): the lines are the ones the agent relays from the daemon's stdout anyway, so the parsing
  * costs no second reader and no other process in the pod.
@@ -332,7 +344,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   const doveadmTls = doveadmTlsEnd && doveadmTlsCode?.renewDoveadmTls({
     spec, instance, peers: () => input().peers, notAfter: doveadmTlsEnd, reload: () => reloads.request('certificates'), log, registry,
   });
-  const relay = (await dovecotRelay(instance, log, registry)) ?? (await rspamdRelay(spec, instance, log, registry));
+  const relay = (await dovecotRelay(instance, log, registry)) ?? (await rspamdRelay(spec, instance, log, registry)) ?? (await redisMetricsRelay(spec, instance, log, registry));
 
   const budgetMs = spec.drainSeconds * 1000;
   let drainStartedAt: number | undefined;

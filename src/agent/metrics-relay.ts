@@ -75,19 +75,28 @@ function fetchMetrics(opts: MetricsRelayOptions): Promise<Fetched> {
   });
 }
 
-/** What `startHealth` appends to /metrics: the daemon's metrics as Prometheus text, or '' when they could not be read. */
-export function createMetricsRelay(opts: MetricsRelayOptions): () => Promise<string> {
+/**
+ * The error side of a relay: `mailfleet_agent_<daemon>_scrape_errors_total{reason}` (every reason present from the
+ * start) and a warning at most once a minute with how many failed since the last one.
+ */
+export function scrapeFailures<R extends string>(opts: {
+  daemon: string;
+  displayName: string;
+  reasons: readonly R[];
+  registry: Registry;
+  log: Logger;
+  logFields?: Readonly<Record<string, unknown>>;
+}): (reason: R, detail: string) => void {
   const errors = new Counter({
     name: `mailfleet_agent_${opts.daemon}_scrape_errors_total`,
-    help: `Scrapes whose ${opts.displayName} metrics were left out (connect, timeout, oversize, response) or served in part (invalid_lines).`,
+    help: `Scrapes whose ${opts.displayName} metrics were left out or served in part, by reason (${opts.reasons.join(', ')}).`,
     labelNames: ['reason'],
     registers: [opts.registry],
   });
-  for (const reason of REASONS) errors.inc({ reason }, 0);
+  for (const reason of opts.reasons) errors.inc({ reason }, 0);
   let unlogged = 0;
   let loggedAt = 0;
-
-  function failed(reason: ScrapeError, detail: string): void {
+  return (reason, detail) => {
     errors.inc({ reason });
     unlogged++;
     const now = Date.now();
@@ -95,7 +104,23 @@ export function createMetricsRelay(opts: MetricsRelayOptions): () => Promise<str
     opts.log.warn({ reason, detail, failures: unlogged, ...opts.logFields }, `${opts.daemon} metrics not read`);
     loggedAt = now;
     unlogged = 0;
-  }
+  };
+}
+
+/** Scrapes arriving while one fetch is out share it. */
+export function sharedScrape(scrape: () => Promise<string>): () => Promise<string> {
+  let inflight: Promise<string> | undefined;
+  return () => {
+    inflight ??= scrape().finally(() => {
+      inflight = undefined;
+    });
+    return inflight;
+  };
+}
+
+/** What `startHealth` appends to /metrics: the daemon's metrics as Prometheus text, or '' when they could not be read. */
+export function createMetricsRelay(opts: MetricsRelayOptions): () => Promise<string> {
+  const failed = scrapeFailures({ ...opts, reasons: REASONS });
 
   async function scrape(): Promise<string> {
     const fetched = await fetchMetrics(opts);
@@ -113,11 +138,5 @@ export function createMetricsRelay(opts: MetricsRelayOptions): () => Promise<str
     return converted.text;
   }
 
-  let inflight: Promise<string> | undefined;
-  return () => {
-    inflight ??= scrape().finally(() => {
-      inflight = undefined;
-    });
-    return inflight;
-  };
+  return sharedScrape(scrape);
 }

@@ -9,6 +9,12 @@ import type { ConfigFiles } from './context.ts';
 
 export const ALERTMANAGER_CONFIG_FILE = 'alertmanager.yml';
 export const ALERT_WEBHOOK_RECEIVER = 'mailfleet-webhook';
+/** Where the watchdog goes: `spec.alerting.watchdogWebhookUrl`, or nowhere (it still shows in Alertmanager's API). */
+export const WATCHDOG_RECEIVER = 'mailfleet-watchdog';
+/** The alert that always fires (src/observability/platform.ts); the config layer names it, it does not import rules. */
+const WATCHDOG_ALERT = 'MailfleetWatchdog';
+/** The watchdog is sent again this often: a receiver missing it for longer knows alerting is broken. */
+const WATCHDOG_REPEAT = '5m';
 /** Labels alerts are grouped by: the rule and the role it fired for. */
 export const ALERT_GROUP_BY = ['alertname', 'role'] as const;
 
@@ -48,6 +54,7 @@ function webhook(url: string): string {
 /** `alertmanager.yml`. */
 export function alertmanagerConfig(spec: PlatformSpec, timings: AlertmanagerOptions = {}): ConfigFiles {
   const url = webhook(timings.webhookUrl ?? spec.kubernetes.alertWebhookUrl);
+  const watchdogUrl = spec.alerting.watchdogWebhookUrl === undefined ? undefined : webhook(spec.alerting.watchdogWebhookUrl);
   const config = {
     route: {
       receiver: ALERT_WEBHOOK_RECEIVER,
@@ -55,9 +62,14 @@ export function alertmanagerConfig(spec: PlatformSpec, timings: AlertmanagerOpti
       group_wait: duration('groupWaitSeconds', timings.groupWaitSeconds ?? 30),
       group_interval: duration('groupIntervalSeconds', timings.groupIntervalSeconds ?? 300),
       repeat_interval: duration('repeatIntervalSeconds', timings.repeatIntervalSeconds ?? 4 * 3600),
+      // The watchdog never reaches the alert receiver: to its own, or nowhere.
+      routes: [{ receiver: WATCHDOG_RECEIVER, matchers: [`alertname="${WATCHDOG_ALERT}"`], group_wait: '0s', group_interval: '1m', repeat_interval: WATCHDOG_REPEAT }],
     },
     inhibit_rules: [{ source_matchers: ['severity="critical"'], target_matchers: ['severity="warning"'], equal: [...ALERT_GROUP_BY] }],
-    receivers: [{ name: ALERT_WEBHOOK_RECEIVER, webhook_configs: [{ url, send_resolved: true }] }],
+    receivers: [
+      { name: ALERT_WEBHOOK_RECEIVER, webhook_configs: [{ url, send_resolved: true }] },
+      watchdogUrl === undefined ? { name: WATCHDOG_RECEIVER } : { name: WATCHDOG_RECEIVER, webhook_configs: [{ url: watchdogUrl, send_resolved: false }] },
+    ],
   };
   return { [ALERTMANAGER_CONFIG_FILE]: configYaml(config) };
 }

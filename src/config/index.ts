@@ -93,7 +93,7 @@ export {
   type ScrapeTargetGroup, type StaticScrapeJob,
 } from './victoriametrics.ts';
 export {
-  ALERT_GROUP_BY, ALERT_WEBHOOK_RECEIVER, ALERTMANAGER_CONFIG_FILE, ALERTMANAGER_USER, ALERTMANAGER_WEB_CONFIG_FILE, alertmanagerConfig, alertmanagerWebConfig,
+  ALERT_GROUP_BY, ALERT_WEBHOOK_RECEIVER, WATCHDOG_RECEIVER, ALERTMANAGER_CONFIG_FILE, ALERTMANAGER_USER, ALERTMANAGER_WEB_CONFIG_FILE, alertmanagerConfig, alertmanagerWebConfig,
   type AlertmanagerOptions, type AlertTimings,
 } from './alertmanager.ts';
 export { VMALERT_NOTIFIER_FILE, vmalertNotifierConfig } from './vmalert.ts';

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { requireSecret } from '../spec/index.ts';
+import { quantityValue, requireSecret, type PlatformSpec } from '../spec/index.ts';
 import type { ConfigFiles, ConfigInput, InstanceContext } from './context.ts';
 
 /** The certificate Redis serves (key, then certificate; its user only), which its agent issues. */
@@ -10,6 +10,19 @@ export function redisTlsPath(instance: InstanceContext): string {
 /** Redis's unix socket for its own agent (readiness at every probe, the certificate's reload): its user only. */
 export function redisSocketPath(instance: InstanceContext): string {
   return join(instance.runDir, 'redis.sock');
+}
+
+/** The share of the kvs's memory limit Redis may fill: the rest is its own overhead and the fork of an AOF rewrite. */
+const MAXMEMORY_SHARE = 0.6;
+
+/**
+ * Redis's `maxmemory` in bytes: a share of the kvs's memory limit (`spec.kubernetes.resources.kvs.limits.memory`, on
+ * the single host too, so that it behaves as its pod does). Reaching it, Redis evicts the least recently used keys that
+ * carry a TTL (the policy servers' counters, which then start afresh) and refuses writes only when none is left, which
+ * the policy servers answer with their default action; the Redis alert pack warns at 90 %.
+ */
+export function redisMaxMemoryBytes(spec: PlatformSpec): number {
+  return Math.floor(quantityValue(spec.kubernetes.resources.kvs.limits.memory) * MAXMEMORY_SHARE);
 }
 
 /**
@@ -50,6 +63,8 @@ export function redisFiles({ spec, instance }: ConfigInput): ConfigFiles {
       // Keep the config path in the process title so the instance's processes can be told apart.
       'proc-title-template "{title} {listen-addr} {server-mode} {config-file}"',
       'maxclients 10000',
+      `maxmemory ${redisMaxMemoryBytes(spec)}`,
+      'maxmemory-policy volatile-lru',
       '',
     ].join('\n'),
   };

@@ -1,7 +1,9 @@
 /**
  * Platform pack: every instance, whatever its role. Scrape targets (`up` from the scraper) and the
  * agent's own view of its daemon (`mailfleet_agent_*`). One instance down is a warning (every
- * scaled role has replicas, MTAs retry); a role with no instance left is critical.
+ * scaled role has replicas, MTAs retry); a role with no instance left, or none ever seen, is critical.
+ * And the watchdog: an alert that always fires, so that a receiver that stops hearing it knows the
+ * alerting itself (scraping, rule evaluation, Alertmanager, the way to the receiver) is broken.
  */
 import type { AlertRule, RuleGroup, Scope } from './rule.ts';
 
@@ -9,6 +11,39 @@ const MIN = 60;
 const WHO = '{{ $labels.role }} {{ $labels.instance }}';
 /** Ready→not ready→ready is two changes; six in half an hour is three outages, each too short to alert on. */
 const FLAP_CHANGES = 6;
+
+/** The alert that always fires: Alertmanager sends it to `spec.alerting.watchdogWebhookUrl` alone (src/config/alertmanager.ts). */
+export const WATCHDOG_ALERT = 'MailfleetWatchdog';
+
+function watchdog(): AlertRule {
+  return {
+    alert: WATCHDOG_ALERT,
+    expr: 'vector(1)',
+    forSeconds: 0,
+    severity: 'none',
+    summary: 'The alerting pipeline works',
+    description: 'This alert always fires. A receiver that stops getting it (spec.alerting.watchdogWebhookUrl, every few minutes) knows that rule evaluation, Alertmanager or the way to the receiver is broken, and with it every other alert.',
+    runbook: 'Nothing to do while it fires. If it stops arriving: vmalert\'s and Alertmanager\'s logs and /-/healthy, then the network to the receiver.',
+  };
+}
+
+/**
+ * `up` of a role exists only once one of its instances is a scrape target, so MailfleetRoleDown cannot see a role
+ * that never started (Pending pods, an image that does not pull, discovery broken): this one can, for every role
+ * the spec runs.
+ */
+function absentRoles(s: Scope, roles: readonly string[]): AlertRule[] {
+  if (roles.length === 0) return [];
+  return [{
+    alert: 'MailfleetRoleAbsent',
+    expr: roles.map((role) => `absent(${s.sel('up', `role="${role}"`)})`).join(' or '),
+    forSeconds: 10 * MIN,
+    severity: 'critical',
+    summary: 'No {{ $labels.role }} instance is a scrape target',
+    description: 'The spec runs {{ $labels.role }}, yet none of its instances has been scraped for 10 minutes: it never started, or the scraper cannot find it.',
+    runbook: 'kubectl get pods -l app.kubernetes.io/component={{ $labels.role }} and kubectl describe (Pending, ImagePullBackOff, SysctlForbidden); on the single host mailfleet status.',
+  }];
+}
 
 function instances(s: Scope): AlertRule[] {
   const draining = s.sel('mailfleet_agent_draining');
@@ -70,6 +105,7 @@ function instances(s: Scope): AlertRule[] {
   ];
 }
 
-export function platformGroups(s: Scope): RuleGroup[] {
-  return [{ name: 'mailfleet-platform', rules: instances(s) }];
+/** `roles`: those the spec runs, each expected among the scrape targets. */
+export function platformGroups(s: Scope, roles: readonly string[]): RuleGroup[] {
+  return [{ name: 'mailfleet-platform', rules: [...instances(s), ...absentRoles(s, roles), watchdog()] }];
 }

@@ -1,6 +1,7 @@
 /**
- * Redis pack: the `kvs` role as redis_exporter reports it (standard names). Scoped to the platform like
- * the mail rules. Rules on replicas and maxmemory match nothing until a replica or a limit exists.
+ * Redis pack: the `kvs` role as its agent reports it under redis_exporter's names (src/agent/redis-metrics.ts: INFO
+ * at every scrape). Scoped to the platform like the mail rules. The replica rule matches nothing until a replica
+ * exists; `maxmemory` is set from the kvs's memory limit (src/config/redis.ts).
  */
 import type { AlertRule, RuleGroup, Scope } from './rule.ts';
 
@@ -16,7 +17,7 @@ function redis(s: Scope): AlertRule[] {
       forSeconds: 2 * MIN,
       severity: 'critical',
       summary: 'Redis {{ $labels.instance }} is down',
-      description: 'redis_exporter cannot reach Redis: what the platform keeps there (director state, policy counters) is unavailable.',
+      description: 'The kvs agent cannot read Redis\'s INFO (mailfleet_agent_redis_scrape_errors_total says why): what the platform keeps there (policy counters, the filters\' data) is unavailable.',
       runbook: 'The kvs instance\'s log; a full disk stops its append-only file.',
     },
     {

@@ -6,7 +6,8 @@
  */
 import { configYaml } from '../config/index.ts';
 
-export type Severity = 'critical' | 'warning';
+/** `none`: the watchdog's, which always fires and pages nobody (Alertmanager routes it apart). */
+export type Severity = 'critical' | 'warning' | 'none';
 
 export interface AlertRule {
   /** `alertname`: PascalCase, `Mailfleet` first. Two rules may share it with different severities (see Alertmanager's inhibition). */

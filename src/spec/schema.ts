@@ -413,6 +413,7 @@ export const PLATFORM_SCHEMA = {
             evaluationSeconds: { type: 'integer', minimum: 1, maximum: 600, default: 30 },
             // No default: generated like the LDAP passwords (see secrets.ts). Alertmanager keeps it as a bcrypt hash, which reads 72 bytes.
             adminKey: { ...SECRET, maxLength: 72 },
+            watchdogWebhookUrl: { type: 'string', pattern: '^https?://' },
           },
         },
         kubernetes: KUBERNETES_SCHEMA,

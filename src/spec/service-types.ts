@@ -162,4 +162,10 @@ export interface AlertingSpec {
    * none. No default: generated like the LDAP passwords.
    */
   adminKey?: string;
+  /**
+   * Where Alertmanager sends the watchdog (`MailfleetWatchdog`, an alert that always fires) every 5 minutes: a
+   * dead man's switch that raises its own alarm when they stop. No default: without it the watchdog goes nowhere
+   * and only shows in Alertmanager's API and UI.
+   */
+  watchdogWebhookUrl?: string;
 }

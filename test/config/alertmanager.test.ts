@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import { ALERT_WEBHOOK_RECEIVER, ALERTMANAGER_CONFIG_FILE, alertmanagerConfig, type AlertTimings } from '../../src/config/index.ts';
+import { ALERT_WEBHOOK_RECEIVER, ALERTMANAGER_CONFIG_FILE, alertmanagerConfig, WATCHDOG_RECEIVER, type AlertTimings } from '../../src/config/index.ts';
 import { testSpec } from '../support/spec.ts';
 
 const spec = testSpec('kubernetes: { alertWebhookUrl: "https://pager.example.net/hooks/mail" }');
 
 interface Config {
-  route: { receiver: string; group_by: string[]; group_wait: string; group_interval: string; repeat_interval: string };
+  route: { receiver: string; group_by: string[]; group_wait: string; group_interval: string; repeat_interval: string; routes: { receiver: string; matchers: string[]; repeat_interval: string }[] };
   inhibit_rules: { source_matchers: string[]; target_matchers: string[]; equal: string[] }[];
-  receivers: { name: string; webhook_configs: { url: string; send_resolved: boolean }[] }[];
+  receivers: { name: string; webhook_configs?: { url: string; send_resolved: boolean }[] }[];
 }
 
 function render(timings?: AlertTimings): Config {
@@ -19,7 +19,18 @@ function render(timings?: AlertTimings): Config {
 test('GIVEN a spec WHEN rendered THEN every alert goes to the spec webhook, resolved ones included', () => {
   const config = render();
   assert.equal(config.route.receiver, ALERT_WEBHOOK_RECEIVER);
-  assert.deepEqual(config.receivers, [{ name: ALERT_WEBHOOK_RECEIVER, webhook_configs: [{ url: 'https://pager.example.net/hooks/mail', send_resolved: true }] }]);
+  assert.deepEqual(config.receivers.find((r) => r.name === ALERT_WEBHOOK_RECEIVER), { name: ALERT_WEBHOOK_RECEIVER, webhook_configs: [{ url: 'https://pager.example.net/hooks/mail', send_resolved: true }] });
+});
+
+test('GIVEN the watchdog WHEN routed THEN it never reaches the alert receiver: to spec.alerting.watchdogWebhookUrl every 5 minutes, or nowhere', () => {
+  const [route] = render().route.routes;
+  assert.deepEqual(route?.matchers, ['alertname="MailfleetWatchdog"']);
+  assert.equal(route?.receiver, WATCHDOG_RECEIVER);
+  assert.equal(route?.repeat_interval, '5m');
+  assert.deepEqual(render().receivers.find((r) => r.name === WATCHDOG_RECEIVER), { name: WATCHDOG_RECEIVER });
+  const heartbeat = testSpec('kubernetes: { alertWebhookUrl: "https://pager.example.net/hooks/mail" }\nalerting: { watchdogWebhookUrl: "https://heartbeat.example.net/ping/mail" }');
+  const config = parse(alertmanagerConfig(heartbeat)[ALERTMANAGER_CONFIG_FILE] ?? '') as Config;
+  assert.deepEqual(config.receivers.find((r) => r.name === WATCHDOG_RECEIVER)?.webhook_configs, [{ url: 'https://heartbeat.example.net/ping/mail', send_resolved: false }]);
 });
 
 test('GIVEN the defaults WHEN rendered THEN alerts are grouped by alert and role with sensible timings', () => {

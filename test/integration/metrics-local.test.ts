@@ -137,6 +137,21 @@ test('VictoriaMetrics on the single host follows the instances', { timeout: 600_
     assert.equal(backends[0]?.metric.role, 'controller');
   });
 
+  await t.test('WHEN the kvs is scraped THEN Redis\'s figures are in VictoriaMetrics under redis_exporter\'s names, and the Redis pack is evaluated', async () => {
+    const up = await until('redis_up 1', async () => {
+      const r = await query(vm, 'redis_up');
+      return r.length > 0 && r[0]?.value[1] === '1' ? r : undefined;
+    }, SCRAPED_DEADLINE_MS, 500);
+    assert.deepEqual(up[0]?.metric, { __name__: 'redis_up', instance: 'kvs-0', job: 'mailfleet', role: 'kvs' });
+    // maxmemory from the kvs's memory limit, and the append-only file writing.
+    const max = await query(vm, 'redis_memory_max_bytes{instance="kvs-0"}');
+    assert.ok(Number(max[0]?.value[1]) > 0, JSON.stringify(max));
+    assert.equal((await query(vm, 'redis_aof_last_write_status{instance="kvs-0"}'))[0]?.value[1], '1');
+    const rules = await vmGet<{ data: { groups: { name: string; rules: { name: string }[] }[] } }>(`${first.vmalert?.url ?? ''}/api/v1/rules`);
+    const names = rules.data.groups.flatMap((g) => g.rules.map((r) => r.name));
+    for (const rule of ['MailfleetRedisDown', 'MailfleetRoleAbsent', 'MailfleetWatchdog']) assert.ok(names.includes(rule), `${rule} in ${names.join(', ')}`);
+  });
+
   await t.test('WHEN mailbox is scaled to 3 THEN mailbox-2 is scraped at its address, and VictoriaMetrics was not restarted', async () => {
     const r = platform.cli(['scale', 'mailbox', '3']);
     assert.equal(r.code, 0, r.stderr);

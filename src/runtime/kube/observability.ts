@@ -251,14 +251,15 @@ function logs(ctx: RenderContext): Rendered[] {
 function policies(ctx: RenderContext): Rendered[] {
   if (!ctx.spec.kubernetes.networkPolicies) return [];
   const monitoring: Flow = { peers: [{ monitoring: true }], ports: ['http'] };
-  const webhook = new URL(ctx.spec.kubernetes.alertWebhookUrl);
+  const { watchdogWebhookUrl } = ctx.spec.alerting;
+  const receivers = [ctx.spec.kubernetes.alertWebhookUrl, ...(watchdogWebhookUrl === undefined ? [] : [watchdogWebhookUrl])].map((url) => new URL(url));
   const s3 = new URL(ctx.spec.kubernetes.logs.s3Endpoint);
   const portOf = (u: URL) => Number(u.port || (u.protocol === 'https:' ? 443 : 80));
   const allPods: Flow = { peers: [{ platform: true }], ports: ['http'] };
   return [
     networkPolicy(ctx, 'victoriametrics', [{ peers: [{ component: 'vmalert' }], ports: ['http'] }, monitoring], [allPods, KUBE_API]),
     networkPolicy(ctx, 'vmalert', [{ peers: [{ component: 'victoriametrics' }], ports: ['http'] }, monitoring], [{ peers: [{ component: 'victoriametrics' }, { component: 'alertmanager' }], ports: ['http'] }]),
-    networkPolicy(ctx, 'alertmanager', [{ peers: [{ component: 'vmalert' }, { component: 'victoriametrics' }], ports: ['http'] }, monitoring], [{ peers: [{ world: true }], ports: [portOf(webhook)] }]),
+    networkPolicy(ctx, 'alertmanager', [{ peers: [{ component: 'vmalert' }, { component: 'victoriametrics' }], ports: ['http'] }, monitoring], [{ peers: [{ world: true }], ports: [...new Set(receivers.map(portOf))] }]),
     networkPolicy(ctx, 'loki', [{ peers: [{ component: 'promtail' }, { component: 'victoriametrics' }], ports: ['http'] }, monitoring], [{ peers: [{ world: true }], ports: [portOf(s3)] }]),
     networkPolicy(ctx, 'promtail', [{ peers: [{ component: 'victoriametrics' }], ports: ['http'] }, monitoring], [{ peers: [{ component: 'loki' }], ports: ['http'] }, KUBE_API]),
   ];

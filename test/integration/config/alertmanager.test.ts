@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { ALERT_WEBHOOK_RECEIVER, ALERTMANAGER_CONFIG_FILE, alertmanagerConfig, type AlertTimings } from '../../../src/config/index.ts';
+import { ALERT_WEBHOOK_RECEIVER, ALERTMANAGER_CONFIG_FILE, alertmanagerConfig, WATCHDOG_RECEIVER, type AlertTimings } from '../../../src/config/index.ts';
 import type { PlatformSpec } from '../../../src/spec/index.ts';
 import { testSpec } from '../../support/spec.ts';
 import { findProgram, freePort, pollUntil, run, startProcess, tempDir } from './tools.ts';
@@ -37,6 +37,8 @@ test('GIVEN the default config WHEN checked THEN amtool accepts it and routes an
   const route = run(AMTOOL as string, ['config', 'routes', 'test', `--config.file=${file}`, 'alertname=MailQueueGrowing', 'role=mta', 'severity=warning']);
   assert.equal(route.code, 0, route.stdout + route.stderr);
   assert.equal(route.stdout.trim(), ALERT_WEBHOOK_RECEIVER);
+  const watchdog = run(AMTOOL as string, ['config', 'routes', 'test', `--config.file=${file}`, 'alertname=MailfleetWatchdog', 'severity=none']);
+  assert.equal(watchdog.stdout.trim(), WATCHDOG_RECEIVER, watchdog.stdout + watchdog.stderr);
 });
 
 test('GIVEN a config with a field Alertmanager does not know WHEN checked THEN amtool refuses it (the check can fail)', { skip: !AMTOOL }, (t) => {
@@ -69,4 +71,27 @@ test('GIVEN Alertmanager running the config WHEN two instances of a role fire th
   const resolved = await pollUntil('a resolved notification', NOTIFY_DEADLINE_MS, async () => hook.received.find((n) => n.status === 'resolved'));
   assert.deepEqual(resolved.alerts.map((a) => a.status), ['resolved', 'resolved']);
   assert.equal(hook.received.filter((n) => n.status === 'firing').length, 1);
+});
+
+test('GIVEN a watchdog receiver WHEN Alertmanager gets the watchdog and an alert THEN each reaches its own receiver and no other', { skip: !ALERTMANAGER }, async (t) => {
+  const hook = await alertWebhook(t, WEBHOOK_HOST);
+  const heartbeat = await alertWebhook(t, WEBHOOK_HOST);
+  const spec = testSpec(`kubernetes: { alertWebhookUrl: "${hook.url}" }\nalerting: { watchdogWebhookUrl: "${heartbeat.url}" }`);
+  const file = configFile(t, spec, { groupWaitSeconds: 1, groupIntervalSeconds: 1, repeatIntervalSeconds: 3600 });
+  const port = await freePort(ALERTMANAGER_HOST);
+  const args = [`--config.file=${file}`, `--storage.path=${tempDir(t, 'amdata')}`, `--web.listen-address=${ALERTMANAGER_HOST}:${port}`, '--cluster.listen-address='];
+  await startProcess(t, ALERTMANAGER as string, args, /Listening on/);
+
+  const alerts = [
+    { labels: { alertname: 'MailfleetWatchdog', severity: 'none' }, annotations: { summary: 'The alerting pipeline works' } },
+    { labels: { alertname: 'MailfleetRoleAbsent', role: 'av', severity: 'critical' }, annotations: { summary: 'No av instance is a scrape target' } },
+  ];
+  const response = await fetch(`http://${ALERTMANAGER_HOST}:${port}/api/v2/alerts`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(alerts) });
+  assert.equal(response.status, 200);
+  const beat = await pollUntil('the watchdog at its receiver', NOTIFY_DEADLINE_MS, async () => heartbeat.received[0]);
+  const paged = await pollUntil('the alert at the alert receiver', NOTIFY_DEADLINE_MS, async () => hook.received[0]);
+  assert.equal(beat.receiver, WATCHDOG_RECEIVER);
+  assert.deepEqual(beat.alerts.map((a) => a.labels.alertname), ['MailfleetWatchdog']);
+  assert.deepEqual(paged.alerts.map((a) => a.labels.alertname), ['MailfleetRoleAbsent']);
+  assert.ok(hook.received.every((n) => n.alerts.every((a) => a.labels.alertname !== 'MailfleetWatchdog')));
 });

@@ -76,7 +76,7 @@ test('GIVEN spec.kubernetes.nodeLocalDns WHEN rendered THEN node-local-dns and i
     'ConfigMap/demo-node-local-dns', 'ConfigMap/demo-unbound', 'DaemonSet/demo-node-local-dns', 'Deployment/demo-unbound',
     'PodDisruptionBudget/demo-unbound', 'Service/demo-kube-dns-upstream', 'Service/demo-unbound',
   ]);
-  const conf = Object.values((find(objects, 'ConfigMap', 'demo-unbound') as { data: Record<string, string> }).data).join('\n');
+  const conf = Object.values((find(objects, 'ConfigMap', 'demo-unbound') as unknown as { data: Record<string, string> }).data).join('\n');
   // (1024 - 64) / 9: the caches and unbound's overhead on them stay well inside the limit.
   assert.match(conf, /msg-cache-size: 106m/);
   assert.match(conf, /rrset-cache-size: 212m/);
