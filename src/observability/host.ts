@@ -3,7 +3,7 @@
  * platform's namespace: node_exporter's series describe a node, not a namespace, and a node running out
  * of disk or memory harms every pod on it.
  */
-import type { AlertRule, RuleGroup } from './rule.ts';
+import { sourceMissing, type AlertRule, type RuleGroup } from './rule.ts';
 
 const MIN = 60;
 const HOUR = 3600;
@@ -104,5 +104,5 @@ function hosts(): AlertRule[] {
 }
 
 export function hostGroups(): RuleGroup[] {
-  return [{ name: 'mailfleet-host', rules: hosts() }];
+  return [{ name: 'mailfleet-host', rules: [...hosts(), sourceMissing('host', [{ selector: 'node_uname_info', source: 'node_exporter' }])] }];
 }

@@ -3,7 +3,7 @@
  * (standard names; kube-state-metrics must be scraped with its `namespace` label kept, i.e.
  * honor_labels, as every kube-prometheus setup does). Scoped to the platform's namespace.
  */
-import type { AlertRule, RuleGroup, Scope } from './rule.ts';
+import { sourceMissing, type AlertRule, type RuleGroup, type Scope } from './rule.ts';
 
 const MIN = 60;
 /**
@@ -123,5 +123,12 @@ export function kubernetesGroups(s: Scope): RuleGroup[] {
   return [
     { name: 'mailfleet-kubernetes-workloads', rules: workloads(s) },
     { name: 'mailfleet-kubernetes-volumes', rules: volumes(s) },
+    {
+      name: 'mailfleet-kubernetes-sources',
+      rules: [sourceMissing('Kubernetes', [
+        { selector: s.sel('kube_pod_info'), source: 'kube-state-metrics' },
+        { selector: s.sel('kubelet_volume_stats_capacity_bytes'), source: 'kubelet' },
+      ])],
+    },
   ];
 }

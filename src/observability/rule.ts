@@ -76,6 +76,22 @@ export function scaledFor(forSeconds: number, forScale: number): number {
   return Math.max(MIN_FOR_SECONDS, Math.round(forSeconds * forScale));
 }
 
+/**
+ * The alert that a pack is blind: none of the series a source would give exists (one selector each), so the pack's
+ * rules on them cannot fire. One alert name for every pack, told apart by `source` (what must be scraped).
+ */
+export function sourceMissing(pack: string, sources: readonly { selector: string; source: string }[]): AlertRule {
+  return {
+    alert: 'MailfleetAlertSourceMissing',
+    expr: sources.map(({ selector, source }) => `label_replace(absent(${selector}), "source", "${source}", "", "")`).join(' or '),
+    forSeconds: 30 * 60,
+    severity: 'warning',
+    summary: `No {{ $labels.source }} series{{ if $labels.namespace }} for namespace {{ $labels.namespace }}{{ end }}: the ${pack} pack is blind`,
+    description: `Rules of the ${pack} pack read {{ $labels.source }}'s series and there are none, so they cannot fire. The rendered VictoriaMetrics does not scrape {{ $labels.source }}: load this pack where it is scraped, or scrape it into this VictoriaMetrics.`,
+    runbook: 'Check that {{ $labels.source }} runs and that the scrape job vmalert\'s metrics come from keeps its labels (honor_labels).',
+  };
+}
+
 /** One rule file: `groups:` with each group's interval, every rule with its severity and annotations. */
 export function renderRuleFile(groups: readonly RuleGroup[], opts: RenderOptions): string {
   if (!Number.isInteger(opts.evaluationSeconds) || opts.evaluationSeconds < 1) {
