@@ -36,3 +36,16 @@ test('GIVEN placeholders of other shapes WHEN rendered THEN reserved names and d
   assert.deepEqual(warnings.map((w) => w.split(':')[0]), ['spec.kubernetes.images.registry', 'spec.outbound.mailout.ipv4Cidr', 'spec.kubernetes.alertWebhookUrl', 'spec.hostname']);
   assert.match(warnings[1] ?? '', /203\.0\.113\.0\/28 is a documentation range/);
 });
+
+test('GIVEN demo accounts in the spec WHEN rendered THEN they are named with how many and the first, as known logins', () => {
+  const warnings = placeholderWarnings(spec([
+    OWN,
+    '  accounts:',
+    '    seed: [{ address: alice@isp.net, password: alice-demo-password }]',
+    '    generate: [{ count: 20, prefix: user, domain: isp.net, password: user-demo-password }]',
+  ].join('\n')));
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0] ?? '', /^spec\.accounts: 21 demo accounts \(alice@isp\.net, …\) with passwords written in the spec/);
+  const generated = placeholderWarnings(spec([OWN, '  accounts: { generate: [{ count: 1, prefix: u, domain: isp.net, password: user-demo-password }] }'].join('\n')));
+  assert.match(generated[0] ?? '', /^spec\.accounts: 1 demo account \(u1@isp\.net\) with/);
+});
