@@ -1,6 +1,6 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isRenderedFileName, mailPlatformCrd, placeholderWarnings, renderFiles, renderPlatformDocuments, sortObjects, toYaml, unsafeSysctlsNote } from '../runtime/kube/index.ts';
+import { isRenderedFileName, mailPlatformCrd, placeholderWarnings, renderFiles, renderPlatformDocuments, sortObjects, toYaml, unsafeSysctlsNote, logsSecretNote } from '../runtime/kube/index.ts';
 import { DEFAULT_WATCH_NAMESPACE, renderOperatorInstall } from '../runtime/kube/operator/index.ts';
 import { loadSpecFile } from '../spec/index.ts';
 import { parse, usageError } from './args.ts';
@@ -85,6 +85,7 @@ export async function renderCommand(argv: string[]): Promise<number> {
   for (const warning of placeholderWarnings(platform)) process.stderr.write(`mailfleet: warning: ${warning}\n`);
   const sysctls = unsafeSysctlsNote(platform.spec);
   if (sysctls) process.stderr.write(`mailfleet: note: ${sysctls}\n`);
+  process.stderr.write(`mailfleet: note: ${logsSecretNote(platform.spec)}\n`);
   if (!values.output) {
     process.stdout.write(toYaml(documents));
     return 0;

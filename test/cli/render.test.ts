@@ -33,7 +33,9 @@ test('GIVEN the example, left with placeholders WHEN rendered THEN stderr names 
   const r = runCli(['render', '-f', EXAMPLE]);
   assert.equal(r.code, 0, r.stderr);
   const fields = r.stderr.split('\n').filter((l) => l !== '').map((l) => /^mailfleet: (?:warning|note): ([a-zA-Z.0-9]+):/.exec(l)?.[1] ?? l);
-  assert.deepEqual(fields, ['spec.kubernetes.images.registry', 'spec.outbound.mailout.ipv4Cidr', 'spec.outbound.fallback.ipv4Cidr', 'spec.kubernetes.alertWebhookUrl', 'spec.accounts', 'spec.hostname', 'spec.kubernetes.unsafeSysctls']);
+  assert.deepEqual(fields, ['spec.kubernetes.images.registry', 'spec.outbound.mailout.ipv4Cidr', 'spec.outbound.fallback.ipv4Cidr', 'spec.kubernetes.alertWebhookUrl', 'spec.accounts', 'spec.hostname', 'spec.kubernetes.unsafeSysctls', 'spec.kubernetes.logs.credentialsSecret']);
+  // The one Secret nothing renders, with the command that makes it.
+  assert.match(r.stderr, /kubectl -n mailfleet create secret generic mailfleet-logs-s3 --from-literal=access-key-id=… --from-literal=secret-access-key=…/);
   // What kubelet must allow, named with the way out.
   assert.match(r.stderr, /--allowed-unsafe-sysctls=net\.core\.somaxconn,net\.ipv4\.tcp_tw_reuse,net\.unix\.max_dgram_qlen .*false/);
   assert.ok(parseAllDocuments(r.stdout).every((d) => d.errors.length === 0), 'stdout parses as YAML');

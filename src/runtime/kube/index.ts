@@ -8,3 +8,5 @@ export { mailPlatformCrd, MAILPLATFORM_GROUP, MAILPLATFORM_PLURAL, MAILPLATFORM_
 export { CONTROLLER_RULES, LEASE_NAME, MAILFLEET_UID } from './controller.ts';
 export { fileNameOf, isRenderedFileName, renderFiles } from './files.ts';
 export { DKIM_COMPONENT, dkimSecret, dkimSecretName, dkimVolume } from './dkim.ts';
+export { urlPeer } from './network.ts';
+export { logsSecretNote } from './observability.ts';

@@ -11,6 +11,8 @@ import type { KubeObject, Rendered } from './objects.ts';
  * namespaces, or the operator's pods in the operator's namespace.
  */
 export type Peer = { component: string } | { platform: true } | { world: true } | { cidrs: readonly string[] } | { monitoring: true } | { operatorNamespace: string }
+  /** Every pod of a namespace of this cluster (a Service's, by its DNS name). */
+  | { namespace: string }
   /** Any address outside the cluster's pod and node networks (`spec.kubernetes`): the Internet only. */
   | { internet: true };
 
@@ -39,11 +41,24 @@ function peersOf(ctx: RenderContext, peers: readonly Peer[]): object[] {
       });
     }
     if ('monitoring' in p) return [{ namespaceSelector: { matchLabels: { [MONITORING_NAMESPACE_LABEL]: 'true' } } }];
+    if ('namespace' in p) return [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': p.namespace } } }];
     if ('operatorNamespace' in p) {
       return [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': p.operatorNamespace } }, podSelector: { matchLabels: { ...OPERATOR_POD_LABELS } } }];
     }
     return p.cidrs.map((cidr) => ({ ipBlock: { cidr } }));
   });
+}
+
+/** A Service's DNS name: `NAME.NAMESPACE.svc`, optionally followed by the cluster domain. */
+const SERVICE_HOST = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc(\.|$)/;
+
+/**
+ * Who an egress to `url` goes to: the pods of its namespace when it names a Service of this cluster, else anybody
+ * (an address or a name outside, which a NetworkPolicy cannot tell apart).
+ */
+export function urlPeer(url: URL): Peer {
+  const namespace = SERVICE_HOST.exec(url.hostname)?.[2];
+  return namespace === undefined ? { world: true } : { namespace };
 }
 
 function portsOf(ports: readonly (string | number)[], protocol = 'TCP') {

@@ -10,9 +10,10 @@ import {
 } from '../../config/index.ts';
 import { dashboardFiles } from '../../dashboards/index.ts';
 import { alertRuleFiles } from '../../observability/index.ts';
+import type { PlatformSpec } from '../../spec/index.ts';
 import { secretName } from './configs.ts';
 import { image, type RenderContext } from './context.ts';
-import { KUBE_API, networkPolicy, type Flow } from './network.ts';
+import { KUBE_API, networkPolicy, urlPeer, type Flow } from './network.ts';
 import type { Rendered } from './objects.ts';
 import { configMap, container, daemonSet, deployment, disruptionBudget, LOCKED_DOWN, NON_ROOT, service, serviceAccountWithRole, statefulSet } from './workload.ts';
 
@@ -177,6 +178,12 @@ function alerting(ctx: RenderContext): Rendered[] {
   ];
 }
 
+/** What `render` says on stderr about the one Secret the platform needs and nothing renders: Loki's S3 credentials. */
+export function logsSecretNote(spec: PlatformSpec): string {
+  const { namespace, logs } = spec.kubernetes;
+  return `spec.kubernetes.logs.credentialsSecret: Loki stores its chunks at ${logs.s3Endpoint} (bucket ${logs.bucket}) with the keys of Secret ${logs.credentialsSecret}, which you create: kubectl -n ${namespace} create secret generic ${logs.credentialsSecret} --from-literal=${LOKI_S3_SECRET_KEYS.accessKeyId}=… --from-literal=${LOKI_S3_SECRET_KEYS.secretAccessKey}=…`;
+}
+
 function logs(ctx: RenderContext): Rendered[] {
   const k = ctx.spec.kubernetes;
   const s3Env = (env: string, key: string) => ({ name: env, valueFrom: { secretKeyRef: { name: k.logs.credentialsSecret, key } } });
@@ -259,8 +266,8 @@ function policies(ctx: RenderContext): Rendered[] {
   return [
     networkPolicy(ctx, 'victoriametrics', [{ peers: [{ component: 'vmalert' }], ports: ['http'] }, monitoring], [allPods, KUBE_API]),
     networkPolicy(ctx, 'vmalert', [{ peers: [{ component: 'victoriametrics' }], ports: ['http'] }, monitoring], [{ peers: [{ component: 'victoriametrics' }, { component: 'alertmanager' }], ports: ['http'] }]),
-    networkPolicy(ctx, 'alertmanager', [{ peers: [{ component: 'vmalert' }, { component: 'victoriametrics' }], ports: ['http'] }, monitoring], [{ peers: [{ world: true }], ports: [...new Set(receivers.map(portOf))] }]),
-    networkPolicy(ctx, 'loki', [{ peers: [{ component: 'promtail' }, { component: 'victoriametrics' }], ports: ['http'] }, monitoring], [{ peers: [{ world: true }], ports: [portOf(s3)] }]),
+    networkPolicy(ctx, 'alertmanager', [{ peers: [{ component: 'vmalert' }, { component: 'victoriametrics' }], ports: ['http'] }, monitoring], receivers.map((u) => ({ peers: [urlPeer(u)], ports: [portOf(u)] }))),
+    networkPolicy(ctx, 'loki', [{ peers: [{ component: 'promtail' }, { component: 'victoriametrics' }], ports: ['http'] }, monitoring], [{ peers: [urlPeer(s3)], ports: [portOf(s3)] }]),
     networkPolicy(ctx, 'promtail', [{ peers: [{ component: 'victoriametrics' }], ports: ['http'] }, monitoring], [{ peers: [{ component: 'loki' }], ports: ['http'] }, KUBE_API]),
   ];
 }

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { renderPlatform, type KubeObject } from '../../../src/runtime/kube/index.ts';
+import { renderPlatform, urlPeer, type KubeObject } from '../../../src/runtime/kube/index.ts';
 import { parseSpec } from '../../../src/spec/index.ts';
 
 const example = parseSpec(readFileSync(new URL('../../../examples/mailfleet.yaml', import.meta.url), 'utf8'));
@@ -50,4 +50,12 @@ test('GIVEN the operator\'s namespace WHEN the operator renders a platform THEN 
   assert.deepEqual(fromOperator[0]!.ports.map((p) => p.port), ['doveadm']);
   const peer = fromOperator[0]!.from!.find((p) => p.namespaceSelector)!;
   assert.equal(component(peer), 'operator', 'only the operator\'s pods of that namespace, not every pod there');
+});
+
+test('GIVEN a URL WHEN its egress peer is chosen THEN a Service of the cluster is its namespace, anything else anybody', () => {
+  assert.deepEqual(urlPeer(new URL('http://s3.storage.svc:9000')), { namespace: 'storage' });
+  assert.deepEqual(urlPeer(new URL('https://alert-receiver.monitoring.svc.cluster.local/alerts')), { namespace: 'monitoring' });
+  assert.deepEqual(urlPeer(new URL('https://s3.eu-central-1.amazonaws.com')), { world: true });
+  assert.deepEqual(urlPeer(new URL('http://10.1.2.3:9000')), { world: true });
+  assert.deepEqual(urlPeer(new URL('http://svc.example.net')), { world: true });
 });
