@@ -113,7 +113,7 @@ function antivirusDeployment(ctx: RenderContext): KubeObject {
     volumes: [
       { name: 'config-source', configMap: { name: antivirusConfigMapName(ctx) } },
       { name: 'spec', configMap: { name: specConfigMapName(ctx) } },
-      { name: 'config', emptyDir: {} },
+      { name: 'config', emptyDir: { sizeLimit: '64Mi' } },
       // On disk, not in memory: clamd's temporary copies of the messages it scans live here.
       { name: 'run', emptyDir: { sizeLimit: antivirusRunDirLimit(ctx.spec.messageSizeLimit) } },
       { name: 'data', emptyDir: { sizeLimit: '64Mi' } },

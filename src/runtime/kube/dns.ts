@@ -114,7 +114,7 @@ function nodeLocalDns(ctx: RenderContext): Rendered[] {
           ],
           resources: k.resources.nodelocaldns,
           // It installs the link-local address and its iptables NOTRACK rules on the node.
-          securityContext: { capabilities: { add: ['NET_ADMIN'] } },
+          securityContext: { capabilities: { add: ['NET_ADMIN'] }, seccompProfile: { type: 'RuntimeDefault' } },
           livenessProbe: { httpGet: { host: k.nodeLocalDnsAddress, path: '/health', port: NODE_LOCAL_DNS_HEALTH_PORT }, initialDelaySeconds: 60, timeoutSeconds: 5 },
           volumeMounts: [
             { name: 'xtables-lock', mountPath: '/run/xtables.lock' },

@@ -75,7 +75,7 @@ function filterDeployment(ctx: RenderContext): KubeObject {
       // The Redis and controller passwords only.
       { name: 'secrets', secret: { secretName: secretName(ctx), items: keys.map((key) => ({ key, path: key })), defaultMode: 0o400 } },
       dkim.volume,
-      { name: 'config', emptyDir: {} },
+      { name: 'config', emptyDir: { sizeLimit: '64Mi' } },
       { name: 'run', emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } },
       // $DBDIR: hyperscan cache and downloaded maps, rebuilt by each new pod.
       { name: 'data', emptyDir: { sizeLimit: '1Gi' } },

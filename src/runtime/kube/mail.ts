@@ -135,9 +135,10 @@ function statefulSet(ctx: RenderContext, w: MailWorkload): Rendered {
       ? [{ name: 'secrets', secret: { secretName: secretName(ctx), items: secretKeys.map((key) => ({ key, path: key })), defaultMode: unprivileged ? 0o440 : 0o400 } }]
       : []),
     ...tls.volumes,
-    { name: 'config', emptyDir: {} },
+    { name: 'config', emptyDir: { sizeLimit: '64Mi' } },
     { name: 'run', emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } },
-    ...(claim ? [] : [{ name: 'data', emptyDir: {} }]),
+    // Without a claim (proxy, mailbox): Dovecot's state_dir, a few files.
+    ...(claim ? [] : [{ name: 'data', emptyDir: { sizeLimit: '256Mi' } }]),
     ...(w === 'mailbox' ? [{ name: 'mail', persistentVolumeClaim: { claimName: mailStorageClaim(ctx) } }] : []),
   ];
   const mounts = [

@@ -236,7 +236,7 @@ function logs(ctx: RenderContext): Rendered[] {
           env: [{ name: PROMTAIL_NODE_ENV, valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }],
           ports: [{ name: 'http', containerPort: PROMTAIL_HTTP_PORT }],
           resources: k.resources.promtail,
-          securityContext: { ...LOCKED_DOWN, runAsUser: 0 },
+          securityContext: { ...LOCKED_DOWN, runAsUser: 0, seccompProfile: { type: 'RuntimeDefault' } },
           ...httpProbe('/ready', 'http'),
           volumeMounts: [
             { name: 'config', mountPath: '/etc/promtail', readOnly: true },

@@ -168,7 +168,7 @@ export function resources(r: ContainerResources) {
 export const ROOT_DAEMON_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'KILL', 'NET_BIND_SERVICE', 'SETGID', 'SETUID', 'SYS_CHROOT'];
 
 export function rootDaemonSecurity() {
-  return { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'], add: ROOT_DAEMON_CAPABILITIES } };
+  return { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'], add: ROOT_DAEMON_CAPABILITIES }, seccompProfile: { type: 'RuntimeDefault' } };
 }
 
 export function nonRootSecurity(readOnlyRoot: boolean) {

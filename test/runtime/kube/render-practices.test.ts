@@ -208,6 +208,28 @@ test('GIVEN spec.kubernetes.unsafeSysctls false WHEN rendered THEN no pod asks k
   assert.deepEqual(sysctlsOfPod(objects, 'kvs'), []);
 });
 
+test('GIVEN every pod template, with every optional part on WHEN rendered THEN each runs under the runtime\'s seccomp profile and every emptyDir has a size limit', () => {
+  const objects = renderPlatform(variant((d) => {
+    d.spec.kubernetes.nodeLocalDns = true;
+    d.spec.roles = { ...(d.spec.roles as object), av: { replicas: 1 } };
+    d.spec.filter = { antivirus: { signatures: { mirror: 'https://clamav.isp.example.net' } } };
+  }));
+  const templates = podTemplates(objects);
+  assert.ok(templates.some(({ owner }) => owner.metadata.name === 'av'), 'the antivirus pods are among them');
+  for (const { owner, pod } of templates) {
+    const where = `${owner.kind}/${owner.metadata.name}`;
+    const podLevel = (pod.spec.securityContext as { seccompProfile?: { type: string } } | undefined)?.seccompProfile?.type;
+    const containers = [...pod.spec.containers, ...((pod.spec.initContainers as Record<string, unknown>[] | undefined) ?? [])];
+    for (const c of containers) {
+      const own = (c.securityContext as { seccompProfile?: { type: string } } | undefined)?.seccompProfile?.type;
+      assert.equal(own ?? podLevel, 'RuntimeDefault', `${where} ${String(c.name)}`);
+    }
+    for (const v of (pod.spec.volumes as { name: string; emptyDir?: { sizeLimit?: string } }[] | undefined) ?? []) {
+      if (v.emptyDir) assert.ok(v.emptyDir.sizeLimit, `${where} volume ${v.name} has a size limit`);
+    }
+  }
+});
+
 test('GIVEN outbound pools WHEN rendered THEN each has its own IPPool with NAT off and its pods ask for it', () => {
   const objects = renderPlatform(variant((d) => (d.spec.outbound = { mailout: { ipv6Cidr: '2001:db8:25::/120' } })));
   for (const pool of ['mailout', 'fallback']) {
