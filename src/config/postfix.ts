@@ -351,7 +351,9 @@ export function postfixOutboundFiles(input: ConfigInput, pool: 'mailout' | 'fall
   const { spec, instance } = input;
   const fallback = pool === 'mailout' && input.relay?.fallback ? [`smtp_fallback_relay = [${input.relay.fallback}]:25`] : [];
   const main = [
-    ...postfixBase(input, relayNetworks, 'all'),
+    // Mail leaves only from the pool's ranges: over IPv6 only when the pool has an IPv6 range, or a dual-stack pod
+    // would send from an address outside the pool (no PTR, no reputation).
+    ...postfixBase(input, relayNetworks, spec.outbound[pool].ipv6Cidr === undefined ? 'ipv4' : 'all'),
     'smtpd_banner = $myhostname ESMTP',
     ...NO_ETRN,
     'smtpd_relay_restrictions = permit_mynetworks, reject',

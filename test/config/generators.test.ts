@@ -161,6 +161,13 @@ test('GIVEN the outbound pools (mailout, fallback) WHEN rendered THEN their smtp
   }
 });
 
+test('GIVEN outbound pools with and without an IPv6 range WHEN rendered THEN each sends over IPv6 only when its pool has one', () => {
+  const dual = testSpec('outbound: { mailout: { ipv6Cidr: "2001:db8:25::/120" } }');
+  const protocols = (pool: 'mailout' | 'fallback') => settings(postfixOutboundFiles(input('mta', '0.0.0.0', dual), pool, ['10.244.0.0/16'])['main.cf'] ?? '').get('inet_protocols');
+  assert.equal(protocols('mailout'), 'all');
+  assert.equal(protocols('fallback'), 'ipv4');
+});
+
 test('GIVEN a pod (listening on 0.0.0.0) behind a load balancer WHEN mta and msa are rendered THEN mynetworks is empty and relaying trusts no network', () => {
   const behindLb = testSpec('loadBalancer: { sourceRanges: [192.0.2.0/28] }');
   for (const role of ['mta', 'msa'] as const) {
