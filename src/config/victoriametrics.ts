@@ -87,6 +87,35 @@ function kubernetesJob(spec: PlatformSpec): Record<string, unknown> {
   };
 }
 
+/** `host:port` split at its last colon. */
+function hostPort(target: string): { host: string; port: number } {
+  const at = target.lastIndexOf(':');
+  return { host: target.slice(0, at), port: Number(target.slice(at + 1)) };
+}
+
+/**
+ * The cluster's exporters the Kubernetes and host packs read (`spec.kubernetes.clusterMetrics`): kube-state-metrics
+ * with its own labels kept (its `namespace` is the object's) and only the platform namespace's series stored, and
+ * every node's exporter found through the addresses of a headless Service.
+ */
+function clusterJobs(spec: PlatformSpec): Record<string, unknown>[] {
+  const { kubeStateMetrics, nodeExporter } = spec.kubernetes.clusterMetrics;
+  const jobs: Record<string, unknown>[] = [];
+  if (kubeStateMetrics !== '') {
+    jobs.push({
+      job_name: 'kube-state-metrics',
+      honor_labels: true,
+      static_configs: [{ targets: [kubeStateMetrics] }],
+      metric_relabel_configs: [{ source_labels: ['namespace'], action: 'keep', regex: spec.kubernetes.namespace }],
+    });
+  }
+  if (nodeExporter !== '') {
+    const { host, port } = hostPort(nodeExporter);
+    jobs.push({ job_name: 'node-exporter', dns_sd_configs: [{ names: [host], type: 'A', port }] });
+  }
+  return jobs;
+}
+
 /** Job names: non-empty, one line, each used once. */
 function checkJobNames(jobs: readonly { job: string }[]): void {
   const seen = new Set<string>();
@@ -138,7 +167,7 @@ export function scrapeTargetsFile(groups: readonly ScrapeTargetGroup[]): string 
 export function scrapeConfig(spec: PlatformSpec, mode: ScrapeMode, opts: ScrapeOptions = {}): ConfigFiles {
   const interval = opts.intervalSeconds ?? DEFAULT_SCRAPE_INTERVAL_S;
   if (!Number.isInteger(interval) || interval < 1) throw new RangeError(`scrape interval must be a whole number of seconds ≥ 1, not ${interval}`);
-  const jobs = mode === 'kubernetes' ? [kubernetesJob(spec)] : 'static' in mode ? staticJobs(mode.static) : fileJobs(mode.files);
+  const jobs = mode === 'kubernetes' ? [kubernetesJob(spec), ...clusterJobs(spec)] : 'static' in mode ? staticJobs(mode.static) : fileJobs(mode.files);
   const config = {
     global: { scrape_interval: `${interval}s`, scrape_timeout: `${Math.min(interval, MAX_SCRAPE_TIMEOUT_S)}s` },
     scrape_configs: jobs,

@@ -87,7 +87,7 @@ export function sourceMissing(pack: string, sources: readonly { selector: string
     forSeconds: 30 * 60,
     severity: 'warning',
     summary: `No {{ $labels.source }} series{{ if $labels.namespace }} for namespace {{ $labels.namespace }}{{ end }}: the ${pack} pack is blind`,
-    description: `Rules of the ${pack} pack read {{ $labels.source }}'s series and there are none, so they cannot fire. The rendered VictoriaMetrics does not scrape {{ $labels.source }}: load this pack where it is scraped, or scrape it into this VictoriaMetrics.`,
+    description: `Rules of the ${pack} pack read {{ $labels.source }}'s series and there are none, so they cannot fire. Scrape it into the VictoriaMetrics vmalert asks (spec.kubernetes.clusterMetrics names kube-state-metrics and node exporters for the rendered one), or load this pack where it is scraped.`,
     runbook: 'Check that {{ $labels.source }} runs and that the scrape job vmalert\'s metrics come from keeps its labels (honor_labels).',
   };
 }

@@ -131,6 +131,9 @@ const PROBE_SCHEMA = {
   },
 } as const;
 
+/** `host:port` of a cluster exporter (a Service's DNS name, usually), or empty for none. */
+const CLUSTER_TARGET = '^$|^[a-z0-9]([-a-z0-9.]*[a-z0-9])?:[0-9]{1,5}$';
+
 /** Kubernetes-only settings; the single host ignores them. */
 const KUBERNETES_SCHEMA = {
   type: 'object',
@@ -216,6 +219,15 @@ const KUBERNETES_SCHEMA = {
     },
     networkPolicies: { type: 'boolean', default: true },
     unsafeSysctls: { type: 'boolean', default: true },
+    clusterMetrics: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        kubeStateMetrics: { type: 'string', pattern: CLUSTER_TARGET, default: '' },
+        nodeExporter: { type: 'string', pattern: CLUSTER_TARGET, default: '' },
+      },
+    },
     mtaMailboxSeparation: { enum: ['preferred', 'required'], default: 'preferred' },
     scrape: { enum: ['annotations', 'VMPodScrape', 'ServiceMonitor'], default: 'annotations' },
     alertWebhookUrl: { type: 'string', pattern: '^https?://', default: EXAMPLE_ALERT_WEBHOOK_URL },

@@ -283,6 +283,13 @@ export interface KubernetesSpec {
    * mailboxes (as many nodes as mailbox replicas, or fewer).
    */
   mtaMailboxSeparation: 'preferred' | 'required';
+  /**
+   * The cluster's exporters the Kubernetes and host alert packs read, for the rendered VictoriaMetrics to scrape
+   * (`scrape: annotations`): `kubeStateMetrics`, its Service as `host:port` (only the platform namespace's series
+   * are kept); `nodeExporter`, a headless Service as `host:port`, every address of which is a node's exporter.
+   * Empty (default): not scraped, and `MailfleetAlertSourceMissing` says the pack is blind.
+   */
+  clusterMetrics: { kubeStateMetrics: string; nodeExporter: string };
   /** How metrics are discovered: pod annotations (the rendered VictoriaMetrics scrapes them; default), VMPodScrape (a VictoriaMetrics operator's vmagent) or ServiceMonitor (a Prometheus operator). */
   scrape: 'annotations' | 'VMPodScrape' | 'ServiceMonitor';
   /** Where Alertmanager posts alerts. */

@@ -255,6 +255,23 @@ function logs(ctx: RenderContext): Rendered[] {
   ];
 }
 
+/**
+ * VictoriaMetrics' way to the cluster's exporters it scrapes (`spec.kubernetes.clusterMetrics`): kube-state-metrics
+ * in its Service's namespace; node exporters there and on the node networks (they usually run on the host's).
+ */
+function clusterExporterFlows(ctx: RenderContext): Flow[] {
+  const { kubeStateMetrics, nodeExporter } = ctx.spec.kubernetes.clusterMetrics;
+  const flow = (target: string, extra: Flow['peers']): Flow => {
+    // The port as written: URL drops a scheme's default (80).
+    const port = Number(target.slice(target.lastIndexOf(':') + 1));
+    return { peers: [urlPeer(new URL(`http://${target}`)), ...extra], ports: [port] };
+  };
+  return [
+    ...(kubeStateMetrics === '' ? [] : [flow(kubeStateMetrics, [])]),
+    ...(nodeExporter === '' ? [] : [flow(nodeExporter, [{ cidrs: ctx.spec.kubernetes.nodeNetworks }])]),
+  ];
+}
+
 function policies(ctx: RenderContext): Rendered[] {
   if (!ctx.spec.kubernetes.networkPolicies) return [];
   const monitoring: Flow = { peers: [{ monitoring: true }], ports: ['http'] };
@@ -264,7 +281,7 @@ function policies(ctx: RenderContext): Rendered[] {
   const portOf = (u: URL) => Number(u.port || (u.protocol === 'https:' ? 443 : 80));
   const allPods: Flow = { peers: [{ platform: true }], ports: ['http'] };
   return [
-    networkPolicy(ctx, 'victoriametrics', [{ peers: [{ component: 'vmalert' }], ports: ['http'] }, monitoring], [allPods, KUBE_API]),
+    networkPolicy(ctx, 'victoriametrics', [{ peers: [{ component: 'vmalert' }], ports: ['http'] }, monitoring], [allPods, KUBE_API, ...clusterExporterFlows(ctx)]),
     networkPolicy(ctx, 'vmalert', [{ peers: [{ component: 'victoriametrics' }], ports: ['http'] }, monitoring], [{ peers: [{ component: 'victoriametrics' }, { component: 'alertmanager' }], ports: ['http'] }]),
     networkPolicy(ctx, 'alertmanager', [{ peers: [{ component: 'vmalert' }, { component: 'victoriametrics' }], ports: ['http'] }, monitoring], receivers.map((u) => ({ peers: [urlPeer(u)], ports: [portOf(u)] }))),
     networkPolicy(ctx, 'loki', [{ peers: [{ component: 'promtail' }, { component: 'victoriametrics' }], ports: ['http'] }, monitoring], [{ peers: [urlPeer(s3)], ports: [portOf(s3)] }]),

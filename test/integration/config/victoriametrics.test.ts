@@ -170,3 +170,54 @@ test('GIVEN kubernetes mode WHEN VictoriaMetrics discovers pods THEN only runnin
     [`http://${TARGET_HOST}:${target.port}/custom-metrics`, `http://${TARGET_HOST}:${target.port}/metrics`],
   );
 });
+
+test('GIVEN the cluster\'s exporters in the spec WHEN VictoriaMetrics runs the config THEN both accept it and kube-state-metrics is scraped with its own namespace label, only the platform\'s kept', { skip: !VM || !PROMTOOL }, async (t) => {
+  const ns = spec.kubernetes.namespace;
+  const hits: string[] = [];
+  const server = createServer((req, res) => {
+    hits.push(req.url ?? '');
+    res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' }).end(
+      `# TYPE kube_pod_info gauge\nkube_pod_info{namespace="${ns}",pod="mta-0",instance="ksm-pod"} 1\nkube_pod_info{namespace="elsewhere",pod="web-0"} 1\nkube_node_info{node="n1"} 1\n`,
+    );
+  });
+  server.listen(0, TARGET_HOST);
+  await once(server, 'listening');
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const port = (server.address() as AddressInfo).port;
+  // The node exporters' headless Service is a name of the cluster: here `localhost`, resolved by the host.
+  const clustered = testSpec(`kubernetes: { clusterMetrics: { kubeStateMetrics: "ksm.monitoring.svc:8080", nodeExporter: "localhost:9100" } }`);
+  const text = (edit: (doc: { scrape_configs: Record<string, unknown>[] }) => void) => {
+    const doc = parse(scrapeConfig(clustered, 'kubernetes', { intervalSeconds: 1 })[SCRAPE_CONFIG_FILE] ?? '') as { scrape_configs: Record<string, unknown>[] };
+    edit(doc);
+    const file = join(tempDir(t, 'scrape'), SCRAPE_CONFIG_FILE);
+    writeFileSync(file, stringify(doc));
+    return file;
+  };
+  const jobs = (parse(scrapeConfig(clustered, 'kubernetes')[SCRAPE_CONFIG_FILE] ?? '') as { scrape_configs: { job_name: string }[] }).scrape_configs.map((j) => j.job_name);
+  assert.deepEqual(jobs, [KUBERNETES_SCRAPE_JOB, 'kube-state-metrics', 'node-exporter']);
+
+  const asGenerated = text(() => {});
+  const dryRun = run(VM as string, [`-promscrape.config=${asGenerated}`, '-promscrape.config.strictParse', '-promscrape.config.dryRun', '-loggerLevel=ERROR']);
+  assert.equal(dryRun.code, 0, dryRun.stderr);
+  // promtool (built without Kubernetes discovery) checks the two cluster jobs alone.
+  const clusterOnly = text((doc) => (doc.scrape_configs = doc.scrape_configs.filter((j) => j.job_name !== KUBERNETES_SCRAPE_JOB)));
+  const promtool = run(PROMTOOL as string, ['check', 'config', clusterOnly]);
+  assert.equal(promtool.code, 0, promtool.stdout + promtool.stderr);
+
+  // kube-state-metrics pointed at the test's exporter, and nothing else.
+  const file = text((doc) => {
+    doc.scrape_configs = doc.scrape_configs.filter((j) => j.job_name === 'kube-state-metrics');
+    (doc.scrape_configs[0] as { static_configs: { targets: string[] }[] }).static_configs = [{ targets: [`${TARGET_HOST}:${port}`] }];
+  });
+  const url = await victoriaMetrics(t, file);
+  const series = await pollUntil('kube_pod_info in VictoriaMetrics', SCRAPED_DEADLINE_MS, async () => {
+    const found = await query(url, '{__name__=~"kube_.*"}');
+    return found.length > 0 ? found : undefined;
+  });
+  // Its own labels win (honor_labels): the object's namespace and the exporter's instance; other namespaces are not stored.
+  assert.deepEqual(series, [{ __name__: 'kube_pod_info', instance: 'ksm-pod', job: 'kube-state-metrics', namespace: ns, pod: 'mta-0' }]);
+  assert.ok(hits.length > 0);
+});

@@ -59,3 +59,16 @@ test('GIVEN a URL WHEN its egress peer is chosen THEN a Service of the cluster i
   assert.deepEqual(urlPeer(new URL('http://10.1.2.3:9000')), { world: true });
   assert.deepEqual(urlPeer(new URL('http://svc.example.net')), { world: true });
 });
+
+test('GIVEN the cluster\'s exporters in the spec WHEN rendered THEN VictoriaMetrics may reach kube-state-metrics in its namespace and node exporters there and on the node networks, each on its port', () => {
+  const doc = parseSpec(readFileSync(new URL('../../../examples/mailfleet.yaml', import.meta.url), 'utf8').replace(
+    '\n  kubernetes:\n',
+    '\n  kubernetes:\n    clusterMetrics: { kubeStateMetrics: "kube-state-metrics.kube-system.svc:8080", nodeExporter: "node-exporter.monitoring.svc.cluster.local:9100" }\n',
+  ));
+  assert.equal(doc.spec.kubernetes.clusterMetrics.kubeStateMetrics, 'kube-state-metrics.kube-system.svc:8080', 'the spec took the setting');
+  const policy = renderPlatform(doc).find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'demo-victoriametrics');
+  const egress = (policy?.spec as { egress: { to: object[]; ports: { port: number | string }[] }[] }).egress;
+  const to = (port: number) => egress.filter((e) => e.ports.some((p) => p.port === port)).flatMap((e) => e.to);
+  assert.deepEqual(to(8080), [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } } }]);
+  assert.deepEqual(to(9100), [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }, ...doc.spec.kubernetes.nodeNetworks.map((cidr) => ({ ipBlock: { cidr } }))]);
+});
