@@ -184,13 +184,21 @@ export function planRequest(policy: CompiledPolicy, attributes: Attributes): Buc
   return buckets;
 }
 
-/** The Redis script's KEYS and ARGV for `buckets` (see limiter-script.ts). */
-export function scriptCall(keyPrefix: string, buckets: readonly Bucket[]): { keys: string[]; args: string[] } {
+/** Whether a bucket's allowance may be lent ahead (leases.ts): it counts one unit a request. */
+export function lendable(bucket: Bucket): boolean {
+  return bucket.rule.count !== 'bytes' && bucket.cost === 1;
+}
+
+/**
+ * The Redis script's KEYS and ARGV for `buckets` (see limiter-script.ts), each lendable one asking for up to
+ * `leaseUnits` more (0: none).
+ */
+export function scriptCall(keyPrefix: string, buckets: readonly Bucket[], leaseUnits = 0): { keys: string[]; args: string[] } {
   const keys: string[] = [];
   const args: string[] = [];
   for (const b of buckets) {
     keys.push(keyPrefix + b.key);
-    args.push(b.rule.hard ? '1' : '0', String(b.cost), ...b.rule.args);
+    args.push(b.rule.hard ? '1' : '0', String(b.cost), String(lendable(b) ? leaseUnits : 0), ...b.rule.args);
   }
   return { keys, args };
 }

@@ -14,8 +14,13 @@
  * are not written either, and the rest count. The key's TTL is how long its fullest window takes to drain: an idle
  * key disappears once it would read as empty anyway.
  *
- * KEYS: one per bucket. ARGV, per bucket: hard (1/0), cost, window count n, then n × (field, period µs, span µs).
- * Returns the 0-based indexes of the buckets over their limit.
+ * Leases (leases.ts): a bucket may also ask for up to `want` units more, which its policy server then spends on
+ * later requests without asking Redis. They are counted here and now, like the request, so the limit still holds
+ * exactly across instances; what is granted is at most a quarter of the room the bucket has left after the request
+ * (in its tightest window), so near the limit nothing is lent and every request is counted here, one by one.
+ *
+ * KEYS: one per bucket. ARGV, per bucket: hard (1/0), cost, want, window count n, then n × (field, period µs,
+ * span µs). Returns, per bucket, -1 when it is over its limit, else the units lent (0 when the request is refused).
  *
  * It runs once per request, so it is written for Redis's time: one HGET for a rule of one window, and each TAT
  * handed to HSET as a number, not formatted in Lua (Redis writes a number argument with 17 significant digits,
@@ -27,14 +32,15 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local pos = 1
 local writes = {}
-local over = {}
+local result = {}
 local refused = false
 for i = 1, #KEYS do
   local key = KEYS[i]
   local hard = ARGV[pos] == '1'
   local cost = tonumber(ARGV[pos + 1])
-  local n = tonumber(ARGV[pos + 2])
-  pos = pos + 3
+  local want = tonumber(ARGV[pos + 2])
+  local n = tonumber(ARGV[pos + 3])
+  pos = pos + 4
   local stored
   if n == 1 then
     stored = { redis.call('HGET', key, ARGV[pos]) }
@@ -44,8 +50,8 @@ for i = 1, #KEYS do
     stored = redis.call('HMGET', key, unpack(fields))
   end
   local fits = true
-  local kv = {}
-  local horizon = 0
+  local tats = {}
+  local room = -1
   for j = 1, n do
     local at = pos + (j - 1) * 3
     local period = tonumber(ARGV[at + 1])
@@ -57,23 +63,42 @@ for i = 1, #KEYS do
     local nextTat = tat + step
     local ahead = nextTat - now
     if ahead > span then fits = false end
+    tats[j] = nextTat
+    local units = math.floor((span - ahead) / period)
+    if room < 0 or units < room then room = units end
+  end
+  local lent = 0
+  if fits and want > 0 and room >= 4 then
+    lent = math.floor(room / 4)
+    if lent > want then lent = want end
+  end
+  local kv = {}
+  local horizon = 0
+  for j = 1, n do
+    local at = pos + (j - 1) * 3
+    local nextTat = tats[j] + lent * tonumber(ARGV[at + 1])
     kv[2 * j - 1] = ARGV[at]
     kv[2 * j] = nextTat
-    if ahead > horizon then horizon = ahead end
+    if nextTat - now > horizon then horizon = nextTat - now end
   end
   pos = pos + n * 3
   if fits then
     writes[#writes + 1] = { key, kv, horizon }
+    result[i] = lent
   else
-    over[#over + 1] = i - 1
+    result[i] = -1
     if hard then refused = true end
   end
 end
-if not refused then
+if refused then
+  for i = 1, #result do
+    if result[i] > 0 then result[i] = 0 end
+  end
+else
   for _, w in ipairs(writes) do
     redis.call('HSET', w[1], unpack(w[2]))
     redis.call('PEXPIRE', w[1], math.ceil(w[3] / 1000) + 1000)
   end
 end
-return over
+return result
 `;

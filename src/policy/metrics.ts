@@ -17,6 +17,8 @@ export interface PolicyMetrics {
   /** Counts one answered request and its time from complete request to reply. */
   answered(stage: string, verb: string, rule: string, seconds: number): void;
   failOpen(reason: FailOpenReason): void;
+  /** Counts a request passed on allowance lent ahead (leases.ts), without asking Redis. */
+  leased(): void;
   protocolError(code: string): void;
   /** Counts `count` connections closed for `reason`. */
   shed(reason: ShedReason, count?: number): void;
@@ -62,6 +64,11 @@ export function createPolicyMetrics(registry = new Registry()): PolicyMetrics {
     registers,
   });
   for (const reason of ['idle_at_cap', 'refused_at_cap', 'held_budget']) shed.inc({ reason }, 0);
+  const leased = new Counter({
+    name: 'mailfleet_policy_leased_total',
+    help: 'Requests passed on allowance Redis lent this server ahead (counted there when lent), without a round trip.',
+    registers,
+  });
   const redisUp = new Gauge({ name: 'mailfleet_policy_redis_up', help: 'Whether the connection to Redis is ready (1) or not (0).', registers });
   const connections = new Gauge({ name: 'mailfleet_policy_connections', help: 'Open policy client connections.', registers });
   const rules = new Gauge({ name: 'mailfleet_policy_rules', help: 'Rules in force.', registers });
@@ -83,6 +90,7 @@ export function createPolicyMetrics(registry = new Registry()): PolicyMetrics {
       duration.observe(seconds);
     },
     failOpen: (reason) => failOpen.inc({ reason }),
+    leased: () => leased.inc(),
     protocolError: (code) => protocolErrors.inc({ code }),
     shed: (reason, count = 1) => shed.inc({ reason }, count),
     redisUp: (up) => redisUp.set(up ? 1 : 0),

@@ -21,6 +21,7 @@ import { createAuthJudge } from './auth-judge.ts';
 import { startAuthListener, type AuthListener, type AuthListenerTuning } from './auth-listener.ts';
 import { createAuthPolicyMetrics } from './auth-metrics.ts';
 import { compilePolicy, decide, PASS, planRequest, scriptCall, type CompiledPolicy, type Decision } from './evaluate.ts';
+import { createLeaseStore, LEASE_MAX_UNITS } from './leases.ts';
 import { createHeldBudget } from './held-budget.ts';
 import { createRedisLimiter, LimiterUnavailable, type RedisOptions } from './limiter.ts';
 import { createLogThrottle } from './log-throttle.ts';
@@ -140,6 +141,7 @@ export function createPolicyServer(opts: PolicyServerOptions): PolicyServer {
   const deadlines = createDeadlineQueue(opts.deadlineMs ?? DEADLINE_MS);
   // Dovecot's auth policy requests share the Redis connection, the deadline queue (the same time for every entry) and the log throttle.
   let policy: CompiledPolicy = compilePolicy(opts.rules);
+  const leases = createLeaseStore();
   let authPolicy: CompiledAuthPolicy = compileAuthPolicy(opts.rules.auth);
   metrics.rules.set(policy.rules.length);
   const authMetrics = createAuthPolicyMetrics(metrics.registry);
@@ -191,7 +193,17 @@ export function createPolicyServer(opts: PolicyServerOptions): PolicyServer {
     };
     const buckets = planRequest(rules, request.attributes);
     if (buckets.length === 0) return finish(PASS);
+    // Allowance this server was lent for these buckets (leases.ts): a request every bucket of which has some
+    // passes here; the rest are asked of Redis, and what was spent is given back if the request is not counted.
+    const keys = buckets.map((b) => keyPrefix + b.key);
+    const spent = leases.spend(keys, buckets.map((b) => b.cost));
+    if (spent.every(Boolean)) {
+      metrics.leased();
+      return finish(PASS);
+    }
+    const asked = buckets.filter((_, i) => !spent[i]);
     const failOpen = (reason: FailOpenReason, detail: string): void => {
+      leases.refund(keys, spent);
       metrics.failOpen(reason);
       throttle.warn(`fail-open-${reason}`, { reason, detail, action: rules.failOpen.reply }, 'policy request not judged, default action');
       finish(rules.failOpen);
@@ -208,15 +220,22 @@ export function createPolicyServer(opts: PolicyServerOptions): PolicyServer {
       settled = true;
       failOpen('timeout', `no answer from redis within ${opts.deadlineMs ?? DEADLINE_MS} ms`);
     });
-    const { keys, args } = scriptCall(keyPrefix, buckets);
-    active.check(keys, args).then(
-      (over) => {
+    const call = scriptCall(keyPrefix, asked, LEASE_MAX_UNITS);
+    active.check(call.keys, call.args).then(
+      (result) => {
         if (settled) return;
         settled = true;
         deadline.end();
-        const decision = decide(buckets, over);
+        const over: number[] = [];
+        result.forEach((lent, i) => {
+          if (lent < 0) over.push(i);
+          else if (lent > 0) leases.lend(call.keys[i] as string, lent);
+        });
+        const decision = decide(asked, over);
+        // Refused, the request counted nowhere: what it spent of its leases goes back.
+        if (over.some((i) => asked[i]?.rule.hard === true)) leases.refund(keys, spent);
         if (decision !== PASS && log.isLevelEnabled('debug')) {
-          log.debug({ rule: decision.rule, key: buckets.find((b) => b.rule.name === decision.rule)?.key, stage }, 'policy limit exceeded');
+          log.debug({ rule: decision.rule, key: asked.find((b) => b.rule.name === decision.rule)?.key, stage }, 'policy limit exceeded');
         }
         finish(decision);
       },
@@ -284,6 +303,7 @@ export function createPolicyServer(opts: PolicyServerOptions): PolicyServer {
     ready: () => listening && !draining,
     reload(rules) {
       policy = compilePolicy(rules);
+      leases.clear();
       authPolicy = compileAuthPolicy(rules.auth);
       metrics.rules.set(policy.rules.length);
       log.info({ rules: policy.rules.map((r) => r.name), authRules: authPolicy.rules.map((r) => r.name), defaultAction: policy.failOpen.reply }, 'policy rules reloaded');

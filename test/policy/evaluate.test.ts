@@ -109,8 +109,14 @@ test('GIVEN buckets WHEN turned into a script call THEN each carries hard flag, 
   assert.deepEqual(scriptCall('mailfleet:p1:policy:', buckets), {
     keys: ['mailfleet:p1:policy:bytes-user:ann'],
     // 3600 s per 1,000,000 bytes: 3,600 µs a byte; a burst of 200,000 bytes holds 720 s.
-    args: ['1', '500', '1', '3600:1000000:200000', '3600', '720000000'],
+    args: ['1', '500', '0', '1', '3600:1000000:200000', '3600', '720000000'],
   });
+  // A count of one unit a request may ask for a lease; bytes never do, whatever the size.
+  const conn = planRequest(RULES, { protocol_state: 'CONNECT', client_address: '192.0.2.1' });
+  assert.deepEqual(scriptCall('p:', conn, 16).args, ['1', '1', '16', '1', '60:10:10', '6000000', '60000000']);
+  assert.deepEqual(scriptCall('p:', conn).args.slice(0, 3), ['1', '1', '0'], 'no lease unless asked');
+  const oneByte = planRequest(RULES, { protocol_state: 'END-OF-MESSAGE', sasl_username: 'ann', size: '1' });
+  assert.equal(scriptCall('p:', oneByte, 16).args[2], '0');
 });
 
 test('GIVEN a default action WHEN compiled THEN it is the fail-open reply', () => {

@@ -52,7 +52,7 @@ const PROBE = [
 
 const POLICY = [
   'mailfleet_policy_requests_total', 'mailfleet_policy_request_duration_seconds', 'mailfleet_policy_fail_open_total', 'mailfleet_policy_protocol_errors_total',
-  'mailfleet_policy_redis_up', 'mailfleet_policy_connections', 'mailfleet_policy_rules', 'mailfleet_policy_connections_shed_total',
+  'mailfleet_policy_redis_up', 'mailfleet_policy_connections', 'mailfleet_policy_rules', 'mailfleet_policy_connections_shed_total', 'mailfleet_policy_leased_total',
   // Dovecot's auth policy (brute-force protection of logins).
   'mailfleet_policy_auth_requests_total', 'mailfleet_policy_auth_request_duration_seconds', 'mailfleet_policy_auth_failures_counted_total',
   'mailfleet_policy_auth_fail_open_total', 'mailfleet_policy_auth_refused_requests_total',
