@@ -191,14 +191,15 @@ export function lendable(bucket: Bucket): boolean {
 
 /**
  * The Redis script's KEYS and ARGV for `buckets` (see limiter-script.ts), each lendable one asking for up to
- * `leaseUnits` more (0: none).
+ * `leaseUnits(key)` more (none without it).
  */
-export function scriptCall(keyPrefix: string, buckets: readonly Bucket[], leaseUnits = 0): { keys: string[]; args: string[] } {
+export function scriptCall(keyPrefix: string, buckets: readonly Bucket[], leaseUnits?: (key: string) => number): { keys: string[]; args: string[] } {
   const keys: string[] = [];
   const args: string[] = [];
   for (const b of buckets) {
-    keys.push(keyPrefix + b.key);
-    args.push(b.rule.hard ? '1' : '0', String(b.cost), String(lendable(b) ? leaseUnits : 0), ...b.rule.args);
+    const key = keyPrefix + b.key;
+    keys.push(key);
+    args.push(b.rule.hard ? '1' : '0', String(b.cost), String(lendable(b) && leaseUnits ? leaseUnits(key) : 0), ...b.rule.args);
   }
   return { keys, args };
 }

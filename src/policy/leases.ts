@@ -33,6 +33,13 @@ export interface LeaseStore {
   refund(keys: readonly string[], spent: readonly boolean[]): void;
   /** Adds `units` to the key's lease (a new lease when it has none or it ended). */
   lend(key: string, units: number): void;
+  /**
+   * The units to ask Redis to lend with a request of `key`: LEASE_MAX_UNITS unless a request already asking for
+   * the key is out (every request in flight would be lent a share of the room, most of it then unspent), else 0.
+   * `settled(key)` must follow once the asking request's answer (or failure) is in.
+   */
+  ask(key: string): number;
+  settled(key: string): void;
   /** Ends every lease (the rules changed: their buckets may mean something else now). */
   clear(): void;
   readonly size: number;
@@ -50,6 +57,7 @@ export function createLeaseStore(opts: LeaseOptions = {}): LeaseStore {
   const maxEntries = opts.maxEntries ?? LEASE_MAX_ENTRIES;
   const now = opts.now ?? (() => performance.now());
   const leases = new Map<string, Lease>();
+  const asking = new Set<string>();
   let sweptAt = -Infinity;
 
   /** Drops ended leases; at most once a tenth of the lifetime, so a store full of live ones costs no scan a request. */
@@ -95,6 +103,14 @@ export function createLeaseStore(opts: LeaseOptions = {}): LeaseStore {
       if (lease === undefined && leases.size >= maxEntries) sweep(at);
       if (lease === undefined && leases.size >= maxEntries) return;
       leases.set(key, { units, ends: at + lifetimeMs });
+    },
+    ask(key) {
+      if (asking.has(key) || asking.size >= maxEntries) return 0;
+      asking.add(key);
+      return LEASE_MAX_UNITS;
+    },
+    settled(key) {
+      asking.delete(key);
     },
     clear() {
       leases.clear();

@@ -21,7 +21,7 @@ import { createAuthJudge } from './auth-judge.ts';
 import { startAuthListener, type AuthListener, type AuthListenerTuning } from './auth-listener.ts';
 import { createAuthPolicyMetrics } from './auth-metrics.ts';
 import { compilePolicy, decide, PASS, planRequest, scriptCall, type CompiledPolicy, type Decision } from './evaluate.ts';
-import { createLeaseStore, LEASE_MAX_UNITS } from './leases.ts';
+import { createLeaseStore } from './leases.ts';
 import { createHeldBudget } from './held-budget.ts';
 import { createRedisLimiter, LimiterUnavailable, type RedisOptions } from './limiter.ts';
 import { createLogThrottle } from './log-throttle.ts';
@@ -220,9 +220,18 @@ export function createPolicyServer(opts: PolicyServerOptions): PolicyServer {
       settled = true;
       failOpen('timeout', `no answer from redis within ${opts.deadlineMs ?? DEADLINE_MS} ms`);
     });
-    const call = scriptCall(keyPrefix, asked, LEASE_MAX_UNITS);
+    const asking: string[] = [];
+    const call = scriptCall(keyPrefix, asked, (key) => {
+      const units = leases.ask(key);
+      if (units > 0) asking.push(key);
+      return units;
+    });
+    const answered = (): void => {
+      for (const key of asking) leases.settled(key);
+    };
     active.check(call.keys, call.args).then(
       (result) => {
+        answered();
         if (settled) return;
         settled = true;
         deadline.end();
@@ -240,6 +249,7 @@ export function createPolicyServer(opts: PolicyServerOptions): PolicyServer {
         finish(decision);
       },
       (err: unknown) => {
+        answered();
         if (settled) return;
         settled = true;
         deadline.end();

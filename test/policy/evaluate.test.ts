@@ -113,10 +113,10 @@ test('GIVEN buckets WHEN turned into a script call THEN each carries hard flag, 
   });
   // A count of one unit a request may ask for a lease; bytes never do, whatever the size.
   const conn = planRequest(RULES, { protocol_state: 'CONNECT', client_address: '192.0.2.1' });
-  assert.deepEqual(scriptCall('p:', conn, 16).args, ['1', '1', '16', '1', '60:10:10', '6000000', '60000000']);
+  assert.deepEqual(scriptCall('p:', conn, (key) => (key === 'p:conn:192.0.2.0/24' ? 16 : 0)).args, ['1', '1', '16', '1', '60:10:10', '6000000', '60000000']);
   assert.deepEqual(scriptCall('p:', conn).args.slice(0, 3), ['1', '1', '0'], 'no lease unless asked');
   const oneByte = planRequest(RULES, { protocol_state: 'END-OF-MESSAGE', sasl_username: 'ann', size: '1' });
-  assert.equal(scriptCall('p:', oneByte, 16).args[2], '0');
+  assert.equal(scriptCall('p:', oneByte, () => 16).args[2], '0');
 });
 
 test('GIVEN a default action WHEN compiled THEN it is the fail-open reply', () => {

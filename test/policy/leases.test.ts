@@ -60,3 +60,12 @@ test('GIVEN a full store WHEN more is lent THEN ended leases make room, live one
   store.clear();
   assert.deepEqual(store.spend(['c'], [1]), [false]);
 });
+
+test('GIVEN a request asking for a loan of a key WHEN another of the key goes to Redis before its answer THEN only the first asks', () => {
+  const store = createLeaseStore();
+  assert.equal(store.ask('a'), 16);
+  assert.equal(store.ask('a'), 0, 'one loan asked at a time');
+  assert.equal(store.ask('b'), 16);
+  store.settled('a');
+  assert.equal(store.ask('a'), 16);
+});
