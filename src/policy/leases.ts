@@ -3,10 +3,10 @@
  * counted there anyway), spent on later requests of the same buckets without a round trip to Redis.
  *
  * The limit still holds exactly: every unit spent here was counted in Redis when it was lent. What leases cost is
- * the other way round: units lent to one server and not spent there are lost to the others until the lease ends
- * (`lifetimeMs`), so a client whose requests go to several servers may be refused up to (servers - 1) × `maxUnits`
- * requests early, for that long. Near a limit nothing is lent (the script lends at most a quarter of the room left),
- * so there the count is Redis's alone, request by request. Only buckets that count one unit a request are lent
+ * the other way round: units not spent within `lifetimeMs` count as used, so a client whose requests go to several
+ * servers, or that sends fewer than LEASE_MAX_UNITS within a lifetime, may be refused somewhat early, by at most what
+ * is lent and unspent. Near a limit nothing is lent (the script lends at most a quarter of the room left, nothing
+ * below 4), so there the count is Redis's alone, request by request. Only buckets that count one unit a request are lent
  * (connections, messages, recipients); byte counts are always asked.
  *
  * Bounded: at most `maxEntries` leases; a full store sweeps out the ended ones and, when still full, takes no more.
