@@ -4,9 +4,7 @@
  * scrape through the agent's metrics relay (metrics-relay.ts: bounded fetch, errors counted in
  * `mailfleet_agent_dovecot_scrape_errors_total`). Nothing new on the network.
  */
-import type { Logger } from '../log.ts';
-import type { Registry } from '../metrics/index.ts';
-import { createMetricsRelay, type ScrapeError } from './metrics-relay.ts';
+import { createMetricsRelay, type RelayBaseOptions, type ScrapeError } from './metrics-relay.ts';
 
 /** The whole fetch (connect, request, answer) must be done within this. */
 export const DOVECOT_SCRAPE_TIMEOUT_MS = 2000;
@@ -16,18 +14,10 @@ export const DOVECOT_METRICS_MAX_BYTES = 1024 * 1024;
 /** Why Dovecot's part of a scrape is missing or incomplete (see metrics-relay.ts). */
 export type DovecotScrapeError = ScrapeError;
 
-export interface DovecotMetricsOptions {
+/** Bounds default to DOVECOT_SCRAPE_TIMEOUT_MS and DOVECOT_METRICS_MAX_BYTES. */
+export interface DovecotMetricsOptions extends RelayBaseOptions {
   /** Dovecot's stats listener (`dovecotStatsSocket`). */
   socketPath: string;
-  /** The agent's registry: the error counter joins it. */
-  registry: Registry;
-  /** Labels every relayed series gets: the agent's `role` and `instance`, as its own series carry them. */
-  labels: Readonly<Record<string, string>>;
-  log: Logger;
-  /** Default DOVECOT_SCRAPE_TIMEOUT_MS. */
-  timeoutMs?: number;
-  /** Default DOVECOT_METRICS_MAX_BYTES. */
-  maxBytes?: number;
 }
 
 /** What `startHealth` appends to /metrics: Dovecot's metrics as Prometheus text, or '' when it could not be read. */

@@ -23,7 +23,20 @@ const ERROR_LOG_INTERVAL_MS = 60_000;
 export type ScrapeError = 'connect' | 'timeout' | 'oversize' | 'response' | 'invalid_lines';
 const REASONS: readonly ScrapeError[] = ['connect', 'timeout', 'oversize', 'response', 'invalid_lines'];
 
-export interface MetricsRelayOptions {
+/** What every relay of a daemon's figures is given: where they go, with which labels, and its bounds. */
+export interface RelayBaseOptions {
+  /** The agent's registry: the error counter joins it. */
+  registry: Registry;
+  /** Labels every relayed series gets: the agent's `role` and `instance`, as its own series carry them. */
+  labels: Readonly<Record<string, string>>;
+  log: Logger;
+  /** The whole exchange must be done within this; each relay has its default. */
+  timeoutMs?: number;
+  /** The answer is read up to this many bytes; a larger one is dropped. Each relay has its default. */
+  maxBytes?: number;
+}
+
+export interface MetricsRelayOptions extends RelayBaseOptions {
   /** The daemon in metric names and log lines: `dovecot` (also the prefix of its relayed series), `rspamd`. */
   daemon: string;
   /** The daemon as the counter's help text names it: `Dovecot`. */
@@ -32,47 +45,60 @@ export interface MetricsRelayOptions {
   connectTo: NetConnectOpts;
   /** The whole HTTP request, sent once connected (not half-closed: that may be taken as a client gone). */
   request: string;
-  /** The agent's registry: the error counter joins it. */
-  registry: Registry;
-  /** Labels every relayed series gets: the agent's `role` and `instance`, as its own series carry them. */
-  labels: Readonly<Record<string, string>>;
-  log: Logger;
   /** Fields the log line about failed fetches carries besides the reason. */
   logFields?: Readonly<Record<string, unknown>>;
-  /** The whole fetch (connect, request, answer) must be done within this. */
   timeoutMs: number;
-  /** The answer is read up to this many bytes; a larger one is dropped. */
   maxBytes: number;
 }
 
-type Fetched = { ok: true; bytes: Buffer } | { ok: false; reason: ScrapeError; detail: string };
+export type Exchanged<T> = { ok: true; value: T } | { ok: false; reason: Exclude<ScrapeError, 'invalid_lines'>; detail: string };
 
-/** `request` over one connection that the server closes after its answer. */
-function fetchMetrics(opts: MetricsRelayOptions): Promise<Fetched> {
-  const { timeoutMs, maxBytes } = opts;
+/**
+ * `request` over one connection, the answer read within `timeoutMs` and `maxBytes`: `complete` is asked after every
+ * read (and once more, `ended`, when the server closes) whether the answer is whole (`{ value }`), wrong
+ * (`{ error }`, a `response` failure) or to be read on (undefined).
+ */
+export function boundedExchange<T>(
+  connectTo: NetConnectOpts,
+  request: string,
+  bounds: { timeoutMs: number; maxBytes: number },
+  complete: (bytes: Buffer, ended: boolean) => { value: T } | { error: string } | undefined,
+): Promise<Exchanged<T>> {
+  const { timeoutMs, maxBytes } = bounds;
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
-    const socket = connect(opts.connectTo);
-    const finish = (result: Fetched): void => {
+    const socket = connect(connectTo);
+    const finish = (result: Exchanged<T>): void => {
       if (done) return;
       done = true;
       clearTimeout(deadline);
       socket.destroy();
       resolve(result);
     };
+    const judge = (ended: boolean): void => {
+      const answer = complete(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks), ended);
+      if (answer === undefined) return;
+      finish('value' in answer ? { ok: true, value: answer.value } : { ok: false, reason: 'response', detail: answer.error });
+    };
     const deadline = setTimeout(() => finish({ ok: false, reason: 'timeout', detail: `no complete answer within ${timeoutMs} ms` }), timeoutMs);
-    socket.on('connect', () => socket.write(opts.request));
+    socket.on('connect', () => socket.write(request));
     socket.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > maxBytes) return finish({ ok: false, reason: 'oversize', detail: `answer larger than ${maxBytes} bytes` });
       chunks.push(chunk);
+      judge(false);
     });
-    socket.on('end', () => finish(size === 0 ? { ok: false, reason: 'connect', detail: 'closed without an answer' } : { ok: true, bytes: Buffer.concat(chunks) }));
+    socket.on('end', () => (size === 0 ? finish({ ok: false, reason: 'connect', detail: 'closed without an answer' }) : judge(true)));
     socket.on('error', (err) => finish({ ok: false, reason: 'connect', detail: err.message }));
     socket.on('close', () => finish({ ok: false, reason: 'connect', detail: 'connection closed before the answer ended' }));
   });
+}
+
+/** `request` over one connection that the server closes after its answer. */
+function fetchMetrics(opts: MetricsRelayOptions): Promise<Exchanged<Buffer>> {
+  return boundedExchange(opts.connectTo, opts.request, opts, (bytes, ended) => (ended ? { value: bytes } : undefined));
 }
 
 /**
@@ -128,7 +154,7 @@ export function createMetricsRelay(opts: MetricsRelayOptions): () => Promise<str
       failed(fetched.reason, fetched.detail);
       return '';
     }
-    const response = parseHttpResponse(fetched.bytes);
+    const response = parseHttpResponse(fetched.value);
     if (!response.ok || response.value.status !== 200) {
       failed('response', response.ok ? `HTTP ${response.value.status}` : response.error.message);
       return '';

@@ -6,10 +6,7 @@
  * `redis_up` is always there: 0 when INFO could not be read (refused, no answer in time, an error reply, an answer
  * too large), counted in `mailfleet_agent_redis_scrape_errors_total` by reason and logged at most once a minute.
  */
-import { connect } from 'node:net';
-import type { Logger } from '../log.ts';
-import type { Registry } from '../metrics/index.ts';
-import { scrapeFailures, sharedScrape } from './metrics-relay.ts';
+import { boundedExchange, scrapeFailures, sharedScrape, type Exchanged, type RelayBaseOptions } from './metrics-relay.ts';
 
 /** The whole exchange (connect, AUTH, INFO) must be done within this. */
 export const REDIS_SCRAPE_TIMEOUT_MS = 2000;
@@ -19,22 +16,13 @@ export const REDIS_INFO_MAX_BYTES = 256 * 1024;
 type RedisScrapeError = 'connect' | 'timeout' | 'oversize' | 'response';
 const REASONS: readonly RedisScrapeError[] = ['connect', 'timeout', 'oversize', 'response'];
 
-export interface RedisMetricsOptions {
+/** Bounds default to REDIS_SCRAPE_TIMEOUT_MS and REDIS_INFO_MAX_BYTES. */
+export interface RedisMetricsOptions extends RelayBaseOptions {
   /** Redis's unix socket (its user and the agent only). */
   socketPath: string;
   /** `requirepass`: it goes over the unix socket only. */
   password: string;
-  registry: Registry;
-  /** Labels every series gets: the agent's `role` and `instance`. */
-  labels: Readonly<Record<string, string>>;
-  log: Logger;
-  /** Default REDIS_SCRAPE_TIMEOUT_MS. */
-  timeoutMs?: number;
-  /** Default REDIS_INFO_MAX_BYTES. */
-  maxBytes?: number;
 }
-
-type Fetched = { ok: true; info: string } | { ok: false; reason: RedisScrapeError; detail: string };
 
 const resp = (args: readonly string[]): string => `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
 
@@ -58,31 +46,11 @@ export function readInfoReply(bytes: Buffer): { info: string } | { error: string
   return { info: bytes.subarray(start, end).toString('utf8') };
 }
 
-function fetchInfo(opts: RedisMetricsOptions, timeoutMs: number, maxBytes: number): Promise<Fetched> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    const socket = connect({ path: opts.socketPath });
-    const finish = (result: Fetched): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(deadline);
-      socket.destroy();
-      resolve(result);
-    };
-    const deadline = setTimeout(() => finish({ ok: false, reason: 'timeout', detail: `no complete answer within ${timeoutMs} ms` }), timeoutMs);
-    socket.on('connect', () => socket.write(resp(['AUTH', opts.password]) + resp(['INFO'])));
-    socket.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBytes) return finish({ ok: false, reason: 'oversize', detail: `answer larger than ${maxBytes} bytes` });
-      chunks.push(chunk);
-      const reply = readInfoReply(chunks.length === 1 ? chunk : Buffer.concat(chunks));
-      if (reply === undefined) return;
-      finish('info' in reply ? { ok: true, info: reply.info } : { ok: false, reason: 'response', detail: reply.error });
-    });
-    socket.on('error', (err) => finish({ ok: false, reason: 'connect', detail: err.message }));
-    socket.on('close', () => finish({ ok: false, reason: 'connect', detail: 'connection closed before the answer ended' }));
+function fetchInfo(opts: RedisMetricsOptions, timeoutMs: number, maxBytes: number): Promise<Exchanged<string>> {
+  const request = resp(['AUTH', opts.password]) + resp(['INFO']);
+  return boundedExchange({ path: opts.socketPath }, request, { timeoutMs, maxBytes }, (bytes) => {
+    const reply = readInfoReply(bytes);
+    return reply === undefined ? undefined : 'info' in reply ? { value: reply.info } : reply;
   });
 }
 
@@ -165,6 +133,6 @@ export function createRedisMetricsRelay(opts: RedisMetricsOptions): () => Promis
   return sharedScrape(async () => {
     const fetched = await fetchInfo(opts, timeoutMs, maxBytes);
     if (!fetched.ok) failed(fetched.reason, fetched.detail);
-    return infoToPrometheus(fetched.ok ? parseInfo(fetched.info) : undefined, opts.labels);
+    return infoToPrometheus(fetched.ok ? parseInfo(fetched.value) : undefined, opts.labels);
   });
 }

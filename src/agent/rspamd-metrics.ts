@@ -3,29 +3,20 @@
  * `/metrics` at each scrape through the agent's metrics relay (metrics-relay.ts: bounded fetch, errors counted in
  * `mailfleet_agent_rspamd_scrape_errors_total`), with the controller password, which a scraper could not send.
  */
-import type { Logger } from '../log.ts';
-import type { Registry } from '../metrics/index.ts';
-import { createMetricsRelay } from './metrics-relay.ts';
+import { createMetricsRelay, type RelayBaseOptions } from './metrics-relay.ts';
 
 /** The whole fetch (connect, request, answer) must be done within this. */
 export const RSPAMD_SCRAPE_TIMEOUT_MS = 2000;
 /** rspamd's answer is read up to this many bytes (it is a few KB: counters, actions, Bayes statfiles). */
 export const RSPAMD_METRICS_MAX_BYTES = 256 * 1024;
 
-export interface RspamdMetricsOptions {
+/** Bounds default to RSPAMD_SCRAPE_TIMEOUT_MS and RSPAMD_METRICS_MAX_BYTES. */
+export interface RspamdMetricsOptions extends RelayBaseOptions {
   /** The controller: the instance's own address and `spec.ports.rspamd`. */
   host: string;
   port: number;
   /** The controller password (`Password:` header); it travels to the instance's own address only. */
   password: string;
-  registry: Registry;
-  /** Labels every relayed series gets: the agent's `role` and `instance`. */
-  labels: Readonly<Record<string, string>>;
-  log: Logger;
-  /** Default RSPAMD_SCRAPE_TIMEOUT_MS. */
-  timeoutMs?: number;
-  /** Default RSPAMD_METRICS_MAX_BYTES. */
-  maxBytes?: number;
 }
 
 /** What `startHealth` appends to /metrics: rspamd's metrics as Prometheus text, or '' when they could not be read. */
