@@ -80,6 +80,9 @@ export const overview: DashboardDefinition = {
         graph('Policy latency (p99)', 's', [{ expr: quantile(0.99, 'mailfleet_policy_request_duration_seconds', NS, ['instance']), legend: '{{instance}}' }], {
           description: 'From a complete request to its reply, per policy server; the deadline (spec.policy.deadlineMs, 100 ms by default) bounds it.',
         }),
+        graph('Policy answers without a Redis round trip', 'ops', [{ expr: rate('mailfleet_policy_leased_total', NS, ['instance']), legend: '{{instance}}' }], {
+          description: 'Requests each policy server passed per second on allowance Redis lent it ahead (counted there when lent): far from their limits most requests pass so; near a limit none do.',
+        }),
         graph('Policy fail-open', 'ops', [{ expr: rate('mailfleet_policy_fail_open_total', NS, ['reason']), legend: '{{reason}}' }], {
           description: 'Requests answered with the default action without a check, per second: Redis down, past the deadline, too many in flight, or a script error. Mail flows, unlimited.',
         }),
@@ -92,6 +95,12 @@ export const overview: DashboardDefinition = {
         }),
         graph('Login policy fail-open', 'ops', [{ expr: rate('mailfleet_policy_auth_fail_open_total', NS, ['reason']), legend: '{{reason}}' }], {
           description: 'Login checks and reports answered allow without Redis per second: Redis down, past the deadline, too many in flight, or a script error. Logins go on, failures are not counted.',
+        }),
+        graph('Redis memory', 'bytes', [
+          { expr: sumBy(['instance'], series('redis_memory_used_bytes', NS)), legend: '{{instance}} used' },
+          { expr: sumBy(['instance'], series('redis_memory_max_bytes', NS)), legend: '{{instance}} maxmemory' },
+        ], {
+          description: 'What each kvs Redis holds against its maxmemory (60 % of its memory limit), from INFO as its agent serves it. At maxmemory the policy counters are evicted first (volatile-lru).',
         }),
         graph('Policy servers connected to Redis', 'short', [{ expr: sumBy([], series('mailfleet_policy_redis_up', NS)), legend: 'connected' }, { expr: `count(${series('mailfleet_policy_redis_up', NS)})`, legend: 'instances' }], {
           description: 'Policy servers whose Redis (kvs) connection is ready, against all of them.',
