@@ -245,6 +245,14 @@ function readyProxyService(ctx: RenderContext, name: string, portName: 'lmtp' | 
   };
 }
 
+/**
+ * Each LoadBalancer Service gets an address of its own (their pods differ, so a balancer cannot share one address
+ * among them with externalTrafficPolicy Local): one host name cannot reach all three.
+ */
+function balancerNote(host: string): string {
+  return `An external address of its own: point ${host} at it, and list that name among the hosts of the\ncertificate its listeners serve (spec.tls.certificates; spec.hostname alone is the default).`;
+}
+
 function loadBalancerService(ctx: RenderContext, name: string, w: MailWorkload): KubeObject {
   const ports = portsOf(ctx, w).filter((p) => p.public);
   return {
@@ -278,12 +286,12 @@ export function renderMail(ctx: RenderContext): Rendered[] {
     out.push(statefulSet(ctx, w), { object: headlessService(ctx, w) }, { object: disruptionBudget(ctx, w) });
   }
   const { roles } = ctx.spec;
-  if (roles.mta.replicas > 0) out.push({ object: loadBalancerService(ctx, `${ctx.platform}-mx`, 'mta') });
-  if (roles.msa.replicas > 0) out.push({ object: loadBalancerService(ctx, `${ctx.platform}-submission`, 'msa') });
+  if (roles.mta.replicas > 0) out.push({ comment: balancerNote('the MX host (the domains\' MX records)'), object: loadBalancerService(ctx, `${ctx.platform}-mx`, 'mta') });
+  if (roles.msa.replicas > 0) out.push({ comment: balancerNote('the submission host mail clients send through'), object: loadBalancerService(ctx, `${ctx.platform}-submission`, 'msa') });
   if (roles.proxy.replicas > 0) {
     out.push({ object: readyProxyService(ctx, PROXY_LMTP_SERVICE, 'lmtp', true) }, { object: readyProxyService(ctx, PROXY_AUTH_SERVICE, 'auth', false) });
     if (quotaChecked(ctx.spec)) out.push({ object: readyProxyService(ctx, PROXY_QUOTA_SERVICE, 'quota-status', false) });
-    out.push({ object: loadBalancerService(ctx, `${ctx.platform}-access`, 'proxy') });
+    out.push({ comment: balancerNote('the IMAP and POP3 host mail clients read from'), object: loadBalancerService(ctx, `${ctx.platform}-access`, 'proxy') });
   }
   if (roles.mailbox.replicas > 0) {
     out.push({

@@ -230,6 +230,12 @@ test('GIVEN every pod template, with every optional part on WHEN rendered THEN e
   }
 });
 
+test('GIVEN the example WHEN rendered THEN each LoadBalancer Service says it needs a DNS name of its own in the certificate', () => {
+  const balancers = renderPlatformDocuments(example).filter((d) => (d.object.spec as { type?: string } | undefined)?.type === 'LoadBalancer');
+  assert.deepEqual(balancers.map((d) => d.object.metadata.name).sort(), ['demo-access', 'demo-mx', 'demo-submission']);
+  for (const d of balancers) assert.match(d.comment ?? '', /An external address of its own: point the .* at it[^]*spec\.tls\.certificates/, d.object.metadata.name);
+});
+
 test('GIVEN outbound pools WHEN rendered THEN each has its own IPPool with NAT off and its pods ask for it', () => {
   const objects = renderPlatform(variant((d) => (d.spec.outbound = { mailout: { ipv6Cidr: '2001:db8:25::/120' } })));
   for (const pool of ['mailout', 'fallback']) {
