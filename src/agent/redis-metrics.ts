@@ -6,6 +6,8 @@
  * `redis_up` is always there: 0 when INFO could not be read (refused, no answer in time, an error reply, an answer
  * too large), counted in `mailfleet_agent_redis_scrape_errors_total` by reason and logged at most once a minute.
  */
+import { respCommand } from '../protocol/index.ts';
+import { escapeLabel } from '../protocol/scrape.ts';
 import { boundedExchange, scrapeFailures, sharedScrape, type Exchanged, type RelayBaseOptions } from './metrics-relay.ts';
 
 /** The whole exchange (connect, AUTH, INFO) must be done within this. */
@@ -23,8 +25,6 @@ export interface RedisMetricsOptions extends RelayBaseOptions {
   /** `requirepass`: it goes over the unix socket only. */
   password: string;
 }
-
-const resp = (args: readonly string[]): string => `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
 
 /**
  * What has arrived so far, read as AUTH's `+OK` and INFO's bulk string: the INFO text once complete, an error for a
@@ -47,7 +47,7 @@ export function readInfoReply(bytes: Buffer): { info: string } | { error: string
 }
 
 function fetchInfo(opts: RedisMetricsOptions, timeoutMs: number, maxBytes: number): Promise<Exchanged<string>> {
-  const request = resp(['AUTH', opts.password]) + resp(['INFO']);
+  const request = `${respCommand(['AUTH', opts.password])}\r\n${respCommand(['INFO'])}\r\n`;
   return boundedExchange({ path: opts.socketPath }, request, { timeoutMs, maxBytes }, (bytes) => {
     const reply = readInfoReply(bytes);
     return reply === undefined ? undefined : 'info' in reply ? { value: reply.info } : reply;
@@ -98,8 +98,6 @@ function numeric(value: string): number | undefined {
   const n = Number(value);
   return value !== '' && Number.isFinite(n) ? n : undefined;
 }
-
-const escapeLabel = (value: string): string => value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 
 /** INFO as Prometheus text under redis_exporter's names, with `labels` on every series; `up` false: `redis_up 0` alone. */
 export function infoToPrometheus(info: Map<string, string> | undefined, labels: Readonly<Record<string, string>>): string {

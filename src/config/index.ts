@@ -89,7 +89,7 @@ export {
   type NodeLocalDnsOptions,
 } from './node-local-dns.ts';
 export {
-  DEFAULT_SCRAPE_INTERVAL_S, KUBERNETES_SCRAPE_JOB, SCRAPE_CONFIG_FILE, scrapeConfig, scrapeTargetsFile, type FileScrapeJob, type ScrapeMode, type ScrapeOptions,
+  DEFAULT_SCRAPE_INTERVAL_S, hostPort, KUBERNETES_SCRAPE_JOB, SCRAPE_CONFIG_FILE, scrapeConfig, scrapeTargetsFile, type FileScrapeJob, type ScrapeMode, type ScrapeOptions,
   type ScrapeTargetGroup, type StaticScrapeJob,
 } from './victoriametrics.ts';
 export {

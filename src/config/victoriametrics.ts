@@ -88,7 +88,7 @@ function kubernetesJob(spec: PlatformSpec): Record<string, unknown> {
 }
 
 /** `host:port` split at its last colon. */
-function hostPort(target: string): { host: string; port: number } {
+export function hostPort(target: string): { host: string; port: number } {
   const at = target.lastIndexOf(':');
   return { host: target.slice(0, at), port: Number(target.slice(at + 1)) };
 }

@@ -121,7 +121,7 @@ export { lmtpLhlo, smtpEhlo, type HelloDetail, type HelloOptions } from './clien
 export { imapCapability, type ImapCapabilityDetail, type ImapCommandResponse } from './client/imap.ts';
 export { DEFAULT_MAX_LITERAL_BYTES, openImapSession, type ImapSession, type ImapSessionOptions } from './client/imap-session.ts';
 export { pop3Capa, type Pop3CapaDetail } from './client/pop3.ts';
-export { redisCommand, redisPing, type RedisPingDetail, type RedisPingOptions } from './client/redis.ts';
+export { redisCommand, redisPing, respCommand, type RedisPingDetail, type RedisPingOptions } from './client/redis.ts';
 export { clamdPing, type ClamdPingDetail } from './client/clamd.ts';
 export { dovecotAuthHandshake, type DovecotAuthDetail } from './client/dovecot-auth.ts';
 export { tcpConnect, type TcpConnectDetail } from './client/tcp.ts';

@@ -89,7 +89,8 @@ function unescape(raw: string): string | undefined {
 }
 
 const NEEDS_ESCAPE = /[\\\n"]/;
-const escapeLabel = (value: string): string =>
+/** A label value as the text formats write it between quotes: backslash, newline and quote escaped. */
+export const escapeLabel = (value: string): string =>
   (NEEDS_ESCAPE.test(value) ? value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"') : value);
 const escapeHelp = (text: string): string => text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 

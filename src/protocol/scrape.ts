@@ -4,4 +4,4 @@
  * load them: whatever an agent loads stays resident in every pod it runs in (bench/README.md, "Footprint").
  */
 export { parseHttpResponse, type HttpResponse } from './http-response.ts';
-export { MAX_OPENMETRICS_LINE_CHARS, openMetricsToPrometheus, type Converted, type ConvertOptions } from './openmetrics.ts';
+export { escapeLabel, MAX_OPENMETRICS_LINE_CHARS, openMetricsToPrometheus, type Converted, type ConvertOptions } from './openmetrics.ts';

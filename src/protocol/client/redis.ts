@@ -25,7 +25,7 @@ const ARGUMENT = /^[^\r\n\0]{1,4096}$/;
  * `args` as a RESP array of bulk strings (lengths in bytes), as redis-cli sends a command (the connection adds the
  * final CRLF): `PING` is `*1\r\n$4\r\nPING`.
  */
-function respCommand(args: readonly string[]): string {
+export function respCommand(args: readonly string[]): string {
   return [`*${args.length}`, ...args.flatMap((a) => [`$${Buffer.byteLength(a)}`, a])].join('\r\n');
 }
 

@@ -19,11 +19,11 @@ import { MailfleetError } from '../../errors.ts';
 import { antivirusRuns } from '../../spec/index.ts';
 import { specConfigMapName } from './configs.ts';
 import { image, kubePeers, meta, selector, type RenderContext } from './context.ts';
-import { podUser } from './mail.ts';
 import { networkPolicy, SCRAPE } from './network.ts';
 import { filterRoleDeployment } from './filter-deployment.ts';
 import type { KubeObject, Rendered } from './objects.ts';
 import { agentContainerHead, agentProbes, drainHook, nonRootSecurity, podBasics, resources } from './pods.ts';
+import { NON_ROOT } from './workload.ts';
 
 export const AV = 'av';
 /** The updater's component and Deployment name. */
@@ -88,7 +88,7 @@ export function antivirusRunDirLimit(messageSizeLimit: number): string {
 
 function antivirusDeployment(ctx: RenderContext): KubeObject {
   return filterRoleDeployment(ctx, AV, ctx.spec.roles.av.replicas, {
-    securityContext: { ...podUser(CLAMAV_UID), fsGroupChangePolicy: 'OnRootMismatch' },
+    securityContext: { ...NON_ROOT(CLAMAV_UID), fsGroupChangePolicy: 'OnRootMismatch' },
     containers: [
       {
         ...agentContainerHead(ctx, AV, 'mailfleet-clamav'),
@@ -142,7 +142,7 @@ function freshclamDeployment(ctx: RenderContext): KubeObject {
         metadata: { labels },
         spec: {
           ...podBasics(30),
-          securityContext: { ...podUser(CLAMAV_UID), fsGroupChangePolicy: 'OnRootMismatch' },
+          securityContext: { ...NON_ROOT(CLAMAV_UID), fsGroupChangePolicy: 'OnRootMismatch' },
           containers: [
             {
               name: FRESHCLAM_COMPONENT,

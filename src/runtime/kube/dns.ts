@@ -8,6 +8,7 @@ import { NODE_LOCAL_DNS_COREFILE, NODE_LOCAL_DNS_HEALTH_PORT, NODE_LOCAL_DNS_MET
 import { quantityValue } from '../../spec/index.ts';
 import { image, meta, type RenderContext } from './context.ts';
 import type { Rendered } from './objects.ts';
+import { RUNTIME_DEFAULT_SECCOMP } from './pods.ts';
 import { configMap, container, daemonSet, deployment, disruptionBudget, LOCKED_DOWN, NON_ROOT } from './workload.ts';
 
 export const DNS_NAMESPACE = 'kube-system';
@@ -114,7 +115,7 @@ function nodeLocalDns(ctx: RenderContext): Rendered[] {
           ],
           resources: k.resources.nodelocaldns,
           // It installs the link-local address and its iptables NOTRACK rules on the node.
-          securityContext: { capabilities: { add: ['NET_ADMIN'] }, seccompProfile: { type: 'RuntimeDefault' } },
+          securityContext: { capabilities: { add: ['NET_ADMIN'] }, seccompProfile: RUNTIME_DEFAULT_SECCOMP },
           livenessProbe: { httpGet: { host: k.nodeLocalDnsAddress, path: '/health', port: NODE_LOCAL_DNS_HEALTH_PORT }, initialDelaySeconds: 60, timeoutSeconds: 5 },
           volumeMounts: [
             { name: 'xtables-lock', mountPath: '/run/xtables.lock' },

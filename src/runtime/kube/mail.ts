@@ -12,9 +12,10 @@ import { ipPoolAnnotations } from './egress.ts';
 import type { KubeObject, Rendered } from './objects.ts';
 import {
   agentContainerHead, agentProbes, drainHook, gracePeriodSeconds, nonRootSecurity, placement, podBasics, resources, rootDaemonSecurity,
-  sysctlsOf, UNSAFE_SYSCTLS_ANNOTATION, unsafeSysctlsOf,
+  sysctlsOf, UNSAFE_SYSCTLS_ANNOTATION, unsafeNames,
 } from './pods.ts';
 import { scrapeAnnotations } from './scrape.ts';
+import { NON_ROOT } from './workload.ts';
 
 interface Port {
   name: string;
@@ -44,8 +45,6 @@ const KEEP_APART: Partial<Record<MailWorkload, MailWorkload[]>> = { mta: ['mailb
 const UNPRIVILEGED: readonly MailWorkload[] = ['kvs'];
 /** The redis user of the mailfleet-redis image. */
 export const REDIS_UID = 999;
-
-export const podUser = (uid: number) => ({ runAsNonRoot: true, runAsUser: uid, runAsGroup: uid, fsGroup: uid, seccompProfile: { type: 'RuntimeDefault' } });
 
 export const STORAGE_NOTE = 'iSCSI-backed volumes must not mount with online discard (no "discard" mount option): trim with a scheduled fstrim instead.';
 
@@ -121,8 +120,8 @@ export const mailStorageClaim = (ctx: RenderContext): string => `${ctx.platform}
 
 function statefulSet(ctx: RenderContext, w: MailWorkload): Rendered {
   const claim = dataClaim(ctx, w);
-  const unsafe = unsafeSysctlsOf(ctx, w);
   const sysctls = sysctlsOf(ctx, w);
+  const unsafe = unsafeNames(sysctls);
   const unprivileged = UNPRIVILEGED.includes(w);
   // Only the Secret keys this workload uses are projected into its pods: the mta holds no admin password.
   const secretKeys = podSecretKeys(w, ctx.spec);
@@ -170,7 +169,7 @@ function statefulSet(ctx: RenderContext, w: MailWorkload): Rendered {
         metadata: { labels: meta(ctx, w, w).labels, ...(Object.keys(podAnnotations).length > 0 ? { annotations: podAnnotations } : {}) },
         spec: {
           ...podBasics(gracePeriodSeconds(ctx)),
-          securityContext: { ...(unprivileged ? podUser(REDIS_UID) : {}), ...(sysctls.length > 0 ? { sysctls } : {}) },
+          securityContext: { ...(unprivileged ? NON_ROOT(REDIS_UID) : {}), ...(sysctls.length > 0 ? { sysctls } : {}) },
           ...placement(ctx, w, KEEP_APART[w] ?? []),
           containers: [
             {

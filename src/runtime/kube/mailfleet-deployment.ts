@@ -6,7 +6,7 @@
 import type { ContainerResources } from '../../spec/index.ts';
 import { image, meta, selector, type RenderContext } from './context.ts';
 import type { KubeObject } from './objects.ts';
-import { dnsConfig, nonRootSecurity, placement, POD_ENV, resources } from './pods.ts';
+import { dnsConfig, nonRootSecurity, placement, POD_ENV, resources, RUNTIME_DEFAULT_SECCOMP } from './pods.ts';
 
 /** The user the mailfleet image runs as. */
 export const MAILFLEET_UID = 65532;
@@ -54,7 +54,7 @@ export function mailfleetDeployment(ctx: RenderContext, o: MailfleetDeploymentOp
           dnsPolicy: 'ClusterFirst',
           dnsConfig: dnsConfig(),
           enableServiceLinks: false,
-          securityContext: { runAsNonRoot: true, runAsUser: MAILFLEET_UID, runAsGroup: MAILFLEET_UID, fsGroup: MAILFLEET_UID, seccompProfile: { type: 'RuntimeDefault' } },
+          securityContext: { runAsNonRoot: true, runAsUser: MAILFLEET_UID, runAsGroup: MAILFLEET_UID, fsGroup: MAILFLEET_UID, seccompProfile: RUNTIME_DEFAULT_SECCOMP },
           ...placement(ctx, o.component),
           containers: [{
             name: o.component,

@@ -4,7 +4,7 @@
  * ConfigMaps the mail alert rules and Grafana dashboards are mounted from.
  */
 import {
-  ALERTMANAGER_CONFIG_FILE, ALERTMANAGER_USER, ALERTMANAGER_WEB_CONFIG_FILE, alertmanagerConfig, ENV_FLAGS_FLAG, envFlagName, LOKI_CONFIG_FILE, LOKI_DATA_DIR, LOKI_EXPAND_ENV_FLAG, LOKI_GRPC_PORT, LOKI_HTTP_PORT, LOKI_LOOPBACK_HTTP_PORT, LOKI_S3_ENV,
+  ALERTMANAGER_CONFIG_FILE, ALERTMANAGER_USER, ALERTMANAGER_WEB_CONFIG_FILE, alertmanagerConfig, ENV_FLAGS_FLAG, envFlagName, hostPort, LOKI_CONFIG_FILE, LOKI_DATA_DIR, LOKI_EXPAND_ENV_FLAG, LOKI_GRPC_PORT, LOKI_HTTP_PORT, LOKI_LOOPBACK_HTTP_PORT, LOKI_S3_ENV,
   LOKI_S3_SECRET_KEYS, lokiConfig, POD_LOG_DIR, PROMTAIL_CONFIG_FILE, PROMTAIL_HTTP_PORT, PROMTAIL_NODE_ENV, promtailConfig,
   SCRAPE_CONFIG_FILE, scrapeConfig, SECRET_KEYS, VICTORIAMETRICS_ADMIN_FLAGS, VMALERT_ADMIN_FLAGS,
 } from '../../config/index.ts';
@@ -15,6 +15,7 @@ import { secretName } from './configs.ts';
 import { image, type RenderContext } from './context.ts';
 import { KUBE_API, networkPolicy, urlPeer, type Flow } from './network.ts';
 import type { Rendered } from './objects.ts';
+import { RUNTIME_DEFAULT_SECCOMP } from './pods.ts';
 import { configMap, container, daemonSet, deployment, disruptionBudget, LOCKED_DOWN, NON_ROOT, service, serviceAccountWithRole, statefulSet } from './workload.ts';
 
 /** Pod discovery in the platform namespace (VictoriaMetrics' and promtail's kubernetes_sd). */
@@ -236,7 +237,7 @@ function logs(ctx: RenderContext): Rendered[] {
           env: [{ name: PROMTAIL_NODE_ENV, valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }],
           ports: [{ name: 'http', containerPort: PROMTAIL_HTTP_PORT }],
           resources: k.resources.promtail,
-          securityContext: { ...LOCKED_DOWN, runAsUser: 0, seccompProfile: { type: 'RuntimeDefault' } },
+          securityContext: { ...LOCKED_DOWN, runAsUser: 0, seccompProfile: RUNTIME_DEFAULT_SECCOMP },
           ...httpProbe('/ready', 'http'),
           volumeMounts: [
             { name: 'config', mountPath: '/etc/promtail', readOnly: true },
@@ -262,9 +263,8 @@ function logs(ctx: RenderContext): Rendered[] {
 function clusterExporterFlows(ctx: RenderContext): Flow[] {
   const { kubeStateMetrics, nodeExporter } = ctx.spec.kubernetes.clusterMetrics;
   const flow = (target: string, extra: Flow['peers']): Flow => {
-    // The port as written: URL drops a scheme's default (80).
-    const port = Number(target.slice(target.lastIndexOf(':') + 1));
-    return { peers: [urlPeer(new URL(`http://${target}`)), ...extra], ports: [port] };
+    const { host, port } = hostPort(target);
+    return { peers: [urlPeer(new URL(`http://${host}`)), ...extra], ports: [port] };
   };
   return [
     ...(kubeStateMetrics === '' ? [] : [flow(kubeStateMetrics, [])]),

@@ -76,7 +76,7 @@ export function sysctlsOf(ctx: RenderContext, workload: string): { name: string;
     if (reserved !== '') own['net.ipv4.ip_local_reserved_ports'] = reserved;
   }
   return Object.entries(own)
-    .filter(([name]) => ctx.spec.kubernetes.unsafeSysctls || !(UNSAFE_SYSCTLS as readonly string[]).includes(name))
+    .filter(([name]) => ctx.spec.kubernetes.unsafeSysctls || !isUnsafe(name))
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([name, value]) => ({ name, value }));
 }
@@ -91,8 +91,11 @@ export function unsafeSysctlsNote(spec: PlatformSpec): string | undefined {
   return `spec.kubernetes.unsafeSysctls: the mail pods set ${names.join(', ')}; kubelet refuses such a pod (SysctlForbidden) unless started with --allowed-unsafe-sysctls=${names.join(',')} (allowedUnsafeSysctls in its config); set it to false where the nodes' kubelet cannot be configured`;
 }
 
-export function unsafeSysctlsOf(ctx: RenderContext, workload: string): string[] {
-  return sysctlsOf(ctx, workload).map((s) => s.name).filter((n) => (UNSAFE_SYSCTLS as readonly string[]).includes(n));
+const isUnsafe = (name: string): boolean => (UNSAFE_SYSCTLS as readonly string[]).includes(name);
+
+/** The names among `sysctls` that kubelet must be told to allow. */
+export function unsafeNames(sysctls: readonly { name: string }[]): string[] {
+  return sysctls.map((s) => s.name).filter(isUnsafe);
 }
 
 /** `ndots:1` on every pod: a mail host name with dots is tried as-is first (2 queries, not 12). */
@@ -165,10 +168,13 @@ export function resources(r: ContainerResources) {
 
 /** Daemons that start as root and drop privileges themselves keep only the capabilities for that. */
 // SYS_CHROOT: Dovecot's login processes chroot (login_chroot), as Postfix services may.
+/** The container runtime's default seccomp profile, which every pod or container of the platform runs under. */
+export const RUNTIME_DEFAULT_SECCOMP = { type: 'RuntimeDefault' } as const;
+
 export const ROOT_DAEMON_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'KILL', 'NET_BIND_SERVICE', 'SETGID', 'SETUID', 'SYS_CHROOT'];
 
 export function rootDaemonSecurity() {
-  return { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'], add: ROOT_DAEMON_CAPABILITIES }, seccompProfile: { type: 'RuntimeDefault' } };
+  return { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'], add: ROOT_DAEMON_CAPABILITIES }, seccompProfile: RUNTIME_DEFAULT_SECCOMP };
 }
 
 export function nonRootSecurity(readOnlyRoot: boolean) {

@@ -2,7 +2,7 @@
 import type { ContainerResources } from '../../spec/index.ts';
 import { meta, selector, type RenderContext } from './context.ts';
 import type { KubeObject, Rendered } from './objects.ts';
-import { dnsConfig, placement, resources } from './pods.ts';
+import { dnsConfig, placement, resources, RUNTIME_DEFAULT_SECCOMP } from './pods.ts';
 
 export interface ContainerSpec {
   name: string;
@@ -132,7 +132,7 @@ export function disruptionBudget(ctx: RenderContext, name: string, component: st
   };
 }
 
-export const NON_ROOT = (uid: number) => ({ runAsNonRoot: true, runAsUser: uid, runAsGroup: uid, fsGroup: uid, seccompProfile: { type: 'RuntimeDefault' } });
+export const NON_ROOT = (uid: number) => ({ runAsNonRoot: true, runAsUser: uid, runAsGroup: uid, fsGroup: uid, seccompProfile: RUNTIME_DEFAULT_SECCOMP });
 export const LOCKED_DOWN = { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true };
 
 /** A ServiceAccount with a namespaced Role bound to it: the only RBAC shape the platform's workloads need. */

@@ -11,6 +11,7 @@ import { OPERATOR_POD_LABELS } from '../context.ts';
 import { CONTROLLER_RULES, MAILFLEET_UID } from '../controller.ts';
 import { mailPlatformCrd } from '../crd.ts';
 import type { KubeObject } from '../objects.ts';
+import { RUNTIME_DEFAULT_SECCOMP } from '../pods.ts';
 import { namespaceLabels } from '../render.ts';
 import { groupOf, MAILPLATFORM_KIND, OWNED_KINDS, RETAINED_KINDS } from './kinds.ts';
 
@@ -134,7 +135,7 @@ export function renderOperatorInstall(opts: OperatorInstallOptions = {}): KubeOb
             serviceAccountName: OPERATOR_NAME,
             // The two replicas (one leads, one waits on the Lease) on different nodes where there are two.
             topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: labels } }],
-            securityContext: { runAsNonRoot: true, runAsUser: MAILFLEET_UID, runAsGroup: MAILFLEET_UID, seccompProfile: { type: 'RuntimeDefault' } },
+            securityContext: { runAsNonRoot: true, runAsUser: MAILFLEET_UID, runAsGroup: MAILFLEET_UID, seccompProfile: RUNTIME_DEFAULT_SECCOMP },
             containers: [{
               name: 'operator',
               image,
